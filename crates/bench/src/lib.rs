@@ -1,0 +1,81 @@
+//! `hookpost-bench`: runs hookpost in-process (all roles, one process) against the local
+//! RabbitMQ and Redis under a prefix of its own, with its own receivers on 127.0.0.1, and
+//! measures what the scenarios of `docs/benchmarks.md` ask.
+//!
+//! - [`receiver`]: counting, slow, hanging and failing receivers.
+//! - [`procstat`]: CPU seconds and memory of hookpost, RabbitMQ and Redis.
+//! - [`scenarios`]: the scenarios, each a function from options to figures.
+#![forbid(unsafe_code)]
+
+pub mod procstat;
+pub mod receiver;
+pub mod scenarios;
+
+use std::collections::BTreeMap;
+
+/// Sizes and pace, from the command line.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub events: usize,
+    pub hooks: usize,
+    pub concurrency: usize,
+    pub payload_bytes: usize,
+    /// Events per second (latency scenario).
+    pub rate: u64,
+    /// Seconds (latency scenario).
+    pub duration_s: u64,
+    /// Events per request (http and ingest scenarios); 1 = `/v1/events`.
+    pub batch: usize,
+    /// Give up waiting for deliveries after this many seconds.
+    pub deadline_s: u64,
+}
+
+/// What a scenario measured: named figures, in the order they were taken.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub scenario: String,
+    pub figures: Vec<(String, f64)>,
+}
+
+impl Report {
+    pub fn new(scenario: &str) -> Self {
+        Report {
+            scenario: scenario.to_owned(),
+            figures: Vec::new(),
+        }
+    }
+
+    pub fn put(&mut self, name: &str, value: f64) {
+        self.figures.push((name.to_owned(), value));
+    }
+
+    pub fn get(&self, name: &str) -> Option<f64> {
+        self.figures
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| *v)
+    }
+
+    /// A human table, then one JSON line with every figure.
+    pub fn print(&self) {
+        println!("scenario: {}", self.scenario);
+        for (name, value) in &self.figures {
+            println!("  {name:<36} {value:>14.2}");
+        }
+        let map: BTreeMap<&str, f64> = self.figures.iter().map(|(n, v)| (n.as_str(), *v)).collect();
+        println!(
+            "{}",
+            serde_json::json!({ "scenario": self.scenario, "figures": map })
+        );
+    }
+}
+
+/// Percentile `p` (0..=100) of `values` (sorted in place).
+pub fn percentile(values: &mut [f64], p: f64) -> f64 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    values.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+    let idx = ((p / 100.0) * (values.len() - 1) as f64).round() as usize;
+    values[idx.min(values.len() - 1)]
+}

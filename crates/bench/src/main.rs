@@ -1,0 +1,63 @@
+//! `hookpost-bench SCENARIO [flags]`: see `docs/benchmarks.md`.
+
+use clap::Parser;
+use hookpost_bench::{scenarios, Options};
+
+#[derive(Parser)]
+#[command(
+    name = "hookpost-bench",
+    about = "Measures hookpost end to end on this machine (hookpost runs in-process)."
+)]
+struct Cli {
+    /// throughput, http, ingest, fanout, latency, isolation, retry-drain, or all
+    scenario: String,
+    #[arg(long, default_value_t = 100_000)]
+    events: usize,
+    /// Hooks (fanout).
+    #[arg(long, default_value_t = 10)]
+    hooks: usize,
+    /// Requests in flight (http, ingest).
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+    #[arg(long, default_value_t = 1024)]
+    payload_bytes: usize,
+    /// Events per second (latency).
+    #[arg(long, default_value_t = 2000)]
+    rate: u64,
+    /// Seconds (latency).
+    #[arg(long, default_value_t = 10)]
+    duration: u64,
+    /// Events per request (http, ingest); more than 1 uses /v1/events/batch.
+    #[arg(long, default_value_t = 1)]
+    batch: usize,
+    /// Seconds to wait for every delivery.
+    #[arg(long, default_value_t = 300)]
+    deadline: u64,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let o = Options {
+        events: cli.events,
+        hooks: cli.hooks,
+        concurrency: cli.concurrency,
+        payload_bytes: cli.payload_bytes,
+        rate: cli.rate,
+        duration_s: cli.duration,
+        batch: cli.batch,
+        deadline_s: cli.deadline,
+    };
+    eprintln!(
+        "hookpost runs in this process (all roles); RabbitMQ and Redis are the local servers"
+    );
+    let names: Vec<&str> = if cli.scenario == "all" {
+        scenarios::SCENARIOS.to_vec()
+    } else {
+        vec![cli.scenario.as_str()]
+    };
+    for name in names {
+        scenarios::run(name, &o).await?.print();
+    }
+    Ok(())
+}

@@ -1,0 +1,60 @@
+//! CPU seconds and memory of the processes that take part: this one (hookpost runs
+//! in-process), RabbitMQ (`beam.smp`) and Redis (`redis-server`), from `/proc`.
+
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Sample {
+    pub cpu_s: f64,
+    pub rss_mb: f64,
+    pub peak_rss_mb: f64,
+}
+
+fn ticks_per_s() -> f64 {
+    100.0 // CLK_TCK on Linux
+}
+
+pub fn sample(pid: u32) -> Option<Sample> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = f.get(11)?.parse().ok()?;
+    let stime: f64 = f.get(12)?.parse().ok()?;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kb = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    Some(Sample {
+        cpu_s: (utime + stime) / ticks_per_s(),
+        rss_mb: kb("VmRSS:") / 1024.0,
+        peak_rss_mb: kb("VmHWM:") / 1024.0,
+    })
+}
+
+/// The pids of the processes named (first match of each).
+pub fn processes() -> BTreeMap<&'static str, u32> {
+    let mut out = BTreeMap::new();
+    out.insert("hookpost+bench", std::process::id());
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for entry in dir.flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        let name = match comm.trim() {
+            "beam.smp" => "rabbitmq",
+            "redis-server" => "redis",
+            _ => continue,
+        };
+        out.entry(name).or_insert(pid);
+    }
+    out
+}

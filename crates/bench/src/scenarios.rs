@@ -1,0 +1,548 @@
+//! The scenarios. Each starts its own hookpost under a fresh prefix, measures, and
+//! removes everything it made.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use hookpost::{Roles, Running};
+use hookpost_broker::Topology;
+use hookpost_core::Config;
+use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
+use lapin::BasicProperties;
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use crate::receiver::Receivers;
+use crate::{percentile, procstat, Options, Report};
+
+const ADMIN: &str = "bench-admin-token";
+
+/// hookpost running for one scenario, with a tenant and its key.
+pub struct Bench {
+    pub config: Config,
+    pub running: Option<Running>,
+    pub base: String,
+    pub http: reqwest::Client,
+    pub key: String,
+    pub rx: Receivers,
+    cpu_start: Vec<(&'static str, u32, f64)>,
+}
+
+impl Bench {
+    pub async fn start(roles: Roles) -> anyhow::Result<Bench> {
+        let prefix = format!("bench{}", &hookpost_core::ids::random_id("x")[2..10]);
+        let config = Config {
+            prefix,
+            admin_token: Some(ADMIN.into()),
+            allow_private_targets: true,
+            retry_schedule: hookpost_core::retry::RetrySchedule::new(vec![Duration::from_secs(
+                3600,
+            )]),
+            request_timeout: Duration::from_secs(5),
+            ..Config::from_env().context("configuration")?
+        };
+        hookpost::store(&config)?.init_marker().await?; // `hookpost admin init`
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let running = hookpost::start(
+            config.clone(),
+            roles,
+            Some(listener),
+            None,
+            CancellationToken::new(),
+        )
+        .await?;
+        let base = format!("http://{}", running.http_addr.expect("ingest runs"));
+        let started = Instant::now();
+        while !running.readiness.is_ready() {
+            if started.elapsed() > Duration::from_secs(30) {
+                bail!(
+                    "hookpost did not become ready: {:?}",
+                    running.readiness.problems()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let cpu_start = procstat::processes()
+            .into_iter()
+            .filter_map(|(n, p)| procstat::sample(p).map(|s| (n, p, s.cpu_s)))
+            .collect();
+        let mut b = Bench {
+            config,
+            running: Some(running),
+            base,
+            http: reqwest::Client::builder()
+                .pool_max_idle_per_host(256)
+                .build()?,
+            key: String::new(),
+            rx: Receivers::start().await?,
+            cpu_start,
+        };
+        b.key = b.tenant("bench").await?;
+        Ok(b)
+    }
+
+    async fn tenant(&self, id: &str) -> anyhow::Result<String> {
+        let url = format!("{}/v1/tenants", self.base);
+        self.http
+            .post(url)
+            .bearer_auth(ADMIN)
+            .json(&json!({"id": id}))
+            .send()
+            .await?
+            .error_for_status()?;
+        let url = format!("{}/v1/tenants/{id}/keys", self.base);
+        let r: serde_json::Value = self
+            .http
+            .post(url)
+            .bearer_auth(ADMIN)
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        Ok(r["key"].as_str().context("a key")?.to_owned())
+    }
+
+    pub async fn hook(&self, key: &str, url: &str) -> anyhow::Result<()> {
+        self.http
+            .post(format!("{}/v1/hooks", self.base))
+            .bearer_auth(key)
+            .json(&json!({"url": url, "events": ["*"]}))
+            .send()
+            .await?
+            .error_for_status()?;
+        Ok(())
+    }
+
+    /// Publishes events `ids` (their numbers) for `tenant` straight to the exchange, with
+    /// confirms awaited in windows of 1,000 (as a fast producer would).
+    pub async fn publish_amqp(
+        &self,
+        tenant: &str,
+        ids: std::ops::Range<usize>,
+        payload_bytes: usize,
+    ) -> anyhow::Result<()> {
+        let conn = hookpost_broker::connect(
+            &self.config.amqp_url,
+            "bench-producer",
+            Duration::from_secs(5),
+        )
+        .await?;
+        let ch = conn.create_channel().await?;
+        ch.confirm_select(ConfirmSelectOptions::default()).await?;
+        let exchange = Topology::new(&self.config.prefix).exchange;
+        let pad = "x".repeat(payload_bytes.saturating_sub(40));
+        let (mut sent, n) = (ids.start, ids.end);
+        let body_of = |i: usize| {
+            format!(
+                r#"{{"id":"e{i}","tenant":"{tenant}","type":"ticket.created","data":{{"i":{i},"sent_at_us":{},"pad":"{pad}"}}}}"#,
+                hookpost_core::now_ms() * 1000
+            )
+        };
+        let props = BasicProperties::default()
+            .with_delivery_mode(2)
+            .with_content_type("application/json".into());
+        // Mandatory: a message no queue takes comes back. A binding declared a moment ago
+        // may not route yet, so the first message is sent again until it is taken.
+        let mandatory = BasicPublishOptions {
+            mandatory: true,
+            ..Default::default()
+        };
+        let mut tries = 0;
+        while sent < n {
+            let c = ch
+                .basic_publish(
+                    exchange.as_str().into(),
+                    "ticket.created".into(),
+                    mandatory,
+                    body_of(sent).as_bytes(),
+                    props.clone(),
+                )
+                .await?
+                .await?;
+            match c {
+                lapin::Confirmation::Ack(None) => {
+                    sent += 1;
+                    break;
+                }
+                _ if tries < 100 => {
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                other => bail!("RabbitMQ did not take the first event: {other:?}"),
+            }
+        }
+        while sent < n {
+            let mut confirms = Vec::with_capacity(1000);
+            for i in sent..(sent + 1000).min(n) {
+                confirms.push(
+                    ch.basic_publish(
+                        exchange.as_str().into(),
+                        "ticket.created".into(),
+                        mandatory,
+                        body_of(i).as_bytes(),
+                        props.clone(),
+                    )
+                    .await?,
+                );
+            }
+            sent += confirms.len();
+            for c in futures_util::future::try_join_all(confirms).await? {
+                if !matches!(c, lapin::Confirmation::Ack(None)) {
+                    bail!("RabbitMQ refused or could not route a publish: {c:?}");
+                }
+            }
+        }
+        let _ = conn.close(200, "done".into()).await;
+        Ok(())
+    }
+
+    /// POSTs `n` events at `concurrency`, `batch` per request; returns request latencies (ms).
+    pub async fn post_http(
+        &self,
+        n: usize,
+        concurrency: usize,
+        batch: usize,
+        payload_bytes: usize,
+    ) -> anyhow::Result<Vec<f64>> {
+        let sem = Arc::new(tokio::sync::Semaphore::new(concurrency));
+        let pad = "x".repeat(payload_bytes.saturating_sub(40));
+        let mut tasks = tokio::task::JoinSet::new();
+        let mut sent = 0;
+        while sent < n {
+            let k = batch.min(n - sent);
+            let events: Vec<serde_json::Value> = (sent..sent + k)
+                .map(|i| json!({"id": format!("h{i}"), "type": "ticket.created", "data": {"i": i, "sent_at_us": hookpost_core::now_ms() * 1000, "pad": pad}}))
+                .collect();
+            sent += k;
+            let (url, body) = if batch == 1 {
+                (format!("{}/v1/events", self.base), events[0].clone())
+            } else {
+                (
+                    format!("{}/v1/events/batch", self.base),
+                    serde_json::Value::Array(events),
+                )
+            };
+            let permit = sem.clone().acquire_owned().await?;
+            let (http, key) = (self.http.clone(), self.key.clone());
+            tasks.spawn(async move {
+                let start = Instant::now();
+                let r = http.post(url).bearer_auth(key).json(&body).send().await;
+                drop(permit);
+                match r {
+                    Ok(r) if r.status() == 202 => Ok(start.elapsed().as_secs_f64() * 1000.0),
+                    Ok(r) => Err(anyhow::anyhow!("ingest answered {}", r.status())),
+                    Err(e) => Err(e.into()),
+                }
+            });
+        }
+        let mut latencies = Vec::with_capacity(n);
+        while let Some(r) = tasks.join_next().await {
+            latencies.push(r??);
+        }
+        Ok(latencies)
+    }
+
+    /// Waits until the receivers saw `n` distinct deliveries, or the deadline passes.
+    pub async fn wait_for(&self, n: usize, deadline_s: u64) -> bool {
+        let start = Instant::now();
+        let mut last_report = Instant::now();
+        while self.rx.distinct() < n {
+            if start.elapsed() > Duration::from_secs(deadline_s) {
+                return false;
+            }
+            if last_report.elapsed() > Duration::from_secs(2) {
+                eprintln!("  … {}/{} deliveries", self.rx.distinct(), n);
+                last_report = Instant::now();
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        true
+    }
+
+    /// Lost, duplicates, CPU seconds and memory of each process, into the report.
+    pub fn account(&self, report: &mut Report, expected: usize) {
+        let seen = self.rx.seen.lock().expect("not poisoned");
+        report.put("lost", expected.saturating_sub(seen.ids.len()) as f64);
+        report.put(
+            "duplicates",
+            seen.ids.values().map(|c| u64::from(c - 1)).sum::<u64>() as f64,
+        );
+        drop(seen);
+        for (name, pid, start) in &self.cpu_start {
+            if let Some(s) = procstat::sample(*pid) {
+                report.put(&format!("cpu_s.{name}"), s.cpu_s - start);
+                report.put(&format!("rss_mb.{name}"), s.rss_mb);
+                if *name == "hookpost+bench" {
+                    report.put("peak_rss_mb.hookpost+bench", s.peak_rss_mb);
+                }
+            }
+        }
+    }
+
+    /// Stops hookpost and removes everything the scenario made.
+    pub async fn finish(mut self) -> anyhow::Result<()> {
+        if let Some(r) = self.running.take() {
+            let store = r.store.clone();
+            r.stop().await;
+            store.delete_everything().await?;
+        }
+        let conn = hookpost_broker::connect(
+            &self.config.amqp_url,
+            "bench-cleanup",
+            Duration::from_secs(5),
+        )
+        .await?;
+        Topology::new(&self.config.prefix)
+            .delete(&conn.create_channel().await?)
+            .await?;
+        let _ = conn.close(200, "done".into()).await;
+        Ok(())
+    }
+}
+
+fn rate(n: usize, since: Instant, until: Option<Instant>) -> f64 {
+    let secs = until
+        .unwrap_or_else(Instant::now)
+        .saturating_duration_since(since)
+        .as_secs_f64();
+    if secs > 0.0 {
+        n as f64 / secs
+    } else {
+        0.0
+    }
+}
+
+/// `throughput` (and `fanout` with `hooks` > 1): events straight to the exchange.
+pub async fn throughput(o: &Options, name: &str, hooks: usize) -> anyhow::Result<Report> {
+    let b = Bench::start(Roles::ALL).await?;
+    for h in 0..hooks {
+        b.hook(&b.key, &b.rx.url("ok", h)).await?;
+    }
+    let expected = o.events * hooks;
+    let start = Instant::now();
+    b.publish_amqp("bench", 0..o.events, o.payload_bytes)
+        .await?;
+    let published = start.elapsed();
+    let complete = b.wait_for(expected, o.deadline_s).await;
+    let last = b.rx.seen.lock().expect("not poisoned").last_at;
+    let mut r = Report::new(name);
+    r.put("events", o.events as f64);
+    r.put("hooks", hooks as f64);
+    r.put("publish_per_sec", o.events as f64 / published.as_secs_f64());
+    r.put("deliveries_per_sec", rate(b.rx.distinct(), start, last));
+    r.put("complete", f64::from(u8::from(complete)));
+    b.account(&mut r, expected);
+    b.finish().await?;
+    Ok(r)
+}
+
+/// `http` (end to end) and `ingest` (API only, no hooks).
+pub async fn http(o: &Options, name: &str, with_hook: bool) -> anyhow::Result<Report> {
+    let b = Bench::start(Roles::ALL).await?;
+    if with_hook {
+        b.hook(&b.key, &b.rx.url("ok", 0)).await?;
+    }
+    let start = Instant::now();
+    let mut lat = b
+        .post_http(o.events, o.concurrency, o.batch, o.payload_bytes)
+        .await?;
+    let accepted_s = start.elapsed().as_secs_f64();
+    let mut r = Report::new(name);
+    r.put("events", o.events as f64);
+    r.put("batch", o.batch as f64);
+    r.put("concurrency", o.concurrency as f64);
+    r.put("accepted_per_sec", o.events as f64 / accepted_s);
+    r.put("api_p50_ms", percentile(&mut lat, 50.0));
+    r.put("api_p99_ms", percentile(&mut lat, 99.0));
+    if with_hook {
+        let complete = b.wait_for(o.events, o.deadline_s).await;
+        let last = b.rx.seen.lock().expect("not poisoned").last_at;
+        r.put("deliveries_per_sec", rate(b.rx.distinct(), start, last));
+        r.put("complete", f64::from(u8::from(complete)));
+        b.account(&mut r, o.events);
+    } else {
+        b.account(&mut r, 0);
+    }
+    b.finish().await?;
+    Ok(r)
+}
+
+/// `latency`: a fixed rate for a fixed time; publish-to-arrival percentiles.
+pub async fn latency(o: &Options) -> anyhow::Result<Report> {
+    let b = Bench::start(Roles::ALL).await?;
+    b.hook(&b.key, &b.rx.url("ok", 0)).await?;
+    let total = (o.rate * o.duration_s) as usize;
+    let per_tick = (o.rate / 100).max(1) as usize; // 100 ticks a second
+    let mut tick = tokio::time::interval(Duration::from_millis(10));
+    let mut sent = 0;
+    while sent < total {
+        tick.tick().await;
+        let n = per_tick.min(total - sent);
+        b.publish_amqp("bench", sent..sent + n, o.payload_bytes)
+            .await?;
+        sent += n;
+    }
+    b.wait_for(total, o.deadline_s).await;
+    let mut lat = std::mem::take(&mut b.rx.seen.lock().expect("not poisoned").latencies_ms);
+    let mut r = Report::new("latency");
+    r.put("rate_per_sec", o.rate as f64);
+    r.put("events", total as f64);
+    for p in [50.0, 90.0, 99.0] {
+        r.put(&format!("p{p}_ms"), percentile(&mut lat, p));
+    }
+    r.put("max_ms", lat.iter().copied().fold(0.0, f64::max));
+    b.account(&mut r, total);
+    b.finish().await?;
+    Ok(r)
+}
+
+/// `isolation`: the healthy hook's rate alone, then beside 10 hanging hooks (another tenant
+/// of the same process), as a ratio.
+pub async fn isolation(o: &Options) -> anyhow::Result<Report> {
+    let b = Bench::start(Roles::ALL).await?;
+    b.hook(&b.key, &b.rx.url("ok", 0)).await?;
+    let start = Instant::now();
+    b.publish_amqp("bench", 0..o.events, o.payload_bytes)
+        .await?;
+    b.wait_for(o.events, o.deadline_s).await;
+    let alone = rate(
+        b.rx.distinct(),
+        start,
+        b.rx.seen.lock().expect("not poisoned").last_at,
+    );
+
+    let key2 = b.tenant("bench2").await?;
+    for h in 0..10 {
+        b.hook(&key2, &b.rx.url("hang", h)).await?;
+    }
+    b.hook(&key2, &b.rx.url("ok", 1)).await?;
+    *b.rx.seen.lock().expect("not poisoned") = Default::default();
+    let start = Instant::now();
+    b.publish_amqp("bench2", 0..o.events, o.payload_bytes)
+        .await?;
+    b.wait_for(o.events, o.deadline_s).await;
+    let beside = rate(
+        b.rx.distinct(),
+        start,
+        b.rx.seen.lock().expect("not poisoned").last_at,
+    );
+    let mut r = Report::new("isolation");
+    r.put("events", o.events as f64);
+    r.put("healthy_alone_per_sec", alone);
+    r.put("healthy_beside_10_hanging_per_sec", beside);
+    r.put("ratio", if alone > 0.0 { beside / alone } else { 0.0 });
+    b.account(&mut r, o.events);
+    b.finish().await?;
+    Ok(r)
+}
+
+/// `retry-drain`: `events` retries made due at once; the rate the scheduler moves them
+/// back with no worker running, then the rate workers deliver them.
+pub async fn retry_drain(o: &Options) -> anyhow::Result<Report> {
+    let b = Bench::start(Roles {
+        worker: false,
+        scheduler: false,
+        ..Roles::ALL
+    })
+    .await?;
+    b.hook(&b.key, &b.rx.url("ok", 0)).await?;
+    let running = b.running.as_ref().expect("running");
+    let store = running.store.clone();
+    let hook = store.hooks("bench").await?.remove(0);
+    // Events as the first attempt would have left them, and their retries due now.
+    let mut due = Vec::with_capacity(1000);
+    for i in 0..o.events {
+        let raw = format!(
+            r#"{{"id":"r{i}","tenant":"bench","type":"ticket.created","data":{{"i":{i}}}}}"#
+        );
+        let event =
+            hookpost_core::Event::parse(raw.as_bytes(), None).map_err(|e| anyhow::anyhow!(e))?;
+        store
+            .claim_event(&event, 60_000, false, hookpost_core::now_ms())
+            .await?;
+        due.push(hookpost_store::retries::Due {
+            at_ms: hookpost_core::now_ms(),
+            task: hookpost_core::task::Task::Attempt(hookpost_core::task::AttemptTask {
+                tenant: "bench".into(),
+                event_id: event.id.clone(),
+                hook_id: hook.id.clone(),
+                delivery_id: hookpost_core::delivery::delivery_id("bench", &event.id, &hook.id),
+                attempt: 2,
+                resend: false,
+            }),
+        });
+        if due.len() == 1000 || i + 1 == o.events {
+            store.schedule(&due).await?;
+            due.clear();
+        }
+    }
+    let mut config = b.config.clone();
+    config.scheduler_batch = 1000;
+    let start = Instant::now();
+    let scheduler = hookpost::start(
+        config.clone(),
+        Roles::SCHEDULER,
+        None,
+        None,
+        CancellationToken::new(),
+    )
+    .await?;
+    loop {
+        let stats = store.retry_stats().await?;
+        if stats.size == 0 || start.elapsed() > Duration::from_secs(o.deadline_s) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let moved_s = start.elapsed().as_secs_f64();
+    let peak_after_drain = procstat::sample(std::process::id())
+        .map(|s| s.peak_rss_mb)
+        .unwrap_or(0.0);
+    scheduler.stop().await;
+    let start = Instant::now();
+    // The scheduler runs too: deliveries deferred at a busy hook come back through it.
+    let roles = Roles {
+        ingest: false,
+        worker: true,
+        scheduler: true,
+    };
+    let workers = hookpost::start(config, roles, None, None, CancellationToken::new()).await?;
+    let complete = b.wait_for(o.events, o.deadline_s).await;
+    let last = b.rx.seen.lock().expect("not poisoned").last_at;
+    workers.stop().await;
+    let mut r = Report::new("retry-drain");
+    r.put("retries", o.events as f64);
+    r.put("moved_per_sec", o.events as f64 / moved_s);
+    r.put("delivered_per_sec", rate(b.rx.distinct(), start, last));
+    r.put("complete", f64::from(u8::from(complete)));
+    r.put("peak_rss_mb_after_drain", peak_after_drain);
+    b.account(&mut r, o.events);
+    b.finish().await?;
+    Ok(r)
+}
+
+/// Runs a scenario by name.
+pub async fn run(name: &str, o: &Options) -> anyhow::Result<Report> {
+    match name {
+        "throughput" => throughput(o, "throughput", 1).await,
+        "fanout" => throughput(o, "fanout", o.hooks.max(2)).await,
+        "http" => http(o, "http", true).await,
+        "ingest" => http(o, "ingest", false).await,
+        "latency" => latency(o).await,
+        "isolation" => isolation(o).await,
+        "retry-drain" => retry_drain(o).await,
+        other => bail!("no scenario `{other}` (throughput, http, ingest, fanout, latency, isolation, retry-drain)"),
+    }
+}
+
+pub const SCENARIOS: &[&str] = &[
+    "throughput",
+    "http",
+    "ingest",
+    "fanout",
+    "latency",
+    "isolation",
+    "retry-drain",
+];

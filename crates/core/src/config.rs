@@ -1,0 +1,432 @@
+//! Configuration from `HOOKPOST_*` environment variables, validated at start-up.
+//! [`Config::default`] is the documented set of defaults; they work on a dev machine.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::retry::RetrySchedule;
+
+#[derive(Clone)]
+pub struct Config {
+    /// `HOOKPOST_AMQP_URL`
+    pub amqp_url: String,
+    /// `HOOKPOST_REDIS_URL`
+    pub redis_url: String,
+    /// `HOOKPOST_HTTP_ADDR`: the API (ingest), and `/metrics` of `hookpost all`.
+    pub http_addr: SocketAddr,
+    /// `HOOKPOST_METRICS_ADDR`: `/metrics`, `/healthz`, `/readyz` of worker and scheduler.
+    pub metrics_addr: SocketAddr,
+    /// `HOOKPOST_ADMIN_TOKEN`: operators' bearer token; admin routes are closed without it.
+    pub admin_token: Option<String>,
+    /// `HOOKPOST_PREFIX`: names the exchange `{prefix}.events` and starts every queue
+    /// and Redis key, so that deployments and tests can share servers.
+    pub prefix: String,
+    /// `HOOKPOST_RETRY_SCHEDULE`
+    pub retry_schedule: RetrySchedule,
+    /// `HOOKPOST_ALLOW_PRIVATE_TARGETS`: deliver to loopback/private/link-local addresses.
+    pub allow_private_targets: bool,
+    /// `HOOKPOST_CONNECT_TIMEOUT`
+    pub connect_timeout: Duration,
+    /// `HOOKPOST_REQUEST_TIMEOUT`: a whole attempt, connect to last byte read.
+    pub request_timeout: Duration,
+    /// `HOOKPOST_PREFETCH`: unacked messages a worker holds per queue.
+    pub prefetch: u16,
+    /// `HOOKPOST_CONCURRENCY`: requests a worker has in flight at most.
+    pub concurrency: usize,
+    /// `HOOKPOST_HOOK_CONCURRENCY`: requests a worker has in flight to one hook at most;
+    /// more deliveries to that hook are deferred, so a slow hook cannot hold up the rest.
+    pub hook_concurrency: usize,
+    /// `HOOKPOST_HOOK_WAIT`: how long a delivery waits for a slot at its hook before it
+    /// is deferred (a fast hook frees one within milliseconds).
+    pub hook_wait: Duration,
+    /// `HOOKPOST_DEFER_DELAY`: how long a delivery deferred by the per-hook limit waits.
+    pub defer_delay: Duration,
+    /// `HOOKPOST_MAX_BODY_BYTES`: largest API request body.
+    pub max_body_bytes: usize,
+    /// `HOOKPOST_MAX_BATCH`: most events in one `POST /v1/events/batch`.
+    pub max_batch: usize,
+    /// `HOOKPOST_RETENTION`: how long events and the delivery log are kept.
+    pub retention: Duration,
+    /// `HOOKPOST_RETRY_SHARDS`: how many sorted sets the retry set is spread over.
+    pub retry_shards: u32,
+    /// `HOOKPOST_SCHEDULER_BATCH`: retries one claim moves at most.
+    pub scheduler_batch: usize,
+    /// `HOOKPOST_SCHEDULER_INTERVAL`: how often an idle scheduler looks for due retries.
+    pub scheduler_interval: Duration,
+    /// `HOOKPOST_SHUTDOWN_GRACE`: how long in-flight deliveries may finish on SIGTERM.
+    pub shutdown_grace: Duration,
+    /// `HOOKPOST_LOG_FORMAT`: `human` or `json`.
+    pub log_json: bool,
+    /// `HOOKPOST_EVENT_TYPES`: event types beyond the built-in catalogue (comma-separated).
+    pub event_types: crate::catalogue::Catalogue,
+    /// `HOOKPOST_QUORUM_QUEUES`: declare quorum queues (a clustered RabbitMQ) instead of
+    /// classic ones. A queue's type cannot change in place: switch on a new prefix.
+    pub quorum_queues: bool,
+    /// `HOOKPOST_ROTATION_GRACE`: how long a rotated-out secret keeps signing.
+    pub rotation_grace: Duration,
+    /// `HOOKPOST_DISABLE_AFTER`: a hook whose attempts have all failed this long is
+    /// deactivated.
+    pub disable_after: Duration,
+    /// `HOOKPOST_RETRY_AFTER_CAP`: the longest a receiver's `Retry-After` may put off the
+    /// next attempt.
+    pub retry_after_cap: Duration,
+    /// `HOOKPOST_MAX_HOOKS`: hooks one tenant may have.
+    pub max_hooks: usize,
+    /// `HOOKPOST_MAX_EVENT_BYTES`: larger messages on the exchange are dead-lettered.
+    pub max_message_bytes: usize,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Secrets stay out of logs: the admin token, and passwords inside URLs.
+        f.debug_struct("Config")
+            .field("amqp_url", &redact_url(&self.amqp_url))
+            .field("redis_url", &redact_url(&self.redis_url))
+            .field("http_addr", &self.http_addr)
+            .field("metrics_addr", &self.metrics_addr)
+            .field("admin_token", &self.admin_token.as_ref().map(|_| "<set>"))
+            .field("prefix", &self.prefix)
+            .field("retry_schedule", &self.retry_schedule)
+            .field("allow_private_targets", &self.allow_private_targets)
+            .finish_non_exhaustive()
+    }
+}
+
+fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            amqp_url: "amqp://guest:guest@127.0.0.1:5672/%2f".into(),
+            redis_url: "redis://127.0.0.1:6379/".into(),
+            http_addr: "127.0.0.1:8080".parse().expect("address"),
+            metrics_addr: "127.0.0.1:9090".parse().expect("address"),
+            admin_token: None,
+            prefix: "hookpost".into(),
+            retry_schedule: RetrySchedule::default(),
+            allow_private_targets: false,
+            connect_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(30),
+            prefetch: 256,
+            concurrency: 512,
+            hook_concurrency: 16,
+            defer_delay: Duration::from_secs(1),
+            hook_wait: Duration::from_millis(500),
+            max_body_bytes: 1 << 20,
+            max_batch: 1000,
+            retention: Duration::from_secs(7 * 86_400),
+            retry_shards: 1,
+            scheduler_batch: 500,
+            scheduler_interval: Duration::from_millis(200),
+            shutdown_grace: Duration::from_secs(30),
+            log_json: false,
+            max_message_bytes: 1 << 20,
+            event_types: crate::catalogue::Catalogue::default(),
+            quorum_queues: false,
+            rotation_grace: Duration::from_secs(86_400),
+            max_hooks: 100,
+            disable_after: Duration::from_secs(5 * 86_400),
+            retry_after_cap: Duration::from_secs(3600),
+        }
+    }
+}
+
+/// A variable that is set but not valid.
+#[derive(Debug, thiserror::Error)]
+#[error("{var}: {message}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub message: String,
+}
+
+/// Every variable [`Config::from_env`] reads, for docs and the consistency test.
+pub const VARIABLES: &[&str] = &[
+    "HOOKPOST_AMQP_URL",
+    "HOOKPOST_REDIS_URL",
+    "HOOKPOST_HTTP_ADDR",
+    "HOOKPOST_METRICS_ADDR",
+    "HOOKPOST_ADMIN_TOKEN",
+    "HOOKPOST_PREFIX",
+    "HOOKPOST_RETRY_SCHEDULE",
+    "HOOKPOST_ALLOW_PRIVATE_TARGETS",
+    "HOOKPOST_CONNECT_TIMEOUT",
+    "HOOKPOST_REQUEST_TIMEOUT",
+    "HOOKPOST_PREFETCH",
+    "HOOKPOST_CONCURRENCY",
+    "HOOKPOST_HOOK_CONCURRENCY",
+    "HOOKPOST_DEFER_DELAY",
+    "HOOKPOST_HOOK_WAIT",
+    "HOOKPOST_MAX_BODY_BYTES",
+    "HOOKPOST_MAX_BATCH",
+    "HOOKPOST_RETENTION",
+    "HOOKPOST_RETRY_SHARDS",
+    "HOOKPOST_SCHEDULER_BATCH",
+    "HOOKPOST_SCHEDULER_INTERVAL",
+    "HOOKPOST_SHUTDOWN_GRACE",
+    "HOOKPOST_LOG_FORMAT",
+    "HOOKPOST_MAX_EVENT_BYTES",
+    "HOOKPOST_EVENT_TYPES",
+    "HOOKPOST_QUORUM_QUEUES",
+    "HOOKPOST_ROTATION_GRACE",
+    "HOOKPOST_MAX_HOOKS",
+    "HOOKPOST_DISABLE_AFTER",
+    "HOOKPOST_RETRY_AFTER_CAP",
+    // Read by the operators' commands only (`hookpost deliveries`, `hookpost retries`).
+    "HOOKPOST_API_URL",
+];
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads variables through `get`; unset ones keep their defaults.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let mut c = Config::default();
+        let var = |name: &'static str| get(name).filter(|v| !v.is_empty()).map(|v| (name, v));
+        if let Some((_, v)) = var("HOOKPOST_AMQP_URL") {
+            c.amqp_url = v;
+        }
+        if let Some((_, v)) = var("HOOKPOST_REDIS_URL") {
+            c.redis_url = v;
+        }
+        if let Some(v) = var("HOOKPOST_HTTP_ADDR") {
+            c.http_addr = parsed(v)?;
+        }
+        if let Some(v) = var("HOOKPOST_METRICS_ADDR") {
+            c.metrics_addr = parsed(v)?;
+        }
+        c.admin_token = var("HOOKPOST_ADMIN_TOKEN").map(|(_, v)| v);
+        if let Some((name, v)) = var("HOOKPOST_PREFIX") {
+            check_prefix(&v).map_err(|message| ConfigError { var: name, message })?;
+            c.prefix = v;
+        }
+        if let Some((name, v)) = var("HOOKPOST_RETRY_SCHEDULE") {
+            c.retry_schedule =
+                RetrySchedule::parse(&v).map_err(|message| ConfigError { var: name, message })?;
+        }
+        if let Some(v) = var("HOOKPOST_ALLOW_PRIVATE_TARGETS") {
+            c.allow_private_targets = boolean(v)?;
+        }
+        if let Some(v) = var("HOOKPOST_CONNECT_TIMEOUT") {
+            c.connect_timeout = duration(v)?;
+        }
+        if let Some(v) = var("HOOKPOST_REQUEST_TIMEOUT") {
+            c.request_timeout = duration(v)?;
+        }
+        if let Some(v) = var("HOOKPOST_PREFETCH") {
+            c.prefetch = positive(v)?;
+        }
+        if let Some(v) = var("HOOKPOST_CONCURRENCY") {
+            c.concurrency = positive(v)?;
+        }
+        if let Some(v) = var("HOOKPOST_HOOK_CONCURRENCY") {
+            c.hook_concurrency = positive(v)?;
+        }
+        if let Some(v) = var("HOOKPOST_HOOK_WAIT") {
+            c.hook_wait = duration(v)?;
+        }
+        if let Some(v) = var("HOOKPOST_DEFER_DELAY") {
+            c.defer_delay = duration(v)?;
+        }
+        if let Some(v) = var("HOOKPOST_MAX_BODY_BYTES") {
+            c.max_body_bytes = positive(v)?;
+        }
+        if let Some(v) = var("HOOKPOST_MAX_BATCH") {
+            c.max_batch = positive(v)?;
+        }
+        if let Some(v) = var("HOOKPOST_RETENTION") {
+            c.retention = duration(v)?;
+        }
+        if let Some(v) = var("HOOKPOST_RETRY_SHARDS") {
+            c.retry_shards = positive(v)?;
+        }
+        if let Some(v) = var("HOOKPOST_SCHEDULER_BATCH") {
+            c.scheduler_batch = positive(v)?;
+        }
+        if let Some(v) = var("HOOKPOST_SCHEDULER_INTERVAL") {
+            c.scheduler_interval = duration(v)?;
+        }
+        if let Some(v) = var("HOOKPOST_SHUTDOWN_GRACE") {
+            c.shutdown_grace = duration(v)?;
+        }
+        if let Some((name, v)) = var("HOOKPOST_LOG_FORMAT") {
+            c.log_json = match v.as_str() {
+                "json" => true,
+                "human" => false,
+                _ => {
+                    return Err(ConfigError {
+                        var: name,
+                        message: "must be `human` or `json`".into(),
+                    })
+                }
+            };
+        }
+        if let Some(v) = var("HOOKPOST_MAX_EVENT_BYTES") {
+            c.max_message_bytes = positive(v)?;
+        }
+        if let Some((name, v)) = var("HOOKPOST_EVENT_TYPES") {
+            let types: Vec<String> = v
+                .split(',')
+                .map(|t| t.trim().to_owned())
+                .filter(|t| !t.is_empty())
+                .collect();
+            crate::hook::check_events(&types).map_err(|m| ConfigError {
+                var: name,
+                message: m,
+            })?;
+            c.event_types = crate::catalogue::Catalogue::new(types);
+        }
+        if let Some(v) = var("HOOKPOST_ROTATION_GRACE") {
+            c.rotation_grace = duration(v)?;
+        }
+        if let Some(v) = var("HOOKPOST_DISABLE_AFTER") {
+            c.disable_after = duration(v)?;
+        }
+        if let Some(v) = var("HOOKPOST_RETRY_AFTER_CAP") {
+            c.retry_after_cap = duration(v)?;
+        }
+        if let Some(v) = var("HOOKPOST_MAX_HOOKS") {
+            c.max_hooks = positive(v)?;
+        }
+        if let Some(v) = var("HOOKPOST_QUORUM_QUEUES") {
+            c.quorum_queues = boolean(v)?;
+        }
+        if c.retention < Duration::from_secs(1) {
+            return Err(ConfigError {
+                var: "HOOKPOST_RETENTION",
+                message: "must be at least 1s".into(),
+            });
+        }
+        Ok(c)
+    }
+
+    /// Retention in whole seconds, for Redis `EXPIRE`.
+    pub fn retention_secs(&self) -> u64 {
+        self.retention.as_secs().max(1)
+    }
+}
+
+/// Prefixes name queues and Redis keys: 1 to 64 of `a-z A-Z 0-9 _ . -`.
+pub fn check_prefix(p: &str) -> Result<(), String> {
+    if (1..=64).contains(&p.len())
+        && p.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+    {
+        Ok(())
+    } else {
+        Err("must be 1 to 64 characters of a-z, A-Z, 0-9, `_`, `.`, `-`".into())
+    }
+}
+
+fn parsed<T: std::str::FromStr>((var, v): (&'static str, String)) -> Result<T, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    v.parse().map_err(|e| ConfigError {
+        var,
+        message: format!("`{v}`: {e}"),
+    })
+}
+
+fn positive<T: std::str::FromStr + Default + PartialEq>(
+    (var, v): (&'static str, String),
+) -> Result<T, ConfigError> {
+    match v.parse::<T>() {
+        Ok(n) if n != T::default() => Ok(n),
+        _ => Err(ConfigError {
+            var,
+            message: format!("`{v}` is not a positive whole number"),
+        }),
+    }
+}
+
+fn boolean((var, v): (&'static str, String)) -> Result<bool, ConfigError> {
+    match v.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" => Ok(true),
+        "false" | "0" | "no" => Ok(false),
+        _ => Err(ConfigError {
+            var,
+            message: format!("`{v}` is not true or false"),
+        }),
+    }
+}
+
+fn duration((var, v): (&'static str, String)) -> Result<Duration, ConfigError> {
+    crate::duration::parse(&v).map_err(|message| ConfigError { var, message })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn from(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_when_nothing_is_set() {
+        let c = from(&[]).unwrap();
+        assert_eq!(c.prefix, "hookpost");
+        assert_eq!(c.retry_schedule, RetrySchedule::default());
+        assert!(!c.allow_private_targets);
+    }
+
+    #[test]
+    fn reads_values() {
+        let c = from(&[
+            ("HOOKPOST_PREFIX", "t1"),
+            ("HOOKPOST_RETRY_SCHEDULE", "1s,2s"),
+            ("HOOKPOST_ALLOW_PRIVATE_TARGETS", "true"),
+            ("HOOKPOST_HTTP_ADDR", "0.0.0.0:80"),
+        ])
+        .unwrap();
+        assert_eq!(c.prefix, "t1");
+        assert_eq!(c.retry_schedule.attempts(), 3);
+        assert!(c.allow_private_targets);
+        assert_eq!(c.http_addr.port(), 80);
+    }
+
+    #[test]
+    fn names_the_bad_variable() {
+        for (var, value) in [
+            ("HOOKPOST_PREFIX", "a b"),
+            ("HOOKPOST_RETRY_SCHEDULE", "soon"),
+            ("HOOKPOST_PREFETCH", "0"),
+            ("HOOKPOST_HTTP_ADDR", "nowhere"),
+            ("HOOKPOST_LOG_FORMAT", "xml"),
+            ("HOOKPOST_ALLOW_PRIVATE_TARGETS", "maybe"),
+        ] {
+            let err = from(&[(var, value)]).unwrap_err();
+            assert_eq!(err.var, var);
+        }
+    }
+
+    #[test]
+    fn debug_output_hides_secrets() {
+        let c = from(&[
+            ("HOOKPOST_ADMIN_TOKEN", "s3cret-token"),
+            ("HOOKPOST_AMQP_URL", "amqp://u:pass-word@h:5672/%2f"),
+        ])
+        .unwrap();
+        let text = format!("{c:?}");
+        assert!(
+            !text.contains("s3cret-token") && !text.contains("pass-word"),
+            "{text}"
+        );
+    }
+}

@@ -1,0 +1,259 @@
+//! The producer's event (DESIGN.md, Events), validated the same way whether it came
+//! over HTTP or straight from the exchange.
+
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+/// A valid event. `data` keeps the producer's bytes, so the payload a receiver gets is
+/// exactly what was published.
+#[derive(Debug, Clone, Serialize)]
+pub struct Event {
+    pub id: String,
+    pub tenant: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub occurred_at: Option<String>,
+    pub data: Box<RawValue>,
+}
+
+/// Why an event was refused; `code` is stable (API error code, dead-letter reason).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct EventError {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl EventError {
+    fn new(code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Wire {
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    tenant: Option<String>,
+    #[serde(rename = "type", default)]
+    kind: Option<String>,
+    #[serde(default)]
+    occurred_at: Option<String>,
+    #[serde(default)]
+    data: Option<Box<RawValue>>,
+}
+
+/// Longest event id, type or tenant id accepted.
+pub const MAX_NAME_LEN: usize = 128;
+
+impl Event {
+    /// Parses and validates one event. `tenant` is the API key's tenant on the HTTP path
+    /// (the body may then omit it, and may not name another); `None` on the exchange path,
+    /// where the body must name it.
+    pub fn parse(bytes: &[u8], tenant: Option<&str>) -> Result<Event, EventError> {
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            // serde would read `[]` as a struct of defaults; only an object is an event.
+            return Err(
+                match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+                    Ok(_) => EventError::new("invalid_event", "the event must be a JSON object"),
+                    Err(e) => {
+                        EventError::new("invalid_json", format!("the body is not valid JSON: {e}"))
+                    }
+                },
+            );
+        }
+        let wire: Wire = serde_json::from_slice(bytes).map_err(|e| {
+            if e.is_data() {
+                EventError::new(
+                    "invalid_event",
+                    format!("the event must be a JSON object: {e}"),
+                )
+            } else {
+                EventError::new("invalid_json", format!("the body is not valid JSON: {e}"))
+            }
+        })?;
+        Self::from_wire(wire, tenant)
+    }
+
+    /// Validates an event that is one element of a batch.
+    pub fn from_raw(raw: &RawValue, tenant: Option<&str>) -> Result<Event, EventError> {
+        Self::parse(raw.get().as_bytes(), tenant)
+    }
+
+    fn from_wire(wire: Wire, tenant: Option<&str>) -> Result<Event, EventError> {
+        let kind = wire
+            .kind
+            .ok_or_else(|| EventError::new("missing_field", "`type` is required"))?;
+        check_name("type", &kind)?;
+        let data = wire
+            .data
+            .ok_or_else(|| EventError::new("missing_field", "`data` is required"))?;
+        if !data.get().starts_with('{') {
+            return Err(EventError::new(
+                "invalid_field",
+                "`data` must be a JSON object",
+            ));
+        }
+        let tenant = match (tenant, wire.tenant) {
+            (Some(key), Some(body)) if key != body => {
+                return Err(EventError::new(
+                    "invalid_field",
+                    "`tenant` names another tenant than the API key's",
+                ))
+            }
+            (Some(key), _) => key.to_owned(),
+            (None, Some(body)) => body,
+            (None, None) => return Err(EventError::new("missing_field", "`tenant` is required")),
+        };
+        check_tenant_id(&tenant)
+            .map_err(|m| EventError::new("invalid_field", format!("`tenant`: {m}")))?;
+        let id = match wire.id {
+            Some(id) => {
+                check_name("id", &id)?;
+                id
+            }
+            None => crate::ids::random_id("evt"),
+        };
+        if let Some(at) = &wire.occurred_at {
+            if at.is_empty() || at.len() > 64 {
+                return Err(EventError::new(
+                    "invalid_field",
+                    "`occurred_at` must be a timestamp of at most 64 characters",
+                ));
+            }
+        }
+        Ok(Event {
+            id,
+            tenant,
+            kind,
+            occurred_at: wire.occurred_at,
+            data,
+        })
+    }
+
+    /// The JSON published to the exchange: the event with its id and tenant filled in.
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("an event always serialises")
+    }
+}
+
+/// Event ids and types: 1 to 128 of `A-Z a-z 0-9 _ . : -`.
+fn check_name(field: &str, value: &str) -> Result<(), EventError> {
+    let ok = !value.is_empty()
+        && value.len() <= MAX_NAME_LEN
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(EventError::new(
+            "invalid_field",
+            format!("`{field}` must be 1 to {MAX_NAME_LEN} characters of A-Z, a-z, 0-9, `_`, `.`, `:`, `-`"),
+        ))
+    }
+}
+
+/// Tenant ids: 1 to 64 of `a-z 0-9 _ -`, starting with a letter or digit. They appear in
+/// Redis keys and hash tags, so no braces, colons or spaces.
+pub fn check_tenant_id(id: &str) -> Result<(), String> {
+    let ok = (1..=64).contains(&id.len())
+        && id.as_bytes()[0].is_ascii_alphanumeric()
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(
+            "must be 1 to 64 characters of a-z, 0-9, `_`, `-`, starting with a letter or digit"
+                .into(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_full_event_and_keeps_data_bytes() {
+        let e = Event::parse(
+            br#"{"id":"evt_1","tenant":"acme","type":"ticket.created","data":{"b":1, "a":2}}"#,
+            None,
+        )
+        .unwrap();
+        assert_eq!(e.id, "evt_1");
+        assert_eq!(e.kind, "ticket.created");
+        assert_eq!(e.data.get(), r#"{"b":1, "a":2}"#);
+    }
+
+    #[test]
+    fn generates_an_id_and_takes_the_tenant_from_the_key() {
+        let e = Event::parse(br#"{"type":"a.b","data":{}}"#, Some("acme")).unwrap();
+        assert!(e.id.starts_with("evt_"));
+        assert_eq!(e.tenant, "acme");
+    }
+
+    #[test]
+    fn refuses_bad_events_with_a_code() {
+        let cases: &[(&[u8], Option<&str>, &str)] = &[
+            (b"{", None, "invalid_json"),
+            (b"[1]", None, "invalid_event"),
+            (b"[]", None, "invalid_event"),
+            (b"not json", None, "invalid_json"),
+            (b"\"x\"", None, "invalid_event"),
+            (br#"{"tenant":"a","data":{}}"#, None, "missing_field"),
+            (br#"{"tenant":"a","type":"x"}"#, None, "missing_field"),
+            (
+                br#"{"tenant":"a","type":"x","data":[1]}"#,
+                None,
+                "invalid_field",
+            ),
+            (br#"{"type":"x","data":{}}"#, None, "missing_field"),
+            (
+                br#"{"tenant":"A B","type":"x","data":{}}"#,
+                None,
+                "invalid_field",
+            ),
+            (
+                br#"{"tenant":"b","type":"x","data":{}}"#,
+                Some("a"),
+                "invalid_field",
+            ),
+            (
+                br#"{"tenant":"a","type":"x y","data":{}}"#,
+                None,
+                "invalid_field",
+            ),
+            (
+                br#"{"tenant":"a","type":"x","id":"","data":{}}"#,
+                None,
+                "invalid_field",
+            ),
+            (
+                br#"{"tenant":"a","type":5,"data":{}}"#,
+                None,
+                "invalid_event",
+            ),
+        ];
+        for (body, tenant, code) in cases {
+            let err = Event::parse(body, *tenant).unwrap_err();
+            assert_eq!(err.code, *code, "{}", String::from_utf8_lossy(body));
+        }
+    }
+
+    #[test]
+    fn round_trips_through_its_json() {
+        let e = Event::parse(br#"{"type":"a.b","data":{"x":[1,2]}}"#, Some("t1")).unwrap();
+        let again = Event::parse(&e.to_json(), None).unwrap();
+        assert_eq!(again.id, e.id);
+        assert_eq!(again.tenant, "t1");
+        assert_eq!(again.data.get(), e.data.get());
+    }
+}

@@ -1,0 +1,248 @@
+//! A hook: one URL subscribed to some of a tenant's event types.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// A subscription as stored. `events` holds event types, or `"*"` for every type.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Hook {
+    pub id: String,
+    pub tenant: String,
+    pub url: String,
+    pub events: Vec<String>,
+    pub active: bool,
+    pub secret: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Smart-rule filter over the event's payload (see `filter`), as the client gave it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter: Option<serde_json::Value>,
+    /// Static headers sent with every delivery; values are secrets.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+    /// The secret before the last rotation, still signing until `previous_secret_expires_at`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_secret: Option<String>,
+    /// When the previous secret stops signing (ms since the epoch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_secret_expires_at: Option<i64>,
+    /// Why hookpost deactivated the hook by itself (`gone`: the receiver answered 410;
+    /// `failing`: every attempt failed for `HOOKPOST_DISABLE_AFTER`), and when.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled_reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled_at: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl Hook {
+    /// Whether an event of this type goes to this hook now.
+    pub fn wants(&self, kind: &str) -> bool {
+        self.active && self.events.iter().any(|e| e == "*" || e == kind)
+    }
+
+    /// The previous secret while it still signs at `now_ms`.
+    pub fn previous_secret_at(&self, now_ms: i64) -> Option<&str> {
+        match (&self.previous_secret, self.previous_secret_expires_at) {
+            (Some(s), Some(until)) if until > now_ms => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The `hook` object of the delivery body (DESIGN.md, Deliveries), as JSON.
+    pub fn snapshot_json(&self) -> String {
+        #[derive(Serialize)]
+        struct Snapshot<'a> {
+            id: &'a str,
+            url: &'a str,
+            events: &'a [String],
+        }
+        serde_json::to_string(&Snapshot {
+            id: &self.id,
+            url: &self.url,
+            events: &self.events,
+        })
+        .expect("a snapshot always serialises")
+    }
+}
+
+/// Longest hook URL accepted.
+pub const MAX_URL_LEN: usize = 2048;
+
+/// Checks a hook URL: absolute `http` or `https` with a host, at most 2 KiB.
+pub fn check_url(raw: &str) -> Result<url::Url, String> {
+    if raw.len() > MAX_URL_LEN {
+        return Err(format!("must be at most {MAX_URL_LEN} bytes"));
+    }
+    let url = url::Url::parse(raw).map_err(|e| format!("is not an absolute URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err("must use http or https".into());
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err("must have a host".into());
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("must not carry credentials; use a custom header instead".into());
+    }
+    Ok(url)
+}
+
+/// Most custom headers a hook may carry, and the longest value.
+pub const MAX_HEADERS: usize = 10;
+pub const MAX_HEADER_VALUE: usize = 1024;
+
+/// Checks custom headers: valid names that do not override hookpost's own headers or
+/// hop-by-hop ones, printable values.
+pub fn check_headers(headers: &BTreeMap<String, String>) -> Result<(), String> {
+    const RESERVED: &[&str] = &[
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "host",
+        "content-length",
+        "content-type",
+        "user-agent",
+    ];
+    if headers.len() > MAX_HEADERS {
+        return Err(format!("must hold at most {MAX_HEADERS} headers"));
+    }
+    for (name, value) in headers {
+        let lower = name.to_ascii_lowercase();
+        let token = !name.is_empty()
+            && name.len() <= 64
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+        if !token {
+            return Err(format!("`{name}` is not a header name"));
+        }
+        if RESERVED.contains(&lower.as_str())
+            || lower.starts_with("x-hook-")
+            || lower.starts_with("webhook-")
+        {
+            return Err(format!(
+                "`{name}` is set by hookpost and cannot be overridden"
+            ));
+        }
+        if value.len() > MAX_HEADER_VALUE
+            || value.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f)
+        {
+            return Err(format!(
+                "the value of `{name}` must be at most {MAX_HEADER_VALUE} printable characters"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Checks a hook's event list: non-empty; each entry `*` or an event type.
+pub fn check_events(events: &[String]) -> Result<(), String> {
+    if events.is_empty() {
+        return Err("must name at least one event type, or \"*\"".into());
+    }
+    if events.len() > 100 {
+        return Err("must name at most 100 event types".into());
+    }
+    for e in events {
+        let ok = e == "*"
+            || (!e.is_empty()
+                && e.len() <= crate::event::MAX_NAME_LEN
+                && e.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-')));
+        if !ok {
+            return Err(format!("`{e}` is not an event type"));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hook(events: &[&str], active: bool) -> Hook {
+        Hook {
+            id: "h".into(),
+            tenant: "t".into(),
+            url: "http://x".into(),
+            events: events.iter().map(|s| s.to_string()).collect(),
+            active,
+            secret: "s".into(),
+            description: None,
+            filter: None,
+            headers: BTreeMap::new(),
+            previous_secret: None,
+            previous_secret_expires_at: None,
+            disabled_reason: None,
+            disabled_at: None,
+            created_at: String::new(),
+            updated_at: String::new(),
+        }
+    }
+
+    #[test]
+    fn wants_its_types_or_everything_when_active() {
+        assert!(hook(&["a.b"], true).wants("a.b"));
+        assert!(!hook(&["a.b"], true).wants("a.c"));
+        assert!(hook(&["*"], true).wants("anything"));
+        assert!(!hook(&["*"], false).wants("anything"));
+    }
+
+    #[test]
+    fn urls_must_be_absolute_http_with_a_host() {
+        assert!(check_url("https://example.com/hook").is_ok());
+        assert!(check_url("http://127.0.0.1:8080/x").is_ok());
+        for bad in [
+            "example.com",
+            "ftp://example.com",
+            "http://",
+            "http://u:p@example.com",
+            "/x",
+        ] {
+            assert!(check_url(bad).is_err(), "{bad}");
+        }
+        assert!(check_url(&format!("http://e.com/{}", "a".repeat(MAX_URL_LEN))).is_err());
+    }
+
+    #[test]
+    fn custom_headers_are_checked() {
+        let h = |k: &str, v: &str| BTreeMap::from([(k.to_owned(), v.to_owned())]);
+        assert!(check_headers(&h("Authorization", "Bearer x")).is_ok());
+        for (k, v) in [
+            ("X-Hook-Id", "x"),
+            ("webhook-signature", "x"),
+            ("Connection", "x"),
+            ("bad name", "x"),
+            ("A", "line\nbreak"),
+        ] {
+            assert!(check_headers(&h(k, v)).is_err(), "{k}");
+        }
+        let many: BTreeMap<String, String> =
+            (0..11).map(|i| (format!("h{i}"), "v".into())).collect();
+        assert!(check_headers(&many).is_err());
+    }
+
+    #[test]
+    fn the_previous_secret_signs_until_it_expires() {
+        let mut h = hook(&["*"], true);
+        h.previous_secret = Some("old".into());
+        h.previous_secret_expires_at = Some(1000);
+        assert_eq!(h.previous_secret_at(999), Some("old"));
+        assert_eq!(h.previous_secret_at(1000), None);
+    }
+
+    #[test]
+    fn event_lists_are_checked() {
+        assert!(check_events(&["*".into()]).is_ok());
+        assert!(check_events(&["ticket.created".into()]).is_ok());
+        assert!(check_events(&[]).is_err());
+        assert!(check_events(&["a b".into()]).is_err());
+    }
+}

@@ -1,0 +1,103 @@
+//! Messages hookpost puts on its own queue (`{prefix}.deliveries`), typed and versioned.
+//! Events from producers are not tasks: they arrive as the plain JSON of DESIGN.md.
+
+use serde::{Deserialize, Serialize};
+
+/// The version this build writes; readers refuse others (they are dead-lettered).
+pub const VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Task {
+    /// Make attempt `attempt` of one delivery.
+    Attempt(AttemptTask),
+    /// Look at an event again whose first processing another worker held; process what
+    /// it left undone if that worker is gone.
+    Resume(ResumeTask),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttemptTask {
+    pub tenant: String,
+    pub event_id: String,
+    pub hook_id: String,
+    pub delivery_id: String,
+    pub attempt: u32,
+    /// A resend asked for by a person: made even when the delivery already ended.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub resend: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResumeTask {
+    pub tenant: String,
+    pub event_id: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Envelope {
+    v: u32,
+    #[serde(flatten)]
+    task: Task,
+}
+
+impl Task {
+    pub fn to_json(&self) -> String {
+        #[derive(Serialize)]
+        struct Out<'a> {
+            v: u32,
+            #[serde(flatten)]
+            task: &'a Task,
+        }
+        serde_json::to_string(&Out {
+            v: VERSION,
+            task: self,
+        })
+        .expect("a task always serialises")
+    }
+
+    pub fn from_json(bytes: &[u8]) -> Result<Task, String> {
+        let env: Envelope =
+            serde_json::from_slice(bytes).map_err(|e| format!("not a task: {e}"))?;
+        if env.v != VERSION {
+            return Err(format!("task version {} is not {VERSION}", env.v));
+        }
+        Ok(env.task)
+    }
+
+    pub fn tenant(&self) -> &str {
+        match self {
+            Task::Attempt(a) => &a.tenant,
+            Task::Resume(r) => &r.tenant,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_with_version() {
+        let t = Task::Attempt(AttemptTask {
+            tenant: "t".into(),
+            event_id: "e".into(),
+            hook_id: "h".into(),
+            delivery_id: "d".into(),
+            attempt: 2,
+            resend: false,
+        });
+        let json = t.to_json();
+        assert!(json.starts_with(r#"{"v":1,"kind":"attempt""#), "{json}");
+        assert_eq!(Task::from_json(json.as_bytes()).unwrap(), t);
+    }
+
+    #[test]
+    fn refuses_other_versions_and_shapes() {
+        assert!(
+            Task::from_json(br#"{"v":2,"kind":"resume","tenant":"t","event_id":"e"}"#).is_err()
+        );
+        assert!(Task::from_json(br#"{"v":1,"kind":"nope"}"#).is_err());
+        assert!(Task::from_json(b"[]").is_err());
+    }
+}

@@ -1,0 +1,192 @@
+//! Starting hookpost's roles. The binary and the tests both come through [`start`], so
+//! `hookpost all` runs exactly the `run` functions the single-role processes run.
+#![forbid(unsafe_code)]
+
+pub mod ops_client;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use hookpost_core::Config;
+use hookpost_ops::{Metrics, Readiness};
+use hookpost_store::{Store, StoreOptions};
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+/// Which roles one process runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Roles {
+    pub ingest: bool,
+    pub worker: bool,
+    pub scheduler: bool,
+}
+
+impl Roles {
+    pub const ALL: Roles = Roles {
+        ingest: true,
+        worker: true,
+        scheduler: true,
+    };
+    pub const INGEST: Roles = Roles {
+        ingest: true,
+        worker: false,
+        scheduler: false,
+    };
+    pub const WORKER: Roles = Roles {
+        ingest: false,
+        worker: true,
+        scheduler: false,
+    };
+    pub const SCHEDULER: Roles = Roles {
+        ingest: false,
+        worker: false,
+        scheduler: true,
+    };
+}
+
+/// A started process: its addresses, and its tasks (a role that ends ends the process).
+pub struct Running {
+    /// The API (when ingest runs), which also serves `/metrics`.
+    pub http_addr: Option<SocketAddr>,
+    /// `/metrics`, `/healthz`, `/readyz` of a process without ingest.
+    pub metrics_addr: Option<SocketAddr>,
+    pub metrics: Arc<Metrics>,
+    pub readiness: Readiness,
+    pub store: Store,
+    pub tasks: JoinSet<()>,
+    pub cancel: CancellationToken,
+}
+
+impl Running {
+    /// Cancels every role and waits for them to stop.
+    pub async fn stop(mut self) {
+        self.cancel.cancel();
+        while self.tasks.join_next().await.is_some() {}
+    }
+}
+
+/// Opens the store described by `config`.
+pub fn store(config: &Config) -> Result<Store, hookpost_store::StoreError> {
+    Store::connect(&StoreOptions {
+        url: config.redis_url.clone(),
+        prefix: config.prefix.clone(),
+        retention: config.retention,
+        retry_shards: config.retry_shards,
+        timeout: config.connect_timeout,
+    })
+}
+
+/// Starts `roles`. `http` is the API's listener (required with ingest); `ops` serves
+/// metrics and health when ingest does not run (optional).
+pub async fn start(
+    config: Config,
+    roles: Roles,
+    http: Option<TcpListener>,
+    ops: Option<TcpListener>,
+    cancel: CancellationToken,
+) -> std::io::Result<Running> {
+    let store = store(&config).map_err(std::io::Error::other)?;
+    let metrics = Arc::new(Metrics::new());
+    let readiness = Readiness::default();
+    // `hookpost all` is the one-machine default: it sets up its keyspace by itself. The
+    // separate roles never do: against a Redis without the marker they wait, not ready,
+    // until an operator runs `hookpost admin init`. Otherwise a role restarted against a
+    // Redis that lost its data would take the empty keyspace as the truth.
+    if roles == Roles::ALL {
+        match store.init_marker().await {
+            Ok(true) => info!("keyspace marker written: this Redis is now hookpost's"),
+            Ok(false) => {}
+            Err(e) => {
+                warn!(error = %e, "could not check the keyspace marker yet; Redis unreachable")
+            }
+        }
+    }
+    check_persistence(&store, &metrics, &readiness).await;
+    let mut tasks = JoinSet::new();
+    let mut running = Running {
+        http_addr: None,
+        metrics_addr: None,
+        metrics: metrics.clone(),
+        readiness: readiness.clone(),
+        store: store.clone(),
+        tasks: JoinSet::new(),
+        cancel: cancel.clone(),
+    };
+    if roles.worker {
+        let worker = hookpost_worker::Worker::new(
+            config.clone(),
+            store.clone(),
+            metrics.clone(),
+            readiness.clone(),
+        );
+        tasks.spawn(hookpost_worker::run(worker, cancel.clone()));
+    }
+    if roles.scheduler {
+        let scheduler = hookpost_scheduler::Scheduler::new(
+            config.clone(),
+            store.clone(),
+            metrics.clone(),
+            readiness.clone(),
+        );
+        tasks.spawn(hookpost_scheduler::run(scheduler, cancel.clone()));
+    }
+    if roles.ingest {
+        let listener =
+            http.ok_or_else(|| std::io::Error::other("ingest needs an HTTP listener"))?;
+        running.http_addr = Some(listener.local_addr()?);
+        let state = hookpost_ingest::AppState::new(
+            config.clone(),
+            store.clone(),
+            metrics.clone(),
+            readiness.clone(),
+        );
+        let c = cancel.clone();
+        tasks.spawn(async move {
+            if let Err(e) = hookpost_ingest::run(listener, state, c).await {
+                warn!(error = %e, "the API server stopped");
+            }
+        });
+    } else if let Some(listener) = ops {
+        running.metrics_addr = Some(listener.local_addr()?);
+        let router = hookpost_ops::health::routes(metrics.clone(), readiness.clone());
+        let c = cancel.clone();
+        tasks.spawn(async move {
+            if let Err(e) = hookpost_ops::serve(listener, router, c).await {
+                warn!(error = %e, "the metrics server stopped");
+            }
+        });
+    }
+    running.tasks = tasks;
+    Ok(running)
+}
+
+/// Reads what Redis keeps on disk and says so: one warning when it keeps nothing (a
+/// restart would empty it), in the log, `/readyz` and `hookpost_redis_persistence`. A
+/// warning, not a refusal: dev machines run a volatile Redis.
+async fn check_persistence(store: &Store, metrics: &Metrics, readiness: &Readiness) {
+    use hookpost_store::marker::Persistence;
+    match store.persistence().await {
+        Ok(mode) => {
+            for m in ["aof_always", "aof", "snapshots", "none"] {
+                metrics
+                    .redis_persistence
+                    .with_label_values(&[m])
+                    .set(i64::from(m == mode.as_str()));
+            }
+            let why = match mode {
+                Persistence::None => "Redis keeps nothing on disk: a restart loses hooks, keys, the delivery log and pending retries; run it with appendonly yes",
+                Persistence::Snapshots => "Redis keeps only snapshots: a crash loses the writes since the last one; run it with appendonly yes",
+                Persistence::Aof { .. } => {
+                    info!(mode = mode.as_str(), "Redis persistence");
+                    return;
+                }
+            };
+            warn!("{why}");
+            readiness.warn("redis_persistence", why);
+        }
+        // CONFIG may be disabled on managed Redis; nothing to report then.
+        Err(e) => info!(error = %e, "could not read Redis's persistence settings"),
+    }
+}

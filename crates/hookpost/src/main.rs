@@ -1,0 +1,288 @@
+//! `hookpost`: run a role, or do an operator's task.
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+use hookpost::Roles;
+use hookpost_core::Config;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Parser)]
+#[command(
+    name = "hookpost",
+    version,
+    about = "Webhook delivery: events in, signed POSTs out, retried until delivered."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// The HTTP API and event intake (HOOKPOST_HTTP_ADDR).
+    Ingest,
+    /// A delivery worker; start as many as the load needs.
+    Worker,
+    /// Moves due retries back to RabbitMQ; several may run.
+    Scheduler,
+    /// All three roles in one process, the API and metrics on HOOKPOST_HTTP_ADDR.
+    All,
+    /// Tenants and their API keys (talks to Redis directly).
+    Tenants {
+        #[command(subcommand)]
+        command: TenantCommand,
+    },
+    /// The delivery log, through the API with the admin token.
+    Deliveries {
+        #[command(subcommand)]
+        command: DeliveryCommand,
+    },
+    /// The retry backlog, through the API with the admin token.
+    Retries {
+        #[command(subcommand)]
+        command: RetryCommand,
+    },
+    /// Keyspace administration.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TenantCommand {
+    /// Creates a tenant.
+    Create {
+        id: String,
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Lists tenants.
+    List,
+    /// Issues an API key for a tenant; the key is printed once.
+    KeyCreate { tenant: String },
+    /// Lists a tenant's keys (ids and prefixes, never the keys).
+    Keys { tenant: String },
+    /// Revokes a key.
+    KeyRevoke { tenant: String, key_id: String },
+}
+
+#[derive(Subcommand)]
+enum DeliveryCommand {
+    /// A page of a tenant's log, newest first.
+    List {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        hook: Option<String>,
+        #[arg(long)]
+        event: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        #[arg(long)]
+        cursor: Option<String>,
+    },
+    /// One delivery with its attempts.
+    Show {
+        id: String,
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Sends a delivery again (same id and body).
+    Resend {
+        id: String,
+        #[arg(long)]
+        tenant: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum RetryCommand {
+    /// How many retries fall due in the next minute, hour and day.
+    Stats,
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Writes the keyspace marker: once when a deployment is set up, or with --force to
+    /// accept a Redis that lost its data as the new, empty truth.
+    Init {
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let config = Config::from_env().context("invalid configuration")?;
+    hookpost_ops::telemetry::init(config.log_json);
+    match cli.command {
+        Command::Ingest => serve(config, Roles::INGEST).await,
+        Command::Worker => serve(config, Roles::WORKER).await,
+        Command::Scheduler => serve(config, Roles::SCHEDULER).await,
+        Command::All => serve(config, Roles::ALL).await,
+        Command::Tenants { command } => tenants(config, command).await,
+        Command::Deliveries { command } => deliveries(&config, command).await,
+        Command::Retries {
+            command: RetryCommand::Stats,
+        } => {
+            print(api(&config)?.retry_stats().await?);
+            Ok(())
+        }
+        Command::Admin {
+            command: AdminCommand::Init { force },
+        } => {
+            let store = hookpost::store(&config)?;
+            if store.init_marker().await? {
+                println!("keyspace marker written");
+            } else if force {
+                println!("keyspace marker already present");
+            } else {
+                println!("keyspace marker already present; nothing to do");
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn serve(config: Config, roles: Roles) -> anyhow::Result<()> {
+    tracing::info!(?config, ?roles, "starting");
+    let http = if roles.ingest {
+        Some(
+            tokio::net::TcpListener::bind(config.http_addr)
+                .await
+                .with_context(|| format!("binding {}", config.http_addr))?,
+        )
+    } else {
+        None
+    };
+    let ops = if roles.ingest {
+        None
+    } else {
+        Some(
+            tokio::net::TcpListener::bind(config.metrics_addr)
+                .await
+                .with_context(|| format!("binding {}", config.metrics_addr))?,
+        )
+    };
+    let cancel = CancellationToken::new();
+    let mut running = hookpost::start(config, roles, http, ops, cancel.clone()).await?;
+    tracing::info!(api = ?running.http_addr, metrics = ?running.metrics_addr, "running");
+    let signal = shutdown_signal();
+    tokio::pin!(signal);
+    tokio::select! {
+        _ = &mut signal => tracing::info!("shutting down"),
+        ended = running.tasks.join_next() => {
+            cancel.cancel();
+            running.stop().await;
+            if let Some(Err(e)) = ended {
+                bail!("a role failed: {e}");
+            }
+            bail!("a role stopped unexpectedly");
+        }
+    }
+    running.stop().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+async fn tenants(config: Config, command: TenantCommand) -> anyhow::Result<()> {
+    let store = hookpost::store(&config)?;
+    match command {
+        TenantCommand::Create { id, name } => {
+            hookpost_core::event::check_tenant_id(&id)
+                .map_err(|m| anyhow::anyhow!("tenant id {m}"))?;
+            let tenant = hookpost_store::tenants::Tenant {
+                name: name.unwrap_or_else(|| id.clone()),
+                id,
+                created_at: hookpost_core::now_ms(),
+            };
+            if !store.create_tenant(&tenant).await? {
+                bail!("tenant `{}` exists", tenant.id);
+            }
+            println!("{}", serde_json::to_string(&tenant)?);
+        }
+        TenantCommand::List => {
+            for id in store.tenants().await? {
+                println!("{id}");
+            }
+        }
+        TenantCommand::KeyCreate { tenant } => {
+            if store.tenant(&tenant).await?.is_none() {
+                bail!("no tenant `{tenant}`");
+            }
+            let (info, key) = store.create_key(&tenant).await?;
+            println!("{}", serde_json::json!({ "id": info.id, "key": key }));
+        }
+        TenantCommand::Keys { tenant } => {
+            for k in store.keys_of(&tenant).await? {
+                println!("{}", serde_json::to_string(&k)?);
+            }
+        }
+        TenantCommand::KeyRevoke { tenant, key_id } => {
+            if !store.revoke_key(&tenant, &key_id).await? {
+                bail!("tenant `{tenant}` has no key `{key_id}`");
+            }
+            println!("revoked {key_id}");
+        }
+    }
+    Ok(())
+}
+
+/// The API client for operators' commands: `HOOKPOST_API_URL` (default: the local
+/// `HOOKPOST_HTTP_ADDR`) and `HOOKPOST_ADMIN_TOKEN`.
+fn api(config: &Config) -> anyhow::Result<hookpost::ops_client::ApiClient> {
+    let token = config
+        .admin_token
+        .as_deref()
+        .context("HOOKPOST_ADMIN_TOKEN must be set for this command")?;
+    let base = std::env::var("HOOKPOST_API_URL")
+        .unwrap_or_else(|_| format!("http://{}", config.http_addr));
+    Ok(hookpost::ops_client::ApiClient::new(&base, token))
+}
+
+fn print(v: serde_json::Value) {
+    println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+}
+
+async fn deliveries(config: &Config, command: DeliveryCommand) -> anyhow::Result<()> {
+    let client = api(config)?;
+    let out = match command {
+        DeliveryCommand::List {
+            tenant,
+            status,
+            hook,
+            event,
+            limit,
+            cursor,
+        } => {
+            let mut q = vec![("limit", limit.to_string())];
+            for (k, v) in [
+                ("status", status),
+                ("hook", hook),
+                ("event", event),
+                ("cursor", cursor),
+            ] {
+                if let Some(v) = v {
+                    q.push((k, v));
+                }
+            }
+            client.deliveries(&tenant, &q).await?
+        }
+        DeliveryCommand::Show { id, tenant } => client.delivery(&tenant, &id).await?,
+        DeliveryCommand::Resend { id, tenant } => client.resend(&tenant, &id).await?,
+    };
+    print(out);
+    Ok(())
+}

@@ -1,0 +1,78 @@
+//! The API's errors: each maps to a status and the JSON body
+//! `{"error": {"code": "...", "message": "..."}}`.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{1}")]
+    BadRequest(&'static str, String),
+    #[error("missing or invalid API key")]
+    Unauthorized,
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{1}")]
+    Conflict(&'static str, String),
+    #[error("{1}")]
+    Unprocessable(&'static str, String),
+    #[error("the request body is larger than {0} bytes")]
+    TooLarge(usize),
+    #[error("the message broker is unavailable; nothing was accepted: {0}")]
+    BrokerUnavailable(String),
+    #[error("{}", crate::KEYSPACE_MISSING)]
+    KeyspaceMissing,
+    #[error("the store is unavailable; nothing was changed")]
+    StoreUnavailable(#[source] hookpost_store::StoreError),
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(..) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(..) => StatusCode::CONFLICT,
+            ApiError::Unprocessable(..) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::BrokerUnavailable(_)
+            | ApiError::StoreUnavailable(_)
+            | ApiError::KeyspaceMissing => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest(code, _)
+            | ApiError::Conflict(code, _)
+            | ApiError::Unprocessable(code, _) => code,
+            ApiError::Unauthorized => "unauthorized",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::TooLarge(_) => "too_large",
+            ApiError::BrokerUnavailable(_) => "broker_unavailable",
+            ApiError::StoreUnavailable(_) => "store_unavailable",
+            ApiError::KeyspaceMissing => "keyspace_missing",
+        }
+    }
+
+    pub fn invalid(field: &str, message: impl std::fmt::Display) -> ApiError {
+        ApiError::BadRequest("invalid_field", format!("`{field}` {message}"))
+    }
+}
+
+impl From<hookpost_store::StoreError> for ApiError {
+    fn from(e: hookpost_store::StoreError) -> Self {
+        ApiError::StoreUnavailable(e)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let ApiError::StoreUnavailable(e) = &self {
+            tracing::warn!(error = %e, "store unavailable");
+        }
+        let body =
+            serde_json::json!({ "error": { "code": self.code(), "message": self.to_string() } });
+        (self.status(), axum::Json(body)).into_response()
+    }
+}

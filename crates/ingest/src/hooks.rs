@@ -1,0 +1,558 @@
+//! `/v1/hooks`: a tenant's subscriptions. Every route is scoped to the API key's tenant;
+//! another tenant's hook id answers 404.
+
+use std::collections::BTreeMap;
+
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::Json;
+use hookpost_core::hook::{check_events, check_headers, check_url};
+use hookpost_core::Hook;
+use hookpost_store::hooks::HookWrite;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::error::ApiError;
+use crate::{auth, body, AppState, SharedState};
+
+const MAX_DESCRIPTION: usize = 500;
+/// How header values show on read.
+const MASK: &str = "********";
+
+/// The fields a client may send; anything else is refused. `filter: null` clears it.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HookInput {
+    pub url: Option<String>,
+    pub events: Option<Vec<String>>,
+    pub active: Option<bool>,
+    pub description: Option<String>,
+    pub filter: Option<Value>,
+    pub headers: Option<BTreeMap<String, String>>,
+    pub secret: Option<String>,
+}
+
+/// A hook as the API shows it: header values masked; the secret only when just made.
+#[derive(Debug, Serialize)]
+pub struct HookView {
+    pub id: String,
+    pub url: String,
+    pub events: Vec<String>,
+    pub active: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filter: Option<Value>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_secret_expires_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disabled_reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disabled_at: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl HookView {
+    pub fn of(h: &Hook, with_secret: bool) -> HookView {
+        let now = hookpost_core::now_ms();
+        HookView {
+            id: h.id.clone(),
+            url: h.url.clone(),
+            events: h.events.clone(),
+            active: h.active,
+            description: h.description.clone(),
+            filter: h.filter.clone(),
+            headers: h
+                .headers
+                .keys()
+                .map(|k| (k.clone(), MASK.to_owned()))
+                .collect(),
+            secret: with_secret.then(|| h.secret.clone()),
+            previous_secret_expires_at: h
+                .previous_secret_expires_at
+                .filter(|_| h.previous_secret_at(now).is_some())
+                .map(hookpost_core::rfc3339),
+            disabled_reason: h.disabled_reason.clone(),
+            disabled_at: h.disabled_at.clone(),
+            created_at: h.created_at.clone(),
+            updated_at: h.updated_at.clone(),
+        }
+    }
+}
+
+/// Applies `input` to `hook` (a new one or a copy of the stored one), checking each field.
+pub async fn apply(state: &AppState, hook: &mut Hook, input: HookInput) -> Result<(), ApiError> {
+    if let Some(url) = input.url {
+        hook.url = checked_url(state, &url).await?;
+    }
+    if let Some(events) = input.events {
+        check_event_types(state, &events)?;
+        hook.events = events;
+    }
+    if let Some(active) = input.active {
+        set_active_flag(hook, active);
+    }
+    if let Some(d) = input.description {
+        if d.chars().count() > MAX_DESCRIPTION {
+            return Err(ApiError::invalid(
+                "description",
+                format!("must be at most {MAX_DESCRIPTION} characters"),
+            ));
+        }
+        hook.description = Some(d).filter(|d| !d.is_empty());
+    }
+    if let Some(filter) = input.filter {
+        if !filter.is_null() {
+            hookpost_core::filter::Filter::parse(&filter)
+                .map_err(|e| ApiError::BadRequest("invalid_filter", e.to_string()))?;
+        }
+        hook.filter = Some(filter).filter(|f| !f.is_null());
+    }
+    if let Some(headers) = input.headers {
+        check_headers(&headers).map_err(|m| ApiError::invalid("headers", m))?;
+        hook.headers = headers;
+    }
+    if let Some(secret) = input.secret {
+        check_secret(&secret)?;
+        hook.secret = secret;
+    }
+    Ok(())
+}
+
+/// Activating clears why hookpost had disabled the hook.
+fn set_active_flag(hook: &mut Hook, active: bool) {
+    hook.active = active;
+    if active {
+        hook.disabled_reason = None;
+        hook.disabled_at = None;
+    }
+}
+
+fn check_secret(secret: &str) -> Result<(), ApiError> {
+    if (16..=256).contains(&secret.len()) && !secret.chars().any(char::is_control) {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            "secret",
+            "must be 16 to 256 printable characters",
+        ))
+    }
+}
+
+/// Event types must be `*` or in the catalogue; the error lists the known ones.
+pub fn check_event_types(state: &AppState, events: &[String]) -> Result<(), ApiError> {
+    check_events(events).map_err(|m| ApiError::invalid("events", m))?;
+    if let Some(unknown) = events
+        .iter()
+        .find(|e| *e != "*" && !state.config.event_types.contains(e))
+    {
+        let known: Vec<&str> = state.config.event_types.types().map(|(t, _)| t).collect();
+        return Err(ApiError::BadRequest(
+            "unknown_event_type",
+            format!(
+                "`events`: `{unknown}` is not a known event type; known: {}",
+                known.join(", ")
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// A hook URL as given, once it is well-formed and (unless allowed) public.
+pub async fn checked_url(state: &AppState, raw: &str) -> Result<String, ApiError> {
+    let parsed = check_url(raw).map_err(|m| ApiError::invalid("url", m))?;
+    if !state.config.allow_private_targets {
+        check_public(&parsed).await?;
+    }
+    Ok(raw.to_owned())
+}
+
+/// Refuses a URL whose host is, or resolves to, a non-public address.
+async fn check_public(url: &url::Url) -> Result<(), ApiError> {
+    let refused = || {
+        ApiError::BadRequest(
+            "private_target",
+            "`url` resolves to a loopback, private, link-local or otherwise non-public address"
+                .into(),
+        )
+    };
+    let port = url.port_or_known_default().unwrap_or(80);
+    let addrs: Vec<std::net::SocketAddr> = match url.host() {
+        Some(url::Host::Ipv4(ip)) => vec![(ip, port).into()],
+        Some(url::Host::Ipv6(ip)) => vec![(ip, port).into()],
+        Some(url::Host::Domain(name)) => tokio::net::lookup_host((name, port))
+            .await
+            .map_err(|e| {
+                ApiError::invalid("url", format!("has a host that does not resolve: {e}"))
+            })?
+            .collect(),
+        None => return Err(refused()),
+    };
+    if addrs.is_empty()
+        || addrs
+            .iter()
+            .any(|a| !hookpost_core::address::is_public(a.ip()))
+    {
+        return Err(refused());
+    }
+    Ok(())
+}
+
+/// The caller's hook `id`: 404 when the key's tenant has no such hook.
+pub(crate) async fn owned_hook(
+    state: &AppState,
+    headers: &HeaderMap,
+    id: &str,
+) -> Result<Hook, ApiError> {
+    let tenant = auth::tenant(state, headers).await?;
+    state
+        .store
+        .hook(&tenant, id)
+        .await?
+        .ok_or(ApiError::NotFound("hook"))
+}
+
+fn now() -> String {
+    hookpost_core::rfc3339(hookpost_core::now_ms())
+}
+
+/// Makes and stores a new hook from `input` (shared with the SupportBee routes).
+pub async fn create_hook(
+    state: &AppState,
+    tenant: &str,
+    input: HookInput,
+) -> Result<Hook, ApiError> {
+    if input.url.is_none() {
+        return Err(ApiError::BadRequest(
+            "missing_field",
+            "`url` is required".into(),
+        ));
+    }
+    let mut hook = Hook {
+        id: hookpost_core::ids::random_id("hook"),
+        tenant: tenant.to_owned(),
+        url: String::new(),
+        events: vec!["*".into()],
+        active: true,
+        secret: hookpost_core::ids::new_secret(),
+        description: None,
+        filter: None,
+        headers: BTreeMap::new(),
+        previous_secret: None,
+        previous_secret_expires_at: None,
+        disabled_reason: None,
+        disabled_at: None,
+        created_at: now(),
+        updated_at: now(),
+    };
+    apply(state, &mut hook, input).await?;
+    match state
+        .store
+        .create_hook(&hook, state.config.max_hooks)
+        .await?
+    {
+        HookWrite::Ok => Ok(hook),
+        HookWrite::Limit => Err(ApiError::Unprocessable(
+            "too_many_hooks",
+            format!("a tenant may have at most {} hooks", state.config.max_hooks),
+        )),
+        HookWrite::Exists | HookWrite::Missing => Err(ApiError::Conflict(
+            "conflict",
+            "the hook id is taken".into(),
+        )),
+    }
+}
+
+/// Loads a hook, changes it with `change`, and stores it.
+pub async fn change_hook<F>(
+    state: &AppState,
+    tenant: &str,
+    id: &str,
+    change: F,
+) -> Result<Hook, ApiError>
+where
+    F: AsyncFnOnce(&mut Hook) -> Result<(), ApiError>,
+{
+    let mut hook = state
+        .store
+        .hook(tenant, id)
+        .await?
+        .ok_or(ApiError::NotFound("hook"))?;
+    change(&mut hook).await?;
+    hook.updated_at = now();
+    match state.store.update_hook(&hook).await? {
+        HookWrite::Ok => Ok(hook),
+        _ => Err(ApiError::NotFound("hook")),
+    }
+}
+
+pub async fn create(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    raw: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<HookView>), ApiError> {
+    let tenant = auth::tenant(&state, &headers).await?;
+    let input: HookInput = body::json(&body::bytes(raw, state.config.max_body_bytes)?)?;
+    if input.events.is_none() {
+        return Err(ApiError::BadRequest(
+            "missing_field",
+            "`events` is required".into(),
+        ));
+    }
+    let hook = create_hook(&state, &tenant, input).await?;
+    Ok((StatusCode::CREATED, Json(HookView::of(&hook, true))))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    limit: Option<usize>,
+    cursor: Option<String>,
+    event: Option<String>,
+    active: Option<bool>,
+}
+
+/// Hooks oldest first, `limit` (1 to 100, default 50) a page; `next_cursor` continues.
+pub async fn list(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    query: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let tenant = auth::tenant(&state, &headers).await?;
+    let Query(q) = query.map_err(|e| ApiError::BadRequest("invalid_query", e.body_text()))?;
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::invalid("limit", "must be 1 to 100"));
+    }
+    let hooks: Vec<Hook> = state
+        .store
+        .hooks(&tenant)
+        .await?
+        .into_iter()
+        .filter(|h| q.active.is_none_or(|a| h.active == a))
+        .filter(|h| {
+            q.event
+                .as_ref()
+                .is_none_or(|e| h.events.iter().any(|x| x == "*" || x == e))
+        })
+        .collect();
+    let start = match &q.cursor {
+        None => 0,
+        Some(c) => hooks
+            .iter()
+            .position(|h| &h.id == c)
+            .map(|i| i + 1)
+            .ok_or_else(|| ApiError::invalid("cursor", "is not a cursor of this list"))?,
+    };
+    let page: Vec<HookView> = hooks
+        .iter()
+        .skip(start)
+        .take(limit)
+        .map(|h| HookView::of(h, false))
+        .collect();
+    let next = (start + page.len() < hooks.len())
+        .then(|| page.last().map(|h| h.id.clone()))
+        .flatten();
+    Ok(Json(json!({ "hooks": page, "next_cursor": next })))
+}
+
+pub async fn get(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<HookView>, ApiError> {
+    let hook = owned_hook(&state, &headers, &id).await?;
+    Ok(Json(HookView::of(&hook, false)))
+}
+
+/// `GET /v1/hooks/{id}/secret`: the owner reads the secret (and the previous one during
+/// a rotation).
+pub async fn secret(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let hook = owned_hook(&state, &headers, &id).await?;
+    let mut out = json!({ "secret": hook.secret });
+    if let Some(prev) = hook.previous_secret_at(hookpost_core::now_ms()) {
+        out["previous_secret"] = prev.into();
+        out["previous_secret_expires_at"] = hook
+            .previous_secret_expires_at
+            .map(hookpost_core::rfc3339)
+            .into();
+    }
+    Ok(Json(out))
+}
+
+/// `PATCH`: changes the fields given.
+pub async fn patch(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    raw: Result<Bytes, BytesRejection>,
+) -> Result<Json<HookView>, ApiError> {
+    let tenant = auth::tenant(&state, &headers).await?;
+    let input: HookInput = body::json(&body::bytes(raw, state.config.max_body_bytes)?)?;
+    let hook = change_hook(&state, &tenant, &id, async |h: &mut Hook| {
+        apply(&state, h, input).await
+    })
+    .await?;
+    Ok(Json(HookView::of(&hook, false)))
+}
+
+/// `PUT`: replaces the hook's settings; `url` and `events` are required, the rest
+/// return to their defaults when absent (the secret stays unless given).
+pub async fn put(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    raw: Result<Bytes, BytesRejection>,
+) -> Result<Json<HookView>, ApiError> {
+    let tenant = auth::tenant(&state, &headers).await?;
+    let input: HookInput = body::json(&body::bytes(raw, state.config.max_body_bytes)?)?;
+    for (field, given) in [
+        ("url", input.url.is_some()),
+        ("events", input.events.is_some()),
+    ] {
+        if !given {
+            return Err(ApiError::BadRequest(
+                "missing_field",
+                format!("`{field}` is required"),
+            ));
+        }
+    }
+    let hook = change_hook(&state, &tenant, &id, async |h: &mut Hook| {
+        set_active_flag(h, true);
+        h.description = None;
+        h.filter = None;
+        h.headers.clear();
+        apply(&state, h, input).await
+    })
+    .await?;
+    Ok(Json(HookView::of(&hook, false)))
+}
+
+pub async fn delete(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let tenant = auth::tenant(&state, &headers).await?;
+    match state.store.delete_hook(&tenant, &id).await? {
+        HookWrite::Ok => Ok(StatusCode::NO_CONTENT),
+        _ => Err(ApiError::NotFound("hook")),
+    }
+}
+
+async fn set_active(
+    state: &AppState,
+    headers: &HeaderMap,
+    id: &str,
+    active: bool,
+) -> Result<Json<HookView>, ApiError> {
+    let tenant = auth::tenant(state, headers).await?;
+    let hook = change_hook(state, &tenant, id, async |h: &mut Hook| {
+        set_active_flag(h, active);
+        Ok(())
+    })
+    .await?;
+    Ok(Json(HookView::of(&hook, false)))
+}
+
+pub async fn activate(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<HookView>, ApiError> {
+    set_active(&state, &headers, &id, true).await
+}
+
+pub async fn deactivate(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<HookView>, ApiError> {
+    set_active(&state, &headers, &id, false).await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RotateInput {
+    secret: Option<String>,
+}
+
+/// `POST /v1/hooks/{id}/rotate-secret`: a new secret; the old one keeps signing (beside
+/// the new) for `HOOKPOST_ROTATION_GRACE`.
+pub async fn rotate_secret(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    raw: Result<Bytes, BytesRejection>,
+) -> Result<Json<HookView>, ApiError> {
+    let tenant = auth::tenant(&state, &headers).await?;
+    let input: RotateInput = body::optional_json(raw, state.config.max_body_bytes)?;
+    let new = match input.secret {
+        Some(s) => {
+            check_secret(&s)?;
+            s
+        }
+        None => hookpost_core::ids::new_secret(),
+    };
+    let until = hookpost_core::now_ms() + state.config.rotation_grace.as_millis() as i64;
+    let hook = change_hook(&state, &tenant, &id, async |h: &mut Hook| {
+        h.previous_secret = Some(std::mem::replace(&mut h.secret, new));
+        h.previous_secret_expires_at = Some(until);
+        Ok(())
+    })
+    .await?;
+    Ok(Json(HookView::of(&hook, true)))
+}
+
+/// `GET /v1/event-types`: the catalogue.
+pub async fn event_types(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    auth::tenant(&state, &headers).await?;
+    let types: Vec<Value> = state
+        .config
+        .event_types
+        .types()
+        .map(|(t, d)| json!({ "type": t, "description": d }))
+        .collect();
+    Ok(Json(json!({ "event_types": types })))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TestInput {
+    event_type: Option<String>,
+}
+
+/// `POST /v1/hooks/{id}/test`: sends a sample event now; 200 with what the receiver
+/// answered, also when it failed.
+pub async fn test(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    raw: Result<Bytes, BytesRejection>,
+) -> Result<Json<crate::test_send::TestResult>, ApiError> {
+    let hook = owned_hook(&state, &headers, &id).await?;
+    let input: TestInput = body::optional_json(raw, state.config.max_body_bytes)?;
+    let kind = input
+        .event_type
+        .or_else(|| hook.events.iter().find(|e| *e != "*").cloned())
+        .unwrap_or_else(|| "ticket.created".into());
+    check_event_types(&state, std::slice::from_ref(&kind))?;
+    let url = url::Url::parse(&hook.url).map_err(|e| ApiError::invalid("url", e))?;
+    Ok(Json(
+        crate::test_send::send(&state, &url, Some(&hook), &kind).await,
+    ))
+}

@@ -1,0 +1,245 @@
+//! hookpost's HTTP API and event intake.
+//!
+//! - [`events`]: `POST /v1/events` and `/v1/events/batch`, answered after RabbitMQ confirms.
+//! - [`hooks`]: `/v1/hooks`, scoped to the API key's tenant.
+//! - [`deliveries`]: the delivery log, event lookup and resend.
+//! - [`tenants`]: operators' routes for tenants and API keys.
+//! - [`supportbee`]: the SupportBee web hooks API on the same store.
+//! - [`test_send`]: sample events sent now, with the receiver's answer.
+//! - [`auth`]: API keys and the admin token.
+//! - [`body`], [`error`]: JSON bodies in, JSON errors out.
+#![forbid(unsafe_code)]
+
+pub mod auth;
+pub mod body;
+pub mod deliveries;
+pub mod error;
+pub mod events;
+pub mod hooks;
+pub mod supportbee;
+pub mod tenants;
+pub mod test_send;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use hookpost_broker::{Publisher, Topology};
+use hookpost_core::Config;
+use hookpost_ops::{Metrics, Readiness};
+use hookpost_store::Store;
+use tokio_util::sync::CancellationToken;
+
+pub struct AppState {
+    pub config: Config,
+    pub store: Store,
+    pub publisher: Publisher,
+    /// For test sends: the same client and egress rules as the workers'.
+    pub sender: hookpost_worker::sender::Sender,
+    pub metrics: Arc<Metrics>,
+    pub readiness: Readiness,
+    /// Whether Redis held the keyspace marker at the last look.
+    pub keyspace_ok: std::sync::atomic::AtomicBool,
+}
+
+pub use hookpost_store::marker::KEYSPACE_MISSING;
+
+pub type SharedState = Arc<AppState>;
+
+impl AppState {
+    pub fn new(
+        config: Config,
+        store: Store,
+        metrics: Arc<Metrics>,
+        readiness: Readiness,
+    ) -> SharedState {
+        let reconnects = metrics.amqp_reconnects.with_label_values(&["ingest"]);
+        let publisher = Publisher::new(
+            &config.amqp_url,
+            "hookpost-ingest",
+            Topology::for_config(&config),
+            config.connect_timeout,
+        )
+        .with_reconnect_hook(move || reconnects.inc());
+        Arc::new(AppState {
+            sender: hookpost_worker::sender::Sender::new(
+                config.connect_timeout,
+                config.request_timeout,
+                config.allow_private_targets,
+            ),
+            config,
+            store,
+            publisher,
+            metrics,
+            readiness,
+            keyspace_ok: std::sync::atomic::AtomicBool::new(true),
+        })
+    }
+}
+
+/// The API, with `/metrics`, `/healthz` and `/readyz`.
+pub fn router(state: SharedState) -> Router {
+    let api = Router::new()
+        .route("/v1/events", post(events::publish_one))
+        .route("/v1/events/batch", post(events::publish_batch))
+        .route("/v1/event-types", get(hooks::event_types))
+        .route("/v1/hooks", post(hooks::create).get(hooks::list))
+        .route(
+            "/v1/hooks/{id}",
+            get(hooks::get)
+                .patch(hooks::patch)
+                .put(hooks::put)
+                .delete(hooks::delete),
+        )
+        .route("/v1/hooks/{id}/secret", get(hooks::secret))
+        .route("/v1/hooks/{id}/rotate-secret", post(hooks::rotate_secret))
+        .route("/v1/hooks/{id}/activate", post(hooks::activate))
+        .route("/v1/hooks/{id}/deactivate", post(hooks::deactivate))
+        .route("/v1/hooks/{id}/test", post(hooks::test))
+        .route(
+            "/v1/hooks/{id}/resend-failed",
+            post(deliveries::resend_failed),
+        )
+        .route("/v1/deliveries", get(deliveries::list))
+        .route("/v1/deliveries/{id}", get(deliveries::get))
+        .route("/v1/deliveries/{id}/resend", post(deliveries::resend))
+        .route("/v1/events/{id}", get(deliveries::event))
+        .route("/v1/retries/stats", get(tenants::retry_stats))
+        .route(
+            "/web_hooks.json",
+            get(supportbee::list).post(supportbee::create),
+        )
+        .route(
+            "/web_hooks/{file}",
+            post(supportbee::test)
+                .put(supportbee::update)
+                .delete(supportbee::delete),
+        )
+        .route("/web_hook/{file}", axum::routing::put(supportbee::update))
+        .route("/openapi.json", get(openapi))
+        .route("/v1/tenants", post(tenants::create).get(tenants::list))
+        .route(
+            "/v1/tenants/{id}/keys",
+            post(tenants::create_key).get(tenants::list_keys),
+        )
+        .route(
+            "/v1/tenants/{id}/keys/{key_id}",
+            axum::routing::delete(tenants::revoke_key),
+        )
+        .fallback(|| async { error::ApiError::NotFound("route") })
+        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            require_keyspace,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            count_requests,
+        ))
+        .with_state(state.clone());
+    api.merge(hookpost_ops::health::routes(
+        state.metrics.clone(),
+        state.readiness.clone(),
+    ))
+}
+
+/// The OpenAPI document of this API (`openapi.json` at the repository's top; a test
+/// checks it against the routes).
+pub const OPENAPI: &str = include_str!("../../../openapi.json");
+
+async fn openapi() -> impl IntoResponse {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        OPENAPI,
+    )
+}
+
+/// Answers 503 to every API request while Redis does not hold hookpost's keyspace
+/// marker, before any key is checked: the keys live in Redis too, and a 401 would tell
+/// the caller its key is wrong when Redis lost its data.
+async fn require_keyspace(State(state): State<SharedState>, req: Request, next: Next) -> Response {
+    use std::sync::atomic::Ordering::Relaxed;
+    if !state.keyspace_ok.load(Relaxed) {
+        // Checked again here: the probe may be up to a second behind a restored Redis.
+        if state.store.marker_present().await.unwrap_or(false) {
+            state.keyspace_ok.store(true, Relaxed);
+        } else {
+            return error::ApiError::KeyspaceMissing.into_response();
+        }
+    }
+    let response = next.run(req).await;
+    // A key that no longer authenticates may mean Redis lost its data since the last
+    // probe: then say so, never "your key is wrong".
+    if response.status() == axum::http::StatusCode::UNAUTHORIZED
+        && state
+            .store
+            .marker_present()
+            .await
+            .is_ok_and(|present| !present)
+    {
+        state.keyspace_ok.store(false, Relaxed);
+        return error::ApiError::KeyspaceMissing.into_response();
+    }
+    response
+}
+
+/// Counts requests by route pattern and status class.
+async fn count_requests(State(state): State<SharedState>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = req.method().clone();
+    let response = next.run(req).await.into_response();
+    let status = response.status().as_u16();
+    state.metrics.http_request(&route, status);
+    // The route pattern only: paths carry ids, headers and bodies carry keys and secrets.
+    tracing::debug!(%method, route, status, "api request");
+    response
+}
+
+/// Keeps `/readyz` current: the broker can confirm and Redis answers.
+async fn probe(state: SharedState, cancel: CancellationToken) {
+    loop {
+        match state.publisher.ready().await {
+            Ok(()) => state.readiness.ok("ingest.broker"),
+            Err(e) => state.readiness.fail("ingest.broker", e.to_string()),
+        }
+        match state.store.marker_present().await {
+            Ok(present) => {
+                state.readiness.ok("ingest.redis");
+                state
+                    .keyspace_ok
+                    .store(present, std::sync::atomic::Ordering::Relaxed);
+                if present {
+                    state.readiness.ok("ingest.keyspace");
+                } else {
+                    state.readiness.fail("ingest.keyspace", KEYSPACE_MISSING);
+                }
+            }
+            Err(e) => state.readiness.fail("ingest.redis", e.to_string()),
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    }
+}
+
+/// Serves the API on `listener` until `cancel` fires.
+pub async fn run(
+    listener: tokio::net::TcpListener,
+    state: SharedState,
+    cancel: CancellationToken,
+) -> std::io::Result<()> {
+    let prober = tokio::spawn(probe(state.clone(), cancel.clone()));
+    let served = hookpost_ops::serve(listener, router(state.clone()), cancel).await;
+    prober.abort();
+    state.publisher.close().await;
+    served
+}

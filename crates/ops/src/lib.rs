@@ -1,0 +1,24 @@
+//! What every hookpost role shares for operations.
+//!
+//! - [`metrics`]: every Prometheus family, registered once.
+//! - [`health`]: readiness checks and the `/metrics`, `/healthz`, `/readyz` routes.
+//! - [`telemetry`]: logs through `tracing`, human or JSON.
+#![forbid(unsafe_code)]
+
+pub mod health;
+pub mod metrics;
+pub mod telemetry;
+
+pub use health::Readiness;
+pub use metrics::Metrics;
+
+/// Serves `router` on `listener` until `cancel` fires.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+    cancel: tokio_util::sync::CancellationToken,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move { cancel.cancelled().await })
+        .await
+}

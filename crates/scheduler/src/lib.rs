@@ -1,0 +1,172 @@
+//! hookpost's scheduler: moves due entries of the Redis retry set back to RabbitMQ.
+//!
+//! Each round claims a batch per shard atomically (a Lua script moves it to a claimed
+//! set with a lease), publishes it with confirms, and only then forgets it. A scheduler
+//! that dies between claim and forget loses nothing: the lease runs out and the next
+//! claim takes the entries back. Two schedulers never claim the same entry.
+#![forbid(unsafe_code)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hookpost_broker::{Outgoing, Publisher, Topology};
+use hookpost_core::Config;
+use hookpost_ops::{Metrics, Readiness};
+use hookpost_store::Store;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+/// How long a claim is held before another scheduler may take it back.
+const CLAIM_LEASE: Duration = Duration::from_secs(30);
+/// How often the retry-set gauges are refreshed.
+const STATS_EVERY: Duration = Duration::from_secs(1);
+
+pub struct Scheduler {
+    config: Config,
+    store: Store,
+    publisher: Publisher,
+    metrics: Arc<Metrics>,
+    readiness: Readiness,
+}
+
+impl Scheduler {
+    pub fn new(
+        config: Config,
+        store: Store,
+        metrics: Arc<Metrics>,
+        readiness: Readiness,
+    ) -> Arc<Scheduler> {
+        let reconnects = metrics.amqp_reconnects.with_label_values(&["scheduler"]);
+        let publisher = Publisher::new(
+            &config.amqp_url,
+            "hookpost-scheduler",
+            Topology::for_config(&config),
+            config.connect_timeout,
+        )
+        .with_reconnect_hook(move || reconnects.inc());
+        Arc::new(Scheduler {
+            config,
+            store,
+            publisher,
+            metrics,
+            readiness,
+        })
+    }
+
+    /// Claims and publishes one batch per shard; returns how many entries were moved.
+    pub async fn round(&self) -> Result<usize, String> {
+        let mut moved = 0;
+        let queue = self.publisher.topology().deliveries_queue.clone();
+        for shard in 0..self.store.retry_shards() {
+            let claimed = self
+                .store
+                .claim_due(
+                    shard,
+                    self.config.scheduler_batch,
+                    CLAIM_LEASE.as_millis() as u64,
+                )
+                .await
+                .map_err(|e| {
+                    self.metrics
+                        .redis_errors
+                        .with_label_values(&["scheduler"])
+                        .inc();
+                    self.readiness.fail("scheduler.redis", e.to_string());
+                    e.to_string()
+                })?;
+            self.readiness.ok("scheduler.redis");
+            if claimed.is_empty() {
+                continue;
+            }
+            let msgs: Vec<Outgoing<'_>> = claimed
+                .iter()
+                .map(|m| Outgoing {
+                    exchange: "",
+                    routing_key: &queue,
+                    body: m.as_bytes(),
+                    message_id: None,
+                    headers: &[],
+                })
+                .collect();
+            // Not confirmed: the entries stay claimed and return when the lease ends.
+            self.publisher.publish_all(&msgs).await.map_err(|e| {
+                self.readiness.fail("scheduler.broker", e.to_string());
+                e.to_string()
+            })?;
+            self.readiness.ok("scheduler.broker");
+            self.store
+                .release(shard, &claimed)
+                .await
+                .map_err(|e| e.to_string())?;
+            self.metrics.retries_claimed.inc_by(claimed.len() as u64);
+            moved += claimed.len();
+        }
+        Ok(moved)
+    }
+
+    async fn refresh_stats(&self) {
+        match self.store.retry_stats().await {
+            Ok(stats) => {
+                self.metrics.retry_set_size.set(stats.size as i64);
+                self.metrics.retries_due.set(stats.due_now as i64);
+                let lag = stats
+                    .oldest_due_ms
+                    .map(|at| (hookpost_core::now_ms() - at).max(0) as f64 / 1000.0)
+                    .unwrap_or(0.0);
+                self.metrics.scheduler_lag.set(lag);
+            }
+            Err(e) => {
+                self.metrics
+                    .redis_errors
+                    .with_label_values(&["scheduler"])
+                    .inc();
+                warn!(error = %e, "could not read the retry set's size");
+            }
+        }
+        match self.store.marker_present().await {
+            Ok(true) => self.readiness.ok("scheduler.keyspace"),
+            Ok(false) => self.readiness.fail(
+                "scheduler.keyspace",
+                hookpost_store::marker::KEYSPACE_MISSING,
+            ),
+            Err(e) => self.readiness.fail("scheduler.redis", e.to_string()),
+        }
+    }
+}
+
+/// Runs rounds until `cancel` fires: back to back while there is work, otherwise every
+/// `HOOKPOST_SCHEDULER_INTERVAL`.
+pub async fn run(s: Arc<Scheduler>, cancel: CancellationToken) {
+    if let Err(e) = s.publisher.ready().await {
+        s.readiness.fail("scheduler.broker", e.to_string());
+    } else {
+        s.readiness.ok("scheduler.broker");
+    }
+    info!(shards = s.store.retry_shards(), "scheduler running");
+    let mut last_stats: Option<Instant> = None;
+    let mut backoff = s.config.scheduler_interval;
+    loop {
+        if last_stats.is_none_or(|t| t.elapsed() >= STATS_EVERY) {
+            s.refresh_stats().await;
+            last_stats = Some(Instant::now());
+        }
+        let pause = match s.round().await {
+            Ok(0) => s.config.scheduler_interval,
+            Ok(_) => {
+                backoff = s.config.scheduler_interval;
+                Duration::ZERO
+            }
+            Err(e) => {
+                warn!(error = %e, "scheduler round failed; retrying");
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+                backoff
+            }
+        };
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            _ = tokio::time::sleep(pause) => {}
+        }
+    }
+    s.publisher.close().await;
+    info!("scheduler stopped");
+}

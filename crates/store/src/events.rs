@@ -1,0 +1,138 @@
+//! Claiming an event for processing.
+//!
+//! The first worker to see an event stores it and holds a lease on it; the event is
+//! `done` once every delivery's outcome is recorded. A producer's duplicate finds it
+//! `done` (dropped) or leased (`Busy`: looked at again later); a redelivery after a
+//! crash takes over and redoes only what the log does not show as decided.
+
+use hookpost_core::Event;
+use redis::AsyncCommands;
+
+use crate::{corrupt, Result, Store};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// First sight: process every delivery.
+    New,
+    /// Redelivered or the holder's lease ran out: process what is not yet decided.
+    TakeOver,
+    /// Another worker holds it now (a producer's duplicate): look again later.
+    Busy,
+    /// Already processed: a duplicate.
+    Done,
+    /// The event names a tenant that does not exist.
+    UnknownTenant,
+}
+
+impl Claim {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Claim::New => "new",
+            Claim::TakeOver => "takeover",
+            Claim::Busy => "busy",
+            Claim::Done => "duplicate",
+            Claim::UnknownTenant => "unknown_tenant",
+        }
+    }
+}
+
+/// An event as stored.
+#[derive(Debug, Clone)]
+pub struct StoredEvent {
+    pub id: String,
+    pub tenant: String,
+    pub kind: String,
+    pub data: String,
+    pub received_at: i64,
+    pub occurred_at: Option<String>,
+    pub state: String,
+}
+
+/// `type`, `data`, `received_at`, `occurred_at`, `state` of a stored event.
+type EventFields = (
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+);
+
+impl Store {
+    /// Claims `event`; returns the claim and the tenant's hooks version.
+    /// `now` becomes the event's receive time on first sight (the body's `timestamp`).
+    pub async fn claim_event(
+        &self,
+        event: &Event,
+        lease_ms: u64,
+        redelivered: bool,
+        now: i64,
+    ) -> Result<(Claim, u64)> {
+        let t = &event.tenant;
+        let (state, version): (String, u64) = self
+            .scripts
+            .claim_event
+            .key(self.keys.tenant(t))
+            .key(self.keys.event(t, &event.id))
+            .key(self.keys.hooks_version(t))
+            .arg(now)
+            .arg(lease_ms)
+            .arg(if redelivered { "1" } else { "0" })
+            .arg(self.retention_secs)
+            .arg(&event.kind)
+            .arg(event.data.get())
+            .arg(event.occurred_at.as_deref().unwrap_or(""))
+            .invoke_async(&mut self.conn())
+            .await?;
+        let claim = match state.as_str() {
+            "new" => Claim::New,
+            "takeover" => Claim::TakeOver,
+            "busy" => Claim::Busy,
+            "done" => Claim::Done,
+            "unknown_tenant" => Claim::UnknownTenant,
+            other => return Err(corrupt("claim answer", other)),
+        };
+        Ok((claim, version))
+    }
+
+    /// The lease of a stored event in ms since the epoch (0 when none).
+    pub async fn event_lease(&self, tenant: &str, event_id: &str) -> Result<i64> {
+        let lease: Option<i64> = self
+            .conn()
+            .hget(self.keys.event(tenant, event_id), "lease")
+            .await?;
+        Ok(lease.unwrap_or(0))
+    }
+
+    /// Renews the lease of an event being processed.
+    pub async fn take_over_event(&self, tenant: &str, event_id: &str, lease_ms: u64) -> Result<()> {
+        let _: () = self
+            .conn()
+            .hset(
+                self.keys.event(tenant, event_id),
+                "lease",
+                hookpost_core::now_ms() + lease_ms as i64,
+            )
+            .await?;
+        Ok(())
+    }
+
+    pub async fn event(&self, tenant: &str, event_id: &str) -> Result<Option<StoredEvent>> {
+        let fields: EventFields = redis::cmd("HMGET")
+            .arg(self.keys.event(tenant, event_id))
+            .arg(&["type", "data", "received_at", "occurred_at", "state"])
+            .query_async(&mut self.conn())
+            .await?;
+        let (Some(kind), Some(data), Some(received_at), occurred_at, state) = fields else {
+            return Ok(None);
+        };
+        Ok(Some(StoredEvent {
+            id: event_id.to_owned(),
+            tenant: tenant.to_owned(),
+            kind,
+            data,
+            received_at,
+            occurred_at: occurred_at.filter(|s| !s.is_empty()),
+            state: state.unwrap_or_default(),
+        }))
+    }
+}

@@ -1,0 +1,149 @@
+//! Every Redis key hookpost uses, in one place.
+//!
+//! Each key carries a hash tag (`{…}`), so that whatever one Lua script or transaction
+//! touches lives in one Redis Cluster slot:
+//!
+//! | key | type | what |
+//! | --- | --- | --- |
+//! | `P:{meta}:marker` | string | keyspace marker: hookpost's data is here |
+//! | `P:{meta}:tenants` | set | tenant ids |
+//! | `P:{auth}:key:<sha256>` | string | API key hash → `tenant key_id` |
+//! | `P:{t.T}:tenant` | string | tenant record (JSON) |
+//! | `P:{t.T}:keys` | hash | key id → key info (JSON, no key) |
+//! | `P:{t.T}:hooks` | hash | hook id → hook (JSON) |
+//! | `P:{t.T}:hooks:ver` | string | bumped on every hook change (worker caches) |
+//! | `P:{t.T}:evt:<id>` | hash | event: state, lease, type, data, received_at |
+//! | `P:{t.T}:dlv:<id>` | hash | delivery: status, attempts, next_at, hook snapshot |
+//! | `P:{t.T}:dlv:<id>:attempts` | list | attempts (JSON), oldest first |
+//! | `P:{t.T}:evt:<id>:dlvs` | set | the deliveries an event caused |
+//! | `P:{t.T}:failing` | hash | hook id → since when all its attempts failed (ms) |
+//! | `P:{t.T}:log` | sorted set | delivery ids by creation time |
+//! | `P:{r.N}:due` | sorted set | retry shard N: task JSON by due time (ms) |
+//! | `P:{r.N}:claimed` | sorted set | retry shard N: claimed tasks by lease expiry |
+//!
+//! A tenant's data shares one slot (`{t.T}`); the retry set is spread over N shards.
+
+#[derive(Debug, Clone)]
+pub struct Keys {
+    p: String,
+}
+
+impl Keys {
+    pub fn new(prefix: &str) -> Self {
+        Keys {
+            p: prefix.to_owned(),
+        }
+    }
+
+    pub fn prefix(&self) -> &str {
+        &self.p
+    }
+
+    pub fn marker(&self) -> String {
+        format!("{}:{{meta}}:marker", self.p)
+    }
+    pub fn tenants(&self) -> String {
+        format!("{}:{{meta}}:tenants", self.p)
+    }
+    pub fn api_key(&self, key_hash: &str) -> String {
+        format!("{}:{{auth}}:key:{key_hash}", self.p)
+    }
+    pub fn tenant(&self, t: &str) -> String {
+        format!("{}:{{t.{t}}}:tenant", self.p)
+    }
+    pub fn tenant_keys(&self, t: &str) -> String {
+        format!("{}:{{t.{t}}}:keys", self.p)
+    }
+    pub fn hooks(&self, t: &str) -> String {
+        format!("{}:{{t.{t}}}:hooks", self.p)
+    }
+    pub fn hooks_version(&self, t: &str) -> String {
+        format!("{}:{{t.{t}}}:hooks:ver", self.p)
+    }
+    pub fn event(&self, t: &str, event_id: &str) -> String {
+        format!("{}:{{t.{t}}}:evt:{event_id}", self.p)
+    }
+    pub fn delivery(&self, t: &str, delivery_id: &str) -> String {
+        format!("{}:{{t.{t}}}:dlv:{delivery_id}", self.p)
+    }
+    pub fn attempts(&self, t: &str, delivery_id: &str) -> String {
+        format!("{}:{{t.{t}}}:dlv:{delivery_id}:attempts", self.p)
+    }
+    /// The deliveries an event caused.
+    pub fn event_deliveries(&self, t: &str, event_id: &str) -> String {
+        format!("{}:{{t.{t}}}:evt:{event_id}:dlvs", self.p)
+    }
+    /// Since when every attempt to a hook has failed (ms), absent after a success.
+    pub fn hook_failing(&self, t: &str) -> String {
+        format!("{}:{{t.{t}}}:failing", self.p)
+    }
+    pub fn log(&self, t: &str) -> String {
+        format!("{}:{{t.{t}}}:log", self.p)
+    }
+    pub fn retries_due(&self, shard: u32) -> String {
+        format!("{}:{{r.{shard}}}:due", self.p)
+    }
+    pub fn retries_claimed(&self, shard: u32) -> String {
+        format!("{}:{{r.{shard}}}:claimed", self.p)
+    }
+    /// Pattern matching every key of this prefix (teardown).
+    pub fn all_pattern(&self) -> String {
+        format!("{}:*", self.p)
+    }
+}
+
+/// The retry shard of a delivery: FNV-1a of its id, so every task of one delivery lands
+/// in the same shard.
+pub fn shard_of(id: &str, shards: u32) -> u32 {
+    let mut h: u32 = 0x811c9dc5;
+    for b in id.bytes() {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    h % shards.max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The hash tag of a key: what Redis Cluster hashes.
+    fn tag(key: &str) -> &str {
+        let open = key.find('{').unwrap();
+        let close = open + key[open..].find('}').unwrap();
+        &key[open + 1..close]
+    }
+
+    #[test]
+    fn a_tenants_keys_share_one_slot() {
+        let k = Keys::new("hp");
+        let t = "acme";
+        let all = [
+            k.tenant(t),
+            k.tenant_keys(t),
+            k.hooks(t),
+            k.hooks_version(t),
+            k.event(t, "e1"),
+            k.delivery(t, "d1"),
+            k.attempts(t, "d1"),
+            k.event_deliveries(t, "e1"),
+            k.hook_failing(t),
+            k.log(t),
+        ];
+        for key in &all {
+            assert_eq!(tag(key), "t.acme", "{key}");
+            assert!(key.starts_with("hp:"));
+        }
+        assert_eq!(tag(&k.retries_due(3)), tag(&k.retries_claimed(3)));
+    }
+
+    #[test]
+    fn shards_spread_and_stay_in_range() {
+        let mut seen = [0u32; 4];
+        for i in 0..1000 {
+            seen[shard_of(&format!("dlv_{i}"), 4) as usize] += 1;
+        }
+        assert!(seen.iter().all(|&n| n > 150), "{seen:?}");
+        assert_eq!(shard_of("x", 1), 0);
+    }
+}

@@ -1,0 +1,138 @@
+//! hookpost's state in Redis, the system of record.
+//!
+//! - [`keys`]: the key map (hash-tagged for Redis Cluster).
+//! - [`tenants`]: tenants and their API keys (stored hashed).
+//! - [`hooks`]: subscriptions, versioned so workers can cache them.
+//! - [`events`]: claiming an event for processing (deduplication and take-over).
+//! - [`log`]: the delivery log: each delivery's status and attempts.
+//! - [`retries`]: the retry set, sharded, with an atomic claim.
+//! - [`marker`]: the keyspace marker that tells an emptied Redis from a new one.
+#![forbid(unsafe_code)]
+
+pub mod events;
+pub mod hooks;
+pub mod keys;
+pub mod log;
+pub mod marker;
+pub mod retries;
+pub mod tenants;
+
+use std::time::Duration;
+
+use redis::aio::ConnectionManager;
+use redis::Script;
+
+pub use keys::Keys;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("Redis: {0}")]
+    Redis(#[from] redis::RedisError),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+struct Scripts {
+    claim_event: Script,
+    record: Script,
+    claim_retries: Script,
+    hook_write: Script,
+}
+
+/// A handle on the store; cheap to clone (one multiplexed, self-healing connection).
+#[derive(Clone)]
+pub struct Store {
+    conn: ConnectionManager,
+    keys: Keys,
+    scripts: std::sync::Arc<Scripts>,
+    retention_secs: u64,
+    retry_shards: u32,
+}
+
+/// What [`Store::connect`] needs.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    pub url: String,
+    pub prefix: String,
+    pub retention: Duration,
+    pub retry_shards: u32,
+    /// Connect and response timeout: a stalled Redis becomes an error, not a hang.
+    pub timeout: Duration,
+}
+
+impl Store {
+    /// Connects lazily: the first command connects, and a lost connection is made again.
+    pub fn connect(opts: &StoreOptions) -> Result<Store> {
+        let client = redis::Client::open(opts.url.as_str())?;
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(opts.timeout))
+            .set_response_timeout(Some(opts.timeout))
+            .set_number_of_retries(2)
+            .set_max_delay(Duration::from_millis(500));
+        let conn = ConnectionManager::new_lazy_with_config(client, config)?;
+        Ok(Store {
+            conn,
+            keys: Keys::new(&opts.prefix),
+            scripts: std::sync::Arc::new(Scripts {
+                claim_event: Script::new(include_str!("scripts/claim_event.lua")),
+                record: Script::new(include_str!("scripts/record.lua")),
+                claim_retries: Script::new(include_str!("scripts/claim_retries.lua")),
+                hook_write: Script::new(include_str!("scripts/hook_write.lua")),
+            }),
+            retention_secs: opts.retention.as_secs().max(1),
+            retry_shards: opts.retry_shards.max(1),
+        })
+    }
+
+    pub fn keys(&self) -> &Keys {
+        &self.keys
+    }
+
+    pub fn retry_shards(&self) -> u32 {
+        self.retry_shards
+    }
+
+    pub(crate) fn conn(&self) -> ConnectionManager {
+        self.conn.clone()
+    }
+
+    /// `PING`: Redis answers.
+    pub async fn ping(&self) -> Result<()> {
+        let _: String = redis::cmd("PING").query_async(&mut self.conn()).await?;
+        Ok(())
+    }
+
+    /// Deletes every key of this prefix (tests and teardown).
+    pub async fn delete_everything(&self) -> Result<u64> {
+        let mut conn = self.conn();
+        let mut cursor: u64 = 0;
+        let mut deleted = 0;
+        loop {
+            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(self.keys.all_pattern())
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(&mut conn)
+                .await?;
+            for key in keys {
+                let n: u64 = redis::cmd("UNLINK")
+                    .arg(&key)
+                    .query_async(&mut conn)
+                    .await?;
+                deleted += n;
+            }
+            if next == 0 {
+                return Ok(deleted);
+            }
+            cursor = next;
+        }
+    }
+}
+
+fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("{what}: {e}"))
+}

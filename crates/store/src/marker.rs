@@ -1,0 +1,80 @@
+//! The keyspace marker: written when hookpost first sets up its keyspace. A role that
+//! finds it missing knows Redis came back empty (or is the wrong database) and stops
+//! rather than treating every event as having no subscribers.
+
+use redis::AsyncCommands;
+
+/// What every role says (log, `/readyz`, the API's 503) while the marker is missing.
+pub const KEYSPACE_MISSING: &str = "Redis does not hold hookpost's keyspace marker (restarted empty, flushed, or the wrong database); restore its data, or accept an empty keyspace with `hookpost admin init --force`";
+
+use crate::{Result, Store};
+
+impl Store {
+    /// Writes the marker unless it is there; `true` when this call wrote it.
+    pub async fn init_marker(&self) -> Result<bool> {
+        let value = format!(
+            r#"{{"id":"{}","created_at":{}}}"#,
+            hookpost_core::ids::random_id("ks"),
+            hookpost_core::now_ms()
+        );
+        let set: bool = redis::cmd("SET")
+            .arg(self.keys.marker())
+            .arg(value)
+            .arg("NX")
+            .query_async::<Option<String>>(&mut self.conn())
+            .await?
+            .is_some();
+        Ok(set)
+    }
+
+    /// Whether the marker is present.
+    pub async fn marker_present(&self) -> Result<bool> {
+        Ok(self.conn().exists(self.keys.marker()).await?)
+    }
+}
+
+/// What the Redis server keeps on disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Persistence {
+    /// Append-only file; `always` fsyncs every write.
+    Aof { always: bool },
+    /// Snapshots only: writes since the last one are lost on a crash.
+    Snapshots,
+    /// Nothing: a restart empties it.
+    None,
+}
+
+impl Persistence {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Persistence::Aof { always: true } => "aof_always",
+            Persistence::Aof { always: false } => "aof",
+            Persistence::Snapshots => "snapshots",
+            Persistence::None => "none",
+        }
+    }
+}
+
+impl Store {
+    /// Reads the server's persistence settings (`CONFIG GET`).
+    pub async fn persistence(&self) -> Result<Persistence> {
+        let mut conn = self.conn();
+        let get = |name: &'static str| redis::cmd("CONFIG").arg("GET").arg(name).clone();
+        let (aof, fsync, save): (Vec<String>, Vec<String>, Vec<String>) = redis::pipe()
+            .add_command(get("appendonly"))
+            .add_command(get("appendfsync"))
+            .add_command(get("save"))
+            .query_async(&mut conn)
+            .await?;
+        let value = |v: &[String]| v.get(1).cloned().unwrap_or_default();
+        Ok(if value(&aof) == "yes" {
+            Persistence::Aof {
+                always: value(&fsync) == "always",
+            }
+        } else if !value(&save).trim().is_empty() {
+            Persistence::Snapshots
+        } else {
+            Persistence::None
+        })
+    }
+}

@@ -1,0 +1,295 @@
+//! The worker's connection loop.
+//!
+//! Consumes the events queue and the deliveries queue with manual acks and a bounded
+//! prefetch; each message is handled in its own task. When the connection or the
+//! keyspace is lost, it stops, lets RabbitMQ requeue what was not acked, and starts
+//! again. On cancel it stops consuming, gives in-flight messages the shutdown grace,
+//! then closes the connection so RabbitMQ redelivers whatever did not finish.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use lapin::message::Delivery;
+use lapin::options::{BasicAckOptions, BasicCancelOptions, BasicNackOptions};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{error, info, warn};
+
+use crate::process::Disposition;
+use crate::Worker;
+
+/// How one session with the broker ended.
+enum End {
+    Cancelled,
+    BrokerLost(String),
+    KeyspaceMissing,
+}
+
+/// Runs the worker until `cancel` fires.
+pub async fn run(worker: Arc<Worker>, cancel: CancellationToken) {
+    let mut backoff = Duration::from_millis(200);
+    let mut first = true;
+    loop {
+        if !wait_for_keyspace(&worker, &cancel).await {
+            break;
+        }
+        match session(&worker, &cancel, &mut first).await {
+            Ok(End::Cancelled) => break,
+            Ok(End::KeyspaceMissing) => continue,
+            Ok(End::BrokerLost(why)) | Err(why) => {
+                worker.readiness.fail("worker.broker", why.clone());
+                warn!(error = %why, "lost RabbitMQ; reconnecting");
+                tokio::select! {
+                    _ = cancel.cancelled() => break,
+                    _ = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+    worker.publisher.close().await;
+    info!("worker stopped");
+}
+
+/// Waits until Redis holds hookpost's keyspace marker; `false` if cancelled first.
+async fn wait_for_keyspace(worker: &Worker, cancel: &CancellationToken) -> bool {
+    let mut warned = false;
+    loop {
+        match worker.store.marker_present().await {
+            Ok(true) => {
+                worker.readiness.ok("worker.keyspace");
+                return true;
+            }
+            Ok(false) => {
+                worker
+                    .readiness
+                    .fail("worker.keyspace", hookpost_store::marker::KEYSPACE_MISSING);
+                if !warned {
+                    // Not consuming, so that no event is taken as having no subscribers.
+                    error!(
+                        "{}; not consuming until then",
+                        hookpost_store::marker::KEYSPACE_MISSING
+                    );
+                    warned = true;
+                }
+            }
+            Err(e) => {
+                worker
+                    .metrics
+                    .redis_errors
+                    .with_label_values(&["worker"])
+                    .inc();
+                worker.readiness.fail("worker.redis", e.to_string());
+            }
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => return false,
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    }
+}
+
+async fn session(
+    worker: &Arc<Worker>,
+    cancel: &CancellationToken,
+    first: &mut bool,
+) -> Result<End, String> {
+    let cfg = &worker.config;
+    let conn = hookpost_broker::connect(&cfg.amqp_url, "hookpost-worker", cfg.connect_timeout)
+        .await
+        .map_err(|e| e.to_string())?;
+    if !*first {
+        worker
+            .metrics
+            .amqp_reconnects
+            .with_label_values(&["worker"])
+            .inc();
+    }
+    *first = false;
+    let setup = conn.create_channel().await.map_err(|e| e.to_string())?;
+    worker
+        .topology
+        .declare(&setup)
+        .await
+        .map_err(|e| e.to_string())?;
+    let (events_ch, events) = hookpost_broker::consume::open(
+        &conn,
+        &worker.topology.events_queue,
+        "events",
+        cfg.prefetch,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    let (tasks_ch, tasks) = hookpost_broker::consume::open(
+        &conn,
+        &worker.topology.deliveries_queue,
+        "tasks",
+        cfg.prefetch,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    worker.readiness.ok("worker.broker");
+    worker.metrics.consumers_active.set(2);
+    info!(queues = ?worker.topology.work_queues(), "consuming");
+
+    let (mut events, mut tasks) = (events, tasks);
+    let tracker = TaskTracker::new();
+    // Stops in-flight handlers that outlive the shutdown grace; their messages are redelivered.
+    let abandon = CancellationToken::new();
+    let keyspace_lost = CancellationToken::new();
+    let end = loop {
+        tokio::select! {
+            _ = cancel.cancelled() => break End::Cancelled,
+            _ = keyspace_lost.cancelled() => break End::KeyspaceMissing,
+            next = next_of(&mut events, &mut tasks) => match next {
+                Some((is_event, Ok(delivery))) => {
+                    let (w, abandon, lost) = (worker.clone(), abandon.clone(), keyspace_lost.clone());
+                    tracker.spawn(async move {
+                        tokio::select! {
+                            _ = abandon.cancelled() => {}
+                            _ = handle(&w, is_event, delivery, &lost) => {}
+                        }
+                    });
+                }
+                Some((_, Err(e))) => break End::BrokerLost(e.to_string()),
+                None => break End::BrokerLost("the broker cancelled the consumer".into()),
+            }
+        }
+    };
+    worker.metrics.consumers_active.set(0);
+    for (ch, tag) in [(&events_ch, "events"), (&tasks_ch, "tasks")] {
+        let _ = ch
+            .basic_cancel(tag.into(), BasicCancelOptions::default())
+            .await;
+    }
+    tracker.close();
+    let grace = match end {
+        End::Cancelled => cfg.shutdown_grace,
+        _ => Duration::ZERO,
+    };
+    if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
+        warn!(grace = ?grace, "in-flight messages did not finish in time; they will be redelivered");
+    }
+    abandon.cancel();
+    tracker.wait().await;
+    let _ = conn.close(200, "worker stopping".into()).await;
+    Ok(end)
+}
+
+/// The next message of either queue, tagged `true` when it is an event.
+async fn next_of(
+    events: &mut lapin::Consumer,
+    tasks: &mut lapin::Consumer,
+) -> Option<(bool, lapin::Result<Delivery>)> {
+    tokio::select! {
+        m = events.next() => m.map(|m| (true, m)),
+        m = tasks.next() => m.map(|m| (false, m)),
+    }
+}
+
+/// Handles one message and settles it with RabbitMQ.
+async fn handle(
+    worker: &Worker,
+    is_event: bool,
+    delivery: Delivery,
+    keyspace_lost: &CancellationToken,
+) {
+    tracing::debug!(
+        is_event,
+        bytes = delivery.data.len(),
+        redelivered = delivery.redelivered,
+        "message"
+    );
+    let disposition = if is_event {
+        worker
+            .handle_event(&delivery.data, delivery.redelivered)
+            .await
+    } else {
+        worker.handle_task(&delivery.data).await
+    };
+    tracing::debug!(?disposition, "handled");
+    let disposition = match disposition {
+        Disposition::DeadLetter(reason, message) => {
+            let queue = if is_event {
+                &worker.topology.events_queue
+            } else {
+                &worker.topology.deliveries_queue
+            };
+            match dead_letter(worker, &delivery.data, reason, &message, queue).await {
+                Ok(()) => Disposition::Ack,
+                Err(e) => Disposition::Requeue(format!("dead-lettering failed: {e}")),
+            }
+        }
+        other => other,
+    };
+    let settled = match disposition {
+        Disposition::Ack => delivery.acker.ack(BasicAckOptions::default()).await,
+        Disposition::Requeue(why) => {
+            worker
+                .metrics
+                .redis_errors
+                .with_label_values(&["worker"])
+                .inc();
+            warn!(error = %why, "could not make the outcome durable; requeueing");
+            // A pause so that a Redis outage does not become a hot requeue loop.
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            delivery
+                .acker
+                .nack(BasicNackOptions {
+                    requeue: true,
+                    multiple: false,
+                })
+                .await
+        }
+        Disposition::KeyspaceMissing => {
+            keyspace_lost.cancel();
+            delivery
+                .acker
+                .nack(BasicNackOptions {
+                    requeue: true,
+                    multiple: false,
+                })
+                .await
+        }
+        Disposition::DeadLetter(..) => unreachable!("settled above"),
+    };
+    if let Err(e) = settled {
+        // The channel is gone; RabbitMQ redelivers the message to the next consumer.
+        warn!(error = %e, "could not settle a message; it will be redelivered");
+    }
+}
+
+async fn dead_letter(
+    worker: &Worker,
+    body: &[u8],
+    reason: &'static str,
+    message: &str,
+    queue: &str,
+) -> Result<(), String> {
+    warn!(reason, error = %message, "dead-lettering a message");
+    let headers = [
+        ("x-hookpost-reason", reason.to_owned()),
+        ("x-hookpost-error", message.chars().take(1000).collect()),
+        ("x-hookpost-queue", queue.to_owned()),
+    ];
+    let msg = hookpost_broker::Outgoing {
+        exchange: &worker.topology.dead_exchange,
+        routing_key: reason,
+        body,
+        message_id: None,
+        headers: &headers,
+    };
+    worker
+        .publisher
+        .publish(&msg)
+        .await
+        .map_err(|e| e.to_string())?;
+    worker
+        .metrics
+        .dead_letters
+        .with_label_values(&[reason])
+        .inc();
+    tracing::debug!(reason, "dead letter confirmed");
+    Ok(())
+}

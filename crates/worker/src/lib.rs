@@ -1,0 +1,76 @@
+//! hookpost's delivery worker: consume → fan out → sign → POST → record → ack.
+//!
+//! - [`consumer`]: the connection loop: consume both queues, reconnect, shut down.
+//! - [`process`]: one message to one [`process::Disposition`]; the write-then-ack order.
+//! - [`sender`]: one HTTP attempt as an [`hookpost_core::outcome::Attempt`].
+//! - [`egress`]: which addresses may be delivered to (checked inside the resolver).
+//! - [`hooks_cache`]: each tenant's hooks, reloaded when their version changes.
+//! - [`limits`]: in-flight requests per hook.
+#![forbid(unsafe_code)]
+
+pub mod consumer;
+pub mod egress;
+pub mod hooks_cache;
+pub mod limits;
+pub mod process;
+pub mod sender;
+
+use std::sync::Arc;
+
+use hookpost_broker::{Publisher, Topology};
+use hookpost_core::Config;
+use hookpost_ops::{Metrics, Readiness};
+use hookpost_store::Store;
+use tokio::sync::Semaphore;
+
+pub use consumer::run;
+
+/// Everything one worker process shares between its in-flight messages.
+pub struct Worker {
+    config: Config,
+    store: Store,
+    topology: Topology,
+    /// For dead letters.
+    publisher: Publisher,
+    sender: sender::Sender,
+    hooks: hooks_cache::HooksCache,
+    limits: limits::HookLimits,
+    in_flight: Semaphore,
+    metrics: Arc<Metrics>,
+    readiness: Readiness,
+}
+
+impl Worker {
+    pub fn new(
+        config: Config,
+        store: Store,
+        metrics: Arc<Metrics>,
+        readiness: Readiness,
+    ) -> Arc<Worker> {
+        let topology = Topology::for_config(&config);
+        let reconnects = metrics.amqp_reconnects.with_label_values(&["worker"]);
+        let publisher = Publisher::new(
+            &config.amqp_url,
+            "hookpost-worker-dlq",
+            topology.clone(),
+            config.connect_timeout,
+        )
+        .with_reconnect_hook(move || reconnects.inc());
+        Arc::new(Worker {
+            sender: sender::Sender::new(
+                config.connect_timeout,
+                config.request_timeout,
+                config.allow_private_targets,
+            ),
+            limits: limits::HookLimits::new(config.hook_concurrency),
+            in_flight: Semaphore::new(config.concurrency),
+            hooks: hooks_cache::HooksCache::default(),
+            topology,
+            publisher,
+            store,
+            metrics,
+            readiness,
+            config,
+        })
+    }
+}

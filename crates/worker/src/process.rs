@@ -1,0 +1,492 @@
+//! What a worker does with one message, ending in an ack or a requeue.
+//!
+//! The order below is the reliability story: an attempt's outcome is made durable
+//! (retry stored first, then the log record) before the message is acked; anything
+//! that fails before that requeues the message, and the redelivery takes over.
+
+use hookpost_core::delivery::{body, delivery_id};
+use hookpost_core::outcome::Attempt;
+use hookpost_core::task::{AttemptTask, ResumeTask, Task};
+use hookpost_core::{signing, Event};
+use hookpost_store::events::{Claim, StoredEvent};
+use hookpost_store::log::{Record, Status};
+use hookpost_store::retries::Due;
+use tracing::{info, warn, Instrument};
+
+use crate::hooks_cache::ReadyHook;
+use crate::sender::Envelope;
+use crate::Worker;
+
+/// What becomes of a message.
+#[derive(Debug)]
+pub enum Disposition {
+    Ack,
+    /// Put it back for another try (its outcome could not be made durable).
+    Requeue(String),
+    /// Send it to the dead-letter queue with a reason code and message, then ack.
+    DeadLetter(&'static str, String),
+    /// Redis does not hold hookpost's keyspace: requeue and stop consuming.
+    KeyspaceMissing,
+}
+
+impl From<hookpost_store::StoreError> for Disposition {
+    fn from(e: hookpost_store::StoreError) -> Self {
+        Disposition::Requeue(e.to_string())
+    }
+}
+
+/// One delivery's outcome, ready to be recorded.
+struct Decided {
+    id: String,
+    hook_id: String,
+    hook_json: String,
+    status: Status,
+    next_at: Option<i64>,
+    attempt: Option<Attempt>,
+    due: Option<Due>,
+    /// The receiver answered 410 Gone.
+    gone: bool,
+}
+
+/// An event with everything needed to build its deliveries' bodies.
+struct EventParts<'a> {
+    tenant: &'a str,
+    id: &'a str,
+    kind: &'a str,
+    data: &'a str,
+    received_at: i64,
+}
+
+impl Worker {
+    /// A message from the events queue: the producer's JSON event.
+    pub async fn handle_event(&self, data: &[u8], redelivered: bool) -> Disposition {
+        if data.len() > self.config.max_message_bytes {
+            return Disposition::DeadLetter(
+                "too_large",
+                format!(
+                    "{} bytes is over the limit of {}",
+                    data.len(),
+                    self.config.max_message_bytes
+                ),
+            );
+        }
+        let event = match Event::parse(data, None) {
+            Ok(e) => e,
+            Err(e) => return Disposition::DeadLetter(e.code, e.message),
+        };
+        let lease = self.lease_ms();
+        let now = hookpost_core::now_ms();
+        let (claim, marker) = tokio::join!(
+            self.store.claim_event(&event, lease, redelivered, now),
+            self.store.marker_present()
+        );
+        match marker {
+            Ok(true) => {}
+            Ok(false) => return Disposition::KeyspaceMissing,
+            Err(e) => return e.into(),
+        }
+        let (claim, version) = match claim {
+            Ok(c) => c,
+            Err(e) => return e.into(),
+        };
+        self.metrics
+            .events_processed
+            .with_label_values(&[claim.as_str()])
+            .inc();
+        match claim {
+            Claim::UnknownTenant => Disposition::DeadLetter(
+                "unknown_tenant",
+                format!("tenant `{}` does not exist", event.tenant),
+            ),
+            Claim::Done => Disposition::Ack,
+            Claim::Busy => {
+                // Another worker holds this event id now; look again when its lease ends.
+                let due = Due {
+                    at_ms: hookpost_core::now_ms() + lease as i64 + 1000,
+                    task: Task::Resume(ResumeTask {
+                        tenant: event.tenant.clone(),
+                        event_id: event.id.clone(),
+                    }),
+                };
+                match self.store.schedule(&[due]).await {
+                    Ok(()) => Disposition::Ack,
+                    Err(e) => e.into(),
+                }
+            }
+            Claim::New | Claim::TakeOver => {
+                let parts = EventParts {
+                    tenant: &event.tenant,
+                    id: &event.id,
+                    kind: &event.kind,
+                    data: event.data.get(),
+                    received_at: now,
+                };
+                // A take-over must build the same bodies as the first try: use the
+                // stored receive time.
+                let parts = if claim == Claim::TakeOver {
+                    match self.store.event(&event.tenant, &event.id).await {
+                        Ok(Some(stored)) => {
+                            return self.fan_out(&parts_of(&stored), version, true).await
+                        }
+                        Ok(None) => parts,
+                        Err(e) => return e.into(),
+                    }
+                } else {
+                    parts
+                };
+                self.fan_out(&parts, version, false).await
+            }
+        }
+    }
+
+    /// A message from the deliveries queue: one of hookpost's own tasks.
+    pub async fn handle_task(&self, data: &[u8]) -> Disposition {
+        match Task::from_json(data) {
+            Ok(Task::Attempt(task)) => self.retry(&task).await,
+            Ok(Task::Resume(task)) => self.resume(&task).await,
+            Err(e) => Disposition::DeadLetter("invalid_task", e),
+        }
+    }
+
+    /// Counts an event a hook's filter kept from it (not a failure, not a delivery).
+    fn filtered_out(&self) -> bool {
+        self.metrics.filtered.inc();
+        false
+    }
+
+    fn lease_ms(&self) -> u64 {
+        (self.config.request_timeout + std::time::Duration::from_secs(30)).as_millis() as u64
+    }
+
+    /// First attempts of every delivery of an event; `takeover` skips those already decided.
+    async fn fan_out(&self, ev: &EventParts<'_>, version: u64, takeover: bool) -> Disposition {
+        let hooks = match self.hooks.get(&self.store, ev.tenant, version).await {
+            Ok(h) => h,
+            Err(e) => return e.into(),
+        };
+        // The payload is parsed only when a subscribed hook has a filter, once per event.
+        let subscribed = || hooks.iter().filter(|h| h.hook.wants(ev.kind));
+        let payload = match subscribed().any(|h| h.filter.is_some()) {
+            true => serde_json::from_str::<serde_json::Value>(ev.data).ok(),
+            false => None,
+        };
+        let mut targets: Vec<(&ReadyHook, String)> = subscribed()
+            .filter(|h| match (&h.filter, &payload) {
+                (None, _) => true,
+                (Some(f), Some(p)) => f.matches(p) || self.filtered_out(),
+                (Some(_), None) => self.filtered_out(),
+            })
+            .map(|h| (h, delivery_id(ev.tenant, ev.id, &h.hook.id)))
+            .collect();
+        if takeover && !targets.is_empty() {
+            let ids: Vec<String> = targets.iter().map(|(_, id)| id.clone()).collect();
+            match self.store.statuses(ev.tenant, &ids).await {
+                Ok(statuses) => {
+                    let mut decided = statuses.into_iter().map(|s| s.is_some());
+                    targets.retain(|_| !decided.next().unwrap_or(false));
+                }
+                Err(e) => return e.into(),
+            }
+        }
+        let decided = futures_util::future::join_all(
+            targets
+                .iter()
+                .map(|(hook, id)| self.attempt(ev, hook, id.clone(), hook.snapshot.clone(), 1)),
+        )
+        .await;
+        self.make_durable(ev, decided, true).await
+    }
+
+    /// A retry, a deferred first attempt, or a resend.
+    async fn retry(&self, task: &AttemptTask) -> Disposition {
+        let t = task.tenant.as_str();
+        let (event, progress, version) = tokio::join!(
+            self.store.event(t, &task.event_id),
+            self.store.delivery_progress(t, &task.delivery_id),
+            self.store.hooks_version(t)
+        );
+        let (event, progress, version) = match (event, progress, version) {
+            (Ok(e), Ok(p), Ok(v)) => (e, p, v),
+            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return e.into(),
+        };
+        let Some(event) = event else {
+            warn!(delivery_id = %task.delivery_id, "event expired before its retry; dropping the retry");
+            return Disposition::Ack;
+        };
+        let hook_json = match &progress {
+            Some((_, done, status))
+                if !task.resend && (status.is_final() || *done >= task.attempt) =>
+            {
+                return Disposition::Ack; // already made: a duplicate task
+            }
+            Some((hook_json, _, _)) => Some(hook_json.clone()),
+            None => None,
+        };
+        let hooks = match self.hooks.get(&self.store, t, version).await {
+            Ok(h) => h,
+            Err(e) => return e.into(),
+        };
+        let ev = parts_of(&event);
+        let decided = match hooks
+            .iter()
+            .find(|h| h.hook.id == task.hook_id && h.hook.active)
+        {
+            Some(hook) => {
+                let hook_json = hook_json.unwrap_or_else(|| hook.snapshot.clone());
+                self.attempt(&ev, hook, task.delivery_id.clone(), hook_json, task.attempt)
+                    .await
+            }
+            None => Decided {
+                // Deleted or deactivated: scheduled attempts are dropped, not replayed.
+                id: task.delivery_id.clone(),
+                hook_id: task.hook_id.clone(),
+                hook_json: hook_json.unwrap_or_default(),
+                status: Status::Cancelled,
+                next_at: None,
+                attempt: None,
+                due: None,
+                gone: false,
+            },
+        };
+        self.make_durable(&ev, vec![decided], false).await
+    }
+
+    /// An event another worker held when a duplicate of it arrived.
+    async fn resume(&self, task: &ResumeTask) -> Disposition {
+        let (event, version) = match tokio::join!(
+            self.store.event(&task.tenant, &task.event_id),
+            self.store.hooks_version(&task.tenant)
+        ) {
+            (Ok(e), Ok(v)) => (e, v),
+            (Err(e), _) | (_, Err(e)) => return e.into(),
+        };
+        let Some(event) = event.filter(|e| e.state != "done") else {
+            return Disposition::Ack;
+        };
+        let lease = match self.store.event_lease(&task.tenant, &task.event_id).await {
+            Ok(l) => l,
+            Err(e) => return e.into(),
+        };
+        if lease > hookpost_core::now_ms() {
+            let due = Due {
+                at_ms: lease + 1000,
+                task: Task::Resume(task.clone()),
+            };
+            return match self.store.schedule(&[due]).await {
+                Ok(()) => Disposition::Ack,
+                Err(e) => e.into(),
+            };
+        }
+        info!(event_id = %task.event_id, "taking over an event whose worker is gone");
+        if let Err(e) = self
+            .store
+            .take_over_event(&task.tenant, &task.event_id, self.lease_ms())
+            .await
+        {
+            return e.into();
+        }
+        self.fan_out(&parts_of(&event), version, true).await
+    }
+
+    /// Makes one attempt of one delivery, or defers it when its hook has no free slot.
+    async fn attempt(
+        &self,
+        ev: &EventParts<'_>,
+        hook: &ReadyHook,
+        id: String,
+        hook_json: String,
+        n: u32,
+    ) -> Decided {
+        let span = tracing::info_span!("delivery", delivery_id = %id, hook_id = %hook.hook.id, attempt = n);
+        async move {
+            let slot = self
+                .limits
+                .acquire(&hook.hook.id, self.config.hook_wait)
+                .await;
+            let _slot = match slot {
+                Ok(permit) => permit,
+                Err(slow_until) => {
+                    self.metrics
+                        .deferred
+                        .with_label_values(&["hook_concurrency"])
+                        .inc();
+                    // Back when the hook's slow spell ends (at least the defer delay), not
+                    // every second: a hanging hook's backlog must not churn the broker.
+                    let at = slow_until
+                        .max(hookpost_core::now_ms() + self.config.defer_delay.as_millis() as i64);
+                    return Decided {
+                        due: Some(self.attempt_task(ev, &hook.hook.id, &id, n, at)),
+                        id,
+                        hook_id: hook.hook.id.clone(),
+                        hook_json,
+                        status: Status::Pending,
+                        next_at: Some(at),
+                        attempt: None,
+                        gone: false,
+                    };
+                }
+            };
+            let _permit = self.in_flight.acquire().await.expect("never closed");
+            let bytes = body(&id, ev.kind, ev.received_at, &hook_json, ev.data);
+            let now = hookpost_core::now_ms();
+            let timestamp = now / 1000;
+            let envelope = Envelope {
+                delivery_id: &id,
+                event_type: ev.kind,
+                attempt: n,
+                timestamp,
+                signatures: Some(signing::sign(
+                    &hook.key,
+                    hook.previous_key(now),
+                    &id,
+                    timestamp,
+                    &bytes,
+                )),
+                headers: &hook.headers,
+            };
+            self.metrics.in_flight.inc();
+            let attempt = self.sender.send(&hook.url, bytes, &envelope).await;
+            self.metrics.in_flight.dec();
+            self.metrics
+                .deliveries
+                .with_label_values(&[attempt.outcome.as_str()])
+                .inc();
+            self.metrics
+                .attempt_duration
+                .observe(attempt.duration_ms as f64 / 1000.0);
+            let gone = attempt.status == Some(410);
+            let (status, due) = if attempt.delivered() {
+                (Status::Delivered, None)
+            } else if gone {
+                // The receiver says the hook is gone for good: no retries, and the hook
+                // is deactivated once this is recorded.
+                self.metrics.deliveries_failed.inc();
+                (Status::Failed, None)
+            } else if let Some(delay) = self.next_delay(n, &attempt) {
+                let at = hookpost_core::now_ms() + delay.as_millis() as i64;
+                (
+                    Status::Retrying,
+                    Some(self.attempt_task(ev, &hook.hook.id, &id, n + 1, at)),
+                )
+            } else {
+                self.metrics.deliveries_failed.inc();
+                (Status::Failed, None)
+            };
+            tracing::debug!(
+                outcome = attempt.outcome.as_str(),
+                status = status.as_str(),
+                "attempt made"
+            );
+            Decided {
+                gone,
+                next_at: due.as_ref().map(|d| d.at_ms),
+                due,
+                id,
+                hook_id: hook.hook.id.clone(),
+                hook_json,
+                status,
+                attempt: Some(attempt),
+            }
+        }
+        .instrument(span)
+        .await
+    }
+
+    fn attempt_task(
+        &self,
+        ev: &EventParts<'_>,
+        hook_id: &str,
+        id: &str,
+        n: u32,
+        at_ms: i64,
+    ) -> Due {
+        Due {
+            at_ms,
+            task: Task::Attempt(AttemptTask {
+                tenant: ev.tenant.to_owned(),
+                event_id: ev.id.to_owned(),
+                hook_id: hook_id.to_owned(),
+                delivery_id: id.to_owned(),
+                attempt: n,
+                resend: false,
+            }),
+        }
+    }
+
+    /// Retries first, then the log (which says "retrying" only once the retry is stored).
+    async fn make_durable(
+        &self,
+        ev: &EventParts<'_>,
+        decided: Vec<Decided>,
+        event_done: bool,
+    ) -> Disposition {
+        let due: Vec<Due> = decided.iter().filter_map(|d| d.due.clone()).collect();
+        if let Err(e) = self.store.schedule(&due).await {
+            return e.into();
+        }
+        self.metrics.retries_scheduled.inc_by(due.len() as u64);
+        let records: Vec<Record<'_>> = decided
+            .iter()
+            .map(|d| Record {
+                delivery_id: &d.id,
+                hook_id: &d.hook_id,
+                kind: ev.kind,
+                hook_json: &d.hook_json,
+                status: d.status,
+                next_at: d.next_at,
+                attempt: d.attempt.as_ref(),
+            })
+            .collect();
+        let span = self.config.disable_after.as_millis() as i64;
+        let failing = match self
+            .store
+            .record(ev.tenant, ev.id, &records, event_done, span)
+            .await
+        {
+            Ok(failing) => failing,
+            Err(e) => return e.into(),
+        };
+        // The outcome is durable now; disabling is a consequence that the next failure
+        // tries again, so its errors do not hold the message back.
+        let gone = decided
+            .iter()
+            .filter(|d| d.gone)
+            .map(|d| (d.hook_id.as_str(), "gone"));
+        for (hook_id, reason) in gone.chain(failing.iter().map(|id| (id.as_str(), "failing"))) {
+            match self.store.disable_hook(ev.tenant, hook_id, reason).await {
+                Ok(true) => {
+                    self.metrics
+                        .hooks_disabled
+                        .with_label_values(&[reason])
+                        .inc();
+                    warn!(hook_id, reason, "hook deactivated");
+                }
+                Ok(false) => {}
+                Err(e) => warn!(hook_id, error = %e, "could not deactivate a hook"),
+            }
+        }
+        Disposition::Ack
+    }
+
+    /// The delay before attempt `n + 1`: the schedule's, or the receiver's `Retry-After`
+    /// (on 429 and 503, capped) when it gave one; `None` when `n` was the last attempt.
+    fn next_delay(&self, n: u32, attempt: &Attempt) -> Option<std::time::Duration> {
+        let scheduled = self.config.retry_schedule.delay_after(n)?;
+        match (attempt.status, attempt.retry_after_s) {
+            (Some(429 | 503), Some(s)) => {
+                Some(std::time::Duration::from_secs(s).min(self.config.retry_after_cap))
+            }
+            _ => Some(scheduled),
+        }
+    }
+}
+
+fn parts_of(e: &StoredEvent) -> EventParts<'_> {
+    EventParts {
+        tenant: &e.tenant,
+        id: &e.id,
+        kind: &e.kind,
+        data: &e.data,
+        received_at: e.received_at,
+    }
+}

@@ -1,0 +1,196 @@
+//! One HTTP attempt: POST, read a bounded part of the answer, and say what it was.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hookpost_core::outcome::{Attempt, OutcomeKind, RESPONSE_SNIPPET_BYTES};
+use hookpost_core::signing::Signatures;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE, RETRY_AFTER};
+
+use crate::egress;
+
+/// Most of a response body read before the connection is dropped: enough to reuse the
+/// connection after an ordinary answer, bounded against a receiver that sends 100 MiB.
+const MAX_RESPONSE_READ: usize = 64 << 10;
+
+/// The one shared client (connection pool, TLS roots, resolver built once).
+#[derive(Clone)]
+pub struct Sender {
+    client: reqwest::Client,
+    allow_private: bool,
+}
+
+/// The headers of one attempt besides the signatures.
+pub struct Envelope<'a> {
+    pub delivery_id: &'a str,
+    pub event_type: &'a str,
+    pub attempt: u32,
+    /// `webhook-timestamp`: this attempt's unix seconds.
+    pub timestamp: i64,
+    /// `None` only for a test send to a URL that belongs to no hook (no key to sign with).
+    pub signatures: Option<Signatures>,
+    /// The hook's custom headers (checked on save: they never override the ones above).
+    pub headers: &'a HeaderMap,
+}
+
+impl Sender {
+    pub fn new(
+        connect_timeout: Duration,
+        request_timeout: Duration,
+        allow_private: bool,
+    ) -> Sender {
+        let builder = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(connect_timeout)
+            .timeout(request_timeout)
+            .pool_idle_timeout(Duration::from_secs(60))
+            .pool_max_idle_per_host(64)
+            .tcp_nodelay(true)
+            .user_agent(concat!("hookpost/", env!("CARGO_PKG_VERSION")));
+        let builder = builder.dns_resolver(Arc::new(egress::Resolver {
+            public_only: !allow_private,
+        }));
+        Sender {
+            client: builder.build().expect("the HTTP client builds"),
+            allow_private,
+        }
+    }
+
+    /// Makes one attempt. Never fails: every way it can end is an [`Attempt`].
+    pub async fn send(&self, url: &url::Url, body: Vec<u8>, env: &Envelope<'_>) -> Attempt {
+        let at = hookpost_core::now_ms();
+        let started = Instant::now();
+        let mut attempt = Attempt {
+            attempt: env.attempt,
+            at,
+            duration_ms: 0,
+            outcome: OutcomeKind::Delivered,
+            status: None,
+            error: None,
+            response: None,
+            retry_after_s: None,
+        };
+        if !self.allow_private {
+            if let Err(refused) = egress::check_literal(url) {
+                attempt.outcome = OutcomeKind::RefusedByPolicy;
+                attempt.error = Some(refused.to_string());
+                return attempt;
+            }
+        }
+        let request = self
+            .client
+            .post(url.clone())
+            .headers(headers(env))
+            .body(body);
+        match request.send().await {
+            Ok(response) => {
+                let status = response.status();
+                attempt.status = Some(status.as_u16());
+                attempt.outcome = if status.is_success() {
+                    OutcomeKind::Delivered
+                } else {
+                    OutcomeKind::HttpStatus
+                };
+                attempt.retry_after_s = response
+                    .headers()
+                    .get(RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.trim().parse().ok());
+                match read_snippet(response).await {
+                    Ok(snippet) => attempt.response = Some(snippet),
+                    Err(e) => {
+                        // The status arrived but the body did not: the attempt is not a
+                        // success (the receiver may not have finished handling it).
+                        let (kind, error) = classify(&e);
+                        attempt.outcome = kind;
+                        attempt.error = Some(error);
+                    }
+                }
+            }
+            Err(e) => {
+                let (kind, error) = classify(&e);
+                attempt.outcome = kind;
+                attempt.error = Some(error);
+            }
+        }
+        attempt.duration_ms = started.elapsed().as_millis() as u64;
+        attempt
+    }
+}
+
+fn headers(env: &Envelope<'_>) -> HeaderMap {
+    let mut h = env.headers.clone();
+    let mut put = |name: &'static str, value: &str| {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            h.insert(HeaderName::from_static(name), v);
+        }
+    };
+    put("x-hook-id", env.delivery_id);
+    put("x-hook-event", env.event_type);
+    put("x-hook-attempt", &env.attempt.to_string());
+    put("webhook-id", env.delivery_id);
+    put("webhook-timestamp", &env.timestamp.to_string());
+    if let Some(sig) = &env.signatures {
+        put("x-hook-signature", &sig.sha1);
+        if let Some(prev) = &sig.sha1_previous {
+            put("x-hook-signature-previous", prev);
+        }
+        put("webhook-signature", &sig.standard);
+    }
+    h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    h
+}
+
+/// Reads up to [`MAX_RESPONSE_READ`] bytes, keeps the first [`RESPONSE_SNIPPET_BYTES`].
+async fn read_snippet(mut response: reqwest::Response) -> Result<String, reqwest::Error> {
+    let mut kept = Vec::new();
+    let mut read = 0usize;
+    while let Some(chunk) = response.chunk().await? {
+        if kept.len() < RESPONSE_SNIPPET_BYTES {
+            let take = (RESPONSE_SNIPPET_BYTES - kept.len()).min(chunk.len());
+            kept.extend_from_slice(&chunk[..take]);
+        }
+        read += chunk.len();
+        if read >= MAX_RESPONSE_READ {
+            break; // dropping the response closes the connection
+        }
+    }
+    Ok(String::from_utf8_lossy(&kept).into_owned())
+}
+
+/// Maps a client error to an outcome kind, from its source chain.
+fn classify(e: &reqwest::Error) -> (OutcomeKind, String) {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    let mut chain = String::new();
+    let mut kind = None;
+    while let Some(err) = source {
+        if err.downcast_ref::<egress::Refused>().is_some() {
+            kind = kind.or(Some(OutcomeKind::RefusedByPolicy));
+        } else if err.downcast_ref::<egress::DnsFailure>().is_some() {
+            kind = kind.or(Some(OutcomeKind::Dns));
+        }
+        let text = err.to_string();
+        if !chain.contains(&text) {
+            if !chain.is_empty() {
+                chain.push_str(": ");
+            }
+            chain.push_str(&text);
+        }
+        source = err.source();
+    }
+    let kind = kind.unwrap_or_else(|| {
+        let lower = chain.to_ascii_lowercase();
+        if e.is_timeout() {
+            OutcomeKind::Timeout
+        } else if lower.contains("certificate")
+            || lower.contains("tls")
+            || lower.contains("handshake")
+        {
+            // rustls' errors are not exposed as types through reqwest; their text is stable.
+            OutcomeKind::Tls
+        } else {
+            OutcomeKind::Connect
+        }
+    });
+    (kind, chain)
+}

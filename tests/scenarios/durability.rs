@@ -1,0 +1,401 @@
+//! Redis as the system of record: what it keeps on disk is checked and reported; a Redis
+//! killed and restarted from its AOF loses nothing; one back empty stops the pipeline
+//! loudly until its data returns. Each test runs a `redis-server` of its own.
+
+use hookpost_tests::redis_server::RedisServer;
+use hookpost_tests::{TestApp, TestOptions};
+use serde_json::Value;
+
+async fn readyz(app: &TestApp) -> Value {
+    app.http
+        .get(app.url("/readyz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+async fn readyz_and_metrics(app: &TestApp) -> (Value, String) {
+    let ready = readyz(app).await;
+    let metrics = app
+        .http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    (ready, metrics)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_without_persistence_is_reported_and_one_with_aof_is_not() {
+    // The shared Redis of dev and CI machines keeps nothing on disk.
+    let volatile = TestApp::spawn(TestOptions::default()).await;
+    let (ready, metrics) = readyz_and_metrics(&volatile).await;
+    assert_eq!(ready["ready"], true, "a warning, not a refusal");
+    assert!(ready["warnings"]["redis_persistence"]
+        .as_str()
+        .unwrap()
+        .contains("appendonly yes"));
+    assert!(
+        metrics.contains(r#"hookpost_redis_persistence{mode="none"} 1"#),
+        "{metrics}"
+    );
+    volatile.finish().await;
+
+    let server = RedisServer::start(true);
+    let durable = TestApp::spawn(TestOptions {
+        redis_url: Some(server.url()),
+        ..TestOptions::default()
+    })
+    .await;
+    let (ready, metrics) = readyz_and_metrics(&durable).await;
+    assert_eq!(ready["ready"], true);
+    assert!(ready.get("warnings").is_none(), "{ready}");
+    assert!(metrics.contains(r#"hookpost_redis_persistence{mode="aof"} 1"#));
+    assert!(metrics.contains(r#"hookpost_redis_persistence{mode="none"} 0"#));
+    durable.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_killed_twice_under_load_and_restarted_from_its_aof_loses_nothing() {
+    use hookpost_tests::receiver::Answer;
+    use hookpost_tests::{wait_until, Receiver};
+    use std::collections::HashMap;
+    use std::time::Duration;
+
+    let mut server = RedisServer::start(true);
+    let opts = TestOptions {
+        redis_url: Some(server.url()),
+        retry: "1s,1s,1s,1s,1s",
+        ..TestOptions::default()
+    };
+    let app = TestApp::spawn(opts).await;
+    let key = app.tenant("acme").await;
+    let receivers = [
+        Receiver::start().await,
+        Receiver::start().await,
+        Receiver::start().await,
+    ];
+    // One hook fails its first 300 requests, so retries are pending when Redis dies.
+    receivers[2].answer_next(&[Answer::Status(500); 300]);
+    for rx in &receivers {
+        app.hook(&key, &rx.url, &["ticket.created"]).await;
+    }
+    const EVENTS: usize = 1500;
+    for chunk in 0..EVENTS / 100 {
+        let batch: Vec<_> = (0..100).map(|i| serde_json::json!({"id": format!("e{}", chunk * 100 + i), "type": "ticket.created", "data": {"n": chunk * 100 + i}})).collect();
+        let r = app
+            .http
+            .post(app.url("/v1/events/batch"))
+            .bearer_auth(&key)
+            .json(&batch)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 202);
+    }
+    for _ in 0..2 {
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        server.kill_and_restart();
+    }
+    wait_until(
+        "every event reached every hook",
+        Duration::from_secs(90),
+        || async {
+            receivers.iter().all(|rx| {
+                let delivered: std::collections::HashSet<String> =
+                    rx.delivered().iter().map(|r| r.delivery_id()).collect();
+                delivered.len() == EVENTS
+            })
+        },
+    )
+    .await;
+    // Everything at rest survived: the tenant's key works, its hooks are there.
+    let hooks: Value = app
+        .http
+        .get(app.url("/v1/hooks"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(hooks["hooks"].as_array().unwrap().len(), 3);
+    let mut duplicates = 0;
+    for rx in &receivers {
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        for r in rx.delivered() {
+            *seen.entry(r.delivery_id()).or_default() += 1;
+        }
+        duplicates += seen.values().map(|n| n - 1).sum::<usize>();
+    }
+    eprintln!(
+        "redis killed twice: {} deliveries, 0 lost, {duplicates} duplicates",
+        EVENTS * 3
+    );
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_back_empty_stops_the_pipeline_loudly_until_its_data_returns() {
+    use hookpost_tests::{wait_until, Receiver};
+    use std::time::Duration;
+    const WAIT: Duration = Duration::from_secs(30);
+
+    let mut server = RedisServer::start(true);
+    let app = TestApp::spawn(TestOptions {
+        redis_url: Some(server.url()),
+        ..TestOptions::default()
+    })
+    .await;
+    let key = app.tenant("acme").await;
+    let rx = Receiver::start().await;
+    app.hook(&key, &rx.url, &["*"]).await;
+    assert_eq!(
+        app.post_event(
+            &key,
+            &serde_json::json!({"type": "ticket.created", "data": {"n": 0}})
+        )
+        .await
+        .status(),
+        202
+    );
+    wait_until("the first delivery", WAIT, || async { rx.count() == 1 }).await;
+    tokio::time::sleep(Duration::from_millis(1200)).await; // the AOF's fsync
+
+    // Redis comes back with nothing: hookpost must not take events as "no subscribers".
+    let aside = server.kill_and_restart_empty();
+    for n in 1..=20 {
+        app.publish_raw(
+            "ticket.created",
+            format!(r#"{{"tenant":"acme","type":"ticket.created","data":{{"n":{n}}}}}"#).as_bytes(),
+        )
+        .await;
+    }
+    wait_until("not ready, saying why", WAIT, || async {
+        let r = readyz(&app).await;
+        r["ready"] == false
+            && r["problems"]["worker.keyspace"]
+                .as_str()
+                .is_some_and(|w| w.contains("keyspace marker"))
+    })
+    .await;
+    let r = app
+        .http
+        .get(app.url("/v1/hooks"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        503,
+        "the API says the keyspace is missing, not that the key is wrong"
+    );
+    let err: Value = r.json().await.unwrap();
+    assert_eq!(err["error"]["code"], "keyspace_missing");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        rx.count(),
+        1,
+        "nothing delivered, nothing acked as having no subscribers"
+    );
+    assert!(
+        app.dead_letters().await.is_empty(),
+        "nothing dead-lettered as an unknown tenant either"
+    );
+
+    // The data comes back: everything resumes by itself and nothing was lost.
+    server.kill_and_restore(&aside);
+    wait_until("the 20 held events delivered", WAIT, || async {
+        rx.delivered().len() == 21
+    })
+    .await;
+    wait_until("ready again", WAIT, || async {
+        let r = readyz(&app).await;
+        r["ready"] == true
+    })
+    .await;
+    assert_eq!(
+        app.http
+            .get(app.url("/v1/hooks"))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    // Empty again, and this time an operator accepts the empty keyspace
+    // (`hookpost admin init --force`): new tenants and hooks work from there.
+    let _gone = server.kill_and_restart_empty();
+    wait_until("not ready again", WAIT, || async {
+        let r = readyz(&app).await;
+        r["ready"] == false
+    })
+    .await;
+    assert!(
+        app.store.init_marker().await.unwrap(),
+        "the marker is written anew"
+    );
+    wait_until("ready after init", WAIT, || async {
+        let r = readyz(&app).await;
+        r["ready"] == true
+    })
+    .await;
+    let key2 = app.tenant("fresh").await;
+    let rx2 = Receiver::start().await;
+    app.hook(&key2, &rx2.url, &["*"]).await;
+    assert_eq!(
+        app.post_event(
+            &key2,
+            &serde_json::json!({"type": "ticket.created", "data": {}})
+        )
+        .await
+        .status(),
+        202
+    );
+    wait_until("a new hook works", WAIT, || async { rx2.count() == 1 }).await;
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_volatile_redis_shut_down_without_saving_is_warned_about_and_loses_no_event() {
+    use hookpost_tests::{wait_until, Receiver};
+    use std::time::Duration;
+    const WAIT: Duration = Duration::from_secs(30);
+
+    let mut server = RedisServer::start(false);
+    let app = TestApp::spawn(TestOptions {
+        redis_url: Some(server.url()),
+        ..TestOptions::default()
+    })
+    .await;
+    let (ready, metrics) = readyz_and_metrics(&app).await;
+    assert!(
+        ready["warnings"]["redis_persistence"].is_string(),
+        "warned at start-up: {ready}"
+    );
+    assert!(metrics.contains(r#"hookpost_redis_persistence{mode="none"} 1"#));
+    let key = app.tenant("acme").await;
+    let rx = Receiver::start().await;
+    app.hook(&key, &rx.url, &["*"]).await;
+    for n in 0..200 {
+        app.publish_raw(
+            "ticket.created",
+            format!(
+                r#"{{"id":"v{n}","tenant":"acme","type":"ticket.created","data":{{"n":{n}}}}}"#
+            )
+            .as_bytes(),
+        )
+        .await;
+        if n == 100 {
+            server.shutdown_nosave_and_restart(); // mid-load: Redis is back, and empty
+        }
+    }
+    wait_until("not ready, saying why", WAIT, || async {
+        let r = readyz(&app).await;
+        r["ready"] == false && r["problems"]["worker.keyspace"].is_string()
+    })
+    .await;
+    let before = rx.count();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        rx.count(),
+        before,
+        "nothing is taken as having no subscribers while the keyspace is missing"
+    );
+
+    // Nothing can be restored from a volatile Redis: the operator accepts the empty
+    // keyspace. The held events name a tenant that no longer exists, so they are
+    // dead-lettered with that reason: kept, not lost.
+    assert!(app.store.init_marker().await.unwrap());
+    wait_until("every event delivered or dead-lettered", WAIT, || async {
+        let delivered: std::collections::HashSet<String> = rx
+            .delivered()
+            .iter()
+            .map(|r| r.json()["payload"]["n"].to_string())
+            .collect();
+        delivered.len() + app.dead_letter_count().await as usize >= 200
+    })
+    .await;
+    let dead = app.dead_letters().await;
+    assert!(
+        !dead.is_empty() && dead.iter().all(|(reason, _)| reason == "unknown_tenant"),
+        "{:?}",
+        dead.len()
+    );
+    let delivered: std::collections::HashSet<String> = rx
+        .delivered()
+        .iter()
+        .map(|r| r.json()["payload"]["n"].to_string())
+        .collect();
+    let kept: std::collections::HashSet<String> = dead
+        .iter()
+        .map(|(_, body)| serde_json::from_slice::<Value>(body).unwrap()["data"]["n"].to_string())
+        .collect();
+    let all: std::collections::HashSet<String> = delivered.union(&kept).cloned().collect();
+    assert_eq!(
+        all.len(),
+        200,
+        "every event delivered or kept in the dead-letter queue"
+    );
+    eprintln!(
+        "volatile Redis shut down mid-load: 200 events, {} delivered, {} dead-lettered as unknown_tenant, 0 lost",
+        delivered.len(),
+        dead.len()
+    );
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_separate_role_never_takes_an_empty_keyspace_as_the_truth() {
+    use std::time::Duration;
+    let server = RedisServer::start(true);
+    let config = TestApp::config(
+        &TestOptions {
+            redis_url: Some(server.url()),
+            ..TestOptions::default()
+        },
+        &hookpost_tests::unique_prefix(),
+    );
+    let worker = hookpost::start(
+        config.clone(),
+        hookpost::Roles::WORKER,
+        None,
+        None,
+        Default::default(),
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(!worker.readiness.is_ready());
+    assert!(
+        worker
+            .readiness
+            .problems()
+            .iter()
+            .any(|(check, _)| check == "worker.keyspace"),
+        "{:?}",
+        worker.readiness.problems()
+    );
+    assert!(
+        !worker.store.marker_present().await.unwrap(),
+        "the worker did not write the marker"
+    );
+    // `hookpost admin init`: the worker becomes ready by itself.
+    worker.store.init_marker().await.unwrap();
+    hookpost_tests::wait_until("ready after init", Duration::from_secs(10), || async {
+        worker.readiness.is_ready()
+    })
+    .await;
+    worker.stop().await;
+    hookpost_tests::app::cleanup_prefix(&config).await;
+}

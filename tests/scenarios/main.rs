@@ -1,0 +1,16 @@
+//! hookpost's integration tests: one binary, real RabbitMQ, Redis and HTTP receivers.
+//! Each test runs under its own prefix, so tests run in parallel on shared servers.
+
+mod api;
+mod bench_smoke;
+mod deploy;
+mod durability;
+mod faults;
+mod hooks_api;
+mod input;
+mod log;
+mod openapi;
+mod ops;
+mod pipeline;
+mod retries;
+mod supportbee;

@@ -1,0 +1,282 @@
+//! Events in, signed deliveries out: over HTTP and straight from the exchange, fanned out
+//! to exactly the right hooks, once.
+
+use std::time::Duration;
+
+use hookpost_tests::verify::python_accepts;
+use hookpost_tests::{wait_until, Receiver, TestApp, TestOptions};
+use serde_json::json;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_and_exchange_events_arrive_once_signed_and_documented() {
+    let app = TestApp::spawn(TestOptions::default()).await;
+    let key = app.tenant("acme").await;
+    let rx = Receiver::start().await;
+    let hook = app.hook(&key, &rx.url, &["ticket.created"]).await;
+    let secret = hook["secret"].as_str().unwrap();
+    assert!(secret.starts_with("whsec_"));
+
+    let r = app
+        .post_event(&key, &json!({"id": "evt_http_1", "type": "ticket.created", "data": {"ticket": {"id": 7, "subject": "Hi <b>"}}}))
+        .await;
+    assert_eq!(r.status(), 202);
+    let accepted: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(accepted["ids"], json!(["evt_http_1"]));
+    app.publish_raw(
+        "ticket.created",
+        br#"{"id":"evt_amqp_1","tenant":"acme","type":"ticket.created","data":{"ticket":{"id":8}}}"#,
+    )
+    .await;
+
+    wait_until("both deliveries", WAIT, || async { rx.count() >= 2 }).await;
+    tokio::time::sleep(Duration::from_millis(300)).await; // room for a wrong extra one
+    let got = rx.received();
+    assert_eq!(got.len(), 2, "each event exactly once");
+    for req in &got {
+        assert_eq!(req.header("content-type"), Some("application/json"));
+        assert_eq!(req.header("x-hook-event"), Some("ticket.created"));
+        assert_eq!(req.header("x-hook-attempt"), Some("1"));
+        let id = req.delivery_id();
+        assert!(id.starts_with("dlv_"));
+        assert_eq!(req.header("webhook-id"), Some(id.as_str()));
+        let ts: i64 = req.header("webhook-timestamp").unwrap().parse().unwrap();
+        assert!((ts - hookpost_core::now_ms() / 1000).abs() < 60);
+        assert!(req.header("x-hook-signature").unwrap().starts_with("sha1="));
+        assert!(req.header("webhook-signature").unwrap().starts_with("v1,"));
+        assert!(
+            python_accepts(secret, req),
+            "an independent verifier accepts both signatures"
+        );
+        assert!(
+            !python_accepts("whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", req),
+            "and refuses another key"
+        );
+
+        let body = req.json();
+        assert_eq!(body["id"], id);
+        assert_eq!(body["event"], "ticket.created");
+        assert!(body["timestamp"].as_i64().unwrap() > 1_700_000_000_000);
+        assert_eq!(
+            body["hook"],
+            json!({"id": hook["id"], "url": rx.url, "events": ["ticket.created"]})
+        );
+        assert!(body["payload"]["ticket"]["id"].is_number());
+    }
+    let payloads: Vec<i64> = got
+        .iter()
+        .map(|r| r.json()["payload"]["ticket"]["id"].as_i64().unwrap())
+        .collect();
+    assert!(payloads.contains(&7) && payloads.contains(&8));
+    let http_one = got
+        .iter()
+        .find(|r| r.json()["payload"]["ticket"]["id"] == 7)
+        .unwrap();
+    assert_eq!(http_one.json()["payload"]["ticket"]["subject"], "Hi <b>");
+
+    // The log says delivered, with the attempt.
+    let d = app
+        .store
+        .delivery("acme", &http_one.delivery_id())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(d.status.as_str(), "delivered");
+    assert_eq!(d.attempts.len(), 1);
+    assert_eq!(d.attempts[0].status, Some(200));
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fan_out_reaches_exactly_the_subscribed_active_hooks_of_the_tenant() {
+    let app = TestApp::spawn(TestOptions::default()).await;
+    let acme = app.tenant("acme").await;
+    let other = app.tenant("other").await;
+    let subscribed: Vec<Receiver> = futures_join(3).await;
+    let (wrong_type, inactive, other_tenant, wildcard) = (
+        Receiver::start().await,
+        Receiver::start().await,
+        Receiver::start().await,
+        Receiver::start().await,
+    );
+    for rx in &subscribed {
+        app.hook(&acme, &rx.url, &["ticket.created", "ticket.updated"])
+            .await;
+    }
+    app.hook(&acme, &wrong_type.url, &["lead.create"]).await;
+    app.hook(&acme, &wildcard.url, &["*"]).await;
+    let off = app.hook(&acme, &inactive.url, &["ticket.created"]).await;
+    let r = app
+        .http
+        .patch(app.url(&format!("/v1/hooks/{}", off["id"].as_str().unwrap())))
+        .bearer_auth(&acme)
+        .json(&json!({"active": false}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    app.hook(&other, &other_tenant.url, &["*"]).await;
+
+    assert_eq!(
+        app.post_event(&acme, &json!({"type": "ticket.created", "data": {}}))
+            .await
+            .status(),
+        202
+    );
+    // A marker event after it: once it arrives, the first one had its chance everywhere.
+    for rx in subscribed.iter().chain([&wildcard]) {
+        wait_until("subscribed hook gets it", WAIT, || async {
+            rx.count() >= 1
+        })
+        .await;
+    }
+    assert_eq!(
+        app.post_event(&acme, &json!({"type": "lead.create", "data": {}}))
+            .await
+            .status(),
+        202
+    );
+    wait_until("wrong-type hook gets its own event", WAIT, || async {
+        wrong_type.count() >= 1
+    })
+    .await;
+    wait_until("wildcard gets both", WAIT, || async {
+        wildcard.count() >= 2
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for rx in &subscribed {
+        assert_eq!(rx.count(), 1);
+    }
+    assert_eq!(wrong_type.received()[0].json()["event"], "lead.create");
+    assert_eq!(wrong_type.count(), 1);
+    assert_eq!(inactive.count(), 0, "an inactive hook gets nothing");
+    assert_eq!(
+        other_tenant.count(),
+        0,
+        "another tenant's hook gets nothing"
+    );
+    app.finish().await;
+}
+
+async fn futures_join(n: usize) -> Vec<Receiver> {
+    let mut v = Vec::new();
+    for _ in 0..n {
+        v.push(Receiver::start().await);
+    }
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_event_id_twice_is_delivered_once() {
+    let app = TestApp::spawn(TestOptions::default()).await;
+    let key = app.tenant("acme").await;
+    let rx = Receiver::start().await;
+    app.hook(&key, &rx.url, &["*"]).await;
+    let event = json!({"id": "evt_dup", "type": "ticket.created", "data": {"n": 1}});
+    assert_eq!(app.post_event(&key, &event).await.status(), 202);
+    wait_until("first delivery", WAIT, || async { rx.count() >= 1 }).await;
+    // The producer retries: over HTTP and over AMQP.
+    assert_eq!(app.post_event(&key, &event).await.status(), 202);
+    app.publish_raw(
+        "ticket.created",
+        br#"{"id":"evt_dup","tenant":"acme","type":"ticket.created","data":{"n":1}}"#,
+    )
+    .await;
+    // And a different event after them, to know the duplicates were processed.
+    assert_eq!(
+        app.post_event(&key, &json!({"type": "ticket.created", "data": {"n": 2}}))
+            .await
+            .status(),
+        202
+    );
+    wait_until("the later event", WAIT, || async { rx.count() >= 2 }).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let ns: Vec<i64> = rx
+        .received()
+        .iter()
+        .map(|r| r.json()["payload"]["n"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ns, [1, 2], "the duplicate was not delivered again");
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hooks_filter_decides_from_the_payload_whether_it_gets_the_event() {
+    let app = TestApp::spawn(TestOptions::default()).await;
+    let key = app.tenant("acme").await;
+    let (urgent, all) = (Receiver::start().await, Receiver::start().await);
+    let filter = json!({"all": [
+        {"path": "$.ticket.priority", "op": "in", "value": ["high", "urgent"]},
+        {"not": {"path": "$.ticket.tags", "op": "contains", "value": "spam"}}
+    ]});
+    let r = app
+        .http
+        .post(app.url("/v1/hooks"))
+        .bearer_auth(&key)
+        .json(&json!({"url": urgent.url, "events": ["ticket.created"], "filter": filter}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let r = app
+        .http
+        .post(app.url("/v1/hooks"))
+        .bearer_auth(&key)
+        .json(&json!({"url": urgent.url, "events": ["*"], "filter": {"path": "$.x", "op": "equals", "value": 1}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let err: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(err["error"]["code"], "invalid_filter");
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("filter.op"),
+        "{err}"
+    );
+    app.hook(&key, &all.url, &["ticket.created"]).await;
+
+    for (n, priority, tags) in [
+        (1, "high", json!([])),
+        (2, "low", json!([])),
+        (3, "urgent", json!(["spam"])),
+        (4, "urgent", json!(["vip"])),
+    ] {
+        let event = json!({"type": "ticket.created", "data": {"n": n, "ticket": {"priority": priority, "tags": tags}}});
+        assert_eq!(app.post_event(&key, &event).await.status(), 202);
+    }
+    wait_until("the unfiltered hook gets all four", WAIT, || async {
+        all.count() >= 4
+    })
+    .await;
+    wait_until("the filtered hook gets two", WAIT, || async {
+        urgent.count() >= 2
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut ns: Vec<i64> = urgent
+        .received()
+        .iter()
+        .map(|r| r.json()["payload"]["n"].as_i64().unwrap())
+        .collect();
+    ns.sort();
+    assert_eq!(ns, [1, 4]);
+    let metrics = app
+        .http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("hookpost_deliveries_filtered_total 2"),
+        "filtered out, counted, not failed"
+    );
+    app.finish().await;
+}

@@ -1,0 +1,370 @@
+//! hookpost started in-process against the shared RabbitMQ and Redis, under a prefix of
+//! its own, and removed again (queues, exchanges, keys) when the test ends.
+
+use std::time::Duration;
+
+use hookpost::{Roles, Running};
+use hookpost_broker::Topology;
+use hookpost_core::retry::RetrySchedule;
+use hookpost_core::Config;
+use hookpost_store::Store;
+use lapin::options::{BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions};
+use lapin::BasicProperties;
+use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
+
+use crate::{amqp_url, redis_url, unique_prefix, wait_until};
+
+pub const ADMIN_TOKEN: &str = "test-admin-token";
+
+#[derive(Clone)]
+pub struct TestOptions {
+    pub roles: Roles,
+    pub retry: &'static str,
+    /// The broker URL hookpost uses (a fault proxy's, say); the tests' own clients use the real one.
+    pub amqp_url: Option<String>,
+    pub shutdown_grace: Duration,
+    pub request_timeout: Duration,
+    /// `HOOKPOST_ALLOW_PRIVATE_TARGETS`: on in tests, whose receivers are on 127.0.0.1.
+    pub allow_private: bool,
+    pub rotation_grace: Duration,
+    pub retention: Duration,
+    pub disable_after: Duration,
+    /// A Redis other than the shared one (a test's own server).
+    pub redis_url: Option<String>,
+}
+
+impl Default for TestOptions {
+    fn default() -> Self {
+        TestOptions {
+            roles: Roles::ALL,
+            retry: "1s,1s,1s",
+            amqp_url: None,
+            shutdown_grace: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(5),
+            allow_private: true,
+            rotation_grace: Duration::from_secs(86_400),
+            retention: Duration::from_secs(3600),
+            disable_after: Duration::from_secs(3600),
+            redis_url: None,
+        }
+    }
+}
+
+pub struct TestApp {
+    pub config: Config,
+    pub running: Option<Running>,
+    /// `http://127.0.0.1:port` of the API, when ingest runs.
+    pub base: String,
+    pub http: reqwest::Client,
+    pub store: Store,
+    /// Extra role sets started on the same prefix (more workers, schedulers).
+    pub others: Vec<Running>,
+    finished: bool,
+}
+
+impl TestApp {
+    pub fn config(opts: &TestOptions, prefix: &str) -> Config {
+        Config {
+            amqp_url: opts.amqp_url.clone().unwrap_or_else(amqp_url),
+            redis_url: opts.redis_url.clone().unwrap_or_else(redis_url),
+            admin_token: Some(ADMIN_TOKEN.into()),
+            prefix: prefix.to_owned(),
+            retry_schedule: RetrySchedule::parse(opts.retry).expect("a valid schedule"),
+            allow_private_targets: opts.allow_private,
+            rotation_grace: opts.rotation_grace,
+            retention: opts.retention,
+            disable_after: opts.disable_after,
+            connect_timeout: Duration::from_secs(2),
+            request_timeout: opts.request_timeout,
+            shutdown_grace: opts.shutdown_grace,
+            scheduler_interval: Duration::from_millis(50),
+            ..Config::default()
+        }
+    }
+
+    pub async fn spawn(opts: TestOptions) -> TestApp {
+        crate::logs::init();
+        let config = Self::config(&opts, &unique_prefix());
+        let running = start(&config, opts.roles).await;
+        let base = running
+            .http_addr
+            .map(|a| format!("http://{a}"))
+            .unwrap_or_default();
+        let store = running.store.clone();
+        TestApp {
+            config,
+            running: Some(running),
+            base,
+            http: reqwest::Client::new(),
+            store,
+            others: Vec::new(),
+            finished: false,
+        }
+    }
+
+    /// Starts more roles on this app's prefix (another worker process, say).
+    pub async fn start_more(&mut self, roles: Roles, config: Option<Config>) -> usize {
+        let running = start(config.as_ref().unwrap_or(&self.config), roles).await;
+        self.others.push(running);
+        self.others.len() - 1
+    }
+
+    pub fn topology(&self) -> Topology {
+        Topology::new(&self.config.prefix)
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Creates a tenant and returns a new API key of it.
+    pub async fn tenant(&self, id: &str) -> String {
+        let r = self
+            .http
+            .post(self.url("/v1/tenants"))
+            .bearer_auth(ADMIN_TOKEN)
+            .json(&json!({ "id": id, "name": id }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            r.status(),
+            201,
+            "create tenant: {}",
+            r.text().await.unwrap()
+        );
+        let r = self
+            .http
+            .post(self.url(&format!("/v1/tenants/{id}/keys")))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        r.json::<Value>().await.unwrap()["key"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// Creates a hook; returns its JSON (with `id` and `secret`).
+    pub async fn hook(&self, key: &str, url: &str, events: &[&str]) -> Value {
+        let r = self
+            .http
+            .post(self.url("/v1/hooks"))
+            .bearer_auth(key)
+            .json(&json!({ "url": url, "events": events }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201, "create hook: {}", r.text().await.unwrap());
+        r.json().await.unwrap()
+    }
+
+    pub async fn post_event(&self, key: &str, event: &Value) -> reqwest::Response {
+        self.http
+            .post(self.url("/v1/events"))
+            .bearer_auth(key)
+            .json(event)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Publishes raw bytes straight to the exchange, as a careful producer would: with
+    /// confirms, mandatory, and again while RabbitMQ says no queue took it (bindings
+    /// declared a moment ago may not route yet).
+    pub async fn publish_raw(&self, routing_key: &str, body: &[u8]) {
+        let conn = hookpost_broker::connect(&amqp_url(), "test-producer", Duration::from_secs(5))
+            .await
+            .unwrap();
+        let ch = conn.create_channel().await.unwrap();
+        ch.confirm_select(ConfirmSelectOptions::default())
+            .await
+            .unwrap();
+        for _ in 0..100 {
+            let confirm = ch
+                .basic_publish(
+                    self.topology().exchange.as_str().into(),
+                    routing_key.into(),
+                    BasicPublishOptions {
+                        mandatory: true,
+                        ..Default::default()
+                    },
+                    body,
+                    BasicProperties::default()
+                        .with_delivery_mode(2)
+                        .with_content_type("application/json".into()),
+                )
+                .await
+                .unwrap()
+                .await
+                .unwrap();
+            match confirm {
+                lapin::Confirmation::Ack(None) => {
+                    let _ = conn.close(200, "done".into()).await;
+                    return;
+                }
+                lapin::Confirmation::Ack(Some(_)) => {
+                    tokio::time::sleep(Duration::from_millis(20)).await
+                }
+                other => panic!("publish refused: {other:?}"),
+            }
+        }
+        panic!("no queue took the message");
+    }
+
+    /// How many messages wait in the dead-letter queue.
+    pub async fn dead_letter_count(&self) -> u32 {
+        let conn = hookpost_broker::connect(&amqp_url(), "test-dlq-count", Duration::from_secs(5))
+            .await
+            .unwrap();
+        let ch = conn.create_channel().await.unwrap();
+        let q = ch
+            .queue_declare(
+                self.topology().dead_queue.as_str().into(),
+                lapin::options::QueueDeclareOptions {
+                    passive: true,
+                    ..Default::default()
+                },
+                lapin::types::FieldTable::default(),
+            )
+            .await
+            .unwrap();
+        let _ = conn.close(200, "done".into()).await;
+        q.message_count()
+    }
+
+    /// Takes every message from the dead-letter queue: (reason header, body).
+    pub async fn dead_letters(&self) -> Vec<(String, Vec<u8>)> {
+        let conn = hookpost_broker::connect(&amqp_url(), "test-dlq", Duration::from_secs(5))
+            .await
+            .unwrap();
+        let ch = conn.create_channel().await.unwrap();
+        let mut out = Vec::new();
+        while let Some(m) = ch
+            .basic_get(
+                self.topology().dead_queue.as_str().into(),
+                BasicGetOptions { no_ack: false },
+            )
+            .await
+            .unwrap()
+        {
+            let reason = m
+                .properties
+                .headers()
+                .as_ref()
+                .and_then(|h| h.inner().get("x-hookpost-reason").cloned())
+                .map(|v| match v {
+                    lapin::types::AMQPValue::LongString(s) => s.to_string(),
+                    other => format!("{other:?}"),
+                })
+                .unwrap_or_default();
+            m.delivery
+                .acker
+                .ack(lapin::options::BasicAckOptions::default())
+                .await
+                .unwrap();
+            out.push((reason, m.delivery.data.clone()));
+        }
+        let _ = conn.close(200, "done".into()).await;
+        out
+    }
+
+    /// Waits until the log shows delivery `id` of `tenant` with `status`.
+    pub async fn wait_for_status(&self, tenant: &str, id: &str, status: &str) {
+        wait_until(
+            &format!("{id} {status} in the log"),
+            Duration::from_secs(30),
+            || async {
+                self.store
+                    .delivery(tenant, id)
+                    .await
+                    .unwrap()
+                    .is_some_and(|d| d.status.as_str() == status)
+            },
+        )
+        .await;
+    }
+
+    /// Stops every role, then removes the prefix's queues, exchanges and keys.
+    pub async fn finish(mut self) {
+        self.finished = true;
+        for r in self.others.drain(..) {
+            r.stop().await;
+        }
+        if let Some(r) = self.running.take() {
+            r.stop().await;
+        }
+        cleanup(&self.config).await;
+    }
+}
+
+async fn start(config: &Config, roles: Roles) -> Running {
+    // What an operator does once per deployment (`hookpost admin init`).
+    hookpost::store(config)
+        .unwrap()
+        .init_marker()
+        .await
+        .unwrap();
+    let http = if roles.ingest {
+        Some(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap())
+    } else {
+        None
+    };
+    let running = hookpost::start(config.clone(), roles, http, None, CancellationToken::new())
+        .await
+        .expect("hookpost starts");
+    let readiness = running.readiness.clone();
+    wait_until("hookpost ready", Duration::from_secs(20), || {
+        let r = readiness.clone();
+        async move { r.is_ready() }
+    })
+    .await;
+    running
+}
+
+/// Removes a prefix's queues, exchanges and keys (for tests that start roles themselves).
+pub async fn cleanup_prefix(config: &Config) {
+    cleanup(config).await
+}
+
+async fn cleanup(config: &Config) {
+    // A store of its own: the app's may belong to a runtime that is shutting down.
+    if let Ok(store) = hookpost::store(config) {
+        let _ = store.delete_everything().await;
+    }
+    if let Ok(conn) =
+        hookpost_broker::connect(&amqp_url(), "test-cleanup", Duration::from_secs(5)).await
+    {
+        if let Ok(ch) = conn.create_channel().await {
+            let _ = Topology::new(&config.prefix).delete(&ch).await;
+        }
+        let _ = conn.close(200, "done".into()).await;
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        // A failed test still leaves no litter: stop the roles, then clean up on a
+        // runtime of our own (this one may be unwinding).
+        for r in self.others.iter().chain(self.running.iter()) {
+            r.cancel.cancel();
+        }
+        let config = self.config.clone();
+        let _ = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(500));
+            if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                rt.block_on(cleanup(&config));
+            }
+        })
+        .join();
+    }
+}

@@ -1,0 +1,47 @@
+//! Test support: real services on port 0 under a per-test prefix, a recording receiver
+//! whose answers a test scripts, a fault-injecting TCP proxy, an independent signature
+//! verifier, and `wait_until` instead of sleeps.
+#![forbid(unsafe_code)]
+
+pub mod app;
+pub mod logs;
+pub mod proxy;
+pub mod receiver;
+pub mod redis_server;
+pub mod verify;
+
+pub use app::{TestApp, TestOptions};
+pub use receiver::Receiver;
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+/// Polls `check` every 25 ms until it holds; panics with `what` after `timeout`.
+pub async fn wait_until<F, Fut>(what: &str, timeout: Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let start = Instant::now();
+    while !check().await {
+        if start.elapsed() > timeout {
+            panic!("timed out after {timeout:?} waiting for: {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// A prefix no other test uses.
+pub fn unique_prefix() -> String {
+    format!("hpt{}", &hookpost_core::ids::random_id("x")[2..14])
+}
+
+/// The shared servers, overridable for other machines.
+pub fn amqp_url() -> String {
+    std::env::var("HOOKPOST_TEST_AMQP_URL")
+        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
+}
+
+pub fn redis_url() -> String {
+    std::env::var("HOOKPOST_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".into())
+}

@@ -1,0 +1,170 @@
+//! A receiver on 127.0.0.1 that records every request and answers as the test scripts.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use axum::Router;
+use tokio_util::sync::CancellationToken;
+
+/// One request as received.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    pub at: Instant,
+    /// The status this receiver answered.
+    pub answered: u16,
+}
+
+impl Received {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).expect("the body is JSON")
+    }
+
+    pub fn delivery_id(&self) -> String {
+        self.header("x-hook-id").unwrap_or_default().to_owned()
+    }
+}
+
+/// How to answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    Status(u16),
+    /// This status with a `Retry-After` of so many seconds.
+    RetryAfter(u16, u64),
+    /// Never answer (until the test ends).
+    Hang,
+}
+
+#[derive(Default)]
+struct Script {
+    /// Answers for the next requests, in order; then `default`.
+    next: VecDeque<Answer>,
+    default: Option<Answer>,
+}
+
+#[derive(Clone)]
+pub struct Receiver {
+    pub url: String,
+    log: Arc<Mutex<Vec<Received>>>,
+    script: Arc<Mutex<Script>>,
+    stop: CancellationToken,
+}
+
+impl Receiver {
+    /// Starts a receiver that answers 200 unless scripted otherwise.
+    pub async fn start() -> Receiver {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("address");
+        let r = Receiver {
+            url: format!("http://{addr}/hook"),
+            log: Arc::default(),
+            script: Arc::default(),
+            stop: CancellationToken::new(),
+        };
+        let app = Router::new()
+            .route("/hook", post(receive))
+            .with_state(r.clone());
+        let stop = r.stop.clone();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async move { stop.cancelled().await })
+                .await;
+        });
+        r
+    }
+
+    /// The next requests get these answers, in order.
+    pub fn answer_next(&self, answers: &[Answer]) {
+        self.script
+            .lock()
+            .unwrap()
+            .next
+            .extend(answers.iter().copied());
+    }
+
+    /// Every request after the scripted ones gets this answer.
+    pub fn answer_always(&self, answer: Answer) {
+        self.script.lock().unwrap().default = Some(answer);
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.log.lock().unwrap().clone()
+    }
+
+    pub fn count(&self) -> usize {
+        self.log.lock().unwrap().len()
+    }
+
+    /// Requests that were answered 2xx.
+    pub fn delivered(&self) -> Vec<Received> {
+        self.received()
+            .into_iter()
+            .filter(|r| (200..300).contains(&r.answered))
+            .collect()
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        if Arc::strong_count(&self.log) <= 2 {
+            self.stop.cancel();
+        }
+    }
+}
+
+async fn receive(
+    State(r): State<Receiver>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let answer = {
+        let mut s = r.script.lock().unwrap();
+        s.next
+            .pop_front()
+            .or(s.default)
+            .unwrap_or(Answer::Status(200))
+    };
+    let (status, retry_after) = match answer {
+        Answer::Status(s) => (s, None),
+        Answer::RetryAfter(s, secs) => (s, Some(secs)),
+        Answer::Hang => (0, None),
+    };
+    r.log.lock().unwrap().push(Received {
+        headers: headers
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_owned(),
+                    v.to_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect(),
+        body: body.to_vec(),
+        at: Instant::now(),
+        answered: status,
+    });
+    if answer == Answer::Hang {
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+    }
+    let status = StatusCode::from_u16(status).expect("a valid status");
+    match retry_after {
+        Some(secs) => (status, [("retry-after", secs.to_string())]).into_response(),
+        None => status.into_response(),
+    }
+}
