@@ -1,20 +1,45 @@
 //! A fault-injecting TCP proxy: hookpost connects to RabbitMQ or Redis through it, and a
-//! test can cut every connection and refuse new ones, then restore service.
+//! test can cut every connection, refuse new ones, stall or slow the bytes in flight,
+//! then restore service. The servers behind it are never touched.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use tokio::io::copy_bidirectional;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 pub struct FaultProxy {
     pub addr: SocketAddr,
-    refusing: Arc<AtomicBool>,
-    /// Cancelled to cut every open connection; replaced after each cut.
-    cut: Arc<std::sync::Mutex<CancellationToken>>,
+    faults: Arc<Faults>,
     stop: CancellationToken,
+}
+
+struct Faults {
+    refusing: AtomicBool,
+    /// Bytes are held (connections stay open) while this is true.
+    stalled: watch::Sender<bool>,
+    /// Added before every chunk is passed on.
+    delay_ms: AtomicU64,
+    /// Cancelled to cut every open connection; replaced after each cut.
+    cut: Mutex<CancellationToken>,
+    /// Connections accepted so far (to see that hookpost came back through the proxy).
+    accepted: AtomicU64,
+}
+
+impl Faults {
+    /// Waits as long as the current faults say before a chunk may pass.
+    async fn pass(&self) {
+        let mut stalled = self.stalled.subscribe();
+        let _ = stalled.wait_for(|s| !*s).await;
+        let delay = self.delay_ms.load(Ordering::SeqCst);
+        if delay > 0 {
+            tokio::time::sleep(Duration::from_millis(delay)).await;
+        }
+    }
 }
 
 impl FaultProxy {
@@ -23,36 +48,48 @@ impl FaultProxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let proxy = FaultProxy {
             addr: listener.local_addr().expect("address"),
-            refusing: Arc::default(),
-            cut: Arc::new(std::sync::Mutex::new(CancellationToken::new())),
+            faults: Arc::new(Faults {
+                refusing: AtomicBool::new(false),
+                stalled: watch::channel(false).0,
+                delay_ms: AtomicU64::new(0),
+                cut: Mutex::new(CancellationToken::new()),
+                accepted: AtomicU64::new(0),
+            }),
             stop: CancellationToken::new(),
         };
-        let (refusing, cut, stop) = (
-            proxy.refusing.clone(),
-            proxy.cut.clone(),
-            proxy.stop.clone(),
-        );
+        let (faults, stop) = (proxy.faults.clone(), proxy.stop.clone());
         tokio::spawn(async move {
             loop {
                 let accepted = tokio::select! {
                     _ = stop.cancelled() => return,
                     a = listener.accept() => a,
                 };
-                let Ok((mut client, _)) = accepted else {
+                let Ok((client, _)) = accepted else {
                     continue;
                 };
-                if refusing.load(Ordering::SeqCst) {
+                if faults.refusing.load(Ordering::SeqCst) {
                     drop(client);
                     continue;
                 }
-                let token = cut.lock().unwrap().clone();
+                faults.accepted.fetch_add(1, Ordering::SeqCst);
+                let token = faults.cut.lock().unwrap().clone();
+                let faults = faults.clone();
                 tokio::spawn(async move {
-                    let Ok(mut upstream) = TcpStream::connect(target).await else {
+                    let Ok(upstream) = TcpStream::connect(target).await else {
                         return;
                     };
+                    let _ = client.set_nodelay(true);
+                    let _ = upstream.set_nodelay(true);
+                    let (client_r, client_w) = client.into_split();
+                    let (up_r, up_w) = upstream.into_split();
                     tokio::select! {
                         _ = token.cancelled() => {}
-                        _ = copy_bidirectional(&mut client, &mut upstream) => {}
+                        _ = async {
+                            tokio::join!(
+                                pump(client_r, up_w, &faults),
+                                pump(up_r, client_w, &faults)
+                            )
+                        } => {}
                     }
                 });
             }
@@ -60,22 +97,76 @@ impl FaultProxy {
         proxy
     }
 
-    /// Cuts every open connection and refuses new ones until [`FaultProxy::restore`].
-    pub fn break_all(&self) {
-        self.refusing.store(true, Ordering::SeqCst);
-        let mut cut = self.cut.lock().unwrap();
+    /// Cuts every open connection; new ones are taken at once.
+    pub fn cut(&self) {
+        let mut cut = self.faults.cut.lock().unwrap();
         cut.cancel();
         *cut = CancellationToken::new();
     }
 
-    pub fn restore(&self) {
-        self.refusing.store(false, Ordering::SeqCst);
+    /// Cuts every open connection and refuses new ones until [`FaultProxy::restore`].
+    pub fn break_all(&self) {
+        self.faults.refusing.store(true, Ordering::SeqCst);
+        self.cut();
     }
+
+    /// Holds every byte in flight, connections open, until [`FaultProxy::restore`].
+    pub fn stall(&self) {
+        self.faults.stalled.send_replace(true);
+    }
+
+    /// Delays every chunk passed on by `delay` (a slow network), until restored.
+    pub fn delay(&self, delay: Duration) {
+        self.faults
+            .delay_ms
+            .store(delay.as_millis() as u64, Ordering::SeqCst);
+    }
+
+    /// Takes new connections and passes bytes at full speed again.
+    pub fn restore(&self) {
+        self.faults.refusing.store(false, Ordering::SeqCst);
+        self.faults.delay_ms.store(0, Ordering::SeqCst);
+        self.faults.stalled.send_replace(false);
+    }
+
+    /// How many connections the proxy has accepted.
+    pub fn connections(&self) -> u64 {
+        self.faults.accepted.load(Ordering::SeqCst)
+    }
+
+    /// A URL for `scheme` through this proxy (`amqp://guest:guest@…/%2f`, `redis://…/`).
+    pub fn amqp_url(&self) -> String {
+        format!("amqp://guest:guest@{}/%2f", self.addr)
+    }
+
+    pub fn redis_url(&self) -> String {
+        format!("redis://{}/", self.addr)
+    }
+}
+
+async fn pump(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    faults: &Faults,
+) {
+    let mut buf = vec![0u8; 16 << 10];
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        faults.pass().await;
+        if to.write_all(&buf[..n]).await.is_err() {
+            break;
+        }
+    }
+    let _ = to.shutdown().await;
 }
 
 impl Drop for FaultProxy {
     fn drop(&mut self) {
         self.stop.cancel();
-        self.cut.lock().unwrap().cancel();
+        self.faults.cut.lock().unwrap().cancel();
+        self.faults.stalled.send_replace(false);
     }
 }

@@ -37,6 +37,16 @@ impl Readiness {
             .insert(check.to_owned(), state);
     }
 
+    /// Registers checks as failing until their loops first report: a process is not
+    /// ready while a role has not yet said anything.
+    pub fn expect(&self, checks: &[&str]) {
+        let mut map = self.0.lock().expect("not poisoned");
+        for check in checks {
+            map.entry((*check).to_owned())
+                .or_insert_with(|| Err("starting".into()));
+        }
+    }
+
     pub fn ok(&self, check: &str) {
         self.set(check, Ok(()));
     }

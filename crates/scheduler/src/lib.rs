@@ -124,11 +124,17 @@ impl Scheduler {
             }
         }
         match self.store.marker_present().await {
-            Ok(true) => self.readiness.ok("scheduler.keyspace"),
-            Ok(false) => self.readiness.fail(
-                "scheduler.keyspace",
-                hookpost_store::marker::KEYSPACE_MISSING,
-            ),
+            Ok(present) => {
+                self.readiness.ok("scheduler.redis");
+                if present {
+                    self.readiness.ok("scheduler.keyspace");
+                } else {
+                    self.readiness.fail(
+                        "scheduler.keyspace",
+                        hookpost_store::marker::KEYSPACE_MISSING,
+                    );
+                }
+            }
             Err(e) => self.readiness.fail("scheduler.redis", e.to_string()),
         }
     }

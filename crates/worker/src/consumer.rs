@@ -58,10 +58,12 @@ async fn wait_for_keyspace(worker: &Worker, cancel: &CancellationToken) -> bool 
     loop {
         match worker.store.marker_present().await {
             Ok(true) => {
+                worker.readiness.ok("worker.redis");
                 worker.readiness.ok("worker.keyspace");
                 return true;
             }
             Ok(false) => {
+                worker.readiness.ok("worker.redis");
                 worker
                     .readiness
                     .fail("worker.keyspace", hookpost_store::marker::KEYSPACE_MISSING);
