@@ -19,15 +19,7 @@ async fn readyz(app: &TestApp) -> Value {
 
 async fn readyz_and_metrics(app: &TestApp) -> (Value, String) {
     let ready = readyz(app).await;
-    let metrics = app
-        .http
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     (ready, metrics)
 }
 

@@ -1,12 +1,14 @@
-//! Nothing is lost when a worker stops mid-delivery or the broker goes away.
+//! Nothing is lost when a worker stops mid-delivery, or when the connections to the
+//! broker or to Redis are cut, refused, stalled or slowed under load.
 
 use std::time::Duration;
 
 use hookpost::Roles;
-use hookpost_tests::proxy::FaultProxy;
+use hookpost_tests::invariants::{scale, Ledger};
+use hookpost_tests::proxy::{Fault, FaultProxy};
 use hookpost_tests::receiver::Answer;
-use hookpost_tests::{wait_until, Receiver, TestApp, TestOptions};
-use serde_json::json;
+use hookpost_tests::{amqp_url, redis_url, wait_until, Receiver, TestApp, TestOptions};
+use serde_json::{json, Value};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -59,10 +61,9 @@ async fn a_worker_stopped_mid_delivery_loses_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ingest_answers_503_while_the_broker_is_unreachable_and_recovers_alone() {
-    let proxy = FaultProxy::start("127.0.0.1:5672".parse().unwrap()).await;
-    let amqp = format!("amqp://guest:guest@{}/%2f", proxy.addr);
+    let proxy = FaultProxy::before(&amqp_url()).await;
     let app = TestApp::spawn(TestOptions {
-        amqp_url: Some(amqp),
+        amqp_url: Some(proxy.amqp_url()),
         ..TestOptions::default()
     })
     .await;
@@ -118,5 +119,148 @@ async fn ingest_answers_503_while_the_broker_is_unreachable_and_recovers_alone()
         .map(|r| r.json()["payload"]["n"].as_i64().unwrap())
         .collect();
     assert!(!ns.contains(&2), "the refused event was not accepted");
+    app.finish().await;
+}
+
+/// Which server a scenario's proxy stands in front of.
+#[derive(Clone, Copy, PartialEq)]
+enum Through {
+    Broker,
+    Redis,
+}
+
+/// Three hooks (one slow, one whose first attempts fail, so retries go through the
+/// scheduler), `1,500 × scale` events posted while `faults` are injected one after
+/// another, then the invariant: nothing lost.
+async fn load_under_faults(scenario: &str, through: Through, faults: &[Fault]) -> TestApp {
+    let proxy = match through {
+        Through::Broker => FaultProxy::before(&amqp_url()).await,
+        Through::Redis => FaultProxy::before(&redis_url()).await,
+    };
+    let app = TestApp::spawn(TestOptions {
+        amqp_url: (through == Through::Broker).then(|| proxy.amqp_url()),
+        redis_url: (through == Through::Redis).then(|| proxy.redis_url()),
+        ..TestOptions::default()
+    })
+    .await;
+    let key = app.tenant("acme").await;
+    let receivers = [
+        Receiver::start().await,
+        Receiver::start().await,
+        Receiver::start().await,
+    ];
+    receivers[1].set_latency(Duration::from_millis(5));
+    receivers[2].answer_always(Answer::FirstAttemptFails);
+    let mut hooks = Vec::new();
+    for rx in &receivers {
+        hooks.push(app.hook(&key, &rx.url, &["*"]).await);
+    }
+    let before = proxy.connections();
+    let mut ledger = Ledger::new("acme", &hooks);
+    let inject = async {
+        for _ in 0..scale() {
+            for fault in faults {
+                tokio::time::sleep(Duration::from_millis(400)).await;
+                proxy.inject(*fault).await;
+            }
+        }
+    };
+    tokio::join!(ledger.post(&app, &key, 1500 * scale(), 50), inject);
+    proxy.restore();
+    let rx: Vec<&Receiver> = receivers.iter().collect();
+    ledger
+        .settle(scenario, &app, &rx, 4, Duration::from_secs(120))
+        .await;
+    assert!(
+        proxy.connections() > before,
+        "hookpost reconnected through the proxy"
+    );
+    assert_eq!(app.dead_letter_count().await, 0, "nothing dead-lettered");
+    app
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broker_connections_cut_refused_and_stalled_under_load_lose_nothing() {
+    let faults = [
+        Fault::Cut,
+        Fault::Down(Duration::from_secs(1)),
+        Fault::Stall(Duration::from_millis(1500)),
+        Fault::Cut,
+    ];
+    let app = load_under_faults("broker faults", Through::Broker, &faults).await;
+    for role in ["ingest", "worker", "scheduler"] {
+        let series = format!("hookpost_amqp_reconnects_total{{role=\"{role}\"}}");
+        assert!(
+            app.metric(&series).await >= 1.0,
+            "{role} reconnected to the broker by itself"
+        );
+    }
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_connections_cut_refused_stalled_and_slowed_under_load_lose_nothing() {
+    let faults = [
+        Fault::Cut,
+        Fault::Down(Duration::from_secs(1)),
+        Fault::Slow(Duration::from_millis(20), Duration::from_secs(1)),
+        Fault::Stall(Duration::from_secs(1)),
+        Fault::Cut,
+    ];
+    let app = load_under_faults("redis faults", Through::Redis, &faults).await;
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_api_write_while_redis_is_unreachable_answers_503_and_writes_nothing() {
+    let proxy = FaultProxy::before(&redis_url()).await;
+    let app = TestApp::spawn(TestOptions {
+        redis_url: Some(proxy.redis_url()),
+        ..TestOptions::default()
+    })
+    .await;
+    let key = app.tenant("acme").await;
+    app.hook(&key, "http://127.0.0.1:9/one", &["*"]).await;
+
+    proxy.break_all();
+    let r = app
+        .http
+        .post(app.url("/v1/hooks"))
+        .bearer_auth(&key)
+        .json(&json!({"url": "http://127.0.0.1:9/two", "events": ["*"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    let body: Value = r.json().await.unwrap();
+    assert!(body["error"]["message"].is_string(), "{body}");
+    proxy.restore();
+
+    let list = || async {
+        let r = app
+            .http
+            .get(app.url("/v1/hooks"))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap();
+        (r.status() == 200).then_some(r)
+    };
+    wait_until("the API reads again", WAIT, || async {
+        list().await.is_some()
+    })
+    .await;
+    let listed: Value = list().await.unwrap().json().await.unwrap();
+    let urls: Vec<&str> = listed["hooks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["url"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        urls,
+        ["http://127.0.0.1:9/one"],
+        "the refused write left nothing"
+    );
     app.finish().await;
 }

@@ -475,15 +475,7 @@ async fn a_hook_failing_for_the_whole_span_is_deactivated() {
         down.count() >= 3,
         "it failed for longer than the span first"
     );
-    let metrics = app
-        .http
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(metrics.contains(r#"hookpost_hooks_disabled_total{reason="failing"} 1"#));
     assert_eq!(up.count(), 1, "a healthy hook is left alone");
     app.finish().await;

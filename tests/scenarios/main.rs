@@ -3,6 +3,7 @@
 
 mod api;
 mod bench_smoke;
+mod crashes;
 mod deploy;
 mod durability;
 mod faults;
@@ -12,5 +13,6 @@ mod log;
 mod openapi;
 mod ops;
 mod pipeline;
+mod receivers;
 mod retries;
 mod supportbee;

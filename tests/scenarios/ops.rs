@@ -37,17 +37,6 @@ fn parse(text: &str) -> BTreeMap<String, f64> {
     out
 }
 
-async fn scrape(app: &TestApp) -> String {
-    app.http
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_count_a_known_run_exactly_and_parse_with_promtool() {
     let app = TestApp::spawn(TestOptions {
@@ -80,20 +69,20 @@ async fn metrics_count_a_known_run_exactly_and_parse_with_promtool() {
     })
     .await;
     wait_until("the dead letter counted", WAIT, || async {
-        scrape(&app)
+        app.metrics()
             .await
             .contains(r#"hookpost_dead_letters_total{reason="invalid_json"} 1"#)
     })
     .await;
     wait_until("all three events and the retry recorded", WAIT, || async {
-        let m = parse(&scrape(&app).await);
+        let m = parse(&app.metrics().await);
         m.get(r#"hookpost_events_processed_total{result="new"}"#) == Some(&3.0)
             && m.get("hookpost_attempt_duration_seconds_count") == Some(&2.0)
     })
     .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
 
-    let text = scrape(&app).await;
+    let text = app.metrics().await;
     let m = parse(&text);
     let expect = [
         (

@@ -265,15 +265,7 @@ async fn a_hooks_filter_decides_from_the_payload_whether_it_gets_the_event() {
         .collect();
     ns.sort();
     assert_eq!(ns, [1, 4]);
-    let metrics = app
-        .http
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains("hookpost_deliveries_filtered_total 2"),
         "filtered out, counted, not failed"

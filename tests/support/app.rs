@@ -272,6 +272,20 @@ impl TestApp {
         out
     }
 
+    /// The API's `/metrics` page.
+    pub async fn metrics(&self) -> String {
+        let r = self.http.get(self.url("/metrics")).send().await.unwrap();
+        r.text().await.unwrap()
+    }
+
+    /// One series' value (`name{labels}` exactly as rendered); 0 when absent.
+    pub async fn metric(&self, series: &str) -> f64 {
+        let page = self.metrics().await;
+        page.lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or(0.0)
+    }
+
     /// Waits until the log shows delivery `id` of `tenant` with `status`.
     pub async fn wait_for_status(&self, tenant: &str, id: &str, status: &str) {
         wait_until(

@@ -4,6 +4,9 @@
 #![forbid(unsafe_code)]
 
 pub mod app;
+pub mod bad_receiver;
+pub mod child;
+pub mod invariants;
 pub mod logs;
 pub mod proxy;
 pub mod receiver;

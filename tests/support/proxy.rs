@@ -12,6 +12,19 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+/// One fault, as a scenario lists them.
+#[derive(Debug, Clone, Copy)]
+pub enum Fault {
+    /// Every open connection cut; reconnecting works at once.
+    Cut,
+    /// Connections cut and new ones refused for a while (the server unreachable).
+    Down(Duration),
+    /// Bytes held, connections open, for a while (a frozen server or network).
+    Stall(Duration),
+    /// Every chunk delayed by the first duration, for the second.
+    Slow(Duration, Duration),
+}
+
 pub struct FaultProxy {
     pub addr: SocketAddr,
     faults: Arc<Faults>,
@@ -43,6 +56,19 @@ impl Faults {
 }
 
 impl FaultProxy {
+    /// A proxy in front of the server of `url` (`amqp://…` or `redis://…`).
+    pub async fn before(url: &str) -> FaultProxy {
+        let url = reqwest::Url::parse(url).expect("a server URL");
+        let addr = url
+            .socket_addrs(|| match url.scheme() {
+                "amqp" => Some(5672),
+                "redis" => Some(6379),
+                _ => None,
+            })
+            .expect("a server address")[0];
+        FaultProxy::start(addr).await
+    }
+
     /// Listens on 127.0.0.1 and forwards to `target`.
     pub async fn start(target: SocketAddr) -> FaultProxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -129,12 +155,36 @@ impl FaultProxy {
         self.faults.stalled.send_replace(false);
     }
 
+    /// Applies `fault`, waits out its duration and restores service.
+    pub async fn inject(&self, fault: Fault) {
+        let lasts = match fault {
+            Fault::Cut => {
+                self.cut();
+                return;
+            }
+            Fault::Down(lasts) => {
+                self.break_all();
+                lasts
+            }
+            Fault::Stall(lasts) => {
+                self.stall();
+                lasts
+            }
+            Fault::Slow(delay, lasts) => {
+                self.delay(delay);
+                lasts
+            }
+        };
+        tokio::time::sleep(lasts).await;
+        self.restore();
+    }
+
     /// How many connections the proxy has accepted.
     pub fn connections(&self) -> u64 {
         self.faults.accepted.load(Ordering::SeqCst)
     }
 
-    /// A URL for `scheme` through this proxy (`amqp://guest:guest@…/%2f`, `redis://…/`).
+    /// URLs of the broker and of Redis through this proxy.
     pub fn amqp_url(&self) -> String {
         format!("amqp://guest:guest@{}/%2f", self.addr)
     }

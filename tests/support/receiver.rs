@@ -46,6 +46,8 @@ pub enum Answer {
     RetryAfter(u16, u64),
     /// Never answer (until the test ends).
     Hang,
+    /// 500 to a first attempt, 200 to every later one: each delivery takes one retry.
+    FirstAttemptFails,
 }
 
 #[derive(Default)]
@@ -53,6 +55,8 @@ struct Script {
     /// Answers for the next requests, in order; then `default`.
     next: VecDeque<Answer>,
     default: Option<Answer>,
+    /// Waited before every answer (a receiver that takes its time).
+    latency: Duration,
 }
 
 #[derive(Clone)]
@@ -102,6 +106,11 @@ impl Receiver {
         self.script.lock().unwrap().default = Some(answer);
     }
 
+    /// Every answer comes `latency` late.
+    pub fn set_latency(&self, latency: Duration) {
+        self.script.lock().unwrap().latency = latency;
+    }
+
     pub fn received(&self) -> Vec<Received> {
         self.log.lock().unwrap().clone()
     }
@@ -133,18 +142,26 @@ async fn receive(
     body: Bytes,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
-    let answer = {
+    let (answer, latency) = {
         let mut s = r.script.lock().unwrap();
-        s.next
+        let answer = s
+            .next
             .pop_front()
             .or(s.default)
-            .unwrap_or(Answer::Status(200))
+            .unwrap_or(Answer::Status(200));
+        (answer, s.latency)
     };
+    let first_attempt = headers
+        .get("x-hook-attempt")
+        .is_some_and(|v| v.as_bytes() == b"1");
     let (status, retry_after) = match answer {
         Answer::Status(s) => (s, None),
         Answer::RetryAfter(s, secs) => (s, Some(secs)),
         Answer::Hang => (0, None),
+        Answer::FirstAttemptFails if first_attempt => (500, None),
+        Answer::FirstAttemptFails => (200, None),
     };
+
     r.log.lock().unwrap().push(Received {
         headers: headers
             .iter()
@@ -159,6 +176,10 @@ async fn receive(
         at: Instant::now(),
         answered: status,
     });
+    // Recorded first: a receiver that has done its work but answers late (or never).
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
     if answer == Answer::Hang {
         tokio::time::sleep(Duration::from_secs(3600)).await;
     }

@@ -460,7 +460,7 @@ pub async fn retry_drain(o: &Options) -> anyhow::Result<Report> {
         let event =
             hookpost_core::Event::parse(raw.as_bytes(), None).map_err(|e| anyhow::anyhow!(e))?;
         store
-            .claim_event(&event, 60_000, false, hookpost_core::now_ms())
+            .claim_event(&event, 60_000, hookpost_core::now_ms())
             .await?;
         due.push(hookpost_store::retries::Due {
             at_ms: hookpost_core::now_ms(),

@@ -1,9 +1,11 @@
 //! Claiming an event for processing.
 //!
-//! The first worker to see an event stores it and holds a lease on it; the event is
-//! `done` once every delivery's outcome is recorded. A producer's duplicate finds it
-//! `done` (dropped) or leased (`Busy`: looked at again later); a redelivery after a
-//! crash takes over and redoes only what the log does not show as decided.
+//! The first worker to see an event stores it and holds a lease on it, renewed while it
+//! works; the event is `done` once every delivery's outcome is recorded. A duplicate
+//! (a producer's, or RabbitMQ's redelivery after a cut connection) finds it `done`
+//! (dropped) or leased (`Busy`: looked at again when the lease ends); once the lease
+//! has run out (its holder died), the next one takes over and redoes only what the log
+//! does not show as decided.
 
 use hookpost_core::Event;
 use redis::AsyncCommands;
@@ -14,9 +16,9 @@ use crate::{corrupt, Result, Store};
 pub enum Claim {
     /// First sight: process every delivery.
     New,
-    /// Redelivered or the holder's lease ran out: process what is not yet decided.
+    /// The holder's lease ran out: process what is not yet decided.
     TakeOver,
-    /// Another worker holds it now (a producer's duplicate): look again later.
+    /// Another worker holds it now: look again when its lease ends.
     Busy,
     /// Already processed: a duplicate.
     Done,
@@ -64,7 +66,6 @@ impl Store {
         &self,
         event: &Event,
         lease_ms: u64,
-        redelivered: bool,
         now: i64,
     ) -> Result<(Claim, u64)> {
         let t = &event.tenant;
@@ -76,7 +77,6 @@ impl Store {
             .key(self.keys.hooks_version(t))
             .arg(now)
             .arg(lease_ms)
-            .arg(if redelivered { "1" } else { "0" })
             .arg(self.retention_secs)
             .arg(&event.kind)
             .arg(event.data.get())
@@ -103,17 +103,22 @@ impl Store {
         Ok(lease.unwrap_or(0))
     }
 
-    /// Renews the lease of an event being processed.
-    pub async fn take_over_event(&self, tenant: &str, event_id: &str, lease_ms: u64) -> Result<()> {
-        let _: () = self
-            .conn()
-            .hset(
-                self.keys.event(tenant, event_id),
-                "lease",
-                hookpost_core::now_ms() + lease_ms as i64,
-            )
+    /// Sets the lease of an event still being processed to `until_ms` (0 releases it);
+    /// `false` when the event is done or gone.
+    pub async fn set_event_lease(
+        &self,
+        tenant: &str,
+        event_id: &str,
+        until_ms: i64,
+    ) -> Result<bool> {
+        let set: i64 = self
+            .scripts
+            .event_lease
+            .key(self.keys.event(tenant, event_id))
+            .arg(until_ms)
+            .invoke_async(&mut self.conn())
             .await?;
-        Ok(())
+        Ok(set == 1)
     }
 
     pub async fn event(&self, tenant: &str, event_id: &str) -> Result<Option<StoredEvent>> {

@@ -36,6 +36,7 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 
 struct Scripts {
     claim_event: Script,
+    event_lease: Script,
     record: Script,
     claim_retries: Script,
     hook_write: Script,
@@ -77,6 +78,7 @@ impl Store {
             keys: Keys::new(&opts.prefix),
             scripts: std::sync::Arc::new(Scripts {
                 claim_event: Script::new(include_str!("scripts/claim_event.lua")),
+                event_lease: Script::new(include_str!("scripts/event_lease.lua")),
                 record: Script::new(include_str!("scripts/record.lua")),
                 claim_retries: Script::new(include_str!("scripts/claim_retries.lua")),
                 hook_write: Script::new(include_str!("scripts/hook_write.lua")),

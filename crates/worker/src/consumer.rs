@@ -30,6 +30,11 @@ enum End {
 pub async fn run(worker: Arc<Worker>, cancel: CancellationToken) {
     let mut backoff = Duration::from_millis(200);
     let mut first = true;
+    let renewing = CancellationToken::new();
+    let renewals = tokio::spawn({
+        let (worker, renewing) = (worker.clone(), renewing.clone());
+        async move { worker.leases.keep_alive(&worker.store, &renewing).await }
+    });
     loop {
         if !wait_for_keyspace(&worker, &cancel).await {
             break;
@@ -48,6 +53,8 @@ pub async fn run(worker: Arc<Worker>, cancel: CancellationToken) {
             }
         }
     }
+    renewing.cancel();
+    let _ = renewals.await;
     worker.publisher.close().await;
     info!("worker stopped");
 }
@@ -166,6 +173,16 @@ async fn session(
             .await;
     }
     tracker.close();
+    if let End::BrokerLost(_) = end {
+        // Their acks cannot reach RabbitMQ any more, but their outcomes can still be
+        // stored: let them finish while we reconnect, so that the redelivered copies
+        // find their events done (or leased, then done) instead of sending them again.
+        tokio::spawn(async move {
+            tracker.wait().await;
+            drop(abandon);
+        });
+        return Ok(end);
+    }
     let grace = match end {
         End::Cancelled => cfg.shutdown_grace,
         _ => Duration::ZERO,
@@ -204,9 +221,7 @@ async fn handle(
         "message"
     );
     let disposition = if is_event {
-        worker
-            .handle_event(&delivery.data, delivery.redelivered)
-            .await
+        worker.handle_event(&delivery.data).await
     } else {
         worker.handle_task(&delivery.data).await
     };

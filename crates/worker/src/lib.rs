@@ -6,11 +6,13 @@
 //! - [`egress`]: which addresses may be delivered to (checked inside the resolver).
 //! - [`hooks_cache`]: each tenant's hooks, reloaded when their version changes.
 //! - [`limits`]: in-flight requests per hook.
+//! - [`leases`]: the events being processed, their leases renewed while it works.
 #![forbid(unsafe_code)]
 
 pub mod consumer;
 pub mod egress;
 pub mod hooks_cache;
+pub mod leases;
 pub mod limits;
 pub mod process;
 pub mod sender;
@@ -35,6 +37,7 @@ pub struct Worker {
     sender: sender::Sender,
     hooks: hooks_cache::HooksCache,
     limits: limits::HookLimits,
+    leases: leases::Leases,
     in_flight: Semaphore,
     metrics: Arc<Metrics>,
     readiness: Readiness,
@@ -63,6 +66,7 @@ impl Worker {
                 config.allow_private_targets,
             ),
             limits: limits::HookLimits::new(config.hook_concurrency),
+            leases: leases::Leases::default(),
             in_flight: Semaphore::new(config.concurrency),
             hooks: hooks_cache::HooksCache::default(),
             topology,

@@ -14,8 +14,12 @@ use hookpost_store::retries::Due;
 use tracing::{info, warn, Instrument};
 
 use crate::hooks_cache::ReadyHook;
+use crate::leases::LEASE;
 use crate::sender::Envelope;
 use crate::Worker;
+
+/// Tries of a durable write before the message is requeued (about 1.5 s of pauses).
+const DURABLE_WRITE_TRIES: u32 = 5;
 
 /// What becomes of a message.
 #[derive(Debug)]
@@ -59,7 +63,7 @@ struct EventParts<'a> {
 
 impl Worker {
     /// A message from the events queue: the producer's JSON event.
-    pub async fn handle_event(&self, data: &[u8], redelivered: bool) -> Disposition {
+    pub async fn handle_event(&self, data: &[u8]) -> Disposition {
         if data.len() > self.config.max_message_bytes {
             return Disposition::DeadLetter(
                 "too_large",
@@ -74,10 +78,10 @@ impl Worker {
             Ok(e) => e,
             Err(e) => return Disposition::DeadLetter(e.code, e.message),
         };
-        let lease = self.lease_ms();
+        let lease = LEASE.as_millis() as u64;
         let now = hookpost_core::now_ms();
         let (claim, marker) = tokio::join!(
-            self.store.claim_event(&event, lease, redelivered, now),
+            self.store.claim_event(&event, lease, now),
             self.store.marker_present()
         );
         match marker {
@@ -100,7 +104,8 @@ impl Worker {
             ),
             Claim::Done => Disposition::Ack,
             Claim::Busy => {
-                // Another worker holds this event id now; look again when its lease ends.
+                // Another handler holds this event id now (a producer's duplicate, or
+                // RabbitMQ's redelivery after a cut): look again when its lease ends.
                 let due = Due {
                     at_ms: hookpost_core::now_ms() + lease as i64 + 1000,
                     task: Task::Resume(ResumeTask {
@@ -114,27 +119,25 @@ impl Worker {
                 }
             }
             Claim::New | Claim::TakeOver => {
-                let parts = EventParts {
+                let takeover = claim == Claim::TakeOver;
+                // A take-over must build the same bodies as the first try: from the
+                // stored event, with its receive time.
+                let stored = match takeover {
+                    true => match self.store.event(&event.tenant, &event.id).await {
+                        Ok(stored) => stored,
+                        Err(e) => return e.into(),
+                    },
+                    false => None,
+                };
+                let parts = stored.as_ref().map(parts_of).unwrap_or(EventParts {
                     tenant: &event.tenant,
                     id: &event.id,
                     kind: &event.kind,
                     data: event.data.get(),
                     received_at: now,
-                };
-                // A take-over must build the same bodies as the first try: use the
-                // stored receive time.
-                let parts = if claim == Claim::TakeOver {
-                    match self.store.event(&event.tenant, &event.id).await {
-                        Ok(Some(stored)) => {
-                            return self.fan_out(&parts_of(&stored), version, true).await
-                        }
-                        Ok(None) => parts,
-                        Err(e) => return e.into(),
-                    }
-                } else {
-                    parts
-                };
-                self.fan_out(&parts, version, false).await
+                });
+                self.under_lease(&parts, self.fan_out(&parts, version, takeover))
+                    .await
             }
         }
     }
@@ -154,8 +157,20 @@ impl Worker {
         false
     }
 
-    fn lease_ms(&self) -> u64 {
-        (self.config.request_timeout + std::time::Duration::from_secs(30)).as_millis() as u64
+    /// Processes a claimed event with its lease renewed meanwhile. A requeue releases the
+    /// lease, so that the redelivery takes over at once instead of waiting it out.
+    async fn under_lease(
+        &self,
+        ev: &EventParts<'_>,
+        work: impl std::future::Future<Output = Disposition>,
+    ) -> Disposition {
+        let held = self.leases.hold(ev.tenant, ev.id);
+        let disposition = work.await;
+        drop(held);
+        if let Disposition::Requeue(_) = disposition {
+            let _ = self.store.set_event_lease(ev.tenant, ev.id, 0).await;
+        }
+        disposition
     }
 
     /// First attempts of every delivery of an event; `takeover` skips those already decided.
@@ -278,14 +293,19 @@ impl Worker {
             };
         }
         info!(event_id = %task.event_id, "taking over an event whose worker is gone");
-        if let Err(e) = self
+        let until = hookpost_core::now_ms() + LEASE.as_millis() as i64;
+        match self
             .store
-            .take_over_event(&task.tenant, &task.event_id, self.lease_ms())
+            .set_event_lease(&task.tenant, &task.event_id, until)
             .await
         {
-            return e.into();
+            Ok(true) => {}
+            Ok(false) => return Disposition::Ack, // finished meanwhile
+            Err(e) => return e.into(),
         }
-        self.fan_out(&parts_of(&event), version, true).await
+        let parts = parts_of(&event);
+        self.under_lease(&parts, self.fan_out(&parts, version, true))
+            .await
     }
 
     /// Makes one attempt of one delivery, or defers it when its hook has no free slot.
@@ -421,7 +441,7 @@ impl Worker {
         event_done: bool,
     ) -> Disposition {
         let due: Vec<Due> = decided.iter().filter_map(|d| d.due.clone()).collect();
-        if let Err(e) = self.store.schedule(&due).await {
+        if let Err(e) = self.persist(|| self.store.schedule(&due)).await {
             return e.into();
         }
         self.metrics.retries_scheduled.inc_by(due.len() as u64);
@@ -439,8 +459,10 @@ impl Worker {
             .collect();
         let span = self.config.disable_after.as_millis() as i64;
         let failing = match self
-            .store
-            .record(ev.tenant, ev.id, &records, event_done, span)
+            .persist(|| {
+                self.store
+                    .record(ev.tenant, ev.id, &records, event_done, span)
+            })
             .await
         {
             Ok(failing) => failing,
@@ -466,6 +488,33 @@ impl Worker {
             }
         }
         Disposition::Ack
+    }
+
+    /// Runs a durable write again over a short Redis outage before giving up. Giving up
+    /// requeues the message, and its redelivery redoes the attempts (duplicates for the
+    /// receivers); trying again only waits. Both writes are idempotent: the same retry
+    /// and the same attempt are stored once.
+    async fn persist<T, F, Fut>(&self, mut write: F) -> hookpost_store::Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = hookpost_store::Result<T>>,
+    {
+        let mut pause = std::time::Duration::from_millis(100);
+        for _ in 1..DURABLE_WRITE_TRIES {
+            match write().await {
+                Ok(done) => return Ok(done),
+                Err(e) => {
+                    self.metrics
+                        .redis_errors
+                        .with_label_values(&["worker"])
+                        .inc();
+                    warn!(error = %e, "could not store an outcome; trying again");
+                    tokio::time::sleep(pause).await;
+                    pause *= 2;
+                }
+            }
+        }
+        write().await
     }
 
     /// The delay before attempt `n + 1`: the schedule's, or the receiver's `Retry-After`

@@ -1,6 +1,6 @@
 -- Claims an event for processing, storing it on first sight.
 -- KEYS: tenant record, event hash, hooks version
--- ARGV: now_ms, lease_ms, redelivered (0/1), ttl_s, type, data, occurred_at
+-- ARGV: now_ms, lease_ms, ttl_s, type, data, occurred_at
 -- Returns {state, hooks_version}: unknown_tenant | done | busy | takeover | new
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return {'unknown_tenant', '0'}
@@ -13,15 +13,16 @@ if state == 'done' then
 end
 if state == 'processing' then
   local lease = tonumber(redis.call('HGET', KEYS[2], 'lease') or '0')
-  -- A live lease on a first delivery is a producer's duplicate in flight elsewhere;
-  -- a redelivery (or an expired lease) means the holder is gone: take over.
-  if lease > now and ARGV[3] == '0' then
+  -- A live lease means a live holder (it renews the lease while it works), whether
+  -- this is a producer's duplicate or RabbitMQ's redelivery after a cut connection.
+  -- Only an expired lease means the holder is gone: take over.
+  if lease > now then
     return {'busy', ver}
   end
   redis.call('HSET', KEYS[2], 'lease', now + tonumber(ARGV[2]))
   return {'takeover', ver}
 end
 redis.call('HSET', KEYS[2], 'state', 'processing', 'lease', now + tonumber(ARGV[2]),
-  'type', ARGV[5], 'data', ARGV[6], 'received_at', now, 'occurred_at', ARGV[7])
-redis.call('EXPIRE', KEYS[2], ARGV[4])
+  'type', ARGV[4], 'data', ARGV[5], 'received_at', now, 'occurred_at', ARGV[6])
+redis.call('EXPIRE', KEYS[2], ARGV[3])
 return {'new', ver}

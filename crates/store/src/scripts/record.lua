@@ -22,7 +22,8 @@ for i = 1, n do
     redis.call('SADD', KEYS[3], meta.id)
   end
   redis.call('HSET', dkey, 'status', meta.status, 'updated_at', now, 'next_at', meta.next_at or '')
-  if attempt ~= '' then
+  -- The same attempt again (a write retried after a lost answer) is recorded once.
+  if attempt ~= '' and redis.call('LINDEX', akey, -1) ~= attempt then
     redis.call('RPUSH', akey, attempt)
     redis.call('LTRIM', akey, -50, -1)
     redis.call('EXPIRE', akey, ttl)

@@ -1,0 +1,72 @@
+//! `hookpost worker` processes SIGKILLed again and again while thousands of deliveries are
+//! in flight: the messages they held go back to RabbitMQ, and the other workers (or a
+//! restarted one) finish the job.
+
+use std::time::Duration;
+
+use hookpost::Roles;
+use hookpost_tests::child::ChildRole;
+use hookpost_tests::invariants::{scale, Ledger};
+use hookpost_tests::receiver::Answer;
+use hookpost_tests::{Receiver, TestApp, TestOptions};
+
+/// The `hookpost` CLI (its `main`, built in the test package).
+const HOOKPOST: &str = env!("CARGO_BIN_EXE_hookpost-child");
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workers_sigkilled_again_and_again_under_load_lose_nothing() {
+    let app = TestApp::spawn(TestOptions {
+        roles: Roles {
+            worker: false,
+            ..Roles::ALL
+        },
+        ..TestOptions::default()
+    })
+    .await;
+    let key = app.tenant("acme").await;
+    let receivers = [
+        Receiver::start().await,
+        Receiver::start().await,
+        Receiver::start().await,
+    ];
+    // Slow answers keep deliveries in flight when the kill comes; failing first attempts
+    // keep retries in flight too.
+    receivers[0].set_latency(Duration::from_millis(20));
+    receivers[2].answer_always(Answer::FirstAttemptFails);
+    let mut hooks = Vec::new();
+    for rx in &receivers {
+        hooks.push(app.hook(&key, &rx.url, &["*"]).await);
+    }
+    let mut workers = vec![
+        ChildRole::spawn(HOOKPOST, "worker", &app.config),
+        ChildRole::spawn(HOOKPOST, "worker", &app.config),
+    ];
+    let mut ledger = Ledger::new("acme", &hooks);
+    let kills = 6 * scale();
+    let killer = async {
+        for _ in 0..kills {
+            tokio::time::sleep(Duration::from_millis(700)).await;
+            workers.remove(0).kill().await;
+            workers.push(ChildRole::spawn(HOOKPOST, "worker", &app.config));
+        }
+    };
+    tokio::join!(ledger.post(&app, &key, 2000 * scale(), 100), killer);
+    let rx: Vec<&Receiver> = receivers.iter().collect();
+    ledger
+        .settle(
+            &format!("{kills} worker SIGKILLs"),
+            &app,
+            &rx,
+            4,
+            Duration::from_secs(180),
+        )
+        .await;
+    for w in &mut workers {
+        assert!(
+            w.running(),
+            "the surviving workers did not crash by themselves"
+        );
+    }
+    assert_eq!(app.dead_letter_count().await, 0, "nothing dead-lettered");
+    app.finish().await;
+}
