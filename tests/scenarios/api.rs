@@ -49,27 +49,9 @@ async fn hooks_crud_is_scoped_to_the_keys_tenant() {
         .await
         .unwrap();
     assert_eq!(r.status(), 404);
-    let list: Value = app
-        .http
-        .get(app.url("/v1/hooks"))
-        .bearer_auth(&other)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = app.get(&other, "/v1/hooks").await.json().await.unwrap();
     assert_eq!(list["hooks"], json!([]));
-    let list: Value = app
-        .http
-        .get(app.url("/v1/hooks"))
-        .bearer_auth(&acme)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = app.get(&acme, "/v1/hooks").await.json().await.unwrap();
     assert_eq!(list["hooks"].as_array().unwrap().len(), 1);
     assert_eq!(list["hooks"][0]["active"], true);
 
@@ -154,16 +136,7 @@ async fn invalid_hooks_and_tenants_are_refused_with_the_field_named() {
             "{err} names {field}"
         );
     }
-    let list: Value = app
-        .http
-        .get(app.url("/v1/hooks"))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = app.get(&key, "/v1/hooks").await.json().await.unwrap();
     assert_eq!(list["hooks"], json!([]), "nothing was stored");
 
     // Tenants: admin only; a taken id conflicts; bad ids are refused.
@@ -207,12 +180,8 @@ async fn invalid_hooks_and_tenants_are_refused_with_the_field_named() {
 
     // Keys: listed without the key itself; a revoked key stops working.
     let keys: Value = app
-        .http
-        .get(app.url("/v1/tenants/acme/keys"))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
+        .get(ADMIN_TOKEN, "/v1/tenants/acme/keys")
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -231,16 +200,7 @@ async fn invalid_hooks_and_tenants_are_refused_with_the_field_named() {
         .await
         .unwrap();
     assert_eq!(r.status(), 204);
-    assert_eq!(
-        app.http
-            .get(app.url("/v1/hooks"))
-            .bearer_auth(&key)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        401
-    );
+    assert_eq!(app.get(&key, "/v1/hooks").await.status(), 401);
     app.finish().await;
 }
 
@@ -264,12 +224,8 @@ async fn a_tenant_cannot_pass_its_hook_limit() {
     let err: Value = r.json().await.unwrap();
     assert_eq!(err["error"]["code"], "too_many_hooks");
     let list: Value = app
-        .http
-        .get(app.url("/v1/hooks?limit=100"))
-        .bearer_auth(&key)
-        .send()
+        .get(&key, "/v1/hooks?limit=100")
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();

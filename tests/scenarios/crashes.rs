@@ -6,8 +6,7 @@ use std::time::Duration;
 
 use hookpost::Roles;
 use hookpost_tests::child::ChildRole;
-use hookpost_tests::invariants::{scale, Ledger};
-use hookpost_tests::receiver::Answer;
+use hookpost_tests::invariants::{scale, three_hooks};
 use hookpost_tests::{Receiver, TestApp, TestOptions};
 
 /// The `hookpost` CLI (its `main`, built in the test package).
@@ -24,24 +23,11 @@ async fn workers_sigkilled_again_and_again_under_load_lose_nothing() {
     })
     .await;
     let key = app.tenant("acme").await;
-    let receivers = [
-        Receiver::start().await,
-        Receiver::start().await,
-        Receiver::start().await,
-    ];
-    // Slow answers keep deliveries in flight when the kill comes; failing first attempts
-    // keep retries in flight too.
-    receivers[0].set_latency(Duration::from_millis(20));
-    receivers[2].answer_always(Answer::FirstAttemptFails);
-    let mut hooks = Vec::new();
-    for rx in &receivers {
-        hooks.push(app.hook(&key, &rx.url, &["*"]).await);
-    }
+    let (receivers, mut ledger) = three_hooks(&app, &key).await;
     let mut workers = vec![
         ChildRole::spawn(HOOKPOST, "worker", &app.config),
         ChildRole::spawn(HOOKPOST, "worker", &app.config),
     ];
-    let mut ledger = Ledger::new("acme", &hooks);
     let kills = 6 * scale();
     let killer = async {
         for _ in 0..kills {

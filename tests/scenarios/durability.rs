@@ -55,9 +55,9 @@ async fn a_redis_without_persistence_is_reported_and_one_with_aof_is_not() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_killed_twice_under_load_and_restarted_from_its_aof_loses_nothing() {
+    use hookpost_tests::invariants::Ledger;
     use hookpost_tests::receiver::Answer;
-    use hookpost_tests::{wait_until, Receiver};
-    use std::collections::HashMap;
+    use hookpost_tests::Receiver;
     use std::time::Duration;
 
     let mut server = RedisServer::start(true);
@@ -75,62 +75,23 @@ async fn redis_killed_twice_under_load_and_restarted_from_its_aof_loses_nothing(
     ];
     // One hook fails its first 300 requests, so retries are pending when Redis dies.
     receivers[2].answer_next(&[Answer::Status(500); 300]);
+    let mut hooks = Vec::new();
     for rx in &receivers {
-        app.hook(&key, &rx.url, &["ticket.created"]).await;
+        hooks.push(app.hook(&key, &rx.url, &["ticket.created"]).await);
     }
-    const EVENTS: usize = 1500;
-    for chunk in 0..EVENTS / 100 {
-        let batch: Vec<_> = (0..100).map(|i| serde_json::json!({"id": format!("e{}", chunk * 100 + i), "type": "ticket.created", "data": {"n": chunk * 100 + i}})).collect();
-        let r = app
-            .http
-            .post(app.url("/v1/events/batch"))
-            .bearer_auth(&key)
-            .json(&batch)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 202);
-    }
+    let mut ledger = Ledger::new("acme", &hooks);
+    ledger.post(&app, &key, 1500, 100).await;
     for _ in 0..2 {
         tokio::time::sleep(Duration::from_millis(700)).await;
         server.kill_and_restart();
     }
-    wait_until(
-        "every event reached every hook",
-        Duration::from_secs(90),
-        || async {
-            receivers.iter().all(|rx| {
-                let delivered: std::collections::HashSet<String> =
-                    rx.delivered().iter().map(|r| r.delivery_id()).collect();
-                delivered.len() == EVENTS
-            })
-        },
-    )
-    .await;
+    let rx: Vec<&Receiver> = receivers.iter().collect();
+    ledger
+        .settle("redis killed twice", &app, &rx, 6, Duration::from_secs(90))
+        .await;
     // Everything at rest survived: the tenant's key works, its hooks are there.
-    let hooks: Value = app
-        .http
-        .get(app.url("/v1/hooks"))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let hooks: Value = app.get(&key, "/v1/hooks").await.json().await.unwrap();
     assert_eq!(hooks["hooks"].as_array().unwrap().len(), 3);
-    let mut duplicates = 0;
-    for rx in &receivers {
-        let mut seen: HashMap<String, usize> = HashMap::new();
-        for r in rx.delivered() {
-            *seen.entry(r.delivery_id()).or_default() += 1;
-        }
-        duplicates += seen.values().map(|n| n - 1).sum::<usize>();
-    }
-    eprintln!(
-        "redis killed twice: {} deliveries, 0 lost, {duplicates} duplicates",
-        EVENTS * 3
-    );
     app.finish().await;
 }
 
@@ -178,13 +139,7 @@ async fn a_redis_back_empty_stops_the_pipeline_loudly_until_its_data_returns() {
                 .is_some_and(|w| w.contains("keyspace marker"))
     })
     .await;
-    let r = app
-        .http
-        .get(app.url("/v1/hooks"))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap();
+    let r = app.get(&key, "/v1/hooks").await;
     assert_eq!(
         r.status(),
         503,
@@ -214,16 +169,7 @@ async fn a_redis_back_empty_stops_the_pipeline_loudly_until_its_data_returns() {
         r["ready"] == true
     })
     .await;
-    assert_eq!(
-        app.http
-            .get(app.url("/v1/hooks"))
-            .bearer_auth(&key)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(app.get(&key, "/v1/hooks").await.status(), 200);
 
     // Empty again, and this time an operator accepts the empty keyspace
     // (`hookpost admin init --force`): new tenants and hooks work from there.

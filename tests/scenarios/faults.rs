@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use hookpost::Roles;
-use hookpost_tests::invariants::{scale, Ledger};
+use hookpost_tests::invariants::{scale, three_hooks};
 use hookpost_tests::proxy::{Fault, FaultProxy};
 use hookpost_tests::receiver::Answer;
 use hookpost_tests::{amqp_url, redis_url, wait_until, Receiver, TestApp, TestOptions};
@@ -129,8 +129,7 @@ enum Through {
     Redis,
 }
 
-/// Three hooks (one slow, one whose first attempts fail, so retries go through the
-/// scheduler), `1,500 × scale` events posted while `faults` are injected one after
+/// Three hooks (see [`three_hooks`]), `1,500 × scale` events posted while `faults` are injected one after
 /// another, then the invariant: nothing lost.
 async fn load_under_faults(scenario: &str, through: Through, faults: &[Fault]) -> TestApp {
     let proxy = match through {
@@ -144,19 +143,8 @@ async fn load_under_faults(scenario: &str, through: Through, faults: &[Fault]) -
     })
     .await;
     let key = app.tenant("acme").await;
-    let receivers = [
-        Receiver::start().await,
-        Receiver::start().await,
-        Receiver::start().await,
-    ];
-    receivers[1].set_latency(Duration::from_millis(5));
-    receivers[2].answer_always(Answer::FirstAttemptFails);
-    let mut hooks = Vec::new();
-    for rx in &receivers {
-        hooks.push(app.hook(&key, &rx.url, &["*"]).await);
-    }
+    let (receivers, mut ledger) = three_hooks(&app, &key).await;
     let before = proxy.connections();
-    let mut ledger = Ledger::new("acme", &hooks);
     let inject = async {
         for _ in 0..scale() {
             for fault in faults {
@@ -236,21 +224,11 @@ async fn an_api_write_while_redis_is_unreachable_answers_503_and_writes_nothing(
     assert!(body["error"]["message"].is_string(), "{body}");
     proxy.restore();
 
-    let list = || async {
-        let r = app
-            .http
-            .get(app.url("/v1/hooks"))
-            .bearer_auth(&key)
-            .send()
-            .await
-            .unwrap();
-        (r.status() == 200).then_some(r)
-    };
     wait_until("the API reads again", WAIT, || async {
-        list().await.is_some()
+        app.get(&key, "/v1/hooks").await.status() == 200
     })
     .await;
-    let listed: Value = list().await.unwrap().json().await.unwrap();
+    let listed: Value = app.get(&key, "/v1/hooks").await.json().await.unwrap();
     let urls: Vec<&str> = listed["hooks"]
         .as_array()
         .unwrap()

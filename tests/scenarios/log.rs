@@ -11,13 +11,7 @@ use serde_json::{json, Value};
 const WAIT: Duration = Duration::from_secs(30);
 
 async fn get(app: &TestApp, key: &str, path: &str) -> (u16, Value) {
-    let r = app
-        .http
-        .get(app.url(path))
-        .bearer_auth(key)
-        .send()
-        .await
-        .unwrap();
+    let r = app.get(key, path).await;
     (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
 }
 

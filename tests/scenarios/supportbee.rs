@@ -57,16 +57,7 @@ async fn the_supportbee_routes_answer_as_documented() {
     )
     .await;
     assert_eq!(s, 201);
-    let v1: Value = app
-        .http
-        .get(app.url("/v1/hooks"))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v1: Value = app.get(&key, "/v1/hooks").await.json().await.unwrap();
     // Hooks made in the same millisecond list in id order: compare as a set.
     let mut urls: Vec<&str> = v1["hooks"]
         .as_array()
@@ -152,13 +143,7 @@ async fn the_supportbee_routes_answer_as_documented() {
     );
 
     // Bearer works too; no key is 401.
-    let r = app
-        .http
-        .get(app.url("/web_hooks.json"))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap();
+    let r = app.get(&key, "/web_hooks.json").await;
     assert_eq!(r.status(), 200);
     assert_eq!(call(&app, "GET", "/web_hooks.json", None).await.0, 401);
     assert_eq!(
@@ -189,12 +174,8 @@ async fn the_supportbee_test_route_answers_200_or_500_like_the_receiver() {
         .unwrap()
         .to_owned();
     let secret: Value = app
-        .http
-        .get(app.url(&format!("/v1/hooks/{hook_id}/secret")))
-        .bearer_auth(&key)
-        .send()
+        .get(&key, &format!("/v1/hooks/{hook_id}/secret"))
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();

@@ -162,6 +162,12 @@ impl TestApp {
         r.json().await.unwrap()
     }
 
+    /// `GET path` with `key`.
+    pub async fn get(&self, key: &str, path: &str) -> reqwest::Response {
+        let r = self.http.get(self.url(path)).bearer_auth(key).send().await;
+        r.expect("the API answers")
+    }
+
     pub async fn post_event(&self, key: &str, event: &Value) -> reqwest::Response {
         self.http
             .post(self.url("/v1/events"))

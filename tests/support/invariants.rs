@@ -9,7 +9,26 @@ use std::time::{Duration, Instant};
 use hookpost_core::delivery::delivery_id;
 use serde_json::{json, Value};
 
+use crate::receiver::Answer;
 use crate::{Receiver, TestApp};
+
+/// The hooks a load scenario delivers to, for tenant "acme" of `key`: one healthy, one
+/// slow (its deliveries are in flight when a fault comes), one that fails every first
+/// attempt (so retries go through the retry set and the scheduler while things break).
+pub async fn three_hooks(app: &TestApp, key: &str) -> ([Receiver; 3], Ledger) {
+    let receivers = [
+        Receiver::start().await,
+        Receiver::start().await,
+        Receiver::start().await,
+    ];
+    receivers[1].set_latency(Duration::from_millis(20));
+    receivers[2].answer_always(Answer::FirstAttemptFails);
+    let mut hooks = Vec::new();
+    for rx in &receivers {
+        hooks.push(app.hook(key, &rx.url, &["*"]).await);
+    }
+    (receivers, Ledger::new("acme", &hooks))
+}
 
 /// What a scenario promised: the events accepted for one tenant, and its hooks.
 pub struct Ledger {
