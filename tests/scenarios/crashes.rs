@@ -9,8 +9,7 @@ use hookpost_tests::child::ChildRole;
 use hookpost_tests::invariants::{scale, three_hooks};
 use hookpost_tests::{Receiver, TestApp, TestOptions};
 
-/// The `hookpost` CLI (its `main`, built in the test package).
-const HOOKPOST: &str = env!("CARGO_BIN_EXE_hookpost-child");
+use crate::HOOKPOST;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn workers_sigkilled_again_and_again_under_load_lose_nothing() {

@@ -1,8 +1,13 @@
 //! hookpost's integration tests: one binary, real RabbitMQ, Redis and HTTP receivers.
 //! Each test runs under its own prefix, so tests run in parallel on shared servers.
 
+/// The `hookpost` CLI (its `main`, built in this package) for scenarios that run roles
+/// as child processes.
+const HOOKPOST: &str = env!("CARGO_BIN_EXE_hookpost-child");
+
 mod api;
 mod bench_smoke;
+mod controls;
 mod crashes;
 mod deploy;
 mod durability;

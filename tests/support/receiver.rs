@@ -64,6 +64,8 @@ pub struct Receiver {
     pub url: String,
     log: Arc<Mutex<Vec<Received>>>,
     script: Arc<Mutex<Script>>,
+    /// Requests being answered now, and the most ever at once.
+    concurrent: Arc<Mutex<(usize, usize)>>,
     stop: CancellationToken,
 }
 
@@ -78,6 +80,7 @@ impl Receiver {
             url: format!("http://{addr}/hook"),
             log: Arc::default(),
             script: Arc::default(),
+            concurrent: Arc::default(),
             stop: CancellationToken::new(),
         };
         let app = Router::new()
@@ -115,6 +118,11 @@ impl Receiver {
         self.log.lock().unwrap().clone()
     }
 
+    /// The most requests this receiver was answering at once.
+    pub fn most_concurrent(&self) -> usize {
+        self.concurrent.lock().unwrap().1
+    }
+
     pub fn count(&self) -> usize {
         self.log.lock().unwrap().len()
     }
@@ -142,6 +150,7 @@ async fn receive(
     body: Bytes,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
+    let _answering = Answering::new(&r.concurrent);
     let (answer, latency) = {
         let mut s = r.script.lock().unwrap();
         let answer = s
@@ -187,5 +196,23 @@ async fn receive(
     match retry_after {
         Some(secs) => (status, [("retry-after", secs.to_string())]).into_response(),
         None => status.into_response(),
+    }
+}
+
+/// Counts a request as being answered until dropped (also when the client gives up).
+struct Answering<'a>(&'a Mutex<(usize, usize)>);
+
+impl<'a> Answering<'a> {
+    fn new(counts: &'a Mutex<(usize, usize)>) -> Self {
+        let mut c = counts.lock().unwrap();
+        c.0 += 1;
+        c.1 = c.1.max(c.0);
+        Answering(counts)
+    }
+}
+
+impl Drop for Answering<'_> {
+    fn drop(&mut self) {
+        self.0.lock().unwrap().0 -= 1;
     }
 }

@@ -33,6 +33,14 @@ pub struct Hook {
     pub disabled_reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disabled_at: Option<String>,
+    /// Delivery controls (see `controls`); absent: the deployment's defaults.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<crate::controls::RateLimit>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_in_flight: Option<u32>,
+    /// This hook's retry delays as given (`["5m", "30m"]`), checked on save.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_schedule: Option<Vec<String>>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -182,6 +190,9 @@ mod tests {
             previous_secret_expires_at: None,
             disabled_reason: None,
             disabled_at: None,
+            rate_limit: None,
+            max_in_flight: None,
+            retry_schedule: None,
             created_at: String::new(),
             updated_at: String::new(),
         }

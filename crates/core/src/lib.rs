@@ -18,6 +18,7 @@
 pub mod address;
 pub mod catalogue;
 pub mod config;
+pub mod controls;
 pub mod delivery;
 pub mod duration;
 pub mod event;

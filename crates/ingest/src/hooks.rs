@@ -8,6 +8,7 @@ use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
+use hookpost_core::controls::{self, RateLimit};
 use hookpost_core::hook::{check_events, check_headers, check_url};
 use hookpost_core::Hook;
 use hookpost_store::hooks::HookWrite;
@@ -21,7 +22,8 @@ const MAX_DESCRIPTION: usize = 500;
 /// How header values show on read.
 const MASK: &str = "********";
 
-/// The fields a client may send; anything else is refused. `filter: null` clears it.
+/// The fields a client may send; anything else is refused. `null` clears `filter` and
+/// the delivery controls.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HookInput {
@@ -29,9 +31,22 @@ pub struct HookInput {
     pub events: Option<Vec<String>>,
     pub active: Option<bool>,
     pub description: Option<String>,
+    #[serde(default, deserialize_with = "given")]
     pub filter: Option<Value>,
     pub headers: Option<BTreeMap<String, String>>,
     pub secret: Option<String>,
+    #[serde(default, deserialize_with = "given")]
+    pub rate_limit: Option<Value>,
+    #[serde(default, deserialize_with = "given")]
+    pub max_in_flight: Option<Value>,
+    #[serde(default, deserialize_with = "given")]
+    pub retry_schedule: Option<Value>,
+}
+
+/// A field that is present, `null` included (`Some(Value::Null)` clears it); absent
+/// fields stay `None` through `default`.
+fn given<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
 }
 
 /// A hook as the API shows it: header values masked; the secret only when just made.
@@ -55,6 +70,12 @@ pub struct HookView {
     pub disabled_reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub disabled_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<RateLimit>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_in_flight: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_schedule: Option<Vec<String>>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -81,6 +102,9 @@ impl HookView {
                 .map(hookpost_core::rfc3339),
             disabled_reason: h.disabled_reason.clone(),
             disabled_at: h.disabled_at.clone(),
+            rate_limit: h.rate_limit,
+            max_in_flight: h.max_in_flight,
+            retry_schedule: h.retry_schedule.clone(),
             created_at: h.created_at.clone(),
             updated_at: h.updated_at.clone(),
         }
@@ -123,7 +147,32 @@ pub async fn apply(state: &AppState, hook: &mut Hook, input: HookInput) -> Resul
         check_secret(&secret)?;
         hook.secret = secret;
     }
+    if let Some(v) = input.rate_limit {
+        hook.rate_limit = nullable(v, "rate_limit", RateLimit::check)?;
+    }
+    if let Some(v) = input.max_in_flight {
+        hook.max_in_flight = nullable(v, "max_in_flight", |n| controls::check_max_in_flight(*n))?;
+    }
+    if let Some(v) = input.retry_schedule {
+        hook.retry_schedule = nullable(v, "retry_schedule", |steps: &Vec<String>| {
+            controls::parse_retry_schedule(steps).map(drop)
+        })?;
+    }
     Ok(())
+}
+
+/// A field that `null` clears: its value as `T`, checked by `check`.
+fn nullable<T: serde::de::DeserializeOwned>(
+    v: Value,
+    field: &str,
+    check: impl Fn(&T) -> Result<(), String>,
+) -> Result<Option<T>, ApiError> {
+    if v.is_null() {
+        return Ok(None);
+    }
+    let value: T = serde_json::from_value(v).map_err(|e| ApiError::invalid(field, e))?;
+    check(&value).map_err(|m| ApiError::invalid(field, m))?;
+    Ok(Some(value))
 }
 
 /// Activating clears why hookpost had disabled the hook.
@@ -249,6 +298,9 @@ pub async fn create_hook(
         previous_secret_expires_at: None,
         disabled_reason: None,
         disabled_at: None,
+        rate_limit: None,
+        max_in_flight: None,
+        retry_schedule: None,
         created_at: now(),
         updated_at: now(),
     };
@@ -433,6 +485,7 @@ pub async fn put(
         h.description = None;
         h.filter = None;
         h.headers.clear();
+        (h.rate_limit, h.max_in_flight, h.retry_schedule) = (None, None, None);
         apply(&state, h, input).await
     })
     .await?;

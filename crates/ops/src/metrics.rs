@@ -21,7 +21,7 @@ pub struct Metrics {
     pub deliveries_failed: IntCounter,
     pub attempt_duration: Histogram,
     pub in_flight: IntGauge,
-    /// Deliveries put off without an attempt, by reason: hook_concurrency.
+    /// Deliveries put off without an attempt, by reason (see [`DEFER_REASONS`]).
     pub deferred: IntCounterVec,
     /// Event x hook pairs a hook's filter kept out.
     pub filtered: IntCounter,
@@ -78,6 +78,9 @@ pub const DEAD_LETTER_REASONS: &[&str] = &[
     "invalid_task",
 ];
 pub const ROLES: &[&str] = &["ingest", "worker", "scheduler"];
+/// Why a delivery waited without an attempt: this worker's slots at the hook were busy,
+/// the hook's `max_in_flight` across workers was reached, or its `rate_limit`.
+pub const DEFER_REASONS: &[&str] = &["hook_concurrency", "max_in_flight", "rate_limit"];
 
 impl Metrics {
     pub fn new() -> Metrics {
@@ -237,7 +240,9 @@ impl Metrics {
             m.amqp_reconnects.with_label_values(&[role]);
             m.redis_errors.with_label_values(&[role]);
         }
-        m.deferred.with_label_values(&["hook_concurrency"]);
+        for reason in DEFER_REASONS {
+            m.deferred.with_label_values(&[reason]);
+        }
         for reason in ["gone", "failing"] {
             m.hooks_disabled.with_label_values(&[reason]);
         }

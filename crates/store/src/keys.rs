@@ -18,6 +18,8 @@
 //! | `P:{t.T}:evt:<id>:dlvs` | set | the deliveries an event caused |
 //! | `P:{t.T}:failing` | hash | hook id → since when all its attempts failed (ms) |
 //! | `P:{t.T}:log` | sorted set | delivery ids by creation time |
+//! | `P:{t.T}:rate:<hook>` | hash | the hook's rate limit: next conformant time, line |
+//! | `P:{t.T}:inflight:<hook>` | sorted set | the hook's requests in flight by lease end |
 //! | `P:{r.N}:due` | sorted set | retry shard N: task JSON by due time (ms) |
 //! | `P:{r.N}:claimed` | sorted set | retry shard N: claimed tasks by lease expiry |
 //!
@@ -76,6 +78,12 @@ impl Keys {
     /// Since when every attempt to a hook has failed (ms), absent after a success.
     pub fn hook_failing(&self, t: &str) -> String {
         format!("{}:{{t.{t}}}:failing", self.p)
+    }
+    pub fn hook_rate(&self, t: &str, hook_id: &str) -> String {
+        format!("{}:{{t.{t}}}:rate:{hook_id}", self.p)
+    }
+    pub fn hook_in_flight(&self, t: &str, hook_id: &str) -> String {
+        format!("{}:{{t.{t}}}:inflight:{hook_id}", self.p)
     }
     pub fn log(&self, t: &str) -> String {
         format!("{}:{{t.{t}}}:log", self.p)

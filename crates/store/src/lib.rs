@@ -12,6 +12,7 @@
 pub mod events;
 pub mod hooks;
 pub mod keys;
+pub mod limits;
 pub mod log;
 pub mod marker;
 pub mod retries;
@@ -40,6 +41,8 @@ struct Scripts {
     record: Script,
     claim_retries: Script,
     hook_write: Script,
+    rate_limit: Script,
+    in_flight: Script,
 }
 
 /// A handle on the store; cheap to clone (one multiplexed, self-healing connection).
@@ -82,6 +85,8 @@ impl Store {
                 record: Script::new(include_str!("scripts/record.lua")),
                 claim_retries: Script::new(include_str!("scripts/claim_retries.lua")),
                 hook_write: Script::new(include_str!("scripts/hook_write.lua")),
+                rate_limit: Script::new(include_str!("scripts/rate_limit.lua")),
+                in_flight: Script::new(include_str!("scripts/in_flight.lua")),
             }),
             retention_secs: opts.retention.as_secs().max(1),
             retry_shards: opts.retry_shards.max(1),

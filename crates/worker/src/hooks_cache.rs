@@ -21,6 +21,8 @@ pub struct ReadyHook {
     pub snapshot: String,
     /// The smart-rule filter, parsed once (validated on save).
     pub filter: Option<hookpost_core::filter::Filter>,
+    /// The hook's own retry schedule, parsed once (validated on save).
+    pub retry: Option<hookpost_core::retry::RetrySchedule>,
 }
 
 impl ReadyHook {
@@ -46,8 +48,13 @@ impl ReadyHook {
             Some(f) => Some(hookpost_core::filter::Filter::parse(f).ok()?),
             None => None,
         };
+        let retry = match &hook.retry_schedule {
+            Some(steps) => Some(hookpost_core::controls::parse_retry_schedule(steps).ok()?),
+            None => None,
+        };
         Some(ReadyHook {
             filter,
+            retry,
             key: SigningKey::from_secret(&hook.secret),
             previous,
             headers,

@@ -5,12 +5,14 @@
 //! - [`sender`]: one HTTP attempt as an [`hookpost_core::outcome::Attempt`].
 //! - [`egress`]: which addresses may be delivered to (checked inside the resolver).
 //! - [`hooks_cache`]: each tenant's hooks, reloaded when their version changes.
-//! - [`limits`]: in-flight requests per hook.
+//! - [`gate`]: whether an attempt may go now (slots, `max_in_flight`, `rate_limit`).
+//! - [`limits`]: in-flight requests per hook in this worker.
 //! - [`leases`]: the events being processed, their leases renewed while it works.
 #![forbid(unsafe_code)]
 
 pub mod consumer;
 pub mod egress;
+pub mod gate;
 pub mod hooks_cache;
 pub mod leases;
 pub mod limits;
@@ -65,7 +67,7 @@ impl Worker {
                 config.request_timeout,
                 config.allow_private_targets,
             ),
-            limits: limits::HookLimits::new(config.hook_concurrency),
+            limits: limits::HookLimits::default(),
             leases: leases::Leases::default(),
             in_flight: Semaphore::new(config.concurrency),
             hooks: hooks_cache::HooksCache::default(),

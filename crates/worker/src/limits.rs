@@ -15,31 +15,27 @@ const SLOW_FOR: Duration = Duration::from_secs(10);
 
 struct HookSlots {
     slots: Arc<Semaphore>,
+    size: usize,
     /// Until when (ms) deliveries to this hook do not wait for a slot.
     slow_until: AtomicI64,
 }
 
+#[derive(Default)]
 pub struct HookLimits {
-    per_hook: usize,
     hooks: Mutex<HashMap<String, Arc<HookSlots>>>,
 }
 
 impl HookLimits {
-    pub fn new(per_hook: usize) -> Self {
-        HookLimits {
-            per_hook,
-            hooks: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// A slot at `hook_id`: at once if one is free; else, unless the hook is slow, within
-    /// `wait`. `Err(ms)`: defer the delivery until then (the end of the hook's slow spell).
+    /// One of `size` slots at `hook_id`: at once if one is free; else, unless the hook is
+    /// slow, within `wait`. `Err(ms)`: defer the delivery until then (the end of the
+    /// hook's slow spell).
     pub async fn acquire(
         &self,
         hook_id: &str,
+        size: usize,
         wait: Duration,
     ) -> Result<OwnedSemaphorePermit, i64> {
-        let hook = self.slots(hook_id);
+        let hook = self.slots(hook_id, size);
         if let Ok(permit) = hook.slots.clone().try_acquire_owned() {
             return Ok(permit);
         }
@@ -57,18 +53,26 @@ impl HookLimits {
         }
     }
 
-    fn slots(&self, hook_id: &str) -> Arc<HookSlots> {
+    /// The hook's slots; new ones when its size changed (permits of the old ones still
+    /// held are simply dropped later).
+    fn slots(&self, hook_id: &str, size: usize) -> Arc<HookSlots> {
         let mut hooks = self.hooks.lock().expect("not poisoned");
-        hooks
+        let entry = hooks
             .entry(hook_id.to_owned())
-            .or_insert_with(|| {
-                Arc::new(HookSlots {
-                    slots: Arc::new(Semaphore::new(self.per_hook)),
-                    slow_until: AtomicI64::new(0),
-                })
-            })
-            .clone()
+            .or_insert_with(|| new_slots(size));
+        if entry.size != size {
+            *entry = new_slots(size);
+        }
+        entry.clone()
     }
+}
+
+fn new_slots(size: usize) -> Arc<HookSlots> {
+    Arc::new(HookSlots {
+        slots: Arc::new(Semaphore::new(size)),
+        size,
+        slow_until: AtomicI64::new(0),
+    })
 }
 
 #[cfg(test)]
@@ -79,21 +83,21 @@ mod tests {
 
     #[tokio::test]
     async fn limits_each_hook_on_its_own() {
-        let l = HookLimits::new(2);
-        let a1 = l.acquire("a", WAIT).await;
-        let a2 = l.acquire("a", WAIT).await;
+        let l = HookLimits::default();
+        let a1 = l.acquire("a", 2, WAIT).await;
+        let a2 = l.acquire("a", 2, WAIT).await;
         assert!(a1.is_ok() && a2.is_ok());
-        assert!(l.acquire("b", WAIT).await.is_ok());
-        assert!(l.acquire("a", WAIT).await.is_err(), "full");
+        assert!(l.acquire("b", 2, WAIT).await.is_ok());
+        assert!(l.acquire("a", 2, WAIT).await.is_err(), "full");
     }
 
     #[tokio::test]
     async fn a_slot_freed_within_the_wait_is_taken() {
-        let l = Arc::new(HookLimits::new(1));
-        let held = l.acquire("a", WAIT).await.unwrap();
+        let l = Arc::new(HookLimits::default());
+        let held = l.acquire("a", 1, WAIT).await.unwrap();
         let waiter = {
             let l = l.clone();
-            tokio::spawn(async move { l.acquire("a", Duration::from_secs(5)).await.is_ok() })
+            tokio::spawn(async move { l.acquire("a", 1, Duration::from_secs(5)).await.is_ok() })
         };
         tokio::time::sleep(Duration::from_millis(20)).await;
         drop(held);
@@ -101,12 +105,22 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_new_size_takes_effect() {
+        let l = HookLimits::default();
+        let _held = l.acquire("a", 1, WAIT).await.unwrap();
+        assert!(l.acquire("a", 2, WAIT).await.is_ok(), "resized to 2");
+    }
+
+    #[tokio::test]
     async fn a_hook_that_stays_full_is_slow_and_not_waited_for() {
-        let l = HookLimits::new(1);
-        let _held = l.acquire("a", WAIT).await.unwrap();
-        assert!(l.acquire("a", WAIT).await.is_err(), "waited, then gave up");
+        let l = HookLimits::default();
+        let _held = l.acquire("a", 1, WAIT).await.unwrap();
+        assert!(
+            l.acquire("a", 1, WAIT).await.is_err(),
+            "waited, then gave up"
+        );
         let started = std::time::Instant::now();
-        assert!(l.acquire("a", Duration::from_secs(5)).await.is_err());
+        assert!(l.acquire("a", 1, Duration::from_secs(5)).await.is_err());
         assert!(
             started.elapsed() < Duration::from_millis(20),
             "slow: no wait at all"

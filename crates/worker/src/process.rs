@@ -319,28 +319,20 @@ impl Worker {
     ) -> Decided {
         let span = tracing::info_span!("delivery", delivery_id = %id, hook_id = %hook.hook.id, attempt = n);
         async move {
-            let slot = self
-                .limits
-                .acquire(&hook.hook.id, self.config.hook_wait)
-                .await;
-            let _slot = match slot {
-                Ok(permit) => permit,
-                Err(slow_until) => {
+            let pass = match self.gate(ev.tenant, hook).await {
+                Ok(pass) => pass,
+                Err(defer) => {
                     self.metrics
                         .deferred
-                        .with_label_values(&["hook_concurrency"])
+                        .with_label_values(&[defer.reason])
                         .inc();
-                    // Back when the hook's slow spell ends (at least the defer delay), not
-                    // every second: a hanging hook's backlog must not churn the broker.
-                    let at = slow_until
-                        .max(hookpost_core::now_ms() + self.config.defer_delay.as_millis() as i64);
                     return Decided {
-                        due: Some(self.attempt_task(ev, &hook.hook.id, &id, n, at)),
+                        due: Some(self.attempt_task(ev, &hook.hook.id, &id, n, defer.at_ms)),
                         id,
                         hook_id: hook.hook.id.clone(),
                         hook_json,
                         status: Status::Pending,
-                        next_at: Some(at),
+                        next_at: Some(defer.at_ms),
                         attempt: None,
                         gone: false,
                     };
@@ -367,6 +359,7 @@ impl Worker {
             self.metrics.in_flight.inc();
             let attempt = self.sender.send(&hook.url, bytes, &envelope).await;
             self.metrics.in_flight.dec();
+            self.release(ev.tenant, hook, pass).await;
             self.metrics
                 .deliveries
                 .with_label_values(&[attempt.outcome.as_str()])
@@ -382,7 +375,7 @@ impl Worker {
                 // is deactivated once this is recorded.
                 self.metrics.deliveries_failed.inc();
                 (Status::Failed, None)
-            } else if let Some(delay) = self.next_delay(n, &attempt) {
+            } else if let Some(delay) = self.next_delay(hook, n, &attempt) {
                 let at = hookpost_core::now_ms() + delay.as_millis() as i64;
                 (
                     Status::Retrying,
@@ -517,10 +510,17 @@ impl Worker {
         write().await
     }
 
-    /// The delay before attempt `n + 1`: the schedule's, or the receiver's `Retry-After`
-    /// (on 429 and 503, capped) when it gave one; `None` when `n` was the last attempt.
-    fn next_delay(&self, n: u32, attempt: &Attempt) -> Option<std::time::Duration> {
-        let scheduled = self.config.retry_schedule.delay_after(n)?;
+    /// The delay before attempt `n + 1`: the hook's schedule's (or the deployment's), or
+    /// the receiver's `Retry-After` (on 429 and 503, capped) when it gave one; `None` when
+    /// `n` was the last attempt.
+    fn next_delay(
+        &self,
+        hook: &ReadyHook,
+        n: u32,
+        attempt: &Attempt,
+    ) -> Option<std::time::Duration> {
+        let schedule = hook.retry.as_ref().unwrap_or(&self.config.retry_schedule);
+        let scheduled = schedule.delay_after(n)?;
         match (attempt.status, attempt.retry_after_s) {
             (Some(429 | 503), Some(s)) => {
                 Some(std::time::Duration::from_secs(s).min(self.config.retry_after_cap))

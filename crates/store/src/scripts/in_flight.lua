@@ -1,0 +1,14 @@
+-- A slot among a hook's requests in flight across every worker. Slots are leased, so
+-- that a worker that dies holding one frees it when the lease ends.
+-- KEYS: the hook's in-flight sorted set (token -> lease end, ms)
+-- ARGV: token, max, lease_ms
+-- Returns 1 when the slot is taken, 0 when all are busy.
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
+  return 0
+end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1

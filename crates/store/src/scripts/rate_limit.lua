@@ -1,0 +1,26 @@
+-- A hook's rate limit, shared by every worker (GCRA). Conformant: the request goes now
+-- and the theoretical arrival time moves on by one interval. Not yet: it is told how
+-- long until it would conform, and a place in line one interval after the last one
+-- told so, so that deferred requests come back spread out, not all at once.
+-- KEYS: the hook's rate hash (tat, line)
+-- ARGV: interval_ms, burst, longest wait the caller sleeps through (ms)
+-- Returns {0} to go now, {wait_ms} to sleep and ask again, or {wait_ms, line_ms} to be
+-- deferred. Times are Redis's own clock.
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local interval = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local tat = math.max(tonumber(redis.call('HGET', KEYS[1], 'tat') or '0'), now)
+local allowed_at = tat - (burst - 1) * interval
+if allowed_at <= now then
+  redis.call('HSET', KEYS[1], 'tat', tat + interval)
+  redis.call('PEXPIRE', KEYS[1], math.ceil(tat + interval - now + 60000))
+  return {0}
+end
+if allowed_at - now <= tonumber(ARGV[3]) then
+  return {math.ceil(allowed_at - now)}
+end
+local line = math.max(tonumber(redis.call('HGET', KEYS[1], 'line') or '0'), allowed_at)
+redis.call('HSET', KEYS[1], 'line', line + interval)
+redis.call('PEXPIRE', KEYS[1], math.ceil(line + interval - now + 60000))
+return {math.ceil(allowed_at - now), math.ceil(line - now)}

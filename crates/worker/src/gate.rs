@@ -1,0 +1,127 @@
+//! Whether an attempt may go now. In order: one of this worker's slots at the hook
+//! (`max_in_flight`, or `HOOKPOST_HOOK_CONCURRENCY` when the hook sets none), one of the
+//! hook's `max_in_flight` slots across every worker, and its `rate_limit`. A delivery
+//! that may not go is deferred (not an attempt: the retry schedule is not touched), so
+//! that it holds neither a worker's slot nor the message of an event for other hooks.
+
+use std::time::Duration;
+
+use tokio::sync::OwnedSemaphorePermit;
+
+use crate::hooks_cache::ReadyHook;
+use crate::Worker;
+
+/// A short wait for the rate limit is slept through in place; a longer one defers.
+const RATE_SLEEP: Duration = Duration::from_millis(250);
+/// How often a hook's shared slots are asked again within `HOOKPOST_HOOK_WAIT`.
+const SLOT_POLL: Duration = Duration::from_millis(20);
+
+/// Leave to attempt: the slots taken, given back by [`Worker::release`].
+pub struct Pass {
+    _local: OwnedSemaphorePermit,
+    shared: Option<String>,
+}
+
+/// Not now: defer until `at_ms`, for `reason` (a `hookpost_deliveries_deferred_total`
+/// label).
+pub struct Defer {
+    pub at_ms: i64,
+    pub reason: &'static str,
+}
+
+impl Worker {
+    pub(crate) async fn gate(&self, tenant: &str, hook: &ReadyHook) -> Result<Pass, Defer> {
+        let h = &hook.hook;
+        let size = h
+            .max_in_flight
+            .map_or(self.config.hook_concurrency, |n| n as usize);
+        let local = self
+            .limits
+            .acquire(&h.id, size, self.config.hook_wait)
+            .await
+            .map_err(|slow_until| Defer {
+                // Back when the hook's slow spell ends (at least the defer delay), not
+                // every second: a hanging hook's backlog must not churn the broker.
+                at_ms: slow_until.max(self.later(self.config.defer_delay)),
+                reason: "hook_concurrency",
+            })?;
+        let mut pass = Pass {
+            _local: local,
+            shared: None,
+        };
+        if let Some(max) = h.max_in_flight {
+            pass.shared = Some(self.shared_slot(tenant, &h.id, max).await?);
+        }
+        if let Some(limit) = h.rate_limit {
+            if let Err(defer) = self.pace(tenant, &h.id, limit).await {
+                self.release(tenant, hook, pass).await;
+                return Err(defer);
+            }
+        }
+        Ok(pass)
+    }
+
+    /// Gives back what [`Worker::gate`] took.
+    pub(crate) async fn release(&self, tenant: &str, hook: &ReadyHook, pass: Pass) {
+        if let Some(token) = pass.shared {
+            // On failure the slot's lease frees it.
+            let _ = self.store.free_slot(tenant, &hook.hook.id, &token).await;
+        }
+    }
+
+    /// One of the hook's `max` slots across every worker, asked again for a short while;
+    /// its token.
+    async fn shared_slot(&self, tenant: &str, hook_id: &str, max: u32) -> Result<String, Defer> {
+        let token = hookpost_core::ids::random_id("slot");
+        // Held a little longer than an attempt can take; a dead worker's slot frees then.
+        let lease = self.config.request_timeout + Duration::from_secs(5);
+        let asked = std::time::Instant::now();
+        loop {
+            match self
+                .store
+                .take_slot(tenant, hook_id, &token, max, lease)
+                .await
+            {
+                Ok(true) => return Ok(token),
+                Ok(false) if asked.elapsed() < self.config.hook_wait => {
+                    tokio::time::sleep(SLOT_POLL).await
+                }
+                _ => {
+                    return Err(Defer {
+                        at_ms: self.later(self.config.defer_delay),
+                        reason: "max_in_flight",
+                    })
+                }
+            }
+        }
+    }
+
+    /// Waits for the hook's rate limit, or says when to come back.
+    async fn pace(
+        &self,
+        tenant: &str,
+        hook_id: &str,
+        limit: hookpost_core::controls::RateLimit,
+    ) -> Result<(), Defer> {
+        use hookpost_store::limits::Rate;
+        loop {
+            let defer_by = match self.store.rate(tenant, hook_id, limit, RATE_SLEEP).await {
+                Ok(Rate::Go) => return Ok(()),
+                Ok(Rate::Sleep(wait)) => {
+                    tokio::time::sleep(wait).await;
+                    continue;
+                }
+                Ok(Rate::Defer(line)) => line,
+                Err(_) => self.config.defer_delay,
+            };
+            return Err(Defer {
+                at_ms: self.later(defer_by),
+                reason: "rate_limit",
+            });
+        }
+    }
+
+    fn later(&self, by: Duration) -> i64 {
+        hookpost_core::now_ms() + by.as_millis() as i64
+    }
+}
