@@ -213,12 +213,15 @@ async fn controls_are_validated_shown_and_cleared() {
         ("retry_schedule", json!(["8d"])),
         ("retry_schedule", json!(vec!["1m"; 21])),
         ("retry_schedule", json!("5m")),
+        ("ordering", json!("lifo")),
+        ("ordering_on_failure", json!("later")),
+        ("ordering_key", json!("ticket.id")),
     ] {
         let r = app
             .http
             .post(app.url("/v1/hooks"))
             .bearer_auth(&key)
-            .json(&json!({"url": url, "events": ["*"], field: value}))
+            .json(&json!({"url": url, "events": ["*"], "ordering": "fifo", field: value}))
             .send()
             .await
             .unwrap();
@@ -235,11 +238,14 @@ async fn controls_are_validated_shown_and_cleared() {
         "max_in_flight": 3,
         "retry_schedule": ["5m", "30m", "2h"],
         "filter": {"path": "$.n", "op": "gt", "value": 1},
+        "ordering": "fifo",
+        "ordering_key": "$.ticket.id",
+        "ordering_on_failure": "block",
     });
     let hook = hook_with(&app, &key, url, controls.clone()).await;
     let path = format!("/v1/hooks/{}", hook["id"].as_str().unwrap());
     let shown: Value = app.get(&key, &path).await.json().await.unwrap();
-    for field in ["rate_limit", "max_in_flight", "retry_schedule"] {
+    for field in controls.as_object().unwrap().keys() {
         assert_eq!(shown[field], controls[field], "{field}");
     }
     let r = app
@@ -264,8 +270,188 @@ async fn controls_are_validated_shown_and_cleared() {
         .await
         .unwrap();
     let replaced: Value = r.json().await.unwrap();
-    for field in ["rate_limit", "max_in_flight", "retry_schedule"] {
+    for field in controls.as_object().unwrap().keys() {
         assert!(replaced.get(field).is_none(), "PUT resets {field}");
     }
     app.finish().await;
+}
+
+/// The `n` of every delivery `rx` answered 2xx, grouped by ticket, in receive order.
+fn delivered_by_ticket(rx: &Receiver) -> std::collections::BTreeMap<i64, Vec<i64>> {
+    let mut by_ticket = std::collections::BTreeMap::<i64, Vec<i64>>::new();
+    for r in rx.delivered() {
+        let payload = &r.json()["payload"];
+        by_ticket
+            .entry(payload["ticket"]["id"].as_i64().unwrap())
+            .or_default()
+            .push(payload["n"].as_i64().unwrap());
+    }
+    by_ticket
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ordered_deliveries_keep_each_tickets_order_across_two_workers_and_a_sigkill() {
+    let (app, workers) = two_workers("1s,1s,1s").await;
+    let key = app.tenant("acme").await;
+    let rx = Receiver::start().await;
+    rx.set_latency(Duration::from_millis(5));
+    // Some first attempts fail: those deliveries hold their ticket for a retry.
+    rx.answer_next(&[Answer::Status(500); 15]);
+    hook_with(
+        &app,
+        &key,
+        &rx.url,
+        json!({"ordering": "fifo", "ordering_key": "$.ticket.id"}),
+    )
+    .await;
+    let mut workers = Vec::from(workers);
+    let publish = async {
+        for chunk in 0..5 {
+            let batch: Vec<Value> = (chunk * 100..chunk * 100 + 100)
+                .map(|n| json!({"type": "ticket.created", "data": {"n": n, "ticket": {"id": n % 20}}}))
+                .collect();
+            let r = app
+                .http
+                .post(app.url("/v1/events/batch"))
+                .bearer_auth(&key)
+                .json(&batch)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 202);
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    };
+    let kill = async {
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+        workers.remove(0).kill().await;
+        workers.push(ChildRole::spawn(HOOKPOST, "worker", &app.config));
+    };
+    tokio::join!(publish, kill);
+    wait_until("all 500 delivered", Duration::from_secs(120), || async {
+        delivered_by_ticket(&rx)
+            .values()
+            .map(|ns| {
+                let mut ns = ns.clone();
+                ns.dedup();
+                ns.len()
+            })
+            .sum::<usize>()
+            >= 500
+    })
+    .await;
+    let by_ticket = delivered_by_ticket(&rx);
+    assert_eq!(by_ticket.len(), 20);
+    for (ticket, ns) in &by_ticket {
+        assert!(
+            ns.windows(2).all(|w| w[0] <= w[1]),
+            "ticket {ticket} out of order: {ns:?}"
+        );
+        let expected: Vec<i64> = (0..25).map(|i| i * 20 + ticket).collect();
+        let mut got = ns.clone();
+        got.dedup();
+        assert_eq!(got, expected, "ticket {ticket}");
+    }
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_ordered_delivery_is_skipped_or_blocks_until_skip_or_resend() {
+    let app = TestApp::spawn(TestOptions {
+        retry: "1s",
+        ..TestOptions::default()
+    })
+    .await;
+    let key = app.tenant("acme").await;
+    let ordered = |on_failure: &str| json!({"ordering": "fifo", "ordering_on_failure": on_failure});
+    let (skips, blocks, resent) = (
+        Receiver::start().await,
+        Receiver::start().await,
+        Receiver::start().await,
+    );
+    let mut hooks = Vec::new();
+    for (rx, on_failure) in [(&skips, "skip"), (&blocks, "block"), (&resent, "block")] {
+        // The first event's two attempts fail: it fails for good.
+        rx.answer_next(&[Answer::Status(500); 2]);
+        hooks.push(hook_with(&app, &key, &rx.url, ordered(on_failure)).await);
+    }
+    let mut events = Vec::new();
+    for n in 0..3 {
+        events.extend(post_events_with(&app, &key, json!({"n": n})).await);
+    }
+    let ns = |rx: &Receiver| -> Vec<i64> {
+        rx.delivered()
+            .iter()
+            .map(|r| r.json()["payload"]["n"].as_i64().unwrap())
+            .collect()
+    };
+    wait_until(
+        "skip goes on after the failure",
+        Duration::from_secs(30),
+        || async { ns(&skips) == [1, 2] },
+    )
+    .await;
+    let first = |hook: &Value| delivery_id("acme", &events[0], hook["id"].as_str().unwrap());
+    for (rx, hook) in [(&blocks, &hooks[1]), (&resent, &hooks[2])] {
+        app.wait_for_status("acme", &first(hook), "failed").await;
+        let shown: Value = app
+            .get(&key, &format!("/v1/deliveries/{}", first(hook)))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(shown["blocking"], true, "{shown}");
+        assert_eq!(rx.count(), 2, "nothing after the failed one");
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(blocks.count(), 2, "the key stays blocked");
+    assert_eq!(app.metric("hookpost_ordering_blocks_total").await, 2.0);
+
+    // Skip lets the key go; resend delivers the failed one first, then the rest.
+    let skip = |id: String| {
+        let (http, url, key) = (
+            app.http.clone(),
+            app.url(&format!("/v1/deliveries/{id}/skip")),
+            key.clone(),
+        );
+        async move {
+            http.post(url)
+                .bearer_auth(key)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(
+        skip(first(&hooks[0])).await,
+        409,
+        "not blocking: nothing to skip"
+    );
+    assert_eq!(skip(first(&hooks[1])).await, 200);
+    let resend = app
+        .http
+        .post(app.url(&format!("/v1/deliveries/{}/resend", first(&hooks[2]))))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resend.status(), 202);
+    wait_until(
+        "the blocked keys move on",
+        Duration::from_secs(30),
+        || async { ns(&blocks) == [1, 2] && ns(&resent) == [0, 1, 2] },
+    )
+    .await;
+    app.finish().await;
+}
+
+/// Posts one event with `data`; its id.
+async fn post_events_with(app: &TestApp, key: &str, data: Value) -> Vec<String> {
+    let r = app
+        .post_event(key, &json!({"type": "ticket.created", "data": data}))
+        .await;
+    assert_eq!(r.status(), 202);
+    let body: Value = r.json().await.unwrap();
+    vec![body["id"].as_str().unwrap().to_owned()]
 }

@@ -131,7 +131,12 @@ enum Through {
 
 /// Three hooks (see [`three_hooks`]), `1,500 × scale` events posted while `faults` are injected one after
 /// another, then the invariant: nothing lost.
-async fn load_under_faults(scenario: &str, through: Through, faults: &[Fault]) -> TestApp {
+/// The proxy comes back too: the app's clean-up goes through it.
+async fn load_under_faults(
+    scenario: &str,
+    through: Through,
+    faults: &[Fault],
+) -> (TestApp, FaultProxy) {
     let proxy = match through {
         Through::Broker => FaultProxy::before(&amqp_url()).await,
         Through::Redis => FaultProxy::before(&redis_url()).await,
@@ -164,7 +169,7 @@ async fn load_under_faults(scenario: &str, through: Through, faults: &[Fault]) -
         "hookpost reconnected through the proxy"
     );
     assert_eq!(app.dead_letter_count().await, 0, "nothing dead-lettered");
-    app
+    (app, proxy)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -175,7 +180,7 @@ async fn broker_connections_cut_refused_and_stalled_under_load_lose_nothing() {
         Fault::Stall(Duration::from_millis(1500)),
         Fault::Cut,
     ];
-    let app = load_under_faults("broker faults", Through::Broker, &faults).await;
+    let (app, _proxy) = load_under_faults("broker faults", Through::Broker, &faults).await;
     for role in ["ingest", "worker", "scheduler"] {
         let series = format!("hookpost_amqp_reconnects_total{{role=\"{role}\"}}");
         assert!(
@@ -195,7 +200,7 @@ async fn redis_connections_cut_refused_stalled_and_slowed_under_load_lose_nothin
         Fault::Stall(Duration::from_secs(1)),
         Fault::Cut,
     ];
-    let app = load_under_faults("redis faults", Through::Redis, &faults).await;
+    let (app, _proxy) = load_under_faults("redis faults", Through::Redis, &faults).await;
     app.finish().await;
 }
 

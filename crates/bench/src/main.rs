@@ -9,7 +9,7 @@ use hookpost_bench::{scenarios, Options};
     about = "Measures hookpost end to end on this machine (hookpost runs in-process)."
 )]
 struct Cli {
-    /// throughput, http, ingest, fanout, latency, isolation, retry-drain, or all
+    /// throughput, http, ingest, fanout, latency, isolation, retry-drain, ordered, or all
     scenario: String,
     #[arg(long, default_value_t = 100_000)]
     events: usize,

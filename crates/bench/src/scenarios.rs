@@ -17,6 +17,8 @@ use crate::receiver::Receivers;
 use crate::{percentile, procstat, Options, Report};
 
 const ADMIN: &str = "bench-admin-token";
+/// Distinct `ticket.id`s in the events the API is sent (the `ordered` scenario's keys).
+const TICKETS: usize = 100;
 
 /// hookpost running for one scenario, with a tenant and its key.
 pub struct Bench {
@@ -105,10 +107,24 @@ impl Bench {
     }
 
     pub async fn hook(&self, key: &str, url: &str) -> anyhow::Result<()> {
+        self.hook_with(key, url, json!({})).await
+    }
+
+    /// A hook with more fields (`ordering`, …).
+    pub async fn hook_with(
+        &self,
+        key: &str,
+        url: &str,
+        more: serde_json::Value,
+    ) -> anyhow::Result<()> {
+        let mut body = json!({"url": url, "events": ["*"]});
+        if let (Some(b), Some(m)) = (body.as_object_mut(), more.as_object()) {
+            b.extend(m.clone());
+        }
         self.http
             .post(format!("{}/v1/hooks", self.base))
             .bearer_auth(key)
-            .json(&json!({"url": url, "events": ["*"]}))
+            .json(&body)
             .send()
             .await?
             .error_for_status()?;
@@ -213,7 +229,7 @@ impl Bench {
         while sent < n {
             let k = batch.min(n - sent);
             let events: Vec<serde_json::Value> = (sent..sent + k)
-                .map(|i| json!({"id": format!("h{i}"), "type": "ticket.created", "data": {"i": i, "sent_at_us": hookpost_core::now_ms() * 1000, "pad": pad}}))
+                .map(|i| json!({"id": format!("h{i}"), "type": "ticket.created", "data": {"i": i, "ticket": {"id": i % TICKETS}, "sent_at_us": hookpost_core::now_ms() * 1000, "pad": pad}}))
                 .collect();
             sent += k;
             let (url, body) = if batch == 1 {
@@ -523,6 +539,47 @@ pub async fn retry_drain(o: &Options) -> anyhow::Result<Report> {
     Ok(r)
 }
 
+/// `ordered`: the same events over the API (batches of `batch`) to a plain hook, then
+/// to a hook ordered by `$.ticket.id` (100 tickets), and the ratio of the two rates.
+pub async fn ordered(o: &Options) -> anyhow::Result<Report> {
+    let mut r = Report::new("ordered");
+    let (mut rates, mut lost, mut duplicates, mut complete) = (Vec::new(), 0.0, 0.0, true);
+    for ordering in [
+        json!({}),
+        json!({"ordering": "fifo", "ordering_key": "$.ticket.id"}),
+    ] {
+        let b = Bench::start(Roles::ALL).await?;
+        b.hook_with(&b.key, &b.rx.url("ok", 0), ordering).await?;
+        let start = Instant::now();
+        b.post_http(o.events, o.concurrency, o.batch, o.payload_bytes)
+            .await?;
+        complete &= b.wait_for(o.events, o.deadline_s).await;
+        let last = b.rx.seen.lock().expect("not poisoned").last_at;
+        rates.push(rate(b.rx.distinct(), start, last));
+        let mut run = Report::new("ordered");
+        b.account(&mut run, o.events);
+        lost += run.get("lost").unwrap_or(0.0);
+        duplicates += run.get("duplicates").unwrap_or(0.0);
+        b.finish().await?;
+    }
+    r.put("complete", f64::from(u8::from(complete)));
+    r.put("lost", lost);
+    r.put("duplicates", duplicates);
+    r.put("events", o.events as f64);
+    r.put("tickets", TICKETS as f64);
+    r.put("plain_per_sec", rates[0]);
+    r.put("ordered_per_sec", rates[1]);
+    r.put(
+        "ratio",
+        if rates[0] > 0.0 {
+            rates[1] / rates[0]
+        } else {
+            0.0
+        },
+    );
+    Ok(r)
+}
+
 /// Runs a scenario by name.
 pub async fn run(name: &str, o: &Options) -> anyhow::Result<Report> {
     match name {
@@ -533,7 +590,8 @@ pub async fn run(name: &str, o: &Options) -> anyhow::Result<Report> {
         "latency" => latency(o).await,
         "isolation" => isolation(o).await,
         "retry-drain" => retry_drain(o).await,
-        other => bail!("no scenario `{other}` (throughput, http, ingest, fanout, latency, isolation, retry-drain)"),
+        "ordered" => ordered(o).await,
+        other => bail!("no scenario `{other}` (throughput, http, ingest, fanout, latency, isolation, retry-drain, ordered)"),
     }
 }
 
@@ -545,4 +603,5 @@ pub const SCENARIOS: &[&str] = &[
     "latency",
     "isolation",
     "retry-drain",
+    "ordered",
 ];

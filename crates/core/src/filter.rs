@@ -79,8 +79,9 @@ pub struct Condition {
     test: Test,
 }
 
+/// A JSON path into an event's data: `$.ticket.id`, `$.items[0].sku`.
 #[derive(Debug, Clone, PartialEq)]
-struct Path(Vec<Segment>);
+pub struct Path(Vec<Segment>);
 
 #[derive(Debug, Clone, PartialEq)]
 enum Segment {
@@ -168,8 +169,13 @@ impl Test {
 }
 
 impl Path {
+    /// Parses a path as the filters take it; `at` names it in the error.
+    pub fn parse(s: &str, at: &str) -> Result<Path, FilterError> {
+        parse_path(s, at)
+    }
+
     /// `Value::get` yields None for a key on a non-object or an index on a non-array.
-    fn lookup<'v>(&self, root: &'v Value) -> Option<&'v Value> {
+    pub fn lookup<'v>(&self, root: &'v Value) -> Option<&'v Value> {
         self.0.iter().try_fold(root, |v, seg| match seg {
             Segment::Key(k) => v.get(k.as_str()),
             Segment::Index(i) => v.get(*i),

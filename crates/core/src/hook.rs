@@ -41,6 +41,13 @@ pub struct Hook {
     /// This hook's retry delays as given (`["5m", "30m"]`), checked on save.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_schedule: Option<Vec<String>>,
+    /// `fifo` for ordered delivery (see `ordering`), by the key at `ordering_key`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ordering: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ordering_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ordering_on_failure: Option<crate::ordering::OnFailure>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -49,6 +56,15 @@ impl Hook {
     /// Whether an event of this type goes to this hook now.
     pub fn wants(&self, kind: &str) -> bool {
         self.active && self.events.iter().any(|e| e == "*" || e == kind)
+    }
+
+    /// The hook's ordering, when it is ordered (checked on save).
+    pub fn ordering(&self) -> Result<Option<crate::ordering::Ordering>, String> {
+        crate::ordering::Ordering::of(
+            self.ordering.as_deref(),
+            self.ordering_key.as_deref(),
+            self.ordering_on_failure,
+        )
     }
 
     /// The previous secret while it still signs at `now_ms`.
@@ -193,6 +209,9 @@ mod tests {
             rate_limit: None,
             max_in_flight: None,
             retry_schedule: None,
+            ordering: None,
+            ordering_key: None,
+            ordering_on_failure: None,
             created_at: String::new(),
             updated_at: String::new(),
         }

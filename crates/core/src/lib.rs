@@ -25,6 +25,7 @@ pub mod event;
 pub mod filter;
 pub mod hook;
 pub mod ids;
+pub mod ordering;
 pub mod outcome;
 pub mod retry;
 pub mod signing;

@@ -26,6 +26,9 @@ fn summary(d: &Delivery) -> Value {
 
 fn detail(d: &Delivery) -> Value {
     let mut v = summary(d);
+    if d.blocking {
+        v["blocking"] = json!(true);
+    }
     v["attempts"] = serde_json::to_value(&d.attempts).expect("attempts serialise");
     v
 }
@@ -183,6 +186,58 @@ pub async fn resend(
         StatusCode::ACCEPTED,
         Json(json!({ "delivery_id": d.id, "attempt": d.attempt_count + 1 })),
     ))
+}
+
+/// `POST /v1/deliveries/{id}/skip`: a failed delivery that blocks its ordering key lets
+/// it go; the next delivery for the key is sent.
+pub async fn skip(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    use hookpost_store::ordering::{turn_task, Ordered, Release};
+    let tenant = auth::tenant(&state, &headers).await?;
+    let d = state
+        .store
+        .delivery(&tenant, &id)
+        .await?
+        .ok_or(ApiError::NotFound("delivery"))?;
+    let not_blocking = || {
+        ApiError::Conflict(
+            "not_blocking",
+            "only a failed delivery that blocks its ordering key can be skipped".into(),
+        )
+    };
+    if !d.blocking {
+        return Err(not_blocking());
+    }
+    let (hook, event) = tokio::join!(
+        state.store.hook(&tenant, &d.hook_id),
+        state.store.event(&tenant, &d.event_id)
+    );
+    let (Some(hook), Some(event)) = (hook?, event?) else {
+        return Err(not_blocking());
+    };
+    let Ok(Some(order)) = hook.ordering() else {
+        return Err(not_blocking());
+    };
+    let key_id = order.key_id(&serde_json::from_str(&event.data).unwrap_or_default());
+    let ordered = Ordered {
+        hook_id: &d.hook_id,
+        key_id: &key_id,
+        delivery_id: &d.id,
+        event_id: &d.event_id,
+    };
+    let next = state
+        .store
+        .order_release(&tenant, &ordered, Release::Done, "")
+        .await?;
+    let next: Vec<_> = next
+        .and_then(|m| turn_task(&tenant, &d.hook_id, &m))
+        .into_iter()
+        .collect();
+    state.store.schedule(&next).await?;
+    Ok(Json(json!({ "delivery_id": d.id, "skipped": true })))
 }
 
 #[derive(Debug, Default, Deserialize)]

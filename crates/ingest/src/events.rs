@@ -24,7 +24,7 @@ pub async fn publish_one(
     let event = Event::parse(&bytes, Some(&tenant))
         .map_err(|e| ApiError::BadRequest(e.code, e.message))
         .inspect_err(|e| reject(&state, e))?;
-    publish(&state, std::slice::from_ref(&event)).await?;
+    publish(&state, &tenant, std::slice::from_ref(&event)).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({ "id": event.id, "ids": [event.id] })),
@@ -38,7 +38,7 @@ pub async fn publish_batch(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let tenant = auth::tenant(&state, &headers).await?;
     let events = parse_batch(&state, &tenant, raw).inspect_err(|e| reject(&state, e))?;
-    publish(&state, &events).await?;
+    publish(&state, &tenant, &events).await?;
     let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
     Ok((StatusCode::ACCEPTED, Json(json!({ "ids": ids }))))
 }
@@ -73,7 +73,9 @@ fn parse_batch(
         .collect()
 }
 
-async fn publish(state: &AppState, events: &[Event]) -> Result<(), ApiError> {
+/// Publishes `events` with confirms, their ordered deliveries registered first.
+async fn publish(state: &AppState, tenant: &str, events: &[Event]) -> Result<(), ApiError> {
+    let registered = crate::ordering::register(state, tenant, events).await?;
     let exchange = &state.publisher.topology().exchange;
     let bodies: Vec<Vec<u8>> = events.iter().map(Event::to_json).collect();
     let msgs: Vec<Outgoing<'_>> = events
@@ -100,6 +102,7 @@ async fn publish(state: &AppState, events: &[Event]) -> Result<(), ApiError> {
             Ok(())
         }
         Err(e) => {
+            crate::ordering::unregister(state, tenant, &registered).await;
             let err = ApiError::BrokerUnavailable(e.to_string());
             reject(state, &err);
             Err(err)

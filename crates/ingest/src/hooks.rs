@@ -10,6 +10,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use hookpost_core::controls::{self, RateLimit};
 use hookpost_core::hook::{check_events, check_headers, check_url};
+use hookpost_core::ordering::OnFailure;
 use hookpost_core::Hook;
 use hookpost_store::hooks::HookWrite;
 use serde::{Deserialize, Serialize};
@@ -41,6 +42,12 @@ pub struct HookInput {
     pub max_in_flight: Option<Value>,
     #[serde(default, deserialize_with = "given")]
     pub retry_schedule: Option<Value>,
+    #[serde(default, deserialize_with = "given")]
+    pub ordering: Option<Value>,
+    #[serde(default, deserialize_with = "given")]
+    pub ordering_key: Option<Value>,
+    #[serde(default, deserialize_with = "given")]
+    pub ordering_on_failure: Option<Value>,
 }
 
 /// A field that is present, `null` included (`Some(Value::Null)` clears it); absent
@@ -76,6 +83,12 @@ pub struct HookView {
     pub max_in_flight: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_schedule: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ordering: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ordering_key: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ordering_on_failure: Option<OnFailure>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -105,6 +118,9 @@ impl HookView {
             rate_limit: h.rate_limit,
             max_in_flight: h.max_in_flight,
             retry_schedule: h.retry_schedule.clone(),
+            ordering: h.ordering.clone(),
+            ordering_key: h.ordering_key.clone(),
+            ordering_on_failure: h.ordering_on_failure,
             created_at: h.created_at.clone(),
             updated_at: h.updated_at.clone(),
         }
@@ -158,6 +174,25 @@ pub async fn apply(state: &AppState, hook: &mut Hook, input: HookInput) -> Resul
             controls::parse_retry_schedule(steps).map(drop)
         })?;
     }
+    let no_check = |_: &_| Ok(());
+    if let Some(v) = input.ordering {
+        hook.ordering = nullable(v, "ordering", no_check)?;
+    }
+    if let Some(v) = input.ordering_key {
+        hook.ordering_key = nullable(v, "ordering_key", no_check)?;
+    }
+    if let Some(v) = input.ordering_on_failure {
+        hook.ordering_on_failure = nullable(v, "ordering_on_failure", |_: &OnFailure| Ok(()))?;
+    }
+    // The three together: a key path needs a mode, and both must parse.
+    hook.ordering().map_err(|m| {
+        let field = if m.contains("ordering_key") {
+            "ordering_key"
+        } else {
+            "ordering"
+        };
+        ApiError::invalid(field, m)
+    })?;
     Ok(())
 }
 
@@ -301,6 +336,9 @@ pub async fn create_hook(
         rate_limit: None,
         max_in_flight: None,
         retry_schedule: None,
+        ordering: None,
+        ordering_key: None,
+        ordering_on_failure: None,
         created_at: now(),
         updated_at: now(),
     };
@@ -486,6 +524,7 @@ pub async fn put(
         h.filter = None;
         h.headers.clear();
         (h.rate_limit, h.max_in_flight, h.retry_schedule) = (None, None, None);
+        (h.ordering, h.ordering_key, h.ordering_on_failure) = (None, None, None);
         apply(&state, h, input).await
     })
     .await?;

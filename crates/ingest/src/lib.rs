@@ -16,6 +16,7 @@ pub mod deliveries;
 pub mod error;
 pub mod events;
 pub mod hooks;
+pub mod ordering;
 pub mod supportbee;
 pub mod tenants;
 pub mod test_send;
@@ -44,6 +45,7 @@ pub struct AppState {
     pub readiness: Readiness,
     /// Whether Redis held the keyspace marker at the last look.
     pub keyspace_ok: std::sync::atomic::AtomicBool,
+    pub ordered_hooks: ordering::OrderedHooks,
 }
 
 pub use hookpost_store::marker::KEYSPACE_MISSING;
@@ -77,6 +79,7 @@ impl AppState {
             metrics,
             readiness,
             keyspace_ok: std::sync::atomic::AtomicBool::new(true),
+            ordered_hooks: ordering::OrderedHooks::default(),
         })
     }
 }
@@ -107,6 +110,7 @@ pub fn router(state: SharedState) -> Router {
         .route("/v1/deliveries", get(deliveries::list))
         .route("/v1/deliveries/{id}", get(deliveries::get))
         .route("/v1/deliveries/{id}/resend", post(deliveries::resend))
+        .route("/v1/deliveries/{id}/skip", post(deliveries::skip))
         .route("/v1/events/{id}", get(deliveries::event))
         .route("/v1/retries/stats", get(tenants::retry_stats))
         .route(

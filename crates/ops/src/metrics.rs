@@ -19,6 +19,8 @@ pub struct Metrics {
     pub deliveries: IntCounterVec,
     /// Deliveries that failed after the whole schedule.
     pub deliveries_failed: IntCounter,
+    /// Ordering keys blocked by a failed delivery of a hook that blocks on failure.
+    pub ordered_blocks: IntCounter,
     pub attempt_duration: Histogram,
     pub in_flight: IntGauge,
     /// Deliveries put off without an attempt, by reason (see [`DEFER_REASONS`]).
@@ -79,8 +81,14 @@ pub const DEAD_LETTER_REASONS: &[&str] = &[
 ];
 pub const ROLES: &[&str] = &["ingest", "worker", "scheduler"];
 /// Why a delivery waited without an attempt: this worker's slots at the hook were busy,
-/// the hook's `max_in_flight` across workers was reached, or its `rate_limit`.
-pub const DEFER_REASONS: &[&str] = &["hook_concurrency", "max_in_flight", "rate_limit"];
+/// the hook's `max_in_flight` across workers was reached, its `rate_limit`, or an
+/// earlier delivery for its ordering key had not ended.
+pub const DEFER_REASONS: &[&str] = &[
+    "hook_concurrency",
+    "max_in_flight",
+    "rate_limit",
+    "ordering",
+];
 
 impl Metrics {
     pub fn new() -> Metrics {
@@ -114,6 +122,11 @@ impl Metrics {
                 &r,
                 "hookpost_deliveries_failed_total",
                 "Deliveries failed after the whole retry schedule.",
+            ),
+            ordered_blocks: counter(
+                &r,
+                "hookpost_ordering_blocks_total",
+                "Ordering keys blocked until an operator resends or skips.",
             ),
             attempt_duration: {
                 let h = Histogram::with_opts(
@@ -313,6 +326,7 @@ mod tests {
             ("hookpost_events_rejected_total", &["reason"]),
             ("hookpost_hooks_disabled_total", &["reason"]),
             ("hookpost_http_requests_total", &["class", "route"]),
+            ("hookpost_ordering_blocks_total", &[]),
             ("hookpost_redis_errors_total", &["role"]),
             ("hookpost_redis_persistence", &["mode"]),
             ("hookpost_retries_claimed_total", &[]),

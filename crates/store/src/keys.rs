@@ -20,6 +20,8 @@
 //! | `P:{t.T}:log` | sorted set | delivery ids by creation time |
 //! | `P:{t.T}:rate:<hook>` | hash | the hook's rate limit: next conformant time, line |
 //! | `P:{t.T}:inflight:<hook>` | sorted set | the hook's requests in flight by lease end |
+//! | `P:{t.T}:ordq:<hook>:<key>` | sorted set | an ordering key's deliveries (`<dlv>:<evt>`) by acceptance |
+//! | `P:{t.T}:ords:<hook>:<key>` | hash | an ordering key's state: seq, cur (holder), owner, lease, blocked |
 //! | `P:{r.N}:due` | sorted set | retry shard N: task JSON by due time (ms) |
 //! | `P:{r.N}:claimed` | sorted set | retry shard N: claimed tasks by lease expiry |
 //!
@@ -84,6 +86,16 @@ impl Keys {
     }
     pub fn hook_in_flight(&self, t: &str, hook_id: &str) -> String {
         format!("{}:{{t.{t}}}:inflight:{hook_id}", self.p)
+    }
+    pub fn order_queue(&self, t: &str, hook_id: &str, key_id: &str) -> String {
+        format!("{}:{{t.{t}}}:ordq:{hook_id}:{key_id}", self.p)
+    }
+    pub fn order_state(&self, t: &str, hook_id: &str, key_id: &str) -> String {
+        format!("{}:{{t.{t}}}:ords:{hook_id}:{key_id}", self.p)
+    }
+    /// What every key of a tenant starts with (scripts build same-slot keys from it).
+    pub fn tenant_prefix(&self, t: &str) -> String {
+        format!("{}:{{t.{t}}}:", self.p)
     }
     pub fn log(&self, t: &str) -> String {
         format!("{}:{{t.{t}}}:log", self.p)

@@ -15,6 +15,7 @@ pub mod keys;
 pub mod limits;
 pub mod log;
 pub mod marker;
+pub mod ordering;
 pub mod retries;
 pub mod tenants;
 
@@ -43,6 +44,9 @@ struct Scripts {
     hook_write: Script,
     rate_limit: Script,
     in_flight: Script,
+    order_register: Script,
+    order_turn: Script,
+    order_finish: Script,
 }
 
 /// A handle on the store; cheap to clone (one multiplexed, self-healing connection).
@@ -87,6 +91,9 @@ impl Store {
                 hook_write: Script::new(include_str!("scripts/hook_write.lua")),
                 rate_limit: Script::new(include_str!("scripts/rate_limit.lua")),
                 in_flight: Script::new(include_str!("scripts/in_flight.lua")),
+                order_register: Script::new(include_str!("scripts/order_register.lua")),
+                order_turn: Script::new(include_str!("scripts/order_turn.lua")),
+                order_finish: Script::new(include_str!("scripts/order_finish.lua")),
             }),
             retention_secs: opts.retention.as_secs().max(1),
             retry_shards: opts.retry_shards.max(1),

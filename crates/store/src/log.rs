@@ -79,6 +79,9 @@ pub struct Delivery {
     pub next_attempt_at: Option<i64>,
     #[serde(skip)]
     pub hook_json: String,
+    /// Failed for good, and its ordered hook holds the key until it is resent or skipped.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub blocking: bool,
     pub attempts: Vec<Attempt>,
 }
 
@@ -177,6 +180,7 @@ impl Store {
             updated_at: num("updated_at").unwrap_or(0),
             next_attempt_at: num("next_at"),
             hook_json: get("hook"),
+            blocking: get("blocking") == "1",
             attempts,
         }))
     }

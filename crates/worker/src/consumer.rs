@@ -35,6 +35,10 @@ pub async fn run(worker: Arc<Worker>, cancel: CancellationToken) {
         let (worker, renewing) = (worker.clone(), renewing.clone());
         async move { worker.leases.keep_alive(&worker.store, &renewing).await }
     });
+    let hand_overs = tokio::spawn({
+        let (worker, stopping) = (worker.clone(), renewing.clone());
+        async move { worker.hand_over(&stopping).await }
+    });
     loop {
         if !wait_for_keyspace(&worker, &cancel).await {
             break;
@@ -54,7 +58,7 @@ pub async fn run(worker: Arc<Worker>, cancel: CancellationToken) {
         }
     }
     renewing.cancel();
-    let _ = renewals.await;
+    let _ = tokio::join!(renewals, hand_overs);
     worker.publisher.close().await;
     info!("worker stopped");
 }

@@ -23,6 +23,8 @@ pub struct ReadyHook {
     pub filter: Option<hookpost_core::filter::Filter>,
     /// The hook's own retry schedule, parsed once (validated on save).
     pub retry: Option<hookpost_core::retry::RetrySchedule>,
+    /// How the hook orders its deliveries, when it does.
+    pub order: Option<hookpost_core::ordering::Ordering>,
 }
 
 impl ReadyHook {
@@ -52,9 +54,11 @@ impl ReadyHook {
             Some(steps) => Some(hookpost_core::controls::parse_retry_schedule(steps).ok()?),
             None => None,
         };
+        let order = hook.ordering().ok()?;
         Some(ReadyHook {
             filter,
             retry,
+            order,
             key: SigningKey::from_secret(&hook.secret),
             previous,
             headers,

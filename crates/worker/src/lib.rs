@@ -7,6 +7,7 @@
 //! - [`hooks_cache`]: each tenant's hooks, reloaded when their version changes.
 //! - [`gate`]: whether an attempt may go now (slots, `max_in_flight`, `rate_limit`).
 //! - [`limits`]: in-flight requests per hook in this worker.
+//! - [`ordered`]: ordered hooks: whose turn it is per ordering key.
 //! - [`leases`]: the events being processed, their leases renewed while it works.
 #![forbid(unsafe_code)]
 
@@ -16,6 +17,7 @@ pub mod gate;
 pub mod hooks_cache;
 pub mod leases;
 pub mod limits;
+pub mod ordered;
 pub mod process;
 pub mod sender;
 
@@ -34,12 +36,13 @@ pub struct Worker {
     config: Config,
     store: Store,
     topology: Topology,
-    /// For dead letters.
+    /// For dead letters, and for ordered deliveries whose turn has come.
     publisher: Publisher,
     sender: sender::Sender,
     hooks: hooks_cache::HooksCache,
     limits: limits::HookLimits,
     leases: leases::Leases,
+    hand_overs: ordered::HandOvers,
     in_flight: Semaphore,
     metrics: Arc<Metrics>,
     readiness: Readiness,
@@ -69,6 +72,7 @@ impl Worker {
             ),
             limits: limits::HookLimits::default(),
             leases: leases::Leases::default(),
+            hand_overs: ordered::HandOvers::default(),
             in_flight: Semaphore::new(config.concurrency),
             hooks: hooks_cache::HooksCache::default(),
             topology,

@@ -15,6 +15,7 @@ use tracing::{info, warn, Instrument};
 
 use crate::hooks_cache::ReadyHook;
 use crate::leases::LEASE;
+use crate::ordered::Hold;
 use crate::sender::Envelope;
 use crate::Worker;
 
@@ -50,6 +51,10 @@ struct Decided {
     due: Option<Due>,
     /// The receiver answered 410 Gone.
     gone: bool,
+    /// False when another handler owns this delivery's log record now.
+    record: bool,
+    /// The ordering key this handler holds for the delivery (ordered hooks).
+    hold: Option<Hold>,
 }
 
 /// An event with everything needed to build its deliveries' bodies.
@@ -261,6 +266,8 @@ impl Worker {
                 attempt: None,
                 due: None,
                 gone: false,
+                record: true,
+                hold: None,
             },
         };
         self.make_durable(&ev, vec![decided], false).await
@@ -319,23 +326,42 @@ impl Worker {
     ) -> Decided {
         let span = tracing::info_span!("delivery", delivery_id = %id, hook_id = %hook.hook.id, attempt = n);
         async move {
+            let hold = match &hook.order {
+                Some(order) => {
+                    let turn = self
+                        .take_turn(
+                            ev.tenant,
+                            ev.id,
+                            (ev.data, ev.received_at),
+                            &hook.hook.id,
+                            order,
+                            &id,
+                        )
+                        .await;
+                    match turn {
+                        Ok(hold) => Some(hold),
+                        Err(not_yet) => {
+                            let mut later =
+                                self.defer(ev, hook, id, hook_json, n, not_yet.at_ms, "ordering");
+                            later.record = not_yet.record;
+                            if not_yet.at_ms == 0 {
+                                later.due = None;
+                            }
+                            return later;
+                        }
+                    }
+                }
+                None => None,
+            };
             let pass = match self.gate(ev.tenant, hook).await {
                 Ok(pass) => pass,
                 Err(defer) => {
-                    self.metrics
-                        .deferred
-                        .with_label_values(&[defer.reason])
-                        .inc();
-                    return Decided {
-                        due: Some(self.attempt_task(ev, &hook.hook.id, &id, n, defer.at_ms)),
-                        id,
-                        hook_id: hook.hook.id.clone(),
-                        hook_json,
-                        status: Status::Pending,
-                        next_at: Some(defer.at_ms),
-                        attempt: None,
-                        gone: false,
-                    };
+                    if let Some(hold) = &hold {
+                        // The delivery keeps its key; this handler lets go.
+                        self.let_go(ev.tenant, ev.id, &hook.hook.id, &id, hold, None)
+                            .await;
+                    }
+                    return self.defer(ev, hook, id, hook_json, n, defer.at_ms, defer.reason);
                 }
             };
             let _permit = self.in_flight.acquire().await.expect("never closed");
@@ -399,10 +425,39 @@ impl Worker {
                 hook_json,
                 status,
                 attempt: Some(attempt),
+                record: true,
+                hold,
             }
         }
         .instrument(span)
         .await
+    }
+
+    /// A delivery put off without an attempt until `at_ms`, for `reason`.
+    #[allow(clippy::too_many_arguments)]
+    fn defer(
+        &self,
+        ev: &EventParts<'_>,
+        hook: &ReadyHook,
+        id: String,
+        hook_json: String,
+        n: u32,
+        at_ms: i64,
+        reason: &'static str,
+    ) -> Decided {
+        self.metrics.deferred.with_label_values(&[reason]).inc();
+        Decided {
+            due: Some(self.attempt_task(ev, &hook.hook.id, &id, n, at_ms)),
+            id,
+            hook_id: hook.hook.id.clone(),
+            hook_json,
+            status: Status::Pending,
+            next_at: Some(at_ms),
+            attempt: None,
+            gone: false,
+            record: true,
+            hold: None,
+        }
     }
 
     fn attempt_task(
@@ -440,6 +495,7 @@ impl Worker {
         self.metrics.retries_scheduled.inc_by(due.len() as u64);
         let records: Vec<Record<'_>> = decided
             .iter()
+            .filter(|d| d.record)
             .map(|d| Record {
                 delivery_id: &d.id,
                 hook_id: &d.hook_id,
@@ -461,8 +517,20 @@ impl Worker {
             Ok(failing) => failing,
             Err(e) => return e.into(),
         };
-        // The outcome is durable now; disabling is a consequence that the next failure
-        // tries again, so its errors do not hold the message back.
+        // The outcome is durable now: ordered deliveries let go of their keys and send
+        // for the next ones (each key's hold lease and turn check cover a failure here).
+        let mut next = Vec::new();
+        for d in &decided {
+            if let Some(hold) = &d.hold {
+                next.extend(
+                    self.let_go(ev.tenant, ev.id, &d.hook_id, &d.id, hold, Some(d.status))
+                        .await,
+                );
+            }
+        }
+        self.send_for(next);
+        // Disabling is a consequence that the next failure tries again, so its errors do
+        // not hold the message back.
         let gone = decided
             .iter()
             .filter(|d| d.gone)

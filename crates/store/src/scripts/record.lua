@@ -21,7 +21,11 @@ for i = 1, n do
     redis.call('ZADD', KEYS[2], now, meta.id)
     redis.call('SADD', KEYS[3], meta.id)
   end
-  redis.call('HSET', dkey, 'status', meta.status, 'updated_at', now, 'next_at', meta.next_at or '')
+  -- A delivery seen waiting for its turn may have been handed its turn and delivered
+  -- meanwhile by another handler: waiting does not undo that.
+  if not (meta.status == 'pending' and redis.call('HGET', dkey, 'status') == 'delivered') then
+    redis.call('HSET', dkey, 'status', meta.status, 'updated_at', now, 'next_at', meta.next_at or '')
+  end
   -- The same attempt again (a write retried after a lost answer) is recorded once.
   if attempt ~= '' and redis.call('LINDEX', akey, -1) ~= attempt then
     redis.call('RPUSH', akey, attempt)

@@ -1,0 +1,65 @@
+-- Whether a delivery may be attempted now: it must hold its key (be its oldest
+-- delivery not yet ended), and no other handler may be attempting it.
+-- KEYS: the key's queue, the key's state
+-- ARGV: member, handler token, lease_ms, ttl_s, the tenant's key prefix (`P:{t.T}:`)
+-- Returns {go} | {wait} | {wait, head} | {busy} | {blocked} | {ended}: `head` is the
+-- delivery whose turn it is on a key nobody holds (the caller sends for it); `ended`:
+-- this delivery already ended (a late look at it), nothing to do.
+local q, s = KEYS[1], KEYS[2]
+local me, token, pre = ARGV[1], ARGV[2], ARGV[5]
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+-- Keys of the same tenant, so in this slot: a member's delivery and event.
+local function status(m)
+  return redis.call('HGET', pre .. 'dlv:' .. string.match(m, '^([^:]+)'), 'status')
+end
+local function ended(m)
+  local st = status(m)
+  if st == 'delivered' or st == 'failed' or st == 'cancelled' then
+    return true
+  end
+  -- Never attempted although its event is done: the hook stopped wanting it.
+  return not st and redis.call('HGET', pre .. 'evt:' .. string.match(m, ':(.*)$'), 'state') == 'done'
+end
+if not redis.call('ZSCORE', q, me) then
+  -- Ended and gone from the queue already: never registered again behind the others.
+  if ended(me) then
+    return {'ended'}
+  end
+  -- Not registered when its event was accepted (published straight to the exchange).
+  redis.call('ZADD', q, redis.call('HINCRBY', s, 'seq', 1), me)
+  redis.call('EXPIRE', q, ARGV[4])
+  redis.call('EXPIRE', s, ARGV[4])
+end
+local cur = redis.call('HGET', s, 'cur')
+local held = tonumber(redis.call('HGET', s, 'lease') or '0') > now
+if cur and cur ~= me then
+  if redis.call('HGET', s, 'blocked') == '1' then
+    return {'blocked'}
+  end
+  -- Being attempted, or not ended; else its worker recorded the end, then died before
+  -- letting the key go.
+  if held or not ended(cur) then
+    return {'wait'}
+  end
+  redis.call('ZREM', q, cur)
+  redis.call('HDEL', s, 'cur', 'owner', 'lease')
+  cur = false
+end
+if not cur then
+  local head = redis.call('ZRANGE', q, 0, 0)[1]
+  while head and head ~= me and ended(head) do
+    redis.call('ZREM', q, head)
+    head = redis.call('ZRANGE', q, 0, 0)[1]
+  end
+  if head ~= me then
+    return {'wait', head}
+  end
+  redis.call('HSET', s, 'cur', me)
+end
+local owner = redis.call('HGET', s, 'owner')
+if owner and owner ~= token and held then
+  return {'busy'}
+end
+redis.call('HSET', s, 'owner', token, 'lease', now + tonumber(ARGV[3]))
+return {'go'}

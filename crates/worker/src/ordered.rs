@@ -1,0 +1,211 @@
+//! Ordered hooks: a delivery is attempted only while it holds its ordering key (it is the
+//! key's oldest delivery not yet ended). Its handler lets go once the outcome is
+//! recorded, and the next delivery for the key is sent for at once. A delivery that
+//! must wait is looked at again after a while, a safety net behind that hand-over.
+
+use std::time::Duration;
+
+use hookpost_core::ordering::{OnFailure, Ordering};
+use hookpost_store::log::Status;
+use hookpost_store::ordering::{turn_task, Ordered, Release, Turn};
+use hookpost_store::retries::Due;
+use tracing::warn;
+
+use crate::Worker;
+
+/// Behind the hand-over, how soon a waiting delivery looks again: after as long as it has
+/// waited so far, within these bounds. Rarely: a long queue for one key must not churn,
+/// and the hand-over is what moves a key along.
+const POLL_FIRST: Duration = Duration::from_secs(60);
+const POLL_MOST: Duration = Duration::from_secs(600);
+
+/// This handler holds a delivery's key.
+pub struct Hold {
+    pub key_id: String,
+    token: String,
+    on_failure: OnFailure,
+}
+
+/// Not its turn: look again at `at_ms` (0: never, it ended). `record` is false when
+/// another handler is attempting or has ended this very delivery (its log record is that
+/// handler's to write).
+pub struct NotYet {
+    pub at_ms: i64,
+    pub record: bool,
+}
+
+impl Worker {
+    /// Takes delivery `id`'s key, or says when to look again.
+    pub(crate) async fn take_turn(
+        &self,
+        tenant: &str,
+        event_id: &str,
+        (data, received_at): (&str, i64),
+        hook_id: &str,
+        order: &Ordering,
+        id: &str,
+    ) -> Result<Hold, NotYet> {
+        let payload = serde_json::from_str(data).unwrap_or_default();
+        let hold = Hold {
+            key_id: order.key_id(&payload),
+            token: hookpost_core::ids::random_id("ord"),
+            on_failure: order.on_failure,
+        };
+        let d = Ordered {
+            hook_id,
+            key_id: &hold.key_id,
+            delivery_id: id,
+            event_id,
+        };
+        // Longer than an attempt can take with its waits; a dead handler's hold ends then.
+        let lease = self.config.request_timeout + self.config.hook_wait + Duration::from_secs(10);
+        let now = hookpost_core::now_ms();
+        let waited = Duration::from_millis(now.saturating_sub(received_at).max(0) as u64);
+        let poll = now + waited.clamp(POLL_FIRST, POLL_MOST).as_millis() as i64;
+        let later = |by: Duration| now + by.as_millis() as i64;
+        match self.store.order_turn(tenant, &d, &hold.token, lease).await {
+            Ok(Turn::Go) => Ok(hold),
+            Ok(Turn::Wait(idle_head)) => {
+                if let Some(head) = idle_head {
+                    self.send_for(turn_task(tenant, hook_id, &head).into_iter().collect());
+                }
+                Err(NotYet {
+                    at_ms: poll,
+                    record: true,
+                })
+            }
+            Ok(Turn::Blocked) => Err(NotYet {
+                at_ms: poll,
+                record: true,
+            }),
+            Ok(Turn::Busy) => Err(NotYet {
+                at_ms: later(POLL_FIRST),
+                record: false,
+            }),
+            Ok(Turn::Ended) => Err(NotYet {
+                at_ms: 0,
+                record: false,
+            }),
+            Err(e) => {
+                warn!(error = %e, "could not check an ordered delivery's turn");
+                Err(NotYet {
+                    at_ms: later(self.config.defer_delay),
+                    record: true,
+                })
+            }
+        }
+    }
+
+    /// Lets go of a held key after the delivery's outcome (`status`) is recorded; the
+    /// task that sends for the next delivery, when it is someone else's turn now.
+    pub(crate) async fn let_go(
+        &self,
+        tenant: &str,
+        event_id: &str,
+        hook_id: &str,
+        id: &str,
+        hold: &Hold,
+        status: Option<Status>,
+    ) -> Option<Due> {
+        let how = match status {
+            Some(Status::Delivered | Status::Cancelled) => Release::Done,
+            Some(Status::Failed) if hold.on_failure == OnFailure::Skip => Release::Done,
+            Some(Status::Failed) => {
+                self.metrics.ordered_blocks.inc();
+                Release::Block
+            }
+            _ => Release::Retry,
+        };
+        let d = Ordered {
+            hook_id,
+            key_id: &hold.key_id,
+            delivery_id: id,
+            event_id,
+        };
+        // On failure the hold's lease ends it, and the next turn check finds the
+        // delivery ended.
+        let next = match self.store.order_release(tenant, &d, how, &hold.token).await {
+            Ok(next) => next?,
+            Err(e) => {
+                warn!(error = %e, "could not hand an ordering key on");
+                return None;
+            }
+        };
+        turn_task(tenant, hook_id, &next)
+    }
+}
+
+/// Deliveries whose turn has come, on their way to the deliveries queue.
+pub struct HandOvers {
+    tx: tokio::sync::mpsc::UnboundedSender<Due>,
+    rx: std::sync::Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<Due>>>,
+}
+
+impl Default for HandOvers {
+    fn default() -> Self {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        HandOvers {
+            tx,
+            rx: std::sync::Mutex::new(Some(rx)),
+        }
+    }
+}
+
+impl Worker {
+    /// Sends for the deliveries whose turn has come, without waiting: a publisher confirm
+    /// takes up to a disk flush, and a key's hand-overs follow one another. Each waiting
+    /// delivery also looks again by itself, so a hand-over lost here only delays.
+    pub(crate) fn send_for(&self, next: Vec<Due>) {
+        for due in next {
+            let _ = self.hand_overs.tx.send(due);
+        }
+    }
+
+    /// Publishes hand-overs straight to the deliveries queue (the retry set and the
+    /// scheduler would add their interval to each) until `cancel` fires. Batches go out
+    /// as they come, each awaiting its own confirms, so that a slow disk flush does not
+    /// hold the next key's turn back.
+    pub async fn hand_over(&self, cancel: &tokio_util::sync::CancellationToken) {
+        use futures_util::stream::{FuturesUnordered, StreamExt};
+        let Some(mut rx) = self.hand_overs.rx.lock().expect("not poisoned").take() else {
+            return;
+        };
+        let mut in_flight = FuturesUnordered::new();
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                due = rx.recv() => {
+                    let Some(first) = due else { break };
+                    let mut batch = vec![first];
+                    while let Ok(more) = rx.try_recv() {
+                        batch.push(more);
+                    }
+                    in_flight.push(self.publish_hand_overs(batch));
+                }
+                Some(()) = in_flight.next(), if !in_flight.is_empty() => {}
+            }
+        }
+        while in_flight.next().await.is_some() {}
+    }
+
+    /// One batch of hand-overs; through the retry set when the broker does not confirm.
+    async fn publish_hand_overs(&self, batch: Vec<Due>) {
+        let bodies: Vec<String> = batch.iter().map(|d| d.task.to_json()).collect();
+        let msgs: Vec<hookpost_broker::Outgoing<'_>> = bodies
+            .iter()
+            .map(|body| hookpost_broker::Outgoing {
+                exchange: "",
+                routing_key: &self.topology.deliveries_queue,
+                body: body.as_bytes(),
+                message_id: None,
+                headers: &[],
+            })
+            .collect();
+        if self.publisher.publish_all(&msgs).await.is_ok() {
+            return;
+        }
+        if let Err(e) = self.store.schedule(&batch).await {
+            warn!(error = %e, "could not send for the next ordered deliveries; they look again soon");
+        }
+    }
+}
