@@ -55,14 +55,7 @@ async fn post_events(app: &TestApp, key: &str, n: usize) -> Vec<String> {
             .iter()
             .map(|i| json!({"type": "ticket.created", "data": {"n": i}}))
             .collect();
-        let r = app
-            .http
-            .post(app.url("/v1/events/batch"))
-            .bearer_auth(key)
-            .json(&batch)
-            .send()
-            .await
-            .unwrap();
+        let r = app.post_batch(key, &batch).await;
         assert_eq!(r.status(), 202);
         let body: Value = r.json().await.unwrap();
         ids.extend(
@@ -310,14 +303,7 @@ async fn ordered_deliveries_keep_each_tickets_order_across_two_workers_and_a_sig
             let batch: Vec<Value> = (chunk * 100..chunk * 100 + 100)
                 .map(|n| json!({"type": "ticket.created", "data": {"n": n, "ticket": {"id": n % 20}}}))
                 .collect();
-            let r = app
-                .http
-                .post(app.url("/v1/events/batch"))
-                .bearer_auth(&key)
-                .json(&batch)
-                .send()
-                .await
-                .unwrap();
+            let r = app.post_batch(&key, &batch).await;
             assert_eq!(r.status(), 202);
             tokio::time::sleep(Duration::from_millis(300)).await;
         }

@@ -105,14 +105,7 @@ async fn two_schedulers_deliver_each_retry_once() {
     let batch: Vec<_> = (0..N)
         .map(|i| json!({"type": "ticket.created", "data": {"i": i}}))
         .collect();
-    let r = app
-        .http
-        .post(app.url("/v1/events/batch"))
-        .bearer_auth(&key)
-        .json(&batch)
-        .send()
-        .await
-        .unwrap();
+    let r = app.post_batch(&key, &batch).await;
     assert_eq!(r.status(), 202);
     wait_until("every delivery delivered", WAIT, || async {
         rx.delivered()

@@ -168,6 +168,19 @@ impl TestApp {
         r.expect("the API answers")
     }
 
+    /// `POST /v1/events/batch` with `events`.
+    pub async fn post_batch(&self, key: &str, events: &[Value]) -> reqwest::Response {
+        let url = self.url("/v1/events/batch");
+        let r = self
+            .http
+            .post(url)
+            .bearer_auth(key)
+            .json(events)
+            .send()
+            .await;
+        r.expect("the API answers")
+    }
+
     pub async fn post_event(&self, key: &str, event: &Value) -> reqwest::Response {
         self.http
             .post(self.url("/v1/events"))

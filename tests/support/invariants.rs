@@ -91,14 +91,7 @@ impl Ledger {
             let events: Vec<Value> = (sent..sent + size)
                 .map(|i| json!({"type": "ticket.created", "data": {"n": i}}))
                 .collect();
-            let r = app
-                .http
-                .post(app.url("/v1/events/batch"))
-                .bearer_auth(key)
-                .json(&events)
-                .send()
-                .await
-                .expect("the API answers");
+            let r = app.post_batch(key, &events).await;
             match r.status().as_u16() {
                 202 => {
                     let body: Value = r.json().await.unwrap();

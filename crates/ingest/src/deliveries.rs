@@ -90,17 +90,27 @@ pub async fn list(
     })))
 }
 
+/// The caller's tenant and its delivery `id`; 404 when the tenant has no such delivery.
+async fn owned_delivery(
+    state: &AppState,
+    headers: &HeaderMap,
+    id: &str,
+) -> Result<(String, Delivery), ApiError> {
+    let tenant = auth::tenant(state, headers).await?;
+    let d = state
+        .store
+        .delivery(&tenant, id)
+        .await?
+        .ok_or(ApiError::NotFound("delivery"))?;
+    Ok((tenant, d))
+}
+
 pub async fn get(
     State(state): State<SharedState>,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let tenant = auth::tenant(&state, &headers).await?;
-    let d = state
-        .store
-        .delivery(&tenant, &id)
-        .await?
-        .ok_or(ApiError::NotFound("delivery"))?;
+    let (_, d) = owned_delivery(&state, &headers, &id).await?;
     Ok(Json(detail(&d)))
 }
 
@@ -175,12 +185,7 @@ pub async fn resend(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let tenant = auth::tenant(&state, &headers).await?;
-    let d = state
-        .store
-        .delivery(&tenant, &id)
-        .await?
-        .ok_or(ApiError::NotFound("delivery"))?;
+    let (tenant, d) = owned_delivery(&state, &headers, &id).await?;
     queue_resends(&state, &tenant, std::slice::from_ref(&d)).await?;
     Ok((
         StatusCode::ACCEPTED,
@@ -196,12 +201,7 @@ pub async fn skip(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     use hookpost_store::ordering::{turn_task, Ordered, Release};
-    let tenant = auth::tenant(&state, &headers).await?;
-    let d = state
-        .store
-        .delivery(&tenant, &id)
-        .await?
-        .ok_or(ApiError::NotFound("delivery"))?;
+    let (tenant, d) = owned_delivery(&state, &headers, &id).await?;
     let not_blocking = || {
         ApiError::Conflict(
             "not_blocking",
