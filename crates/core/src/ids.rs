@@ -20,6 +20,27 @@ pub fn new_secret() -> String {
     )
 }
 
+/// Like [`random_id`], but ids made later sort later (as text): the first 8 bytes are
+/// microseconds since the epoch, strictly increasing within the process. Lists that
+/// show things in creation order use it to order what was made in the same millisecond.
+pub fn ordered_id(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64);
+    let prev = LAST.fetch_max(now, Ordering::SeqCst);
+    let at = if prev >= now {
+        LAST.fetch_add(1, Ordering::SeqCst) + 1
+    } else {
+        now
+    };
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&at.to_be_bytes());
+    rand::thread_rng().fill_bytes(&mut bytes[8..]);
+    format!("{prefix}_{}", base32(&bytes))
+}
+
 /// A new API key: `hpk_` and 32 random bytes, URL-safe.
 pub fn new_api_key() -> String {
     let mut bytes = [0u8; 32];
@@ -48,6 +69,15 @@ fn base32(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ordered_ids_sort_in_the_order_they_were_made() {
+        let ids: Vec<String> = (0..1000).map(|_| ordered_id("hook")).collect();
+        let mut sorted = ids.clone();
+        sorted.sort();
+        assert_eq!(ids, sorted);
+        assert!(ids[0].starts_with("hook_") && ids[0].len() == 5 + 26);
+    }
 
     #[test]
     fn ids_are_prefixed_and_distinct() {

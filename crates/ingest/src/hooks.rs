@@ -320,7 +320,7 @@ pub async fn create_hook(
         ));
     }
     let mut hook = Hook {
-        id: hookpost_core::ids::random_id("hook"),
+        id: hookpost_core::ids::ordered_id("hook"),
         tenant: tenant.to_owned(),
         url: String::new(),
         events: vec!["*".into()],
