@@ -26,11 +26,11 @@ pub struct Hold {
     on_failure: OnFailure,
 }
 
-/// Not its turn: look again at `at_ms` (0: never, it ended). `record` is false when
+/// Not its turn: look again at `at_ms` (`None`: never, it ended). `record` is false when
 /// another handler is attempting or has ended this very delivery (its log record is that
 /// handler's to write).
 pub struct NotYet {
-    pub at_ms: i64,
+    pub at_ms: Option<i64>,
     pub record: bool,
 }
 
@@ -70,26 +70,26 @@ impl Worker {
                     self.send_for(turn_task(tenant, hook_id, &head).into_iter().collect());
                 }
                 Err(NotYet {
-                    at_ms: poll,
+                    at_ms: Some(poll),
                     record: true,
                 })
             }
             Ok(Turn::Blocked) => Err(NotYet {
-                at_ms: poll,
+                at_ms: Some(poll),
                 record: true,
             }),
             Ok(Turn::Busy) => Err(NotYet {
-                at_ms: later(POLL_FIRST),
+                at_ms: Some(later(POLL_FIRST)),
                 record: false,
             }),
             Ok(Turn::Ended) => Err(NotYet {
-                at_ms: 0,
+                at_ms: None,
                 record: false,
             }),
             Err(e) => {
                 warn!(error = %e, "could not check an ordered delivery's turn");
                 Err(NotYet {
-                    at_ms: later(self.config.defer_delay),
+                    at_ms: Some(later(self.config.defer_delay)),
                     record: true,
                 })
             }

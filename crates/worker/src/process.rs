@@ -15,7 +15,7 @@ use tracing::{info, warn, Instrument};
 
 use crate::hooks_cache::ReadyHook;
 use crate::leases::LEASE;
-use crate::ordered::Hold;
+use crate::ordered::{Hold, NotYet};
 use crate::sender::Envelope;
 use crate::Worker;
 
@@ -340,14 +340,28 @@ impl Worker {
                         .await;
                     match turn {
                         Ok(hold) => Some(hold),
-                        Err(not_yet) => {
-                            let mut later =
-                                self.defer(ev, hook, id, hook_json, n, not_yet.at_ms, "ordering");
-                            later.record = not_yet.record;
-                            if not_yet.at_ms == 0 {
-                                later.due = None;
-                            }
+                        Err(NotYet {
+                            at_ms: Some(at),
+                            record,
+                        }) => {
+                            let mut later = self.defer(ev, hook, id, hook_json, n, at, "ordering");
+                            later.record = record;
                             return later;
+                        }
+                        // It ended already (a late look at it): nothing to record or send.
+                        Err(NotYet { at_ms: None, .. }) => {
+                            return Decided {
+                                id,
+                                hook_id: hook.hook.id.clone(),
+                                hook_json,
+                                status: Status::Pending,
+                                next_at: None,
+                                attempt: None,
+                                due: None,
+                                gone: false,
+                                record: false,
+                                hold: None,
+                            }
                         }
                     }
                 }
