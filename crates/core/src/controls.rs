@@ -1,12 +1,52 @@
 //! Per-hook delivery controls: a rate limit and a cap on requests in flight, both across
-//! every worker, and a retry schedule of the hook's own. Absent means the deployment's
-//! defaults (no rate limit, `HOOKPOST_HOOK_CONCURRENCY` per worker, the default schedule).
+//! every worker, a retry schedule of the hook's own, and ordered delivery. Absent means
+//! the deployment's defaults (no rate limit, `HOOKPOST_HOOK_CONCURRENCY` per worker, the
+//! default schedule, no ordering).
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::ordering::{OnFailure, Ordering};
 use crate::retry::RetrySchedule;
+
+/// A hook's controls as stored and shown; each checked on save.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Controls {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<RateLimit>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_in_flight: Option<u32>,
+    /// This hook's retry delays as given (`["5m", "30m"]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_schedule: Option<Vec<String>>,
+    /// `fifo` for ordered delivery (see `ordering`), by the key at `ordering_key`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ordering: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ordering_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ordering_on_failure: Option<OnFailure>,
+}
+
+impl Controls {
+    /// The hook's own retry schedule, when it has one.
+    pub fn retry(&self) -> Result<Option<RetrySchedule>, String> {
+        self.retry_schedule
+            .as_deref()
+            .map(parse_retry_schedule)
+            .transpose()
+    }
+
+    /// The hook's ordering, when it is ordered.
+    pub fn ordering(&self) -> Result<Option<Ordering>, String> {
+        Ordering::of(
+            self.ordering.as_deref(),
+            self.ordering_key.as_deref(),
+            self.ordering_on_failure,
+        )
+    }
+}
 
 /// At most `per_second` requests a second on average, `burst` of them at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 /// A subscription as stored. `events` holds event types, or `"*"` for every type.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Hook {
     pub id: String,
     pub tenant: String,
@@ -33,21 +33,9 @@ pub struct Hook {
     pub disabled_reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disabled_at: Option<String>,
-    /// Delivery controls (see `controls`); absent: the deployment's defaults.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rate_limit: Option<crate::controls::RateLimit>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_in_flight: Option<u32>,
-    /// This hook's retry delays as given (`["5m", "30m"]`), checked on save.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub retry_schedule: Option<Vec<String>>,
-    /// `fifo` for ordered delivery (see `ordering`), by the key at `ordering_key`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ordering: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ordering_key: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ordering_on_failure: Option<crate::ordering::OnFailure>,
+    /// Delivery controls, their fields beside the others in the JSON.
+    #[serde(flatten)]
+    pub controls: crate::controls::Controls,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -56,15 +44,6 @@ impl Hook {
     /// Whether an event of this type goes to this hook now.
     pub fn wants(&self, kind: &str) -> bool {
         self.active && self.events.iter().any(|e| e == "*" || e == kind)
-    }
-
-    /// The hook's ordering, when it is ordered (checked on save).
-    pub fn ordering(&self) -> Result<Option<crate::ordering::Ordering>, String> {
-        crate::ordering::Ordering::of(
-            self.ordering.as_deref(),
-            self.ordering_key.as_deref(),
-            self.ordering_on_failure,
-        )
     }
 
     /// The previous secret while it still signs at `now_ms`.
@@ -203,17 +182,7 @@ mod tests {
             filter: None,
             headers: BTreeMap::new(),
             previous_secret: None,
-            previous_secret_expires_at: None,
-            disabled_reason: None,
-            disabled_at: None,
-            rate_limit: None,
-            max_in_flight: None,
-            retry_schedule: None,
-            ordering: None,
-            ordering_key: None,
-            ordering_on_failure: None,
-            created_at: String::new(),
-            updated_at: String::new(),
+            ..Hook::default()
         }
     }
 

@@ -29,12 +29,11 @@ pub fn ordered_id(prefix: &str) -> String {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_micros() as u64);
-    let prev = LAST.fetch_max(now, Ordering::SeqCst);
-    let at = if prev >= now {
-        LAST.fetch_add(1, Ordering::SeqCst) + 1
-    } else {
-        now
-    };
+    let next = |last: u64| now.max(last + 1);
+    let last = LAST
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |last| Some(next(last)))
+        .expect("the update always applies");
+    let at = next(last);
     let mut bytes = [0u8; 16];
     bytes[..8].copy_from_slice(&at.to_be_bytes());
     rand::thread_rng().fill_bytes(&mut bytes[8..]);

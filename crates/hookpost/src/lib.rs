@@ -115,7 +115,6 @@ pub async fn start(
         cancel: cancel.clone(),
     };
     if roles.worker {
-        readiness.expect(&["worker.redis", "worker.keyspace", "worker.broker"]);
         let worker = hookpost_worker::Worker::new(
             config.clone(),
             store.clone(),
@@ -125,7 +124,6 @@ pub async fn start(
         tasks.spawn(hookpost_worker::run(worker, cancel.clone()));
     }
     if roles.scheduler {
-        readiness.expect(&["scheduler.redis", "scheduler.keyspace", "scheduler.broker"]);
         let scheduler = hookpost_scheduler::Scheduler::new(
             config.clone(),
             store.clone(),
@@ -135,7 +133,6 @@ pub async fn start(
         tasks.spawn(hookpost_scheduler::run(scheduler, cancel.clone()));
     }
     if roles.ingest {
-        readiness.expect(&["ingest.broker", "ingest.redis", "ingest.keyspace"]);
         let listener =
             http.ok_or_else(|| std::io::Error::other("ingest needs an HTTP listener"))?;
         running.http_addr = Some(listener.local_addr()?);

@@ -218,7 +218,7 @@ pub async fn skip(
     let (Some(hook), Some(event)) = (hook?, event?) else {
         return Err(not_blocking());
     };
-    let Ok(Some(order)) = hook.ordering() else {
+    let Ok(Some(order)) = hook.controls.ordering() else {
         return Err(not_blocking());
     };
     let key_id = order.key_id(&serde_json::from_str(&event.data).unwrap_or_default());

@@ -77,18 +77,8 @@ pub struct HookView {
     pub disabled_reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub disabled_at: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub rate_limit: Option<RateLimit>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_in_flight: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub retry_schedule: Option<Vec<String>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ordering: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ordering_key: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ordering_on_failure: Option<OnFailure>,
+    #[serde(flatten)]
+    pub controls: controls::Controls,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -115,12 +105,7 @@ impl HookView {
                 .map(hookpost_core::rfc3339),
             disabled_reason: h.disabled_reason.clone(),
             disabled_at: h.disabled_at.clone(),
-            rate_limit: h.rate_limit,
-            max_in_flight: h.max_in_flight,
-            retry_schedule: h.retry_schedule.clone(),
-            ordering: h.ordering.clone(),
-            ordering_key: h.ordering_key.clone(),
-            ordering_on_failure: h.ordering_on_failure,
+            controls: h.controls.clone(),
             created_at: h.created_at.clone(),
             updated_at: h.updated_at.clone(),
         }
@@ -163,29 +148,30 @@ pub async fn apply(state: &AppState, hook: &mut Hook, input: HookInput) -> Resul
         check_secret(&secret)?;
         hook.secret = secret;
     }
+    let c = &mut hook.controls;
     if let Some(v) = input.rate_limit {
-        hook.rate_limit = nullable(v, "rate_limit", RateLimit::check)?;
+        c.rate_limit = nullable(v, "rate_limit", RateLimit::check)?;
     }
     if let Some(v) = input.max_in_flight {
-        hook.max_in_flight = nullable(v, "max_in_flight", |n| controls::check_max_in_flight(*n))?;
+        c.max_in_flight = nullable(v, "max_in_flight", |n| controls::check_max_in_flight(*n))?;
     }
     if let Some(v) = input.retry_schedule {
-        hook.retry_schedule = nullable(v, "retry_schedule", |steps: &Vec<String>| {
+        c.retry_schedule = nullable(v, "retry_schedule", |steps: &Vec<String>| {
             controls::parse_retry_schedule(steps).map(drop)
         })?;
     }
     let no_check = |_: &_| Ok(());
     if let Some(v) = input.ordering {
-        hook.ordering = nullable(v, "ordering", no_check)?;
+        c.ordering = nullable(v, "ordering", no_check)?;
     }
     if let Some(v) = input.ordering_key {
-        hook.ordering_key = nullable(v, "ordering_key", no_check)?;
+        c.ordering_key = nullable(v, "ordering_key", no_check)?;
     }
     if let Some(v) = input.ordering_on_failure {
-        hook.ordering_on_failure = nullable(v, "ordering_on_failure", |_: &OnFailure| Ok(()))?;
+        c.ordering_on_failure = nullable(v, "ordering_on_failure", |_: &OnFailure| Ok(()))?;
     }
     // The three together: a key path needs a mode, and both must parse.
-    hook.ordering().map_err(|m| {
+    c.ordering().map_err(|m| {
         let field = if m.contains("ordering_key") {
             "ordering_key"
         } else {
@@ -322,25 +308,12 @@ pub async fn create_hook(
     let mut hook = Hook {
         id: hookpost_core::ids::ordered_id("hook"),
         tenant: tenant.to_owned(),
-        url: String::new(),
         events: vec!["*".into()],
         active: true,
         secret: hookpost_core::ids::new_secret(),
-        description: None,
-        filter: None,
-        headers: BTreeMap::new(),
-        previous_secret: None,
-        previous_secret_expires_at: None,
-        disabled_reason: None,
-        disabled_at: None,
-        rate_limit: None,
-        max_in_flight: None,
-        retry_schedule: None,
-        ordering: None,
-        ordering_key: None,
-        ordering_on_failure: None,
         created_at: now(),
         updated_at: now(),
+        ..Hook::default()
     };
     apply(state, &mut hook, input).await?;
     match state
@@ -523,8 +496,7 @@ pub async fn put(
         h.description = None;
         h.filter = None;
         h.headers.clear();
-        (h.rate_limit, h.max_in_flight, h.retry_schedule) = (None, None, None);
-        (h.ordering, h.ordering_key, h.ordering_on_failure) = (None, None, None);
+        h.controls = controls::Controls::default();
         apply(&state, h, input).await
     })
     .await?;

@@ -59,6 +59,8 @@ impl AppState {
         metrics: Arc<Metrics>,
         readiness: Readiness,
     ) -> SharedState {
+        // Not ready until the probe has reported each.
+        readiness.expect(&["ingest.broker", "ingest.redis", "ingest.keyspace"]);
         let reconnects = metrics.amqp_reconnects.with_label_values(&["ingest"]);
         let publisher = Publisher::new(
             &config.amqp_url,

@@ -52,7 +52,7 @@ impl OrderedHooks {
                 .hooks(tenant)
                 .await?
                 .into_iter()
-                .filter(|h| h.ordering.is_some())
+                .filter(|h| h.controls.ordering.is_some())
                 .filter_map(ReadyHook::new)
                 .collect(),
         );
@@ -76,13 +76,16 @@ pub async fn register(
     }
     let mut out = Vec::new();
     for event in events {
+        let subscribed: Vec<&ReadyHook> =
+            hooks.iter().filter(|h| h.hook.wants(&event.kind)).collect();
+        if subscribed.is_empty() {
+            continue; // no payload to parse
+        }
         let payload: serde_json::Value = serde_json::from_str(event.data.get()).unwrap_or_default();
-        for hook in hooks.iter() {
+        for hook in subscribed {
             let Some(order) = &hook.order else { continue };
             // The same choice the worker makes: subscribed, active, and past the filter.
-            let wanted = hook.hook.wants(&event.kind)
-                && hook.filter.as_ref().is_none_or(|f| f.matches(&payload));
-            if wanted {
+            if hook.filter.as_ref().is_none_or(|f| f.matches(&payload)) {
                 out.push(Registration(
                     hook.hook.id.clone(),
                     order.key_id(&payload),

@@ -36,6 +36,8 @@ impl Scheduler {
         metrics: Arc<Metrics>,
         readiness: Readiness,
     ) -> Arc<Scheduler> {
+        // Not ready until the loop has reported each.
+        readiness.expect(&["scheduler.redis", "scheduler.keyspace", "scheduler.broker"]);
         let reconnects = metrics.amqp_reconnects.with_label_values(&["scheduler"]);
         let publisher = Publisher::new(
             &config.amqp_url,

@@ -89,11 +89,24 @@ impl Store {
                 record: Script::new(include_str!("scripts/record.lua")),
                 claim_retries: Script::new(include_str!("scripts/claim_retries.lua")),
                 hook_write: Script::new(include_str!("scripts/hook_write.lua")),
-                rate_limit: Script::new(include_str!("scripts/rate_limit.lua")),
-                in_flight: Script::new(include_str!("scripts/in_flight.lua")),
+                rate_limit: Script::new(concat!(
+                    include_str!("scripts/clock.lua"),
+                    include_str!("scripts/rate_limit.lua")
+                )),
+                in_flight: Script::new(concat!(
+                    include_str!("scripts/clock.lua"),
+                    include_str!("scripts/in_flight.lua")
+                )),
                 order_register: Script::new(include_str!("scripts/order_register.lua")),
-                order_turn: Script::new(include_str!("scripts/order_turn.lua")),
-                order_finish: Script::new(include_str!("scripts/order_finish.lua")),
+                order_turn: Script::new(concat!(
+                    include_str!("scripts/clock.lua"),
+                    include_str!("scripts/order_common.lua"),
+                    include_str!("scripts/order_turn.lua")
+                )),
+                order_finish: Script::new(concat!(
+                    include_str!("scripts/order_common.lua"),
+                    include_str!("scripts/order_finish.lua")
+                )),
             }),
             retention_secs: opts.retention.as_secs().max(1),
             retry_shards: opts.retry_shards.max(1),

@@ -31,8 +31,8 @@ pub struct Defer {
 
 impl Worker {
     pub(crate) async fn gate(&self, tenant: &str, hook: &ReadyHook) -> Result<Pass, Defer> {
-        let h = &hook.hook;
-        let size = h
+        let (h, c) = (&hook.hook, &hook.hook.controls);
+        let size = c
             .max_in_flight
             .map_or(self.config.hook_concurrency, |n| n as usize);
         let local = self
@@ -49,10 +49,10 @@ impl Worker {
             _local: local,
             shared: None,
         };
-        if let Some(max) = h.max_in_flight {
+        if let Some(max) = c.max_in_flight {
             pass.shared = Some(self.shared_slot(tenant, &h.id, max).await?);
         }
-        if let Some(limit) = h.rate_limit {
+        if let Some(limit) = c.rate_limit {
             if let Err(defer) = self.pace(tenant, &h.id, limit).await {
                 self.release(tenant, hook, pass).await;
                 return Err(defer);

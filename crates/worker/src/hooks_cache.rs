@@ -50,11 +50,8 @@ impl ReadyHook {
             Some(f) => Some(hookpost_core::filter::Filter::parse(f).ok()?),
             None => None,
         };
-        let retry = match &hook.retry_schedule {
-            Some(steps) => Some(hookpost_core::controls::parse_retry_schedule(steps).ok()?),
-            None => None,
-        };
-        let order = hook.ordering().ok()?;
+        let retry = hook.controls.retry().ok()?;
+        let order = hook.controls.ordering().ok()?;
         Some(ReadyHook {
             filter,
             retry,

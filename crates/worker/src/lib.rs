@@ -55,6 +55,8 @@ impl Worker {
         metrics: Arc<Metrics>,
         readiness: Readiness,
     ) -> Arc<Worker> {
+        // Not ready until the loop has reported each.
+        readiness.expect(&["worker.redis", "worker.keyspace", "worker.broker"]);
         let topology = Topology::for_config(&config);
         let reconnects = metrics.amqp_reconnects.with_label_values(&["worker"]);
         let publisher = Publisher::new(

@@ -21,7 +21,7 @@ const POLL_MOST: Duration = Duration::from_secs(600);
 
 /// This handler holds a delivery's key.
 pub struct Hold {
-    pub key_id: String,
+    key_id: String,
     token: String,
     on_failure: OnFailure,
 }

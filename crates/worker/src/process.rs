@@ -57,6 +57,24 @@ struct Decided {
     hold: Option<Hold>,
 }
 
+impl Decided {
+    /// A delivery decided without an attempt: nothing due, nothing held, recorded.
+    fn unattempted(id: String, hook_id: &str, hook_json: String, status: Status) -> Decided {
+        Decided {
+            id,
+            hook_id: hook_id.to_owned(),
+            hook_json,
+            status,
+            next_at: None,
+            attempt: None,
+            due: None,
+            gone: false,
+            record: true,
+            hold: None,
+        }
+    }
+}
+
 /// An event with everything needed to build its deliveries' bodies.
 struct EventParts<'a> {
     tenant: &'a str,
@@ -256,19 +274,13 @@ impl Worker {
                 self.attempt(&ev, hook, task.delivery_id.clone(), hook_json, task.attempt)
                     .await
             }
-            None => Decided {
-                // Deleted or deactivated: scheduled attempts are dropped, not replayed.
-                id: task.delivery_id.clone(),
-                hook_id: task.hook_id.clone(),
-                hook_json: hook_json.unwrap_or_default(),
-                status: Status::Cancelled,
-                next_at: None,
-                attempt: None,
-                due: None,
-                gone: false,
-                record: true,
-                hold: None,
-            },
+            // Deleted or deactivated: scheduled attempts are dropped, not replayed.
+            None => Decided::unattempted(
+                task.delivery_id.clone(),
+                &task.hook_id,
+                hook_json.unwrap_or_default(),
+                Status::Cancelled,
+            ),
         };
         self.make_durable(&ev, vec![decided], false).await
     }
@@ -350,18 +362,10 @@ impl Worker {
                         }
                         // It ended already (a late look at it): nothing to record or send.
                         Err(NotYet { at_ms: None, .. }) => {
-                            return Decided {
-                                id,
-                                hook_id: hook.hook.id.clone(),
-                                hook_json,
-                                status: Status::Pending,
-                                next_at: None,
-                                attempt: None,
-                                due: None,
-                                gone: false,
-                                record: false,
-                                hold: None,
-                            }
+                            let mut ended =
+                                Decided::unattempted(id, &hook.hook.id, hook_json, Status::Pending);
+                            ended.record = false;
+                            return ended;
                         }
                     }
                 }
@@ -460,18 +464,10 @@ impl Worker {
         reason: &'static str,
     ) -> Decided {
         self.metrics.deferred.with_label_values(&[reason]).inc();
-        Decided {
-            due: Some(self.attempt_task(ev, &hook.hook.id, &id, n, at_ms)),
-            id,
-            hook_id: hook.hook.id.clone(),
-            hook_json,
-            status: Status::Pending,
-            next_at: Some(at_ms),
-            attempt: None,
-            gone: false,
-            record: true,
-            hold: None,
-        }
+        let due = self.attempt_task(ev, &hook.hook.id, &id, n, at_ms);
+        let mut later = Decided::unattempted(id, &hook.hook.id, hook_json, Status::Pending);
+        (later.due, later.next_at) = (Some(due), Some(at_ms));
+        later
     }
 
     fn attempt_task(

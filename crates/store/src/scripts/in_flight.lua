@@ -3,8 +3,7 @@
 -- KEYS: the hook's in-flight sorted set (token -> lease end, ms)
 -- ARGV: token, max, lease_ms
 -- Returns 1 when the slot is taken, 0 when all are busy.
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+-- (Run after clock.lua: `now`.)
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
   return 0

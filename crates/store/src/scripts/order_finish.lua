@@ -4,6 +4,7 @@
 -- KEYS: the key's queue, the key's state, the delivery's hash
 -- ARGV: member, how, handler token, the tenant's key prefix (`P:{t.T}:`)
 -- Returns the member whose turn it is now, or ''.
+-- (Run after order_common.lua.)
 local q, s = KEYS[1], KEYS[2]
 local me, how = ARGV[1], ARGV[2]
 if redis.call('HGET', s, 'cur') ~= me then
@@ -29,14 +30,4 @@ redis.call('HDEL', s, 'cur', 'blocked')
 redis.call('HDEL', KEYS[3], 'blocking')
 -- The next one whose turn it is, past any that ended already (delivered by a resend,
 -- say): handing the turn to one of those would stop the key.
-local pre = ARGV[4]
-local head = redis.call('ZRANGE', q, 0, 0)[1]
-while head do
-  local st = redis.call('HGET', pre .. 'dlv:' .. string.match(head, '^([^:]+)'), 'status')
-  if st ~= 'delivered' and st ~= 'failed' and st ~= 'cancelled' then
-    return head
-  end
-  redis.call('ZREM', q, head)
-  head = redis.call('ZRANGE', q, 0, 0)[1]
-end
-return ''
+return open_head(q, ARGV[4], nil) or ''

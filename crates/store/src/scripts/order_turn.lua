@@ -5,25 +5,12 @@
 -- Returns {go} | {wait} | {wait, head} | {busy} | {blocked} | {ended}: `head` is the
 -- delivery whose turn it is on a key nobody holds (the caller sends for it); `ended`:
 -- this delivery already ended (a late look at it), nothing to do.
+-- (Run after clock.lua and order_common.lua.)
 local q, s = KEYS[1], KEYS[2]
 local me, token, pre = ARGV[1], ARGV[2], ARGV[5]
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
--- Keys of the same tenant, so in this slot: a member's delivery and event.
-local function status(m)
-  return redis.call('HGET', pre .. 'dlv:' .. string.match(m, '^([^:]+)'), 'status')
-end
-local function ended(m)
-  local st = status(m)
-  if st == 'delivered' or st == 'failed' or st == 'cancelled' then
-    return true
-  end
-  -- Never attempted although its event is done: the hook stopped wanting it.
-  return not st and redis.call('HGET', pre .. 'evt:' .. string.match(m, ':(.*)$'), 'state') == 'done'
-end
 if not redis.call('ZSCORE', q, me) then
   -- Ended and gone from the queue already: never registered again behind the others.
-  if ended(me) then
+  if ended(pre, me) then
     return {'ended'}
   end
   -- Not registered when its event was accepted (published straight to the exchange).
@@ -39,7 +26,7 @@ if cur and cur ~= me then
   end
   -- Being attempted, or not ended; else its worker recorded the end, then died before
   -- letting the key go.
-  if held or not ended(cur) then
+  if held or not ended(pre, cur) then
     return {'wait'}
   end
   redis.call('ZREM', q, cur)
@@ -47,11 +34,7 @@ if cur and cur ~= me then
   cur = false
 end
 if not cur then
-  local head = redis.call('ZRANGE', q, 0, 0)[1]
-  while head and head ~= me and ended(head) do
-    redis.call('ZREM', q, head)
-    head = redis.call('ZRANGE', q, 0, 0)[1]
-  end
+  local head = open_head(q, pre, me)
   if head ~= me then
     return {'wait', head}
   end

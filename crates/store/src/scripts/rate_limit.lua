@@ -6,8 +6,7 @@
 -- ARGV: interval_ms, burst, longest wait the caller sleeps through (ms)
 -- Returns {0} to go now, {wait_ms} to sleep and ask again, or {wait_ms, line_ms} to be
 -- deferred. Times are Redis's own clock.
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+-- (Run after clock.lua: `now`.)
 local interval = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
 local tat = math.max(tonumber(redis.call('HGET', KEYS[1], 'tat') or '0'), now)
