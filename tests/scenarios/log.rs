@@ -388,16 +388,8 @@ async fn the_log_expires_with_the_retention_and_every_log_key_has_an_expiry() {
     let id = rx.received()[0].delivery_id();
     app.wait_for_status("acme", &id, "delivered").await;
 
-    let mut redis = redis::Client::open(hookpost_tests::redis_url())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{}:*", app.config.prefix))
-        .query_async(&mut redis)
-        .await
-        .unwrap();
+    let mut redis = app.store.conn();
+    let keys = app.store.all_keys().await.unwrap();
     let log_keys: Vec<&String> = keys
         .iter()
         .filter(|k| {

@@ -7,6 +7,7 @@ const HOOKPOST: &str = env!("CARGO_BIN_EXE_hookpost-child");
 
 mod api;
 mod bench_smoke;
+mod cluster;
 mod controls;
 mod crashes;
 mod deploy;
@@ -18,6 +19,8 @@ mod log;
 mod openapi;
 mod ops;
 mod pipeline;
+mod rabbit_cluster;
 mod receivers;
 mod retries;
+mod shards;
 mod supportbee;

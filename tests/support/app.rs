@@ -32,6 +32,11 @@ pub struct TestOptions {
     pub disable_after: Duration,
     /// A Redis other than the shared one (a test's own server).
     pub redis_url: Option<String>,
+    /// `HOOKPOST_QUEUE_SHARDS` and `HOOKPOST_RETRY_SHARDS`.
+    pub queue_shards: u32,
+    pub retry_shards: u32,
+    /// `HOOKPOST_QUORUM_QUEUES`.
+    pub quorum: bool,
 }
 
 impl Default for TestOptions {
@@ -47,6 +52,9 @@ impl Default for TestOptions {
             retention: Duration::from_secs(3600),
             disable_after: Duration::from_secs(3600),
             redis_url: None,
+            queue_shards: 1,
+            retry_shards: 1,
+            quorum: false,
         }
     }
 }
@@ -79,6 +87,9 @@ impl TestApp {
             request_timeout: opts.request_timeout,
             shutdown_grace: opts.shutdown_grace,
             scheduler_interval: Duration::from_millis(50),
+            queue_shards: opts.queue_shards,
+            retry_shards: opts.retry_shards,
+            quorum_queues: opts.quorum,
             ..Config::default()
         }
     }
@@ -111,7 +122,7 @@ impl TestApp {
     }
 
     pub fn topology(&self) -> Topology {
-        Topology::new(&self.config.prefix)
+        Topology::for_config(&self.config)
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -236,13 +247,19 @@ impl TestApp {
 
     /// How many messages wait in the dead-letter queue.
     pub async fn dead_letter_count(&self) -> u32 {
-        let conn = hookpost_broker::connect(&amqp_url(), "test-dlq-count", Duration::from_secs(5))
-            .await
-            .unwrap();
+        self.queue_depth(&self.topology().dead_queue).await
+    }
+
+    /// How many messages wait in one of this app's queues.
+    pub async fn queue_depth(&self, queue: &str) -> u32 {
+        let conn =
+            hookpost_broker::connect(&amqp_url(), "test-queue-depth", Duration::from_secs(5))
+                .await
+                .unwrap();
         let ch = conn.create_channel().await.unwrap();
         let q = ch
             .queue_declare(
-                self.topology().dead_queue.as_str().into(),
+                queue.into(),
                 lapin::options::QueueDeclareOptions {
                     passive: true,
                     ..Default::default()
@@ -331,6 +348,15 @@ impl TestApp {
             r.stop().await;
         }
         cleanup(&self.config).await;
+        // On a Redis Cluster, one command across slots anywhere is a bug in the key map.
+        if let Some(cluster) = crate::redis_cluster::shared() {
+            assert_eq!(
+                hookpost_store::conn::cross_slot_errors(),
+                0,
+                "a command touched more than one slot (see the error log)"
+            );
+            assert_eq!(cluster.cross_slot_errors(), 0, "a node answered CROSSSLOT");
+        }
     }
 }
 
@@ -372,7 +398,7 @@ async fn cleanup(config: &Config) {
         hookpost_broker::connect(&amqp_url(), "test-cleanup", Duration::from_secs(5)).await
     {
         if let Ok(ch) = conn.create_channel().await {
-            let _ = Topology::new(&config.prefix).delete(&ch).await;
+            let _ = Topology::for_config(config).delete(&ch).await;
         }
         let _ = conn.close(200, "done".into()).await;
     }

@@ -33,6 +33,9 @@ impl ChildRole {
             .env("HOOKPOST_REQUEST_TIMEOUT", ms(config.request_timeout))
             .env("HOOKPOST_SHUTDOWN_GRACE", ms(config.shutdown_grace))
             .env("HOOKPOST_SCHEDULER_INTERVAL", ms(config.scheduler_interval))
+            .env("HOOKPOST_QUEUE_SHARDS", config.queue_shards.to_string())
+            .env("HOOKPOST_RETRY_SHARDS", config.retry_shards.to_string())
+            .env("HOOKPOST_QUORUM_QUEUES", config.quorum_queues.to_string())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .kill_on_drop(true);

@@ -9,7 +9,9 @@ pub mod child;
 pub mod invariants;
 pub mod logs;
 pub mod proxy;
+pub mod rabbit_cluster;
 pub mod receiver;
+pub mod redis_cluster;
 pub mod redis_server;
 pub mod verify;
 
@@ -45,6 +47,11 @@ pub fn amqp_url() -> String {
         .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
 }
 
+/// The shared Redis, or with `HOOKPOST_TEST_REDIS=cluster` a Redis Cluster of the tests'
+/// own ([`redis_cluster::shared`]).
 pub fn redis_url() -> String {
+    if let Some(cluster) = redis_cluster::shared() {
+        return cluster.url();
+    }
     std::env::var("HOOKPOST_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".into())
 }

@@ -156,9 +156,13 @@ impl Bench {
                 hookpost_core::now_ms() * 1000
             )
         };
-        let props = BasicProperties::default()
-            .with_delivery_mode(2)
-            .with_content_type("application/json".into());
+        // message_id = the event id: with queue shards, what the hash exchange spreads by.
+        let props_of = |i: usize| {
+            BasicProperties::default()
+                .with_delivery_mode(2)
+                .with_content_type("application/json".into())
+                .with_message_id(format!("e{i}").into())
+        };
         // Mandatory: a message no queue takes comes back. A binding declared a moment ago
         // may not route yet, so the first message is sent again until it is taken.
         let mandatory = BasicPublishOptions {
@@ -173,7 +177,7 @@ impl Bench {
                     "ticket.created".into(),
                     mandatory,
                     body_of(sent).as_bytes(),
-                    props.clone(),
+                    props_of(sent),
                 )
                 .await?
                 .await?;
@@ -198,7 +202,7 @@ impl Bench {
                         "ticket.created".into(),
                         mandatory,
                         body_of(i).as_bytes(),
-                        props.clone(),
+                        props_of(i),
                     )
                     .await?,
                 );
@@ -310,7 +314,7 @@ impl Bench {
             Duration::from_secs(5),
         )
         .await?;
-        Topology::new(&self.config.prefix)
+        Topology::for_config(&self.config)
             .delete(&conn.create_channel().await?)
             .await?;
         let _ = conn.close(200, "done".into()).await;

@@ -32,7 +32,41 @@ impl From<lapin::Error> for BrokerError {
 }
 
 /// Connects within `timeout`, so that callers fail fast when the broker is away.
+///
+/// `urls` may list the nodes of a RabbitMQ cluster, comma-separated. Each call starts
+/// with the node after the one the previous call started with and goes on to the next
+/// when one does not answer: connections spread over the nodes, and a role that lost
+/// its node reconnects to another.
 pub async fn connect(
+    urls: &str,
+    name: &str,
+    timeout: Duration,
+) -> Result<lapin::Connection, BrokerError> {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let nodes: Vec<&str> = urls
+        .split(',')
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .collect();
+    if nodes.len() <= 1 {
+        return connect_node(urls.trim(), name, timeout).await;
+    }
+    let start = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut last = None;
+    for i in 0..nodes.len() {
+        let url = nodes[(start + i) % nodes.len()];
+        match connect_node(url, name, timeout).await {
+            Ok(conn) => return Ok(conn),
+            Err(e) => {
+                tracing::warn!(node = %hookpost_core::config::redact_url(url), error = %e, "RabbitMQ node unreachable; trying the next");
+                last = Some(e);
+            }
+        }
+    }
+    Err(last.expect("at least one node"))
+}
+
+async fn connect_node(
     url: &str,
     name: &str,
     timeout: Duration,

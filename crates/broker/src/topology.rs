@@ -5,6 +5,19 @@
 //!            (default exchange) --> {prefix}.deliveries ─┤ worker
 //! rejected / poison ----------> {prefix}.dead (fanout) --> {prefix}.dead
 //! ```
+//!
+//! With `HOOKPOST_QUEUE_SHARDS=N` (N > 1), events are spread over N queues by a hash of
+//! their `message_id` (the event id) in RabbitMQ's consistent-hash exchange (plugin
+//! `rabbitmq_consistent_hash_exchange`, shipped with RabbitMQ), and every worker
+//! consumes all of them:
+//!
+//! ```text
+//! {prefix}.events (topic) --#--> {prefix}.events.hash (x-consistent-hash)
+//!     --> {prefix}.events.q, {prefix}.events.q.1 … {prefix}.events.q.{N-1}
+//! ```
+//!
+//! Ordered hooks keep their order across shards: a delivery's place in its key's line
+//! is fixed in Redis when the event is accepted, not by the queue it travels in.
 
 use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
 use lapin::types::{AMQPValue, FieldTable};
@@ -14,8 +27,11 @@ use lapin::{Channel, ExchangeKind};
 pub struct Topology {
     /// Producers publish events here, routing key = event type.
     pub exchange: String,
-    /// Every event, for the workers.
-    pub events_queue: String,
+    /// Every event, for the workers: one queue, or the shards (the first keeps the
+    /// unsharded queue's name).
+    pub events_queues: Vec<String>,
+    /// Spreads events over the shards (declared only when there are several).
+    pub hash_exchange: String,
     /// hookpost's own tasks: retries, deferred and resent deliveries.
     pub deliveries_queue: String,
     /// Where malformed messages go, with their reason.
@@ -29,7 +45,8 @@ impl Topology {
     pub fn new(prefix: &str) -> Self {
         Topology {
             exchange: format!("{prefix}.events"),
-            events_queue: format!("{prefix}.events.q"),
+            events_queues: vec![format!("{prefix}.events.q")],
+            hash_exchange: format!("{prefix}.events.hash"),
             deliveries_queue: format!("{prefix}.deliveries"),
             dead_exchange: format!("{prefix}.dead"),
             dead_queue: format!("{prefix}.dead"),
@@ -43,6 +60,20 @@ impl Topology {
             quorum: config.quorum_queues,
             ..Topology::new(&config.prefix)
         }
+        .sharded(config.queue_shards)
+    }
+
+    /// Spreads events over `shards` queues.
+    pub fn sharded(mut self, shards: u32) -> Self {
+        let first = self.events_queues[0].clone();
+        self.events_queues = std::iter::once(first.clone())
+            .chain((1..shards.max(1)).map(|i| format!("{first}.{i}")))
+            .collect();
+        self
+    }
+
+    fn is_sharded(&self) -> bool {
+        self.events_queues.len() > 1
     }
 
     /// Arguments every queue is declared with.
@@ -57,9 +88,12 @@ impl Topology {
         args
     }
 
-    /// The queues workers consume.
-    pub fn work_queues(&self) -> [&str; 2] {
-        [&self.events_queue, &self.deliveries_queue]
+    /// The queues workers consume: the event queues, then the deliveries queue.
+    pub fn work_queues(&self) -> impl Iterator<Item = &str> {
+        self.events_queues
+            .iter()
+            .chain(std::iter::once(&self.deliveries_queue))
+            .map(String::as_str)
     }
 
     /// Declares everything (idempotent: every role does it at start and after a reconnect).
@@ -86,12 +120,8 @@ impl Topology {
             durable: true,
             ..Default::default()
         };
-        ch.queue_declare(
-            self.dead_queue.as_str().into(),
-            durable,
-            FieldTable::default(),
-        )
-        .await?;
+        ch.queue_declare(self.dead_queue.as_str().into(), durable, self.queue_args())
+            .await?;
         ch.queue_bind(
             self.dead_queue.as_str().into(),
             self.dead_exchange.as_str().into(),
@@ -111,28 +141,108 @@ impl Topology {
             ch.queue_declare(queue.into(), durable, args.clone())
                 .await?;
         }
-        ch.queue_bind(
-            self.events_queue.as_str().into(),
+        if self.is_sharded() {
+            self.declare_shards(ch).await
+        } else {
+            // Gone when shards are turned off again (deleting one that is not there is
+            // fine), so that the first queue does not get each event twice.
+            ch.exchange_delete(self.hash_exchange.as_str().into(), Default::default())
+                .await?;
+            self.bind_events(ch, &self.events_queues[0], &self.exchange, "#")
+                .await
+        }
+    }
+
+    async fn declare_shards(&self, ch: &Channel) -> lapin::Result<()> {
+        use lapin::options::ExchangeBindOptions;
+        let mut args = FieldTable::default();
+        // Producers that set no message_id all land in one shard: nothing is lost.
+        args.insert(
+            "hash-property".into(),
+            AMQPValue::LongString("message_id".into()),
+        );
+        ch.exchange_declare(
+            self.hash_exchange.as_str().into(),
+            ExchangeKind::Custom("x-consistent-hash".into()),
+            ExchangeDeclareOptions {
+                durable: true,
+                ..Default::default()
+            },
+            args,
+        )
+        .await?;
+        ch.exchange_bind(
+            self.hash_exchange.as_str().into(),
             self.exchange.as_str().into(),
             "#".into(),
-            QueueBindOptions::default(),
+            ExchangeBindOptions::default(),
             FieldTable::default(),
         )
         .await?;
+        // The unsharded binding would give the first shard a copy of every event.
+        ch.queue_unbind(
+            self.events_queues[0].as_str().into(),
+            self.exchange.as_str().into(),
+            "#".into(),
+            FieldTable::default(),
+        )
+        .await?;
+        for queue in &self.events_queues {
+            // The binding key is the queue's weight on the hash ring.
+            self.bind_events(ch, queue, &self.hash_exchange, "1")
+                .await?;
+        }
         Ok(())
+    }
+
+    async fn bind_events(
+        &self,
+        ch: &Channel,
+        queue: &str,
+        exchange: &str,
+        key: &str,
+    ) -> lapin::Result<()> {
+        ch.queue_bind(
+            queue.into(),
+            exchange.into(),
+            key.into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await
     }
 
     /// Deletes everything declared (tests and `hookpost` teardown of a prefix).
     pub async fn delete(&self, ch: &Channel) -> lapin::Result<()> {
         use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
-        for queue in [&self.events_queue, &self.deliveries_queue, &self.dead_queue] {
-            ch.queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
+        for queue in self.work_queues().chain([self.dead_queue.as_str()]) {
+            ch.queue_delete(queue.into(), QueueDeleteOptions::default())
                 .await?;
         }
-        for exchange in [&self.exchange, &self.dead_exchange] {
+        for exchange in [&self.exchange, &self.hash_exchange, &self.dead_exchange] {
             ch.exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default())
                 .await?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Topology;
+
+    #[test]
+    fn the_first_shard_keeps_the_unsharded_queues_name() {
+        let one = Topology::new("p");
+        assert_eq!(
+            one.work_queues().collect::<Vec<_>>(),
+            ["p.events.q", "p.deliveries"]
+        );
+        let three = Topology::new("p").sharded(3);
+        assert_eq!(
+            three.work_queues().collect::<Vec<_>>(),
+            ["p.events.q", "p.events.q.1", "p.events.q.2", "p.deliveries"]
+        );
+        assert_eq!(Topology::new("p").sharded(0).events_queues, ["p.events.q"]);
     }
 }

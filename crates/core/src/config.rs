@@ -62,6 +62,10 @@ pub struct Config {
     /// `HOOKPOST_QUORUM_QUEUES`: declare quorum queues (a clustered RabbitMQ) instead of
     /// classic ones. A queue's type cannot change in place: switch on a new prefix.
     pub quorum_queues: bool,
+    /// `HOOKPOST_QUEUE_SHARDS`: how many queues events are spread over, by a hash of the
+    /// event id (RabbitMQ's consistent-hash exchange), when one queue's process is the
+    /// limit. Every role of a deployment must use the same number.
+    pub queue_shards: u32,
     /// `HOOKPOST_ROTATION_GRACE`: how long a rotated-out secret keeps signing.
     pub rotation_grace: Duration,
     /// `HOOKPOST_DISABLE_AFTER`: a hook whose attempts have all failed this long is
@@ -92,8 +96,16 @@ impl std::fmt::Debug for Config {
     }
 }
 
-fn redact_url(url: &str) -> String {
-    match url::Url::parse(url) {
+/// A URL, or a comma-separated list of them (cluster nodes), with passwords hidden.
+pub fn redact_url(urls: &str) -> String {
+    urls.split(',')
+        .map(redact_one)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn redact_one(url: &str) -> String {
+    match url::Url::parse(url.trim()) {
         Ok(mut u) if u.password().is_some() => {
             let _ = u.set_password(Some("***"));
             u.to_string()
@@ -131,6 +143,7 @@ impl Default for Config {
             max_message_bytes: 1 << 20,
             event_types: crate::catalogue::Catalogue::default(),
             quorum_queues: false,
+            queue_shards: 1,
             rotation_grace: Duration::from_secs(86_400),
             max_hooks: 100,
             disable_after: Duration::from_secs(5 * 86_400),
@@ -301,6 +314,15 @@ impl Config {
         if let Some(v) = var("HOOKPOST_QUORUM_QUEUES") {
             c.quorum_queues = boolean(v)?;
         }
+        if let Some(v) = var("HOOKPOST_QUEUE_SHARDS") {
+            c.queue_shards = positive(v)?;
+            if c.queue_shards > MAX_QUEUE_SHARDS {
+                return Err(ConfigError {
+                    var: "HOOKPOST_QUEUE_SHARDS",
+                    message: format!("must be at most {MAX_QUEUE_SHARDS}"),
+                });
+            }
+        }
         if c.retention < Duration::from_secs(1) {
             return Err(ConfigError {
                 var: "HOOKPOST_RETENTION",
@@ -337,6 +359,10 @@ where
         message: format!("`{v}`: {e}"),
     })
 }
+
+/// More queues than this gain nothing on a broker of a few nodes: each worker opens a
+/// consumer on every one.
+pub const MAX_QUEUE_SHARDS: u32 = 64;
 
 fn positive<T: std::str::FromStr + Default + PartialEq>(
     (var, v): (&'static str, String),
@@ -393,9 +419,11 @@ mod tests {
             ("HOOKPOST_RETRY_SCHEDULE", "1s,2s"),
             ("HOOKPOST_ALLOW_PRIVATE_TARGETS", "true"),
             ("HOOKPOST_HTTP_ADDR", "0.0.0.0:80"),
+            ("HOOKPOST_QUEUE_SHARDS", "4"),
         ])
         .unwrap();
         assert_eq!(c.prefix, "t1");
+        assert_eq!(c.queue_shards, 4);
         assert_eq!(c.retry_schedule.attempts(), 3);
         assert!(c.allow_private_targets);
         assert_eq!(c.http_addr.port(), 80);
@@ -410,6 +438,8 @@ mod tests {
             ("HOOKPOST_HTTP_ADDR", "nowhere"),
             ("HOOKPOST_LOG_FORMAT", "xml"),
             ("HOOKPOST_ALLOW_PRIVATE_TARGETS", "maybe"),
+            ("HOOKPOST_QUEUE_SHARDS", "0"),
+            ("HOOKPOST_QUEUE_SHARDS", "65"),
         ] {
             let err = from(&[(var, value)]).unwrap_err();
             assert_eq!(err.var, var);
@@ -420,7 +450,10 @@ mod tests {
     fn debug_output_hides_secrets() {
         let c = from(&[
             ("HOOKPOST_ADMIN_TOKEN", "s3cret-token"),
-            ("HOOKPOST_AMQP_URL", "amqp://u:pass-word@h:5672/%2f"),
+            (
+                "HOOKPOST_AMQP_URL",
+                "amqp://u:pass-word@h:5672/%2f,amqp://u:pass-word@h2:5672/%2f",
+            ),
         ])
         .unwrap();
         let text = format!("{c:?}");

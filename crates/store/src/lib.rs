@@ -1,5 +1,6 @@
 //! hookpost's state in Redis, the system of record.
 //!
+//! - [`conn`]: the connection: one server or a Redis Cluster.
 //! - [`keys`]: the key map (hash-tagged for Redis Cluster).
 //! - [`tenants`]: tenants and their API keys (stored hashed).
 //! - [`hooks`]: subscriptions, versioned so workers can cache them.
@@ -9,6 +10,7 @@
 //! - [`marker`]: the keyspace marker that tells an emptied Redis from a new one.
 #![forbid(unsafe_code)]
 
+pub mod conn;
 pub mod events;
 pub mod hooks;
 pub mod keys;
@@ -21,8 +23,9 @@ pub mod tenants;
 
 use std::time::Duration;
 
-use redis::aio::ConnectionManager;
 use redis::Script;
+
+pub use conn::Conn;
 
 pub use keys::Keys;
 
@@ -52,7 +55,7 @@ struct Scripts {
 /// A handle on the store; cheap to clone (one multiplexed, self-healing connection).
 #[derive(Clone)]
 pub struct Store {
-    conn: ConnectionManager,
+    conn: Conn,
     keys: Keys,
     scripts: std::sync::Arc<Scripts>,
     retention_secs: u64,
@@ -73,13 +76,7 @@ pub struct StoreOptions {
 impl Store {
     /// Connects lazily: the first command connects, and a lost connection is made again.
     pub fn connect(opts: &StoreOptions) -> Result<Store> {
-        let client = redis::Client::open(opts.url.as_str())?;
-        let config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(opts.timeout))
-            .set_response_timeout(Some(opts.timeout))
-            .set_number_of_retries(2)
-            .set_max_delay(Duration::from_millis(500));
-        let conn = ConnectionManager::new_lazy_with_config(client, config)?;
+        let conn = Conn::open(&opts.url, opts.timeout)?;
         Ok(Store {
             conn,
             keys: Keys::new(&opts.prefix),
@@ -121,7 +118,9 @@ impl Store {
         self.retry_shards
     }
 
-    pub(crate) fn conn(&self) -> ConnectionManager {
+    /// The connection (tests and tools read keys with it; the store's own writes go
+    /// through its methods).
+    pub fn conn(&self) -> Conn {
         self.conn.clone()
     }
 
@@ -131,11 +130,18 @@ impl Store {
         Ok(())
     }
 
-    /// Deletes every key of this prefix (tests and teardown).
-    pub async fn delete_everything(&self) -> Result<u64> {
+    /// Every key of this prefix. `SCAN` on one server; on a cluster, `KEYS` on every
+    /// primary (tests and teardown only: it blocks each node while it runs).
+    pub async fn all_keys(&self) -> Result<Vec<String>> {
         let mut conn = self.conn();
+        if conn.is_cluster() {
+            return Ok(redis::cmd("KEYS")
+                .arg(self.keys.all_pattern())
+                .query_async(&mut conn)
+                .await?);
+        }
+        let mut all = Vec::new();
         let mut cursor: u64 = 0;
-        let mut deleted = 0;
         loop {
             let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
                 .arg(cursor)
@@ -145,18 +151,26 @@ impl Store {
                 .arg(1000)
                 .query_async(&mut conn)
                 .await?;
-            for key in keys {
-                let n: u64 = redis::cmd("UNLINK")
-                    .arg(&key)
-                    .query_async(&mut conn)
-                    .await?;
-                deleted += n;
-            }
+            all.extend(keys);
             if next == 0 {
-                return Ok(deleted);
+                return Ok(all);
             }
             cursor = next;
         }
+    }
+
+    /// Deletes every key of this prefix (tests and teardown).
+    pub async fn delete_everything(&self) -> Result<u64> {
+        let mut conn = self.conn();
+        let mut deleted = 0;
+        for key in self.all_keys().await? {
+            let n: u64 = redis::cmd("UNLINK")
+                .arg(&key)
+                .query_async(&mut conn)
+                .await?;
+            deleted += n;
+        }
+        Ok(deleted)
     }
 }
 

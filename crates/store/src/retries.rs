@@ -38,13 +38,21 @@ impl Store {
         if due.is_empty() {
             return Ok(());
         }
-        let mut pipe = redis::pipe();
+        // A pipeline may touch one slot of a cluster: one per shard there, one in all
+        // on a single server.
+        let cluster = self.conn.is_cluster();
+        let mut pipes: std::collections::BTreeMap<u32, redis::Pipeline> = Default::default();
         for d in due {
             let shard = shard_of(d.shard_key(), self.retry_shards);
-            pipe.zadd(self.keys.retries_due(shard), d.task.to_json(), d.at_ms)
+            pipes
+                .entry(if cluster { shard } else { 0 })
+                .or_default()
+                .zadd(self.keys.retries_due(shard), d.task.to_json(), d.at_ms)
                 .ignore();
         }
-        let _: () = pipe.query_async(&mut self.conn()).await?;
+        for pipe in pipes.values() {
+            let _: () = pipe.query_async(&mut self.conn()).await?;
+        }
         Ok(())
     }
 

@@ -1,7 +1,7 @@
 //! The worker's connection loop.
 //!
-//! Consumes the events queue and the deliveries queue with manual acks and a bounded
-//! prefetch; each message is handled in its own task. When the connection or the
+//! Consumes the event queues (one, or every shard) and the deliveries queue with manual
+//! acks and a bounded prefetch, one channel each; each message is handled in its own task. When the connection or the
 //! keyspace is lost, it stops, lets RabbitMQ requeue what was not acked, and starts
 //! again. On cancel it stops consuming, gives in-flight messages the shutdown grace,
 //! then closes the connection so RabbitMQ redelivers whatever did not finish.
@@ -126,27 +126,31 @@ async fn session(
         .declare(&setup)
         .await
         .map_err(|e| e.to_string())?;
-    let (events_ch, events) = hookpost_broker::consume::open(
-        &conn,
-        &worker.topology.events_queue,
-        "events",
-        cfg.prefetch,
-    )
-    .await
-    .map_err(|e| e.to_string())?;
-    let (tasks_ch, tasks) = hookpost_broker::consume::open(
-        &conn,
-        &worker.topology.deliveries_queue,
-        "tasks",
-        cfg.prefetch,
-    )
-    .await
-    .map_err(|e| e.to_string())?;
+    let mut channels = Vec::new();
+    let mut streams = Vec::new();
+    for queue in worker.topology.work_queues() {
+        let (ch, consumer) = hookpost_broker::consume::open(&conn, queue, queue, cfg.prefetch)
+            .await
+            .map_err(|e| e.to_string())?;
+        channels.push((ch, queue));
+        let source = Source {
+            queue: Arc::from(queue),
+            is_event: queue != worker.topology.deliveries_queue,
+        };
+        // A consumer's end is an item too: the broker cancelled it, so start again.
+        let ended = futures_util::stream::once(std::future::ready(None));
+        streams.push(
+            consumer
+                .map(move |m| Some((source.clone(), m)))
+                .chain(ended)
+                .boxed(),
+        );
+    }
+    let mut messages = futures_util::stream::select_all(streams);
     worker.readiness.ok("worker.broker");
-    worker.metrics.consumers_active.set(2);
-    info!(queues = ?worker.topology.work_queues(), "consuming");
+    worker.metrics.consumers_active.set(channels.len() as i64);
+    info!(queues = ?worker.topology.work_queues().collect::<Vec<_>>(), "consuming");
 
-    let (mut events, mut tasks) = (events, tasks);
     let tracker = TaskTracker::new();
     // Stops in-flight handlers that outlive the shutdown grace; their messages are redelivered.
     let abandon = CancellationToken::new();
@@ -155,25 +159,25 @@ async fn session(
         tokio::select! {
             _ = cancel.cancelled() => break End::Cancelled,
             _ = keyspace_lost.cancelled() => break End::KeyspaceMissing,
-            next = next_of(&mut events, &mut tasks) => match next {
-                Some((is_event, Ok(delivery))) => {
+            next = messages.next() => match next.flatten() {
+                Some((source, Ok(delivery))) => {
                     let (w, abandon, lost) = (worker.clone(), abandon.clone(), keyspace_lost.clone());
                     tracker.spawn(async move {
                         tokio::select! {
                             _ = abandon.cancelled() => {}
-                            _ = handle(&w, is_event, delivery, &lost) => {}
+                            _ = handle(&w, &source, delivery, &lost) => {}
                         }
                     });
                 }
                 Some((_, Err(e))) => break End::BrokerLost(e.to_string()),
-                None => break End::BrokerLost("the broker cancelled the consumer".into()),
+                None => break End::BrokerLost("the broker cancelled a consumer".into()),
             }
         }
     };
     worker.metrics.consumers_active.set(0);
-    for (ch, tag) in [(&events_ch, "events"), (&tasks_ch, "tasks")] {
+    for (ch, tag) in &channels {
         let _ = ch
-            .basic_cancel(tag.into(), BasicCancelOptions::default())
+            .basic_cancel((*tag).into(), BasicCancelOptions::default())
             .await;
     }
     tracker.close();
@@ -200,24 +204,22 @@ async fn session(
     Ok(end)
 }
 
-/// The next message of either queue, tagged `true` when it is an event.
-async fn next_of(
-    events: &mut lapin::Consumer,
-    tasks: &mut lapin::Consumer,
-) -> Option<(bool, lapin::Result<Delivery>)> {
-    tokio::select! {
-        m = events.next() => m.map(|m| (true, m)),
-        m = tasks.next() => m.map(|m| (false, m)),
-    }
+/// The queue a message came from.
+#[derive(Clone)]
+struct Source {
+    queue: Arc<str>,
+    /// An event queue's (or a shard's), not the deliveries queue's.
+    is_event: bool,
 }
 
 /// Handles one message and settles it with RabbitMQ.
 async fn handle(
     worker: &Worker,
-    is_event: bool,
+    source: &Source,
     delivery: Delivery,
     keyspace_lost: &CancellationToken,
 ) {
+    let is_event = source.is_event;
     tracing::debug!(
         is_event,
         bytes = delivery.data.len(),
@@ -232,12 +234,7 @@ async fn handle(
     tracing::debug!(?disposition, "handled");
     let disposition = match disposition {
         Disposition::DeadLetter(reason, message) => {
-            let queue = if is_event {
-                &worker.topology.events_queue
-            } else {
-                &worker.topology.deliveries_queue
-            };
-            match dead_letter(worker, &delivery.data, reason, &message, queue).await {
+            match dead_letter(worker, &delivery.data, reason, &message, &source.queue).await {
                 Ok(()) => Disposition::Ack,
                 Err(e) => Disposition::Requeue(format!("dead-lettering failed: {e}")),
             }

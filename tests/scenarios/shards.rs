@@ -1,0 +1,94 @@
+//! Events spread over four queue shards, consumed by two worker processes: every
+//! delivery once, and an ordered hook's deliveries in each ticket's order.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use hookpost::Roles;
+use hookpost_tests::child::ChildRole;
+use hookpost_tests::{wait_until, Receiver, TestApp, TestOptions};
+use serde_json::{json, Value};
+
+use crate::HOOKPOST;
+
+const EVENTS: i64 = 400;
+const TICKETS: i64 = 10;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_queue_shards_and_two_workers_deliver_each_event_once_and_in_order() {
+    let app = TestApp::spawn(TestOptions {
+        roles: Roles {
+            worker: false,
+            ..Roles::ALL
+        },
+        queue_shards: 4,
+        ..TestOptions::default()
+    })
+    .await;
+    let key = app.tenant("acme").await;
+    let (plain, ordered) = (Receiver::start().await, Receiver::start().await);
+    app.hook(&key, &plain.url, &["*"]).await;
+    let r = app
+        .http
+        .post(app.url("/v1/hooks"))
+        .bearer_auth(&key)
+        .json(&json!({"url": ordered.url, "events": ["*"],
+                      "ordering": "fifo", "ordering_key": "$.ticket.id"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+
+    for chunk in 0..EVENTS / 100 {
+        let batch: Vec<Value> = (chunk * 100..(chunk + 1) * 100)
+            .map(|n| json!({"type": "ticket.created", "data": {"n": n, "ticket": {"id": n % TICKETS}}}))
+            .collect();
+        assert_eq!(app.post_batch(&key, &batch).await.status(), 202);
+    }
+    // No worker yet: the events wait, spread over every shard.
+    let topology = app.topology();
+    assert_eq!(topology.events_queues.len(), 4);
+    let mut depths = Vec::new();
+    for queue in &topology.events_queues {
+        depths.push(app.queue_depth(queue).await);
+    }
+    assert_eq!(depths.iter().sum::<u32>(), EVENTS as u32, "{depths:?}");
+    assert!(
+        depths.iter().all(|d| *d > 0),
+        "a shard got nothing: {depths:?}"
+    );
+
+    let _workers = [
+        ChildRole::spawn(HOOKPOST, "worker", &app.config),
+        ChildRole::spawn(HOOKPOST, "worker", &app.config),
+    ];
+    wait_until("every delivery", Duration::from_secs(90), || async {
+        plain.delivered().len() >= EVENTS as usize && ordered.delivered().len() >= EVENTS as usize
+    })
+    .await;
+    for rx in [&plain, &ordered] {
+        let got = rx.delivered();
+        let ids: BTreeSet<String> = got.iter().map(|r| r.delivery_id()).collect();
+        assert_eq!(ids.len(), EVENTS as usize);
+        assert_eq!(got.len(), EVENTS as usize, "a delivery arrived twice");
+    }
+    let mut by_ticket = BTreeMap::<i64, Vec<i64>>::new();
+    for r in ordered.delivered() {
+        let payload = &r.json()["payload"];
+        by_ticket
+            .entry(payload["ticket"]["id"].as_i64().unwrap())
+            .or_default()
+            .push(payload["n"].as_i64().unwrap());
+    }
+    for (ticket, ns) in &by_ticket {
+        let expected: Vec<i64> = (0..EVENTS / TICKETS)
+            .map(|i| i * TICKETS + ticket)
+            .collect();
+        assert_eq!(ns, &expected, "ticket {ticket} out of order");
+    }
+    // Every shard was drained.
+    for queue in &topology.events_queues {
+        assert_eq!(app.queue_depth(queue).await, 0, "{queue}");
+    }
+    app.finish().await;
+}
