@@ -7,6 +7,7 @@ const HOOKPOST: &str = env!("CARGO_BIN_EXE_hookpost-child");
 
 mod api;
 mod bench_smoke;
+mod console;
 mod controls;
 mod crashes;
 mod deploy;

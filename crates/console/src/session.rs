@@ -35,8 +35,7 @@ pub fn random_token() -> String {
 
 fn plausible_token(t: &str) -> bool {
     t.len() == 43
-        && t
-            .bytes()
+        && t.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
@@ -281,7 +280,10 @@ mod tests {
     #[test]
     fn cookies_are_found_by_name() {
         let mut h = HeaderMap::new();
-        h.insert(header::COOKIE, "a=1; hookpost_session=abc ; b=2".parse().unwrap());
+        h.insert(
+            header::COOKIE,
+            "a=1; hookpost_session=abc ; b=2".parse().unwrap(),
+        );
         assert_eq!(cookie(&h, COOKIE), Some("abc"));
         assert_eq!(cookie(&h, "c"), None);
     }

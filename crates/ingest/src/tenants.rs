@@ -105,7 +105,9 @@ pub async fn retry_stats(
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     auth::admin(&state, &headers)?;
-    Ok(Json(serde_json::to_value(retry_backlog(&state).await?).expect("serialises")))
+    Ok(Json(
+        serde_json::to_value(retry_backlog(&state).await?).expect("serialises"),
+    ))
 }
 
 /// The retry backlog: entries due by now and within the next minute, hour and day.

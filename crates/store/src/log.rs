@@ -315,9 +315,12 @@ impl Store {
         for chunk in ids[..ids.len().min(cap)].chunks(CHUNK) {
             let mut pipe = redis::pipe();
             for id in chunk {
-                pipe.cmd("HMGET")
-                    .arg(self.keys.delivery(tenant, id))
-                    .arg(&["hook_id", "status", "attempts", "updated_at"]);
+                pipe.cmd("HMGET").arg(self.keys.delivery(tenant, id)).arg(&[
+                    "hook_id",
+                    "status",
+                    "attempts",
+                    "updated_at",
+                ]);
             }
             type Fields = (Option<String>, Option<String>, Option<u64>, Option<i64>);
             let rows: Vec<Fields> = pipe.query_async(&mut self.conn()).await?;
@@ -332,7 +335,8 @@ impl Store {
                 a.deliveries += 1;
                 a.attempts += attempts;
                 // Every attempt but a delivered delivery's last one failed.
-                a.failed_attempts += attempts.saturating_sub(u64::from(status == Status::Delivered));
+                a.failed_attempts +=
+                    attempts.saturating_sub(u64::from(status == Status::Delivered));
                 a.last.get_or_insert((status, updated.unwrap_or(0)));
             }
         }

@@ -31,7 +31,11 @@ impl Store {
         let json = serde_json::to_string(s).expect("a session serialises");
         let _: () = self
             .conn()
-            .set_ex(self.keys.session(&key_hash(id)), json, idle.as_secs().max(1))
+            .set_ex(
+                self.keys.session(&key_hash(id)),
+                json,
+                idle.as_secs().max(1),
+            )
             .await?;
         Ok(())
     }

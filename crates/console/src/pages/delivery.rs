@@ -92,7 +92,12 @@ fn attempts_table(d: &Delivery) -> Markup {
                                     @if let Some(e) = &a.error { div.small { (e) } }
                                     @if let Some(s) = a.retry_after_s { div.small { "Retry-After " (s) " s" } }
                                 }
-                                td { @if let Some(r) = &a.response { pre.response { (r) } } }
+                                td {
+                                    @match a.response.as_deref() {
+                                        Some(r) if !r.is_empty() => pre.response { (r) },
+                                        _ => span.muted { "empty" },
+                                    }
+                                }
                             }
                         }
                     }
@@ -174,13 +179,7 @@ async fn event_and_hook(
     state: &SharedState,
     tenant: &str,
     d: &Delivery,
-) -> Result<
-    (
-        Option<hookpost_store::events::StoredEvent>,
-        Option<Hook>,
-    ),
-    PageError,
-> {
+) -> Result<(Option<hookpost_store::events::StoredEvent>, Option<Hook>), PageError> {
     let event = state.store.event(tenant, &d.event_id).await?;
     let hook = state.store.hook(tenant, &d.hook_id).await?;
     Ok((event, hook))
@@ -221,9 +220,8 @@ pub async fn resend_failed(
     let since = form
         .text("since")
         .map(|v| {
-            crate::time::parse_field(v).ok_or_else(|| {
-                PageError::bad_request("`Failed since` must be a date and time.")
-            })
+            crate::time::parse_field(v)
+                .ok_or_else(|| PageError::bad_request("`Failed since` must be a date and time."))
         })
         .transpose()?;
     let queued = api::resend_failed_since(&state, tenant, id, since).await?;

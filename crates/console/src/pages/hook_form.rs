@@ -42,7 +42,11 @@ impl Values {
         Values {
             url: form.get("url").unwrap_or_default().trim().to_owned(),
             events,
-            description: form.get("description").unwrap_or_default().trim().to_owned(),
+            description: form
+                .get("description")
+                .unwrap_or_default()
+                .trim()
+                .to_owned(),
             filter: form.get("filter").unwrap_or_default().trim().to_owned(),
         }
     }

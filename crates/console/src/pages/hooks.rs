@@ -179,7 +179,10 @@ pub async fn create(
         Err(e) => Err(e),
     };
     match made {
-        Ok(hook) => Ok(see_other(&format!("/console/hooks/{}?done=created", hook.id))),
+        Ok(hook) => Ok(see_other(&format!(
+            "/console/hooks/{}?done=created",
+            hook.id
+        ))),
         Err(e) => refused(e, |m| new_page(&state, &viewer, &values, Some(m))),
     }
 }
@@ -340,7 +343,10 @@ async fn set_active(
     let id = checked_id(&id, "hook")?;
     let hook = api::set_active(&state, tenant, id, active).await?;
     let done = if active { "activated" } else { "deactivated" };
-    Ok(see_other(&format!("/console/hooks/{}?done={done}", hook.id)))
+    Ok(see_other(&format!(
+        "/console/hooks/{}?done={done}",
+        hook.id
+    )))
 }
 
 pub async fn activate(

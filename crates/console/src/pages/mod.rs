@@ -16,7 +16,9 @@ use crate::form::Form;
 pub fn checked_id<'a>(id: &'a str, what: &str) -> Result<&'a str, PageError> {
     let fine = !id.is_empty()
         && id.len() <= 200
-        && id.bytes().all(|b| b.is_ascii_graphic() && b != b'{' && b != b'}');
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'{' && b != b'}');
     if fine {
         Ok(id)
     } else {

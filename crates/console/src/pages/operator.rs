@@ -78,7 +78,11 @@ pub async fn pick_tenant(
     let mut session = viewer.session.clone();
     session.acting_for = Some(tenant.id);
     let ttl = state.config.console_session_ttl;
-    if !state.store.update_session(&viewer.id, &session, ttl).await? {
+    if !state
+        .store
+        .update_session(&viewer.id, &session, ttl)
+        .await?
+    {
         return Err(PageError::SignIn);
     }
     Ok(see_other("/console/hooks"))
@@ -100,7 +104,10 @@ pub async fn show(State(state): State<SharedState>, viewer: Viewer) -> Result<Re
     let mut disabled = Vec::new();
     for t in &tenants {
         for h in state.store.hooks(t).await? {
-            let recent = h.disabled_at.as_deref().is_some_and(|at| at >= cutoff.as_str());
+            let recent = h
+                .disabled_at
+                .as_deref()
+                .is_some_and(|at| at >= cutoff.as_str());
             if !h.active && h.disabled_reason.is_some() && recent {
                 disabled.push(h);
             }
