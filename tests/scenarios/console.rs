@@ -262,6 +262,28 @@ async fn a_tenant_sees_none_of_another_tenants_hooks_or_deliveries() {
     let acme = ConsoleClient::sign_in(&app, &acme_key).await;
     let globex = ConsoleClient::sign_in(&app, &globex_key).await;
 
+    // Redis keeps a session under its id's hash, expiring when idle, and never the key.
+    let id = acme.cookie.strip_prefix("hookpost_session=").unwrap();
+    let session_key = app
+        .store
+        .keys()
+        .session(&hookpost_store::tenants::key_hash(id));
+    let mut redis = redis::Client::open(hookpost_tests::redis_url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let (ttl, raw): (i64, String) = redis::pipe()
+        .cmd("TTL")
+        .arg(&session_key)
+        .cmd("GET")
+        .arg(&session_key)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert!((1..=8 * 3600).contains(&ttl), "idle expiry: {ttl} s");
+    assert!(raw.contains("\"acme\"") && !raw.contains(&acme_key) && !raw.contains(id));
+
     // Each sees its own, and nothing of the other's.
     let own = acme.get("/console/hooks").await.body;
     assert!(own.contains(&acme_hook) && own.contains(&acme_rx.url));

@@ -7,6 +7,7 @@
 //! - [`pages`]: hooks, the delivery log, a delivery, event lookup, the operator page.
 //! - [`assets`]: the one stylesheet and the one script, embedded in the binary.
 //! - [`error`]: what a page shows when something is wrong (a 4xx with a message).
+//! - [`form`], [`time`]: reading posted forms, and times shown and typed in UTC.
 #![forbid(unsafe_code)]
 
 pub mod assets;
