@@ -8,6 +8,7 @@ const HOOKPOST: &str = env!("CARGO_BIN_EXE_hookpost-child");
 mod api;
 mod bench_smoke;
 mod cluster;
+mod console;
 mod controls;
 mod crashes;
 mod deploy;

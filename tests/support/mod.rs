@@ -5,7 +5,9 @@
 
 pub mod app;
 pub mod bad_receiver;
+pub mod browser;
 pub mod child;
+pub mod console;
 pub mod invariants;
 pub mod logs;
 pub mod proxy;

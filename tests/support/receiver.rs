@@ -48,6 +48,8 @@ pub enum Answer {
     Hang,
     /// 500 to a first attempt, 200 to every later one: each delivery takes one retry.
     FirstAttemptFails,
+    /// This status with this body (as `text/html`).
+    WithBody(u16, &'static str),
 }
 
 #[derive(Default)]
@@ -164,7 +166,7 @@ async fn receive(
         .get("x-hook-attempt")
         .is_some_and(|v| v.as_bytes() == b"1");
     let (status, retry_after) = match answer {
-        Answer::Status(s) => (s, None),
+        Answer::Status(s) | Answer::WithBody(s, _) => (s, None),
         Answer::RetryAfter(s, secs) => (s, Some(secs)),
         Answer::Hang => (0, None),
         Answer::FirstAttemptFails if first_attempt => (500, None),
@@ -193,9 +195,12 @@ async fn receive(
         tokio::time::sleep(Duration::from_secs(3600)).await;
     }
     let status = StatusCode::from_u16(status).expect("a valid status");
-    match retry_after {
-        Some(secs) => (status, [("retry-after", secs.to_string())]).into_response(),
-        None => status.into_response(),
+    match (retry_after, answer) {
+        (Some(secs), _) => (status, [("retry-after", secs.to_string())]).into_response(),
+        (None, Answer::WithBody(_, body)) => {
+            (status, [("content-type", "text/html")], body).into_response()
+        }
+        (None, _) => status.into_response(),
     }
 }
 

@@ -3,9 +3,11 @@
 //! - [`topology`]: the exchange, queues and dead-letter queue, named from the prefix.
 //! - [`publisher`]: a reconnecting publisher that returns only once RabbitMQ confirmed.
 //! - [`consume`]: opening a consuming channel with manual acks and a bounded prefetch.
+//! - [`dead`]: reading the dead-letter queue without taking from it.
 #![forbid(unsafe_code)]
 
 pub mod consume;
+pub mod dead;
 pub mod publisher;
 pub mod topology;
 

@@ -78,6 +78,11 @@ pub struct Config {
     pub max_hooks: usize,
     /// `HOOKPOST_MAX_EVENT_BYTES`: larger messages on the exchange are dead-lettered.
     pub max_message_bytes: usize,
+    /// `HOOKPOST_CONSOLE_SESSION_TTL`: a web console session left idle this long ends.
+    pub console_session_ttl: Duration,
+    /// `HOOKPOST_CONSOLE_SECURE_COOKIE`: mark the console's cookies `Secure` on every
+    /// request, for a TLS proxy that does not send `X-Forwarded-Proto: https`.
+    pub console_secure_cookie: bool,
 }
 
 impl std::fmt::Debug for Config {
@@ -148,6 +153,8 @@ impl Default for Config {
             max_hooks: 100,
             disable_after: Duration::from_secs(5 * 86_400),
             retry_after_cap: Duration::from_secs(3600),
+            console_session_ttl: Duration::from_secs(8 * 3600),
+            console_secure_cookie: false,
         }
     }
 }
@@ -192,6 +199,8 @@ pub const VARIABLES: &[&str] = &[
     "HOOKPOST_MAX_HOOKS",
     "HOOKPOST_DISABLE_AFTER",
     "HOOKPOST_RETRY_AFTER_CAP",
+    "HOOKPOST_CONSOLE_SESSION_TTL",
+    "HOOKPOST_CONSOLE_SECURE_COOKIE",
     // Read by the operators' commands only (`hookpost deliveries`, `hookpost retries`).
     "HOOKPOST_API_URL",
 ];
@@ -310,6 +319,12 @@ impl Config {
         }
         if let Some(v) = var("HOOKPOST_MAX_HOOKS") {
             c.max_hooks = positive(v)?;
+        }
+        if let Some(v) = var("HOOKPOST_CONSOLE_SESSION_TTL") {
+            c.console_session_ttl = duration(v)?;
+        }
+        if let Some(v) = var("HOOKPOST_CONSOLE_SECURE_COOKIE") {
+            c.console_secure_cookie = boolean(v)?;
         }
         if let Some(v) = var("HOOKPOST_QUORUM_QUEUES") {
             c.quorum_queues = boolean(v)?;

@@ -142,9 +142,12 @@ pub async fn start(
             metrics.clone(),
             readiness.clone(),
         );
+        // The web console is served beside the API, by the same process and state.
+        let app =
+            hookpost_ingest::router(state.clone()).merge(hookpost_console::routes(state.clone()));
         let c = cancel.clone();
         tasks.spawn(async move {
-            if let Err(e) = hookpost_ingest::run(listener, state, c).await {
+            if let Err(e) = hookpost_ingest::run(listener, state, app, c).await {
                 warn!(error = %e, "the API server stopped");
             }
         });

@@ -53,6 +53,6 @@ pub fn admin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
 }
 
 /// Compares without an early exit, so the time taken does not tell how much matched.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -8,6 +8,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use hookpost_broker::Outgoing;
 use hookpost_core::task::{AttemptTask, Task};
+use hookpost_store::events::StoredEvent;
 use hookpost_store::log::{Delivery, Status};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -121,18 +122,8 @@ pub async fn event(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let tenant = auth::tenant(&state, &headers).await?;
-    let e = state
-        .store
-        .event(&tenant, &id)
-        .await?
-        .ok_or(ApiError::NotFound("event"))?;
-    let deliveries: Vec<Value> = state
-        .store
-        .event_deliveries(&tenant, &id)
-        .await?
-        .iter()
-        .map(detail)
-        .collect();
+    let (e, deliveries) = event_with_deliveries(&state, &tenant, &id).await?;
+    let deliveries: Vec<Value> = deliveries.iter().map(detail).collect();
     let data: Value = serde_json::from_str(&e.data).unwrap_or(Value::Null);
     Ok(Json(json!({
         "event": { "id": e.id, "type": e.kind, "occurred_at": e.occurred_at, "received_at": e.received_at, "data": data },
@@ -140,8 +131,22 @@ pub async fn event(
     })))
 }
 
+/// A tenant's event and every delivery it caused; 404 when the tenant has no such event.
+pub async fn event_with_deliveries(
+    state: &AppState,
+    tenant: &str,
+    id: &str,
+) -> Result<(StoredEvent, Vec<Delivery>), ApiError> {
+    let e = state
+        .store
+        .event(tenant, id)
+        .await?
+        .ok_or(ApiError::NotFound("event"))?;
+    Ok((e, state.store.event_deliveries(tenant, id).await?))
+}
+
 /// Queues attempts through RabbitMQ like any delivery; `Ok` once it confirmed them all.
-async fn queue_resends(
+pub async fn queue_resends(
     state: &AppState,
     tenant: &str,
     deliveries: &[Delivery],
@@ -257,21 +262,36 @@ pub async fn resend_failed(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let tenant = auth::tenant(&state, &headers).await?;
     let input: ResendFailedInput = body::optional_json(raw, state.config.max_body_bytes)?;
-    crate::hooks::owned_hook(&state, &headers, &hook_id).await?;
+    let queued = resend_failed_since(&state, &tenant, &hook_id, input.since).await?;
+    Ok((StatusCode::ACCEPTED, Json(json!({ "queued": queued }))))
+}
+
+/// Queues every failed delivery of a tenant's hook created since `since` (ms); how many.
+/// 404 when the tenant has no such hook.
+pub async fn resend_failed_since(
+    state: &AppState,
+    tenant: &str,
+    hook_id: &str,
+    since: Option<i64>,
+) -> Result<usize, ApiError> {
+    state
+        .store
+        .hook(tenant, hook_id)
+        .await?
+        .ok_or(ApiError::NotFound("hook"))?;
     let keep = |d: &Delivery| d.hook_id == hook_id && d.status == Status::Failed;
     let mut queued = 0;
     let mut cursor = None;
     loop {
         let (page, next) = state
             .store
-            .deliveries_page(&tenant, cursor, (input.since, None), 100, keep)
+            .deliveries_page(tenant, cursor, (since, None), 100, keep)
             .await?;
-        queue_resends(&state, &tenant, &page).await?;
+        queue_resends(state, tenant, &page).await?;
         queued += page.len();
         match next {
             Some(c) => cursor = Some(c),
-            None => break,
+            None => return Ok(queued),
         }
     }
-    Ok((StatusCode::ACCEPTED, Json(json!({ "queued": queued }))))
 }

@@ -197,7 +197,7 @@ fn nullable<T: serde::de::DeserializeOwned>(
 }
 
 /// Activating clears why hookpost had disabled the hook.
-fn set_active_flag(hook: &mut Hook, active: bool) {
+pub fn set_active_flag(hook: &mut Hook, active: bool) {
     hook.active = active;
     if active {
         hook.disabled_reason = None;
@@ -205,7 +205,7 @@ fn set_active_flag(hook: &mut Hook, active: bool) {
     }
 }
 
-fn check_secret(secret: &str) -> Result<(), ApiError> {
+pub fn check_secret(secret: &str) -> Result<(), ApiError> {
     if (16..=256).contains(&secret.len()) && !secret.chars().any(char::is_control) {
         Ok(())
     } else {
@@ -503,31 +503,36 @@ pub async fn put(
     Ok(Json(HookView::of(&hook, false)))
 }
 
+/// Deletes a tenant's hook; 404 when it has none by that id.
+pub async fn remove_hook(state: &AppState, tenant: &str, id: &str) -> Result<(), ApiError> {
+    match state.store.delete_hook(tenant, id).await? {
+        HookWrite::Ok => Ok(()),
+        _ => Err(ApiError::NotFound("hook")),
+    }
+}
+
 pub async fn delete(
     State(state): State<SharedState>,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let tenant = auth::tenant(&state, &headers).await?;
-    match state.store.delete_hook(&tenant, &id).await? {
-        HookWrite::Ok => Ok(StatusCode::NO_CONTENT),
-        _ => Err(ApiError::NotFound("hook")),
-    }
+    remove_hook(&state, &tenant, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
-async fn set_active(
+/// Activates or deactivates a tenant's hook.
+pub async fn set_active(
     state: &AppState,
-    headers: &HeaderMap,
+    tenant: &str,
     id: &str,
     active: bool,
-) -> Result<Json<HookView>, ApiError> {
-    let tenant = auth::tenant(state, headers).await?;
-    let hook = change_hook(state, &tenant, id, async |h: &mut Hook| {
+) -> Result<Hook, ApiError> {
+    change_hook(state, tenant, id, async |h: &mut Hook| {
         set_active_flag(h, active);
         Ok(())
     })
-    .await?;
-    Ok(Json(HookView::of(&hook, false)))
+    .await
 }
 
 pub async fn activate(
@@ -535,7 +540,9 @@ pub async fn activate(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<HookView>, ApiError> {
-    set_active(&state, &headers, &id, true).await
+    let tenant = auth::tenant(&state, &headers).await?;
+    let hook = set_active(&state, &tenant, &id, true).await?;
+    Ok(Json(HookView::of(&hook, false)))
 }
 
 pub async fn deactivate(
@@ -543,7 +550,9 @@ pub async fn deactivate(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<HookView>, ApiError> {
-    set_active(&state, &headers, &id, false).await
+    let tenant = auth::tenant(&state, &headers).await?;
+    let hook = set_active(&state, &tenant, &id, false).await?;
+    Ok(Json(HookView::of(&hook, false)))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -562,7 +571,19 @@ pub async fn rotate_secret(
 ) -> Result<Json<HookView>, ApiError> {
     let tenant = auth::tenant(&state, &headers).await?;
     let input: RotateInput = body::optional_json(raw, state.config.max_body_bytes)?;
-    let new = match input.secret {
+    let hook = rotate(&state, &tenant, &id, input.secret).await?;
+    Ok(Json(HookView::of(&hook, true)))
+}
+
+/// Gives a tenant's hook a new secret (`secret`, or a generated one); the old one keeps
+/// signing beside it for `HOOKPOST_ROTATION_GRACE`.
+pub async fn rotate(
+    state: &AppState,
+    tenant: &str,
+    id: &str,
+    secret: Option<String>,
+) -> Result<Hook, ApiError> {
+    let new = match secret {
         Some(s) => {
             check_secret(&s)?;
             s
@@ -570,13 +591,12 @@ pub async fn rotate_secret(
         None => hookpost_core::ids::new_secret(),
     };
     let until = hookpost_core::now_ms() + state.config.rotation_grace.as_millis() as i64;
-    let hook = change_hook(&state, &tenant, &id, async |h: &mut Hook| {
+    change_hook(state, tenant, id, async |h: &mut Hook| {
         h.previous_secret = Some(std::mem::replace(&mut h.secret, new));
         h.previous_secret_expires_at = Some(until);
         Ok(())
     })
-    .await?;
-    Ok(Json(HookView::of(&hook, true)))
+    .await
 }
 
 /// `GET /v1/event-types`: the catalogue.
@@ -610,13 +630,19 @@ pub async fn test(
 ) -> Result<Json<crate::test_send::TestResult>, ApiError> {
     let hook = owned_hook(&state, &headers, &id).await?;
     let input: TestInput = body::optional_json(raw, state.config.max_body_bytes)?;
-    let kind = input
-        .event_type
+    Ok(Json(send_test(&state, &hook, input.event_type).await?))
+}
+
+/// Sends `hook` a sample event of `event_type` (by default the first type it takes) now.
+pub async fn send_test(
+    state: &AppState,
+    hook: &Hook,
+    event_type: Option<String>,
+) -> Result<crate::test_send::TestResult, ApiError> {
+    let kind = event_type
         .or_else(|| hook.events.iter().find(|e| *e != "*").cloned())
         .unwrap_or_else(|| "ticket.created".into());
-    check_event_types(&state, std::slice::from_ref(&kind))?;
+    check_event_types(state, std::slice::from_ref(&kind))?;
     let url = url::Url::parse(&hook.url).map_err(|e| ApiError::invalid("url", e))?;
-    Ok(Json(
-        crate::test_send::send(&state, &url, Some(&hook), &kind).await,
-    ))
+    Ok(crate::test_send::send(state, &url, Some(hook), &kind).await)
 }

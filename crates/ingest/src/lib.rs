@@ -237,14 +237,16 @@ async fn probe(state: SharedState, cancel: CancellationToken) {
     }
 }
 
-/// Serves the API on `listener` until `cancel` fires.
+/// Serves `app` (the API of [`router`], and what the caller merged into it, such as the
+/// web console) on `listener` until `cancel` fires.
 pub async fn run(
     listener: tokio::net::TcpListener,
     state: SharedState,
+    app: Router,
     cancel: CancellationToken,
 ) -> std::io::Result<()> {
     let prober = tokio::spawn(probe(state.clone(), cancel.clone()));
-    let served = hookpost_ops::serve(listener, router(state.clone()), cancel).await;
+    let served = hookpost_ops::serve(listener, app, cancel).await;
     prober.abort();
     state.publisher.close().await;
     served

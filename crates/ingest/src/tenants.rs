@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::error::ApiError;
-use crate::{auth, body, SharedState};
+use crate::{auth, body, AppState, SharedState};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -105,16 +105,33 @@ pub async fn retry_stats(
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     auth::admin(&state, &headers)?;
+    Ok(Json(
+        serde_json::to_value(retry_backlog(&state).await?).expect("serialises"),
+    ))
+}
+
+/// The retry backlog: entries due by now and within the next minute, hour and day.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct Backlog {
+    pub due_now: u64,
+    pub due_next_minute: u64,
+    pub due_next_hour: u64,
+    pub due_next_day: u64,
+    /// Every entry, claimed ones included.
+    pub total: u64,
+}
+
+pub async fn retry_backlog(state: &AppState) -> Result<Backlog, ApiError> {
     let counts = state
         .store
         .due_within(&[0, 60_000, 3_600_000, 86_400_000])
         .await?;
     let stats = state.store.retry_stats().await?;
-    Ok(Json(json!({
-        "due_now": counts[0],
-        "due_next_minute": counts[1],
-        "due_next_hour": counts[2],
-        "due_next_day": counts[3],
-        "total": stats.size,
-    })))
+    Ok(Backlog {
+        due_now: counts[0],
+        due_next_minute: counts[1],
+        due_next_hour: counts[2],
+        due_next_day: counts[3],
+        total: stats.size,
+    })
 }

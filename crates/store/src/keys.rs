@@ -22,10 +22,12 @@
 //! | `P:{t.T}:inflight:<hook>` | sorted set | the hook's requests in flight by lease end |
 //! | `P:{t.T}:ordq:<hook>:<key>` | sorted set | an ordering key's deliveries (`<dlv>:<evt>`) by acceptance |
 //! | `P:{t.T}:ords:<hook>:<key>` | hash | an ordering key's state: seq, cur (holder), owner, lease, blocked |
+//! | `P:{s.H}:session` | string | a console session (JSON) under the SHA-256 `H` of its id, expiring when idle |
 //! | `P:{r.N}:due` | sorted set | retry shard N: task JSON by due time (ms) |
 //! | `P:{r.N}:claimed` | sorted set | retry shard N: claimed tasks by lease expiry |
 //!
-//! A tenant's data shares one slot (`{t.T}`); the retry set is spread over N shards.
+//! A tenant's data shares one slot (`{t.T}`); the retry set is spread over N shards; each
+//! console session is a slot of its own (nothing touches two at once).
 
 #[derive(Debug, Clone)]
 pub struct Keys {
@@ -100,6 +102,10 @@ impl Keys {
     pub fn log(&self, t: &str) -> String {
         format!("{}:{{t.{t}}}:log", self.p)
     }
+    /// A console session, by the hex SHA-256 of its id.
+    pub fn session(&self, id_hash: &str) -> String {
+        format!("{}:{{s.{id_hash}}}:session", self.p)
+    }
     pub fn retries_due(&self, shard: u32) -> String {
         format!("{}:{{r.{shard}}}:due", self.p)
     }
@@ -155,6 +161,7 @@ mod tests {
             assert!(key.starts_with("hp:"));
         }
         assert_eq!(tag(&k.retries_due(3)), tag(&k.retries_claimed(3)));
+        assert_eq!(tag(&k.session("ab12")), "s.ab12");
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! The delivery log: one record per delivery (event × hook) with its attempts.
 //! Every key expires after the retention; the index is trimmed on each write.
 
+use std::collections::HashMap;
+
 use hookpost_core::outcome::Attempt;
 use redis::AsyncCommands;
 use serde::Serialize;
@@ -83,6 +85,16 @@ pub struct Delivery {
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub blocking: bool,
     pub attempts: Vec<Attempt>,
+}
+
+/// One hook's deliveries over a span of the log ([`Store::hook_activity`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HookActivity {
+    pub deliveries: u64,
+    pub attempts: u64,
+    pub failed_attempts: u64,
+    /// The newest delivery's status and when it last changed (ms).
+    pub last: Option<(Status, i64)>,
 }
 
 impl Store {
@@ -278,6 +290,57 @@ impl Store {
                 }
             }
         }
+    }
+
+    /// What each of a tenant's hooks saw among the deliveries created since `since_ms`,
+    /// reading at most `cap` of the newest; `true` beside it when the cap cut the scan.
+    pub async fn hook_activity(
+        &self,
+        tenant: &str,
+        since_ms: i64,
+        cap: usize,
+    ) -> Result<(HashMap<String, HookActivity>, bool)> {
+        const CHUNK: usize = 500;
+        let ids: Vec<String> = redis::cmd("ZREVRANGEBYSCORE")
+            .arg(self.keys.log(tenant))
+            .arg("+inf")
+            .arg(since_ms)
+            .arg("LIMIT")
+            .arg(0)
+            .arg(cap + 1)
+            .query_async(&mut self.conn())
+            .await?;
+        let truncated = ids.len() > cap;
+        let mut out: HashMap<String, HookActivity> = HashMap::new();
+        for chunk in ids[..ids.len().min(cap)].chunks(CHUNK) {
+            let mut pipe = redis::pipe();
+            for id in chunk {
+                pipe.cmd("HMGET").arg(self.keys.delivery(tenant, id)).arg(&[
+                    "hook_id",
+                    "status",
+                    "attempts",
+                    "updated_at",
+                ]);
+            }
+            type Fields = (Option<String>, Option<String>, Option<u64>, Option<i64>);
+            let rows: Vec<Fields> = pipe.query_async(&mut self.conn()).await?;
+            // Newest first: the first delivery seen of a hook is its latest.
+            for (hook, status, attempts, updated) in rows {
+                let (Some(hook), Some(status)) = (hook, status.as_deref().and_then(Status::parse))
+                else {
+                    continue; // expired since the index was read
+                };
+                let a = out.entry(hook).or_default();
+                let attempts = attempts.unwrap_or(0);
+                a.deliveries += 1;
+                a.attempts += attempts;
+                // Every attempt but a delivered delivery's last one failed.
+                a.failed_attempts +=
+                    attempts.saturating_sub(u64::from(status == Status::Delivered));
+                a.last.get_or_insert((status, updated.unwrap_or(0)));
+            }
+        }
+        Ok((out, truncated))
     }
 
     /// Newest deliveries of a tenant, newest first (ids only).

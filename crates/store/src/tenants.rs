@@ -132,7 +132,6 @@ impl Store {
 
     /// The tenant an API key belongs to, if the key is valid.
     pub async fn authenticate(&self, key: &str) -> Result<Option<String>> {
-        let entry: Option<String> = self.conn().get(self.keys.api_key(&key_hash(key))).await?;
-        Ok(entry.and_then(|e| e.split_once(' ').map(|(t, _)| t.to_owned())))
+        self.tenant_of_key_hash(&key_hash(key)).await
     }
 }

@@ -1,0 +1,231 @@
+//! One delivery: its event, the body and headers sent, every attempt; and resending it
+//! (or every failed delivery of a hook) through the API's own resend functions.
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use hookpost_core::signing::{sign, SigningKey};
+use hookpost_core::Hook;
+use hookpost_ingest::deliveries as api;
+use hookpost_ingest::SharedState;
+use hookpost_store::log::Delivery;
+use maud::{html, Markup};
+
+use super::{checked_id, done_message, query, see_other};
+use crate::error::PageError;
+use crate::layout::{self, Nav};
+use crate::session::Viewer;
+
+fn scope(viewer: &Viewer) -> Result<&str, PageError> {
+    viewer
+        .scope()
+        .ok_or_else(|| PageError::bad_request("Pick a tenant on the operator page first."))
+}
+
+async fn owned(state: &SharedState, tenant: &str, id: &str) -> Result<Delivery, PageError> {
+    let id = checked_id(id, "delivery")?;
+    state
+        .store
+        .delivery(tenant, id)
+        .await?
+        .ok_or_else(|| PageError::not_found("delivery"))
+}
+
+/// The headers of attempt `attempt` made at `at_ms`, as the worker builds them: signed
+/// with the hook's keys, custom header values masked. Secrets are never shown.
+fn headers_sent(d: &Delivery, hook: &Hook, body: &[u8], attempt: u32, at_ms: i64) -> Markup {
+    let ts = at_ms / 1000;
+    let previous = hook.previous_secret_at(at_ms).map(SigningKey::from_secret);
+    let sig = sign(
+        &SigningKey::from_secret(&hook.secret),
+        previous.as_ref(),
+        &d.id,
+        ts,
+        body,
+    );
+    let attempt = attempt.to_string();
+    let ts = ts.to_string();
+    let mut rows: Vec<(&str, &str)> = vec![
+        ("Content-Type", "application/json"),
+        ("X-Hook-Id", &d.id),
+        ("X-Hook-Event", &d.kind),
+        ("X-Hook-Attempt", &attempt),
+        ("X-Hook-Signature", &sig.sha1),
+    ];
+    if let Some(prev) = &sig.sha1_previous {
+        rows.push(("X-Hook-Signature-Previous", prev));
+    }
+    rows.extend([
+        ("webhook-id", d.id.as_str()),
+        ("webhook-timestamp", &ts),
+        ("webhook-signature", &sig.standard),
+    ]);
+    html! {
+        table.headers #headers-sent {
+            @for (name, value) in &rows { tr { th { (name) } td { code { (value) } } } }
+            @for name in hook.headers.keys() { tr { th { (name) } td { code { "********" } } } }
+        }
+    }
+}
+
+fn attempts_table(d: &Delivery) -> Markup {
+    html! {
+        @if d.attempts.is_empty() {
+            p.empty { "No attempt yet." }
+        } @else {
+            div.table-wrap {
+                table #attempts {
+                    thead { tr {
+                        th { "#" } th { "Time" } th { "Took" } th { "Result" } th { "Response" }
+                    } }
+                    tbody {
+                        @for a in &d.attempts {
+                            tr.attempt data-attempt=(a.attempt) {
+                                td { (a.attempt) }
+                                td { (layout::time(a.at)) }
+                                td { (a.duration_ms) " ms" }
+                                td.result {
+                                    @if a.delivered() { span.badge.status-delivered { (a.status.unwrap_or(200)) } }
+                                    @else if let Some(s) = a.status { span.badge.status-failed { (s) } }
+                                    @else { span.badge.status-failed { (a.outcome.as_str()) } }
+                                    @if let Some(e) = &a.error { div.small { (e) } }
+                                    @if let Some(s) = a.retry_after_s { div.small { "Retry-After " (s) " s" } }
+                                }
+                                td {
+                                    @match a.response.as_deref() {
+                                        Some(r) if !r.is_empty() => pre.response { (r) },
+                                        _ => span.muted { "empty" },
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `GET /console/deliveries/{id}`.
+pub async fn show(
+    State(state): State<SharedState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Result<Response, PageError> {
+    let tenant = scope(&viewer)?;
+    let d = owned(&state, tenant, &id).await?;
+    let (event, hook) = event_and_hook(&state, tenant, &d).await?;
+    let body = event.as_ref().map(|e| {
+        hookpost_core::delivery::body(&d.id, &d.kind, e.received_at, &d.hook_json, &e.data)
+    });
+    let last = d.attempts.last();
+    let content = html! {
+        div.title-row {
+            h1 { "Delivery " code { (d.id) } }
+            form.inline method="post" action={ "/console/deliveries/" (d.id) "/resend" } {
+                (layout::csrf(&viewer))
+                button type="submit" #resend { "Resend" }
+            }
+        }
+        (layout::notice(done_message(&query(q))))
+        dl.facts {
+            dt { "Status" } dd #delivery-status { (layout::status(d.status))
+                @if d.blocking { " " span.small { "(holds its ordering key until resent or skipped)" } } }
+            dt { "Event" } dd { code { (d.kind) } " " a href={ "/console/events/" (d.event_id) } { (d.event_id) } }
+            dt { "Hook" } dd {
+                @match &hook {
+                    Some(h) => a href={ "/console/hooks/" (h.id) } { (h.url) },
+                    None => { (d.hook_id) " (deleted)" },
+                }
+            }
+            dt { "Created" } dd { (layout::time(d.created_at)) }
+            dt { "Attempts" } dd #attempt-count { (d.attempt_count) }
+            @if let Some(at) = d.next_attempt_at { dt { "Next attempt" } dd { (layout::time(at)) } }
+        }
+        section {
+            h2 { "Attempts" }
+            (attempts_table(&d))
+        }
+        section {
+            h2 { "Event payload" }
+            @match &event {
+                Some(e) => pre.payload #payload { (layout::pretty_json(&e.data)) },
+                None => p.muted { "The event has expired." },
+            }
+        }
+        section {
+            h2 { "Body sent" }
+            @match &body {
+                Some(b) => pre.payload #body-sent { (String::from_utf8_lossy(b)) },
+                None => p.muted { "The event has expired." },
+            }
+        }
+        section {
+            h2 { "Headers sent" @if let Some(a) = last { " (attempt " (a.attempt) ")" } }
+            @match (&body, &hook, last) {
+                (Some(b), Some(h), Some(a)) => (headers_sent(&d, h, b, a.attempt, a.at)),
+                (_, None, _) => p.muted { "The hook was deleted: its keys are gone." },
+                _ => p.muted { "Nothing sent yet." },
+            }
+        }
+    };
+    Ok(layout::page(&viewer, "Delivery", Nav::Log, content).into_response())
+}
+
+/// The delivery's event and hook, either of which may be gone.
+async fn event_and_hook(
+    state: &SharedState,
+    tenant: &str,
+    d: &Delivery,
+) -> Result<(Option<hookpost_store::events::StoredEvent>, Option<Hook>), PageError> {
+    let event = state.store.event(tenant, &d.event_id).await?;
+    let hook = state.store.hook(tenant, &d.hook_id).await?;
+    Ok((event, hook))
+}
+
+/// `POST /console/deliveries/{id}/resend`: a new attempt of the same delivery (operators
+/// may too).
+pub async fn resend(
+    State(state): State<SharedState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let tenant = scope(&viewer)?;
+    crate::csrf::posted(&viewer, &headers, &body)?;
+    let d = owned(&state, tenant, &id).await?;
+    api::queue_resends(&state, tenant, std::slice::from_ref(&d)).await?;
+    Ok(see_other(&format!(
+        "/console/deliveries/{}?done=resent&n={}",
+        d.id,
+        d.attempt_count + 1
+    )))
+}
+
+/// `POST /console/hooks/{id}/resend-failed`: every failed delivery of the hook created
+/// since the time given (operators may too).
+pub async fn resend_failed(
+    State(state): State<SharedState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let tenant = scope(&viewer)?;
+    let form = crate::csrf::posted(&viewer, &headers, &body)?;
+    let id = checked_id(&id, "hook")?;
+    let since = form
+        .text("since")
+        .map(|v| {
+            crate::time::parse_field(v)
+                .ok_or_else(|| PageError::bad_request("`Failed since` must be a date and time."))
+        })
+        .transpose()?;
+    let queued = api::resend_failed_since(&state, tenant, id, since).await?;
+    Ok(see_other(&format!(
+        "/console/hooks/{id}?done=queued&n={queued}"
+    )))
+}

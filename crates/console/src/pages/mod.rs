@@ -1,0 +1,56 @@
+//! The console's pages, one module per subject.
+
+pub mod delivery;
+pub mod events;
+pub mod hook_form;
+pub mod hooks;
+pub mod log;
+pub mod operator;
+
+use axum::response::{IntoResponse, Redirect, Response};
+
+use crate::error::PageError;
+use crate::form::Form;
+
+/// An id from a path: longer or stranger ones name nothing.
+pub fn checked_id<'a>(id: &'a str, what: &str) -> Result<&'a str, PageError> {
+    let fine = !id.is_empty()
+        && id.len() <= 200
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'{' && b != b'}');
+    if fine {
+        Ok(id)
+    } else {
+        Err(PageError::not_found(what))
+    }
+}
+
+/// A query string, read like a form.
+pub fn query(raw: Option<String>) -> Form {
+    Form::parse(raw.unwrap_or_default().as_bytes())
+}
+
+/// After a change, the page to show (303, so a reload does not post again).
+pub fn see_other(to: &str) -> Response {
+    Redirect::to(to).into_response()
+}
+
+/// What a `?done=` after a redirect says. Only fixed texts: nothing from the URL is
+/// shown but a number.
+pub fn done_message(q: &Form) -> Option<String> {
+    let n = q.get("n").and_then(|n| n.parse::<u64>().ok());
+    Some(match q.get("done")? {
+        "created" => "Hook created.".into(),
+        "saved" => "Hook saved.".into(),
+        "activated" => "Hook activated.".into(),
+        "deactivated" => "Hook deactivated: nothing more is sent to it.".into(),
+        "deleted" => "Hook deleted.".into(),
+        "resent" => format!("Resent: attempt {} is queued.", n?),
+        "queued" => match n? {
+            1 => "1 failed delivery queued to be sent again.".into(),
+            n => format!("{n} failed deliveries queued to be sent again."),
+        },
+        _ => return None,
+    })
+}

@@ -1,0 +1,79 @@
+//! The web console's sessions: who signed in, the CSRF token of their forms, and which
+//! tenant an operator is looking at. Redis keeps each under the SHA-256 of its id, so a
+//! copy of Redis holds no cookie that works, and lets it expire when idle.
+
+use std::time::Duration;
+
+use redis::AsyncCommands;
+use serde::{Deserialize, Serialize};
+
+use crate::tenants::key_hash;
+use crate::{corrupt, Result, Store};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    /// The tenant whose API key signed in; `None` for an operator (the admin token).
+    pub tenant: Option<String>,
+    /// SHA-256 of the credential used: the session ends once it no longer authenticates.
+    pub credential: String,
+    /// The token every form of this session carries.
+    pub csrf: String,
+    /// The tenant an operator looks at.
+    #[serde(default)]
+    pub acting_for: Option<String>,
+    /// When it began (ms); a session ends at the latest a fixed time after.
+    pub created_at: i64,
+}
+
+impl Store {
+    /// Stores a new session under `id` for `idle`.
+    pub async fn create_session(&self, id: &str, s: &Session, idle: Duration) -> Result<()> {
+        let json = serde_json::to_string(s).expect("a session serialises");
+        let _: () = self
+            .conn()
+            .set_ex(
+                self.keys.session(&key_hash(id)),
+                json,
+                idle.as_secs().max(1),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// The session `id`, its idle expiry pushed back by `idle`; `None` once expired.
+    pub async fn session(&self, id: &str, idle: Duration) -> Result<Option<Session>> {
+        let raw: Option<String> = redis::cmd("GETEX")
+            .arg(self.keys.session(&key_hash(id)))
+            .arg("EX")
+            .arg(idle.as_secs().max(1))
+            .query_async(&mut self.conn())
+            .await?;
+        raw.map(|r| serde_json::from_str(&r).map_err(|e| corrupt("session", e)))
+            .transpose()
+    }
+
+    /// Replaces a session that still exists (`false` when it expired meanwhile).
+    pub async fn update_session(&self, id: &str, s: &Session, idle: Duration) -> Result<bool> {
+        let json = serde_json::to_string(s).expect("a session serialises");
+        let done: Option<String> = redis::cmd("SET")
+            .arg(self.keys.session(&key_hash(id)))
+            .arg(json)
+            .arg("XX")
+            .arg("EX")
+            .arg(idle.as_secs().max(1))
+            .query_async(&mut self.conn())
+            .await?;
+        Ok(done.is_some())
+    }
+
+    pub async fn delete_session(&self, id: &str) -> Result<()> {
+        let _: () = self.conn().del(self.keys.session(&key_hash(id))).await?;
+        Ok(())
+    }
+
+    /// The tenant of the API key whose SHA-256 is `hash`, while the key is valid.
+    pub async fn tenant_of_key_hash(&self, hash: &str) -> Result<Option<String>> {
+        let entry: Option<String> = self.conn().get(self.keys.api_key(hash)).await?;
+        Ok(entry.and_then(|e| e.split_once(' ').map(|(t, _)| t.to_owned())))
+    }
+}
