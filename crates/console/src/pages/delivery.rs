@@ -17,12 +17,6 @@ use crate::error::PageError;
 use crate::layout::{self, Nav};
 use crate::session::Viewer;
 
-fn scope(viewer: &Viewer) -> Result<&str, PageError> {
-    viewer
-        .scope()
-        .ok_or_else(|| PageError::bad_request("Pick a tenant on the operator page first."))
-}
-
 async fn owned(state: &SharedState, tenant: &str, id: &str) -> Result<Delivery, PageError> {
     let id = checked_id(id, "delivery")?;
     state
@@ -114,7 +108,7 @@ pub async fn show(
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Response, PageError> {
-    let tenant = scope(&viewer)?;
+    let tenant = super::tenant_in_view(&viewer)?;
     let d = owned(&state, tenant, &id).await?;
     let (event, hook) = event_and_hook(&state, tenant, &d).await?;
     let body = event.as_ref().map(|e| {
@@ -194,7 +188,7 @@ pub async fn resend(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    let tenant = scope(&viewer)?;
+    let tenant = super::tenant_in_view(&viewer)?;
     crate::csrf::posted(&viewer, &headers, &body)?;
     let d = owned(&state, tenant, &id).await?;
     api::queue_resends(&state, tenant, std::slice::from_ref(&d)).await?;
@@ -214,7 +208,7 @@ pub async fn resend_failed(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    let tenant = scope(&viewer)?;
+    let tenant = super::tenant_in_view(&viewer)?;
     let form = crate::csrf::posted(&viewer, &headers, &body)?;
     let id = checked_id(&id, "hook")?;
     let since = form

@@ -196,12 +196,6 @@ async fn owned(state: &SharedState, tenant: &str, id: &str) -> Result<Hook, Page
         .ok_or_else(|| PageError::not_found("hook"))
 }
 
-fn scope(viewer: &Viewer) -> Result<&str, PageError> {
-    viewer
-        .scope()
-        .ok_or_else(|| PageError::bad_request("Pick a tenant on the operator page first."))
-}
-
 /// `GET /console/hooks/{id}`.
 pub async fn show(
     State(state): State<SharedState>,
@@ -209,7 +203,7 @@ pub async fn show(
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Response, PageError> {
-    let hook = owned(&state, scope(&viewer)?, &id).await?;
+    let hook = owned(&state, super::tenant_in_view(&viewer)?, &id).await?;
     let values = Values::of(&hook);
     let notice = done_message(&query(q));
     Ok(hook_page(&state, &viewer, &hook, &values, notice, None).into_response())

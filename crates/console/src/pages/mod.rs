@@ -26,6 +26,14 @@ pub fn checked_id<'a>(id: &'a str, what: &str) -> Result<&'a str, PageError> {
     }
 }
 
+/// The tenant whose data the page shows: the signed-in tenant, or the one an operator
+/// picked.
+pub fn tenant_in_view(viewer: &crate::session::Viewer) -> Result<&str, PageError> {
+    viewer
+        .scope()
+        .ok_or_else(|| PageError::bad_request("Pick a tenant on the operator page first."))
+}
+
 /// A query string, read like a form.
 pub fn query(raw: Option<String>) -> Form {
     Form::parse(raw.unwrap_or_default().as_bytes())
