@@ -441,3 +441,58 @@ async fn post_events_with(app: &TestApp, key: &str, data: Value) -> Vec<String> 
     let body: Value = r.json().await.unwrap();
     vec![body["id"].as_str().unwrap().to_owned()]
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registration_whose_event_never_came_holds_its_key_for_ten_minutes_at_most() {
+    let app = TestApp::spawn(TestOptions::default()).await;
+    let key = app.tenant("acme").await;
+    let rx = Receiver::start().await;
+    let hook = hook_with(
+        &app,
+        &key,
+        &rx.url,
+        json!({"ordering": "fifo", "ordering_key": "$.ticket.id"}),
+    )
+    .await;
+    let hook_id = hook["id"].as_str().unwrap();
+    let order = hookpost_core::ordering::Ordering::of(Some("fifo"), Some("$.ticket.id"), None)
+        .unwrap()
+        .unwrap();
+    // What an ingest that died between registering and publishing leaves: a member at
+    // the head of its key whose delivery and event never appear. Ticket 1's is eleven
+    // minutes old, ticket 2's a minute old.
+    let now_ms = hookpost_core::now_ms();
+    let mut redis = app.store.conn();
+    for (ticket, age_min) in [(1, 11), (2, 1)] {
+        let key_id = order.key_id(&json!({"ticket": {"id": ticket}}));
+        let queue = app.store.keys().order_queue("acme", hook_id, &key_id);
+        let score = (now_ms - age_min * 60_000) * 1000;
+        let _: () = redis::cmd("ZADD")
+            .arg(&queue)
+            .arg(score)
+            .arg(format!("dlv_ghost{ticket}:evt_ghost{ticket}"))
+            .query_async(&mut redis)
+            .await
+            .unwrap();
+    }
+    for ticket in [1, 2] {
+        let event =
+            json!({"type": "ticket.created", "data": {"n": ticket, "ticket": {"id": ticket}}});
+        assert_eq!(app.post_event(&key, &event).await.status(), 202);
+    }
+    wait_until(
+        "ticket 1 past its ghost",
+        Duration::from_secs(15),
+        || async { !delivered_by_ticket(&rx).is_empty() },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let by_ticket = delivered_by_ticket(&rx);
+    assert_eq!(by_ticket.get(&1), Some(&vec![1]));
+    assert_eq!(
+        by_ticket.get(&2),
+        None,
+        "a recent registration still holds its key"
+    );
+    app.finish().await;
+}

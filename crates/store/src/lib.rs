@@ -96,13 +96,18 @@ impl Store {
                     include_str!("scripts/clock.lua"),
                     include_str!("scripts/in_flight.lua")
                 )),
-                order_register: Script::new(include_str!("scripts/order_register.lua")),
+                order_register: Script::new(concat!(
+                    include_str!("scripts/clock.lua"),
+                    include_str!("scripts/order_common.lua"),
+                    include_str!("scripts/order_register.lua")
+                )),
                 order_turn: Script::new(concat!(
                     include_str!("scripts/clock.lua"),
                     include_str!("scripts/order_common.lua"),
                     include_str!("scripts/order_turn.lua")
                 )),
                 order_finish: Script::new(concat!(
+                    include_str!("scripts/clock.lua"),
                     include_str!("scripts/order_common.lua"),
                     include_str!("scripts/order_finish.lua")
                 )),

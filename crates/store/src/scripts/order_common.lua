@@ -1,5 +1,34 @@
--- Shared by the ordering scripts. A member is `<delivery id>:<event id>`; its delivery
--- and event hashes are keys of the same tenant (`pre` is `P:{t.T}:`), so in this slot.
+-- Shared by the ordering scripts (run after clock.lua). A member is
+-- `<delivery id>:<event id>`; its delivery and event hashes are keys of the same tenant
+-- (`pre` is `P:{t.T}:`), so in this slot. A member's score is its registration time in
+-- ms × 1000, kept above the last score given on its key (see `register`).
+
+-- How long a registered delivery whose event never reached a worker holds its key: its
+-- ingest died between registering and publishing, or the publish was refused and the
+-- registration could not be taken back. Longer than any backlog should last.
+local GHOST_MS = 600000
+
+-- Places `m` at the end of key `q` (state `s`) unless it is there already.
+local function register(q, s, m)
+  if redis.call('ZSCORE', q, m) then
+    return
+  end
+  local last = tonumber(redis.call('HGET', s, 'seq') or '0')
+  -- Ordered by registration even if Redis's clock steps back. Written with %d: Lua
+  -- would print a number this large in exponent form and lose digits.
+  local score = string.format('%d', math.max(now * 1000, last + 1))
+  redis.call('HSET', s, 'seq', score)
+  redis.call('ZADD', q, score, m)
+end
+
+-- Registered more than GHOST_MS ago, and neither its delivery nor its event exists.
+local function ghost(pre, m, score)
+  if tonumber(score) / 1000 > now - GHOST_MS then
+    return false
+  end
+  return redis.call('EXISTS', pre .. 'dlv:' .. string.match(m, '^([^:]+)')) == 0
+    and redis.call('EXISTS', pre .. 'evt:' .. string.match(m, ':(.*)$')) == 0
+end
 local function ended(pre, m)
   local st = redis.call('HGET', pre .. 'dlv:' .. string.match(m, '^([^:]+)'), 'status')
   if st == 'delivered' or st == 'failed' or st == 'cancelled' then
@@ -8,12 +37,12 @@ local function ended(pre, m)
   -- Never attempted although its event is done: the hook stopped wanting it.
   return not st and redis.call('HGET', pre .. 'evt:' .. string.match(m, ':(.*)$'), 'state') == 'done'
 end
--- The key's oldest member, past (and rid of) any that ended; stops at `me`.
+-- The key's oldest member, past (and rid of) any that ended or never came; stops at `me`.
 local function open_head(q, pre, me)
-  local head = redis.call('ZRANGE', q, 0, 0)[1]
-  while head and head ~= me and ended(pre, head) do
-    redis.call('ZREM', q, head)
-    head = redis.call('ZRANGE', q, 0, 0)[1]
+  local first = redis.call('ZRANGE', q, 0, 0, 'WITHSCORES')
+  while first[1] and first[1] ~= me and (ended(pre, first[1]) or ghost(pre, first[1], first[2])) do
+    redis.call('ZREM', q, first[1])
+    first = redis.call('ZRANGE', q, 0, 0, 'WITHSCORES')
   end
-  return head
+  return first[1]
 end

@@ -4,7 +4,7 @@
 -- KEYS: the key's queue, the key's state, the delivery's hash
 -- ARGV: member, how, handler token, the tenant's key prefix (`P:{t.T}:`)
 -- Returns the member whose turn it is now, or ''.
--- (Run after order_common.lua.)
+-- (Run after clock.lua and order_common.lua.)
 local q, s = KEYS[1], KEYS[2]
 local me, how = ARGV[1], ARGV[2]
 if redis.call('HGET', s, 'cur') ~= me then

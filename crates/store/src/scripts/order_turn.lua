@@ -14,7 +14,7 @@ if not redis.call('ZSCORE', q, me) then
     return {'ended'}
   end
   -- Not registered when its event was accepted (published straight to the exchange).
-  redis.call('ZADD', q, redis.call('HINCRBY', s, 'seq', 1), me)
+  register(q, s, me)
   redis.call('EXPIRE', q, ARGV[4])
   redis.call('EXPIRE', s, ARGV[4])
 end
