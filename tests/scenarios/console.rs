@@ -665,5 +665,10 @@ async fn every_console_page_renders_without_browser_errors() {
     assert!(b.exists("#resend").await);
     b.assert_no_console_errors("delivery as operator").await;
     b.close().await;
+    // Console pages are counted beside the API's routes.
+    let pages = app
+        .metric(r#"hookpost_http_requests_total{class="2xx",route="/console/deliveries/{id}"}"#)
+        .await;
+    assert!(pages >= 2.0, "delivery page views counted: {pages}");
     app.finish().await;
 }

@@ -193,8 +193,12 @@ async fn require_keyspace(State(state): State<SharedState>, req: Request, next: 
     response
 }
 
-/// Counts requests by route pattern and status class.
-async fn count_requests(State(state): State<SharedState>, req: Request, next: Next) -> Response {
+/// Counts requests by route pattern and status class (the console's too).
+pub async fn count_requests(
+    State(state): State<SharedState>,
+    req: Request,
+    next: Next,
+) -> Response {
     let route = req
         .extensions()
         .get::<MatchedPath>()

@@ -210,7 +210,7 @@ impl Metrics {
             http_requests: counter_vec(
                 &r,
                 "hookpost_http_requests_total",
-                "API requests.",
+                "HTTP requests to the API and the console.",
                 &["route", "class"],
             ),
             consumers_active: gauge(
