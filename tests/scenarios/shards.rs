@@ -92,3 +92,58 @@ async fn four_queue_shards_and_two_workers_deliver_each_event_once_and_in_order(
     }
     app.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lowering_the_shard_count_leaves_no_event_behind() {
+    let app = TestApp::spawn(TestOptions {
+        roles: Roles {
+            worker: false,
+            ..Roles::ALL
+        },
+        queue_shards: 4,
+        ..TestOptions::default()
+    })
+    .await;
+    let key = app.tenant("acme").await;
+    let rx = Receiver::start().await;
+    app.hook(&key, &rx.url, &["*"]).await;
+    let post = |from: i64| {
+        let batch: Vec<Value> = (from..from + 100)
+            .map(|n| json!({"type": "ticket.created", "data": {"n": n}}))
+            .collect();
+        let (app, key) = (&app, &key);
+        async move { assert_eq!(app.post_batch(key, &batch).await.status(), 202) }
+    };
+    post(0).await;
+    post(100).await;
+    // Events wait in all four shards; the workers are then started with two.
+    let upper = &app.topology().events_queues[2..];
+    for queue in upper {
+        assert!(app.queue_depth(queue).await > 0, "{queue} got no event");
+    }
+    let two = hookpost_core::Config {
+        queue_shards: 2,
+        ..app.config.clone()
+    };
+    let _workers = [
+        ChildRole::spawn(HOOKPOST, "worker", &two),
+        ChildRole::spawn(HOOKPOST, "worker", &two),
+    ];
+    wait_until("the first 200", Duration::from_secs(60), || async {
+        rx.delivered().len() >= 200
+    })
+    .await;
+    // New events reach only the two shards left, and the upper two drain.
+    post(200).await;
+    wait_until("all 300", Duration::from_secs(60), || async {
+        rx.delivered().len() >= 300
+    })
+    .await;
+    let ids: BTreeSet<String> = rx.delivered().iter().map(|r| r.delivery_id()).collect();
+    assert_eq!(ids.len(), 300);
+    assert_eq!(rx.delivered().len(), 300, "a delivery arrived twice");
+    for queue in upper {
+        assert_eq!(app.queue_depth(queue).await, 0, "{queue} was left behind");
+    }
+    app.finish().await;
+}

@@ -18,6 +18,11 @@
 //!
 //! Ordered hooks keep their order across shards: a delivery's place in its key's line
 //! is fixed in Redis when the event is accepted, not by the queue it travels in.
+//!
+//! When N is lowered, the shards above it are left over: workers (which record the most
+//! shards the prefix has had in Redis) take them off the hash exchange and keep
+//! consuming them ([`Topology::leftover_shards`]), so that no event stays behind in a
+//! queue nobody reads.
 
 use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
 use lapin::types::{AMQPValue, FieldTable};
@@ -193,6 +198,47 @@ impl Topology {
                 .await?;
         }
         Ok(())
+    }
+
+    /// The shard queues between this topology's count and `seen`, the most the prefix
+    /// has had (a larger `HOOKPOST_QUEUE_SHARDS` before): unbound from the hash exchange
+    /// so that no new event goes there, to be consumed until they are empty. One an
+    /// operator deleted already is skipped.
+    pub async fn leftover_shards(
+        &self,
+        conn: &lapin::Connection,
+        seen: u32,
+    ) -> lapin::Result<Vec<String>> {
+        let first = &self.events_queues[0];
+        let mut found = Vec::new();
+        for i in self.events_queues.len()..seen as usize {
+            let queue = format!("{first}.{i}");
+            // A passive declare of a missing queue closes its channel: one per queue.
+            let ch = conn.create_channel().await?;
+            let passive = QueueDeclareOptions {
+                passive: true,
+                ..Default::default()
+            };
+            if ch
+                .queue_declare(queue.as_str().into(), passive, FieldTable::default())
+                .await
+                .is_err()
+            {
+                continue;
+            }
+            if self.is_sharded() {
+                ch.queue_unbind(
+                    queue.as_str().into(),
+                    self.hash_exchange.as_str().into(),
+                    "1".into(),
+                    FieldTable::default(),
+                )
+                .await?;
+            }
+            let _ = ch.close(200, "probed".into()).await;
+            found.push(queue);
+        }
+        Ok(found)
     }
 
     async fn bind_events(

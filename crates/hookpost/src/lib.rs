@@ -104,6 +104,11 @@ pub async fn start(
         }
     }
     check_persistence(&store, &metrics, &readiness).await;
+    // Every role declares the event queues, so every role records how many there are:
+    // when the count is lowered later, workers drain the shards above it.
+    if let Err(e) = store.queue_shards_seen(config.queue_shards).await {
+        warn!(error = %e, "could not record the queue shard count yet; Redis unreachable");
+    }
     let mut tasks = JoinSet::new();
     let mut running = Running {
         http_addr: None,

@@ -7,6 +7,7 @@
 //! | --- | --- | --- |
 //! | `P:{meta}:marker` | string | keyspace marker: hookpost's data is here |
 //! | `P:{meta}:tenants` | set | tenant ids |
+//! | `P:{meta}:queue_shards` | string | the most event queue shards this prefix has had |
 //! | `P:{auth}:key:<sha256>` | string | API key hash → `tenant key_id` |
 //! | `P:{t.T}:tenant` | string | tenant record (JSON) |
 //! | `P:{t.T}:keys` | hash | key id → key info (JSON, no key) |
@@ -50,6 +51,9 @@ impl Keys {
     }
     pub fn tenants(&self) -> String {
         format!("{}:{{meta}}:tenants", self.p)
+    }
+    pub fn queue_shards(&self) -> String {
+        format!("{}:{{meta}}:queue_shards", self.p)
     }
     pub fn api_key(&self, key_hash: &str) -> String {
         format!("{}:{{auth}}:key:{key_hash}", self.p)

@@ -8,6 +8,7 @@
 //! - [`log`]: the delivery log: each delivery's status and attempts.
 //! - [`retries`]: the retry set, sharded, with an atomic claim.
 //! - [`marker`]: the keyspace marker that tells an emptied Redis from a new one.
+//! - [`shards`]: the most event queue shards the prefix has had.
 //! - [`sessions`]: the web console's sign-in sessions.
 #![forbid(unsafe_code)]
 
@@ -21,6 +22,7 @@ pub mod marker;
 pub mod ordering;
 pub mod retries;
 pub mod sessions;
+pub mod shards;
 pub mod tenants;
 
 use std::time::Duration;

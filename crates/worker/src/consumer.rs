@@ -126,9 +126,27 @@ async fn session(
         .declare(&setup)
         .await
         .map_err(|e| e.to_string())?;
+    let seen = worker
+        .store
+        .queue_shards_seen(worker.topology.events_queues.len() as u32)
+        .await
+        .map_err(|e| e.to_string())?;
+    let leftovers = worker
+        .topology
+        .leftover_shards(&conn, seen)
+        .await
+        .map_err(|e| e.to_string())?;
+    if !leftovers.is_empty() {
+        warn!(queues = ?leftovers, "consuming shard queues above HOOKPOST_QUEUE_SHARDS until they are empty");
+    }
+    let queues: Vec<&str> = worker
+        .topology
+        .work_queues()
+        .chain(leftovers.iter().map(String::as_str))
+        .collect();
     let mut channels = Vec::new();
     let mut streams = Vec::new();
-    for queue in worker.topology.work_queues() {
+    for queue in queues.iter().copied() {
         let (ch, consumer) = hookpost_broker::consume::open(&conn, queue, queue, cfg.prefetch)
             .await
             .map_err(|e| e.to_string())?;
@@ -149,7 +167,7 @@ async fn session(
     let mut messages = futures_util::stream::select_all(streams);
     worker.readiness.ok("worker.broker");
     worker.metrics.consumers_active.set(channels.len() as i64);
-    info!(queues = ?worker.topology.work_queues().collect::<Vec<_>>(), "consuming");
+    info!(?queues, "consuming");
 
     let tracker = TaskTracker::new();
     // Stops in-flight handlers that outlive the shutdown grace; their messages are redelivered.
