@@ -30,23 +30,6 @@ async fn two_workers(retry: &'static str) -> (TestApp, [ChildRole; 2]) {
     (app, workers)
 }
 
-async fn hook_with(app: &TestApp, key: &str, url: &str, controls: Value) -> Value {
-    let mut body = json!({"url": url, "events": ["*"]});
-    body.as_object_mut()
-        .unwrap()
-        .extend(controls.as_object().unwrap().clone());
-    let r = app
-        .http
-        .post(app.url("/v1/hooks"))
-        .bearer_auth(key)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
-    r.json().await.unwrap()
-}
-
 /// Posts `n` events; their ids.
 async fn post_events(app: &TestApp, key: &str, n: usize) -> Vec<String> {
     let mut ids = Vec::new();
@@ -89,13 +72,13 @@ async fn a_rate_limit_holds_across_two_workers_and_leaves_other_hooks_alone() {
     let (app, _workers) = two_workers("1s,1s,1s").await;
     let key = app.tenant("acme").await;
     let (limited, free) = (Receiver::start().await, Receiver::start().await);
-    let hook = hook_with(
-        &app,
-        &key,
-        &limited.url,
-        json!({"rate_limit": {"per_second": 20}}),
-    )
-    .await;
+    let hook = app
+        .hook_with(
+            &key,
+            &limited.url,
+            json!({"rate_limit": {"per_second": 20}}),
+        )
+        .await;
     app.hook(&key, &free.url, &["*"]).await;
     let events = post_events(&app, &key, 200).await;
 
@@ -135,7 +118,8 @@ async fn max_in_flight_holds_across_two_workers() {
     let key = app.tenant("acme").await;
     let slow = Receiver::start().await;
     slow.set_latency(Duration::from_millis(200));
-    hook_with(&app, &key, &slow.url, json!({"max_in_flight": 2})).await;
+    app.hook_with(&key, &slow.url, json!({"max_in_flight": 2}))
+        .await;
     post_events(&app, &key, 30).await;
     wait_until("all 30 delivered", Duration::from_secs(60), || async {
         slow.delivered().len() >= 30
@@ -152,13 +136,9 @@ async fn a_hooks_own_retry_schedule_replaces_the_default_for_it_alone() {
     let (own, default) = (Receiver::start().await, Receiver::start().await);
     own.answer_always(Answer::Status(500));
     default.answer_always(Answer::Status(500));
-    let own_hook = hook_with(
-        &app,
-        &key,
-        &own.url,
-        json!({"retry_schedule": ["1s", "2s"]}),
-    )
-    .await;
+    let own_hook = app
+        .hook_with(&key, &own.url, json!({"retry_schedule": ["1s", "2s"]}))
+        .await;
     let default_hook = app.hook(&key, &default.url, &["*"]).await;
     let event = post_events(&app, &key, 1).await.remove(0);
     let id_of = |h: &Value| delivery_id("acme", &event, h["id"].as_str().unwrap());
@@ -235,7 +215,7 @@ async fn controls_are_validated_shown_and_cleared() {
         "ordering_key": "$.ticket.id",
         "ordering_on_failure": "block",
     });
-    let hook = hook_with(&app, &key, url, controls.clone()).await;
+    let hook = app.hook_with(&key, url, controls.clone()).await;
     let path = format!("/v1/hooks/{}", hook["id"].as_str().unwrap());
     let shown: Value = app.get(&key, &path).await.json().await.unwrap();
     for field in controls.as_object().unwrap().keys() {
@@ -269,19 +249,6 @@ async fn controls_are_validated_shown_and_cleared() {
     app.finish().await;
 }
 
-/// The `n` of every delivery `rx` answered 2xx, grouped by ticket, in receive order.
-fn delivered_by_ticket(rx: &Receiver) -> std::collections::BTreeMap<i64, Vec<i64>> {
-    let mut by_ticket = std::collections::BTreeMap::<i64, Vec<i64>>::new();
-    for r in rx.delivered() {
-        let payload = &r.json()["payload"];
-        by_ticket
-            .entry(payload["ticket"]["id"].as_i64().unwrap())
-            .or_default()
-            .push(payload["n"].as_i64().unwrap());
-    }
-    by_ticket
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ordered_deliveries_keep_each_tickets_order_across_two_workers_and_a_sigkill() {
     let (app, workers) = two_workers("1s,1s,1s").await;
@@ -290,8 +257,7 @@ async fn ordered_deliveries_keep_each_tickets_order_across_two_workers_and_a_sig
     rx.set_latency(Duration::from_millis(5));
     // Some first attempts fail: those deliveries hold their ticket for a retry.
     rx.answer_next(&[Answer::Status(500); 15]);
-    hook_with(
-        &app,
+    app.hook_with(
         &key,
         &rx.url,
         json!({"ordering": "fifo", "ordering_key": "$.ticket.id"}),
@@ -315,7 +281,7 @@ async fn ordered_deliveries_keep_each_tickets_order_across_two_workers_and_a_sig
     };
     tokio::join!(publish, kill);
     wait_until("all 500 delivered", Duration::from_secs(120), || async {
-        delivered_by_ticket(&rx)
+        rx.delivered_by_ticket()
             .values()
             .map(|ns| {
                 let mut ns = ns.clone();
@@ -326,7 +292,7 @@ async fn ordered_deliveries_keep_each_tickets_order_across_two_workers_and_a_sig
             >= 500
     })
     .await;
-    let by_ticket = delivered_by_ticket(&rx);
+    let by_ticket = rx.delivered_by_ticket();
     assert_eq!(by_ticket.len(), 20);
     for (ticket, ns) in &by_ticket {
         assert!(
@@ -359,7 +325,7 @@ async fn a_failed_ordered_delivery_is_skipped_or_blocks_until_skip_or_resend() {
     for (rx, on_failure) in [(&skips, "skip"), (&blocks, "block"), (&resent, "block")] {
         // The first event's two attempts fail: it fails for good.
         rx.answer_next(&[Answer::Status(500); 2]);
-        hooks.push(hook_with(&app, &key, &rx.url, ordered(on_failure)).await);
+        hooks.push(app.hook_with(&key, &rx.url, ordered(on_failure)).await);
     }
     let mut events = Vec::new();
     for n in 0..3 {
@@ -447,13 +413,13 @@ async fn a_registration_whose_event_never_came_holds_its_key_for_ten_minutes_at_
     let app = TestApp::spawn(TestOptions::default()).await;
     let key = app.tenant("acme").await;
     let rx = Receiver::start().await;
-    let hook = hook_with(
-        &app,
-        &key,
-        &rx.url,
-        json!({"ordering": "fifo", "ordering_key": "$.ticket.id"}),
-    )
-    .await;
+    let hook = app
+        .hook_with(
+            &key,
+            &rx.url,
+            json!({"ordering": "fifo", "ordering_key": "$.ticket.id"}),
+        )
+        .await;
     let hook_id = hook["id"].as_str().unwrap();
     let order = hookpost_core::ordering::Ordering::of(Some("fifo"), Some("$.ticket.id"), None)
         .unwrap()
@@ -483,11 +449,11 @@ async fn a_registration_whose_event_never_came_holds_its_key_for_ten_minutes_at_
     wait_until(
         "ticket 1 past its ghost",
         Duration::from_secs(15),
-        || async { !delivered_by_ticket(&rx).is_empty() },
+        || async { !rx.delivered_by_ticket().is_empty() },
     )
     .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let by_ticket = delivered_by_ticket(&rx);
+    let by_ticket = rx.delivered_by_ticket();
     assert_eq!(by_ticket.get(&1), Some(&vec![1]));
     assert_eq!(
         by_ticket.get(&2),

@@ -1,7 +1,7 @@
 //! Events spread over four queue shards, consumed by two worker processes: every
 //! delivery once, and an ordered hook's deliveries in each ticket's order.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use hookpost::Roles;
@@ -14,9 +14,9 @@ use crate::HOOKPOST;
 const EVENTS: i64 = 400;
 const TICKETS: i64 = 10;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn four_queue_shards_and_two_workers_deliver_each_event_once_and_in_order() {
-    let app = TestApp::spawn(TestOptions {
+/// hookpost with four event queue shards and no worker yet (the tests start their own).
+async fn four_shards_without_workers() -> TestApp {
+    TestApp::spawn(TestOptions {
         roles: Roles {
             worker: false,
             ..Roles::ALL
@@ -24,20 +24,21 @@ async fn four_queue_shards_and_two_workers_deliver_each_event_once_and_in_order(
         queue_shards: 4,
         ..TestOptions::default()
     })
-    .await;
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_queue_shards_and_two_workers_deliver_each_event_once_and_in_order() {
+    let app = four_shards_without_workers().await;
     let key = app.tenant("acme").await;
     let (plain, ordered) = (Receiver::start().await, Receiver::start().await);
     app.hook(&key, &plain.url, &["*"]).await;
-    let r = app
-        .http
-        .post(app.url("/v1/hooks"))
-        .bearer_auth(&key)
-        .json(&json!({"url": ordered.url, "events": ["*"],
-                      "ordering": "fifo", "ordering_key": "$.ticket.id"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
+    app.hook_with(
+        &key,
+        &ordered.url,
+        json!({"ordering": "fifo", "ordering_key": "$.ticket.id"}),
+    )
+    .await;
 
     for chunk in 0..EVENTS / 100 {
         let batch: Vec<Value> = (chunk * 100..(chunk + 1) * 100)
@@ -72,15 +73,7 @@ async fn four_queue_shards_and_two_workers_deliver_each_event_once_and_in_order(
         assert_eq!(ids.len(), EVENTS as usize);
         assert_eq!(got.len(), EVENTS as usize, "a delivery arrived twice");
     }
-    let mut by_ticket = BTreeMap::<i64, Vec<i64>>::new();
-    for r in ordered.delivered() {
-        let payload = &r.json()["payload"];
-        by_ticket
-            .entry(payload["ticket"]["id"].as_i64().unwrap())
-            .or_default()
-            .push(payload["n"].as_i64().unwrap());
-    }
-    for (ticket, ns) in &by_ticket {
+    for (ticket, ns) in &ordered.delivered_by_ticket() {
         let expected: Vec<i64> = (0..EVENTS / TICKETS)
             .map(|i| i * TICKETS + ticket)
             .collect();
@@ -95,15 +88,7 @@ async fn four_queue_shards_and_two_workers_deliver_each_event_once_and_in_order(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lowering_the_shard_count_leaves_no_event_behind() {
-    let app = TestApp::spawn(TestOptions {
-        roles: Roles {
-            worker: false,
-            ..Roles::ALL
-        },
-        queue_shards: 4,
-        ..TestOptions::default()
-    })
-    .await;
+    let app = four_shards_without_workers().await;
     let key = app.tenant("acme").await;
     let rx = Receiver::start().await;
     app.hook(&key, &rx.url, &["*"]).await;

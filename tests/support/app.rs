@@ -161,11 +161,20 @@ impl TestApp {
 
     /// Creates a hook; returns its JSON (with `id` and `secret`).
     pub async fn hook(&self, key: &str, url: &str, events: &[&str]) -> Value {
+        self.hook_with(key, url, json!({ "events": events })).await
+    }
+
+    /// Creates a hook on every event type with more `fields` (controls, say); its JSON.
+    pub async fn hook_with(&self, key: &str, url: &str, fields: Value) -> Value {
+        let mut body = json!({"url": url, "events": ["*"]});
+        body.as_object_mut()
+            .expect("an object")
+            .extend(fields.as_object().expect("fields as an object").clone());
         let r = self
             .http
             .post(self.url("/v1/hooks"))
             .bearer_auth(key)
-            .json(&json!({ "url": url, "events": events }))
+            .json(&body)
             .send()
             .await
             .unwrap();

@@ -54,10 +54,7 @@ impl Browser {
             "{driver} is missing: the console's browser tests need Debian's `chromium` and \
              `chromium-driver` (apt-get install chromium chromium-driver; scripts/test does it)"
         );
-        let port = {
-            let l = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
-            l.local_addr().expect("address").port()
-        };
+        let port = crate::free_port();
         let child = tokio::process::Command::new(&driver)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())

@@ -38,6 +38,14 @@ where
     }
 }
 
+/// A TCP port nothing listens on now, for a server a test starts itself.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
 /// A prefix no other test uses.
 pub fn unique_prefix() -> String {
     format!("hpt{}", &hookpost_core::ids::random_id("x")[2..14])

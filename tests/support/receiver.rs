@@ -129,6 +129,19 @@ impl Receiver {
         self.log.lock().unwrap().len()
     }
 
+    /// The `n` of every delivery answered 2xx, grouped by `ticket.id`, in receive order.
+    pub fn delivered_by_ticket(&self) -> std::collections::BTreeMap<i64, Vec<i64>> {
+        let mut by_ticket = std::collections::BTreeMap::<i64, Vec<i64>>::new();
+        for r in self.delivered() {
+            let payload = &r.json()["payload"];
+            by_ticket
+                .entry(payload["ticket"]["id"].as_i64().unwrap())
+                .or_default()
+                .push(payload["n"].as_i64().unwrap());
+        }
+        by_ticket
+    }
+
     /// Requests that were answered 2xx.
     pub fn delivered(&self) -> Vec<Received> {
         self.received()

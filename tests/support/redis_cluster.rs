@@ -20,7 +20,7 @@ impl RedisCluster {
     /// Starts `n` primaries (at least 3, as `redis-cli --cluster create` requires) and
     /// waits until every node reports `cluster_state:ok`.
     pub fn start(n: usize) -> RedisCluster {
-        let ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
+        let ports: Vec<u16> = (0..n).map(|_| cluster_port()).collect();
         let dir = std::env::temp_dir().join(format!(
             "hookpost-redis-cluster-{}-{}",
             ports[0],
@@ -164,14 +164,10 @@ impl Drop for RedisCluster {
     }
 }
 
-fn free_port() -> u16 {
+fn cluster_port() -> u16 {
     // A cluster node also listens on port + 10000 (the cluster bus).
     loop {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = crate::free_port();
         if port < 55_000 && std::net::TcpListener::bind(("127.0.0.1", port + 10_000)).is_ok() {
             return port;
         }

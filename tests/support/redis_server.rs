@@ -14,11 +14,7 @@ pub struct RedisServer {
 impl RedisServer {
     /// Starts one; `aof` turns on the append-only file (`appendfsync everysec`).
     pub fn start(aof: bool) -> RedisServer {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = crate::free_port();
         let dir =
             std::env::temp_dir().join(format!("hookpost-redis-{port}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();

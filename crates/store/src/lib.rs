@@ -54,6 +54,18 @@ struct Scripts {
     order_register: Script,
     order_turn: Script,
     order_finish: Script,
+    queue_shards: Script,
+}
+
+/// An ordering script, after the clock and the helpers all of them share.
+macro_rules! ordering_script {
+    ($file:literal) => {
+        Script::new(concat!(
+            include_str!("scripts/clock.lua"),
+            include_str!("scripts/order_common.lua"),
+            include_str!(concat!("scripts/", $file))
+        ))
+    };
 }
 
 /// A handle on the store; cheap to clone (one multiplexed, self-healing connection).
@@ -98,21 +110,10 @@ impl Store {
                     include_str!("scripts/clock.lua"),
                     include_str!("scripts/in_flight.lua")
                 )),
-                order_register: Script::new(concat!(
-                    include_str!("scripts/clock.lua"),
-                    include_str!("scripts/order_common.lua"),
-                    include_str!("scripts/order_register.lua")
-                )),
-                order_turn: Script::new(concat!(
-                    include_str!("scripts/clock.lua"),
-                    include_str!("scripts/order_common.lua"),
-                    include_str!("scripts/order_turn.lua")
-                )),
-                order_finish: Script::new(concat!(
-                    include_str!("scripts/clock.lua"),
-                    include_str!("scripts/order_common.lua"),
-                    include_str!("scripts/order_finish.lua")
-                )),
+                order_register: ordering_script!("order_register.lua"),
+                order_turn: ordering_script!("order_turn.lua"),
+                order_finish: ordering_script!("order_finish.lua"),
+                queue_shards: Script::new(include_str!("scripts/queue_shards.lua")),
             }),
             retention_secs: opts.retention.as_secs().max(1),
             retry_shards: opts.retry_shards.max(1),

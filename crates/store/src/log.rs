@@ -90,7 +90,6 @@ pub struct Delivery {
 /// One hook's deliveries over a span of the log ([`Store::hook_activity`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HookActivity {
-    pub deliveries: u64,
     pub attempts: u64,
     pub failed_attempts: u64,
     /// The newest delivery's status and when it last changed (ms).
@@ -332,7 +331,6 @@ impl Store {
                 };
                 let a = out.entry(hook).or_default();
                 let attempts = attempts.unwrap_or(0);
-                a.deliveries += 1;
                 a.attempts += attempts;
                 // Every attempt but a delivered delivery's last one failed.
                 a.failed_attempts +=

@@ -1,9 +1,9 @@
 //! The worker's connection loop.
 //!
 //! Consumes the event queues (one, or every shard) and the deliveries queue with manual
-//! acks and a bounded prefetch, one channel each; each message is handled in its own task. When the connection or the
-//! keyspace is lost, it stops, lets RabbitMQ requeue what was not acked, and starts
-//! again. On cancel it stops consuming, gives in-flight messages the shutdown grace,
+//! acks and a bounded prefetch, one channel each; each message is handled in its own
+//! task. When the connection or the keyspace is lost, it stops, lets RabbitMQ requeue
+//! what was not acked, and starts again. On cancel it stops consuming, gives in-flight messages the shutdown grace,
 //! then closes the connection so RabbitMQ redelivers whatever did not finish.
 
 use std::sync::Arc;

@@ -11,6 +11,7 @@ use hookpost_store::ordering::{turn_task, Ordered, Release, Turn};
 use hookpost_store::retries::Due;
 use tracing::warn;
 
+use crate::process::EventParts;
 use crate::Worker;
 
 /// Behind the hand-over, how soon a waiting delivery looks again: after as long as it has
@@ -38,16 +39,23 @@ impl Worker {
     /// Takes delivery `id`'s key, or says when to look again.
     pub(crate) async fn take_turn(
         &self,
-        tenant: &str,
-        event_id: &str,
-        (data, received_at): (&str, i64),
+        ev: &EventParts<'_>,
         hook_id: &str,
         order: &Ordering,
         id: &str,
     ) -> Result<Hold, NotYet> {
-        let payload = serde_json::from_str(data).unwrap_or_default();
+        let (tenant, event_id) = (ev.tenant, ev.id);
+        // Parsed by the fan-out already; a retry's event is parsed here.
+        let parsed;
+        let payload = match ev.payload {
+            Some(p) => p,
+            None => {
+                parsed = serde_json::from_str(ev.data).unwrap_or_default();
+                &parsed
+            }
+        };
         let hold = Hold {
-            key_id: order.key_id(&payload),
+            key_id: order.key_id(payload),
             token: hookpost_core::ids::random_id("ord"),
             on_failure: order.on_failure,
         };
@@ -60,7 +68,7 @@ impl Worker {
         // Longer than an attempt can take with its waits; a dead handler's hold ends then.
         let lease = self.config.request_timeout + self.config.hook_wait + Duration::from_secs(10);
         let now = hookpost_core::now_ms();
-        let waited = Duration::from_millis(now.saturating_sub(received_at).max(0) as u64);
+        let waited = Duration::from_millis(now.saturating_sub(ev.received_at).max(0) as u64);
         let poll = now + waited.clamp(POLL_FIRST, POLL_MOST).as_millis() as i64;
         let later = |by: Duration| now + by.as_millis() as i64;
         match self.store.order_turn(tenant, &d, &hold.token, lease).await {

@@ -76,12 +76,15 @@ impl Decided {
 }
 
 /// An event with everything needed to build its deliveries' bodies.
-struct EventParts<'a> {
-    tenant: &'a str,
-    id: &'a str,
-    kind: &'a str,
-    data: &'a str,
-    received_at: i64,
+#[derive(Clone, Copy)]
+pub(crate) struct EventParts<'a> {
+    pub tenant: &'a str,
+    pub id: &'a str,
+    pub kind: &'a str,
+    pub data: &'a str,
+    pub received_at: i64,
+    /// `data` parsed, when a subscribed hook needed it (a filter, an ordering key).
+    pub payload: Option<&'a serde_json::Value>,
 }
 
 impl Worker {
@@ -158,6 +161,7 @@ impl Worker {
                     kind: &event.kind,
                     data: event.data.get(),
                     received_at: now,
+                    payload: None,
                 });
                 self.under_lease(&parts, self.fan_out(&parts, version, takeover))
                     .await
@@ -202,11 +206,16 @@ impl Worker {
             Ok(h) => h,
             Err(e) => return e.into(),
         };
-        // The payload is parsed only when a subscribed hook has a filter, once per event.
+        // The payload is parsed only when a subscribed hook has a filter or an ordering
+        // key, once per event.
         let subscribed = || hooks.iter().filter(|h| h.hook.wants(ev.kind));
-        let payload = match subscribed().any(|h| h.filter.is_some()) {
+        let payload = match subscribed().any(|h| h.filter.is_some() || h.order.is_some()) {
             true => serde_json::from_str::<serde_json::Value>(ev.data).ok(),
             false => None,
+        };
+        let ev = &EventParts {
+            payload: payload.as_ref(),
+            ..*ev
         };
         let mut targets: Vec<(&ReadyHook, String)> = subscribed()
             .filter(|h| match (&h.filter, &payload) {
@@ -340,16 +349,7 @@ impl Worker {
         async move {
             let hold = match &hook.order {
                 Some(order) => {
-                    let turn = self
-                        .take_turn(
-                            ev.tenant,
-                            ev.id,
-                            (ev.data, ev.received_at),
-                            &hook.hook.id,
-                            order,
-                            &id,
-                        )
-                        .await;
+                    let turn = self.take_turn(ev, &hook.hook.id, order, &id).await;
                     match turn {
                         Ok(hold) => Some(hold),
                         Err(NotYet {
@@ -615,5 +615,6 @@ fn parts_of(e: &StoredEvent) -> EventParts<'_> {
         kind: &e.kind,
         data: &e.data,
         received_at: e.received_at,
+        payload: None,
     }
 }

@@ -43,9 +43,7 @@ pub async fn show(
     viewer: Viewer,
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
-    let tenant = viewer
-        .scope()
-        .ok_or_else(|| PageError::bad_request("Pick a tenant on the operator page first."))?;
+    let tenant = super::tenant_in_view(&viewer)?;
     let id = checked_id(&id, "event")?;
     let (event, deliveries) =
         hookpost_ingest::deliveries::event_with_deliveries(&state, tenant, id).await?;

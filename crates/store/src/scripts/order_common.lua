@@ -8,17 +8,19 @@
 -- registration could not be taken back. Longer than any backlog should last.
 local GHOST_MS = 600000
 
--- Places `m` at the end of key `q` (state `s`) unless it is there already.
-local function register(q, s, m)
-  if redis.call('ZSCORE', q, m) then
-    return
+-- Places `m` at the end of key `q` (state `s`) unless it is there already; both keys
+-- expire `ttl` seconds from now.
+local function register(q, s, m, ttl)
+  if not redis.call('ZSCORE', q, m) then
+    local last = tonumber(redis.call('HGET', s, 'seq') or '0')
+    -- Ordered by registration even if Redis's clock steps back. Written with %d: Lua
+    -- would print a number this large in exponent form and lose digits.
+    local score = string.format('%d', math.max(now * 1000, last + 1))
+    redis.call('HSET', s, 'seq', score)
+    redis.call('ZADD', q, score, m)
   end
-  local last = tonumber(redis.call('HGET', s, 'seq') or '0')
-  -- Ordered by registration even if Redis's clock steps back. Written with %d: Lua
-  -- would print a number this large in exponent form and lose digits.
-  local score = string.format('%d', math.max(now * 1000, last + 1))
-  redis.call('HSET', s, 'seq', score)
-  redis.call('ZADD', q, score, m)
+  redis.call('EXPIRE', q, ttl)
+  redis.call('EXPIRE', s, ttl)
 end
 
 -- Registered more than GHOST_MS ago, and neither its delivery nor its event exists.

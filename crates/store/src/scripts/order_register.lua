@@ -4,9 +4,6 @@
 -- ARGV: ttl_s, then per delivery: its member (`<delivery id>:<event id>`)
 -- (Run after clock.lua and order_common.lua.)
 for i = 1, #KEYS / 2 do
-  local q, s = KEYS[2 * i - 1], KEYS[2 * i]
-  register(q, s, ARGV[i + 1])
-  redis.call('EXPIRE', q, ARGV[1])
-  redis.call('EXPIRE', s, ARGV[1])
+  register(KEYS[2 * i - 1], KEYS[2 * i], ARGV[i + 1], ARGV[1])
 end
 return #KEYS / 2

@@ -14,9 +14,7 @@ if not redis.call('ZSCORE', q, me) then
     return {'ended'}
   end
   -- Not registered when its event was accepted (published straight to the exchange).
-  register(q, s, me)
-  redis.call('EXPIRE', q, ARGV[4])
-  redis.call('EXPIRE', s, ARGV[4])
+  register(q, s, me, ARGV[4])
 end
 local cur = redis.call('HGET', s, 'cur')
 local held = tonumber(redis.call('HGET', s, 'lease') or '0') > now
