@@ -155,6 +155,23 @@ impl RabbitCluster {
             .unwrap_or_default()
     }
 
+    /// The end of each node's log, for a failed test's output.
+    fn print_logs(&self) {
+        for node in &self.nodes {
+            let path = self
+                .dir
+                .join(&node.name)
+                .join("log")
+                .join(format!("{}.log", node.name));
+            let log = std::fs::read_to_string(&path).unwrap_or_default();
+            let lines: Vec<&str> = log.lines().collect();
+            eprintln!("--- the last lines of {}", path.display());
+            for line in &lines[lines.len().saturating_sub(60)..] {
+                eprintln!("{line}");
+            }
+        }
+    }
+
     /// The cluster's own cookie and configuration, never the shared broker's.
     fn env(&self, mut cmd: Command) -> Command {
         cmd.env("HOME", &self.dir)
@@ -166,6 +183,9 @@ impl RabbitCluster {
 
 impl Drop for RabbitCluster {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.print_logs();
+        }
         for node in &self.nodes {
             let _ = self
                 .env(Command::new(format!("{BIN}/rabbitmqctl")))

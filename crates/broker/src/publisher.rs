@@ -1,9 +1,9 @@
 //! A publisher that answers only once RabbitMQ has confirmed, and reconnects by itself.
 //!
 //! One connection and one confirm-mode channel are shared by every caller; many publishes
-//! are in flight at once and each awaits its own confirm. Any failure drops the connection,
-//! and the next call makes a new one (declaring the topology again), so a broker that
-//! comes back is used without a restart.
+//! are in flight at once and each awaits its own confirm. A lost connection, a timeout or
+//! a nack retires the connection, and the next call makes a new one (declaring the
+//! topology again), so a broker that comes back is used without a restart.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,6 +26,9 @@ pub struct Outgoing<'a> {
     /// Headers, e.g. the reason of a dead letter.
     pub headers: &'a [(&'a str, String)],
 }
+
+/// What a [`BrokerError::Nacked`] says when RabbitMQ nacked (rather than returned) a message.
+const NACK: &str = "nack";
 
 struct Live {
     conn: Connection,
@@ -95,6 +98,12 @@ impl Publisher {
         let mut guard = self.live.lock().await;
         if guard.as_ref().is_some_and(|l| Arc::ptr_eq(l, broken)) {
             *guard = None;
+            // Publishes still in flight on it get their confirms (or time out) first.
+            let (old, grace) = (broken.clone(), self.timeout);
+            tokio::spawn(async move {
+                tokio::time::sleep(grace).await;
+                let _ = old.conn.close(200, "replaced".into()).await;
+            });
         }
     }
 
@@ -109,10 +118,13 @@ impl Publisher {
         let live = self.channel().await?;
         let result = tokio::time::timeout(self.timeout, Self::send(&live.channel, msgs)).await;
         let result = result.unwrap_or(Err(BrokerError::Timeout(self.timeout)));
+        // A nack too: a channel opened while a quorum queue was electing a leader keeps
+        // the stopped one and has every publish to it nacked; a new channel asks again.
         if matches!(
             result,
             Err(BrokerError::Unreachable(_) | BrokerError::Timeout(_))
-        ) {
+        ) || matches!(&result, Err(BrokerError::Nacked(why)) if why == NACK)
+        {
             self.forget(&live).await;
         }
         result
@@ -141,7 +153,7 @@ impl Publisher {
             match confirmation {
                 Confirmation::Ack(None) => {}
                 Confirmation::Ack(Some(_)) => return Err(BrokerError::Nacked("unroutable".into())),
-                Confirmation::Nack(_) => return Err(BrokerError::Nacked("nack".into())),
+                Confirmation::Nack(_) => return Err(BrokerError::Nacked(NACK.into())),
                 Confirmation::NotRequested => {
                     return Err(BrokerError::Nacked("confirms are off".into()))
                 }
