@@ -37,8 +37,9 @@ pub fn sample(pid: u32) -> Option<Sample> {
     })
 }
 
-/// The pids of the processes named (first match of each).
-pub fn processes() -> BTreeMap<&'static str, u32> {
+/// The pids of the processes named: RabbitMQ's first, and the `redis-server` listening on
+/// `redis_port` (its title ends in `:PORT`), so that a Redis of its own is the one measured.
+pub fn processes(redis_port: u16) -> BTreeMap<&'static str, u32> {
     let mut out = BTreeMap::new();
     out.insert("hookpost+bench", std::process::id());
     let Ok(dir) = std::fs::read_dir("/proc") else {
@@ -51,10 +52,19 @@ pub fn processes() -> BTreeMap<&'static str, u32> {
         let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
         let name = match comm.trim() {
             "beam.smp" => "rabbitmq",
-            "redis-server" => "redis",
+            "redis-server" if listens_on(pid, redis_port) => "redis",
             _ => continue,
         };
         out.entry(name).or_insert(pid);
     }
     out
+}
+
+fn listens_on(pid: u32, port: u16) -> bool {
+    let title = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let title = title.trim_end_matches('\0');
+    title.split(['\0', ' ']).next_back().is_some_and(|addr| {
+        addr.rsplit_once(':')
+            .is_some_and(|(_, p)| p.parse() == Ok(port))
+    })
 }

@@ -65,7 +65,11 @@ impl Bench {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        let cpu_start = procstat::processes()
+        let redis_port = url::Url::parse(config.redis_url.split(',').next().unwrap_or(""))
+            .ok()
+            .and_then(|u| u.port())
+            .unwrap_or(6379);
+        let cpu_start = procstat::processes(redis_port)
             .into_iter()
             .filter_map(|(n, p)| procstat::sample(p).map(|s| (n, p, s.cpu_s)))
             .collect();

@@ -2,21 +2,24 @@
 //!
 //! Consumes the event queues (one, or every shard) and the deliveries queue with manual
 //! acks and a bounded prefetch, one channel each; each message is handled in its own
-//! task. When the connection or the keyspace is lost, it stops, lets RabbitMQ requeue
-//! what was not acked, and starts again. On cancel it stops consuming, gives in-flight messages the shutdown grace,
-//! then closes the connection so RabbitMQ redelivers whatever did not finish.
+//! task, and settled through its channel's [`Settler`], which batches the acks. When the
+//! connection or the keyspace is lost, it stops, lets RabbitMQ requeue what was not
+//! acked, and starts again. On cancel it stops consuming, gives in-flight messages the
+//! shutdown grace, sends the last acks, then closes the connection so RabbitMQ
+//! redelivers whatever did not finish.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use lapin::message::Delivery;
-use lapin::options::{BasicAckOptions, BasicCancelOptions, BasicNackOptions};
+use lapin::options::BasicCancelOptions;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{error, info, warn};
 
 use crate::process::Disposition;
+use crate::settle::Settler;
 use crate::Worker;
 
 /// How one session with the broker ended.
@@ -146,14 +149,18 @@ async fn session(
         .collect();
     let mut channels = Vec::new();
     let mut streams = Vec::new();
+    let mut settling = Vec::new();
     for queue in queues.iter().copied() {
         let (ch, consumer) = hookpost_broker::consume::open(&conn, queue, queue, cfg.prefetch)
             .await
             .map_err(|e| e.to_string())?;
         channels.push((ch, queue));
+        let (settler, settled) = Settler::start();
+        settling.push(settled);
         let source = Source {
             queue: Arc::from(queue),
             is_event: queue != worker.topology.deliveries_queue,
+            settler,
         };
         // A consumer's end is an item too: the broker cancelled it, so start again.
         let ended = futures_util::stream::once(std::future::ready(None));
@@ -179,6 +186,7 @@ async fn session(
             _ = keyspace_lost.cancelled() => break End::KeyspaceMissing,
             next = messages.next() => match next.flatten() {
                 Some((source, Ok(delivery))) => {
+                    source.settler.received(delivery.delivery_tag);
                     let (w, abandon, lost) = (worker.clone(), abandon.clone(), keyspace_lost.clone());
                     tracker.spawn(async move {
                         tokio::select! {
@@ -193,6 +201,7 @@ async fn session(
         }
     };
     worker.metrics.consumers_active.set(0);
+    drop(messages); // the consumers' handles on the settlers: handlers hold the rest
     for (ch, tag) in &channels {
         let _ = ch
             .basic_cancel((*tag).into(), BasicCancelOptions::default())
@@ -218,6 +227,10 @@ async fn session(
     }
     abandon.cancel();
     tracker.wait().await;
+    // The last acks go out before the connection closes.
+    for settled in settling {
+        let _ = settled.await;
+    }
     let _ = conn.close(200, "worker stopping".into()).await;
     Ok(end)
 }
@@ -228,6 +241,8 @@ struct Source {
     queue: Arc<str>,
     /// An event queue's (or a shard's), not the deliveries queue's.
     is_event: bool,
+    /// Acks for the queue's channel.
+    settler: Settler,
 }
 
 /// Handles one message and settles it with RabbitMQ.
@@ -259,8 +274,9 @@ async fn handle(
         }
         other => other,
     };
-    let settled = match disposition {
-        Disposition::Ack => delivery.acker.ack(BasicAckOptions::default()).await,
+    let (tag, acker) = (delivery.delivery_tag, delivery.acker);
+    match disposition {
+        Disposition::Ack => source.settler.ack(tag, acker),
         Disposition::Requeue(why) => {
             worker
                 .metrics
@@ -270,29 +286,13 @@ async fn handle(
             warn!(error = %why, "could not make the outcome durable; requeueing");
             // A pause so that a Redis outage does not become a hot requeue loop.
             tokio::time::sleep(Duration::from_millis(500)).await;
-            delivery
-                .acker
-                .nack(BasicNackOptions {
-                    requeue: true,
-                    multiple: false,
-                })
-                .await
+            source.settler.requeue(tag, acker);
         }
         Disposition::KeyspaceMissing => {
             keyspace_lost.cancel();
-            delivery
-                .acker
-                .nack(BasicNackOptions {
-                    requeue: true,
-                    multiple: false,
-                })
-                .await
+            source.settler.requeue(tag, acker);
         }
         Disposition::DeadLetter(..) => unreachable!("settled above"),
-    };
-    if let Err(e) = settled {
-        // The channel is gone; RabbitMQ redelivers the message to the next consumer.
-        warn!(error = %e, "could not settle a message; it will be redelivered");
     }
 }
 

@@ -20,6 +20,7 @@ pub mod limits;
 pub mod ordered;
 pub mod process;
 pub mod sender;
+pub mod settle;
 
 use std::sync::Arc;
 
