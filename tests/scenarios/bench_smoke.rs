@@ -1,11 +1,10 @@
 //! Every `hookpost-bench` scenario, with tiny sizes: the bench cannot rot. Its figures
 //! are not judged here (speed is measured by running the bench, not by tests).
 
-use hookpost_bench::{scenarios, Options};
+use hookpost_bench::{scenarios, Options, Report};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_bench_scenario_runs_and_loses_nothing() {
-    let o = Options {
+fn tiny(hookpost: Option<&str>) -> Options {
+    Options {
         events: 40,
         hooks: 3,
         concurrency: 8,
@@ -14,23 +13,64 @@ async fn every_bench_scenario_runs_and_loses_nothing() {
         duration_s: 1,
         batch: 1,
         deadline_s: 60,
-    };
-    for name in scenarios::SCENARIOS {
-        let report = scenarios::run(name, &o)
-            .await
-            .unwrap_or_else(|e| panic!("{name}: {e:#}"));
-        assert_eq!(
-            report.get("lost"),
-            Some(0.0),
-            "{name}: {:?}",
-            report.figures
-        );
-        if *name != "ingest" {
-            assert_eq!(report.get("duplicates"), Some(0.0), "{name}");
-        }
+        hookpost: hookpost.map(Into::into),
     }
-    let batched = scenarios::run("http", &Options { batch: 10, ..o })
+}
+
+/// Runs `name` and checks that the receivers saw every delivery once (`ingest` has none).
+async fn run_clean(name: &str, o: &Options) -> Report {
+    let report = scenarios::run(name, o)
         .await
-        .unwrap();
-    assert_eq!(batched.get("lost"), Some(0.0));
+        .unwrap_or_else(|e| panic!("{name}: {e:#}"));
+    assert_eq!(
+        report.get("lost"),
+        Some(0.0),
+        "{name}: {:?}",
+        report.figures
+    );
+    if name != "ingest" {
+        assert_eq!(report.get("duplicates"), Some(0.0), "{name}");
+    }
+    report
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_bench_scenario_runs_and_loses_nothing() {
+    let o = tiny(None);
+    for name in scenarios::SCENARIOS {
+        run_clean(name, &o).await;
+    }
+    run_clean("http", &Options { batch: 10, ..o }).await;
+}
+
+/// `--hookpost`: each role a child process of the real binary, its own figures reported.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bench_runs_hookpost_as_child_processes() {
+    let o = tiny(Some(crate::HOOKPOST));
+    for (name, roles) in [
+        ("throughput", &["ingest", "worker", "scheduler"][..]),
+        (
+            "retry-drain",
+            &[
+                "scheduler.moving",
+                "worker.delivering",
+                "scheduler.delivering",
+                "ingest",
+            ],
+        ),
+    ] {
+        let report = run_clean(name, &o).await;
+        assert_eq!(report.get("complete"), Some(1.0), "{name}");
+        let peaks: Vec<&str> = report
+            .figures
+            .iter()
+            .filter(|(_, v)| *v > 0.0)
+            .filter_map(|(n, _)| n.strip_prefix("peak_rss_mb.hookpost-"))
+            .collect();
+        assert_eq!(peaks, roles, "{name}: {:?}", report.figures);
+        assert!(
+            report.get("cpu_s.bench").is_some(),
+            "{name}: the bench apart"
+        );
+    }
 }

@@ -1,12 +1,15 @@
-//! `hookpost-bench`: runs hookpost in-process (all roles, one process) against the local
-//! RabbitMQ and Redis under a prefix of its own, with its own receivers on 127.0.0.1, and
-//! measures what the scenarios of `docs/benchmarks.md` ask.
+//! `hookpost-bench`: runs hookpost in-process (all roles, one process), or as one child
+//! process per role, against the local RabbitMQ and Redis under a prefix of its own, with
+//! its own receivers on 127.0.0.1, and measures what the scenarios of
+//! `docs/benchmarks.md` ask.
 //!
+//! - [`launch`]: hookpost in this process or as child processes.
 //! - [`receiver`]: counting, slow, hanging and failing receivers.
 //! - [`procstat`]: CPU seconds and memory of hookpost, RabbitMQ and Redis.
 //! - [`scenarios`]: the scenarios, each a function from options to figures.
 #![forbid(unsafe_code)]
 
+pub mod launch;
 pub mod procstat;
 pub mod receiver;
 pub mod scenarios;
@@ -28,6 +31,8 @@ pub struct Options {
     pub batch: usize,
     /// Give up waiting for deliveries after this many seconds.
     pub deadline_s: u64,
+    /// A `hookpost` binary to run each role from as a child process; `None`: in-process.
+    pub hookpost: Option<std::path::PathBuf>,
 }
 
 /// What a scenario measured: named figures, in the order they were taken.

@@ -6,7 +6,7 @@ use hookpost_bench::{scenarios, Options};
 #[derive(Parser)]
 #[command(
     name = "hookpost-bench",
-    about = "Measures hookpost end to end on this machine (hookpost runs in-process)."
+    about = "Measures hookpost end to end on this machine."
 )]
 struct Cli {
     /// throughput, http, ingest, fanout, latency, isolation, retry-drain, ordered, or all
@@ -33,6 +33,11 @@ struct Cli {
     /// Seconds to wait for every delivery.
     #[arg(long, default_value_t = 300)]
     deadline: u64,
+    /// Run hookpost from this binary, one child process per role (as deployed), so that
+    /// each one's CPU and memory are reported apart from the bench's; without it,
+    /// hookpost runs in the bench's process.
+    #[arg(long)]
+    hookpost: Option<std::path::PathBuf>,
 }
 
 #[tokio::main]
@@ -47,10 +52,18 @@ async fn main() -> anyhow::Result<()> {
         duration_s: cli.duration,
         batch: cli.batch,
         deadline_s: cli.deadline,
+        hookpost: cli.hookpost,
     };
-    eprintln!(
-        "hookpost runs in this process (all roles); RabbitMQ and Redis are the local servers"
-    );
+    match &o.hookpost {
+        Some(bin) if !bin.is_file() => anyhow::bail!("--hookpost {}: no such file", bin.display()),
+        Some(bin) => eprintln!(
+            "hookpost runs as child processes, one per role, from {}; RabbitMQ and Redis are the local servers",
+            bin.display()
+        ),
+        None => eprintln!(
+            "hookpost runs in this process (all roles); RabbitMQ and Redis are the local servers"
+        ),
+    }
     let names: Vec<&str> = if cli.scenario == "all" {
         scenarios::SCENARIOS.to_vec()
     } else {

@@ -1,5 +1,6 @@
-//! CPU seconds and memory of the processes that take part: this one (hookpost runs
-//! in-process), RabbitMQ (`beam.smp`) and Redis (`redis-server`), from `/proc`.
+//! CPU seconds and memory of the processes that take part: this one (with hookpost in
+//! it, unless it runs as child processes), RabbitMQ (`beam.smp`) and Redis
+//! (`redis-server`), from `/proc`.
 
 use std::collections::BTreeMap;
 
@@ -37,11 +38,17 @@ pub fn sample(pid: u32) -> Option<Sample> {
     })
 }
 
-/// The pids of the processes named: RabbitMQ's first, and the `redis-server` listening on
-/// `redis_port` (its title ends in `:PORT`), so that a Redis of its own is the one measured.
-pub fn processes(redis_port: u16) -> BTreeMap<&'static str, u32> {
+/// The pids of the processes named: this one (`hookpost+bench` when hookpost runs in it),
+/// RabbitMQ's first, and the `redis-server` listening on `redis_port` (its title ends in
+/// `:PORT`), so that a Redis of its own is the one measured.
+pub fn processes(redis_port: u16, hookpost_inside: bool) -> BTreeMap<&'static str, u32> {
     let mut out = BTreeMap::new();
-    out.insert("hookpost+bench", std::process::id());
+    let me = if hookpost_inside {
+        "hookpost+bench"
+    } else {
+        "bench"
+    };
+    out.insert(me, std::process::id());
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return out;
     };

@@ -5,14 +5,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use hookpost::{Roles, Running};
+use hookpost::Roles;
 use hookpost_broker::Topology;
 use hookpost_core::Config;
+use hookpost_store::Store;
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::BasicProperties;
 use serde_json::json;
-use tokio_util::sync::CancellationToken;
 
+use crate::launch::Hookpost;
 use crate::receiver::Receivers;
 use crate::{percentile, procstat, Options, Report};
 
@@ -23,7 +24,9 @@ const TICKETS: usize = 100;
 /// hookpost running for one scenario, with a tenant and its key.
 pub struct Bench {
     pub config: Config,
-    pub running: Option<Running>,
+    pub hookpost: Option<Hookpost>,
+    /// The bench's own connection to hookpost's Redis keys (set-up and clean-up).
+    pub store: Store,
     pub base: String,
     pub http: reqwest::Client,
     pub key: String,
@@ -32,7 +35,7 @@ pub struct Bench {
 }
 
 impl Bench {
-    pub async fn start(roles: Roles) -> anyhow::Result<Bench> {
+    pub async fn start(o: &Options, roles: Roles) -> anyhow::Result<Bench> {
         let prefix = format!("bench{}", &hookpost_core::ids::random_id("x")[2..10]);
         let config = Config {
             prefix,
@@ -44,38 +47,22 @@ impl Bench {
             request_timeout: Duration::from_secs(5),
             ..Config::from_env().context("configuration")?
         };
-        hookpost::store(&config)?.init_marker().await?; // `hookpost admin init`
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let running = hookpost::start(
-            config.clone(),
-            roles,
-            Some(listener),
-            None,
-            CancellationToken::new(),
-        )
-        .await?;
-        let base = format!("http://{}", running.http_addr.expect("ingest runs"));
-        let started = Instant::now();
-        while !running.readiness.is_ready() {
-            if started.elapsed() > Duration::from_secs(30) {
-                bail!(
-                    "hookpost did not become ready: {:?}",
-                    running.readiness.problems()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let store = hookpost::store(&config)?;
+        store.init_marker().await?; // `hookpost admin init`
+        let hookpost = Hookpost::start(o.hookpost.as_deref(), &config, roles).await?;
+        let base = format!("http://{}", hookpost.http_addr().context("ingest runs")?);
         let redis_port = url::Url::parse(config.redis_url.split(',').next().unwrap_or(""))
             .ok()
             .and_then(|u| u.port())
             .unwrap_or(6379);
-        let cpu_start = procstat::processes(redis_port)
+        let cpu_start = procstat::processes(redis_port, o.hookpost.is_none())
             .into_iter()
             .filter_map(|(n, p)| procstat::sample(p).map(|s| (n, p, s.cpu_s)))
             .collect();
         let mut b = Bench {
             config,
-            running: Some(running),
+            hookpost: Some(hookpost),
+            store,
             base,
             http: reqwest::Client::builder()
                 .pool_max_idle_per_host(256)
@@ -298,20 +285,22 @@ impl Bench {
             if let Some(s) = procstat::sample(*pid) {
                 report.put(&format!("cpu_s.{name}"), s.cpu_s - start);
                 report.put(&format!("rss_mb.{name}"), s.rss_mb);
-                if *name == "hookpost+bench" {
-                    report.put("peak_rss_mb.hookpost+bench", s.peak_rss_mb);
+                if *pid == std::process::id() {
+                    report.put(&format!("peak_rss_mb.{name}"), s.peak_rss_mb);
                 }
             }
+        }
+        if let Some(h) = &self.hookpost {
+            h.account(report, "");
         }
     }
 
     /// Stops hookpost and removes everything the scenario made.
     pub async fn finish(mut self) -> anyhow::Result<()> {
-        if let Some(r) = self.running.take() {
-            let store = r.store.clone();
-            r.stop().await;
-            store.delete_everything().await?;
+        if let Some(h) = self.hookpost.take() {
+            h.stop().await;
         }
+        self.store.delete_everything().await?;
         let conn = hookpost_broker::connect(
             &self.config.amqp_url,
             "bench-cleanup",
@@ -340,7 +329,7 @@ fn rate(n: usize, since: Instant, until: Option<Instant>) -> f64 {
 
 /// `throughput` (and `fanout` with `hooks` > 1): events straight to the exchange.
 pub async fn throughput(o: &Options, name: &str, hooks: usize) -> anyhow::Result<Report> {
-    let b = Bench::start(Roles::ALL).await?;
+    let b = Bench::start(o, Roles::ALL).await?;
     for h in 0..hooks {
         b.hook(&b.key, &b.rx.url("ok", h)).await?;
     }
@@ -364,7 +353,7 @@ pub async fn throughput(o: &Options, name: &str, hooks: usize) -> anyhow::Result
 
 /// `http` (end to end) and `ingest` (API only, no hooks).
 pub async fn http(o: &Options, name: &str, with_hook: bool) -> anyhow::Result<Report> {
-    let b = Bench::start(Roles::ALL).await?;
+    let b = Bench::start(o, Roles::ALL).await?;
     if with_hook {
         b.hook(&b.key, &b.rx.url("ok", 0)).await?;
     }
@@ -395,7 +384,7 @@ pub async fn http(o: &Options, name: &str, with_hook: bool) -> anyhow::Result<Re
 
 /// `latency`: a fixed rate for a fixed time; publish-to-arrival percentiles.
 pub async fn latency(o: &Options) -> anyhow::Result<Report> {
-    let b = Bench::start(Roles::ALL).await?;
+    let b = Bench::start(o, Roles::ALL).await?;
     b.hook(&b.key, &b.rx.url("ok", 0)).await?;
     let total = (o.rate * o.duration_s) as usize;
     let per_tick = (o.rate / 100).max(1) as usize; // 100 ticks a second
@@ -425,7 +414,7 @@ pub async fn latency(o: &Options) -> anyhow::Result<Report> {
 /// `isolation`: the healthy hook's rate alone, then beside 10 hanging hooks (another tenant
 /// of the same process), as a ratio.
 pub async fn isolation(o: &Options) -> anyhow::Result<Report> {
-    let b = Bench::start(Roles::ALL).await?;
+    let b = Bench::start(o, Roles::ALL).await?;
     b.hook(&b.key, &b.rx.url("ok", 0)).await?;
     let start = Instant::now();
     b.publish_amqp("bench", 0..o.events, o.payload_bytes)
@@ -465,15 +454,14 @@ pub async fn isolation(o: &Options) -> anyhow::Result<Report> {
 /// `retry-drain`: `events` retries made due at once; the rate the scheduler moves them
 /// back with no worker running, then the rate workers deliver them.
 pub async fn retry_drain(o: &Options) -> anyhow::Result<Report> {
-    let b = Bench::start(Roles {
+    let only_ingest = Roles {
         worker: false,
         scheduler: false,
         ..Roles::ALL
-    })
-    .await?;
+    };
+    let b = Bench::start(o, only_ingest).await?;
     b.hook(&b.key, &b.rx.url("ok", 0)).await?;
-    let running = b.running.as_ref().expect("running");
-    let store = running.store.clone();
+    let store = &b.store;
     let hook = store.hooks("bench").await?.remove(0);
     // Events as the first attempt would have left them, and their retries due now.
     let mut due = Vec::with_capacity(1000);
@@ -504,15 +492,9 @@ pub async fn retry_drain(o: &Options) -> anyhow::Result<Report> {
     }
     let mut config = b.config.clone();
     config.scheduler_batch = 1000;
-    let start = Instant::now();
-    let scheduler = hookpost::start(
-        config.clone(),
-        Roles::SCHEDULER,
-        None,
-        None,
-        CancellationToken::new(),
-    )
-    .await?;
+    let mut r = Report::new("retry-drain");
+    let start = Instant::now(); // the scheduler's start-up counts
+    let scheduler = Hookpost::start(o.hookpost.as_deref(), &config, Roles::SCHEDULER).await?;
     loop {
         let stats = store.retry_stats().await?;
         if stats.size == 0 || start.elapsed() > Duration::from_secs(o.deadline_s) {
@@ -524,6 +506,7 @@ pub async fn retry_drain(o: &Options) -> anyhow::Result<Report> {
     let peak_after_drain = procstat::sample(std::process::id())
         .map(|s| s.peak_rss_mb)
         .unwrap_or(0.0);
+    scheduler.account(&mut r, ".moving");
     scheduler.stop().await;
     let start = Instant::now();
     // The scheduler runs too: deliveries deferred at a busy hook come back through it.
@@ -532,16 +515,18 @@ pub async fn retry_drain(o: &Options) -> anyhow::Result<Report> {
         worker: true,
         scheduler: true,
     };
-    let workers = hookpost::start(config, roles, None, None, CancellationToken::new()).await?;
+    let workers = Hookpost::start(o.hookpost.as_deref(), &config, roles).await?;
     let complete = b.wait_for(o.events, o.deadline_s).await;
     let last = b.rx.seen.lock().expect("not poisoned").last_at;
+    workers.account(&mut r, ".delivering");
     workers.stop().await;
-    let mut r = Report::new("retry-drain");
     r.put("retries", o.events as f64);
     r.put("moved_per_sec", o.events as f64 / moved_s);
     r.put("delivered_per_sec", rate(b.rx.distinct(), start, last));
     r.put("complete", f64::from(u8::from(complete)));
-    r.put("peak_rss_mb_after_drain", peak_after_drain);
+    if o.hookpost.is_none() {
+        r.put("peak_rss_mb_after_drain", peak_after_drain);
+    }
     b.account(&mut r, o.events);
     b.finish().await?;
     Ok(r)
@@ -556,7 +541,7 @@ pub async fn ordered(o: &Options) -> anyhow::Result<Report> {
         json!({}),
         json!({"ordering": "fifo", "ordering_key": "$.ticket.id"}),
     ] {
-        let b = Bench::start(Roles::ALL).await?;
+        let b = Bench::start(o, Roles::ALL).await?;
         b.hook_with(&b.key, &b.rx.url("ok", 0), ordering).await?;
         let start = Instant::now();
         b.post_http(o.events, o.concurrency, o.batch, o.payload_bytes)

@@ -212,6 +212,41 @@ impl Config {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
+    /// The variables that make another process (a role started as a child) join the
+    /// deployment this configuration describes: brokers, names and layout, retry
+    /// schedule and timeouts. Addresses are left out: each process needs its own.
+    pub fn deployment_env(&self) -> Vec<(&'static str, String)> {
+        let ms = |d: Duration| format!("{}ms", d.as_millis());
+        let schedule: Vec<String> = self
+            .retry_schedule
+            .delays()
+            .iter()
+            .map(|d| crate::duration::format(*d))
+            .collect();
+        let mut env = vec![
+            ("HOOKPOST_AMQP_URL", self.amqp_url.clone()),
+            ("HOOKPOST_REDIS_URL", self.redis_url.clone()),
+            ("HOOKPOST_PREFIX", self.prefix.clone()),
+            ("HOOKPOST_RETRY_SCHEDULE", schedule.join(",")),
+            (
+                "HOOKPOST_ALLOW_PRIVATE_TARGETS",
+                self.allow_private_targets.to_string(),
+            ),
+            ("HOOKPOST_CONNECT_TIMEOUT", ms(self.connect_timeout)),
+            ("HOOKPOST_REQUEST_TIMEOUT", ms(self.request_timeout)),
+            ("HOOKPOST_SHUTDOWN_GRACE", ms(self.shutdown_grace)),
+            ("HOOKPOST_SCHEDULER_INTERVAL", ms(self.scheduler_interval)),
+            ("HOOKPOST_SCHEDULER_BATCH", self.scheduler_batch.to_string()),
+            ("HOOKPOST_QUEUE_SHARDS", self.queue_shards.to_string()),
+            ("HOOKPOST_RETRY_SHARDS", self.retry_shards.to_string()),
+            ("HOOKPOST_QUORUM_QUEUES", self.quorum_queues.to_string()),
+        ];
+        if let Some(token) = &self.admin_token {
+            env.push(("HOOKPOST_ADMIN_TOKEN", token.clone()));
+        }
+        env
+    }
+
     /// Reads variables through `get`; unset ones keep their defaults.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
         let mut c = Config::default();
@@ -418,6 +453,42 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn a_child_given_the_deployment_env_joins_the_same_deployment() {
+        let c = Config {
+            amqp_url: "amqp://a:b@10.0.0.1:5672/%2f,amqp://a:b@10.0.0.2:5672/%2f".into(),
+            redis_url: "redis://10.0.0.3:7000/".into(),
+            prefix: "bench1".into(),
+            admin_token: Some("t0k".into()),
+            retry_schedule: RetrySchedule::new(vec![
+                Duration::from_secs(90),
+                Duration::from_millis(1500),
+            ]),
+            allow_private_targets: true,
+            request_timeout: Duration::from_millis(2500),
+            scheduler_batch: 1000,
+            queue_shards: 3,
+            retry_shards: 4,
+            quorum_queues: true,
+            ..Config::default()
+        };
+        let env: HashMap<&str, String> = c.deployment_env().into_iter().collect();
+        let child = Config::from_lookup(|k| env.get(k).cloned()).unwrap();
+        assert_eq!(child.amqp_url, c.amqp_url);
+        assert_eq!(child.redis_url, c.redis_url);
+        assert_eq!(child.prefix, c.prefix);
+        assert_eq!(child.admin_token, c.admin_token);
+        assert_eq!(child.retry_schedule, c.retry_schedule);
+        assert!(child.allow_private_targets);
+        assert_eq!(child.request_timeout, c.request_timeout);
+        assert_eq!(child.connect_timeout, c.connect_timeout);
+        assert_eq!(child.shutdown_grace, c.shutdown_grace);
+        assert_eq!(child.scheduler_interval, c.scheduler_interval);
+        assert_eq!(child.scheduler_batch, 1000);
+        assert_eq!((child.queue_shards, child.retry_shards), (3, 4));
+        assert!(child.quorum_queues);
     }
 
     #[test]

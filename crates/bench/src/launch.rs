@@ -1,0 +1,179 @@
+//! Starting hookpost for a scenario: in the bench's own process (the default), or as one
+//! child process per role from a `hookpost` binary (`--hookpost PATH`), the way it is
+//! deployed, so that each hookpost process's CPU and memory are measured apart from the
+//! bench's producer and receivers.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use hookpost::{Roles, Running};
+use hookpost_core::Config;
+use tokio::process::{Child, Command};
+use tokio_util::sync::CancellationToken;
+
+use crate::{procstat, Report};
+
+pub enum Hookpost {
+    InProcess(Running),
+    Children(Vec<RoleProcess>),
+}
+
+/// One role as a child process.
+pub struct RoleProcess {
+    role: &'static str,
+    child: Child,
+    /// Where it serves `/readyz` (the API's address for ingest).
+    addr: SocketAddr,
+}
+
+impl Hookpost {
+    /// Starts `roles` with `config`, in this process when `binary` is `None`, and returns
+    /// once every role is ready.
+    pub async fn start(
+        binary: Option<&Path>,
+        config: &Config,
+        roles: Roles,
+    ) -> anyhow::Result<Self> {
+        let hookpost = match binary {
+            None => {
+                let listener = match roles.ingest {
+                    true => Some(tokio::net::TcpListener::bind("127.0.0.1:0").await?),
+                    false => None,
+                };
+                let cancel = CancellationToken::new();
+                Hookpost::InProcess(
+                    hookpost::start(config.clone(), roles, listener, None, cancel).await?,
+                )
+            }
+            Some(binary) => {
+                let wanted = [
+                    ("ingest", roles.ingest),
+                    ("worker", roles.worker),
+                    ("scheduler", roles.scheduler),
+                ];
+                let mut children = Vec::new();
+                for (role, _) in wanted.into_iter().filter(|(_, on)| *on) {
+                    children.push(RoleProcess::spawn(binary, role, config)?);
+                }
+                Hookpost::Children(children)
+            }
+        };
+        hookpost.wait_ready(Duration::from_secs(30)).await?;
+        Ok(hookpost)
+    }
+
+    /// The API's address, when ingest runs.
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        match self {
+            Hookpost::InProcess(r) => r.http_addr,
+            Hookpost::Children(c) => c.iter().find(|p| p.role == "ingest").map(|p| p.addr),
+        }
+    }
+
+    async fn wait_ready(&self, within: Duration) -> anyhow::Result<()> {
+        let started = Instant::now();
+        let http = reqwest::Client::new();
+        loop {
+            let problem = match self {
+                Hookpost::InProcess(r) if r.readiness.is_ready() => None,
+                Hookpost::InProcess(r) => Some(format!("{:?}", r.readiness.problems())),
+                Hookpost::Children(children) => {
+                    let mut problem = None;
+                    for p in children {
+                        let url = format!("http://{}/readyz", p.addr);
+                        let ready = http
+                            .get(url)
+                            .send()
+                            .await
+                            .is_ok_and(|r| r.status().is_success());
+                        if !ready {
+                            problem = Some(format!("`hookpost {}` is not ready", p.role));
+                            break;
+                        }
+                    }
+                    problem
+                }
+            };
+            let Some(problem) = problem else {
+                return Ok(());
+            };
+            if started.elapsed() > within {
+                bail!("hookpost did not become ready: {problem}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// CPU seconds (over its life) and memory of each child process, named
+    /// `hookpost-ROLE` with `tag` after it; nothing in-process (the bench's own figures
+    /// hold it).
+    pub fn account(&self, report: &mut Report, tag: &str) {
+        let Hookpost::Children(children) = self else {
+            return;
+        };
+        for p in children {
+            let Some(s) = p.child.id().and_then(procstat::sample) else {
+                continue;
+            };
+            let name = format!("hookpost-{}{tag}", p.role);
+            report.put(&format!("cpu_s.{name}"), s.cpu_s);
+            report.put(&format!("rss_mb.{name}"), s.rss_mb);
+            report.put(&format!("peak_rss_mb.{name}"), s.peak_rss_mb);
+        }
+    }
+
+    /// Stops every role the way an operator does (SIGTERM for a child), so that in-flight
+    /// deliveries finish and their acks go out.
+    pub async fn stop(self) {
+        match self {
+            Hookpost::InProcess(r) => r.stop().await,
+            Hookpost::Children(children) => {
+                for mut p in children {
+                    p.terminate().await;
+                }
+            }
+        }
+    }
+}
+
+impl RoleProcess {
+    fn spawn(binary: &Path, role: &'static str, config: &Config) -> anyhow::Result<Self> {
+        let (http, metrics) = (free_addr()?, free_addr()?);
+        let child = Command::new(binary)
+            .arg(role)
+            .envs(config.deployment_env())
+            .env("HOOKPOST_HTTP_ADDR", http.to_string())
+            .env("HOOKPOST_METRICS_ADDR", metrics.to_string())
+            .env(
+                "RUST_LOG",
+                std::env::var("RUST_LOG").unwrap_or("warn".into()),
+            )
+            .stdin(std::process::Stdio::null())
+            // The bench's stdout is its report: the child's log goes to stderr.
+            .stdout(std::io::stderr())
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("starting {} {role}", binary.display()))?;
+        let addr = if role == "ingest" { http } else { metrics };
+        Ok(RoleProcess { role, child, addr })
+    }
+
+    async fn terminate(&mut self) {
+        if let Some(pid) = self.child.id() {
+            let _ = std::process::Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status();
+        }
+        let exited = tokio::time::timeout(Duration::from_secs(40), self.child.wait()).await;
+        if exited.is_err() {
+            let _ = self.child.kill().await;
+        }
+    }
+}
+
+/// A loopback address nothing listens on now.
+fn free_addr() -> std::io::Result<SocketAddr> {
+    std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()
+}
