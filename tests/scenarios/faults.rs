@@ -12,9 +12,9 @@ use serde_json::{json, Value};
 
 const WAIT: Duration = Duration::from_secs(30);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_worker_stopped_mid_delivery_loses_nothing() {
-    let opts = TestOptions {
+/// An app whose workers the test starts itself, and stops (or lets hang) at will.
+fn workers_apart() -> TestOptions {
+    TestOptions {
         roles: Roles {
             worker: false,
             ..Roles::ALL
@@ -22,8 +22,12 @@ async fn a_worker_stopped_mid_delivery_loses_nothing() {
         shutdown_grace: Duration::from_millis(200),
         request_timeout: Duration::from_secs(60),
         ..TestOptions::default()
-    };
-    let mut app = TestApp::spawn(opts).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_stopped_mid_delivery_loses_nothing() {
+    let mut app = TestApp::spawn(workers_apart()).await;
     let first = app.start_more(Roles::WORKER, None).await;
     let key = app.tenant("acme").await;
     let rx = Receiver::start().await;
@@ -56,6 +60,45 @@ async fn a_worker_stopped_mid_delivery_loses_nothing() {
     );
     let id = got[1].delivery_id();
     app.wait_for_status("acme", &id, "delivered").await;
+    app.finish().await;
+}
+
+/// Acks are batched up to the oldest message still being handled: the messages after a
+/// hanging one must still be acked (alone, after a short hold), or they would fill the
+/// prefetch and stop the worker until the hanging request timed out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_delivery_does_not_hold_back_the_acks_of_later_messages() {
+    let mut app = TestApp::spawn(workers_apart()).await;
+    let worker = hookpost_core::Config {
+        prefetch: 4,
+        ..app.config.clone()
+    };
+    app.start_more(Roles::WORKER, Some(worker)).await;
+    let (slow_key, key) = (app.tenant("slow").await, app.tenant("acme").await);
+    let (hanging, healthy) = (Receiver::start().await, Receiver::start().await);
+    hanging.answer_next(&[Answer::Hang]);
+    app.hook(&slow_key, &hanging.url, &["*"]).await;
+    app.hook(&key, &healthy.url, &["*"]).await;
+    let event = json!({"type": "ticket.created", "data": {"k": 0}});
+    assert_eq!(app.post_event(&slow_key, &event).await.status(), 202);
+    wait_until("the first message is mid-delivery", WAIT, || async {
+        hanging.count() >= 1
+    })
+    .await;
+
+    // Ten times the prefetch, each acked while the first message still hangs.
+    for k in 1..=40 {
+        let event = json!({"type": "ticket.created", "data": {"k": k}});
+        assert_eq!(app.post_event(&key, &event).await.status(), 202);
+    }
+    wait_until("every later event delivered", WAIT, || async {
+        healthy.delivered().len() >= 40
+    })
+    .await;
+    assert!(
+        hanging.delivered().is_empty(),
+        "the first request still hangs: it was never the one holding the others"
+    );
     app.finish().await;
 }
 
