@@ -82,13 +82,7 @@ impl Hookpost {
                 Hookpost::Children(children) => {
                     let mut problem = None;
                     for p in children {
-                        let url = format!("http://{}/readyz", p.addr);
-                        let ready = http
-                            .get(url)
-                            .send()
-                            .await
-                            .is_ok_and(|r| r.status().is_success());
-                        if !ready {
+                        if !p.is_ready(&http).await {
                             problem = Some(format!("`hookpost {}` is not ready", p.role));
                             break;
                         }
@@ -158,6 +152,12 @@ impl RoleProcess {
             .with_context(|| format!("starting {} {role}", binary.display()))?;
         let addr = if role == "ingest" { http } else { metrics };
         Ok(RoleProcess { role, child, addr })
+    }
+
+    async fn is_ready(&self, http: &reqwest::Client) -> bool {
+        let url = format!("http://{}/readyz", self.addr);
+        let answer = http.get(url).send().await;
+        answer.is_ok_and(|r| r.status().is_success())
     }
 
     async fn terminate(&mut self) {

@@ -39,9 +39,14 @@ pub fn sample(pid: u32) -> Option<Sample> {
 }
 
 /// The pids of the processes named: this one (`hookpost+bench` when hookpost runs in it),
-/// RabbitMQ's first, and the `redis-server` listening on `redis_port` (its title ends in
-/// `:PORT`), so that a Redis of its own is the one measured.
-pub fn processes(redis_port: u16, hookpost_inside: bool) -> BTreeMap<&'static str, u32> {
+/// RabbitMQ's first, and the `redis-server` listening on the port of `redis_url` (its
+/// title ends in `:PORT`), so that a Redis of its own is the one measured.
+pub fn processes(redis_url: &str, hookpost_inside: bool) -> BTreeMap<&'static str, u32> {
+    // The first node of a cluster's list.
+    let redis_port = url::Url::parse(redis_url.split(',').next().unwrap_or(""))
+        .ok()
+        .and_then(|u| u.port())
+        .unwrap_or(6379);
     let mut out = BTreeMap::new();
     let me = if hookpost_inside {
         "hookpost+bench"

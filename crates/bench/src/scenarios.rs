@@ -51,11 +51,7 @@ impl Bench {
         store.init_marker().await?; // `hookpost admin init`
         let hookpost = Hookpost::start(o.hookpost.as_deref(), &config, roles).await?;
         let base = format!("http://{}", hookpost.http_addr().context("ingest runs")?);
-        let redis_port = url::Url::parse(config.redis_url.split(',').next().unwrap_or(""))
-            .ok()
-            .and_then(|u| u.port())
-            .unwrap_or(6379);
-        let cpu_start = procstat::processes(redis_port, o.hookpost.is_none())
+        let cpu_start = procstat::processes(&config.redis_url, o.hookpost.is_none())
             .into_iter()
             .filter_map(|(n, p)| procstat::sample(p).map(|s| (n, p, s.cpu_s)))
             .collect();

@@ -1,9 +1,11 @@
 //! A publisher that answers only once RabbitMQ has confirmed, and reconnects by itself.
 //!
 //! One connection and one confirm-mode channel are shared by every caller; many publishes
-//! are in flight at once and each awaits its own confirm. A lost connection, a timeout or
-//! a nack retires the connection, and the next call makes a new one (declaring the
-//! topology again), so a broker that comes back is used without a restart.
+//! are in flight at once and each awaits its own confirm. Any failure retires the
+//! connection, and the next call makes a new one (declaring the topology again), so a
+//! broker that comes back is used without a restart, and a channel RabbitMQ nacks on (one
+//! opened while a quorum queue was electing a leader keeps asking the stopped one) is
+//! replaced by one that asks again.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,9 +28,6 @@ pub struct Outgoing<'a> {
     /// Headers, e.g. the reason of a dead letter.
     pub headers: &'a [(&'a str, String)],
 }
-
-/// What a [`BrokerError::Nacked`] says when RabbitMQ nacked (rather than returned) a message.
-const NACK: &str = "nack";
 
 struct Live {
     conn: Connection,
@@ -118,13 +117,7 @@ impl Publisher {
         let live = self.channel().await?;
         let result = tokio::time::timeout(self.timeout, Self::send(&live.channel, msgs)).await;
         let result = result.unwrap_or(Err(BrokerError::Timeout(self.timeout)));
-        // A nack too: a channel opened while a quorum queue was electing a leader keeps
-        // the stopped one and has every publish to it nacked; a new channel asks again.
-        if matches!(
-            result,
-            Err(BrokerError::Unreachable(_) | BrokerError::Timeout(_))
-        ) || matches!(&result, Err(BrokerError::Nacked(why)) if why == NACK)
-        {
+        if result.is_err() {
             self.forget(&live).await;
         }
         result
@@ -153,7 +146,7 @@ impl Publisher {
             match confirmation {
                 Confirmation::Ack(None) => {}
                 Confirmation::Ack(Some(_)) => return Err(BrokerError::Nacked("unroutable".into())),
-                Confirmation::Nack(_) => return Err(BrokerError::Nacked(NACK.into())),
+                Confirmation::Nack(_) => return Err(BrokerError::Nacked("nack".into())),
                 Confirmation::NotRequested => {
                     return Err(BrokerError::Nacked("confirms are off".into()))
                 }

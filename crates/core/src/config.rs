@@ -216,12 +216,12 @@ impl Config {
     /// deployment this configuration describes: brokers, names and layout, retry
     /// schedule and timeouts. Addresses are left out: each process needs its own.
     pub fn deployment_env(&self) -> Vec<(&'static str, String)> {
-        let ms = |d: Duration| format!("{}ms", d.as_millis());
+        let ms = crate::duration::format;
         let schedule: Vec<String> = self
             .retry_schedule
             .delays()
             .iter()
-            .map(|d| crate::duration::format(*d))
+            .map(|d| ms(*d))
             .collect();
         let mut env = vec![
             ("HOOKPOST_AMQP_URL", self.amqp_url.clone()),

@@ -26,8 +26,10 @@ const GATHER: Duration = Duration::from_millis(2);
 enum Note {
     /// A message was handed to a handler (sent in delivery order, before the handler starts).
     Received(u64),
-    /// Its handler finished: ack it, or requeue it.
-    Settled(u64, Acker, bool),
+    /// Its handler finished and the outcome is durable: ack it.
+    Done(u64, Acker),
+    /// Its handler finished without a durable outcome: give it back.
+    Requeue(u64, Acker),
 }
 
 /// The handle consumers and handlers use for one channel.
@@ -49,11 +51,11 @@ impl Settler {
     }
 
     pub fn ack(&self, tag: u64, acker: Acker) {
-        let _ = self.notes.send(Note::Settled(tag, acker, true));
+        let _ = self.notes.send(Note::Done(tag, acker));
     }
 
     pub fn requeue(&self, tag: u64, acker: Acker) {
-        let _ = self.notes.send(Note::Settled(tag, acker, false));
+        let _ = self.notes.send(Note::Requeue(tag, acker));
     }
 }
 
@@ -122,11 +124,11 @@ async fn run(mut rx: mpsc::UnboundedReceiver<Note>) {
                 Note::Received(tag) => {
                     book.handling.insert(tag, Instant::now());
                 }
-                Note::Settled(tag, acker, true) => {
+                Note::Done(tag, acker) => {
                     book.handling.remove(&tag);
                     book.finished.insert(tag, acker);
                 }
-                Note::Settled(tag, acker, false) => {
+                Note::Requeue(tag, acker) => {
                     book.handling.remove(&tag);
                     requeue(&acker).await;
                 }
