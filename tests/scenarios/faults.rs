@@ -45,21 +45,63 @@ async fn a_worker_stopped_mid_delivery_loses_nothing() {
     .await;
 
     // Stop it while the request hangs: it cannot ack, so RabbitMQ keeps the message.
+    stop_and_see_it_sent_again(&mut app, first, &rx, None, "after the take-over").await;
+    app.finish().await;
+}
+
+/// Stops worker `first` while its one request hangs, starts another, and checks that
+/// the other sends the same delivery with the same body, `how`, and records it delivered.
+async fn stop_and_see_it_sent_again(
+    app: &mut TestApp,
+    first: usize,
+    rx: &Receiver,
+    config: Option<hookpost_core::Config>,
+    how: &str,
+) {
     app.others.remove(first).stop().await;
-    assert_eq!(rx.delivered().len(), 0);
-    app.start_more(Roles::WORKER, None).await;
-    wait_until("another worker delivers it", WAIT, || async {
+    assert!(rx.delivered().is_empty());
+    app.start_more(Roles::WORKER, config).await;
+    wait_until(&format!("another worker sends it {how}"), WAIT, || async {
         !rx.delivered().is_empty()
     })
     .await;
     let got = rx.received();
     assert_eq!(got[0].delivery_id(), got[1].delivery_id());
-    assert_eq!(
-        got[0].body, got[1].body,
-        "the same body after the take-over"
-    );
-    let id = got[1].delivery_id();
-    app.wait_for_status("acme", &id, "delivered").await;
+    assert_eq!(got[0].body, got[1].body, "the same body {how}");
+    app.wait_for_status("acme", &got[1].delivery_id(), "delivered")
+        .await;
+}
+
+/// A slow attempt does not hold its event's message: the message is acked once the
+/// attempt has taken twice `HOOKPOST_HOOK_WAIT`, after a safety-net retry is stored for
+/// when the attempt's outcome would be overdue. A worker that dies after that loses
+/// nothing: the safety net makes the attempt again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_stopped_after_a_slow_attempt_released_its_message_loses_nothing() {
+    let mut app = TestApp::spawn(workers_apart()).await;
+    let short = hookpost_core::Config {
+        request_timeout: Duration::from_secs(3),
+        ..app.config.clone()
+    };
+    let first = app.start_more(Roles::WORKER, Some(short.clone())).await;
+    let key = app.tenant("acme").await;
+    let rx = Receiver::start().await;
+    rx.answer_next(&[Answer::Hang]);
+    app.hook(&key, &rx.url, &["*"]).await;
+    let event = json!({"type": "ticket.created", "data": {"k": 1}});
+    assert_eq!(app.post_event(&key, &event).await.status(), 202);
+    wait_until("the message is acked with a safety net", WAIT, || async {
+        rx.count() >= 1
+            && app
+                .store
+                .retry_entries()
+                .await
+                .unwrap()
+                .iter()
+                .any(|(m, _)| m.contains(r#""kind":"attempt""#) && m.contains(r#""attempt":1"#))
+    })
+    .await;
+    stop_and_see_it_sent_again(&mut app, first, &rx, Some(short), "from the safety net").await;
     app.finish().await;
 }
 

@@ -6,6 +6,7 @@
 const HOOKPOST: &str = env!("CARGO_BIN_EXE_hookpost-child");
 
 mod api;
+mod backlog;
 mod bench_smoke;
 mod cluster;
 mod console;

@@ -14,6 +14,8 @@ pub enum Task {
     /// Look at an event again whose first processing another worker held; process what
     /// it left undone if that worker is gone.
     Resume(ResumeTask),
+    /// Work through a slow hook's backlog (one task per hook, however long the backlog).
+    Drain(DrainTask),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,6 +34,13 @@ pub struct AttemptTask {
 pub struct ResumeTask {
     pub tenant: String,
     pub event_id: String,
+}
+
+/// The same JSON for every drain of a hook, so that the retry set holds at most one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DrainTask {
+    pub tenant: String,
+    pub hook_id: String,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -69,6 +78,7 @@ impl Task {
         match self {
             Task::Attempt(a) => &a.tenant,
             Task::Resume(r) => &r.tenant,
+            Task::Drain(d) => &d.tenant,
         }
     }
 }
@@ -90,6 +100,22 @@ mod tests {
         let json = t.to_json();
         assert!(json.starts_with(r#"{"v":1,"kind":"attempt""#), "{json}");
         assert_eq!(Task::from_json(json.as_bytes()).unwrap(), t);
+    }
+
+    #[test]
+    fn a_hooks_drain_task_is_always_the_same_member() {
+        let drain = |hook: &str| {
+            Task::Drain(DrainTask {
+                tenant: "t".into(),
+                hook_id: hook.into(),
+            })
+            .to_json()
+        };
+        assert_eq!(
+            drain("h1"),
+            r#"{"v":1,"kind":"drain","tenant":"t","hook_id":"h1"}"#
+        );
+        assert_ne!(drain("h1"), drain("h2"));
     }
 
     #[test]

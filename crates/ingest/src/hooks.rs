@@ -426,13 +426,26 @@ pub async fn list(
     Ok(Json(json!({ "hooks": page, "next_cursor": next })))
 }
 
+/// A hook as `GET /v1/hooks/{id}` shows it: with its backlog, the deliveries waiting for
+/// it to keep up again.
+#[derive(Serialize)]
+pub struct HookWithBacklog {
+    #[serde(flatten)]
+    hook: HookView,
+    backlog: u64,
+}
+
 pub async fn get(
     State(state): State<SharedState>,
     headers: HeaderMap,
     Path(id): Path<String>,
-) -> Result<Json<HookView>, ApiError> {
+) -> Result<Json<HookWithBacklog>, ApiError> {
     let hook = owned_hook(&state, &headers, &id).await?;
-    Ok(Json(HookView::of(&hook, false)))
+    let backlog = state.store.backlog_len(&hook.tenant, &hook.id).await?;
+    Ok(Json(HookWithBacklog {
+        hook: HookView::of(&hook, false),
+        backlog,
+    }))
 }
 
 /// `GET /v1/hooks/{id}/secret`: the owner reads the secret (and the previous one during

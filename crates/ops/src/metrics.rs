@@ -27,6 +27,9 @@ pub struct Metrics {
     pub deferred: IntCounterVec,
     /// Event x hook pairs a hook's filter kept out.
     pub filtered: IntCounter,
+    /// First attempts still running when their event's message was acked (each with a
+    /// safety-net retry), so that a slow receiver does not hold the message.
+    pub slow_attempts_released: IntCounter,
     /// Hooks hookpost deactivated by itself, by reason: gone (410), failing.
     pub hooks_disabled: IntCounterVec,
     pub retries_scheduled: IntCounter,
@@ -152,6 +155,11 @@ impl Metrics {
                 "hookpost_deliveries_deferred_total",
                 "Deliveries put off without an attempt.",
                 &["reason"],
+            ),
+            slow_attempts_released: counter(
+                &r,
+                "hookpost_slow_attempts_released_total",
+                "First attempts still running when their event's message was acked.",
             ),
             hooks_disabled: counter_vec(
                 &r,

@@ -23,6 +23,9 @@
 //! | `P:{t.T}:inflight:<hook>` | sorted set | the hook's requests in flight by lease end |
 //! | `P:{t.T}:ordq:<hook>:<key>` | sorted set | an ordering key's deliveries (`<dlv>:<evt>`) by acceptance |
 //! | `P:{t.T}:ords:<hook>:<key>` | hash | an ordering key's state: seq, cur (holder), owner, lease, blocked |
+//! | `P:{t.T}:bl:<hook>` | list | a slow hook's backlog: `<event id> <attempt>`, oldest first |
+//! | `P:{t.T}:bls:<hook>` | hash | its state: armed (a drain is on its way), disarms (count) |
+//! | `P:{t.T}:bll:<hook>` | string | the token of the drain working through it (expires) |
 //! | `P:{s.H}:session` | string | a console session (JSON) under the SHA-256 `H` of its id, expiring when idle |
 //! | `P:{r.N}:due` | sorted set | retry shard N: task JSON by due time (ms) |
 //! | `P:{r.N}:claimed` | sorted set | retry shard N: claimed tasks by lease expiry |
@@ -99,6 +102,15 @@ impl Keys {
     pub fn order_state(&self, t: &str, hook_id: &str, key_id: &str) -> String {
         format!("{}:{{t.{t}}}:ords:{hook_id}:{key_id}", self.p)
     }
+    pub fn backlog(&self, t: &str, hook_id: &str) -> String {
+        format!("{}:{{t.{t}}}:bl:{hook_id}", self.p)
+    }
+    pub fn backlog_state(&self, t: &str, hook_id: &str) -> String {
+        format!("{}:{{t.{t}}}:bls:{hook_id}", self.p)
+    }
+    pub fn backlog_lock(&self, t: &str, hook_id: &str) -> String {
+        format!("{}:{{t.{t}}}:bll:{hook_id}", self.p)
+    }
     /// What every key of a tenant starts with (scripts build same-slot keys from it).
     pub fn tenant_prefix(&self, t: &str) -> String {
         format!("{}:{{t.{t}}}:", self.p)
@@ -159,6 +171,9 @@ mod tests {
             k.event_deliveries(t, "e1"),
             k.hook_failing(t),
             k.log(t),
+            k.backlog(t, "h1"),
+            k.backlog_state(t, "h1"),
+            k.backlog_lock(t, "h1"),
         ];
         for key in &all {
             assert_eq!(tag(key), "t.acme", "{key}");

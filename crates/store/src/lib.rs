@@ -7,11 +7,13 @@
 //! - [`events`]: claiming an event for processing (deduplication and take-over).
 //! - [`log`]: the delivery log: each delivery's status and attempts.
 //! - [`retries`]: the retry set, sharded, with an atomic claim.
+//! - [`backlog`]: a slow hook's waiting deliveries, one list per hook.
 //! - [`marker`]: the keyspace marker that tells an emptied Redis from a new one.
 //! - [`shards`]: the most event queue shards the prefix has had.
 //! - [`sessions`]: the web console's sign-in sessions.
 #![forbid(unsafe_code)]
 
+pub mod backlog;
 pub mod conn;
 pub mod events;
 pub mod hooks;
@@ -55,6 +57,8 @@ struct Scripts {
     order_turn: Script,
     order_finish: Script,
     queue_shards: Script,
+    backlog_lock: Script,
+    backlog_end: Script,
 }
 
 /// An ordering script, after the clock and the helpers all of them share.
@@ -114,6 +118,8 @@ impl Store {
                 order_turn: ordering_script!("order_turn.lua"),
                 order_finish: ordering_script!("order_finish.lua"),
                 queue_shards: Script::new(include_str!("scripts/queue_shards.lua")),
+                backlog_lock: Script::new(include_str!("scripts/backlog_lock.lua")),
+                backlog_end: Script::new(include_str!("scripts/backlog_end.lua")),
             }),
             retention_secs: opts.retention.as_secs().max(1),
             retry_shards: opts.retry_shards.max(1),

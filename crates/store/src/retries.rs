@@ -18,6 +18,7 @@ impl Due {
         match &self.task {
             Task::Attempt(a) => &a.delivery_id,
             Task::Resume(r) => &r.event_id,
+            Task::Drain(d) => &d.hook_id,
         }
     }
 }
@@ -53,6 +54,20 @@ impl Store {
         for pipe in pipes.values() {
             let _: () = pipe.query_async(&mut self.conn()).await?;
         }
+        Ok(())
+    }
+
+    /// Stores one task, or keeps its earlier due time if the set holds it already (a
+    /// task whose JSON is always the same, such as a hook's drain).
+    pub async fn schedule_earliest(&self, due: &Due) -> Result<()> {
+        let shard = shard_of(due.shard_key(), self.retry_shards);
+        let _: () = redis::cmd("ZADD")
+            .arg(self.keys.retries_due(shard))
+            .arg("LT")
+            .arg(due.at_ms)
+            .arg(due.task.to_json())
+            .query_async(&mut self.conn())
+            .await?;
         Ok(())
     }
 

@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{error, info, warn};
 
-use crate::process::Disposition;
+use crate::process::{Disposition, EarlyAck};
 use crate::settle::Settler;
 use crate::Worker;
 
@@ -259,12 +259,25 @@ async fn handle(
         redelivered = delivery.redelivered,
         "message"
     );
+    let tag = delivery.delivery_tag;
+    let acker = std::sync::Mutex::new(Some(delivery.acker));
+    let take_acker = || acker.lock().expect("not poisoned").take();
+    let ack_now = || {
+        if let Some(acker) = take_acker() {
+            source.settler.ack(tag, acker);
+        }
+    };
     let disposition = if is_event {
-        worker.handle_event(&delivery.data).await
+        worker
+            .handle_event(&delivery.data, &EarlyAck(Some(&ack_now)))
+            .await
     } else {
         worker.handle_task(&delivery.data).await
     };
     tracing::debug!(?disposition, "handled");
+    let Some(acker) = take_acker() else {
+        return; // acked early, once the outcomes it carried were durable
+    };
     let disposition = match disposition {
         Disposition::DeadLetter(reason, message) => {
             match dead_letter(worker, &delivery.data, reason, &message, &source.queue).await {
@@ -274,7 +287,6 @@ async fn handle(
         }
         other => other,
     };
-    let (tag, acker) = (delivery.delivery_tag, delivery.acker);
     match disposition {
         Disposition::Ack => source.settler.ack(tag, acker),
         Disposition::Requeue(why) => {

@@ -6,11 +6,12 @@
 
 use std::time::Duration;
 
-use tokio::sync::OwnedSemaphorePermit;
-
 use crate::hooks_cache::ReadyHook;
 use crate::Worker;
 
+/// The deferral reason of a hook whose slots in this worker stayed busy: such deliveries
+/// go to the hook's backlog.
+pub const SLOW_HOOK: &str = "hook_concurrency";
 /// A short wait for the rate limit is slept through in place; a longer one defers.
 const RATE_SLEEP: Duration = Duration::from_millis(250);
 /// How often a hook's shared slots are asked again within `HOOKPOST_HOOK_WAIT`.
@@ -18,8 +19,15 @@ const SLOT_POLL: Duration = Duration::from_millis(20);
 
 /// Leave to attempt: the slots taken, given back by [`Worker::release`].
 pub struct Pass {
-    _local: OwnedSemaphorePermit,
+    local: crate::limits::Slot,
     shared: Option<String>,
+}
+
+impl Pass {
+    /// The request got an answer: the hook is alive, however slow.
+    pub fn answered(&self) {
+        self.local.answered();
+    }
 }
 
 /// Not now: defer until `at_ms`, for `reason` (a `hookpost_deliveries_deferred_total`
@@ -43,10 +51,10 @@ impl Worker {
                 // Back when the hook's slow spell ends (at least the defer delay), not
                 // every second: a hanging hook's backlog must not churn the broker.
                 at_ms: slow_until.max(self.later(self.config.defer_delay)),
-                reason: "hook_concurrency",
+                reason: SLOW_HOOK,
             })?;
         let mut pass = Pass {
-            _local: local,
+            local,
             shared: None,
         };
         if let Some(max) = c.max_in_flight {

@@ -5,12 +5,14 @@
 //! - [`sender`]: one HTTP attempt as an [`hookpost_core::outcome::Attempt`].
 //! - [`egress`]: which addresses may be delivered to (checked inside the resolver).
 //! - [`hooks_cache`]: each tenant's hooks, reloaded when their version changes.
+//! - [`backlog`]: a slow hook's deliveries wait in its backlog; its drain.
 //! - [`gate`]: whether an attempt may go now (slots, `max_in_flight`, `rate_limit`).
 //! - [`limits`]: in-flight requests per hook in this worker.
 //! - [`ordered`]: ordered hooks: whose turn it is per ordering key.
 //! - [`leases`]: the events being processed, their leases renewed while it works.
 #![forbid(unsafe_code)]
 
+pub mod backlog;
 pub mod consumer;
 pub mod egress;
 pub mod gate;
@@ -44,6 +46,7 @@ pub struct Worker {
     limits: limits::HookLimits,
     leases: leases::Leases,
     hand_overs: ordered::HandOvers,
+    armed: backlog::ArmedBacklogs,
     in_flight: Semaphore,
     metrics: Arc<Metrics>,
     readiness: Readiness,
@@ -76,6 +79,7 @@ impl Worker {
             limits: limits::HookLimits::default(),
             leases: leases::Leases::default(),
             hand_overs: ordered::HandOvers::default(),
+            armed: backlog::ArmedBacklogs::default(),
             in_flight: Semaphore::new(config.concurrency),
             hooks: hooks_cache::HooksCache::default(),
             topology,

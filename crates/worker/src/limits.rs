@@ -4,7 +4,7 @@
 //! hook holds up neither the other hooks nor the messages that carry their deliveries.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -18,6 +18,24 @@ struct HookSlots {
     size: usize,
     /// Until when (ms) deliveries to this hook do not wait for a slot.
     slow_until: AtomicI64,
+    /// Requests the hook has answered so far, and how many it had when its slow spell
+    /// began: a hook that answered none since (its requests time out) is still stuck,
+    /// and is not waited for again.
+    answered: AtomicU64,
+    answered_when_slow: AtomicU64,
+}
+
+/// One of a hook's slots, held while a request to it is in flight.
+pub struct Slot {
+    _permit: OwnedSemaphorePermit,
+    hook: Arc<HookSlots>,
+}
+
+impl Slot {
+    /// The request got an answer (any status): the hook is not stuck.
+    pub fn answered(&self) {
+        self.hook.answered.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 #[derive(Default)]
@@ -29,27 +47,34 @@ impl HookLimits {
     /// One of `size` slots at `hook_id`: at once if one is free; else, unless the hook is
     /// slow, within `wait`. `Err(ms)`: defer the delivery until then (the end of the
     /// hook's slow spell).
-    pub async fn acquire(
-        &self,
-        hook_id: &str,
-        size: usize,
-        wait: Duration,
-    ) -> Result<OwnedSemaphorePermit, i64> {
+    pub async fn acquire(&self, hook_id: &str, size: usize, wait: Duration) -> Result<Slot, i64> {
         let hook = self.slots(hook_id, size);
-        if let Ok(permit) = hook.slots.clone().try_acquire_owned() {
-            return Ok(permit);
-        }
+        let slot = |permit| Slot {
+            _permit: permit,
+            hook: hook.clone(),
+        };
         let slow_until = hook.slow_until.load(Ordering::Relaxed);
-        if slow_until > hookpost_core::now_ms() {
+        let answered = hook.answered.load(Ordering::Relaxed);
+        let stuck = slow_until > 0 && answered == hook.answered_when_slow.load(Ordering::Relaxed);
+        let slow = slow_until > hookpost_core::now_ms();
+        // A hook that has answered nothing since its slow spell began gets no new request
+        // in the spell, not even on a slot freed by a timeout: it would only hang too.
+        if !(slow && stuck) {
+            if let Ok(permit) = hook.slots.clone().try_acquire_owned() {
+                return Ok(slot(permit));
+            }
+        }
+        if slow {
             return Err(slow_until);
         }
+        // Each wait stalls the messages that carry the hook's deliveries: a stuck hook
+        // whose spell ended gets another at once.
+        if stuck {
+            return Err(hook.slow_from_now(answered));
+        }
         match tokio::time::timeout(wait, hook.slots.clone().acquire_owned()).await {
-            Ok(Ok(permit)) => Ok(permit),
-            _ => {
-                let until = hookpost_core::now_ms() + SLOW_FOR.as_millis() as i64;
-                hook.slow_until.store(until, Ordering::Relaxed);
-                Err(until)
-            }
+            Ok(Ok(permit)) => Ok(slot(permit)),
+            _ => Err(hook.slow_from_now(hook.answered.load(Ordering::Relaxed))),
         }
     }
 
@@ -67,11 +92,23 @@ impl HookLimits {
     }
 }
 
+impl HookSlots {
+    /// Starts a slow spell, with `answered` requests answered so far; its end (ms).
+    fn slow_from_now(&self, answered: u64) -> i64 {
+        let until = hookpost_core::now_ms() + SLOW_FOR.as_millis() as i64;
+        self.answered_when_slow.store(answered, Ordering::Relaxed);
+        self.slow_until.store(until, Ordering::Relaxed);
+        until
+    }
+}
+
 fn new_slots(size: usize) -> Arc<HookSlots> {
     Arc::new(HookSlots {
         slots: Arc::new(Semaphore::new(size)),
         size,
         slow_until: AtomicI64::new(0),
+        answered: AtomicU64::new(0),
+        answered_when_slow: AtomicU64::new(0),
     })
 }
 
@@ -124,6 +161,41 @@ mod tests {
         assert!(
             started.elapsed() < Duration::from_millis(20),
             "slow: no wait at all"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_slow_hook_that_answered_nothing_is_not_waited_for_again() {
+        let l = HookLimits::default();
+        let held = l.acquire("a", 1, WAIT).await.unwrap();
+        assert!(l.acquire("a", 1, WAIT).await.is_err(), "slow");
+        let hook = l.slots("a", 1);
+        let spell_over = || hook.slow_until.store(1, Ordering::Relaxed);
+        spell_over();
+        let started = std::time::Instant::now();
+        assert!(l.acquire("a", 1, Duration::from_secs(5)).await.is_err());
+        assert!(
+            started.elapsed() < Duration::from_millis(20),
+            "still stuck: another spell at once"
+        );
+        // A request that timed out is no sign of life: its freed slot is not used in the
+        // spell; one answered is.
+        drop(held);
+        assert!(l.acquire("a", 1, WAIT).await.is_err(), "free, but stuck");
+        spell_over();
+        let held = l.acquire("a", 1, WAIT).await.unwrap();
+        let started = std::time::Instant::now();
+        assert!(l.acquire("a", 1, WAIT).await.is_err());
+        assert!(started.elapsed() < Duration::from_millis(20), "still stuck");
+        held.answered();
+        drop(held);
+        let _again = l.acquire("a", 1, WAIT).await.unwrap();
+        spell_over();
+        let started = std::time::Instant::now();
+        assert!(l.acquire("a", 1, WAIT).await.is_err());
+        assert!(
+            started.elapsed() >= WAIT,
+            "waited, since the hook made progress"
         );
     }
 }

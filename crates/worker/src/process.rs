@@ -4,6 +4,7 @@
 //! (retry stored first, then the log record) before the message is acked; anything
 //! that fails before that requeues the message, and the redelivery takes over.
 
+use futures_util::stream::{FuturesUnordered, StreamExt};
 use hookpost_core::delivery::{body, delivery_id};
 use hookpost_core::outcome::Attempt;
 use hookpost_core::task::{AttemptTask, ResumeTask, Task};
@@ -13,14 +14,29 @@ use hookpost_store::log::{Record, Status};
 use hookpost_store::retries::Due;
 use tracing::{info, warn, Instrument};
 
+use crate::gate::SLOW_HOOK;
 use crate::hooks_cache::ReadyHook;
 use crate::leases::LEASE;
 use crate::ordered::{Hold, NotYet};
 use crate::sender::Envelope;
 use crate::Worker;
+use hookpost_store::backlog;
 
 /// Tries of a durable write before the message is requeued (about 1.5 s of pauses).
 const DURABLE_WRITE_TRIES: u32 = 5;
+/// A slow attempt's safety-net retry comes this long after the attempt must have ended.
+const SAFETY_NET_MARGIN: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Acks the message being handled at once, before its handler returns (once).
+pub struct EarlyAck<'a>(pub Option<&'a (dyn Fn() + Sync)>);
+
+impl EarlyAck<'_> {
+    fn ack_now(&self) {
+        if let Some(ack) = self.0 {
+            ack();
+        }
+    }
+}
 
 /// What becomes of a message.
 #[derive(Debug)]
@@ -55,6 +71,8 @@ struct Decided {
     record: bool,
     /// The ordering key this handler holds for the delivery (ordered hooks).
     hold: Option<Hold>,
+    /// Put in its slow hook's backlog instead of being recorded: the entry.
+    backlog: Option<String>,
 }
 
 impl Decided {
@@ -71,8 +89,17 @@ impl Decided {
             gone: false,
             record: true,
             hold: None,
+            backlog: None,
         }
     }
+}
+
+/// What became of a retry.
+pub(crate) enum Retried {
+    Made(Disposition),
+    /// Taken from its hook's backlog, it found the hook slow still: it stays there, and
+    /// the hook's drain comes back at this time.
+    StillSlow(i64),
 }
 
 /// An event with everything needed to build its deliveries' bodies.
@@ -88,8 +115,10 @@ pub(crate) struct EventParts<'a> {
 }
 
 impl Worker {
-    /// A message from the events queue: the producer's JSON event.
-    pub async fn handle_event(&self, data: &[u8]) -> Disposition {
+    /// A message from the events queue: the producer's JSON event. `early` acks the
+    /// message before this returns, once every outcome but those of slow attempts is
+    /// durable (see [`Worker::fan_out`]); after it has, the disposition only reports.
+    pub async fn handle_event(&self, data: &[u8], early: &EarlyAck<'_>) -> Disposition {
         if data.len() > self.config.max_message_bytes {
             return Disposition::DeadLetter(
                 "too_large",
@@ -163,8 +192,8 @@ impl Worker {
                     received_at: now,
                     payload: None,
                 });
-                self.under_lease(&parts, self.fan_out(&parts, version, takeover))
-                    .await
+                let work = self.fan_out(&parts, version, takeover, early);
+                self.under_lease(&parts, work).await
             }
         }
     }
@@ -172,8 +201,12 @@ impl Worker {
     /// A message from the deliveries queue: one of hookpost's own tasks.
     pub async fn handle_task(&self, data: &[u8]) -> Disposition {
         match Task::from_json(data) {
-            Ok(Task::Attempt(task)) => self.retry(&task).await,
+            Ok(Task::Attempt(task)) => match self.retry(&task, false).await {
+                Retried::Made(d) => d,
+                Retried::StillSlow(_) => unreachable!("only a backlog's retries stay in it"),
+            },
             Ok(Task::Resume(task)) => self.resume(&task).await,
+            Ok(Task::Drain(task)) => self.drain(&task).await,
             Err(e) => Disposition::DeadLetter("invalid_task", e),
         }
     }
@@ -201,7 +234,13 @@ impl Worker {
     }
 
     /// First attempts of every delivery of an event; `takeover` skips those already decided.
-    async fn fan_out(&self, ev: &EventParts<'_>, version: u64, takeover: bool) -> Disposition {
+    async fn fan_out(
+        &self,
+        ev: &EventParts<'_>,
+        version: u64,
+        takeover: bool,
+        early: &EarlyAck<'_>,
+    ) -> Disposition {
         let hooks = match self.hooks.get(&self.store, ev.tenant, version).await {
             Ok(h) => h,
             Err(e) => return e.into(),
@@ -235,17 +274,74 @@ impl Worker {
                 Err(e) => return e.into(),
             }
         }
-        let decided = futures_util::future::join_all(
-            targets
-                .iter()
-                .map(|(hook, id)| self.attempt(ev, hook, id.clone(), hook.snapshot.clone(), 1)),
-        )
-        .await;
-        self.make_durable(ev, decided, true).await
+        let mut running: FuturesUnordered<_> = targets
+            .iter()
+            .enumerate()
+            .map(|(i, (hook, id))| async move {
+                let decided = self
+                    .attempt(ev, hook, id.clone(), hook.snapshot.clone(), 1, false)
+                    .await;
+                (i, decided)
+            })
+            .collect();
+        let mut decided = Vec::with_capacity(targets.len());
+        // Longer than a wait for a slot, so that a delivery about to be deferred is not
+        // taken for a slow attempt.
+        let slow = tokio::time::sleep(self.config.hook_wait * 2);
+        tokio::pin!(slow);
+        while !running.is_empty() {
+            tokio::select! {
+                Some(done) = running.next() => decided.push(done),
+                _ = &mut slow, if early.0.is_some() => break,
+            }
+        }
+        let waiting: Vec<usize> = (0..targets.len())
+            .filter(|i| !decided.iter().any(|(j, _)| j == i))
+            .collect();
+        // An ordered attempt keeps its message: its key's hold covers a crash instead.
+        if waiting.is_empty() || waiting.iter().any(|&i| targets[i].0.order.is_some()) {
+            decided.extend(running.collect::<Vec<_>>().await);
+            return self.make_durable(ev, by_index(decided), true).await;
+        }
+        // Slow attempts do not hold the message (nor, behind it, the acks of the messages
+        // after it): each gets a safety-net retry for when its outcome would be overdue,
+        // the rest is recorded and the message acked, and their outcomes follow.
+        let overdue = hookpost_core::now_ms()
+            + (self.config.request_timeout + SAFETY_NET_MARGIN).as_millis() as i64;
+        let nets: Vec<Due> = waiting
+            .iter()
+            .map(|&i| self.attempt_task(ev, &targets[i].0.hook.id, &targets[i].1, 1, overdue))
+            .collect();
+        if let Err(e) = self.persist(|| self.store.schedule(&nets)).await {
+            decided.extend(running.collect::<Vec<_>>().await);
+            warn!(error = %e, "could not store a slow attempt's safety net; the message waits for it");
+            return self.make_durable(ev, by_index(decided), true).await;
+        }
+        let disposition = self.make_durable(ev, by_index(decided), true).await;
+        if !matches!(disposition, Disposition::Ack) {
+            running.collect::<Vec<_>>().await;
+            return disposition;
+        }
+        early.ack_now();
+        self.metrics
+            .slow_attempts_released
+            .inc_by(waiting.len() as u64);
+        let rest = by_index(running.collect::<Vec<_>>().await);
+        match self.make_durable(ev, rest, false).await {
+            Disposition::Ack => {}
+            // Acked already: the safety nets make these attempts again.
+            other => warn!(
+                ?other,
+                "could not record a slow attempt; its safety net retries it"
+            ),
+        }
+        Disposition::Ack
     }
 
-    /// A retry, a deferred first attempt, or a resend.
-    async fn retry(&self, task: &AttemptTask) -> Disposition {
+    /// A retry, a deferred first attempt, or a resend; `in_backlog` when it comes from its
+    /// hook's backlog (where it stays if the hook is still slow).
+    pub(crate) async fn retry(&self, task: &AttemptTask, in_backlog: bool) -> Retried {
+        let made = Retried::Made;
         let t = task.tenant.as_str();
         let (event, progress, version) = tokio::join!(
             self.store.event(t, &task.event_id),
@@ -254,24 +350,24 @@ impl Worker {
         );
         let (event, progress, version) = match (event, progress, version) {
             (Ok(e), Ok(p), Ok(v)) => (e, p, v),
-            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return e.into(),
+            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return made(e.into()),
         };
         let Some(event) = event else {
             warn!(delivery_id = %task.delivery_id, "event expired before its retry; dropping the retry");
-            return Disposition::Ack;
+            return made(Disposition::Ack);
         };
         let hook_json = match &progress {
             Some((_, done, status))
                 if !task.resend && (status.is_final() || *done >= task.attempt) =>
             {
-                return Disposition::Ack; // already made: a duplicate task
+                return made(Disposition::Ack); // already made: a duplicate task
             }
             Some((hook_json, _, _)) => Some(hook_json.clone()),
             None => None,
         };
         let hooks = match self.hooks.get(&self.store, t, version).await {
             Ok(h) => h,
-            Err(e) => return e.into(),
+            Err(e) => return made(e.into()),
         };
         let ev = parts_of(&event);
         let decided = match hooks
@@ -280,7 +376,8 @@ impl Worker {
         {
             Some(hook) => {
                 let hook_json = hook_json.unwrap_or_else(|| hook.snapshot.clone());
-                self.attempt(&ev, hook, task.delivery_id.clone(), hook_json, task.attempt)
+                let id = task.delivery_id.clone();
+                self.attempt(&ev, hook, id, hook_json, task.attempt, task.resend)
                     .await
             }
             // Deleted or deactivated: scheduled attempts are dropped, not replayed.
@@ -291,7 +388,10 @@ impl Worker {
                 Status::Cancelled,
             ),
         };
-        self.make_durable(&ev, vec![decided], false).await
+        if let (true, Some(_)) = (in_backlog, &decided.backlog) {
+            return Retried::StillSlow(decided.next_at.unwrap_or_default());
+        }
+        made(self.make_durable(&ev, vec![decided], false).await)
     }
 
     /// An event another worker held when a duplicate of it arrived.
@@ -332,8 +432,8 @@ impl Worker {
             Err(e) => return e.into(),
         }
         let parts = parts_of(&event);
-        self.under_lease(&parts, self.fan_out(&parts, version, true))
-            .await
+        let work = self.fan_out(&parts, version, true, &EarlyAck(None));
+        self.under_lease(&parts, work).await
     }
 
     /// Makes one attempt of one delivery, or defers it when its hook has no free slot.
@@ -344,6 +444,7 @@ impl Worker {
         id: String,
         hook_json: String,
         n: u32,
+        resend: bool,
     ) -> Decided {
         let span = tracing::info_span!("delivery", delivery_id = %id, hook_id = %hook.hook.id, attempt = n);
         async move {
@@ -378,6 +479,9 @@ impl Worker {
                         // The delivery keeps its key; this handler lets go.
                         self.let_go(ev.tenant, ev.id, &hook.hook.id, &id, hold, None)
                             .await;
+                    } else if defer.reason == SLOW_HOOK {
+                        let entry = backlog::entry(ev.id, n, resend);
+                        return self.backlogged(hook, id, hook_json, entry, defer.at_ms);
                     }
                     return self.defer(ev, hook, id, hook_json, n, defer.at_ms, defer.reason);
                 }
@@ -403,6 +507,9 @@ impl Worker {
             self.metrics.in_flight.inc();
             let attempt = self.sender.send(&hook.url, bytes, &envelope).await;
             self.metrics.in_flight.dec();
+            if attempt.status.is_some() {
+                pass.answered();
+            }
             self.release(ev.tenant, hook, pass).await;
             self.metrics
                 .deliveries
@@ -445,6 +552,7 @@ impl Worker {
                 attempt: Some(attempt),
                 record: true,
                 hold,
+                backlog: None,
             }
         }
         .instrument(span)
@@ -467,6 +575,21 @@ impl Worker {
         let due = self.attempt_task(ev, &hook.hook.id, &id, n, at_ms);
         let mut later = Decided::unattempted(id, &hook.hook.id, hook_json, Status::Pending);
         (later.due, later.next_at) = (Some(due), Some(at_ms));
+        later
+    }
+
+    /// A delivery put in its slow hook's backlog, whose drain comes back at `at_ms`.
+    fn backlogged(
+        &self,
+        hook: &ReadyHook,
+        id: String,
+        hook_json: String,
+        entry: String,
+        at_ms: i64,
+    ) -> Decided {
+        self.metrics.deferred.with_label_values(&[SLOW_HOOK]).inc();
+        let mut later = Decided::unattempted(id, &hook.hook.id, hook_json, Status::Pending);
+        (later.record, later.next_at, later.backlog) = (false, Some(at_ms), Some(entry));
         later
     }
 
@@ -505,7 +628,7 @@ impl Worker {
         self.metrics.retries_scheduled.inc_by(due.len() as u64);
         let records: Vec<Record<'_>> = decided
             .iter()
-            .filter(|d| d.record)
+            .filter(|d| d.record && d.backlog.is_none())
             .map(|d| Record {
                 delivery_id: &d.id,
                 hook_id: &d.hook_id,
@@ -517,15 +640,16 @@ impl Worker {
             })
             .collect();
         let span = self.config.disable_after.as_millis() as i64;
+        let pushes: Vec<(&str, &str, i64)> = decided
+            .iter()
+            .filter_map(|d| Some((d.hook_id.as_str(), d.backlog.as_deref()?, d.next_at?)))
+            .collect();
         let failing = match self
-            .persist(|| {
-                self.store
-                    .record(ev.tenant, ev.id, &records, event_done, span)
-            })
+            .record_with_backlog(ev, &records, &pushes, event_done, span)
             .await
         {
             Ok(failing) => failing,
-            Err(e) => return e.into(),
+            Err(d) => return d,
         };
         // The outcome is durable now: ordered deliveries let go of their keys and send
         // for the next ones (each key's hold lease and turn check cover a failure here).
@@ -565,7 +689,7 @@ impl Worker {
     /// requeues the message, and its redelivery redoes the attempts (duplicates for the
     /// receivers); trying again only waits. Both writes are idempotent: the same retry
     /// and the same attempt are stored once.
-    async fn persist<T, F, Fut>(&self, mut write: F) -> hookpost_store::Result<T>
+    pub(crate) async fn persist<T, F, Fut>(&self, mut write: F) -> hookpost_store::Result<T>
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = hookpost_store::Result<T>>,
@@ -606,6 +730,12 @@ impl Worker {
             _ => Some(scheduled),
         }
     }
+}
+
+/// Outcomes gathered as they came, back in their deliveries' order.
+fn by_index(mut decided: Vec<(usize, Decided)>) -> Vec<Decided> {
+    decided.sort_by_key(|(i, _)| *i);
+    decided.into_iter().map(|(_, d)| d).collect()
 }
 
 fn parts_of(e: &StoredEvent) -> EventParts<'_> {

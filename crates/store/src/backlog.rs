@@ -1,0 +1,164 @@
+//! A slow hook's backlog: the deliveries waiting for it, one list per hook. A hook that
+//! hangs then costs one list entry per delivery, where a deferral through the retry set
+//! costs a task and a log record; one drain task per hook works through the list.
+//!
+//! What keeps an entry from being stranded (in a backlog that no drain will look at):
+//! - *armed* means a drain is on its way (in the retry set, in the queue, or running);
+//! - a push into an armed backlog needs nothing more;
+//! - to arm one, a pusher reads its disarm count, schedules a drain, then pushes with
+//!   that count, and the push is refused when a drain has ended meanwhile (the retry set
+//!   keeps one drain per hook, so the one that ended may have been the pusher's);
+//! - a drain disarms only together with finding the backlog empty, and before it stops
+//!   with entries left, it schedules the next drain.
+
+use std::time::Duration;
+
+use hookpost_core::task::{DrainTask, Task};
+use redis::AsyncCommands;
+
+use crate::retries::Due;
+use crate::{Result, Store};
+
+/// A backlog entry: the delivery's event, the attempt it waits to make, and whether that
+/// is a resend (made even if the delivery ended meanwhile).
+pub fn entry(event_id: &str, attempt: u32, resend: bool) -> String {
+    match resend {
+        true => format!("{event_id} {attempt} resend"),
+        false => format!("{event_id} {attempt}"),
+    }
+}
+
+/// What [`entry`] made; `None` for a malformed entry.
+pub fn parse_entry(entry: &str) -> Option<(&str, u32, bool)> {
+    let mut parts = entry.split(' ');
+    let event_id = parts.next().filter(|e| !e.is_empty())?;
+    let attempt = parts.next()?.parse().ok()?;
+    let resend = match parts.next() {
+        None => false,
+        Some("resend") => true,
+        Some(_) => return None,
+    };
+    parts
+        .next()
+        .is_none()
+        .then_some((event_id, attempt, resend))
+}
+
+impl Store {
+    /// How often each hook's backlog has been disarmed (read before arming it).
+    pub async fn backlog_disarms(&self, tenant: &str, hook_ids: &[&str]) -> Result<Vec<u64>> {
+        let mut pipe = redis::pipe();
+        for h in hook_ids {
+            pipe.hget(self.keys.backlog_state(tenant, h), "disarms");
+        }
+        let counts: Vec<Option<u64>> = pipe.query_async(&mut self.conn()).await?;
+        Ok(counts.into_iter().map(Option::unwrap_or_default).collect())
+    }
+
+    /// Schedules the hook's drain at `at_ms`, or keeps the one already due sooner.
+    pub async fn schedule_drain(&self, tenant: &str, hook_id: &str, at_ms: i64) -> Result<()> {
+        self.schedule_earliest(&Due {
+            at_ms,
+            task: Task::Drain(DrainTask {
+                tenant: tenant.to_owned(),
+                hook_id: hook_id.to_owned(),
+            }),
+        })
+        .await
+    }
+
+    /// Takes (or renews) the lock on a hook's backlog for `lease`: `None` when `token`
+    /// holds it now, else the ms until the other holder's lease ends.
+    pub async fn lock_backlog(
+        &self,
+        tenant: &str,
+        hook_id: &str,
+        token: &str,
+        lease: Duration,
+    ) -> Result<Option<i64>> {
+        let wait: i64 = self
+            .scripts
+            .backlog_lock
+            .key(self.keys.backlog_lock(tenant, hook_id))
+            .arg(token)
+            .arg(lease.as_millis() as u64)
+            .invoke_async(&mut self.conn())
+            .await?;
+        Ok((wait > 0).then_some(wait))
+    }
+
+    /// The first `n` entries of a hook's backlog.
+    pub async fn backlog_head(&self, tenant: &str, hook_id: &str, n: usize) -> Result<Vec<String>> {
+        let stop = n.max(1) as isize - 1;
+        Ok(self
+            .conn()
+            .lrange(self.keys.backlog(tenant, hook_id), 0, stop)
+            .await?)
+    }
+
+    /// Takes entries off a hook's backlog (each once, the oldest copy).
+    pub async fn backlog_remove(
+        &self,
+        tenant: &str,
+        hook_id: &str,
+        entries: &[String],
+    ) -> Result<()> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let key = self.keys.backlog(tenant, hook_id);
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        for e in entries {
+            pipe.lrem(&key, 1, e).ignore();
+        }
+        let _: () = pipe.query_async(&mut self.conn()).await?;
+        Ok(())
+    }
+
+    /// Ends a drain's turn: lets go of the lock, and disarms the backlog if it is empty.
+    /// Returns the entries left (0: disarmed, the next push schedules a drain).
+    pub async fn end_drain(&self, tenant: &str, hook_id: &str, token: &str) -> Result<u64> {
+        Ok(self
+            .scripts
+            .backlog_end
+            .key(self.keys.backlog(tenant, hook_id))
+            .key(self.keys.backlog_state(tenant, hook_id))
+            .key(self.keys.backlog_lock(tenant, hook_id))
+            .arg(token)
+            .arg(self.retention_secs)
+            .invoke_async(&mut self.conn())
+            .await?)
+    }
+
+    /// How many deliveries wait in a hook's backlog.
+    pub async fn backlog_len(&self, tenant: &str, hook_id: &str) -> Result<u64> {
+        Ok(self.conn().llen(self.keys.backlog(tenant, hook_id)).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_round_trip_and_malformed_ones_are_refused() {
+        assert_eq!(
+            parse_entry(&entry("evt_1", 3, false)),
+            Some(("evt_1", 3, false))
+        );
+        assert_eq!(
+            parse_entry(&entry("evt_1", 2, true)),
+            Some(("evt_1", 2, true))
+        );
+        for bad in [
+            "evt_1",
+            "evt_1 x",
+            " 1",
+            "evt_1 1 again",
+            "evt_1 1 resend x",
+        ] {
+            assert_eq!(parse_entry(bad), None, "{bad}");
+        }
+    }
+}

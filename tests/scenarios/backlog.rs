@@ -1,0 +1,214 @@
+//! A slow hook's deliveries wait in its backlog, with one drain task for the hook however
+//! many wait; the other hooks go on at full speed; every waiting delivery arrives once
+//! the hook keeps up again, also when the worker draining it stops halfway.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use hookpost::Roles;
+use hookpost_core::Config;
+use hookpost_store::backlog::entry;
+use hookpost_store::log::BacklogPush;
+use hookpost_tests::receiver::Answer;
+use hookpost_tests::{wait_until, Receiver, TestApp, TestOptions};
+use serde_json::{json, Value};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+/// Two slots per hook, a short wait for one, and requests that hang time out soon.
+fn slow_worker(app: &TestApp) -> Config {
+    Config {
+        hook_concurrency: 2,
+        hook_wait: Duration::from_millis(100),
+        request_timeout: Duration::from_secs(2),
+        ..app.config.clone()
+    }
+}
+
+async fn backlog_of(app: &TestApp, key: &str, hook_id: &str) -> u64 {
+    let hook: Value = app
+        .get(key, &format!("/v1/hooks/{hook_id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    hook["backlog"].as_u64().expect("a hook shows its backlog")
+}
+
+/// The retry set's tasks that concern one hook.
+async fn tasks_of(app: &TestApp, hook_id: &str) -> Vec<Value> {
+    let entries = app.store.retry_entries().await.unwrap();
+    entries
+        .iter()
+        .map(|(m, _)| serde_json::from_str::<Value>(m).unwrap())
+        .filter(|t| t["hook_id"] == hook_id)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_hooks_deliveries_wait_in_its_backlog_and_arrive_after_a_worker_dies_draining_it()
+{
+    let mut app = TestApp::spawn(TestOptions {
+        roles: Roles {
+            worker: false,
+            ..Roles::ALL
+        },
+        shutdown_grace: Duration::from_millis(200),
+        ..TestOptions::default()
+    })
+    .await;
+    let first = app.start_more(Roles::WORKER, Some(slow_worker(&app))).await;
+    let key = app.tenant("acme").await;
+    let (slow, healthy) = (Receiver::start().await, Receiver::start().await);
+    slow.answer_next(&[Answer::Hang, Answer::Hang]);
+    let hook = app.hook(&key, &slow.url, &["*"]).await;
+    let hook_id = hook["id"].as_str().unwrap().to_owned();
+    app.hook(&key, &healthy.url, &["*"]).await;
+    for k in 0..40 {
+        let event = json!({"type": "ticket.created", "data": {"k": k}});
+        assert_eq!(app.post_event(&key, &event).await.status(), 202);
+    }
+
+    // The healthy hook gets everything while the slow one's two requests hang; the rest
+    // wait in its backlog, with one drain task for all of them and no task each.
+    wait_until("the healthy hook has every event", WAIT, || async {
+        healthy.delivered().len() >= 40
+    })
+    .await;
+    wait_until("38 deliveries wait in the backlog", WAIT, || async {
+        backlog_of(&app, &key, &hook_id).await == 38
+    })
+    .await;
+    let tasks = tasks_of(&app, &hook_id).await;
+    assert_eq!(
+        tasks.iter().filter(|t| t["kind"] == "drain").count(),
+        1,
+        "{tasks:?}"
+    );
+    assert!(
+        !tasks
+            .iter()
+            .any(|t| t["kind"] == "attempt" && t["attempt"] == 1),
+        "no first attempt was deferred through the retry set: {tasks:?}"
+    );
+
+    // The hung requests time out and the hook answers again, slowly: the drain starts
+    // when the hook's slow spell ends. Its worker stops halfway through.
+    slow.set_latency(Duration::from_millis(150));
+    wait_until("the drain is under way", WAIT, || async {
+        slow.delivered().len() >= 12
+    })
+    .await;
+    app.others.remove(first).stop().await;
+    let at_stop = slow.delivered().len();
+    assert!(at_stop < 40, "the drain was not finished yet ({at_stop})");
+    app.start_more(Roles::WORKER, Some(slow_worker(&app))).await;
+
+    wait_until("every delivery of the slow hook arrives", WAIT, || async {
+        distinct(&slow) == 40
+    })
+    .await;
+    let mut per_id: HashMap<String, usize> = HashMap::new();
+    for r in slow.delivered() {
+        *per_id.entry(r.delivery_id()).or_default() += 1;
+    }
+    let again: usize = per_id.values().map(|n| n - 1).sum();
+    assert!(
+        again <= 2,
+        "only requests in flight when the worker stopped may arrive twice: {per_id:?}"
+    );
+    wait_until("the backlog is empty and disarmed", WAIT, || async {
+        backlog_of(&app, &key, &hook_id).await == 0 && tasks_of(&app, &hook_id).await.is_empty()
+    })
+    .await;
+    for id in per_id.keys() {
+        app.wait_for_status("acme", id, "delivered").await;
+    }
+    app.finish().await;
+}
+
+fn distinct(rx: &Receiver) -> usize {
+    let ids: std::collections::HashSet<String> =
+        rx.delivered().iter().map(|r| r.delivery_id()).collect();
+    ids.len()
+}
+
+/// The arming protocol against the real Redis: a push into a backlog that is not armed is
+/// refused unless the pusher scheduled a drain after reading the disarm count, and a
+/// drain that ended in between (the count moved) refuses it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backlog_is_armed_only_by_a_pusher_whose_drain_is_still_on_its_way() {
+    let app = TestApp::spawn(TestOptions {
+        roles: Roles::INGEST,
+        ..TestOptions::default()
+    })
+    .await;
+    let (store, t, h) = (&app.store, "acme", "hk_1");
+    let first = entry("evt_1", 1, false);
+    let push = |may_arm| {
+        [BacklogPush {
+            hook_id: h,
+            entry: &first,
+            may_arm,
+        }]
+    };
+    let record = |may_arm| async move {
+        store
+            .record(t, "evt_1", &[], &push(may_arm), false, 1000)
+            .await
+            .unwrap()
+            .refused
+    };
+
+    assert_eq!(store.backlog_disarms(t, &[h]).await.unwrap(), [0]);
+    assert_eq!(record(None).await, [0], "not armed: refused");
+    assert_eq!(
+        store.backlog_len(t, h).await.unwrap(),
+        0,
+        "and nothing written"
+    );
+    assert!(
+        record(Some(0)).await.is_empty(),
+        "armed with the count read"
+    );
+    assert!(record(None).await.is_empty(), "armed: pushed");
+    assert_eq!(store.backlog_len(t, h).await.unwrap(), 2);
+
+    // A drain that finds entries keeps the backlog armed; one that empties it disarms it.
+    assert_eq!(
+        store
+            .lock_backlog(t, h, "d1", Duration::from_secs(5))
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(store
+        .lock_backlog(t, h, "d2", Duration::from_secs(5))
+        .await
+        .unwrap()
+        .is_some());
+    assert_eq!(store.end_drain(t, h, "d1").await.unwrap(), 2);
+    store
+        .backlog_remove(t, h, &[first.clone(), first.clone()])
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .lock_backlog(t, h, "d2", Duration::from_secs(5))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(store.end_drain(t, h, "d2").await.unwrap(), 0);
+    assert_eq!(store.backlog_disarms(t, &[h]).await.unwrap(), [1]);
+
+    assert_eq!(record(None).await, [0], "disarmed: refused");
+    assert_eq!(
+        record(Some(0)).await,
+        [0],
+        "a drain ended since the count was read"
+    );
+    assert!(record(Some(1)).await.is_empty());
+    assert_eq!(store.backlog_head(t, h, 10).await.unwrap(), [first]);
+    app.finish().await;
+}
