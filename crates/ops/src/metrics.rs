@@ -325,6 +325,7 @@ mod tests {
             ("hookpost_consumers_active", &[]),
             ("hookpost_dead_letters_total", &["reason"]),
             ("hookpost_deliveries_deferred_total", &["reason"]),
+            ("hookpost_slow_attempts_released_total", &[]),
             ("hookpost_deliveries_failed_total", &[]),
             ("hookpost_deliveries_filtered_total", &[]),
             ("hookpost_deliveries_in_flight", &[]),
