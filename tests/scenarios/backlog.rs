@@ -178,30 +178,15 @@ async fn a_backlog_is_armed_only_by_a_pusher_whose_drain_is_still_on_its_way() {
     assert_eq!(store.backlog_len(t, h).await.unwrap(), 2);
 
     // A drain that finds entries keeps the backlog armed; one that empties it disarms it.
-    assert_eq!(
-        store
-            .lock_backlog(t, h, "d1", Duration::from_secs(5))
-            .await
-            .unwrap(),
-        None
-    );
-    assert!(store
-        .lock_backlog(t, h, "d2", Duration::from_secs(5))
-        .await
-        .unwrap()
-        .is_some());
+    let lock = |token| store.lock_backlog(t, h, token, Duration::from_secs(5));
+    assert_eq!(lock("d1").await.unwrap(), None);
+    assert!(lock("d2").await.unwrap().is_some(), "one drain at a time");
     assert_eq!(store.end_drain(t, h, "d1").await.unwrap(), 2);
     store
         .backlog_remove(t, h, &[first.clone(), first.clone()])
         .await
         .unwrap();
-    assert_eq!(
-        store
-            .lock_backlog(t, h, "d2", Duration::from_secs(5))
-            .await
-            .unwrap(),
-        None
-    );
+    assert_eq!(lock("d2").await.unwrap(), None);
     assert_eq!(store.end_drain(t, h, "d2").await.unwrap(), 0);
     assert_eq!(store.backlog_disarms(t, &[h]).await.unwrap(), [1]);
 

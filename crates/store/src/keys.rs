@@ -90,11 +90,15 @@ impl Keys {
     pub fn hook_failing(&self, t: &str) -> String {
         format!("{}:{{t.{t}}}:failing", self.p)
     }
+    /// A key of one hook's own state, `what` naming which.
+    fn per_hook(&self, t: &str, what: &str, hook_id: &str) -> String {
+        format!("{}:{{t.{t}}}:{what}:{hook_id}", self.p)
+    }
     pub fn hook_rate(&self, t: &str, hook_id: &str) -> String {
-        format!("{}:{{t.{t}}}:rate:{hook_id}", self.p)
+        self.per_hook(t, "rate", hook_id)
     }
     pub fn hook_in_flight(&self, t: &str, hook_id: &str) -> String {
-        format!("{}:{{t.{t}}}:inflight:{hook_id}", self.p)
+        self.per_hook(t, "inflight", hook_id)
     }
     pub fn order_queue(&self, t: &str, hook_id: &str, key_id: &str) -> String {
         format!("{}:{{t.{t}}}:ordq:{hook_id}:{key_id}", self.p)
@@ -103,13 +107,13 @@ impl Keys {
         format!("{}:{{t.{t}}}:ords:{hook_id}:{key_id}", self.p)
     }
     pub fn backlog(&self, t: &str, hook_id: &str) -> String {
-        format!("{}:{{t.{t}}}:bl:{hook_id}", self.p)
+        self.per_hook(t, "bl", hook_id)
     }
     pub fn backlog_state(&self, t: &str, hook_id: &str) -> String {
-        format!("{}:{{t.{t}}}:bls:{hook_id}", self.p)
+        self.per_hook(t, "bls", hook_id)
     }
     pub fn backlog_lock(&self, t: &str, hook_id: &str) -> String {
-        format!("{}:{{t.{t}}}:bll:{hook_id}", self.p)
+        self.per_hook(t, "bll", hook_id)
     }
     /// What every key of a tenant starts with (scripts build same-slot keys from it).
     pub fn tenant_prefix(&self, t: &str) -> String {

@@ -59,13 +59,6 @@ impl ArmedBacklogs {
     }
 }
 
-/// What became of one backlog entry in a drain.
-enum Step {
-    Retried(Retried),
-    /// Not started: the hook turned slow, or a write failed, before its turn.
-    Skipped,
-}
-
 impl Worker {
     /// Records an event's outcomes and pushes its slow hooks' deliveries into their
     /// backlogs in one write. A backlog this worker has not seen armed gets its drain
@@ -230,21 +223,22 @@ impl Worker {
             .enumerate()
             .map(|(i, entry)| self.drain_step(i, t, h, entry, &stop))
             .collect();
-        let steps: Vec<(usize, Step)> = futures_util::stream::iter(steps)
+        let steps: Vec<(usize, Option<Retried>)> = futures_util::stream::iter(steps)
             .buffer_unordered(self.config.hook_concurrency)
             .collect()
             .await;
         let (mut done, mut slow_until, mut failed) = (HashSet::new(), None, None);
         for (i, step) in steps {
             match step {
-                Step::Retried(Retried::Made(Disposition::Ack)) => {
+                Some(Retried::Made(Disposition::Ack)) => {
                     done.insert(unique[i]);
                 }
-                Step::Retried(Retried::StillSlow(at)) => {
+                Some(Retried::StillSlow(at)) => {
                     slow_until = Some(slow_until.map_or(at, |s: i64| s.min(at)));
                 }
-                Step::Retried(Retried::Made(other)) => failed = Some(other),
-                Step::Skipped => {}
+                Some(Retried::Made(other)) => failed = Some(other),
+                // Not started: the hook turned slow, or a write failed, before its turn.
+                None => {}
             }
         }
         let finished: Vec<String> = head.iter().filter(|e| done.contains(e)).cloned().collect();
@@ -264,15 +258,15 @@ impl Worker {
         h: &str,
         entry: &str,
         stop: &AtomicBool,
-    ) -> (usize, Step) {
+    ) -> (usize, Option<Retried>) {
         if stop.load(Ordering::Relaxed) {
-            return (i, Step::Skipped);
+            return (i, None);
         }
         let step = self.drain_one(t, h, entry).await;
         if !matches!(step, Retried::Made(Disposition::Ack)) {
             stop.store(true, Ordering::Relaxed);
         }
-        (i, Step::Retried(step))
+        (i, Some(step))
     }
 
     /// One entry's attempt, as a retry from the backlog.

@@ -9,9 +9,8 @@ use std::time::Duration;
 use crate::hooks_cache::ReadyHook;
 use crate::Worker;
 
-/// The deferral reason of a hook whose slots in this worker stayed busy: such deliveries
-/// go to the hook's backlog.
-pub const SLOW_HOOK: &str = "hook_concurrency";
+/// The deferral reason of a hook whose slots in this worker stayed busy.
+const SLOW_HOOK: &str = "hook_concurrency";
 /// A short wait for the rate limit is slept through in place; a longer one defers.
 const RATE_SLEEP: Duration = Duration::from_millis(250);
 /// How often a hook's shared slots are asked again within `HOOKPOST_HOOK_WAIT`.
@@ -35,6 +34,14 @@ impl Pass {
 pub struct Defer {
     pub at_ms: i64,
     pub reason: &'static str,
+}
+
+impl Defer {
+    /// Whether the delivery waits in its hook's backlog (the hook is slow) rather than
+    /// going through the retry set (a control's limit, which has its own pace).
+    pub fn waits_in_backlog(&self) -> bool {
+        self.reason == SLOW_HOOK
+    }
 }
 
 impl Worker {

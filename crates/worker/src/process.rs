@@ -14,7 +14,7 @@ use hookpost_store::log::{Record, Status};
 use hookpost_store::retries::Due;
 use tracing::{info, warn, Instrument};
 
-use crate::gate::SLOW_HOOK;
+use crate::gate::Defer;
 use crate::hooks_cache::ReadyHook;
 use crate::leases::LEASE;
 use crate::ordered::{Hold, NotYet};
@@ -295,22 +295,42 @@ impl Worker {
                 _ = &mut slow, if early.0.is_some() => break,
             }
         }
-        let waiting: Vec<usize> = (0..targets.len())
-            .filter(|i| !decided.iter().any(|(j, _)| j == i))
+        self.release_slow(ev, &targets, decided, running, early)
+            .await
+    }
+
+    /// Makes the first attempts' outcomes durable once those `running` still are done,
+    /// or, when none of them is ordered, acks the message without waiting for them:
+    /// each gets a safety-net retry for when its outcome would be overdue, the rest is
+    /// recorded and the message acked, and their outcomes follow. So slow attempts hold
+    /// neither the message nor, behind it, the acks of the messages after it.
+    async fn release_slow(
+        &self,
+        ev: &EventParts<'_>,
+        targets: &[(&ReadyHook, String)],
+        mut decided: Vec<(usize, Decided)>,
+        running: FuturesUnordered<impl std::future::Future<Output = (usize, Decided)>>,
+        early: &EarlyAck<'_>,
+    ) -> Disposition {
+        let mut slow = vec![true; targets.len()];
+        for (i, _) in &decided {
+            slow[*i] = false;
+        }
+        let waiting: Vec<&(&ReadyHook, String)> = targets
+            .iter()
+            .zip(&slow)
+            .filter_map(|(target, &slow)| slow.then_some(target))
             .collect();
         // An ordered attempt keeps its message: its key's hold covers a crash instead.
-        if waiting.is_empty() || waiting.iter().any(|&i| targets[i].0.order.is_some()) {
+        if waiting.is_empty() || waiting.iter().any(|(hook, _)| hook.order.is_some()) {
             decided.extend(running.collect::<Vec<_>>().await);
             return self.make_durable(ev, by_index(decided), true).await;
         }
-        // Slow attempts do not hold the message (nor, behind it, the acks of the messages
-        // after it): each gets a safety-net retry for when its outcome would be overdue,
-        // the rest is recorded and the message acked, and their outcomes follow.
         let overdue = hookpost_core::now_ms()
             + (self.config.request_timeout + SAFETY_NET_MARGIN).as_millis() as i64;
         let nets: Vec<Due> = waiting
             .iter()
-            .map(|&i| self.attempt_task(ev, &targets[i].0.hook.id, &targets[i].1, 1, overdue))
+            .map(|(hook, id)| self.attempt_task(ev, &hook.hook.id, id, 1, overdue))
             .collect();
         if let Err(e) = self.persist(|| self.store.schedule(&nets)).await {
             decided.extend(running.collect::<Vec<_>>().await);
@@ -479,9 +499,9 @@ impl Worker {
                         // The delivery keeps its key; this handler lets go.
                         self.let_go(ev.tenant, ev.id, &hook.hook.id, &id, hold, None)
                             .await;
-                    } else if defer.reason == SLOW_HOOK {
+                    } else if defer.waits_in_backlog() {
                         let entry = backlog::entry(ev.id, n, resend);
-                        return self.backlogged(hook, id, hook_json, entry, defer.at_ms);
+                        return self.backlogged(hook, id, hook_json, entry, &defer);
                     }
                     return self.defer(ev, hook, id, hook_json, n, defer.at_ms, defer.reason);
                 }
@@ -578,18 +598,23 @@ impl Worker {
         later
     }
 
-    /// A delivery put in its slow hook's backlog, whose drain comes back at `at_ms`.
+    /// A delivery put in its slow hook's backlog, whose drain comes back when `defer`
+    /// says; it has no log record until its attempt.
     fn backlogged(
         &self,
         hook: &ReadyHook,
         id: String,
         hook_json: String,
         entry: String,
-        at_ms: i64,
+        defer: &Defer,
     ) -> Decided {
-        self.metrics.deferred.with_label_values(&[SLOW_HOOK]).inc();
+        self.metrics
+            .deferred
+            .with_label_values(&[defer.reason])
+            .inc();
         let mut later = Decided::unattempted(id, &hook.hook.id, hook_json, Status::Pending);
-        (later.record, later.next_at, later.backlog) = (false, Some(at_ms), Some(entry));
+        (later.record, later.next_at) = (false, Some(defer.at_ms));
+        later.backlog = Some(entry);
         later
     }
 
@@ -628,7 +653,7 @@ impl Worker {
         self.metrics.retries_scheduled.inc_by(due.len() as u64);
         let records: Vec<Record<'_>> = decided
             .iter()
-            .filter(|d| d.record && d.backlog.is_none())
+            .filter(|d| d.record)
             .map(|d| Record {
                 delivery_id: &d.id,
                 hook_id: &d.hook_id,
