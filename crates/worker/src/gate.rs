@@ -47,19 +47,11 @@ impl Defer {
 impl Worker {
     pub(crate) async fn gate(&self, tenant: &str, hook: &ReadyHook) -> Result<Pass, Defer> {
         let (h, c) = (&hook.hook, &hook.hook.controls);
-        let size = c
-            .max_in_flight
-            .map_or(self.config.hook_concurrency, |n| n as usize);
         let local = self
             .limits
-            .acquire(&h.id, size, self.config.hook_wait)
+            .acquire(&h.id, self.local_slots(hook), self.config.hook_wait)
             .await
-            .map_err(|slow_until| Defer {
-                // Back when the hook's slow spell ends (at least the defer delay), not
-                // every second: a hanging hook's backlog must not churn the broker.
-                at_ms: slow_until.max(self.later(self.config.defer_delay)),
-                reason: SLOW_HOOK,
-            })?;
+            .map_err(|slow_until| self.slow_hook(slow_until))?;
         let mut pass = Pass {
             local,
             shared: None,
@@ -74,6 +66,29 @@ impl Worker {
             }
         }
         Ok(pass)
+    }
+
+    /// What [`Worker::gate`] would say at once of a hook that is slow now, without
+    /// taking or waiting for anything; `None` when the gate must be asked.
+    pub(crate) fn slow_now(&self, hook: &ReadyHook) -> Option<Defer> {
+        self.limits
+            .slow_now(&hook.hook.id, self.local_slots(hook))
+            .map(|slow_until| self.slow_hook(slow_until))
+    }
+
+    /// How many requests this worker sends the hook at once.
+    fn local_slots(&self, hook: &ReadyHook) -> usize {
+        let max = hook.hook.controls.max_in_flight;
+        max.map_or(self.config.hook_concurrency, |n| n as usize)
+    }
+
+    fn slow_hook(&self, slow_until: i64) -> Defer {
+        Defer {
+            // Back when the hook's slow spell ends (at least the defer delay), not every
+            // second: a hanging hook's backlog must not churn the broker.
+            at_ms: slow_until.max(self.later(self.config.defer_delay)),
+            reason: SLOW_HOOK,
+        }
     }
 
     /// Gives back what [`Worker::gate`] took.

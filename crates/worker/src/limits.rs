@@ -78,6 +78,21 @@ impl HookLimits {
         }
     }
 
+    /// When a delivery to `hook_id` would be deferred at once by [`HookLimits::acquire`]
+    /// (slow, and stuck or full): the end of its slow spell. Takes nothing and never
+    /// waits, so that a slow hook's deliveries cost next to nothing to put aside.
+    pub fn slow_now(&self, hook_id: &str, size: usize) -> Option<i64> {
+        let hooks = self.hooks.lock().expect("not poisoned");
+        let hook = hooks.get(hook_id).filter(|h| h.size == size)?;
+        let slow_until = hook.slow_until.load(Ordering::Relaxed);
+        if slow_until <= hookpost_core::now_ms() {
+            return None;
+        }
+        let stuck = hook.answered.load(Ordering::Relaxed)
+            == hook.answered_when_slow.load(Ordering::Relaxed);
+        (stuck || hook.slots.available_permits() == 0).then_some(slow_until)
+    }
+
     /// The hook's slots; new ones when its size changed (permits of the old ones still
     /// held are simply dropped later).
     fn slots(&self, hook_id: &str, size: usize) -> Arc<HookSlots> {
@@ -162,6 +177,22 @@ mod tests {
             started.elapsed() < Duration::from_millis(20),
             "slow: no wait at all"
         );
+    }
+
+    #[tokio::test]
+    async fn slow_now_says_what_acquire_would_without_taking_a_slot() {
+        let l = HookLimits::default();
+        assert_eq!(l.slow_now("a", 2), None, "unknown hook");
+        let held = l.acquire("a", 2, WAIT).await.unwrap();
+        let _held2 = l.acquire("a", 2, WAIT).await.unwrap();
+        assert_eq!(l.slow_now("a", 2), None, "full, but not slow yet");
+        let until = l.acquire("a", 2, WAIT).await.unwrap_err();
+        assert_eq!(l.slow_now("a", 2), Some(until), "slow and full");
+        assert_eq!(l.slow_now("a", 3), None, "another size is another hook");
+        held.answered();
+        drop(held);
+        assert_eq!(l.slow_now("a", 2), None, "alive, with a free slot");
+        assert!(l.acquire("a", 2, WAIT).await.is_ok(), "and acquire agrees");
     }
 
     #[tokio::test]

@@ -256,14 +256,24 @@ impl Worker {
             payload: payload.as_ref(),
             ..*ev
         };
-        let mut targets: Vec<(&ReadyHook, String)> = subscribed()
-            .filter(|h| match (&h.filter, &payload) {
-                (None, _) => true,
-                (Some(f), Some(p)) => f.matches(p) || self.filtered_out(),
-                (Some(_), None) => self.filtered_out(),
-            })
-            .map(|h| (h, delivery_id(ev.tenant, ev.id, &h.hook.id)))
-            .collect();
+        let mut targets: Vec<(&ReadyHook, String)> = Vec::new();
+        // Deliveries to hooks slow now go straight to their backlogs: no attempt to
+        // set up (a take-over looks at each delivery first, an ordered one keeps its turn).
+        let mut parked: Vec<Decided> = Vec::new();
+        let kept = subscribed().filter(|h| match (&h.filter, &payload) {
+            (None, _) => true,
+            (Some(f), Some(p)) => f.matches(p) || self.filtered_out(),
+            (Some(_), None) => self.filtered_out(),
+        });
+        for h in kept {
+            match self.slow_now(h).filter(|_| !takeover && h.order.is_none()) {
+                Some(defer) => {
+                    let entry = backlog::entry(ev.id, 1, false);
+                    parked.push(self.backlogged(h, String::new(), String::new(), entry, &defer));
+                }
+                None => targets.push((h, delivery_id(ev.tenant, ev.id, &h.hook.id))),
+            }
+        }
         if takeover && !targets.is_empty() {
             let ids: Vec<String> = targets.iter().map(|(_, id)| id.clone()).collect();
             match self.store.statuses(ev.tenant, &ids).await {
@@ -295,7 +305,7 @@ impl Worker {
                 _ = &mut slow, if early.0.is_some() => break,
             }
         }
-        self.release_slow(ev, &targets, decided, running, early)
+        self.release_slow(ev, &targets, decided, running, parked, early)
             .await
     }
 
@@ -303,19 +313,26 @@ impl Worker {
     /// or, when none of them is ordered, acks the message without waiting for them:
     /// each gets a safety-net retry for when its outcome would be overdue, the rest is
     /// recorded and the message acked, and their outcomes follow. So slow attempts hold
-    /// neither the message nor, behind it, the acks of the messages after it.
+    /// neither the message nor, behind it, the acks of the messages after it. `parked`
+    /// deliveries go with the first write.
     async fn release_slow(
         &self,
         ev: &EventParts<'_>,
         targets: &[(&ReadyHook, String)],
         mut decided: Vec<(usize, Decided)>,
         running: FuturesUnordered<impl std::future::Future<Output = (usize, Decided)>>,
+        parked: Vec<Decided>,
         early: &EarlyAck<'_>,
     ) -> Disposition {
         let mut slow = vec![true; targets.len()];
         for (i, _) in &decided {
             slow[*i] = false;
         }
+        let first_write = |decided| {
+            let mut all = by_index(decided);
+            all.extend(parked);
+            all
+        };
         let waiting: Vec<&(&ReadyHook, String)> = targets
             .iter()
             .zip(&slow)
@@ -324,7 +341,7 @@ impl Worker {
         // An ordered attempt keeps its message: its key's hold covers a crash instead.
         if waiting.is_empty() || waiting.iter().any(|(hook, _)| hook.order.is_some()) {
             decided.extend(running.collect::<Vec<_>>().await);
-            return self.make_durable(ev, by_index(decided), true).await;
+            return self.make_durable(ev, first_write(decided), true).await;
         }
         let overdue = hookpost_core::now_ms()
             + (self.config.request_timeout + SAFETY_NET_MARGIN).as_millis() as i64;
@@ -335,9 +352,9 @@ impl Worker {
         if let Err(e) = self.persist(|| self.store.schedule(&nets)).await {
             decided.extend(running.collect::<Vec<_>>().await);
             warn!(error = %e, "could not store a slow attempt's safety net; the message waits for it");
-            return self.make_durable(ev, by_index(decided), true).await;
+            return self.make_durable(ev, first_write(decided), true).await;
         }
-        let disposition = self.make_durable(ev, by_index(decided), true).await;
+        let disposition = self.make_durable(ev, first_write(decided), true).await;
         if !matches!(disposition, Disposition::Ack) {
             running.collect::<Vec<_>>().await;
             return disposition;
