@@ -8,7 +8,7 @@ use std::time::Duration;
 use hookpost::Roles;
 use hookpost_core::Config;
 use hookpost_store::backlog::entry;
-use hookpost_store::log::BacklogPush;
+use hookpost_store::backlog::BacklogPush;
 use hookpost_tests::receiver::Answer;
 use hookpost_tests::{wait_until, Receiver, TestApp, TestOptions};
 use serde_json::{json, Value};
@@ -151,30 +151,24 @@ async fn a_backlog_is_armed_only_by_a_pusher_whose_drain_is_still_on_its_way() {
     let push = |may_arm| {
         [BacklogPush {
             hook_id: h,
-            entry: &first,
+            entries: vec![&first],
             may_arm,
         }]
     };
-    let record = |may_arm| async move {
-        store
-            .record(t, "evt_1", &[], &push(may_arm), false, 1000)
-            .await
-            .unwrap()
-            .refused
-    };
+    let pushed = |may_arm| async move { store.push_backlogs(t, &push(may_arm)).await.unwrap() };
 
     assert_eq!(store.backlog_disarms(t, &[h]).await.unwrap(), [0]);
-    assert_eq!(record(None).await, [0], "not armed: refused");
+    assert_eq!(pushed(None).await, [0], "not armed: refused");
     assert_eq!(
         store.backlog_len(t, h).await.unwrap(),
         0,
         "and nothing written"
     );
     assert!(
-        record(Some(0)).await.is_empty(),
+        pushed(Some(0)).await.is_empty(),
         "armed with the count read"
     );
-    assert!(record(None).await.is_empty(), "armed: pushed");
+    assert!(pushed(None).await.is_empty(), "armed: pushed");
     assert_eq!(store.backlog_len(t, h).await.unwrap(), 2);
 
     // A drain that finds entries keeps the backlog armed; one that empties it disarms it.
@@ -190,13 +184,30 @@ async fn a_backlog_is_armed_only_by_a_pusher_whose_drain_is_still_on_its_way() {
     assert_eq!(store.end_drain(t, h, "d2").await.unwrap(), 0);
     assert_eq!(store.backlog_disarms(t, &[h]).await.unwrap(), [1]);
 
-    assert_eq!(record(None).await, [0], "disarmed: refused");
+    assert_eq!(pushed(None).await, [0], "disarmed: refused");
     assert_eq!(
-        record(Some(0)).await,
+        pushed(Some(0)).await,
         [0],
         "a drain ended since the count was read"
     );
-    assert!(record(Some(1)).await.is_empty());
-    assert_eq!(store.backlog_head(t, h, 10).await.unwrap(), [first]);
+    assert!(pushed(Some(1)).await.is_empty());
+    assert_eq!(store.backlog_head(t, h, 10).await.unwrap(), [first.clone()]);
+
+    // Each hook's push stands alone: one refused holds back no other.
+    let both = [
+        BacklogPush {
+            hook_id: h,
+            entries: vec![&first, &first],
+            may_arm: None,
+        },
+        BacklogPush {
+            hook_id: "hk_2",
+            entries: vec![&first],
+            may_arm: None,
+        },
+    ];
+    assert_eq!(store.push_backlogs(t, &both).await.unwrap(), [1]);
+    assert_eq!(store.backlog_len(t, h).await.unwrap(), 3);
+    assert_eq!(store.backlog_len(t, "hk_2").await.unwrap(), 0);
     app.finish().await;
 }

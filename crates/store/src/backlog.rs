@@ -44,7 +44,47 @@ pub fn parse_entry(entry: &str) -> Option<(&str, u32, bool)> {
         .then_some((event_id, attempt, resend))
 }
 
+/// Entries for one hook's backlog ([`Store::push_backlogs`]).
+#[derive(Debug, Clone)]
+pub struct BacklogPush<'a> {
+    pub hook_id: &'a str,
+    /// Backlog entries ([`entry`]), oldest first.
+    pub entries: Vec<&'a str>,
+    /// `None`: push only if the backlog is armed. `Some(n)`: arm it too, if its disarm
+    /// count is still `n`, the count read before a drain was scheduled.
+    pub may_arm: Option<u64>,
+}
+
 impl Store {
+    /// Puts entries in hooks' backlogs, each hook's all or nothing. Returns the pushes
+    /// refused (their indexes): backlogs that are not armed and may not be armed.
+    pub async fn push_backlogs(
+        &self,
+        tenant: &str,
+        pushes: &[BacklogPush<'_>],
+    ) -> Result<Vec<usize>> {
+        if pushes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut inv = self.scripts.backlog_push.prepare_invoke();
+        for p in pushes {
+            inv.key(self.keys.backlog(tenant, p.hook_id))
+                .key(self.keys.backlog_state(tenant, p.hook_id));
+            inv.arg(p.may_arm.map(|n| n.to_string()).unwrap_or_default())
+                .arg(p.entries.len());
+            for e in &p.entries {
+                inv.arg(*e);
+            }
+        }
+        // Lua turns an empty table into an empty array (or nil): both read as "none".
+        let refused: Option<Vec<usize>> = inv.invoke_async(&mut self.conn()).await?;
+        Ok(refused
+            .unwrap_or_default()
+            .into_iter()
+            .map(|j| j - 1)
+            .collect())
+    }
+
     /// How often each hook's backlog has been disarmed (read before arming it).
     pub async fn backlog_disarms(&self, tenant: &str, hook_ids: &[&str]) -> Result<Vec<u64>> {
         let mut pipe = redis::pipe();

@@ -45,10 +45,25 @@ pub enum StoreError {
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
+impl StoreError {
+    /// The same failure, for each caller of a write made for several at once.
+    pub fn copy(&self) -> StoreError {
+        match self {
+            StoreError::Redis(e) => StoreError::Redis(redis::RedisError::from((
+                e.kind(),
+                "a shared write failed",
+                e.to_string(),
+            ))),
+            StoreError::Corrupt(what) => StoreError::Corrupt(what.clone()),
+        }
+    }
+}
+
 struct Scripts {
     claim_event: Script,
     event_lease: Script,
     record: Script,
+    backlog_push: Script,
     claim_retries: Script,
     hook_write: Script,
     rate_limit: Script,
@@ -104,6 +119,7 @@ impl Store {
                 claim_event: Script::new(include_str!("scripts/claim_event.lua")),
                 event_lease: Script::new(include_str!("scripts/event_lease.lua")),
                 record: Script::new(include_str!("scripts/record.lua")),
+                backlog_push: Script::new(include_str!("scripts/backlog_push.lua")),
                 claim_retries: Script::new(include_str!("scripts/claim_retries.lua")),
                 hook_write: Script::new(include_str!("scripts/hook_write.lua")),
                 rate_limit: Script::new(concat!(

@@ -96,40 +96,20 @@ pub struct HookActivity {
     pub last: Option<(Status, i64)>,
 }
 
-/// One delivery put in its hook's backlog ([`crate::backlog`]) by [`Store::record`].
-#[derive(Debug, Clone)]
-pub struct BacklogPush<'a> {
-    pub hook_id: &'a str,
-    /// The backlog entry ([`crate::backlog::entry`]).
-    pub entry: &'a str,
-    /// `None`: push only if the backlog is armed. `Some(n)`: arm it too, if its disarm
-    /// count is still `n`, the count read before a drain was scheduled.
-    pub may_arm: Option<u64>,
-}
-
-/// What [`Store::record`] did.
-#[derive(Debug, Default)]
-pub struct Recorded {
-    /// Backlog pushes refused (indexes into the pushes): nothing was written at all.
-    pub refused: Vec<usize>,
-    /// Hooks whose attempts have all failed for longer than the span.
-    pub failing: Vec<String>,
-}
-
 impl Store {
-    /// Records deliveries of one event and puts others in their hooks' backlogs,
-    /// atomically; `event_done` also marks the event processed. Call only after
-    /// everything these records promise is durable (a `retrying` record after its retry
-    /// was stored, an arming push after its drain was scheduled).
+    /// Records deliveries of one event, atomically; `event_done` also marks the event
+    /// processed. Call only after everything these records promise is durable (a
+    /// `retrying` record after its retry was stored, the event done after its slow hooks'
+    /// deliveries were put in their backlogs). Returns the hooks whose attempts have all
+    /// failed for longer than the span.
     pub async fn record(
         &self,
         tenant: &str,
         event_id: &str,
         records: &[Record<'_>],
-        backlog: &[BacklogPush<'_>],
         event_done: bool,
         failing_span_ms: i64,
-    ) -> Result<Recorded> {
+    ) -> Result<Vec<String>> {
         let now = hookpost_core::now_ms();
         let mut inv = self.scripts.record.prepare_invoke();
         inv.key(self.keys.event(tenant, event_id))
@@ -140,8 +120,7 @@ impl Store {
             .arg(self.retention_secs)
             .arg(now)
             .arg(now - (self.retention_secs as i64) * 1000)
-            .arg(failing_span_ms)
-            .arg(records.len());
+            .arg(failing_span_ms);
         for r in records {
             inv.key(self.keys.delivery(tenant, r.delivery_id))
                 .key(self.keys.attempts(tenant, r.delivery_id));
@@ -163,23 +142,9 @@ impl Store {
                     .unwrap_or_default(),
             );
         }
-        for b in backlog {
-            inv.key(self.keys.backlog(tenant, b.hook_id))
-                .key(self.keys.backlog_state(tenant, b.hook_id));
-            inv.arg(b.entry)
-                .arg(b.may_arm.map(|n| n.to_string()).unwrap_or_default());
-        }
         // Lua turns an empty table into an empty array (or nil): both read as "none".
-        let (refused, failing): (Option<Vec<usize>>, Option<Vec<String>>) =
-            inv.invoke_async(&mut self.conn()).await?;
-        Ok(Recorded {
-            refused: refused
-                .unwrap_or_default()
-                .into_iter()
-                .map(|j| j - 1)
-                .collect(),
-            failing: failing.unwrap_or_default(),
-        })
+        let failing: Option<Vec<String>> = inv.invoke_async(&mut self.conn()).await?;
+        Ok(failing.unwrap_or_default())
     }
 
     /// The statuses of some deliveries of a tenant (`None`: no record).

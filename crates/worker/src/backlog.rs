@@ -1,19 +1,23 @@
 //! A slow hook's deliveries wait in its backlog ([`hookpost_store::backlog`]), so that a
 //! hook that hangs costs the others almost nothing: one list entry per delivery, where a
 //! deferral costs a retry task and a log record. Here: the push, which arms a backlog by
-//! scheduling its drain first, and the drain, which works through a backlog once the
+//! scheduling its drain first and goes to Redis with the pushes of the other events
+//! handled at the same time, and the drain, which works through a backlog once the
 //! hook's slow spell ends.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use hookpost_core::delivery::delivery_id;
 use hookpost_core::task::{AttemptTask, DrainTask};
 use hookpost_store::backlog::parse_entry;
-use hookpost_store::log::{BacklogPush, Record};
+use hookpost_store::backlog::BacklogPush;
+use hookpost_store::log::Record;
+use hookpost_store::Store;
+use tokio::sync::oneshot;
 use tracing::warn;
 
 use crate::process::{Disposition, EventParts, Retried};
@@ -59,10 +63,119 @@ impl ArmedBacklogs {
     }
 }
 
+/// Gathers the backlog pushes of the events handled at the same time into one write per
+/// tenant: a hanging hook then costs Redis one list push per batch of events, not one
+/// per event.
+#[derive(Default)]
+pub struct BacklogWriter {
+    pending: Arc<Mutex<Vec<Submission>>>,
+}
+
+/// One caller's pushes into one tenant's backlogs: (hook, entry, may arm).
+struct Submission {
+    tenant: String,
+    pushes: Vec<(String, String, Option<u64>)>,
+    /// The pushes refused (their indexes), or why the write failed.
+    reply: oneshot::Sender<hookpost_store::Result<Vec<usize>>>,
+}
+
+impl BacklogWriter {
+    /// Puts entries in their hooks' backlogs together with those of other callers; the
+    /// pushes refused (their indexes), as [`Store::push_backlogs`] says.
+    async fn push(
+        &self,
+        store: &Store,
+        tenant: &str,
+        pushes: &[(&str, &str, Option<u64>)],
+    ) -> hookpost_store::Result<Vec<usize>> {
+        let (reply, answer) = oneshot::channel();
+        let submission = Submission {
+            tenant: tenant.to_owned(),
+            pushes: pushes
+                .iter()
+                .map(|&(h, e, may_arm)| (h.to_owned(), e.to_owned(), may_arm))
+                .collect(),
+            reply,
+        };
+        let first = {
+            let mut pending = self.pending.lock().expect("not poisoned");
+            pending.push(submission);
+            pending.len() == 1
+        };
+        if first {
+            // The first caller starts the write; those who come while the handlers
+            // that are ready now run join it.
+            let (pending, store) = (self.pending.clone(), store.clone());
+            tokio::spawn(async move {
+                tokio::task::yield_now().await;
+                let batch = std::mem::take(&mut *pending.lock().expect("not poisoned"));
+                write_batch(&store, batch).await;
+            });
+        }
+        answer.await.unwrap_or_else(|_| {
+            Err(hookpost_store::StoreError::Corrupt(
+                "a backlog write was dropped before it answered".into(),
+            ))
+        })
+    }
+}
+
+/// One write per tenant of a batch; each caller hears of its own pushes.
+async fn write_batch(store: &Store, batch: Vec<Submission>) {
+    let mut answers: Vec<hookpost_store::Result<Vec<usize>>> =
+        batch.iter().map(|_| Ok(Vec::new())).collect();
+    let mut tenants: Vec<&str> = batch.iter().map(|s| s.tenant.as_str()).collect();
+    tenants.sort_unstable();
+    tenants.dedup();
+    for tenant in tenants {
+        let of_tenant = || batch.iter().enumerate().filter(|(_, s)| s.tenant == tenant);
+        // One push per hook and arming count, its entries in the order they came; and
+        // for each, the (submission, push) it carries.
+        let mut groups: Vec<BacklogPush<'_>> = Vec::new();
+        let mut carried: Vec<Vec<(usize, usize)>> = Vec::new();
+        for (n, s) in of_tenant() {
+            for (i, (hook_id, entry, may_arm)) in s.pushes.iter().enumerate() {
+                let same = |g: &BacklogPush<'_>| g.hook_id == hook_id && g.may_arm == *may_arm;
+                let g = groups.iter().position(same).unwrap_or_else(|| {
+                    groups.push(BacklogPush {
+                        hook_id,
+                        entries: Vec::new(),
+                        may_arm: *may_arm,
+                    });
+                    carried.push(Vec::new());
+                    groups.len() - 1
+                });
+                groups[g].entries.push(entry);
+                carried[g].push((n, i));
+            }
+        }
+        match store.push_backlogs(tenant, &groups).await {
+            Ok(refused) => {
+                for &(n, i) in refused.iter().flat_map(|&g| &carried[g]) {
+                    if let Ok(refused) = &mut answers[n] {
+                        refused.push(i);
+                    }
+                }
+            }
+            Err(e) => {
+                for (n, _) in of_tenant() {
+                    answers[n] = Err(e.copy());
+                }
+            }
+        }
+    }
+    for (s, mut answer) in batch.into_iter().zip(answers) {
+        if let Ok(refused) = &mut answer {
+            refused.sort_unstable();
+        }
+        let _ = s.reply.send(answer);
+    }
+}
+
 impl Worker {
-    /// Records an event's outcomes and pushes its slow hooks' deliveries into their
-    /// backlogs in one write. A backlog this worker has not seen armed gets its drain
-    /// scheduled first. Returns the hooks failing for too long.
+    /// Puts an event's slow hooks' deliveries in their backlogs, then records its
+    /// outcomes. A backlog this worker has not seen armed gets its drain scheduled
+    /// first. Returns the hooks failing for too long.
     pub(crate) async fn record_with_backlog(
         &self,
         ev: &EventParts<'_>,
@@ -71,56 +184,57 @@ impl Worker {
         event_done: bool,
         failing_span_ms: i64,
     ) -> Result<Vec<String>, Disposition> {
+        if !pushes.is_empty() {
+            self.push_backlogs(ev.tenant, pushes).await?;
+        }
+        Ok(self
+            .persist(|| {
+                self.store
+                    .record(ev.tenant, ev.id, records, event_done, failing_span_ms)
+            })
+            .await?)
+    }
+
+    /// Pushes into slow hooks' backlogs, arming those this worker has not seen armed.
+    async fn push_backlogs(&self, tenant: &str, pushes: &[Push<'_>]) -> Result<(), Disposition> {
         let mut may_arm: Vec<Option<u64>> = vec![None; pushes.len()];
-        let mut to_arm: Vec<usize> = (0..pushes.len())
-            .filter(|&i| !self.armed.contains(ev.tenant, pushes[i].0))
+        let mut left: Vec<usize> = (0..pushes.len()).collect();
+        let mut to_arm: Vec<usize> = left
+            .iter()
+            .copied()
+            .filter(|&i| !self.armed.contains(tenant, pushes[i].0))
             .collect();
         for _ in 0..ARM_ROUNDS {
             if !to_arm.is_empty() {
                 let hooks: Vec<&str> = to_arm.iter().map(|&i| pushes[i].0).collect();
                 let counts = self
-                    .persist(|| self.store.backlog_disarms(ev.tenant, &hooks))
+                    .persist(|| self.store.backlog_disarms(tenant, &hooks))
                     .await?;
                 for (&i, count) in to_arm.iter().zip(counts) {
                     let (hook_id, _, at) = pushes[i];
-                    self.persist(|| self.store.schedule_drain(ev.tenant, hook_id, at))
+                    self.persist(|| self.store.schedule_drain(tenant, hook_id, at))
                         .await?;
                     may_arm[i] = Some(count);
                 }
             }
-            let backlog: Vec<BacklogPush<'_>> = pushes
+            let batch: Vec<(&str, &str, Option<u64>)> = left
                 .iter()
-                .zip(&may_arm)
-                .map(|(&(hook_id, entry, _), &may_arm)| BacklogPush {
-                    hook_id,
-                    entry,
-                    may_arm,
-                })
+                .map(|&i| (pushes[i].0, pushes[i].1, may_arm[i]))
                 .collect();
-            let recorded = self
-                .persist(|| {
-                    self.store.record(
-                        ev.tenant,
-                        ev.id,
-                        records,
-                        &backlog,
-                        event_done,
-                        failing_span_ms,
-                    )
-                })
+            let refused = self
+                .persist(|| self.writer.push(&self.store, tenant, &batch))
                 .await?;
-            if recorded.refused.is_empty() {
-                for &(hook_id, _, _) in pushes {
-                    if !self.armed.contains(ev.tenant, hook_id) {
-                        self.armed.set(ev.tenant, hook_id, true);
-                    }
+            for (j, &i) in left.iter().enumerate() {
+                let armed = !refused.contains(&j);
+                if armed != self.armed.contains(tenant, pushes[i].0) {
+                    self.armed.set(tenant, pushes[i].0, armed);
                 }
-                return Ok(recorded.failing);
             }
-            for &i in &recorded.refused {
-                self.armed.set(ev.tenant, pushes[i].0, false);
+            if refused.is_empty() {
+                return Ok(());
             }
-            to_arm = recorded.refused;
+            left = refused.iter().map(|&j| left[j]).collect();
+            to_arm = left.clone();
         }
         Err(Disposition::Requeue(
             "a slow hook's backlog was disarmed each time this worker armed it".into(),

@@ -1,49 +1,20 @@
--- Records the outcome of deliveries, puts deliveries in their slow hooks' backlogs, and
--- optionally marks their event done. Everything here is one tenant's (one slot), so it
--- is atomic.
+-- Records the outcome of deliveries, and optionally marks their event done. Everything
+-- here is one tenant's (one slot), so it is atomic.
 -- KEYS: event hash, log sorted set, event's delivery set, hook failing hash,
---       then per delivery: delivery hash, attempts list,
---       then per backlog entry: the hook's backlog list, its backlog state hash
--- ARGV: mark_done (0/1), ttl_s, now_ms, log_cutoff_ms, failing_span_ms, n deliveries,
+--       then per delivery: delivery hash, attempts list
+-- ARGV: mark_done (0/1), ttl_s, now_ms, log_cutoff_ms, failing_span_ms,
 --       then per delivery: meta JSON {id, event_id, hook_id, type, status, next_at, hook,
---       attempt_no, ok}, attempt JSON or '',
---       then per backlog entry: the entry, and '' (push only into an armed backlog) or
---       the hook's disarm count the caller saw before it scheduled a drain (arm it too)
--- Returns {refused backlog entries (their 1-based positions), ids of hooks whose attempts have all failed for longer than
--- the span}. A backlog that is not armed and may not be armed refuses the whole call:
--- nothing is written, and the caller schedules a drain first (see backlog.rs).
+--       attempt_no, ok}, attempt JSON or ''
+-- Returns the ids of hooks whose attempts have all failed for longer than the span.
 local ttl = ARGV[2]
 local now = tonumber(ARGV[3])
 local span = tonumber(ARGV[5])
-local n = tonumber(ARGV[6])
-local m = (#KEYS - 4 - 2 * n) / 2
-local refused = {}
-for j = 1, m do
-  local state = KEYS[4 + 2 * n + 2 * j]
-  local may_arm = ARGV[6 + 2 * n + 2 * j]
-  if redis.call('HGET', state, 'armed') ~= '1' then
-    local disarms = redis.call('HGET', state, 'disarms') or '0'
-    if may_arm ~= disarms then
-      table.insert(refused, j)
-    end
-  end
-end
-if #refused > 0 then
-  return {refused, {}}
-end
-for j = 1, m do
-  local list, state = KEYS[3 + 2 * n + 2 * j], KEYS[4 + 2 * n + 2 * j]
-  redis.call('RPUSH', list, ARGV[5 + 2 * n + 2 * j])
-  if ARGV[6 + 2 * n + 2 * j] ~= '' then
-    redis.call('HSET', state, 'armed', '1')
-    redis.call('PERSIST', state)
-  end
-end
+local n = (#KEYS - 4) / 2
 local failing_too_long = {}
 for i = 1, n do
   local dkey, akey = KEYS[3 + 2 * i], KEYS[4 + 2 * i]
-  local meta = cjson.decode(ARGV[5 + 2 * i])
-  local attempt = ARGV[6 + 2 * i]
+  local meta = cjson.decode(ARGV[4 + 2 * i])
+  local attempt = ARGV[5 + 2 * i]
   if redis.call('EXISTS', dkey) == 0 then
     redis.call('HSET', dkey, 'id', meta.id, 'event_id', meta.event_id, 'hook_id', meta.hook_id,
       'type', meta.type, 'hook', meta.hook, 'created_at', now, 'attempts', 0)
@@ -87,4 +58,4 @@ end
 if ARGV[1] == '1' then
   redis.call('HSET', KEYS[1], 'state', 'done')
 end
-return {{}, failing_too_long}
+return failing_too_long
