@@ -186,7 +186,7 @@ mod tests {
         let held = l.acquire("a", 2, WAIT).await.unwrap();
         let _held2 = l.acquire("a", 2, WAIT).await.unwrap();
         assert_eq!(l.slow_now("a", 2), None, "full, but not slow yet");
-        let until = l.acquire("a", 2, WAIT).await.unwrap_err();
+        let until = l.acquire("a", 2, WAIT).await.err().expect("slow");
         assert_eq!(l.slow_now("a", 2), Some(until), "slow and full");
         assert_eq!(l.slow_now("a", 3), None, "another size is another hook");
         held.answered();
