@@ -39,24 +39,31 @@ pub(crate) type Push<'a> = (&'a str, &'a str, i64);
 pub struct ArmedBacklogs(Mutex<HashMap<String, HashSet<String>>>);
 
 impl ArmedBacklogs {
-    fn contains(&self, tenant: &str, hook_id: &str) -> bool {
-        let armed = self.0.lock().expect("not poisoned");
-        armed
-            .get(tenant)
-            .is_some_and(|hooks| hooks.contains(hook_id))
+    /// Which of `hooks` this worker saw armed, in one look.
+    fn armed(&self, tenant: &str, hooks: &[&str]) -> Vec<bool> {
+        let all = self.0.lock().expect("not poisoned");
+        let seen = all.get(tenant);
+        hooks
+            .iter()
+            .map(|h| seen.is_some_and(|armed| armed.contains(*h)))
+            .collect()
     }
 
-    fn set(&self, tenant: &str, hook_id: &str, armed: bool) {
+    /// Notes what pushes found: the backlog armed (accepted) or not (refused).
+    fn update<'h>(&self, tenant: &str, found: impl Iterator<Item = (&'h str, bool)>) {
         let mut all = self.0.lock().expect("not poisoned");
-        match armed {
-            true => {
-                all.entry(tenant.to_owned())
-                    .or_default()
-                    .insert(hook_id.to_owned());
-            }
-            false => {
-                if let Some(hooks) = all.get_mut(tenant) {
-                    hooks.remove(hook_id);
+        for (hook_id, armed) in found {
+            match armed {
+                true => {
+                    let seen = all.entry(tenant.to_owned()).or_default();
+                    if !seen.contains(hook_id) {
+                        seen.insert(hook_id.to_owned());
+                    }
+                }
+                false => {
+                    if let Some(seen) = all.get_mut(tenant) {
+                        seen.remove(hook_id);
+                    }
                 }
             }
         }
@@ -65,10 +72,17 @@ impl ArmedBacklogs {
 
 /// Gathers the backlog pushes of the events handled at the same time into one write per
 /// tenant: a hanging hook then costs Redis one list push per batch of events, not one
-/// per event.
+/// per event. One write is in flight at a time; the pushes that come meanwhile go out
+/// together as soon as it returns, so a batch grows with the load and waits no timer.
 #[derive(Default)]
 pub struct BacklogWriter {
-    pending: Arc<Mutex<Vec<Submission>>>,
+    pending: Arc<Mutex<Pending>>,
+}
+
+#[derive(Default)]
+struct Pending {
+    submissions: Vec<Submission>,
+    writing: bool,
 }
 
 /// One caller's pushes into one tenant's backlogs: (hook, entry, may arm).
@@ -97,19 +111,25 @@ impl BacklogWriter {
                 .collect(),
             reply,
         };
-        let first = {
+        let start = {
             let mut pending = self.pending.lock().expect("not poisoned");
-            pending.push(submission);
-            pending.len() == 1
+            pending.submissions.push(submission);
+            !std::mem::replace(&mut pending.writing, true)
         };
-        if first {
-            // The first caller starts the write; those who come while the handlers
-            // that are ready now run join it.
+        if start {
             let (pending, store) = (self.pending.clone(), store.clone());
             tokio::spawn(async move {
-                tokio::task::yield_now().await;
-                let batch = std::mem::take(&mut *pending.lock().expect("not poisoned"));
-                write_batch(&store, batch).await;
+                loop {
+                    let batch = {
+                        let mut pending = pending.lock().expect("not poisoned");
+                        if pending.submissions.is_empty() {
+                            pending.writing = false;
+                            return;
+                        }
+                        std::mem::take(&mut pending.submissions)
+                    };
+                    write_batch(&store, batch).await;
+                }
             });
         }
         answer.await.unwrap_or_else(|_| {
@@ -197,13 +217,11 @@ impl Worker {
 
     /// Pushes into slow hooks' backlogs, arming those this worker has not seen armed.
     async fn push_backlogs(&self, tenant: &str, pushes: &[Push<'_>]) -> Result<(), Disposition> {
+        let hooks: Vec<&str> = pushes.iter().map(|p| p.0).collect();
         let mut may_arm: Vec<Option<u64>> = vec![None; pushes.len()];
         let mut left: Vec<usize> = (0..pushes.len()).collect();
-        let mut to_arm: Vec<usize> = left
-            .iter()
-            .copied()
-            .filter(|&i| !self.armed.contains(tenant, pushes[i].0))
-            .collect();
+        let seen = self.armed.armed(tenant, &hooks);
+        let mut to_arm: Vec<usize> = left.iter().copied().filter(|&i| !seen[i]).collect();
         for _ in 0..ARM_ROUNDS {
             if !to_arm.is_empty() {
                 let hooks: Vec<&str> = to_arm.iter().map(|&i| pushes[i].0).collect();
@@ -224,12 +242,14 @@ impl Worker {
             let refused = self
                 .persist(|| self.writer.push(&self.store, tenant, &batch))
                 .await?;
-            for (j, &i) in left.iter().enumerate() {
-                let armed = !refused.contains(&j);
-                if armed != self.armed.contains(tenant, pushes[i].0) {
-                    self.armed.set(tenant, pushes[i].0, armed);
-                }
-            }
+            // Only what this worker did not know already changes its view.
+            let found = left
+                .iter()
+                .enumerate()
+                .map(|(j, &i)| (i, !refused.contains(&j)))
+                .filter(|&(i, armed)| armed != seen[i] || may_arm[i].is_some())
+                .map(|(i, armed)| (pushes[i].0, armed));
+            self.armed.update(tenant, found);
             if refused.is_empty() {
                 return Ok(());
             }

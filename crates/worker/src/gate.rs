@@ -10,7 +10,7 @@ use crate::hooks_cache::ReadyHook;
 use crate::Worker;
 
 /// The deferral reason of a hook whose slots in this worker stayed busy.
-const SLOW_HOOK: &str = "hook_concurrency";
+pub(crate) const SLOW_HOOK: &str = "hook_concurrency";
 /// A short wait for the rate limit is slept through in place; a longer one defers.
 const RATE_SLEEP: Duration = Duration::from_millis(250);
 /// How often a hook's shared slots are asked again within `HOOKPOST_HOOK_WAIT`.

@@ -14,7 +14,6 @@ use hookpost_store::log::{Record, Status};
 use hookpost_store::retries::Due;
 use tracing::{info, warn, Instrument};
 
-use crate::gate::Defer;
 use crate::hooks_cache::ReadyHook;
 use crate::leases::LEASE;
 use crate::ordered::{Hold, NotYet};
@@ -265,14 +264,28 @@ impl Worker {
             (Some(f), Some(p)) => f.matches(p) || self.filtered_out(),
             (Some(_), None) => self.filtered_out(),
         });
+        let mut entry = None;
         for h in kept {
             match self.slow_now(h).filter(|_| !takeover && h.order.is_none()) {
                 Some(defer) => {
-                    let entry = backlog::entry(ev.id, 1, false);
-                    parked.push(self.backlogged(h, String::new(), String::new(), entry, &defer));
+                    let entry = entry.get_or_insert_with(|| backlog::entry(ev.id, 1, false));
+                    let (id, hook_json) = (String::new(), String::new()); // neither is used
+                    parked.push(backlogged(
+                        &h.hook.id,
+                        id,
+                        hook_json,
+                        entry.clone(),
+                        defer.at_ms,
+                    ));
                 }
                 None => targets.push((h, delivery_id(ev.tenant, ev.id, &h.hook.id))),
             }
+        }
+        if !parked.is_empty() {
+            self.metrics
+                .deferred
+                .with_label_values(&[crate::gate::SLOW_HOOK])
+                .inc_by(parked.len() as u64);
         }
         if takeover && !targets.is_empty() {
             let ids: Vec<String> = targets.iter().map(|(_, id)| id.clone()).collect();
@@ -517,8 +530,12 @@ impl Worker {
                         self.let_go(ev.tenant, ev.id, &hook.hook.id, &id, hold, None)
                             .await;
                     } else if defer.waits_in_backlog() {
+                        self.metrics
+                            .deferred
+                            .with_label_values(&[defer.reason])
+                            .inc();
                         let entry = backlog::entry(ev.id, n, resend);
-                        return self.backlogged(hook, id, hook_json, entry, &defer);
+                        return backlogged(&hook.hook.id, id, hook_json, entry, defer.at_ms);
                     }
                     return self.defer(ev, hook, id, hook_json, n, defer.at_ms, defer.reason);
                 }
@@ -612,26 +629,6 @@ impl Worker {
         let due = self.attempt_task(ev, &hook.hook.id, &id, n, at_ms);
         let mut later = Decided::unattempted(id, &hook.hook.id, hook_json, Status::Pending);
         (later.due, later.next_at) = (Some(due), Some(at_ms));
-        later
-    }
-
-    /// A delivery put in its slow hook's backlog, whose drain comes back when `defer`
-    /// says; it has no log record until its attempt.
-    fn backlogged(
-        &self,
-        hook: &ReadyHook,
-        id: String,
-        hook_json: String,
-        entry: String,
-        defer: &Defer,
-    ) -> Decided {
-        self.metrics
-            .deferred
-            .with_label_values(&[defer.reason])
-            .inc();
-        let mut later = Decided::unattempted(id, &hook.hook.id, hook_json, Status::Pending);
-        (later.record, later.next_at) = (false, Some(defer.at_ms));
-        later.backlog = Some(entry);
         later
     }
 
@@ -772,6 +769,15 @@ impl Worker {
             _ => Some(scheduled),
         }
     }
+}
+
+/// A delivery put in its slow hook's backlog as `entry`, whose drain comes back at
+/// `at_ms`; it has no log record until its attempt.
+fn backlogged(hook_id: &str, id: String, hook_json: String, entry: String, at_ms: i64) -> Decided {
+    let mut later = Decided::unattempted(id, hook_id, hook_json, Status::Pending);
+    (later.record, later.next_at) = (false, Some(at_ms));
+    later.backlog = Some(entry);
+    later
 }
 
 /// Outcomes gathered as they came, back in their deliveries' order.
