@@ -191,7 +191,10 @@ async fn a_backlog_is_armed_only_by_a_pusher_whose_drain_is_still_on_its_way() {
         "a drain ended since the count was read"
     );
     assert!(pushed(Some(1)).await.is_empty());
-    assert_eq!(store.backlog_head(t, h, 10).await.unwrap(), [first.clone()]);
+    assert_eq!(
+        store.backlog_head(t, h, 10).await.unwrap(),
+        std::slice::from_ref(&first)
+    );
 
     // Each hook's push stands alone: one refused holds back no other.
     let both = [
