@@ -53,24 +53,21 @@ impl HookLimits {
             _permit: permit,
             hook: hook.clone(),
         };
-        let slow_until = hook.slow_until.load(Ordering::Relaxed);
-        let answered = hook.answered.load(Ordering::Relaxed);
-        let stuck = slow_until > 0 && answered == hook.answered_when_slow.load(Ordering::Relaxed);
-        let slow = slow_until > hookpost_core::now_ms();
+        let spell = hook.spell();
         // A hook that has answered nothing since its slow spell began gets no new request
         // in the spell, not even on a slot freed by a timeout: it would only hang too.
-        if !(slow && stuck) {
+        if !(spell.slow && spell.stuck) {
             if let Ok(permit) = hook.slots.clone().try_acquire_owned() {
                 return Ok(slot(permit));
             }
         }
-        if slow {
-            return Err(slow_until);
+        if spell.slow {
+            return Err(spell.until);
         }
         // Each wait stalls the messages that carry the hook's deliveries: a stuck hook
         // whose spell ended gets another at once.
-        if stuck {
-            return Err(hook.slow_from_now(answered));
+        if spell.stuck {
+            return Err(hook.slow_from_now(spell.answered));
         }
         match tokio::time::timeout(wait, hook.slots.clone().acquire_owned()).await {
             Ok(Ok(permit)) => Ok(slot(permit)),
@@ -84,13 +81,9 @@ impl HookLimits {
     pub fn slow_now(&self, hook_id: &str, size: usize) -> Option<i64> {
         let hooks = self.hooks.lock().expect("not poisoned");
         let hook = hooks.get(hook_id).filter(|h| h.size == size)?;
-        let slow_until = hook.slow_until.load(Ordering::Relaxed);
-        if slow_until <= hookpost_core::now_ms() {
-            return None;
-        }
-        let stuck = hook.answered.load(Ordering::Relaxed)
-            == hook.answered_when_slow.load(Ordering::Relaxed);
-        (stuck || hook.slots.available_permits() == 0).then_some(slow_until)
+        let spell = hook.spell();
+        let full = hook.slots.available_permits() == 0;
+        (spell.slow && (spell.stuck || full)).then_some(spell.until)
     }
 
     /// The hook's slots; new ones when its size changed (permits of the old ones still
@@ -107,7 +100,30 @@ impl HookLimits {
     }
 }
 
+/// A hook's slow spell as it stands now.
+struct Spell {
+    /// When it ends (ms); 0 if the hook never had one.
+    until: i64,
+    /// It lasts still.
+    slow: bool,
+    /// The hook has answered nothing since it began.
+    stuck: bool,
+    /// Requests the hook has answered so far.
+    answered: u64,
+}
+
 impl HookSlots {
+    fn spell(&self) -> Spell {
+        let until = self.slow_until.load(Ordering::Relaxed);
+        let answered = self.answered.load(Ordering::Relaxed);
+        Spell {
+            until,
+            slow: until > hookpost_core::now_ms(),
+            stuck: until > 0 && answered == self.answered_when_slow.load(Ordering::Relaxed),
+            answered,
+        }
+    }
+
     /// Starts a slow spell, with `answered` requests answered so far; its end (ms).
     fn slow_from_now(&self, answered: u64) -> i64 {
         let until = hookpost_core::now_ms() + SLOW_FOR.as_millis() as i64;

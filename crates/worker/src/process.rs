@@ -266,7 +266,8 @@ impl Worker {
         });
         let mut entry = None;
         for h in kept {
-            match self.slow_now(h).filter(|_| !takeover && h.order.is_none()) {
+            let may_park = !takeover && h.order.is_none();
+            match may_park.then(|| self.slow_now(h)).flatten() {
                 Some(defer) => {
                     let entry = entry.get_or_insert_with(|| backlog::entry(ev.id, 1, false));
                     let (id, hook_json) = (String::new(), String::new()); // neither is used
@@ -282,10 +283,7 @@ impl Worker {
             }
         }
         if !parked.is_empty() {
-            self.metrics
-                .deferred
-                .with_label_values(&[crate::gate::SLOW_HOOK])
-                .inc_by(parked.len() as u64);
+            self.count_deferred(crate::gate::SLOW_HOOK, parked.len());
         }
         if takeover && !targets.is_empty() {
             let ids: Vec<String> = targets.iter().map(|(_, id)| id.clone()).collect();
@@ -530,10 +528,7 @@ impl Worker {
                         self.let_go(ev.tenant, ev.id, &hook.hook.id, &id, hold, None)
                             .await;
                     } else if defer.waits_in_backlog() {
-                        self.metrics
-                            .deferred
-                            .with_label_values(&[defer.reason])
-                            .inc();
+                        self.count_deferred(defer.reason, 1);
                         let entry = backlog::entry(ev.id, n, resend);
                         return backlogged(&hook.hook.id, id, hook_json, entry, defer.at_ms);
                     }
@@ -625,11 +620,17 @@ impl Worker {
         at_ms: i64,
         reason: &'static str,
     ) -> Decided {
-        self.metrics.deferred.with_label_values(&[reason]).inc();
+        self.count_deferred(reason, 1);
         let due = self.attempt_task(ev, &hook.hook.id, &id, n, at_ms);
         let mut later = Decided::unattempted(id, &hook.hook.id, hook_json, Status::Pending);
         (later.due, later.next_at) = (Some(due), Some(at_ms));
         later
+    }
+
+    /// Counts deliveries put off without an attempt, for `reason`.
+    fn count_deferred(&self, reason: &str, n: usize) {
+        let deferred = self.metrics.deferred.with_label_values(&[reason]);
+        deferred.inc_by(n as u64);
     }
 
     fn attempt_task(
