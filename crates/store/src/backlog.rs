@@ -66,18 +66,31 @@ impl Store {
         if pushes.is_empty() {
             return Ok(Vec::new());
         }
-        let mut inv = self.scripts.backlog_push.prepare_invoke();
-        for p in pushes {
-            inv.key(self.keys.backlog(tenant, p.hook_id))
-                .key(self.keys.backlog_state(tenant, p.hook_id));
-            inv.arg(p.may_arm.map(|n| n.to_string()).unwrap_or_default())
-                .arg(p.entries.len());
-            for e in &p.entries {
-                inv.arg(*e);
+        let entries = pushes.iter().flat_map(|p| &p.entries);
+        let size = (
+            4 * pushes.len() + entries.clone().count(),
+            entries.map(|e| e.len() + 16).sum::<usize>() + 64 * pushes.len(),
+        );
+        let mut key = String::new();
+        let build = |cmd: &mut redis::Cmd| {
+            for p in pushes {
+                self.keys.backlog_into(&mut key, tenant, p.hook_id);
+                cmd.arg(key.as_str());
+                self.keys.backlog_state_into(&mut key, tenant, p.hook_id);
+                cmd.arg(key.as_str());
             }
-        }
+            for p in pushes {
+                match p.may_arm {
+                    Some(disarms) => cmd.arg(disarms),
+                    None => cmd.arg(""),
+                };
+                cmd.arg(p.entries.len()).arg(&p.entries);
+            }
+        };
         // Lua turns an empty table into an empty array (or nil): both read as "none".
-        let refused: Option<Vec<usize>> = inv.invoke_async(&mut self.conn()).await?;
+        let refused: Option<Vec<usize>> = self
+            .eval(&self.scripts.backlog_push, 2 * pushes.len(), size, build)
+            .await?;
         Ok(refused
             .unwrap_or_default()
             .into_iter()

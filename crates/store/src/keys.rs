@@ -92,7 +92,16 @@ impl Keys {
     }
     /// A key of one hook's own state, `what` naming which.
     fn per_hook(&self, t: &str, what: &str, hook_id: &str) -> String {
-        format!("{}:{{t.{t}}}:{what}:{hook_id}", self.p)
+        let mut key = String::new();
+        self.per_hook_into(&mut key, t, what, hook_id);
+        key
+    }
+    /// A per-hook key, written over `key`: a call naming many hooks reuses one buffer.
+    fn per_hook_into(&self, key: &mut String, t: &str, what: &str, hook_id: &str) {
+        key.clear();
+        for part in [&self.p, ":{t.", t, "}:", what, ":", hook_id] {
+            key.push_str(part);
+        }
     }
     pub fn hook_rate(&self, t: &str, hook_id: &str) -> String {
         self.per_hook(t, "rate", hook_id)
@@ -111,6 +120,13 @@ impl Keys {
     }
     pub fn backlog_state(&self, t: &str, hook_id: &str) -> String {
         self.per_hook(t, "bls", hook_id)
+    }
+    /// [`Keys::backlog`] and [`Keys::backlog_state`], written over `key`.
+    pub fn backlog_into(&self, key: &mut String, t: &str, hook_id: &str) {
+        self.per_hook_into(key, t, "bl", hook_id)
+    }
+    pub fn backlog_state_into(&self, key: &mut String, t: &str, hook_id: &str) {
+        self.per_hook_into(key, t, "bls", hook_id)
     }
     pub fn backlog_lock(&self, t: &str, hook_id: &str) -> String {
         self.per_hook(t, "bll", hook_id)

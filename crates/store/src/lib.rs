@@ -142,6 +142,31 @@ impl Store {
         })
     }
 
+    /// Runs `script` with its keys and arguments written by `build` straight into the one
+    /// buffer of the command (`nkeys` keys first; `size`: about how many arguments and
+    /// bytes): unlike [`Script::prepare_invoke`], a call naming many keys and arguments
+    /// allocates nothing for each. Loads the script into Redis when it does not have it.
+    pub(crate) async fn eval<T: redis::FromRedisValue>(
+        &self,
+        script: &Script,
+        nkeys: usize,
+        size: (usize, usize),
+        build: impl FnOnce(&mut redis::Cmd),
+    ) -> Result<T> {
+        let mut cmd = redis::Cmd::with_capacity(size.0 + 3, size.1 + 64);
+        cmd.arg("EVALSHA");
+        cmd.arg(script.get_hash()).arg(nkeys);
+        build(&mut cmd);
+        let mut conn = self.conn();
+        match cmd.query_async(&mut conn).await {
+            Err(e) if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) => {
+                script.load_async(&mut conn).await?;
+                Ok(cmd.query_async(&mut conn).await?)
+            }
+            answer => Ok(answer?),
+        }
+    }
+
     pub fn keys(&self) -> &Keys {
         &self.keys
     }

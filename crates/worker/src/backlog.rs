@@ -6,6 +6,7 @@
 //! hook's slow spell ends.
 
 use std::collections::{HashMap, HashSet};
+use std::ops::Range;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -85,32 +86,64 @@ struct Pending {
     writing: bool,
 }
 
-/// One caller's pushes into one tenant's backlogs: (hook, entry, may arm).
+/// One caller's pushes into one tenant's backlogs.
 struct Submission {
     tenant: String,
-    pushes: Vec<(String, String, Option<u64>)>,
+    /// The hook ids and entries end to end, so that a push costs no allocation of its own
+    /// (an event's pushes into several hooks share their entry).
+    text: String,
+    /// Each push: its hook id and its entry (where they are in `text`), and may arm.
+    pushes: Vec<(Range<usize>, Range<usize>, Option<u64>)>,
     /// The pushes refused (their indexes), or why the write failed.
     reply: oneshot::Sender<hookpost_store::Result<Vec<usize>>>,
+}
+
+impl Submission {
+    fn new<'p>(
+        tenant: &str,
+        pushes: impl Iterator<Item = (&'p str, &'p str, Option<u64>)>,
+        reply: oneshot::Sender<hookpost_store::Result<Vec<usize>>>,
+    ) -> Self {
+        let n = pushes.size_hint().0;
+        let mut text = String::with_capacity(64 * n);
+        let mut ranges = Vec::with_capacity(n);
+        let mut last: Option<(&str, Range<usize>)> = None;
+        for (hook_id, entry, may_arm) in pushes {
+            let hook = append(&mut text, hook_id);
+            let at = match &last {
+                Some((same, at)) if *same == entry => at.clone(),
+                _ => append(&mut text, entry),
+            };
+            last = Some((entry, at.clone()));
+            ranges.push((hook, at, may_arm));
+        }
+        Submission {
+            tenant: tenant.to_owned(),
+            text,
+            pushes: ranges,
+            reply,
+        }
+    }
+
+    /// Each push: (hook id, entry, may arm).
+    fn pushes(&self) -> impl Iterator<Item = (&str, &str, Option<u64>)> {
+        self.pushes
+            .iter()
+            .map(|(h, e, may_arm)| (&self.text[h.clone()], &self.text[e.clone()], *may_arm))
+    }
 }
 
 impl BacklogWriter {
     /// Puts entries in their hooks' backlogs together with those of other callers; the
     /// pushes refused (their indexes), as [`Store::push_backlogs`] says.
-    async fn push(
+    async fn push<'p>(
         &self,
         store: &Store,
         tenant: &str,
-        pushes: &[(&str, &str, Option<u64>)],
+        pushes: impl Iterator<Item = (&'p str, &'p str, Option<u64>)>,
     ) -> hookpost_store::Result<Vec<usize>> {
         let (reply, answer) = oneshot::channel();
-        let submission = Submission {
-            tenant: tenant.to_owned(),
-            pushes: pushes
-                .iter()
-                .map(|&(h, e, may_arm)| (h.to_owned(), e.to_owned(), may_arm))
-                .collect(),
-            reply,
-        };
+        let submission = Submission::new(tenant, pushes, reply);
         let start = {
             let mut pending = self.pending.lock().expect("not poisoned");
             pending.submissions.push(submission);
@@ -140,6 +173,13 @@ impl BacklogWriter {
     }
 }
 
+/// Appends `s` to `text`; where it is.
+fn append(text: &mut String, s: &str) -> Range<usize> {
+    let start = text.len();
+    text.push_str(s);
+    start..text.len()
+}
+
 /// One write per tenant of a batch; each caller hears of its own pushes.
 async fn write_batch(store: &Store, batch: Vec<Submission>) {
     let mut answers: Vec<hookpost_store::Result<Vec<usize>>> =
@@ -154,13 +194,18 @@ async fn write_batch(store: &Store, batch: Vec<Submission>) {
         let mut groups: Vec<BacklogPush<'_>> = Vec::new();
         let mut carried: Vec<Vec<(usize, usize)>> = Vec::new();
         for (n, s) in of_tenant() {
-            for (i, (hook_id, entry, may_arm)) in s.pushes.iter().enumerate() {
-                let same = |g: &BacklogPush<'_>| g.hook_id == hook_id && g.may_arm == *may_arm;
-                let g = groups.iter().position(same).unwrap_or_else(|| {
+            for (i, (hook_id, entry, may_arm)) in s.pushes().enumerate() {
+                let same = |g: &BacklogPush<'_>| g.hook_id == hook_id && g.may_arm == may_arm;
+                // Events of a tenant mostly push into the same hooks in the same order.
+                let g = match groups.get(i).is_some_and(same) {
+                    true => Some(i),
+                    false => groups.iter().position(same),
+                };
+                let g = g.unwrap_or_else(|| {
                     groups.push(BacklogPush {
                         hook_id,
                         entries: Vec::new(),
-                        may_arm: *may_arm,
+                        may_arm,
                     });
                     carried.push(Vec::new());
                     groups.len() - 1
@@ -235,12 +280,9 @@ impl Worker {
                     may_arm[i] = Some(count);
                 }
             }
-            let batch: Vec<(&str, &str, Option<u64>)> = left
-                .iter()
-                .map(|&i| (pushes[i].0, pushes[i].1, may_arm[i]))
-                .collect();
+            let batch = || left.iter().map(|&i| (pushes[i].0, pushes[i].1, may_arm[i]));
             let refused = self
-                .persist(|| self.writer.push(&self.store, tenant, &batch))
+                .persist(|| self.writer.push(&self.store, tenant, batch()))
                 .await?;
             // Only what this worker did not know already changes its view.
             let found = left

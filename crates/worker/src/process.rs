@@ -14,6 +14,7 @@ use hookpost_store::log::{Record, Status};
 use hookpost_store::retries::Due;
 use tracing::{info, warn, Instrument};
 
+use crate::backlog::Push;
 use crate::hooks_cache::ReadyHook;
 use crate::leases::LEASE;
 use crate::ordered::{Hold, NotYet};
@@ -256,28 +257,22 @@ impl Worker {
             ..*ev
         };
         let mut targets: Vec<(&ReadyHook, String)> = Vec::new();
-        // Deliveries to hooks slow now go straight to their backlogs: no attempt to
-        // set up (a take-over looks at each delivery first, an ordered one keeps its turn).
-        let mut parked: Vec<Decided> = Vec::new();
+        // Deliveries to hooks slow now go straight to their backlogs: no attempt to set up
+        // (a take-over looks at each delivery first, an ordered one keeps its turn), one
+        // entry for all of them, and each only a hook id and when its drain should come.
+        let entry = std::cell::OnceCell::new();
+        let mut parked: Vec<Push<'_>> = Vec::new();
         let kept = subscribed().filter(|h| match (&h.filter, &payload) {
             (None, _) => true,
             (Some(f), Some(p)) => f.matches(p) || self.filtered_out(),
             (Some(_), None) => self.filtered_out(),
         });
-        let mut entry = None;
         for h in kept {
             let may_park = !takeover && h.order.is_none();
             match may_park.then(|| self.slow_now(h)).flatten() {
                 Some(defer) => {
-                    let entry = entry.get_or_insert_with(|| backlog::entry(ev.id, 1, false));
-                    let (id, hook_json) = (String::new(), String::new()); // neither is used
-                    parked.push(backlogged(
-                        &h.hook.id,
-                        id,
-                        hook_json,
-                        entry.clone(),
-                        defer.at_ms,
-                    ));
+                    let entry = entry.get_or_init(|| backlog::entry(ev.id, 1, false));
+                    parked.push((&h.hook.id, entry, defer.at_ms));
                 }
                 None => targets.push((h, delivery_id(ev.tenant, ev.id, &h.hook.id))),
             }
@@ -316,7 +311,7 @@ impl Worker {
                 _ = &mut slow, if early.0.is_some() => break,
             }
         }
-        self.release_slow(ev, &targets, decided, running, parked, early)
+        self.release_slow(ev, &targets, decided, running, &parked, early)
             .await
     }
 
@@ -332,18 +327,13 @@ impl Worker {
         targets: &[(&ReadyHook, String)],
         mut decided: Vec<(usize, Decided)>,
         running: FuturesUnordered<impl std::future::Future<Output = (usize, Decided)>>,
-        parked: Vec<Decided>,
+        parked: &[Push<'_>],
         early: &EarlyAck<'_>,
     ) -> Disposition {
         let mut slow = vec![true; targets.len()];
         for (i, _) in &decided {
             slow[*i] = false;
         }
-        let first_write = |decided| {
-            let mut all = by_index(decided);
-            all.extend(parked);
-            all
-        };
         let waiting: Vec<&(&ReadyHook, String)> = targets
             .iter()
             .zip(&slow)
@@ -352,7 +342,7 @@ impl Worker {
         // An ordered attempt keeps its message: its key's hold covers a crash instead.
         if waiting.is_empty() || waiting.iter().any(|(hook, _)| hook.order.is_some()) {
             decided.extend(running.collect::<Vec<_>>().await);
-            return self.make_durable(ev, first_write(decided), true).await;
+            return self.make_durable(ev, by_index(decided), parked, true).await;
         }
         let overdue = hookpost_core::now_ms()
             + (self.config.request_timeout + SAFETY_NET_MARGIN).as_millis() as i64;
@@ -363,9 +353,9 @@ impl Worker {
         if let Err(e) = self.persist(|| self.store.schedule(&nets)).await {
             decided.extend(running.collect::<Vec<_>>().await);
             warn!(error = %e, "could not store a slow attempt's safety net; the message waits for it");
-            return self.make_durable(ev, first_write(decided), true).await;
+            return self.make_durable(ev, by_index(decided), parked, true).await;
         }
-        let disposition = self.make_durable(ev, first_write(decided), true).await;
+        let disposition = self.make_durable(ev, by_index(decided), parked, true).await;
         if !matches!(disposition, Disposition::Ack) {
             running.collect::<Vec<_>>().await;
             return disposition;
@@ -375,7 +365,7 @@ impl Worker {
             .slow_attempts_released
             .inc_by(waiting.len() as u64);
         let rest = by_index(running.collect::<Vec<_>>().await);
-        match self.make_durable(ev, rest, false).await {
+        match self.make_durable(ev, rest, &[], false).await {
             Disposition::Ack => {}
             // Acked already: the safety nets make these attempts again.
             other => warn!(
@@ -439,7 +429,7 @@ impl Worker {
         if let (true, Some(_)) = (in_backlog, &decided.backlog) {
             return Retried::StillSlow(decided.next_at.unwrap_or_default());
         }
-        made(self.make_durable(&ev, vec![decided], false).await)
+        made(self.make_durable(&ev, vec![decided], &[], false).await)
     }
 
     /// An event another worker held when a duplicate of it arrived.
@@ -654,11 +644,13 @@ impl Worker {
         }
     }
 
-    /// Retries first, then the log (which says "retrying" only once the retry is stored).
+    /// Retries first, then the backlog pushes (`parked` and those of `decided`), then the
+    /// log (which says "retrying" only once the retry is stored).
     async fn make_durable(
         &self,
         ev: &EventParts<'_>,
         decided: Vec<Decided>,
+        parked: &[Push<'_>],
         event_done: bool,
     ) -> Disposition {
         let due: Vec<Due> = decided.iter().filter_map(|d| d.due.clone()).collect();
@@ -680,10 +672,11 @@ impl Worker {
             })
             .collect();
         let span = self.config.disable_after.as_millis() as i64;
-        let pushes: Vec<(&str, &str, i64)> = decided
+        let mut pushes: Vec<Push<'_>> = decided
             .iter()
             .filter_map(|d| Some((d.hook_id.as_str(), d.backlog.as_deref()?, d.next_at?)))
             .collect();
+        pushes.extend_from_slice(parked);
         let failing = match self
             .record_with_backlog(ev, &records, &pushes, event_done, span)
             .await
