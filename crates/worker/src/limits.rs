@@ -4,11 +4,12 @@
 //! hook holds up neither the other hooks nor the messages that carry their deliveries.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
 
 /// How long a hook counts as slow after a wait for one of its slots ran out.
 const SLOW_FOR: Duration = Duration::from_secs(10);
@@ -23,6 +24,10 @@ struct HookSlots {
     /// and is not waited for again.
     answered: AtomicU64,
     answered_when_slow: AtomicU64,
+    /// Deliveries waiting for a slot now.
+    waiting: AtomicUsize,
+    /// Wakes those waiting when a slow spell begins.
+    spell_began: Notify,
 }
 
 /// One of a hook's slots, held while a request to it is in flight.
@@ -69,10 +74,7 @@ impl HookLimits {
         if spell.stuck {
             return Err(hook.slow_from_now(spell.answered));
         }
-        match tokio::time::timeout(wait, hook.slots.clone().acquire_owned()).await {
-            Ok(Ok(permit)) => Ok(slot(permit)),
-            _ => Err(hook.slow_from_now(hook.answered.load(Ordering::Relaxed))),
-        }
+        hook.wait_for_slot(wait).await.map(slot)
     }
 
     /// When a delivery to `hook_id` would be deferred at once by [`HookLimits::acquire`]
@@ -129,7 +131,61 @@ impl HookSlots {
         let until = hookpost_core::now_ms() + SLOW_FOR.as_millis() as i64;
         self.answered_when_slow.store(answered, Ordering::Relaxed);
         self.slow_until.store(until, Ordering::Relaxed);
+        self.spell_began.notify_waiters();
         until
+    }
+
+    /// A slot within `wait`, or the end of the slow spell that begins. A delivery with
+    /// more deliveries ahead of it than the hook has slots gives up sooner when the hook
+    /// has answered nothing meanwhile (with so many ahead and none of them served, its
+    /// turn could not come within the wait), and at once when a spell begins while it
+    /// waits. So when a hook starts to hang, most of the deliveries queued for it (each
+    /// holding its message) are let go after a fraction of the wait, not all of it; those
+    /// at the head of the queue still wait it out, as they would be served first.
+    async fn wait_for_slot(self: &Arc<Self>, wait: Duration) -> Result<OwnedSemaphorePermit, i64> {
+        let ahead = self.waiting.fetch_add(1, Ordering::Relaxed);
+        let _left = Leave(&self.waiting);
+        let answered = self.answered.load(Ordering::Relaxed);
+        let start = Instant::now();
+        let end = start + wait;
+        let far_back = ahead > self.size;
+        let mut give_up = match far_back {
+            true => start + (wait.mul_f64(self.size as f64 / ahead as f64)).max(wait / 5),
+            false => end,
+        };
+        let acquire = self.slots.clone().acquire_owned();
+        tokio::pin!(acquire);
+        loop {
+            let spell_began = self.spell_began.notified();
+            tokio::select! {
+                permit = &mut acquire => {
+                    return permit.map_err(|_| self.slow_from_now(answered));
+                }
+                _ = spell_began => {
+                    let spell = self.spell();
+                    if spell.slow && far_back {
+                        return Err(spell.until);
+                    }
+                }
+                _ = tokio::time::sleep_until(give_up) => {
+                    let now_answered = self.answered.load(Ordering::Relaxed);
+                    if give_up >= end || now_answered == answered {
+                        return Err(self.slow_from_now(now_answered));
+                    }
+                    // The hook answered: this delivery waits the whole wait after all.
+                    give_up = end;
+                }
+            }
+        }
+    }
+}
+
+/// Counts a waiting delivery out when it stops waiting, however it stops.
+struct Leave<'a>(&'a AtomicUsize);
+
+impl Drop for Leave<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -140,12 +196,16 @@ fn new_slots(size: usize) -> Arc<HookSlots> {
         slow_until: AtomicI64::new(0),
         answered: AtomicU64::new(0),
         answered_when_slow: AtomicU64::new(0),
+        waiting: AtomicUsize::new(0),
+        spell_began: Notify::new(),
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use tokio::task::JoinHandle;
 
     const WAIT: Duration = Duration::from_millis(50);
 
@@ -209,6 +269,62 @@ mod tests {
         drop(held);
         assert_eq!(l.slow_now("a", 2), None, "alive, with a free slot");
         assert!(l.acquire("a", 2, WAIT).await.is_ok(), "and acquire agrees");
+    }
+
+    /// `n` deliveries queued one after another for hook `a` (1 slot, taken): whether
+    /// each was deferred, and after how long.
+    async fn crowd(
+        l: &Arc<HookLimits>,
+        n: usize,
+        wait: Duration,
+    ) -> Vec<JoinHandle<(bool, Duration)>> {
+        let mut queued = Vec::new();
+        for _ in 0..n {
+            let l = l.clone();
+            queued.push(tokio::spawn(async move {
+                let started = std::time::Instant::now();
+                (l.acquire("a", 1, wait).await.is_err(), started.elapsed())
+            }));
+            tokio::time::sleep(Duration::from_millis(2)).await; // in this order
+        }
+        queued
+    }
+
+    #[tokio::test]
+    async fn a_crowd_waiting_on_a_hook_that_answers_nothing_gives_up_early() {
+        let l = Arc::new(HookLimits::default());
+        let _held = l.acquire("a", 1, WAIT).await.unwrap();
+        let wait = Duration::from_secs(2);
+        let mut waited = Vec::new();
+        for queued in crowd(&l, 10, wait).await {
+            let (deferred, after) = queued.await.unwrap();
+            assert!(deferred);
+            waited.push(after);
+        }
+        // The head of the queue (as many as the slots, and one more) waits it out.
+        assert!(waited[..2].iter().all(|&w| w >= wait), "{waited:?}");
+        let rest = &waited[2..];
+        assert!(
+            rest.iter().all(|&w| w < wait / 2),
+            "let go early: {waited:?}"
+        );
+        assert!(
+            rest.iter().any(|&w| w >= wait / 5),
+            "not at once: {waited:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_crowd_waits_the_whole_wait_on_a_hook_that_answers() {
+        let l = Arc::new(HookLimits::default());
+        let held = l.acquire("a", 1, WAIT).await.unwrap();
+        let wait = Duration::from_millis(600);
+        let queued = crowd(&l, 10, wait).await;
+        held.answered(); // alive, if slow: its slot stays taken
+        for waiter in queued {
+            let (deferred, after) = waiter.await.unwrap();
+            assert!(deferred && after >= wait / 2, "waited: {after:?}");
+        }
     }
 
     #[tokio::test]
