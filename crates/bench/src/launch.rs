@@ -118,6 +118,16 @@ impl Hookpost {
         }
     }
 
+    /// Each child process, named as in [`Hookpost::account`], with its pid (none
+    /// in-process).
+    pub fn pids(&self) -> Vec<(String, u32)> {
+        let Hookpost::Children(children) = self else {
+            return Vec::new();
+        };
+        let pid = |p: &RoleProcess| Some((format!("hookpost-{}", p.role), p.child.id()?));
+        children.iter().filter_map(pid).collect()
+    }
+
     /// Stops every role the way an operator does (SIGTERM for a child), so that in-flight
     /// deliveries finish and their acks go out.
     pub async fn stop(self) {

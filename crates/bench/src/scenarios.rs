@@ -1,6 +1,8 @@
 //! The scenarios. Each starts its own hookpost under a fresh prefix, measures, and
 //! removes everything it made.
 
+use std::collections::BTreeMap;
+use std::ops::Range;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -268,6 +270,47 @@ impl Bench {
         true
     }
 
+    /// CPU seconds used so far by each process that takes part.
+    fn cpu_s(&self) -> BTreeMap<String, f64> {
+        let hookpost = self.hookpost.iter().flat_map(|h| h.pids());
+        let named = self
+            .cpu_start
+            .iter()
+            .map(|(n, pid, _)| (n.to_string(), *pid));
+        named
+            .chain(hookpost)
+            .filter_map(|(n, pid)| Some((n, procstat::sample(pid)?.cpu_s)))
+            .collect()
+    }
+
+    /// One turn: events `ids` published for `tenant`, until its healthy deliveries are in.
+    async fn turn(&self, tenant: &str, ids: Range<usize>, o: &Options) -> anyhow::Result<Turn> {
+        let (before, cpu, start) = (self.rx.distinct(), self.cpu_s(), Instant::now());
+        let n = ids.len();
+        self.publish_amqp(tenant, ids, o.payload_bytes).await?;
+        self.wait_for(before + n, o.deadline_s).await;
+        let last = self.rx.seen.lock().expect("not poisoned").last_at;
+        let delivered = self.rx.distinct() - before;
+        let turn = Turn {
+            delivered,
+            secs: match delivered {
+                0 => 0.0,
+                _ => last.map_or(0.0, |l| l.saturating_duration_since(start).as_secs_f64()),
+            },
+            cpu_s: self
+                .cpu_s()
+                .into_iter()
+                .map(|(n, s)| (n.clone(), s - cpu.get(&n).copied().unwrap_or(s)))
+                .collect(),
+        };
+        eprintln!(
+            "  turn of {tenant}: {delivered} deliveries, {:.0}/s, {:.0} µs of CPU each",
+            turn.rate(),
+            turn.cpu_s.values().sum::<f64>() * 1e6 / delivered.max(1) as f64
+        );
+        Ok(turn)
+    }
+
     /// Lost, duplicates, CPU seconds and memory of each process, into the report.
     pub fn account(&self, report: &mut Report, expected: usize) {
         let seen = self.rx.seen.lock().expect("not poisoned");
@@ -407,42 +450,79 @@ pub async fn latency(o: &Options) -> anyhow::Result<Report> {
     Ok(r)
 }
 
-/// `isolation`: the healthy hook's rate alone, then beside 10 hanging hooks (another tenant
-/// of the same process), as a ratio.
+/// How many turns `isolation` takes at each half.
+const ISOLATION_TURNS: usize = 5;
+
+/// What one turn of a scenario delivered, in how long, for how much CPU (by process).
+#[derive(Default)]
+struct Turn {
+    delivered: usize,
+    secs: f64,
+    cpu_s: BTreeMap<String, f64>,
+}
+
+impl std::ops::AddAssign for Turn {
+    fn add_assign(&mut self, t: Turn) {
+        self.delivered += t.delivered;
+        self.secs += t.secs;
+        for (n, s) in t.cpu_s {
+            *self.cpu_s.entry(n).or_default() += s;
+        }
+    }
+}
+
+impl Turn {
+    fn rate(&self) -> f64 {
+        match self.secs > 0.0 {
+            true => self.delivered as f64 / self.secs,
+            false => 0.0,
+        }
+    }
+
+    /// CPU µs per delivery of every process together, then of each.
+    fn put_cpu(&self, r: &mut Report, half: &str) {
+        let per_delivery = |s: f64| s * 1e6 / self.delivered.max(1) as f64;
+        let all = self.cpu_s.values().sum();
+        r.put(&format!("cpu_us_per_delivery.{half}"), per_delivery(all));
+        for (n, s) in &self.cpu_s {
+            r.put(&format!("cpu_us_per_delivery.{half}.{n}"), per_delivery(*s));
+        }
+    }
+}
+
+/// `isolation`: the healthy hook's rate alone, and beside 10 hanging hooks (another tenant
+/// of the same process), as a ratio. The halves take turns, `events` each in all, so
+/// that the host's drift over a run weighs on both alike; the hanging hooks exist from
+/// the start, but get events only in their tenant's turns.
 pub async fn isolation(o: &Options) -> anyhow::Result<Report> {
     let b = Bench::start(o, Roles::ALL).await?;
     b.hook(&b.key, &b.rx.url("ok", 0)).await?;
-    let start = Instant::now();
-    b.publish_amqp("bench", 0..o.events, o.payload_bytes)
-        .await?;
-    b.wait_for(o.events, o.deadline_s).await;
-    let alone = rate(
-        b.rx.distinct(),
-        start,
-        b.rx.seen.lock().expect("not poisoned").last_at,
-    );
-
     let key2 = b.tenant("bench2").await?;
     for h in 0..10 {
         b.hook(&key2, &b.rx.url("hang", h)).await?;
     }
     b.hook(&key2, &b.rx.url("ok", 1)).await?;
-    *b.rx.seen.lock().expect("not poisoned") = Default::default();
-    let start = Instant::now();
-    b.publish_amqp("bench2", 0..o.events, o.payload_bytes)
-        .await?;
-    b.wait_for(o.events, o.deadline_s).await;
-    let beside = rate(
-        b.rx.distinct(),
-        start,
-        b.rx.seen.lock().expect("not poisoned").last_at,
-    );
+    let turns = ISOLATION_TURNS.clamp(1, o.events.max(1));
+    let (mut alone, mut beside) = (Turn::default(), Turn::default());
+    for t in 0..turns {
+        let ids = o.events * t / turns..o.events * (t + 1) / turns;
+        alone += b.turn("bench", ids.clone(), o).await?;
+        beside += b.turn("bench2", ids, o).await?;
+    }
     let mut r = Report::new("isolation");
     r.put("events", o.events as f64);
-    r.put("healthy_alone_per_sec", alone);
-    r.put("healthy_beside_10_hanging_per_sec", beside);
-    r.put("ratio", if alone > 0.0 { beside / alone } else { 0.0 });
-    b.account(&mut r, o.events);
+    r.put("turns", turns as f64);
+    r.put("healthy_alone_per_sec", alone.rate());
+    r.put("healthy_beside_10_hanging_per_sec", beside.rate());
+    let ratio = match alone.rate() > 0.0 {
+        true => beside.rate() / alone.rate(),
+        false => 0.0,
+    };
+    r.put("ratio", ratio);
+    // Steadier than the rates on a busy host: what each delivery cost every process.
+    alone.put_cpu(&mut r, "alone");
+    beside.put_cpu(&mut r, "beside");
+    b.account(&mut r, 2 * o.events);
     b.finish().await?;
     Ok(r)
 }
