@@ -98,8 +98,10 @@ impl Keys {
     }
     /// A per-hook key, written over `key`: a call naming many hooks reuses one buffer.
     fn per_hook_into(&self, key: &mut String, t: &str, what: &str, hook_id: &str) {
+        let parts = [&self.p, ":{t.", t, "}:", what, ":", hook_id];
         key.clear();
-        for part in [&self.p, ":{t.", t, "}:", what, ":", hook_id] {
+        key.reserve(parts.iter().map(|p| p.len()).sum());
+        for part in parts {
             key.push_str(part);
         }
     }
