@@ -24,5 +24,6 @@ mod pipeline;
 mod rabbit_cluster;
 mod receivers;
 mod retries;
+mod security;
 mod shards;
 mod supportbee;
