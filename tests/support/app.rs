@@ -17,6 +17,9 @@ use crate::{amqp_url, redis_url, unique_prefix, wait_until};
 
 pub const ADMIN_TOKEN: &str = "test-admin-token";
 
+/// `HOOKPOST_SECRET_KEY` of every test deployment (a fixed test key: 32 bytes of 0x42).
+pub const SECRET_KEY: &str = "test1:QkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkI=";
+
 #[derive(Clone)]
 pub struct TestOptions {
     pub roles: Roles,
@@ -90,6 +93,9 @@ impl TestApp {
             queue_shards: opts.queue_shards,
             retry_shards: opts.retry_shards,
             quorum_queues: opts.quorum,
+            secret_keys: Some(
+                hookpost_core::secret_key::SecretKeys::parse(SECRET_KEY).expect("a valid key"),
+            ),
             ..Config::default()
         }
     }

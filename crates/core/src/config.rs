@@ -83,6 +83,10 @@ pub struct Config {
     /// `HOOKPOST_CONSOLE_SECURE_COOKIE`: mark the console's cookies `Secure` on every
     /// request, for a TLS proxy that does not send `X-Forwarded-Proto: https`.
     pub console_secure_cookie: bool,
+    /// `HOOKPOST_SECRET_KEY`: the server's keys (`<id>:<base64 of 32 bytes>`, the current
+    /// one first): hook secrets are encrypted under them, and keys for other uses are
+    /// derived from the current one.
+    pub secret_keys: Option<crate::secret_key::SecretKeys>,
 }
 
 impl std::fmt::Debug for Config {
@@ -97,6 +101,7 @@ impl std::fmt::Debug for Config {
             .field("prefix", &self.prefix)
             .field("retry_schedule", &self.retry_schedule)
             .field("allow_private_targets", &self.allow_private_targets)
+            .field("secret_keys", &self.secret_keys)
             .finish_non_exhaustive()
     }
 }
@@ -155,6 +160,7 @@ impl Default for Config {
             retry_after_cap: Duration::from_secs(3600),
             console_session_ttl: Duration::from_secs(8 * 3600),
             console_secure_cookie: false,
+            secret_keys: None,
         }
     }
 }
@@ -202,6 +208,7 @@ pub const VARIABLES: &[&str] = &[
     "HOOKPOST_RETRY_AFTER_CAP",
     "HOOKPOST_CONSOLE_SESSION_TTL",
     "HOOKPOST_CONSOLE_SECURE_COOKIE",
+    "HOOKPOST_SECRET_KEY",
     // Read by the operators' commands only (`hookpost deliveries`, `hookpost retries`).
     "HOOKPOST_API_URL",
 ];
@@ -243,6 +250,9 @@ impl Config {
         ];
         if let Some(token) = &self.admin_token {
             env.push(("HOOKPOST_ADMIN_TOKEN", token.clone()));
+        }
+        if let Some(keys) = &self.secret_keys {
+            env.push(("HOOKPOST_SECRET_KEY", keys.to_env()));
         }
         env
     }
@@ -362,6 +372,12 @@ impl Config {
         if let Some(v) = var("HOOKPOST_CONSOLE_SECURE_COOKIE") {
             c.console_secure_cookie = boolean(v)?;
         }
+        if let Some((name, v)) = var("HOOKPOST_SECRET_KEY") {
+            c.secret_keys = Some(
+                crate::secret_key::SecretKeys::parse(&v)
+                    .map_err(|message| ConfigError { var: name, message })?,
+            );
+        }
         if let Some(v) = var("HOOKPOST_QUORUM_QUEUES") {
             c.quorum_queues = boolean(v)?;
         }
@@ -472,6 +488,12 @@ mod tests {
             queue_shards: 3,
             retry_shards: 4,
             quorum_queues: true,
+            secret_keys: Some(
+                crate::secret_key::SecretKeys::parse(&crate::secret_key::SecretKeys::generate(
+                    "k1",
+                ))
+                .unwrap(),
+            ),
             ..Config::default()
         };
         let env: HashMap<&str, String> = c.deployment_env().into_iter().collect();
@@ -489,6 +511,7 @@ mod tests {
         assert_eq!(child.scheduler_batch, 1000);
         assert_eq!((child.queue_shards, child.retry_shards), (3, 4));
         assert!(child.quorum_queues);
+        assert_eq!(child.secret_keys, c.secret_keys);
     }
 
     #[test]

@@ -13,6 +13,7 @@
 //! - [`config`]: `HOOKPOST_*` settings, validated at start-up.
 //! - [`duration`]: `500ms`, `30s`, `1h`, `7d`.
 //! - [`ids`]: random identifiers and secrets.
+//! - [`secret_key`]: `HOOKPOST_SECRET_KEY`, the server's own keys, with ids for rotation.
 #![forbid(unsafe_code)]
 
 pub mod address;
@@ -28,6 +29,7 @@ pub mod ids;
 pub mod ordering;
 pub mod outcome;
 pub mod retry;
+pub mod secret_key;
 pub mod signing;
 pub mod task;
 
