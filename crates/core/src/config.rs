@@ -441,12 +441,10 @@ impl Config {
     /// starting a role, for configurations built in code.
     pub fn check_admin_token(&self) -> Result<(), ConfigError> {
         match &self.admin_token {
-            Some(token) => {
-                crate::admin_token::check(token).map_err(|message| ConfigError {
-                    var: "HOOKPOST_ADMIN_TOKEN",
-                    message,
-                })
-            }
+            Some(token) => crate::admin_token::check(token).map_err(|message| ConfigError {
+                var: "HOOKPOST_ADMIN_TOKEN",
+                message,
+            }),
             None => Ok(()),
         }
     }
