@@ -15,7 +15,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{amqp_url, redis_url, unique_prefix, wait_until};
 
-pub const ADMIN_TOKEN: &str = "test-admin-token";
+/// The operators' token of every test deployment: random-looking, 32+ characters, as
+/// hookpost requires.
+pub const ADMIN_TOKEN: &str = "hp-tests-7Rk2vQ9xLm4Tz8Wp1Nc6Hd3Jf5Gs0Yb";
 
 /// `HOOKPOST_SECRET_KEY` of every test deployment (a fixed test key: 32 bytes of 0x42).
 pub const SECRET_KEY: &str = "test1:QkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkI=";

@@ -19,7 +19,7 @@ use crate::launch::Hookpost;
 use crate::receiver::Receivers;
 use crate::{percentile, procstat, Options, Report};
 
-const ADMIN: &str = "bench-admin-token";
+const ADMIN: &str = "hp-bench-Q4w8Ez2Rt6Yu0Ip3As7Df1Gh5Jk9Lz";
 /// Distinct `ticket.id`s in the events the API is sent (the `ordered` scenario's keys).
 const TICKETS: usize = 100;
 

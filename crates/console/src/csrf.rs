@@ -17,7 +17,7 @@ changed (cross-site request check). Reload the page and try again.";
 
 /// A POST of `viewer`'s: checked, then read.
 pub fn posted(viewer: &Viewer, headers: &HeaderMap, body: &Bytes) -> Result<Form, PageError> {
-    let form = read(headers, body)?;
+    let form = read(headers, body, viewer.trust_proxy)?;
     let given = form.get(FIELD).unwrap_or_default();
     if !constant_time_eq(given.as_bytes(), viewer.session.csrf.as_bytes()) {
         return Err(PageError::forbidden(REFUSED));
@@ -26,8 +26,8 @@ pub fn posted(viewer: &Viewer, headers: &HeaderMap, body: &Bytes) -> Result<Form
 }
 
 /// A POST's form once its origin is checked (the token is the caller's to check).
-pub fn read(headers: &HeaderMap, body: &Bytes) -> Result<Form, PageError> {
-    same_origin(headers)?;
+pub fn read(headers: &HeaderMap, body: &Bytes, trust_proxy: bool) -> Result<Form, PageError> {
+    same_origin(headers, trust_proxy)?;
     if body.len() > MAX_FORM_BYTES {
         return Err(PageError::Status(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -37,9 +37,23 @@ pub fn read(headers: &HeaderMap, body: &Bytes) -> Result<Form, PageError> {
     Ok(Form::parse(body))
 }
 
+/// The host the browser asked for: `Host`, or, behind a proxy trusted with
+/// `HOOKPOST_TRUST_PROXY`, the last `X-Forwarded-Host` (the one that proxy set). Without
+/// that trust the header is anyone's to write, so it is ignored.
+pub fn request_host(headers: &HeaderMap, trust_proxy: bool) -> Option<&str> {
+    let text = |name| headers.get(name).and_then(|v| v.to_str().ok());
+    let forwarded = trust_proxy
+        .then(|| text("x-forwarded-host"))
+        .flatten()
+        .and_then(|v| v.rsplit(',').next())
+        .map(str::trim)
+        .filter(|h| !h.is_empty());
+    forwarded.or_else(|| text(header::HOST.as_str()).map(str::trim))
+}
+
 /// Refuses a request a browser says came from another site. Browsers send `Origin` with
 /// every POST and `Sec-Fetch-Site` with most; when present they must name this site.
-pub fn same_origin(headers: &HeaderMap) -> Result<(), PageError> {
+pub fn same_origin(headers: &HeaderMap, trust_proxy: bool) -> Result<(), PageError> {
     let text = |name| headers.get(name).and_then(|v| v.to_str().ok());
     if let Some(site) = text("sec-fetch-site") {
         if !matches!(site, "same-origin" | "none") {
@@ -47,7 +61,7 @@ pub fn same_origin(headers: &HeaderMap) -> Result<(), PageError> {
         }
     }
     if let Some(origin) = text(header::ORIGIN.as_str()) {
-        let host = text("x-forwarded-host").or_else(|| text(header::HOST.as_str()));
+        let host = request_host(headers, trust_proxy);
         let origin_host = url::Url::parse(origin).ok().and_then(|u| {
             let host = u.host_str()?.to_owned();
             Some(match u.port() {
@@ -56,7 +70,7 @@ pub fn same_origin(headers: &HeaderMap) -> Result<(), PageError> {
             })
         });
         match (origin_host, host) {
-            (Some(o), Some(h)) if o.eq_ignore_ascii_case(h.trim()) => {}
+            (Some(o), Some(h)) if o.eq_ignore_ascii_case(h) => {}
             _ => return Err(PageError::forbidden(REFUSED)),
         }
     }
@@ -90,7 +104,7 @@ mod tests {
             ]),
         ];
         for h in &ok {
-            assert!(same_origin(h).is_ok(), "{h:?}");
+            assert!(same_origin(h, false).is_ok(), "{h:?}");
         }
         let refused = [
             headers(&[
@@ -102,7 +116,25 @@ mod tests {
             headers(&[("host", "127.0.0.1:8080"), ("sec-fetch-site", "same-site")]),
         ];
         for h in &refused {
-            assert!(same_origin(h).is_err(), "{h:?}");
+            assert!(same_origin(h, false).is_err(), "{h:?}");
         }
+    }
+
+    #[test]
+    fn x_forwarded_host_counts_only_behind_a_trusted_proxy() {
+        let forged = headers(&[
+            ("host", "console.example.com"),
+            ("origin", "https://evil.example"),
+            ("x-forwarded-host", "evil.example"),
+        ]);
+        assert!(same_origin(&forged, false).is_err());
+        assert!(same_origin(&forged, true).is_ok());
+        let proxied = headers(&[
+            ("host", "10.0.0.5:8080"),
+            ("origin", "https://console.example.com"),
+            ("x-forwarded-host", "console.example.com"),
+        ]);
+        assert!(same_origin(&proxied, true).is_ok());
+        assert!(same_origin(&proxied, false).is_err());
     }
 }

@@ -39,7 +39,12 @@ pub fn routes(state: SharedState) -> Router {
         .route("/console", get(|| async { Redirect::to("/console/hooks") }))
         .route(
             "/console/sign-in",
-            get(session::sign_in_page).post(session::sign_in),
+            post(session::sign_in)
+                .layer(axum::middleware::from_fn_with_state(
+                    state.clone(),
+                    session::throttle_sign_in,
+                ))
+                .get(session::sign_in_page),
         )
         .route("/console/sign-out", post(session::sign_out))
         .route("/console/assets/{file}", get(assets::serve))

@@ -1,16 +1,22 @@
 //! Signing in: a tenant's API key (or the operators' admin token) is posted once and
 //! exchanged for a random session id in an `HttpOnly`, `SameSite=Strict` cookie. The key
 //! is never kept in the cookie, put in a URL or stored; the session (in Redis) holds who
-//! signed in, the hash of the credential, and the CSRF token of its forms.
+//! signed in, a digest of the credential (a tenant key's hash, or the admin token's HMAC
+//! under the server key), and the CSRF token of its forms.
+//!
+//! Cookies are `Secure`, with the `__Host-` prefix (`Path=/`, no `Domain`: no other host
+//! or path can set or shadow them), except for a console reached on a loopback host over
+//! plain HTTP, the dev setup, whose cookies are neither.
 
 use axum::body::Bytes;
-use axum::extract::{FromRequestParts, State};
+use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use base64::Engine;
 use hookpost_ingest::auth::constant_time_eq;
-use hookpost_ingest::SharedState;
+use hookpost_ingest::{client, throttle, SharedState};
 use hookpost_store::sessions::Session;
 use hookpost_store::tenants::key_hash;
 use maud::html;
@@ -19,7 +25,7 @@ use rand::RngCore;
 use crate::error::PageError;
 use crate::layout;
 
-/// The session cookie.
+/// The session cookie (`__Host-hookpost_session` when `Secure`).
 pub const COOKIE: &str = "hookpost_session";
 /// The sign-in form's own token (there is no session yet to hold one).
 const SIGN_IN_COOKIE: &str = "hookpost_signin";
@@ -39,6 +45,9 @@ fn plausible_token(t: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
+/// The prefix browsers keep for cookies that are `Secure`, `Path=/` and host-only.
+const HOST_PREFIX: &str = "__Host-";
+
 /// The value of cookie `name`.
 fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
@@ -51,20 +60,51 @@ fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.trim())
 }
 
-/// Whether the request came over https (directly configured, or said by the TLS proxy).
+/// Whether this request's cookies are `Secure`: always with
+/// `HOOKPOST_CONSOLE_SECURE_COOKIE`, or when a trusted proxy says https; otherwise unless
+/// the host asked for is loopback (`localhost`, `127.0.0.0/8`, `[::1]`), where a dev
+/// console runs over plain HTTP. A request without a host counts as not loopback.
 fn secure(state: &SharedState, headers: &HeaderMap) -> bool {
+    let trust = state.config.trust_proxy;
     state.config.console_secure_cookie
-        || headers
-            .get("x-forwarded-proto")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|p| p.eq_ignore_ascii_case("https"))
+        || (trust
+            && headers
+                .get("x-forwarded-proto")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.rsplit(',').next())
+                .is_some_and(|p| p.trim().eq_ignore_ascii_case("https")))
+        || !crate::csrf::request_host(headers, trust).is_some_and(loopback_host)
+}
+
+/// `host` or `host:port` names this machine's loopback.
+fn loopback_host(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or_default(),
+        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+    };
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// The cookie's name as set and read: `Secure` cookies carry the `__Host-` prefix.
+fn cookie_name(base: &str, secure: bool) -> String {
+    if secure {
+        format!("{HOST_PREFIX}{base}")
+    } else {
+        base.to_owned()
+    }
 }
 
 /// A `Set-Cookie` value; `None` clears the cookie.
-fn set_cookie(name: &str, value: Option<&str>, secure: bool) -> HeaderValue {
+fn set_cookie(base: &str, value: Option<&str>, secure: bool) -> HeaderValue {
+    let name = cookie_name(base, secure);
+    // `__Host-` requires `Path=/`; the plain dev cookie stays on the console's paths.
+    let path = if secure { "/" } else { "/console" };
     let mut c = match value {
-        Some(v) => format!("{name}={v}; Path=/console; HttpOnly; SameSite=Strict"),
-        None => format!("{name}=; Path=/console; HttpOnly; SameSite=Strict; Max-Age=0"),
+        Some(v) => format!("{name}={v}; Path={path}; HttpOnly; SameSite=Strict"),
+        None => format!("{name}=; Path={path}; HttpOnly; SameSite=Strict; Max-Age=0"),
     };
     if secure {
         c.push_str("; Secure");
@@ -76,6 +116,8 @@ fn set_cookie(name: &str, value: Option<&str>, secure: bool) -> HeaderValue {
 pub struct Viewer {
     pub id: String,
     pub session: Session,
+    /// `HOOKPOST_TRUST_PROXY`, for the Origin check of its forms.
+    pub trust_proxy: bool,
 }
 
 impl Viewer {
@@ -118,7 +160,8 @@ impl FromRequestParts<SharedState> for Viewer {
         parts: &mut Parts,
         state: &SharedState,
     ) -> Result<Self, Self::Rejection> {
-        let id = cookie(&parts.headers, COOKIE)
+        let name = cookie_name(COOKIE, secure(state, &parts.headers));
+        let id = cookie(&parts.headers, &name)
             .filter(|id| plausible_token(id))
             .ok_or(PageError::SignIn)?
             .to_owned();
@@ -139,15 +182,20 @@ impl FromRequestParts<SharedState> for Viewer {
                     .as_deref()
                     == Some(t.as_str())
             }
-            None => state.config.admin_token.as_deref().is_some_and(|token| {
-                constant_time_eq(key_hash(token).as_bytes(), session.credential.as_bytes())
-            }),
+            None => state
+                .admin
+                .session_credential()
+                .is_some_and(|c| constant_time_eq(c.as_bytes(), session.credential.as_bytes())),
         };
         if !(fresh && valid) {
             state.store.delete_session(&id).await?;
             return Err(PageError::SignIn);
         }
-        Ok(Viewer { id, session })
+        Ok(Viewer {
+            id,
+            session,
+            trust_proxy: state.config.trust_proxy,
+        })
     }
 }
 
@@ -193,8 +241,9 @@ pub async fn sign_in(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    let form = crate::csrf::read(&headers, &body)?;
-    let expected = cookie(&headers, SIGN_IN_COOKIE).unwrap_or_default();
+    let form = crate::csrf::read(&headers, &body, state.config.trust_proxy)?;
+    let pre = cookie_name(SIGN_IN_COOKIE, secure(&state, &headers));
+    let expected = cookie(&headers, &pre).unwrap_or_default();
     let given = form.get(crate::csrf::FIELD).unwrap_or_default();
     if expected.is_empty() || !constant_time_eq(given.as_bytes(), expected.as_bytes()) {
         return Err(PageError::forbidden(
@@ -209,12 +258,12 @@ pub async fn sign_in(
             Some("Enter an API key."),
         ));
     };
-    let is_admin = state
-        .config
-        .admin_token
-        .as_deref()
-        .is_some_and(|t| constant_time_eq(key.as_bytes(), t.as_bytes()));
-    let tenant = if is_admin {
+    let admin = state
+        .admin
+        .matches(key)
+        .then(|| state.admin.session_credential())
+        .flatten();
+    let tenant = if admin.is_some() {
         None
     } else {
         match state.store.authenticate(key).await? {
@@ -238,7 +287,7 @@ pub async fn sign_in(
     };
     let session = Session {
         tenant,
-        credential: key_hash(key),
+        credential: admin.unwrap_or_else(|| key_hash(key)),
         csrf: random_token(),
         acting_for: None,
         created_at: hookpost_core::now_ms(),
@@ -254,6 +303,35 @@ pub async fn sign_in(
     h.append(header::SET_COOKIE, set_cookie(COOKIE, Some(&id), secure));
     h.append(header::SET_COOKIE, set_cookie(SIGN_IN_COOKIE, None, secure));
     Ok(res)
+}
+
+/// Failed sign-ins per client address, as for the API (see [`throttle`]), answered
+/// with a page.
+pub async fn throttle_sign_in(
+    State(state): State<SharedState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let client = client::bucket(client::address(&req, state.config.trust_proxy));
+    throttle::attempt(
+        &state.throttle,
+        &state.store,
+        &state.metrics,
+        "console",
+        &client,
+        next.run(req),
+        |wait| {
+            PageError::Status(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!(
+                    "Too many failed sign-ins from this address. Try again in {} s.",
+                    throttle::retry_after_secs(wait).max(1)
+                ),
+            )
+            .into_response()
+        },
+    )
+    .await
 }
 
 /// `POST /console/sign-out`: the session ends at once.
@@ -297,14 +375,42 @@ mod tests {
     }
 
     #[test]
-    fn cookies_are_strict_and_http_only() {
+    fn cookies_are_strict_and_http_only_and_secure_ones_carry_the_host_prefix() {
         let c = set_cookie(COOKIE, Some("x"), true);
         let c = c.to_str().unwrap();
         assert!(c.contains("HttpOnly") && c.contains("SameSite=Strict") && c.contains("Secure"));
-        assert!(c.contains("Path=/console"));
-        assert!(!set_cookie(COOKIE, Some("x"), false)
-            .to_str()
-            .unwrap()
-            .contains("Secure"));
+        assert!(c.starts_with("__Host-hookpost_session=x; Path=/;"), "{c}");
+        assert!(!c.contains("Domain"));
+        let plain = set_cookie(COOKIE, Some("x"), false);
+        let plain = plain.to_str().unwrap();
+        assert!(
+            plain.starts_with("hookpost_session=x; Path=/console;"),
+            "{plain}"
+        );
+        assert!(!plain.contains("Secure"));
+    }
+
+    #[test]
+    fn loopback_hosts_are_told_from_others() {
+        for h in [
+            "localhost",
+            "localhost:8080",
+            "127.0.0.1:8080",
+            "127.9.9.9",
+            "[::1]:8080",
+            "[::1]",
+        ] {
+            assert!(loopback_host(h), "{h}");
+        }
+        for h in [
+            "example.com",
+            "example.com:8080",
+            "10.0.0.1:80",
+            "[2001:db8::1]:80",
+            "localhost.evil.example",
+            "",
+        ] {
+            assert!(!loopback_host(h), "{h}");
+        }
     }
 }

@@ -18,6 +18,11 @@ pub struct Config {
     pub metrics_addr: SocketAddr,
     /// `HOOKPOST_ADMIN_TOKEN`: operators' bearer token; admin routes are closed without it.
     pub admin_token: Option<String>,
+    /// `HOOKPOST_AUTH_FAILURE_LIMIT`: failed authentications (API key, admin token,
+    /// console sign-in) one client address may make per window; then it gets 429.
+    pub auth_failure_limit: u32,
+    /// `HOOKPOST_AUTH_FAILURE_WINDOW`: the window failed authentications are counted in.
+    pub auth_failure_window: Duration,
     /// `HOOKPOST_PREFIX`: names the exchange `{prefix}.events` and starts every queue
     /// and Redis key, so that deployments and tests can share servers.
     pub prefix: String,
@@ -83,6 +88,10 @@ pub struct Config {
     /// `HOOKPOST_CONSOLE_SECURE_COOKIE`: mark the console's cookies `Secure` on every
     /// request, for a TLS proxy that does not send `X-Forwarded-Proto: https`.
     pub console_secure_cookie: bool,
+    /// `HOOKPOST_TRUST_PROXY`: believe `X-Forwarded-For`, `-Host` and `-Proto` (set only
+    /// behind a proxy that overwrites them): client addresses, the console's Origin check
+    /// and its cookies then go by them.
+    pub trust_proxy: bool,
     /// `HOOKPOST_SECRET_KEY`: the server's keys (`<id>:<base64 of 32 bytes>`, the current
     /// one first): hook secrets are encrypted under them, and keys for other uses are
     /// derived from the current one.
@@ -132,6 +141,8 @@ impl Default for Config {
             http_addr: "127.0.0.1:8080".parse().expect("address"),
             metrics_addr: "127.0.0.1:9090".parse().expect("address"),
             admin_token: None,
+            auth_failure_limit: 10,
+            auth_failure_window: Duration::from_secs(60),
             prefix: "hookpost".into(),
             retry_schedule: RetrySchedule::default(),
             allow_private_targets: false,
@@ -160,6 +171,7 @@ impl Default for Config {
             retry_after_cap: Duration::from_secs(3600),
             console_session_ttl: Duration::from_secs(8 * 3600),
             console_secure_cookie: false,
+            trust_proxy: false,
             secret_keys: None,
         }
     }
@@ -180,6 +192,8 @@ pub const VARIABLES: &[&str] = &[
     "HOOKPOST_HTTP_ADDR",
     "HOOKPOST_METRICS_ADDR",
     "HOOKPOST_ADMIN_TOKEN",
+    "HOOKPOST_AUTH_FAILURE_LIMIT",
+    "HOOKPOST_AUTH_FAILURE_WINDOW",
     "HOOKPOST_PREFIX",
     "HOOKPOST_RETRY_SCHEDULE",
     "HOOKPOST_ALLOW_PRIVATE_TARGETS",
@@ -208,6 +222,7 @@ pub const VARIABLES: &[&str] = &[
     "HOOKPOST_RETRY_AFTER_CAP",
     "HOOKPOST_CONSOLE_SESSION_TTL",
     "HOOKPOST_CONSOLE_SECURE_COOKIE",
+    "HOOKPOST_TRUST_PROXY",
     "HOOKPOST_SECRET_KEY",
     // Read by the operators' commands only (`hookpost deliveries`, `hookpost retries`).
     "HOOKPOST_API_URL",
@@ -251,6 +266,12 @@ impl Config {
         if let Some(token) = &self.admin_token {
             env.push(("HOOKPOST_ADMIN_TOKEN", token.clone()));
         }
+        env.push((
+            "HOOKPOST_AUTH_FAILURE_LIMIT",
+            self.auth_failure_limit.to_string(),
+        ));
+        env.push(("HOOKPOST_AUTH_FAILURE_WINDOW", ms(self.auth_failure_window)));
+        env.push(("HOOKPOST_TRUST_PROXY", self.trust_proxy.to_string()));
         if let Some(keys) = &self.secret_keys {
             env.push(("HOOKPOST_SECRET_KEY", keys.to_env()));
         }
@@ -274,6 +295,19 @@ impl Config {
             c.metrics_addr = parsed(v)?;
         }
         c.admin_token = var("HOOKPOST_ADMIN_TOKEN").map(|(_, v)| v);
+        c.check_admin_token()?;
+        if let Some(v) = var("HOOKPOST_AUTH_FAILURE_LIMIT") {
+            c.auth_failure_limit = positive(v)?;
+        }
+        if let Some((name, v)) = var("HOOKPOST_AUTH_FAILURE_WINDOW") {
+            c.auth_failure_window = duration((name, v))?;
+            if c.auth_failure_window < Duration::from_secs(1) {
+                return Err(ConfigError {
+                    var: name,
+                    message: "must be at least 1s".into(),
+                });
+            }
+        }
         if let Some((name, v)) = var("HOOKPOST_PREFIX") {
             check_prefix(&v).map_err(|message| ConfigError { var: name, message })?;
             c.prefix = v;
@@ -372,6 +406,9 @@ impl Config {
         if let Some(v) = var("HOOKPOST_CONSOLE_SECURE_COOKIE") {
             c.console_secure_cookie = boolean(v)?;
         }
+        if let Some(v) = var("HOOKPOST_TRUST_PROXY") {
+            c.trust_proxy = boolean(v)?;
+        }
         if let Some((name, v)) = var("HOOKPOST_SECRET_KEY") {
             c.secret_keys = Some(
                 crate::secret_key::SecretKeys::parse(&v)
@@ -397,6 +434,19 @@ impl Config {
             });
         }
         Ok(c)
+    }
+
+    /// Refuses an admin token that is short or a known placeholder (see
+    /// [`crate::admin_token::check`]). Reading the environment runs it, and so does
+    /// starting a role, for configurations built in code.
+    pub fn check_admin_token(&self) -> Result<(), ConfigError> {
+        match &self.admin_token {
+            Some(token) => crate::admin_token::check(token).map_err(|message| ConfigError {
+                var: "HOOKPOST_ADMIN_TOKEN",
+                message,
+            }),
+            None => Ok(()),
+        }
     }
 
     /// Retention in whole seconds, for Redis `EXPIRE`.
@@ -477,7 +527,10 @@ mod tests {
             amqp_url: "amqp://a:b@10.0.0.1:5672/%2f,amqp://a:b@10.0.0.2:5672/%2f".into(),
             redis_url: "redis://10.0.0.3:7000/".into(),
             prefix: "bench1".into(),
-            admin_token: Some("t0k".into()),
+            admin_token: Some("hUj3Xq0lD9v2mZ8kQ1wP4rT6yB7nC5sA0eF3gH2iJ4k=".into()),
+            auth_failure_limit: 3,
+            auth_failure_window: Duration::from_secs(5),
+            trust_proxy: true,
             retry_schedule: RetrySchedule::new(vec![
                 Duration::from_secs(90),
                 Duration::from_millis(1500),
@@ -512,6 +565,9 @@ mod tests {
         assert_eq!((child.queue_shards, child.retry_shards), (3, 4));
         assert!(child.quorum_queues);
         assert_eq!(child.secret_keys, c.secret_keys);
+        assert_eq!(child.auth_failure_limit, 3);
+        assert_eq!(child.auth_failure_window, Duration::from_secs(5));
+        assert!(child.trust_proxy);
     }
 
     #[test]
@@ -520,6 +576,8 @@ mod tests {
         assert_eq!(c.prefix, "hookpost");
         assert_eq!(c.retry_schedule, RetrySchedule::default());
         assert!(!c.allow_private_targets);
+        assert!(!c.trust_proxy && !c.console_secure_cookie && c.admin_token.is_none());
+        assert_eq!(c.auth_failure_limit, 10);
     }
 
     #[test]
@@ -550,6 +608,10 @@ mod tests {
             ("HOOKPOST_ALLOW_PRIVATE_TARGETS", "maybe"),
             ("HOOKPOST_QUEUE_SHARDS", "0"),
             ("HOOKPOST_QUEUE_SHARDS", "65"),
+            ("HOOKPOST_ADMIN_TOKEN", "change-me"),
+            ("HOOKPOST_AUTH_FAILURE_LIMIT", "0"),
+            ("HOOKPOST_AUTH_FAILURE_WINDOW", "10ms"),
+            ("HOOKPOST_TRUST_PROXY", "sometimes"),
         ] {
             let err = from(&[(var, value)]).unwrap_err();
             assert_eq!(err.var, var);
@@ -559,7 +621,7 @@ mod tests {
     #[test]
     fn debug_output_hides_secrets() {
         let c = from(&[
-            ("HOOKPOST_ADMIN_TOKEN", "s3cret-token"),
+            ("HOOKPOST_ADMIN_TOKEN", "q7Lz0vN3kX9pW2mR5tY8bC1dF4gH6jK0s"),
             (
                 "HOOKPOST_AMQP_URL",
                 "amqp://u:pass-word@h:5672/%2f,amqp://u:pass-word@h2:5672/%2f",
@@ -568,7 +630,7 @@ mod tests {
         .unwrap();
         let text = format!("{c:?}");
         assert!(
-            !text.contains("s3cret-token") && !text.contains("pass-word"),
+            !text.contains("q7Lz0vN3kX9pW2mR5tY8bC1dF4gH6jK0s") && !text.contains("pass-word"),
             "{text}"
         );
     }

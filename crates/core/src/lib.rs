@@ -14,9 +14,11 @@
 //! - [`duration`]: `500ms`, `30s`, `1h`, `7d`.
 //! - [`ids`]: random identifiers and secrets.
 //! - [`secret_key`]: `HOOKPOST_SECRET_KEY`, the server's own keys, with ids for rotation.
+//! - [`admin_token`]: which `HOOKPOST_ADMIN_TOKEN` values are refused.
 #![forbid(unsafe_code)]
 
 pub mod address;
+pub mod admin_token;
 pub mod catalogue;
 pub mod config;
 pub mod controls;

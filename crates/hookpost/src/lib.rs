@@ -87,6 +87,10 @@ pub async fn start(
     ops: Option<TcpListener>,
     cancel: CancellationToken,
 ) -> std::io::Result<Running> {
+    // The environment was checked when read; a configuration built in code is checked here.
+    config
+        .check_admin_token()
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
     let store = store(&config).map_err(std::io::Error::other)?;
     let metrics = Arc::new(Metrics::new());
     let readiness = Readiness::default();

@@ -7,11 +7,13 @@
 //! - [`supportbee`]: the SupportBee web hooks API on the same store.
 //! - [`test_send`]: sample events sent now, with the receiver's answer.
 //! - [`auth`]: API keys and the admin token.
+//! - [`client`], [`throttle`]: client addresses, and the limit on failed authentications.
 //! - [`body`], [`error`]: JSON bodies in, JSON errors out.
 #![forbid(unsafe_code)]
 
 pub mod auth;
 pub mod body;
+pub mod client;
 pub mod deliveries;
 pub mod error;
 pub mod events;
@@ -20,6 +22,7 @@ pub mod ordering;
 pub mod supportbee;
 pub mod tenants;
 pub mod test_send;
+pub mod throttle;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,6 +40,10 @@ use tokio_util::sync::CancellationToken;
 
 pub struct AppState {
     pub config: Config,
+    /// The admin token, as an HMAC under the server key.
+    pub admin: auth::AdminToken,
+    /// Failed authentications per client address.
+    pub throttle: throttle::Throttle,
     pub store: Store,
     pub publisher: Publisher,
     /// For test sends: the same client and egress rules as the workers'.
@@ -75,6 +82,8 @@ impl AppState {
                 config.request_timeout,
                 config.allow_private_targets,
             ),
+            admin: auth::AdminToken::new(&config),
+            throttle: throttle::Throttle::new(&config),
             config,
             store,
             publisher,
@@ -142,6 +151,11 @@ pub fn router(state: SharedState) -> Router {
             state.clone(),
             require_keyspace,
         ))
+        // Outside the keyspace check: a 401 it turned into 503 is no failed guess.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            throttle_failures,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             count_requests,
@@ -191,6 +205,21 @@ async fn require_keyspace(State(state): State<SharedState>, req: Request, next: 
         return error::ApiError::KeyspaceMissing.into_response();
     }
     response
+}
+
+/// Failed authentications per client address: see [`throttle`].
+async fn throttle_failures(State(state): State<SharedState>, req: Request, next: Next) -> Response {
+    let client = client::bucket(client::address(&req, state.config.trust_proxy));
+    throttle::attempt(
+        &state.throttle,
+        &state.store,
+        &state.metrics,
+        "api",
+        &client,
+        next.run(req),
+        throttle::too_many_failures,
+    )
+    .await
 }
 
 /// Counts requests by route pattern and status class (the console's too).

@@ -49,6 +49,9 @@ pub struct Metrics {
     pub consumers_active: IntGauge,
     /// 1 for what the Redis server keeps on disk: `aof_always`, `aof`, `snapshots`, `none`.
     pub redis_persistence: prometheus::IntGaugeVec,
+    /// Failed authentications (API key, admin token, console sign-in) by surface (`api`,
+    /// `console`) and answer: `refused` (401), `throttled` (429, too many from one address).
+    pub auth_failures: IntCounterVec,
 }
 
 fn counter(r: &Registry, name: &str, help: &str) -> IntCounter {
@@ -238,6 +241,12 @@ impl Metrics {
                 r.register(Box::new(g.clone())).expect("registered once");
                 g
             },
+            auth_failures: counter_vec(
+                &r,
+                "hookpost_auth_failures_total",
+                "Failed authentications: refused, or throttled after too many from one address.",
+                &["surface", "answer"],
+            ),
             registry: r,
         };
         for (kind, _) in hookpost_core::catalogue::DEFAULT_TYPES {
@@ -266,6 +275,11 @@ impl Metrics {
         }
         for reason in ["gone", "failing"] {
             m.hooks_disabled.with_label_values(&[reason]);
+        }
+        for surface in ["api", "console"] {
+            for answer in ["refused", "throttled"] {
+                m.auth_failures.with_label_values(&[surface, answer]);
+            }
         }
         m
     }

@@ -9,6 +9,7 @@
 //! | `P:{meta}:tenants` | set | tenant ids |
 //! | `P:{meta}:queue_shards` | string | the most event queue shards this prefix has had |
 //! | `P:{auth}:key:<sha256>` | string | API key hash → `tenant key_id` |
+//! | `P:{auth}:fail:<client>` | string | failed authentications of a client address (or IPv6 /64) in the current window (expires) |
 //! | `P:{t.T}:tenant` | string | tenant record (JSON) |
 //! | `P:{t.T}:keys` | hash | key id → key info (JSON, no key) |
 //! | `P:{t.T}:hooks` | hash | hook id → hook (JSON) |
@@ -60,6 +61,9 @@ impl Keys {
     }
     pub fn api_key(&self, key_hash: &str) -> String {
         format!("{}:{{auth}}:key:{key_hash}", self.p)
+    }
+    pub fn auth_failures(&self, client: &str) -> String {
+        format!("{}:{{auth}}:fail:{client}", self.p)
     }
     pub fn tenant(&self, t: &str) -> String {
         format!("{}:{{t.{t}}}:tenant", self.p)

@@ -11,8 +11,10 @@
 //! - [`marker`]: the keyspace marker that tells an emptied Redis from a new one.
 //! - [`shards`]: the most event queue shards the prefix has had.
 //! - [`sessions`]: the web console's sign-in sessions.
+//! - [`auth_failures`]: failed authentications per client address, for the throttle.
 #![forbid(unsafe_code)]
 
+pub mod auth_failures;
 pub mod backlog;
 pub mod conn;
 pub mod events;

@@ -14,7 +14,8 @@ use crate::{corrupt, Result, Store};
 pub struct Session {
     /// The tenant whose API key signed in; `None` for an operator (the admin token).
     pub tenant: Option<String>,
-    /// SHA-256 of the credential used: the session ends once it no longer authenticates.
+    /// A digest of the credential used (a tenant key's SHA-256 lookup hash, or the admin
+    /// token's HMAC under the server key): the session ends once it no longer authenticates.
     pub credential: String,
     /// The token every form of this session carries.
     pub csrf: String,
