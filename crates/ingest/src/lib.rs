@@ -46,6 +46,8 @@ pub struct AppState {
     /// Whether Redis held the keyspace marker at the last look.
     pub keyspace_ok: std::sync::atomic::AtomicBool,
     pub ordered_hooks: ordering::OrderedHooks,
+    /// Test sends running now (their in-process caps).
+    pub test_sends: test_send::Running,
 }
 
 pub use hookpost_store::marker::KEYSPACE_MISSING;
@@ -70,11 +72,7 @@ impl AppState {
         )
         .with_reconnect_hook(move || reconnects.inc());
         Arc::new(AppState {
-            sender: hookpost_worker::sender::Sender::new(
-                config.connect_timeout,
-                config.request_timeout,
-                config.allow_private_targets,
-            ),
+            sender: hookpost_worker::sender::Sender::new(&config),
             config,
             store,
             publisher,
@@ -82,6 +80,7 @@ impl AppState {
             readiness,
             keyspace_ok: std::sync::atomic::AtomicBool::new(true),
             ordered_hooks: ordering::OrderedHooks::default(),
+            test_sends: test_send::Running::default(),
         })
     }
 }
