@@ -170,3 +170,34 @@ pub async fn send(
     };
     Ok(state.sender.send(url, body, &envelope).await.into())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tenant_runs_two_test_sends_at_once_and_a_process_sixteen() {
+        let running = Running::default();
+        let a1 = running.start("a").unwrap();
+        let _a2 = running.start("a").unwrap();
+        let busy = running.start("a").err().unwrap();
+        assert!(matches!(
+            busy,
+            ApiError::TooManyRequests("test_send_busy", _, 1)
+        ));
+        drop(a1);
+        let _a3 = running.start("a").expect("a finished send frees its place");
+
+        let others: Vec<Admitted<'_>> = (0..IN_PROCESS - 2)
+            .map(|i| running.start(&format!("t{}", i / 2)).unwrap())
+            .collect();
+        assert!(running.start("someone-new").is_err(), "the process is full");
+        drop(others);
+        let _new = running.start("someone-new").expect("places were freed");
+        assert_eq!(
+            running.by_tenant.lock().unwrap().len(),
+            2,
+            "a and someone-new only"
+        );
+    }
+}
