@@ -2,9 +2,10 @@
 //! receiver's answer returned (`POST /v1/hooks/{id}/test`, `POST /web_hooks/test.json`).
 //!
 //! A test send reaches a URL of the caller's choosing and shows what it answered, so it
-//! is limited: per tenant a rate ([`RATE_BURST`] at once, then one per [`RATE_INTERVAL`],
-//! in Redis so every ingest shares it) and [`PER_TENANT`] at a time, and [`IN_PROCESS`] at
-//! a time in one ingest process. Over a limit: 429 with `Retry-After`.
+//! is limited: per tenant a rate ([`RATE_BURST`] in a row, then one per [`RATE_INTERVAL`],
+//! in Redis so every ingest shares it), and in each ingest process [`PER_TENANT`] of a
+//! tenant's and [`IN_PROCESS`] in all running at a time (a send holds its place for up to
+//! `HOOKPOST_REQUEST_TIMEOUT`). Over a limit: 429 with `Retry-After`.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -19,7 +20,7 @@ use serde::Serialize;
 use crate::error::ApiError;
 use crate::AppState;
 
-/// A tenant's test sends: this many at once...
+/// A tenant's test sends: this many in a row...
 pub const RATE_BURST: u32 = 5;
 /// ...then one every 6 s (10 a minute). Enough to try a receiver while building it.
 pub const RATE_INTERVAL: Duration = Duration::from_secs(6);
@@ -88,7 +89,7 @@ pub async fn admit<'a>(state: &'a AppState, tenant: &str) -> Result<Admitted<'a>
         return Err(ApiError::TooManyRequests(
             "test_send_rate_limited",
             format!(
-                "a tenant may make {RATE_BURST} test sends at once, then one every {}s; \
+                "a tenant may make {RATE_BURST} test sends in a row, then one every {}s; \
                  retry in {secs}s",
                 RATE_INTERVAL.as_secs()
             ),
