@@ -85,6 +85,8 @@ impl TestApp {
             prefix: prefix.to_owned(),
             retry_schedule: RetrySchedule::parse(opts.retry).expect("a valid schedule"),
             allow_private_targets: opts.allow_private,
+            // Port 9 (discard) is the tests' URL where nothing listens; refused by default.
+            allowed_ports: hookpost_core::ports::AllowedPorts::parse("9").expect("a port"),
             rotation_grace: opts.rotation_grace,
             retention: opts.retention,
             disable_after: opts.disable_after,

@@ -15,6 +15,17 @@ impl ChildRole {
     /// schedule, timeouts), with its metrics on a port of its own. `binary` is the
     /// scenario's `env!("CARGO_BIN_EXE_hookpost-child")`: the shipped CLI's own `main`.
     pub fn spawn(binary: &str, role: &str, config: &Config) -> ChildRole {
+        Self::spawn_with(binary, role, config, &[])
+    }
+
+    /// [`ChildRole::spawn`] with more variables (or ones that override the deployment's):
+    /// the child's own environment, the test process's stays untouched.
+    pub fn spawn_with(
+        binary: &str,
+        role: &str,
+        config: &Config,
+        env: &[(&str, String)],
+    ) -> ChildRole {
         let mut cmd = Command::new(binary);
         cmd.arg(role)
             .env_clear()
@@ -22,6 +33,7 @@ impl ChildRole {
             .env("RUST_LOG", "error")
             .envs(config.deployment_env())
             .env("HOOKPOST_METRICS_ADDR", "127.0.0.1:0")
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .kill_on_drop(true);

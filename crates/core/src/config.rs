@@ -30,6 +30,13 @@ pub struct Config {
     pub retry_schedule: RetrySchedule,
     /// `HOOKPOST_ALLOW_PRIVATE_TARGETS`: deliver to loopback/private/link-local addresses.
     pub allow_private_targets: bool,
+    /// `HOOKPOST_ALLOWED_PORTS`: ports hook URLs may use beyond 80, 443 and the
+    /// unprivileged ones that are not well-known data-store ports.
+    pub allowed_ports: crate::ports::AllowedPorts,
+    /// `HOOKPOST_EGRESS_PROXY`: an HTTP(S) proxy every delivery and test send goes
+    /// through. hookpost cannot see the address the proxy connects to: the proxy must
+    /// enforce the address policy itself.
+    pub egress_proxy: Option<url::Url>,
     /// `HOOKPOST_CONNECT_TIMEOUT`
     pub connect_timeout: Duration,
     /// `HOOKPOST_REQUEST_TIMEOUT`: a whole attempt, connect to last byte read.
@@ -110,6 +117,11 @@ impl std::fmt::Debug for Config {
             .field("prefix", &self.prefix)
             .field("retry_schedule", &self.retry_schedule)
             .field("allow_private_targets", &self.allow_private_targets)
+            .field("allowed_ports", &self.allowed_ports.to_env())
+            .field(
+                "egress_proxy",
+                &self.egress_proxy.as_ref().map(|u| redact_url(u.as_str())),
+            )
             .field("secret_keys", &self.secret_keys)
             .finish_non_exhaustive()
     }
@@ -146,6 +158,8 @@ impl Default for Config {
             prefix: "hookpost".into(),
             retry_schedule: RetrySchedule::default(),
             allow_private_targets: false,
+            allowed_ports: crate::ports::AllowedPorts::default(),
+            egress_proxy: None,
             connect_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(30),
             prefetch: 256,
@@ -197,6 +211,8 @@ pub const VARIABLES: &[&str] = &[
     "HOOKPOST_PREFIX",
     "HOOKPOST_RETRY_SCHEDULE",
     "HOOKPOST_ALLOW_PRIVATE_TARGETS",
+    "HOOKPOST_ALLOWED_PORTS",
+    "HOOKPOST_EGRESS_PROXY",
     "HOOKPOST_CONNECT_TIMEOUT",
     "HOOKPOST_REQUEST_TIMEOUT",
     "HOOKPOST_PREFETCH",
@@ -253,6 +269,14 @@ impl Config {
             (
                 "HOOKPOST_ALLOW_PRIVATE_TARGETS",
                 self.allow_private_targets.to_string(),
+            ),
+            ("HOOKPOST_ALLOWED_PORTS", self.allowed_ports.to_env()),
+            (
+                "HOOKPOST_EGRESS_PROXY",
+                self.egress_proxy
+                    .as_ref()
+                    .map(url::Url::to_string)
+                    .unwrap_or_default(),
             ),
             ("HOOKPOST_CONNECT_TIMEOUT", ms(self.connect_timeout)),
             ("HOOKPOST_REQUEST_TIMEOUT", ms(self.request_timeout)),
@@ -318,6 +342,14 @@ impl Config {
         }
         if let Some(v) = var("HOOKPOST_ALLOW_PRIVATE_TARGETS") {
             c.allow_private_targets = boolean(v)?;
+        }
+        if let Some((name, v)) = var("HOOKPOST_ALLOWED_PORTS") {
+            c.allowed_ports = crate::ports::AllowedPorts::parse(&v)
+                .map_err(|message| ConfigError { var: name, message })?;
+        }
+        if let Some((name, v)) = var("HOOKPOST_EGRESS_PROXY") {
+            c.egress_proxy =
+                Some(proxy_url(&v).map_err(|message| ConfigError { var: name, message })?);
         }
         if let Some(v) = var("HOOKPOST_CONNECT_TIMEOUT") {
             c.connect_timeout = duration(v)?;
@@ -467,6 +499,18 @@ pub fn check_prefix(p: &str) -> Result<(), String> {
     }
 }
 
+/// An `http://` or `https://` proxy URL with a host, and nothing after it.
+fn proxy_url(v: &str) -> Result<url::Url, String> {
+    let url = url::Url::parse(v).map_err(|e| format!("is not a URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
+        return Err("must be an http:// or https:// URL with a host".into());
+    }
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+        return Err("must name a proxy only, no path or query".into());
+    }
+    Ok(url)
+}
+
 fn parsed<T: std::str::FromStr>((var, v): (&'static str, String)) -> Result<T, ConfigError>
 where
     T::Err: std::fmt::Display,
@@ -536,6 +580,8 @@ mod tests {
                 Duration::from_millis(1500),
             ]),
             allow_private_targets: true,
+            allowed_ports: crate::ports::AllowedPorts::parse("22,9000-9099").unwrap(),
+            egress_proxy: Some("http://proxy.internal:3128".parse().unwrap()),
             request_timeout: Duration::from_millis(2500),
             scheduler_batch: 1000,
             queue_shards: 3,
@@ -557,6 +603,8 @@ mod tests {
         assert_eq!(child.admin_token, c.admin_token);
         assert_eq!(child.retry_schedule, c.retry_schedule);
         assert!(child.allow_private_targets);
+        assert_eq!(child.allowed_ports, c.allowed_ports);
+        assert_eq!(child.egress_proxy, c.egress_proxy);
         assert_eq!(child.request_timeout, c.request_timeout);
         assert_eq!(child.connect_timeout, c.connect_timeout);
         assert_eq!(child.shutdown_grace, c.shutdown_grace);
@@ -578,6 +626,23 @@ mod tests {
         assert!(!c.allow_private_targets);
         assert!(!c.trust_proxy && !c.console_secure_cookie && c.admin_token.is_none());
         assert_eq!(c.auth_failure_limit, 10);
+        assert!(c.allowed_ports.is_empty() && c.egress_proxy.is_none());
+    }
+
+    #[test]
+    fn reads_the_egress_settings() {
+        let c = from(&[
+            ("HOOKPOST_ALLOWED_PORTS", "22, 8000-8999"),
+            ("HOOKPOST_EGRESS_PROXY", "http://u:pw@proxy.internal:3128"),
+        ])
+        .unwrap();
+        assert!(c.allowed_ports.allows(22) && c.allowed_ports.allows(8500));
+        let proxy = c.egress_proxy.as_ref().unwrap();
+        assert_eq!(proxy.host_str(), Some("proxy.internal"));
+        assert!(
+            !format!("{c:?}").contains("pw@"),
+            "the proxy's password stays out of logs"
+        );
     }
 
     #[test]
@@ -612,6 +677,11 @@ mod tests {
             ("HOOKPOST_AUTH_FAILURE_LIMIT", "0"),
             ("HOOKPOST_AUTH_FAILURE_WINDOW", "10ms"),
             ("HOOKPOST_TRUST_PROXY", "sometimes"),
+            ("HOOKPOST_ALLOWED_PORTS", "1-99999"),
+            ("HOOKPOST_ALLOWED_PORTS", "http"),
+            ("HOOKPOST_EGRESS_PROXY", "proxy:3128"),
+            ("HOOKPOST_EGRESS_PROXY", "socks5://proxy:1080"),
+            ("HOOKPOST_EGRESS_PROXY", "http://proxy:3128/path"),
         ] {
             let err = from(&[(var, value)]).unwrap_err();
             assert_eq!(err.var, var);

@@ -1,6 +1,7 @@
 //! hookpost's domain, free of I/O.
 //!
 //! - [`address`]: which IP addresses are public (the SSRF guard's rule).
+//! - [`ports`]: which TCP ports hook URLs may name.
 //! - [`catalogue`]: the known event types (a closed set for metric labels).
 //! - [`event`]: the producer's event, parsed and validated once for every path in.
 //! - [`filter`]: smart-rule filters over an event's payload.
@@ -30,6 +31,7 @@ pub mod hook;
 pub mod ids;
 pub mod ordering;
 pub mod outcome;
+pub mod ports;
 pub mod retry;
 pub mod secret_key;
 pub mod signing;

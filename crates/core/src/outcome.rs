@@ -18,7 +18,8 @@ pub enum OutcomeKind {
     Dns,
     /// The TLS handshake failed.
     Tls,
-    /// The target is not allowed (private address while those are refused).
+    /// The target is not allowed (a private address while those are refused, or a port
+    /// the policy refuses).
     RefusedByPolicy,
 }
 

@@ -16,6 +16,9 @@ pub enum ApiError {
     Conflict(&'static str, String),
     #[error("{1}")]
     Unprocessable(&'static str, String),
+    /// 429 with `Retry-After` of so many seconds.
+    #[error("{1}")]
+    TooManyRequests(&'static str, String, u64),
     #[error("the request body is larger than {0} bytes")]
     TooLarge(usize),
     #[error("the message broker is unavailable; nothing was accepted: {0}")]
@@ -34,6 +37,7 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(..) => StatusCode::CONFLICT,
             ApiError::Unprocessable(..) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::TooManyRequests(..) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::BrokerUnavailable(_)
             | ApiError::StoreUnavailable(_)
@@ -45,7 +49,8 @@ impl ApiError {
         match self {
             ApiError::BadRequest(code, _)
             | ApiError::Conflict(code, _)
-            | ApiError::Unprocessable(code, _) => code,
+            | ApiError::Unprocessable(code, _)
+            | ApiError::TooManyRequests(code, ..) => code,
             ApiError::Unauthorized => "unauthorized",
             ApiError::NotFound(_) => "not_found",
             ApiError::TooLarge(_) => "too_large",
@@ -73,6 +78,12 @@ impl IntoResponse for ApiError {
         }
         let body =
             serde_json::json!({ "error": { "code": self.code(), "message": self.to_string() } });
-        (self.status(), axum::Json(body)).into_response()
+        let mut response = (self.status(), axum::Json(body)).into_response();
+        if let ApiError::TooManyRequests(_, _, secs) = &self {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, (*secs).into());
+        }
+        response
     }
 }

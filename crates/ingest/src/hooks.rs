@@ -238,6 +238,11 @@ pub fn check_event_types(state: &AppState, events: &[String]) -> Result<(), ApiE
 /// A hook URL as given, once it is well-formed and (unless allowed) public.
 pub async fn checked_url(state: &AppState, raw: &str) -> Result<String, ApiError> {
     let parsed = check_url(raw).map_err(|m| ApiError::invalid("url", m))?;
+    state
+        .config
+        .allowed_ports
+        .check(&parsed)
+        .map_err(|m| ApiError::BadRequest("port_not_allowed", format!("`url`: {m}")))?;
     if !state.config.allow_private_targets {
         check_public(&parsed).await?;
     }
@@ -656,6 +661,7 @@ pub async fn send_test(
         .or_else(|| hook.events.iter().find(|e| *e != "*").cloned())
         .unwrap_or_else(|| "ticket.created".into());
     check_event_types(state, std::slice::from_ref(&kind))?;
+    let admitted = crate::test_send::admit(state, &hook.tenant).await?;
     let url = url::Url::parse(&hook.url).map_err(|e| ApiError::invalid("url", e))?;
-    Ok(crate::test_send::send(state, &url, Some(hook), &kind).await)
+    crate::test_send::send(state, &admitted, &url, Some(hook), &kind).await
 }

@@ -53,6 +53,8 @@ pub struct AppState {
     /// Whether Redis held the keyspace marker at the last look.
     pub keyspace_ok: std::sync::atomic::AtomicBool,
     pub ordered_hooks: ordering::OrderedHooks,
+    /// Test sends running now (their in-process caps).
+    pub test_sends: test_send::Running,
 }
 
 pub use hookpost_store::marker::KEYSPACE_MISSING;
@@ -77,11 +79,7 @@ impl AppState {
         )
         .with_reconnect_hook(move || reconnects.inc());
         Arc::new(AppState {
-            sender: hookpost_worker::sender::Sender::new(
-                config.connect_timeout,
-                config.request_timeout,
-                config.allow_private_targets,
-            ),
+            sender: hookpost_worker::sender::Sender::new(&config),
             admin: auth::AdminToken::new(&config),
             throttle: throttle::Throttle::new(&config),
             config,
@@ -91,6 +89,7 @@ impl AppState {
             readiness,
             keyspace_ok: std::sync::atomic::AtomicBool::new(true),
             ordered_hooks: ordering::OrderedHooks::default(),
+            test_sends: test_send::Running::default(),
         })
     }
 }

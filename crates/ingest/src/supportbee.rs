@@ -179,11 +179,13 @@ pub async fn test(
             e.to_string().replace("`events`", "`action_type`"),
         )
     })?;
+    // Limited before the URL is looked at: checking it resolves the name.
+    let admitted = crate::test_send::admit(&state, &tenant).await?;
     let url_text = checked_url(&state, input.url.trim()).await?;
     let url = url::Url::parse(&url_text).map_err(|e| ApiError::invalid("url", e))?;
     let hooks = state.store.hooks(&tenant).await?;
     let hook = hooks.iter().find(|h| h.url == url_text);
-    let result = crate::test_send::send(&state, &url, hook, &input.action_type).await;
+    let result = crate::test_send::send(&state, &admitted, &url, hook, &input.action_type).await?;
     let status = if result.ok {
         StatusCode::OK
     } else {

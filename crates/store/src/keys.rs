@@ -22,6 +22,7 @@
 //! | `P:{t.T}:log` | sorted set | delivery ids by creation time |
 //! | `P:{t.T}:rate:<hook>` | hash | the hook's rate limit: next conformant time, line |
 //! | `P:{t.T}:inflight:<hook>` | sorted set | the hook's requests in flight by lease end |
+//! | `P:{t.T}:testrate` | hash | the tenant's test-send rate limit: next conformant time |
 //! | `P:{t.T}:ordq:<hook>:<key>` | sorted set | an ordering key's deliveries (`<dlv>:<evt>`) by acceptance |
 //! | `P:{t.T}:ords:<hook>:<key>` | hash | an ordering key's state: seq, cur (holder), owner, lease, blocked |
 //! | `P:{t.T}:bl:<hook>` | list | a slow hook's backlog: `<event id> <attempt>`, oldest first |
@@ -93,6 +94,10 @@ impl Keys {
     /// Since when every attempt to a hook has failed (ms), absent after a success.
     pub fn hook_failing(&self, t: &str) -> String {
         format!("{}:{{t.{t}}}:failing", self.p)
+    }
+    /// The tenant's test-send rate limit (shared by every ingest).
+    pub fn test_send_rate(&self, t: &str) -> String {
+        format!("{}:{{t.{t}}}:testrate", self.p)
     }
     /// A key of one hook's own state, `what` naming which.
     fn per_hook(&self, t: &str, what: &str, hook_id: &str) -> String {

@@ -45,6 +45,32 @@ impl Store {
         })
     }
 
+    /// Spends one of the tenant's test sends (`burst` at once, then one per `interval`):
+    /// `None` when it may go now, else how long until one would. A refused one spends
+    /// nothing, so a client that keeps trying is not held off longer.
+    pub async fn test_send_rate(
+        &self,
+        tenant: &str,
+        interval: Duration,
+        burst: u32,
+    ) -> Result<Option<Duration>> {
+        // The script answers any wait up to its third argument as a plain wait, without
+        // taking a place in line: a day is longer than any wait of this limit.
+        let answer: Vec<u64> = self
+            .scripts
+            .rate_limit
+            .key(self.keys.test_send_rate(tenant))
+            .arg(interval.as_millis() as u64)
+            .arg(burst)
+            .arg(86_400_000u64)
+            .invoke_async(&mut self.conn())
+            .await?;
+        Ok(match answer[..] {
+            [wait, ..] if wait > 0 => Some(Duration::from_millis(wait)),
+            _ => None,
+        })
+    }
+
     /// Takes one of `max` slots at the hook for `lease` under `token`; `false` when all
     /// are taken.
     pub async fn take_slot(

@@ -72,11 +72,7 @@ impl Worker {
         )
         .with_reconnect_hook(move || reconnects.inc());
         Arc::new(Worker {
-            sender: sender::Sender::new(
-                config.connect_timeout,
-                config.request_timeout,
-                config.allow_private_targets,
-            ),
+            sender: sender::Sender::new(&config),
             limits: limits::HookLimits::default(),
             leases: leases::Leases::default(),
             hand_overs: ordered::HandOvers::default(),

@@ -4,7 +4,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hookpost_core::outcome::{Attempt, OutcomeKind, RESPONSE_SNIPPET_BYTES};
+use hookpost_core::ports::AllowedPorts;
 use hookpost_core::signing::Signatures;
+use hookpost_core::Config;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE, RETRY_AFTER};
 
 use crate::egress;
@@ -18,6 +20,7 @@ const MAX_RESPONSE_READ: usize = 64 << 10;
 pub struct Sender {
     client: reqwest::Client,
     allow_private: bool,
+    allowed_ports: AllowedPorts,
 }
 
 /// The headers of one attempt besides the signatures.
@@ -34,26 +37,41 @@ pub struct Envelope<'a> {
 }
 
 impl Sender {
-    pub fn new(
-        connect_timeout: Duration,
-        request_timeout: Duration,
-        allow_private: bool,
-    ) -> Sender {
+    /// The client of `config`'s timeouts and egress policy (private targets, ports, proxy).
+    pub fn new(config: &Config) -> Sender {
         let builder = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(connect_timeout)
-            .timeout(request_timeout)
+            .connect_timeout(config.connect_timeout)
+            .timeout(config.request_timeout)
             .pool_idle_timeout(Duration::from_secs(60))
             .pool_max_idle_per_host(64)
             .tcp_nodelay(true)
             .user_agent(concat!("hookpost/", env!("CARGO_PKG_VERSION")));
+        // Never the proxy of the environment: it would resolve hook names past the check.
+        let builder = match &config.egress_proxy {
+            Some(proxy) => builder.proxy(
+                reqwest::Proxy::all(proxy.as_str()).expect("HOOKPOST_EGRESS_PROXY was checked"),
+            ),
+            None => builder.no_proxy(),
+        };
         let builder = builder.dns_resolver(Arc::new(egress::Resolver {
-            public_only: !allow_private,
+            public_only: !config.allow_private_targets,
+            trusted: config
+                .egress_proxy
+                .as_ref()
+                .and_then(|p| p.host_str())
+                .map(str::to_owned),
         }));
         Sender {
             client: builder.build().expect("the HTTP client builds"),
-            allow_private,
+            allow_private: config.allow_private_targets,
+            allowed_ports: config.allowed_ports.clone(),
         }
+    }
+
+    /// Refuses a URL on a port the policy does not allow (`HOOKPOST_ALLOWED_PORTS`).
+    pub fn check_port(&self, url: &url::Url) -> Result<(), egress::PortRefused> {
+        self.allowed_ports.check(url).map_err(egress::PortRefused)
     }
 
     /// Makes one attempt. Never fails: every way it can end is an [`Attempt`].
@@ -70,6 +88,11 @@ impl Sender {
             response: None,
             retry_after_s: None,
         };
+        if let Err(refused) = self.check_port(url) {
+            attempt.outcome = OutcomeKind::RefusedByPolicy;
+            attempt.error = Some(refused.to_string());
+            return attempt;
+        }
         if !self.allow_private {
             if let Err(refused) = egress::check_literal(url) {
                 attempt.outcome = OutcomeKind::RefusedByPolicy;
@@ -193,4 +216,57 @@ fn classify(e: &reqwest::Error) -> (OutcomeKind, String) {
         }
     });
     (kind, chain)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn attempt(sender: &Sender, url: &str) -> Attempt {
+        let headers = HeaderMap::new();
+        let env = Envelope {
+            delivery_id: "dlv_x",
+            event_type: "ticket.created",
+            attempt: 1,
+            timestamp: 0,
+            signatures: None,
+            headers: &headers,
+        };
+        sender
+            .send(&url.parse().unwrap(), b"{}".to_vec(), &env)
+            .await
+    }
+
+    #[tokio::test]
+    async fn a_url_on_a_refused_port_is_refused_by_policy_before_any_connection() {
+        let config = Config {
+            allow_private_targets: true,
+            ..Config::default()
+        };
+        let sender = Sender::new(&config);
+        // Nothing listens on 127.0.0.1:9: a connection would end as `connect`.
+        let a = attempt(&sender, "http://127.0.0.1:9/x").await;
+        assert_eq!(a.outcome, OutcomeKind::RefusedByPolicy);
+        assert!(a.error.unwrap().contains("port 9"));
+        let allowed = Sender::new(&Config {
+            allowed_ports: AllowedPorts::parse("9").unwrap(),
+            ..config
+        });
+        assert_eq!(
+            attempt(&allowed, "http://127.0.0.1:9/x").await.outcome,
+            OutcomeKind::Connect
+        );
+    }
+
+    #[tokio::test]
+    async fn an_ipv6_literal_embedding_a_private_ipv4_is_refused_by_policy() {
+        let sender = Sender::new(&Config::default());
+        for url in [
+            "http://[2002:7f00:1::1]:8080/",
+            "http://[::ffff:0:7f00:1]:8080/",
+        ] {
+            let a = attempt(&sender, url).await;
+            assert_eq!(a.outcome, OutcomeKind::RefusedByPolicy, "{url}");
+        }
+    }
 }
