@@ -7,6 +7,7 @@
 //! - [`supportbee`]: the SupportBee web hooks API on the same store.
 //! - [`test_send`]: sample events sent now, with the receiver's answer.
 //! - [`auth`]: API keys and the admin token.
+//! - [`path_id`]: ids from URL paths, checked before they reach the store.
 //! - [`body`], [`error`]: JSON bodies in, JSON errors out.
 #![forbid(unsafe_code)]
 
@@ -17,6 +18,7 @@ pub mod error;
 pub mod events;
 pub mod hooks;
 pub mod ordering;
+pub mod path_id;
 pub mod supportbee;
 pub mod tenants;
 pub mod test_send;

@@ -30,6 +30,9 @@
 //! | `P:{r.N}:due` | sorted set | retry shard N: task JSON by due time (ms) |
 //! | `P:{r.N}:claimed` | sorted set | retry shard N: claimed tasks by lease expiry |
 //!
+//! Event ids are the producers' own and may hold `:`; they go into keys through
+//! [`key_part`]. Every other id in a key is generated or checked (tenants) and holds none.
+//!
 //! A tenant's data shares one slot (`{t.T}`); the retry set is spread over N shards; each
 //! console session is a slot of its own (nothing touches two at once).
 
@@ -74,7 +77,7 @@ impl Keys {
         format!("{}:{{t.{t}}}:hooks:ver", self.p)
     }
     pub fn event(&self, t: &str, event_id: &str) -> String {
-        format!("{}:{{t.{t}}}:evt:{event_id}", self.p)
+        format!("{}:{{t.{t}}}:evt:{}", self.p, key_part(event_id))
     }
     pub fn delivery(&self, t: &str, delivery_id: &str) -> String {
         format!("{}:{{t.{t}}}:dlv:{delivery_id}", self.p)
@@ -84,7 +87,7 @@ impl Keys {
     }
     /// The deliveries an event caused.
     pub fn event_deliveries(&self, t: &str, event_id: &str) -> String {
-        format!("{}:{{t.{t}}}:evt:{event_id}:dlvs", self.p)
+        format!("{}:{{t.{t}}}:evt:{}:dlvs", self.p, key_part(event_id))
     }
     /// Since when every attempt to a hook has failed (ms), absent after a success.
     pub fn hook_failing(&self, t: &str) -> String {
@@ -156,6 +159,19 @@ impl Keys {
     }
 }
 
+/// A producer-chosen event id as it appears inside a key: `:` (allowed in event ids, and
+/// the keys' separator) becomes `%3A`. Event ids never hold `%`, so two ids never share a
+/// key, and an id such as `x:dlvs` can no longer name another event's key. Ids without
+/// `:` (every generated one) keep the key they always had. `order_common.lua` encodes
+/// the same way.
+pub fn key_part(event_id: &str) -> std::borrow::Cow<'_, str> {
+    if event_id.contains(':') {
+        event_id.replace(':', "%3A").into()
+    } else {
+        event_id.into()
+    }
+}
+
 /// The retry shard of a delivery: FNV-1a of its id, so every task of one delivery lands
 /// in the same shard.
 pub fn shard_of(id: &str, shards: u32) -> u32 {
@@ -203,6 +219,23 @@ mod tests {
         }
         assert_eq!(tag(&k.retries_due(3)), tag(&k.retries_claimed(3)));
         assert_eq!(tag(&k.session("ab12")), "s.ab12");
+    }
+
+    #[test]
+    fn event_ids_with_colons_cannot_name_another_events_keys() {
+        let k = Keys::new("hp");
+        // Before encoding, event `e1:dlvs` was the set of event `e1`'s deliveries.
+        assert_ne!(k.event("acme", "e1:dlvs"), k.event_deliveries("acme", "e1"));
+        assert_eq!(k.event("acme", "e1:dlvs"), "hp:{t.acme}:evt:e1%3Adlvs");
+        assert_eq!(k.event_deliveries("acme", "a:b"), "hp:{t.acme}:evt:a%3Ab:dlvs");
+        // Ids without `:` keep their keys.
+        assert_eq!(k.event("acme", "evt_1.x-y"), "hp:{t.acme}:evt:evt_1.x-y");
+        let ids = ["a:b", "a-3Ab", "a:b:dlvs", "a", "a:", ":a", "a::b"];
+        let keys: std::collections::HashSet<String> = ids
+            .iter()
+            .flat_map(|id| [k.event("t", id), k.event_deliveries("t", id)])
+            .collect();
+        assert_eq!(keys.len(), ids.len() * 2);
     }
 
     #[test]
