@@ -88,7 +88,8 @@ impl AppState {
     }
 }
 
-/// The API, with `/metrics`, `/healthz` and `/readyz`.
+/// The API, with `/healthz`; with `/metrics` and `/readyz` too when `HOOKPOST_OPS_ON_API`
+/// is set (otherwise they are on the metrics address only).
 pub fn router(state: SharedState) -> Router {
     let api = Router::new()
         .route("/v1/events", post(events::publish_one))
@@ -149,10 +150,14 @@ pub fn router(state: SharedState) -> Router {
             count_requests,
         ))
         .with_state(state.clone());
-    api.merge(hookpost_ops::health::routes(
-        state.metrics.clone(),
-        state.readiness.clone(),
-    ))
+    if state.config.ops_on_api {
+        api.merge(hookpost_ops::health::routes(
+            state.metrics.clone(),
+            state.readiness.clone(),
+        ))
+    } else {
+        api.merge(hookpost_ops::health::liveness())
+    }
 }
 
 /// The OpenAPI document of this API (`openapi.json` at the repository's top; a test
@@ -252,7 +257,8 @@ pub async fn run(
     cancel: CancellationToken,
 ) -> std::io::Result<()> {
     let prober = tokio::spawn(probe(state.clone(), cancel.clone()));
-    let served = hookpost_ops::serve(listener, app, cancel).await;
+    let limits = hookpost_ops::HttpLimits::of(&state.config);
+    let served = hookpost_ops::serve(listener, app, limits, cancel).await;
     prober.abort();
     state.publisher.close().await;
     served

@@ -65,7 +65,7 @@ mod tests {
                 other => panic!("{what}: {other:?}"),
             }
         }
-        // Producers' event ids keep their `:` (the store encodes it).
+        // Producers' event ids keep their `:` (the store encodes it where it could collide).
         assert!(event("order:42:paid").is_ok());
     }
 }

@@ -159,13 +159,17 @@ impl Keys {
     }
 }
 
-/// A producer-chosen event id as it appears inside a key: `:` (allowed in event ids, and
-/// the keys' separator) becomes `%3A`. Event ids never hold `%`, so two ids never share a
-/// key, and an id such as `x:dlvs` can no longer name another event's key. Ids without
-/// `:` (every generated one) keep the key they always had. `order_common.lua` encodes
-/// the same way.
+/// What an event id's keys may add after it (`evt:<id>:dlvs`).
+const EVENT_KEY_SUFFIXES: [&str; 1] = [":dlvs"];
+
+/// A producer-chosen event id as it appears inside a key. Event ids may hold `:`, the
+/// keys' separator, so an id ending in a suffix of another event's key (`x:dlvs`) would
+/// name that key; such an id has its `:` written `%3A`. Event ids never hold `%`, so no
+/// two ids share a key, and every other id (every generated one, and producers' ids such
+/// as `order:42`) keeps the key it always had: nothing stored moves on an upgrade.
+/// `order_common.lua` encodes the same way.
 pub fn key_part(event_id: &str) -> std::borrow::Cow<'_, str> {
-    if event_id.contains(':') {
+    if EVENT_KEY_SUFFIXES.iter().any(|s| event_id.ends_with(s)) {
         event_id.replace(':', "%3A").into()
     } else {
         event_id.into()
@@ -226,11 +230,22 @@ mod tests {
         let k = Keys::new("hp");
         // Before encoding, event `e1:dlvs` was the set of event `e1`'s deliveries.
         assert_ne!(k.event("acme", "e1:dlvs"), k.event_deliveries("acme", "e1"));
-        assert_eq!(k.event("acme", "e1:dlvs"), "hp:{t.acme}:evt:e1%3Adlvs");
-        assert_eq!(k.event_deliveries("acme", "a:b"), "hp:{t.acme}:evt:a%3Ab:dlvs");
-        // Ids without `:` keep their keys.
+        assert_eq!(k.event("acme", "e1:dlvs"), "hp:{t.acme}:evt:e1%3Advls");
+        // Every other id keeps its keys.
+        assert_eq!(k.event("acme", "order:42"), "hp:{t.acme}:evt:order:42");
         assert_eq!(k.event("acme", "evt_1.x-y"), "hp:{t.acme}:evt:evt_1.x-y");
-        let ids = ["a:b", "a-3Ab", "a:b:dlvs", "a", "a:", ":a", "a::b"];
+        let ids = [
+            "a:b",
+            "a:b:dlvs",
+            "a",
+            "a:",
+            ":a",
+            "a::b",
+            "a:dlvs",
+            "dlvs",
+            ":dlvs",
+            "a:dlvs:dlvs",
+        ];
         let keys: std::collections::HashSet<String> = ids
             .iter()
             .flat_map(|id| [k.event("t", id), k.event_deliveries("t", id)])

@@ -23,10 +23,14 @@ local function register(q, s, m, ttl)
   redis.call('EXPIRE', s, ttl)
 end
 
--- The event id of a member `<dlv>:<evt>` as keys hold it: `:` encoded as `%3A` (keys.rs,
--- key_part).
+-- The event id of a member `<dlv>:<evt>` as keys hold it: one ending in `:dlvs` has its
+-- `:` written `%3A` (keys.rs, key_part).
 local function evt_key_part(m)
-  return (string.gsub(string.match(m, ':(.*)$'), ':', '%%3A'))
+  local id = string.match(m, ':(.*)$')
+  if string.sub(id, -5) == ':dlvs' then
+    id = string.gsub(id, ':', '%%3A')
+  end
+  return id
 end
 
 -- Registered more than GHOST_MS ago, and neither its delivery nor its event exists.
