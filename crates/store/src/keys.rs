@@ -230,7 +230,7 @@ mod tests {
         let k = Keys::new("hp");
         // Before encoding, event `e1:dlvs` was the set of event `e1`'s deliveries.
         assert_ne!(k.event("acme", "e1:dlvs"), k.event_deliveries("acme", "e1"));
-        assert_eq!(k.event("acme", "e1:dlvs"), "hp:{t.acme}:evt:e1%3Advls");
+        assert_eq!(k.event("acme", "e1:dlvs"), "hp:{t.acme}:evt:e1%3Adlvs");
         // Every other id keeps its keys.
         assert_eq!(k.event("acme", "order:42"), "hp:{t.acme}:evt:order:42");
         assert_eq!(k.event("acme", "evt_1.x-y"), "hp:{t.acme}:evt:evt_1.x-y");
