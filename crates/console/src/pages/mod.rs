@@ -14,10 +14,10 @@ use crate::form::Form;
 
 /// An id from a path, checked against the form hookpost gives it (`path_id::hook`, say)
 /// before it names a store key: anything else names nothing.
-pub fn checked_id<'a>(
-    id: &'a str,
+pub fn checked_id(
+    id: &str,
     check: fn(&str) -> Result<&str, hookpost_ingest::error::ApiError>,
-) -> Result<&'a str, PageError> {
+) -> Result<&str, PageError> {
     use hookpost_ingest::error::ApiError;
     match check(id) {
         Ok(_) => Ok(id),
