@@ -79,6 +79,14 @@ async fn path_ids_that_would_name_another_key_are_not_found_and_reach_no_key() {
         .send()
         .await;
     assert_not_found(r.unwrap(), "delete").await;
+    // The SupportBee routes' `{id}.json`.
+    let r = app
+        .http
+        .delete(app.url(&format!("/web_hooks/{hook_id}:rate.json")))
+        .bearer_auth(&key)
+        .send()
+        .await;
+    assert_not_found(r.unwrap(), "SupportBee delete").await;
     // Operators' routes: tenant and key ids too.
     for path in ["/v1/tenants/acme:x/keys", "/v1/tenants/acme%7D/keys"] {
         let r = app.http.get(app.url(path)).bearer_auth(ADMIN_TOKEN).send();
@@ -256,6 +264,8 @@ async fn connections_beyond_the_cap_are_not_served_until_others_close() {
     assert!(closed_within(&mut second, Duration::from_millis(200))
         .await
         .is_none());
+    // Closed here, or shutting down would wait for its half request.
+    drop(second);
     app.finish().await;
 }
 
