@@ -53,16 +53,16 @@ COPY --from=builder /usr/local/bin/hookpost /usr/local/bin/hookpost
 
 # Inside a container the listeners must not be bound to loopback only
 # (the binary's defaults are 127.0.0.1:8080 and 127.0.0.1:9090).
-#   8080: ingest API (and /metrics, /healthz, /readyz of `ingest` and `all`)
-#   9090: /metrics, /healthz, /readyz of `worker` and `scheduler`
+#   8080: ingest API (and /healthz)
+#   9090: /metrics, /healthz, /readyz of every role
 ENV HOOKPOST_HTTP_ADDR=0.0.0.0:8080 \
     HOOKPOST_METRICS_ADDR=0.0.0.0:9090
 EXPOSE 8080 9090
 
 USER 10001:10001
 
-# No HEALTHCHECK here: the port to probe depends on the role (8080 for
-# ingest/all, 9090 for worker/scheduler), so each deployment declares its own.
+# No HEALTHCHECK here: each deployment declares its own (every role answers
+# /readyz on 9090).
 # hookpost handles SIGTERM itself (finishing in-flight deliveries for up to
 # HOOKPOST_SHUTDOWN_GRACE, 30s by default): give containers a stop timeout
 # above that (docker-compose.yml: stop_grace_period; k8s:

@@ -41,13 +41,17 @@ for role in ("ingest", "worker", "scheduler"):
     unknown_vars(env, f"docker-compose {role}")
     check(svc.get("command") == [role], f"docker-compose {role}: command is {svc.get('command')}")
     check(bool(svc.get("restart")), f"docker-compose {role}: no restart policy")
-    port = port_of(env["HOOKPOST_HTTP_ADDR"] if role == "ingest" else env["HOOKPOST_METRICS_ADDR"])
+    # Every role serves /metrics and /readyz on its metrics address only (ingest too).
+    port = port_of(env["HOOKPOST_METRICS_ADDR"])
+    check(str(env.get("HOOKPOST_OPS_ON_API", "false")).lower() == "false", f"docker-compose {role}: HOOKPOST_OPS_ON_API puts /metrics on the public port")
     health = " ".join(svc.get("healthcheck", {}).get("test", []))
     check(f":{port}/readyz" in health, f"docker-compose {role}: healthcheck does not probe :{port}/readyz")
+    check(port in [str(p) for p in svc.get("expose", [])], f"docker-compose {role}: port {port} not exposed")
+    check(not any(str(p).endswith(f":{port}") for p in svc.get("ports", [])), f"docker-compose {role}: metrics port {port} published")
     if role == "ingest":
-        check(any(str(p).endswith(f":{port}") for p in svc.get("ports", [])), f"docker-compose ingest: port {port} not published")
+        http = port_of(env["HOOKPOST_HTTP_ADDR"])
+        check(any(str(p).endswith(f":{http}") for p in svc.get("ports", [])), f"docker-compose ingest: port {http} not published")
     else:
-        check(port in [str(p) for p in svc.get("expose", [])], f"docker-compose {role}: port {port} not exposed")
         check("container_name" not in svc, f"docker-compose {role}: container_name prevents --scale")
 redis_cmd = " ".join(services["redis"].get("command", []))
 check("--appendonly yes" in redis_cmd.replace('"', ""), "docker-compose redis: AOF is off")
@@ -56,7 +60,8 @@ check("--appendonly yes" in redis_cmd.replace('"', ""), "docker-compose redis: A
 prom = json.dumps(yaml.safe_load(open(os.path.join(root, "deploy/prometheus/prometheus.yml"))))
 http_port = port_of(services["ingest"]["environment"]["HOOKPOST_HTTP_ADDR"])
 metrics_port = port_of(services["worker"]["environment"]["HOOKPOST_METRICS_ADDR"])
-check(f"ingest:{http_port}" in prom, f"prometheus.yml does not scrape ingest:{http_port}")
+check(f"ingest:{metrics_port}" in prom, f"prometheus.yml does not scrape ingest:{metrics_port}")
+check(f"ingest:{http_port}" not in prom, f"prometheus.yml scrapes the public API port ingest:{http_port}")
 check(f'"port": {metrics_port}' in prom, f"prometheus.yml does not scrape workers on {metrics_port}")
 
 # Kubernetes manifests.
@@ -67,7 +72,9 @@ kinds = {}
 for name, d in docs:
     kinds.setdefault(d["kind"], []).append(d)
     if d["kind"] in ("ConfigMap", "Secret"):
-        unknown_vars((d.get("data") or {}) | (d.get("stringData") or {}), f"{name} {d['kind']}")
+        data = (d.get("data") or {}) | (d.get("stringData") or {})
+        unknown_vars(data, f"{name} {d['kind']}")
+        check(str(data.get("HOOKPOST_OPS_ON_API", "false")).lower() == "false", f"{name}: HOOKPOST_OPS_ON_API puts /metrics on the public port")
 deployments = {d["metadata"]["name"]: d for d in kinds.get("Deployment", [])}
 for role in ("ingest", "worker", "scheduler"):
     dep = deployments.get(f"hookpost-{role}")
@@ -75,14 +82,19 @@ for role in ("ingest", "worker", "scheduler"):
     if not dep:
         continue
     spec = dep["spec"]["template"]["spec"]
+    annotations = dep["spec"]["template"]["metadata"].get("annotations", {})
+    check(annotations.get("prometheus.io/port") == metrics_port, f"k8s {role}: not scraped on the metrics port {metrics_port}")
     for c in spec["containers"]:
         check(c.get("args") == [role] or c.get("command", [])[-1:] == [role], f"k8s {role}: does not run `hookpost {role}`")
-        check(c.get("readinessProbe", {}).get("httpGet", {}).get("path") == "/readyz", f"k8s {role}: no /readyz readiness probe")
+        ready = c.get("readinessProbe", {}).get("httpGet", {})
+        check(ready.get("path") == "/readyz", f"k8s {role}: no /readyz readiness probe")
+        named = {p.get("name"): str(p.get("containerPort")) for p in c.get("ports", [])}
+        check(str(named.get(ready.get("port"), ready.get("port"))) == metrics_port, f"k8s {role}: /readyz not probed on the metrics port {metrics_port}")
         check(c.get("livenessProbe", {}).get("httpGet", {}).get("path") == "/healthz", f"k8s {role}: no /healthz liveness probe")
         check("requests" in c.get("resources", {}), f"k8s {role}: no resource requests")
         check(any("configMapRef" in e for e in c.get("envFrom", [])), f"k8s {role}: settings not from the ConfigMap")
-        port = http_port if role == "ingest" else metrics_port
-        check(any(str(p.get("containerPort")) == port for p in c.get("ports", [])), f"k8s {role}: container port {port} missing")
+        for port in [http_port, metrics_port] if role == "ingest" else [metrics_port]:
+            check(any(str(p.get("containerPort")) == port for p in c.get("ports", [])), f"k8s {role}: container port {port} missing")
     pdbs = [p for p in kinds.get("PodDisruptionBudget", []) if p["metadata"]["name"] == f"hookpost-{role}"]
     check(len(pdbs) == 1, f"k8s {role}: no PodDisruptionBudget")
 hpas = [h for h in kinds.get("HorizontalPodAutoscaler", []) if h["spec"]["scaleTargetRef"]["name"] == "hookpost-worker"]

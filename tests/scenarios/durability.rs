@@ -8,7 +8,7 @@ use serde_json::Value;
 
 async fn readyz(app: &TestApp) -> Value {
     app.http
-        .get(app.url("/readyz"))
+        .get(app.ops_url("/readyz"))
         .send()
         .await
         .unwrap()

@@ -327,9 +327,21 @@ impl TestApp {
         out
     }
 
-    /// The API's `/metrics` page.
+    /// `http://…{path}` on the metrics address (`/metrics`, `/readyz`).
+    pub fn ops_url(&self, path: &str) -> String {
+        let running = self.running.as_ref().expect("running");
+        let addr = running.metrics_addr.expect("a metrics listener");
+        format!("http://{addr}{path}")
+    }
+
+    /// The `/metrics` page (on the metrics address).
     pub async fn metrics(&self) -> String {
-        let r = self.http.get(self.url("/metrics")).send().await.unwrap();
+        let r = self
+            .http
+            .get(self.ops_url("/metrics"))
+            .send()
+            .await
+            .unwrap();
         r.text().await.unwrap()
     }
 
@@ -391,9 +403,16 @@ async fn start(config: &Config, roles: Roles) -> Running {
     } else {
         None
     };
-    let running = hookpost::start(config.clone(), roles, http, None, CancellationToken::new())
-        .await
-        .expect("hookpost starts");
+    let ops = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let running = hookpost::start(
+        config.clone(),
+        roles,
+        http,
+        Some(ops),
+        CancellationToken::new(),
+    )
+    .await
+    .expect("hookpost starts");
     let readiness = running.readiness.clone();
     wait_until("hookpost ready", Duration::from_secs(20), || {
         let r = readiness.clone();

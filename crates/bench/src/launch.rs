@@ -24,8 +24,10 @@ pub enum Hookpost {
 pub struct RoleProcess {
     role: &'static str,
     child: Child,
-    /// Where it serves `/readyz` (the API's address for ingest).
-    addr: SocketAddr,
+    /// The API's address (ingest only).
+    http: SocketAddr,
+    /// Where it serves `/metrics` and `/readyz` (every role).
+    metrics: SocketAddr,
 }
 
 impl Hookpost {
@@ -68,7 +70,7 @@ impl Hookpost {
     pub fn http_addr(&self) -> Option<SocketAddr> {
         match self {
             Hookpost::InProcess(r) => r.http_addr,
-            Hookpost::Children(c) => c.iter().find(|p| p.role == "ingest").map(|p| p.addr),
+            Hookpost::Children(c) => c.iter().find(|p| p.role == "ingest").map(|p| p.http),
         }
     }
 
@@ -160,12 +162,16 @@ impl RoleProcess {
             .kill_on_drop(true)
             .spawn()
             .with_context(|| format!("starting {} {role}", binary.display()))?;
-        let addr = if role == "ingest" { http } else { metrics };
-        Ok(RoleProcess { role, child, addr })
+        Ok(RoleProcess {
+            role,
+            child,
+            http,
+            metrics,
+        })
     }
 
     async fn is_ready(&self, http: &reqwest::Client) -> bool {
-        let url = format!("http://{}/readyz", self.addr);
+        let url = format!("http://{}/readyz", self.metrics);
         let answer = http.get(url).send().await;
         answer.is_ok_and(|r| r.status().is_success())
     }

@@ -14,8 +14,21 @@ pub struct Config {
     pub redis_url: String,
     /// `HOOKPOST_HTTP_ADDR`: the API (ingest), and `/metrics` of `hookpost all`.
     pub http_addr: SocketAddr,
+    /// `HOOKPOST_HTTP_HEADER_TIMEOUT`: how long a client may take to send a request's
+    /// headers (and an idle connection may stay open) before it is closed.
+    pub http_header_timeout: Duration,
+    /// `HOOKPOST_HTTP_REQUEST_TIMEOUT`: how long one request may take, body read and
+    /// answer included; longer ones are cut with a 503. Above `HOOKPOST_REQUEST_TIMEOUT`,
+    /// which bounds a test send made while the client waits.
+    pub http_request_timeout: Duration,
+    /// `HOOKPOST_HTTP_MAX_CONNECTIONS`: connections one HTTP server holds at most; more
+    /// wait in the listen backlog until one closes.
+    pub http_max_connections: usize,
     /// `HOOKPOST_METRICS_ADDR`: `/metrics`, `/healthz`, `/readyz` of worker and scheduler.
     pub metrics_addr: SocketAddr,
+    /// `HOOKPOST_OPS_ON_API`: serve `/metrics` and `/readyz` on the API port too (they
+    /// are always on `HOOKPOST_METRICS_ADDR`).
+    pub ops_on_api: bool,
     /// `HOOKPOST_ADMIN_TOKEN`: operators' bearer token; admin routes are closed without it.
     pub admin_token: Option<String>,
     /// `HOOKPOST_AUTH_FAILURE_LIMIT`: failed authentications (API key, admin token,
@@ -151,7 +164,11 @@ impl Default for Config {
             amqp_url: "amqp://guest:guest@127.0.0.1:5672/%2f".into(),
             redis_url: "redis://127.0.0.1:6379/".into(),
             http_addr: "127.0.0.1:8080".parse().expect("address"),
+            http_header_timeout: Duration::from_secs(10),
+            http_request_timeout: Duration::from_secs(60),
+            http_max_connections: 1024,
             metrics_addr: "127.0.0.1:9090".parse().expect("address"),
+            ops_on_api: false,
             admin_token: None,
             auth_failure_limit: 10,
             auth_failure_window: Duration::from_secs(60),
@@ -204,7 +221,11 @@ pub const VARIABLES: &[&str] = &[
     "HOOKPOST_AMQP_URL",
     "HOOKPOST_REDIS_URL",
     "HOOKPOST_HTTP_ADDR",
+    "HOOKPOST_HTTP_HEADER_TIMEOUT",
+    "HOOKPOST_HTTP_REQUEST_TIMEOUT",
+    "HOOKPOST_HTTP_MAX_CONNECTIONS",
     "HOOKPOST_METRICS_ADDR",
+    "HOOKPOST_OPS_ON_API",
     "HOOKPOST_ADMIN_TOKEN",
     "HOOKPOST_AUTH_FAILURE_LIMIT",
     "HOOKPOST_AUTH_FAILURE_WINDOW",
@@ -315,8 +336,20 @@ impl Config {
         if let Some(v) = var("HOOKPOST_HTTP_ADDR") {
             c.http_addr = parsed(v)?;
         }
+        if let Some(v) = var("HOOKPOST_HTTP_HEADER_TIMEOUT") {
+            c.http_header_timeout = nonzero_duration(v)?;
+        }
+        if let Some(v) = var("HOOKPOST_HTTP_REQUEST_TIMEOUT") {
+            c.http_request_timeout = nonzero_duration(v)?;
+        }
+        if let Some(v) = var("HOOKPOST_HTTP_MAX_CONNECTIONS") {
+            c.http_max_connections = positive(v)?;
+        }
         if let Some(v) = var("HOOKPOST_METRICS_ADDR") {
             c.metrics_addr = parsed(v)?;
+        }
+        if let Some(v) = var("HOOKPOST_OPS_ON_API") {
+            c.ops_on_api = boolean(v)?;
         }
         c.admin_token = var("HOOKPOST_ADMIN_TOKEN").map(|(_, v)| v);
         c.check_admin_token()?;
@@ -552,6 +585,17 @@ fn duration((var, v): (&'static str, String)) -> Result<Duration, ConfigError> {
     crate::duration::parse(&v).map_err(|message| ConfigError { var, message })
 }
 
+/// A timeout of 0 would close every connection at once.
+fn nonzero_duration((var, v): (&'static str, String)) -> Result<Duration, ConfigError> {
+    match duration((var, v))? {
+        d if d.is_zero() => Err(ConfigError {
+            var,
+            message: "must be more than 0".into(),
+        }),
+        d => Ok(d),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -660,6 +704,35 @@ mod tests {
         assert_eq!(c.retry_schedule.attempts(), 3);
         assert!(c.allow_private_targets);
         assert_eq!(c.http_addr.port(), 80);
+    }
+
+    #[test]
+    fn http_limits_default_to_the_safe_values_and_are_read() {
+        let c = from(&[]).unwrap();
+        assert_eq!(c.http_header_timeout, Duration::from_secs(10));
+        assert_eq!(c.http_request_timeout, Duration::from_secs(60));
+        assert!(c.http_request_timeout > c.request_timeout);
+        assert_eq!(c.http_max_connections, 1024);
+        assert!(!c.ops_on_api);
+        let c = from(&[
+            ("HOOKPOST_HTTP_HEADER_TIMEOUT", "2s"),
+            ("HOOKPOST_HTTP_REQUEST_TIMEOUT", "45s"),
+            ("HOOKPOST_HTTP_MAX_CONNECTIONS", "10"),
+            ("HOOKPOST_OPS_ON_API", "true"),
+        ])
+        .unwrap();
+        assert_eq!(c.http_header_timeout, Duration::from_secs(2));
+        assert_eq!(c.http_request_timeout, Duration::from_secs(45));
+        assert_eq!(c.http_max_connections, 10);
+        assert!(c.ops_on_api);
+        for (var, value) in [
+            ("HOOKPOST_HTTP_MAX_CONNECTIONS", "0"),
+            ("HOOKPOST_HTTP_HEADER_TIMEOUT", "soon"),
+            ("HOOKPOST_HTTP_REQUEST_TIMEOUT", "0s"),
+            ("HOOKPOST_OPS_ON_API", "maybe"),
+        ] {
+            assert_eq!(from(&[(var, value)]).unwrap_err().var, var);
+        }
     }
 
     #[test]

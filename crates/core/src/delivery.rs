@@ -16,6 +16,13 @@ pub fn delivery_id(tenant: &str, event_id: &str, hook_id: &str) -> String {
     format!("dlv_{}", hex::encode(&h.finalize()[..16]))
 }
 
+/// Whether `id` has the form [`delivery_id`] gives it: `dlv_` and 32 lowercase hex digits.
+pub fn is_delivery_id(id: &str) -> bool {
+    id.strip_prefix("dlv_").is_some_and(|hex| {
+        hex.len() == 32 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    })
+}
+
 /// The body every attempt of a delivery sends (DESIGN.md, Deliveries).
 /// `hook_json` is [`crate::Hook::snapshot_json`]; `payload` is the event's `data`, verbatim.
 pub fn body(
@@ -46,6 +53,21 @@ pub fn body(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_generated_form_is_a_delivery_id() {
+        assert!(is_delivery_id(&delivery_id("acme", "evt_1", "hook_1")));
+        let id = delivery_id("acme", "evt_1", "hook_1");
+        for bad in [
+            format!("{id}:attempts"),
+            id.to_uppercase(),
+            id[..id.len() - 1].to_owned(),
+            "dlv_".to_owned(),
+            id.replace("dlv_", "evt_"),
+        ] {
+            assert!(!is_delivery_id(&bad), "{bad}");
+        }
+    }
 
     #[test]
     fn ids_are_stable_and_distinct() {

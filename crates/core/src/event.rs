@@ -142,14 +142,18 @@ impl Event {
     }
 }
 
-/// Event ids and types: 1 to 128 of `A-Z a-z 0-9 _ . : -`.
-fn check_name(field: &str, value: &str) -> Result<(), EventError> {
-    let ok = !value.is_empty()
+/// Whether `value` is a valid event id or type: 1 to 128 of `A-Z a-z 0-9 _ . : -`.
+pub fn is_name(value: &str) -> bool {
+    !value.is_empty()
         && value.len() <= MAX_NAME_LEN
         && value
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-'));
-    if ok {
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-'))
+}
+
+/// Event ids and types: 1 to 128 of `A-Z a-z 0-9 _ . : -`.
+fn check_name(field: &str, value: &str) -> Result<(), EventError> {
+    if is_name(value) {
         Ok(())
     } else {
         Err(EventError::new(

@@ -47,8 +47,18 @@ pub fn new_api_key() -> String {
     format!("hpk_{}", base32(&bytes))
 }
 
+/// Whether `id` has the form [`random_id`] and [`ordered_id`] give it: `prefix_` and 26
+/// characters of their alphabet. Ids from a URL are checked with it before they name a
+/// store key.
+pub fn is_generated(prefix: &str, id: &str) -> bool {
+    id.strip_prefix(prefix)
+        .and_then(|rest| rest.strip_prefix('_'))
+        .is_some_and(|body| body.len() == 26 && body.bytes().all(|b| ALPHABET.contains(&b)))
+}
+
+const ALPHABET: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
+
 fn base32(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
     let mut out = String::with_capacity(bytes.len() * 8 / 5 + 1);
     let (mut buffer, mut bits) = (0u32, 0u32);
     for &b in bytes {
@@ -84,6 +94,25 @@ mod tests {
         let b = random_id("evt");
         assert!(a.starts_with("evt_") && a.len() == 4 + 26);
         assert_ne!(a, b);
+    }
+
+    #[test]
+    fn generated_ids_pass_the_format_check_and_lookalikes_do_not() {
+        assert!(is_generated("hook", &ordered_id("hook")));
+        assert!(is_generated("key", &random_id("key")));
+        let hook = ordered_id("hook");
+        for bad in [
+            "hook".to_owned(),
+            "hook_".to_owned(),
+            format!("{hook}:attempts"),
+            format!("{hook}x"),
+            hook[..hook.len() - 1].to_owned(),
+            hook.replace("hook_", "key_"),
+            hook.to_uppercase(),
+            format!("hook_{}", "i".repeat(26)),
+        ] {
+            assert!(!is_generated("hook", &bad), "{bad}");
+        }
     }
 
     #[test]

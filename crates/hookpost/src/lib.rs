@@ -48,9 +48,9 @@ impl Roles {
 
 /// A started process: its addresses, and its tasks (a role that ends ends the process).
 pub struct Running {
-    /// The API (when ingest runs), which also serves `/metrics`.
+    /// The API (when ingest runs); `/metrics` and `/readyz` too with `HOOKPOST_OPS_ON_API`.
     pub http_addr: Option<SocketAddr>,
-    /// `/metrics`, `/healthz`, `/readyz` of a process without ingest.
+    /// `/metrics`, `/healthz`, `/readyz` of every role (when given a listener).
     pub metrics_addr: Option<SocketAddr>,
     pub metrics: Arc<Metrics>,
     pub readiness: Readiness,
@@ -79,7 +79,7 @@ pub fn store(config: &Config) -> Result<Store, hookpost_store::StoreError> {
 }
 
 /// Starts `roles`. `http` is the API's listener (required with ingest); `ops` serves
-/// metrics and health when ingest does not run (optional).
+/// metrics and health (optional; ingest serves them on `http` with `ops_on_api`).
 pub async fn start(
     config: Config,
     roles: Roles,
@@ -91,6 +91,12 @@ pub async fn start(
     config
         .check_admin_token()
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
+    // A test send waits for the receiver while its client waits for the API.
+    if roles.ingest && config.http_request_timeout <= config.request_timeout {
+        return Err(std::io::Error::other(
+            "HOOKPOST_HTTP_REQUEST_TIMEOUT must be longer than HOOKPOST_REQUEST_TIMEOUT",
+        ));
+    }
     let store = store(&config).map_err(std::io::Error::other)?;
     let metrics = Arc::new(Metrics::new());
     let readiness = Readiness::default();
@@ -160,12 +166,13 @@ pub async fn start(
                 warn!(error = %e, "the API server stopped");
             }
         });
-    } else if let Some(listener) = ops {
+    }
+    if let Some(listener) = ops {
         running.metrics_addr = Some(listener.local_addr()?);
         let router = hookpost_ops::health::routes(metrics.clone(), readiness.clone());
-        let c = cancel.clone();
+        let (c, limits) = (cancel.clone(), hookpost_ops::HttpLimits::of(&config));
         tasks.spawn(async move {
-            if let Err(e) = hookpost_ops::serve(listener, router, c).await {
+            if let Err(e) = hookpost_ops::serve(listener, router, limits, c).await {
                 warn!(error = %e, "the metrics server stopped");
             }
         });

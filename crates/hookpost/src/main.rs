@@ -25,7 +25,8 @@ enum Command {
     Worker,
     /// Moves due retries back to RabbitMQ; several may run.
     Scheduler,
-    /// All three roles in one process, the API and metrics on HOOKPOST_HTTP_ADDR.
+    /// All three roles in one process: the API on HOOKPOST_HTTP_ADDR, metrics on
+    /// HOOKPOST_METRICS_ADDR.
     All,
     /// Tenants and their API keys (talks to Redis directly).
     Tenants {
@@ -159,15 +160,12 @@ async fn serve(config: Config, roles: Roles) -> anyhow::Result<()> {
     } else {
         None
     };
-    let ops = if roles.ingest {
-        None
-    } else {
-        Some(
-            tokio::net::TcpListener::bind(config.metrics_addr)
-                .await
-                .with_context(|| format!("binding {}", config.metrics_addr))?,
-        )
-    };
+    // Every role serves `/metrics`, `/healthz` and `/readyz` here.
+    let ops = Some(
+        tokio::net::TcpListener::bind(config.metrics_addr)
+            .await
+            .with_context(|| format!("binding {}", config.metrics_addr))?,
+    );
     let cancel = CancellationToken::new();
     let mut running = hookpost::start(config, roles, http, ops, cancel.clone()).await?;
     tracing::info!(api = ?running.http_addr, metrics = ?running.metrics_addr, "running");

@@ -98,6 +98,7 @@ async fn owned_delivery(
     id: &str,
 ) -> Result<(String, Delivery), ApiError> {
     let tenant = auth::tenant(state, headers).await?;
+    let id = crate::path_id::delivery(id)?;
     let d = state
         .store
         .delivery(&tenant, id)
@@ -137,6 +138,7 @@ pub async fn event_with_deliveries(
     tenant: &str,
     id: &str,
 ) -> Result<(StoredEvent, Vec<Delivery>), ApiError> {
+    let id = crate::path_id::event(id)?;
     let e = state
         .store
         .event(tenant, id)
@@ -274,6 +276,7 @@ pub async fn resend_failed_since(
     hook_id: &str,
     since: Option<i64>,
 ) -> Result<usize, ApiError> {
+    let hook_id = crate::path_id::hook(hook_id)?;
     state
         .store
         .hook(tenant, hook_id)

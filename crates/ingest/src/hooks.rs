@@ -287,6 +287,7 @@ pub(crate) async fn owned_hook(
     id: &str,
 ) -> Result<Hook, ApiError> {
     let tenant = auth::tenant(state, headers).await?;
+    let id = crate::path_id::hook(id)?;
     state
         .store
         .hook(&tenant, id)
@@ -348,6 +349,7 @@ pub async fn change_hook<F>(
 where
     F: AsyncFnOnce(&mut Hook) -> Result<(), ApiError>,
 {
+    let id = crate::path_id::hook(id)?;
     let mut hook = state
         .store
         .hook(tenant, id)
@@ -523,6 +525,7 @@ pub async fn put(
 
 /// Deletes a tenant's hook; 404 when it has none by that id.
 pub async fn remove_hook(state: &AppState, tenant: &str, id: &str) -> Result<(), ApiError> {
+    let id = crate::path_id::hook(id)?;
     match state.store.delete_hook(tenant, id).await? {
         HookWrite::Ok => Ok(()),
         _ => Err(ApiError::NotFound("hook")),

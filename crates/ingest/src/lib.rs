@@ -8,6 +8,7 @@
 //! - [`test_send`]: sample events sent now, with the receiver's answer.
 //! - [`auth`]: API keys and the admin token.
 //! - [`client`], [`throttle`]: client addresses, and the limit on failed authentications.
+//! - [`path_id`]: ids from URL paths, checked before they reach the store.
 //! - [`body`], [`error`]: JSON bodies in, JSON errors out.
 #![forbid(unsafe_code)]
 
@@ -19,6 +20,7 @@ pub mod error;
 pub mod events;
 pub mod hooks;
 pub mod ordering;
+pub mod path_id;
 pub mod supportbee;
 pub mod tenants;
 pub mod test_send;
@@ -94,7 +96,8 @@ impl AppState {
     }
 }
 
-/// The API, with `/metrics`, `/healthz` and `/readyz`.
+/// The API, with `/healthz`; with `/metrics` and `/readyz` too when `HOOKPOST_OPS_ON_API`
+/// is set (otherwise they are on the metrics address only).
 pub fn router(state: SharedState) -> Router {
     let api = Router::new()
         .route("/v1/events", post(events::publish_one))
@@ -160,10 +163,14 @@ pub fn router(state: SharedState) -> Router {
             count_requests,
         ))
         .with_state(state.clone());
-    api.merge(hookpost_ops::health::routes(
-        state.metrics.clone(),
-        state.readiness.clone(),
-    ))
+    if state.config.ops_on_api {
+        api.merge(hookpost_ops::health::routes(
+            state.metrics.clone(),
+            state.readiness.clone(),
+        ))
+    } else {
+        api.merge(hookpost_ops::health::liveness())
+    }
 }
 
 /// The OpenAPI document of this API (`openapi.json` at the repository's top; a test
@@ -278,7 +285,8 @@ pub async fn run(
     cancel: CancellationToken,
 ) -> std::io::Result<()> {
     let prober = tokio::spawn(probe(state.clone(), cancel.clone()));
-    let served = hookpost_ops::serve(listener, app, cancel).await;
+    let limits = hookpost_ops::HttpLimits::of(&state.config);
+    let served = hookpost_ops::serve(listener, app, limits, cancel).await;
     prober.abort();
     state.publisher.close().await;
     served

@@ -152,6 +152,7 @@ pub async fn delete(
 ) -> Result<StatusCode, ApiError> {
     let id = strip_json(&file)?;
     let tenant = tenant(&state, &headers, q.as_deref()).await?;
+    let id = crate::path_id::hook(id).map_err(|_| ApiError::NotFound("web hook"))?;
     match state.store.delete_hook(&tenant, id).await? {
         hookpost_store::hooks::HookWrite::Ok => Ok(StatusCode::NO_CONTENT),
         _ => Err(ApiError::NotFound("web hook")),

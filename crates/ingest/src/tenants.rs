@@ -54,6 +54,7 @@ pub async fn list(
 }
 
 async fn existing(state: &SharedState, id: &str) -> Result<(), ApiError> {
+    let id = crate::path_id::tenant(id)?;
     match state.store.tenant(id).await? {
         Some(_) => Ok(()),
         None => Err(ApiError::NotFound("tenant")),
@@ -92,7 +93,8 @@ pub async fn revoke_key(
     Path((id, key_id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     auth::admin(&state, &headers)?;
-    if state.store.revoke_key(&id, &key_id).await? {
+    let (id, key_id) = (crate::path_id::tenant(&id)?, crate::path_id::key(&key_id)?);
+    if state.store.revoke_key(id, key_id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::NotFound("key"))

@@ -71,6 +71,12 @@ impl Readiness {
     }
 }
 
+/// `/healthz` alone: what the API port serves unless `HOOKPOST_OPS_ON_API` is set (the
+/// metrics and readiness details are for the metrics address).
+pub fn liveness() -> Router {
+    Router::new().route("/healthz", get(|| async { "ok\n" }))
+}
+
 /// `/metrics`, `/healthz` and `/readyz`.
 pub fn routes(metrics: Arc<Metrics>, readiness: Readiness) -> Router {
     Router::new()
@@ -89,7 +95,6 @@ pub fn routes(metrics: Arc<Metrics>, readiness: Readiness) -> Router {
                 }
             }),
         )
-        .route("/healthz", get(|| async { "ok\n" }))
         .route(
             "/readyz",
             get(move || {
@@ -97,6 +102,7 @@ pub fn routes(metrics: Arc<Metrics>, readiness: Readiness) -> Router {
                 async move { readyz(&r) }
             }),
         )
+        .merge(liveness())
 }
 
 fn readyz(r: &Readiness) -> axum::response::Response {

@@ -3,26 +3,14 @@
 //! - [`metrics`]: every Prometheus family, registered once.
 //! - [`health`]: readiness checks and the `/metrics`, `/healthz`, `/readyz` routes.
 //! - [`telemetry`]: logs through `tracing`, human or JSON.
+//! - [`server`]: the HTTP server of every role, with timeouts and a connection cap.
 #![forbid(unsafe_code)]
 
 pub mod health;
 pub mod metrics;
+pub mod server;
 pub mod telemetry;
 
 pub use health::Readiness;
 pub use metrics::Metrics;
-
-/// Serves `router` on `listener` until `cancel` fires.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    router: axum::Router,
-    cancel: tokio_util::sync::CancellationToken,
-) -> std::io::Result<()> {
-    // Each request knows its peer's address (the auth throttle counts per address).
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move { cancel.cancelled().await })
-    .await
-}
+pub use server::{serve, HttpLimits};

@@ -32,6 +32,9 @@
 //! | `P:{r.N}:due` | sorted set | retry shard N: task JSON by due time (ms) |
 //! | `P:{r.N}:claimed` | sorted set | retry shard N: claimed tasks by lease expiry |
 //!
+//! Event ids are the producers' own and may hold `:`; they go into keys through
+//! [`key_part`]. Every other id in a key is generated or checked (tenants) and holds none.
+//!
 //! A tenant's data shares one slot (`{t.T}`); the retry set is spread over N shards; each
 //! console session is a slot of its own (nothing touches two at once).
 
@@ -79,7 +82,7 @@ impl Keys {
         format!("{}:{{t.{t}}}:hooks:ver", self.p)
     }
     pub fn event(&self, t: &str, event_id: &str) -> String {
-        format!("{}:{{t.{t}}}:evt:{event_id}", self.p)
+        format!("{}:{{t.{t}}}:evt:{}", self.p, key_part(event_id))
     }
     pub fn delivery(&self, t: &str, delivery_id: &str) -> String {
         format!("{}:{{t.{t}}}:dlv:{delivery_id}", self.p)
@@ -89,7 +92,7 @@ impl Keys {
     }
     /// The deliveries an event caused.
     pub fn event_deliveries(&self, t: &str, event_id: &str) -> String {
-        format!("{}:{{t.{t}}}:evt:{event_id}:dlvs", self.p)
+        format!("{}:{{t.{t}}}:evt:{}:dlvs", self.p, key_part(event_id))
     }
     /// Since when every attempt to a hook has failed (ms), absent after a success.
     pub fn hook_failing(&self, t: &str) -> String {
@@ -165,6 +168,23 @@ impl Keys {
     }
 }
 
+/// What an event id's keys may add after it (`evt:<id>:dlvs`).
+const EVENT_KEY_SUFFIXES: [&str; 1] = [":dlvs"];
+
+/// A producer-chosen event id as it appears inside a key. Event ids may hold `:`, the
+/// keys' separator, so an id ending in a suffix of another event's key (`x:dlvs`) would
+/// name that key; such an id has its `:` written `%3A`. Event ids never hold `%`, so no
+/// two ids share a key, and every other id (every generated one, and producers' ids such
+/// as `order:42`) keeps the key it always had: nothing stored moves on an upgrade.
+/// `order_common.lua` encodes the same way.
+pub fn key_part(event_id: &str) -> std::borrow::Cow<'_, str> {
+    if EVENT_KEY_SUFFIXES.iter().any(|s| event_id.ends_with(s)) {
+        event_id.replace(':', "%3A").into()
+    } else {
+        event_id.into()
+    }
+}
+
 /// The retry shard of a delivery: FNV-1a of its id, so every task of one delivery lands
 /// in the same shard.
 pub fn shard_of(id: &str, shards: u32) -> u32 {
@@ -212,6 +232,34 @@ mod tests {
         }
         assert_eq!(tag(&k.retries_due(3)), tag(&k.retries_claimed(3)));
         assert_eq!(tag(&k.session("ab12")), "s.ab12");
+    }
+
+    #[test]
+    fn event_ids_with_colons_cannot_name_another_events_keys() {
+        let k = Keys::new("hp");
+        // Before encoding, event `e1:dlvs` was the set of event `e1`'s deliveries.
+        assert_ne!(k.event("acme", "e1:dlvs"), k.event_deliveries("acme", "e1"));
+        assert_eq!(k.event("acme", "e1:dlvs"), "hp:{t.acme}:evt:e1%3Adlvs");
+        // Every other id keeps its keys.
+        assert_eq!(k.event("acme", "order:42"), "hp:{t.acme}:evt:order:42");
+        assert_eq!(k.event("acme", "evt_1.x-y"), "hp:{t.acme}:evt:evt_1.x-y");
+        let ids = [
+            "a:b",
+            "a:b:dlvs",
+            "a",
+            "a:",
+            ":a",
+            "a::b",
+            "a:dlvs",
+            "dlvs",
+            ":dlvs",
+            "a:dlvs:dlvs",
+        ];
+        let keys: std::collections::HashSet<String> = ids
+            .iter()
+            .flat_map(|id| [k.event("t", id), k.event_deliveries("t", id)])
+            .collect();
+        assert_eq!(keys.len(), ids.len() * 2);
     }
 
     #[test]

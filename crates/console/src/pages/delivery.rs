@@ -18,7 +18,7 @@ use crate::layout::{self, Nav};
 use crate::session::Viewer;
 
 async fn owned(state: &SharedState, tenant: &str, id: &str) -> Result<Delivery, PageError> {
-    let id = checked_id(id, "delivery")?;
+    let id = checked_id(id, hookpost_ingest::path_id::delivery)?;
     state
         .store
         .delivery(tenant, id)
@@ -210,7 +210,7 @@ pub async fn resend_failed(
 ) -> Result<Response, PageError> {
     let tenant = super::tenant_in_view(&viewer)?;
     let form = crate::csrf::posted(&viewer, &headers, &body)?;
-    let id = checked_id(&id, "hook")?;
+    let id = checked_id(&id, hookpost_ingest::path_id::hook)?;
     let since = form
         .text("since")
         .map(|v| {

@@ -188,7 +188,7 @@ pub async fn create(
 }
 
 async fn owned(state: &SharedState, tenant: &str, id: &str) -> Result<Hook, PageError> {
-    let id = checked_id(id, "hook")?;
+    let id = checked_id(id, hookpost_ingest::path_id::hook)?;
     state
         .store
         .hook(tenant, id)
@@ -334,7 +334,7 @@ async fn set_active(
 ) -> Result<Response, PageError> {
     let tenant = viewer.writer()?;
     crate::csrf::posted(&viewer, &headers, &body)?;
-    let id = checked_id(&id, "hook")?;
+    let id = checked_id(&id, hookpost_ingest::path_id::hook)?;
     let hook = api::set_active(&state, tenant, id, active).await?;
     let done = if active { "activated" } else { "deactivated" };
     Ok(see_other(&format!(
@@ -394,7 +394,12 @@ pub async fn delete(
 ) -> Result<Response, PageError> {
     let tenant = viewer.writer()?;
     crate::csrf::posted(&viewer, &headers, &body)?;
-    api::remove_hook(&state, tenant, checked_id(&id, "hook")?).await?;
+    api::remove_hook(
+        &state,
+        tenant,
+        checked_id(&id, hookpost_ingest::path_id::hook)?,
+    )
+    .await?;
     Ok(see_other("/console/hooks?done=deleted"))
 }
 
@@ -439,7 +444,13 @@ pub async fn rotate(
 ) -> Result<Response, PageError> {
     let tenant = viewer.writer()?;
     crate::csrf::posted(&viewer, &headers, &body)?;
-    let hook = api::rotate(&state, tenant, checked_id(&id, "hook")?, None).await?;
+    let hook = api::rotate(
+        &state,
+        tenant,
+        checked_id(&id, hookpost_ingest::path_id::hook)?,
+        None,
+    )
+    .await?;
     Ok(secret_page(&viewer, &hook, "New signing secret").into_response())
 }
 

@@ -12,17 +12,17 @@ use axum::response::{IntoResponse, Redirect, Response};
 use crate::error::PageError;
 use crate::form::Form;
 
-/// An id from a path: longer or stranger ones name nothing.
-pub fn checked_id<'a>(id: &'a str, what: &str) -> Result<&'a str, PageError> {
-    let fine = !id.is_empty()
-        && id.len() <= 200
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_graphic() && b != b'{' && b != b'}');
-    if fine {
-        Ok(id)
-    } else {
-        Err(PageError::not_found(what))
+/// An id from a path, checked against the form hookpost gives it (`path_id::hook`, say)
+/// before it names a store key: anything else names nothing.
+pub fn checked_id(
+    id: &str,
+    check: fn(&str) -> Result<&str, hookpost_ingest::error::ApiError>,
+) -> Result<&str, PageError> {
+    use hookpost_ingest::error::ApiError;
+    match check(id) {
+        Ok(_) => Ok(id),
+        Err(ApiError::NotFound(what)) => Err(PageError::not_found(what)),
+        Err(_) => Err(PageError::not_found("page")),
     }
 }
 

@@ -23,13 +23,23 @@ local function register(q, s, m, ttl)
   redis.call('EXPIRE', s, ttl)
 end
 
+-- The event id of a member `<dlv>:<evt>` as keys hold it: one ending in `:dlvs` has its
+-- `:` written `%3A` (keys.rs, key_part).
+local function evt_key_part(m)
+  local id = string.match(m, ':(.*)$')
+  if string.sub(id, -5) == ':dlvs' then
+    id = string.gsub(id, ':', '%%3A')
+  end
+  return id
+end
+
 -- Registered more than GHOST_MS ago, and neither its delivery nor its event exists.
 local function ghost(pre, m, score)
   if tonumber(score) / 1000 > now - GHOST_MS then
     return false
   end
   return redis.call('EXISTS', pre .. 'dlv:' .. string.match(m, '^([^:]+)')) == 0
-    and redis.call('EXISTS', pre .. 'evt:' .. string.match(m, ':(.*)$')) == 0
+    and redis.call('EXISTS', pre .. 'evt:' .. evt_key_part(m)) == 0
 end
 local function ended(pre, m)
   local st = redis.call('HGET', pre .. 'dlv:' .. string.match(m, '^([^:]+)'), 'status')
@@ -37,7 +47,7 @@ local function ended(pre, m)
     return true
   end
   -- Never attempted although its event is done: the hook stopped wanting it.
-  return not st and redis.call('HGET', pre .. 'evt:' .. string.match(m, ':(.*)$'), 'state') == 'done'
+  return not st and redis.call('HGET', pre .. 'evt:' .. evt_key_part(m), 'state') == 'done'
 end
 -- The key's oldest member, past (and rid of) any that ended or never came; stops at `me`.
 local function open_head(q, pre, me)
