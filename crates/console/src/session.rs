@@ -76,6 +76,8 @@ fn set_cookie(name: &str, value: Option<&str>, secure: bool) -> HeaderValue {
 pub struct Viewer {
     pub id: String,
     pub session: Session,
+    /// The client's address, for the audit log.
+    pub client: Option<String>,
 }
 
 impl Viewer {
@@ -147,7 +149,12 @@ impl FromRequestParts<SharedState> for Viewer {
             state.store.delete_session(&id).await?;
             return Err(PageError::SignIn);
         }
-        Ok(Viewer { id, session })
+        let client = hookpost_ingest::audit::client(&parts.extensions);
+        Ok(Viewer {
+            id,
+            session,
+            client,
+        })
     }
 }
 

@@ -14,6 +14,7 @@
 //! - [`duration`]: `500ms`, `30s`, `1h`, `7d`.
 //! - [`ids`]: random identifiers and secrets.
 //! - [`secret_key`]: `HOOKPOST_SECRET_KEY`, the server's own keys, with ids for rotation.
+//! - [`sealed`]: secrets at rest, AES-256-GCM under those keys.
 #![forbid(unsafe_code)]
 
 pub mod address;
@@ -29,6 +30,7 @@ pub mod ids;
 pub mod ordering;
 pub mod outcome;
 pub mod retry;
+pub mod sealed;
 pub mod secret_key;
 pub mod signing;
 pub mod task;

@@ -7,9 +7,11 @@
 //! - [`supportbee`]: the SupportBee web hooks API on the same store.
 //! - [`test_send`]: sample events sent now, with the receiver's answer.
 //! - [`auth`]: API keys and the admin token.
+//! - [`audit`]: the audit log of what the admin token does, and `GET /v1/audit`.
 //! - [`body`], [`error`]: JSON bodies in, JSON errors out.
 #![forbid(unsafe_code)]
 
+pub mod audit;
 pub mod auth;
 pub mod body;
 pub mod deliveries;
@@ -115,6 +117,7 @@ pub fn router(state: SharedState) -> Router {
         .route("/v1/deliveries/{id}/skip", post(deliveries::skip))
         .route("/v1/events/{id}", get(deliveries::event))
         .route("/v1/retries/stats", get(tenants::retry_stats))
+        .route("/v1/audit", get(audit::list))
         .route(
             "/web_hooks.json",
             get(supportbee::list).post(supportbee::create),
@@ -138,6 +141,10 @@ pub fn router(state: SharedState) -> Router {
         )
         .fallback(|| async { error::ApiError::NotFound("route") })
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            audit::audit_admin,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             require_keyspace,
