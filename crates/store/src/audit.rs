@@ -18,7 +18,7 @@ use crate::{corrupt, Result, Store};
 /// One audited action.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEntry {
-    /// `aud_<ms, 13 digits><random>`: sorts by time.
+    /// `aud_<µs, 16 digits><random>`: sorts by time.
     pub id: String,
     /// When (ms since the epoch).
     pub at: i64,
@@ -57,9 +57,23 @@ impl AuditEntry {
     }
 }
 
+/// `aud_<µs, 16 digits><random>`: later entries of this process sort later, even within
+/// one millisecond.
 fn entry_id(at_ms: i64) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    let now = at_ms.max(0) as u64 * 1000;
+    let next = |last: u64| now.max(last + 1);
+    let last = LAST
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |last| Some(next(last)))
+        .expect("the update always applies");
     let random = hookpost_core::ids::random_id("r");
-    format!("aud_{:013}{}", at_ms.max(0), &random[2..10])
+    format!("aud_{:016}{}", next(last), &random[2..8])
+}
+
+/// The id bound below which entries are older than `at_ms`.
+fn id_bound(at_ms: i64) -> String {
+    format!("aud_{:016}", at_ms.max(0) as u64 * 1000)
 }
 
 /// The largest page.
@@ -93,10 +107,7 @@ impl Store {
     pub async fn audit(&self, entry: &AuditEntry, retention: Duration) -> Result<()> {
         let json = serde_json::to_string(entry).expect("an audit entry serialises");
         let member = format!("{}\t{json}", entry.id);
-        let cutoff = format!(
-            "(aud_{:013}",
-            (entry.at - retention.as_millis() as i64).max(0)
-        );
+        let cutoff = format!("({}", id_bound(entry.at - retention.as_millis() as i64));
         let ttl = retention.as_secs().max(1);
         let mut keys = vec![self.keys.audit_all()];
         if let Some(t) = &entry.tenant {
@@ -175,10 +186,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn entry_ids_sort_by_time() {
-        let (a, b) = (entry_id(999), entry_id(1_000));
-        assert!(a < b, "{a} {b}");
-        assert_eq!(a.len(), "aud_".len() + 13 + 8);
+    fn entry_ids_sort_by_time_also_within_one_millisecond() {
+        let now = hookpost_core::now_ms();
+        let ids: Vec<String> = (0..100).map(|_| entry_id(now)).collect();
+        let mut sorted = ids.clone();
+        sorted.sort();
+        assert_eq!(ids, sorted);
+        assert!(id_bound(now - 1) < ids[0] && ids[99] < id_bound(now + 1000));
+        assert_eq!(ids[0].len(), "aud_".len() + 16 + 6);
     }
 
     #[test]
