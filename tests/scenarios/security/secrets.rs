@@ -190,12 +190,12 @@ async fn after_rotating_the_server_key_every_hook_reads_and_verifies_under_the_n
     let rx = Receiver::start().await;
     const TYPES: [&str; 3] = ["ticket.created", "ticket.updated", "ticket.answered"];
     let mut hooks = Vec::new();
-    for n in 0..3 {
+    for (n, kind) in TYPES.iter().enumerate() {
         let h = app
             .hook_with(
                 &key,
                 &rx.url,
-                json!({ "events": [TYPES[n]], "headers": { "Authorization": format!("Bearer tok-{n}") } }),
+                json!({ "events": [kind], "headers": { "Authorization": format!("Bearer tok-{n}") } }),
             )
             .await;
         hooks.push((
@@ -237,12 +237,12 @@ async fn after_rotating_the_server_key_every_hook_reads_and_verifies_under_the_n
 
     let i = app.start_more(Roles::ALL, Some(only_new)).await;
     let base = format!("http://{}", app.others[i].http_addr.unwrap());
-    for n in 0..3 {
+    for (n, kind) in TYPES.iter().enumerate() {
         let r = app
             .http
             .post(format!("{base}/v1/events"))
             .bearer_auth(&key)
-            .json(&json!({"type": TYPES[n], "data": {"n": n}}))
+            .json(&json!({"type": kind, "data": {"n": n}}))
             .send()
             .await
             .unwrap();
