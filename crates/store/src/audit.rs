@@ -1,7 +1,7 @@
 //! The audit log: what operators did, to which tenant, from where, and when.
 //!
 //! Each entry is written to its tenant's log (`P:{t.T}:audit`) and to the log of every
-//! tenant (`P:{audit}:log`): two keys in two slots, written one after the other, the
+//! tenant (`P:{audit}:entries`): two keys in two slots, written one after the other, the
 //! cross-tenant one first. Both are sorted sets whose members all score 0 and read
 //! `<entry id>\t<entry JSON>`: entry ids start with the time, so members sort by time
 //! and a page continues after an entry id (a keyset cursor). Entries older than the audit

@@ -27,7 +27,7 @@
 //! | `P:{t.T}:bls:<hook>` | hash | its state: armed (a drain is on its way), disarms (count) |
 //! | `P:{t.T}:bll:<hook>` | string | the token of the drain working through it (expires) |
 //! | `P:{t.T}:audit` | sorted set | the tenant's audit log: `<entry id>\t<JSON>`, all scoring 0 (lex order is time order) |
-//! | `P:{audit}:log` | sorted set | every tenant's audit log, the same way |
+//! | `P:{audit}:entries` | sorted set | every tenant's audit log, the same way |
 //! | `P:{s.H}:session` | string | a console session (JSON) under the SHA-256 `H` of its id, expiring when idle |
 //! | `P:{r.N}:due` | sorted set | retry shard N: task JSON by due time (ms) |
 //! | `P:{r.N}:claimed` | sorted set | retry shard N: claimed tasks by lease expiry |
@@ -148,7 +148,7 @@ impl Keys {
     }
     /// The audit log of every tenant (and of actions on none).
     pub fn audit_all(&self) -> String {
-        format!("{}:{{audit}}:log", self.p)
+        format!("{}:{{audit}}:entries", self.p)
     }
     /// A console session, by the hex SHA-256 of its id.
     pub fn session(&self, id_hash: &str) -> String {
