@@ -187,3 +187,47 @@ async fn tenant_keys_cannot_read_the_audit_log() {
     assert_eq!(r.status(), 401);
     app.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_action_that_cannot_be_audited_is_refused_and_changes_nothing() {
+    let app = TestApp::spawn(TestOptions::default()).await;
+    let key = app.tenant("acme").await;
+    let hook = app.hook(&key, "http://127.0.0.1:9/h", &["*"]).await;
+    let id = hook["id"].as_str().unwrap();
+    // The tenant's audit log cannot take an entry (a key of the wrong type stands in for
+    // a failing write).
+    let _: () = redis::AsyncCommands::set(
+        &mut app.store.conn(),
+        app.store.keys().audit("acme"),
+        "not a sorted set",
+    )
+    .await
+    .unwrap();
+    let (s, body) = admin(
+        &app,
+        "DELETE",
+        &format!("/v1/hooks/{id}"),
+        Some("acme"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (s, body["error"]["code"].as_str()),
+        (503, Some("audit_unavailable"))
+    );
+    let (s, body) = admin(
+        &app,
+        "GET",
+        &format!("/v1/hooks/{id}/secret"),
+        Some("acme"),
+        None,
+    )
+    .await;
+    assert_eq!(s, 503);
+    assert!(body["secret"].is_null(), "no secret without a trace");
+    assert_eq!(
+        app.get(&key, &format!("/v1/hooks/{id}")).await.status(),
+        200
+    );
+    app.finish().await;
+}
