@@ -274,6 +274,7 @@ async fn tenants(config: Config, command: TenantCommand) -> anyhow::Result<()> {
                 id,
                 created_at: hookpost_core::now_ms(),
             };
+            cli_audit(&config, &store, "tenant.create", &tenant.id, None).await?;
             if !store.create_tenant(&tenant).await? {
                 bail!("tenant `{}` exists", tenant.id);
             }

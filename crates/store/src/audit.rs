@@ -23,7 +23,7 @@ pub struct AuditEntry {
     /// When (ms since the epoch).
     pub at: i64,
     /// `admin` (the admin token), `operator` (a console session opened with it), `cli`
-    /// (the `hookpost tenants` commands, which talk to Redis directly).
+    /// (`hookpost tenants create|key-create|key-revoke`, which talk to Redis directly).
     pub actor: String,
     /// `hook.create`, `key.revoke`, `hook.secret.read`, …
     pub action: String,
