@@ -39,15 +39,26 @@ pub struct Bench {
 impl Bench {
     pub async fn start(o: &Options, roles: Roles) -> anyhow::Result<Bench> {
         let prefix = format!("bench{}", &hookpost_core::ids::random_id("x")[2..10]);
+        let base_config = Config::from_env().context("configuration")?;
+        // Every role needs HOOKPOST_SECRET_KEY; a run's prefix is its own, so a fresh key
+        // serves when none is set (child roles are given it with the rest).
+        let secret_keys = match base_config.secret_keys.clone() {
+            Some(keys) => keys,
+            None => hookpost_core::secret_key::SecretKeys::parse(
+                &hookpost_core::secret_key::SecretKeys::generate("bench"),
+            )
+            .map_err(anyhow::Error::msg)?,
+        };
         let config = Config {
             prefix,
+            secret_keys: Some(secret_keys),
             admin_token: Some(ADMIN.into()),
             allow_private_targets: true,
             retry_schedule: hookpost_core::retry::RetrySchedule::new(vec![Duration::from_secs(
                 3600,
             )]),
             request_timeout: Duration::from_secs(5),
-            ..Config::from_env().context("configuration")?
+            ..base_config
         };
         let store = hookpost::store(&config)?;
         store.init_marker().await?; // `hookpost admin init`

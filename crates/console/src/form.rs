@@ -4,8 +4,17 @@
 /// The largest form body read.
 pub const MAX_FORM_BYTES: usize = 64 * 1024;
 
-#[derive(Debug, Default)]
+/// `Debug` shows field names only: forms carry API keys, the admin token and secrets.
+#[derive(Default)]
 pub struct Form(Vec<(String, String)>);
+
+impl std::fmt::Debug for Form {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|(k, _)| k))
+            .finish()
+    }
+}
 
 impl Form {
     pub fn parse(body: &[u8]) -> Form {
@@ -44,5 +53,12 @@ mod tests {
         assert_eq!(f.text("url"), Some("http://x"));
         assert_eq!(f.text("d"), None);
         assert_eq!(f.get("nope"), None);
+    }
+
+    #[test]
+    fn debug_shows_names_but_no_value() {
+        let f = super::Form::parse(b"key=hp_live_s3cr3t&secret=whsec_x");
+        let shown = format!("{f:?}");
+        assert!(shown.contains("key") && !shown.contains("s3cr3t") && !shown.contains("whsec_x"));
     }
 }

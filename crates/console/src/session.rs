@@ -118,6 +118,8 @@ pub struct Viewer {
     pub session: Session,
     /// `HOOKPOST_TRUST_PROXY`, for the Origin check of its forms.
     pub trust_proxy: bool,
+    /// The client's address, for the audit log.
+    pub client: Option<String>,
 }
 
 impl Viewer {
@@ -191,10 +193,16 @@ impl FromRequestParts<SharedState> for Viewer {
             state.store.delete_session(&id).await?;
             return Err(PageError::SignIn);
         }
+        let client = hookpost_ingest::audit::client(
+            &parts.headers,
+            &parts.extensions,
+            state.config.trust_proxy,
+        );
         Ok(Viewer {
             id,
             session,
             trust_proxy: state.config.trust_proxy,
+            client,
         })
     }
 }

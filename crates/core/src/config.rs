@@ -93,6 +93,8 @@ pub struct Config {
     pub queue_shards: u32,
     /// `HOOKPOST_ROTATION_GRACE`: how long a rotated-out secret keeps signing.
     pub rotation_grace: Duration,
+    /// `HOOKPOST_AUDIT_RETENTION`: how long the audit log keeps an entry.
+    pub audit_retention: Duration,
     /// `HOOKPOST_DISABLE_AFTER`: a hook whose attempts have all failed this long is
     /// deactivated.
     pub disable_after: Duration,
@@ -197,6 +199,7 @@ impl Default for Config {
             quorum_queues: false,
             queue_shards: 1,
             rotation_grace: Duration::from_secs(86_400),
+            audit_retention: Duration::from_secs(90 * 86_400),
             max_hooks: 100,
             disable_after: Duration::from_secs(5 * 86_400),
             retry_after_cap: Duration::from_secs(3600),
@@ -254,6 +257,7 @@ pub const VARIABLES: &[&str] = &[
     "HOOKPOST_QUORUM_QUEUES",
     "HOOKPOST_QUEUE_SHARDS",
     "HOOKPOST_ROTATION_GRACE",
+    "HOOKPOST_AUDIT_RETENTION",
     "HOOKPOST_MAX_HOOKS",
     "HOOKPOST_DISABLE_AFTER",
     "HOOKPOST_RETRY_AFTER_CAP",
@@ -455,6 +459,15 @@ impl Config {
         }
         if let Some(v) = var("HOOKPOST_ROTATION_GRACE") {
             c.rotation_grace = duration(v)?;
+        }
+        if let Some(v) = var("HOOKPOST_AUDIT_RETENTION") {
+            c.audit_retention = duration(v)?;
+            if c.audit_retention < Duration::from_secs(1) {
+                return Err(ConfigError {
+                    var: "HOOKPOST_AUDIT_RETENTION",
+                    message: "must be at least 1s".into(),
+                });
+            }
         }
         if let Some(v) = var("HOOKPOST_DISABLE_AFTER") {
             c.disable_after = duration(v)?;

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 /// A subscription as stored. `events` holds event types, or `"*"` for every type.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// `Debug` shows no secret and no header value.
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Hook {
     pub id: String,
     pub tenant: String,
@@ -40,7 +41,104 @@ pub struct Hook {
     pub updated_at: String,
 }
 
+/// How a redacted value shows in `Debug`.
+pub const REDACTED: &str = "<redacted>";
+
+/// Header names with their values redacted, for `Debug`.
+pub fn redacted_headers(headers: &BTreeMap<String, String>) -> BTreeMap<&str, &str> {
+    headers.keys().map(|k| (k.as_str(), REDACTED)).collect()
+}
+
+impl std::fmt::Debug for Hook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hook")
+            .field("id", &self.id)
+            .field("tenant", &self.tenant)
+            .field("url", &self.url)
+            .field("events", &self.events)
+            .field("active", &self.active)
+            .field("secret", &REDACTED)
+            .field("description", &self.description)
+            .field("filter", &self.filter)
+            .field("headers", &redacted_headers(&self.headers))
+            .field(
+                "previous_secret",
+                &self.previous_secret.as_ref().map(|_| REDACTED),
+            )
+            .field(
+                "previous_secret_expires_at",
+                &self.previous_secret_expires_at,
+            )
+            .field("disabled_reason", &self.disabled_reason)
+            .field("disabled_at", &self.disabled_at)
+            .field("controls", &self.controls)
+            .field("created_at", &self.created_at)
+            .field("updated_at", &self.updated_at)
+            .finish()
+    }
+}
+
 impl Hook {
+    /// The associated data a sealed field of this hook is bound to (see [`crate::sealed`]).
+    fn aad(&self, field: &str) -> String {
+        format!("hookpost hook\0{}\0{}\0{field}", self.tenant, self.id)
+    }
+
+    /// This hook with its secrets and header values sealed under the current key, as
+    /// stored.
+    pub fn sealed(&self, keys: &crate::secret_key::SecretKeys) -> Hook {
+        use crate::sealed::seal;
+        let mut h = self.clone();
+        h.secret = seal(keys, &self.aad("secret"), &self.secret);
+        h.previous_secret = self
+            .previous_secret
+            .as_ref()
+            .map(|p| seal(keys, &self.aad("previous_secret"), p));
+        for (name, value) in h.headers.iter_mut() {
+            *value = seal(keys, &self.aad(&format!("header:{name}")), value);
+        }
+        h
+    }
+
+    /// Opens what [`Hook::sealed`] sealed, in place; plaintext (legacy) values stay.
+    pub fn open(&mut self, keys: &crate::secret_key::SecretKeys) -> Result<(), String> {
+        use crate::sealed::open;
+        let what = |field: &str, e: crate::sealed::OpenError| {
+            format!(
+                "hook `{}` of tenant `{}`, {field}: {e}",
+                self.id, self.tenant
+            )
+        };
+        let secret =
+            open(keys, &self.aad("secret"), &self.secret).map_err(|e| what("secret", e))?;
+        let previous = match &self.previous_secret {
+            Some(p) => Some(
+                open(keys, &self.aad("previous_secret"), p)
+                    .map_err(|e| what("previous_secret", e))?,
+            ),
+            None => None,
+        };
+        let mut headers = BTreeMap::new();
+        for (name, value) in &self.headers {
+            let field = format!("header:{name}");
+            let plain = open(keys, &self.aad(&field), value).map_err(|e| what(&field, e))?;
+            headers.insert(name.clone(), plain);
+        }
+        self.secret = secret;
+        self.previous_secret = previous;
+        self.headers = headers;
+        Ok(())
+    }
+
+    /// Whether every sealed field is sealed under the key `id` (nothing left in
+    /// plaintext or under an older key).
+    pub fn sealed_under(&self, id: &str) -> bool {
+        let under = |v: &str| crate::sealed::key_id(v) == Some(id);
+        under(&self.secret)
+            && self.previous_secret.as_deref().is_none_or(under)
+            && self.headers.values().all(|v| under(v))
+    }
+
     /// Whether an event of this type goes to this hook now.
     pub fn wants(&self, kind: &str) -> bool {
         self.active && self.events.iter().any(|e| e == "*" || e == kind)
@@ -235,6 +333,47 @@ mod tests {
         h.previous_secret_expires_at = Some(1000);
         assert_eq!(h.previous_secret_at(999), Some("old"));
         assert_eq!(h.previous_secret_at(1000), None);
+    }
+
+    #[test]
+    fn debug_shows_no_secret_and_no_header_value() {
+        let mut h = hook(&["*"], true);
+        h.secret = "whsec_current_one".into();
+        h.previous_secret = Some("whsec_the_old_one".into());
+        h.headers = BTreeMap::from([("Authorization".into(), "Bearer tok-123".into())]);
+        let shown = format!("{h:?}");
+        for secret in ["whsec_current_one", "whsec_the_old_one", "tok-123"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+        assert!(shown.contains("Authorization") && shown.contains("http://x"));
+    }
+
+    #[test]
+    fn a_sealed_hook_opens_to_the_same_hook_and_only_in_its_place() {
+        let keys =
+            crate::secret_key::SecretKeys::parse(&crate::secret_key::SecretKeys::generate("k1"))
+                .unwrap();
+        let mut h = hook(&["*"], true);
+        h.secret = "whsec_current_one".into();
+        h.previous_secret = Some("whsec_the_old_one".into());
+        h.headers = BTreeMap::from([("Authorization".into(), "Bearer tok-123".into())]);
+        let sealed = h.sealed(&keys);
+        let json = serde_json::to_string(&sealed).unwrap();
+        for secret in ["whsec_current_one", "whsec_the_old_one", "tok-123"] {
+            assert!(!json.contains(secret), "{json}");
+        }
+        assert!(sealed.sealed_under("k1") && !h.sealed_under("k1"));
+        let mut opened = sealed.clone();
+        opened.open(&keys).unwrap();
+        assert_eq!(opened, h);
+        // Copied onto another hook, the same sealed secret does not open.
+        let mut moved = sealed.clone();
+        moved.id = "other".into();
+        assert!(moved.open(&keys).unwrap_err().contains("secret"));
+        // Legacy plaintext opens as is.
+        let mut legacy = h.clone();
+        legacy.open(&keys).unwrap();
+        assert_eq!(legacy, h);
     }
 
     #[test]

@@ -16,6 +16,7 @@
 //! - [`ids`]: random identifiers and secrets.
 //! - [`secret_key`]: `HOOKPOST_SECRET_KEY`, the server's own keys, with ids for rotation.
 //! - [`admin_token`]: which `HOOKPOST_ADMIN_TOKEN` values are refused.
+//! - [`sealed`]: secrets at rest, AES-256-GCM under those keys.
 #![forbid(unsafe_code)]
 
 pub mod address;
@@ -33,6 +34,7 @@ pub mod ordering;
 pub mod outcome;
 pub mod ports;
 pub mod retry;
+pub mod sealed;
 pub mod secret_key;
 pub mod signing;
 pub mod task;

@@ -75,7 +75,27 @@ pub fn store(config: &Config) -> Result<Store, hookpost_store::StoreError> {
         retention: config.retention,
         retry_shards: config.retry_shards,
         timeout: config.connect_timeout,
+        secret_keys: config.secret_keys.clone(),
     })
+}
+
+/// Why a role does not start without `HOOKPOST_SECRET_KEY`.
+pub const NO_SECRET_KEY: &str = "HOOKPOST_SECRET_KEY is not set: hook secrets and custom \
+header values are encrypted under it, and hookpost does not start without it. Generate a \
+key with `echo \"k1:$(head -c 32 /dev/urandom | base64)\"`, keep it safe (losing it loses \
+every hook's secret), and give every role the same value";
+
+/// Re-seals every hook of every tenant under the current `HOOKPOST_SECRET_KEY` key
+/// (`hookpost admin rotate-secret-key`): safe to run while hookpost runs, and again.
+pub async fn rotate_secret_key(
+    config: &Config,
+) -> Result<hookpost_store::hooks::Resealed, hookpost_store::StoreError> {
+    let store = store(config)?;
+    let mut total = hookpost_store::hooks::Resealed::default();
+    for tenant in store.tenants().await? {
+        total += store.reseal_hooks(&tenant).await?;
+    }
+    Ok(total)
 }
 
 /// Starts `roles`. `http` is the API's listener (required with ingest); `ops` serves
@@ -96,6 +116,9 @@ pub async fn start(
         return Err(std::io::Error::other(
             "HOOKPOST_HTTP_REQUEST_TIMEOUT must be longer than HOOKPOST_REQUEST_TIMEOUT",
         ));
+    }
+    if config.secret_keys.is_none() {
+        return Err(std::io::Error::other(NO_SECRET_KEY));
     }
     let store = store(&config).map_err(std::io::Error::other)?;
     let metrics = Arc::new(Metrics::new());

@@ -43,6 +43,11 @@ enum Command {
         #[command(subcommand)]
         command: RetryCommand,
     },
+    /// The audit log of operators' actions, through the API with the admin token.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Keyspace administration.
     Admin {
         #[command(subcommand)]
@@ -106,6 +111,22 @@ enum RetryCommand {
 }
 
 #[derive(Subcommand)]
+enum AuditCommand {
+    /// A page of the log, newest first.
+    List {
+        #[arg(long)]
+        tenant: Option<String>,
+        /// An action (`hook.update`), or a prefix of them (`hook`).
+        #[arg(long)]
+        action: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        #[arg(long)]
+        cursor: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
 enum AdminCommand {
     /// Writes the keyspace marker: once when a deployment is set up, or with --force to
     /// accept a Redis that lost its data as the new, empty truth.
@@ -113,6 +134,9 @@ enum AdminCommand {
         #[arg(long)]
         force: bool,
     },
+    /// Re-encrypts every hook's secrets and header values under the current (first)
+    /// key of HOOKPOST_SECRET_KEY. Safe while hookpost runs, and to run again.
+    RotateSecretKey,
 }
 
 #[tokio::main]
@@ -131,6 +155,48 @@ async fn main() -> anyhow::Result<()> {
             command: RetryCommand::Stats,
         } => {
             print(api(&config)?.retry_stats().await?);
+            Ok(())
+        }
+        Command::Audit {
+            command:
+                AuditCommand::List {
+                    tenant,
+                    action,
+                    limit,
+                    cursor,
+                },
+        } => {
+            let mut q = vec![("limit", limit.to_string())];
+            for (k, v) in [("tenant", tenant), ("action", action), ("cursor", cursor)] {
+                if let Some(v) = v {
+                    q.push((k, v));
+                }
+            }
+            print(api(&config)?.audit(&q).await?);
+            Ok(())
+        }
+        Command::Admin {
+            command: AdminCommand::RotateSecretKey,
+        } => {
+            let keys = config
+                .secret_keys
+                .as_ref()
+                .context(hookpost::NO_SECRET_KEY)?;
+            let done = hookpost::rotate_secret_key(&config).await?;
+            println!(
+                "re-encrypted {} hooks under key `{}`; {} already were; {} could not be read",
+                done.resealed,
+                keys.current().0,
+                done.current,
+                done.unreadable
+            );
+            if done.unreadable > 0 {
+                bail!(
+                    "{} hooks are sealed under a key HOOKPOST_SECRET_KEY no longer holds, or \
+                     were tampered with (see the log); keep the old key in the list and run again",
+                    done.unreadable
+                );
+            }
             Ok(())
         }
         Command::Admin {
@@ -206,6 +272,7 @@ async fn tenants(config: Config, command: TenantCommand) -> anyhow::Result<()> {
                 id,
                 created_at: hookpost_core::now_ms(),
             };
+            cli_audit(&config, &store, "tenant.create", &tenant.id, None).await?;
             if !store.create_tenant(&tenant).await? {
                 bail!("tenant `{}` exists", tenant.id);
             }
@@ -220,6 +287,7 @@ async fn tenants(config: Config, command: TenantCommand) -> anyhow::Result<()> {
             if store.tenant(&tenant).await?.is_none() {
                 bail!("no tenant `{tenant}`");
             }
+            cli_audit(&config, &store, "key.create", &tenant, None).await?;
             let (info, key) = store.create_key(&tenant).await?;
             println!("{}", serde_json::json!({ "id": info.id, "key": key }));
         }
@@ -229,6 +297,7 @@ async fn tenants(config: Config, command: TenantCommand) -> anyhow::Result<()> {
             }
         }
         TenantCommand::KeyRevoke { tenant, key_id } => {
+            cli_audit(&config, &store, "key.revoke", &tenant, Some(&key_id)).await?;
             if !store.revoke_key(&tenant, &key_id).await? {
                 bail!("tenant `{tenant}` has no key `{key_id}`");
             }
@@ -236,6 +305,22 @@ async fn tenants(config: Config, command: TenantCommand) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Records a key command run against Redis directly, before it runs.
+async fn cli_audit(
+    config: &Config,
+    store: &hookpost_store::Store,
+    action: &str,
+    tenant: &str,
+    target: Option<&str>,
+) -> anyhow::Result<()> {
+    let mut entry = hookpost_store::audit::AuditEntry::now("cli", action, Some(tenant));
+    entry.target = target.map(str::to_owned);
+    store
+        .audit(&entry, config.audit_retention)
+        .await
+        .context("the audit log cannot be written; nothing was done")
 }
 
 /// The API client for operators' commands: `HOOKPOST_API_URL` (default: the local

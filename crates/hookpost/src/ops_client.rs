@@ -1,6 +1,6 @@
 //! Operators' commands that talk to the API with the admin token: `hookpost deliveries
 //! list|show|resend` (acting for a tenant through `X-Hookpost-Tenant`) and
-//! `hookpost retries stats`.
+//! `hookpost retries stats`, `hookpost audit list`.
 
 use serde_json::Value;
 
@@ -85,6 +85,17 @@ impl ApiClient {
             Some(tenant),
         )
         .await
+    }
+
+    /// A page of the audit log; `query` holds its filters.
+    pub async fn audit(&self, query: &[(&str, String)]) -> anyhow::Result<Value> {
+        let qs: String = query
+            .iter()
+            .map(|(k, v)| format!("{k}={}", url_encode(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        self.call(reqwest::Method::GET, &format!("/v1/audit?{qs}"), None)
+            .await
     }
 
     pub async fn retry_stats(&self) -> anyhow::Result<Value> {

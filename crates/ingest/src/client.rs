@@ -4,17 +4,25 @@
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
 use axum::extract::ConnectInfo;
-use axum::http::{HeaderMap, Request};
+use axum::http::{Extensions, HeaderMap, Request};
 
 /// The client's address, or `None` when the server was not started with the peer address
 /// (`into_make_service_with_connect_info`) and no trusted header names one.
 pub fn address<B>(req: &Request<B>, trust_proxy: bool) -> Option<IpAddr> {
-    let peer = req
-        .extensions()
+    address_of(req.headers(), req.extensions(), trust_proxy)
+}
+
+/// [`address`] from a request's parts.
+pub fn address_of(
+    headers: &HeaderMap,
+    extensions: &Extensions,
+    trust_proxy: bool,
+) -> Option<IpAddr> {
+    let peer = extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(a)| a.ip());
     if trust_proxy {
-        if let Some(ip) = forwarded_for(req.headers()) {
+        if let Some(ip) = forwarded_for(headers) {
             return Some(ip);
         }
     }

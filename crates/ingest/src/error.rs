@@ -27,6 +27,12 @@ pub enum ApiError {
     KeyspaceMissing,
     #[error("the store is unavailable; nothing was changed")]
     StoreUnavailable(#[source] hookpost_store::StoreError),
+    /// A hook's secrets do not decrypt (a key missing from HOOKPOST_SECRET_KEY, or
+    /// tampering): a server fault, answered without the secret.
+    #[error("a hook's secrets cannot be decrypted with HOOKPOST_SECRET_KEY; nothing was changed")]
+    SecretsUnreadable,
+    #[error("the audit log cannot be written; nothing was done")]
+    AuditUnavailable,
 }
 
 impl ApiError {
@@ -41,7 +47,9 @@ impl ApiError {
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::BrokerUnavailable(_)
             | ApiError::StoreUnavailable(_)
-            | ApiError::KeyspaceMissing => StatusCode::SERVICE_UNAVAILABLE,
+            | ApiError::KeyspaceMissing
+            | ApiError::SecretsUnreadable
+            | ApiError::AuditUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -57,6 +65,8 @@ impl ApiError {
             ApiError::BrokerUnavailable(_) => "broker_unavailable",
             ApiError::StoreUnavailable(_) => "store_unavailable",
             ApiError::KeyspaceMissing => "keyspace_missing",
+            ApiError::SecretsUnreadable => "secrets_unreadable",
+            ApiError::AuditUnavailable => "audit_unavailable",
         }
     }
 
@@ -67,7 +77,13 @@ impl ApiError {
 
 impl From<hookpost_store::StoreError> for ApiError {
     fn from(e: hookpost_store::StoreError) -> Self {
-        ApiError::StoreUnavailable(e)
+        match e {
+            hookpost_store::StoreError::Secrets(why) => {
+                tracing::error!(error = %why, "hook secrets unreadable");
+                ApiError::SecretsUnreadable
+            }
+            e => ApiError::StoreUnavailable(e),
+        }
     }
 }
 

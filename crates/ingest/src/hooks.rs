@@ -24,8 +24,8 @@ const MAX_DESCRIPTION: usize = 500;
 const MASK: &str = "********";
 
 /// The fields a client may send; anything else is refused. `null` clears `filter` and
-/// the delivery controls.
-#[derive(Debug, Default, Deserialize)]
+/// the delivery controls. `Debug` shows no secret and no header value.
+#[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HookInput {
     pub url: Option<String>,
@@ -50,6 +50,27 @@ pub struct HookInput {
     pub ordering_on_failure: Option<Value>,
 }
 
+impl std::fmt::Debug for HookInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use hookpost_core::hook::{redacted_headers, REDACTED};
+        f.debug_struct("HookInput")
+            .field("url", &self.url)
+            .field("events", &self.events)
+            .field("active", &self.active)
+            .field("description", &self.description)
+            .field("filter", &self.filter)
+            .field("headers", &self.headers.as_ref().map(redacted_headers))
+            .field("secret", &self.secret.as_ref().map(|_| REDACTED))
+            .field("rate_limit", &self.rate_limit)
+            .field("max_in_flight", &self.max_in_flight)
+            .field("retry_schedule", &self.retry_schedule)
+            .field("ordering", &self.ordering)
+            .field("ordering_key", &self.ordering_key)
+            .field("ordering_on_failure", &self.ordering_on_failure)
+            .finish()
+    }
+}
+
 /// A field that is present, `null` included (`Some(Value::Null)` clears it); absent
 /// fields stay `None` through `default`.
 fn given<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
@@ -57,7 +78,8 @@ fn given<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Err
 }
 
 /// A hook as the API shows it: header values masked; the secret only when just made.
-#[derive(Debug, Serialize)]
+/// `Debug` shows no secret.
+#[derive(Serialize)]
 pub struct HookView {
     pub id: String,
     pub url: String,
@@ -81,6 +103,20 @@ pub struct HookView {
     pub controls: controls::Controls,
     pub created_at: String,
     pub updated_at: String,
+}
+
+impl std::fmt::Debug for HookView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use hookpost_core::hook::{redacted_headers, REDACTED};
+        f.debug_struct("HookView")
+            .field("id", &self.id)
+            .field("url", &self.url)
+            .field("events", &self.events)
+            .field("active", &self.active)
+            .field("headers", &redacted_headers(&self.headers))
+            .field("secret", &self.secret.as_ref().map(|_| REDACTED))
+            .finish_non_exhaustive()
+    }
 }
 
 impl HookView {
@@ -667,4 +703,32 @@ pub async fn send_test(
     let admitted = crate::test_send::admit(state, &hook.tenant).await?;
     let url = url::Url::parse(&hook.url).map_err(|e| ApiError::invalid("url", e))?;
     crate::test_send::send(state, &admitted, &url, Some(hook), &kind).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_of_an_input_and_a_view_shows_no_secret_and_no_header_value() {
+        let input: HookInput = serde_json::from_value(json!({
+            "url": "https://example.com/h",
+            "secret": "whsec_given_by_client",
+            "headers": { "Authorization": "Bearer receiver-token" }
+        }))
+        .unwrap();
+        let hook = Hook {
+            secret: "whsec_given_by_client".into(),
+            headers: input.headers.clone().unwrap(),
+            ..Hook::default()
+        };
+        let view = HookView::of(&hook, true);
+        for shown in [format!("{input:?}"), format!("{view:?}")] {
+            assert!(
+                !shown.contains("whsec_given_by_client") && !shown.contains("receiver-token"),
+                "{shown}"
+            );
+            assert!(shown.contains("Authorization"), "{shown}");
+        }
+    }
 }

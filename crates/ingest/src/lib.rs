@@ -9,9 +9,11 @@
 //! - [`auth`]: API keys and the admin token.
 //! - [`client`], [`throttle`]: client addresses, and the limit on failed authentications.
 //! - [`path_id`]: ids from URL paths, checked before they reach the store.
+//! - [`audit`]: the audit log of what the admin token does, and `GET /v1/audit`.
 //! - [`body`], [`error`]: JSON bodies in, JSON errors out.
 #![forbid(unsafe_code)]
 
+pub mod audit;
 pub mod auth;
 pub mod body;
 pub mod client;
@@ -126,6 +128,7 @@ pub fn router(state: SharedState) -> Router {
         .route("/v1/deliveries/{id}/skip", post(deliveries::skip))
         .route("/v1/events/{id}", get(deliveries::event))
         .route("/v1/retries/stats", get(tenants::retry_stats))
+        .route("/v1/audit", get(audit::list))
         .route(
             "/web_hooks.json",
             get(supportbee::list).post(supportbee::create),
@@ -149,6 +152,10 @@ pub fn router(state: SharedState) -> Router {
         )
         .fallback(|| async { error::ApiError::NotFound("route") })
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            audit::audit_admin,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             require_keyspace,

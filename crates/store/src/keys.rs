@@ -28,6 +28,8 @@
 //! | `P:{t.T}:bl:<hook>` | list | a slow hook's backlog: `<event id> <attempt>`, oldest first |
 //! | `P:{t.T}:bls:<hook>` | hash | its state: armed (a drain is on its way), disarms (count) |
 //! | `P:{t.T}:bll:<hook>` | string | the token of the drain working through it (expires) |
+//! | `P:{t.T}:audit` | sorted set | the tenant's audit log: `<entry id>\t<JSON>`, all scoring 0 (lex order is time order) |
+//! | `P:{audit}:entries` | sorted set | every tenant's audit log, the same way |
 //! | `P:{s.H}:session` | string | a console session (JSON) under the SHA-256 `H` of its id, expiring when idle |
 //! | `P:{r.N}:due` | sorted set | retry shard N: task JSON by due time (ms) |
 //! | `P:{r.N}:claimed` | sorted set | retry shard N: claimed tasks by lease expiry |
@@ -152,6 +154,14 @@ impl Keys {
     pub fn log(&self, t: &str) -> String {
         format!("{}:{{t.{t}}}:log", self.p)
     }
+    /// A tenant's audit log.
+    pub fn audit(&self, t: &str) -> String {
+        format!("{}:{{t.{t}}}:audit", self.p)
+    }
+    /// The audit log of every tenant (and of actions on none).
+    pub fn audit_all(&self) -> String {
+        format!("{}:{{audit}}:entries", self.p)
+    }
     /// A console session, by the hex SHA-256 of its id.
     pub fn session(&self, id_hash: &str) -> String {
         format!("{}:{{s.{id_hash}}}:session", self.p)
@@ -225,6 +235,7 @@ mod tests {
             k.backlog(t, "h1"),
             k.backlog_state(t, "h1"),
             k.backlog_lock(t, "h1"),
+            k.audit(t),
         ];
         for key in &all {
             assert_eq!(tag(key), "t.acme", "{key}");

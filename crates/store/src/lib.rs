@@ -12,8 +12,10 @@
 //! - [`shards`]: the most event queue shards the prefix has had.
 //! - [`sessions`]: the web console's sign-in sessions.
 //! - [`auth_failures`]: failed authentications per client address, for the throttle.
+//! - [`audit`]: the audit log of operators' actions.
 #![forbid(unsafe_code)]
 
+pub mod audit;
 pub mod auth_failures;
 pub mod backlog;
 pub mod conn;
@@ -43,6 +45,9 @@ pub enum StoreError {
     Redis(#[from] redis::RedisError),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// A hook's secrets cannot be sealed or opened (no key, unknown key id, tampering).
+    #[error("hook secrets: {0}")]
+    Secrets(String),
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -57,6 +62,7 @@ impl StoreError {
                 e.to_string(),
             ))),
             StoreError::Corrupt(what) => StoreError::Corrupt(what.clone()),
+            StoreError::Secrets(what) => StoreError::Secrets(what.clone()),
         }
     }
 }
@@ -68,6 +74,8 @@ struct Scripts {
     backlog_push: Script,
     claim_retries: Script,
     hook_write: Script,
+    hook_reseal: Script,
+    audit_write: Script,
     rate_limit: Script,
     in_flight: Script,
     order_register: Script,
@@ -97,6 +105,8 @@ pub struct Store {
     scripts: std::sync::Arc<Scripts>,
     retention_secs: u64,
     retry_shards: u32,
+    /// `HOOKPOST_SECRET_KEY`: hooks' secrets and header values are sealed under it.
+    secret_keys: Option<std::sync::Arc<hookpost_core::secret_key::SecretKeys>>,
 }
 
 /// What [`Store::connect`] needs.
@@ -108,6 +118,8 @@ pub struct StoreOptions {
     pub retry_shards: u32,
     /// Connect and response timeout: a stalled Redis becomes an error, not a hang.
     pub timeout: Duration,
+    /// `HOOKPOST_SECRET_KEY`: without it, hooks cannot be written nor sealed ones read.
+    pub secret_keys: Option<hookpost_core::secret_key::SecretKeys>,
 }
 
 impl Store {
@@ -124,6 +136,8 @@ impl Store {
                 backlog_push: Script::new(include_str!("scripts/backlog_push.lua")),
                 claim_retries: Script::new(include_str!("scripts/claim_retries.lua")),
                 hook_write: Script::new(include_str!("scripts/hook_write.lua")),
+                hook_reseal: Script::new(include_str!("scripts/hook_reseal.lua")),
+                audit_write: Script::new(include_str!("scripts/audit_write.lua")),
                 rate_limit: Script::new(concat!(
                     include_str!("scripts/clock.lua"),
                     include_str!("scripts/rate_limit.lua")
@@ -141,6 +155,7 @@ impl Store {
             }),
             retention_secs: opts.retention.as_secs().max(1),
             retry_shards: opts.retry_shards.max(1),
+            secret_keys: opts.secret_keys.clone().map(std::sync::Arc::new),
         })
     }
 

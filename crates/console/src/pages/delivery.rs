@@ -191,6 +191,15 @@ pub async fn resend(
     let tenant = super::tenant_in_view(&viewer)?;
     crate::csrf::posted(&viewer, &headers, &body)?;
     let d = owned(&state, tenant, &id).await?;
+    super::audit_operator(
+        &state,
+        &viewer,
+        &headers,
+        "delivery.resend",
+        tenant,
+        Some(&d.id),
+    )
+    .await?;
     api::queue_resends(&state, tenant, std::slice::from_ref(&d)).await?;
     Ok(see_other(&format!(
         "/console/deliveries/{}?done=resent&n={}",
@@ -218,6 +227,15 @@ pub async fn resend_failed(
                 .ok_or_else(|| PageError::bad_request("`Failed since` must be a date and time."))
         })
         .transpose()?;
+    super::audit_operator(
+        &state,
+        &viewer,
+        &headers,
+        "delivery.resend_failed",
+        tenant,
+        Some(id),
+    )
+    .await?;
     let queued = api::resend_failed_since(&state, tenant, id, since).await?;
     Ok(see_other(&format!(
         "/console/hooks/{id}?done=queued&n={queued}"

@@ -34,6 +34,26 @@ pub fn tenant_in_view(viewer: &crate::session::Viewer) -> Result<&str, PageError
         .ok_or_else(|| PageError::bad_request("Pick a tenant on the operator page first."))
 }
 
+/// Records what an operator (a session opened with the admin token) does for a tenant,
+/// before it is done; a tenant's own actions are not audited. Refused when the entry
+/// cannot be written.
+pub async fn audit_operator(
+    state: &hookpost_ingest::AppState,
+    viewer: &crate::session::Viewer,
+    headers: &axum::http::HeaderMap,
+    action: &str,
+    tenant: &str,
+    target: Option<&str>,
+) -> Result<(), PageError> {
+    if !viewer.is_admin() {
+        return Ok(());
+    }
+    let mut entry = hookpost_store::audit::AuditEntry::now("operator", action, Some(tenant));
+    entry.target = target.map(str::to_owned);
+    hookpost_ingest::audit::record(state, entry, headers, viewer.client.clone()).await?;
+    Ok(())
+}
+
 /// A query string, read like a form.
 pub fn query(raw: Option<String>) -> Form {
     Form::parse(raw.unwrap_or_default().as_bytes())

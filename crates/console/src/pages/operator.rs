@@ -75,6 +75,7 @@ pub async fn pick_tenant(
         .tenant(wanted)
         .await?
         .ok_or_else(|| PageError::not_found("tenant"))?;
+    super::audit_operator(&state, &viewer, &headers, "tenant.view", &tenant.id, None).await?;
     let mut session = viewer.session.clone();
     session.acting_for = Some(tenant.id);
     let ttl = state.config.console_session_ttl;

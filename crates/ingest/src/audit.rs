@@ -1,0 +1,260 @@
+//! The audit trail of operators: every request the admin token makes for a tenant
+//! (`X-Hookpost-Tenant`) and every tenant and key route is recorded before it runs, and
+//! refused (503) when it cannot be, so that nothing happens without a trace. Entries
+//! record the attempt (a refused one too). `GET /v1/audit` lists them.
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{MatchedPath, Query, Request, State};
+use axum::http::{HeaderMap, Method};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use hookpost_store::audit::{AuditEntry, AuditFilter, MAX_PAGE};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::error::ApiError;
+use crate::{auth, AppState, SharedState};
+
+/// The audited name of an API action, by method and route pattern.
+fn action(method: &Method, route: &str) -> Option<&'static str> {
+    let m = method.as_str();
+    Some(match (m, route) {
+        ("POST", "/v1/events") | ("POST", "/v1/events/batch") => "event.publish",
+        ("GET", "/v1/events/{id}") => "event.read",
+        ("GET", "/v1/event-types") => "event_types.read",
+        ("POST", "/v1/hooks") | ("POST", "/web_hooks.json") => "hook.create",
+        ("GET", "/v1/hooks") | ("GET", "/web_hooks.json") => "hook.list",
+        ("GET", "/v1/hooks/{id}") => "hook.read",
+        ("PATCH", "/v1/hooks/{id}")
+        | ("PUT", "/v1/hooks/{id}")
+        | ("PUT", "/web_hooks/{file}")
+        | ("PUT", "/web_hook/{file}") => "hook.update",
+        ("DELETE", "/v1/hooks/{id}") | ("DELETE", "/web_hooks/{file}") => "hook.delete",
+        ("GET", "/v1/hooks/{id}/secret") => "hook.secret.read",
+        ("POST", "/v1/hooks/{id}/rotate-secret") => "hook.secret.rotate",
+        ("POST", "/v1/hooks/{id}/activate") => "hook.activate",
+        ("POST", "/v1/hooks/{id}/deactivate") => "hook.deactivate",
+        ("POST", "/v1/hooks/{id}/test") | ("POST", "/web_hooks/{file}") => "hook.test",
+        ("POST", "/v1/hooks/{id}/resend-failed") => "delivery.resend_failed",
+        ("GET", "/v1/deliveries") => "delivery.list",
+        ("GET", "/v1/deliveries/{id}") => "delivery.read",
+        ("POST", "/v1/deliveries/{id}/resend") => "delivery.resend",
+        ("POST", "/v1/deliveries/{id}/skip") => "delivery.skip",
+        ("POST", "/v1/tenants") => "tenant.create",
+        ("GET", "/v1/tenants") => "tenant.list",
+        ("POST", "/v1/tenants/{id}/keys") => "key.create",
+        ("GET", "/v1/tenants/{id}/keys") => "key.list",
+        ("DELETE", "/v1/tenants/{id}/keys/{key_id}") => "key.revoke",
+        _ => return None,
+    })
+}
+
+/// The routes about tenants and keys, audited whether or not a tenant is named.
+fn tenant_route(route: &str) -> bool {
+    route.starts_with("/v1/tenants")
+}
+
+/// The value of each `{name}` of `route` in `path`.
+fn path_params<'a>(route: &'a str, path: &'a str) -> Vec<(&'a str, &'a str)> {
+    route
+        .split('/')
+        .zip(path.split('/'))
+        .filter_map(|(r, p)| Some((r.strip_prefix('{')?.strip_suffix('}')?, p)))
+        .collect()
+}
+
+/// The request's `X-Request-Id`, when it is a plausible one.
+fn request_id(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get("x-request-id")?
+        .to_str()
+        .ok()
+        .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
+        .map(str::to_owned)
+}
+
+/// The client's address as the audit log records it (the proxy's word for it only with
+/// `HOOKPOST_TRUST_PROXY`).
+pub fn client(
+    headers: &HeaderMap,
+    extensions: &axum::http::Extensions,
+    trust_proxy: bool,
+) -> Option<String> {
+    crate::client::address_of(headers, extensions, trust_proxy).map(|ip| ip.to_string())
+}
+
+/// Writes `entry` with the request's details; 503 when it cannot be written.
+pub async fn record(
+    state: &AppState,
+    mut entry: AuditEntry,
+    headers: &HeaderMap,
+    client: Option<String>,
+) -> Result<(), ApiError> {
+    entry.request_id = request_id(headers);
+    entry.client = client;
+    state
+        .store
+        .audit(&entry, state.config.audit_retention)
+        .await
+        .map_err(|e| {
+            tracing::warn!(error = %e, action = entry.action, "an action could not be audited");
+            ApiError::AuditUnavailable
+        })
+}
+
+/// Middleware: records what the admin token does for a tenant, and on tenants and keys,
+/// before the handler runs.
+pub async fn audit_admin(
+    State(state): State<SharedState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let Some(route) = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+    else {
+        return next.run(req).await;
+    };
+    let acting_for = req
+        .headers()
+        .get(auth::ACT_FOR)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let audited = acting_for.is_some() || tenant_route(&route);
+    // Only the admin's actions: a tenant's key or a bad token changes nothing here.
+    if !audited || auth::admin(&state, req.headers()).is_err() {
+        return next.run(req).await;
+    }
+    let Some(action) = action(req.method(), &route) else {
+        return next.run(req).await;
+    };
+    let path = req.uri().path().to_owned();
+    let params = path_params(&route, &path);
+    let param = |name: &str| {
+        params
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| (*v).to_owned())
+    };
+    let (tenant, target) = if route == "/v1/tenants" && *req.method() == Method::POST {
+        // The new tenant's id is in the body: read it, and hand the body on unchanged.
+        let (parts, body) = req.into_parts();
+        let bytes = match axum::body::to_bytes(body, state.config.max_body_bytes).await {
+            Ok(b) => b,
+            Err(_) => return ApiError::TooLarge(state.config.max_body_bytes).into_response(),
+        };
+        let id = serde_json::from_slice::<Value>(&bytes)
+            .ok()
+            .and_then(|v| v["id"].as_str().map(str::to_owned));
+        req = Request::from_parts(parts, axum::body::Body::from(bytes));
+        (id, None)
+    } else if tenant_route(&route) {
+        (param("id"), param("key_id"))
+    } else {
+        let target =
+            param("id").or_else(|| param("file").map(|f| f.trim_end_matches(".json").to_owned()));
+        (acting_for, target)
+    };
+    // A tenant id that is not one cannot be acted for (the handler refuses it); it is not
+    // a key to write either.
+    let tenant = tenant.filter(|t| hookpost_core::event::check_tenant_id(t).is_ok());
+    let mut entry = AuditEntry::now("admin", action, tenant.as_deref());
+    entry.target = target;
+    let client = client(req.headers(), req.extensions(), state.config.trust_proxy);
+    if let Err(e) = record(&state, entry, req.headers(), client).await {
+        return e.into_response();
+    }
+    next.run(req).await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    tenant: Option<String>,
+    action: Option<String>,
+    limit: Option<usize>,
+    cursor: Option<String>,
+}
+
+/// `GET /v1/audit` (admin token only): the audit log, newest first; `next_cursor`
+/// continues.
+pub async fn list(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    query: Result<Query<AuditQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    auth::admin(&state, &headers)?;
+    let Query(q) = query.map_err(|e| ApiError::BadRequest("invalid_query", e.body_text()))?;
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ApiError::invalid(
+            "limit",
+            format!("must be 1 to {MAX_PAGE}"),
+        ));
+    }
+    if let Some(t) = &q.tenant {
+        hookpost_core::event::check_tenant_id(t).map_err(|m| ApiError::invalid("tenant", m))?;
+    }
+    if let Some(c) = &q.cursor {
+        let plausible = c.starts_with("aud_")
+            && c.len() <= 64
+            && c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        if !plausible {
+            return Err(ApiError::invalid("cursor", "is not a cursor of this list"));
+        }
+    }
+    if let Some(a) = &q.action {
+        if a.is_empty() || a.len() > 64 {
+            return Err(ApiError::invalid("action", "must be 1 to 64 characters"));
+        }
+    }
+    let filter = AuditFilter {
+        tenant: q.tenant,
+        action: q.action,
+    };
+    let (entries, next) = state
+        .store
+        .audit_page(&filter, limit, q.cursor.as_deref())
+        .await?;
+    Ok(Json(json!({ "entries": entries, "next_cursor": next })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_params_are_read_by_the_route_pattern() {
+        assert_eq!(
+            path_params(
+                "/v1/tenants/{id}/keys/{key_id}",
+                "/v1/tenants/acme/keys/key_1"
+            ),
+            [("id", "acme"), ("key_id", "key_1")]
+        );
+        assert!(path_params("/v1/hooks", "/v1/hooks").is_empty());
+    }
+
+    #[test]
+    fn every_secret_and_key_route_has_an_action() {
+        for (m, r, a) in [
+            (Method::GET, "/v1/hooks/{id}/secret", "hook.secret.read"),
+            (
+                Method::POST,
+                "/v1/hooks/{id}/rotate-secret",
+                "hook.secret.rotate",
+            ),
+            (Method::POST, "/v1/tenants/{id}/keys", "key.create"),
+            (
+                Method::DELETE,
+                "/v1/tenants/{id}/keys/{key_id}",
+                "key.revoke",
+            ),
+        ] {
+            assert_eq!(action(&m, r), Some(a));
+        }
+        assert_eq!(action(&Method::GET, "/v1/audit"), None);
+    }
+}
