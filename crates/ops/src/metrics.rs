@@ -336,6 +336,7 @@ mod tests {
         let pinned: BTreeMap<String, Vec<String>> = [
             ("hookpost_amqp_reconnects_total", &["role"][..]),
             ("hookpost_attempt_duration_seconds", &[]),
+            ("hookpost_auth_failures_total", &["answer", "surface"]),
             ("hookpost_consumers_active", &[]),
             ("hookpost_dead_letters_total", &["reason"]),
             ("hookpost_deliveries_deferred_total", &["reason"]),
