@@ -92,6 +92,9 @@ impl TestApp {
             disable_after: opts.disable_after,
             connect_timeout: Duration::from_secs(2),
             request_timeout: opts.request_timeout,
+            // The API must outwait a test send, which waits up to the request timeout.
+            http_request_timeout: (opts.request_timeout + Duration::from_secs(5))
+                .max(Config::default().http_request_timeout),
             shutdown_grace: opts.shutdown_grace,
             scheduler_interval: Duration::from_millis(50),
             queue_shards: opts.queue_shards,

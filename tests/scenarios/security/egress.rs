@@ -93,6 +93,8 @@ async fn child_all(config: &Config, env: &[(&str, String)]) -> (ChildRole, Strin
     let addr = format!("127.0.0.1:{}", free_port());
     let mut env = env.to_vec();
     env.push(("HOOKPOST_HTTP_ADDR", addr.clone()));
+    // Readiness on the API's port, where this test looks for it.
+    env.push(("HOOKPOST_OPS_ON_API", "true".into()));
     let child = ChildRole::spawn_with(HOOKPOST, "all", config, &env);
     let base = format!("http://{addr}");
     let http = client();
