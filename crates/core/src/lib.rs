@@ -26,6 +26,7 @@ pub mod event;
 pub mod filter;
 pub mod hook;
 pub mod ids;
+pub mod nesting;
 pub mod ordering;
 pub mod outcome;
 pub mod retry;
