@@ -88,7 +88,11 @@ mod tests {
         // Enough for the heavy ordered hook and its light ordered neighbour only.
         let ordered: Vec<&ReadyHook> = hooks[2..].iter().collect();
         let mut units = 1;
-        while !choose(&ordered, Some(&payload), units).kept.iter().all(|k| *k) {
+        while !choose(&ordered, Some(&payload), units)
+            .kept
+            .iter()
+            .all(|k| *k)
+        {
             units += 100;
         }
         let tight = choose(&all, Some(&payload), units);
@@ -99,6 +103,9 @@ mod tests {
         assert_eq!(choose(&ordered, Some(&payload), units).kept, [true, true]);
 
         // No parsed payload: no filter passes.
-        assert_eq!(choose(&all, None, 1_000_000).kept, [false, true, false, false]);
+        assert_eq!(
+            choose(&all, None, 1_000_000).kept,
+            [false, true, false, false]
+        );
     }
 }
