@@ -70,6 +70,9 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// `HOOKPOST_MAX_BATCH`: most events in one `POST /v1/events/batch`.
     pub max_batch: usize,
+    /// `HOOKPOST_FILTER_BUDGET`: work units one event's filters may spend, across all its
+    /// hooks (about a nanosecond of CPU each); past them, filters fail closed.
+    pub filter_budget: u64,
     /// `HOOKPOST_RETENTION`: how long events and the delivery log are kept.
     pub retention: Duration,
     /// `HOOKPOST_RETRY_SHARDS`: how many sorted sets the retry set is spread over.
@@ -188,6 +191,7 @@ impl Default for Config {
             hook_wait: Duration::from_millis(500),
             max_body_bytes: 1 << 20,
             max_batch: 1000,
+            filter_budget: crate::filter::DEFAULT_BUDGET,
             retention: Duration::from_secs(7 * 86_400),
             retry_shards: 1,
             scheduler_batch: 500,
@@ -246,6 +250,7 @@ pub const VARIABLES: &[&str] = &[
     "HOOKPOST_HOOK_WAIT",
     "HOOKPOST_MAX_BODY_BYTES",
     "HOOKPOST_MAX_BATCH",
+    "HOOKPOST_FILTER_BUDGET",
     "HOOKPOST_RETENTION",
     "HOOKPOST_RETRY_SHARDS",
     "HOOKPOST_SCHEDULER_BATCH",
@@ -414,6 +419,9 @@ impl Config {
         }
         if let Some(v) = var("HOOKPOST_MAX_BATCH") {
             c.max_batch = positive(v)?;
+        }
+        if let Some(v) = var("HOOKPOST_FILTER_BUDGET") {
+            c.filter_budget = positive(v)?;
         }
         if let Some(v) = var("HOOKPOST_RETENTION") {
             c.retention = duration(v)?;

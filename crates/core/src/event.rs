@@ -50,6 +50,9 @@ struct Wire {
 
 /// Longest event id, type or tenant id accepted.
 pub const MAX_NAME_LEN: usize = 128;
+/// Deepest nesting of `data` accepted (`data` itself is level 1). Deeper data could not
+/// be parsed for filters (serde_json stops at 128) and only serves to exhaust a stack.
+pub const MAX_DATA_DEPTH: usize = 64;
 
 impl Event {
     /// Parses and validates one event. `tenant` is the API key's tenant on the HTTP path
@@ -97,6 +100,12 @@ impl Event {
             return Err(EventError::new(
                 "invalid_field",
                 "`data` must be a JSON object",
+            ));
+        }
+        if crate::nesting::deeper_than(data.get().as_bytes(), MAX_DATA_DEPTH) {
+            return Err(EventError::new(
+                "too_deep",
+                format!("`data` is nested deeper than {MAX_DATA_DEPTH} levels"),
             ));
         }
         let tenant = match (tenant, wire.tenant) {
@@ -250,6 +259,40 @@ mod tests {
             let err = Event::parse(body, *tenant).unwrap_err();
             assert_eq!(err.code, *code, "{}", String::from_utf8_lossy(body));
         }
+    }
+
+    #[test]
+    fn refuses_data_nested_deeper_than_the_limit_without_recursing() {
+        let nested = |depth: usize| {
+            let inner = "[".repeat(depth - 1) + &"]".repeat(depth - 1);
+            format!(r#"{{"tenant":"a","type":"x","data":{{"k":{inner}}}}}"#)
+        };
+        assert!(Event::parse(nested(MAX_DATA_DEPTH).as_bytes(), None).is_ok());
+        let err = Event::parse(nested(MAX_DATA_DEPTH + 1).as_bytes(), None).unwrap_err();
+        assert_eq!(err.code, "too_deep");
+        assert!(err.message.contains("64"), "{}", err.message);
+        // Brackets in strings are text, not nesting.
+        let text = format!(r#"{{"type":"x","data":{{"k":"{}"}}}}"#, "[".repeat(100));
+        assert!(Event::parse(text.as_bytes(), Some("a")).is_ok());
+        // A million levels, closed or not, and as the whole body: refused, no overflow.
+        let million = nested(1_000_000);
+        assert_eq!(
+            Event::parse(million.as_bytes(), None).unwrap_err().code,
+            "too_deep"
+        );
+        let open = format!(
+            r#"{{"tenant":"a","type":"x","data":{{"k":{}"#,
+            "[".repeat(1_000_000)
+        );
+        assert_eq!(
+            Event::parse(open.as_bytes(), None).unwrap_err().code,
+            "invalid_json"
+        );
+        let body = "[".repeat(1_000_000);
+        assert_eq!(
+            Event::parse(body.as_bytes(), None).unwrap_err().code,
+            "invalid_json"
+        );
     }
 
     #[test]

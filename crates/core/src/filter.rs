@@ -13,13 +13,15 @@
 //!
 //! - `eq`/`ne`: a scalar (string, number, bool, null); numbers compare numerically (1 == 1.0),
 //!   other types never equal each other.
-//! - `in`: 1..=100 scalars. `contains`: a scalar; a string target matches a substring, an
-//!   array target an equal element.
+//! - `in`: 1..=100 scalars. `contains`: a scalar; a string target matches a substring
+//!   within its first 64 KiB, an array target an equal element among its first 10,000.
 //! - `exists`: optional boolean `value` (default true; false means "absent"). `null` exists.
 //! - `gt`/`gte`/`lt`/`lte`: a number or a string; strings compare bytewise (ISO timestamps
 //!   sort right), a number against a string is false.
 //! - A missing path makes every op false except `ne` and `exists: false`.
 //! - `all`/`any` hold 1..=50 filters; at most 8 nested combinators; at most 100 conditions.
+//! - Evaluation is paid for from the event's [`Budget`]; a filter that runs out of it
+//!   does not match (fails closed).
 //!
 //! ```json
 //! {"all": [{"path": "$.ticket.priority", "op": "in", "value": ["high", "urgent"]},
@@ -33,12 +35,19 @@ use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 use serde_json::{Map, Number, Value};
 
+mod budget;
+pub use budget::{Budget, DEFAULT_UNITS as DEFAULT_BUDGET};
+
 pub const MAX_SEGMENTS: usize = 16;
 pub const MAX_NAME_LEN: usize = 64;
 pub const MAX_IN_VALUES: usize = 100;
 pub const MAX_LIST: usize = 50;
 pub const MAX_DEPTH: usize = 8;
 pub const MAX_CONDITIONS: usize = 100;
+/// `contains` looks at most at this many elements of an array target...
+pub const MAX_CONTAINS_ITEMS: usize = 10_000;
+/// ...and at this many bytes of a string target (cut back to a character boundary).
+pub const MAX_CONTAINS_BYTES: usize = 64 << 10;
 
 const OPS: [&str; 9] = [
     "eq", "ne", "in", "contains", "exists", "gt", "gte", "lt", "lte",
@@ -108,39 +117,84 @@ impl Filter {
         parse_node(value, "filter", 0, &mut 0)
     }
 
-    /// Whether a payload (the event's `data`) passes. The hot path: no allocation.
-    pub fn matches(&self, payload: &Value) -> bool {
-        match self {
-            Filter::All(fs) => fs.iter().all(|f| f.matches(payload)),
-            Filter::Any(fs) => fs.iter().any(|f| f.matches(payload)),
-            Filter::Not(f) => !f.matches(payload),
-            Filter::Condition(c) => c.matches(payload),
-        }
+    /// Whether a payload (the event's `data`) passes, paid for from the event's budget.
+    /// False once the budget has run out: an event a filter could not finish judging is
+    /// kept out. The hot path: no allocation.
+    pub fn matches(&self, payload: &Value, budget: &mut Budget) -> bool {
+        self.eval(payload, budget).unwrap_or(false)
     }
 
     /// Parses the payload once and evaluates; false when it is not valid JSON.
-    pub fn matches_raw(&self, payload: &serde_json::value::RawValue) -> bool {
-        serde_json::from_str::<Value>(payload.get()).is_ok_and(|v| self.matches(&v))
+    pub fn matches_raw(&self, payload: &serde_json::value::RawValue, budget: &mut Budget) -> bool {
+        serde_json::from_str::<Value>(payload.get()).is_ok_and(|v| self.matches(&v, budget))
+    }
+
+    /// `None` when the budget ran out, which `not` keeps (it must not turn into a match).
+    fn eval(&self, payload: &Value, budget: &mut Budget) -> Option<bool> {
+        budget.spend(budget::NODE)?;
+        match self {
+            Filter::All(fs) => {
+                for f in fs {
+                    if !f.eval(payload, budget)? {
+                        return Some(false);
+                    }
+                }
+                Some(true)
+            }
+            Filter::Any(fs) => {
+                for f in fs {
+                    if f.eval(payload, budget)? {
+                        return Some(true);
+                    }
+                }
+                Some(false)
+            }
+            Filter::Not(f) => f.eval(payload, budget).map(|m| !m),
+            Filter::Condition(c) => c.eval(payload, budget),
+        }
     }
 }
 
 impl Condition {
-    fn matches(&self, payload: &Value) -> bool {
-        let Some(target) = self.path.lookup(payload) else {
+    fn eval(&self, payload: &Value, budget: &mut Budget) -> Option<bool> {
+        let Some(target) = self.path.lookup_within(payload, budget)? else {
             // Absent: only "is not equal" and "is absent" hold.
-            return matches!(self.test, Test::Ne(_) | Test::Exists(false));
+            return Some(matches!(self.test, Test::Ne(_) | Test::Exists(false)));
         };
-        match &self.test {
-            Test::Eq(v) => scalar_eq(target, v),
-            Test::Ne(v) => !scalar_eq(target, v),
-            Test::In(vs) => vs.iter().any(|v| scalar_eq(target, v)),
+        let mut eq = |a: &Value, b: &Value| {
+            budget.spend(budget::compare(a, b))?;
+            Some(scalar_eq(a, b))
+        };
+        Some(match &self.test {
+            Test::Eq(v) => eq(target, v)?,
+            Test::Ne(v) => !eq(target, v)?,
+            Test::In(vs) => {
+                for v in vs {
+                    if eq(target, v)? {
+                        return Some(true);
+                    }
+                }
+                false
+            }
             Test::Contains(v) => match (target, v) {
-                (Value::String(s), Value::String(sub)) => s.contains(sub.as_str()),
-                (Value::Array(items), _) => items.iter().any(|i| scalar_eq(i, v)),
+                (Value::String(s), Value::String(sub)) => {
+                    let s = prefix(s, MAX_CONTAINS_BYTES);
+                    budget.spend(budget::search(s.len(), sub.len()))?;
+                    s.contains(sub.as_str())
+                }
+                (Value::Array(items), _) => {
+                    for i in items.iter().take(MAX_CONTAINS_ITEMS) {
+                        if eq(i, v)? {
+                            return Some(true);
+                        }
+                    }
+                    false
+                }
                 _ => false,
             },
             Test::Exists(want) => *want,
             Test::Cmp(want, or_equal, bound) => {
+                budget.spend(budget::compare(target, bound))?;
                 let ord = match (target, bound) {
                     (Value::Number(a), Value::Number(b)) => num_cmp(a, b),
                     (Value::String(a), Value::String(b)) => Some(a.as_str().cmp(b.as_str())),
@@ -148,8 +202,20 @@ impl Condition {
                 };
                 ord.is_some_and(|o| o == *want || (*or_equal && o.is_eq()))
             }
-        }
+        })
     }
+}
+
+/// The first `max` bytes of `s` at most, cut back to a character boundary.
+fn prefix(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let cut = (0..=max)
+        .rev()
+        .find(|&i| s.is_char_boundary(i))
+        .unwrap_or(0);
+    &s[..cut]
 }
 
 impl Test {
@@ -180,6 +246,30 @@ impl Path {
             Segment::Key(k) => v.get(k.as_str()),
             Segment::Index(i) => v.get(*i),
         })
+    }
+
+    /// [`Path::lookup`] paid for from `budget`: `None` when it ran out, `Some(None)` when
+    /// the path is absent.
+    fn lookup_within<'v>(&self, root: &'v Value, budget: &mut Budget) -> Option<Option<&'v Value>> {
+        let mut v = root;
+        for seg in &self.0 {
+            let next = match (seg, v) {
+                (Segment::Key(k), Value::Object(m)) => {
+                    budget.spend(budget::probe(m.len()))?;
+                    m.get(k.as_str())
+                }
+                (Segment::Index(i), Value::Array(a)) => {
+                    budget.spend(budget::INDEX)?;
+                    a.get(*i)
+                }
+                _ => None,
+            };
+            match next {
+                Some(next) => v = next,
+                None => return Some(None),
+            }
+        }
+        Some(Some(v))
     }
 }
 
@@ -451,9 +541,11 @@ mod tests {
         ];
         for (rule, want_a, want_b) in rows {
             let f = parse(rule).unwrap_or_else(|e| panic!("{rule}: {e}"));
-            assert_eq!(f.matches(&a), *want_a, "payload a, {rule}");
-            assert_eq!(f.matches(&b), *want_b, "payload b, {rule}");
-            assert_eq!(f.matches_raw(&raw_a), *want_a, "raw payload a, {rule}");
+            let budget = || Budget::new(DEFAULT_BUDGET);
+            assert_eq!(f.matches(&a, &mut budget()), *want_a, "payload a, {rule}");
+            assert_eq!(f.matches(&b, &mut budget()), *want_b, "payload b, {rule}");
+            let raw = f.matches_raw(&raw_a, &mut budget());
+            assert_eq!(raw, *want_a, "raw payload a, {rule}");
         }
     }
 
@@ -527,6 +619,59 @@ mod tests {
         ] {
             assert!(parse(&ok).is_ok(), "{ok}");
         }
+    }
+
+    #[test]
+    fn a_filter_that_runs_out_of_budget_fails_closed() {
+        let items: Vec<u32> = (0..MAX_CONTAINS_ITEMS as u32).collect();
+        let payload = json!({"items": items, "kind": "refund"});
+        let heavy = parse(r#"{"path":"$.items","op":"contains","value":-1}"#).unwrap();
+        // Its negation would match the event if an unfinished evaluation counted as false.
+        let negated = parse(r#"{"not":{"path":"$.items","op":"contains","value":-1}}"#).unwrap();
+        let light = parse(r#"{"path":"$.kind","op":"eq","value":"refund"}"#).unwrap();
+
+        let mut plenty = Budget::new(DEFAULT_BUDGET);
+        assert!(negated.matches(&payload, &mut plenty));
+        let one_scan = DEFAULT_BUDGET - plenty.left();
+        assert!(one_scan >= MAX_CONTAINS_ITEMS as u64, "{one_scan} units");
+
+        let mut short = Budget::new(one_scan - 1);
+        assert!(!negated.matches(&payload, &mut short));
+        assert!(short.exhausted());
+        // Once out, even a cheap filter that would match does not.
+        assert!(!light.matches(&payload, &mut short));
+        assert!(!heavy.matches(&payload, &mut short));
+
+        // The same work costs the same units every time: decisions are reproducible.
+        let mut again = Budget::new(DEFAULT_BUDGET);
+        negated.matches(&payload, &mut again);
+        assert_eq!(DEFAULT_BUDGET - again.left(), one_scan);
+        assert!(light.matches(&payload, &mut again) && !again.exhausted());
+    }
+
+    #[test]
+    fn contains_looks_only_at_the_start_of_a_huge_target() {
+        let mut items = vec![json!(0); MAX_CONTAINS_ITEMS];
+        items.push(json!("late"));
+        let mut text = "é".repeat(MAX_CONTAINS_BYTES / 2 + 1); // cut inside a character
+        text.push_str("late");
+        let payload = json!({"items": items, "text": text});
+        let budget = || Budget::new(DEFAULT_BUDGET);
+        for path in ["$.items", "$.text"] {
+            let f = parse(&format!(
+                r#"{{"path":"{path}","op":"contains","value":"late"}}"#
+            ));
+            assert!(!f.unwrap().matches(&payload, &mut budget()), "{path}");
+        }
+        let early = json!({"items": [0, "late"], "text": "é late"});
+        for path in ["$.items", "$.text"] {
+            let f = parse(&format!(
+                r#"{{"path":"{path}","op":"contains","value":"late"}}"#
+            ));
+            assert!(f.unwrap().matches(&early, &mut budget()), "{path}");
+        }
+        assert_eq!(prefix("aé", 2), "a");
+        assert_eq!(prefix("aé", 3), "aé");
     }
 
     #[test]

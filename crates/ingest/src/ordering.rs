@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use hookpost_core::delivery::delivery_id;
 use hookpost_core::Event;
 use hookpost_store::ordering::Ordered;
+use hookpost_worker::filtering;
 use hookpost_worker::hooks_cache::ReadyHook;
 
 use crate::error::ApiError;
@@ -82,10 +83,16 @@ pub async fn register(
             continue; // no payload to parse
         }
         let payload: serde_json::Value = serde_json::from_str(event.data.get()).unwrap_or_default();
-        for hook in subscribed {
+        // The same choice the worker makes: subscribed, active, and past the filter within
+        // the event's budget (the worker decides ordered hooks first, as here).
+        let budget = state.config.filter_budget;
+        let chosen = filtering::choose(&subscribed, Some(&payload), budget);
+        if chosen.exhausted {
+            filtering::report_exhausted(&state.metrics, "ingest", tenant, &event.id);
+        }
+        for (hook, kept) in subscribed.into_iter().zip(chosen.kept) {
             let Some(order) = &hook.order else { continue };
-            // The same choice the worker makes: subscribed, active, and past the filter.
-            if hook.filter.as_ref().is_none_or(|f| f.matches(&payload)) {
+            if kept {
                 out.push(Registration(
                     hook.hook.id.clone(),
                     order.key_id(&payload),

@@ -27,6 +27,8 @@ pub struct Metrics {
     pub deferred: IntCounterVec,
     /// Event x hook pairs a hook's filter kept out.
     pub filtered: IntCounter,
+    /// Events whose filters ran out of their work budget, by role: ingest, worker.
+    pub filter_budget_exhausted: IntCounterVec,
     /// First attempts still running when their event's message was acked (each with a
     /// safety-net retry), so that a slow receiver does not hold the message.
     pub slow_attempts_released: IntCounter,
@@ -84,6 +86,7 @@ pub const DEAD_LETTER_REASONS: &[&str] = &[
     "unknown_tenant",
     "too_large",
     "invalid_task",
+    "too_deep",
 ];
 pub const ROLES: &[&str] = &["ingest", "worker", "scheduler"];
 /// Why a delivery waited without an attempt: this worker's slots at the hook were busy,
@@ -174,6 +177,12 @@ impl Metrics {
                 &r,
                 "hookpost_deliveries_filtered_total",
                 "Event x hook pairs a hook's filter kept out.",
+            ),
+            filter_budget_exhausted: counter_vec(
+                &r,
+                "hookpost_filter_budget_exhausted_total",
+                "Events whose filters ran out of their work budget (the hooks left did not take them).",
+                &["role"],
             ),
             retries_scheduled: counter(
                 &r,
@@ -273,6 +282,9 @@ impl Metrics {
         for reason in DEFER_REASONS {
             m.deferred.with_label_values(&[reason]);
         }
+        for role in ["ingest", "worker"] {
+            m.filter_budget_exhausted.with_label_values(&[role]);
+        }
         for reason in ["gone", "failing"] {
             m.hooks_disabled.with_label_values(&[reason]);
         }
@@ -348,6 +360,7 @@ mod tests {
             ("hookpost_events_processed_total", &["result"]),
             ("hookpost_events_published_total", &["type"]),
             ("hookpost_events_rejected_total", &["reason"]),
+            ("hookpost_filter_budget_exhausted_total", &["role"]),
             ("hookpost_hooks_disabled_total", &["reason"]),
             ("hookpost_http_requests_total", &["class", "route"]),
             ("hookpost_ordering_blocks_total", &[]),

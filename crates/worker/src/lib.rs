@@ -15,6 +15,7 @@
 pub mod backlog;
 pub mod consumer;
 pub mod egress;
+pub mod filtering;
 pub mod gate;
 pub mod hooks_cache;
 pub mod leases;

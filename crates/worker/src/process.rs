@@ -262,11 +262,17 @@ impl Worker {
         // entry for all of them, and each only a hook id and when its drain should come.
         let entry = std::cell::OnceCell::new();
         let mut parked: Vec<Push<'_>> = Vec::new();
-        let kept = subscribed().filter(|h| match (&h.filter, &payload) {
-            (None, _) => true,
-            (Some(f), Some(p)) => f.matches(p) || self.filtered_out(),
-            (Some(_), None) => self.filtered_out(),
-        });
+        let candidates: Vec<&ReadyHook> = subscribed().collect();
+        let budget = self.config.filter_budget;
+        let chosen = crate::filtering::choose(&candidates, payload.as_ref(), budget);
+        if chosen.exhausted {
+            crate::filtering::report_exhausted(&self.metrics, "worker", ev.tenant, ev.id);
+        }
+        let kept = candidates
+            .iter()
+            .zip(chosen.kept)
+            .filter(|(_, kept)| *kept || self.filtered_out())
+            .map(|(h, _)| *h);
         for h in kept {
             let may_park = !takeover && h.order.is_none();
             match may_park.then(|| self.slow_now(h)).flatten() {
