@@ -405,8 +405,9 @@ async fn the_log_expires_with_the_retention_and_every_log_key_has_an_expiry() {
             .query_async(&mut redis)
             .await
             .unwrap();
+        // -2: it expired since the listing (a loaded machine), which an expiry does.
         assert!(
-            ttl > 0 && ttl <= 3000,
+            ttl == -2 || (ttl > 0 && ttl <= 3000),
             "{k} has no expiry within the retention ({ttl})"
         );
     }
