@@ -16,6 +16,8 @@ pub enum ApiError {
     Conflict(&'static str, String),
     #[error("{1}")]
     Unprocessable(&'static str, String),
+    #[error("the tenant's intake limit is reached; try again in {} s", retry_after_secs(.0))]
+    RateLimited(std::time::Duration),
     #[error("the request body is larger than {0} bytes")]
     TooLarge(usize),
     #[error("the message broker is unavailable; nothing was accepted: {0}")]
@@ -35,6 +37,7 @@ impl ApiError {
             ApiError::Conflict(..) => StatusCode::CONFLICT,
             ApiError::Unprocessable(..) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::BrokerUnavailable(_)
             | ApiError::StoreUnavailable(_)
             | ApiError::KeyspaceMissing => StatusCode::SERVICE_UNAVAILABLE,
@@ -49,6 +52,7 @@ impl ApiError {
             ApiError::Unauthorized => "unauthorized",
             ApiError::NotFound(_) => "not_found",
             ApiError::TooLarge(_) => "too_large",
+            ApiError::RateLimited(_) => "rate_limited",
             ApiError::BrokerUnavailable(_) => "broker_unavailable",
             ApiError::StoreUnavailable(_) => "store_unavailable",
             ApiError::KeyspaceMissing => "keyspace_missing",
@@ -73,6 +77,33 @@ impl IntoResponse for ApiError {
         }
         let body =
             serde_json::json!({ "error": { "code": self.code(), "message": self.to_string() } });
-        (self.status(), axum::Json(body)).into_response()
+        let mut response = (self.status(), axum::Json(body)).into_response();
+        if let ApiError::RateLimited(wait) = &self {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(retry_after_secs(wait)),
+            );
+        }
+        response
+    }
+}
+
+/// `Retry-After` in whole seconds, rounded up: a client that waits that long conforms.
+fn retry_after_secs(wait: &std::time::Duration) -> u64 {
+    wait.as_millis().div_ceil(1000).max(1) as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_rate_limited_answer_is_429_with_retry_after_rounded_up() {
+        let response = ApiError::RateLimited(Duration::from_millis(1_200)).into_response();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(response.headers()["retry-after"], "2");
+        let short = ApiError::RateLimited(Duration::from_millis(3)).into_response();
+        assert_eq!(short.headers()["retry-after"], "1");
     }
 }
