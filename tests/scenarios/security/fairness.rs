@@ -253,6 +253,7 @@ async fn a_tenants_backlog_on_the_exchange_does_not_hold_up_another_tenants_even
         let (app, key) = (&app, &small_key);
         async move {
             let id = format!("small-{i}");
+            let at = Instant::now();
             let r = app
                 .post_event(
                     key,
@@ -260,7 +261,7 @@ async fn a_tenants_backlog_on_the_exchange_does_not_hold_up_another_tenants_even
                 )
                 .await;
             assert_eq!(r.status(), 202);
-            (id, Instant::now())
+            (id, at)
         }
     };
     for i in 0..3 {
