@@ -2,10 +2,10 @@
 //!
 //! The event queues are FIFO: a tenant that floods them (or whose events fan out to many
 //! hooks) would put every other tenant's events behind its backlog. So a worker counts
-//! the events of each tenant it is handling from the event queues. While more than one
-//! tenant had events here lately, a tenant already holding its share of the queues'
-//! prefetch (`prefetch × queues / active tenants`) does not get another one: that event
-//! is moved to the overflow queue instead (published with a confirm, then acked), which
+//! the events of each tenant it is handling (from the event queues and the overflow
+//! queue). While more than one tenant had events here lately, the tenant holding the
+//! most, once it holds its share of the event queues' prefetch
+//! (`prefetch × queues / active tenants`), does not get another one: that event is moved to the overflow queue instead (published with a confirm, then acked), which
 //! costs far less than its delivery, so the event queues keep moving and the other
 //! tenants' events come through within a bounded time. The overflow queue is consumed
 //! by the same workers with a quarter of the prefetch, so the big tenant's work goes on
@@ -50,7 +50,7 @@ pub enum Admit<'a> {
 
 /// One event of a tenant in progress.
 pub struct Slot<'a> {
-    /// `None` for an event that takes no share (from the overflow queue).
+    /// `None` when fairness is off.
     held: Option<(&'a Fairness, String)>,
 }
 
@@ -79,7 +79,7 @@ impl Fairness {
     }
 
     /// An event of `tenant` from an event queue (`overflow`: from the overflow queue,
-    /// which is never moved again and takes no share, but marks the tenant active).
+    /// which is never moved again but counts in what the tenant holds).
     pub fn admit(&self, tenant: &str, overflow: bool) -> Admit<'_> {
         if !self.enabled {
             return Admit::Handle(Slot { held: None });
@@ -102,13 +102,25 @@ impl Fairness {
             }),
         };
         entry.seen = now;
-        if overflow {
-            return Admit::Handle(Slot { held: None });
-        }
-        if active > 1 && entry.in_flight >= share {
+        entry.in_flight += 1;
+        let held = entry.in_flight - 1;
+        // Only the tenant holding the most (its overflow work counted) is moved: a quiet
+        // tenant slowed down by a starved worker must not land behind the noisy one's
+        // overflow backlog.
+        let over = !overflow
+            && active > 1
+            && held >= share
+            && state
+                .tenants
+                .iter()
+                .filter(|(t, _)| t.as_str() != tenant)
+                .all(|(_, other)| other.in_flight <= held);
+        if over {
+            if let Some(entry) = state.tenants.get_mut(tenant) {
+                entry.in_flight -= 1;
+            }
             return Admit::Move;
         }
-        entry.in_flight += 1;
         Admit::Handle(Slot {
             held: Some((self, tenant.to_owned())),
         })
@@ -138,14 +150,22 @@ mod tests {
         let f = Fairness::new(true, 4);
         let mut held: Vec<_> = (0..2).map(|_| handled(f.admit("a", false))).collect();
         held.push(handled(f.admit("b", false)));
-        // Two tenants: a share is 2, and `a` holds 2.
+        // Two tenants: a share is 2, and `a` holds 2, the most.
         assert!(matches!(f.admit("a", false), Admit::Move));
-        // `b` is under its share; the overflow queue's events take no share.
-        held.push(handled(f.admit("b", false)));
+        // The overflow queue's events are never moved, and count in what `a` holds.
         held.push(handled(f.admit("a", true)));
-        // One of `a`'s ends: it may take another.
-        held.remove(0);
-        held.push(handled(f.admit("a", false)));
+        assert!(matches!(f.admit("a", false), Admit::Move));
+        // Two of `a`'s end: under its share again.
+        held.drain(..2);
+        let _more = handled(f.admit("a", false));
+    }
+
+    #[test]
+    fn a_tenant_over_its_share_is_not_moved_while_another_holds_more() {
+        let f = Fairness::new(true, 4);
+        let _a: Vec<_> = (0..3).map(|_| handled(f.admit("a", true))).collect();
+        // `b` reaches the share (a starved worker), but `a` holds more: `b` stays.
+        let _b: Vec<_> = (0..3).map(|_| handled(f.admit("b", false))).collect();
         assert!(matches!(f.admit("a", false), Admit::Move));
     }
 
