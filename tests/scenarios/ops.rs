@@ -125,7 +125,8 @@ async fn metrics_count_a_known_run_exactly_and_parse_with_promtool() {
             r#"hookpost_http_requests_total{class="4xx",route="/v1/events"}"#,
             1.0,
         ),
-        ("hookpost_consumers_active", 2.0),
+        // The event queue, the overflow queue, the deliveries queue.
+        ("hookpost_consumers_active", 3.0),
     ];
     for (series, value) in expect {
         assert_eq!(m.get(series), Some(&value), "{series}\n{text}");

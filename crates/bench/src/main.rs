@@ -9,11 +9,12 @@ use hookpost_bench::{scenarios, Options};
     about = "Measures hookpost end to end on this machine."
 )]
 struct Cli {
-    /// throughput, http, ingest, fanout, latency, isolation, retry-drain, ordered, or all
+    /// throughput, http, ingest, fanout, latency, isolation, retry-drain, ordered,
+    /// noisy-neighbour, or all
     scenario: String,
     #[arg(long, default_value_t = 100_000)]
     events: usize,
-    /// Hooks (fanout).
+    /// Hooks (fanout; the noisy tenant's in noisy-neighbour).
     #[arg(long, default_value_t = 10)]
     hooks: usize,
     /// Requests in flight (http, ingest).
@@ -24,7 +25,7 @@ struct Cli {
     /// Events per second (latency).
     #[arg(long, default_value_t = 2000)]
     rate: u64,
-    /// Seconds (latency).
+    /// Seconds (latency; the quiet tenant alone in noisy-neighbour).
     #[arg(long, default_value_t = 10)]
     duration: u64,
     /// Events per request (http, ingest); more than 1 uses /v1/events/batch.

@@ -61,7 +61,8 @@ async fn receive(
     body: Bytes,
 ) -> StatusCode {
     match kind.as_str() {
-        "ok" => {
+        // `bulk`: counted like `ok`, its latencies left out (another tenant's flood).
+        "ok" | "bulk" => {
             let now = std::time::Instant::now();
             let latency = sent_at_us(&body)
                 .map(|sent| (hookpost_core::now_ms() as f64 * 1000.0 - sent as f64) / 1000.0);
@@ -72,7 +73,7 @@ async fn receive(
                 .to_owned();
             let mut seen = r.seen.lock().expect("not poisoned");
             *seen.ids.entry(id).or_default() += 1;
-            if let Some(l) = latency {
+            if let (Some(l), "ok") = (latency, kind.as_str()) {
                 seen.latencies_ms.push(l);
             }
             seen.first_at.get_or_insert(now);

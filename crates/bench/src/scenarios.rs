@@ -58,6 +58,11 @@ impl Bench {
                 3600,
             )]),
             request_timeout: Duration::from_secs(5),
+            // The benches measure hookpost's capacity, far above a tenant's default
+            // intake limit (`noisy-neighbour`'s flood goes to the exchange, which the
+            // limit does not see).
+            tenant_rate: hookpost_store::intake::MAX_INTAKE,
+            tenant_burst: hookpost_store::intake::MAX_INTAKE,
             ..base_config
         };
         let store = hookpost::store(&config)?;
@@ -660,6 +665,117 @@ pub async fn ordered(o: &Options) -> anyhow::Result<Report> {
     Ok(r)
 }
 
+/// The quiet tenant's pace in `noisy-neighbour`, events a second.
+const NEIGHBOUR_RATE: u64 = 200;
+
+/// `noisy-neighbour`: a quiet tenant sends 200 events a second over the API, first
+/// alone for `duration` seconds, then while a noisy tenant publishes `events` events to
+/// the exchange as fast as it can (to `hooks` hooks each: a backlog in the event queue
+/// that no intake limit sees), until the noisy tenant's deliveries are all in. The quiet
+/// tenant's event-to-delivery latency alone and beside the flood.
+pub async fn noisy_neighbour(o: &Options) -> anyhow::Result<Report> {
+    let b = Bench::start(o, Roles::ALL).await?;
+    b.hook(&b.key, &b.rx.url("ok", 0)).await?;
+    let noisy = b.tenant("noisy").await?;
+    let hooks = o.hooks.max(1);
+    for h in 0..hooks {
+        b.hook(&noisy, &b.rx.url("bulk", h)).await?;
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    // Alone.
+    let alone_until = Instant::now() + Duration::from_secs(o.duration_s);
+    let quiet_alone = b
+        .quiet_tenant(&next, || Instant::now() >= alone_until)
+        .await?;
+    b.wait_for(quiet_alone, o.deadline_s).await;
+    let mut alone = std::mem::take(&mut b.rx.seen.lock().expect("not poisoned").latencies_ms);
+    // Beside the flood: the quiet tenant goes on until the flood is delivered.
+    let flood_deliveries = o.events * hooks;
+    let flood_done = std::sync::atomic::AtomicBool::new(false);
+    let start = Instant::now();
+    let flood = async {
+        // The quiet tenant has sent for a second when the flood starts.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        b.publish_amqp("noisy", 0..o.events, o.payload_bytes)
+            .await?;
+        let published = start.elapsed();
+        // Until the flood's deliveries are in (the quiet ones run beside them).
+        let deadline = start + Duration::from_secs(o.deadline_s);
+        while b.rx.distinct() < flood_deliveries + next.load(std::sync::atomic::Ordering::Relaxed)
+            && Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        flood_done.store(true, std::sync::atomic::Ordering::Relaxed);
+        anyhow::Ok(published)
+    };
+    let quiet = b.quiet_tenant(&next, || {
+        flood_done.load(std::sync::atomic::Ordering::Relaxed)
+    });
+    let (published, quiet_total) = tokio::try_join!(flood, quiet)?;
+    let total = flood_deliveries + quiet_total;
+    let complete = b.wait_for(total, o.deadline_s).await;
+    let mut beside = std::mem::take(&mut b.rx.seen.lock().expect("not poisoned").latencies_ms);
+    let mut r = Report::new("noisy-neighbour");
+    r.put("noisy_events", o.events as f64);
+    r.put("noisy_hooks", hooks as f64);
+    r.put(
+        "noisy_publish_per_sec",
+        o.events as f64 / published.as_secs_f64(),
+    );
+    r.put("flood_secs", start.elapsed().as_secs_f64());
+    r.put("quiet_rate_per_sec", NEIGHBOUR_RATE as f64);
+    r.put("quiet_events_alone", alone.len() as f64);
+    r.put("quiet_events_beside", beside.len() as f64);
+    let (a50, a99) = (percentile(&mut alone, 50.0), percentile(&mut alone, 99.0));
+    let (b50, b99) = (percentile(&mut beside, 50.0), percentile(&mut beside, 99.0));
+    r.put("quiet_alone_p50_ms", a50);
+    r.put("quiet_alone_p99_ms", a99);
+    r.put("quiet_beside_p50_ms", b50);
+    r.put("quiet_beside_p99_ms", b99);
+    r.put(
+        "quiet_beside_max_ms",
+        beside.iter().copied().fold(0.0, f64::max),
+    );
+    r.put("p99_ratio", if a99 > 0.0 { b99 / a99 } else { 0.0 });
+    r.put("complete", f64::from(u8::from(complete)));
+    b.account(&mut r, total);
+    b.finish().await?;
+    Ok(r)
+}
+
+impl Bench {
+    /// The quiet tenant: `NEIGHBOUR_RATE` events a second over the API, one a request,
+    /// numbered from `next`, until `done`; how many it has sent in all.
+    async fn quiet_tenant(
+        &self,
+        next: &std::sync::atomic::AtomicUsize,
+        done: impl Fn() -> bool,
+    ) -> anyhow::Result<usize> {
+        let url = format!("{}/v1/events", self.base);
+        let mut tick = tokio::time::interval(Duration::from_millis(1000 / NEIGHBOUR_RATE));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+        let mut sending = tokio::task::JoinSet::new();
+        while !done() {
+            tick.tick().await;
+            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let event = json!({"id": format!("q{i}"), "type": "ticket.created", "data": {"i": i, "sent_at_us": hookpost_core::now_ms() * 1000}});
+            let (http, key, url) = (self.http.clone(), self.key.clone(), url.clone());
+            sending.spawn(async move {
+                let r = http.post(url).bearer_auth(key).json(&event).send().await?;
+                match r.status().as_u16() {
+                    202 => anyhow::Ok(()),
+                    other => bail!("ingest answered {other} to the quiet tenant"),
+                }
+            });
+        }
+        while let Some(sent) = sending.join_next().await {
+            sent??;
+        }
+        Ok(next.load(std::sync::atomic::Ordering::Relaxed))
+    }
+}
+
 /// Runs a scenario by name.
 pub async fn run(name: &str, o: &Options) -> anyhow::Result<Report> {
     match name {
@@ -671,7 +787,8 @@ pub async fn run(name: &str, o: &Options) -> anyhow::Result<Report> {
         "isolation" => isolation(o).await,
         "retry-drain" => retry_drain(o).await,
         "ordered" => ordered(o).await,
-        other => bail!("no scenario `{other}` (throughput, http, ingest, fanout, latency, isolation, retry-drain, ordered)"),
+        "noisy-neighbour" => noisy_neighbour(o).await,
+        other => bail!("no scenario `{other}` (throughput, http, ingest, fanout, latency, isolation, retry-drain, ordered, noisy-neighbour)"),
     }
 }
 
@@ -684,4 +801,5 @@ pub const SCENARIOS: &[&str] = &[
     "isolation",
     "retry-drain",
     "ordered",
+    "noisy-neighbour",
 ];

@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! {prefix}.events (topic) --#--> {prefix}.events.q ─┐
-//!            (default exchange) --> {prefix}.deliveries ─┤ worker
+//!            (default exchange) --> {prefix}.events.overflow ─┤ worker
+//!            (default exchange) --> {prefix}.deliveries ─┤
 //! rejected / poison ----------> {prefix}.dead (fanout) --> {prefix}.dead
 //! ```
 //!
@@ -37,6 +38,10 @@ pub struct Topology {
     pub events_queues: Vec<String>,
     /// Spreads events over the shards (declared only when there are several).
     pub hash_exchange: String,
+    /// Events a worker moved out of the event queues because their tenant held more
+    /// than its share of the worker while others had events too (see the worker's
+    /// `fairness`); consumed by every worker with a smaller prefetch.
+    pub overflow_queue: String,
     /// hookpost's own tasks: retries, deferred and resent deliveries.
     pub deliveries_queue: String,
     /// Where malformed messages go, with their reason.
@@ -52,6 +57,7 @@ impl Topology {
             exchange: format!("{prefix}.events"),
             events_queues: vec![format!("{prefix}.events.q")],
             hash_exchange: format!("{prefix}.events.hash"),
+            overflow_queue: format!("{prefix}.events.overflow"),
             deliveries_queue: format!("{prefix}.deliveries"),
             dead_exchange: format!("{prefix}.dead"),
             dead_queue: format!("{prefix}.dead"),
@@ -93,11 +99,12 @@ impl Topology {
         args
     }
 
-    /// The queues workers consume: the event queues, then the deliveries queue.
+    /// The queues workers consume: the event queues, the overflow queue, then the
+    /// deliveries queue.
     pub fn work_queues(&self) -> impl Iterator<Item = &str> {
         self.events_queues
             .iter()
-            .chain(std::iter::once(&self.deliveries_queue))
+            .chain([&self.overflow_queue, &self.deliveries_queue])
             .map(String::as_str)
     }
 
@@ -282,12 +289,18 @@ mod tests {
         let one = Topology::new("p");
         assert_eq!(
             one.work_queues().collect::<Vec<_>>(),
-            ["p.events.q", "p.deliveries"]
+            ["p.events.q", "p.events.overflow", "p.deliveries"]
         );
         let three = Topology::new("p").sharded(3);
         assert_eq!(
             three.work_queues().collect::<Vec<_>>(),
-            ["p.events.q", "p.events.q.1", "p.events.q.2", "p.deliveries"]
+            [
+                "p.events.q",
+                "p.events.q.1",
+                "p.events.q.2",
+                "p.events.overflow",
+                "p.deliveries"
+            ]
         );
         assert_eq!(Topology::new("p").sharded(0).events_queues, ["p.events.q"]);
     }

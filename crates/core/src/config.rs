@@ -106,6 +106,14 @@ pub struct Config {
     pub retry_after_cap: Duration,
     /// `HOOKPOST_MAX_HOOKS`: hooks one tenant may have.
     pub max_hooks: usize,
+    /// `HOOKPOST_TENANT_RATE`: events a second one tenant may post through the API on
+    /// average (its own limit, set through the admin API, replaces it).
+    pub tenant_rate: u32,
+    /// `HOOKPOST_TENANT_BURST`: events one tenant may post at once after a quiet spell.
+    pub tenant_burst: u32,
+    /// `HOOKPOST_FAIRNESS`: workers move a tenant's surplus events to the overflow queue
+    /// while other tenants have events to process.
+    pub fairness: bool,
     /// `HOOKPOST_MAX_EVENT_BYTES`: larger messages on the exchange are dead-lettered.
     pub max_message_bytes: usize,
     /// `HOOKPOST_CONSOLE_SESSION_TTL`: a web console session left idle this long ends.
@@ -205,6 +213,9 @@ impl Default for Config {
             rotation_grace: Duration::from_secs(86_400),
             audit_retention: Duration::from_secs(90 * 86_400),
             max_hooks: 100,
+            tenant_rate: 1_000,
+            tenant_burst: 10_000,
+            fairness: true,
             disable_after: Duration::from_secs(5 * 86_400),
             retry_after_cap: Duration::from_secs(3600),
             console_session_ttl: Duration::from_secs(8 * 3600),
@@ -264,6 +275,9 @@ pub const VARIABLES: &[&str] = &[
     "HOOKPOST_ROTATION_GRACE",
     "HOOKPOST_AUDIT_RETENTION",
     "HOOKPOST_MAX_HOOKS",
+    "HOOKPOST_TENANT_RATE",
+    "HOOKPOST_TENANT_BURST",
+    "HOOKPOST_FAIRNESS",
     "HOOKPOST_DISABLE_AFTER",
     "HOOKPOST_RETRY_AFTER_CAP",
     "HOOKPOST_CONSOLE_SESSION_TTL",
@@ -316,6 +330,9 @@ impl Config {
             ("HOOKPOST_QUEUE_SHARDS", self.queue_shards.to_string()),
             ("HOOKPOST_RETRY_SHARDS", self.retry_shards.to_string()),
             ("HOOKPOST_QUORUM_QUEUES", self.quorum_queues.to_string()),
+            ("HOOKPOST_TENANT_RATE", self.tenant_rate.to_string()),
+            ("HOOKPOST_TENANT_BURST", self.tenant_burst.to_string()),
+            ("HOOKPOST_FAIRNESS", self.fairness.to_string()),
         ];
         if let Some(token) = &self.admin_token {
             env.push(("HOOKPOST_ADMIN_TOKEN", token.clone()));
@@ -485,6 +502,15 @@ impl Config {
         }
         if let Some(v) = var("HOOKPOST_MAX_HOOKS") {
             c.max_hooks = positive(v)?;
+        }
+        if let Some(v) = var("HOOKPOST_TENANT_RATE") {
+            c.tenant_rate = positive(v)?;
+        }
+        if let Some(v) = var("HOOKPOST_TENANT_BURST") {
+            c.tenant_burst = positive(v)?;
+        }
+        if let Some(v) = var("HOOKPOST_FAIRNESS") {
+            c.fairness = boolean(v)?;
         }
         if let Some(v) = var("HOOKPOST_CONSOLE_SESSION_TTL") {
             c.console_session_ttl = duration(v)?;

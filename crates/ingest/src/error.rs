@@ -103,3 +103,27 @@ impl IntoResponse for ApiError {
         response
     }
 }
+
+/// `Retry-After` in whole seconds, rounded up and at least 1: a client that waits that
+/// long conforms.
+pub fn retry_after_secs(wait: std::time::Duration) -> u64 {
+    wait.as_millis().div_ceil(1000).max(1) as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_rate_limited_answer_is_429_with_retry_after_rounded_up() {
+        let limited = |ms| {
+            let secs = retry_after_secs(Duration::from_millis(ms));
+            ApiError::TooManyRequests("rate_limited", String::new(), secs).into_response()
+        };
+        let response = limited(1_200);
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(response.headers()["retry-after"], "2");
+        assert_eq!(limited(3).headers()["retry-after"], "1");
+    }
+}

@@ -8,6 +8,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use hookpost_broker::Outgoing;
 use hookpost_core::Event;
+use hookpost_store::intake::{Intake, IntakeLimit};
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
@@ -73,8 +74,10 @@ fn parse_batch(
         .collect()
 }
 
-/// Publishes `events` with confirms, their ordered deliveries registered first.
+/// Publishes `events` with confirms, their ordered deliveries registered first, once
+/// the tenant's intake limit let them all in.
 async fn publish(state: &AppState, tenant: &str, events: &[Event]) -> Result<(), ApiError> {
+    take_intake(state, tenant, events.len()).await?;
     let registered = crate::ordering::register(state, tenant, events).await?;
     let exchange = &state.publisher.topology().exchange;
     let bodies: Vec<Vec<u8>> = events.iter().map(Event::to_json).collect();
@@ -110,11 +113,40 @@ async fn publish(state: &AppState, tenant: &str, events: &[Event]) -> Result<(),
     }
 }
 
+/// Takes one token per event from the tenant's intake limit, all or none: over it,
+/// nothing is published and the answer says when the same request would go.
+async fn take_intake(state: &AppState, tenant: &str, count: usize) -> Result<(), ApiError> {
+    let default = IntakeLimit {
+        per_second: state.config.tenant_rate,
+        burst: state.config.tenant_burst,
+    };
+    let count = u32::try_from(count).unwrap_or(u32::MAX);
+    let refused = match state.store.take_intake(tenant, count, default).await? {
+        Intake::Go => return Ok(()),
+        Intake::Wait(wait) => {
+            let secs = crate::error::retry_after_secs(wait);
+            ApiError::TooManyRequests(
+                "rate_limited",
+                format!("the tenant's intake limit is reached; try again in {secs} s"),
+                secs,
+            )
+        }
+        Intake::OverBurst(burst) => ApiError::Unprocessable(
+            "batch_over_burst",
+            format!("{count} events are more than the tenant's intake burst of {burst}: send smaller batches"),
+        ),
+    };
+    reject(state, &refused);
+    Err(refused)
+}
+
 fn reject(state: &AppState, e: &ApiError) {
     let reason = match e {
         ApiError::TooLarge(_) => "too_large",
         ApiError::BrokerUnavailable(_) => "broker_unavailable",
         ApiError::BadRequest(..) => "invalid",
+        ApiError::TooManyRequests("rate_limited", ..)
+        | ApiError::Unprocessable("batch_over_burst", _) => "rate_limited",
         _ => return,
     };
     state

@@ -142,6 +142,7 @@ pub fn router(state: SharedState) -> Router {
         .route("/web_hook/{file}", axum::routing::put(supportbee::update))
         .route("/openapi.json", get(openapi))
         .route("/v1/tenants", post(tenants::create).get(tenants::list))
+        .route("/v1/tenants/{id}", axum::routing::patch(tenants::update))
         .route(
             "/v1/tenants/{id}/keys",
             post(tenants::create_key).get(tenants::list_keys),

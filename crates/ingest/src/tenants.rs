@@ -5,6 +5,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
+use hookpost_store::intake::IntakeLimit;
 use hookpost_store::tenants::Tenant;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -51,6 +52,53 @@ pub async fn list(
 ) -> Result<Json<Value>, ApiError> {
     auth::admin(&state, &headers)?;
     Ok(Json(json!({ "tenants": state.store.tenants().await? })))
+}
+
+/// `PATCH /v1/tenants/{id}`: what may change of a tenant.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TenantPatch {
+    /// Present and `null`: back to the deployment's default.
+    #[serde(default, deserialize_with = "present")]
+    intake: Option<Option<IntakeLimit>>,
+}
+
+/// Tells a field given as `null` (`Some(None)`) from one left out (`None`).
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// Sets or clears the tenant's own intake limit; answers the tenant with it.
+pub async fn update(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    raw: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    auth::admin(&state, &headers)?;
+    let input: TenantPatch = body::json(&body::bytes(raw, state.config.max_body_bytes)?)?;
+    let Some(intake) = input.intake else {
+        return Err(ApiError::invalid(
+            "intake",
+            "is required (`null` for the default)",
+        ));
+    };
+    if let Some(limit) = &intake {
+        limit
+            .check()
+            .map_err(|m| ApiError::BadRequest("invalid_field", m))?;
+    }
+    let Some(tenant) = state.store.tenant(&id).await? else {
+        return Err(ApiError::NotFound("tenant"));
+    };
+    state.store.set_intake_limit(&id, intake).await?;
+    let mut shown = serde_json::to_value(tenant).expect("tenant serialises");
+    shown["intake"] = serde_json::to_value(intake).expect("limit serialises");
+    Ok(Json(shown))
 }
 
 async fn existing(state: &SharedState, id: &str) -> Result<(), ApiError> {

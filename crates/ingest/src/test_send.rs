@@ -85,7 +85,7 @@ pub async fn admit<'a>(state: &'a AppState, tenant: &str) -> Result<Admitted<'a>
         .test_send_rate(tenant, RATE_INTERVAL, RATE_BURST)
         .await?
     {
-        let secs = wait.as_millis().div_ceil(1000).max(1) as u64;
+        let secs = crate::error::retry_after_secs(wait);
         return Err(ApiError::TooManyRequests(
             "test_send_rate_limited",
             format!(

@@ -127,16 +127,13 @@ pub async fn attempt(
     }
 }
 
-/// Whole seconds, rounded up, so that a client waiting that long is let in.
-pub fn retry_after_secs(wait: Duration) -> u64 {
-    wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
-}
+pub use crate::error::retry_after_secs;
 
 fn with_retry_after(mut response: Response, wait: Duration) -> Response {
     *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
     response.headers_mut().insert(
         header::RETRY_AFTER,
-        HeaderValue::from(retry_after_secs(wait).max(1)),
+        HeaderValue::from(retry_after_secs(wait)),
     );
     response
 }
@@ -147,7 +144,7 @@ pub fn too_many_failures(wait: Duration) -> Response {
         "code": "too_many_failures",
         "message": format!(
             "too many failed authentications from this address; try again in {} s",
-            retry_after_secs(wait).max(1)
+            retry_after_secs(wait)
         ),
     }});
     (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response()

@@ -11,7 +11,8 @@ pub struct Metrics {
     /// Events ingest accepted (RabbitMQ confirmed them), by type from the catalogue
     /// (`other` for the rest).
     pub events_published: IntCounterVec,
-    /// Events ingest refused, by reason: invalid, too_large, broker_unavailable.
+    /// Events ingest refused, by reason: invalid, too_large, broker_unavailable,
+    /// rate_limited.
     pub events_rejected: IntCounterVec,
     /// Events the worker took, by result: new, duplicate, takeover, busy.
     pub events_processed: IntCounterVec,
@@ -32,6 +33,9 @@ pub struct Metrics {
     /// First attempts still running when their event's message was acked (each with a
     /// safety-net retry), so that a slow receiver does not hold the message.
     pub slow_attempts_released: IntCounter,
+    /// Events a worker moved to the overflow queue: their tenant held more than its share
+    /// of the worker while other tenants had events too.
+    pub fairness_moved: IntCounter,
     /// Hooks hookpost deactivated by itself, by reason: gone (410), failing.
     pub hooks_disabled: IntCounterVec,
     pub retries_scheduled: IntCounter,
@@ -76,7 +80,7 @@ fn gauge(r: &Registry, name: &str, help: &str) -> IntGauge {
 
 /// Label values known up front, so every series exists from the start (a rate over a
 /// series that appears late misses its first increase).
-pub const REJECT_REASONS: &[&str] = &["invalid", "too_large", "broker_unavailable"];
+pub const REJECT_REASONS: &[&str] = &["invalid", "too_large", "broker_unavailable", "rate_limited"];
 pub const PROCESS_RESULTS: &[&str] = &["new", "duplicate", "takeover", "busy"];
 pub const DEAD_LETTER_REASONS: &[&str] = &[
     "invalid_json",
@@ -166,6 +170,11 @@ impl Metrics {
                 &r,
                 "hookpost_slow_attempts_released_total",
                 "First attempts still running when their event's message was acked.",
+            ),
+            fairness_moved: counter(
+                &r,
+                "hookpost_fairness_moved_total",
+                "Events moved to the overflow queue: their tenant was over its share.",
             ),
             hooks_disabled: counter_vec(
                 &r,
@@ -353,6 +362,7 @@ mod tests {
             ("hookpost_dead_letters_total", &["reason"]),
             ("hookpost_deliveries_deferred_total", &["reason"]),
             ("hookpost_slow_attempts_released_total", &[]),
+            ("hookpost_fairness_moved_total", &[]),
             ("hookpost_deliveries_failed_total", &[]),
             ("hookpost_deliveries_filtered_total", &[]),
             ("hookpost_deliveries_in_flight", &[]),

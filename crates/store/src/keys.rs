@@ -23,6 +23,7 @@
 //! | `P:{t.T}:rate:<hook>` | hash | the hook's rate limit: next conformant time, line |
 //! | `P:{t.T}:inflight:<hook>` | sorted set | the hook's requests in flight by lease end |
 //! | `P:{t.T}:testrate` | hash | the tenant's test-send rate limit: next conformant time |
+//! | `P:{t.T}:intake`, `P:{t.T}:intake:own` | hash, hash | the tenant's intake limit state (as a hook's rate); its own limit (per_second, burst) when set |
 //! | `P:{t.T}:ordq:<hook>:<key>` | sorted set | an ordering key's deliveries (`<dlv>:<evt>`) by acceptance |
 //! | `P:{t.T}:ords:<hook>:<key>` | hash | an ordering key's state: seq, cur (holder), owner, lease, blocked |
 //! | `P:{t.T}:bl:<hook>` | list | a slow hook's backlog: `<event id> <attempt>`, oldest first |
@@ -124,6 +125,14 @@ impl Keys {
     }
     pub fn hook_in_flight(&self, t: &str, hook_id: &str) -> String {
         self.per_hook(t, "inflight", hook_id)
+    }
+    /// The tenant's intake limit state (GCRA, as [`Keys::hook_rate`]).
+    pub fn intake_rate(&self, t: &str) -> String {
+        format!("{}:{{t.{t}}}:intake", self.p)
+    }
+    /// The tenant's own intake limit, when an operator set one.
+    pub fn intake_own(&self, t: &str) -> String {
+        format!("{}:{{t.{t}}}:intake:own", self.p)
     }
     pub fn order_queue(&self, t: &str, hook_id: &str, key_id: &str) -> String {
         format!("{}:{{t.{t}}}:ordq:{hook_id}:{key_id}", self.p)
@@ -236,6 +245,8 @@ mod tests {
             k.backlog_state(t, "h1"),
             k.backlog_lock(t, "h1"),
             k.audit(t),
+            k.intake_rate(t),
+            k.intake_own(t),
         ];
         for key in &all {
             assert_eq!(tag(key), "t.acme", "{key}");

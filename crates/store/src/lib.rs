@@ -3,6 +3,7 @@
 //! - [`conn`]: the connection: one server or a Redis Cluster.
 //! - [`keys`]: the key map (hash-tagged for Redis Cluster).
 //! - [`tenants`]: tenants and their API keys (stored hashed).
+//! - [`intake`]: each tenant's intake limit (events a second through the API).
 //! - [`hooks`]: subscriptions, versioned so workers can cache them.
 //! - [`events`]: claiming an event for processing (deduplication and take-over).
 //! - [`log`]: the delivery log: each delivery's status and attempts.
@@ -21,6 +22,7 @@ pub mod backlog;
 pub mod conn;
 pub mod events;
 pub mod hooks;
+pub mod intake;
 pub mod keys;
 pub mod limits;
 pub mod log;
@@ -77,6 +79,7 @@ struct Scripts {
     hook_reseal: Script,
     audit_write: Script,
     rate_limit: Script,
+    intake_limit: Script,
     in_flight: Script,
     order_register: Script,
     order_turn: Script,
@@ -140,6 +143,11 @@ impl Store {
                 audit_write: Script::new(include_str!("scripts/audit_write.lua")),
                 rate_limit: Script::new(concat!(
                     include_str!("scripts/clock.lua"),
+                    include_str!("scripts/rate_limit.lua")
+                )),
+                intake_limit: Script::new(concat!(
+                    include_str!("scripts/clock.lua"),
+                    include_str!("scripts/intake_limit.lua"),
                     include_str!("scripts/rate_limit.lua")
                 )),
                 in_flight: Script::new(concat!(

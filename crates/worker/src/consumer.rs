@@ -151,7 +151,14 @@ async fn session(
     let mut streams = Vec::new();
     let mut settling = Vec::new();
     for queue in queues.iter().copied() {
-        let (ch, consumer) = hookpost_broker::consume::open(&conn, queue, queue, cfg.prefetch)
+        let overflow = queue == worker.topology.overflow_queue;
+        // The overflow queue holds the events of tenants over their share: a smaller
+        // prefetch keeps room for the others' while it still goes on.
+        let prefetch = match overflow {
+            true => (cfg.prefetch / 4).max(1),
+            false => cfg.prefetch,
+        };
+        let (ch, consumer) = hookpost_broker::consume::open(&conn, queue, queue, prefetch)
             .await
             .map_err(|e| e.to_string())?;
         channels.push((ch, queue));
@@ -160,6 +167,7 @@ async fn session(
         let source = Source {
             queue: Arc::from(queue),
             is_event: queue != worker.topology.deliveries_queue,
+            overflow,
             settler,
         };
         // A consumer's end is an item too: the broker cancelled it, so start again.
@@ -239,8 +247,11 @@ async fn session(
 #[derive(Clone)]
 struct Source {
     queue: Arc<str>,
-    /// An event queue's (or a shard's), not the deliveries queue's.
+    /// An event queue's (or a shard's, or the overflow queue's), not the deliveries
+    /// queue's.
     is_event: bool,
+    /// The overflow queue's.
+    overflow: bool,
     /// Acks for the queue's channel.
     settler: Settler,
 }
@@ -269,7 +280,7 @@ async fn handle(
     };
     let disposition = if is_event {
         worker
-            .handle_event(&delivery.data, &EarlyAck(Some(&ack_now)))
+            .handle_event(&delivery.data, source.overflow, &EarlyAck(Some(&ack_now)))
             .await
     } else {
         worker.handle_task(&delivery.data).await

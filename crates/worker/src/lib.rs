@@ -10,11 +10,13 @@
 //! - [`limits`]: in-flight requests per hook in this worker.
 //! - [`ordered`]: ordered hooks: whose turn it is per ordering key.
 //! - [`leases`]: the events being processed, their leases renewed while it works.
+//! - [`fairness`]: each tenant's share of the worker; a tenant over it is moved aside.
 #![forbid(unsafe_code)]
 
 pub mod backlog;
 pub mod consumer;
 pub mod egress;
+pub mod fairness;
 pub mod filtering;
 pub mod gate;
 pub mod hooks_cache;
@@ -50,6 +52,7 @@ pub struct Worker {
     armed: backlog::ArmedBacklogs,
     writer: backlog::BacklogWriter,
     in_flight: Semaphore,
+    fairness: fairness::Fairness,
     metrics: Arc<Metrics>,
     readiness: Readiness,
 }
@@ -80,6 +83,10 @@ impl Worker {
             armed: backlog::ArmedBacklogs::default(),
             writer: backlog::BacklogWriter::default(),
             in_flight: Semaphore::new(config.concurrency),
+            fairness: fairness::Fairness::new(
+                config.fairness,
+                usize::from(config.prefetch) * topology.events_queues.len(),
+            ),
             hooks: hooks_cache::HooksCache::default(),
             topology,
             publisher,

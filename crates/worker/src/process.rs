@@ -15,6 +15,7 @@ use hookpost_store::retries::Due;
 use tracing::{info, warn, Instrument};
 
 use crate::backlog::Push;
+use crate::fairness::Admit;
 use crate::hooks_cache::ReadyHook;
 use crate::leases::LEASE;
 use crate::ordered::{Hold, NotYet};
@@ -115,10 +116,17 @@ pub(crate) struct EventParts<'a> {
 }
 
 impl Worker {
-    /// A message from the events queue: the producer's JSON event. `early` acks the
-    /// message before this returns, once every outcome but those of slow attempts is
-    /// durable (see [`Worker::fan_out`]); after it has, the disposition only reports.
-    pub async fn handle_event(&self, data: &[u8], early: &EarlyAck<'_>) -> Disposition {
+    /// A message from an event queue (`overflow`: from the overflow queue): the
+    /// producer's JSON event. `early` acks the message before this returns, once every
+    /// outcome but those of slow attempts is durable (see [`Worker::fan_out`]); after it
+    /// has, the disposition only reports. An event whose tenant holds its share of the
+    /// worker while others are active is moved to the overflow queue instead.
+    pub async fn handle_event(
+        &self,
+        data: &[u8],
+        overflow: bool,
+        early: &EarlyAck<'_>,
+    ) -> Disposition {
         if data.len() > self.config.max_message_bytes {
             return Disposition::DeadLetter(
                 "too_large",
@@ -132,6 +140,10 @@ impl Worker {
         let event = match Event::parse(data, None) {
             Ok(e) => e,
             Err(e) => return Disposition::DeadLetter(e.code, e.message),
+        };
+        let _slot = match self.fairness.admit(&event.tenant, overflow) {
+            Admit::Handle(slot) => slot,
+            Admit::Move => return self.move_to_overflow(data, &event.id).await,
         };
         let lease = LEASE.as_millis() as u64;
         let now = hookpost_core::now_ms();
@@ -195,6 +207,25 @@ impl Worker {
                 let work = self.fan_out(&parts, version, takeover, early);
                 self.under_lease(&parts, work).await
             }
+        }
+    }
+
+    /// Moves an event to the overflow queue: acked once RabbitMQ confirmed the copy, so
+    /// a crash in between leaves two copies, and the event's claim delivers it once.
+    async fn move_to_overflow(&self, data: &[u8], event_id: &str) -> Disposition {
+        let msg = hookpost_broker::Outgoing {
+            exchange: "",
+            routing_key: &self.topology.overflow_queue,
+            body: data,
+            message_id: Some(event_id),
+            headers: &[],
+        };
+        match self.publisher.publish(&msg).await {
+            Ok(()) => {
+                self.metrics.fairness_moved.inc();
+                Disposition::Ack
+            }
+            Err(e) => Disposition::Requeue(format!("moving an event to the overflow queue: {e}")),
         }
     }
 

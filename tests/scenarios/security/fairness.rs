@@ -1,1 +1,316 @@
 //! Security scenarios: fairness.
+//!
+//! One tenant cannot starve the others: its intake through the API is limited (429 with
+//! `Retry-After`, the limit per tenant through the admin API), and a backlog of its
+//! events in the workers' queue (published straight to the exchange, which no intake
+//! limit sees) does not hold up another tenant's events, while every one of its own is
+//! still delivered, once.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use hookpost::Roles;
+use hookpost_core::delivery::delivery_id;
+use hookpost_core::Config;
+use hookpost_tests::app::ADMIN_TOKEN;
+use hookpost_tests::invariants::Ledger;
+use hookpost_tests::{Receiver, TestApp, TestOptions};
+use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
+use lapin::BasicProperties;
+use serde_json::{json, Value};
+
+async fn set_intake(app: &TestApp, tenant: &str, intake: Value) -> reqwest::Response {
+    app.http
+        .patch(app.url(&format!("/v1/tenants/{tenant}")))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&json!({ "intake": intake }))
+        .send()
+        .await
+        .unwrap()
+}
+
+fn events(n: usize) -> Vec<Value> {
+    (0..n)
+        .map(|i| json!({"type": "ticket.created", "data": {"n": i}}))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_over_its_intake_limit_gets_429_with_retry_after_and_nothing_is_published() {
+    let app = TestApp::spawn(TestOptions::default()).await;
+    let greedy = app.tenant("greedy").await;
+    let other = app.tenant("other").await;
+    let r = set_intake(&app, "greedy", json!({"per_second": 1, "burst": 3})).await;
+    assert_eq!(r.status(), 200);
+    let shown: Value = r.json().await.unwrap();
+    assert_eq!(shown["id"], "greedy");
+    assert_eq!(shown["intake"], json!({"per_second": 1, "burst": 3}));
+
+    // The burst goes at once; the next event is refused, whole, with when to come back.
+    let r = app.post_batch(&greedy, &events(3)).await;
+    assert_eq!(r.status(), 202);
+    let r = app
+        .post_event(
+            &greedy,
+            &json!({"id": "refused-1", "type": "ticket.created", "data": {}}),
+        )
+        .await;
+    assert_eq!(r.status(), 429);
+    let retry_after: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(
+        retry_after, 1,
+        "a token comes back within a second, rounded up"
+    );
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "rate_limited");
+    // A batch takes all its tokens or none: two events are refused although one
+    // token comes back meanwhile.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let r = app.post_batch(&greedy, &events(2)).await;
+    assert_eq!(r.status(), 429);
+    // More than the burst could never go: said so, not "try later".
+    let r = app.post_batch(&greedy, &events(4)).await;
+    assert_eq!(r.status(), 422);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "batch_over_burst");
+    // The one token that came back is still there: nothing was taken by the refusals.
+    let r = app.post_batch(&greedy, &events(1)).await;
+    assert_eq!(r.status(), 202);
+
+    // Nothing refused reached the workers: its id is unknown.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(app
+        .store
+        .event("greedy", "refused-1")
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(
+        app.metric("hookpost_events_rejected_total{reason=\"rate_limited\"}")
+            .await,
+        3.0
+    );
+
+    // The other tenant has its own limit (the default), untouched.
+    let r = app.post_batch(&other, &events(100)).await;
+    assert_eq!(r.status(), 202);
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenants_own_intake_limit_takes_effect_at_once_and_null_goes_back_to_the_default() {
+    let mut app = TestApp::spawn(TestOptions::default()).await;
+    // A second ingest whose default is low, beside the first (whose default is not):
+    // the tenant's own limit is shared by both, the default is each one's setting.
+    let strict = Config {
+        tenant_rate: 1,
+        tenant_burst: 2,
+        ..app.config.clone()
+    };
+    let i = app.start_more(Roles::INGEST, Some(strict)).await;
+    let strict_url = format!("http://{}", app.others[i].http_addr.unwrap());
+    let key = app.tenant("acme").await;
+    let post = |base: String, n: usize| {
+        let (http, key) = (app.http.clone(), key.clone());
+        async move {
+            http.post(format!("{base}/v1/events/batch"))
+                .bearer_auth(key)
+                .json(&events(n))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    // The default of the strict ingest: two at once, then 429.
+    assert_eq!(post(strict_url.clone(), 2).await, 202);
+    assert_eq!(post(strict_url.clone(), 1).await, 429);
+
+    // Its own limit, raised, applies on every ingest at once.
+    let r = set_intake(&app, "acme", json!({"per_second": 1000, "burst": 50})).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(post(strict_url.clone(), 50).await, 202);
+    // … and bounds the lenient ingest as well.
+    assert_eq!(post(app.base.clone(), 51).await, 422);
+
+    // Back to the default.
+    let r = set_intake(&app, "acme", Value::Null).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap()["intake"], Value::Null);
+    assert_eq!(post(strict_url.clone(), 3).await, 422);
+
+    // Bad input changes nothing; only operators may set it; an unknown tenant is 404.
+    for bad in [
+        json!({"intake": {"per_second": 0, "burst": 5}}),
+        json!({"intake": {"per_second": 5}}),
+        json!({"intake": {"per_second": 5, "burst": 5, "more": 1}}),
+        json!({}),
+    ] {
+        let r = app
+            .http
+            .patch(app.url("/v1/tenants/acme"))
+            .bearer_auth(ADMIN_TOKEN)
+            .json(&bad)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{bad}");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "invalid_field", "{bad}");
+    }
+    assert_eq!(app.store.intake_limit("acme").await.unwrap(), None);
+    let r = app
+        .http
+        .patch(app.url("/v1/tenants/acme"))
+        .bearer_auth(&key)
+        .json(&json!({"intake": {"per_second": 1000000, "burst": 1000000}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = set_intake(&app, "nobody", json!({"per_second": 1, "burst": 1})).await;
+    assert_eq!(r.status(), 404);
+    app.finish().await;
+}
+
+/// Publishes `n` events of `tenant` straight to the exchange on one confirming channel.
+async fn flood(app: &TestApp, tenant: &str, n: usize) -> Vec<String> {
+    let conn = hookpost_broker::connect(&app.config.amqp_url, "test-flood", Duration::from_secs(5))
+        .await
+        .unwrap();
+    let ch = conn.create_channel().await.unwrap();
+    ch.confirm_select(ConfirmSelectOptions::default())
+        .await
+        .unwrap();
+    let exchange = app.topology().exchange;
+    let mut ids = Vec::with_capacity(n);
+    let mut confirms = Vec::with_capacity(n);
+    for i in 0..n {
+        let id = format!("flood-{i}");
+        let body = json!({"tenant": tenant, "id": id, "type": "ticket.created", "data": {"n": i}});
+        let confirm = ch
+            .basic_publish(
+                exchange.as_str().into(),
+                "ticket.created".into(),
+                BasicPublishOptions {
+                    mandatory: true,
+                    ..Default::default()
+                },
+                &serde_json::to_vec(&body).unwrap(),
+                BasicProperties::default()
+                    .with_delivery_mode(2)
+                    .with_message_id(id.as_str().into())
+                    .with_content_type("application/json".into()),
+            )
+            .await
+            .unwrap();
+        confirms.push(confirm);
+        ids.push(id);
+    }
+    for confirm in confirms {
+        assert!(matches!(
+            confirm.await.unwrap(),
+            lapin::Confirmation::Ack(None)
+        ));
+    }
+    let _ = conn.close(200, "done".into()).await;
+    ids
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenants_backlog_on_the_exchange_does_not_hold_up_another_tenants_events_and_each_of_its_own_arrives_once(
+) {
+    let mut app = TestApp::spawn(TestOptions {
+        roles: Roles {
+            worker: false,
+            ..Roles::ALL
+        },
+        ..TestOptions::default()
+    })
+    .await;
+    // One worker, whose 16 slots at the big tenant's receiver (25 ms an answer) deliver
+    // some 600 events a second: 2,000 events are a backlog of about 3 s.
+    app.start_more(Roles::WORKER, Some(app.config.clone()))
+        .await;
+    let big_key = app.tenant("big").await;
+    let small_key = app.tenant("small").await;
+    let (big_rx, small_rx) = (Receiver::start().await, Receiver::start().await);
+    big_rx.set_latency(Duration::from_millis(25));
+    let big_hook = app.hook(&big_key, &big_rx.url, &["ticket.created"]).await;
+    let small_hook = app
+        .hook(&small_key, &small_rx.url, &["ticket.created"])
+        .await;
+    let small_hook_id = small_hook["id"].as_str().unwrap().to_owned();
+
+    // The small tenant is active: it sends a little all the time.
+    let mut sent: HashMap<String, Instant> = HashMap::new();
+    let send_small = |i: usize| {
+        let (app, key) = (&app, &small_key);
+        async move {
+            let id = format!("small-{i}");
+            let at = Instant::now();
+            let r = app
+                .post_event(
+                    key,
+                    &json!({"id": id, "type": "ticket.created", "data": {}}),
+                )
+                .await;
+            assert_eq!(r.status(), 202);
+            (id, at)
+        }
+    };
+    for i in 0..3 {
+        let (id, at) = send_small(i).await;
+        sent.insert(id, at);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut ledger = Ledger::new("big", std::slice::from_ref(&big_hook));
+    ledger.events = flood(&app, "big", 2_000).await;
+    for i in 3..23 {
+        let (id, at) = send_small(i).await;
+        sent.insert(id, at);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // Each of the small tenant's events arrived within a second of being accepted.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while small_rx.delivered().len() < sent.len() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let by_delivery: HashMap<String, Instant> = sent
+        .iter()
+        .map(|(id, at)| (delivery_id("small", id, &small_hook_id), *at))
+        .collect();
+    let mut latencies: Vec<Duration> = small_rx
+        .delivered()
+        .iter()
+        .map(|r| r.at.duration_since(by_delivery[&r.delivery_id()]))
+        .collect();
+    assert_eq!(latencies.len(), sent.len(), "every small event arrived");
+    latencies.sort();
+    let worst = *latencies.last().unwrap();
+    eprintln!(
+        "fairness | small tenant's latency beside a 2,000-event backlog: median {:?}, worst {:?}",
+        latencies[latencies.len() / 2],
+        worst
+    );
+    assert!(worst < Duration::from_secs(1), "worst {worst:?}");
+    // All that while the big tenant's backlog was still there, its surplus moved aside.
+    let big_so_far = big_rx.delivered().len();
+    eprintln!("fairness | the big tenant's deliveries by then: {big_so_far} of 2,000");
+    assert!(big_so_far < 2_000);
+    assert!(app.others[0].metrics.fairness_moved.get() > 0);
+
+    // Every one of the big tenant's events arrives, once.
+    let tally = ledger
+        .settle("fairness", &app, &[&big_rx], 1, Duration::from_secs(60))
+        .await;
+    assert_eq!(tally.delivered, 2_000);
+    assert_eq!(tally.duplicates, 0);
+    app.finish().await;
+}

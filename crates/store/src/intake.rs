@@ -1,0 +1,131 @@
+//! Each tenant's intake limit: events a second it may post through the API, shared by
+//! every ingest process. The same GCRA as a hook's `rate_limit` (on Redis's clock), for
+//! a whole request at once: a batch of N events takes N tokens or none.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Result, Store};
+
+/// At most `per_second` events a second on average, `burst` of them at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntakeLimit {
+    pub per_second: u32,
+    pub burst: u32,
+}
+
+/// The most either number may be: far above what one tenant needs, low enough that the
+/// limiter's arithmetic stays exact.
+pub const MAX_INTAKE: u32 = 1_000_000;
+
+impl IntakeLimit {
+    pub fn check(&self) -> std::result::Result<(), String> {
+        for (name, n) in [("per_second", self.per_second), ("burst", self.burst)] {
+            if !(1..=MAX_INTAKE).contains(&n) {
+                return Err(format!(
+                    "`intake.{name}` must be between 1 and {MAX_INTAKE}"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What the limit says of a request of some events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Intake {
+    /// Accepted: its tokens are taken.
+    Go,
+    /// Over the limit: the same request conforms after this.
+    Wait(Duration),
+    /// More events than the burst: it could never go whole.
+    OverBurst(u32),
+}
+
+/// Longer than any wait, so that rate_limit.lua answers every refusal with its wait and
+/// never with a place in its deferral line.
+const NEVER_DEFER_MS: u64 = 1 << 50;
+
+impl Store {
+    /// Takes `count` tokens from the tenant's intake limit (its own, else `default`), or
+    /// none.
+    pub async fn take_intake(
+        &self,
+        tenant: &str,
+        count: u32,
+        default: IntakeLimit,
+    ) -> Result<Intake> {
+        let interval = 1000.0 / f64::from(default.per_second);
+        let answer: Vec<u64> = self
+            .scripts
+            .intake_limit
+            .key(self.keys.intake_rate(tenant))
+            .key(self.keys.intake_own(tenant))
+            .arg(interval)
+            .arg(default.burst)
+            .arg(NEVER_DEFER_MS)
+            .arg(count)
+            .invoke_async(&mut self.conn())
+            .await?;
+        Ok(match answer[..] {
+            [_, _, burst] => Intake::OverBurst(burst as u32),
+            [wait] if wait > 0 => Intake::Wait(Duration::from_millis(wait)),
+            _ => Intake::Go,
+        })
+    }
+
+    /// The tenant's own intake limit, when an operator set one.
+    pub async fn intake_limit(&self, tenant: &str) -> Result<Option<IntakeLimit>> {
+        let (per_second, burst): (Option<u32>, Option<u32>) = redis::cmd("HMGET")
+            .arg(self.keys.intake_own(tenant))
+            .arg("per_second")
+            .arg("burst")
+            .query_async(&mut self.conn())
+            .await?;
+        Ok(per_second
+            .zip(burst)
+            .map(|(per_second, burst)| IntakeLimit { per_second, burst }))
+    }
+
+    /// Sets the tenant's own intake limit, or (`None`) goes back to the default. The
+    /// limiter starts afresh, so that the new limit takes effect at once (a debt run up
+    /// under a low limit would hold back a raised one).
+    pub async fn set_intake_limit(&self, tenant: &str, limit: Option<IntakeLimit>) -> Result<()> {
+        let own = self.keys.intake_own(tenant);
+        let mut pipe = redis::pipe();
+        pipe.atomic().del(self.keys.intake_rate(tenant)).ignore();
+        match limit {
+            Some(l) => pipe
+                .del(&own)
+                .ignore()
+                .hset_multiple(&own, &[("per_second", l.per_second), ("burst", l.burst)])
+                .ignore(),
+            None => pipe.del(&own).ignore(),
+        };
+        let () = pipe.query_async(&mut self.conn()).await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::IntakeLimit;
+
+    #[test]
+    fn an_intake_limit_must_be_positive_and_bounded() {
+        let ok = IntakeLimit {
+            per_second: 10,
+            burst: 100,
+        };
+        assert!(ok.check().is_ok());
+        let zero = IntakeLimit { burst: 0, ..ok };
+        assert!(zero.check().unwrap_err().contains("intake.burst"));
+        let huge = IntakeLimit {
+            per_second: 2_000_000,
+            ..ok
+        };
+        assert!(huge.check().unwrap_err().contains("intake.per_second"));
+    }
+}
