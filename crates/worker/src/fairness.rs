@@ -11,6 +11,10 @@
 //! by the same workers with a quarter of the prefetch, so the big tenant's work goes on
 //! too (nothing waits for the others to go quiet), and nothing moves while one tenant
 //! is alone (its events cost one map look-up more, no publish).
+//!
+//! A moved event is claimed after events that came behind it. An ordered hook fed
+//! straight from the exchange takes the claim order as its order, so a tenant with an
+//! ordered hook is never moved, nor one whose hooks this worker has not yet seen.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -37,6 +41,8 @@ struct State {
 struct Share {
     in_flight: usize,
     seen: Instant,
+    /// Whether the tenant has an ordered hook, once its hooks were seen here.
+    ordered: Option<bool>,
 }
 
 /// What becomes of an event from an event queue.
@@ -99,15 +105,18 @@ impl Fairness {
             None => state.tenants.entry(tenant.to_owned()).or_insert(Share {
                 in_flight: 0,
                 seen: now,
+                ordered: None,
             }),
         };
         entry.seen = now;
         entry.in_flight += 1;
         let held = entry.in_flight - 1;
+        let movable = entry.ordered == Some(false);
         // Only the tenant holding the most (its overflow work counted) is moved: a quiet
         // tenant slowed down by a starved worker must not land behind the noisy one's
         // overflow backlog.
         let over = !overflow
+            && movable
             && active > 1
             && held >= share
             && state
@@ -124,6 +133,20 @@ impl Fairness {
         Admit::Handle(Slot {
             held: Some((self, tenant.to_owned())),
         })
+    }
+}
+
+impl Fairness {
+    /// Records whether `tenant` has an ordered hook (its hooks were just read for an
+    /// event): only a tenant known to have none may be moved.
+    pub fn note_hooks(&self, tenant: &str, ordered: bool) {
+        if !self.enabled {
+            return;
+        }
+        let mut state = self.state.lock().expect("not poisoned");
+        if let Some(share) = state.tenants.get_mut(tenant) {
+            share.ordered = Some(ordered);
+        }
     }
 }
 
@@ -149,6 +172,7 @@ mod tests {
     fn a_tenant_over_its_share_is_moved_while_another_is_active() {
         let f = Fairness::new(true, 4);
         let mut held: Vec<_> = (0..2).map(|_| handled(f.admit("a", false))).collect();
+        f.note_hooks("a", false);
         held.push(handled(f.admit("b", false)));
         // Two tenants: a share is 2, and `a` holds 2, the most.
         assert!(matches!(f.admit("a", false), Admit::Move));
@@ -164,8 +188,21 @@ mod tests {
     fn a_tenant_over_its_share_is_not_moved_while_another_holds_more() {
         let f = Fairness::new(true, 4);
         let _a: Vec<_> = (0..3).map(|_| handled(f.admit("a", true))).collect();
+        f.note_hooks("a", false);
         // `b` reaches the share (a starved worker), but `a` holds more: `b` stays.
         let _b: Vec<_> = (0..3).map(|_| handled(f.admit("b", false))).collect();
+        assert!(matches!(f.admit("a", false), Admit::Move));
+    }
+
+    #[test]
+    fn a_tenant_with_an_ordered_hook_or_hooks_not_yet_seen_is_never_moved() {
+        let f = Fairness::new(true, 4);
+        let _b = handled(f.admit("b", false));
+        // Not yet seen: kept, however much it holds.
+        let mut a: Vec<_> = (0..4).map(|_| handled(f.admit("a", false))).collect();
+        f.note_hooks("a", true);
+        a.extend((0..4).map(|_| handled(f.admit("a", false))));
+        f.note_hooks("a", false);
         assert!(matches!(f.admit("a", false), Admit::Move));
     }
 

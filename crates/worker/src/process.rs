@@ -276,6 +276,8 @@ impl Worker {
             Ok(h) => h,
             Err(e) => return e.into(),
         };
+        self.fairness
+            .note_hooks(ev.tenant, hooks.iter().any(|h| h.order.is_some()));
         // The payload is parsed only when a subscribed hook has a filter or an ordering
         // key, once per event.
         let subscribed = || hooks.iter().filter(|h| h.hook.wants(ev.kind));
