@@ -333,7 +333,7 @@ pub async fn throttle_sign_in(
                 StatusCode::TOO_MANY_REQUESTS,
                 format!(
                     "Too many failed sign-ins from this address. Try again in {} s.",
-                    throttle::retry_after_secs(wait)
+                    hookpost_ingest::error::retry_after_secs(wait)
                 ),
             )
             .into_response()

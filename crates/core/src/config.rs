@@ -234,6 +234,12 @@ pub struct ConfigError {
     pub message: String,
 }
 
+/// Why nothing starts without `HOOKPOST_SECRET_KEY`.
+pub const NO_SECRET_KEY: &str = "not set: hook secrets and custom header values are \
+encrypted under it, and hookpost does not start without it. Generate a key with \
+`echo \"k1:$(head -c 32 /dev/urandom | base64)\"`, keep it safe (losing it loses every \
+hook's secret), and give every role the same value";
+
 /// Every variable [`Config::from_env`] reads, for docs and the consistency test.
 pub const VARIABLES: &[&str] = &[
     "HOOKPOST_AMQP_URL",
@@ -559,6 +565,23 @@ impl Config {
             }),
             None => Ok(()),
         }
+    }
+
+    /// Everything a role checks before it opens anything, for configurations read from
+    /// the environment and built in code alike: the admin token, the server key, and
+    /// (`serves_api`) that the API outwaits a test send, which waits for the receiver.
+    pub fn check_to_start(&self, serves_api: bool) -> Result<(), ConfigError> {
+        self.check_admin_token()?;
+        if serves_api && self.http_request_timeout <= self.request_timeout {
+            return Err(ConfigError {
+                var: "HOOKPOST_HTTP_REQUEST_TIMEOUT",
+                message: "must be longer than HOOKPOST_REQUEST_TIMEOUT".into(),
+            });
+        }
+        self.secret_keys.as_ref().map(|_| ()).ok_or(ConfigError {
+            var: "HOOKPOST_SECRET_KEY",
+            message: NO_SECRET_KEY.into(),
+        })
     }
 
     /// Retention in whole seconds, for Redis `EXPIRE`.

@@ -79,12 +79,6 @@ pub fn store(config: &Config) -> Result<Store, hookpost_store::StoreError> {
     })
 }
 
-/// Why a role does not start without `HOOKPOST_SECRET_KEY`.
-pub const NO_SECRET_KEY: &str = "HOOKPOST_SECRET_KEY is not set: hook secrets and custom \
-header values are encrypted under it, and hookpost does not start without it. Generate a \
-key with `echo \"k1:$(head -c 32 /dev/urandom | base64)\"`, keep it safe (losing it loses \
-every hook's secret), and give every role the same value";
-
 /// Re-seals every hook of every tenant under the current `HOOKPOST_SECRET_KEY` key
 /// (`hookpost admin rotate-secret-key`): safe to run while hookpost runs, and again.
 pub async fn rotate_secret_key(
@@ -107,19 +101,9 @@ pub async fn start(
     ops: Option<TcpListener>,
     cancel: CancellationToken,
 ) -> std::io::Result<Running> {
-    // The environment was checked when read; a configuration built in code is checked here.
     config
-        .check_admin_token()
+        .check_to_start(roles.ingest)
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
-    // A test send waits for the receiver while its client waits for the API.
-    if roles.ingest && config.http_request_timeout <= config.request_timeout {
-        return Err(std::io::Error::other(
-            "HOOKPOST_HTTP_REQUEST_TIMEOUT must be longer than HOOKPOST_REQUEST_TIMEOUT",
-        ));
-    }
-    if config.secret_keys.is_none() {
-        return Err(std::io::Error::other(NO_SECRET_KEY));
-    }
     let store = store(&config).map_err(std::io::Error::other)?;
     let metrics = Arc::new(Metrics::new());
     let readiness = Readiness::default();

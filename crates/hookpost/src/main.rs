@@ -178,10 +178,12 @@ async fn main() -> anyhow::Result<()> {
         Command::Admin {
             command: AdminCommand::RotateSecretKey,
         } => {
-            let keys = config
-                .secret_keys
-                .as_ref()
-                .context(hookpost::NO_SECRET_KEY)?;
+            let keys = config.secret_keys.as_ref().with_context(|| {
+                format!(
+                    "HOOKPOST_SECRET_KEY: {}",
+                    hookpost_core::config::NO_SECRET_KEY
+                )
+            })?;
             let done = hookpost::rotate_secret_key(&config).await?;
             println!(
                 "re-encrypted {} hooks under key `{}`; {} already were; {} could not be read",

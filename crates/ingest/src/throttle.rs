@@ -127,7 +127,7 @@ pub async fn attempt(
     }
 }
 
-pub use crate::error::retry_after_secs;
+use crate::error::retry_after_secs;
 
 fn with_retry_after(mut response: Response, wait: Duration) -> Response {
     *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
