@@ -111,10 +111,7 @@ impl Scheduler {
             Ok(stats) => {
                 self.metrics.retry_set_size.set(stats.size as i64);
                 self.metrics.retries_due.set(stats.due_now as i64);
-                let lag = stats
-                    .oldest_due_ms
-                    .map(|at| (hookpost_core::now_ms() - at).max(0) as f64 / 1000.0)
-                    .unwrap_or(0.0);
+                let lag = stats.oldest_late_ms.unwrap_or(0) as f64 / 1000.0;
                 self.metrics.scheduler_lag.set(lag);
             }
             Err(e) => {

@@ -7,8 +7,9 @@
 //! has run out (its holder died), the next one takes over and redoes only what the log
 //! does not show as decided.
 
+use std::time::Duration;
+
 use hookpost_core::Event;
-use redis::AsyncCommands;
 
 use crate::{corrupt, Result, Store};
 
@@ -60,13 +61,14 @@ type EventFields = (
 );
 
 impl Store {
-    /// Claims `event`; returns the claim and the tenant's hooks version.
-    /// `now` becomes the event's receive time on first sight (the body's `timestamp`).
+    /// Claims `event`, leasing it for `lease_ms` on Redis's clock; returns the claim and
+    /// the tenant's hooks version. `received_at` becomes the event's receive time on
+    /// first sight (the body's `timestamp`).
     pub async fn claim_event(
         &self,
         event: &Event,
         lease_ms: u64,
-        now: i64,
+        received_at: i64,
     ) -> Result<(Claim, u64)> {
         let t = &event.tenant;
         let (state, version): (String, u64) = self
@@ -75,7 +77,7 @@ impl Store {
             .key(self.keys.tenant(t))
             .key(self.keys.event(t, &event.id))
             .key(self.keys.hooks_version(t))
-            .arg(now)
+            .arg(received_at)
             .arg(lease_ms)
             .arg(self.retention_secs)
             .arg(&event.kind)
@@ -94,28 +96,30 @@ impl Store {
         Ok((claim, version))
     }
 
-    /// The lease of a stored event in ms since the epoch (0 when none).
-    pub async fn event_lease(&self, tenant: &str, event_id: &str) -> Result<i64> {
-        let lease: Option<i64> = self
-            .conn()
-            .hget(self.keys.event(tenant, event_id), "lease")
+    /// How long a stored event's lease has left (zero when none, or run out).
+    pub async fn event_lease_left(&self, tenant: &str, event_id: &str) -> Result<Duration> {
+        let left: u64 = self
+            .scripts
+            .event_lease_left
+            .key(self.keys.event(tenant, event_id))
+            .invoke_async(&mut self.conn())
             .await?;
-        Ok(lease.unwrap_or(0))
+        Ok(Duration::from_millis(left))
     }
 
-    /// Sets the lease of an event still being processed to `until_ms` (0 releases it);
-    /// `false` when the event is done or gone.
+    /// Leases an event still being processed for `lease` from now on Redis's clock
+    /// (zero releases it); `false` when the event is done or gone.
     pub async fn set_event_lease(
         &self,
         tenant: &str,
         event_id: &str,
-        until_ms: i64,
+        lease: Duration,
     ) -> Result<bool> {
         let set: i64 = self
             .scripts
             .event_lease
             .key(self.keys.event(tenant, event_id))
-            .arg(until_ms)
+            .arg(lease.as_millis() as u64)
             .invoke_async(&mut self.conn())
             .await?;
         Ok(set == 1)

@@ -72,9 +72,12 @@ impl StoreError {
 struct Scripts {
     claim_event: Script,
     event_lease: Script,
+    event_lease_left: Script,
     record: Script,
     backlog_push: Script,
+    retry_schedule: Script,
     claim_retries: Script,
+    retry_stats: Script,
     hook_write: Script,
     hook_reseal: Script,
     audit_write: Script,
@@ -87,6 +90,18 @@ struct Scripts {
     queue_shards: Script,
     backlog_lock: Script,
     backlog_end: Script,
+}
+
+/// A script that reads `now`: Redis's clock (clock.lua) first, so that roles on machines
+/// whose clocks differ still agree. Only audit_write.lua stamps with the caller's clock
+/// (audit.rs: an entry's id is its time, made by the caller that returns it).
+macro_rules! clocked_script {
+    ($($file:literal),+) => {
+        Script::new(concat!(
+            include_str!("scripts/clock.lua"),
+            $(include_str!(concat!("scripts/", $file))),+
+        ))
+    };
 }
 
 /// An ordering script, after the clock and the helpers all of them share.
@@ -133,27 +148,20 @@ impl Store {
             conn,
             keys: Keys::new(&opts.prefix),
             scripts: std::sync::Arc::new(Scripts {
-                claim_event: Script::new(include_str!("scripts/claim_event.lua")),
-                event_lease: Script::new(include_str!("scripts/event_lease.lua")),
-                record: Script::new(include_str!("scripts/record.lua")),
+                claim_event: clocked_script!("claim_event.lua"),
+                event_lease: clocked_script!("event_lease.lua"),
+                event_lease_left: clocked_script!("event_lease_left.lua"),
+                record: clocked_script!("record.lua"),
                 backlog_push: Script::new(include_str!("scripts/backlog_push.lua")),
-                claim_retries: Script::new(include_str!("scripts/claim_retries.lua")),
+                retry_schedule: clocked_script!("retry_schedule.lua"),
+                claim_retries: clocked_script!("claim_retries.lua"),
+                retry_stats: clocked_script!("retry_stats.lua"),
                 hook_write: Script::new(include_str!("scripts/hook_write.lua")),
                 hook_reseal: Script::new(include_str!("scripts/hook_reseal.lua")),
                 audit_write: Script::new(include_str!("scripts/audit_write.lua")),
-                rate_limit: Script::new(concat!(
-                    include_str!("scripts/clock.lua"),
-                    include_str!("scripts/rate_limit.lua")
-                )),
-                intake_limit: Script::new(concat!(
-                    include_str!("scripts/clock.lua"),
-                    include_str!("scripts/intake_limit.lua"),
-                    include_str!("scripts/rate_limit.lua")
-                )),
-                in_flight: Script::new(concat!(
-                    include_str!("scripts/clock.lua"),
-                    include_str!("scripts/in_flight.lua")
-                )),
+                rate_limit: clocked_script!("rate_limit.lua"),
+                intake_limit: clocked_script!("intake_limit.lua", "rate_limit.lua"),
+                in_flight: clocked_script!("in_flight.lua"),
                 order_register: ordering_script!("order_register.lua"),
                 order_turn: ordering_script!("order_turn.lua"),
                 order_finish: ordering_script!("order_finish.lua"),

@@ -110,7 +110,6 @@ impl Store {
         event_done: bool,
         failing_span_ms: i64,
     ) -> Result<Vec<String>> {
-        let now = hookpost_core::now_ms();
         let mut inv = self.scripts.record.prepare_invoke();
         inv.key(self.keys.event(tenant, event_id))
             .key(self.keys.log(tenant))
@@ -118,8 +117,7 @@ impl Store {
             .key(self.keys.hook_failing(tenant));
         inv.arg(if event_done { "1" } else { "0" })
             .arg(self.retention_secs)
-            .arg(now)
-            .arg(now - (self.retention_secs as i64) * 1000)
+            .arg(self.retention_secs * 1000)
             .arg(failing_span_ms);
         for r in records {
             inv.key(self.keys.delivery(tenant, r.delivery_id))

@@ -3,10 +3,13 @@
 use hookpost_core::task::Task;
 use redis::AsyncCommands;
 
-use crate::keys::shard_of;
-use crate::{Result, Store};
+use std::collections::BTreeMap;
 
-/// A task and when it is due.
+use crate::keys::shard_of;
+use crate::{corrupt, Result, Store};
+
+/// A task and when it is due: ms since the epoch on the caller's clock, stored as the
+/// delay from now (see [`Store::schedule`]).
 #[derive(Debug, Clone)]
 pub struct Due {
     pub at_ms: i64,
@@ -29,56 +32,78 @@ pub struct RetryStats {
     pub size: u64,
     /// Due now but not yet claimed.
     pub due_now: u64,
-    /// Due time (ms) of the oldest unclaimed entry that is due.
-    pub oldest_due_ms: Option<i64>,
+    /// How late (ms, on Redis's clock) the oldest unclaimed entry that is due is.
+    pub oldest_late_ms: Option<i64>,
 }
 
 impl Store {
-    /// Stores tasks in the retry set; `Ok` once Redis has them all.
+    /// Stores tasks in the retry set; `Ok` once Redis has them all. Each is stored due
+    /// as far from now on Redis's clock as its `at_ms` is from now on this machine's.
     pub async fn schedule(&self, due: &[Due]) -> Result<()> {
-        if due.is_empty() {
-            return Ok(());
-        }
-        // A pipeline may touch one slot of a cluster: one per shard there, one in all
-        // on a single server.
-        let cluster = self.conn.is_cluster();
-        let mut pipes: std::collections::BTreeMap<u32, redis::Pipeline> = Default::default();
-        for d in due {
-            let shard = shard_of(d.shard_key(), self.retry_shards);
-            pipes
-                .entry(if cluster { shard } else { 0 })
-                .or_default()
-                .zadd(self.keys.retries_due(shard), d.task.to_json(), d.at_ms)
-                .ignore();
-        }
-        for pipe in pipes.values() {
-            let _: () = pipe.query_async(&mut self.conn()).await?;
-        }
-        Ok(())
+        self.schedule_with(due, "").await
     }
 
     /// Stores one task, or keeps its earlier due time if the set holds it already (a
     /// task whose JSON is always the same, such as a hook's drain).
     pub async fn schedule_earliest(&self, due: &Due) -> Result<()> {
-        let shard = shard_of(due.shard_key(), self.retry_shards);
-        let _: () = redis::cmd("ZADD")
-            .arg(self.keys.retries_due(shard))
-            .arg("LT")
-            .arg(due.at_ms)
-            .arg(due.task.to_json())
-            .query_async(&mut self.conn())
-            .await?;
+        self.schedule_with(std::slice::from_ref(due), "LT").await
+    }
+
+    async fn schedule_with(&self, due: &[Due], mode: &str) -> Result<()> {
+        if due.is_empty() {
+            return Ok(());
+        }
+        let now = hookpost_core::now_ms();
+        // A script may touch one slot of a cluster: one call per shard there, one in
+        // all on a single server.
+        let cluster = self.conn.is_cluster();
+        let mut groups: BTreeMap<u32, BTreeMap<u32, Vec<&Due>>> = BTreeMap::new();
+        for d in due {
+            let shard = shard_of(d.shard_key(), self.retry_shards);
+            groups
+                .entry(if cluster { shard } else { 0 })
+                .or_default()
+                .entry(shard)
+                .or_default()
+                .push(d);
+        }
+        for shards in groups.values() {
+            let tasks: Vec<(usize, i64, String)> = shards
+                .values()
+                .enumerate()
+                .flat_map(|(i, ds)| {
+                    ds.iter()
+                        .map(move |d| (i + 1, d.at_ms - now, d.task.to_json()))
+                })
+                .collect();
+            let size = (
+                shards.len() + 1 + 3 * tasks.len(),
+                tasks.iter().map(|t| t.2.len() + 24).sum::<usize>() + 32 * shards.len(),
+            );
+            let build = |cmd: &mut redis::Cmd| {
+                for shard in shards.keys() {
+                    cmd.arg(self.keys.retries_due(*shard));
+                }
+                cmd.arg(mode);
+                for (key, delay, member) in &tasks {
+                    cmd.arg(key).arg(delay).arg(member);
+                }
+            };
+            let _: i64 = self
+                .eval(&self.scripts.retry_schedule, shards.len(), size, build)
+                .await?;
+        }
         Ok(())
     }
 
-    /// Claims up to `limit` due entries of `shard`, leasing them for `lease_ms`.
+    /// Claims up to `limit` due entries of `shard`, the longest due first, leasing them
+    /// for `lease_ms`; entries claimed before whose lease ran out are claimed again.
     pub async fn claim_due(&self, shard: u32, limit: usize, lease_ms: u64) -> Result<Vec<String>> {
         let claimed: Vec<String> = self
             .scripts
             .claim_retries
             .key(self.keys.retries_due(shard))
             .key(self.keys.retries_claimed(shard))
-            .arg(hookpost_core::now_ms())
             .arg(limit)
             .arg(lease_ms)
             .invoke_async(&mut self.conn())
@@ -100,24 +125,16 @@ impl Store {
 
     /// Size of the retry set and how late its oldest due entry is.
     pub async fn retry_stats(&self) -> Result<RetryStats> {
-        let now = hookpost_core::now_ms();
         let mut stats = RetryStats::default();
         for shard in 0..self.retry_shards {
-            let (due_size, claimed_size, due_now, oldest): (u64, u64, u64, Vec<(String, f64)>) =
-                redis::pipe()
-                    .zcard(self.keys.retries_due(shard))
-                    .zcard(self.keys.retries_claimed(shard))
-                    .zcount(self.keys.retries_due(shard), "-inf", now)
-                    .zrange_withscores(self.keys.retries_due(shard), 0, 0)
-                    .query_async(&mut self.conn())
-                    .await?;
-            stats.size += due_size + claimed_size;
-            stats.due_now += due_now;
-            if let Some((_, score)) = oldest.first() {
-                let at = *score as i64;
-                if at <= now {
-                    stats.oldest_due_ms = Some(stats.oldest_due_ms.map_or(at, |o: i64| o.min(at)));
-                }
+            let [due_size, claimed_size, late, due_now] = self.shard_stats(shard, &[0]).await?[..]
+            else {
+                return Err(corrupt("retry stats", "short answer"));
+            };
+            stats.size += (due_size + claimed_size) as u64;
+            stats.due_now += due_now as u64;
+            if late >= 0 {
+                stats.oldest_late_ms = Some(stats.oldest_late_ms.map_or(late, |l| l.max(late)));
             }
         }
         Ok(stats)
@@ -125,18 +142,30 @@ impl Store {
 
     /// How many retries are due within each of `windows_ms` from now (overdue included).
     pub async fn due_within(&self, windows_ms: &[i64]) -> Result<Vec<u64>> {
-        let now = hookpost_core::now_ms();
         let mut counts = vec![0u64; windows_ms.len()];
         for shard in 0..self.retry_shards {
-            for (i, w) in windows_ms.iter().enumerate() {
-                let n: u64 = self
-                    .conn()
-                    .zcount(self.keys.retries_due(shard), "-inf", now + w)
-                    .await?;
-                counts[i] += n;
+            let answer = self.shard_stats(shard, windows_ms).await?;
+            for (count, n) in counts.iter_mut().zip(answer.iter().skip(3)) {
+                *count += *n as u64;
             }
         }
         Ok(counts)
+    }
+
+    /// retry_stats.lua's answer for one shard.
+    async fn shard_stats(&self, shard: u32, windows_ms: &[i64]) -> Result<Vec<i64>> {
+        let answer: Vec<i64> = self
+            .scripts
+            .retry_stats
+            .key(self.keys.retries_due(shard))
+            .key(self.keys.retries_claimed(shard))
+            .arg(windows_ms)
+            .invoke_async(&mut self.conn())
+            .await?;
+        if answer.len() != 3 + windows_ms.len() {
+            return Err(corrupt("retry stats", format!("{answer:?}")));
+        }
+        Ok(answer)
     }
 
     /// Every entry of the retry set with its due time (tests and `retries stats`).

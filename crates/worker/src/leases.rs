@@ -55,11 +55,10 @@ impl Leases {
                 _ = cancel.cancelled() => return,
                 _ = tokio::time::sleep(RENEW_EVERY) => {}
             }
-            let until = hookpost_core::now_ms() + LEASE.as_millis() as i64;
             let held = self.held();
             let renewals = held
                 .iter()
-                .map(|(tenant, id)| store.set_event_lease(tenant, id, until));
+                .map(|(tenant, id)| store.set_event_lease(tenant, id, LEASE));
             for (result, (_, id)) in futures_util::future::join_all(renewals)
                 .await
                 .iter()

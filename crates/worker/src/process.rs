@@ -259,7 +259,10 @@ impl Worker {
         let disposition = work.await;
         drop(held);
         if let Disposition::Requeue(_) = disposition {
-            let _ = self.store.set_event_lease(ev.tenant, ev.id, 0).await;
+            let _ = self
+                .store
+                .set_event_lease(ev.tenant, ev.id, std::time::Duration::ZERO)
+                .await;
         }
         disposition
     }
@@ -483,13 +486,17 @@ impl Worker {
         let Some(event) = event.filter(|e| e.state != "done") else {
             return Disposition::Ack;
         };
-        let lease = match self.store.event_lease(&task.tenant, &task.event_id).await {
+        let left = match self
+            .store
+            .event_lease_left(&task.tenant, &task.event_id)
+            .await
+        {
             Ok(l) => l,
             Err(e) => return e.into(),
         };
-        if lease > hookpost_core::now_ms() {
+        if !left.is_zero() {
             let due = Due {
-                at_ms: lease + 1000,
+                at_ms: hookpost_core::now_ms() + left.as_millis() as i64 + 1000,
                 task: Task::Resume(task.clone()),
             };
             return match self.store.schedule(&[due]).await {
@@ -498,10 +505,9 @@ impl Worker {
             };
         }
         info!(event_id = %task.event_id, "taking over an event whose worker is gone");
-        let until = hookpost_core::now_ms() + LEASE.as_millis() as i64;
         match self
             .store
-            .set_event_lease(&task.tenant, &task.event_id, until)
+            .set_event_lease(&task.tenant, &task.event_id, LEASE)
             .await
         {
             Ok(true) => {}

@@ -1,12 +1,14 @@
--- Claims an event for processing, storing it on first sight.
+-- Claims an event for processing, storing it on first sight. Leases are Redis's clock,
+-- so that workers whose clocks differ agree on whether a holder is gone.
 -- KEYS: tenant record, event hash, hooks version
--- ARGV: now_ms, lease_ms, ttl_s, type, data, occurred_at
+-- ARGV: received_at (the caller's clock: a stamp shown to receivers, never compared
+--       here), lease_ms, ttl_s, type, data, occurred_at
 -- Returns {state, hooks_version}: unknown_tenant | done | busy | takeover | new
+-- (Run after clock.lua: `now`.)
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return {'unknown_tenant', '0'}
 end
 local ver = redis.call('GET', KEYS[3]) or '0'
-local now = tonumber(ARGV[1])
 local state = redis.call('HGET', KEYS[2], 'state')
 if state == 'done' then
   return {'done', ver}
@@ -23,6 +25,6 @@ if state == 'processing' then
   return {'takeover', ver}
 end
 redis.call('HSET', KEYS[2], 'state', 'processing', 'lease', now + tonumber(ARGV[2]),
-  'type', ARGV[4], 'data', ARGV[5], 'received_at', now, 'occurred_at', ARGV[6])
+  'type', ARGV[4], 'data', ARGV[5], 'received_at', ARGV[1], 'occurred_at', ARGV[6])
 redis.call('EXPIRE', KEYS[2], ARGV[3])
 return {'new', ver}

@@ -2,19 +2,21 @@
 -- here is one tenant's (one slot), so it is atomic.
 -- KEYS: event hash, log sorted set, event's delivery set, hook failing hash,
 --       then per delivery: delivery hash, attempts list
--- ARGV: mark_done (0/1), ttl_s, now_ms, log_cutoff_ms, failing_span_ms,
+-- ARGV: mark_done (0/1), ttl_s, log retention ms, failing_span_ms,
 --       then per delivery: meta JSON {id, event_id, hook_id, type, status, next_at, hook,
 --       attempt_no, ok}, attempt JSON or ''
 -- Returns the ids of hooks whose attempts have all failed for longer than the span.
+-- Times are Redis's clock, so that every worker's records compare alike.
+-- (Run after clock.lua: `now`.)
 local ttl = ARGV[2]
-local now = tonumber(ARGV[3])
-local span = tonumber(ARGV[5])
+local cutoff = now - tonumber(ARGV[3])
+local span = tonumber(ARGV[4])
 local n = (#KEYS - 4) / 2
 local failing_too_long = {}
 for i = 1, n do
   local dkey, akey = KEYS[3 + 2 * i], KEYS[4 + 2 * i]
-  local meta = cjson.decode(ARGV[4 + 2 * i])
-  local attempt = ARGV[5 + 2 * i]
+  local meta = cjson.decode(ARGV[3 + 2 * i])
+  local attempt = ARGV[4 + 2 * i]
   if redis.call('EXISTS', dkey) == 0 then
     redis.call('HSET', dkey, 'id', meta.id, 'event_id', meta.event_id, 'hook_id', meta.hook_id,
       'type', meta.type, 'hook', meta.hook, 'created_at', now, 'attempts', 0)
@@ -50,7 +52,7 @@ for i = 1, n do
   redis.call('EXPIRE', dkey, ttl)
 end
 if n > 0 then
-  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[4])
+  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', cutoff)
   redis.call('EXPIRE', KEYS[2], ttl)
   redis.call('EXPIRE', KEYS[3], ttl)
   redis.call('EXPIRE', KEYS[4], ttl)
