@@ -9,11 +9,16 @@
 //! - [`log`]: the delivery log: each delivery's status and attempts.
 //! - [`retries`]: the retry set, sharded, with an atomic claim.
 //! - [`backlog`]: a slow hook's waiting deliveries, one list per hook.
+//! - [`limits`]: a hook's rate limit and its cap on requests in flight.
+//! - [`ordering`]: ordered delivery's queues and who holds each key.
 //! - [`marker`]: the keyspace marker that tells an emptied Redis from a new one.
 //! - [`shards`]: the most event queue shards the prefix has had.
 //! - [`sessions`]: the web console's sign-in sessions.
 //! - [`auth_failures`]: failed authentications per client address, for the throttle.
 //! - [`audit`]: the audit log of operators' actions.
+//!
+//! The Lua scripts are in `src/scripts/`; every one that reads "now" reads Redis's clock
+//! (`clock.lua`). Their direct tests are in `tests/scripts/`, one file per family.
 #![forbid(unsafe_code)]
 
 pub mod audit;

@@ -1,0 +1,87 @@
+//! A store under a fresh prefix, and Redis's clock.
+
+use std::time::Duration;
+
+use hookpost_core::secret_key::SecretKeys;
+use hookpost_store::{Store, StoreOptions};
+
+/// A store under a prefix of its own; its keys are deleted when it drops.
+pub struct TestStore {
+    pub store: Store,
+}
+
+impl std::ops::Deref for TestStore {
+    type Target = Store;
+    fn deref(&self) -> &Store {
+        &self.store
+    }
+}
+
+impl Drop for TestStore {
+    fn drop(&mut self) {
+        let store = self.store.clone();
+        // Drop cannot await: delete on a runtime of its own, in a thread of its own.
+        let cleanup = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime")
+                .block_on(store.delete_everything())
+        });
+        if let Ok(Err(e)) = cleanup.join() {
+            eprintln!("could not delete the test's keys: {e}");
+        }
+    }
+}
+
+fn redis_url() -> String {
+    std::env::var("HOOKPOST_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".into())
+}
+
+fn options(retry_shards: u32, secret_keys: Option<SecretKeys>) -> StoreOptions {
+    StoreOptions {
+        url: redis_url(),
+        prefix: format!("hps{}", &hookpost_core::ids::random_id("x")[2..14]),
+        retention: Duration::from_secs(3600),
+        retry_shards,
+        timeout: Duration::from_secs(5),
+        secret_keys,
+    }
+}
+
+pub fn store() -> TestStore {
+    store_with(1, None)
+}
+
+pub fn store_with(retry_shards: u32, secret_keys: Option<SecretKeys>) -> TestStore {
+    TestStore {
+        store: Store::connect(&options(retry_shards, secret_keys)).expect("a store"),
+    }
+}
+
+/// Another handle on `of`'s prefix with other server keys (the same keys are deleted
+/// by `of` when it drops).
+pub fn same_prefix(of: &TestStore, secret_keys: SecretKeys) -> Store {
+    let mut opts = options(of.retry_shards(), Some(secret_keys));
+    opts.prefix = of.keys().prefix().to_owned();
+    Store::connect(&opts).expect("a store")
+}
+
+/// Redis's clock, ms since the epoch: the clock the scripts read.
+pub async fn redis_now(store: &Store) -> i64 {
+    let (s, us): (i64, i64) = redis::cmd("TIME")
+        .query_async(&mut store.conn())
+        .await
+        .expect("TIME");
+    s * 1000 + us / 1000
+}
+
+/// A tenant record, which claiming an event requires.
+pub async fn tenant(store: &Store, id: &str) {
+    let t = hookpost_store::tenants::Tenant {
+        id: id.to_owned(),
+        name: id.to_owned(),
+        created_at: 0,
+    };
+    assert!(store.create_tenant(&t).await.unwrap());
+}

@@ -1,0 +1,212 @@
+//! record.lua: the delivery log's writes.
+
+use std::time::Duration;
+
+use hookpost_core::outcome::{Attempt, OutcomeKind};
+use hookpost_store::log::{Record, Status};
+use hookpost_store::Store;
+
+use crate::common::{redis_now, store};
+
+const SPAN: i64 = 3_600_000;
+
+fn attempt(n: u32, ok: bool) -> Attempt {
+    Attempt {
+        attempt: n,
+        at: 1_700_000_000_000 + i64::from(n),
+        duration_ms: 5,
+        outcome: if ok {
+            OutcomeKind::Delivered
+        } else {
+            OutcomeKind::HttpStatus
+        },
+        status: Some(if ok { 200 } else { 500 }),
+        error: None,
+        response: None,
+        retry_after_s: None,
+    }
+}
+
+fn rec<'a>(id: &'a str, hook: &'a str, status: Status, a: Option<&'a Attempt>) -> Record<'a> {
+    Record {
+        delivery_id: id,
+        hook_id: hook,
+        kind: "t.created",
+        hook_json: r#"{"id":"h"}"#,
+        status,
+        next_at: (status == Status::Retrying).then_some(42),
+        attempt: a,
+    }
+}
+
+#[tokio::test]
+async fn a_first_record_creates_the_delivery_on_redis_clock_and_lists_it_under_its_event() {
+    let s = store();
+    let before = redis_now(&s).await;
+    s.record(
+        "acme",
+        "e1",
+        &[rec("d1", "h1", Status::Pending, None)],
+        false,
+        SPAN,
+    )
+    .await
+    .unwrap();
+    let after = redis_now(&s).await;
+    let d = s.delivery("acme", "d1").await.unwrap().unwrap();
+    assert_eq!(
+        (d.status, d.attempt_count, d.event_id.as_str()),
+        (Status::Pending, 0, "e1")
+    );
+    assert!(
+        d.created_at >= before && d.created_at <= after,
+        "{}",
+        d.created_at
+    );
+    assert_eq!(d.updated_at, d.created_at);
+    let listed = s.event_deliveries("acme", "e1").await.unwrap();
+    assert_eq!(
+        listed.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(),
+        ["d1"]
+    );
+}
+
+#[tokio::test]
+async fn the_same_attempt_recorded_twice_is_stored_once() {
+    let s = store();
+    let first = attempt(1, false);
+    let r = [rec("d1", "h1", Status::Retrying, Some(&first))];
+    s.record("acme", "e1", &r, false, SPAN).await.unwrap();
+    // The write retried after its answer was lost.
+    s.record("acme", "e1", &r, false, SPAN).await.unwrap();
+    let d = s.delivery("acme", "d1").await.unwrap().unwrap();
+    assert_eq!(d.attempts, [first.clone()]);
+    assert_eq!(
+        (d.status, d.attempt_count, d.next_attempt_at),
+        (Status::Retrying, 1, Some(42))
+    );
+    let second = attempt(2, true);
+    s.record(
+        "acme",
+        "e1",
+        &[rec("d1", "h1", Status::Delivered, Some(&second))],
+        true,
+        SPAN,
+    )
+    .await
+    .unwrap();
+    let d = s.delivery("acme", "d1").await.unwrap().unwrap();
+    assert_eq!(d.attempts, [first, second]);
+    assert_eq!(
+        (d.status, d.attempt_count, d.next_attempt_at),
+        (Status::Delivered, 2, None)
+    );
+}
+
+#[tokio::test]
+async fn a_late_pending_never_undoes_delivered_and_an_older_attempt_never_lowers_the_count() {
+    let s = store();
+    let two = attempt(2, true);
+    s.record(
+        "acme",
+        "e1",
+        &[rec("d1", "h1", Status::Delivered, Some(&two))],
+        false,
+        SPAN,
+    )
+    .await
+    .unwrap();
+    s.record(
+        "acme",
+        "e1",
+        &[rec("d1", "h1", Status::Pending, None)],
+        false,
+        SPAN,
+    )
+    .await
+    .unwrap();
+    let d = s.delivery("acme", "d1").await.unwrap().unwrap();
+    assert_eq!(d.status, Status::Delivered);
+    // A resend's outcome can still move it on.
+    let one = attempt(1, false);
+    s.record(
+        "acme",
+        "e1",
+        &[rec("d1", "h1", Status::Failed, Some(&one))],
+        false,
+        SPAN,
+    )
+    .await
+    .unwrap();
+    let d = s.delivery("acme", "d1").await.unwrap().unwrap();
+    assert_eq!((d.status, d.attempt_count), (Status::Failed, 2));
+    assert_eq!(d.attempts.len(), 2);
+}
+
+#[tokio::test]
+async fn mark_done_marks_the_event_done() {
+    let s = store();
+    let key = s.keys().event("acme", "e1");
+    let _: () = redis::AsyncCommands::hset(&mut s.conn(), &key, "state", "processing")
+        .await
+        .unwrap();
+    s.record(
+        "acme",
+        "e1",
+        &[rec("d1", "h1", Status::Pending, None)],
+        false,
+        SPAN,
+    )
+    .await
+    .unwrap();
+    let state: String = redis::AsyncCommands::hget(&mut s.conn(), &key, "state")
+        .await
+        .unwrap();
+    assert_eq!(state, "processing");
+    s.record("acme", "e1", &[], true, SPAN).await.unwrap();
+    let state: String = redis::AsyncCommands::hget(&mut s.conn(), &key, "state")
+        .await
+        .unwrap();
+    assert_eq!(state, "done");
+}
+
+/// Records a failed (or successful) attempt of hook `h1` in a delivery of its own.
+async fn streak(s: &Store, id: &str, a: &Attempt, span: i64) -> Vec<String> {
+    s.record(
+        "acme",
+        id,
+        &[rec(id, "h1", Status::Retrying, Some(a))],
+        false,
+        span,
+    )
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_hook_failing_longer_than_the_span_is_reported_and_a_success_clears_it() {
+    let s = store();
+    let fail = |n| attempt(n, false);
+    assert!(
+        streak(&s, "d1", &fail(1), 0).await.is_empty(),
+        "the first failure starts the streak"
+    );
+    // Redis's clock moves on by a millisecond at least.
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    assert!(
+        streak(&s, "d2", &fail(2), SPAN).await.is_empty(),
+        "within the span"
+    );
+    assert_eq!(
+        streak(&s, "d3", &fail(3), 0).await,
+        ["h1"],
+        "longer than a span of zero"
+    );
+    assert!(streak(&s, "d4", &attempt(4, true), 0).await.is_empty());
+    assert!(
+        streak(&s, "d5", &fail(5), 0).await.is_empty(),
+        "a success ended the streak"
+    );
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    assert_eq!(streak(&s, "d6", &fail(6), 0).await, ["h1"]);
+}
