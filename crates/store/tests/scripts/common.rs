@@ -8,6 +8,7 @@ use hookpost_store::{Store, StoreOptions};
 /// A store under a prefix of its own; its keys are deleted when it drops.
 pub struct TestStore {
     pub store: Store,
+    opts: StoreOptions,
 }
 
 impl std::ops::Deref for TestStore {
@@ -19,14 +20,15 @@ impl std::ops::Deref for TestStore {
 
 impl Drop for TestStore {
     fn drop(&mut self) {
-        let store = self.store.clone();
-        // Drop cannot await: delete on a runtime of its own, in a thread of its own.
+        let opts = self.opts.clone();
+        // Drop cannot await: delete on a runtime and a connection of their own (the
+        // store's connection is driven by the test's runtime, which waits here).
         let cleanup = std::thread::spawn(move || {
             tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .expect("a runtime")
-                .block_on(store.delete_everything())
+                .block_on(async { Store::connect(&opts)?.delete_everything().await })
         });
         if let Ok(Err(e)) = cleanup.join() {
             eprintln!("could not delete the test's keys: {e}");
@@ -54,8 +56,10 @@ pub fn store() -> TestStore {
 }
 
 pub fn store_with(retry_shards: u32, secret_keys: Option<SecretKeys>) -> TestStore {
+    let opts = options(retry_shards, secret_keys);
     TestStore {
-        store: Store::connect(&options(retry_shards, secret_keys)).expect("a store"),
+        store: Store::connect(&opts).expect("a store"),
+        opts,
     }
 }
 
