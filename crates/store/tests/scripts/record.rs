@@ -80,7 +80,7 @@ async fn the_same_attempt_recorded_twice_is_stored_once() {
     // The write retried after its answer was lost.
     s.record("acme", "e1", &r, false, SPAN).await.unwrap();
     let d = s.delivery("acme", "d1").await.unwrap().unwrap();
-    assert_eq!(d.attempts, [first.clone()]);
+    assert_eq!(d.attempts, std::slice::from_ref(&first));
     assert_eq!(
         (d.status, d.attempt_count, d.next_attempt_at),
         (Status::Retrying, 1, Some(42))
