@@ -2,13 +2,13 @@
 #
 # hookpost: one image, one binary, four roles.
 #
-#   docker build -t hookpost:latest .
-#   docker run hookpost:latest ingest      # or: worker | scheduler | all (the default)
+#   docker build -t hookpost:0.1.0 .
+#   docker run hookpost:0.1.0 ingest      # or: worker | scheduler | all (the default)
 #
 # Configuration is only HOOKPOST_* environment variables (see deploy/README.md).
 
-# Override with --build-arg RUST_VERSION=1.95 to pin the toolchain.
-ARG RUST_VERSION=1
+# Every base image is pinned to an exact version (bump them on purpose).
+ARG RUST_VERSION=1.95.0
 
 # ---------------------------------------------------------------------------
 # Build stage. rust:*-bookworm already has gcc, which is all that ring (the
@@ -16,6 +16,9 @@ ARG RUST_VERSION=1
 # ---------------------------------------------------------------------------
 FROM rust:${RUST_VERSION}-bookworm AS builder
 WORKDIR /src
+# .git is not copied: pass the commit for hookpost_build_info, e.g.
+#   docker build --build-arg HOOKPOST_BUILD_COMMIT=$(git rev-parse --short=12 HEAD) .
+ARG HOOKPOST_BUILD_COMMIT=unknown
 
 # The whole workspace is copied (every member, tests/ included, must be present
 # for Cargo to load the workspace); .dockerignore keeps target/ and .git out.
@@ -34,7 +37,7 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
 # ---------------------------------------------------------------------------
 # Runtime stage.
 # ---------------------------------------------------------------------------
-FROM debian:bookworm-slim
+FROM debian:12.9-slim
 
 # ca-certificates: receivers are HTTPS (rustls verifies against the system's
 #   roots); without it every TLS delivery fails with outcome="tls".

@@ -667,7 +667,7 @@ async fn every_console_page_renders_without_browser_errors() {
     b.close().await;
     // Console pages are counted beside the API's routes.
     let pages = app
-        .metric(r#"hookpost_http_requests_total{class="2xx",route="/console/deliveries/{id}"}"#)
+        .metric(r#"hookpost_http_request_duration_seconds_count{code="200",method="GET",route="/console/deliveries/{id}"}"#)
         .await;
     assert!(pages >= 2.0, "delivery page views counted: {pages}");
     app.finish().await;

@@ -64,6 +64,10 @@ async fn metrics_count_a_known_run_exactly_and_parse_with_promtool() {
         400
     );
     app.publish_raw("x", b"nope").await;
+    // Straight to the exchange, twice with one id: intake counts it once.
+    let direct = br#"{"id":"evt_direct","tenant":"acme","type":"custom.direct","data":{}}"#;
+    app.publish_raw("custom.direct", direct).await;
+    app.publish_raw("custom.direct", direct).await;
     wait_until("the retry delivered", WAIT, || async {
         rx.delivered().len() == 1
     })
@@ -74,9 +78,10 @@ async fn metrics_count_a_known_run_exactly_and_parse_with_promtool() {
             .contains(r#"hookpost_dead_letters_total{reason="invalid_json"} 1"#)
     })
     .await;
-    wait_until("all three events and the retry recorded", WAIT, || async {
+    wait_until("all four events and the retry recorded", WAIT, || async {
         let m = parse(&app.metrics().await);
-        m.get(r#"hookpost_events_processed_total{result="new"}"#) == Some(&3.0)
+        m.get(r#"hookpost_events_processed_total{result="new"}"#) == Some(&4.0)
+            && m.get(r#"hookpost_events_processed_total{result="duplicate"}"#) == Some(&1.0)
             && m.get("hookpost_attempt_duration_seconds_count") == Some(&2.0)
     })
     .await;
@@ -86,27 +91,64 @@ async fn metrics_count_a_known_run_exactly_and_parse_with_promtool() {
     let m = parse(&text);
     let expect = [
         (
-            r#"hookpost_events_published_total{type="ticket.created"}"#,
+            r#"hookpost_events_published_total{path="api",type="ticket.created"}"#,
             1.0,
         ),
         (
-            r#"hookpost_events_published_total{type="lead.create"}"#,
+            r#"hookpost_events_published_total{path="api",type="lead.create"}"#,
             1.0,
         ),
-        (r#"hookpost_events_published_total{type="other"}"#, 1.0),
+        (
+            r#"hookpost_events_published_total{path="api",type="other"}"#,
+            1.0,
+        ),
+        (
+            r#"hookpost_events_published_total{path="exchange",type="other"}"#,
+            1.0,
+        ),
+        (
+            r#"hookpost_events_published_total{path="exchange",type="ticket.created"}"#,
+            0.0,
+        ),
         (r#"hookpost_events_rejected_total{reason="invalid"}"#, 1.0),
         (
             r#"hookpost_events_rejected_total{reason="broker_unavailable"}"#,
             0.0,
         ),
-        (r#"hookpost_events_processed_total{result="new"}"#, 3.0),
+        (r#"hookpost_events_processed_total{result="new"}"#, 4.0),
         (
             r#"hookpost_events_processed_total{result="duplicate"}"#,
+            1.0,
+        ),
+        (
+            r#"hookpost_delivery_attempts_total{outcome="delivered"}"#,
+            1.0,
+        ),
+        (
+            r#"hookpost_delivery_attempts_total{outcome="http_status"}"#,
+            1.0,
+        ),
+        (
+            r#"hookpost_delivery_attempts_total{outcome="timeout"}"#,
             0.0,
         ),
-        (r#"hookpost_deliveries_total{outcome="delivered"}"#, 1.0),
-        (r#"hookpost_deliveries_total{outcome="http_status"}"#, 1.0),
-        (r#"hookpost_deliveries_total{outcome="timeout"}"#, 0.0),
+        // One delivery: its first attempt failed, its retry (1 s later) delivered.
+        (
+            r#"hookpost_event_delivery_seconds_count{stage="first_attempt"}"#,
+            1.0,
+        ),
+        (
+            r#"hookpost_event_delivery_seconds_count{stage="delivered"}"#,
+            1.0,
+        ),
+        (
+            r#"hookpost_event_delivery_seconds_bucket{le="0.5",stage="delivered"}"#,
+            0.0,
+        ),
+        (
+            r#"hookpost_event_delivery_seconds_bucket{le="+Inf",stage="delivered"}"#,
+            1.0,
+        ),
         ("hookpost_deliveries_failed_total", 0.0),
         ("hookpost_deliveries_in_flight", 0.0),
         ("hookpost_attempt_duration_seconds_count", 2.0),
@@ -118,11 +160,11 @@ async fn metrics_count_a_known_run_exactly_and_parse_with_promtool() {
             0.0,
         ),
         (
-            r#"hookpost_http_requests_total{class="2xx",route="/v1/events"}"#,
+            r#"hookpost_http_request_duration_seconds_count{code="202",method="POST",route="/v1/events"}"#,
             3.0,
         ),
         (
-            r#"hookpost_http_requests_total{class="4xx",route="/v1/events"}"#,
+            r#"hookpost_http_request_duration_seconds_count{code="400",method="POST",route="/v1/events"}"#,
             1.0,
         ),
         // The event queue, the overflow queue, the deliveries queue.
@@ -131,6 +173,18 @@ async fn metrics_count_a_known_run_exactly_and_parse_with_promtool() {
     for (series, value) in expect {
         assert_eq!(m.get(series), Some(&value), "{series}\n{text}");
     }
+    let info = m
+        .iter()
+        .find(|(k, _)| k.starts_with("hookpost_build_info{"))
+        .expect("build_info");
+    assert!(
+        info.0.contains(r#"version=""#) && *info.1 == 1.0,
+        "{info:?}"
+    );
+    assert!(m
+        .get("process_resident_memory_bytes")
+        .is_some_and(|v| *v > 0.0));
+    assert!(m.contains_key("process_cpu_seconds_total"));
 
     let mut promtool = Command::new("promtool")
         .args(["check", "metrics"])

@@ -76,7 +76,7 @@ pub fn routes(state: SharedState) -> Router {
             get(not_found).post(not_found).put(not_found),
         )
         .layer(axum::middleware::from_fn(security_headers))
-        // Counted in hookpost_http_requests_total like the API's routes.
+        // Timed in hookpost_http_request_duration_seconds like the API's routes.
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             hookpost_ingest::count_requests,

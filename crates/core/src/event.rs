@@ -15,6 +15,11 @@ pub struct Event {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub occurred_at: Option<String>,
     pub data: Box<RawValue>,
+    /// When ingest accepted it (ms since the epoch): tells the worker an event came
+    /// through ingest (counted there) rather than straight from the exchange. Never taken
+    /// from an HTTP body.
+    #[serde(rename = "accepted_at_ms", skip_serializing_if = "Option::is_none")]
+    pub accepted_at: Option<i64>,
 }
 
 /// Why an event was refused; `code` is stable (API error code, dead-letter reason).
@@ -46,6 +51,8 @@ struct Wire {
     occurred_at: Option<String>,
     #[serde(default)]
     data: Option<Box<RawValue>>,
+    #[serde(default)]
+    accepted_at_ms: Option<i64>,
 }
 
 /// Longest event id, type or tenant id accepted.
@@ -89,6 +96,12 @@ impl Event {
     }
 
     fn from_wire(wire: Wire, tenant: Option<&str>) -> Result<Event, EventError> {
+        // Only ingest sets it, on what it publishes; an API client cannot.
+        let accepted_at = if tenant.is_none() {
+            wire.accepted_at_ms
+        } else {
+            None
+        };
         let kind = wire
             .kind
             .ok_or_else(|| EventError::new("missing_field", "`type` is required"))?;
@@ -142,12 +155,37 @@ impl Event {
             kind,
             occurred_at: wire.occurred_at,
             data,
+            accepted_at,
         })
     }
 
     /// The JSON published to the exchange: the event with its id and tenant filled in.
     pub fn to_json(&self) -> Vec<u8> {
         serde_json::to_vec(self).expect("an event always serialises")
+    }
+
+    /// [`Event::to_json`] stamped with the time ingest accepted it.
+    pub fn to_json_accepted(&self, at_ms: i64) -> Vec<u8> {
+        #[derive(Serialize)]
+        struct Stamped<'a> {
+            id: &'a str,
+            tenant: &'a str,
+            #[serde(rename = "type")]
+            kind: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            occurred_at: &'a Option<String>,
+            data: &'a RawValue,
+            accepted_at_ms: i64,
+        }
+        serde_json::to_vec(&Stamped {
+            id: &self.id,
+            tenant: &self.tenant,
+            kind: &self.kind,
+            occurred_at: &self.occurred_at,
+            data: &self.data,
+            accepted_at_ms: at_ms,
+        })
+        .expect("an event always serialises")
     }
 }
 
@@ -204,6 +242,22 @@ mod tests {
         assert_eq!(e.id, "evt_1");
         assert_eq!(e.kind, "ticket.created");
         assert_eq!(e.data.get(), r#"{"b":1, "a":2}"#);
+    }
+
+    #[test]
+    fn the_accepted_stamp_survives_the_exchange_but_not_an_api_body() {
+        let api = Event::parse(
+            br#"{"type":"a.b","data":{},"accepted_at_ms":5}"#,
+            Some("acme"),
+        );
+        let api = api.unwrap();
+        assert_eq!(api.accepted_at, None);
+        let published = Event::parse(&api.to_json_accepted(1_000), None).unwrap();
+        assert_eq!(published.accepted_at, Some(1_000));
+        assert_eq!(
+            Event::parse(&api.to_json(), None).unwrap().accepted_at,
+            None
+        );
     }
 
     #[test]

@@ -106,6 +106,14 @@ pub async fn start(
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
     let store = store(&config).map_err(std::io::Error::other)?;
     let metrics = Arc::new(Metrics::new());
+    let started = [
+        ("ingest", roles.ingest),
+        ("worker", roles.worker),
+        ("scheduler", roles.scheduler),
+    ];
+    for (role, _) in started.iter().filter(|(_, on)| *on) {
+        metrics.role_started(role);
+    }
     let readiness = Readiness::default();
     // `hookpost all` is the one-machine default: it sets up its keyspace by itself. The
     // separate roles never do: against a Redis without the marker they wait, not ready,

@@ -80,7 +80,11 @@ async fn publish(state: &AppState, tenant: &str, events: &[Event]) -> Result<(),
     take_intake(state, tenant, events.len()).await?;
     let registered = crate::ordering::register(state, tenant, events).await?;
     let exchange = &state.publisher.topology().exchange;
-    let bodies: Vec<Vec<u8>> = events.iter().map(Event::to_json).collect();
+    let accepted = hookpost_core::now_ms();
+    let bodies: Vec<Vec<u8>> = events
+        .iter()
+        .map(|e| e.to_json_accepted(accepted))
+        .collect();
     let msgs: Vec<Outgoing<'_>> = events
         .iter()
         .zip(&bodies)
@@ -96,11 +100,7 @@ async fn publish(state: &AppState, tenant: &str, events: &[Event]) -> Result<(),
         Ok(()) => {
             for e in events {
                 let label = state.config.event_types.label(&e.kind);
-                state
-                    .metrics
-                    .events_published
-                    .with_label_values(&[label])
-                    .inc();
+                state.metrics.event_accepted(label, "api");
             }
             Ok(())
         }

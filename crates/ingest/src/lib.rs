@@ -236,7 +236,7 @@ async fn throttle_failures(State(state): State<SharedState>, req: Request, next:
     .await
 }
 
-/// Counts requests by route pattern and status class (the console's too).
+/// Times requests by route pattern, method and status code (the console's too).
 pub async fn count_requests(
     State(state): State<SharedState>,
     req: Request,
@@ -248,9 +248,13 @@ pub async fn count_requests(
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".into());
     let method = req.method().clone();
+    let started = std::time::Instant::now();
     let response = next.run(req).await.into_response();
     let status = response.status().as_u16();
-    state.metrics.http_request(&route, status);
+    let seconds = started.elapsed().as_secs_f64();
+    state
+        .metrics
+        .http_request(&route, method.as_str(), status, seconds);
     // The route pattern only: paths carry ids, headers and bodies carry keys and secrets.
     tracing::debug!(%method, route, status, "api request");
     response

@@ -2,14 +2,15 @@
 //! routes), never hook ids, URLs or tenants, so cardinality stays fixed.
 
 use prometheus::{
-    Encoder, Gauge, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
-    TextEncoder,
+    Encoder, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 pub struct Metrics {
     registry: Registry,
-    /// Events ingest accepted (RabbitMQ confirmed them), by type from the catalogue
-    /// (`other` for the rest).
+    /// Events accepted, by type from the catalogue (`other` for the rest) and path: `api`
+    /// (ingest, once RabbitMQ confirmed them), `exchange` (published straight to the
+    /// exchange: counted by the worker that first takes one).
     pub events_published: IntCounterVec,
     /// Events ingest refused, by reason: invalid, too_large, broker_unavailable,
     /// rate_limited.
@@ -17,12 +18,15 @@ pub struct Metrics {
     /// Events the worker took, by result: new, duplicate, takeover, busy.
     pub events_processed: IntCounterVec,
     /// Attempts by outcome kind.
-    pub deliveries: IntCounterVec,
+    pub attempts: IntCounterVec,
     /// Deliveries that failed after the whole schedule.
     pub deliveries_failed: IntCounter,
     /// Ordering keys blocked by a failed delivery of a hook that blocks on failure.
     pub ordered_blocks: IntCounter,
     pub attempt_duration: Histogram,
+    /// From the event's acceptance to its delivery's first attempt (`first_attempt`) and
+    /// to its 2xx (`delivered`): the figures a webhook SLO is written on.
+    pub event_delivery: HistogramVec,
     pub in_flight: IntGauge,
     /// Deliveries put off without an attempt, by reason (see [`DEFER_REASONS`]).
     pub deferred: IntCounterVec,
@@ -49,12 +53,17 @@ pub struct Metrics {
     pub dead_letters: IntCounterVec,
     pub amqp_reconnects: IntCounterVec,
     pub redis_errors: IntCounterVec,
-    /// API requests by route (its pattern) and status class.
-    pub http_requests: IntCounterVec,
+    /// API and console requests by route (its pattern), method and status code.
+    pub http_request_duration: HistogramVec,
+    /// 1, labelled with the version and the git commit of the build.
+    pub build_info: IntGaugeVec,
+    /// 1 for each role this process runs (`hookpost all`: all three), so that alerts can
+    /// tell a missing scheduler from a scheduler reporting zeros.
+    pub role_info: IntGaugeVec,
     /// Queues this process consumes now.
     pub consumers_active: IntGauge,
     /// 1 for what the Redis server keeps on disk: `aof_always`, `aof`, `snapshots`, `none`.
-    pub redis_persistence: prometheus::IntGaugeVec,
+    pub redis_persistence: IntGaugeVec,
     /// Failed authentications (API key, admin token, console sign-in) by surface (`api`,
     /// `console`) and answer: `refused` (401), `throttled` (429, too many from one address).
     pub auth_failures: IntCounterVec,
@@ -70,6 +79,19 @@ fn counter_vec(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCoun
     let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
     r.register(Box::new(c.clone())).expect("registered once");
     c
+}
+
+fn histogram_vec(
+    r: &Registry,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+    buckets: &[f64],
+) -> HistogramVec {
+    let opts = HistogramOpts::new(name, help).buckets(buckets.to_vec());
+    let h = HistogramVec::new(opts, labels).expect("valid metric");
+    r.register(Box::new(h.clone())).expect("registered once");
+    h
 }
 
 fn gauge(r: &Registry, name: &str, help: &str) -> IntGauge {
@@ -92,6 +114,20 @@ pub const DEAD_LETTER_REASONS: &[&str] = &[
     "invalid_task",
     "too_deep",
 ];
+/// How an event reached hookpost: `POST /v1/events`, or straight to the exchange.
+pub const INTAKE_PATHS: &[&str] = &["api", "exchange"];
+/// Webhook latencies: a receiver answering in tens of milliseconds, up to the default
+/// retry interval of an hour.
+pub const EVENT_DELIVERY_BUCKETS: &[f64] = &[
+    0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0,
+    1800.0, 3600.0,
+];
+pub const HTTP_BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+/// Methods the API answers; anything else is counted as `other`, so a client cannot
+/// create series.
+const HTTP_METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
 pub const ROLES: &[&str] = &["ingest", "worker", "scheduler"];
 /// Why a delivery waited without an attempt: this worker's slots at the hook were busy,
 /// the hook's `max_in_flight` across workers was reached, its `rate_limit`, or an
@@ -110,8 +146,8 @@ impl Metrics {
             events_published: counter_vec(
                 &r,
                 "hookpost_events_published_total",
-                "Events ingest accepted, confirmed by RabbitMQ.",
-                &["type"],
+                "Events accepted: by ingest once RabbitMQ confirmed them, or by the worker that first took one published straight to the exchange.",
+                &["type", "path"],
             ),
             events_rejected: counter_vec(
                 &r,
@@ -125,9 +161,9 @@ impl Metrics {
                 "Events taken by workers.",
                 &["result"],
             ),
-            deliveries: counter_vec(
+            attempts: counter_vec(
                 &r,
-                "hookpost_deliveries_total",
+                "hookpost_delivery_attempts_total",
                 "Delivery attempts by outcome.",
                 &["outcome"],
             ),
@@ -155,6 +191,13 @@ impl Metrics {
                 r.register(Box::new(h.clone())).expect("registered once");
                 h
             },
+            event_delivery: histogram_vec(
+                &r,
+                "hookpost_event_delivery_seconds",
+                "From the event's acceptance to its delivery's first attempt, and to its 2xx.",
+                &["stage"],
+                EVENT_DELIVERY_BUCKETS,
+            ),
             in_flight: gauge(
                 &r,
                 "hookpost_deliveries_in_flight",
@@ -236,19 +279,38 @@ impl Metrics {
                 "Redis commands that failed.",
                 &["role"],
             ),
-            http_requests: counter_vec(
+            http_request_duration: histogram_vec(
                 &r,
-                "hookpost_http_requests_total",
-                "HTTP requests to the API and the console.",
-                &["route", "class"],
+                "hookpost_http_request_duration_seconds",
+                "HTTP requests to the API and the console, by route pattern, method and status code.",
+                &["route", "method", "code"],
+                HTTP_BUCKETS,
             ),
+            role_info: {
+                let g = IntGaugeVec::new(
+                    Opts::new("hookpost_role_info", "1 for each role this process runs."),
+                    &["role"],
+                )
+                .expect("valid metric");
+                r.register(Box::new(g.clone())).expect("registered once");
+                g
+            },
+            build_info: {
+                let g = IntGaugeVec::new(
+                    Opts::new("hookpost_build_info", "1, labelled with the build's version and git commit."),
+                    &["version", "commit"],
+                )
+                .expect("valid metric");
+                r.register(Box::new(g.clone())).expect("registered once");
+                g
+            },
             consumers_active: gauge(
                 &r,
                 "hookpost_consumers_active",
                 "Queues this process consumes.",
             ),
             redis_persistence: {
-                let g = prometheus::IntGaugeVec::new(
+                let g = IntGaugeVec::new(
                     Opts::new(
                         "hookpost_redis_persistence",
                         "1 for what the Redis server keeps on disk.",
@@ -267,11 +329,26 @@ impl Metrics {
             ),
             registry: r,
         };
-        for (kind, _) in hookpost_core::catalogue::DEFAULT_TYPES {
-            m.events_published.with_label_values(&[kind]);
+        let types = hookpost_core::catalogue::DEFAULT_TYPES
+            .iter()
+            .map(|(kind, _)| *kind);
+        for kind in types.chain([hookpost_core::catalogue::OTHER]) {
+            for path in INTAKE_PATHS {
+                m.events_published.with_label_values(&[kind, path]);
+            }
         }
-        m.events_published
-            .with_label_values(&[hookpost_core::catalogue::OTHER]);
+        for stage in ["first_attempt", "delivered"] {
+            m.event_delivery.with_label_values(&[stage]);
+        }
+        m.build_info
+            .with_label_values(&[env!("CARGO_PKG_VERSION"), env!("HOOKPOST_BUILD_COMMIT")])
+            .set(1);
+        #[cfg(target_os = "linux")]
+        m.registry
+            .register(Box::new(
+                prometheus::process_collector::ProcessCollector::for_self(),
+            ))
+            .expect("registered once");
         for reason in REJECT_REASONS {
             m.events_rejected.with_label_values(&[reason]);
         }
@@ -279,7 +356,7 @@ impl Metrics {
             m.events_processed.with_label_values(&[result]);
         }
         for kind in hookpost_core::outcome::OutcomeKind::ALL {
-            m.deliveries.with_label_values(&[kind.as_str()]);
+            m.attempts.with_label_values(&[kind.as_str()]);
         }
         for reason in DEAD_LETTER_REASONS {
             m.dead_letters.with_label_values(&[reason]);
@@ -314,15 +391,57 @@ impl Metrics {
         String::from_utf8(out).expect("text format is UTF-8")
     }
 
-    /// Counts an API request; `route` is the matched pattern, never the raw path.
-    pub fn http_request(&self, route: &str, status: u16) {
-        let class = match status {
-            200..=299 => "2xx",
-            300..=399 => "3xx",
-            400..=499 => "4xx",
-            _ => "5xx",
-        };
-        self.http_requests.with_label_values(&[route, class]).inc();
+    /// Times an API request; `route` is the matched pattern, never the raw path.
+    pub fn http_request(&self, route: &str, method: &str, status: u16, seconds: f64) {
+        let method = HTTP_METHODS
+            .iter()
+            .find(|m| **m == method)
+            .copied()
+            .unwrap_or("other");
+        let code = status.to_string();
+        self.http_request_duration
+            .with_label_values(&[route, method, &code])
+            .observe(seconds);
+    }
+
+    /// Says this process runs `role` (one of [`ROLES`]).
+    pub fn role_started(&self, role: &str) {
+        self.role_info.with_label_values(&[role]).set(1);
+    }
+
+    /// Counts an accepted event; `path` is one of [`INTAKE_PATHS`].
+    pub fn event_accepted(&self, type_label: &str, path: &str) {
+        self.events_published
+            .with_label_values(&[type_label, path])
+            .inc();
+    }
+
+    /// Records one attempt whose outcome is known. `accepted_ms` is when hookpost
+    /// accepted the event; `first` marks the delivery's first attempt. Operators' resends
+    /// are no part of the event's latency: pass `None` for them.
+    pub fn attempt_made(
+        &self,
+        attempt: &hookpost_core::outcome::Attempt,
+        accepted_ms: Option<i64>,
+    ) {
+        self.attempts
+            .with_label_values(&[attempt.outcome.as_str()])
+            .inc();
+        self.attempt_duration
+            .observe(attempt.duration_ms as f64 / 1000.0);
+        let Some(accepted) = accepted_ms else { return };
+        let since = |at_ms: i64| (at_ms - accepted).max(0) as f64 / 1000.0;
+        if attempt.attempt == 1 {
+            self.event_delivery
+                .with_label_values(&["first_attempt"])
+                .observe(since(attempt.at));
+        }
+        if attempt.delivered() {
+            let ended = attempt.at + attempt.duration_ms as i64;
+            self.event_delivery
+                .with_label_values(&["delivered"])
+                .observe(since(ended));
+        }
     }
 }
 
@@ -335,6 +454,7 @@ impl Default for Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hookpost_core::outcome::{Attempt, OutcomeKind};
     use std::collections::BTreeMap;
 
     /// Every family and its label names. A new label (say, a hook id) must be added here
@@ -342,11 +462,15 @@ mod tests {
     #[test]
     fn label_sets_are_pinned() {
         let m = Metrics::new();
-        m.http_request("/v1/events", 202);
+        m.http_request("/v1/events", "POST", 202, 0.01);
         m.redis_persistence.with_label_values(&["none"]).set(1);
+        m.role_started("worker");
         m.attempt_duration.observe(0.1);
         let mut families: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for f in m.registry.gather() {
+            if !f.name().starts_with("hookpost_") {
+                continue;
+            }
             let labels = f
                 .get_metric()
                 .first()
@@ -366,13 +490,19 @@ mod tests {
             ("hookpost_deliveries_failed_total", &[]),
             ("hookpost_deliveries_filtered_total", &[]),
             ("hookpost_deliveries_in_flight", &[]),
-            ("hookpost_deliveries_total", &["outcome"]),
             ("hookpost_events_processed_total", &["result"]),
-            ("hookpost_events_published_total", &["type"]),
+            ("hookpost_delivery_attempts_total", &["outcome"]),
+            ("hookpost_event_delivery_seconds", &["stage"]),
+            ("hookpost_events_published_total", &["path", "type"]),
             ("hookpost_events_rejected_total", &["reason"]),
             ("hookpost_filter_budget_exhausted_total", &["role"]),
             ("hookpost_hooks_disabled_total", &["reason"]),
-            ("hookpost_http_requests_total", &["class", "route"]),
+            (
+                "hookpost_http_request_duration_seconds",
+                &["code", "method", "route"],
+            ),
+            ("hookpost_build_info", &["commit", "version"]),
+            ("hookpost_role_info", &["role"]),
             ("hookpost_ordering_blocks_total", &[]),
             ("hookpost_redis_errors_total", &["role"]),
             ("hookpost_redis_persistence", &["mode"]),
@@ -386,5 +516,81 @@ mod tests {
         .map(|(n, l)| (n.to_owned(), l.iter().map(|s| s.to_string()).collect()))
         .collect();
         assert_eq!(families, pinned);
+    }
+
+    fn attempt(n: u32, at: i64, ms: u64, outcome: OutcomeKind) -> Attempt {
+        Attempt {
+            attempt: n,
+            at,
+            duration_ms: ms,
+            outcome,
+            status: None,
+            error: None,
+            response: None,
+            retry_after_s: None,
+        }
+    }
+
+    fn stage(m: &Metrics, stage: &str) -> (u64, f64) {
+        let h = m.event_delivery.with_label_values(&[stage]);
+        (h.get_sample_count(), h.get_sample_sum())
+    }
+
+    #[test]
+    fn event_latency_counts_first_attempts_and_deliveries_but_not_resends() {
+        let m = Metrics::new();
+        m.attempt_made(&attempt(1, 10_500, 250, OutcomeKind::Timeout), Some(10_000));
+        assert_eq!(stage(&m, "first_attempt"), (1, 0.5));
+        assert_eq!(stage(&m, "delivered").0, 0);
+        m.attempt_made(
+            &attempt(2, 70_000, 1_000, OutcomeKind::Delivered),
+            Some(10_000),
+        );
+        assert_eq!(
+            stage(&m, "first_attempt").0,
+            1,
+            "a retry is no first attempt"
+        );
+        assert_eq!(stage(&m, "delivered"), (1, 61.0));
+        m.attempt_made(&attempt(1, 90_000, 10, OutcomeKind::Delivered), None);
+        assert_eq!(
+            stage(&m, "delivered").0,
+            1,
+            "a resend is no part of the latency"
+        );
+        let attempts = |o: &str| m.attempts.with_label_values(&[o]).get();
+        assert_eq!((attempts("delivered"), attempts("timeout")), (2, 1));
+        assert_eq!(m.attempt_duration.get_sample_count(), 3);
+    }
+
+    #[test]
+    fn methods_outside_the_known_set_make_no_series() {
+        let m = Metrics::new();
+        m.http_request("/v1/hooks", "BREW", 404, 0.001);
+        let text = m.render();
+        assert!(
+            text.contains(r#"code="404",method="other",route="/v1/hooks""#),
+            "{text}"
+        );
+        assert!(!text.contains("BREW"));
+    }
+
+    #[test]
+    fn build_info_and_the_process_collector_are_exported() {
+        let text = Metrics::new().render();
+        let info = format!(
+            r#"hookpost_build_info{{commit="{}",version="{}"}} 1"#,
+            env!("HOOKPOST_BUILD_COMMIT"),
+            env!("CARGO_PKG_VERSION")
+        );
+        assert!(text.contains(&info), "{text}");
+        #[cfg(target_os = "linux")]
+        for name in [
+            "process_cpu_seconds_total",
+            "process_resident_memory_bytes",
+            "process_open_fds",
+        ] {
+            assert!(text.contains(&format!("\n{name} ")), "{name} missing");
+        }
     }
 }

@@ -164,6 +164,10 @@ impl Worker {
             .events_processed
             .with_label_values(&[claim.as_str()])
             .inc();
+        if claim == Claim::New && event.accepted_at.is_none() {
+            let label = self.config.event_types.label(&event.kind);
+            self.metrics.event_accepted(label, "exchange");
+        }
         match claim {
             Claim::UnknownTenant => Disposition::DeadLetter(
                 "unknown_tenant",
@@ -595,13 +599,8 @@ impl Worker {
                 pass.answered();
             }
             self.release(ev.tenant, hook, pass).await;
-            self.metrics
-                .deliveries
-                .with_label_values(&[attempt.outcome.as_str()])
-                .inc();
-            self.metrics
-                .attempt_duration
-                .observe(attempt.duration_ms as f64 / 1000.0);
+            let accepted = (!resend).then_some(ev.received_at);
+            self.metrics.attempt_made(&attempt, accepted);
             let gone = attempt.status == Some(410);
             let (status, due) = if attempt.delivered() {
                 (Status::Delivered, None)
