@@ -36,6 +36,8 @@ pub struct Metrics {
     /// Events a worker moved to the overflow queue: their tenant held more than its share
     /// of the worker while other tenants had events too.
     pub fairness_moved: IntCounter,
+    /// Events ingest published to the overflow queue: beyond their tenant's fair lane.
+    pub events_overflowed: IntCounter,
     /// Hooks hookpost deactivated by itself, by reason: gone (410), failing.
     pub hooks_disabled: IntCounterVec,
     pub retries_scheduled: IntCounter,
@@ -175,6 +177,11 @@ impl Metrics {
                 &r,
                 "hookpost_fairness_moved_total",
                 "Events moved to the overflow queue: their tenant was over its share.",
+            ),
+            events_overflowed: counter(
+                &r,
+                "hookpost_events_overflowed_total",
+                "Events ingest sent to the overflow queue: beyond their tenant's fair lane.",
             ),
             hooks_disabled: counter_vec(
                 &r,
@@ -367,6 +374,7 @@ mod tests {
             ("hookpost_deliveries_filtered_total", &[]),
             ("hookpost_deliveries_in_flight", &[]),
             ("hookpost_deliveries_total", &["outcome"]),
+            ("hookpost_events_overflowed_total", &[]),
             ("hookpost_events_processed_total", &["result"]),
             ("hookpost_events_published_total", &["type"]),
             ("hookpost_events_rejected_total", &["reason"]),

@@ -3,7 +3,8 @@
 //! - [`conn`]: the connection: one server or a Redis Cluster.
 //! - [`keys`]: the key map (hash-tagged for Redis Cluster).
 //! - [`tenants`]: tenants and their API keys (stored hashed).
-//! - [`intake`]: each tenant's intake limit (events a second through the API).
+//! - [`intake`]: each tenant's intake limit (events a second through the API) and fair
+//!   lane (deliveries a second before its events go to the overflow queue).
 //! - [`hooks`]: subscriptions, versioned so workers can cache them.
 //! - [`events`]: claiming an event for processing (deduplication and take-over).
 //! - [`log`]: the delivery log: each delivery's status and attempts.
@@ -147,8 +148,7 @@ impl Store {
                 )),
                 intake_limit: Script::new(concat!(
                     include_str!("scripts/clock.lua"),
-                    include_str!("scripts/intake_limit.lua"),
-                    include_str!("scripts/rate_limit.lua")
+                    include_str!("scripts/intake_limit.lua")
                 )),
                 in_flight: Script::new(concat!(
                     include_str!("scripts/clock.lua"),
