@@ -829,7 +829,10 @@ impl Bench {
                                 .context("a 429 without a Retry-After in seconds")?;
                             tokio::time::sleep(Duration::from_secs(secs)).await;
                         }
-                        other => bail!("ingest answered {other} to the noisy tenant"),
+                        other => bail!(
+                            "ingest answered {other} to the noisy tenant: {}",
+                            r.text().await.unwrap_or_default()
+                        ),
                     }
                 }
             });
