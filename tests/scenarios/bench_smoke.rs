@@ -54,14 +54,6 @@ async fn every_bench_scenario_runs_and_loses_nothing() {
         "noisy-neighbour",
         &Options {
             noisy_via: NoisyVia::Exchange,
-            ..o.clone()
-        },
-    )
-    .await;
-    run_clean(
-        "noisy-neighbour",
-        &Options {
-            noisy_batch: 10,
             ..o
         },
     )

@@ -865,7 +865,10 @@ impl Bench {
                 let r = http.post(url).bearer_auth(key).json(&event).send().await?;
                 match r.status().as_u16() {
                     202 => anyhow::Ok(()),
-                    other => bail!("ingest answered {other} to the quiet tenant"),
+                    other => bail!(
+                        "ingest answered {other} to the quiet tenant: {}",
+                        r.text().await.unwrap_or_default()
+                    ),
                 }
             });
         }
