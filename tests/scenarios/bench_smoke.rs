@@ -1,7 +1,7 @@
 //! Every `hookpost-bench` scenario, with tiny sizes: the bench cannot rot. Its figures
 //! are not judged here (speed is measured by running the bench, not by tests).
 
-use hookpost_bench::{scenarios, Options, Report};
+use hookpost_bench::{scenarios, NoisyVia, Options, Report};
 
 fn tiny(hookpost: Option<&str>) -> Options {
     Options {
@@ -14,6 +14,8 @@ fn tiny(hookpost: Option<&str>) -> Options {
         batch: 1,
         deadline_s: 60,
         hookpost: hookpost.map(Into::into),
+        noisy_via: NoisyVia::Api,
+        noisy_batch: 1,
     }
 }
 
@@ -40,7 +42,22 @@ async fn every_bench_scenario_runs_and_loses_nothing() {
     for name in scenarios::SCENARIOS {
         run_clean(name, &o).await;
     }
-    run_clean("http", &Options { batch: 10, ..o }).await;
+    run_clean(
+        "http",
+        &Options {
+            batch: 10,
+            ..o.clone()
+        },
+    )
+    .await;
+    run_clean(
+        "noisy-neighbour",
+        &Options {
+            noisy_via: NoisyVia::Exchange,
+            ..o
+        },
+    )
+    .await;
 }
 
 /// `--hookpost`: each role a child process of the real binary, its own figures reported.

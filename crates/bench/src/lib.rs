@@ -33,6 +33,19 @@ pub struct Options {
     pub deadline_s: u64,
     /// A `hookpost` binary to run each role from as a child process; `None`: in-process.
     pub hookpost: Option<std::path::PathBuf>,
+    /// How `noisy-neighbour`'s noisy tenant sends: `api` or `exchange`.
+    pub noisy_via: NoisyVia,
+    /// Events per request of `noisy-neighbour`'s noisy tenant over the API.
+    pub noisy_batch: usize,
+}
+
+/// How `noisy-neighbour`'s noisy tenant sends its flood.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum NoisyVia {
+    /// `POST /v1/events` (or `/batch`), under the deployment's default intake limit.
+    Api,
+    /// Straight to the exchange, where no intake limit applies.
+    Exchange,
 }
 
 /// What a scenario measured: named figures, in the order they were taken.

@@ -1,7 +1,7 @@
 //! `hookpost-bench SCENARIO [flags]`: see `docs/benchmarks.md`.
 
 use clap::Parser;
-use hookpost_bench::{scenarios, Options};
+use hookpost_bench::{scenarios, NoisyVia, Options};
 
 #[derive(Parser)]
 #[command(
@@ -39,6 +39,14 @@ struct Cli {
     /// hookpost runs in the bench's process.
     #[arg(long)]
     hookpost: Option<std::path::PathBuf>,
+    /// How noisy-neighbour's noisy tenant sends: over the API (under the default intake
+    /// limit, honouring 429 and Retry-After, --concurrency connections) or straight to
+    /// the exchange.
+    #[arg(long, value_enum, default_value_t = NoisyVia::Api)]
+    noisy_via: NoisyVia,
+    /// Events per request of noisy-neighbour's noisy tenant over the API.
+    #[arg(long, default_value_t = 1)]
+    noisy_batch: usize,
 }
 
 #[tokio::main]
@@ -54,6 +62,8 @@ async fn main() -> anyhow::Result<()> {
         batch: cli.batch,
         deadline_s: cli.deadline,
         hookpost: cli.hookpost,
+        noisy_via: cli.noisy_via,
+        noisy_batch: cli.noisy_batch.max(1),
     };
     match &o.hookpost {
         Some(bin) if !bin.is_file() => anyhow::bail!("--hookpost {}: no such file", bin.display()),

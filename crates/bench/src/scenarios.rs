@@ -17,7 +17,7 @@ use serde_json::json;
 
 use crate::launch::Hookpost;
 use crate::receiver::Receivers;
-use crate::{percentile, procstat, Options, Report};
+use crate::{percentile, procstat, NoisyVia, Options, Report};
 
 const ADMIN: &str = "hp-bench-Q4w8Ez2Rt6Yu0Ip3As7Df1Gh5Jk9Lz";
 /// Distinct `ticket.id`s in the events the API is sent (the `ordered` scenario's keys).
@@ -38,6 +38,16 @@ pub struct Bench {
 
 impl Bench {
     pub async fn start(o: &Options, roles: Roles) -> anyhow::Result<Bench> {
+        Bench::start_with(o, roles, false).await
+    }
+
+    /// `default_intake`: keep the deployment's intake limit (the environment's, else the
+    /// default) instead of the benches' own, far above it.
+    pub async fn start_with(
+        o: &Options,
+        roles: Roles,
+        default_intake: bool,
+    ) -> anyhow::Result<Bench> {
         let prefix = format!("bench{}", &hookpost_core::ids::random_id("x")[2..10]);
         let base_config = Config::from_env().context("configuration")?;
         // Every role needs HOOKPOST_SECRET_KEY; a run's prefix is its own, so a fresh key
@@ -59,10 +69,15 @@ impl Bench {
             )]),
             request_timeout: Duration::from_secs(5),
             // The benches measure hookpost's capacity, far above a tenant's default
-            // intake limit (`noisy-neighbour`'s flood goes to the exchange, which the
-            // limit does not see).
-            tenant_rate: hookpost_store::intake::MAX_INTAKE,
-            tenant_burst: hookpost_store::intake::MAX_INTAKE,
+            // intake limit (but `noisy-neighbour` measures that limit at work).
+            tenant_rate: match default_intake {
+                true => base_config.tenant_rate,
+                false => hookpost_store::intake::MAX_INTAKE,
+            },
+            tenant_burst: match default_intake {
+                true => base_config.tenant_burst,
+                false => hookpost_store::intake::MAX_INTAKE,
+            },
             ..base_config
         };
         let store = hookpost::store(&config)?;
@@ -669,12 +684,15 @@ pub async fn ordered(o: &Options) -> anyhow::Result<Report> {
 const NEIGHBOUR_RATE: u64 = 200;
 
 /// `noisy-neighbour`: a quiet tenant sends 200 events a second over the API, first
-/// alone for `duration` seconds, then while a noisy tenant publishes `events` events to
-/// the exchange as fast as it can (to `hooks` hooks each: a backlog in the event queue
-/// that no intake limit sees), until the noisy tenant's deliveries are all in. The quiet
-/// tenant's event-to-delivery latency alone and beside the flood.
+/// alone for `duration` seconds, then while a noisy tenant sends `events` events (to
+/// `hooks` hooks each) as fast as it can, until the noisy tenant's deliveries are all in.
+/// The noisy tenant posts over the API under the deployment's default intake limit
+/// (`--noisy-via api`, `--noisy-batch` events a request, `--concurrency` connections,
+/// waiting out each 429's `Retry-After`), or publishes straight to the exchange, where
+/// no intake limit sees it (`--noisy-via exchange`). The quiet tenant's
+/// event-to-delivery latency alone and beside the flood.
 pub async fn noisy_neighbour(o: &Options) -> anyhow::Result<Report> {
-    let b = Bench::start(o, Roles::ALL).await?;
+    let b = Bench::start_with(o, Roles::ALL, true).await?;
     b.hook(&b.key, &b.rx.url("ok", 0)).await?;
     let noisy = b.tenant("noisy").await?;
     let hooks = o.hooks.max(1);
@@ -692,13 +710,25 @@ pub async fn noisy_neighbour(o: &Options) -> anyhow::Result<Report> {
     // Beside the flood: the quiet tenant goes on until the flood is delivered.
     let flood_deliveries = o.events * hooks;
     let flood_done = std::sync::atomic::AtomicBool::new(false);
+    let refused = std::sync::atomic::AtomicUsize::new(0);
     let start = Instant::now();
     let flood = async {
         // The quiet tenant has sent for a second when the flood starts.
         tokio::time::sleep(Duration::from_secs(1)).await;
-        b.publish_amqp("noisy", 0..o.events, o.payload_bytes)
-            .await?;
-        let published = start.elapsed();
+        let sending = Instant::now();
+        match o.noisy_via {
+            NoisyVia::Exchange => {
+                b.publish_amqp("noisy", 0..o.events, o.payload_bytes)
+                    .await?
+            }
+            NoisyVia::Api => {
+                let n = b
+                    .post_politely(&noisy, o.events, o.concurrency, o.noisy_batch)
+                    .await?;
+                refused.store(n, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+        let published = sending.elapsed();
         // Until the flood's deliveries are in (the quiet ones run beside them).
         let deadline = start + Duration::from_secs(o.deadline_s);
         while b.rx.distinct() < flood_deliveries + next.load(std::sync::atomic::Ordering::Relaxed)
@@ -707,12 +737,12 @@ pub async fn noisy_neighbour(o: &Options) -> anyhow::Result<Report> {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         flood_done.store(true, std::sync::atomic::Ordering::Relaxed);
-        anyhow::Ok(published)
+        anyhow::Ok((published, sending.elapsed()))
     };
     let quiet = b.quiet_tenant(&next, || {
         flood_done.load(std::sync::atomic::Ordering::Relaxed)
     });
-    let (published, quiet_total) = tokio::try_join!(flood, quiet)?;
+    let ((published, delivered), quiet_total) = tokio::try_join!(flood, quiet)?;
     let total = flood_deliveries + quiet_total;
     let complete = b.wait_for(total, o.deadline_s).await;
     let mut beside = std::mem::take(&mut b.rx.seen.lock().expect("not poisoned").latencies_ms);
@@ -720,10 +750,21 @@ pub async fn noisy_neighbour(o: &Options) -> anyhow::Result<Report> {
     r.put("noisy_events", o.events as f64);
     r.put("noisy_hooks", hooks as f64);
     r.put(
-        "noisy_publish_per_sec",
+        "noisy_via_api",
+        f64::from(u8::from(o.noisy_via == NoisyVia::Api)),
+    );
+    r.put("noisy_batch", o.noisy_batch as f64);
+    // Accepted events a second (over the API: under the intake limit).
+    r.put(
+        "noisy_accepted_per_sec",
         o.events as f64 / published.as_secs_f64(),
     );
-    r.put("flood_secs", start.elapsed().as_secs_f64());
+    r.put(
+        "noisy_refused_429",
+        refused.load(std::sync::atomic::Ordering::Relaxed) as f64,
+    );
+    // From the noisy tenant's first send to its last delivery.
+    r.put("flood_secs", delivered.as_secs_f64());
     r.put("quiet_rate_per_sec", NEIGHBOUR_RATE as f64);
     r.put("quiet_events_alone", alone.len() as f64);
     r.put("quiet_events_beside", beside.len() as f64);
@@ -742,6 +783,65 @@ pub async fn noisy_neighbour(o: &Options) -> anyhow::Result<Report> {
     b.account(&mut r, total);
     b.finish().await?;
     Ok(r)
+}
+
+impl Bench {
+    /// The noisy tenant over the API: `n` events (`n{i}`), `batch` a request, at most
+    /// `concurrency` requests at once, each sent again after a 429's `Retry-After`, as a
+    /// well-behaved client does; how many 429s it got.
+    async fn post_politely(
+        &self,
+        key: &str,
+        n: usize,
+        concurrency: usize,
+        batch: usize,
+    ) -> anyhow::Result<usize> {
+        let sem = Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
+        let refused = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let mut tasks = tokio::task::JoinSet::new();
+        let mut sent = 0;
+        while sent < n {
+            let ids = sent..(sent + batch).min(n);
+            sent = ids.end;
+            let permit = sem.clone().acquire_owned().await?;
+            let (http, key, base) = (self.http.clone(), key.to_owned(), self.base.clone());
+            let refused = refused.clone();
+            tasks.spawn(async move {
+                let _permit = permit;
+                loop {
+                    let events: Vec<serde_json::Value> = ids
+                        .clone()
+                        .map(|i| json!({"id": format!("n{i}"), "type": "ticket.created", "data": {"i": i, "sent_at_us": hookpost_core::now_ms() * 1000}}))
+                        .collect();
+                    let req = match batch {
+                        1 => http.post(format!("{base}/v1/events")).json(&events[0]),
+                        _ => http.post(format!("{base}/v1/events/batch")).json(&events),
+                    };
+                    let r = req.bearer_auth(&key).send().await?;
+                    match r.status().as_u16() {
+                        202 => return anyhow::Ok(()),
+                        429 => {
+                            refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let secs = r
+                                .headers()
+                                .get("retry-after")
+                                .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+                                .context("a 429 without a Retry-After in seconds")?;
+                            tokio::time::sleep(Duration::from_secs(secs)).await;
+                        }
+                        other => bail!(
+                            "ingest answered {other} to the noisy tenant: {}",
+                            r.text().await.unwrap_or_default()
+                        ),
+                    }
+                }
+            });
+        }
+        while let Some(r) = tasks.join_next().await {
+            r??;
+        }
+        Ok(refused.load(std::sync::atomic::Ordering::Relaxed))
+    }
 }
 
 impl Bench {
@@ -765,7 +865,10 @@ impl Bench {
                 let r = http.post(url).bearer_auth(key).json(&event).send().await?;
                 match r.status().as_u16() {
                     202 => anyhow::Ok(()),
-                    other => bail!("ingest answered {other} to the quiet tenant"),
+                    other => bail!(
+                        "ingest answered {other} to the quiet tenant: {}",
+                        r.text().await.unwrap_or_default()
+                    ),
                 }
             });
         }

@@ -7,6 +7,12 @@
 //! rejected / poison ----------> {prefix}.dead (fanout) --> {prefix}.dead
 //! ```
 //!
+//! Ingest publishes a tenant's API events beyond its fair lane straight to the overflow
+//! queue, and workers move there the events of a tenant over its share of the worker.
+//! The exchange itself cannot route by tenant (RabbitMQ routes on the routing key and
+//! headers, not on a field of the body), so events published to it by producers all
+//! land in the event queues first.
+//!
 //! With `HOOKPOST_QUEUE_SHARDS=N` (N > 1), events are spread over N queues by a hash of
 //! their `message_id` (the event id) in RabbitMQ's consistent-hash exchange (plugin
 //! `rabbitmq_consistent_hash_exchange`, shipped with RabbitMQ), and every worker
@@ -38,9 +44,10 @@ pub struct Topology {
     pub events_queues: Vec<String>,
     /// Spreads events over the shards (declared only when there are several).
     pub hash_exchange: String,
-    /// Events a worker moved out of the event queues because their tenant held more
-    /// than its share of the worker while others had events too (see the worker's
-    /// `fairness`); consumed by every worker with a smaller prefetch.
+    /// Events of a tenant beyond its fair lane, published here by ingest, and events a
+    /// worker moved out of the event queues because their tenant held more than its
+    /// share of the worker while others had events too (see the worker's `fairness`);
+    /// consumed by every worker with a smaller prefetch.
     pub overflow_queue: String,
     /// hookpost's own tasks: retries, deferred and resent deliveries.
     pub deliveries_queue: String,

@@ -111,6 +111,11 @@ pub struct Config {
     pub tenant_rate: u32,
     /// `HOOKPOST_TENANT_BURST`: events one tenant may post at once after a quiet spell.
     pub tenant_burst: u32,
+    /// `HOOKPOST_FAIR_RATE`: deliveries a second one tenant's API events may put in the
+    /// event queues (its fair lane); its events beyond it go to the overflow queue.
+    pub fair_rate: u32,
+    /// `HOOKPOST_FAIR_BURST`: deliveries one tenant may put in the event queues at once.
+    pub fair_burst: u32,
     /// `HOOKPOST_FAIRNESS`: workers move a tenant's surplus events to the overflow queue
     /// while other tenants have events to process.
     pub fairness: bool,
@@ -215,6 +220,11 @@ impl Default for Config {
             max_hooks: 100,
             tenant_rate: 1_000,
             tenant_burst: 10_000,
+            // Two fifths of what one worker delivers a second on a small host (about
+            // 5,000), so that two tenants at full lane still fit; a burst of under a
+            // second of that worker's work.
+            fair_rate: 2_000,
+            fair_burst: 4_000,
             fairness: true,
             disable_after: Duration::from_secs(5 * 86_400),
             retry_after_cap: Duration::from_secs(3600),
@@ -283,6 +293,8 @@ pub const VARIABLES: &[&str] = &[
     "HOOKPOST_MAX_HOOKS",
     "HOOKPOST_TENANT_RATE",
     "HOOKPOST_TENANT_BURST",
+    "HOOKPOST_FAIR_RATE",
+    "HOOKPOST_FAIR_BURST",
     "HOOKPOST_FAIRNESS",
     "HOOKPOST_DISABLE_AFTER",
     "HOOKPOST_RETRY_AFTER_CAP",
@@ -338,6 +350,8 @@ impl Config {
             ("HOOKPOST_QUORUM_QUEUES", self.quorum_queues.to_string()),
             ("HOOKPOST_TENANT_RATE", self.tenant_rate.to_string()),
             ("HOOKPOST_TENANT_BURST", self.tenant_burst.to_string()),
+            ("HOOKPOST_FAIR_RATE", self.fair_rate.to_string()),
+            ("HOOKPOST_FAIR_BURST", self.fair_burst.to_string()),
             ("HOOKPOST_FAIRNESS", self.fairness.to_string()),
         ];
         if let Some(token) = &self.admin_token {
@@ -514,6 +528,12 @@ impl Config {
         }
         if let Some(v) = var("HOOKPOST_TENANT_BURST") {
             c.tenant_burst = positive(v)?;
+        }
+        if let Some(v) = var("HOOKPOST_FAIR_RATE") {
+            c.fair_rate = positive(v)?;
+        }
+        if let Some(v) = var("HOOKPOST_FAIR_BURST") {
+            c.fair_burst = positive(v)?;
         }
         if let Some(v) = var("HOOKPOST_FAIRNESS") {
             c.fairness = boolean(v)?;

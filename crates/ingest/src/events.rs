@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use hookpost_broker::Outgoing;
 use hookpost_core::Event;
-use hookpost_store::intake::{Intake, IntakeLimit};
+use hookpost_store::intake::{Intake, IntakeLimit, Lane};
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
@@ -75,11 +75,13 @@ fn parse_batch(
 }
 
 /// Publishes `events` with confirms, their ordered deliveries registered first, once
-/// the tenant's intake limit let them all in.
+/// the tenant's intake limit let them all in: to the exchange within the tenant's fair
+/// lane, else all of them to the overflow queue (see [`crate::lanes`]).
 async fn publish(state: &AppState, tenant: &str, events: &[Event]) -> Result<(), ApiError> {
-    take_intake(state, tenant, events.len()).await?;
+    let weight = crate::lanes::weigh(state, tenant, events).await?;
+    let lane = take_intake(state, tenant, events.len(), weight).await?;
     let registered = crate::ordering::register(state, tenant, events).await?;
-    let exchange = &state.publisher.topology().exchange;
+    let topology = state.publisher.topology();
     let accepted = hookpost_core::now_ms();
     let bodies: Vec<Vec<u8>> = events
         .iter()
@@ -88,12 +90,15 @@ async fn publish(state: &AppState, tenant: &str, events: &[Event]) -> Result<(),
     let msgs: Vec<Outgoing<'_>> = events
         .iter()
         .zip(&bodies)
-        .map(|(e, body)| Outgoing {
-            exchange,
-            routing_key: &e.kind,
-            body,
-            message_id: Some(&e.id),
-            headers: &[],
+        .map(|(e, body)| {
+            let (exchange, routing_key) = crate::lanes::route(topology, lane, &e.kind);
+            Outgoing {
+                exchange,
+                routing_key,
+                body,
+                message_id: Some(&e.id),
+                headers: &[],
+            }
         })
         .collect();
     match state.publisher.publish_all(&msgs).await {
@@ -101,6 +106,9 @@ async fn publish(state: &AppState, tenant: &str, events: &[Event]) -> Result<(),
             for e in events {
                 let label = state.config.event_types.label(&e.kind);
                 state.metrics.event_accepted(label, "api");
+            }
+            if lane == Lane::Overflow {
+                state.metrics.events_overflowed.inc_by(events.len() as u64);
             }
             Ok(())
         }
@@ -114,15 +122,26 @@ async fn publish(state: &AppState, tenant: &str, events: &[Event]) -> Result<(),
 }
 
 /// Takes one token per event from the tenant's intake limit, all or none: over it,
-/// nothing is published and the answer says when the same request would go.
-async fn take_intake(state: &AppState, tenant: &str, count: usize) -> Result<(), ApiError> {
+/// nothing is published and the answer says when the same request would go. Accepted,
+/// `weight` is taken from the tenant's fair lane if it fits: the lane the events take.
+async fn take_intake(
+    state: &AppState,
+    tenant: &str,
+    count: usize,
+    weight: u32,
+) -> Result<Lane, ApiError> {
     let default = IntakeLimit {
         per_second: state.config.tenant_rate,
         burst: state.config.tenant_burst,
     };
     let count = u32::try_from(count).unwrap_or(u32::MAX);
-    let refused = match state.store.take_intake(tenant, count, default).await? {
-        Intake::Go => return Ok(()),
+    let lane = crate::lanes::fair_lane(state);
+    let refused = match state
+        .store
+        .take_intake(tenant, count, default, weight, lane)
+        .await?
+    {
+        Intake::Go(lane) => return Ok(lane),
         Intake::Wait(wait) => {
             let secs = crate::error::retry_after_secs(wait);
             ApiError::TooManyRequests(

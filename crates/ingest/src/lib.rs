@@ -1,6 +1,7 @@
 //! hookpost's HTTP API and event intake.
 //!
 //! - [`events`]: `POST /v1/events` and `/v1/events/batch`, answered after RabbitMQ confirms.
+//! - [`lanes`]: each tenant's fair lane: its events beyond it go to the overflow queue.
 //! - [`hooks`]: `/v1/hooks`, scoped to the API key's tenant.
 //! - [`deliveries`]: the delivery log, event lookup and resend.
 //! - [`tenants`]: operators' routes for tenants and API keys.
@@ -21,6 +22,7 @@ pub mod deliveries;
 pub mod error;
 pub mod events;
 pub mod hooks;
+pub mod lanes;
 pub mod ordering;
 pub mod path_id;
 pub mod supportbee;

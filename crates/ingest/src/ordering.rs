@@ -1,14 +1,15 @@
 //! Registers the deliveries of ordered hooks before their events are published, so that
 //! a key's order is the order its events were accepted, whichever worker claims them
 //! first (a worker registers on claim too, for events published straight to the
-//! exchange). A tenant's ordered hooks are read at most once a second.
+//! exchange). A tenant's hooks are read at most once a second (here, and for weighing its
+//! events against its fair lane).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hookpost_core::delivery::delivery_id;
-use hookpost_core::Event;
+use hookpost_core::{Event, Hook};
 use hookpost_store::ordering::Ordered;
 use hookpost_worker::filtering;
 use hookpost_worker::hooks_cache::ReadyHook;
@@ -20,8 +21,23 @@ use crate::AppState;
 /// made ordered orders the events accepted from then on, at most this much later.
 const FRESH_FOR: Duration = Duration::from_secs(1);
 
-/// When a tenant's ordered hooks were read, and what they were.
-type Read = (Instant, Arc<Vec<ReadyHook>>);
+/// A tenant's hooks as intake needs them.
+pub struct TenantHooks {
+    /// Its ordered hooks, ready to choose and key events.
+    pub ordered: Vec<ReadyHook>,
+    /// Its active hooks (for counting an event's deliveries).
+    pub active: Vec<Hook>,
+}
+
+impl TenantHooks {
+    /// The deliveries an event of type `kind` makes at most (before filters).
+    pub fn deliveries(&self, kind: &str) -> usize {
+        self.active.iter().filter(|h| h.wants(kind)).count()
+    }
+}
+
+/// When a tenant's hooks were read, and what they were.
+type Read = (Instant, Arc<TenantHooks>);
 
 #[derive(Default)]
 pub struct OrderedHooks(Mutex<HashMap<String, Read>>);
@@ -41,22 +57,26 @@ impl Registration {
 }
 
 impl OrderedHooks {
-    async fn of(&self, state: &AppState, tenant: &str) -> Result<Arc<Vec<ReadyHook>>, ApiError> {
+    pub async fn of(&self, state: &AppState, tenant: &str) -> Result<Arc<TenantHooks>, ApiError> {
         if let Some((at, hooks)) = self.0.lock().expect("not poisoned").get(tenant) {
             if at.elapsed() < FRESH_FOR {
                 return Ok(hooks.clone());
             }
         }
-        let hooks: Arc<Vec<ReadyHook>> = Arc::new(
-            state
-                .store
-                .hooks(tenant)
-                .await?
-                .into_iter()
-                .filter(|h| h.controls.ordering.is_some())
-                .filter_map(ReadyHook::new)
-                .collect(),
-        );
+        let active: Vec<Hook> = state
+            .store
+            .hooks(tenant)
+            .await?
+            .into_iter()
+            .filter(|h| h.active)
+            .collect();
+        let ordered = active
+            .iter()
+            .filter(|h| h.controls.ordering.is_some())
+            .cloned()
+            .filter_map(ReadyHook::new)
+            .collect();
+        let hooks = Arc::new(TenantHooks { ordered, active });
         self.0
             .lock()
             .expect("not poisoned")
@@ -72,6 +92,7 @@ pub async fn register(
     events: &[Event],
 ) -> Result<Vec<Registration>, ApiError> {
     let hooks = state.ordered_hooks.of(state, tenant).await?;
+    let hooks = &hooks.ordered;
     if hooks.is_empty() {
         return Ok(Vec::new());
     }

@@ -40,6 +40,8 @@ pub struct Metrics {
     /// Events a worker moved to the overflow queue: their tenant held more than its share
     /// of the worker while other tenants had events too.
     pub fairness_moved: IntCounter,
+    /// Events ingest published to the overflow queue: beyond their tenant's fair lane.
+    pub events_overflowed: IntCounter,
     /// Hooks hookpost deactivated by itself, by reason: gone (410), failing.
     pub hooks_disabled: IntCounterVec,
     pub retries_scheduled: IntCounter,
@@ -218,6 +220,11 @@ impl Metrics {
                 &r,
                 "hookpost_fairness_moved_total",
                 "Events moved to the overflow queue: their tenant was over its share.",
+            ),
+            events_overflowed: counter(
+                &r,
+                "hookpost_events_overflowed_total",
+                "Events ingest sent to the overflow queue: beyond their tenant's fair lane.",
             ),
             hooks_disabled: counter_vec(
                 &r,
@@ -490,6 +497,7 @@ mod tests {
             ("hookpost_deliveries_failed_total", &[]),
             ("hookpost_deliveries_filtered_total", &[]),
             ("hookpost_deliveries_in_flight", &[]),
+            ("hookpost_events_overflowed_total", &[]),
             ("hookpost_events_processed_total", &["result"]),
             ("hookpost_delivery_attempts_total", &["outcome"]),
             ("hookpost_event_delivery_seconds", &["stage"]),

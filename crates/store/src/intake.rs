@@ -1,12 +1,17 @@
 //! Each tenant's intake limit: events a second it may post through the API, shared by
 //! every ingest process. The same GCRA as a hook's `rate_limit` (on Redis's clock), for
 //! a whole request at once: a batch of N events takes N tokens or none.
+//!
+//! Beside it, in the same script call, the tenant's fair lane: deliveries a second its
+//! accepted events may put in the event queues, which every tenant shares in FIFO order.
+//! A request beyond the lane is still accepted, but ingest sends it to the overflow
+//! queue, so that a flood never stands in front of the other tenants' events.
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Result, Store};
+use crate::{Result, Store, StoreError};
 
 /// At most `per_second` events a second on average, `burst` of them at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,46 +38,71 @@ impl IntakeLimit {
     }
 }
 
+/// A tenant's fair lane: `per_second` deliveries a second on average, `burst` at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FairLane {
+    pub per_second: u32,
+    pub burst: u32,
+}
+
+/// Where an accepted request's events go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lane {
+    /// Within the tenant's fair lane: the event queues, through the exchange.
+    Fair,
+    /// Beyond it: the overflow queue.
+    Overflow,
+}
+
 /// What the limit says of a request of some events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Intake {
-    /// Accepted: its tokens are taken.
-    Go,
+    /// Accepted: its tokens are taken, and its lane's when it fits there.
+    Go(Lane),
     /// Over the limit: the same request conforms after this.
     Wait(Duration),
     /// More events than the burst: it could never go whole.
     OverBurst(u32),
 }
 
-/// Longer than any wait, so that rate_limit.lua answers every refusal with its wait and
-/// never with a place in its deferral line.
-const NEVER_DEFER_MS: u64 = 1 << 50;
-
 impl Store {
     /// Takes `count` tokens from the tenant's intake limit (its own, else `default`), or
-    /// none.
+    /// none; once taken, `weight` (the request's deliveries) from its fair lane when
+    /// they all fit there, else none and the request goes beyond the lane. One round trip.
     pub async fn take_intake(
         &self,
         tenant: &str,
         count: u32,
         default: IntakeLimit,
+        weight: u32,
+        lane: FairLane,
     ) -> Result<Intake> {
         let interval = 1000.0 / f64::from(default.per_second);
+        let lane_interval = 1000.0 / f64::from(lane.per_second.max(1));
         let answer: Vec<u64> = self
             .scripts
             .intake_limit
             .key(self.keys.intake_rate(tenant))
             .key(self.keys.intake_own(tenant))
+            .key(self.keys.fair_lane(tenant))
             .arg(interval)
             .arg(default.burst)
-            .arg(NEVER_DEFER_MS)
             .arg(count)
+            .arg(lane_interval)
+            .arg(lane.burst)
+            .arg(weight)
             .invoke_async(&mut self.conn())
             .await?;
         Ok(match answer[..] {
             [_, _, burst] => Intake::OverBurst(burst as u32),
-            [wait] if wait > 0 => Intake::Wait(Duration::from_millis(wait)),
-            _ => Intake::Go,
+            [_, 1] => Intake::Go(Lane::Fair),
+            [_, _] => Intake::Go(Lane::Overflow),
+            [wait] => Intake::Wait(Duration::from_millis(wait.max(1))),
+            _ => {
+                return Err(StoreError::Corrupt(format!(
+                    "the intake script answered {answer:?}"
+                )))
+            }
         })
     }
 

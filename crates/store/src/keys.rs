@@ -24,6 +24,7 @@
 //! | `P:{t.T}:inflight:<hook>` | sorted set | the hook's requests in flight by lease end |
 //! | `P:{t.T}:testrate` | hash | the tenant's test-send rate limit: next conformant time |
 //! | `P:{t.T}:intake`, `P:{t.T}:intake:own` | hash, hash | the tenant's intake limit state (as a hook's rate); its own limit (per_second, burst) when set |
+//! | `P:{t.T}:lane` | hash | the tenant's fair lane (GCRA over deliveries): next conformant time |
 //! | `P:{t.T}:ordq:<hook>:<key>` | sorted set | an ordering key's deliveries (`<dlv>:<evt>`) by acceptance |
 //! | `P:{t.T}:ords:<hook>:<key>` | hash | an ordering key's state: seq, cur (holder), owner, lease, blocked |
 //! | `P:{t.T}:bl:<hook>` | list | a slow hook's backlog: `<event id> <attempt>`, oldest first |
@@ -133,6 +134,10 @@ impl Keys {
     /// The tenant's own intake limit, when an operator set one.
     pub fn intake_own(&self, t: &str) -> String {
         format!("{}:{{t.{t}}}:intake:own", self.p)
+    }
+    /// The tenant's fair lane state (GCRA over deliveries, beside the intake limit).
+    pub fn fair_lane(&self, t: &str) -> String {
+        format!("{}:{{t.{t}}}:lane", self.p)
     }
     pub fn order_queue(&self, t: &str, hook_id: &str, key_id: &str) -> String {
         format!("{}:{{t.{t}}}:ordq:{hook_id}:{key_id}", self.p)
@@ -247,6 +252,7 @@ mod tests {
             k.audit(t),
             k.intake_rate(t),
             k.intake_own(t),
+            k.fair_lane(t),
         ];
         for key in &all {
             assert_eq!(tag(key), "t.acme", "{key}");

@@ -3,7 +3,8 @@
 //! - [`conn`]: the connection: one server or a Redis Cluster.
 //! - [`keys`]: the key map (hash-tagged for Redis Cluster).
 //! - [`tenants`]: tenants and their API keys (stored hashed).
-//! - [`intake`]: each tenant's intake limit (events a second through the API).
+//! - [`intake`]: each tenant's intake limit (events a second through the API) and fair
+//!   lane (deliveries a second before its events go to the overflow queue).
 //! - [`hooks`]: subscriptions, versioned so workers can cache them.
 //! - [`events`]: claiming an event for processing (deduplication and take-over).
 //! - [`log`]: the delivery log: each delivery's status and attempts.
@@ -165,7 +166,7 @@ impl Store {
                 hook_reseal: Script::new(include_str!("scripts/hook_reseal.lua")),
                 audit_write: Script::new(include_str!("scripts/audit_write.lua")),
                 rate_limit: clocked_script!("rate_limit.lua"),
-                intake_limit: clocked_script!("intake_limit.lua", "rate_limit.lua"),
+                intake_limit: clocked_script!("intake_limit.lua"),
                 in_flight: clocked_script!("in_flight.lua"),
                 order_register: ordering_script!("order_register.lua"),
                 order_turn: ordering_script!("order_turn.lua"),

@@ -5,12 +5,18 @@
 //! the events of each tenant it is handling (from the event queues and the overflow
 //! queue). While more than one tenant had events here lately, the tenant holding the
 //! most, once it holds its share of the event queues' prefetch
-//! (`prefetch × queues / active tenants`), does not get another one: that event is moved to the overflow queue instead (published with a confirm, then acked), which
+//! (`prefetch × queues / active tenants`), does not get another one: that event is
+//! moved to the overflow queue instead (published with a confirm, then acked), which
 //! costs far less than its delivery, so the event queues keep moving and the other
 //! tenants' events come through within a bounded time. The overflow queue is consumed
 //! by the same workers with a quarter of the prefetch, so the big tenant's work goes on
 //! too (nothing waits for the others to go quiet), and nothing moves while one tenant
 //! is alone (its events cost one map look-up more, no publish).
+//!
+//! Events posted through the API are mostly kept apart at the source instead (ingest
+//! sends a tenant's events beyond its fair lane to the overflow queue, for the price of
+//! a publish it makes anyway); this is the lever left for events published straight to
+//! the exchange, where RabbitMQ cannot tell tenants apart.
 //!
 //! A moved event is claimed after events that came behind it. An ordered hook fed
 //! straight from the exchange takes the claim order as its order, so a tenant with an

@@ -4,7 +4,8 @@
 //! `Retry-After`, the limit per tenant through the admin API), and a backlog of its
 //! events in the workers' queue (published straight to the exchange, which no intake
 //! limit sees) does not hold up another tenant's events, while every one of its own is
-//! still delivered, once.
+//! still delivered, once. Through the API, a tenant's events beyond its fair lane go
+//! straight to the overflow queue, so they never stand in front of the others' events.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -312,5 +313,169 @@ async fn a_tenants_backlog_on_the_exchange_does_not_hold_up_another_tenants_even
         .await;
     assert_eq!(tally.delivered, 2_000);
     assert_eq!(tally.duplicates, 0);
+    app.finish().await;
+}
+
+/// Posts `events` as one request to the ingest at `base`.
+async fn post_to(app: &TestApp, base: &str, key: &str, events: &[Value]) -> u16 {
+    let (path, body) = match events {
+        [one] => ("/v1/events", one.clone()),
+        many => ("/v1/events/batch", Value::Array(many.to_vec())),
+    };
+    app.http
+        .post(format!("{base}{path}"))
+        .bearer_auth(key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_events_beyond_a_tenants_fair_lane_go_through_the_overflow_queue_once_each_in_order_and_behind_no_one(
+) {
+    let mut app = TestApp::spawn(TestOptions {
+        roles: Roles {
+            worker: false,
+            ..Roles::ALL
+        },
+        ..TestOptions::default()
+    })
+    .await;
+    // An ingest whose fair lane is 10 deliveries a second, 20 at once.
+    let lanes = Config {
+        fair_rate: 10,
+        fair_burst: 20,
+        ..app.config.clone()
+    };
+    let ingest = app.start_more(Roles::INGEST, Some(lanes)).await;
+    let base = format!("http://{}", app.others[ingest].http_addr.unwrap());
+    let (big_key, small_key, orderly_key) = (
+        app.tenant("big").await,
+        app.tenant("small").await,
+        app.tenant("orderly").await,
+    );
+    let (big_rx, small_rx, orderly_rx) = (
+        Receiver::start().await,
+        Receiver::start().await,
+        Receiver::start().await,
+    );
+    big_rx.set_latency(Duration::from_millis(25));
+    let big_hook = app.hook(&big_key, &big_rx.url, &["ticket.created"]).await;
+    let small_hook = app
+        .hook(&small_key, &small_rx.url, &["ticket.created"])
+        .await;
+    let small_hook_id = small_hook["id"].as_str().unwrap().to_owned();
+    app.hook_with(
+        &orderly_key,
+        &orderly_rx.url,
+        json!({"ordering": "fifo", "ordering_key": "$.ticket.id"}),
+    )
+    .await;
+
+    // No worker yet: what ingest published stays where it went.
+    let big_event =
+        |i: usize| json!({"id": format!("big-{i}"), "type": "ticket.created", "data": {"n": i}});
+    let mut ledger = Ledger::new("big", std::slice::from_ref(&big_hook));
+    // Within the lane (20 deliveries), then 2,000 beyond it, 100 a request.
+    let first: Vec<Value> = (0..20).map(big_event).collect();
+    assert_eq!(post_to(&app, &base, &big_key, &first).await, 202);
+    for chunk in 0..20 {
+        let batch: Vec<Value> = (20 + chunk * 100..20 + (chunk + 1) * 100)
+            .map(big_event)
+            .collect();
+        assert_eq!(post_to(&app, &base, &big_key, &batch).await, 202);
+    }
+    ledger.events = (0..2_020).map(|i| format!("big-{i}")).collect();
+    // An ordered hook's events, each ticket's taking both queues in turn: a single event
+    // fits in the lane (6 of them in all, under its burst of 20), a batch of 21 never
+    // does (heavier than the burst).
+    let orderly_event =
+        |n: i64| json!({"type": "ticket.created", "data": {"n": n, "ticket": {"id": n % 3}}});
+    let mut n = 0;
+    for _ in 0..3 {
+        for size in [1, 21, 1] {
+            let batch: Vec<Value> = (n..n + size).map(orderly_event).collect();
+            assert_eq!(post_to(&app, &base, &orderly_key, &batch).await, 202);
+            n += size;
+        }
+    }
+    let topology = app.topology();
+    let in_lane = app.queue_depth(&topology.events_queues[0]).await;
+    let overflowed = app.queue_depth(&topology.overflow_queue).await;
+    eprintln!("fairness | in the event queue {in_lane}, in the overflow queue {overflowed}");
+    assert_eq!((in_lane, overflowed), (20 + 6, 2_000 + 63));
+    assert_eq!(
+        u64::from(overflowed),
+        app.others[ingest].metrics.events_overflowed.get()
+    );
+
+    // A worker starts on both backlogs; the small tenant, within its lane, is not held
+    // up by the big one's overflow.
+    app.start_more(Roles::WORKER, Some(app.config.clone()))
+        .await;
+    // Timed from the worker's first delivery on (its start-up is not what is measured).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while big_rx.delivered().is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut sent: HashMap<String, Instant> = HashMap::new();
+    for i in 0..10 {
+        let id = format!("small-{i}");
+        let event = json!({"id": id, "type": "ticket.created", "data": {}});
+        sent.insert(id, Instant::now());
+        assert_eq!(post_to(&app, &base, &small_key, &[event]).await, 202);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while small_rx.delivered().len() < sent.len() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let big_by_then = big_rx.delivered().len();
+    let by_delivery: HashMap<String, Instant> = sent
+        .iter()
+        .map(|(id, at)| (delivery_id("small", id, &small_hook_id), *at))
+        .collect();
+    let worst = small_rx
+        .delivered()
+        .iter()
+        .map(|r| r.at.duration_since(by_delivery[&r.delivery_id()]))
+        .max()
+        .unwrap();
+    eprintln!(
+        "fairness | small tenant's worst latency {worst:?}, the big tenant's deliveries by then: {big_by_then} of 2,020"
+    );
+    assert_eq!(small_rx.delivered().len(), 10, "every small event arrived");
+    assert!(worst < Duration::from_secs(1), "worst {worst:?}");
+    assert!(
+        big_by_then < 2_020,
+        "the big tenant's overflow still waited"
+    );
+
+    // Every one of the big tenant's events arrives, once.
+    let tally = ledger
+        .settle(
+            "fairness-lane",
+            &app,
+            &[&big_rx],
+            1,
+            Duration::from_secs(60),
+        )
+        .await;
+    assert_eq!(tally.delivered, 2_020);
+    assert_eq!(tally.duplicates, 0);
+    // The ordered hook's events arrived in their tickets' order, whichever queue each
+    // took, each once.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while orderly_rx.delivered().len() < 69 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let by_ticket = orderly_rx.delivered_by_ticket();
+    for ticket in 0..3 {
+        let expected: Vec<i64> = (0..23).map(|i| i * 3 + ticket).collect();
+        assert_eq!(by_ticket[&ticket], expected, "ticket {ticket}");
+    }
     app.finish().await;
 }

@@ -1,0 +1,59 @@
+//! Routing at the source: each tenant's fair lane.
+//!
+//! The event queues are FIFO and shared by every tenant, so a tenant that posts faster
+//! than the workers deliver would put everyone else's events behind its backlog. Ingest
+//! knows an event's tenant before publishing it, so it weighs each request by the
+//! deliveries it makes (the tenant's active hooks subscribed to each event's type, at
+//! least one per event; filters are not run here) against the tenant's fair lane, in the
+//! same Redis call as its intake limit. Within the lane, the events go to the exchange as
+//! always; beyond it, the whole request goes to the overflow queue (the default exchange,
+//! routing key = the queue), which every worker consumes too: the tenant's surplus is
+//! still delivered, but never in front of the other tenants' events.
+//!
+//! Ordered hooks keep their order whichever queue an event takes: the deliveries' places
+//! in their keys' lines are registered in Redis before the events are published.
+
+use hookpost_broker::Topology;
+use hookpost_core::Event;
+use hookpost_store::intake::{FairLane, Lane};
+
+use crate::error::ApiError;
+use crate::AppState;
+
+/// The deliveries `events` make at most: what they take from their tenant's fair lane.
+pub async fn weigh(state: &AppState, tenant: &str, events: &[Event]) -> Result<u32, ApiError> {
+    let hooks = state.ordered_hooks.of(state, tenant).await?;
+    let weight: usize = events
+        .iter()
+        .map(|e| hooks.deliveries(&e.kind).max(1))
+        .sum();
+    Ok(u32::try_from(weight).unwrap_or(u32::MAX))
+}
+
+/// The deployment's fair lane for every tenant.
+pub fn fair_lane(state: &AppState) -> FairLane {
+    FairLane {
+        per_second: state.config.fair_rate,
+        burst: state.config.fair_burst,
+    }
+}
+
+/// Where an event of type `kind` is published: exchange and routing key.
+pub fn route<'a>(topology: &'a Topology, lane: Lane, kind: &'a str) -> (&'a str, &'a str) {
+    match lane {
+        Lane::Fair => (&topology.exchange, kind),
+        Lane::Overflow => ("", &topology.overflow_queue),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn beyond_the_lane_an_event_goes_straight_to_the_overflow_queue() {
+        let t = Topology::new("p");
+        assert_eq!(route(&t, Lane::Fair, "a.b"), ("p.events", "a.b"));
+        assert_eq!(route(&t, Lane::Overflow, "a.b"), ("", "p.events.overflow"));
+    }
+}
