@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use hookpost_core::controls::RateLimit;
-use hookpost_store::intake::{Intake, IntakeLimit};
+use hookpost_store::intake::{FairLane, Intake, IntakeLimit, Lane};
 use hookpost_store::limits::Rate;
 
 use crate::common::store;
@@ -95,13 +95,13 @@ async fn an_intake_request_takes_all_its_tokens_or_none() {
         per_second: 1,
         burst: 5,
     };
-    let take = |n| s.take_intake("acme", n, default);
-    assert_eq!(take(3).await.unwrap(), Intake::Go);
+    let take = |n| s.take_intake("acme", n, default, n, WIDE_LANE);
+    assert_eq!(take(3).await.unwrap(), Intake::Go(Lane::Fair));
     let Intake::Wait(wait) = take(3).await.unwrap() else {
         panic!("two tokens left, three asked");
     };
     assert!(about(wait, 1_000), "{wait:?}");
-    assert_eq!(take(2).await.unwrap(), Intake::Go, "the refusal took none");
+    assert_eq!(take(2).await.unwrap(), Intake::Go(Lane::Fair), "the refusal took none");
     let Intake::Wait(wait) = take(1).await.unwrap() else {
         panic!("spent");
     };
@@ -126,23 +126,23 @@ async fn a_tenants_own_intake_limit_replaces_the_default_and_clearing_it_starts_
     };
     s.set_intake_limit("acme", Some(own)).await.unwrap();
     assert_eq!(s.intake_limit("acme").await.unwrap(), Some(own));
-    let take = |n| s.take_intake("acme", n, default);
+    let take = |n| s.take_intake("acme", n, default, n, WIDE_LANE);
     assert_eq!(take(3).await.unwrap(), Intake::OverBurst(2));
-    assert_eq!(take(2).await.unwrap(), Intake::Go);
+    assert_eq!(take(2).await.unwrap(), Intake::Go(Lane::Fair));
     let Intake::Wait(wait) = take(1).await.unwrap() else {
         panic!("the own burst is spent");
     };
     assert!(about(wait, 100), "{wait:?}");
     // Another tenant keeps the default.
     assert_eq!(
-        s.take_intake("other", 5, default).await.unwrap(),
-        Intake::Go
+        s.take_intake("other", 5, default, 5, WIDE_LANE).await.unwrap(),
+        Intake::Go(Lane::Fair)
     );
     s.set_intake_limit("acme", None).await.unwrap();
     assert_eq!(s.intake_limit("acme").await.unwrap(), None);
     assert_eq!(
         take(5).await.unwrap(),
-        Intake::Go,
+        Intake::Go(Lane::Fair),
         "the default, with no debt"
     );
 }
@@ -181,4 +181,30 @@ async fn a_short_lease_does_not_end_a_longer_ones_slot() {
         !take("d", Duration::from_secs(60)).await.unwrap(),
         "the long one still holds"
     );
+}
+
+/// A lane no test here fills: only the intake limit decides.
+const WIDE_LANE: FairLane = FairLane {
+    per_second: 1_000_000,
+    burst: 1_000_000,
+};
+
+#[tokio::test]
+async fn a_request_beyond_the_fair_lane_is_accepted_into_the_overflow_lane_whole() {
+    let s = store();
+    let default = IntakeLimit {
+        per_second: 1_000,
+        burst: 1_000,
+    };
+    let lane = FairLane {
+        per_second: 1,
+        burst: 10,
+    };
+    let take = |events, weight| s.take_intake("acme", events, default, weight, lane);
+    assert_eq!(take(2, 8).await.unwrap(), Intake::Go(Lane::Fair));
+    // 2 units left in the lane: a request weighing 3 goes beyond it, all of it, and
+    // takes none of the lane's units.
+    assert_eq!(take(1, 3).await.unwrap(), Intake::Go(Lane::Overflow));
+    assert_eq!(take(1, 2).await.unwrap(), Intake::Go(Lane::Fair));
+    assert_eq!(take(1, 1).await.unwrap(), Intake::Go(Lane::Overflow));
 }
