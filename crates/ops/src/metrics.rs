@@ -24,7 +24,7 @@ pub struct Metrics {
     pub ordered_blocks: IntCounter,
     pub attempt_duration: Histogram,
     pub in_flight: IntGauge,
-    /// Deliveries put off without an attempt, by reason (see [`DEFER_REASONS`]).
+    /// Deliveries put off without an attempt, by reason ([`hookpost_core::labels::DeferReason`]).
     pub deferred: IntCounterVec,
     /// Event x hook pairs a hook's filter kept out.
     pub filtered: IntCounter,
@@ -49,6 +49,8 @@ pub struct Metrics {
     pub dead_letters: IntCounterVec,
     pub amqp_reconnects: IntCounterVec,
     pub redis_errors: IntCounterVec,
+    /// Publishes RabbitMQ did not confirm (or could not take), by role.
+    pub broker_errors: IntCounterVec,
     /// API requests by route (its pattern) and status class.
     pub http_requests: IntCounterVec,
     /// Queues this process consumes now.
@@ -82,26 +84,7 @@ fn gauge(r: &Registry, name: &str, help: &str) -> IntGauge {
 /// series that appears late misses its first increase).
 pub const REJECT_REASONS: &[&str] = &["invalid", "too_large", "broker_unavailable", "rate_limited"];
 pub const PROCESS_RESULTS: &[&str] = &["new", "duplicate", "takeover", "busy"];
-pub const DEAD_LETTER_REASONS: &[&str] = &[
-    "invalid_json",
-    "invalid_event",
-    "missing_field",
-    "invalid_field",
-    "unknown_tenant",
-    "too_large",
-    "invalid_task",
-    "too_deep",
-];
 pub const ROLES: &[&str] = &["ingest", "worker", "scheduler"];
-/// Why a delivery waited without an attempt: this worker's slots at the hook were busy,
-/// the hook's `max_in_flight` across workers was reached, its `rate_limit`, or an
-/// earlier delivery for its ordering key had not ended.
-pub const DEFER_REASONS: &[&str] = &[
-    "hook_concurrency",
-    "max_in_flight",
-    "rate_limit",
-    "ordering",
-];
 
 impl Metrics {
     pub fn new() -> Metrics {
@@ -236,6 +219,12 @@ impl Metrics {
                 "Redis commands that failed.",
                 &["role"],
             ),
+            broker_errors: counter_vec(
+                &r,
+                "hookpost_broker_errors_total",
+                "RabbitMQ publishes that failed or were not confirmed.",
+                &["role"],
+            ),
             http_requests: counter_vec(
                 &r,
                 "hookpost_http_requests_total",
@@ -281,15 +270,16 @@ impl Metrics {
         for kind in hookpost_core::outcome::OutcomeKind::ALL {
             m.deliveries.with_label_values(&[kind.as_str()]);
         }
-        for reason in DEAD_LETTER_REASONS {
-            m.dead_letters.with_label_values(&[reason]);
+        for reason in hookpost_core::labels::DeadLetterReason::ALL {
+            m.dead_letters.with_label_values(&[reason.as_str()]);
         }
         for role in ROLES {
             m.amqp_reconnects.with_label_values(&[role]);
             m.redis_errors.with_label_values(&[role]);
+            m.broker_errors.with_label_values(&[role]);
         }
-        for reason in DEFER_REASONS {
-            m.deferred.with_label_values(&[reason]);
+        for reason in hookpost_core::labels::DeferReason::ALL {
+            m.deferred.with_label_values(&[reason.as_str()]);
         }
         for role in ["ingest", "worker"] {
             m.filter_budget_exhausted.with_label_values(&[role]);
@@ -375,6 +365,7 @@ mod tests {
             ("hookpost_http_requests_total", &["class", "route"]),
             ("hookpost_ordering_blocks_total", &[]),
             ("hookpost_redis_errors_total", &["role"]),
+            ("hookpost_broker_errors_total", &["role"]),
             ("hookpost_redis_persistence", &["mode"]),
             ("hookpost_retries_claimed_total", &[]),
             ("hookpost_retries_due", &[]),

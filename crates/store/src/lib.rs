@@ -20,6 +20,7 @@ pub mod audit;
 pub mod auth_failures;
 pub mod backlog;
 pub mod conn;
+pub mod durable;
 pub mod events;
 pub mod hooks;
 pub mod intake;
@@ -38,6 +39,7 @@ use std::time::Duration;
 use redis::Script;
 
 pub use conn::Conn;
+pub use durable::{Durable, NothingToWrite};
 
 pub use keys::Keys;
 

@@ -3,6 +3,7 @@
 use hookpost_core::task::Task;
 use redis::AsyncCommands;
 
+use crate::durable::Durable;
 use crate::keys::shard_of;
 use crate::{Result, Store};
 
@@ -34,10 +35,10 @@ pub struct RetryStats {
 }
 
 impl Store {
-    /// Stores tasks in the retry set; `Ok` once Redis has them all.
-    pub async fn schedule(&self, due: &[Due]) -> Result<()> {
+    /// Stores tasks in the retry set; the proof once Redis has them all.
+    pub async fn schedule(&self, due: &[Due]) -> Result<Durable> {
         if due.is_empty() {
-            return Ok(());
+            return Ok(Durable::written());
         }
         // A pipeline may touch one slot of a cluster: one per shard there, one in all
         // on a single server.
@@ -54,12 +55,12 @@ impl Store {
         for pipe in pipes.values() {
             let _: () = pipe.query_async(&mut self.conn()).await?;
         }
-        Ok(())
+        Ok(Durable::written())
     }
 
     /// Stores one task, or keeps its earlier due time if the set holds it already (a
     /// task whose JSON is always the same, such as a hook's drain).
-    pub async fn schedule_earliest(&self, due: &Due) -> Result<()> {
+    pub async fn schedule_earliest(&self, due: &Due) -> Result<Durable> {
         let shard = shard_of(due.shard_key(), self.retry_shards);
         let _: () = redis::cmd("ZADD")
             .arg(self.keys.retries_due(shard))
@@ -68,7 +69,7 @@ impl Store {
             .arg(due.task.to_json())
             .query_async(&mut self.conn())
             .await?;
-        Ok(())
+        Ok(Durable::written())
     }
 
     /// Claims up to `limit` due entries of `shard`, leasing them for `lease_ms`.
