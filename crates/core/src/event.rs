@@ -1,6 +1,7 @@
 //! The producer's event (DESIGN.md, Events), validated the same way whether it came
 //! over HTTP or straight from the exchange.
 
+use crate::labels::DeadLetterReason;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
@@ -26,14 +27,17 @@ pub struct Event {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct EventError {
+    /// `reason`'s label.
     pub code: &'static str,
+    pub reason: DeadLetterReason,
     pub message: String,
 }
 
 impl EventError {
-    fn new(code: &'static str, message: impl Into<String>) -> Self {
+    fn new(reason: DeadLetterReason, message: impl Into<String>) -> Self {
         Self {
-            code,
+            code: reason.as_str(),
+            reason,
             message: message.into(),
         }
     }
@@ -70,21 +74,28 @@ impl Event {
             // serde would read `[]` as a struct of defaults; only an object is an event.
             return Err(
                 match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
-                    Ok(_) => EventError::new("invalid_event", "the event must be a JSON object"),
-                    Err(e) => {
-                        EventError::new("invalid_json", format!("the body is not valid JSON: {e}"))
-                    }
+                    Ok(_) => EventError::new(
+                        DeadLetterReason::InvalidEvent,
+                        "the event must be a JSON object",
+                    ),
+                    Err(e) => EventError::new(
+                        DeadLetterReason::InvalidJson,
+                        format!("the body is not valid JSON: {e}"),
+                    ),
                 },
             );
         }
         let wire: Wire = serde_json::from_slice(bytes).map_err(|e| {
             if e.is_data() {
                 EventError::new(
-                    "invalid_event",
+                    DeadLetterReason::InvalidEvent,
                     format!("the event must be a JSON object: {e}"),
                 )
             } else {
-                EventError::new("invalid_json", format!("the body is not valid JSON: {e}"))
+                EventError::new(
+                    DeadLetterReason::InvalidJson,
+                    format!("the body is not valid JSON: {e}"),
+                )
             }
         })?;
         Self::from_wire(wire, tenant)
@@ -104,36 +115,42 @@ impl Event {
         };
         let kind = wire
             .kind
-            .ok_or_else(|| EventError::new("missing_field", "`type` is required"))?;
+            .ok_or_else(|| EventError::new(DeadLetterReason::MissingField, "`type` is required"))?;
         check_name("type", &kind)?;
         let data = wire
             .data
-            .ok_or_else(|| EventError::new("missing_field", "`data` is required"))?;
+            .ok_or_else(|| EventError::new(DeadLetterReason::MissingField, "`data` is required"))?;
         if !data.get().starts_with('{') {
             return Err(EventError::new(
-                "invalid_field",
+                DeadLetterReason::InvalidField,
                 "`data` must be a JSON object",
             ));
         }
         if crate::nesting::deeper_than(data.get().as_bytes(), MAX_DATA_DEPTH) {
             return Err(EventError::new(
-                "too_deep",
+                DeadLetterReason::TooDeep,
                 format!("`data` is nested deeper than {MAX_DATA_DEPTH} levels"),
             ));
         }
         let tenant = match (tenant, wire.tenant) {
             (Some(key), Some(body)) if key != body => {
                 return Err(EventError::new(
-                    "invalid_field",
+                    DeadLetterReason::InvalidField,
                     "`tenant` names another tenant than the API key's",
                 ))
             }
             (Some(key), _) => key.to_owned(),
             (None, Some(body)) => body,
-            (None, None) => return Err(EventError::new("missing_field", "`tenant` is required")),
+            (None, None) => {
+                return Err(EventError::new(
+                    DeadLetterReason::MissingField,
+                    "`tenant` is required",
+                ))
+            }
         };
-        check_tenant_id(&tenant)
-            .map_err(|m| EventError::new("invalid_field", format!("`tenant`: {m}")))?;
+        check_tenant_id(&tenant).map_err(|m| {
+            EventError::new(DeadLetterReason::InvalidField, format!("`tenant`: {m}"))
+        })?;
         let id = match wire.id {
             Some(id) => {
                 check_name("id", &id)?;
@@ -144,7 +161,7 @@ impl Event {
         if let Some(at) = &wire.occurred_at {
             if at.is_empty() || at.len() > 64 {
                 return Err(EventError::new(
-                    "invalid_field",
+                    DeadLetterReason::InvalidField,
                     "`occurred_at` must be a timestamp of at most 64 characters",
                 ));
             }
@@ -204,7 +221,7 @@ fn check_name(field: &str, value: &str) -> Result<(), EventError> {
         Ok(())
     } else {
         Err(EventError::new(
-            "invalid_field",
+            DeadLetterReason::InvalidField,
             format!("`{field}` must be 1 to {MAX_NAME_LEN} characters of A-Z, a-z, 0-9, `_`, `.`, `:`, `-`"),
         ))
     }

@@ -30,6 +30,7 @@ pub mod event;
 pub mod filter;
 pub mod hook;
 pub mod ids;
+pub mod labels;
 pub mod nesting;
 pub mod ordering;
 pub mod outcome;

@@ -151,7 +151,11 @@ pub async fn start(
             metrics.clone(),
             readiness.clone(),
         );
-        tasks.spawn(hookpost_worker::run(worker, cancel.clone()));
+        let c = cancel.clone();
+        tasks.spawn(async move {
+            // Logged by the worker; the role's end stops the process with an error.
+            let _ = hookpost_worker::run(worker, c).await;
+        });
     }
     if roles.scheduler {
         let scheduler = hookpost_scheduler::Scheduler::new(

@@ -28,7 +28,7 @@ pub struct Metrics {
     /// to its 2xx (`delivered`): the figures a webhook SLO is written on.
     pub event_delivery: HistogramVec,
     pub in_flight: IntGauge,
-    /// Deliveries put off without an attempt, by reason (see [`DEFER_REASONS`]).
+    /// Deliveries put off without an attempt, by reason ([`hookpost_core::labels::DeferReason`]).
     pub deferred: IntCounterVec,
     /// Event x hook pairs a hook's filter kept out.
     pub filtered: IntCounter,
@@ -62,6 +62,8 @@ pub struct Metrics {
     /// 1 for each role this process runs (`hookpost all`: all three), so that alerts can
     /// tell a missing scheduler from a scheduler reporting zeros.
     pub role_info: IntGaugeVec,
+    /// Publishes RabbitMQ did not confirm (or could not take), by role.
+    pub broker_errors: IntCounterVec,
     /// Queues this process consumes now.
     pub consumers_active: IntGauge,
     /// 1 for what the Redis server keeps on disk: `aof_always`, `aof`, `snapshots`, `none`.
@@ -106,16 +108,6 @@ fn gauge(r: &Registry, name: &str, help: &str) -> IntGauge {
 /// series that appears late misses its first increase).
 pub const REJECT_REASONS: &[&str] = &["invalid", "too_large", "broker_unavailable", "rate_limited"];
 pub const PROCESS_RESULTS: &[&str] = &["new", "duplicate", "takeover", "busy"];
-pub const DEAD_LETTER_REASONS: &[&str] = &[
-    "invalid_json",
-    "invalid_event",
-    "missing_field",
-    "invalid_field",
-    "unknown_tenant",
-    "too_large",
-    "invalid_task",
-    "too_deep",
-];
 /// How an event reached hookpost: `POST /v1/events`, or straight to the exchange.
 pub const INTAKE_PATHS: &[&str] = &["api", "exchange"];
 /// Webhook latencies: a receiver answering in tens of milliseconds, up to the default
@@ -131,15 +123,6 @@ pub const HTTP_BUCKETS: &[f64] = &[
 /// create series.
 const HTTP_METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
 pub const ROLES: &[&str] = &["ingest", "worker", "scheduler"];
-/// Why a delivery waited without an attempt: this worker's slots at the hook were busy,
-/// the hook's `max_in_flight` across workers was reached, its `rate_limit`, or an
-/// earlier delivery for its ordering key had not ended.
-pub const DEFER_REASONS: &[&str] = &[
-    "hook_concurrency",
-    "max_in_flight",
-    "rate_limit",
-    "ordering",
-];
 
 impl Metrics {
     pub fn new() -> Metrics {
@@ -286,6 +269,12 @@ impl Metrics {
                 "Redis commands that failed.",
                 &["role"],
             ),
+            broker_errors: counter_vec(
+                &r,
+                "hookpost_broker_errors_total",
+                "RabbitMQ publishes that failed or were not confirmed.",
+                &["role"],
+            ),
             http_request_duration: histogram_vec(
                 &r,
                 "hookpost_http_request_duration_seconds",
@@ -365,15 +354,16 @@ impl Metrics {
         for kind in hookpost_core::outcome::OutcomeKind::ALL {
             m.attempts.with_label_values(&[kind.as_str()]);
         }
-        for reason in DEAD_LETTER_REASONS {
-            m.dead_letters.with_label_values(&[reason]);
+        for reason in hookpost_core::labels::DeadLetterReason::ALL {
+            m.dead_letters.with_label_values(&[reason.as_str()]);
         }
         for role in ROLES {
             m.amqp_reconnects.with_label_values(&[role]);
             m.redis_errors.with_label_values(&[role]);
+            m.broker_errors.with_label_values(&[role]);
         }
-        for reason in DEFER_REASONS {
-            m.deferred.with_label_values(&[reason]);
+        for reason in hookpost_core::labels::DeferReason::ALL {
+            m.deferred.with_label_values(&[reason.as_str()]);
         }
         for role in ["ingest", "worker"] {
             m.filter_budget_exhausted.with_label_values(&[role]);
@@ -513,6 +503,7 @@ mod tests {
             ("hookpost_role_info", &["role"]),
             ("hookpost_ordering_blocks_total", &[]),
             ("hookpost_redis_errors_total", &["role"]),
+            ("hookpost_broker_errors_total", &["role"]),
             ("hookpost_redis_persistence", &["mode"]),
             ("hookpost_retries_claimed_total", &[]),
             ("hookpost_retries_due", &[]),

@@ -16,6 +16,7 @@ use std::time::Duration;
 use hookpost_core::task::{DrainTask, Task};
 use redis::AsyncCommands;
 
+use crate::durable::Durable;
 use crate::retries::Due;
 use crate::{Result, Store};
 
@@ -109,7 +110,7 @@ impl Store {
     }
 
     /// Schedules the hook's drain at `at_ms`, or keeps the one already due sooner.
-    pub async fn schedule_drain(&self, tenant: &str, hook_id: &str, at_ms: i64) -> Result<()> {
+    pub async fn schedule_drain(&self, tenant: &str, hook_id: &str, at_ms: i64) -> Result<Durable> {
         self.schedule_earliest(&Due {
             at_ms,
             task: Task::Drain(DrainTask {

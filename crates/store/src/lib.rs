@@ -26,6 +26,7 @@ pub mod audit;
 pub mod auth_failures;
 pub mod backlog;
 pub mod conn;
+pub mod durable;
 pub mod events;
 pub mod hooks;
 pub mod intake;
@@ -44,6 +45,7 @@ use std::time::Duration;
 use redis::Script;
 
 pub use conn::Conn;
+pub use durable::{Durable, NothingToWrite};
 
 pub use keys::Keys;
 

@@ -7,6 +7,7 @@ use hookpost_core::outcome::Attempt;
 use redis::AsyncCommands;
 use serde::Serialize;
 
+use crate::durable::Durable;
 use crate::{corrupt, Result, Store};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -49,6 +50,14 @@ impl Status {
     pub fn is_final(self) -> bool {
         matches!(self, Status::Delivered | Status::Failed | Status::Cancelled)
     }
+}
+
+/// What [`Store::record`] wrote: the proof, and the hooks whose attempts have all
+/// failed for longer than the span.
+#[derive(Debug)]
+pub struct Recorded {
+    pub durable: Durable,
+    pub failing: Vec<String>,
 }
 
 /// One delivery's new state, and the attempt that led to it if any.
@@ -100,8 +109,7 @@ impl Store {
     /// Records deliveries of one event, atomically; `event_done` also marks the event
     /// processed. Call only after everything these records promise is durable (a
     /// `retrying` record after its retry was stored, the event done after its slow hooks'
-    /// deliveries were put in their backlogs). Returns the hooks whose attempts have all
-    /// failed for longer than the span.
+    /// deliveries were put in their backlogs).
     pub async fn record(
         &self,
         tenant: &str,
@@ -109,7 +117,7 @@ impl Store {
         records: &[Record<'_>],
         event_done: bool,
         failing_span_ms: i64,
-    ) -> Result<Vec<String>> {
+    ) -> Result<Recorded> {
         let mut inv = self.scripts.record.prepare_invoke();
         inv.key(self.keys.event(tenant, event_id))
             .key(self.keys.log(tenant))
@@ -142,7 +150,10 @@ impl Store {
         }
         // Lua turns an empty table into an empty array (or nil): both read as "none".
         let failing: Option<Vec<String>> = inv.invoke_async(&mut self.conn()).await?;
-        Ok(failing.unwrap_or_default())
+        Ok(Recorded {
+            durable: Durable::written(),
+            failing: failing.unwrap_or_default(),
+        })
     }
 
     /// The statuses of some deliveries of a tenant (`None`: no record).

@@ -5,6 +5,7 @@ use redis::AsyncCommands;
 
 use std::collections::BTreeMap;
 
+use crate::durable::Durable;
 use crate::keys::shard_of;
 use crate::{corrupt, Result, Store};
 
@@ -37,16 +38,18 @@ pub struct RetryStats {
 }
 
 impl Store {
-    /// Stores tasks in the retry set; `Ok` once Redis has them all. Each is stored due
-    /// as far from now on Redis's clock as its `at_ms` is from now on this machine's.
-    pub async fn schedule(&self, due: &[Due]) -> Result<()> {
-        self.schedule_with(due, "").await
+    /// Stores tasks in the retry set; the proof once Redis has them all. Each is stored
+    /// due as far from now on Redis's clock as its `at_ms` is from now on this machine's.
+    pub async fn schedule(&self, due: &[Due]) -> Result<Durable> {
+        self.schedule_with(due, "").await?;
+        Ok(Durable::written())
     }
 
     /// Stores one task, or keeps its earlier due time if the set holds it already (a
     /// task whose JSON is always the same, such as a hook's drain).
-    pub async fn schedule_earliest(&self, due: &Due) -> Result<()> {
-        self.schedule_with(std::slice::from_ref(due), "LT").await
+    pub async fn schedule_earliest(&self, due: &Due) -> Result<Durable> {
+        self.schedule_with(std::slice::from_ref(due), "LT").await?;
+        Ok(Durable::written())
     }
 
     async fn schedule_with(&self, due: &[Due], mode: &str) -> Result<()> {

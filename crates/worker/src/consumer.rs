@@ -11,15 +11,21 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::collections::HashMap;
+use std::future::Future;
+
 use futures_util::StreamExt;
+use hookpost_broker::BrokerError;
+use hookpost_store::{Durable, NothingToWrite, StoreError};
 use lapin::message::Delivery;
 use lapin::options::BasicCancelOptions;
+use tokio::task::{JoinError, JoinSet};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{error, info, warn};
 
-use crate::process::{Disposition, EarlyAck};
-use crate::settle::Settler;
+use crate::disposition::{chain, Disposition, EarlyAck, Requeue};
+use crate::settle::{Settlement, Settler};
 use crate::Worker;
 
 /// How one session with the broker ended.
@@ -29,24 +35,101 @@ enum End {
     KeyspaceMissing,
 }
 
-/// Runs the worker until `cancel` fires.
-pub async fn run(worker: Arc<Worker>, cancel: CancellationToken) {
+/// Why a session with the broker could not start.
+#[derive(Debug, thiserror::Error)]
+enum SessionError {
+    #[error("RabbitMQ")]
+    Broker(#[from] BrokerError),
+    #[error("RabbitMQ")]
+    Amqp(#[from] lapin::Error),
+    #[error("Redis")]
+    Store(#[from] StoreError),
+}
+
+/// Why the worker role stopped before it was cancelled.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    #[error("the worker's {task} panicked")]
+    Panicked {
+        task: &'static str,
+        #[source]
+        source: JoinError,
+    },
+    #[error("the worker's {task} ended on its own")]
+    Ended { task: &'static str },
+}
+
+/// Runs the worker until `cancel` fires. Its background loops (lease renewals,
+/// hand-overs, the backlog writer) run in one task set: one that panics or ends takes
+/// the role down, and the error says which.
+pub async fn run(worker: Arc<Worker>, cancel: CancellationToken) -> Result<(), WorkerError> {
+    let stopping = CancellationToken::new();
+    let mut tasks = Tasks::default();
+    let (w, s) = (worker.clone(), stopping.clone());
+    tasks.spawn("lease renewals", async move {
+        w.leases.keep_alive(&w.store, &s).await
+    });
+    let (w, s) = (worker.clone(), stopping.clone());
+    tasks.spawn("hand-overs", async move { w.turns.hand_over(&s).await });
+    if let Some(writer) = worker.backlogs.writer_loop() {
+        let (store, s) = (worker.store.clone(), stopping.clone());
+        tasks.spawn("backlog writer", async move {
+            tokio::select! {
+                _ = s.cancelled() => {}
+                _ = writer.run(store) => {}
+            }
+        });
+    }
+    let outcome = tokio::select! {
+        _ = connect(&worker, &cancel) => Ok(()),
+        failure = tasks.failure() => {
+            error!(error = %chain(&failure), "the worker is stopping");
+            Err(failure)
+        }
+    };
+    stopping.cancel();
+    while tasks.set.join_next().await.is_some() {}
+    worker.publisher.close().await;
+    info!("worker stopped");
+    outcome
+}
+
+/// The role's background loops, each with its name.
+#[derive(Default)]
+struct Tasks {
+    set: JoinSet<()>,
+    names: HashMap<tokio::task::Id, &'static str>,
+}
+
+impl Tasks {
+    fn spawn(&mut self, name: &'static str, task: impl Future<Output = ()> + Send + 'static) {
+        self.names.insert(self.set.spawn(task).id(), name);
+    }
+
+    /// The first loop to end: none may before the role is cancelled.
+    async fn failure(&mut self) -> WorkerError {
+        let name = |id| self.names.get(&id).copied().unwrap_or("background task");
+        match self.set.join_next_with_id().await {
+            Some(Ok((id, ()))) => WorkerError::Ended { task: name(id) },
+            Some(Err(source)) => WorkerError::Panicked {
+                task: name(source.id()),
+                source,
+            },
+            None => std::future::pending().await,
+        }
+    }
+}
+
+/// Connects, consumes, and connects again after a loss, until `cancel` fires.
+async fn connect(worker: &Arc<Worker>, cancel: &CancellationToken) {
     let mut backoff = Duration::from_millis(200);
     let mut first = true;
-    let renewing = CancellationToken::new();
-    let renewals = tokio::spawn({
-        let (worker, renewing) = (worker.clone(), renewing.clone());
-        async move { worker.leases.keep_alive(&worker.store, &renewing).await }
-    });
-    let hand_overs = tokio::spawn({
-        let (worker, stopping) = (worker.clone(), renewing.clone());
-        async move { worker.hand_over(&stopping).await }
-    });
     loop {
-        if !wait_for_keyspace(&worker, &cancel).await {
+        if !wait_for_keyspace(worker, cancel).await {
             break;
         }
-        match session(&worker, &cancel, &mut first).await {
+        let ended = session(worker, cancel, &mut first).await;
+        match ended.map_err(|e| chain(&e)) {
             Ok(End::Cancelled) => break,
             Ok(End::KeyspaceMissing) => continue,
             Ok(End::BrokerLost(why)) | Err(why) => {
@@ -60,10 +143,6 @@ pub async fn run(worker: Arc<Worker>, cancel: CancellationToken) {
             }
         }
     }
-    renewing.cancel();
-    let _ = tokio::join!(renewals, hand_overs);
-    worker.publisher.close().await;
-    info!("worker stopped");
 }
 
 /// Waits until Redis holds hookpost's keyspace marker; `false` if cancelled first.
@@ -110,11 +189,10 @@ async fn session(
     worker: &Arc<Worker>,
     cancel: &CancellationToken,
     first: &mut bool,
-) -> Result<End, String> {
+) -> Result<End, SessionError> {
     let cfg = &worker.config;
-    let conn = hookpost_broker::connect(&cfg.amqp_url, "hookpost-worker", cfg.connect_timeout)
-        .await
-        .map_err(|e| e.to_string())?;
+    let conn =
+        hookpost_broker::connect(&cfg.amqp_url, "hookpost-worker", cfg.connect_timeout).await?;
     if !*first {
         worker
             .metrics
@@ -123,22 +201,13 @@ async fn session(
             .inc();
     }
     *first = false;
-    let setup = conn.create_channel().await.map_err(|e| e.to_string())?;
-    worker
-        .topology
-        .declare(&setup)
-        .await
-        .map_err(|e| e.to_string())?;
+    let setup = conn.create_channel().await?;
+    worker.topology.declare(&setup).await?;
     let seen = worker
         .store
         .queue_shards_seen(worker.topology.events_queues.len() as u32)
-        .await
-        .map_err(|e| e.to_string())?;
-    let leftovers = worker
-        .topology
-        .leftover_shards(&conn, seen)
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
+    let leftovers = worker.topology.leftover_shards(&conn, seen).await?;
     if !leftovers.is_empty() {
         warn!(queues = ?leftovers, "consuming shard queues above HOOKPOST_QUEUE_SHARDS until they are empty");
     }
@@ -158,9 +227,7 @@ async fn session(
             true => (cfg.prefetch / 4).max(1),
             false => cfg.prefetch,
         };
-        let (ch, consumer) = hookpost_broker::consume::open(&conn, queue, queue, prefetch)
-            .await
-            .map_err(|e| e.to_string())?;
+        let (ch, consumer) = hookpost_broker::consume::open(&conn, queue, queue, prefetch).await?;
         channels.push((ch, queue));
         let (settler, settled) = Settler::start();
         settling.push(settled);
@@ -237,7 +304,9 @@ async fn session(
     tracker.wait().await;
     // The last acks go out before the connection closes.
     for settled in settling {
-        let _ = settled.await;
+        if let Err(e) = settled.await {
+            error!(error = %e, "a settler stopped before its last acks");
+        }
     }
     let _ = conn.close(200, "worker stopping".into()).await;
     Ok(end)
@@ -272,60 +341,62 @@ async fn handle(
     );
     let tag = delivery.delivery_tag;
     let acker = std::sync::Mutex::new(Some(delivery.acker));
-    let take_acker = || acker.lock().expect("not poisoned").take();
-    let ack_now = || {
-        if let Some(acker) = take_acker() {
-            source.settler.ack(tag, acker);
+    let settle = |settlement: Settlement| {
+        if let Some(acker) = acker.lock().expect("not poisoned").take() {
+            source.settler.settle(tag, acker, settlement);
         }
     };
+    let ack_now = |durable: Durable| settle(Settlement::Ack(durable));
     let disposition = if is_event {
+        let early = EarlyAck::new(&ack_now);
         worker
-            .handle_event(&delivery.data, source.overflow, &EarlyAck(Some(&ack_now)))
+            .handle_event(&delivery.data, source.overflow, &early)
             .await
     } else {
         worker.handle_task(&delivery.data).await
     };
     tracing::debug!(?disposition, "handled");
-    let Some(acker) = take_acker() else {
-        return; // acked early, once the outcomes it carried were durable
-    };
-    let disposition = match disposition {
+    let settlement = match disposition {
+        // Acked early, once the outcomes it carried were durable.
+        Disposition::AckedEarly(_) => return,
+        Disposition::Ack(durable) => Settlement::Ack(durable),
         Disposition::DeadLetter(reason, message) => {
             match dead_letter(worker, &delivery.data, reason, &message, &source.queue).await {
-                Ok(()) => Disposition::Ack,
-                Err(e) => Disposition::Requeue(format!("dead-lettering failed: {e}")),
+                Ok(durable) => Settlement::Ack(durable),
+                Err(e) => requeue(worker, Requeue::DeadLetter(e)).await,
             }
         }
-        other => other,
-    };
-    match disposition {
-        Disposition::Ack => source.settler.ack(tag, acker),
-        Disposition::Requeue(why) => {
-            worker
-                .metrics
-                .redis_errors
-                .with_label_values(&["worker"])
-                .inc();
-            warn!(error = %why, "could not make the outcome durable; requeueing");
-            // A pause so that a Redis outage does not become a hot requeue loop.
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            source.settler.requeue(tag, acker);
-        }
+        Disposition::Requeue(why) => requeue(worker, why).await,
         Disposition::KeyspaceMissing => {
             keyspace_lost.cancel();
-            source.settler.requeue(tag, acker);
+            Settlement::Requeue
         }
-        Disposition::DeadLetter(..) => unreachable!("settled above"),
-    }
+    };
+    settle(settlement);
 }
 
+/// Counts and logs a requeue by what failed, then pauses, so that an outage does not
+/// become a hot requeue loop.
+async fn requeue(worker: &Worker, why: Requeue) -> Settlement {
+    let role = ["worker"];
+    match why.is_broker() {
+        true => worker.metrics.broker_errors.with_label_values(&role).inc(),
+        false => worker.metrics.redis_errors.with_label_values(&role).inc(),
+    }
+    warn!(error = %chain(&why), "requeueing a message");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    Settlement::Requeue
+}
+
+/// Publishes the message to the dead-letter exchange; the proof once RabbitMQ confirmed.
 async fn dead_letter(
     worker: &Worker,
     body: &[u8],
-    reason: &'static str,
+    reason: hookpost_core::labels::DeadLetterReason,
     message: &str,
     queue: &str,
-) -> Result<(), String> {
+) -> Result<Durable, BrokerError> {
+    let reason = reason.as_str();
     warn!(reason, error = %message, "dead-lettering a message");
     let headers = [
         ("x-hookpost-reason", reason.to_owned()),
@@ -339,16 +410,12 @@ async fn dead_letter(
         message_id: None,
         headers: &headers,
     };
-    worker
-        .publisher
-        .publish(&msg)
-        .await
-        .map_err(|e| e.to_string())?;
+    worker.publisher.publish(&msg).await?;
     worker
         .metrics
         .dead_letters
         .with_label_values(&[reason])
         .inc();
     tracing::debug!(reason, "dead letter confirmed");
-    Ok(())
+    Ok(Durable::nothing_to_write(NothingToWrite::DeadLettered))
 }

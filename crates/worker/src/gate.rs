@@ -6,17 +6,25 @@
 
 use std::time::Duration;
 
-use crate::hooks_cache::ReadyHook;
-use crate::Worker;
+use hookpost_core::labels::DeferReason;
+use hookpost_core::Config;
+use hookpost_store::Store;
 
-/// The deferral reason of a hook whose slots in this worker stayed busy.
-pub(crate) const SLOW_HOOK: &str = "hook_concurrency";
+use crate::hooks_cache::ReadyHook;
+use crate::limits::HookLimits;
 /// A short wait for the rate limit is slept through in place; a longer one defers.
 const RATE_SLEEP: Duration = Duration::from_millis(250);
 /// How often a hook's shared slots are asked again within `HOOKPOST_HOOK_WAIT`.
 const SLOT_POLL: Duration = Duration::from_millis(20);
 
-/// Leave to attempt: the slots taken, given back by [`Worker::release`].
+/// The gate: this worker's slots per hook, and the hooks' shared limits in Redis.
+pub struct Gate {
+    limits: HookLimits,
+    store: Store,
+    config: Config,
+}
+
+/// Leave to attempt: the slots taken, given back by [`Gate::release`].
 pub struct Pass {
     local: crate::limits::Slot,
     shared: Option<String>,
@@ -33,19 +41,28 @@ impl Pass {
 /// label).
 pub struct Defer {
     pub at_ms: i64,
-    pub reason: &'static str,
+    pub reason: DeferReason,
 }
 
 impl Defer {
     /// Whether the delivery waits in its hook's backlog (the hook is slow) rather than
     /// going through the retry set (a control's limit, which has its own pace).
     pub fn waits_in_backlog(&self) -> bool {
-        self.reason == SLOW_HOOK
+        self.reason == DeferReason::HookConcurrency
     }
 }
 
-impl Worker {
-    pub(crate) async fn gate(&self, tenant: &str, hook: &ReadyHook) -> Result<Pass, Defer> {
+impl Gate {
+    pub fn new(config: Config, store: Store) -> Self {
+        Gate {
+            limits: HookLimits::default(),
+            store,
+            config,
+        }
+    }
+
+    /// Leave to attempt now, or when to come back.
+    pub(crate) async fn pass(&self, tenant: &str, hook: &ReadyHook) -> Result<Pass, Defer> {
         let (h, c) = (&hook.hook, &hook.hook.controls);
         let local = self
             .limits
@@ -68,7 +85,7 @@ impl Worker {
         Ok(pass)
     }
 
-    /// What [`Worker::gate`] would say at once of a hook that is slow now, without
+    /// What [`Gate::pass`] would say at once of a hook that is slow now, without
     /// taking or waiting for anything; `None` when the gate must be asked.
     pub(crate) fn slow_now(&self, hook: &ReadyHook) -> Option<Defer> {
         self.limits
@@ -87,11 +104,11 @@ impl Worker {
             // Back when the hook's slow spell ends (at least the defer delay), not every
             // second: a hanging hook's backlog must not churn the broker.
             at_ms: slow_until.max(self.later(self.config.defer_delay)),
-            reason: SLOW_HOOK,
+            reason: DeferReason::HookConcurrency,
         }
     }
 
-    /// Gives back what [`Worker::gate`] took.
+    /// Gives back what [`Gate::pass`] took.
     pub(crate) async fn release(&self, tenant: &str, hook: &ReadyHook, pass: Pass) {
         if let Some(token) = pass.shared {
             // On failure the slot's lease frees it.
@@ -119,7 +136,7 @@ impl Worker {
                 _ => {
                     return Err(Defer {
                         at_ms: self.later(self.config.defer_delay),
-                        reason: "max_in_flight",
+                        reason: DeferReason::MaxInFlight,
                     })
                 }
             }
@@ -146,7 +163,7 @@ impl Worker {
             };
             return Err(Defer {
                 at_ms: self.later(defer_by),
-                reason: "rate_limit",
+                reason: DeferReason::RateLimit,
             });
         }
     }

@@ -1,29 +1,56 @@
 //! hookpost's delivery worker: consume → fan out → sign → POST → record → ack.
 //!
-//! - [`consumer`]: the connection loop: consume both queues, reconnect, shut down.
-//! - [`process`]: one message to one [`process::Disposition`]; the write-then-ack order.
-//! - [`sender`]: one HTTP attempt as an [`hookpost_core::outcome::Attempt`].
-//! - [`egress`]: which addresses may be delivered to (checked inside the resolver).
-//! - [`hooks_cache`]: each tenant's hooks, reloaded when their version changes.
-//! - [`backlog`]: a slow hook's deliveries wait in its backlog; its drain.
-//! - [`gate`]: whether an attempt may go now (slots, `max_in_flight`, `rate_limit`).
-//! - [`limits`]: in-flight requests per hook in this worker.
-//! - [`ordered`]: ordered hooks: whose turn it is per ordering key.
+//! The coordinator ([`Worker`]) wires parts that own their state; parts depend on lower
+//! parts, never on the coordinator.
+//!
+//! Coordinator:
+//! - [`consumer`]: the connection loop and the role's task set: consume, reconnect,
+//!   settle each message, shut down.
+//! - [`process`]: one message to one [`disposition::Disposition`].
+//! - [`fan_out`]: an event's first attempts; the early ack when some are slow.
+//! - [`attempt`]: one delivery's attempt: turn, gate, attempter; or why it waits.
+//! - [`record`]: the write-then-ack order, [`Worker::make_durable`].
+//! - [`drain`]: a slow hook's backlog worked through.
+//!
+//! Parts:
+//! - [`gate`]: whether an attempt may go now (slots, `max_in_flight`, `rate_limit`),
+//!   over [`limits`]: in-flight requests per hook in this worker.
+//! - [`attempter`]: one signed POST and what follows from its answer (`next_delay`).
+//! - [`backlog`]: pushes into slow hooks' backlogs, through [`backlog_writer`].
+//! - [`ordered`]: ordered hooks: whose turn it is per ordering key; the hand-overs.
 //! - [`leases`]: the events being processed, their leases renewed while it works.
 //! - [`fairness`]: each tenant's share of the worker; a tenant over it is moved aside.
+//! - [`hooks_cache`]: each tenant's hooks, reloaded when their version changes.
+//! - [`sender`], [`egress`], [`filtering`]: the HTTP attempt, the addresses it may
+//!   reach, which hooks' filters take an event.
+//! - [`settle`]: acks (for a [`hookpost_store::Durable`] only) and requeues, batched.
+//!
+//! Values: [`context`] (an attempt's event, delivery and hook), [`decided`] (one
+//! delivery's outcome), [`disposition`] (a message's; typed requeue reasons),
+//! [`persist`] (a durable write tried again over a short outage).
 #![forbid(unsafe_code)]
 
+pub mod attempt;
+pub mod attempter;
 pub mod backlog;
+pub mod backlog_writer;
 pub mod consumer;
+pub(crate) mod context;
+pub(crate) mod decided;
+pub mod disposition;
+pub mod drain;
 pub mod egress;
 pub mod fairness;
+pub mod fan_out;
 pub mod filtering;
 pub mod gate;
 pub mod hooks_cache;
 pub mod leases;
 pub mod limits;
 pub mod ordered;
+pub(crate) mod persist;
 pub mod process;
+pub mod record;
 pub mod sender;
 pub mod settle;
 
@@ -33,25 +60,23 @@ use hookpost_broker::{Publisher, Topology};
 use hookpost_core::Config;
 use hookpost_ops::{Metrics, Readiness};
 use hookpost_store::Store;
-use tokio::sync::Semaphore;
 
-pub use consumer::run;
+pub use consumer::{run, WorkerError};
 
-/// Everything one worker process shares between its in-flight messages.
+/// The coordinator: everything one worker process shares between its in-flight
+/// messages, as parts.
 pub struct Worker {
     config: Config,
     store: Store,
     topology: Topology,
-    /// For dead letters, and for ordered deliveries whose turn has come.
-    publisher: Publisher,
-    sender: sender::Sender,
+    /// For dead letters and moves to the overflow queue (and the turns' hand-overs).
+    publisher: Arc<Publisher>,
     hooks: hooks_cache::HooksCache,
-    limits: limits::HookLimits,
+    gate: gate::Gate,
+    attempter: attempter::Attempter,
+    backlogs: backlog::Backlogs,
+    turns: ordered::Turns,
     leases: leases::Leases,
-    hand_overs: ordered::HandOvers,
-    armed: backlog::ArmedBacklogs,
-    writer: backlog::BacklogWriter,
-    in_flight: Semaphore,
     fairness: fairness::Fairness,
     metrics: Arc<Metrics>,
     readiness: Readiness,
@@ -68,21 +93,27 @@ impl Worker {
         readiness.expect(&["worker.redis", "worker.keyspace", "worker.broker"]);
         let topology = Topology::for_config(&config);
         let reconnects = metrics.amqp_reconnects.with_label_values(&["worker"]);
-        let publisher = Publisher::new(
-            &config.amqp_url,
-            "hookpost-worker-dlq",
-            topology.clone(),
-            config.connect_timeout,
-        )
-        .with_reconnect_hook(move || reconnects.inc());
+        let publisher = Arc::new(
+            Publisher::new(
+                &config.amqp_url,
+                "hookpost-worker-dlq",
+                topology.clone(),
+                config.connect_timeout,
+            )
+            .with_reconnect_hook(move || reconnects.inc()),
+        );
         Arc::new(Worker {
-            sender: sender::Sender::new(&config),
-            limits: limits::HookLimits::default(),
+            gate: gate::Gate::new(config.clone(), store.clone()),
+            attempter: attempter::Attempter::new(config.clone(), metrics.clone()),
+            backlogs: backlog::Backlogs::new(store.clone(), metrics.clone()),
+            turns: ordered::Turns::new(
+                store.clone(),
+                config.clone(),
+                metrics.clone(),
+                publisher.clone(),
+                topology.clone(),
+            ),
             leases: leases::Leases::default(),
-            hand_overs: ordered::HandOvers::default(),
-            armed: backlog::ArmedBacklogs::default(),
-            writer: backlog::BacklogWriter::default(),
-            in_flight: Semaphore::new(config.concurrency),
             fairness: fairness::Fairness::new(
                 config.fairness,
                 usize::from(config.prefetch) * topology.events_queues.len(),

@@ -3,16 +3,20 @@
 //! recorded, and the next delivery for the key is sent for at once. A delivery that
 //! must wait is looked at again after a while, a safety net behind that hand-over.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use hookpost_broker::{Publisher, Topology};
 use hookpost_core::ordering::{OnFailure, Ordering};
+use hookpost_core::Config;
+use hookpost_ops::Metrics;
 use hookpost_store::log::Status;
 use hookpost_store::ordering::{turn_task, Ordered, Release, Turn};
 use hookpost_store::retries::Due;
+use hookpost_store::Store;
 use tracing::warn;
 
-use crate::process::EventParts;
-use crate::Worker;
+use crate::context::EventParts;
 
 /// Behind the hand-over, how soon a waiting delivery looks again: after as long as it has
 /// waited so far, within these bounds. Rarely: a long queue for one key must not churn,
@@ -27,15 +31,46 @@ pub struct Hold {
     on_failure: OnFailure,
 }
 
-/// Not its turn: look again at `at_ms` (`None`: never, it ended). `record` is false when
-/// another handler is attempting or has ended this very delivery (its log record is that
-/// handler's to write).
-pub struct NotYet {
-    pub at_ms: Option<i64>,
-    pub record: bool,
+/// Not its turn.
+pub enum NotYet {
+    /// Look again then.
+    Wait(i64),
+    /// Another handler is attempting this very delivery (its log record is that
+    /// handler's to write): look again then.
+    Busy(i64),
+    /// It ended: never look again.
+    Ended,
 }
 
-impl Worker {
+/// Ordered hooks' turns: taking and letting go of keys, and sending for the next.
+pub struct Turns {
+    store: Store,
+    config: Config,
+    metrics: Arc<Metrics>,
+    /// For hand-overs, straight to the deliveries queue.
+    publisher: Arc<Publisher>,
+    topology: Topology,
+    hand_overs: HandOvers,
+}
+
+impl Turns {
+    pub fn new(
+        store: Store,
+        config: Config,
+        metrics: Arc<Metrics>,
+        publisher: Arc<Publisher>,
+        topology: Topology,
+    ) -> Self {
+        Turns {
+            store,
+            config,
+            metrics,
+            publisher,
+            topology,
+            hand_overs: HandOvers::default(),
+        }
+    }
+
     /// Takes delivery `id`'s key, or says when to look again.
     pub(crate) async fn take_turn(
         &self,
@@ -77,29 +112,14 @@ impl Worker {
                 if let Some(head) = idle_head {
                     self.send_for(turn_task(tenant, hook_id, &head).into_iter().collect());
                 }
-                Err(NotYet {
-                    at_ms: Some(poll),
-                    record: true,
-                })
+                Err(NotYet::Wait(poll))
             }
-            Ok(Turn::Blocked) => Err(NotYet {
-                at_ms: Some(poll),
-                record: true,
-            }),
-            Ok(Turn::Busy) => Err(NotYet {
-                at_ms: Some(later(POLL_FIRST)),
-                record: false,
-            }),
-            Ok(Turn::Ended) => Err(NotYet {
-                at_ms: None,
-                record: false,
-            }),
+            Ok(Turn::Blocked) => Err(NotYet::Wait(poll)),
+            Ok(Turn::Busy) => Err(NotYet::Busy(later(POLL_FIRST))),
+            Ok(Turn::Ended) => Err(NotYet::Ended),
             Err(e) => {
                 warn!(error = %e, "could not check an ordered delivery's turn");
-                Err(NotYet {
-                    at_ms: Some(later(self.config.defer_delay)),
-                    record: true,
-                })
+                Err(NotYet::Wait(later(self.config.defer_delay)))
             }
         }
     }
@@ -144,7 +164,7 @@ impl Worker {
 }
 
 /// Deliveries whose turn has come, on their way to the deliveries queue.
-pub struct HandOvers {
+struct HandOvers {
     tx: tokio::sync::mpsc::UnboundedSender<Due>,
     rx: std::sync::Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<Due>>>,
 }
@@ -159,7 +179,7 @@ impl Default for HandOvers {
     }
 }
 
-impl Worker {
+impl Turns {
     /// Sends for the deliveries whose turn has come, without waiting: a publisher confirm
     /// takes up to a disk flush, and a key's hand-overs follow one another. Each waiting
     /// delivery also looks again by itself, so a hand-over lost here only delays.

@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use hookpost_store::Durable;
 use lapin::options::{BasicAckOptions, BasicNackOptions};
 use lapin::Acker;
 use tokio::sync::mpsc;
@@ -50,13 +51,23 @@ impl Settler {
         let _ = self.notes.send(Note::Received(tag));
     }
 
-    pub fn ack(&self, tag: u64, acker: Acker) {
-        let _ = self.notes.send(Note::Done(tag, acker));
+    /// Settles one message: the one place a message is acked, and only for the proof
+    /// that its outcome is durable.
+    pub fn settle(&self, tag: u64, acker: Acker, settlement: Settlement) {
+        let note = match settlement {
+            Settlement::Ack(_durable) => Note::Done(tag, acker),
+            Settlement::Requeue => Note::Requeue(tag, acker),
+        };
+        let _ = self.notes.send(note);
     }
+}
 
-    pub fn requeue(&self, tag: u64, acker: Acker) {
-        let _ = self.notes.send(Note::Requeue(tag, acker));
-    }
+/// How a message is settled.
+pub enum Settlement {
+    /// Its outcome is durable: ack it.
+    Ack(Durable),
+    /// Give it back to its queue.
+    Requeue,
 }
 
 /// One channel's messages between delivery and ack (`A`: what acks one).

@@ -181,6 +181,7 @@ async fn streak(s: &Store, id: &str, a: &Attempt, span: i64) -> Vec<String> {
     )
     .await
     .unwrap()
+    .failing
 }
 
 #[tokio::test]

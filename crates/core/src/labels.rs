@@ -1,0 +1,104 @@
+//! Reasons that end up as metric labels, dead-letter headers and console text: one
+//! enum each, so that the worker, the metrics and the console share one list. The
+//! strings are stable (dashboards and alerts use them).
+
+/// Why a delivery waited without an attempt (`hookpost_deliveries_deferred_total`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DeferReason {
+    /// This worker's slots at the hook stayed busy: the hook is slow.
+    HookConcurrency,
+    /// The hook's `max_in_flight` across workers was reached.
+    MaxInFlight,
+    /// The hook's `rate_limit`.
+    RateLimit,
+    /// An earlier delivery for its ordering key had not ended.
+    Ordering,
+}
+
+impl DeferReason {
+    pub const ALL: [DeferReason; 4] = [
+        DeferReason::HookConcurrency,
+        DeferReason::MaxInFlight,
+        DeferReason::RateLimit,
+        DeferReason::Ordering,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            DeferReason::HookConcurrency => "hook_concurrency",
+            DeferReason::MaxInFlight => "max_in_flight",
+            DeferReason::RateLimit => "rate_limit",
+            DeferReason::Ordering => "ordering",
+        }
+    }
+}
+
+/// Why a message went to the dead-letter queue (`hookpost_dead_letters_total`, the
+/// `x-hookpost-reason` header, the routing key). The event ones are also the API's
+/// error codes for a refused event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DeadLetterReason {
+    InvalidJson,
+    InvalidEvent,
+    MissingField,
+    InvalidField,
+    UnknownTenant,
+    TooLarge,
+    InvalidTask,
+    TooDeep,
+}
+
+impl DeadLetterReason {
+    pub const ALL: [DeadLetterReason; 8] = [
+        DeadLetterReason::InvalidJson,
+        DeadLetterReason::InvalidEvent,
+        DeadLetterReason::MissingField,
+        DeadLetterReason::InvalidField,
+        DeadLetterReason::UnknownTenant,
+        DeadLetterReason::TooLarge,
+        DeadLetterReason::InvalidTask,
+        DeadLetterReason::TooDeep,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            DeadLetterReason::InvalidJson => "invalid_json",
+            DeadLetterReason::InvalidEvent => "invalid_event",
+            DeadLetterReason::MissingField => "missing_field",
+            DeadLetterReason::InvalidField => "invalid_field",
+            DeadLetterReason::UnknownTenant => "unknown_tenant",
+            DeadLetterReason::TooLarge => "too_large",
+            DeadLetterReason::InvalidTask => "invalid_task",
+            DeadLetterReason::TooDeep => "too_deep",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_are_distinct_and_snake_case() {
+        let defer: Vec<&str> = DeferReason::ALL.iter().map(|r| r.as_str()).collect();
+        let dead: Vec<&str> = DeadLetterReason::ALL.iter().map(|r| r.as_str()).collect();
+        for labels in [&defer, &dead] {
+            let mut sorted = labels.to_vec();
+            sorted.sort_unstable();
+            sorted.dedup();
+            assert_eq!(sorted.len(), labels.len(), "{labels:?}");
+            assert!(labels
+                .iter()
+                .all(|l| l.chars().all(|c| c.is_ascii_lowercase() || c == '_')));
+        }
+        assert_eq!(
+            defer,
+            [
+                "hook_concurrency",
+                "max_in_flight",
+                "rate_limit",
+                "ordering"
+            ]
+        );
+    }
+}

@@ -1,0 +1,98 @@
+//! One delivery's attempt as the coordinator runs it: its ordering key's turn, the
+//! gate, the attempter; or why it was put off.
+
+use hookpost_core::labels::DeferReason;
+use hookpost_store::backlog;
+use tracing::Instrument;
+
+use crate::context::AttemptCtx;
+use crate::decided::Decided;
+use crate::ordered::NotYet;
+use crate::Worker;
+
+impl Worker {
+    /// Makes one attempt of one delivery, or defers it when its hook has no free slot.
+    pub(crate) async fn attempt(&self, ctx: AttemptCtx<'_>) -> Decided {
+        let span = tracing::info_span!("delivery", delivery_id = %ctx.delivery.id, hook_id = %ctx.hook.hook.id, attempt = ctx.n);
+        async move {
+            let (ev, hook) = (ctx.ev, ctx.hook);
+            let hold = match &hook.order {
+                Some(order) => {
+                    let turn = self
+                        .turns
+                        .take_turn(ev, &hook.hook.id, order, &ctx.delivery.id)
+                        .await;
+                    match turn {
+                        Ok(hold) => Some(hold),
+                        Err(NotYet::Wait(at_ms)) => {
+                            return self.defer(ctx, at_ms, DeferReason::Ordering);
+                        }
+                        Err(NotYet::Busy(at_ms)) => {
+                            // Another handler attempts it now: its record is theirs.
+                            self.count_deferred(DeferReason::Ordering, 1);
+                            let due = ctx.task(ctx.n, at_ms);
+                            return Decided::Deferred { due, record: None };
+                        }
+                        Err(NotYet::Ended) => return Decided::AlreadyEnded,
+                    }
+                }
+                None => None,
+            };
+            let pass = match self.gate.pass(ev.tenant, hook).await {
+                Ok(pass) => pass,
+                Err(defer) => {
+                    if let Some(hold) = &hold {
+                        // The delivery keeps its key; this handler lets go.
+                        let d = &ctx.delivery;
+                        self.turns
+                            .let_go(ev.tenant, ev.id, &d.hook_id, &d.id, hold, None)
+                            .await;
+                    } else if defer.waits_in_backlog() {
+                        self.count_deferred(defer.reason, 1);
+                        return Decided::Backlogged {
+                            hook_id: ctx.delivery.hook_id,
+                            entry: backlog::entry(ev.id, ctx.n, ctx.resend),
+                            at_ms: defer.at_ms,
+                        };
+                    }
+                    return self.defer(ctx, defer.at_ms, defer.reason);
+                }
+            };
+            let attempt = self.attempter.send(&ctx).await;
+            if attempt.status.is_some() {
+                pass.answered();
+            }
+            self.gate.release(ev.tenant, hook, pass).await;
+            let (status, retry) = self.attempter.follow_up(&ctx, &attempt);
+            tracing::debug!(
+                outcome = attempt.outcome.as_str(),
+                status = status.as_str(),
+                "attempt made"
+            );
+            Decided::Attempted {
+                delivery: ctx.delivery,
+                attempt,
+                status,
+                retry,
+                hold,
+            }
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// A delivery put off without an attempt until `at_ms`, for `reason`.
+    fn defer(&self, ctx: AttemptCtx<'_>, at_ms: i64, reason: DeferReason) -> Decided {
+        self.count_deferred(reason, 1);
+        Decided::Deferred {
+            due: ctx.task(ctx.n, at_ms),
+            record: Some(ctx.delivery),
+        }
+    }
+
+    /// Counts deliveries put off without an attempt, for `reason`.
+    pub(crate) fn count_deferred(&self, reason: DeferReason, n: usize) {
+        let deferred = self.metrics.deferred.with_label_values(&[reason.as_str()]);
+        deferred.inc_by(n as u64);
+    }
+}

@@ -1,0 +1,119 @@
+//! One delivery's outcome, ready to be made durable.
+
+use hookpost_core::outcome::Attempt;
+use hookpost_store::log::{Record, Status};
+use hookpost_store::retries::Due;
+
+use crate::backlog::Push;
+use crate::context::DeliveryRef;
+use crate::ordered::Hold;
+
+/// What became of one delivery.
+pub(crate) enum Decided {
+    /// An attempt was made; `retry` is the next one's task when it failed with attempts
+    /// left. `hold`: the ordering key this handler holds for it (ordered hooks).
+    Attempted {
+        delivery: DeliveryRef,
+        attempt: Attempt,
+        status: Status,
+        retry: Option<Due>,
+        hold: Option<crate::ordered::Hold>,
+    },
+    /// Put off without an attempt until `due`. `record`: the log record to write, `None`
+    /// when another handler is attempting or has ended this very delivery (the record is
+    /// that handler's to write).
+    Deferred {
+        due: Due,
+        record: Option<DeliveryRef>,
+    },
+    /// Put in its slow hook's backlog as `entry`, whose drain comes back at `at_ms`; it
+    /// has no log record until its attempt.
+    Backlogged {
+        hook_id: String,
+        entry: String,
+        at_ms: i64,
+    },
+    /// Its hook was deleted or deactivated: scheduled attempts are dropped.
+    Cancelled(DeliveryRef),
+    /// It ended already (a late look at it): nothing to record or send.
+    AlreadyEnded,
+}
+
+impl Decided {
+    /// The task to store before anything else.
+    pub fn due(&self) -> Option<&Due> {
+        match self {
+            Decided::Attempted { retry, .. } => retry.as_ref(),
+            Decided::Deferred { due, .. } => Some(due),
+            _ => None,
+        }
+    }
+
+    /// Its log record, written once its task is stored.
+    pub fn record<'a>(&'a self, kind: &'a str) -> Option<Record<'a>> {
+        let (d, status, next_at, attempt) = match self {
+            Decided::Attempted {
+                delivery,
+                attempt,
+                status,
+                retry,
+                ..
+            } => (
+                delivery,
+                *status,
+                retry.as_ref().map(|d| d.at_ms),
+                Some(attempt),
+            ),
+            Decided::Deferred {
+                due,
+                record: Some(delivery),
+            } => (delivery, Status::Pending, Some(due.at_ms), None),
+            Decided::Cancelled(delivery) => (delivery, Status::Cancelled, None, None),
+            _ => return None,
+        };
+        Some(Record {
+            delivery_id: &d.id,
+            hook_id: &d.hook_id,
+            kind,
+            hook_json: &d.hook_json,
+            status,
+            next_at,
+            attempt,
+        })
+    }
+
+    /// Its push into its hook's backlog.
+    pub fn push(&self) -> Option<Push<'_>> {
+        match self {
+            Decided::Backlogged {
+                hook_id,
+                entry,
+                at_ms,
+            } => Some((hook_id, entry, *at_ms)),
+            _ => None,
+        }
+    }
+
+    /// The ordering key held for it, to let go once its outcome is durable.
+    pub fn hold(&self) -> Option<(&DeliveryRef, &Hold, Status)> {
+        match self {
+            Decided::Attempted {
+                delivery,
+                status,
+                hold: Some(hold),
+                ..
+            } => Some((delivery, hold, *status)),
+            _ => None,
+        }
+    }
+
+    /// The hook, when its receiver answered 410 Gone.
+    pub fn gone(&self) -> Option<&str> {
+        match self {
+            Decided::Attempted {
+                delivery, attempt, ..
+            } if attempt.status == Some(410) => Some(&delivery.hook_id),
+            _ => None,
+        }
+    }
+}

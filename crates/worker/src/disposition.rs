@@ -1,0 +1,104 @@
+//! What becomes of a message, and why a message goes back to its queue.
+
+use hookpost_broker::BrokerError;
+use hookpost_core::labels::DeadLetterReason;
+use hookpost_store::{Durable, StoreError};
+
+/// What becomes of a message. An ack needs the proof that its outcome is durable.
+#[derive(Debug)]
+pub enum Disposition {
+    Ack(Durable),
+    /// Acked already through [`EarlyAck`]; this only reports.
+    AckedEarly(Acked),
+    /// Put it back for another try: its outcome could not be made durable.
+    Requeue(Requeue),
+    /// Send it to the dead-letter queue with a reason and a message, then ack.
+    DeadLetter(DeadLetterReason, String),
+    /// Redis does not hold hookpost's keyspace: requeue and stop consuming.
+    KeyspaceMissing,
+}
+
+/// Why a message goes back to its queue.
+#[derive(Debug, thiserror::Error)]
+pub enum Requeue {
+    #[error("could not make the outcome durable")]
+    Store(#[source] StoreError),
+    #[error("could not move an event to the overflow queue")]
+    Overflow(#[source] BrokerError),
+    #[error("could not dead-letter the message")]
+    DeadLetter(#[source] BrokerError),
+    #[error("a slow hook's backlog was disarmed each time this worker armed it")]
+    BacklogDisarmed,
+    #[error("the backlog writer stopped before it answered")]
+    BacklogWriterGone,
+}
+
+impl Requeue {
+    /// Whether RabbitMQ failed (else Redis did): which error metric counts it.
+    pub fn is_broker(&self) -> bool {
+        matches!(self, Requeue::Overflow(_) | Requeue::DeadLetter(_))
+    }
+}
+
+impl From<StoreError> for Requeue {
+    fn from(e: StoreError) -> Self {
+        Requeue::Store(e)
+    }
+}
+
+impl From<StoreError> for Disposition {
+    fn from(e: StoreError) -> Self {
+        Disposition::Requeue(Requeue::Store(e))
+    }
+}
+
+impl From<Requeue> for Disposition {
+    fn from(why: Requeue) -> Self {
+        Disposition::Requeue(why)
+    }
+}
+
+/// The message was acked through [`EarlyAck`]: only [`EarlyAck::ack_now`] makes one.
+#[derive(Debug)]
+pub struct Acked(());
+
+/// Acks the message being handled at once, before its handler returns (once).
+pub struct EarlyAck<'a>(Option<&'a (dyn Fn(Durable) + Sync)>);
+
+impl<'a> EarlyAck<'a> {
+    pub fn new(ack: &'a (dyn Fn(Durable) + Sync)) -> Self {
+        EarlyAck(Some(ack))
+    }
+
+    /// For a message that must not be acked before its handler returns.
+    pub fn none() -> Self {
+        EarlyAck(None)
+    }
+
+    pub fn possible(&self) -> bool {
+        self.0.is_some()
+    }
+
+    /// Acks now when possible; else the ack waits for the handler's return.
+    pub fn ack_now(&self, durable: Durable) -> Disposition {
+        match self.0 {
+            Some(ack) => {
+                ack(durable);
+                Disposition::AckedEarly(Acked(()))
+            }
+            None => Disposition::Ack(durable),
+        }
+    }
+}
+
+/// An error and its causes, for a log line.
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cause = c.source();
+    }
+    out
+}

@@ -1,0 +1,191 @@
+//! An event's first attempts: which hooks take it, the slow hooks' deliveries parked in
+//! their backlogs, the attempts at once, and a message acked early when some attempts
+//! are slow (their outcomes follow, behind safety-net retries).
+
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use hookpost_core::delivery::delivery_id;
+use hookpost_core::labels::DeferReason;
+use hookpost_store::backlog;
+use hookpost_store::retries::Due;
+use tracing::warn;
+
+use crate::backlog::Push;
+use crate::context::{attempt_task, AttemptCtx, DeliveryRef, EventParts};
+use crate::decided::Decided;
+use crate::disposition::{Disposition, EarlyAck};
+use crate::hooks_cache::ReadyHook;
+use crate::persist::persist;
+use crate::record::by_index;
+use crate::Worker;
+
+/// A slow attempt's safety-net retry comes this long after the attempt must have ended.
+const SAFETY_NET_MARGIN: std::time::Duration = std::time::Duration::from_secs(5);
+
+impl Worker {
+    /// First attempts of every delivery of an event; `takeover` skips those already decided.
+    pub(crate) async fn fan_out(
+        &self,
+        ev: &EventParts<'_>,
+        version: u64,
+        takeover: bool,
+        early: &EarlyAck<'_>,
+    ) -> Disposition {
+        let hooks = match self.hooks.get(&self.store, ev.tenant, version).await {
+            Ok(h) => h,
+            Err(e) => return e.into(),
+        };
+        self.fairness
+            .note_hooks(ev.tenant, hooks.iter().any(|h| h.order.is_some()));
+        // The payload is parsed only when a subscribed hook has a filter or an ordering
+        // key, once per event.
+        let subscribed = || hooks.iter().filter(|h| h.hook.wants(ev.kind));
+        let payload = match subscribed().any(|h| h.filter.is_some() || h.order.is_some()) {
+            true => serde_json::from_str::<serde_json::Value>(ev.data).ok(),
+            false => None,
+        };
+        let ev = &EventParts {
+            payload: payload.as_ref(),
+            ..*ev
+        };
+        let mut targets: Vec<(&ReadyHook, String)> = Vec::new();
+        // Deliveries to hooks slow now go straight to their backlogs: no attempt to set up
+        // (a take-over looks at each delivery first, an ordered one keeps its turn), one
+        // entry for all of them, and each only a hook id and when its drain should come.
+        let entry = std::cell::OnceCell::new();
+        let mut parked: Vec<Push<'_>> = Vec::new();
+        let candidates: Vec<&ReadyHook> = subscribed().collect();
+        let budget = self.config.filter_budget;
+        let chosen = crate::filtering::choose(&candidates, payload.as_ref(), budget);
+        if chosen.exhausted {
+            crate::filtering::report_exhausted(&self.metrics, "worker", ev.tenant, ev.id);
+        }
+        let kept = candidates
+            .iter()
+            .zip(chosen.kept)
+            .filter(|(_, kept)| *kept || self.filtered_out())
+            .map(|(h, _)| *h);
+        for h in kept {
+            let may_park = !takeover && h.order.is_none();
+            match may_park.then(|| self.gate.slow_now(h)).flatten() {
+                Some(defer) => {
+                    let entry = entry.get_or_init(|| backlog::entry(ev.id, 1, false));
+                    parked.push((&h.hook.id, entry, defer.at_ms));
+                }
+                None => targets.push((h, delivery_id(ev.tenant, ev.id, &h.hook.id))),
+            }
+        }
+        if !parked.is_empty() {
+            self.count_deferred(DeferReason::HookConcurrency, parked.len());
+        }
+        if takeover && !targets.is_empty() {
+            let ids: Vec<String> = targets.iter().map(|(_, id)| id.clone()).collect();
+            match self.store.statuses(ev.tenant, &ids).await {
+                Ok(statuses) => {
+                    let mut decided = statuses.into_iter().map(|s| s.is_some());
+                    targets.retain(|_| !decided.next().unwrap_or(false));
+                }
+                Err(e) => return e.into(),
+            }
+        }
+        let mut running: FuturesUnordered<_> = targets
+            .iter()
+            .enumerate()
+            .map(|(i, (hook, id))| async move {
+                let delivery = DeliveryRef {
+                    id: id.clone(),
+                    hook_id: hook.hook.id.clone(),
+                    hook_json: hook.snapshot.clone(),
+                };
+                let ctx = AttemptCtx {
+                    ev,
+                    hook,
+                    delivery,
+                    n: 1,
+                    resend: false,
+                };
+                (i, self.attempt(ctx).await)
+            })
+            .collect();
+        let mut decided = Vec::with_capacity(targets.len());
+        // Longer than a wait for a slot, so that a delivery about to be deferred is not
+        // taken for a slow attempt.
+        let slow = tokio::time::sleep(self.config.hook_wait * 2);
+        tokio::pin!(slow);
+        while !running.is_empty() {
+            tokio::select! {
+                Some(done) = running.next() => decided.push(done),
+                _ = &mut slow, if early.possible() => break,
+            }
+        }
+        self.release_slow(ev, &targets, decided, running, &parked, early)
+            .await
+    }
+
+    /// Makes the first attempts' outcomes durable once those `running` still are done,
+    /// or, when none of them is ordered, acks the message without waiting for them:
+    /// each gets a safety-net retry for when its outcome would be overdue, the rest is
+    /// recorded and the message acked, and their outcomes follow. So slow attempts hold
+    /// neither the message nor, behind it, the acks of the messages after it. `parked`
+    /// deliveries go with the first write.
+    async fn release_slow(
+        &self,
+        ev: &EventParts<'_>,
+        targets: &[(&ReadyHook, String)],
+        mut decided: Vec<(usize, Decided)>,
+        running: FuturesUnordered<impl std::future::Future<Output = (usize, Decided)>>,
+        parked: &[Push<'_>],
+        early: &EarlyAck<'_>,
+    ) -> Disposition {
+        let mut slow = vec![true; targets.len()];
+        for (i, _) in &decided {
+            slow[*i] = false;
+        }
+        let waiting: Vec<&(&ReadyHook, String)> = targets
+            .iter()
+            .zip(&slow)
+            .filter_map(|(target, &slow)| slow.then_some(target))
+            .collect();
+        // An ordered attempt keeps its message: its key's hold covers a crash instead.
+        if waiting.is_empty() || waiting.iter().any(|(hook, _)| hook.order.is_some()) {
+            decided.extend(running.collect::<Vec<_>>().await);
+            return self.make_durable(ev, by_index(decided), parked, true).await;
+        }
+        let overdue = hookpost_core::now_ms()
+            + (self.config.request_timeout + SAFETY_NET_MARGIN).as_millis() as i64;
+        let nets: Vec<Due> = waiting
+            .iter()
+            .map(|(hook, id)| attempt_task(ev, &hook.hook.id, id, 1, overdue))
+            .collect();
+        if let Err(e) = persist(&self.metrics, || self.store.schedule(&nets)).await {
+            decided.extend(running.collect::<Vec<_>>().await);
+            warn!(error = %e, "could not store a slow attempt's safety net; the message waits for it");
+            return self.make_durable(ev, by_index(decided), parked, true).await;
+        }
+        let settled = match self.make_durable(ev, by_index(decided), parked, true).await {
+            Disposition::Ack(durable) => early.ack_now(durable),
+            other => {
+                running.collect::<Vec<_>>().await;
+                return other;
+            }
+        };
+        self.metrics
+            .slow_attempts_released
+            .inc_by(waiting.len() as u64);
+        let rest = by_index(running.collect::<Vec<_>>().await);
+        match self.make_durable(ev, rest, &[], false).await {
+            Disposition::Ack(_) => {}
+            // Acked already: the safety nets make these attempts again.
+            other => warn!(
+                ?other,
+                "could not record a slow attempt; its safety net retries it"
+            ),
+        }
+        settled
+    }
+
+    /// Counts an event a hook's filter kept from it (not a failure, not a delivery).
+    fn filtered_out(&self) -> bool {
+        self.metrics.filtered.inc();
+        false
+    }
+}

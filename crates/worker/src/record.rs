@@ -1,0 +1,103 @@
+//! The write-then-ack order: [`Worker::make_durable`] stores an outcome and returns the
+//! store's proof, [`hookpost_store::Durable`], which is the only thing the settler acks for.
+
+use hookpost_store::log::{Record, Recorded};
+use hookpost_store::retries::Due;
+use tracing::warn;
+
+use crate::backlog::Push;
+use crate::context::EventParts;
+use crate::decided::Decided;
+use crate::disposition::{Disposition, Requeue};
+use crate::persist::persist;
+use crate::Worker;
+
+impl Worker {
+    /// Retries first, then the backlog pushes (`parked` and those of `decided`), then the
+    /// log (which says "retrying" only once the retry is stored); `Ack` with the log
+    /// write's proof. `event_done` marks the event processed with the log write.
+    pub(crate) async fn make_durable(
+        &self,
+        ev: &EventParts<'_>,
+        decided: Vec<Decided>,
+        parked: &[Push<'_>],
+        event_done: bool,
+    ) -> Disposition {
+        let due: Vec<Due> = decided.iter().filter_map(|d| d.due().cloned()).collect();
+        if let Err(e) = persist(&self.metrics, || self.store.schedule(&due)).await {
+            return e.into();
+        }
+        self.metrics.retries_scheduled.inc_by(due.len() as u64);
+        let records: Vec<Record<'_>> = decided.iter().filter_map(|d| d.record(ev.kind)).collect();
+        let mut pushes: Vec<Push<'_>> = decided.iter().filter_map(Decided::push).collect();
+        pushes.extend_from_slice(parked);
+        let Recorded { durable, failing } = match self
+            .record_with_backlog(ev, &records, &pushes, event_done)
+            .await
+        {
+            Ok(recorded) => recorded,
+            Err(why) => return why.into(),
+        };
+        // The outcome is durable now: ordered deliveries let go of their keys and send
+        // for the next ones (each key's hold lease and turn check cover a failure here).
+        let mut next = Vec::new();
+        for (d, hold, status) in decided.iter().filter_map(Decided::hold) {
+            let release =
+                self.turns
+                    .let_go(ev.tenant, ev.id, &d.hook_id, &d.id, hold, Some(status));
+            next.extend(release.await);
+        }
+        self.turns.send_for(next);
+        self.disable_hooks(ev, &decided, &failing).await;
+        Disposition::Ack(durable)
+    }
+
+    /// Puts an event's slow hooks' deliveries in their backlogs, then records its
+    /// outcomes. A backlog this worker has not seen armed gets its drain scheduled first.
+    async fn record_with_backlog(
+        &self,
+        ev: &EventParts<'_>,
+        records: &[Record<'_>],
+        pushes: &[Push<'_>],
+        event_done: bool,
+    ) -> Result<Recorded, Requeue> {
+        if !pushes.is_empty() {
+            self.backlogs.push(ev.tenant, pushes).await?;
+        }
+        let span = self.config.disable_after.as_millis() as i64;
+        let record = || {
+            self.store
+                .record(ev.tenant, ev.id, records, event_done, span)
+        };
+        Ok(persist(&self.metrics, record).await?)
+    }
+
+    /// Deactivates the hooks gone (410) and those failing for too long. A consequence
+    /// that the next failure tries again, so its errors do not hold the message back.
+    async fn disable_hooks(&self, ev: &EventParts<'_>, decided: &[Decided], failing: &[String]) {
+        let gone = decided
+            .iter()
+            .filter_map(Decided::gone)
+            .map(|h| (h, "gone"));
+        let failing = failing.iter().map(|h| (h.as_str(), "failing"));
+        for (hook_id, reason) in gone.chain(failing) {
+            match self.store.disable_hook(ev.tenant, hook_id, reason).await {
+                Ok(true) => {
+                    self.metrics
+                        .hooks_disabled
+                        .with_label_values(&[reason])
+                        .inc();
+                    warn!(hook_id, reason, "hook deactivated");
+                }
+                Ok(false) => {}
+                Err(e) => warn!(hook_id, error = %e, "could not deactivate a hook"),
+            }
+        }
+    }
+}
+
+/// Outcomes gathered as they came, back in their deliveries' order.
+pub(crate) fn by_index(mut decided: Vec<(usize, Decided)>) -> Vec<Decided> {
+    decided.sort_by_key(|(i, _)| *i);
+    decided.into_iter().map(|(_, d)| d).collect()
+}
