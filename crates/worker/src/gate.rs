@@ -6,8 +6,8 @@
 
 use std::time::Duration;
 
-use crate::hooks_cache::ReadyHook;
 use crate::Worker;
+use hookpost_delivery::ReadyHook;
 
 /// The deferral reason of a hook whose slots in this worker stayed busy.
 pub(crate) const SLOW_HOOK: &str = "hook_concurrency";

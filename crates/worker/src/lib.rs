@@ -2,9 +2,10 @@
 //!
 //! - [`consumer`]: the connection loop: consume both queues, reconnect, shut down.
 //! - [`process`]: one message to one [`process::Disposition`]; the write-then-ack order.
-//! - [`sender`]: one HTTP attempt as an [`hookpost_core::outcome::Attempt`].
-//! - [`egress`]: which addresses may be delivered to (checked inside the resolver).
-//! - [`hooks_cache`]: each tenant's hooks, reloaded when their version changes.
+//!
+//! What a delivery is (the prepared hook, who takes an event, the egress policy, the
+//! HTTP sender, the retry verdict) is in `hookpost_delivery`, shared with ingest.
+//!
 //! - [`backlog`]: a slow hook's deliveries wait in its backlog; its drain.
 //! - [`gate`]: whether an attempt may go now (slots, `max_in_flight`, `rate_limit`).
 //! - [`limits`]: in-flight requests per hook in this worker.
@@ -15,22 +16,20 @@
 
 pub mod backlog;
 pub mod consumer;
-pub mod egress;
 pub mod fairness;
-pub mod filtering;
 pub mod gate;
-pub mod hooks_cache;
 pub mod leases;
 pub mod limits;
 pub mod ordered;
 pub mod process;
-pub mod sender;
 pub mod settle;
 
 use std::sync::Arc;
 
 use hookpost_broker::{Publisher, Topology};
 use hookpost_core::Config;
+use hookpost_delivery::hooks_cache::HooksCache;
+use hookpost_delivery::Sender;
 use hookpost_ops::{Metrics, Readiness};
 use hookpost_store::Store;
 use tokio::sync::Semaphore;
@@ -44,8 +43,8 @@ pub struct Worker {
     topology: Topology,
     /// For dead letters, and for ordered deliveries whose turn has come.
     publisher: Publisher,
-    sender: sender::Sender,
-    hooks: hooks_cache::HooksCache,
+    sender: Sender,
+    hooks: HooksCache,
     limits: limits::HookLimits,
     leases: leases::Leases,
     hand_overs: ordered::HandOvers,
@@ -58,9 +57,11 @@ pub struct Worker {
 }
 
 impl Worker {
+    /// A worker sending with `sender`, the process's one HTTP client.
     pub fn new(
         config: Config,
         store: Store,
+        sender: Sender,
         metrics: Arc<Metrics>,
         readiness: Readiness,
     ) -> Arc<Worker> {
@@ -76,7 +77,7 @@ impl Worker {
         )
         .with_reconnect_hook(move || reconnects.inc());
         Arc::new(Worker {
-            sender: sender::Sender::new(&config),
+            sender,
             limits: limits::HookLimits::default(),
             leases: leases::Leases::default(),
             hand_overs: ordered::HandOvers::default(),
@@ -87,7 +88,7 @@ impl Worker {
                 config.fairness,
                 usize::from(config.prefetch) * topology.events_queues.len(),
             ),
-            hooks: hooks_cache::HooksCache::default(),
+            hooks: HooksCache::default(),
             topology,
             publisher,
             store,

@@ -16,11 +16,11 @@ use tracing::{info, warn, Instrument};
 
 use crate::backlog::Push;
 use crate::fairness::Admit;
-use crate::hooks_cache::ReadyHook;
 use crate::leases::LEASE;
 use crate::ordered::{Hold, NotYet};
-use crate::sender::Envelope;
 use crate::Worker;
+use hookpost_delivery::verdict::{jitter, verdict, RetryPolicy, Verdict};
+use hookpost_delivery::{Envelope, ReadyHook};
 use hookpost_store::backlog;
 
 /// Tries of a durable write before the message is requeued (about 1.5 s of pauses).
@@ -242,12 +242,6 @@ impl Worker {
         }
     }
 
-    /// Counts an event a hook's filter kept from it (not a failure, not a delivery).
-    fn filtered_out(&self) -> bool {
-        self.metrics.filtered.inc();
-        false
-    }
-
     /// Processes a claimed event with its lease renewed meanwhile. A requeue releases the
     /// lease, so that the redelivery takes over at once instead of waiting it out.
     async fn under_lease(
@@ -278,15 +272,16 @@ impl Worker {
         };
         self.fairness
             .note_hooks(ev.tenant, hooks.iter().any(|h| h.order.is_some()));
-        // The payload is parsed only when a subscribed hook has a filter or an ordering
-        // key, once per event.
-        let subscribed = || hooks.iter().filter(|h| h.hook.wants(ev.kind));
-        let payload = match subscribed().any(|h| h.filter.is_some() || h.order.is_some()) {
-            true => serde_json::from_str::<serde_json::Value>(ev.data).ok(),
-            false => None,
-        };
+        let budget = self.config.filter_budget;
+        let taken = hookpost_delivery::takes(hooks.iter(), ev.kind, ev.data, budget);
+        if taken.exhausted {
+            let metrics = &self.metrics;
+            hookpost_delivery::filtering::report_exhausted(metrics, "worker", ev.tenant, ev.id);
+        }
+        // Kept from the event by a filter: not a failure, not a delivery.
+        self.metrics.filtered.inc_by(taken.filtered_out as u64);
         let ev = &EventParts {
-            payload: payload.as_ref(),
+            payload: taken.payload.as_ref(),
             ..*ev
         };
         let mut targets: Vec<(&ReadyHook, String)> = Vec::new();
@@ -295,18 +290,7 @@ impl Worker {
         // entry for all of them, and each only a hook id and when its drain should come.
         let entry = std::cell::OnceCell::new();
         let mut parked: Vec<Push<'_>> = Vec::new();
-        let candidates: Vec<&ReadyHook> = subscribed().collect();
-        let budget = self.config.filter_budget;
-        let chosen = crate::filtering::choose(&candidates, payload.as_ref(), budget);
-        if chosen.exhausted {
-            crate::filtering::report_exhausted(&self.metrics, "worker", ev.tenant, ev.id);
-        }
-        let kept = candidates
-            .iter()
-            .zip(chosen.kept)
-            .filter(|(_, kept)| *kept || self.filtered_out())
-            .map(|(h, _)| *h);
-        for h in kept {
+        for &h in &taken.hooks {
             let may_park = !takeover && h.order.is_none();
             match may_park.then(|| self.slow_now(h)).flatten() {
                 Some(defer) => {
@@ -596,23 +580,24 @@ impl Worker {
             self.metrics
                 .attempt_duration
                 .observe(attempt.duration_ms as f64 / 1000.0);
-            let gone = attempt.status == Some(410);
-            let (status, due) = if attempt.delivered() {
-                (Status::Delivered, None)
-            } else if gone {
-                // The receiver says the hook is gone for good: no retries, and the hook
-                // is deactivated once this is recorded.
-                self.metrics.deliveries_failed.inc();
-                (Status::Failed, None)
-            } else if let Some(delay) = self.next_delay(hook, n, &attempt) {
-                let at = hookpost_core::now_ms() + delay.as_millis() as i64;
-                (
-                    Status::Retrying,
-                    Some(self.attempt_task(ev, &hook.hook.id, &id, n + 1, at)),
-                )
-            } else {
-                self.metrics.deliveries_failed.inc();
-                (Status::Failed, None)
+            let policy = RetryPolicy {
+                schedule: hook.retry.as_ref().unwrap_or(&self.config.retry_schedule),
+                retry_after_cap: self.config.retry_after_cap,
+            };
+            let next = verdict(&attempt, n, &policy, jitter());
+            // Gone: the hook is deactivated once this is recorded.
+            let gone = next == Verdict::Gone;
+            let (status, due) = match next {
+                Verdict::Delivered => (Status::Delivered, None),
+                Verdict::RetryIn(delay) => {
+                    let at = hookpost_core::now_ms() + delay.as_millis() as i64;
+                    let due = self.attempt_task(ev, &hook.hook.id, &id, n + 1, at);
+                    (Status::Retrying, Some(due))
+                }
+                Verdict::Gone | Verdict::Failed => {
+                    self.metrics.deliveries_failed.inc();
+                    (Status::Failed, None)
+                }
             };
             tracing::debug!(
                 outcome = attempt.outcome.as_str(),
@@ -782,25 +767,6 @@ impl Worker {
             }
         }
         write().await
-    }
-
-    /// The delay before attempt `n + 1`: the hook's schedule's (or the deployment's), or
-    /// the receiver's `Retry-After` (on 429 and 503, capped) when it gave one; `None` when
-    /// `n` was the last attempt.
-    fn next_delay(
-        &self,
-        hook: &ReadyHook,
-        n: u32,
-        attempt: &Attempt,
-    ) -> Option<std::time::Duration> {
-        let schedule = hook.retry.as_ref().unwrap_or(&self.config.retry_schedule);
-        let scheduled = schedule.delay_after(n)?;
-        match (attempt.status, attempt.retry_after_s) {
-            (Some(429 | 503), Some(s)) => {
-                Some(std::time::Duration::from_secs(s).min(self.config.retry_after_cap))
-            }
-            _ => Some(scheduled),
-        }
     }
 }
 
