@@ -1,11 +1,6 @@
 //! Which addresses hookpost may deliver to: one rule, [`permitted`], applied at
-//! registration ([`check_target`]) and at delivery.
-//!
-//! The rule: unless private targets are allowed, a host is refused when *any* address it
-//! resolves to is not public. A mixed answer is a misconfiguration or a DNS rebinding
-//! attempt; refusing it whole means a URL accepted at registration is judged the same at
-//! delivery, and one whose name later gains a private address stops being delivered to
-//! (`refused_by_policy`) instead of going on to whichever addresses are left.
+//! registration ([`crate::registration`]) and at delivery; see its doc for why a host is
+//! refused whole.
 //!
 //! At delivery the check runs inside the DNS resolver of the one shared HTTP client, so
 //! the connection goes to exactly the addresses that were checked (no DNS rebinding) and
@@ -73,7 +68,8 @@ pub enum NotPermitted {
 
 /// The one address rule: `host`'s addresses `found` may be connected to when private
 /// targets are allowed (`public_only` false) or every one of them is public; otherwise
-/// the host is refused whole.
+/// the host is refused whole. A mixed answer is a misconfiguration or a rebinding attempt:
+/// refused at registration, and at delivery once a name gains a private address.
 pub fn permitted(
     host: &str,
     found: impl Iterator<Item = SocketAddr>,
@@ -108,20 +104,6 @@ pub fn check_literal(url: &url::Url) -> Result<(), Refused> {
     };
     let addr = SocketAddr::new(ip, 0);
     permitted(&ip.to_string(), std::iter::once(addr), true).map(drop)
-}
-
-/// Checks a hook URL's host as delivery will (`public_only` unless private targets are
-/// allowed): an IP literal as it is, a name by resolving it now.
-pub async fn check_target(url: &url::Url, public_only: bool) -> Result<(), NotPermitted> {
-    match url.host() {
-        Some(url::Host::Domain(name)) => lookup(name, public_only).await.map(drop),
-        Some(_) if public_only => check_literal(url).map_err(NotPermitted::Refused),
-        Some(_) => Ok(()),
-        None => Err(NotPermitted::Dns(DnsFailure(
-            url.to_string(),
-            "the URL has no host".to_owned(),
-        ))),
-    }
 }
 
 #[cfg(test)]
@@ -187,28 +169,5 @@ mod tests {
             permitted("public.example", public.clone().into_iter(), true).unwrap(),
             public
         );
-    }
-
-    #[tokio::test]
-    async fn registration_checks_literals_and_names_with_the_same_rule() {
-        let check = |u: &str| u.parse::<url::Url>().unwrap();
-        let refused = |r: Result<(), NotPermitted>| matches!(r, Err(NotPermitted::Refused(_)));
-        assert!(refused(
-            check_target(&check("http://127.0.0.1:8080/"), true).await
-        ));
-        assert!(refused(
-            check_target(&check("http://[2002:7f00:1::1]/"), true).await
-        ));
-        assert!(refused(
-            check_target(&check("http://localhost:8080/"), true).await
-        ));
-        assert!(check_target(&check("http://localhost:8080/"), false)
-            .await
-            .is_ok());
-        assert!(check_target(&check("http://8.8.8.8/"), true).await.is_ok());
-        assert!(matches!(
-            check_target(&check("http://does-not-exist.invalid/"), true).await,
-            Err(NotPermitted::Dns(_))
-        ));
     }
 }

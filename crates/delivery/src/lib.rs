@@ -4,7 +4,8 @@
 //! - [`hooks_cache`]: the prepared hook ([`ReadyHook`]) and each tenant's hooks, cached.
 //! - [`takes`]: which hooks take an event (type, active, filter): the one definition.
 //! - [`filtering`]: the filters of an event's hooks, paid from one work budget.
-//! - [`egress`]: which addresses may be delivered to, at registration and at delivery.
+//! - [`egress`]: which addresses may be delivered to: one rule, checked in the resolver.
+//! - [`registration`]: a hook URL checked at registration by that same rule.
 //! - [`sender`]: one HTTP attempt as an [`hookpost_core::outcome::Attempt`]; one client
 //!   per process.
 //! - [`verdict`]: what follows an attempt (delivered, retry when, gone, failed), a pure
@@ -14,6 +15,7 @@
 pub mod egress;
 pub mod filtering;
 pub mod hooks_cache;
+pub mod registration;
 pub mod sender;
 pub mod takes;
 pub mod verdict;

@@ -288,7 +288,8 @@ pub async fn checked_url(state: &AppState, raw: &str) -> Result<String, ApiError
 /// Refuses a URL whose host is, or resolves to, a non-public address: the rule delivery
 /// applies ([`hookpost_delivery::egress::permitted`]).
 async fn check_public(url: &url::Url) -> Result<(), ApiError> {
-    use hookpost_delivery::egress::{check_target, NotPermitted};
+    use hookpost_delivery::egress::NotPermitted;
+    use hookpost_delivery::registration::check_target;
     match check_target(url, true).await {
         Ok(()) => Ok(()),
         Err(NotPermitted::Refused(_)) => Err(ApiError::BadRequest(
