@@ -138,3 +138,45 @@ async fn two_schedulers_deliver_each_retry_once() {
     );
     app.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_after_as_an_http_date_moves_the_next_attempt_to_that_date() {
+    let app = TestApp::spawn(TestOptions {
+        retry: "30s",
+        ..TestOptions::default()
+    })
+    .await;
+    let key = app.tenant("acme").await;
+    let rx = Receiver::start().await;
+    rx.answer_next(&[Answer::RetryAfterDate(503, 3)]);
+    app.hook(&key, &rx.url, &["*"]).await;
+    assert_eq!(
+        app.post_event(&key, &json!({"type": "ticket.created", "data": {}}))
+            .await
+            .status(),
+        202
+    );
+    wait_until(
+        "the retry came at the date, not after 30 s",
+        WAIT,
+        || async { rx.delivered().len() == 1 },
+    )
+    .await;
+    let got = rx.received();
+    // The date has whole seconds: 3 s from the answer, cut to the second, is 2 to 3 s
+    // away; jitter adds at most a tenth.
+    let gap = got[1].at.duration_since(got[0].at);
+    assert!(
+        gap >= Duration::from_millis(1900) && gap < Duration::from_secs(15),
+        "{gap:?}"
+    );
+    let d = app
+        .store
+        .delivery("acme", &got[0].delivery_id())
+        .await
+        .unwrap()
+        .unwrap();
+    let asked = d.attempts[0].retry_after_s.expect("the date was read");
+    assert!((2..=3).contains(&asked), "{asked}");
+    app.finish().await;
+}

@@ -44,6 +44,8 @@ pub enum Answer {
     Status(u16),
     /// This status with a `Retry-After` of so many seconds.
     RetryAfter(u16, u64),
+    /// This status with a `Retry-After` HTTP date so many seconds from now.
+    RetryAfterDate(u16, u64),
     /// Never answer (until the test ends).
     Hang,
     /// 500 to a first attempt, 200 to every later one: each delivery takes one retry.
@@ -180,7 +182,11 @@ async fn receive(
         .is_some_and(|v| v.as_bytes() == b"1");
     let (status, retry_after) = match answer {
         Answer::Status(s) | Answer::WithBody(s, _) => (s, None),
-        Answer::RetryAfter(s, secs) => (s, Some(secs)),
+        Answer::RetryAfter(s, secs) => (s, Some(secs.to_string())),
+        Answer::RetryAfterDate(s, secs) => {
+            let at = std::time::SystemTime::now() + Duration::from_secs(secs);
+            (s, Some(httpdate::fmt_http_date(at)))
+        }
         Answer::Hang => (0, None),
         Answer::FirstAttemptFails if first_attempt => (500, None),
         Answer::FirstAttemptFails => (200, None),
@@ -209,7 +215,7 @@ async fn receive(
     }
     let status = StatusCode::from_u16(status).expect("a valid status");
     match (retry_after, answer) {
-        (Some(secs), _) => (status, [("retry-after", secs.to_string())]).into_response(),
+        (Some(value), _) => (status, [("retry-after", value)]).into_response(),
         (None, Answer::WithBody(_, body)) => {
             (status, [("content-type", "text/html")], body).into_response()
         }

@@ -87,7 +87,7 @@ fn main() {
         let mut last = Budget::new(DEFAULT_BUDGET);
         let t2 = cpu_ns();
         for _ in 0..events {
-            // What `hookpost_worker::filtering::choose` does: one budget for the event.
+            // What `hookpost_delivery::filtering::choose` does: one budget for the event.
             let mut budget = Budget::new(DEFAULT_BUDGET);
             let kept = filters
                 .iter()

@@ -144,10 +144,14 @@ pub async fn start(
         tasks: JoinSet::new(),
         cancel: cancel.clone(),
     };
+    // One HTTP client for the process: its connection pool, TLS roots and egress policy
+    // serve the worker's deliveries and ingest's test sends alike.
+    let sender = hookpost_delivery::Sender::new(&config);
     if roles.worker {
         let worker = hookpost_worker::Worker::new(
             config.clone(),
             store.clone(),
+            sender.clone(),
             metrics.clone(),
             readiness.clone(),
         );
@@ -173,6 +177,7 @@ pub async fn start(
         let state = hookpost_ingest::AppState::new(
             config.clone(),
             store.clone(),
+            sender.clone(),
             metrics.clone(),
             readiness.clone(),
         );

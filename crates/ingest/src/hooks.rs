@@ -285,35 +285,23 @@ pub async fn checked_url(state: &AppState, raw: &str) -> Result<String, ApiError
     Ok(raw.to_owned())
 }
 
-/// Refuses a URL whose host is, or resolves to, a non-public address.
+/// Refuses a URL whose host is, or resolves to, a non-public address: the rule delivery
+/// applies ([`hookpost_delivery::egress::permitted`]).
 async fn check_public(url: &url::Url) -> Result<(), ApiError> {
-    let refused = || {
-        ApiError::BadRequest(
+    use hookpost_delivery::egress::NotPermitted;
+    use hookpost_delivery::registration::check_target;
+    match check_target(url, true).await {
+        Ok(()) => Ok(()),
+        Err(NotPermitted::Refused(_)) => Err(ApiError::BadRequest(
             "private_target",
             "`url` resolves to a loopback, private, link-local or otherwise non-public address"
                 .into(),
-        )
-    };
-    let port = url.port_or_known_default().unwrap_or(80);
-    let addrs: Vec<std::net::SocketAddr> = match url.host() {
-        Some(url::Host::Ipv4(ip)) => vec![(ip, port).into()],
-        Some(url::Host::Ipv6(ip)) => vec![(ip, port).into()],
-        Some(url::Host::Domain(name)) => tokio::net::lookup_host((name, port))
-            .await
-            .map_err(|e| {
-                ApiError::invalid("url", format!("has a host that does not resolve: {e}"))
-            })?
-            .collect(),
-        None => return Err(refused()),
-    };
-    if addrs.is_empty()
-        || addrs
-            .iter()
-            .any(|a| !hookpost_core::address::is_public(a.ip()))
-    {
-        return Err(refused());
+        )),
+        Err(NotPermitted::Dns(e)) => Err(ApiError::invalid(
+            "url",
+            format!("has a host that does not resolve: {}", e.1),
+        )),
     }
-    Ok(())
 }
 
 /// The caller's hook `id`: 404 when the key's tenant has no such hook.

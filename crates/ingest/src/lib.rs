@@ -53,7 +53,7 @@ pub struct AppState {
     pub store: Store,
     pub publisher: Publisher,
     /// For test sends: the same client and egress rules as the workers'.
-    pub sender: hookpost_worker::sender::Sender,
+    pub sender: hookpost_delivery::Sender,
     pub metrics: Arc<Metrics>,
     pub readiness: Readiness,
     /// Whether Redis held the keyspace marker at the last look.
@@ -68,9 +68,11 @@ pub use hookpost_store::marker::KEYSPACE_MISSING;
 pub type SharedState = Arc<AppState>;
 
 impl AppState {
+    /// The API's state; `sender` is the process's one HTTP client (for test sends).
     pub fn new(
         config: Config,
         store: Store,
+        sender: hookpost_delivery::Sender,
         metrics: Arc<Metrics>,
         readiness: Readiness,
     ) -> SharedState {
@@ -85,7 +87,7 @@ impl AppState {
         )
         .with_reconnect_hook(move || reconnects.inc());
         Arc::new(AppState {
-            sender: hookpost_worker::sender::Sender::new(&config),
+            sender,
             admin: auth::AdminToken::new(&config),
             throttle: throttle::Throttle::new(&config),
             config,

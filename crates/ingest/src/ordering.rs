@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 
 use hookpost_core::delivery::delivery_id;
 use hookpost_core::{Event, Hook};
+use hookpost_delivery::filtering;
+use hookpost_delivery::ReadyHook;
 use hookpost_store::ordering::Ordered;
-use hookpost_worker::filtering;
-use hookpost_worker::hooks_cache::ReadyHook;
 
 use crate::error::ApiError;
 use crate::AppState;
@@ -98,29 +98,22 @@ pub async fn register(
     }
     let mut out = Vec::new();
     for event in events {
-        let subscribed: Vec<&ReadyHook> =
-            hooks.iter().filter(|h| h.hook.wants(&event.kind)).collect();
-        if subscribed.is_empty() {
-            continue; // no payload to parse
-        }
-        let payload: serde_json::Value = serde_json::from_str(event.data.get()).unwrap_or_default();
-        // The same choice the worker makes: subscribed, active, and past the filter within
-        // the event's budget (the worker decides ordered hooks first, as here).
+        // The worker's own decision (`takes` decides ordered hooks first, so seeing only
+        // them here changes nothing for them).
         let budget = state.config.filter_budget;
-        let chosen = filtering::choose(&subscribed, Some(&payload), budget);
-        if chosen.exhausted {
+        let taken = hookpost_delivery::takes(hooks.iter(), &event.kind, event.data.get(), budget);
+        if taken.exhausted {
             filtering::report_exhausted(&state.metrics, "ingest", tenant, &event.id);
         }
-        for (hook, kept) in subscribed.into_iter().zip(chosen.kept) {
+        let payload = taken.payload.unwrap_or_default();
+        for hook in taken.hooks {
             let Some(order) = &hook.order else { continue };
-            if kept {
-                out.push(Registration(
-                    hook.hook.id.clone(),
-                    order.key_id(&payload),
-                    delivery_id(tenant, &event.id, &hook.hook.id),
-                    event.id.clone(),
-                ));
-            }
+            out.push(Registration(
+                hook.hook.id.clone(),
+                order.key_id(&payload),
+                delivery_id(tenant, &event.id, &hook.hook.id),
+                event.id.clone(),
+            ));
         }
     }
     let ordered: Vec<Ordered<'_>> = out.iter().map(Registration::ordered).collect();

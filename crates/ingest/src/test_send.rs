@@ -14,7 +14,7 @@ use std::time::Duration;
 use hookpost_core::outcome::{Attempt, OutcomeKind};
 use hookpost_core::signing::{sign, SigningKey};
 use hookpost_core::Hook;
-use hookpost_worker::sender::Envelope;
+use hookpost_delivery::{Envelope, ReadyHook};
 use serde::Serialize;
 
 use crate::error::ApiError;
@@ -158,7 +158,7 @@ pub async fn send(
         )
     });
     let headers = hook
-        .and_then(|h| hookpost_worker::hooks_cache::ReadyHook::new(h.clone()))
+        .and_then(|h| ReadyHook::new(h.clone()))
         .map(|r| r.headers)
         .unwrap_or_default();
     let envelope = Envelope {

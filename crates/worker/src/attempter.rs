@@ -11,8 +11,8 @@ use hookpost_store::retries::Due;
 use tokio::sync::Semaphore;
 
 use crate::context::AttemptCtx;
-use crate::hooks_cache::ReadyHook;
-use crate::sender::{Envelope, Sender};
+use hookpost_delivery::verdict::{jitter, verdict, RetryPolicy, Verdict};
+use hookpost_delivery::{Envelope, Sender};
 
 /// Sends attempts, at most `HOOKPOST_CONCURRENCY` at once in this worker.
 pub struct Attempter {
@@ -23,9 +23,9 @@ pub struct Attempter {
 }
 
 impl Attempter {
-    pub fn new(config: Config, metrics: Arc<Metrics>) -> Self {
+    pub fn new(config: Config, sender: Sender, metrics: Arc<Metrics>) -> Self {
         Attempter {
-            sender: Sender::new(&config),
+            sender,
             in_flight: Semaphore::new(config.concurrency),
             metrics,
             config,
@@ -73,38 +73,25 @@ impl Attempter {
         ctx: &AttemptCtx<'_>,
         attempt: &Attempt,
     ) -> (Status, Option<Due>) {
-        if attempt.delivered() {
-            (Status::Delivered, None)
-        } else if attempt.status == Some(410) {
-            // The receiver says the hook is gone for good: no retries, and the hook is
-            // deactivated once this is recorded.
-            self.metrics.deliveries_failed.inc();
-            (Status::Failed, None)
-        } else if let Some(delay) = self.next_delay(ctx.hook, ctx.n, attempt) {
-            let at = hookpost_core::now_ms() + delay.as_millis() as i64;
-            (Status::Retrying, Some(ctx.task(ctx.n + 1, at)))
-        } else {
-            self.metrics.deliveries_failed.inc();
-            (Status::Failed, None)
-        }
-    }
-
-    /// The delay before attempt `n + 1`: the hook's schedule's (or the deployment's), or
-    /// the receiver's `Retry-After` (on 429 and 503, capped) when it gave one; `None` when
-    /// `n` was the last attempt.
-    fn next_delay(
-        &self,
-        hook: &ReadyHook,
-        n: u32,
-        attempt: &Attempt,
-    ) -> Option<std::time::Duration> {
-        let schedule = hook.retry.as_ref().unwrap_or(&self.config.retry_schedule);
-        let scheduled = schedule.delay_after(n)?;
-        match (attempt.status, attempt.retry_after_s) {
-            (Some(429 | 503), Some(s)) => {
-                Some(std::time::Duration::from_secs(s).min(self.config.retry_after_cap))
+        let policy = RetryPolicy {
+            schedule: ctx
+                .hook
+                .retry
+                .as_ref()
+                .unwrap_or(&self.config.retry_schedule),
+            retry_after_cap: self.config.retry_after_cap,
+        };
+        match verdict(attempt, ctx.n, &policy, jitter()) {
+            Verdict::Delivered => (Status::Delivered, None),
+            Verdict::RetryIn(delay) => {
+                let at = hookpost_core::now_ms() + delay.as_millis() as i64;
+                (Status::Retrying, Some(ctx.task(ctx.n + 1, at)))
             }
-            _ => Some(scheduled),
+            // Gone (410): no retries, and the hook is deactivated once this is recorded.
+            Verdict::Gone | Verdict::Failed => {
+                self.metrics.deliveries_failed.inc();
+                (Status::Failed, None)
+            }
         }
     }
 }

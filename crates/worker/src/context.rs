@@ -4,7 +4,7 @@ use hookpost_core::task::{AttemptTask, Task};
 use hookpost_store::events::StoredEvent;
 use hookpost_store::retries::Due;
 
-use crate::hooks_cache::ReadyHook;
+use hookpost_delivery::ReadyHook;
 
 /// An event with everything needed to build its deliveries' bodies.
 #[derive(Clone, Copy)]

@@ -13,7 +13,7 @@ use crate::backlog::Push;
 use crate::context::{attempt_task, AttemptCtx, DeliveryRef, EventParts};
 use crate::decided::Decided;
 use crate::disposition::{Disposition, EarlyAck};
-use crate::hooks_cache::ReadyHook;
+use hookpost_delivery::ReadyHook;
 use crate::persist::persist;
 use crate::record::by_index;
 use crate::Worker;
@@ -36,15 +36,16 @@ impl Worker {
         };
         self.fairness
             .note_hooks(ev.tenant, hooks.iter().any(|h| h.order.is_some()));
-        // The payload is parsed only when a subscribed hook has a filter or an ordering
-        // key, once per event.
-        let subscribed = || hooks.iter().filter(|h| h.hook.wants(ev.kind));
-        let payload = match subscribed().any(|h| h.filter.is_some() || h.order.is_some()) {
-            true => serde_json::from_str::<serde_json::Value>(ev.data).ok(),
-            false => None,
-        };
+        let budget = self.config.filter_budget;
+        let taken = hookpost_delivery::takes(hooks.iter(), ev.kind, ev.data, budget);
+        if taken.exhausted {
+            let metrics = &self.metrics;
+            hookpost_delivery::filtering::report_exhausted(metrics, "worker", ev.tenant, ev.id);
+        }
+        // Kept from the event by a filter: not a failure, not a delivery.
+        self.metrics.filtered.inc_by(taken.filtered_out as u64);
         let ev = &EventParts {
-            payload: payload.as_ref(),
+            payload: taken.payload.as_ref(),
             ..*ev
         };
         let mut targets: Vec<(&ReadyHook, String)> = Vec::new();
@@ -53,18 +54,7 @@ impl Worker {
         // entry for all of them, and each only a hook id and when its drain should come.
         let entry = std::cell::OnceCell::new();
         let mut parked: Vec<Push<'_>> = Vec::new();
-        let candidates: Vec<&ReadyHook> = subscribed().collect();
-        let budget = self.config.filter_budget;
-        let chosen = crate::filtering::choose(&candidates, payload.as_ref(), budget);
-        if chosen.exhausted {
-            crate::filtering::report_exhausted(&self.metrics, "worker", ev.tenant, ev.id);
-        }
-        let kept = candidates
-            .iter()
-            .zip(chosen.kept)
-            .filter(|(_, kept)| *kept || self.filtered_out())
-            .map(|(h, _)| *h);
-        for h in kept {
+        for &h in &taken.hooks {
             let may_park = !takeover && h.order.is_none();
             match may_park.then(|| self.gate.slow_now(h)).flatten() {
                 Some(defer) => {
@@ -181,11 +171,5 @@ impl Worker {
             ),
         }
         settled
-    }
-
-    /// Counts an event a hook's filter kept from it (not a failure, not a delivery).
-    fn filtered_out(&self) -> bool {
-        self.metrics.filtered.inc();
-        false
     }
 }

@@ -10,7 +10,7 @@ use hookpost_core::labels::DeferReason;
 use hookpost_core::Config;
 use hookpost_store::Store;
 
-use crate::hooks_cache::ReadyHook;
+use hookpost_delivery::ReadyHook;
 use crate::limits::HookLimits;
 /// A short wait for the rate limit is slept through in place; a longer one defers.
 const RATE_SLEEP: Duration = Duration::from_millis(250);

@@ -15,15 +15,16 @@
 //! Parts:
 //! - [`gate`]: whether an attempt may go now (slots, `max_in_flight`, `rate_limit`),
 //!   over [`limits`]: in-flight requests per hook in this worker.
-//! - [`attempter`]: one signed POST and what follows from its answer (`next_delay`).
+//! - [`attempter`]: one signed POST and what follows from its answer (its `verdict`).
 //! - [`backlog`]: pushes into slow hooks' backlogs, through [`backlog_writer`].
 //! - [`ordered`]: ordered hooks: whose turn it is per ordering key; the hand-overs.
 //! - [`leases`]: the events being processed, their leases renewed while it works.
 //! - [`fairness`]: each tenant's share of the worker; a tenant over it is moved aside.
-//! - [`hooks_cache`]: each tenant's hooks, reloaded when their version changes.
-//! - [`sender`], [`egress`], [`filtering`]: the HTTP attempt, the addresses it may
-//!   reach, which hooks' filters take an event.
 //! - [`settle`]: acks (for a [`hookpost_store::Durable`] only) and requeues, batched.
+//!
+//! What a delivery is (the prepared hook and the hooks cache, who takes an event, the
+//! egress policy, the HTTP sender, the retry verdict) is in `hookpost_delivery`, shared
+//! with ingest.
 //!
 //! Values: [`context`] (an attempt's event, delivery and hook), [`decided`] (one
 //! delivery's outcome), [`disposition`] (a message's; typed requeue reasons),
@@ -39,25 +40,23 @@ pub(crate) mod context;
 pub(crate) mod decided;
 pub mod disposition;
 pub mod drain;
-pub mod egress;
 pub mod fairness;
 pub mod fan_out;
-pub mod filtering;
 pub mod gate;
-pub mod hooks_cache;
 pub mod leases;
 pub mod limits;
 pub mod ordered;
 pub(crate) mod persist;
 pub mod process;
 pub mod record;
-pub mod sender;
 pub mod settle;
 
 use std::sync::Arc;
 
 use hookpost_broker::{Publisher, Topology};
 use hookpost_core::Config;
+use hookpost_delivery::hooks_cache::HooksCache;
+use hookpost_delivery::Sender;
 use hookpost_ops::{Metrics, Readiness};
 use hookpost_store::Store;
 
@@ -71,7 +70,7 @@ pub struct Worker {
     topology: Topology,
     /// For dead letters and moves to the overflow queue (and the turns' hand-overs).
     publisher: Arc<Publisher>,
-    hooks: hooks_cache::HooksCache,
+    hooks: HooksCache,
     gate: gate::Gate,
     attempter: attempter::Attempter,
     backlogs: backlog::Backlogs,
@@ -83,9 +82,11 @@ pub struct Worker {
 }
 
 impl Worker {
+    /// A worker sending with `sender`, the process's one HTTP client.
     pub fn new(
         config: Config,
         store: Store,
+        sender: Sender,
         metrics: Arc<Metrics>,
         readiness: Readiness,
     ) -> Arc<Worker> {
@@ -104,7 +105,7 @@ impl Worker {
         );
         Arc::new(Worker {
             gate: gate::Gate::new(config.clone(), store.clone()),
-            attempter: attempter::Attempter::new(config.clone(), metrics.clone()),
+            attempter: attempter::Attempter::new(config.clone(), sender, metrics.clone()),
             backlogs: backlog::Backlogs::new(store.clone(), metrics.clone()),
             turns: ordered::Turns::new(
                 store.clone(),
@@ -118,7 +119,7 @@ impl Worker {
                 config.fairness,
                 usize::from(config.prefetch) * topology.events_queues.len(),
             ),
-            hooks: hooks_cache::HooksCache::default(),
+            hooks: HooksCache::default(),
             topology,
             publisher,
             store,

@@ -1,7 +1,9 @@
-//! Which addresses hookpost may deliver to.
+//! Which addresses hookpost may deliver to: one rule, [`permitted`], applied at
+//! registration ([`crate::registration`]) and at delivery; see its doc for why a host is
+//! refused whole.
 //!
-//! The check runs inside the DNS resolver of the one shared HTTP client, so the
-//! connection goes to exactly the addresses that were checked (no DNS rebinding) and
+//! At delivery the check runs inside the DNS resolver of the one shared HTTP client, so
+//! the connection goes to exactly the addresses that were checked (no DNS rebinding) and
 //! connections are still pooled. IP literals never reach a resolver; [`check_literal`]
 //! covers them before a request is made.
 //!
@@ -45,28 +47,50 @@ impl Resolve for Resolver {
         let host = name.as_str().to_owned();
         let public_only = self.public_only && self.trusted.as_deref() != Some(host.as_str());
         Box::pin(async move {
-            let boxed = |e: Box<dyn std::error::Error + Send + Sync>| e;
-            let found = tokio::net::lookup_host((host.as_str(), 0))
-                .await
-                .map_err(|e| boxed(Box::new(DnsFailure(host.clone(), e.to_string()))))?;
-            let addrs = keep(&host, found, public_only).map_err(|e| boxed(Box::new(e)))?;
+            let addrs = match lookup(&host, public_only).await {
+                Ok(addrs) => addrs,
+                Err(NotPermitted::Dns(e)) => return Err(Box::new(e) as _),
+                Err(NotPermitted::Refused(e)) => return Err(Box::new(e) as _),
+            };
             Ok(Box::new(addrs.into_iter()) as Addrs)
         })
     }
 }
 
-/// The addresses `host` resolved to that may be connected to: all of them, or with
-/// `public_only` the public ones (none: refused).
-fn keep(
+/// Why a target may not be delivered to.
+#[derive(Debug, thiserror::Error)]
+pub enum NotPermitted {
+    #[error(transparent)]
+    Dns(DnsFailure),
+    #[error(transparent)]
+    Refused(Refused),
+}
+
+/// The one address rule: `host`'s addresses `found` may be connected to when private
+/// targets are allowed (`public_only` false) or every one of them is public; otherwise
+/// the host is refused whole. A mixed answer is a misconfiguration or a rebinding attempt:
+/// refused at registration, and at delivery once a name gains a private address.
+pub fn permitted(
     host: &str,
     found: impl Iterator<Item = SocketAddr>,
     public_only: bool,
 ) -> Result<Vec<SocketAddr>, Refused> {
-    let addrs: Vec<SocketAddr> = found
-        .filter(|a| !public_only || is_public(a.ip()))
-        .collect();
-    if addrs.is_empty() && public_only {
+    let addrs: Vec<SocketAddr> = found.collect();
+    if public_only && addrs.iter().any(|a| !is_public(a.ip())) {
         return Err(Refused(host.to_owned()));
+    }
+    Ok(addrs)
+}
+
+/// Resolves `host` and applies [`permitted`]: what the delivery client's resolver does.
+pub async fn lookup(host: &str, public_only: bool) -> Result<Vec<SocketAddr>, NotPermitted> {
+    let dns = |e: String| NotPermitted::Dns(DnsFailure(host.to_owned(), e));
+    let found = tokio::net::lookup_host((host, 0))
+        .await
+        .map_err(|e| dns(e.to_string()))?;
+    let addrs = permitted(host, found, public_only).map_err(NotPermitted::Refused)?;
+    if addrs.is_empty() {
+        return Err(dns("no addresses".to_owned()));
     }
     Ok(addrs)
 }
@@ -78,11 +102,8 @@ pub fn check_literal(url: &url::Url) -> Result<(), Refused> {
         Some(url::Host::Ipv6(v6)) => IpAddr::V6(v6),
         _ => return Ok(()),
     };
-    if is_public(ip) {
-        Ok(())
-    } else {
-        Err(Refused(ip.to_string()))
-    }
+    let addr = SocketAddr::new(ip, 0);
+    permitted(&ip.to_string(), std::iter::once(addr), true).map(drop)
 }
 
 #[cfg(test)]
@@ -121,23 +142,32 @@ mod tests {
             "100::1",
             "64:ff9b::a9fe:a9fe",
         ]);
-        let err = keep("rebind.example", private.clone().into_iter(), true).unwrap_err();
+        let err = permitted("rebind.example", private.clone().into_iter(), true).unwrap_err();
         assert_eq!(err.0, "rebind.example");
         assert_eq!(
-            keep("dev", private.clone().into_iter(), false).unwrap(),
+            permitted("dev", private.clone().into_iter(), false).unwrap(),
             private
         );
     }
 
     #[test]
-    fn only_the_public_addresses_of_a_mixed_answer_are_kept() {
+    fn a_mixed_answer_is_refused_whole_and_an_all_public_one_kept_whole() {
         let mixed = addrs(&[
             "2002:7f00:1::1",
             "2606:4700:4700::1111",
             "10.0.0.1",
             "1.1.1.1",
         ]);
-        let kept = keep("mixed.example", mixed.into_iter(), true).unwrap();
-        assert_eq!(kept, addrs(&["2606:4700:4700::1111", "1.1.1.1"]));
+        let err = permitted("mixed.example", mixed.clone().into_iter(), true).unwrap_err();
+        assert_eq!(err.0, "mixed.example");
+        assert_eq!(
+            permitted("dev", mixed.clone().into_iter(), false).unwrap(),
+            mixed
+        );
+        let public = addrs(&["2606:4700:4700::1111", "1.1.1.1"]);
+        assert_eq!(
+            permitted("public.example", public.clone().into_iter(), true).unwrap(),
+            public
+        );
     }
 }

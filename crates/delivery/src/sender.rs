@@ -10,6 +10,7 @@ use hookpost_core::Config;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE, RETRY_AFTER};
 
 use crate::egress;
+use crate::verdict::retry_after_secs;
 
 /// Most of a response body read before the connection is dropped: enough to reuse the
 /// connection after an ordinary answer, bounded against a receiver that sends 100 MiB.
@@ -118,7 +119,7 @@ impl Sender {
                     .headers()
                     .get(RETRY_AFTER)
                     .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.trim().parse().ok());
+                    .and_then(|v| retry_after_secs(v, std::time::SystemTime::now()));
                 match read_snippet(response).await {
                     Ok(snippet) => attempt.response = Some(snippet),
                     Err(e) => {
@@ -256,6 +257,32 @@ mod tests {
             attempt(&allowed, "http://127.0.0.1:9/x").await.outcome,
             OutcomeKind::Connect
         );
+    }
+
+    #[tokio::test]
+    async fn retry_after_as_an_http_date_is_read_as_the_seconds_until_it() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let date = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(120));
+        tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let (mut conn, _) = listener.accept().await.unwrap();
+            let mut buf = vec![0u8; 4096];
+            let _ = conn.read(&mut buf).await;
+            let answer = format!(
+                "HTTP/1.1 503 Service Unavailable\r\nretry-after: {date}\r\n\
+                 content-length: 0\r\nconnection: close\r\n\r\n"
+            );
+            conn.write_all(answer.as_bytes()).await.unwrap();
+        });
+        let sender = Sender::new(&Config {
+            allow_private_targets: true,
+            ..Config::default()
+        });
+        let a = attempt(&sender, &format!("http://127.0.0.1:{port}/")).await;
+        assert_eq!(a.status, Some(503));
+        let secs = a.retry_after_s.expect("the date was read");
+        assert!((118..=121).contains(&secs), "{secs}");
     }
 
     #[tokio::test]
