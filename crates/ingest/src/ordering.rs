@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hookpost_core::delivery::delivery_id;
+use hookpost_core::filter::Payload;
 use hookpost_core::Event;
 use hookpost_store::ordering::Ordered;
 use hookpost_worker::filtering;
@@ -82,11 +83,18 @@ pub async fn register(
         if subscribed.is_empty() {
             continue; // no payload to parse
         }
-        let payload: serde_json::Value = serde_json::from_str(event.data.get()).unwrap_or_default();
+        let payload = Payload::select(
+            event.data.get(),
+            subscribed.iter().filter_map(|h| h.filter.as_ref()),
+            subscribed.iter().filter_map(|h| h.order.as_ref()?.key()),
+        );
         // The same choice the worker makes: subscribed, active, and past the filter within
         // the event's budget (the worker decides ordered hooks first, as here).
         let budget = state.config.filter_budget;
-        let chosen = filtering::choose(&subscribed, Some(&payload), budget);
+        let chosen = filtering::choose(&subscribed, payload.as_ref(), budget);
+        let data = payload
+            .as_ref()
+            .map_or(&serde_json::Value::Null, Payload::value);
         if chosen.exhausted {
             filtering::report_exhausted(&state.metrics, "ingest", tenant, &event.id);
         }
@@ -95,7 +103,7 @@ pub async fn register(
             if kept {
                 out.push(Registration(
                     hook.hook.id.clone(),
-                    order.key_id(&payload),
+                    order.key_id(data),
                     delivery_id(tenant, &event.id, &hook.hook.id),
                     event.id.clone(),
                 ));

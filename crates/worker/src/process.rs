@@ -6,6 +6,7 @@
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use hookpost_core::delivery::{body, delivery_id};
+use hookpost_core::filter::Payload;
 use hookpost_core::outcome::Attempt;
 use hookpost_core::task::{AttemptTask, ResumeTask, Task};
 use hookpost_core::{signing, Event};
@@ -111,7 +112,8 @@ pub(crate) struct EventParts<'a> {
     pub kind: &'a str,
     pub data: &'a str,
     pub received_at: i64,
-    /// `data` parsed, when a subscribed hook needed it (a filter, an ordering key).
+    /// The parts of `data` the subscribed hooks read (filters, ordering keys whole), when
+    /// one needed them.
     pub payload: Option<&'a serde_json::Value>,
 }
 
@@ -278,15 +280,19 @@ impl Worker {
         };
         self.fairness
             .note_hooks(ev.tenant, hooks.iter().any(|h| h.order.is_some()));
-        // The payload is parsed only when a subscribed hook has a filter or an ordering
-        // key, once per event.
+        // What the subscribed hooks' filters and ordering keys read is taken from the
+        // payload only when one of them has either, once per event.
         let subscribed = || hooks.iter().filter(|h| h.hook.wants(ev.kind));
         let payload = match subscribed().any(|h| h.filter.is_some() || h.order.is_some()) {
-            true => serde_json::from_str::<serde_json::Value>(ev.data).ok(),
+            true => Payload::select(
+                ev.data,
+                subscribed().filter_map(|h| h.filter.as_ref()),
+                subscribed().filter_map(|h| h.order.as_ref()?.key()),
+            ),
             false => None,
         };
         let ev = &EventParts {
-            payload: payload.as_ref(),
+            payload: payload.as_ref().map(Payload::value),
             ..*ev
         };
         let mut targets: Vec<(&ReadyHook, String)> = Vec::new();
