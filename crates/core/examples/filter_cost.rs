@@ -5,7 +5,8 @@
 //! included) and, for comparison, a full `Value` parse of `data` (what filters needed
 //! before the pass). Prints figures; asserts nothing.
 //!
-//! `cargo run --release -p hookpost-core --example filter_cost [events]`
+//! `cargo run --release -p hookpost-core --example filter_cost [events] [shape]` (only
+//! the shapes whose name contains `shape`)
 //!
 //! CPU time is this thread's, from `/proc/thread-self/schedstat` (Linux).
 
@@ -109,7 +110,8 @@ fn main() {
         "{:<18} {:>8} {:>11} {:>10} {:>7} {:>9} {:>7} {:>8} {:>6}",
         "shape", "bytes", "event parse", "full Value", "pass", "evaluate", "total", "units", "out"
     );
-    for (name, data, cond) in shapes() {
+    let only = std::env::args().nth(2).unwrap_or_default();
+    for (name, data, cond) in shapes().into_iter().filter(|s| s.0.contains(&only)) {
         let filters: Vec<Filter> = (0..HOOKS).map(|h| hook_filter(h, &*cond)).collect();
         let event = format!(r#"{{"tenant":"acme","type":"t.x","data":{data}}}"#);
         // Each phase runs over all the events in one go: the kernel's count of a running

@@ -15,8 +15,8 @@ pub struct Chosen {
     pub exhausted: bool,
 }
 
-/// Decides `hooks` against `payload` (`None`: not parsed, so no filter passes), which
-/// must have been selected for their filters; its pass is paid from the budget first. A hook
+/// Decides `hooks` against `payload` (`None`: not parsed, so no filter passes), selected
+/// for their filters, its pass paid from the budget first. A hook
 /// without a filter always takes the event; one whose filter cannot be finished within
 /// the budget does not (fail closed). Ordered hooks go first: ingest decides them alone
 /// and the worker must come to the same decision, whatever its other hooks' filters cost.
