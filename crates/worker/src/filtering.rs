@@ -95,7 +95,7 @@ mod tests {
             .iter()
             .all(|k| *k)
         {
-            units += 100;
+            units += 1;
         }
         let tight = choose(&all, Some(&payload), units);
         // The ordered hooks decide as ingest (which sees only them) does; the unordered
