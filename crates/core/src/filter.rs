@@ -1,6 +1,7 @@
 //! Smart rules: a hook's optional `filter` decides, from an event's `data`, whether the
 //! hook gets the event. Parsed and validated once when the hook is saved; evaluation walks
-//! the payload's `&Value` by pre-parsed segments and does not allocate.
+//! the parts of the data the event's filters read ([`Payload`], one pass over the raw
+//! bytes per event) by pre-parsed segments and does not allocate.
 //!
 //! Grammar (a public API contract):
 //!
@@ -36,7 +37,9 @@ use serde::Serialize;
 use serde_json::{Map, Number, Value};
 
 mod budget;
+mod select;
 pub use budget::{Budget, DEFAULT_UNITS as DEFAULT_BUDGET};
+pub use select::Payload;
 
 pub const MAX_SEGMENTS: usize = 16;
 pub const MAX_NAME_LEN: usize = 64;
@@ -117,20 +120,31 @@ impl Filter {
         parse_node(value, "filter", 0, &mut 0)
     }
 
-    /// Whether a payload (the event's `data`) passes, paid for from the event's budget.
-    /// False once the budget has run out: an event a filter could not finish judging is
-    /// kept out. The hot path: no allocation.
-    pub fn matches(&self, payload: &Value, budget: &mut Budget) -> bool {
+    /// Whether the event's `data`, as selected for its hooks' filters (this one among
+    /// them), passes, paid for from the event's budget (see [`Payload::budget`]). False
+    /// once the budget has run out: an event a filter could not finish judging is kept
+    /// out. The hot path: no allocation.
+    pub fn matches(&self, payload: &Payload, budget: &mut Budget) -> bool {
         self.eval(payload, budget).unwrap_or(false)
     }
 
-    /// Parses the payload once and evaluates; false when it is not valid JSON.
-    pub fn matches_raw(&self, payload: &serde_json::value::RawValue, budget: &mut Budget) -> bool {
-        serde_json::from_str::<Value>(payload.get()).is_ok_and(|v| self.matches(&v, budget))
+    /// [`Filter::matches`] against the whole data parsed: the reference the selected form
+    /// is checked against (it needs a full parse, which a hostile event makes slow).
+    pub fn matches_value(&self, payload: &Value, budget: &mut Budget) -> bool {
+        self.eval(payload, budget).unwrap_or(false)
+    }
+
+    /// Calls `f` with the path of every condition.
+    fn each_path<'a>(&'a self, f: &mut impl FnMut(&'a Path)) {
+        match self {
+            Filter::All(fs) | Filter::Any(fs) => fs.iter().for_each(|x| x.each_path(f)),
+            Filter::Not(x) => x.each_path(f),
+            Filter::Condition(c) => f(&c.path),
+        }
     }
 
     /// `None` when the budget ran out, which `not` keeps (it must not turn into a match).
-    fn eval(&self, payload: &Value, budget: &mut Budget) -> Option<bool> {
+    fn eval(&self, payload: &impl Data, budget: &mut Budget) -> Option<bool> {
         budget.spend(budget::NODE)?;
         match self {
             Filter::All(fs) => {
@@ -155,9 +169,28 @@ impl Filter {
     }
 }
 
+/// Where conditions find their targets: the selected parts, or a whole parsed payload.
+trait Data {
+    /// `None` when the budget ran out (or the path cannot be judged), `Some(None)` when
+    /// the path is absent.
+    fn at(&self, path: &Path, budget: &mut Budget) -> Option<Option<&Value>>;
+}
+
+impl Data for Payload {
+    fn at(&self, path: &Path, budget: &mut Budget) -> Option<Option<&Value>> {
+        self.lookup_within(path, budget)
+    }
+}
+
+impl Data for Value {
+    fn at(&self, path: &Path, budget: &mut Budget) -> Option<Option<&Value>> {
+        path.lookup_within(self, budget)
+    }
+}
+
 impl Condition {
-    fn eval(&self, payload: &Value, budget: &mut Budget) -> Option<bool> {
-        let Some(target) = self.path.lookup_within(payload, budget)? else {
+    fn eval(&self, payload: &impl Data, budget: &mut Budget) -> Option<bool> {
+        let Some(target) = payload.at(&self.path, budget)? else {
             // Absent: only "is not equal" and "is absent" hold.
             return Some(matches!(self.test, Test::Ne(_) | Test::Exists(false)));
         };
@@ -487,7 +520,7 @@ mod tests {
         // Same shape, other types: id and tags are strings; fields and items are missing.
         let b = json!({"ticket": {"id": "42", "priority": "low", "tags": "vip customer",
             "created_at": "2025-12-31T23:59:59Z"}, "items": []});
-        let raw_a = serde_json::value::RawValue::from_string(a.to_string()).unwrap();
+        let (raw_a, raw_b) = (a.to_string(), b.to_string());
         // (rule, matches a, matches b)
         #[rustfmt::skip]
         let rows: &[(&str, bool, bool)] = &[
@@ -542,10 +575,24 @@ mod tests {
         for (rule, want_a, want_b) in rows {
             let f = parse(rule).unwrap_or_else(|e| panic!("{rule}: {e}"));
             let budget = || Budget::new(DEFAULT_BUDGET);
-            assert_eq!(f.matches(&a, &mut budget()), *want_a, "payload a, {rule}");
-            assert_eq!(f.matches(&b, &mut budget()), *want_b, "payload b, {rule}");
-            let raw = f.matches_raw(&raw_a, &mut budget());
-            assert_eq!(raw, *want_a, "raw payload a, {rule}");
+            assert_eq!(
+                f.matches_value(&a, &mut budget()),
+                *want_a,
+                "payload a, {rule}"
+            );
+            assert_eq!(
+                f.matches_value(&b, &mut budget()),
+                *want_b,
+                "payload b, {rule}"
+            );
+            for (raw, want) in [(&raw_a, want_a), (&raw_b, want_b)] {
+                let p = Payload::select(raw, [&f], []).unwrap();
+                assert_eq!(
+                    f.matches(&p, &mut p.budget(DEFAULT_BUDGET)),
+                    *want,
+                    "{raw}, {rule}"
+                );
+            }
         }
     }
 
@@ -631,22 +678,22 @@ mod tests {
         let light = parse(r#"{"path":"$.kind","op":"eq","value":"refund"}"#).unwrap();
 
         let mut plenty = Budget::new(DEFAULT_BUDGET);
-        assert!(negated.matches(&payload, &mut plenty));
+        assert!(negated.matches_value(&payload, &mut plenty));
         let one_scan = DEFAULT_BUDGET - plenty.left();
         assert!(one_scan >= MAX_CONTAINS_ITEMS as u64, "{one_scan} units");
 
         let mut short = Budget::new(one_scan - 1);
-        assert!(!negated.matches(&payload, &mut short));
+        assert!(!negated.matches_value(&payload, &mut short));
         assert!(short.exhausted());
         // Once out, even a cheap filter that would match does not.
-        assert!(!light.matches(&payload, &mut short));
-        assert!(!heavy.matches(&payload, &mut short));
+        assert!(!light.matches_value(&payload, &mut short));
+        assert!(!heavy.matches_value(&payload, &mut short));
 
         // The same work costs the same units every time: decisions are reproducible.
         let mut again = Budget::new(DEFAULT_BUDGET);
-        negated.matches(&payload, &mut again);
+        negated.matches_value(&payload, &mut again);
         assert_eq!(DEFAULT_BUDGET - again.left(), one_scan);
-        assert!(light.matches(&payload, &mut again) && !again.exhausted());
+        assert!(light.matches_value(&payload, &mut again) && !again.exhausted());
     }
 
     #[test]
@@ -661,14 +708,14 @@ mod tests {
             let f = parse(&format!(
                 r#"{{"path":"{path}","op":"contains","value":"late"}}"#
             ));
-            assert!(!f.unwrap().matches(&payload, &mut budget()), "{path}");
+            assert!(!f.unwrap().matches_value(&payload, &mut budget()), "{path}");
         }
         let early = json!({"items": [0, "late"], "text": "é late"});
         for path in ["$.items", "$.text"] {
             let f = parse(&format!(
                 r#"{{"path":"{path}","op":"contains","value":"late"}}"#
             ));
-            assert!(f.unwrap().matches(&early, &mut budget()), "{path}");
+            assert!(f.unwrap().matches_value(&early, &mut budget()), "{path}");
         }
         assert_eq!(prefix("aé", 2), "a");
         assert_eq!(prefix("aé", 3), "aé");

@@ -47,6 +47,11 @@ impl Ordering {
         }
     }
 
+    /// The path of the ordering key, if the hook has one.
+    pub fn key(&self) -> Option<&Path> {
+        self.key.as_ref()
+    }
+
     /// The ordering key of an event's data, as a bounded id: a hash of the value at the
     /// path (strings as they are, other values as JSON); events without it share one key.
     pub fn key_id(&self, data: &Value) -> String {

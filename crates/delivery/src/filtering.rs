@@ -2,9 +2,8 @@
 //! work budget for the event (`HOOKPOST_FILTER_BUDGET`). Ingest decides the ordered hooks
 //! with this before the publish, the worker every hook after it.
 
-use hookpost_core::filter::Budget;
+use hookpost_core::filter::{Budget, Payload};
 use hookpost_ops::metrics::Metrics;
-use serde_json::Value;
 use tracing::warn;
 
 use crate::hooks_cache::ReadyHook;
@@ -16,12 +15,13 @@ pub struct Chosen {
     pub exhausted: bool,
 }
 
-/// Decides `hooks` against `payload` (`None`: not parsed, so no filter passes). A hook
+/// Decides `hooks` against `payload` (`None`: not parsed, so no filter passes), selected
+/// for their filters, its pass paid from the budget first. A hook
 /// without a filter always takes the event; one whose filter cannot be finished within
 /// the budget does not (fail closed). Ordered hooks go first: ingest decides them alone
 /// and the worker must come to the same decision, whatever its other hooks' filters cost.
-pub fn choose(hooks: &[&ReadyHook], payload: Option<&Value>, units: u64) -> Chosen {
-    let mut budget = Budget::new(units);
+pub fn choose(hooks: &[&ReadyHook], payload: Option<&Payload>, units: u64) -> Chosen {
+    let mut budget = payload.map_or(Budget::new(units), |p| p.budget(units));
     let mut kept = vec![false; hooks.len()];
     let ordered = |want: bool| (0..hooks.len()).filter(move |&i| hooks[i].order.is_some() == want);
     for i in ordered(true).chain(ordered(false)) {
@@ -54,7 +54,7 @@ pub fn report_exhausted(metrics: &Metrics, role: &'static str, tenant: &str, eve
 mod tests {
     use super::*;
     use hookpost_core::Hook;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     fn hook(filter: Option<Value>, ordered: bool) -> ReadyHook {
         let mut hook = Hook {
@@ -70,7 +70,7 @@ mod tests {
 
     #[test]
     fn ordered_hooks_are_decided_first_and_the_rest_fail_closed_once_out_of_budget() {
-        let payload = json!({"items": vec![0; 1000], "kind": "refund"});
+        let data = json!({"items": vec![0; 1000], "kind": "refund"}).to_string();
         // Matches when evaluated in full (no -1 among the items).
         let heavy = json!({"not": {"path": "$.items", "op": "contains", "value": -1}});
         let light = json!({"path": "$.kind", "op": "eq", "value": "refund"});
@@ -81,6 +81,8 @@ mod tests {
             hook(Some(light.clone()), true),
         ];
         let all: Vec<&ReadyHook> = hooks.iter().collect();
+        let filters = hooks.iter().filter_map(|h| h.filter.as_ref());
+        let payload = Payload::select(&data, filters, []).expect("valid JSON");
         let plenty = choose(&all, Some(&payload), 1_000_000);
         assert_eq!(plenty.kept, [true, true, true, true]);
         assert!(!plenty.exhausted);
@@ -93,7 +95,7 @@ mod tests {
             .iter()
             .all(|k| *k)
         {
-            units += 100;
+            units += 1;
         }
         let tight = choose(&all, Some(&payload), units);
         // The ordered hooks decide as ingest (which sees only them) does; the unordered

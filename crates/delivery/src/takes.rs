@@ -3,7 +3,7 @@
 //! fan-out and ingest's registration of ordered deliveries both decide with [`takes`],
 //! so that they come to the same decision for an ordered hook.
 
-use serde_json::Value;
+use hookpost_core::filter::Payload;
 
 use crate::filtering::choose;
 use crate::hooks_cache::ReadyHook;
@@ -12,9 +12,10 @@ use crate::hooks_cache::ReadyHook;
 pub struct Taken<'h> {
     /// The hooks that take the event, in the order given.
     pub hooks: Vec<&'h ReadyHook>,
-    /// The event's data, parsed when a subscribed hook needed it (a filter or an
-    /// ordering key); `None` otherwise, or when it is not JSON (then no filter passes).
-    pub payload: Option<Value>,
+    /// The parts of the event's data the subscribed hooks read (filters, ordering keys
+    /// whole), taken when one needed them; `None` otherwise, or when it is not JSON
+    /// (then no filter passes).
+    pub payload: Option<Payload>,
     /// Subscribed hooks whose filter kept the event from them.
     pub filtered_out: usize,
     /// The filters ran out of the event's budget: the hooks left did not take it.
@@ -35,7 +36,11 @@ pub fn takes<'h>(
         .iter()
         .any(|h| h.filter.is_some() || h.order.is_some());
     let payload = match needs_payload {
-        true => serde_json::from_str::<Value>(data).ok(),
+        true => Payload::select(
+            data,
+            subscribed.iter().filter_map(|h| h.filter.as_ref()),
+            subscribed.iter().filter_map(|h| h.order.as_ref()?.key()),
+        ),
         false => None,
     };
     let chosen = choose(&subscribed, payload.as_ref(), budget);
@@ -57,7 +62,7 @@ pub fn takes<'h>(
 mod tests {
     use super::*;
     use hookpost_core::Hook;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     fn hook(id: &str, events: &[&str], active: bool, filter: Option<Value>) -> ReadyHook {
         let hook = Hook {
@@ -89,7 +94,10 @@ mod tests {
         let taken = takes(&hooks, "ticket.created", refund, 1_000_000);
         assert_eq!(ids(&taken), ["all", "created", "refunds"]);
         assert_eq!((taken.filtered_out, taken.exhausted), (0, false));
-        assert_eq!(taken.payload, Some(json!({"kind": "refund"})));
+        assert_eq!(
+            taken.payload.as_ref().map(Payload::value),
+            Some(&json!({"kind": "refund"}))
+        );
 
         let taken = takes(&hooks, "ticket.created", r#"{"kind": "sale"}"#, 1_000_000);
         assert_eq!(ids(&taken), ["all", "created"]);
@@ -97,7 +105,8 @@ mod tests {
 
         // Nobody subscribed has a filter: the data is not parsed.
         let taken = takes(&hooks[..2], "ticket.created", refund, 1_000_000);
-        assert_eq!((ids(&taken).len(), taken.payload), (2, None));
+        assert_eq!(ids(&taken).len(), 2);
+        assert!(taken.payload.is_none());
 
         // Data that is not JSON: no filter passes.
         let taken = takes(&hooks, "ticket.created", "not json", 1_000_000);

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hookpost_core::delivery::delivery_id;
+use hookpost_core::filter::Payload;
 use hookpost_core::{Event, Hook};
 use hookpost_delivery::filtering;
 use hookpost_delivery::ReadyHook;
@@ -105,12 +106,15 @@ pub async fn register(
         if taken.exhausted {
             filtering::report_exhausted(&state.metrics, "ingest", tenant, &event.id);
         }
-        let payload = taken.payload.unwrap_or_default();
+        let data = taken
+            .payload
+            .as_ref()
+            .map_or(&serde_json::Value::Null, Payload::value);
         for hook in taken.hooks {
             let Some(order) = &hook.order else { continue };
             out.push(Registration(
                 hook.hook.id.clone(),
-                order.key_id(&payload),
+                order.key_id(data),
                 delivery_id(tenant, &event.id, &hook.hook.id),
                 event.id.clone(),
             ));

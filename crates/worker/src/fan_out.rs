@@ -4,6 +4,7 @@
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use hookpost_core::delivery::delivery_id;
+use hookpost_core::filter::Payload;
 use hookpost_core::labels::DeferReason;
 use hookpost_store::backlog;
 use hookpost_store::retries::Due;
@@ -45,7 +46,7 @@ impl Worker {
         // Kept from the event by a filter: not a failure, not a delivery.
         self.metrics.filtered.inc_by(taken.filtered_out as u64);
         let ev = &EventParts {
-            payload: taken.payload.as_ref(),
+            payload: taken.payload.as_ref().map(Payload::value),
             ..*ev
         };
         let mut targets: Vec<(&ReadyHook, String)> = Vec::new();

@@ -64,6 +64,15 @@ pub(super) fn probe(len: usize) -> u64 {
     4 + 16 * u64::from(usize::BITS - len.leading_zeros())
 }
 
+/// One step of a path through the selected parts (a small map or an array).
+pub(super) const STEP: u64 = 16;
+
+/// The pass that selects what the filters read from `bytes` of raw data: it skips or
+/// copies every byte once, whatever the paths.
+pub(super) fn pass(bytes: usize) -> u64 {
+    bytes as u64
+}
+
 /// Taking an array element by index.
 pub(super) const INDEX: u64 = 2;
 
