@@ -4,7 +4,7 @@
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::Json;
 use hookpost_broker::Outgoing;
 use hookpost_core::Event;
@@ -12,15 +12,18 @@ use hookpost_store::intake::{Intake, IntakeLimit};
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
-use crate::error::ApiError;
-use crate::{auth, body, AppState, SharedState};
+// The service's error under the name the publish path has always used.
+use hookpost_service::ServiceError as ApiError;
+
+use crate::auth::Tenant;
+use crate::error::HttpError;
+use crate::{body, AppState, SharedState};
 
 pub async fn publish_one(
     State(state): State<SharedState>,
-    headers: HeaderMap,
+    Tenant(tenant): Tenant,
     raw: Result<Bytes, BytesRejection>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let tenant = auth::tenant(&state, &headers).await?;
+) -> Result<(StatusCode, Json<Value>), HttpError> {
     let bytes = body::bytes(raw, state.config.max_body_bytes).inspect_err(|e| reject(&state, e))?;
     let event = Event::parse(&bytes, Some(&tenant))
         .map_err(|e| ApiError::BadRequest(e.code, e.message))
@@ -34,10 +37,9 @@ pub async fn publish_one(
 
 pub async fn publish_batch(
     State(state): State<SharedState>,
-    headers: HeaderMap,
+    Tenant(tenant): Tenant,
     raw: Result<Bytes, BytesRejection>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let tenant = auth::tenant(&state, &headers).await?;
+) -> Result<(StatusCode, Json<Value>), HttpError> {
     let events = parse_batch(&state, &tenant, raw).inspect_err(|e| reject(&state, e))?;
     publish(&state, &tenant, &events).await?;
     let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();

@@ -13,8 +13,8 @@ use hookpost_store::ordering::Ordered;
 use hookpost_worker::filtering;
 use hookpost_worker::hooks_cache::ReadyHook;
 
-use crate::error::ApiError;
 use crate::AppState;
+use crate::ServiceError;
 
 /// How long a tenant's list of ordered hooks is used before it is read again: a hook
 /// made ordered orders the events accepted from then on, at most this much later.
@@ -41,7 +41,11 @@ impl Registration {
 }
 
 impl OrderedHooks {
-    async fn of(&self, state: &AppState, tenant: &str) -> Result<Arc<Vec<ReadyHook>>, ApiError> {
+    async fn of(
+        &self,
+        state: &AppState,
+        tenant: &str,
+    ) -> Result<Arc<Vec<ReadyHook>>, ServiceError> {
         if let Some((at, hooks)) = self.0.lock().expect("not poisoned").get(tenant) {
             if at.elapsed() < FRESH_FOR {
                 return Ok(hooks.clone());
@@ -70,7 +74,7 @@ pub async fn register(
     state: &AppState,
     tenant: &str,
     events: &[Event],
-) -> Result<Vec<Registration>, ApiError> {
+) -> Result<Vec<Registration>, ServiceError> {
     let hooks = state.ordered_hooks.of(state, tenant).await?;
     if hooks.is_empty() {
         return Ok(Vec::new());
