@@ -14,7 +14,7 @@
 //! - [`auth`]: API keys, the admin token, constant-time comparison.
 //! - [`client`], [`throttle`]: client addresses, and the limit on failed authentications.
 //! - [`path_id`]: ids from URL paths, checked before they reach the store.
-//! - [`error`]: [`ServiceError`].
+//! - [`error`]: the errors of every operation, with their codes.
 #![forbid(unsafe_code)]
 
 pub mod audit;
