@@ -3,7 +3,7 @@
 
 use axum::body::Bytes;
 use axum::http::{header, HeaderMap, StatusCode};
-use hookpost_ingest::auth::constant_time_eq;
+use hookpost_service::auth::constant_time_eq;
 
 use crate::error::PageError;
 use crate::form::{Form, MAX_FORM_BYTES};

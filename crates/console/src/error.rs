@@ -3,7 +3,7 @@
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use hookpost_ingest::error::ApiError;
+use hookpost_service::ServiceError;
 
 #[derive(Debug)]
 pub enum PageError {
@@ -27,18 +27,19 @@ impl PageError {
     }
 }
 
-impl From<ApiError> for PageError {
-    fn from(e: ApiError) -> Self {
-        if let ApiError::StoreUnavailable(cause) = &e {
+impl From<ServiceError> for PageError {
+    fn from(e: ServiceError) -> Self {
+        if let ServiceError::StoreUnavailable(cause) = &e {
             tracing::warn!(error = %cause, "console: store unavailable");
         }
-        PageError::Status(e.status(), e.to_string())
+        let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+        PageError::Status(status, e.to_string())
     }
 }
 
 impl From<hookpost_store::StoreError> for PageError {
     fn from(e: hookpost_store::StoreError) -> Self {
-        ApiError::from(e).into()
+        ServiceError::from(e).into()
     }
 }
 

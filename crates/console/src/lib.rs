@@ -1,5 +1,5 @@
-//! hookpost's web console at `/console`: server-rendered pages over the same store, the
-//! same API functions and the same tenant scoping as the API.
+//! hookpost's web console at `/console`: server-rendered pages over the same state, the
+//! same operations (`hookpost_service`) and the same tenant scoping as the API.
 //!
 //! - [`session`]: signing in with an API key (or the admin token) for a session cookie.
 //! - [`csrf`]: the token every form carries, and the origin checks of every POST.
@@ -25,14 +25,15 @@ use axum::middleware::Next;
 use axum::response::{Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use hookpost_ingest::SharedState;
+use hookpost_service::SharedState;
 
 /// The Content-Security-Policy of every console response: no inline script or style, no
 /// framing, forms post only here.
 pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
 img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'";
 
-/// The console's routes, to merge beside the API's.
+/// The console's routes, to merge beside the API's (the binary counts their requests
+/// with the API's own middleware).
 pub fn routes(state: SharedState) -> Router {
     use pages::{delivery, events, hooks, log, operator};
     Router::new()
@@ -76,11 +77,6 @@ pub fn routes(state: SharedState) -> Router {
             get(not_found).post(not_found).put(not_found),
         )
         .layer(axum::middleware::from_fn(security_headers))
-        // Timed in hookpost_http_request_duration_seconds like the API's routes.
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            hookpost_ingest::count_requests,
-        ))
         .with_state(state)
 }
 

@@ -15,8 +15,8 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use base64::Engine;
-use hookpost_ingest::auth::constant_time_eq;
-use hookpost_ingest::{client, throttle, SharedState};
+use hookpost_service::auth::constant_time_eq;
+use hookpost_service::{client, throttle, SharedState};
 use hookpost_store::sessions::Session;
 use hookpost_store::tenants::key_hash;
 use maud::html;
@@ -193,11 +193,8 @@ impl FromRequestParts<SharedState> for Viewer {
             state.store.delete_session(&id).await?;
             return Err(PageError::SignIn);
         }
-        let client = hookpost_ingest::audit::client(
-            &parts.headers,
-            &parts.extensions,
-            state.config.trust_proxy,
-        );
+        let client = client_address(&parts.headers, &parts.extensions, state.config.trust_proxy)
+            .map(|ip| ip.to_string());
         Ok(Viewer {
             id,
             session,
@@ -281,7 +278,7 @@ pub async fn sign_in(
                 if !state.store.marker_present().await.unwrap_or(true) {
                     return Err(PageError::Status(
                         StatusCode::SERVICE_UNAVAILABLE,
-                        hookpost_ingest::KEYSPACE_MISSING.into(),
+                        hookpost_service::KEYSPACE_MISSING.into(),
                     ));
                 }
                 return Ok(sign_in_form(
@@ -320,7 +317,11 @@ pub async fn throttle_sign_in(
     req: Request,
     next: Next,
 ) -> Response {
-    let client = client::bucket(client::address(&req, state.config.trust_proxy));
+    let client = client::bucket(client_address(
+        req.headers(),
+        req.extensions(),
+        state.config.trust_proxy,
+    ));
     throttle::attempt(
         &state.throttle,
         &state.store,
@@ -333,13 +334,26 @@ pub async fn throttle_sign_in(
                 StatusCode::TOO_MANY_REQUESTS,
                 format!(
                     "Too many failed sign-ins from this address. Try again in {} s.",
-                    hookpost_ingest::error::retry_after_secs(wait)
+                    hookpost_service::error::retry_after_secs(wait)
                 ),
             )
             .into_response()
         },
     )
     .await
+}
+
+/// The client's address (see `hookpost_service::client`): the TCP peer the server
+/// recorded, or the trusted proxy's word for it.
+fn client_address(
+    headers: &HeaderMap,
+    extensions: &axum::http::Extensions,
+    trust_proxy: bool,
+) -> Option<std::net::IpAddr> {
+    let peer = extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
+    client::address(headers, peer, trust_proxy)
 }
 
 /// `POST /console/sign-out`: the session ends at once.

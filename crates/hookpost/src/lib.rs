@@ -174,16 +174,19 @@ pub async fn start(
         let listener =
             http.ok_or_else(|| std::io::Error::other("ingest needs an HTTP listener"))?;
         running.http_addr = Some(listener.local_addr()?);
-        let state = hookpost_ingest::AppState::new(
+        let state = hookpost_service::AppState::new(
             config.clone(),
             store.clone(),
             sender.clone(),
             metrics.clone(),
             readiness.clone(),
         );
-        // The web console is served beside the API, by the same process and state.
-        let app =
-            hookpost_ingest::router(state.clone()).merge(hookpost_console::routes(state.clone()));
+        // The web console is served beside the API, by the same process and state, its
+        // requests counted like the API's.
+        let console = hookpost_console::routes(state.clone()).layer(
+            axum::middleware::from_fn_with_state(state.clone(), hookpost_ingest::count_requests),
+        );
+        let app = hookpost_ingest::router(state.clone()).merge(console);
         let c = cancel.clone();
         tasks.spawn(async move {
             if let Err(e) = hookpost_ingest::run(listener, state, app, c).await {

@@ -1,20 +1,23 @@
 //! The audit trail of operators: every request the admin token makes for a tenant
 //! (`X-Hookpost-Tenant`) and every tenant and key route is recorded before it runs, and
 //! refused (503) when it cannot be, so that nothing happens without a trace. Entries
-//! record the attempt (a refused one too). `GET /v1/audit` lists them.
+//! record the attempt (a refused one too). `GET /v1/audit` lists them. The writing and
+//! the listing are `hookpost_service::audit`'s; this is the HTTP side.
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{MatchedPath, Query, Request, State};
-use axum::http::{HeaderMap, Method};
+use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use hookpost_store::audit::{AuditEntry, AuditFilter, MAX_PAGE};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use hookpost_service::audit::{self as service, AuditQuery};
+use hookpost_service::{auth, ServiceError};
+use hookpost_store::audit::AuditEntry;
+use serde_json::Value;
 
-use crate::error::ApiError;
-use crate::{auth, AppState, SharedState};
+use crate::auth::Admin;
+use crate::error::HttpError;
+use crate::SharedState;
 
 /// The audited name of an API action, by method and route pattern.
 fn action(method: &Method, route: &str) -> Option<&'static str> {
@@ -64,43 +67,10 @@ fn path_params<'a>(route: &'a str, path: &'a str) -> Vec<(&'a str, &'a str)> {
         .collect()
 }
 
-/// The request's `X-Request-Id`, when it is a plausible one.
-fn request_id(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get("x-request-id")?
-        .to_str()
-        .ok()
-        .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
-        .map(str::to_owned)
-}
-
 /// The client's address as the audit log records it (the proxy's word for it only with
 /// `HOOKPOST_TRUST_PROXY`).
-pub fn client(
-    headers: &HeaderMap,
-    extensions: &axum::http::Extensions,
-    trust_proxy: bool,
-) -> Option<String> {
-    crate::client::address_of(headers, extensions, trust_proxy).map(|ip| ip.to_string())
-}
-
-/// Writes `entry` with the request's details; 503 when it cannot be written.
-pub async fn record(
-    state: &AppState,
-    mut entry: AuditEntry,
-    headers: &HeaderMap,
-    client: Option<String>,
-) -> Result<(), ApiError> {
-    entry.request_id = request_id(headers);
-    entry.client = client;
-    state
-        .store
-        .audit(&entry, state.config.audit_retention)
-        .await
-        .map_err(|e| {
-            tracing::warn!(error = %e, action = entry.action, "an action could not be audited");
-            ApiError::AuditUnavailable
-        })
+pub fn client(req: &Request, trust_proxy: bool) -> Option<String> {
+    crate::client_address(req, trust_proxy).map(|ip| ip.to_string())
 }
 
 /// Middleware: records what the admin token does for a tenant, and on tenants and keys,
@@ -143,7 +113,10 @@ pub async fn audit_admin(
         let (parts, body) = req.into_parts();
         let bytes = match axum::body::to_bytes(body, state.config.max_body_bytes).await {
             Ok(b) => b,
-            Err(_) => return ApiError::TooLarge(state.config.max_body_bytes).into_response(),
+            Err(_) => {
+                return HttpError(ServiceError::TooLarge(state.config.max_body_bytes))
+                    .into_response()
+            }
         };
         let id = serde_json::from_slice::<Value>(&bytes)
             .ok()
@@ -162,63 +135,22 @@ pub async fn audit_admin(
     let tenant = tenant.filter(|t| hookpost_core::event::check_tenant_id(t).is_ok());
     let mut entry = AuditEntry::now("admin", action, tenant.as_deref());
     entry.target = target;
-    let client = client(req.headers(), req.extensions(), state.config.trust_proxy);
-    if let Err(e) = record(&state, entry, req.headers(), client).await {
-        return e.into_response();
+    let client = client(&req, state.config.trust_proxy);
+    if let Err(e) = service::record(&state, entry, req.headers(), client).await {
+        return HttpError(e).into_response();
     }
     next.run(req).await
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AuditQuery {
-    tenant: Option<String>,
-    action: Option<String>,
-    limit: Option<usize>,
-    cursor: Option<String>,
 }
 
 /// `GET /v1/audit` (admin token only): the audit log, newest first; `next_cursor`
 /// continues.
 pub async fn list(
     State(state): State<SharedState>,
-    headers: HeaderMap,
+    _: Admin,
     query: Result<Query<AuditQuery>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
-    auth::admin(&state, &headers)?;
-    let Query(q) = query.map_err(|e| ApiError::BadRequest("invalid_query", e.body_text()))?;
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(ApiError::invalid(
-            "limit",
-            format!("must be 1 to {MAX_PAGE}"),
-        ));
-    }
-    if let Some(t) = &q.tenant {
-        hookpost_core::event::check_tenant_id(t).map_err(|m| ApiError::invalid("tenant", m))?;
-    }
-    if let Some(c) = &q.cursor {
-        let plausible = c.starts_with("aud_")
-            && c.len() <= 64
-            && c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
-        if !plausible {
-            return Err(ApiError::invalid("cursor", "is not a cursor of this list"));
-        }
-    }
-    if let Some(a) = &q.action {
-        if a.is_empty() || a.len() > 64 {
-            return Err(ApiError::invalid("action", "must be 1 to 64 characters"));
-        }
-    }
-    let filter = AuditFilter {
-        tenant: q.tenant,
-        action: q.action,
-    };
-    let (entries, next) = state
-        .store
-        .audit_page(&filter, limit, q.cursor.as_deref())
-        .await?;
-    Ok(Json(json!({ "entries": entries, "next_cursor": next })))
+) -> Result<Json<Value>, HttpError> {
+    let Query(q) = query.map_err(crate::hooks::invalid_query)?;
+    Ok(Json(service::list(&state, q).await?))
 }
 
 #[cfg(test)]

@@ -6,32 +6,32 @@ use axum::extract::rejection::BytesRejection;
 use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 
-use crate::error::ApiError;
+use hookpost_service::ServiceError;
 
 /// The raw body, or 413 when it is over `limit`.
-pub fn bytes(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<Bytes, ApiError> {
+pub fn bytes(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<Bytes, ServiceError> {
     match body {
         Ok(b) => Ok(b),
-        Err(r) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(ApiError::TooLarge(limit)),
-        Err(r) => Err(ApiError::BadRequest("invalid_body", r.body_text())),
+        Err(r) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(ServiceError::TooLarge(limit)),
+        Err(r) => Err(ServiceError::BadRequest("invalid_body", r.body_text())),
     }
 }
 
 /// Parses a JSON body into `T`, naming what is wrong.
-pub fn json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+pub fn json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ServiceError> {
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         if !inner.is_data() {
-            ApiError::BadRequest(
+            ServiceError::BadRequest(
                 "invalid_json",
                 format!("the body is not valid JSON: {inner}"),
             )
         } else if path == "." {
-            ApiError::BadRequest("invalid_field", inner.to_string())
+            ServiceError::BadRequest("invalid_field", inner.to_string())
         } else {
-            ApiError::BadRequest("invalid_field", format!("`{path}`: {inner}"))
+            ServiceError::BadRequest("invalid_field", format!("`{path}`: {inner}"))
         }
     })
 }
@@ -40,7 +40,7 @@ pub fn json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 pub fn optional_json<T: DeserializeOwned + Default>(
     body: Result<Bytes, BytesRejection>,
     limit: usize,
-) -> Result<T, ApiError> {
+) -> Result<T, ServiceError> {
     let bytes = bytes(body, limit)?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         Ok(T::default())

@@ -4,7 +4,7 @@
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::Json;
 use hookpost_broker::Outgoing;
 use hookpost_core::Event;
@@ -12,18 +12,21 @@ use hookpost_store::intake::{Intake, IntakeLimit, Lane};
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
-use crate::error::ApiError;
-use crate::{auth, body, AppState, SharedState};
+// The service's error under the name the publish path has always used.
+use hookpost_service::ServiceError;
+
+use crate::auth::Tenant;
+use crate::error::HttpError;
+use crate::{body, AppState, SharedState};
 
 pub async fn publish_one(
     State(state): State<SharedState>,
-    headers: HeaderMap,
+    Tenant(tenant): Tenant,
     raw: Result<Bytes, BytesRejection>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let tenant = auth::tenant(&state, &headers).await?;
+) -> Result<(StatusCode, Json<Value>), HttpError> {
     let bytes = body::bytes(raw, state.config.max_body_bytes).inspect_err(|e| reject(&state, e))?;
     let event = Event::parse(&bytes, Some(&tenant))
-        .map_err(|e| ApiError::BadRequest(e.code, e.message))
+        .map_err(|e| ServiceError::BadRequest(e.code, e.message))
         .inspect_err(|e| reject(&state, e))?;
     publish(&state, &tenant, std::slice::from_ref(&event)).await?;
     Ok((
@@ -34,10 +37,9 @@ pub async fn publish_one(
 
 pub async fn publish_batch(
     State(state): State<SharedState>,
-    headers: HeaderMap,
+    Tenant(tenant): Tenant,
     raw: Result<Bytes, BytesRejection>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let tenant = auth::tenant(&state, &headers).await?;
+) -> Result<(StatusCode, Json<Value>), HttpError> {
     let events = parse_batch(&state, &tenant, raw).inspect_err(|e| reject(&state, e))?;
     publish(&state, &tenant, &events).await?;
     let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
@@ -49,17 +51,17 @@ fn parse_batch(
     state: &AppState,
     tenant: &str,
     raw: Result<Bytes, BytesRejection>,
-) -> Result<Vec<Event>, ApiError> {
+) -> Result<Vec<Event>, ServiceError> {
     let bytes = body::bytes(raw, state.config.max_body_bytes)?;
     let items: Vec<Box<RawValue>> = body::json(&bytes).map_err(|_| {
-        ApiError::BadRequest(
+        ServiceError::BadRequest(
             "invalid_json",
             "the body must be a JSON array of events".into(),
         )
     })?;
     let max = state.config.max_batch;
     if items.is_empty() || items.len() > max {
-        return Err(ApiError::BadRequest(
+        return Err(ServiceError::BadRequest(
             "invalid_batch",
             format!("a batch holds 1 to {max} events, not {}", items.len()),
         ));
@@ -69,7 +71,7 @@ fn parse_batch(
         .enumerate()
         .map(|(i, raw)| {
             Event::from_raw(raw, Some(tenant))
-                .map_err(|e| ApiError::BadRequest(e.code, format!("event {i}: {}", e.message)))
+                .map_err(|e| ServiceError::BadRequest(e.code, format!("event {i}: {}", e.message)))
         })
         .collect()
 }
@@ -77,7 +79,7 @@ fn parse_batch(
 /// Publishes `events` with confirms, their ordered deliveries registered first, once
 /// the tenant's intake limit let them all in: to the exchange within the tenant's fair
 /// lane, else all of them to the overflow queue (see [`crate::lanes`]).
-async fn publish(state: &AppState, tenant: &str, events: &[Event]) -> Result<(), ApiError> {
+async fn publish(state: &AppState, tenant: &str, events: &[Event]) -> Result<(), ServiceError> {
     let weight = crate::lanes::weigh(state, tenant, events).await?;
     let lane = take_intake(state, tenant, events.len(), weight).await?;
     let registered = crate::ordering::register(state, tenant, events).await?;
@@ -114,7 +116,7 @@ async fn publish(state: &AppState, tenant: &str, events: &[Event]) -> Result<(),
         }
         Err(e) => {
             crate::ordering::unregister(state, tenant, &registered).await;
-            let err = ApiError::BrokerUnavailable(e.to_string());
+            let err = ServiceError::BrokerUnavailable(e.to_string());
             reject(state, &err);
             Err(err)
         }
@@ -129,7 +131,7 @@ async fn take_intake(
     tenant: &str,
     count: usize,
     weight: u32,
-) -> Result<Lane, ApiError> {
+) -> Result<Lane, ServiceError> {
     let default = IntakeLimit {
         per_second: state.config.tenant_rate,
         burst: state.config.tenant_burst,
@@ -144,13 +146,13 @@ async fn take_intake(
         Intake::Go(lane) => return Ok(lane),
         Intake::Wait(wait) => {
             let secs = crate::error::retry_after_secs(wait);
-            ApiError::TooManyRequests(
+            ServiceError::TooManyRequests(
                 "rate_limited",
                 format!("the tenant's intake limit is reached; try again in {secs} s"),
                 secs,
             )
         }
-        Intake::OverBurst(burst) => ApiError::Unprocessable(
+        Intake::OverBurst(burst) => ServiceError::Unprocessable(
             "batch_over_burst",
             format!("{count} events are more than the tenant's intake burst of {burst}: send smaller batches"),
         ),
@@ -159,13 +161,13 @@ async fn take_intake(
     Err(refused)
 }
 
-fn reject(state: &AppState, e: &ApiError) {
+fn reject(state: &AppState, e: &ServiceError) {
     let reason = match e {
-        ApiError::TooLarge(_) => "too_large",
-        ApiError::BrokerUnavailable(_) => "broker_unavailable",
-        ApiError::BadRequest(..) => "invalid",
-        ApiError::TooManyRequests("rate_limited", ..)
-        | ApiError::Unprocessable("batch_over_burst", _) => "rate_limited",
+        ServiceError::TooLarge(_) => "too_large",
+        ServiceError::BrokerUnavailable(_) => "broker_unavailable",
+        ServiceError::BadRequest(..) => "invalid",
+        ServiceError::TooManyRequests("rate_limited", ..)
+        | ServiceError::Unprocessable("batch_over_burst", _) => "rate_limited",
         _ => return,
     };
     state

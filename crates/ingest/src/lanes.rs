@@ -17,11 +17,11 @@ use hookpost_broker::Topology;
 use hookpost_core::Event;
 use hookpost_store::intake::{FairLane, Lane};
 
-use crate::error::ApiError;
 use crate::AppState;
+use hookpost_service::ServiceError;
 
 /// The deliveries `events` make at most: what they take from their tenant's fair lane.
-pub async fn weigh(state: &AppState, tenant: &str, events: &[Event]) -> Result<u32, ApiError> {
+pub async fn weigh(state: &AppState, tenant: &str, events: &[Event]) -> Result<u32, ServiceError> {
     let hooks = state.ordered_hooks.of(state, tenant).await?;
     let weight: usize = events
         .iter()

@@ -1,4 +1,5 @@
-//! hookpost's HTTP API and event intake.
+//! hookpost's HTTP API and event intake: the axum router and its handlers, each a thin
+//! call of `hookpost_service` (parse the request, call the operation, answer).
 //!
 //! - [`events`]: `POST /v1/events` and `/v1/events/batch`, answered after RabbitMQ confirms.
 //! - [`lanes`]: each tenant's fair lane: its events beyond it go to the overflow queue.
@@ -6,101 +7,42 @@
 //! - [`deliveries`]: the delivery log, event lookup and resend.
 //! - [`tenants`]: operators' routes for tenants and API keys.
 //! - [`supportbee`]: the SupportBee web hooks API on the same store.
-//! - [`test_send`]: sample events sent now, with the receiver's answer.
-//! - [`auth`]: API keys and the admin token.
-//! - [`client`], [`throttle`]: client addresses, and the limit on failed authentications.
-//! - [`path_id`]: ids from URL paths, checked before they reach the store.
-//! - [`audit`]: the audit log of what the admin token does, and `GET /v1/audit`.
-//! - [`body`], [`error`]: JSON bodies in, JSON errors out.
+//! - [`auth`]: the [`auth::Tenant`] and [`auth::Admin`] extractors.
+//! - [`audit`]: the audit middleware for what the admin token does, and `GET /v1/audit`.
+//! - [`body`], [`error`]: JSON bodies in, JSON errors out ([`error::HttpError`]).
+//!
+//! The state, the operations, the auth checks, the failure throttle, test sends and the
+//! ordering registrations are `hookpost_service`'s.
 #![forbid(unsafe_code)]
 
 pub mod audit;
 pub mod auth;
 pub mod body;
-pub mod client;
 pub mod deliveries;
 pub mod error;
 pub mod events;
 pub mod hooks;
 pub mod lanes;
-pub mod ordering;
-pub mod path_id;
 pub mod supportbee;
 pub mod tenants;
-pub mod test_send;
-pub mod throttle;
 
-use std::sync::Arc;
+// The publish path (events.rs) names these through the crate.
+pub use hookpost_service::{ordering, test_send, AppState, SharedState, KEYSPACE_MISSING};
+
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use hookpost_broker::{Publisher, Topology};
-use hookpost_core::Config;
-use hookpost_ops::{Metrics, Readiness};
-use hookpost_store::Store;
+use hookpost_service::error::retry_after_secs;
+use hookpost_service::{client, throttle, ServiceError};
 use tokio_util::sync::CancellationToken;
 
-pub struct AppState {
-    pub config: Config,
-    /// The admin token, as an HMAC under the server key.
-    pub admin: auth::AdminToken,
-    /// Failed authentications per client address.
-    pub throttle: throttle::Throttle,
-    pub store: Store,
-    pub publisher: Publisher,
-    /// For test sends: the same client and egress rules as the workers'.
-    pub sender: hookpost_delivery::Sender,
-    pub metrics: Arc<Metrics>,
-    pub readiness: Readiness,
-    /// Whether Redis held the keyspace marker at the last look.
-    pub keyspace_ok: std::sync::atomic::AtomicBool,
-    pub ordered_hooks: ordering::OrderedHooks,
-    /// Test sends running now (their in-process caps).
-    pub test_sends: test_send::Running,
-}
-
-pub use hookpost_store::marker::KEYSPACE_MISSING;
-
-pub type SharedState = Arc<AppState>;
-
-impl AppState {
-    /// The API's state; `sender` is the process's one HTTP client (for test sends).
-    pub fn new(
-        config: Config,
-        store: Store,
-        sender: hookpost_delivery::Sender,
-        metrics: Arc<Metrics>,
-        readiness: Readiness,
-    ) -> SharedState {
-        // Not ready until the probe has reported each.
-        readiness.expect(&["ingest.broker", "ingest.redis", "ingest.keyspace"]);
-        let reconnects = metrics.amqp_reconnects.with_label_values(&["ingest"]);
-        let publisher = Publisher::new(
-            &config.amqp_url,
-            "hookpost-ingest",
-            Topology::for_config(&config),
-            config.connect_timeout,
-        )
-        .with_reconnect_hook(move || reconnects.inc());
-        Arc::new(AppState {
-            sender,
-            admin: auth::AdminToken::new(&config),
-            throttle: throttle::Throttle::new(&config),
-            config,
-            store,
-            publisher,
-            metrics,
-            readiness,
-            keyspace_ok: std::sync::atomic::AtomicBool::new(true),
-            ordered_hooks: ordering::OrderedHooks::default(),
-            test_sends: test_send::Running::default(),
-        })
-    }
-}
+use crate::error::HttpError;
 
 /// The API, with `/healthz`; with `/metrics` and `/readyz` too when `HOOKPOST_OPS_ON_API`
 /// is set (otherwise they are on the metrics address only).
@@ -155,7 +97,7 @@ pub fn router(state: SharedState) -> Router {
             "/v1/tenants/{id}/keys/{key_id}",
             axum::routing::delete(tenants::revoke_key),
         )
-        .fallback(|| async { error::ApiError::NotFound("route") })
+        .fallback(|| async { HttpError(ServiceError::NotFound("route")) })
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -206,7 +148,7 @@ async fn require_keyspace(State(state): State<SharedState>, req: Request, next: 
         if state.store.marker_present().await.unwrap_or(false) {
             state.keyspace_ok.store(true, Relaxed);
         } else {
-            return error::ApiError::KeyspaceMissing.into_response();
+            return HttpError(ServiceError::KeyspaceMissing).into_response();
         }
     }
     let response = next.run(req).await;
@@ -220,14 +162,14 @@ async fn require_keyspace(State(state): State<SharedState>, req: Request, next: 
             .is_ok_and(|present| !present)
     {
         state.keyspace_ok.store(false, Relaxed);
-        return error::ApiError::KeyspaceMissing.into_response();
+        return HttpError(ServiceError::KeyspaceMissing).into_response();
     }
     response
 }
 
 /// Failed authentications per client address: see [`throttle`].
 async fn throttle_failures(State(state): State<SharedState>, req: Request, next: Next) -> Response {
-    let client = client::bucket(client::address(&req, state.config.trust_proxy));
+    let client = client::bucket(client_address(&req, state.config.trust_proxy));
     throttle::attempt(
         &state.throttle,
         &state.store,
@@ -235,9 +177,31 @@ async fn throttle_failures(State(state): State<SharedState>, req: Request, next:
         "api",
         &client,
         next.run(req),
-        throttle::too_many_failures,
+        too_many_failures,
     )
     .await
+}
+
+/// The API's answer to a throttled address.
+fn too_many_failures(wait: Duration) -> Response {
+    let body = serde_json::json!({ "error": {
+        "code": "too_many_failures",
+        "message": format!(
+            "too many failed authentications from this address; try again in {} s",
+            retry_after_secs(wait)
+        ),
+    }});
+    (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response()
+}
+
+/// The client's address (see `hookpost_service::client`): the TCP peer the server
+/// recorded, or the trusted proxy's word for it.
+pub fn client_address<B>(req: &axum::http::Request<B>, trust_proxy: bool) -> Option<IpAddr> {
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(a)| a.ip());
+    client::address(req.headers(), peer, trust_proxy)
 }
 
 /// Times requests by route pattern, method and status code (the console's too).

@@ -12,9 +12,14 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::error::ApiError;
-use crate::hooks::{change_hook, check_event_types, checked_url, create_hook, HookInput};
-use crate::{auth, body, AppState, SharedState};
+// The service's error under the name these handlers were written with.
+use hookpost_service::hooks::{
+    change_hook, check_event_types, checked_url, create_hook, HookInput,
+};
+use hookpost_service::{auth, ServiceError};
+
+use crate::error::HttpError;
+use crate::{body, AppState, SharedState};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -43,7 +48,7 @@ async fn tenant(
     state: &AppState,
     headers: &HeaderMap,
     query: Option<&str>,
-) -> Result<String, ApiError> {
+) -> Result<String, ServiceError> {
     let token = query.and_then(|q| {
         url::form_urlencoded::parse(q.as_bytes())
             .find(|(k, _)| k == "auth_token")
@@ -54,23 +59,23 @@ async fn tenant(
             .store
             .authenticate(&key)
             .await?
-            .ok_or(ApiError::Unauthorized),
+            .ok_or(ServiceError::Unauthorized),
         None => auth::tenant(state, headers).await,
     }
 }
 
 /// `{id}.json` → `id`; anything else is not a route.
-fn strip_json(file: &str) -> Result<&str, ApiError> {
+fn strip_json(file: &str) -> Result<&str, ServiceError> {
     file.strip_suffix(".json")
         .filter(|id| !id.is_empty())
-        .ok_or(ApiError::NotFound("route"))
+        .ok_or(ServiceError::NotFound("route"))
 }
 
 pub async fn list(
     State(state): State<SharedState>,
     headers: HeaderMap,
     RawQuery(q): RawQuery,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Value>, HttpError> {
     let tenant = tenant(&state, &headers, q.as_deref()).await?;
     let hooks: Vec<Value> = state.store.hooks(&tenant).await?.iter().map(view).collect();
     Ok(Json(json!({ "web_hooks": hooks })))
@@ -83,7 +88,7 @@ pub async fn create(
     headers: HeaderMap,
     RawQuery(q): RawQuery,
     raw: Result<Bytes, BytesRejection>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<Value>), HttpError> {
     let tenant = tenant(&state, &headers, q.as_deref()).await?;
     let input: Envelope = body::json(&body::bytes(raw, state.config.max_body_bytes)?)?;
     let urls: Vec<&str> = input
@@ -94,10 +99,9 @@ pub async fn create(
         .filter(|u| !u.is_empty())
         .collect();
     if urls.is_empty() {
-        return Err(ApiError::BadRequest(
-            "missing_field",
-            "`web_hook.url` is required".into(),
-        ));
+        return Err(
+            ServiceError::BadRequest("missing_field", "`web_hook.url` is required".into()).into(),
+        );
     }
     for url in &urls {
         checked_url(&state, url).await?;
@@ -114,7 +118,7 @@ pub async fn create(
                 for h in &created {
                     let _ = state.store.delete_hook(&tenant, &h.id).await;
                 }
-                return Err(e);
+                return Err(e.into());
             }
         }
     }
@@ -131,7 +135,7 @@ pub async fn update(
     RawQuery(q): RawQuery,
     Path(file): Path<String>,
     raw: Result<Bytes, BytesRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Value>, HttpError> {
     let id = strip_json(&file)?;
     let tenant = tenant(&state, &headers, q.as_deref()).await?;
     let input: Envelope = body::json(&body::bytes(raw, state.config.max_body_bytes)?)?;
@@ -149,13 +153,13 @@ pub async fn delete(
     headers: HeaderMap,
     RawQuery(q): RawQuery,
     Path(file): Path<String>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<StatusCode, HttpError> {
     let id = strip_json(&file)?;
     let tenant = tenant(&state, &headers, q.as_deref()).await?;
-    let id = crate::path_id::hook(id).map_err(|_| ApiError::NotFound("web hook"))?;
+    let id = hookpost_service::path_id::hook(id).map_err(|_| ServiceError::NotFound("web hook"))?;
     match state.store.delete_hook(&tenant, id).await? {
         hookpost_store::hooks::HookWrite::Ok => Ok(StatusCode::NO_CONTENT),
-        _ => Err(ApiError::NotFound("web hook")),
+        _ => Err(ServiceError::NotFound("web hook").into()),
     }
 }
 
@@ -168,25 +172,27 @@ pub async fn test(
     RawQuery(q): RawQuery,
     Path(file): Path<String>,
     raw: Result<Bytes, BytesRejection>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, HttpError> {
     if file != "test.json" {
-        return Err(ApiError::NotFound("route"));
+        return Err(ServiceError::NotFound("route").into());
     }
     let tenant = tenant(&state, &headers, q.as_deref()).await?;
     let input: TestInput = body::json(&body::bytes(raw, state.config.max_body_bytes)?)?;
     check_event_types(&state, std::slice::from_ref(&input.action_type)).map_err(|e| {
-        ApiError::BadRequest(
+        ServiceError::BadRequest(
             "unknown_event_type",
             e.to_string().replace("`events`", "`action_type`"),
         )
     })?;
     // Limited before the URL is looked at: checking it resolves the name.
-    let admitted = crate::test_send::admit(&state, &tenant).await?;
+    let admitted = hookpost_service::test_send::admit(&state, &tenant).await?;
     let url_text = checked_url(&state, input.url.trim()).await?;
-    let url = url::Url::parse(&url_text).map_err(|e| ApiError::invalid("url", e))?;
+    let url = url::Url::parse(&url_text).map_err(|e| ServiceError::invalid("url", e))?;
     let hooks = state.store.hooks(&tenant).await?;
     let hook = hooks.iter().find(|h| h.url == url_text);
-    let result = crate::test_send::send(&state, &admitted, &url, hook, &input.action_type).await?;
+    let result =
+        hookpost_service::test_send::send(&state, &admitted, &url, hook, &input.action_type)
+            .await?;
     let status = if result.ok {
         StatusCode::OK
     } else {

@@ -14,10 +14,10 @@ use crate::backlog::Push;
 use crate::context::{attempt_task, AttemptCtx, DeliveryRef, EventParts};
 use crate::decided::Decided;
 use crate::disposition::{Disposition, EarlyAck};
-use hookpost_delivery::ReadyHook;
 use crate::persist::persist;
 use crate::record::by_index;
 use crate::Worker;
+use hookpost_delivery::ReadyHook;
 
 /// A slow attempt's safety-net retry comes this long after the attempt must have ended.
 const SAFETY_NET_MARGIN: std::time::Duration = std::time::Duration::from_secs(5);

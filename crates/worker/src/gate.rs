@@ -10,8 +10,8 @@ use hookpost_core::labels::DeferReason;
 use hookpost_core::Config;
 use hookpost_store::Store;
 
-use hookpost_delivery::ReadyHook;
 use crate::limits::HookLimits;
+use hookpost_delivery::ReadyHook;
 /// A short wait for the rate limit is slept through in place; a longer one defers.
 const RATE_SLEEP: Duration = Duration::from_millis(250);
 /// How often a hook's shared slots are asked again within `HOOKPOST_HOOK_WAIT`.

@@ -439,7 +439,7 @@ async fn an_operator_session_stores_a_keyed_mac_of_the_admin_token_not_its_sha25
         !raw.contains(&unsalted) && !raw.contains(ADMIN_TOKEN),
         "{raw}"
     );
-    let expected = hookpost_ingest::auth::AdminToken::new(&app.config)
+    let expected = hookpost_service::auth::AdminToken::new(&app.config)
         .session_credential()
         .unwrap();
     assert_eq!(session.credential, expected);

@@ -7,8 +7,8 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use hookpost_core::signing::{sign, SigningKey};
 use hookpost_core::Hook;
-use hookpost_ingest::deliveries as api;
-use hookpost_ingest::SharedState;
+use hookpost_service::deliveries as api;
+use hookpost_service::SharedState;
 use hookpost_store::log::Delivery;
 use maud::{html, Markup};
 
@@ -18,7 +18,7 @@ use crate::layout::{self, Nav};
 use crate::session::Viewer;
 
 async fn owned(state: &SharedState, tenant: &str, id: &str) -> Result<Delivery, PageError> {
-    let id = checked_id(id, hookpost_ingest::path_id::delivery)?;
+    let id = checked_id(id, hookpost_service::path_id::delivery)?;
     state
         .store
         .delivery(tenant, id)
@@ -219,7 +219,7 @@ pub async fn resend_failed(
 ) -> Result<Response, PageError> {
     let tenant = super::tenant_in_view(&viewer)?;
     let form = crate::csrf::posted(&viewer, &headers, &body)?;
-    let id = checked_id(&id, hookpost_ingest::path_id::hook)?;
+    let id = checked_id(&id, hookpost_service::path_id::hook)?;
     let since = form
         .text("since")
         .map(|v| {

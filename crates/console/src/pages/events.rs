@@ -2,7 +2,7 @@
 
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
-use hookpost_ingest::SharedState;
+use hookpost_service::SharedState;
 use maud::{html, Markup};
 
 use super::{checked_id, query, see_other};
@@ -25,7 +25,7 @@ pub fn lookup_form() -> Markup {
 pub async fn lookup(viewer: Viewer, RawQuery(q): RawQuery) -> Result<Response, PageError> {
     let q = query(q);
     if let Some(id) = q.text("id") {
-        let id = checked_id(id, hookpost_ingest::path_id::event)?;
+        let id = checked_id(id, hookpost_service::path_id::event)?;
         let target: String = url::form_urlencoded::byte_serialize(id.as_bytes()).collect();
         return Ok(see_other(&format!("/console/events/{target}")));
     }
@@ -44,9 +44,9 @@ pub async fn show(
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
     let tenant = super::tenant_in_view(&viewer)?;
-    let id = checked_id(&id, hookpost_ingest::path_id::event)?;
+    let id = checked_id(&id, hookpost_service::path_id::event)?;
     let (event, deliveries) =
-        hookpost_ingest::deliveries::event_with_deliveries(&state, tenant, id).await?;
+        hookpost_service::deliveries::event_with_deliveries(&state, tenant, id).await?;
     let hooks = state.store.hooks(tenant).await?;
     let url_of = |hook_id: &str| {
         hooks

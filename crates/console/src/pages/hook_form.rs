@@ -1,9 +1,9 @@
 //! The form that creates or edits a hook: URL, event types, description and filter.
-//! What it sends goes through the API's own checks (`hookpost_ingest::hooks::apply`).
+//! What it sends goes through the API's own checks (`hookpost_service::hooks::apply`).
 
 use hookpost_core::Hook;
-use hookpost_ingest::hooks::HookInput;
-use hookpost_ingest::AppState;
+use hookpost_service::hooks::HookInput;
+use hookpost_service::AppState;
 use maud::{html, Markup};
 use serde_json::Value;
 

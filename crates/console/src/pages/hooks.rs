@@ -7,8 +7,8 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use hookpost_core::Hook;
-use hookpost_ingest::hooks as api;
-use hookpost_ingest::SharedState;
+use hookpost_service::hooks as api;
+use hookpost_service::SharedState;
 use hookpost_store::log::HookActivity;
 use maud::{html, Markup};
 
@@ -188,7 +188,7 @@ pub async fn create(
 }
 
 async fn owned(state: &SharedState, tenant: &str, id: &str) -> Result<Hook, PageError> {
-    let id = checked_id(id, hookpost_ingest::path_id::hook)?;
+    let id = checked_id(id, hookpost_service::path_id::hook)?;
     state
         .store
         .hook(tenant, id)
@@ -334,7 +334,7 @@ async fn set_active(
 ) -> Result<Response, PageError> {
     let tenant = viewer.writer()?;
     crate::csrf::posted(&viewer, &headers, &body)?;
-    let id = checked_id(&id, hookpost_ingest::path_id::hook)?;
+    let id = checked_id(&id, hookpost_service::path_id::hook)?;
     let hook = api::set_active(&state, tenant, id, active).await?;
     let done = if active { "activated" } else { "deactivated" };
     Ok(see_other(&format!(
@@ -397,7 +397,7 @@ pub async fn delete(
     api::remove_hook(
         &state,
         tenant,
-        checked_id(&id, hookpost_ingest::path_id::hook)?,
+        checked_id(&id, hookpost_service::path_id::hook)?,
     )
     .await?;
     Ok(see_other("/console/hooks?done=deleted"))
@@ -447,7 +447,7 @@ pub async fn rotate(
     let hook = api::rotate(
         &state,
         tenant,
-        checked_id(&id, hookpost_ingest::path_id::hook)?,
+        checked_id(&id, hookpost_service::path_id::hook)?,
         None,
     )
     .await?;

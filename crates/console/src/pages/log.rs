@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
-use hookpost_ingest::SharedState;
+use hookpost_service::SharedState;
 use hookpost_store::log::{Delivery, Status};
 use maud::html;
 

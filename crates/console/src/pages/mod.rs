@@ -16,12 +16,12 @@ use crate::form::Form;
 /// before it names a store key: anything else names nothing.
 pub fn checked_id(
     id: &str,
-    check: fn(&str) -> Result<&str, hookpost_ingest::error::ApiError>,
+    check: fn(&str) -> Result<&str, hookpost_service::ServiceError>,
 ) -> Result<&str, PageError> {
-    use hookpost_ingest::error::ApiError;
+    use hookpost_service::ServiceError;
     match check(id) {
         Ok(_) => Ok(id),
-        Err(ApiError::NotFound(what)) => Err(PageError::not_found(what)),
+        Err(ServiceError::NotFound(what)) => Err(PageError::not_found(what)),
         Err(_) => Err(PageError::not_found("page")),
     }
 }
@@ -38,7 +38,7 @@ pub fn tenant_in_view(viewer: &crate::session::Viewer) -> Result<&str, PageError
 /// before it is done; a tenant's own actions are not audited. Refused when the entry
 /// cannot be written.
 pub async fn audit_operator(
-    state: &hookpost_ingest::AppState,
+    state: &hookpost_service::AppState,
     viewer: &crate::session::Viewer,
     headers: &axum::http::HeaderMap,
     action: &str,
@@ -50,7 +50,7 @@ pub async fn audit_operator(
     }
     let mut entry = hookpost_store::audit::AuditEntry::now("operator", action, Some(tenant));
     entry.target = target.map(str::to_owned);
-    hookpost_ingest::audit::record(state, entry, headers, viewer.client.clone()).await?;
+    hookpost_service::audit::record(state, entry, headers, viewer.client.clone()).await?;
     Ok(())
 }
 

@@ -5,7 +5,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use hookpost_ingest::SharedState;
+use hookpost_service::SharedState;
 use maud::{html, Markup};
 
 use super::see_other;
@@ -93,7 +93,7 @@ pub async fn pick_tenant(
 pub async fn show(State(state): State<SharedState>, viewer: Viewer) -> Result<Response, PageError> {
     admin(&viewer)?;
     let tenants = state.store.tenants().await?;
-    let backlog = hookpost_ingest::tenants::retry_backlog(&state).await?;
+    let backlog = hookpost_service::tenants::retry_backlog(&state).await?;
     let dead = hookpost_broker::dead::peek(
         &state.config.amqp_url,
         &state.publisher.topology().dead_queue,

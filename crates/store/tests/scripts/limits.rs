@@ -101,7 +101,11 @@ async fn an_intake_request_takes_all_its_tokens_or_none() {
         panic!("two tokens left, three asked");
     };
     assert!(about(wait, 1_000), "{wait:?}");
-    assert_eq!(take(2).await.unwrap(), Intake::Go(Lane::Fair), "the refusal took none");
+    assert_eq!(
+        take(2).await.unwrap(),
+        Intake::Go(Lane::Fair),
+        "the refusal took none"
+    );
     let Intake::Wait(wait) = take(1).await.unwrap() else {
         panic!("spent");
     };
@@ -135,7 +139,9 @@ async fn a_tenants_own_intake_limit_replaces_the_default_and_clearing_it_starts_
     assert!(about(wait, 100), "{wait:?}");
     // Another tenant keeps the default.
     assert_eq!(
-        s.take_intake("other", 5, default, 5, WIDE_LANE).await.unwrap(),
+        s.take_intake("other", 5, default, 5, WIDE_LANE)
+            .await
+            .unwrap(),
         Intake::Go(Lane::Fair)
     );
     s.set_intake_limit("acme", None).await.unwrap();

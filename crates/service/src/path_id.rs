@@ -2,25 +2,25 @@
 //! name a store key: an id such as `<delivery>:attempts` would otherwise name another
 //! key (and Redis would answer WRONGTYPE). A malformed id names nothing: 404.
 
-use crate::error::ApiError;
+use crate::ServiceError;
 
 /// A hook id (`hook_…`).
-pub fn hook(id: &str) -> Result<&str, ApiError> {
+pub fn hook(id: &str) -> Result<&str, ServiceError> {
     checked(id, hookpost_core::ids::is_generated("hook", id), "hook")
 }
 
 /// A delivery id (`dlv_` and 32 hex digits).
-pub fn delivery(id: &str) -> Result<&str, ApiError> {
+pub fn delivery(id: &str) -> Result<&str, ServiceError> {
     checked(id, hookpost_core::delivery::is_delivery_id(id), "delivery")
 }
 
 /// An event id: the producer's own (1 to 128 of `A-Z a-z 0-9 _ . : -`), or a generated one.
-pub fn event(id: &str) -> Result<&str, ApiError> {
+pub fn event(id: &str) -> Result<&str, ServiceError> {
     checked(id, hookpost_core::event::is_name(id), "event")
 }
 
 /// A tenant id (`hookpost_core::event::check_tenant_id`).
-pub fn tenant(id: &str) -> Result<&str, ApiError> {
+pub fn tenant(id: &str) -> Result<&str, ServiceError> {
     checked(
         id,
         hookpost_core::event::check_tenant_id(id).is_ok(),
@@ -29,15 +29,15 @@ pub fn tenant(id: &str) -> Result<&str, ApiError> {
 }
 
 /// An API key's id (`key_…`).
-pub fn key(id: &str) -> Result<&str, ApiError> {
+pub fn key(id: &str) -> Result<&str, ServiceError> {
     checked(id, hookpost_core::ids::is_generated("key", id), "key")
 }
 
-fn checked<'a>(id: &'a str, fine: bool, what: &'static str) -> Result<&'a str, ApiError> {
+fn checked<'a>(id: &'a str, fine: bool, what: &'static str) -> Result<&'a str, ServiceError> {
     if fine {
         Ok(id)
     } else {
-        Err(ApiError::NotFound(what))
+        Err(ServiceError::NotFound(what))
     }
 }
 
@@ -61,7 +61,7 @@ mod tests {
             (key("key_1:x"), "key"),
         ] {
             match result {
-                Err(ApiError::NotFound(w)) => assert_eq!(w, what),
+                Err(ServiceError::NotFound(w)) => assert_eq!(w, what),
                 other => panic!("{what}: {other:?}"),
             }
         }

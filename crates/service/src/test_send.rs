@@ -17,8 +17,8 @@ use hookpost_core::Hook;
 use hookpost_delivery::{Envelope, ReadyHook};
 use serde::Serialize;
 
-use crate::error::ApiError;
 use crate::AppState;
+use crate::ServiceError;
 
 /// A tenant's test sends: this many in a row...
 pub const RATE_BURST: u32 = 5;
@@ -55,7 +55,7 @@ impl Drop for Admitted<'_> {
 
 impl Running {
     /// Counts one more test send of `tenant` as running, unless a cap is reached.
-    fn start(&self, tenant: &str) -> Result<Admitted<'_>, ApiError> {
+    fn start(&self, tenant: &str) -> Result<Admitted<'_>, ServiceError> {
         let mut by_tenant = self.by_tenant.lock().expect("not poisoned");
         let total: usize = by_tenant.values().sum();
         let mine = by_tenant.get(tenant).copied().unwrap_or(0);
@@ -65,7 +65,7 @@ impl Running {
             } else {
                 "too many test sends are running; try again in a moment".to_owned()
             };
-            return Err(ApiError::TooManyRequests("test_send_busy", message, 1));
+            return Err(ServiceError::TooManyRequests("test_send_busy", message, 1));
         }
         by_tenant.insert(tenant.to_owned(), mine + 1);
         Ok(Admitted {
@@ -77,7 +77,7 @@ impl Running {
 
 /// Lets one test send of `tenant` through the limits, or answers 429. Call it before any
 /// work for the send (DNS included) and hold what it returns until the send is done.
-pub async fn admit<'a>(state: &'a AppState, tenant: &str) -> Result<Admitted<'a>, ApiError> {
+pub async fn admit<'a>(state: &'a AppState, tenant: &str) -> Result<Admitted<'a>, ServiceError> {
     // The in-process cap first: a request it refuses spends none of the tenant's rate.
     let admitted = state.test_sends.start(tenant)?;
     if let Some(wait) = state
@@ -86,7 +86,7 @@ pub async fn admit<'a>(state: &'a AppState, tenant: &str) -> Result<Admitted<'a>
         .await?
     {
         let secs = crate::error::retry_after_secs(wait);
-        return Err(ApiError::TooManyRequests(
+        return Err(ServiceError::TooManyRequests(
             "test_send_rate_limited",
             format!(
                 "a tenant may make {RATE_BURST} test sends in a row, then one every {}s; \
@@ -135,11 +135,11 @@ pub async fn send(
     url: &url::Url,
     hook: Option<&Hook>,
     event_type: &str,
-) -> Result<TestResult, ApiError> {
+) -> Result<TestResult, ServiceError> {
     state
         .sender
         .check_port(url)
-        .map_err(|e| ApiError::BadRequest("port_not_allowed", format!("`url`: {}", e.0)))?;
+        .map_err(|e| ServiceError::BadRequest("port_not_allowed", format!("`url`: {}", e.0)))?;
     let now = hookpost_core::now_ms();
     let id = hookpost_core::ids::random_id("test");
     let snapshot = hook.map(Hook::snapshot_json).unwrap_or_else(|| {
@@ -184,7 +184,7 @@ mod tests {
         let busy = running.start("a").err().unwrap();
         assert!(matches!(
             busy,
-            ApiError::TooManyRequests("test_send_busy", _, 1)
+            ServiceError::TooManyRequests("test_send_busy", _, 1)
         ));
         drop(a1);
         let _a3 = running.start("a").expect("a finished send frees its place");

@@ -15,11 +15,10 @@ use std::future::Future;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
 use hookpost_core::Config;
 use hookpost_ops::Metrics;
 use hookpost_store::Store;
+use http::{header, HeaderValue, Response, StatusCode};
 
 /// Most addresses one process tracks. Past it, expired windows are dropped; if none
 /// has, a new address is counted in Redis only. About 100 bytes each: 10 MB at most.
@@ -92,15 +91,15 @@ impl Throttle {
 /// Runs an authenticated request of `client` under the throttle: refused with `refuse`
 /// while the address is throttled, its 401 counted (and turned into `refuse` past the
 /// limit). `surface` labels the metric: `api` or `console`.
-pub async fn attempt(
+pub async fn attempt<B>(
     throttle: &Throttle,
     store: &Store,
     metrics: &Metrics,
     surface: &str,
     client: &str,
-    run: impl Future<Output = Response>,
-    refuse: impl Fn(Duration) -> Response,
-) -> Response {
+    run: impl Future<Output = Response<B>>,
+    refuse: impl Fn(Duration) -> Response<B>,
+) -> Response<B> {
     let counted = |answer: &str| {
         metrics
             .auth_failures
@@ -129,7 +128,7 @@ pub async fn attempt(
 
 use crate::error::retry_after_secs;
 
-fn with_retry_after(mut response: Response, wait: Duration) -> Response {
+fn with_retry_after<B>(mut response: Response<B>, wait: Duration) -> Response<B> {
     *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
     response.headers_mut().insert(
         header::RETRY_AFTER,
@@ -138,29 +137,17 @@ fn with_retry_after(mut response: Response, wait: Duration) -> Response {
     response
 }
 
-/// The API's answer to a throttled address.
-pub fn too_many_failures(wait: Duration) -> Response {
-    let body = serde_json::json!({ "error": {
-        "code": "too_many_failures",
-        "message": format!(
-            "too many failed authentications from this address; try again in {} s",
-            retry_after_secs(wait)
-        ),
-    }});
-    (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn retry_after_rounds_up_to_whole_seconds() {
-        assert_eq!(retry_after_secs(Duration::from_millis(1500)), 2);
-        assert_eq!(retry_after_secs(Duration::from_secs(3)), 3);
-        let r = with_retry_after(too_many_failures(Duration::ZERO), Duration::ZERO);
+    fn a_refusal_is_429_with_retry_after_in_whole_seconds() {
+        let r = with_retry_after(Response::new(()), Duration::ZERO);
         assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(r.headers()[header::RETRY_AFTER], "1");
+        let r = with_retry_after(Response::new(()), Duration::from_millis(1500));
+        assert_eq!(r.headers()[header::RETRY_AFTER], "2");
     }
 
     #[test]

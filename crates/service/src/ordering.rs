@@ -15,8 +15,8 @@ use hookpost_delivery::filtering;
 use hookpost_delivery::ReadyHook;
 use hookpost_store::ordering::Ordered;
 
-use crate::error::ApiError;
 use crate::AppState;
+use crate::ServiceError;
 
 /// How long a tenant's list of ordered hooks is used before it is read again: a hook
 /// made ordered orders the events accepted from then on, at most this much later.
@@ -58,7 +58,11 @@ impl Registration {
 }
 
 impl OrderedHooks {
-    pub async fn of(&self, state: &AppState, tenant: &str) -> Result<Arc<TenantHooks>, ApiError> {
+    pub async fn of(
+        &self,
+        state: &AppState,
+        tenant: &str,
+    ) -> Result<Arc<TenantHooks>, ServiceError> {
         if let Some((at, hooks)) = self.0.lock().expect("not poisoned").get(tenant) {
             if at.elapsed() < FRESH_FOR {
                 return Ok(hooks.clone());
@@ -91,7 +95,7 @@ pub async fn register(
     state: &AppState,
     tenant: &str,
     events: &[Event],
-) -> Result<Vec<Registration>, ApiError> {
+) -> Result<Vec<Registration>, ServiceError> {
     let hooks = state.ordered_hooks.of(state, tenant).await?;
     let hooks = &hooks.ordered;
     if hooks.is_empty() {

@@ -1,0 +1,67 @@
+//! What one ingest process holds, shared by the API's handlers and the console's pages.
+
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use hookpost_broker::{Publisher, Topology};
+use hookpost_core::Config;
+use hookpost_ops::{Metrics, Readiness};
+use hookpost_store::Store;
+
+use crate::{auth, ordering, test_send, throttle};
+
+pub struct AppState {
+    pub config: Config,
+    /// The admin token, as an HMAC under the server key.
+    pub admin: auth::AdminToken,
+    /// Failed authentications per client address.
+    pub throttle: throttle::Throttle,
+    pub store: Store,
+    pub publisher: Publisher,
+    /// For test sends: the same client and egress rules as the workers'.
+    pub sender: hookpost_delivery::Sender,
+    pub metrics: Arc<Metrics>,
+    pub readiness: Readiness,
+    /// Whether Redis held the keyspace marker at the last look.
+    pub keyspace_ok: AtomicBool,
+    pub ordered_hooks: ordering::OrderedHooks,
+    /// Test sends running now (their in-process caps).
+    pub test_sends: test_send::Running,
+}
+
+pub type SharedState = Arc<AppState>;
+
+impl AppState {
+    /// The API's state; `sender` is the process's one HTTP client (for test sends).
+    pub fn new(
+        config: Config,
+        store: Store,
+        sender: hookpost_delivery::Sender,
+        metrics: Arc<Metrics>,
+        readiness: Readiness,
+    ) -> SharedState {
+        // Not ready until the probe has reported each.
+        readiness.expect(&["ingest.broker", "ingest.redis", "ingest.keyspace"]);
+        let reconnects = metrics.amqp_reconnects.with_label_values(&["ingest"]);
+        let publisher = Publisher::new(
+            &config.amqp_url,
+            "hookpost-ingest",
+            Topology::for_config(&config),
+            config.connect_timeout,
+        )
+        .with_reconnect_hook(move || reconnects.inc());
+        Arc::new(AppState {
+            sender,
+            admin: auth::AdminToken::new(&config),
+            throttle: throttle::Throttle::new(&config),
+            config,
+            store,
+            publisher,
+            metrics,
+            readiness,
+            keyspace_ok: AtomicBool::new(true),
+            ordered_hooks: ordering::OrderedHooks::default(),
+            test_sends: test_send::Running::default(),
+        })
+    }
+}
