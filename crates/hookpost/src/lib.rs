@@ -69,14 +69,7 @@ impl Running {
 
 /// Opens the store described by `config`.
 pub fn store(config: &Config) -> Result<Store, hookpost_store::StoreError> {
-    Store::connect(&StoreOptions {
-        url: config.redis_url.clone(),
-        prefix: config.prefix.clone(),
-        retention: config.retention,
-        retry_shards: config.retry_shards,
-        timeout: config.connect_timeout,
-        secret_keys: config.secret_keys.clone(),
-    })
+    Store::connect(&StoreOptions::of(config))
 }
 
 /// Re-seals every hook of every tenant under the current `HOOKPOST_SECRET_KEY` key

@@ -18,15 +18,7 @@ fn state() -> SharedState {
         secret_keys: Some(SecretKeys::parse(&SecretKeys::generate("k1")).unwrap()),
         ..Config::default()
     };
-    let store = Store::connect(&StoreOptions {
-        url: config.redis_url.clone(),
-        prefix: config.prefix.clone(),
-        retention: config.retention,
-        retry_shards: config.retry_shards,
-        timeout: config.connect_timeout,
-        secret_keys: config.secret_keys.clone(),
-    })
-    .unwrap();
+    let store = Store::connect(&StoreOptions::of(&config)).unwrap();
     AppState::new(
         config.clone(),
         store,

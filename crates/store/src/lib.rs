@@ -148,6 +148,20 @@ pub struct StoreOptions {
     pub secret_keys: Option<hookpost_core::secret_key::SecretKeys>,
 }
 
+impl StoreOptions {
+    /// The store a deployment's configuration names.
+    pub fn of(config: &hookpost_core::Config) -> StoreOptions {
+        StoreOptions {
+            url: config.redis_url.clone(),
+            prefix: config.prefix.clone(),
+            retention: config.retention,
+            retry_shards: config.retry_shards,
+            timeout: config.connect_timeout,
+            secret_keys: config.secret_keys.clone(),
+        }
+    }
+}
+
 impl Store {
     /// Connects lazily: the first command connects, and a lost connection is made again.
     pub fn connect(opts: &StoreOptions) -> Result<Store> {
