@@ -10,6 +10,7 @@
 //! - [`signing`]: `X-Hook-Signature` (HMAC-SHA1) and Standard Webhooks (HMAC-SHA256) headers.
 //! - [`retry`]: the retry schedule as a pure value.
 //! - [`outcome`]: what one attempt ended as; drives retry, log and metrics.
+//! - [`labels`]: roles, defer and dead-letter reasons as enums; their strings are metric labels.
 //! - [`task`]: the typed, versioned messages hookpost puts on its own queues.
 //! - [`config`]: `HOOKPOST_*` settings, validated at start-up.
 //! - [`duration`]: `500ms`, `30s`, `1h`, `7d`.
