@@ -12,53 +12,20 @@ pub fn field(ms: i64) -> String {
     hookpost_core::rfc3339(ms)[..16].to_owned()
 }
 
-/// Reads `YYYY-MM-DDTHH:MM` (seconds optional) as UTC; `None` when it is not one.
+/// Reads `YYYY-MM-DDTHH:MM` (seconds optional, `T` or a space) as UTC, years 1970-9999;
+/// `None` when it is not one.
 pub fn parse_field(v: &str) -> Option<i64> {
+    use time::macros::format_description;
+    const FIELD: &[time::format_description::BorrowedFormatItem<'_>] = format_description!(
+        "[year]-[month]-[day][first [T] [ ]][hour]:[minute][optional [:[second]]]"
+    );
     let v = v.trim();
-    let digits = |s: &str| -> Option<i64> {
-        (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
-            .then(|| s.parse().ok())
-            .flatten()
-    };
-    let (date, clock) = v.split_once('T').or_else(|| v.split_once(' '))?;
-    let mut d = date.split('-');
-    let (y, m, day) = (digits(d.next()?)?, digits(d.next()?)?, digits(d.next()?)?);
-    let mut c = clock.split(':');
-    let (h, min) = (digits(c.next()?)?, digits(c.next()?)?);
-    let sec = match c.next() {
-        Some(s) => digits(s)?,
-        None => 0,
-    };
-    if d.next().is_some() || c.next().is_some() {
+    // The year may carry a sign in `time`'s grammar; a form field never does.
+    if !v.starts_with(|c: char| c.is_ascii_digit()) {
         return None;
     }
-    let valid = (1970..=9999).contains(&y)
-        && (1..=12).contains(&m)
-        && (1..=days_in_month(y, m)).contains(&day)
-        && h < 24
-        && min < 60
-        && sec < 60;
-    valid.then(|| ((days_from_civil(y, m, day) * 24 + h) * 60 + min) * 60_000 + sec * 1000)
-}
-
-fn days_in_month(y: i64, m: i64) -> i64 {
-    match m {
-        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Howard Hinnant's days-from-civil (the inverse of the one in `hookpost_core::rfc3339`).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    let at = time::PrimitiveDateTime::parse(v, FIELD).ok()?.assume_utc();
+    (at.year() >= 1970).then(|| at.unix_timestamp() * 1000)
 }
 
 #[cfg(test)]
@@ -72,6 +39,18 @@ mod tests {
         }
         assert_eq!(parse_field("2025-11-29T10:00:30"), Some(1_764_410_430_000));
         assert_eq!(show(1_764_410_400_000), "2025-11-29 10:00:00");
+        assert_eq!(parse_field(" 2025-11-29 10:00 "), Some(1_764_410_400_000));
+    }
+
+    #[test]
+    fn calendar_edges_are_read() {
+        // Leap days (2000 is a leap year, 2100 is not), ends of months, the last minute.
+        assert_eq!(parse_field("2000-02-29T00:00"), Some(951_782_400_000));
+        assert_eq!(parse_field("2024-02-29T12:00"), Some(1_709_208_000_000));
+        assert_eq!(parse_field("2024-06-30T23:59:59"), Some(1_719_791_999_000));
+        assert_eq!(parse_field("2024-12-31T23:59"), Some(1_735_689_540_000));
+        assert_eq!(parse_field("1970-01-01T00:00"), Some(0));
+        assert_eq!(parse_field("9999-12-31T23:59"), Some(253_402_300_740_000));
     }
 
     #[test]
@@ -85,6 +64,13 @@ mod tests {
             "x025-01-01T00:00",
             "2025-01-01T00:00:00:00",
             "2025-01-01T+1:00",
+            "2024-04-31T00:00",
+            "2100-02-29T00:00",
+            "2025-01-01T23:60",
+            "2025-01-01T00:00:60",
+            "1969-12-31T23:59",
+            "+2025-01-01T00:00",
+            "2025-01-01T00:00Z",
         ] {
             assert_eq!(parse_field(bad), None, "{bad}");
         }

@@ -1,4 +1,4 @@
-//! Reasons that end up as metric labels, dead-letter headers and console text: one
+//! Roles and reasons that end up as metric labels, dead-letter headers and console text: one
 //! enum each, so that the worker, the metrics and the console share one list. The
 //! strings are stable (dashboards and alerts use them).
 
@@ -74,6 +74,27 @@ impl DeadLetterReason {
     }
 }
 
+/// A part of hookpost a process can run: the `role` label of the per-role metrics and
+/// the prefix of its readiness checks (`worker.redis`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    Ingest,
+    Worker,
+    Scheduler,
+}
+
+impl Role {
+    pub const ALL: [Role; 3] = [Role::Ingest, Role::Worker, Role::Scheduler];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Role::Ingest => "ingest",
+            Role::Worker => "worker",
+            Role::Scheduler => "scheduler",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -82,7 +103,8 @@ mod tests {
     fn labels_are_distinct_and_snake_case() {
         let defer: Vec<&str> = DeferReason::ALL.iter().map(|r| r.as_str()).collect();
         let dead: Vec<&str> = DeadLetterReason::ALL.iter().map(|r| r.as_str()).collect();
-        for labels in [&defer, &dead] {
+        let roles: Vec<&str> = Role::ALL.iter().map(|r| r.as_str()).collect();
+        for labels in [&defer, &dead, &roles] {
             let mut sorted = labels.to_vec();
             sorted.sort_unstable();
             sorted.dedup();
@@ -100,5 +122,6 @@ mod tests {
                 "ordering"
             ]
         );
+        assert_eq!(roles, ["ingest", "worker", "scheduler"]);
     }
 }

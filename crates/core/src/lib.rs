@@ -10,6 +10,7 @@
 //! - [`signing`]: `X-Hook-Signature` (HMAC-SHA1) and Standard Webhooks (HMAC-SHA256) headers.
 //! - [`retry`]: the retry schedule as a pure value.
 //! - [`outcome`]: what one attempt ended as; drives retry, log and metrics.
+//! - [`labels`]: roles, defer and dead-letter reasons as enums; their strings are metric labels.
 //! - [`task`]: the typed, versioned messages hookpost puts on its own queues.
 //! - [`config`]: `HOOKPOST_*` settings, validated at start-up.
 //! - [`duration`]: `500ms`, `30s`, `1h`, `7d`.
@@ -54,26 +55,19 @@ pub fn now_ms() -> i64 {
 }
 
 /// `ms` since the epoch as RFC 3339 UTC with milliseconds, e.g. `2026-11-22T10:00:00.000Z`.
+/// Instants outside years 0000-9999 (which RFC 3339 cannot write) are clamped to them.
 pub fn rfc3339(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Howard Hinnant's days-to-civil algorithm.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        ms.rem_euclid(1000)
-    )
+    use time::macros::{datetime, format_description};
+    const FORMAT: &[time::format_description::BorrowedFormatItem<'_>] =
+        format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+    let first = datetime!(0000-01-01 0:00 UTC);
+    let last = datetime!(9999-12-31 23:59:59.999 UTC);
+    let at = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .map_or(if ms < 0 { first } else { last }, |at| {
+            at.clamp(first, last)
+        });
+    at.format(FORMAT)
+        .expect("a UTC instant in years 0000-9999 always formats")
 }
 
 #[cfg(test)]
@@ -86,5 +80,30 @@ mod tests {
             "2025-11-29T10:00:00.000Z"
         );
         assert_eq!(super::rfc3339(951_782_400_123), "2000-02-29T00:00:00.123Z");
+        assert_eq!(super::rfc3339(-1), "1969-12-31T23:59:59.999Z");
+        // The last millisecond of a leap year, and of a month of 30 days.
+        assert_eq!(
+            super::rfc3339(1_735_689_599_999),
+            "2024-12-31T23:59:59.999Z"
+        );
+        assert_eq!(
+            super::rfc3339(1_719_791_999_000),
+            "2024-06-30T23:59:59.000Z"
+        );
+        assert_eq!(
+            super::rfc3339(4_107_542_400_000),
+            "2100-03-01T00:00:00.000Z",
+            "2100 is no leap year"
+        );
+    }
+
+    #[test]
+    fn rfc3339_clamps_what_it_cannot_write() {
+        assert_eq!(super::rfc3339(i64::MAX), "9999-12-31T23:59:59.999Z");
+        assert_eq!(super::rfc3339(i64::MIN), "0000-01-01T00:00:00.000Z");
+        assert_eq!(
+            super::rfc3339(253_402_300_800_000),
+            "9999-12-31T23:59:59.999Z"
+        );
     }
 }

@@ -3,6 +3,7 @@
 //! with this before the publish, the worker every hook after it.
 
 use hookpost_core::filter::{Budget, Payload};
+use hookpost_core::labels::Role;
 use hookpost_ops::metrics::Metrics;
 use tracing::warn;
 
@@ -39,7 +40,8 @@ pub fn choose(hooks: &[&ReadyHook], payload: Option<&Payload>, units: u64) -> Ch
 
 /// Counts and logs an event whose filters ran out of budget; `role` is ingest or worker.
 /// The line names the event, never its payload.
-pub fn report_exhausted(metrics: &Metrics, role: &'static str, tenant: &str, event_id: &str) {
+pub fn report_exhausted(metrics: &Metrics, role: Role, tenant: &str, event_id: &str) {
+    let role = role.as_str();
     metrics
         .filter_budget_exhausted
         .with_label_values(&[role])

@@ -7,6 +7,7 @@ pub mod ops_client;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use hookpost_core::labels::Role;
 use hookpost_core::Config;
 use hookpost_ops::{Metrics, Readiness};
 use hookpost_store::{Store, StoreOptions};
@@ -100,12 +101,12 @@ pub async fn start(
     let store = store(&config).map_err(std::io::Error::other)?;
     let metrics = Arc::new(Metrics::new());
     let started = [
-        ("ingest", roles.ingest),
-        ("worker", roles.worker),
-        ("scheduler", roles.scheduler),
+        (Role::Ingest, roles.ingest),
+        (Role::Worker, roles.worker),
+        (Role::Scheduler, roles.scheduler),
     ];
     for (role, _) in started.iter().filter(|(_, on)| *on) {
-        metrics.role_started(role);
+        metrics.role_started(*role);
     }
     let readiness = Readiness::default();
     // `hookpost all` is the one-machine default: it sets up its keyspace by itself. The

@@ -1,6 +1,7 @@
 //! Prometheus metrics. Labels take values from closed sets only (outcome kinds, reasons,
 //! routes), never hook ids, URLs or tenants, so cardinality stays fixed.
 
+use hookpost_core::labels::Role;
 use prometheus::{
     Encoder, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
     IntGaugeVec, Opts, Registry, TextEncoder,
@@ -122,7 +123,6 @@ pub const HTTP_BUCKETS: &[f64] = &[
 /// Methods the API answers; anything else is counted as `other`, so a client cannot
 /// create series.
 const HTTP_METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
-pub const ROLES: &[&str] = &["ingest", "worker", "scheduler"];
 
 impl Metrics {
     pub fn new() -> Metrics {
@@ -357,16 +357,18 @@ impl Metrics {
         for reason in hookpost_core::labels::DeadLetterReason::ALL {
             m.dead_letters.with_label_values(&[reason.as_str()]);
         }
-        for role in ROLES {
-            m.amqp_reconnects.with_label_values(&[role]);
-            m.redis_errors.with_label_values(&[role]);
-            m.broker_errors.with_label_values(&[role]);
+        for role in Role::ALL {
+            m.amqp_reconnects.with_label_values(&[role.as_str()]);
+            m.redis_errors.with_label_values(&[role.as_str()]);
+            m.broker_errors.with_label_values(&[role.as_str()]);
         }
         for reason in hookpost_core::labels::DeferReason::ALL {
             m.deferred.with_label_values(&[reason.as_str()]);
         }
-        for role in ["ingest", "worker"] {
-            m.filter_budget_exhausted.with_label_values(&[role]);
+        // The scheduler runs no filters.
+        for role in [Role::Ingest, Role::Worker] {
+            m.filter_budget_exhausted
+                .with_label_values(&[role.as_str()]);
         }
         for reason in ["gone", "failing"] {
             m.hooks_disabled.with_label_values(&[reason]);
@@ -401,9 +403,9 @@ impl Metrics {
             .observe(seconds);
     }
 
-    /// Says this process runs `role` (one of [`ROLES`]).
-    pub fn role_started(&self, role: &str) {
-        self.role_info.with_label_values(&[role]).set(1);
+    /// Says this process runs `role`.
+    pub fn role_started(&self, role: Role) {
+        self.role_info.with_label_values(&[role.as_str()]).set(1);
     }
 
     /// Counts an accepted event; `path` is one of [`INTAKE_PATHS`].
@@ -461,7 +463,7 @@ mod tests {
         let m = Metrics::new();
         m.http_request("/v1/events", "POST", 202, 0.01);
         m.redis_persistence.with_label_values(&["none"]).set(1);
-        m.role_started("worker");
+        m.role_started(Role::Worker);
         m.attempt_duration.observe(0.1);
         let mut families: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for f in m.registry.gather() {
@@ -515,6 +517,115 @@ mod tests {
         .map(|(n, l)| (n.to_owned(), l.iter().map(|s| s.to_string()).collect()))
         .collect();
         assert_eq!(families, pinned);
+    }
+
+    /// The label values every enum-labelled family starts with. Dashboards and alerts
+    /// match these strings: renaming one must fail here.
+    #[test]
+    fn label_values_are_pinned() {
+        let m = Metrics::new();
+        // (family, label name) -> the values registered up front.
+        let mut values: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+        for f in m.registry.gather() {
+            for series in f.get_metric() {
+                for l in series.get_label() {
+                    let key = (f.name().to_owned(), l.name().to_owned());
+                    let seen = values.entry(key).or_default();
+                    if !seen.iter().any(|v| v == l.value()) {
+                        seen.push(l.value().to_owned());
+                    }
+                }
+            }
+        }
+        let roles = &["ingest", "scheduler", "worker"][..];
+        let pinned: [(&str, &str, &[&str]); 12] = [
+            (
+                "hookpost_deliveries_deferred_total",
+                "reason",
+                &[
+                    "hook_concurrency",
+                    "max_in_flight",
+                    "ordering",
+                    "rate_limit",
+                ],
+            ),
+            (
+                "hookpost_dead_letters_total",
+                "reason",
+                &[
+                    "invalid_event",
+                    "invalid_field",
+                    "invalid_json",
+                    "invalid_task",
+                    "missing_field",
+                    "too_deep",
+                    "too_large",
+                    "unknown_tenant",
+                ],
+            ),
+            ("hookpost_amqp_reconnects_total", "role", roles),
+            ("hookpost_redis_errors_total", "role", roles),
+            ("hookpost_broker_errors_total", "role", roles),
+            (
+                "hookpost_filter_budget_exhausted_total",
+                "role",
+                &["ingest", "worker"],
+            ),
+            (
+                "hookpost_delivery_attempts_total",
+                "outcome",
+                &[
+                    "connect",
+                    "delivered",
+                    "dns",
+                    "http_status",
+                    "refused_by_policy",
+                    "timeout",
+                    "tls",
+                ],
+            ),
+            (
+                "hookpost_events_published_total",
+                "path",
+                &["api", "exchange"],
+            ),
+            (
+                "hookpost_events_rejected_total",
+                "reason",
+                &["broker_unavailable", "invalid", "rate_limited", "too_large"],
+            ),
+            (
+                "hookpost_events_processed_total",
+                "result",
+                &["busy", "duplicate", "new", "takeover"],
+            ),
+            (
+                "hookpost_hooks_disabled_total",
+                "reason",
+                &["failing", "gone"],
+            ),
+            (
+                "hookpost_event_delivery_seconds",
+                "stage",
+                &["delivered", "first_attempt"],
+            ),
+        ];
+        for (family, label, expected) in pinned {
+            let mut got = values
+                .get(&(family.to_owned(), label.to_owned()))
+                .cloned()
+                .unwrap_or_default();
+            got.sort_unstable();
+            assert_eq!(got, expected, "{family}{{{label}}}");
+        }
+        for role in Role::ALL {
+            m.role_started(role);
+        }
+        let started: Vec<i64> = roles
+            .iter()
+            .map(|r| m.role_info.with_label_values(&[r]).get())
+            .collect();
+        assert_eq!(started, [1, 1, 1], "role_info uses the same role names");
     }
 
     fn attempt(n: u32, at: i64, ms: u64, outcome: OutcomeKind) -> Attempt {

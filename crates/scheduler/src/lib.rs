@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hookpost_broker::{Outgoing, Publisher, Topology};
+use hookpost_core::labels::Role;
 use hookpost_core::Config;
 use hookpost_ops::{Metrics, Readiness};
 use hookpost_store::Store;
@@ -38,7 +39,9 @@ impl Scheduler {
     ) -> Arc<Scheduler> {
         // Not ready until the loop has reported each.
         readiness.expect(&["scheduler.redis", "scheduler.keyspace", "scheduler.broker"]);
-        let reconnects = metrics.amqp_reconnects.with_label_values(&["scheduler"]);
+        let reconnects = metrics
+            .amqp_reconnects
+            .with_label_values(&[Role::Scheduler.as_str()]);
         let publisher = Publisher::new(
             &config.amqp_url,
             "hookpost-scheduler",
@@ -71,7 +74,7 @@ impl Scheduler {
                 .map_err(|e| {
                     self.metrics
                         .redis_errors
-                        .with_label_values(&["scheduler"])
+                        .with_label_values(&[Role::Scheduler.as_str()])
                         .inc();
                     self.readiness.fail("scheduler.redis", e.to_string());
                     e.to_string()
@@ -117,7 +120,7 @@ impl Scheduler {
             Err(e) => {
                 self.metrics
                     .redis_errors
-                    .with_label_values(&["scheduler"])
+                    .with_label_values(&[Role::Scheduler.as_str()])
                     .inc();
                 warn!(error = %e, "could not read the retry set's size");
             }

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use hookpost_core::delivery::delivery_id;
 use hookpost_core::filter::Payload;
+use hookpost_core::labels::Role;
 use hookpost_core::{Event, Hook};
 use hookpost_delivery::filtering;
 use hookpost_delivery::ReadyHook;
@@ -108,7 +109,7 @@ pub async fn register(
         let budget = state.config.filter_budget;
         let taken = hookpost_delivery::takes(hooks.iter(), &event.kind, event.data.get(), budget);
         if taken.exhausted {
-            filtering::report_exhausted(&state.metrics, "ingest", tenant, &event.id);
+            filtering::report_exhausted(&state.metrics, Role::Ingest, tenant, &event.id);
         }
         let data = taken
             .payload

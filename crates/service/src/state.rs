@@ -4,6 +4,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use hookpost_broker::{Publisher, Topology};
+use hookpost_core::labels::Role;
 use hookpost_core::Config;
 use hookpost_ops::{Metrics, Readiness};
 use hookpost_store::Store;
@@ -42,7 +43,9 @@ impl AppState {
     ) -> SharedState {
         // Not ready until the probe has reported each.
         readiness.expect(&["ingest.broker", "ingest.redis", "ingest.keyspace"]);
-        let reconnects = metrics.amqp_reconnects.with_label_values(&["ingest"]);
+        let reconnects = metrics
+            .amqp_reconnects
+            .with_label_values(&[Role::Ingest.as_str()]);
         let publisher = Publisher::new(
             &config.amqp_url,
             "hookpost-ingest",

@@ -16,6 +16,7 @@ use std::future::Future;
 
 use futures_util::StreamExt;
 use hookpost_broker::BrokerError;
+use hookpost_core::labels::Role;
 use hookpost_store::{Durable, NothingToWrite, StoreError};
 use lapin::message::Delivery;
 use lapin::options::BasicCancelOptions;
@@ -173,7 +174,7 @@ async fn wait_for_keyspace(worker: &Worker, cancel: &CancellationToken) -> bool 
                 worker
                     .metrics
                     .redis_errors
-                    .with_label_values(&["worker"])
+                    .with_label_values(&[Role::Worker.as_str()])
                     .inc();
                 worker.readiness.fail("worker.redis", e.to_string());
             }
@@ -197,7 +198,7 @@ async fn session(
         worker
             .metrics
             .amqp_reconnects
-            .with_label_values(&["worker"])
+            .with_label_values(&[Role::Worker.as_str()])
             .inc();
     }
     *first = false;
@@ -378,7 +379,7 @@ async fn handle(
 /// Counts and logs a requeue by what failed, then pauses, so that an outage does not
 /// become a hot requeue loop.
 async fn requeue(worker: &Worker, why: Requeue) -> Settlement {
-    let role = ["worker"];
+    let role = [Role::Worker.as_str()];
     match why.is_broker() {
         true => worker.metrics.broker_errors.with_label_values(&role).inc(),
         false => worker.metrics.redis_errors.with_label_values(&role).inc(),

@@ -5,7 +5,7 @@
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use hookpost_core::delivery::delivery_id;
 use hookpost_core::filter::Payload;
-use hookpost_core::labels::DeferReason;
+use hookpost_core::labels::{DeferReason, Role};
 use hookpost_store::backlog;
 use hookpost_store::retries::Due;
 use tracing::warn;
@@ -41,7 +41,7 @@ impl Worker {
         let taken = hookpost_delivery::takes(hooks.iter(), ev.kind, ev.data, budget);
         if taken.exhausted {
             let metrics = &self.metrics;
-            hookpost_delivery::filtering::report_exhausted(metrics, "worker", ev.tenant, ev.id);
+            hookpost_delivery::filtering::report_exhausted(metrics, Role::Worker, ev.tenant, ev.id);
         }
         // Kept from the event by a filter: not a failure, not a delivery.
         self.metrics.filtered.inc_by(taken.filtered_out as u64);

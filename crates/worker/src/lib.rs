@@ -54,6 +54,7 @@ pub mod settle;
 use std::sync::Arc;
 
 use hookpost_broker::{Publisher, Topology};
+use hookpost_core::labels::Role;
 use hookpost_core::Config;
 use hookpost_delivery::hooks_cache::HooksCache;
 use hookpost_delivery::Sender;
@@ -93,7 +94,9 @@ impl Worker {
         // Not ready until the loop has reported each.
         readiness.expect(&["worker.redis", "worker.keyspace", "worker.broker"]);
         let topology = Topology::for_config(&config);
-        let reconnects = metrics.amqp_reconnects.with_label_values(&["worker"]);
+        let reconnects = metrics
+            .amqp_reconnects
+            .with_label_values(&[Role::Worker.as_str()]);
         let publisher = Arc::new(
             Publisher::new(
                 &config.amqp_url,

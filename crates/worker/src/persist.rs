@@ -1,5 +1,6 @@
 //! A durable write tried again over a short Redis outage.
 
+use hookpost_core::labels::Role;
 use hookpost_ops::Metrics;
 use tracing::warn;
 
@@ -32,7 +33,10 @@ where
         match write().await {
             Ok(done) => return Ok(done),
             Err(e) if e.transient() => {
-                metrics.redis_errors.with_label_values(&["worker"]).inc();
+                metrics
+                    .redis_errors
+                    .with_label_values(&[Role::Worker.as_str()])
+                    .inc();
                 warn!(error = %e, "could not store an outcome; trying again");
                 tokio::time::sleep(pause).await;
                 pause *= 2;
