@@ -80,9 +80,11 @@ fn parse_batch(
 /// the tenant's intake limit let them all in: to the exchange within the tenant's fair
 /// lane, else all of them to the overflow queue (see [`crate::lanes`]).
 async fn publish(state: &AppState, tenant: &str, events: &[Event]) -> Result<(), ServiceError> {
-    let weight = crate::lanes::weigh(state, tenant, events).await?;
+    // The tenant's hooks, read (or taken from the cache) once for the whole request.
+    let hooks = state.ordered_hooks.of(state, tenant).await?;
+    let weight = crate::lanes::weigh(&hooks, events);
     let lane = take_intake(state, tenant, events.len(), weight).await?;
-    let registered = crate::ordering::register(state, tenant, events).await?;
+    let registered = crate::ordering::register(state, tenant, &hooks, events).await?;
     let topology = state.publisher.topology();
     let accepted = hookpost_core::now_ms();
     let bodies: Vec<Vec<u8>> = events

@@ -17,17 +17,18 @@ use hookpost_broker::Topology;
 use hookpost_core::Event;
 use hookpost_store::intake::{FairLane, Lane};
 
-use crate::AppState;
-use hookpost_service::ServiceError;
+use hookpost_service::ordering::TenantHooks;
 
-/// The deliveries `events` make at most: what they take from their tenant's fair lane.
-pub async fn weigh(state: &AppState, tenant: &str, events: &[Event]) -> Result<u32, ServiceError> {
-    let hooks = state.ordered_hooks.of(state, tenant).await?;
+use crate::AppState;
+
+/// The deliveries `events` make at most with the tenant's `hooks`: what they take from
+/// its fair lane.
+pub fn weigh(hooks: &TenantHooks, events: &[Event]) -> u32 {
     let weight: usize = events
         .iter()
         .map(|e| hooks.deliveries(&e.kind).max(1))
         .sum();
-    Ok(u32::try_from(weight).unwrap_or(u32::MAX))
+    u32::try_from(weight).unwrap_or(u32::MAX)
 }
 
 /// The deployment's fair lane for every tenant.

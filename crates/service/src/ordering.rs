@@ -95,9 +95,9 @@ impl OrderedHooks {
 pub async fn register(
     state: &AppState,
     tenant: &str,
+    hooks: &TenantHooks,
     events: &[Event],
 ) -> Result<Vec<Registration>, ServiceError> {
-    let hooks = state.ordered_hooks.of(state, tenant).await?;
     let hooks = &hooks.ordered;
     if hooks.is_empty() {
         return Ok(Vec::new());
