@@ -207,6 +207,55 @@ async fn ingest_answers_503_while_the_broker_is_unreachable_and_recovers_alone()
     app.finish().await;
 }
 
+/// An idle hookpost loses its broker: every role's `/readyz` check says so while it is
+/// down, and every role connects again by itself once it is back, with nothing to publish.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_role_notices_a_lost_broker_and_reconnects_without_traffic() {
+    let proxy = FaultProxy::before(&amqp_url()).await;
+    let app = TestApp::spawn(TestOptions {
+        amqp_url: Some(proxy.amqp_url()),
+        ..TestOptions::default()
+    })
+    .await;
+    let roles = ["ingest", "worker", "scheduler"];
+    let broker_checks = || async {
+        let ready: Value = app
+            .http
+            .get(app.ops_url("/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        // `/readyz` lists the failing checks only.
+        roles.map(|role| ready["problems"][format!("{role}.broker")].is_null())
+    };
+    wait_until("every role ready", WAIT, || async {
+        broker_checks().await == [true; 3]
+    })
+    .await;
+
+    proxy.break_all();
+    wait_until("every role reports the broker down", WAIT, || async {
+        broker_checks().await == [false; 3]
+    })
+    .await;
+    proxy.restore();
+    wait_until("every role reconnected", WAIT, || async {
+        broker_checks().await == [true; 3]
+    })
+    .await;
+    for role in roles {
+        let series = format!("hookpost_amqp_reconnects_total{{role=\"{role}\"}}");
+        assert!(
+            app.metric(&series).await >= 1.0,
+            "{role} counted its reconnect"
+        );
+    }
+    app.finish().await;
+}
+
 /// Which server a scenario's proxy stands in front of.
 #[derive(Clone, Copy, PartialEq)]
 enum Through {

@@ -7,6 +7,7 @@
 //! opened while a quorum queue was electing a leader keeps asking the stopped one) is
 //! replaced by one that asks again.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -40,6 +41,9 @@ pub struct Publisher {
     topology: Topology,
     timeout: Duration,
     live: Mutex<Option<Arc<Live>>>,
+    /// Whether any connection was made yet: every later one is a reconnect, whether the
+    /// last one was found dead, retired after a failed publish, or a connect failed between.
+    connected_once: AtomicBool,
     on_reconnect: Box<dyn Fn() + Send + Sync>,
 }
 
@@ -52,6 +56,7 @@ impl Publisher {
             topology,
             timeout,
             live: Mutex::new(None),
+            connected_once: AtomicBool::new(false),
             on_reconnect: Box::new(|| {}),
         }
     }
@@ -78,14 +83,14 @@ impl Publisher {
                 return Ok(live.clone());
             }
         }
-        let reconnecting = guard.take().is_some();
+        guard.take();
         let conn = crate::connect(&self.url, &self.name, self.timeout).await?;
         let channel = conn.create_channel().await?;
         self.topology.declare(&channel).await?;
         channel
             .confirm_select(ConfirmSelectOptions::default())
             .await?;
-        if reconnecting {
+        if self.connected_once.swap(true, Ordering::Relaxed) {
             (self.on_reconnect)();
         }
         let live = Arc::new(Live { conn, channel });

@@ -231,23 +231,12 @@ pub async fn count_requests(
 /// Keeps `/readyz` current: the broker can confirm and Redis answers.
 async fn probe(state: SharedState, cancel: CancellationToken) {
     loop {
-        match state.publisher.ready().await {
-            Ok(()) => state.readiness.ok("ingest.broker"),
-            Err(e) => state.readiness.fail("ingest.broker", e.to_string()),
-        }
-        match state.store.marker_present().await {
-            Ok(present) => {
-                state.readiness.ok("ingest.redis");
-                state
-                    .keyspace_ok
-                    .store(present, std::sync::atomic::Ordering::Relaxed);
-                if present {
-                    state.readiness.ok("ingest.keyspace");
-                } else {
-                    state.readiness.fail("ingest.keyspace", KEYSPACE_MISSING);
-                }
-            }
-            Err(e) => state.readiness.fail("ingest.redis", e.to_string()),
+        state.checks.broker(state.publisher.ready().await);
+        let probed = state.store.marker_present().await;
+        if let Some(present) = state.checks.keyspace(probed) {
+            state
+                .keyspace_ok
+                .store(present, std::sync::atomic::Ordering::Relaxed);
         }
         tokio::select! {
             _ = cancel.cancelled() => return,

@@ -125,6 +125,12 @@ pub const HTTP_BUCKETS: &[f64] = &[
 const HTTP_METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
 
 impl Metrics {
+    /// A publisher's reconnect hook: counts `role`'s broker reconnects.
+    pub fn reconnect_counter(&self, role: Role) -> impl Fn() + Send + Sync + 'static {
+        let reconnects = self.amqp_reconnects.with_label_values(&[role.as_str()]);
+        move || reconnects.inc()
+    }
+
     pub fn new() -> Metrics {
         let r = Registry::new();
         let m = Metrics {

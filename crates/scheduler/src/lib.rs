@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use hookpost_broker::{Outgoing, Publisher, Topology};
 use hookpost_core::labels::Role;
 use hookpost_core::Config;
-use hookpost_ops::{Metrics, Readiness};
+use hookpost_ops::{Metrics, Readiness, RoleChecks};
 use hookpost_store::Store;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
@@ -27,7 +27,7 @@ pub struct Scheduler {
     store: Store,
     publisher: Publisher,
     metrics: Arc<Metrics>,
-    readiness: Readiness,
+    checks: RoleChecks,
 }
 
 impl Scheduler {
@@ -37,24 +37,19 @@ impl Scheduler {
         metrics: Arc<Metrics>,
         readiness: Readiness,
     ) -> Arc<Scheduler> {
-        // Not ready until the loop has reported each.
-        readiness.expect(&["scheduler.redis", "scheduler.keyspace", "scheduler.broker"]);
-        let reconnects = metrics
-            .amqp_reconnects
-            .with_label_values(&[Role::Scheduler.as_str()]);
         let publisher = Publisher::new(
             &config.amqp_url,
             "hookpost-scheduler",
             Topology::for_config(&config),
             config.connect_timeout,
         )
-        .with_reconnect_hook(move || reconnects.inc());
+        .with_reconnect_hook(metrics.reconnect_counter(Role::Scheduler));
         Arc::new(Scheduler {
+            checks: RoleChecks::new(Role::Scheduler, &readiness, &metrics),
             config,
             store,
             publisher,
             metrics,
-            readiness,
         })
     }
 
@@ -72,14 +67,10 @@ impl Scheduler {
                 )
                 .await
                 .map_err(|e| {
-                    self.metrics
-                        .redis_errors
-                        .with_label_values(&[Role::Scheduler.as_str()])
-                        .inc();
-                    self.readiness.fail("scheduler.redis", e.to_string());
+                    self.checks.redis(Err(&e));
                     e.to_string()
                 })?;
-            self.readiness.ok("scheduler.redis");
+            self.checks.redis(Ok::<_, String>(()));
             if claimed.is_empty() {
                 continue;
             }
@@ -95,10 +86,10 @@ impl Scheduler {
                 .collect();
             // Not confirmed: the entries stay claimed and return when the lease ends.
             self.publisher.publish_all(&msgs).await.map_err(|e| {
-                self.readiness.fail("scheduler.broker", e.to_string());
+                self.checks.broker(Err(&e));
                 e.to_string()
             })?;
-            self.readiness.ok("scheduler.broker");
+            self.checks.broker(Ok::<_, String>(()));
             self.store
                 .release(shard, &claimed)
                 .await
@@ -118,38 +109,21 @@ impl Scheduler {
                 self.metrics.scheduler_lag.set(lag);
             }
             Err(e) => {
-                self.metrics
-                    .redis_errors
-                    .with_label_values(&[Role::Scheduler.as_str()])
-                    .inc();
                 warn!(error = %e, "could not read the retry set's size");
+                self.checks.redis(Err(e));
             }
         }
-        match self.store.marker_present().await {
-            Ok(present) => {
-                self.readiness.ok("scheduler.redis");
-                if present {
-                    self.readiness.ok("scheduler.keyspace");
-                } else {
-                    self.readiness.fail(
-                        "scheduler.keyspace",
-                        hookpost_store::marker::KEYSPACE_MISSING,
-                    );
-                }
-            }
-            Err(e) => self.readiness.fail("scheduler.redis", e.to_string()),
-        }
+        self.checks.keyspace(self.store.marker_present().await);
+        // The broker too, though there may be nothing to publish: a dead connection is
+        // replaced now, not when retries come due, and `/readyz` says so meanwhile.
+        self.checks.broker(self.publisher.ready().await);
     }
 }
 
 /// Runs rounds until `cancel` fires: back to back while there is work, otherwise every
 /// `HOOKPOST_SCHEDULER_INTERVAL`.
 pub async fn run(s: Arc<Scheduler>, cancel: CancellationToken) {
-    if let Err(e) = s.publisher.ready().await {
-        s.readiness.fail("scheduler.broker", e.to_string());
-    } else {
-        s.readiness.ok("scheduler.broker");
-    }
+    s.checks.broker(s.publisher.ready().await);
     info!(shards = s.store.retry_shards(), "scheduler running");
     let mut last_stats: Option<Instant> = None;
     let mut backoff = s.config.scheduler_interval;

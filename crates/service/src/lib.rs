@@ -31,7 +31,7 @@ pub mod test_send;
 pub mod throttle;
 
 pub use error::ServiceError;
-pub use hookpost_store::marker::KEYSPACE_MISSING;
+pub use hookpost_ops::KEYSPACE_MISSING;
 pub use state::{AppState, SharedState};
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use hookpost_broker::{Publisher, Topology};
 use hookpost_core::labels::Role;
 use hookpost_core::Config;
-use hookpost_ops::{Metrics, Readiness};
+use hookpost_ops::{Metrics, Readiness, RoleChecks};
 use hookpost_store::Store;
 
 use crate::{auth, ordering, test_send, throttle};
@@ -23,6 +23,8 @@ pub struct AppState {
     pub sender: hookpost_delivery::Sender,
     pub metrics: Arc<Metrics>,
     pub readiness: Readiness,
+    /// `ingest.broker`, `ingest.redis`, `ingest.keyspace`, kept by the probe.
+    pub checks: RoleChecks,
     /// Whether Redis held the keyspace marker at the last look.
     pub keyspace_ok: AtomicBool,
     pub ordered_hooks: ordering::OrderedHooks,
@@ -41,19 +43,15 @@ impl AppState {
         metrics: Arc<Metrics>,
         readiness: Readiness,
     ) -> SharedState {
-        // Not ready until the probe has reported each.
-        readiness.expect(&["ingest.broker", "ingest.redis", "ingest.keyspace"]);
-        let reconnects = metrics
-            .amqp_reconnects
-            .with_label_values(&[Role::Ingest.as_str()]);
         let publisher = Publisher::new(
             &config.amqp_url,
             "hookpost-ingest",
             Topology::for_config(&config),
             config.connect_timeout,
         )
-        .with_reconnect_hook(move || reconnects.inc());
+        .with_reconnect_hook(metrics.reconnect_counter(Role::Ingest));
         Arc::new(AppState {
+            checks: RoleChecks::new(Role::Ingest, &readiness, &metrics),
             sender,
             admin: auth::AdminToken::new(&config),
             throttle: throttle::Throttle::new(&config),

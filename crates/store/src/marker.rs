@@ -4,9 +4,6 @@
 
 use redis::AsyncCommands;
 
-/// What every role says (log, `/readyz`, the API's 503) while the marker is missing.
-pub const KEYSPACE_MISSING: &str = "Redis does not hold hookpost's keyspace marker (restarted empty, flushed, or the wrong database); restore its data, or accept an empty keyspace with `hookpost admin init --force`";
-
 use crate::{Result, Store};
 
 impl Store {

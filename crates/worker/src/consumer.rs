@@ -8,6 +8,7 @@
 //! shutdown grace, sends the last acks, then closes the connection so RabbitMQ
 //! redelivers whatever did not finish.
 
+use hookpost_ops::KEYSPACE_MISSING;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -134,7 +135,7 @@ async fn connect(worker: &Arc<Worker>, cancel: &CancellationToken) {
             Ok(End::Cancelled) => break,
             Ok(End::KeyspaceMissing) => continue,
             Ok(End::BrokerLost(why)) | Err(why) => {
-                worker.readiness.fail("worker.broker", why.clone());
+                worker.checks.broker(Err(&why));
                 warn!(error = %why, "lost RabbitMQ; reconnecting");
                 tokio::select! {
                     _ = cancel.cancelled() => break,
@@ -150,34 +151,14 @@ async fn connect(worker: &Arc<Worker>, cancel: &CancellationToken) {
 async fn wait_for_keyspace(worker: &Worker, cancel: &CancellationToken) -> bool {
     let mut warned = false;
     loop {
-        match worker.store.marker_present().await {
-            Ok(true) => {
-                worker.readiness.ok("worker.redis");
-                worker.readiness.ok("worker.keyspace");
-                return true;
+        match worker.checks.keyspace(worker.store.marker_present().await) {
+            Some(true) => return true,
+            Some(false) if !warned => {
+                // Not consuming, so that no event is taken as having no subscribers.
+                error!("{KEYSPACE_MISSING}; not consuming until then");
+                warned = true;
             }
-            Ok(false) => {
-                worker.readiness.ok("worker.redis");
-                worker
-                    .readiness
-                    .fail("worker.keyspace", hookpost_store::marker::KEYSPACE_MISSING);
-                if !warned {
-                    // Not consuming, so that no event is taken as having no subscribers.
-                    error!(
-                        "{}; not consuming until then",
-                        hookpost_store::marker::KEYSPACE_MISSING
-                    );
-                    warned = true;
-                }
-            }
-            Err(e) => {
-                worker
-                    .metrics
-                    .redis_errors
-                    .with_label_values(&[Role::Worker.as_str()])
-                    .inc();
-                worker.readiness.fail("worker.redis", e.to_string());
-            }
+            _ => {}
         }
         tokio::select! {
             _ = cancel.cancelled() => return false,
@@ -195,11 +176,7 @@ async fn session(
     let conn =
         hookpost_broker::connect(&cfg.amqp_url, "hookpost-worker", cfg.connect_timeout).await?;
     if !*first {
-        worker
-            .metrics
-            .amqp_reconnects
-            .with_label_values(&[Role::Worker.as_str()])
-            .inc();
+        (worker.count_reconnect)();
     }
     *first = false;
     let setup = conn.create_channel().await?;
@@ -248,7 +225,7 @@ async fn session(
         );
     }
     let mut messages = futures_util::stream::select_all(streams);
-    worker.readiness.ok("worker.broker");
+    worker.checks.broker(Ok::<_, String>(()));
     worker.metrics.consumers_active.set(channels.len() as i64);
     info!(?queues, "consuming");
 

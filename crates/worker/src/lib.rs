@@ -58,7 +58,7 @@ use hookpost_core::labels::Role;
 use hookpost_core::Config;
 use hookpost_delivery::hooks_cache::HooksCache;
 use hookpost_delivery::Sender;
-use hookpost_ops::{Metrics, Readiness};
+use hookpost_ops::{Metrics, Readiness, RoleChecks};
 use hookpost_store::Store;
 
 pub use consumer::{run, WorkerError};
@@ -79,7 +79,10 @@ pub struct Worker {
     leases: leases::Leases,
     fairness: fairness::Fairness,
     metrics: Arc<Metrics>,
-    readiness: Readiness,
+    /// `worker.broker`, `worker.redis`, `worker.keyspace`.
+    checks: RoleChecks,
+    /// Counts this role's broker reconnects (the consumer's; the publisher has its own hook).
+    count_reconnect: Box<dyn Fn() + Send + Sync>,
 }
 
 impl Worker {
@@ -91,12 +94,7 @@ impl Worker {
         metrics: Arc<Metrics>,
         readiness: Readiness,
     ) -> Arc<Worker> {
-        // Not ready until the loop has reported each.
-        readiness.expect(&["worker.redis", "worker.keyspace", "worker.broker"]);
         let topology = Topology::for_config(&config);
-        let reconnects = metrics
-            .amqp_reconnects
-            .with_label_values(&[Role::Worker.as_str()]);
         let publisher = Arc::new(
             Publisher::new(
                 &config.amqp_url,
@@ -104,7 +102,7 @@ impl Worker {
                 topology.clone(),
                 config.connect_timeout,
             )
-            .with_reconnect_hook(move || reconnects.inc()),
+            .with_reconnect_hook(metrics.reconnect_counter(Role::Worker)),
         );
         Arc::new(Worker {
             gate: gate::Gate::new(config.clone(), store.clone()),
@@ -126,8 +124,9 @@ impl Worker {
             topology,
             publisher,
             store,
+            checks: RoleChecks::new(Role::Worker, &readiness, &metrics),
+            count_reconnect: Box::new(metrics.reconnect_counter(Role::Worker)),
             metrics,
-            readiness,
             config,
         })
     }
