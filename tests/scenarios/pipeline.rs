@@ -202,6 +202,35 @@ async fn the_same_event_id_twice_is_delivered_once() {
     app.finish().await;
 }
 
+/// A producer's message without an `id` that RabbitMQ delivers again (after a worker died
+/// before its ack, say) is the same event, not a new one: its id comes from its bytes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exchange_event_without_an_id_delivered_twice_is_one_event() {
+    let app = TestApp::spawn(TestOptions::default()).await;
+    let key = app.tenant("acme").await;
+    let rx = Receiver::start().await;
+    app.hook(&key, &rx.url, &["*"]).await;
+    let body = br#"{"tenant":"acme","type":"ticket.created","data":{"n":1}}"#;
+    app.publish_raw("ticket.created", body).await;
+    wait_until("the first delivery", WAIT, || async { rx.count() >= 1 }).await;
+    app.publish_raw("ticket.created", body).await;
+    // A different event after it, to know the second copy was processed.
+    app.publish_raw(
+        "ticket.created",
+        br#"{"tenant":"acme","type":"ticket.created","data":{"n":2}}"#,
+    )
+    .await;
+    wait_until("the later event", WAIT, || async { rx.count() >= 2 }).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let got = rx.received();
+    let ns: Vec<i64> = got
+        .iter()
+        .map(|r| r.json()["payload"]["n"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ns, [1, 2], "the copy was not taken for a new event");
+    app.finish().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hooks_filter_decides_from_the_payload_whether_it_gets_the_event() {
     let app = TestApp::spawn(TestOptions::default()).await;

@@ -70,6 +70,25 @@ impl Event {
     /// (the body may then omit it, and may not name another); `None` on the exchange path,
     /// where the body must name it.
     pub fn parse(bytes: &[u8], tenant: Option<&str>) -> Result<Event, EventError> {
+        Self::parse_with(bytes, tenant, || crate::ids::random_id("evt"))
+    }
+
+    /// Parses an event taken from an event queue. One whose body has no `id` gets the
+    /// message's `message_id` (when it is a valid id), else one derived from the body's
+    /// bytes: a message RabbitMQ delivers again keeps its id, so it is claimed once and not
+    /// taken for a new event. (Two identical bodies without either are one event.)
+    pub fn parse_published(bytes: &[u8], message_id: Option<&str>) -> Result<Event, EventError> {
+        Self::parse_with(bytes, None, || match message_id {
+            Some(id) if check_name("id", id).is_ok() => id.to_owned(),
+            _ => derived_id(bytes),
+        })
+    }
+
+    fn parse_with(
+        bytes: &[u8],
+        tenant: Option<&str>,
+        no_id: impl FnOnce() -> String,
+    ) -> Result<Event, EventError> {
         if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
             // serde would read `[]` as a struct of defaults; only an object is an event.
             return Err(
@@ -98,7 +117,7 @@ impl Event {
                 )
             }
         })?;
-        Self::from_wire(wire, tenant)
+        Self::from_wire(wire, tenant, no_id)
     }
 
     /// Validates an event that is one element of a batch.
@@ -106,7 +125,11 @@ impl Event {
         Self::parse(raw.get().as_bytes(), tenant)
     }
 
-    fn from_wire(wire: Wire, tenant: Option<&str>) -> Result<Event, EventError> {
+    fn from_wire(
+        wire: Wire,
+        tenant: Option<&str>,
+        no_id: impl FnOnce() -> String,
+    ) -> Result<Event, EventError> {
         // Only ingest sets it, on what it publishes; an API client cannot.
         let accepted_at = if tenant.is_none() {
             wire.accepted_at_ms
@@ -156,7 +179,7 @@ impl Event {
                 check_name("id", &id)?;
                 id
             }
-            None => crate::ids::random_id("evt"),
+            None => no_id(),
         };
         if let Some(at) = &wire.occurred_at {
             if at.is_empty() || at.len() > 64 {
@@ -245,6 +268,12 @@ pub fn check_tenant_id(id: &str) -> Result<(), String> {
     }
 }
 
+/// `evt_` and 32 hex digits of the body's SHA-256: the same for every delivery of it.
+fn derived_id(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    format!("evt_{}", hex::encode(&Sha256::digest(bytes)[..16]))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -259,6 +288,31 @@ mod tests {
         assert_eq!(e.id, "evt_1");
         assert_eq!(e.kind, "ticket.created");
         assert_eq!(e.data.get(), r#"{"b":1, "a":2}"#);
+    }
+
+    #[test]
+    fn a_published_event_without_an_id_keeps_the_same_one_on_every_delivery() {
+        let body = br#"{"tenant":"acme","type":"a.b","data":{"n":1}}"#;
+        let id = Event::parse_published(body, None).unwrap().id;
+        assert_eq!(Event::parse_published(body, None).unwrap().id, id);
+        assert!(id.starts_with("evt_") && id.len() == 36, "{id}");
+        let other = br#"{"tenant":"acme","type":"a.b","data":{"n":2}}"#;
+        assert_ne!(Event::parse_published(other, None).unwrap().id, id);
+        // The message's id comes first, when it is a valid id; the body's own before both.
+        assert_eq!(Event::parse_published(body, Some("m-1")).unwrap().id, "m-1");
+        assert_eq!(Event::parse_published(body, Some("")).unwrap().id, id);
+        let own = br#"{"id":"evt_own","tenant":"acme","type":"a.b","data":{}}"#;
+        assert_eq!(
+            Event::parse_published(own, Some("m-1")).unwrap().id,
+            "evt_own"
+        );
+        // The API path still makes a fresh id for each request.
+        let api = br#"{"type":"a.b","data":{}}"#;
+        let (a, b) = (
+            Event::parse(api, Some("acme")),
+            Event::parse(api, Some("acme")),
+        );
+        assert_ne!(a.unwrap().id, b.unwrap().id);
     }
 
     #[test]

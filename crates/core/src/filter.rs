@@ -172,25 +172,25 @@ impl Filter {
 /// Where conditions find their targets: the selected parts, or a whole parsed payload.
 trait Data {
     /// `None` when the budget ran out (or the path cannot be judged), `Some(None)` when
-    /// the path is absent.
-    fn at(&self, path: &Path, budget: &mut Budget) -> Option<Option<&Value>>;
+    /// the path is absent; an array may come with its raw text, for `contains` to read.
+    fn at(&self, path: &Path, budget: &mut Budget) -> Option<Option<(&Value, Option<&str>)>>;
 }
 
 impl Data for Payload {
-    fn at(&self, path: &Path, budget: &mut Budget) -> Option<Option<&Value>> {
+    fn at(&self, path: &Path, budget: &mut Budget) -> Option<Option<(&Value, Option<&str>)>> {
         self.lookup_within(path, budget)
     }
 }
 
 impl Data for Value {
-    fn at(&self, path: &Path, budget: &mut Budget) -> Option<Option<&Value>> {
-        path.lookup_within(self, budget)
+    fn at(&self, path: &Path, budget: &mut Budget) -> Option<Option<(&Value, Option<&str>)>> {
+        Some(path.lookup_within(self, budget)?.map(|v| (v, None)))
     }
 }
 
 impl Condition {
     fn eval(&self, payload: &impl Data, budget: &mut Budget) -> Option<bool> {
-        let Some(target) = payload.at(&self.path, budget)? else {
+        let Some((target, raw)) = payload.at(&self.path, budget)? else {
             // Absent: only "is not equal" and "is absent" hold.
             return Some(matches!(self.test, Test::Ne(_) | Test::Exists(false)));
         };
@@ -209,13 +209,14 @@ impl Condition {
                 }
                 false
             }
-            Test::Contains(v) => match (target, v) {
-                (Value::String(s), Value::String(sub)) => {
+            Test::Contains(v) => match (target, raw, v) {
+                (Value::String(s), _, Value::String(sub)) => {
                     let s = prefix(s, MAX_CONTAINS_BYTES);
                     budget.spend(budget::search(s.len(), sub.len()))?;
                     s.contains(sub.as_str())
                 }
-                (Value::Array(items), _) => {
+                (Value::Array(_), Some(text), _) => select::raw_contains(text, v, budget)?,
+                (Value::Array(items), None, _) => {
                     for i in items.iter().take(MAX_CONTAINS_ITEMS) {
                         if eq(i, v)? {
                             return Some(true);

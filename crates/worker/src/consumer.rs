@@ -328,7 +328,16 @@ async fn handle(
     let disposition = if is_event {
         let early = EarlyAck::new(&ack_now);
         worker
-            .handle_event(&delivery.data, source.overflow, &early)
+            .handle_event(
+                &delivery.data,
+                delivery
+                    .properties
+                    .message_id()
+                    .as_ref()
+                    .map(|id| id.as_str()),
+                source.overflow,
+                &early,
+            )
             .await
     } else {
         worker.handle_task(&delivery.data).await

@@ -36,6 +36,7 @@ impl Worker {
     pub async fn handle_event(
         &self,
         data: &[u8],
+        message_id: Option<&str>,
         overflow: bool,
         early: &EarlyAck<'_>,
     ) -> Disposition {
@@ -49,7 +50,7 @@ impl Worker {
                 ),
             );
         }
-        let event = match Event::parse(data, None) {
+        let event = match Event::parse_published(data, message_id) {
             Ok(e) => e,
             Err(e) => return Disposition::DeadLetter(e.reason, e.message),
         };

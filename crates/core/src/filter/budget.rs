@@ -73,6 +73,14 @@ pub(super) fn pass(bytes: usize) -> u64 {
     bytes as u64
 }
 
+/// Reading one element of an array `contains` searches from its raw text...
+pub(super) const ELEMENT: u64 = 16;
+
+/// ...and its `bytes` (a container is skipped over, a scalar parsed).
+pub(super) fn read(bytes: usize) -> u64 {
+    bytes as u64
+}
+
 /// Taking an array element by index.
 pub(super) const INDEX: u64 = 2;
 

@@ -6,15 +6,16 @@
 //!
 //! What is kept is exact for every operator: scalars as they are (strings whole), objects
 //! with only the keys a path enters, arrays up to the last index a path names and, where
-//! a condition reads the array itself, its first [`MAX_CONTAINS_ITEMS`] elements (all that
-//! `contains` looks at), elements that are arrays or objects standing as empty objects
-//! (no scalar equals one). A condition whose path was not selected fails closed.
+//! a condition reads the array itself, its first few elements and, for a longer one, its
+//! raw text: `contains` reads the elements from that text when it runs, paid from the
+//! budget element by element, so that the pass builds next to nothing for an array of
+//! 500,000 numbers that one filter searches (or fails closed on). A condition whose path was not selected fails closed.
 
 use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
-use super::{budget, Budget, Filter, Path, Segment, MAX_CONTAINS_ITEMS};
+use super::{budget, scalar_eq, Budget, Filter, Path, Segment, MAX_CONTAINS_ITEMS};
 
 /// What a path needs where it ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -26,6 +27,11 @@ enum Want {
     /// The whole value, as a full parse gives it (an ordering key).
     Whole,
 }
+
+/// An array a condition reads itself is kept as values up to this many elements; a
+/// longer one is searched from its raw text (building 10,000 values per array costs more
+/// than reading them again for the few conditions a budget pays for).
+const SMALL_ARRAY: usize = 32;
 
 /// Above this many keys, a node finds a key through a hash map.
 const LINEAR_KEYS: usize = 8;
@@ -123,6 +129,10 @@ impl Paths {
 pub struct Payload {
     paths: Paths,
     value: Value,
+    /// The data's text, kept when an array is searched from it: `raw` points into it.
+    text: Box<str>,
+    /// (trie node, start, end): the raw text of an array a condition reads itself.
+    raw: Vec<(usize, usize, usize)>,
     /// What the pass cost, paid from the event's budget before any filter runs.
     units: u64,
 }
@@ -150,18 +160,20 @@ impl Payload {
         for p in whole {
             paths.add(p, Want::Whole);
         }
-        let mut pass = Pass {
-            s: data,
-            b: data.as_bytes(),
-            i: 0,
-        };
+        let mut pass = Pass::new(data);
         let value = pass.build(&paths, 0).ok()?;
         if pass.peek().is_some() {
             return None; // trailing bytes
         }
+        let raw = pass.raw;
         Some(Payload {
             paths,
             value,
+            text: match raw.is_empty() {
+                true => Box::default(),
+                false => data.into(),
+            },
+            raw,
             units: budget::pass(data.len()),
         })
     }
@@ -180,9 +192,14 @@ impl Payload {
         &self.value
     }
 
-    /// The value at a condition's path (`Some(None)`: absent), paid from `budget`; `None`
-    /// when the budget ran out or the path was not selected as a target.
-    pub(super) fn lookup_within(&self, path: &Path, budget: &mut Budget) -> Option<Option<&Value>> {
+    /// The value at a condition's path (`Some(None)`: absent) and, for an array, its raw
+    /// text, paid from `budget`; `None` when the budget ran out or the path was not
+    /// selected as a target.
+    pub(super) fn lookup_within(
+        &self,
+        path: &Path,
+        budget: &mut Budget,
+    ) -> Option<Option<(&Value, Option<&str>)>> {
         let (mut n, mut v) = (0, &self.value);
         let mut found = true;
         for seg in &path.0 {
@@ -197,8 +214,41 @@ impl Payload {
                 .map_or_else(|| found = false, |next| v = next);
             }
         }
-        (self.paths.0[n].want >= Want::Target).then_some(found.then_some(v))
+        if self.paths.0[n].want < Want::Target {
+            return None;
+        }
+        // A repeated key was taken again: the last one counts, as in a full parse.
+        let raw = self.raw.iter().rev().find(|r| r.0 == n);
+        let raw = raw.map(|&(_, start, end)| &self.text[start..end]);
+        Some(found.then_some((v, raw)))
     }
+}
+
+/// Whether the array `text` (as kept for a condition that reads the array itself) has an
+/// element equal to `needle` among its first [`MAX_CONTAINS_ITEMS`]: each element is read
+/// and paid for as it is reached.
+pub(super) fn raw_contains(text: &str, needle: &Value, budget: &mut Budget) -> Option<bool> {
+    let mut pass = Pass::new(text);
+    pass.i = 1; // past `[`
+    if pass.peek() == Some(b']') {
+        return Some(false);
+    }
+    for _ in 0..MAX_CONTAINS_ITEMS {
+        let start = pass.i;
+        budget.spend(budget::ELEMENT)?;
+        // The text was checked by the pass: a failure here is not expected.
+        let item = pass.element().ok()?;
+        budget.spend(budget::read(pass.i - start))?;
+        budget.spend(budget::compare(&item, needle))?;
+        if scalar_eq(&item, needle) {
+            return Some(true);
+        }
+        if pass.peek() != Some(b',') {
+            break;
+        }
+        pass.i += 1;
+    }
+    Some(false)
 }
 
 /// Malformed JSON (the callers pass data that was already checked).
@@ -210,9 +260,20 @@ struct Pass<'a> {
     s: &'a str,
     b: &'a [u8],
     i: usize,
+    /// (trie node, start, end) of each array a condition reads itself.
+    raw: Vec<(usize, usize, usize)>,
 }
 
-impl Pass<'_> {
+impl<'a> Pass<'a> {
+    fn new(s: &'a str) -> Pass<'a> {
+        Pass {
+            s,
+            b: s.as_bytes(),
+            i: 0,
+            raw: Vec::new(),
+        }
+    }
+
     fn peek(&mut self) -> Option<u8> {
         while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.b.get(self.i) {
             self.i += 1;
@@ -324,7 +385,7 @@ impl Pass<'_> {
                 serde_json::from_str(&self.s[start..self.i]).map_err(|_| Bad)
             }
             b'{' => self.object(paths, node),
-            b'[' => self.array(paths, node),
+            b'[' => self.array(paths, n),
             _ => self.scalar(),
         }
     }
@@ -362,28 +423,29 @@ impl Pass<'_> {
         }
     }
 
-    /// Elements up to the last one a path or `contains` may reach; the ones in between
-    /// that no path enters stand as nulls.
-    fn array(&mut self, paths: &Paths, node: &Node) -> Result<Value, Bad> {
+    /// Elements up to the last index a path names, the ones in between standing as nulls.
+    /// Where a condition reads the array itself, its first [`SMALL_ARRAY`] elements are
+    /// kept as values and, when it is longer, its raw text too, for `contains` to read.
+    fn array(&mut self, paths: &Paths, n: usize) -> Result<Value, Bad> {
+        let node = &paths.0[n];
+        let searched = node.want != Want::Through;
+        let start = self.i;
         self.i += 1;
-        let scanned = match node.want {
-            Want::Through => 0,
-            _ => MAX_CONTAINS_ITEMS,
-        };
-        let reach = node.indices.last().map_or(0, |(i, _)| i + 1).max(scanned);
-        let mut items = Vec::new();
+        let reach = node.indices.last().map_or(0, |(i, _)| i + 1);
+        let (mut items, mut long) = (Vec::new(), false);
+        let mut next = node.indices.iter().peekable();
         if self.peek() == Some(b']') {
             self.i += 1;
             return Ok(Value::Array(items));
         }
-        let mut next = node.indices.iter().peekable();
         for k in 0.. {
+            long |= searched && k == SMALL_ARRAY;
             match next.peek() {
                 Some(&&(i, child)) if i == k => {
                     next.next();
                     items.push(self.build(paths, child)?);
                 }
-                _ if k < scanned => items.push(self.element()?),
+                _ if searched && k < SMALL_ARRAY => items.push(self.element()?),
                 _ if k < reach => {
                     self.skip()?;
                     items.push(Value::Null);
@@ -391,16 +453,21 @@ impl Pass<'_> {
                 // Nothing reads further: the rest goes in one jump.
                 _ => {
                     self.close(1)?;
-                    return Ok(Value::Array(items));
+                    break;
                 }
             }
             match self.peek() {
                 Some(b',') => self.i += 1,
-                Some(b']') => break,
+                Some(b']') => {
+                    self.i += 1;
+                    break;
+                }
                 _ => return Err(Bad),
             }
         }
-        self.i += 1;
+        if long {
+            self.raw.push((n, start, self.i));
+        }
         Ok(Value::Array(items))
     }
 
@@ -737,7 +804,7 @@ mod tests {
             "{",
             "{\"a\":}",
             "{\"a\" 1}",
-            r#"{"a":[1,,2]}"#,
+            r#"{"a":1,}"#,
             "{\"a\":1} x",
             "{\"a\":\"x}",
             "tru",
@@ -762,6 +829,32 @@ mod tests {
                 assert!(f.matches(&p, &mut p.budget(DEFAULT_BUDGET)));
             }
         }
+    }
+
+    #[test]
+    fn an_array_contains_searches_is_kept_as_text_and_read_within_the_budget() {
+        let data = json!({"items": (0..20_000).collect::<Vec<u32>>()}).to_string();
+        let last = MAX_CONTAINS_ITEMS - 1;
+        let f = filter(json!({"path": "$.items", "op": "contains", "value": last}));
+        let p = Payload::select(&data, [&f], []).unwrap();
+        let kept = p.value()["items"].as_array().unwrap().len();
+        assert_eq!(kept, SMALL_ARRAY, "the rest is not built by the pass");
+        // The last element `contains` looks at, paid for element by element.
+        let mut budget = p.budget(DEFAULT_BUDGET);
+        let left = budget.left();
+        assert!(f.matches(&p, &mut budget));
+        let spent = left - budget.left();
+        assert!(
+            spent > MAX_CONTAINS_ITEMS as u64 * budget::ELEMENT,
+            "{spent}"
+        );
+        // Past it, not found whatever the budget.
+        let past = filter(json!({"path": "$.items", "op": "contains", "value": last + 1}));
+        assert!(!past.matches(&p, &mut p.budget(u64::MAX)));
+        // A budget that runs out before the element fails closed.
+        let mut short = p.budget(budget::pass(data.len()) + spent / 2);
+        assert!(!f.matches(&p, &mut short));
+        assert!(short.exhausted());
     }
 
     #[test]
