@@ -6,19 +6,8 @@ use hookpost_tests::redis_server::RedisServer;
 use hookpost_tests::{TestApp, TestOptions};
 use serde_json::Value;
 
-async fn readyz(app: &TestApp) -> Value {
-    app.http
-        .get(app.ops_url("/readyz"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
 async fn readyz_and_metrics(app: &TestApp) -> (Value, String) {
-    let ready = readyz(app).await;
+    let ready = app.readyz().await;
     let metrics = app.metrics().await;
     (ready, metrics)
 }
@@ -132,7 +121,7 @@ async fn a_redis_back_empty_stops_the_pipeline_loudly_until_its_data_returns() {
         .await;
     }
     wait_until("not ready, saying why", WAIT, || async {
-        let r = readyz(&app).await;
+        let r = app.readyz().await;
         r["ready"] == false
             && r["problems"]["worker.keyspace"]
                 .as_str()
@@ -165,7 +154,7 @@ async fn a_redis_back_empty_stops_the_pipeline_loudly_until_its_data_returns() {
     })
     .await;
     wait_until("ready again", WAIT, || async {
-        let r = readyz(&app).await;
+        let r = app.readyz().await;
         r["ready"] == true
     })
     .await;
@@ -175,7 +164,7 @@ async fn a_redis_back_empty_stops_the_pipeline_loudly_until_its_data_returns() {
     // (`hookpost admin init --force`): new tenants and hooks work from there.
     let _gone = server.kill_and_restart_empty();
     wait_until("not ready again", WAIT, || async {
-        let r = readyz(&app).await;
+        let r = app.readyz().await;
         r["ready"] == false
     })
     .await;
@@ -184,7 +173,7 @@ async fn a_redis_back_empty_stops_the_pipeline_loudly_until_its_data_returns() {
         "the marker is written anew"
     );
     wait_until("ready after init", WAIT, || async {
-        let r = readyz(&app).await;
+        let r = app.readyz().await;
         r["ready"] == true
     })
     .await;
@@ -239,7 +228,7 @@ async fn a_volatile_redis_shut_down_without_saving_is_warned_about_and_loses_no_
         }
     }
     wait_until("not ready, saying why", WAIT, || async {
-        let r = readyz(&app).await;
+        let r = app.readyz().await;
         r["ready"] == false && r["problems"]["worker.keyspace"].is_string()
     })
     .await;

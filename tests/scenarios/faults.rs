@@ -219,15 +219,7 @@ async fn every_role_notices_a_lost_broker_and_reconnects_without_traffic() {
     .await;
     let roles = ["ingest", "worker", "scheduler"];
     let broker_checks = || async {
-        let ready: Value = app
-            .http
-            .get(app.ops_url("/readyz"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let ready = app.readyz().await;
         // `/readyz` lists the failing checks only.
         roles.map(|role| ready["problems"][format!("{role}.broker")].is_null())
     };

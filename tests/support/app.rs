@@ -337,6 +337,13 @@ impl TestApp {
         format!("http://{addr}{path}")
     }
 
+    /// The `/readyz` answer (on the metrics address): `ready`, and the failing checks
+    /// under `problems`.
+    pub async fn readyz(&self) -> serde_json::Value {
+        let r = self.http.get(self.ops_url("/readyz")).send().await;
+        r.unwrap().json().await.unwrap()
+    }
+
     /// The `/metrics` page (on the metrics address).
     pub async fn metrics(&self) -> String {
         let r = self

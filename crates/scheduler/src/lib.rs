@@ -17,6 +17,15 @@ use hookpost_store::Store;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+/// Why a round stopped; its claimed entries return when their lease ends.
+#[derive(Debug, thiserror::Error)]
+pub enum SchedulerError {
+    #[error("Redis: {0}")]
+    Redis(#[source] hookpost_store::StoreError),
+    #[error("RabbitMQ: {0}")]
+    Broker(#[source] hookpost_broker::BrokerError),
+}
+
 /// How long a claim is held before another scheduler may take it back.
 const CLAIM_LEASE: Duration = Duration::from_secs(30);
 /// How often the retry-set gauges are refreshed.
@@ -54,7 +63,7 @@ impl Scheduler {
     }
 
     /// Claims and publishes one batch per shard; returns how many entries were moved.
-    pub async fn round(&self) -> Result<usize, String> {
+    pub async fn round(&self) -> Result<usize, SchedulerError> {
         let mut moved = 0;
         let queue = self.publisher.topology().deliveries_queue.clone();
         for shard in 0..self.store.retry_shards() {
@@ -68,7 +77,7 @@ impl Scheduler {
                 .await
                 .map_err(|e| {
                     self.checks.redis(Err(&e));
-                    e.to_string()
+                    SchedulerError::Redis(e)
                 })?;
             self.checks.redis(Ok::<_, String>(()));
             if claimed.is_empty() {
@@ -87,13 +96,13 @@ impl Scheduler {
             // Not confirmed: the entries stay claimed and return when the lease ends.
             self.publisher.publish_all(&msgs).await.map_err(|e| {
                 self.checks.broker(Err(&e));
-                e.to_string()
+                SchedulerError::Broker(e)
             })?;
             self.checks.broker(Ok::<_, String>(()));
             self.store
                 .release(shard, &claimed)
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(SchedulerError::Redis)?;
             self.metrics.retries_claimed.inc_by(claimed.len() as u64);
             moved += claimed.len();
         }
