@@ -20,6 +20,9 @@ import tempfile
 
 import yaml
 
+if len(sys.argv) != 2 or sys.argv[1] in ("-h", "--help") or "HOOKPOST_VARIABLES" not in os.environ:
+    print(__doc__.strip())
+    sys.exit(0 if len(sys.argv) == 2 and sys.argv[1] in ("-h", "--help") else 2)
 root = sys.argv[1]
 known = set(os.environ["HOOKPOST_VARIABLES"].split(","))
 problems = []

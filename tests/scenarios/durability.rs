@@ -6,6 +6,23 @@ use hookpost_tests::redis_server::RedisServer;
 use hookpost_tests::{TestApp, TestOptions};
 use serde_json::Value;
 
+/// `hookpost admin init [--force]` against `app`'s deployment: whether it succeeded, and
+/// what it printed.
+async fn admin_init(app: &TestApp, force: bool) -> (bool, String) {
+    let mut cmd = tokio::process::Command::new(crate::HOOKPOST);
+    cmd.args(["admin", "init"])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("RUST_LOG", "error")
+        .envs(app.config.deployment_env());
+    if force {
+        cmd.arg("--force");
+    }
+    let out = cmd.output().await.expect("hookpost runs");
+    let said = String::from_utf8_lossy(&out.stdout) + String::from_utf8_lossy(&out.stderr);
+    (out.status.success(), said.into_owned())
+}
+
 async fn readyz_and_metrics(app: &TestApp) -> (Value, String) {
     let ready = app.readyz().await;
     let metrics = app.metrics().await;
@@ -168,10 +185,19 @@ async fn a_redis_back_empty_stops_the_pipeline_loudly_until_its_data_returns() {
         r["ready"] == false
     })
     .await;
+    // Without --force, `admin init` sees that this deployment ran before (RabbitMQ holds
+    // its queues) and refuses: the guard stays meaningful however often it is run.
+    let (ok, said) = admin_init(&app, false).await;
+    assert!(!ok, "init without --force refused: {said}");
+    assert!(said.contains("--force"), "{said}");
     assert!(
-        app.store.init_marker().await.unwrap(),
-        "the marker is written anew"
+        !app.store.marker_present().await.unwrap(),
+        "nothing written"
     );
+    let (ok, said) = admin_init(&app, true).await;
+    assert!(ok && said.contains("keyspace marker written"), "{said}");
+    let (ok, said) = admin_init(&app, false).await;
+    assert!(ok && said.contains("nothing to do"), "run again: {said}");
     wait_until("ready after init", WAIT, || async {
         let r = app.readyz().await;
         r["ready"] == true

@@ -423,6 +423,11 @@ async fn private_targets_are_refused_at_registration_and_at_delivery_when_the_gu
             (400, Some("private_target")),
             "{url}"
         );
+        let message = err["error"]["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("HOOKPOST_ALLOW_PRIVATE_TARGETS=true"),
+            "the error names the setting: {message}"
+        );
     }
     let (s, _) = send(
         &guarded,

@@ -227,19 +227,9 @@ impl Topology {
         let mut found = Vec::new();
         for i in self.events_queues.len()..seen as usize {
             let queue = format!("{first}.{i}");
-            // A passive declare of a missing queue closes its channel: one per queue.
-            let ch = conn.create_channel().await?;
-            let passive = QueueDeclareOptions {
-                passive: true,
-                ..Default::default()
-            };
-            if ch
-                .queue_declare(queue.as_str().into(), passive, FieldTable::default())
-                .await
-                .is_err()
-            {
+            let Some(ch) = existing_queue(conn, &queue).await? else {
                 continue;
-            }
+            };
             if self.is_sharded() {
                 ch.queue_unbind(
                     queue.as_str().into(),
@@ -253,6 +243,16 @@ impl Topology {
             found.push(queue);
         }
         Ok(found)
+    }
+
+    /// Whether a deployment with this prefix has run against this broker: its
+    /// deliveries queue exists (every role declares it when it starts).
+    pub async fn was_declared(&self, conn: &lapin::Connection) -> lapin::Result<bool> {
+        let Some(ch) = existing_queue(conn, &self.deliveries_queue).await? else {
+            return Ok(false);
+        };
+        let _ = ch.close(200, "probed".into()).await;
+        Ok(true)
     }
 
     async fn bind_events(
@@ -285,6 +285,20 @@ impl Topology {
         }
         Ok(())
     }
+}
+
+/// A channel on which `queue` was found (a passive declare of a missing queue closes its
+/// channel, so each probe takes one), or `None` when it does not exist.
+async fn existing_queue(conn: &lapin::Connection, queue: &str) -> lapin::Result<Option<Channel>> {
+    let ch = conn.create_channel().await?;
+    let passive = QueueDeclareOptions {
+        passive: true,
+        ..Default::default()
+    };
+    let found = ch
+        .queue_declare(queue.into(), passive, FieldTable::default())
+        .await;
+    Ok(found.is_ok().then_some(ch))
 }
 
 #[cfg(test)]

@@ -205,16 +205,42 @@ async fn main() -> anyhow::Result<()> {
             command: AdminCommand::Init { force },
         } => {
             let store = hookpost::store(&config)?;
-            if store.init_marker().await? {
-                println!("keyspace marker written");
-            } else if force {
-                println!("keyspace marker already present");
-            } else {
+            if store.marker_present().await? {
                 println!("keyspace marker already present; nothing to do");
+                return Ok(());
+            }
+            // Safe to run on every start (compose does): only a new deployment is set up
+            // without --force. One whose queues RabbitMQ already holds lost its Redis data
+            // (or points at the wrong database), and writing the marker would take the
+            // empty keyspace as the truth.
+            if !force && deployed_before(&config).await? {
+                bail!(
+                    "RabbitMQ holds the queues of prefix {:?}, but Redis has no keyspace \
+                     marker: Redis lost its data or is the wrong database. Restore its data \
+                     (the roles resume by themselves), or accept an empty keyspace with \
+                     `hookpost admin init --force`",
+                    config.prefix
+                );
+            }
+            match store.init_marker().await? {
+                true => println!("keyspace marker written"),
+                false => println!("keyspace marker already present"),
             }
             Ok(())
         }
     }
+}
+
+/// Whether a deployment with this prefix has run against this RabbitMQ before.
+async fn deployed_before(config: &Config) -> anyhow::Result<bool> {
+    let conn = hookpost_broker::connect(&config.amqp_url, "hookpost-admin", config.connect_timeout)
+        .await
+        .context("connecting to RabbitMQ")?;
+    let declared = hookpost_broker::Topology::for_config(config)
+        .was_declared(&conn)
+        .await;
+    let _ = conn.close(200, "done".into()).await;
+    Ok(declared?)
 }
 
 async fn serve(config: Config, roles: Roles) -> anyhow::Result<()> {

@@ -217,7 +217,9 @@ async fn check_public(url: &url::Url) -> Result<(), ServiceError> {
         Ok(()) => Ok(()),
         Err(NotPermitted::Refused(_)) => Err(ServiceError::BadRequest(
             "private_target",
-            "`url` resolves to a loopback, private, link-local or otherwise non-public address"
+            "`url` resolves to a loopback, private, link-local or otherwise non-public \
+             address; a deployment that delivers to its own network (or a local receiver in \
+             development) allows it with HOOKPOST_ALLOW_PRIVATE_TARGETS=true"
                 .into(),
         )),
         Err(NotPermitted::Dns(e)) => Err(ServiceError::invalid(
