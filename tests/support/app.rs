@@ -363,6 +363,20 @@ impl TestApp {
             .unwrap_or(0.0)
     }
 
+    /// The first retry of `tenant`'s delivery that `got` (its first two requests) shows:
+    /// the gap between the requests, and the `Retry-After` seconds the log kept from the
+    /// first answer.
+    pub async fn first_retry(
+        &self,
+        tenant: &str,
+        got: &[crate::receiver::Received],
+    ) -> (Duration, Option<u64>) {
+        let gap = got[1].at.duration_since(got[0].at);
+        let d = self.store.delivery(tenant, &got[0].delivery_id()).await;
+        let d = d.unwrap().expect("the delivery is in the log");
+        (gap, d.attempts[0].retry_after_s)
+    }
+
     /// Waits until the log shows delivery `id` of `tenant` with `status`.
     pub async fn wait_for_status(&self, tenant: &str, id: &str, status: &str) {
         wait_until(

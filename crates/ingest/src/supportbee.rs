@@ -99,9 +99,7 @@ pub async fn create(
         .filter(|u| !u.is_empty())
         .collect();
     if urls.is_empty() {
-        return Err(
-            ServiceError::BadRequest("missing_field", "`web_hook.url` is required".into()).into(),
-        );
+        return Err(ServiceError::missing("web_hook.url").into());
     }
     for url in &urls {
         checked_url(&state, url).await?;

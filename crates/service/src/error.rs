@@ -80,6 +80,11 @@ impl ServiceError {
         }
     }
 
+    /// 400 `missing_field`: "`field` is required".
+    pub fn missing(field: &str) -> ServiceError {
+        ServiceError::BadRequest("missing_field", format!("`{field}` is required"))
+    }
+
     pub fn invalid(field: &str, message: impl std::fmt::Display) -> ServiceError {
         ServiceError::BadRequest("invalid_field", format!("`{field}` {message}"))
     }

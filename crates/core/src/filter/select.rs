@@ -129,7 +129,8 @@ impl Paths {
 pub struct Payload {
     paths: Paths,
     value: Value,
-    /// The data's text, kept when an array is searched from it: `raw` points into it.
+    /// The part of the data's text that holds the arrays searched from it (`raw` points
+    /// into it); empty when there are none.
     text: Box<str>,
     /// (trie node, start, end): the raw text of an array a condition reads itself.
     raw: Vec<(usize, usize, usize)>,
@@ -165,15 +166,15 @@ impl Payload {
         if pass.peek().is_some() {
             return None; // trailing bytes
         }
-        let raw = pass.raw;
+        // Only the stretch of the data that holds the searched arrays is kept.
+        let from = pass.raw.iter().map(|r| r.1).min().unwrap_or(0);
+        let to = pass.raw.iter().map(|r| r.2).max().unwrap_or(0);
+        let raw = pass.raw.iter().map(|&(n, s, e)| (n, s - from, e - from));
         Some(Payload {
             paths,
             value,
-            text: match raw.is_empty() {
-                true => Box::default(),
-                false => data.into(),
-            },
-            raw,
+            text: data[from..to].into(),
+            raw: raw.collect(),
             units: budget::pass(data.len()),
         })
     }

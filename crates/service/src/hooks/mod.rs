@@ -39,10 +39,7 @@ pub async fn create_hook(
     input: HookInput,
 ) -> Result<Hook, ServiceError> {
     if input.url.is_none() {
-        return Err(ServiceError::BadRequest(
-            "missing_field",
-            "`url` is required".into(),
-        ));
+        return Err(ServiceError::missing("url"));
     }
     let mut hook = Hook {
         id: hookpost_core::ids::ordered_id("hook"),
@@ -103,10 +100,7 @@ pub async fn create(
     input: HookInput,
 ) -> Result<Hook, ServiceError> {
     if input.events.is_none() {
-        return Err(ServiceError::BadRequest(
-            "missing_field",
-            "`events` is required".into(),
-        ));
+        return Err(ServiceError::missing("events"));
     }
     create_hook(state, tenant, input).await
 }
@@ -232,10 +226,7 @@ pub async fn replace(
         ("events", input.events.is_some()),
     ] {
         if !given {
-            return Err(ServiceError::BadRequest(
-                "missing_field",
-                format!("`{field}` is required"),
-            ));
+            return Err(ServiceError::missing(field));
         }
     }
     change_hook(state, tenant, id, async |h: &mut Hook| {
