@@ -155,6 +155,20 @@ async fn a_tenant_manages_a_hook_and_resends_a_delivery_in_the_browser() {
         out
     };
     assert_eq!(results, ["500", "503", "200"]);
+    let mut shown = Vec::new();
+    for cell in b
+        .client
+        .find_all(fantoccini::Locator::Css("#attempts td.sent code.signature"))
+        .await
+        .unwrap()
+    {
+        shown.push(cell.text().await.unwrap());
+    }
+    let sent: Vec<String> = rx.received()[1..]
+        .iter()
+        .map(|r| r.header("x-hook-signature").unwrap().to_owned())
+        .collect();
+    assert_eq!(shown, sent, "each attempt's signature as it was sent");
     let third = &rx.received()[3];
     assert_eq!(third.header("x-hook-attempt"), Some("3"));
     assert_eq!(

@@ -11,29 +11,6 @@ use serde_json::{json, Value};
 
 const WAIT: Duration = Duration::from_secs(20);
 
-async fn send(
-    app: &TestApp,
-    method: &str,
-    path: &str,
-    key: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut req = app
-        .http
-        .request(method.parse().unwrap(), app.url(path))
-        .bearer_auth(key);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let r = req.send().await.unwrap();
-    let status = r.status().as_u16();
-    let text = r.text().await.unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn list_pages_and_filters_and_updates_are_full_or_partial() {
     let app = TestApp::spawn(TestOptions::default()).await;
@@ -53,18 +30,18 @@ async fn list_pages_and_filters_and_updates_are_full_or_partial() {
                 .to_owned(),
         );
     }
-    let (_, off) = send(
-        &app,
-        "POST",
-        &format!("/v1/hooks/{}/deactivate", ids[4]),
-        &key,
-        None,
-    )
-    .await;
+    let (_, off) = app
+        .send(
+            "POST",
+            &format!("/v1/hooks/{}/deactivate", ids[4]),
+            &key,
+            None,
+        )
+        .await;
     assert_eq!(off["active"], false);
 
     // Pages of 2, in creation order, with a cursor.
-    let (s, page1) = send(&app, "GET", "/v1/hooks?limit=2", &key, None).await;
+    let (s, page1) = app.send("GET", "/v1/hooks?limit=2", &key, None).await;
     assert_eq!(s, 200);
     let got: Vec<&str> = page1["hooks"]
         .as_array()
@@ -74,35 +51,35 @@ async fn list_pages_and_filters_and_updates_are_full_or_partial() {
         .collect();
     assert_eq!(got, [&ids[0], &ids[1]]);
     let cursor = page1["next_cursor"].as_str().unwrap();
-    let (_, page2) = send(
-        &app,
-        "GET",
-        &format!("/v1/hooks?limit=2&cursor={cursor}"),
-        &key,
-        None,
-    )
-    .await;
-    let (_, page3) = send(
-        &app,
-        "GET",
-        &format!(
-            "/v1/hooks?limit=2&cursor={}",
-            page2["next_cursor"].as_str().unwrap()
-        ),
-        &key,
-        None,
-    )
-    .await;
+    let (_, page2) = app
+        .send(
+            "GET",
+            &format!("/v1/hooks?limit=2&cursor={cursor}"),
+            &key,
+            None,
+        )
+        .await;
+    let (_, page3) = app
+        .send(
+            "GET",
+            &format!(
+                "/v1/hooks?limit=2&cursor={}",
+                page2["next_cursor"].as_str().unwrap()
+            ),
+            &key,
+            None,
+        )
+        .await;
     assert_eq!(page3["hooks"].as_array().unwrap().len(), 1);
     assert_eq!(page3["next_cursor"], Value::Null);
-    let (_, by_event) = send(
-        &app,
-        "GET",
-        "/v1/hooks?event=ticket.created&active=true",
-        &key,
-        None,
-    )
-    .await;
+    let (_, by_event) = app
+        .send(
+            "GET",
+            "/v1/hooks?event=ticket.created&active=true",
+            &key,
+            None,
+        )
+        .await;
     assert_eq!(
         by_event["hooks"].as_array().unwrap().len(),
         2,
@@ -114,56 +91,56 @@ async fn list_pages_and_filters_and_updates_are_full_or_partial() {
         "/v1/hooks?cursor=nope",
         "/v1/hooks?colour=red",
     ] {
-        assert_eq!(send(&app, "GET", bad, &key, None).await.0, 400, "{bad}");
+        assert_eq!(app.send("GET", bad, &key, None).await.0, 400, "{bad}");
     }
 
     // PATCH changes what it names; PUT resets the rest; both validate.
     let path = format!("/v1/hooks/{}", ids[0]);
-    let (s, h) = send(
-        &app,
-        "PATCH",
-        &path,
-        &key,
-        Some(json!({"description": "d", "headers": {"Authorization": "Bearer s3cr3t-value"}})),
-    )
-    .await;
+    let (s, h) = app
+        .send(
+            "PATCH",
+            &path,
+            &key,
+            Some(json!({"description": "d", "headers": {"Authorization": "Bearer s3cr3t-value"}})),
+        )
+        .await;
     assert_eq!(s, 200);
     assert_eq!(
         h["headers"]["Authorization"], "********",
         "header values are masked"
     );
     assert_eq!(h["url"], "http://127.0.0.1:9/0");
-    let (s, err) = send(
-        &app,
-        "PUT",
-        &path,
-        &key,
-        Some(json!({"url": "http://127.0.0.1:9/x"})),
-    )
-    .await;
+    let (s, err) = app
+        .send(
+            "PUT",
+            &path,
+            &key,
+            Some(json!({"url": "http://127.0.0.1:9/x"})),
+        )
+        .await;
     assert_eq!(
         (s, err["error"]["code"].as_str()),
         (400, Some("missing_field"))
     );
-    let (s, h) = send(
-        &app,
-        "PUT",
-        &path,
-        &key,
-        Some(json!({"url": "http://127.0.0.1:9/x", "events": ["*"]})),
-    )
-    .await;
+    let (s, h) = app
+        .send(
+            "PUT",
+            &path,
+            &key,
+            Some(json!({"url": "http://127.0.0.1:9/x", "events": ["*"]})),
+        )
+        .await;
     assert_eq!(s, 200);
     assert_eq!(h["description"], Value::Null, "PUT replaces");
     assert!(h.get("headers").is_none());
-    let (s, err) = send(
-        &app,
-        "PATCH",
-        &path,
-        &key,
-        Some(json!({"events": ["ticket.nope"]})),
-    )
-    .await;
+    let (s, err) = app
+        .send(
+            "PATCH",
+            &path,
+            &key,
+            Some(json!({"events": ["ticket.nope"]})),
+        )
+        .await;
     assert_eq!(
         (s, err["error"]["code"].as_str()),
         (400, Some("unknown_event_type"))
@@ -175,21 +152,21 @@ async fn list_pages_and_filters_and_updates_are_full_or_partial() {
             .contains("ticket.created"),
         "lists the known types"
     );
-    let (s, err) = send(
-        &app,
-        "PATCH",
-        &path,
-        &key,
-        Some(json!({"headers": {"X-Hook-Id": "forged"}})),
-    )
-    .await;
+    let (s, err) = app
+        .send(
+            "PATCH",
+            &path,
+            &key,
+            Some(json!({"headers": {"X-Hook-Id": "forged"}})),
+        )
+        .await;
     assert_eq!(
         (s, err["error"]["code"].as_str()),
         (400, Some("invalid_field"))
     );
 
     // The catalogue.
-    let (s, types) = send(&app, "GET", "/v1/event-types", &key, None).await;
+    let (s, types) = app.send("GET", "/v1/event-types", &key, None).await;
     assert_eq!(s, 200);
     let names: Vec<&str> = types["event_types"]
         .as_array()
@@ -249,14 +226,16 @@ async fn every_hook_route_hides_one_tenants_hooks_from_another() {
         ("DELETE", format!("/v1/hooks/{id}"), None),
     ];
     for (method, path, body) in &routes {
-        let (s, b) = send(&app, method, path, &other, body.clone()).await;
+        let (s, b) = app.send(method, path, &other, body.clone()).await;
         assert_eq!(s, 404, "{method} {path}: {b}");
         assert!(!b.to_string().contains(&rx.url), "no data leaks");
     }
-    let (_, list) = send(&app, "GET", "/web_hooks.json", &other, None).await;
+    let (_, list) = app.send("GET", "/web_hooks.json", &other, None).await;
     assert_eq!(list, json!({"web_hooks": []}));
     // Nothing changed, nothing was sent, and the other tenant's events do not trigger it.
-    let (_, same) = send(&app, "GET", &format!("/v1/hooks/{id}"), &acme, None).await;
+    let (_, same) = app
+        .send("GET", &format!("/v1/hooks/{id}"), &acme, None)
+        .await;
     assert_eq!(
         (same["active"].as_bool(), same["url"].as_str()),
         (Some(true), Some(rx.url.as_str()))
@@ -279,7 +258,9 @@ async fn test_sends_report_the_receivers_answer_and_are_signed() {
     let rx = Receiver::start().await;
     let hook = app.hook(&key, &rx.url, &["lead.create"]).await;
     let id = hook["id"].as_str().unwrap();
-    let (s, ok) = send(&app, "POST", &format!("/v1/hooks/{id}/test"), &key, None).await;
+    let (s, ok) = app
+        .send("POST", &format!("/v1/hooks/{id}/test"), &key, None)
+        .await;
     assert_eq!(s, 200);
     assert_eq!(
         (ok["ok"].as_bool(), ok["status"].as_u64()),
@@ -290,14 +271,14 @@ async fn test_sends_report_the_receivers_answer_and_are_signed() {
     assert!(python_accepts(hook["secret"].as_str().unwrap(), &got[0]));
 
     rx.answer_next(&[Answer::Status(503)]);
-    let (s, failed) = send(
-        &app,
-        "POST",
-        &format!("/v1/hooks/{id}/test"),
-        &key,
-        Some(json!({"event_type": "ticket.created"})),
-    )
-    .await;
+    let (s, failed) = app
+        .send(
+            "POST",
+            &format!("/v1/hooks/{id}/test"),
+            &key,
+            Some(json!({"event_type": "ticket.created"})),
+        )
+        .await;
     assert_eq!(s, 200, "/v1 answers 200 and describes the failure");
     assert_eq!(
         (
@@ -328,19 +309,16 @@ async fn during_a_rotation_both_secrets_verify_and_after_it_only_the_new_one() {
         hook["id"].as_str().unwrap(),
         hook["secret"].as_str().unwrap().to_owned(),
     );
-    let (s, rotated) = send(
-        &app,
-        "POST",
-        &format!("/v1/hooks/{id}/rotate-secret"),
-        &key,
-        None,
-    )
-    .await;
+    let (s, rotated) = app
+        .send("POST", &format!("/v1/hooks/{id}/rotate-secret"), &key, None)
+        .await;
     assert_eq!(s, 200);
     let new = rotated["secret"].as_str().unwrap().to_owned();
     assert_ne!(new, old);
     assert!(rotated["previous_secret_expires_at"].is_string());
-    let (_, secrets) = send(&app, "GET", &format!("/v1/hooks/{id}/secret"), &key, None).await;
+    let (_, secrets) = app
+        .send("GET", &format!("/v1/hooks/{id}/secret"), &key, None)
+        .await;
     assert_eq!(
         (
             secrets["secret"].as_str(),
@@ -410,14 +388,14 @@ async fn private_targets_are_refused_at_registration_and_at_delivery_when_the_gu
         "http://[fe80::1]/x",
     ];
     for url in private {
-        let (s, err) = send(
-            &guarded,
-            "POST",
-            "/v1/hooks",
-            &key,
-            Some(json!({"url": url, "events": ["*"]})),
-        )
-        .await;
+        let (s, err) = guarded
+            .send(
+                "POST",
+                "/v1/hooks",
+                &key,
+                Some(json!({"url": url, "events": ["*"]})),
+            )
+            .await;
         assert_eq!(
             (s, err["error"]["code"].as_str()),
             (400, Some("private_target")),
@@ -429,16 +407,16 @@ async fn private_targets_are_refused_at_registration_and_at_delivery_when_the_gu
             "the error names the setting: {message}"
         );
     }
-    let (s, _) = send(
-        &guarded,
-        "POST",
-        "/web_hooks.json",
-        &key,
-        Some(json!({"web_hook": {"url": "http://127.0.0.1/x"}})),
-    )
-    .await;
+    let (s, _) = guarded
+        .send(
+            "POST",
+            "/web_hooks.json",
+            &key,
+            Some(json!({"web_hook": {"url": "http://127.0.0.1/x"}})),
+        )
+        .await;
     assert_eq!(s, 400);
-    let (_, list) = send(&guarded, "GET", "/v1/hooks", &key, None).await;
+    let (_, list) = guarded.send("GET", "/v1/hooks", &key, None).await;
     assert_eq!(list["hooks"], json!([]), "nothing stored");
 
     // A hook stored while private targets were allowed (written straight to the store
@@ -482,14 +460,14 @@ async fn private_targets_are_refused_at_registration_and_at_delivery_when_the_gu
     let open = TestApp::spawn(TestOptions::default()).await;
     let key = open.tenant("acme").await;
     for url in private {
-        let (s, b) = send(
-            &open,
-            "POST",
-            "/v1/hooks",
-            &key,
-            Some(json!({"url": url, "events": ["*"]})),
-        )
-        .await;
+        let (s, b) = open
+            .send(
+                "POST",
+                "/v1/hooks",
+                &key,
+                Some(json!({"url": url, "events": ["*"]})),
+            )
+            .await;
         assert_eq!(s, 201, "{url}: {b}");
     }
     open.finish().await;
@@ -630,7 +608,7 @@ async fn random_bodies_never_get_a_5xx_nor_leave_a_partial_hook() {
             Some(c) => format!("/v1/hooks?limit=100&cursor={c}"),
             None => "/v1/hooks?limit=100".into(),
         };
-        let (_, page) = send(&app, "GET", &path, &key, None).await;
+        let (_, page) = app.send("GET", &path, &key, None).await;
         hooks.extend(page["hooks"].as_array().unwrap().clone());
         match page["next_cursor"].as_str() {
             Some(c) => cursor = Some(c.to_owned()),

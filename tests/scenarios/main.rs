@@ -15,6 +15,7 @@ mod crashes;
 mod deploy;
 mod durability;
 mod faults;
+mod happyfox;
 mod hooks_api;
 mod input;
 mod log;

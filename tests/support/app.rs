@@ -195,6 +195,31 @@ impl TestApp {
         r.json().await.unwrap()
     }
 
+    /// `method path` with `key` and an optional JSON body: the status and the JSON
+    /// answer (a string when it is not JSON).
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        key: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut req = self
+            .http
+            .request(method.parse().unwrap(), self.url(path))
+            .bearer_auth(key);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let r = req.send().await.expect("the API answers");
+        let status = r.status().as_u16();
+        let text = r.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
     /// `GET path` with `key`.
     pub async fn get(&self, key: &str, path: &str) -> reqwest::Response {
         let r = self.http.get(self.url(path)).bearer_auth(key).send().await;

@@ -23,10 +23,13 @@ pub fn is_delivery_id(id: &str) -> bool {
     })
 }
 
-/// The body every attempt of a delivery sends (DESIGN.md, Deliveries).
+/// The body an attempt of a delivery sends (DESIGN.md, Deliveries).
 /// `hook_json` is [`crate::Hook::snapshot_json`]; `payload` is the event's `data`, verbatim.
+/// `uuid` is the request's own id in the HappyFox format ([`crate::hook::Format`]); without
+/// it every attempt sends the same bytes.
 pub fn body(
     id: &str,
+    uuid: Option<&str>,
     event_type: &str,
     timestamp_ms: i64,
     hook_json: &str,
@@ -35,9 +38,13 @@ pub fn body(
     let id = serde_json::to_string(id).expect("string");
     let event_type = serde_json::to_string(event_type).expect("string");
     let mut out =
-        Vec::with_capacity(80 + id.len() + event_type.len() + hook_json.len() + payload.len());
+        Vec::with_capacity(130 + id.len() + event_type.len() + hook_json.len() + payload.len());
     out.extend_from_slice(b"{\"id\":");
     out.extend_from_slice(id.as_bytes());
+    if let Some(uuid) = uuid {
+        out.extend_from_slice(b",\"uuid\":");
+        out.extend_from_slice(serde_json::to_string(uuid).expect("string").as_bytes());
+    }
     out.extend_from_slice(b",\"event\":");
     out.extend_from_slice(event_type.as_bytes());
     out.extend_from_slice(b",\"timestamp\":");
@@ -81,6 +88,7 @@ mod tests {
     fn body_is_the_documented_json() {
         let b = body(
             "dlv_1",
+            None,
             "ticket.created",
             1764410400000,
             r#"{"id":"h","url":"http://x","events":["*"]}"#,
@@ -92,5 +100,14 @@ mod tests {
         assert_eq!(v["timestamp"], 1764410400000i64);
         assert_eq!(v["hook"]["url"], "http://x");
         assert_eq!(v["payload"]["n"], "<\"x\">");
+        assert!(v.get("uuid").is_none());
+    }
+
+    #[test]
+    fn a_happyfox_body_carries_its_uuid_at_the_top() {
+        let b = body("dlv_1", Some("u-1"), "t", 1, "{}", "{}");
+        let v: serde_json::Value = serde_json::from_slice(&b).unwrap();
+        assert_eq!(v["uuid"], "u-1");
+        assert_eq!(v["id"], "dlv_1");
     }
 }

@@ -34,11 +34,36 @@ pub struct Hook {
     pub disabled_reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disabled_at: Option<String>,
+    /// The body its deliveries carry.
+    #[serde(default)]
+    pub format: Format,
     /// Delivery controls, their fields beside the others in the JSON.
     #[serde(flatten)]
     pub controls: crate::controls::Controls,
     pub created_at: String,
     pub updated_at: String,
+}
+
+/// The body a hook's deliveries carry. Both are signed the same way, over the bytes sent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Format {
+    /// `id`, `event`, `timestamp`, `hook` and `payload`; the same bytes on every attempt.
+    #[default]
+    Hookpost,
+    /// The same plus a top-level `uuid`, new for every request (retries and resends
+    /// included), as HappyFox sends: a receiver may keep it to handle each request once.
+    Happyfox,
+}
+
+impl Format {
+    /// The `uuid` one request of this format carries, if the format has one.
+    pub fn request_uuid(self) -> Option<String> {
+        match self {
+            Format::Hookpost => None,
+            Format::Happyfox => Some(crate::ids::uuid_v4()),
+        }
+    }
 }
 
 /// How a redacted value shows in `Debug`.
@@ -71,6 +96,7 @@ impl std::fmt::Debug for Hook {
             )
             .field("disabled_reason", &self.disabled_reason)
             .field("disabled_at", &self.disabled_at)
+            .field("format", &self.format)
             .field("controls", &self.controls)
             .field("created_at", &self.created_at)
             .field("updated_at", &self.updated_at)

@@ -40,6 +40,23 @@ pub fn ordered_id(prefix: &str) -> String {
     format!("{prefix}_{}", base32(&bytes))
 }
 
+/// A random UUID (version 4, RFC 9562), lowercase and hyphenated.
+pub fn uuid_v4() -> String {
+    let mut b = [0u8; 16];
+    rand::thread_rng().fill_bytes(&mut b);
+    b[6] = (b[6] & 0x0f) | 0x40; // version 4
+    b[8] = (b[8] & 0x3f) | 0x80; // variant 10
+    let h = hex::encode(b);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
+}
+
 /// A new API key: `hpk_` and 32 random bytes, URL-safe.
 pub fn new_api_key() -> String {
     let mut bytes = [0u8; 32];
@@ -78,6 +95,23 @@ fn base32(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_uuid_is_version_4_and_new_each_time() {
+        let a = uuid_v4();
+        let parts: Vec<&str> = a.split('-').collect();
+        assert_eq!(
+            parts.iter().map(|p| p.len()).collect::<Vec<_>>(),
+            [8, 4, 4, 4, 12]
+        );
+        assert!(a.bytes().all(|c| c == b'-' || c.is_ascii_hexdigit()));
+        assert!(parts[2].starts_with('4'), "version 4: {a}");
+        assert!(
+            matches!(parts[3].as_bytes()[0], b'8' | b'9' | b'a' | b'b'),
+            "RFC variant: {a}"
+        );
+        assert_ne!(a, uuid_v4());
+    }
 
     #[test]
     fn ordered_ids_sort_in_the_order_they_were_made() {

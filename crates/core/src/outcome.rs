@@ -66,6 +66,13 @@ pub struct Attempt {
     /// `Retry-After` the receiver asked for, in seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after_s: Option<u64>,
+    /// The signature headers the request went out with (none when it never left, or
+    /// when it was made before the log kept them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signatures: Option<crate::signing::Signatures>,
+    /// The request's own `uuid`, in a format that has one (HappyFox).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uuid: Option<String>,
 }
 
 /// How much of a response body the log keeps.

@@ -4,6 +4,7 @@
 
 use base64::Engine;
 use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
 
 type HmacSha1 = Hmac<sha1::Sha1>;
 type HmacSha256 = Hmac<sha2::Sha256>;
@@ -49,14 +50,24 @@ impl std::fmt::Debug for SigningKey {
     }
 }
 
-/// The signature headers of one attempt.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The signature headers of one attempt. The delivery log keeps them as they went out,
+/// by header name, so that nothing is signed again for display.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Signatures {
-    /// `X-Hook-Signature`
+    #[serde(rename = "X-Hook-Signature")]
     pub sha1: String,
-    /// `X-Hook-Signature-Previous`, while a rotated-out key is still in its grace period.
+    /// While a rotated-out key is still in its grace period.
+    #[serde(
+        rename = "X-Hook-Signature-Previous",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub sha1_previous: Option<String>,
-    /// `webhook-signature`: one entry per key, space-separated.
+    /// Unix seconds, signed over by `webhook-signature`.
+    #[serde(rename = "webhook-timestamp")]
+    pub timestamp: i64,
+    /// One entry per key, space-separated.
+    #[serde(rename = "webhook-signature")]
     pub standard: String,
 }
 
@@ -77,6 +88,7 @@ pub fn sign(
     Signatures {
         sha1: current.sha1_header(body),
         sha1_previous: previous.map(|p| p.sha1_header(body)),
+        timestamp,
         standard,
     }
 }

@@ -33,6 +33,8 @@ pub struct Envelope<'a> {
     pub timestamp: i64,
     /// `None` only for a test send to a URL that belongs to no hook (no key to sign with).
     pub signatures: Option<Signatures>,
+    /// The body's `uuid`, in a format that has one: the log keeps it with the attempt.
+    pub uuid: Option<String>,
     /// The hook's custom headers (checked on save: they never override the ones above).
     pub headers: &'a HeaderMap,
 }
@@ -75,8 +77,9 @@ impl Sender {
         self.allowed_ports.check(url).map_err(egress::PortRefused)
     }
 
-    /// Makes one attempt. Never fails: every way it can end is an [`Attempt`].
-    pub async fn send(&self, url: &url::Url, body: Vec<u8>, env: &Envelope<'_>) -> Attempt {
+    /// Makes one attempt. Never fails: every way it can end is an [`Attempt`], which
+    /// keeps the signature headers and `uuid` of a request that left.
+    pub async fn send(&self, url: &url::Url, body: Vec<u8>, env: Envelope<'_>) -> Attempt {
         let at = hookpost_core::now_ms();
         let started = Instant::now();
         let mut attempt = Attempt {
@@ -88,6 +91,8 @@ impl Sender {
             error: None,
             response: None,
             retry_after_s: None,
+            signatures: None,
+            uuid: None,
         };
         if let Err(refused) = self.check_port(url) {
             attempt.outcome = OutcomeKind::RefusedByPolicy;
@@ -104,8 +109,10 @@ impl Sender {
         let request = self
             .client
             .post(url.clone())
-            .headers(headers(env))
+            .headers(headers(&env))
             .body(body);
+        attempt.signatures = env.signatures;
+        attempt.uuid = env.uuid;
         match request.send().await {
             Ok(response) => {
                 let status = response.status();
@@ -231,10 +238,11 @@ mod tests {
             attempt: 1,
             timestamp: 0,
             signatures: None,
+            uuid: None,
             headers: &headers,
         };
         sender
-            .send(&url.parse().unwrap(), b"{}".to_vec(), &env)
+            .send(&url.parse().unwrap(), b"{}".to_vec(), env)
             .await
     }
 

@@ -114,6 +114,8 @@ mod tests {
             error: None,
             response: None,
             retry_after_s,
+            signatures: None,
+            uuid: None,
         }
     }
 

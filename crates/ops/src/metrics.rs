@@ -644,6 +644,8 @@ mod tests {
             error: None,
             response: None,
             retry_after_s: None,
+            signatures: None,
+            uuid: None,
         }
     }
 

@@ -146,7 +146,9 @@ pub async fn send(
         serde_json::json!({ "id": null, "url": url.as_str(), "events": [event_type] }).to_string()
     });
     let payload = serde_json::json!({ "test": true, "event": event_type }).to_string();
-    let body = hookpost_core::delivery::body(&id, event_type, now, &snapshot, &payload);
+    let uuid = hook.and_then(|h| h.format.request_uuid());
+    let body =
+        hookpost_core::delivery::body(&id, uuid.as_deref(), event_type, now, &snapshot, &payload);
     let signatures = hook.map(|h| {
         let previous = h.previous_secret_at(now).map(SigningKey::from_secret);
         sign(
@@ -167,9 +169,10 @@ pub async fn send(
         attempt: 1,
         timestamp: now / 1000,
         signatures,
+        uuid,
         headers: &headers,
     };
-    Ok(state.sender.send(url, body, &envelope).await.into())
+    Ok(state.sender.send(url, body, envelope).await.into())
 }
 
 #[cfg(test)]

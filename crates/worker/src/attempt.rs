@@ -71,7 +71,7 @@ impl Worker {
             );
             Decided::Attempted {
                 delivery: ctx.delivery,
-                attempt,
+                attempt: Box::new(attempt),
                 status,
                 retry,
                 hold,

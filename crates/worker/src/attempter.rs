@@ -36,8 +36,10 @@ impl Attempter {
     pub(crate) async fn send(&self, ctx: &AttemptCtx<'_>) -> Attempt {
         let (ev, hook, id) = (ctx.ev, ctx.hook, &ctx.delivery.id);
         let _permit = self.in_flight.acquire().await.expect("never closed");
+        let uuid = hook.hook.format.request_uuid();
         let bytes = body(
             id,
+            uuid.as_deref(),
             ev.kind,
             ev.received_at,
             &ctx.delivery.hook_json,
@@ -57,10 +59,11 @@ impl Attempter {
                 timestamp,
                 &bytes,
             )),
+            uuid,
             headers: &hook.headers,
         };
         self.metrics.in_flight.inc();
-        let attempt = self.sender.send(&hook.url, bytes, &envelope).await;
+        let attempt = self.sender.send(&hook.url, bytes, envelope).await;
         self.metrics.in_flight.dec();
         let accepted = (!ctx.resend).then_some(ev.received_at);
         self.metrics.attempt_made(&attempt, accepted);

@@ -14,7 +14,8 @@ pub(crate) enum Decided {
     /// left. `hold`: the ordering key this handler holds for it (ordered hooks).
     Attempted {
         delivery: DeliveryRef,
-        attempt: Attempt,
+        /// Boxed: the signatures it keeps make it the largest variant by far.
+        attempt: Box<Attempt>,
         status: Status,
         retry: Option<Due>,
         hold: Option<crate::ordered::Hold>,
@@ -62,7 +63,7 @@ impl Decided {
                 delivery,
                 *status,
                 retry.as_ref().map(|d| d.at_ms),
-                Some(attempt),
+                Some(&**attempt),
             ),
             Decided::Deferred {
                 due,

@@ -15,19 +15,6 @@ use crate::HOOKPOST;
 
 const WAIT: Duration = Duration::from_secs(20);
 
-async fn send(app: &TestApp, method: &str, path: &str, key: &str, body: Value) -> (u16, Value) {
-    let r = app
-        .http
-        .request(method.parse().unwrap(), app.url(path))
-        .bearer_auth(key)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
-}
-
 /// Every hook JSON of a tenant as Redis holds it.
 async fn raw_hooks(app: &TestApp, tenant: &str) -> Vec<String> {
     let raw: std::collections::HashMap<String, String> = app
@@ -54,23 +41,17 @@ async fn redis_holds_no_hook_secret_or_header_value_in_plaintext_after_create_pa
         )
         .await;
     let id = hook["id"].as_str().unwrap();
-    let (s, _) = send(
-        &app,
-        "PATCH",
-        &format!("/v1/hooks/{id}"),
-        &key,
-        json!({ "headers": { "Authorization": "Bearer receiver-token-two", "X-Api-Key": "apikey-three" } }),
-    )
+    let (s, _) = app.send("PATCH", &format!("/v1/hooks/{id}"), &key, Some(json!({ "headers": { "Authorization": "Bearer receiver-token-two", "X-Api-Key": "apikey-three" } })))
     .await;
     assert_eq!(s, 200);
-    let (s, rotated) = send(
-        &app,
-        "POST",
-        &format!("/v1/hooks/{id}/rotate-secret"),
-        &key,
-        json!({ "secret": "whsec_rotated_secret_4" }),
-    )
-    .await;
+    let (s, rotated) = app
+        .send(
+            "POST",
+            &format!("/v1/hooks/{id}/rotate-secret"),
+            &key,
+            Some(json!({ "secret": "whsec_rotated_secret_4" })),
+        )
+        .await;
     assert_eq!(s, 200);
     assert_eq!(rotated["secret"], "whsec_rotated_secret_4");
 
@@ -97,14 +78,9 @@ async fn redis_holds_no_hook_secret_or_header_value_in_plaintext_after_create_pa
         );
     }
     // The owner still reads both secrets, in plaintext, through the API.
-    let (s, secrets) = send(
-        &app,
-        "GET",
-        &format!("/v1/hooks/{id}/secret"),
-        &key,
-        json!(null),
-    )
-    .await;
+    let (s, secrets) = app
+        .send("GET", &format!("/v1/hooks/{id}/secret"), &key, None)
+        .await;
     assert_eq!(s, 200);
     assert_eq!(
         (
@@ -152,14 +128,9 @@ async fn a_sealed_secret_copied_onto_another_hook_is_refused_and_never_sent() {
         .await
         .unwrap();
 
-    let (s, body) = send(
-        &app,
-        "GET",
-        &format!("/v1/hooks/{mine_id}/secret"),
-        &key,
-        json!(null),
-    )
-    .await;
+    let (s, body) = app
+        .send("GET", &format!("/v1/hooks/{mine_id}/secret"), &key, None)
+        .await;
     assert_eq!(s, 503, "{body}");
     assert_eq!(body["error"]["code"], "secrets_unreadable");
     assert!(!body.to_string().contains("victims-token"));

@@ -5,7 +5,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use hookpost_core::signing::{sign, SigningKey};
+use hookpost_core::outcome::Attempt;
 use hookpost_core::Hook;
 use hookpost_service::deliveries as api;
 use hookpost_service::SharedState;
@@ -26,39 +26,36 @@ async fn owned(state: &SharedState, tenant: &str, id: &str) -> Result<Delivery, 
         .ok_or_else(|| PageError::not_found("delivery"))
 }
 
-/// The headers of attempt `attempt` made at `at_ms`, as the worker builds them: signed
-/// with the hook's keys, custom header values masked. Secrets are never shown.
-fn headers_sent(d: &Delivery, hook: &Hook, body: &[u8], attempt: u32, at_ms: i64) -> Markup {
-    let ts = at_ms / 1000;
-    let previous = hook.previous_secret_at(at_ms).map(SigningKey::from_secret);
-    let sig = sign(
-        &SigningKey::from_secret(&hook.secret),
-        previous.as_ref(),
-        &d.id,
-        ts,
-        body,
-    );
-    let attempt = attempt.to_string();
-    let ts = ts.to_string();
-    let mut rows: Vec<(&str, &str)> = vec![
-        ("Content-Type", "application/json"),
-        ("X-Hook-Id", &d.id),
-        ("X-Hook-Event", &d.kind),
-        ("X-Hook-Attempt", &attempt),
-        ("X-Hook-Signature", &sig.sha1),
+/// The headers attempt `a` went out with: its signature headers as the log kept them
+/// (nothing is signed again for display), custom header values masked.
+fn headers_sent(d: &Delivery, a: &Attempt, hook: Option<&Hook>) -> Markup {
+    let attempt = a.attempt.to_string();
+    let mut rows: Vec<(&str, String)> = vec![
+        ("Content-Type", "application/json".into()),
+        ("X-Hook-Id", d.id.clone()),
+        ("X-Hook-Event", d.kind.clone()),
+        ("X-Hook-Attempt", attempt),
     ];
-    if let Some(prev) = &sig.sha1_previous {
-        rows.push(("X-Hook-Signature-Previous", prev));
+    if let Some(sig) = &a.signatures {
+        rows.push(("X-Hook-Signature", sig.sha1.clone()));
+        if let Some(prev) = &sig.sha1_previous {
+            rows.push(("X-Hook-Signature-Previous", prev.clone()));
+        }
+        rows.extend([
+            ("webhook-id", d.id.clone()),
+            ("webhook-timestamp", sig.timestamp.to_string()),
+            ("webhook-signature", sig.standard.clone()),
+        ]);
     }
-    rows.extend([
-        ("webhook-id", d.id.as_str()),
-        ("webhook-timestamp", &ts),
-        ("webhook-signature", &sig.standard),
-    ]);
     html! {
         table.headers #headers-sent {
             @for (name, value) in &rows { tr { th { (name) } td { code { (value) } } } }
-            @for name in hook.headers.keys() { tr { th { (name) } td { code { "********" } } } }
+            @if let Some(h) = hook {
+                @for name in h.headers.keys() { tr { th { (name) } td { code { "********" } } } }
+            }
+        }
+        @if a.signatures.is_none() {
+            p.muted { "The log holds no signature for this attempt: it never left, or it was made before the log kept them." }
         }
     }
 }
@@ -71,7 +68,7 @@ fn attempts_table(d: &Delivery) -> Markup {
             div.table-wrap {
                 table #attempts {
                     thead { tr {
-                        th { "#" } th { "Time" } th { "Took" } th { "Result" } th { "Response" }
+                        th { "#" } th { "Time" } th { "Took" } th { "Result" } th { "Signature sent" } th { "Response" }
                     } }
                     tbody {
                         @for a in &d.attempts {
@@ -85,6 +82,10 @@ fn attempts_table(d: &Delivery) -> Markup {
                                     @else { span.badge.status-failed { (a.outcome.as_str()) } }
                                     @if let Some(e) = &a.error { div.small { (e) } }
                                     @if let Some(s) = a.retry_after_s { div.small { "Retry-After " (s) " s" } }
+                                }
+                                td.sent {
+                                    @if let Some(s) = &a.signatures { code.signature { (s.sha1) } }
+                                    @if let Some(u) = &a.uuid { div.small { "uuid " code.uuid { (u) } } }
                                 }
                                 td {
                                     @match a.response.as_deref() {
@@ -111,10 +112,12 @@ pub async fn show(
     let tenant = super::tenant_in_view(&viewer)?;
     let d = owned(&state, tenant, &id).await?;
     let (event, hook) = event_and_hook(&state, tenant, &d).await?;
-    let body = event.as_ref().map(|e| {
-        hookpost_core::delivery::body(&d.id, &d.kind, e.received_at, &d.hook_json, &e.data)
-    });
     let last = d.attempts.last();
+    // The body of the last attempt: the same bytes on every attempt but for a `uuid`.
+    let body = event.as_ref().map(|e| {
+        let uuid = last.and_then(|a| a.uuid.as_deref());
+        hookpost_core::delivery::body(&d.id, uuid, &d.kind, e.received_at, &d.hook_json, &e.data)
+    });
     let content = html! {
         div.title-row {
             h1 { "Delivery " code { (d.id) } }
@@ -150,7 +153,7 @@ pub async fn show(
             }
         }
         section {
-            h2 { "Body sent" }
+            h2 { "Body sent" @if let Some(a) = last { " (attempt " (a.attempt) ")" } }
             @match &body {
                 Some(b) => pre.payload #body-sent { (String::from_utf8_lossy(b)) },
                 None => p.muted { "The event has expired." },
@@ -158,10 +161,9 @@ pub async fn show(
         }
         section {
             h2 { "Headers sent" @if let Some(a) = last { " (attempt " (a.attempt) ")" } }
-            @match (&body, &hook, last) {
-                (Some(b), Some(h), Some(a)) => (headers_sent(&d, h, b, a.attempt, a.at)),
-                (_, None, _) => p.muted { "The hook was deleted: its keys are gone." },
-                _ => p.muted { "Nothing sent yet." },
+            @match last {
+                Some(a) => (headers_sent(&d, a, hook.as_ref())),
+                None => p.muted { "Nothing sent yet." },
             }
         }
     };

@@ -1,6 +1,8 @@
-//! The form that creates or edits a hook: URL, event types, description and filter.
+//! The form that creates or edits a hook: URL, event types, body format, description and
+//! filter.
 //! What it sends goes through the API's own checks (`hookpost_service::hooks::apply`).
 
+use hookpost_core::hook::Format;
 use hookpost_core::Hook;
 use hookpost_service::hooks::HookInput;
 use hookpost_service::AppState;
@@ -16,15 +18,32 @@ use crate::session::Viewer;
 pub struct Values {
     pub url: String,
     pub events: Vec<String>,
+    /// `hookpost` or `happyfox`, as the select sends it.
+    pub format: String,
     pub description: String,
     pub filter: String,
 }
+
+/// The formats the select offers, with what each sends.
+const FORMATS: [(Format, &str, &str); 2] = [
+    (Format::Hookpost, "hookpost", "hookpost"),
+    (
+        Format::Happyfox,
+        "happyfox",
+        "HappyFox: a new uuid in each request",
+    ),
+];
 
 impl Values {
     pub fn of(hook: &Hook) -> Values {
         Values {
             url: hook.url.clone(),
             events: hook.events.clone(),
+            format: FORMATS
+                .iter()
+                .find(|(f, _, _)| *f == hook.format)
+                .map_or("hookpost", |(_, name, _)| name)
+                .to_owned(),
             description: hook.description.clone().unwrap_or_default(),
             filter: hook
                 .filter
@@ -42,6 +61,7 @@ impl Values {
         Values {
             url: form.get("url").unwrap_or_default().trim().to_owned(),
             events,
+            format: form.get("format").unwrap_or("hookpost").to_owned(),
             description: form
                 .get("description")
                 .unwrap_or_default()
@@ -67,6 +87,7 @@ impl Values {
         Ok(HookInput {
             url: Some(self.url.clone()),
             events: Some(self.events.clone()),
+            format: Some(Value::String(self.format.clone())),
             description: Some(self.description.clone()),
             filter: Some(filter),
             ..HookInput::default()
@@ -103,6 +124,12 @@ pub fn render(
                             " " code { (kind) }
                         }
                     }
+                }
+            }
+            label for="format" { "Body format" }
+            select #format name="format" {
+                @for (_, name, label) in FORMATS {
+                    option value=(name) selected[values.format == name] { (label) }
                 }
             }
             label for="description" { "Description " span.hint { "(optional)" } }

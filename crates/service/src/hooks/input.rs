@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use hookpost_core::controls::{self, RateLimit};
-use hookpost_core::hook::{check_events, check_headers, check_url};
+use hookpost_core::hook::{check_events, check_headers, check_url, Format};
 use hookpost_core::ordering::OnFailure;
 use hookpost_core::Hook;
 use serde::Deserialize;
@@ -21,6 +21,8 @@ pub struct HookInput {
     pub url: Option<String>,
     pub events: Option<Vec<String>>,
     pub active: Option<bool>,
+    #[serde(default, deserialize_with = "given")]
+    pub format: Option<Value>,
     pub description: Option<String>,
     #[serde(default, deserialize_with = "given")]
     pub filter: Option<Value>,
@@ -47,6 +49,7 @@ impl std::fmt::Debug for HookInput {
             .field("url", &self.url)
             .field("events", &self.events)
             .field("active", &self.active)
+            .field("format", &self.format)
             .field("description", &self.description)
             .field("filter", &self.filter)
             .field("headers", &self.headers.as_ref().map(redacted_headers))
@@ -82,6 +85,9 @@ pub async fn apply(
     }
     if let Some(active) = input.active {
         set_active_flag(hook, active);
+    }
+    if let Some(v) = input.format {
+        hook.format = nullable(v, "format", |_: &Format| Ok(()))?.unwrap_or_default();
     }
     if let Some(d) = input.description {
         if d.chars().count() > MAX_DESCRIPTION {

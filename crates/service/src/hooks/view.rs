@@ -18,6 +18,7 @@ pub struct HookView {
     pub url: String,
     pub events: Vec<String>,
     pub active: bool,
+    pub format: hookpost_core::hook::Format,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -60,6 +61,7 @@ impl HookView {
             url: h.url.clone(),
             events: h.events.clone(),
             active: h.active,
+            format: h.format,
             description: h.description.clone(),
             filter: h.filter.clone(),
             headers: h

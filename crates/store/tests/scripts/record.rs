@@ -24,6 +24,8 @@ fn attempt(n: u32, ok: bool) -> Attempt {
         error: None,
         response: None,
         retry_after_s: None,
+        signatures: None,
+        uuid: None,
     }
 }
 
