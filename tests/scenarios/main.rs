@@ -28,3 +28,4 @@ mod retries;
 mod security;
 mod shards;
 mod supportbee;
+mod tiledesk;

@@ -29,7 +29,10 @@ async fn every_documented_operation_is_routed_and_served() {
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     for (path, item) in doc["paths"].as_object().unwrap() {
         for method in METHODS.iter().filter(|m| item.get(**m).is_some()) {
-            let concrete = path.replace("{id}", "x").replace("{key_id}", "y");
+            let concrete = path
+                .replace("{id}", "x")
+                .replace("{key_id}", "y")
+                .replace("{project}", "p");
             // Operations with servers of their own are on the metrics address.
             let url = match item.get("servers") {
                 Some(_) => app.ops_url(&concrete),

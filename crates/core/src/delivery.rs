@@ -57,6 +57,52 @@ pub fn body(
     out
 }
 
+/// What every request of a delivery is made of, whatever its format.
+pub struct BodyParts<'a> {
+    pub delivery_id: &'a str,
+    pub event_type: &'a str,
+    /// When the event was received (ms).
+    pub timestamp_ms: i64,
+    /// [`crate::Hook::snapshot_json`] as the delivery keeps it.
+    pub hook_json: &'a str,
+    /// The event's `data`, verbatim.
+    pub payload: &'a str,
+}
+
+/// The body of one request to `hook`, in its format: [`body`], with `uuid` (HappyFox),
+/// or Tiledesk's notification object, whose `hook` is the subscription as it is now.
+pub fn request_body(hook: &crate::Hook, parts: &BodyParts<'_>, uuid: Option<&str>) -> Vec<u8> {
+    match hook.format {
+        crate::hook::Format::Tiledesk => tiledesk_body(
+            &hook.tiledesk_json(parts.event_type),
+            parts.timestamp_ms,
+            parts.payload,
+        ),
+        crate::hook::Format::Hookpost | crate::hook::Format::Happyfox => body(
+            parts.delivery_id,
+            uuid,
+            parts.event_type,
+            parts.timestamp_ms,
+            parts.hook_json,
+            parts.payload,
+        ),
+    }
+}
+
+/// Tiledesk's notification object (`seeds/tiledesk-webhooks.md`):
+/// `{"hook": <subscription>, "timestamp": <ms>, "payload": <data>}`.
+pub fn tiledesk_body(subscription_json: &str, timestamp_ms: i64, payload: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(48 + subscription_json.len() + payload.len());
+    out.extend_from_slice(b"{\"hook\":");
+    out.extend_from_slice(subscription_json.as_bytes());
+    out.extend_from_slice(b",\"timestamp\":");
+    out.extend_from_slice(timestamp_ms.to_string().as_bytes());
+    out.extend_from_slice(b",\"payload\":");
+    out.extend_from_slice(payload.as_bytes());
+    out.push(b'}');
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,6 +147,40 @@ mod tests {
         assert_eq!(v["hook"]["url"], "http://x");
         assert_eq!(v["payload"]["n"], "<\"x\">");
         assert!(v.get("uuid").is_none());
+    }
+
+    #[test]
+    fn a_tiledesk_body_is_the_notification_object() {
+        let hook = crate::Hook {
+            id: "hook_1".into(),
+            tenant: "proj".into(),
+            url: "https://x.example/h".into(),
+            events: vec!["request.create".into()],
+            format: crate::hook::Format::Tiledesk,
+            created_at: "2026-01-02T03:04:05.678Z".into(),
+            updated_at: "2026-01-02T03:04:06.000Z".into(),
+            ..crate::Hook::default()
+        };
+        let parts = BodyParts {
+            delivery_id: "dlv_1",
+            event_type: "request.create",
+            timestamp_ms: 1549035233858,
+            hook_json: "{}",
+            payload: r#"{"_id":"r1"}"#,
+        };
+        let v: serde_json::Value =
+            serde_json::from_slice(&request_body(&hook, &parts, None)).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({
+                "hook": {"_id": "hook_1", "target": "https://x.example/h",
+                         "event": "request.create", "id_project": "proj",
+                         "createdAt": "2026-01-02T03:04:05.678Z",
+                         "updatedAt": "2026-01-02T03:04:06.000Z"},
+                "timestamp": 1549035233858i64,
+                "payload": {"_id": "r1"}
+            })
+        );
     }
 
     #[test]

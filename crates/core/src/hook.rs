@@ -54,14 +54,17 @@ pub enum Format {
     /// The same plus a top-level `uuid`, new for every request (retries and resends
     /// included), as HappyFox sends: a receiver may keep it to handle each request once.
     Happyfox,
+    /// Tiledesk's notification object, `{"hook", "timestamp", "payload"}`, with the
+    /// hook's secret in `x-hook-secret` as Tiledesk receivers expect.
+    Tiledesk,
 }
 
 impl Format {
     /// The `uuid` one request of this format carries, if the format has one.
     pub fn request_uuid(self) -> Option<String> {
         match self {
-            Format::Hookpost => None,
             Format::Happyfox => Some(crate::ids::uuid_v4()),
+            Format::Hookpost | Format::Tiledesk => None,
         }
     }
 }
@@ -176,6 +179,36 @@ impl Hook {
             (Some(s), Some(until)) if until > now_ms => Some(s),
             _ => None,
         }
+    }
+
+    /// The `x-hook-secret` header's value: the secret itself, in the Tiledesk format only.
+    pub fn secret_header(&self) -> Option<&str> {
+        (self.format == Format::Tiledesk).then_some(self.secret.as_str())
+    }
+
+    /// The `hook` object of a Tiledesk body: the subscription as it is now, its `event`
+    /// the one delivered.
+    pub fn tiledesk_json(&self, event_type: &str) -> String {
+        #[derive(Serialize)]
+        struct Subscription<'a> {
+            _id: &'a str,
+            target: &'a str,
+            event: &'a str,
+            id_project: &'a str,
+            #[serde(rename = "createdAt")]
+            created_at: &'a str,
+            #[serde(rename = "updatedAt")]
+            updated_at: &'a str,
+        }
+        serde_json::to_string(&Subscription {
+            _id: &self.id,
+            target: &self.url,
+            event: event_type,
+            id_project: &self.tenant,
+            created_at: &self.created_at,
+            updated_at: &self.updated_at,
+        })
+        .expect("a subscription always serialises")
     }
 
     /// The `hook` object of the delivery body (DESIGN.md, Deliveries), as JSON.

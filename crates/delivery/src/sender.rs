@@ -35,6 +35,8 @@ pub struct Envelope<'a> {
     pub signatures: Option<Signatures>,
     /// The body's `uuid`, in a format that has one: the log keeps it with the attempt.
     pub uuid: Option<String>,
+    /// `x-hook-secret`, in the Tiledesk format: sent, never logged.
+    pub secret: Option<&'a str>,
     /// The hook's custom headers (checked on save: they never override the ones above).
     pub headers: &'a HeaderMap,
 }
@@ -168,6 +170,12 @@ fn headers(env: &Envelope<'_>) -> HeaderMap {
         }
         put("webhook-signature", &sig.standard);
     }
+    if let Some(secret) = env.secret {
+        if let Ok(mut v) = HeaderValue::from_str(secret) {
+            v.set_sensitive(true);
+            h.insert(HeaderName::from_static("x-hook-secret"), v);
+        }
+    }
     h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     h
 }
@@ -239,6 +247,7 @@ mod tests {
             timestamp: 0,
             signatures: None,
             uuid: None,
+            secret: None,
             headers: &headers,
         };
         sender

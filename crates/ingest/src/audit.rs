@@ -26,14 +26,16 @@ fn action(method: &Method, route: &str) -> Option<&'static str> {
         ("POST", "/v1/events") | ("POST", "/v1/events/batch") => "event.publish",
         ("GET", "/v1/events/{id}") => "event.read",
         ("GET", "/v1/event-types") => "event_types.read",
-        ("POST", "/v1/hooks") | ("POST", "/web_hooks.json") => "hook.create",
-        ("GET", "/v1/hooks") | ("GET", "/web_hooks.json") => "hook.list",
-        ("GET", "/v1/hooks/{id}") => "hook.read",
+        ("POST", "/v1/hooks" | "/web_hooks.json" | "/{project}/subscriptions") => "hook.create",
+        ("GET", "/v1/hooks" | "/web_hooks.json" | "/{project}/subscriptions") => "hook.list",
+        ("GET", "/v1/hooks/{id}" | "/{project}/subscriptions/{id}") => "hook.read",
         ("PATCH", "/v1/hooks/{id}")
         | ("PUT", "/v1/hooks/{id}")
         | ("PUT", "/web_hooks/{file}")
         | ("PUT", "/web_hook/{file}") => "hook.update",
-        ("DELETE", "/v1/hooks/{id}") | ("DELETE", "/web_hooks/{file}") => "hook.delete",
+        ("DELETE", "/v1/hooks/{id}" | "/web_hooks/{file}" | "/{project}/subscriptions/{id}") => {
+            "hook.delete"
+        }
         ("GET", "/v1/hooks/{id}/secret") => "hook.secret.read",
         ("POST", "/v1/hooks/{id}/rotate-secret") => "hook.secret.rotate",
         ("POST", "/v1/hooks/{id}/activate") => "hook.activate",

@@ -25,6 +25,7 @@ pub mod hooks;
 pub mod lanes;
 pub mod supportbee;
 pub mod tenants;
+pub mod tiledesk;
 
 // The publish path (events.rs) names these through the crate.
 pub use hookpost_service::{ordering, test_send, AppState, SharedState, KEYSPACE_MISSING};
@@ -86,6 +87,14 @@ pub fn router(state: SharedState) -> Router {
                 .delete(supportbee::delete),
         )
         .route("/web_hook/{file}", axum::routing::put(supportbee::update))
+        .route(
+            "/{project}/subscriptions",
+            get(tiledesk::list).post(tiledesk::create),
+        )
+        .route(
+            "/{project}/subscriptions/{id}",
+            get(tiledesk::get).delete(tiledesk::delete),
+        )
         .route("/openapi.json", get(openapi))
         .route("/v1/tenants", post(tenants::create).get(tenants::list))
         .route("/v1/tenants/{id}", axum::routing::patch(tenants::update))

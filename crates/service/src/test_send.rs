@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use hookpost_core::delivery::{request_body, BodyParts};
 use hookpost_core::outcome::{Attempt, OutcomeKind};
 use hookpost_core::signing::{sign, SigningKey};
 use hookpost_core::Hook;
@@ -147,8 +148,17 @@ pub async fn send(
     });
     let payload = serde_json::json!({ "test": true, "event": event_type }).to_string();
     let uuid = hook.and_then(|h| h.format.request_uuid());
-    let body =
-        hookpost_core::delivery::body(&id, uuid.as_deref(), event_type, now, &snapshot, &payload);
+    let parts = BodyParts {
+        delivery_id: &id,
+        event_type,
+        timestamp_ms: now,
+        hook_json: &snapshot,
+        payload: &payload,
+    };
+    let body = match hook {
+        Some(h) => request_body(h, &parts, uuid.as_deref()),
+        None => hookpost_core::delivery::body(&id, None, event_type, now, &snapshot, &payload),
+    };
     let signatures = hook.map(|h| {
         let previous = h.previous_secret_at(now).map(SigningKey::from_secret);
         sign(
@@ -170,6 +180,7 @@ pub async fn send(
         timestamp: now / 1000,
         signatures,
         uuid,
+        secret: hook.and_then(Hook::secret_header),
         headers: &headers,
     };
     Ok(state.sender.send(url, body, envelope).await.into())

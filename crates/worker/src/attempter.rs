@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use hookpost_core::delivery::body;
+use hookpost_core::delivery::{request_body, BodyParts};
 use hookpost_core::outcome::Attempt;
 use hookpost_core::{signing, Config};
 use hookpost_ops::Metrics;
@@ -37,14 +37,14 @@ impl Attempter {
         let (ev, hook, id) = (ctx.ev, ctx.hook, &ctx.delivery.id);
         let _permit = self.in_flight.acquire().await.expect("never closed");
         let uuid = hook.hook.format.request_uuid();
-        let bytes = body(
-            id,
-            uuid.as_deref(),
-            ev.kind,
-            ev.received_at,
-            &ctx.delivery.hook_json,
-            ev.data,
-        );
+        let parts = BodyParts {
+            delivery_id: id,
+            event_type: ev.kind,
+            timestamp_ms: ev.received_at,
+            hook_json: &ctx.delivery.hook_json,
+            payload: ev.data,
+        };
+        let bytes = request_body(&hook.hook, &parts, uuid.as_deref());
         let now = hookpost_core::now_ms();
         let timestamp = now / 1000;
         let envelope = Envelope {
@@ -60,6 +60,7 @@ impl Attempter {
                 &bytes,
             )),
             uuid,
+            secret: hook.hook.secret_header(),
             headers: &hook.headers,
         };
         self.metrics.in_flight.inc();

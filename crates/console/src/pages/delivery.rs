@@ -5,6 +5,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
+use hookpost_core::delivery::{request_body, BodyParts};
 use hookpost_core::outcome::Attempt;
 use hookpost_core::Hook;
 use hookpost_service::deliveries as api;
@@ -113,10 +114,28 @@ pub async fn show(
     let d = owned(&state, tenant, &id).await?;
     let (event, hook) = event_and_hook(&state, tenant, &d).await?;
     let last = d.attempts.last();
-    // The body of the last attempt: the same bytes on every attempt but for a `uuid`.
+    // The last attempt's body, from the parts every attempt shares and its own `uuid`
+    // (the hook's format decides the shape; a deleted hook's shows as the default).
     let body = event.as_ref().map(|e| {
         let uuid = last.and_then(|a| a.uuid.as_deref());
-        hookpost_core::delivery::body(&d.id, uuid, &d.kind, e.received_at, &d.hook_json, &e.data)
+        let parts = BodyParts {
+            delivery_id: &d.id,
+            event_type: &d.kind,
+            timestamp_ms: e.received_at,
+            hook_json: &d.hook_json,
+            payload: &e.data,
+        };
+        match &hook {
+            Some(h) => request_body(h, &parts, uuid),
+            None => hookpost_core::delivery::body(
+                &d.id,
+                uuid,
+                &d.kind,
+                e.received_at,
+                &d.hook_json,
+                &e.data,
+            ),
+        }
     });
     let content = html! {
         div.title-row {

@@ -25,12 +25,17 @@ pub struct Values {
 }
 
 /// The formats the select offers, with what each sends.
-const FORMATS: [(Format, &str, &str); 2] = [
+const FORMATS: [(Format, &str, &str); 3] = [
     (Format::Hookpost, "hookpost", "hookpost"),
     (
         Format::Happyfox,
         "happyfox",
         "HappyFox: a new uuid in each request",
+    ),
+    (
+        Format::Tiledesk,
+        "tiledesk",
+        "Tiledesk: its notification object, x-hook-secret",
     ),
 ];
 
