@@ -29,7 +29,7 @@ async fn compose_kubernetes_and_dashboard_match_the_code_and_its_metrics() {
     let page = app.metrics().await;
     let file = std::env::temp_dir().join(format!("hookpost-metrics-{}.txt", std::process::id()));
     std::fs::write(&file, &page).unwrap();
-    run(Command::new("python3")
+    run(Command::new(hookpost_tests::python())
         .arg(format!("{}/scripts/check-deploy.py", repo()))
         .arg(repo())
         .env("HOOKPOST_METRICS_FILE", &file)
@@ -49,7 +49,7 @@ fn every_alert_fires_on_its_unit_test_series_and_only_then() {
 
 #[test]
 fn the_prometheus_operator_objects_are_generated_from_the_rule_files() {
-    run(Command::new("python3")
+    run(Command::new(hookpost_tests::python())
         .arg(format!("{}/scripts/gen-monitoring", repo()))
         .arg("--check"));
 }

@@ -27,7 +27,7 @@ payload = sys.stdin.buffer.read()
 expected = "sha1=" + hmac.new(key.encode(), payload, hashlib.sha1).hexdigest()
 sys.exit(0 if hmac.compare_digest(expected, sent) else 1)
 "#;
-    let mut child = Command::new("python3")
+    let mut child = Command::new(hookpost_tests::python())
         .args([
             "-c",
             SCRIPT,

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use hookpost_tests::receiver::Answer;
-use hookpost_tests::verify::python_accepts;
+use hookpost_tests::verify::{python_accepts, stock_library_accepts};
 use hookpost_tests::{wait_until, Receiver, TestApp, TestOptions};
 use serde_json::{json, Value};
 
@@ -624,5 +624,37 @@ async fn random_bodies_never_get_a_5xx_nor_leave_a_partial_hook() {
         assert!(!h["events"].as_array().unwrap().is_empty(), "{h}");
         assert!(h["active"].is_boolean());
     }
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stock_standard_webhooks_library_verifies_generated_and_custom_secrets() {
+    let app = TestApp::spawn(TestOptions::default()).await;
+    let key = app.tenant("acme").await;
+    // A secret a receiver already held, without the `whsec_` prefix.
+    const CUSTOM: &str = "an-older-happyfox-key-0042";
+    let (generated_rx, custom_rx) = (Receiver::start().await, Receiver::start().await);
+    let generated = app.hook(&key, &generated_rx.url, &["*"]).await;
+    let generated = generated["secret"].as_str().unwrap().to_owned();
+    app.hook_with(&key, &custom_rx.url, json!({ "secret": CUSTOM }))
+        .await;
+
+    let event = json!({"type": "ticket.created", "data": {"n": 1}});
+    assert_eq!(app.post_event(&key, &event).await.status(), 202);
+    wait_until("both deliveries", WAIT, || async {
+        generated_rx.count() == 1 && custom_rx.count() == 1
+    })
+    .await;
+    let (g, c) = (&generated_rx.received()[0], &custom_rx.received()[0]);
+    assert!(
+        stock_library_accepts(&generated, g),
+        "a whsec_ secret as it is"
+    );
+    assert!(
+        stock_library_accepts(CUSTOM, c),
+        "a custom secret as whsec_ + base64 of its bytes"
+    );
+    assert!(!stock_library_accepts(CUSTOM, g), "another hook's secret");
+    assert!(!stock_library_accepts(&generated, c));
     app.finish().await;
 }

@@ -11,6 +11,7 @@ pub mod console;
 pub mod invariants;
 pub mod logs;
 pub mod proxy;
+pub mod python;
 pub mod rabbit_cluster;
 pub mod receiver;
 pub mod redis_cluster;
@@ -18,6 +19,7 @@ pub mod redis_server;
 pub mod verify;
 
 pub use app::{TestApp, TestOptions};
+pub use python::python;
 pub use receiver::Receiver;
 
 use std::future::Future;
