@@ -22,6 +22,7 @@ mod log;
 mod openapi;
 mod ops;
 mod pipeline;
+mod quickstart;
 mod rabbit_cluster;
 mod receivers;
 mod retries;
