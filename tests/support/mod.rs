@@ -19,7 +19,7 @@ pub mod redis_server;
 pub mod verify;
 
 pub use app::{TestApp, TestOptions};
-pub use python::python;
+pub use python::{node_modules, python};
 pub use receiver::Receiver;
 
 use std::future::Future;

@@ -1,23 +1,51 @@
-//! The Python the tests run: a virtualenv of their own under `target/`, with the packages
-//! they need (PyYAML for the deploy checks, the stock `standardwebhooks` library that
-//! receivers use), made on first use so that a plain `cargo test` works too. It never
-//! installs into the system's Python, which Debian refuses (externally managed).
+//! The Python and Node packages the tests run, in folders of their own under `target/`,
+//! made on first use so that a plain `cargo test` works too: a virtualenv (PyYAML for the
+//! deploy checks, the stock `standardwebhooks` library that receivers use, pika for the
+//! producer example) and a `node_modules` (amqplib). Nothing goes into the system's
+//! Python, which Debian refuses (externally managed).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-const PACKAGES: [&str; 2] = ["pyyaml", "standardwebhooks"];
-const IMPORTS: &str = "import yaml, standardwebhooks";
+const PACKAGES: [&str; 3] = ["pyyaml", "standardwebhooks", "pika"];
+const IMPORTS: &str = "import yaml, standardwebhooks, pika";
+const NODE_PACKAGES: [&str; 1] = ["amqplib@0.10"];
+
+fn target() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"))
+}
+
+/// A `node_modules` folder with amqplib, for `NODE_PATH`; panics with what to install
+/// when it cannot be made.
+pub fn node_modules() -> &'static Path {
+    static MODULES: OnceLock<PathBuf> = OnceLock::new();
+    MODULES.get_or_init(|| {
+        let prefix = target().join("test-node");
+        let modules = prefix.join("node_modules");
+        if !modules.join("amqplib/package.json").exists() {
+            let installed = Command::new("npm")
+                .args(["install", "--no-audit", "--no-fund", "--silent", "--prefix"])
+                .arg(&prefix)
+                .args(NODE_PACKAGES)
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(
+                installed,
+                "npm could not install {NODE_PACKAGES:?}: install nodejs and npm"
+            );
+        }
+        modules
+    })
+}
 
 /// The virtualenv's `python`, ready; panics with what to install when it cannot be made.
 pub fn python() -> &'static Path {
     static PYTHON: OnceLock<PathBuf> = OnceLock::new();
     PYTHON.get_or_init(|| {
-        let target = std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
-        let venv = target.join("test-venv");
+        let venv = target().join("test-venv");
         let python = venv.join("bin/python");
         let ready = |python: &Path| {
             Command::new(python)
