@@ -22,6 +22,7 @@ mod log;
 mod openapi;
 mod ops;
 mod pipeline;
+mod portal;
 mod producers;
 mod quickstart;
 mod rabbit_cluster;

@@ -42,6 +42,8 @@ pub struct TestOptions {
     pub retry_shards: u32,
     /// `HOOKPOST_QUORUM_QUEUES`.
     pub quorum: bool,
+    /// `HOOKPOST_CONSOLE_FRAME_ANCESTORS`.
+    pub frame_ancestors: Vec<String>,
 }
 
 impl Default for TestOptions {
@@ -60,6 +62,7 @@ impl Default for TestOptions {
             queue_shards: 1,
             retry_shards: 1,
             quorum: false,
+            frame_ancestors: Vec::new(),
         }
     }
 }
@@ -98,6 +101,7 @@ impl TestApp {
             shutdown_grace: opts.shutdown_grace,
             scheduler_interval: Duration::from_millis(50),
             queue_shards: opts.queue_shards,
+            console_frame_ancestors: opts.frame_ancestors.clone(),
             retry_shards: opts.retry_shards,
             quorum_queues: opts.quorum,
             secret_keys: Some(

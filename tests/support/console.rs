@@ -82,6 +82,25 @@ impl ConsoleClient {
             .unwrap();
         let signed = answer(r).await;
         assert_eq!(signed.status, 303, "sign-in: {}", signed.body);
+        Self::signed_in(app, http, signed).await
+    }
+
+    /// Follows a portal link (`path`) as a browser would; `Err` with the answer when it
+    /// signs no one in.
+    pub async fn from_portal(app: &TestApp, path: &str) -> Result<ConsoleClient, Answer> {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let opened = answer(http.get(app.url(path)).send().await.unwrap()).await;
+        if opened.status != 303 {
+            return Err(opened);
+        }
+        Ok(Self::signed_in(app, http, opened).await)
+    }
+
+    /// The session a sign-in answer's cookie opened, with the token of its forms.
+    async fn signed_in(app: &TestApp, http: reqwest::Client, signed: Answer) -> ConsoleClient {
         let cookie = signed
             .set_cookies
             .iter()

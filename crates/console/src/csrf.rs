@@ -17,6 +17,18 @@ changed (cross-site request check). Reload the page and try again.";
 
 /// A POST of `viewer`'s: checked, then read.
 pub fn posted(viewer: &Viewer, headers: &HeaderMap, body: &Bytes) -> Result<Form, PageError> {
+    let form = session_form(viewer, headers, body)?;
+    if viewer.read_only() {
+        return Err(PageError::forbidden(
+            "This console was opened with a read-only link: it shows, and changes nothing.",
+        ));
+    }
+    Ok(form)
+}
+
+/// A POST of `viewer`'s session, checked (origin and token) and read, whether or not
+/// the session may change anything: signing out, say.
+pub fn session_form(viewer: &Viewer, headers: &HeaderMap, body: &Bytes) -> Result<Form, PageError> {
     let form = read(headers, body, viewer.trust_proxy)?;
     let given = form.get(FIELD).unwrap_or_default();
     if !constant_time_eq(given.as_bytes(), viewer.session.csrf.as_bytes()) {
@@ -37,19 +49,7 @@ pub fn read(headers: &HeaderMap, body: &Bytes, trust_proxy: bool) -> Result<Form
     Ok(Form::parse(body))
 }
 
-/// The host the browser asked for: `Host`, or, behind a proxy trusted with
-/// `HOOKPOST_TRUST_PROXY`, the last `X-Forwarded-Host` (the one that proxy set). Without
-/// that trust the header is anyone's to write, so it is ignored.
-pub fn request_host(headers: &HeaderMap, trust_proxy: bool) -> Option<&str> {
-    let text = |name| headers.get(name).and_then(|v| v.to_str().ok());
-    let forwarded = trust_proxy
-        .then(|| text("x-forwarded-host"))
-        .flatten()
-        .and_then(|v| v.rsplit(',').next())
-        .map(str::trim)
-        .filter(|h| !h.is_empty());
-    forwarded.or_else(|| text(header::HOST.as_str()).map(str::trim))
-}
+pub use hookpost_service::client::request_host;
 
 /// Refuses a request a browser says came from another site. Browsers send `Origin` with
 /// every POST and `Sec-Fetch-Site` with most; when present they must name this site.

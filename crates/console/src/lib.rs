@@ -27,10 +27,20 @@ use axum::routing::{get, post};
 use axum::Router;
 use hookpost_service::SharedState;
 
-/// The Content-Security-Policy of every console response: no inline script or style, no
-/// framing, forms post only here.
-pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
-img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'";
+/// The Content-Security-Policy of every console response: no inline script or style,
+/// framing only by the origins of `HOOKPOST_CONSOLE_FRAME_ANCESTORS` (none by default),
+/// forms post only here.
+pub fn csp(frame_ancestors: &[String]) -> String {
+    let ancestors = if frame_ancestors.is_empty() {
+        "'none'".to_owned()
+    } else {
+        frame_ancestors.join(" ")
+    };
+    format!(
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+         frame-ancestors {ancestors}; form-action 'self'; base-uri 'none'"
+    )
+}
 
 /// The console's routes, to merge beside the API's (the binary counts their requests
 /// with the API's own middleware).
@@ -48,6 +58,7 @@ pub fn routes(state: SharedState) -> Router {
                 .get(session::sign_in_page),
         )
         .route("/console/sign-out", post(session::sign_out))
+        .route("/console/portal/{token}", get(session::portal))
         .route("/console/assets/{file}", get(assets::serve))
         .route("/console/tenant", post(operator::pick_tenant))
         .route("/console/hooks", get(hooks::list).post(hooks::create))
@@ -76,8 +87,28 @@ pub fn routes(state: SharedState) -> Router {
             "/console/{*rest}",
             get(not_found).post(not_found).put(not_found),
         )
-        .layer(axum::middleware::from_fn(security_headers))
+        .layer(axum::middleware::from_fn_with_state(
+            Frames::of(&state.config.console_frame_ancestors),
+            security_headers,
+        ))
         .with_state(state)
+}
+
+/// Who may frame the console, as its headers say it, made once.
+#[derive(Clone)]
+struct Frames {
+    csp: HeaderValue,
+    /// `X-Frame-Options: DENY` for browsers without CSP, unless some origin may frame.
+    deny: bool,
+}
+
+impl Frames {
+    fn of(ancestors: &[String]) -> Frames {
+        Frames {
+            csp: HeaderValue::from_str(&csp(ancestors)).expect("origins are header-safe"),
+            deny: ancestors.is_empty(),
+        }
+    }
 }
 
 async fn not_found() -> error::PageError {
@@ -85,18 +116,21 @@ async fn not_found() -> error::PageError {
 }
 
 /// Headers every console response carries; pages (not assets) are never cached.
-async fn security_headers(req: Request, next: Next) -> Response {
+async fn security_headers(
+    axum::extract::State(frames): axum::extract::State<Frames>,
+    req: Request,
+    next: Next,
+) -> Response {
     let mut res = next.run(req).await;
     let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
+    h.insert(header::CONTENT_SECURITY_POLICY, frames.csp);
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    if frames.deny {
+        h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    }
     h.insert(
         header::REFERRER_POLICY,
         HeaderValue::from_static("same-origin"),

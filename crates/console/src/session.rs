@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use base64::Engine;
 use hookpost_service::auth::constant_time_eq;
 use hookpost_service::{client, throttle, SharedState};
-use hookpost_store::sessions::Session;
+use hookpost_store::sessions::{Portal, Session};
 use hookpost_store::tenants::key_hash;
 use maud::html;
 use rand::RngCore;
@@ -60,20 +60,31 @@ fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.trim())
 }
 
-/// Whether this request's cookies are `Secure`: always with
-/// `HOOKPOST_CONSOLE_SECURE_COOKIE`, or when a trusted proxy says https; otherwise unless
-/// the host asked for is loopback (`localhost`, `127.0.0.0/8`, `[::1]`), where a dev
-/// console runs over plain HTTP. A request without a host counts as not loopback.
-fn secure(state: &SharedState, headers: &HeaderMap) -> bool {
+/// How this request's cookies are set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct CookieMode {
+    /// `Secure`, with the `__Host-` prefix.
+    secure: bool,
+    /// The console may be framed (`HOOKPOST_CONSOLE_FRAME_ANCESTORS`): cookies must
+    /// reach it inside another site's page, so `SameSite=None; Secure; Partitioned`.
+    framed: bool,
+}
+
+/// This request's [`CookieMode`]. Cookies are `Secure` always with
+/// `HOOKPOST_CONSOLE_SECURE_COOKIE` or framing, or when a trusted proxy says https;
+/// otherwise unless the host asked for is loopback (`localhost`, `127.0.0.0/8`,
+/// `[::1]`), where a dev console runs over plain HTTP. A request without a host counts
+/// as not loopback.
+fn mode(state: &SharedState, headers: &HeaderMap) -> CookieMode {
     let trust = state.config.trust_proxy;
-    state.config.console_secure_cookie
-        || (trust
-            && headers
-                .get("x-forwarded-proto")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.rsplit(',').next())
-                .is_some_and(|p| p.trim().eq_ignore_ascii_case("https")))
-        || !crate::csrf::request_host(headers, trust).is_some_and(loopback_host)
+    let framed = !state.config.console_frame_ancestors.is_empty();
+    CookieMode {
+        secure: framed
+            || state.config.console_secure_cookie
+            || client::forwarded_https(headers, trust)
+            || !crate::csrf::request_host(headers, trust).is_some_and(loopback_host),
+        framed,
+    }
 }
 
 /// `host` or `host:port` names this machine's loopback.
@@ -98,16 +109,20 @@ fn cookie_name(base: &str, secure: bool) -> String {
 }
 
 /// A `Set-Cookie` value; `None` clears the cookie.
-fn set_cookie(base: &str, value: Option<&str>, secure: bool) -> HeaderValue {
-    let name = cookie_name(base, secure);
+fn set_cookie(base: &str, value: Option<&str>, mode: CookieMode) -> HeaderValue {
+    let name = cookie_name(base, mode.secure);
     // `__Host-` requires `Path=/`; the plain dev cookie stays on the console's paths.
-    let path = if secure { "/" } else { "/console" };
+    let path = if mode.secure { "/" } else { "/console" };
+    let same_site = if mode.framed { "None" } else { "Strict" };
     let mut c = match value {
-        Some(v) => format!("{name}={v}; Path={path}; HttpOnly; SameSite=Strict"),
-        None => format!("{name}=; Path={path}; HttpOnly; SameSite=Strict; Max-Age=0"),
+        Some(v) => format!("{name}={v}; Path={path}; HttpOnly; SameSite={same_site}"),
+        None => format!("{name}=; Path={path}; HttpOnly; SameSite={same_site}; Max-Age=0"),
     };
-    if secure {
+    if mode.secure {
         c.push_str("; Secure");
+    }
+    if mode.framed {
+        c.push_str("; Partitioned");
     }
     HeaderValue::from_str(&c).expect("cookie values are URL-safe base64")
 }
@@ -146,6 +161,11 @@ impl Viewer {
         })
     }
 
+    /// A session a read-only portal link opened: it looks, and changes nothing.
+    pub fn read_only(&self) -> bool {
+        self.session.portal.as_ref().is_some_and(|p| p.read_only)
+    }
+
     /// Who signed in, for the page header.
     pub fn who(&self) -> String {
         match &self.session.tenant {
@@ -162,7 +182,7 @@ impl FromRequestParts<SharedState> for Viewer {
         parts: &mut Parts,
         state: &SharedState,
     ) -> Result<Self, Self::Rejection> {
-        let name = cookie_name(COOKIE, secure(state, &parts.headers));
+        let name = cookie_name(COOKIE, mode(state, &parts.headers).secure);
         let id = cookie(&parts.headers, &name)
             .filter(|id| plausible_token(id))
             .ok_or(PageError::SignIn)?
@@ -175,8 +195,17 @@ impl FromRequestParts<SharedState> for Viewer {
             .ok_or(PageError::SignIn)?;
         let fresh = hookpost_core::now_ms() - session.created_at < MAX_LIFETIME_MS;
         // A revoked key, or a changed admin token, ends the sessions it opened.
-        let valid = match &session.tenant {
-            Some(t) => {
+        let valid = match (&session.portal, &session.tenant) {
+            // A portal session lasts until its link's end, while its tenant exists.
+            (
+                Some(Portal {
+                    tenant, expires_at, ..
+                }),
+                _,
+            ) => {
+                hookpost_core::now_ms() < *expires_at && state.store.tenant(tenant).await?.is_some()
+            }
+            (None, Some(t)) => {
                 state
                     .store
                     .tenant_of_key_hash(&session.credential)
@@ -184,7 +213,7 @@ impl FromRequestParts<SharedState> for Viewer {
                     .as_deref()
                     == Some(t.as_str())
             }
-            None => state
+            (None, None) => state
                 .admin
                 .session_credential()
                 .is_some_and(|c| constant_time_eq(c.as_bytes(), session.credential.as_bytes())),
@@ -235,7 +264,7 @@ fn sign_in_form(
     let mut res = (status, body).into_response();
     res.headers_mut().append(
         header::SET_COOKIE,
-        set_cookie(SIGN_IN_COOKIE, Some(&token), secure(state, headers)),
+        set_cookie(SIGN_IN_COOKIE, Some(&token), mode(state, headers)),
     );
     res
 }
@@ -247,7 +276,7 @@ pub async fn sign_in(
     body: Bytes,
 ) -> Result<Response, PageError> {
     let form = crate::csrf::read(&headers, &body, state.config.trust_proxy)?;
-    let pre = cookie_name(SIGN_IN_COOKIE, secure(&state, &headers));
+    let pre = cookie_name(SIGN_IN_COOKIE, mode(&state, &headers).secure);
     let expected = cookie(&headers, &pre).unwrap_or_default();
     let given = form.get(crate::csrf::FIELD).unwrap_or_default();
     if expected.is_empty() || !constant_time_eq(given.as_bytes(), expected.as_bytes()) {
@@ -296,18 +325,65 @@ pub async fn sign_in(
         csrf: random_token(),
         acting_for: None,
         created_at: hookpost_core::now_ms(),
+        portal: None,
     };
+    start_session(&state, &headers, &session).await
+}
+
+/// Stores `session` under a new id, and sends the browser to the console with its cookie.
+async fn start_session(
+    state: &SharedState,
+    headers: &HeaderMap,
+    session: &Session,
+) -> Result<Response, PageError> {
     let id = random_token();
     state
         .store
-        .create_session(&id, &session, state.config.console_session_ttl)
+        .create_session(&id, session, state.config.console_session_ttl)
         .await?;
-    let secure = secure(&state, &headers);
+    let mode = mode(state, headers);
     let mut res = Redirect::to("/console/hooks").into_response();
     let h = res.headers_mut();
-    h.append(header::SET_COOKIE, set_cookie(COOKIE, Some(&id), secure));
-    h.append(header::SET_COOKIE, set_cookie(SIGN_IN_COOKIE, None, secure));
+    h.append(header::SET_COOKIE, set_cookie(COOKIE, Some(&id), mode));
+    h.append(header::SET_COOKIE, set_cookie(SIGN_IN_COOKIE, None, mode));
     Ok(res)
+}
+
+/// `GET /console/portal/{token}`: a portal link (`POST /v1/tenants/{id}/portal-links`)
+/// signs its holder in to its tenant's console until the link's end, once: a second
+/// use, or a use after that end, finds nothing.
+pub async fn portal(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    axum::extract::Path(token): axum::extract::Path<String>,
+) -> Result<Response, PageError> {
+    let gone = || {
+        PageError::Status(
+            StatusCode::GONE,
+            "This sign-in link was used already or has expired. Ask for a new one.".into(),
+        )
+    };
+    if !plausible_token(&token) {
+        return Err(gone());
+    }
+    let grant = state
+        .store
+        .take_portal_link(&token)
+        .await?
+        .ok_or_else(gone)?;
+    let now = hookpost_core::now_ms();
+    if grant.expires_at <= now {
+        return Err(gone());
+    }
+    let session = Session {
+        tenant: Some(grant.tenant.clone()),
+        credential: String::new(),
+        csrf: random_token(),
+        acting_for: None,
+        created_at: now,
+        portal: Some(grant),
+    };
+    start_session(&state, &headers, &session).await
 }
 
 /// Failed sign-ins per client address, as for the API (see [`throttle`]), answered
@@ -363,12 +439,12 @@ pub async fn sign_out(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    crate::csrf::posted(&viewer, &headers, &body)?;
+    crate::csrf::session_form(&viewer, &headers, &body)?;
     state.store.delete_session(&viewer.id).await?;
     let mut res = Redirect::to("/console/sign-in").into_response();
     res.headers_mut().append(
         header::SET_COOKIE,
-        set_cookie(COOKIE, None, secure(&state, &headers)),
+        set_cookie(COOKIE, None, mode(&state, &headers)),
     );
     Ok(res)
 }
@@ -398,18 +474,45 @@ mod tests {
 
     #[test]
     fn cookies_are_strict_and_http_only_and_secure_ones_carry_the_host_prefix() {
-        let c = set_cookie(COOKIE, Some("x"), true);
+        let secure = CookieMode {
+            secure: true,
+            framed: false,
+        };
+        let c = set_cookie(COOKIE, Some("x"), secure);
         let c = c.to_str().unwrap();
         assert!(c.contains("HttpOnly") && c.contains("SameSite=Strict") && c.contains("Secure"));
         assert!(c.starts_with("__Host-hookpost_session=x; Path=/;"), "{c}");
         assert!(!c.contains("Domain"));
-        let plain = set_cookie(COOKIE, Some("x"), false);
+        let plain = set_cookie(
+            COOKIE,
+            Some("x"),
+            CookieMode {
+                secure: false,
+                framed: false,
+            },
+        );
         let plain = plain.to_str().unwrap();
         assert!(
             plain.starts_with("hookpost_session=x; Path=/console;"),
             "{plain}"
         );
-        assert!(!plain.contains("Secure"));
+        assert!(!plain.contains("Secure") && !plain.contains("Partitioned"));
+        let framed = set_cookie(
+            COOKIE,
+            Some("x"),
+            CookieMode {
+                secure: true,
+                framed: true,
+            },
+        );
+        let framed = framed.to_str().unwrap();
+        assert!(
+            framed.starts_with("__Host-hookpost_session=x; Path=/;")
+                && framed.contains("SameSite=None")
+                && framed.contains("; Secure")
+                && framed.contains("; Partitioned"),
+            "{framed}"
+        );
     }
 
     #[test]

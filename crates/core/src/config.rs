@@ -126,6 +126,10 @@ pub struct Config {
     /// `HOOKPOST_CONSOLE_SECURE_COOKIE`: mark the console's cookies `Secure` on every
     /// request, for a TLS proxy that does not send `X-Forwarded-Proto: https`.
     pub console_secure_cookie: bool,
+    /// `HOOKPOST_CONSOLE_FRAME_ANCESTORS`: the origins that may embed the console in a
+    /// frame (a SaaS product showing its customers their webhooks); none by default.
+    /// With any, the console's cookies are `SameSite=None; Secure; Partitioned`.
+    pub console_frame_ancestors: Vec<String>,
     /// `HOOKPOST_TRUST_PROXY`: believe `X-Forwarded-For`, `-Host` and `-Proto` (set only
     /// behind a proxy that overwrites them): client addresses, the console's Origin check
     /// and its cookies then go by them.
@@ -231,6 +235,7 @@ impl Default for Config {
             retry_after_cap: Duration::from_secs(3600),
             console_session_ttl: Duration::from_secs(8 * 3600),
             console_secure_cookie: false,
+            console_frame_ancestors: Vec::new(),
             trust_proxy: false,
             secret_keys: None,
         }
@@ -301,11 +306,30 @@ pub const VARIABLES: &[&str] = &[
     "HOOKPOST_RETRY_AFTER_CAP",
     "HOOKPOST_CONSOLE_SESSION_TTL",
     "HOOKPOST_CONSOLE_SECURE_COOKIE",
+    "HOOKPOST_CONSOLE_FRAME_ANCESTORS",
     "HOOKPOST_TRUST_PROXY",
     "HOOKPOST_SECRET_KEY",
     // Read by the operators' commands only (`hookpost deliveries`, `hookpost retries`).
     "HOOKPOST_API_URL",
 ];
+
+/// Origins (`https://app.example.com`, a port if not the scheme's), separated by commas
+/// or spaces, as a CSP `frame-ancestors` source list takes them.
+fn frame_ancestors(v: &str) -> Result<Vec<String>, String> {
+    v.split([',', ' '])
+        .filter(|o| !o.is_empty())
+        .map(|o| {
+            let url = url::Url::parse(o).map_err(|e| format!("`{o}` is not an origin: {e}"))?;
+            let origin = url.origin().ascii_serialization();
+            if !matches!(url.scheme(), "http" | "https") || o.trim_end_matches('/') != origin {
+                return Err(format!(
+                    "`{o}` is not an origin: give scheme, host and port only, as `{origin}`"
+                ));
+            }
+            Ok(origin)
+        })
+        .collect()
+}
 
 impl Config {
     /// Reads the process environment.
@@ -545,6 +569,10 @@ impl Config {
         if let Some(v) = var("HOOKPOST_CONSOLE_SECURE_COOKIE") {
             c.console_secure_cookie = boolean(v)?;
         }
+        if let Some((name, v)) = var("HOOKPOST_CONSOLE_FRAME_ANCESTORS") {
+            c.console_frame_ancestors =
+                frame_ancestors(&v).map_err(|message| ConfigError { var: name, message })?;
+        }
         if let Some(v) = var("HOOKPOST_TRUST_PROXY") {
             c.trust_proxy = boolean(v)?;
         }
@@ -698,6 +726,29 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn frame_ancestors_are_origins_and_nothing_else() {
+        let c = from(&[(
+            "HOOKPOST_CONSOLE_FRAME_ANCESTORS",
+            "https://app.example.com, http://127.0.0.1:5000/",
+        )])
+        .unwrap();
+        assert_eq!(
+            c.console_frame_ancestors,
+            ["https://app.example.com", "http://127.0.0.1:5000"]
+        );
+        for bad in [
+            "app.example.com",
+            "https://a.example/path",
+            "ftp://a.example",
+            "*",
+        ] {
+            let e = from(&[("HOOKPOST_CONSOLE_FRAME_ANCESTORS", bad)]).unwrap_err();
+            assert_eq!(e.var, "HOOKPOST_CONSOLE_FRAME_ANCESTORS", "{bad}");
+        }
+        assert!(Config::default().console_frame_ancestors.is_empty());
     }
 
     #[test]

@@ -51,6 +51,7 @@ fn action(method: &Method, route: &str) -> Option<&'static str> {
         ("POST", "/v1/tenants/{id}/keys") => "key.create",
         ("GET", "/v1/tenants/{id}/keys") => "key.list",
         ("DELETE", "/v1/tenants/{id}/keys/{key_id}") => "key.revoke",
+        ("POST", "/v1/tenants/{id}/portal-links") => "portal_link.create",
         _ => return None,
     })
 }

@@ -103,6 +103,10 @@ pub fn router(state: SharedState) -> Router {
             post(tenants::create_key).get(tenants::list_keys),
         )
         .route(
+            "/v1/tenants/{id}/portal-links",
+            post(tenants::create_portal_link),
+        )
+        .route(
             "/v1/tenants/{id}/keys/{key_id}",
             axum::routing::delete(tenants::revoke_key),
         )

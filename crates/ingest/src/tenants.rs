@@ -51,6 +51,26 @@ pub async fn create_key(
     ))
 }
 
+/// `POST /v1/tenants/{id}/portal-links` (admin): a one-time console sign-in for the
+/// tenant's end customer; `url` is `path` on the address this request came to.
+pub async fn create_portal_link(
+    State(state): State<SharedState>,
+    Path(id): Path<String>,
+    _: Admin,
+    headers: axum::http::HeaderMap,
+    raw: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<Value>), HttpError> {
+    let input = body::optional_json(raw, state.config.max_body_bytes)?;
+    let mut link = tenants::create_portal_link(&state, &id, input).await?;
+    if let Some(base) = hookpost_service::client::public_base(&headers, state.config.trust_proxy) {
+        link["url"] = Value::String(format!(
+            "{base}{}",
+            link["path"].as_str().unwrap_or_default()
+        ));
+    }
+    Ok((StatusCode::CREATED, Json(link)))
+}
+
 pub async fn list_keys(
     State(state): State<SharedState>,
     Path(id): Path<String>,

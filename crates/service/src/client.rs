@@ -1,9 +1,47 @@
 //! Which address a request comes from: the TCP peer, or, behind a proxy trusted with
-//! `HOOKPOST_TRUST_PROXY`, the address that proxy put last in `X-Forwarded-For`.
+//! `HOOKPOST_TRUST_PROXY`, the address that proxy put last in `X-Forwarded-For`; and
+//! which host and scheme it was sent to.
 
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
-use http::HeaderMap;
+use http::{header, HeaderMap};
+
+/// The host the browser asked for: `Host`, or, behind a proxy trusted with
+/// `HOOKPOST_TRUST_PROXY`, the last `X-Forwarded-Host` (the one that proxy set). Without
+/// that trust the header is anyone's to write, so it is ignored.
+pub fn request_host(headers: &HeaderMap, trust_proxy: bool) -> Option<&str> {
+    let text = |name| headers.get(name).and_then(|v| v.to_str().ok());
+    let forwarded = trust_proxy
+        .then(|| text("x-forwarded-host"))
+        .flatten()
+        .and_then(|v| v.rsplit(',').next())
+        .map(str::trim)
+        .filter(|h| !h.is_empty());
+    forwarded.or_else(|| text(header::HOST.as_str()).map(str::trim))
+}
+
+/// `scheme://host` this request was sent to: `https` only when a trusted proxy says so
+/// (`X-Forwarded-Proto`); `None` without a host.
+pub fn public_base(headers: &HeaderMap, trust_proxy: bool) -> Option<String> {
+    let host = request_host(headers, trust_proxy).filter(|h| !h.is_empty())?;
+    let scheme = if forwarded_https(headers, trust_proxy) {
+        "https"
+    } else {
+        "http"
+    };
+    Some(format!("{scheme}://{host}"))
+}
+
+/// Whether a proxy trusted with `HOOKPOST_TRUST_PROXY` says the client used https (the
+/// last `X-Forwarded-Proto`, the one that proxy set).
+pub fn forwarded_https(headers: &HeaderMap, trust_proxy: bool) -> bool {
+    trust_proxy
+        && headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.rsplit(',').next())
+            .is_some_and(|p| p.trim().eq_ignore_ascii_case("https"))
+}
 
 /// The client's address: `peer` (the TCP peer, `None` when the server did not record
 /// it), or the trusted proxy's word for it.

@@ -96,6 +96,54 @@ pub async fn create_key(state: &AppState, id: &str) -> Result<Value, ServiceErro
     Ok(json!({ "id": info.id, "key": key, "prefix": info.prefix, "created_at": info.created_at }))
 }
 
+/// How long a portal link, and the console session it opens, lasts unless asked.
+pub const PORTAL_LINK_TTL: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+/// The longest a portal link may last.
+pub const PORTAL_LINK_MAX_TTL: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PortalLinkInput {
+    /// `"15m"` by default, at most `"24h"`.
+    pub ttl: Option<String>,
+    /// The session may look but not change anything (default false).
+    pub read_only: Option<bool>,
+}
+
+/// A one-time console sign-in for tenant `id`'s end customer: `{path, token,
+/// expires_at, read_only}`. The token is shown this once; Redis keeps its hash.
+pub async fn create_portal_link(
+    state: &AppState,
+    id: &str,
+    input: PortalLinkInput,
+) -> Result<Value, ServiceError> {
+    let id = existing(state, id).await?;
+    let ttl = match &input.ttl {
+        Some(t) => {
+            hookpost_core::duration::parse(t).map_err(|m| ServiceError::invalid("ttl", m))?
+        }
+        None => PORTAL_LINK_TTL,
+    };
+    if ttl.is_zero() || ttl > PORTAL_LINK_MAX_TTL {
+        return Err(ServiceError::invalid(
+            "ttl",
+            "must be more than 0 and at most 24h",
+        ));
+    }
+    let grant = hookpost_store::sessions::Portal {
+        tenant: id.to_owned(),
+        read_only: input.read_only.unwrap_or(false),
+        expires_at: hookpost_core::now_ms() + ttl.as_millis() as i64,
+    };
+    let token = hookpost_core::ids::portal_token();
+    state.store.create_portal_link(&token, &grant).await?;
+    Ok(json!({
+        "path": format!("/console/portal/{token}"),
+        "expires_at": grant.expires_at,
+        "read_only": grant.read_only,
+    }))
+}
+
 /// Tenant `id`'s keys (never the keys themselves), as `{keys}`.
 pub async fn list_keys(state: &AppState, id: &str) -> Result<Value, ServiceError> {
     let id = existing(state, id).await?;

@@ -176,6 +176,10 @@ impl Keys {
     pub fn audit_all(&self) -> String {
         format!("{}:{{audit}}:entries", self.p)
     }
+    /// An unused console portal link, by the hex SHA-256 of its token.
+    pub fn portal_link(&self, token_hash: &str) -> String {
+        format!("{}:{{l.{token_hash}}}:portal", self.p)
+    }
     /// A console session, by the hex SHA-256 of its id.
     pub fn session(&self, id_hash: &str) -> String {
         format!("{}:{{s.{id_hash}}}:session", self.p)

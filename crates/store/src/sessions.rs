@@ -24,6 +24,18 @@ pub struct Session {
     pub acting_for: Option<String>,
     /// When it began (ms); a session ends at the latest a fixed time after.
     pub created_at: i64,
+    /// Set for a session a portal link opened: it ends then, and may be read-only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub portal: Option<Portal>,
+}
+
+/// What a portal link grants: the console of one tenant until `expires_at` (ms),
+/// perhaps only to look.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Portal {
+    pub tenant: String,
+    pub read_only: bool,
+    pub expires_at: i64,
 }
 
 impl Store {
@@ -65,6 +77,31 @@ impl Store {
             .query_async(&mut self.conn())
             .await?;
         Ok(done.is_some())
+    }
+
+    /// Stores an unused portal link under the hash of `token` until it expires.
+    pub async fn create_portal_link(&self, token: &str, grant: &Portal) -> Result<()> {
+        let ttl_ms = grant.expires_at - hookpost_core::now_ms();
+        let json = serde_json::to_string(grant).expect("a grant serialises");
+        let _: () = redis::cmd("SET")
+            .arg(self.keys.portal_link(&key_hash(token)))
+            .arg(json)
+            .arg("PX")
+            .arg(ttl_ms.max(1))
+            .query_async(&mut self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// The grant of portal link `token`, which no one can use again; `None` when it was
+    /// used already, expired or never existed.
+    pub async fn take_portal_link(&self, token: &str) -> Result<Option<Portal>> {
+        let raw: Option<String> = redis::cmd("GETDEL")
+            .arg(self.keys.portal_link(&key_hash(token)))
+            .query_async(&mut self.conn())
+            .await?;
+        raw.map(|r| serde_json::from_str(&r).map_err(|e| corrupt("portal link", e)))
+            .transpose()
     }
 
     pub async fn delete_session(&self, id: &str) -> Result<()> {
