@@ -32,3 +32,4 @@ mod security;
 mod shards;
 mod supportbee;
 mod tiledesk;
+mod traces;

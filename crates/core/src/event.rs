@@ -21,6 +21,9 @@ pub struct Event {
     /// from an HTTP body.
     #[serde(rename = "accepted_at_ms", skip_serializing_if = "Option::is_none")]
     pub accepted_at: Option<i64>,
+    /// The W3C trace context it came with (an AMQP header, not the body).
+    #[serde(skip)]
+    pub traceparent: Option<String>,
 }
 
 /// Why an event was refused; `code` is stable (API error code, dead-letter reason).
@@ -196,6 +199,7 @@ impl Event {
             occurred_at: wire.occurred_at,
             data,
             accepted_at,
+            traceparent: None,
         })
     }
 

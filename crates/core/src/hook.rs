@@ -37,6 +37,10 @@ pub struct Hook {
     /// The body its deliveries carry.
     #[serde(default)]
     pub format: Format,
+    /// Send the attempt's W3C `traceparent` to the receiver, so that its spans join the
+    /// event's trace.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub send_traceparent: bool,
     /// Delivery controls, their fields beside the others in the JSON.
     #[serde(flatten)]
     pub controls: crate::controls::Controls,
@@ -100,6 +104,7 @@ impl std::fmt::Debug for Hook {
             .field("disabled_reason", &self.disabled_reason)
             .field("disabled_at", &self.disabled_at)
             .field("format", &self.format)
+            .field("send_traceparent", &self.send_traceparent)
             .field("controls", &self.controls)
             .field("created_at", &self.created_at)
             .field("updated_at", &self.updated_at)

@@ -37,6 +37,8 @@ pub struct Envelope<'a> {
     pub uuid: Option<String>,
     /// `x-hook-secret`, in the Tiledesk format: sent, never logged.
     pub secret: Option<&'a str>,
+    /// `traceparent`, for a hook that asked for it.
+    pub traceparent: Option<String>,
     /// The hook's custom headers (checked on save: they never override the ones above).
     pub headers: &'a HeaderMap,
 }
@@ -170,6 +172,9 @@ fn headers(env: &Envelope<'_>) -> HeaderMap {
         }
         put("webhook-signature", &sig.standard);
     }
+    if let Some(t) = &env.traceparent {
+        put("traceparent", t);
+    }
     if let Some(secret) = env.secret {
         if let Ok(mut v) = HeaderValue::from_str(secret) {
             v.set_sensitive(true);
@@ -248,6 +253,7 @@ mod tests {
             signatures: None,
             uuid: None,
             secret: None,
+            traceparent: None,
             headers: &headers,
         };
         sender

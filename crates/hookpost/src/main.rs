@@ -139,11 +139,22 @@ enum AdminCommand {
     RotateSecretKey,
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let config = Config::from_env().context("invalid configuration")?;
-    hookpost_ops::telemetry::init(config.log_json);
+    // Outside the runtime: the trace exporter's HTTP client runs on threads of its own,
+    // and sends what is still buffered when `traces` drops, after the runtime is gone.
+    let traces = hookpost_ops::telemetry::init(config.log_json);
+    let result = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("the async runtime starts")?
+        .block_on(run(cli, config));
+    drop(traces);
+    result
+}
+
+async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
     match cli.command {
         Command::Ingest => serve(config, Roles::INGEST).await,
         Command::Worker => serve(config, Roles::WORKER).await,

@@ -4,13 +4,15 @@
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use hookpost_broker::Outgoing;
 use hookpost_core::Event;
+use hookpost_ops::telemetry;
 use hookpost_store::intake::{Intake, IntakeLimit, Lane};
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
+use tracing::Instrument;
 
 // The service's error under the name the publish path has always used.
 use hookpost_service::ServiceError;
@@ -22,13 +24,17 @@ use crate::{body, AppState, SharedState};
 pub async fn publish_one(
     State(state): State<SharedState>,
     Tenant(tenant): Tenant,
+    headers: HeaderMap,
     raw: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Value>), HttpError> {
     let bytes = body::bytes(raw, state.config.max_body_bytes).inspect_err(|e| reject(&state, e))?;
     let event = Event::parse(&bytes, Some(&tenant))
         .map_err(|e| ServiceError::BadRequest(e.code, e.message))
         .inspect_err(|e| reject(&state, e))?;
-    publish(&state, &tenant, std::slice::from_ref(&event)).await?;
+    let (span, trace) = traced(&headers, 1);
+    publish(&state, &tenant, std::slice::from_ref(&event), &trace)
+        .instrument(span)
+        .await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({ "id": event.id, "ids": [event.id] })),
@@ -38,12 +44,33 @@ pub async fn publish_one(
 pub async fn publish_batch(
     State(state): State<SharedState>,
     Tenant(tenant): Tenant,
+    headers: HeaderMap,
     raw: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Value>), HttpError> {
     let events = parse_batch(&state, &tenant, raw).inspect_err(|e| reject(&state, e))?;
-    publish(&state, &tenant, &events).await?;
+    let (span, trace) = traced(&headers, events.len());
+    publish(&state, &tenant, &events, &trace)
+        .instrument(span)
+        .await?;
     let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
     Ok((StatusCode::ACCEPTED, Json(json!({ "ids": ids }))))
+}
+
+/// The span of a publish request, in the trace of the request's `traceparent` if it has
+/// a well-formed one, and the AMQP header that carries that trace on to the worker: the
+/// span's own context, or the caller's as it came when traces are off.
+fn traced(headers: &HeaderMap, events: usize) -> (tracing::Span, Vec<(&'static str, String)>) {
+    let span = tracing::info_span!("ingest.publish", events);
+    let given = headers
+        .get(telemetry::TRACEPARENT)
+        .and_then(|v| v.to_str().ok())
+        .filter(|t| telemetry::is_traceparent(t));
+    if let Some(t) = given {
+        telemetry::continue_trace(&span, t);
+    }
+    let carried = telemetry::traceparent(&span).or(given.map(str::to_owned));
+    let header = carried.map(|t| (telemetry::TRACEPARENT, t));
+    (span, header.into_iter().collect())
 }
 
 /// Validates the whole batch before anything is published: one bad event refuses all.
@@ -79,7 +106,12 @@ fn parse_batch(
 /// Publishes `events` with confirms, their ordered deliveries registered first, once
 /// the tenant's intake limit let them all in: to the exchange within the tenant's fair
 /// lane, else all of them to the overflow queue (see [`crate::lanes`]).
-async fn publish(state: &AppState, tenant: &str, events: &[Event]) -> Result<(), ServiceError> {
+async fn publish(
+    state: &AppState,
+    tenant: &str,
+    events: &[Event],
+    trace: &[(&str, String)],
+) -> Result<(), ServiceError> {
     // The tenant's hooks, read (or taken from the cache) once for the whole request.
     let hooks = state.ordered_hooks.of(state, tenant).await?;
     let weight = crate::lanes::weigh(&hooks, events);
@@ -101,7 +133,7 @@ async fn publish(state: &AppState, tenant: &str, events: &[Event]) -> Result<(),
                 routing_key,
                 body,
                 message_id: Some(&e.id),
-                headers: &[],
+                headers: trace,
             }
         })
         .collect();

@@ -181,6 +181,7 @@ pub async fn send(
         signatures,
         uuid,
         secret: hook.and_then(Hook::secret_header),
+        traceparent: None,
         headers: &headers,
     };
     Ok(state.sender.send(url, body, envelope).await.into())

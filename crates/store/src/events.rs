@@ -49,13 +49,16 @@ pub struct StoredEvent {
     pub received_at: i64,
     pub occurred_at: Option<String>,
     pub state: String,
+    /// The W3C trace context it arrived with, for the spans of its retries.
+    pub traceparent: Option<String>,
 }
 
-/// `type`, `data`, `received_at`, `occurred_at`, `state` of a stored event.
+/// `type`, `data`, `received_at`, `occurred_at`, `state`, `traceparent` of a stored event.
 type EventFields = (
     Option<String>,
     Option<String>,
     Option<i64>,
+    Option<String>,
     Option<String>,
     Option<String>,
 );
@@ -83,6 +86,7 @@ impl Store {
             .arg(&event.kind)
             .arg(event.data.get())
             .arg(event.occurred_at.as_deref().unwrap_or(""))
+            .arg(event.traceparent.as_deref().unwrap_or(""))
             .invoke_async(&mut self.conn())
             .await?;
         let claim = match state.as_str() {
@@ -128,10 +132,18 @@ impl Store {
     pub async fn event(&self, tenant: &str, event_id: &str) -> Result<Option<StoredEvent>> {
         let fields: EventFields = redis::cmd("HMGET")
             .arg(self.keys.event(tenant, event_id))
-            .arg(&["type", "data", "received_at", "occurred_at", "state"])
+            .arg(&[
+                "type",
+                "data",
+                "received_at",
+                "occurred_at",
+                "state",
+                "traceparent",
+            ])
             .query_async(&mut self.conn())
             .await?;
-        let (Some(kind), Some(data), Some(received_at), occurred_at, state) = fields else {
+        let (Some(kind), Some(data), Some(received_at), occurred_at, state, traceparent) = fields
+        else {
             return Ok(None);
         };
         Ok(Some(StoredEvent {
@@ -142,6 +154,7 @@ impl Store {
             received_at,
             occurred_at: occurred_at.filter(|s| !s.is_empty()),
             state: state.unwrap_or_default(),
+            traceparent,
         }))
     }
 }

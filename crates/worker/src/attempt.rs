@@ -13,7 +13,18 @@ use crate::Worker;
 impl Worker {
     /// Makes one attempt of one delivery, or defers it when its hook has no free slot.
     pub(crate) async fn attempt(&self, ctx: AttemptCtx<'_>) -> Decided {
-        let span = tracing::info_span!("delivery", delivery_id = %ctx.delivery.id, hook_id = %ctx.hook.hook.id, attempt = ctx.n);
+        let span = tracing::info_span!(
+            "attempt",
+            delivery_id = %ctx.delivery.id,
+            hook_id = %ctx.hook.hook.id,
+            attempt = ctx.n,
+            status = tracing::field::Empty,
+            outcome = tracing::field::Empty,
+        );
+        // A retry's message carries no trace: its span joins the event's.
+        if let Some(t) = ctx.ev.traceparent {
+            hookpost_ops::telemetry::join_trace(&span, t);
+        }
         async move {
             let (ev, hook) = (ctx.ev, ctx.hook);
             let hold = match &hook.order {
@@ -59,6 +70,11 @@ impl Worker {
                 }
             };
             let attempt = self.attempter.send(&ctx).await;
+            let span = tracing::Span::current();
+            span.record("outcome", attempt.outcome.as_str());
+            if let Some(status) = attempt.status {
+                span.record("status", status);
+            }
             if attempt.status.is_some() {
                 pass.answered();
             }

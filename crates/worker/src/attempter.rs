@@ -61,6 +61,14 @@ impl Attempter {
             )),
             uuid,
             secret: hook.hook.secret_header(),
+            traceparent: hook
+                .hook
+                .send_traceparent
+                .then(|| {
+                    let attempt = hookpost_ops::telemetry::traceparent(&tracing::Span::current());
+                    attempt.or(ev.traceparent.map(str::to_owned))
+                })
+                .flatten(),
             headers: &hook.headers,
         };
         self.metrics.in_flight.inc();

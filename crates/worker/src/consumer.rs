@@ -8,7 +8,7 @@
 //! shutdown grace, sends the last acks, then closes the connection so RabbitMQ
 //! redelivers whatever did not finish.
 
-use hookpost_ops::KEYSPACE_MISSING;
+use hookpost_ops::{telemetry, KEYSPACE_MISSING};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,7 +24,7 @@ use lapin::options::BasicCancelOptions;
 use tokio::task::{JoinError, JoinSet};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{error, info, warn};
+use tracing::{error, info, warn, Instrument};
 
 use crate::disposition::{chain, Disposition, EarlyAck, Requeue};
 use crate::settle::{Settlement, Settler};
@@ -327,6 +327,12 @@ async fn handle(
     let ack_now = |durable: Durable| settle(Settlement::Ack(durable));
     let disposition = if is_event {
         let early = EarlyAck::new(&ack_now);
+        // The event's span joins the trace the producer (or ingest) sent along.
+        let traceparent = header(&delivery.properties, telemetry::TRACEPARENT);
+        let span = tracing::info_span!("worker.event");
+        if let Some(t) = traceparent {
+            telemetry::continue_trace(&span, t);
+        }
         worker
             .handle_event(
                 &delivery.data,
@@ -335,9 +341,11 @@ async fn handle(
                     .message_id()
                     .as_ref()
                     .map(|id| id.as_str()),
+                traceparent,
                 source.overflow,
                 &early,
             )
+            .instrument(span)
             .await
     } else {
         worker.handle_task(&delivery.data).await
@@ -360,6 +368,20 @@ async fn handle(
         }
     };
     settle(settlement);
+}
+
+/// A text header of a message, if it has one.
+fn header<'a>(properties: &'a lapin::BasicProperties, name: &str) -> Option<&'a str> {
+    properties
+        .headers()
+        .as_ref()?
+        .inner()
+        .get(name)
+        .and_then(|v| match v {
+            lapin::types::AMQPValue::LongString(s) => std::str::from_utf8(s.as_bytes()).ok(),
+            lapin::types::AMQPValue::ShortString(s) => Some(s.as_str()),
+            _ => None,
+        })
 }
 
 /// Counts and logs a requeue by what failed, then pauses, so that an outage does not

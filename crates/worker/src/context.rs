@@ -16,6 +16,8 @@ pub(crate) struct EventParts<'a> {
     pub received_at: i64,
     /// `data` parsed, when a subscribed hook needed it (a filter, an ordering key).
     pub payload: Option<&'a serde_json::Value>,
+    /// The W3C trace context the event came with: its attempts' spans join that trace.
+    pub traceparent: Option<&'a str>,
 }
 
 impl<'a> EventParts<'a> {
@@ -27,6 +29,7 @@ impl<'a> EventParts<'a> {
             data: &e.data,
             received_at: e.received_at,
             payload: None,
+            traceparent: e.traceparent.as_deref(),
         }
     }
 }

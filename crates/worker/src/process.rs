@@ -37,6 +37,7 @@ impl Worker {
         &self,
         data: &[u8],
         message_id: Option<&str>,
+        traceparent: Option<&str>,
         overflow: bool,
         early: &EarlyAck<'_>,
     ) -> Disposition {
@@ -50,13 +51,16 @@ impl Worker {
                 ),
             );
         }
-        let event = match Event::parse_published(data, message_id) {
+        let mut event = match Event::parse_published(data, message_id) {
             Ok(e) => e,
             Err(e) => return Disposition::DeadLetter(e.reason, e.message),
         };
+        event.traceparent = traceparent
+            .filter(|t| hookpost_ops::telemetry::is_traceparent(t))
+            .map(str::to_owned);
         let _slot = match self.fairness.admit(&event.tenant, overflow) {
             Admit::Handle(slot) => slot,
-            Admit::Move => return self.move_to_overflow(data, &event.id).await,
+            Admit::Move => return self.move_to_overflow(data, &event).await,
         };
         let lease = LEASE.as_millis() as u64;
         let now = hookpost_core::now_ms();
@@ -120,6 +124,7 @@ impl Worker {
                     data: event.data.get(),
                     received_at: now,
                     payload: None,
+                    traceparent: event.traceparent.as_deref(),
                 });
                 let work = self.fan_out(&parts, version, takeover, early);
                 self.under_lease(&parts, work).await
@@ -129,13 +134,18 @@ impl Worker {
 
     /// Moves an event to the overflow queue: acked once RabbitMQ confirmed the copy, so
     /// a crash in between leaves two copies, and the event's claim delivers it once.
-    async fn move_to_overflow(&self, data: &[u8], event_id: &str) -> Disposition {
+    async fn move_to_overflow(&self, data: &[u8], event: &Event) -> Disposition {
+        let trace: Vec<(&str, String)> = event
+            .traceparent
+            .iter()
+            .map(|t| (hookpost_ops::telemetry::TRACEPARENT, t.clone()))
+            .collect();
         let msg = hookpost_broker::Outgoing {
             exchange: "",
             routing_key: &self.topology.overflow_queue,
             body: data,
-            message_id: Some(event_id),
-            headers: &[],
+            message_id: Some(&event.id),
+            headers: &trace,
         };
         match self.publisher.publish(&msg).await {
             Ok(()) => {

@@ -23,6 +23,7 @@ pub struct HookInput {
     pub active: Option<bool>,
     #[serde(default, deserialize_with = "given")]
     pub format: Option<Value>,
+    pub send_traceparent: Option<bool>,
     pub description: Option<String>,
     #[serde(default, deserialize_with = "given")]
     pub filter: Option<Value>,
@@ -50,6 +51,7 @@ impl std::fmt::Debug for HookInput {
             .field("events", &self.events)
             .field("active", &self.active)
             .field("format", &self.format)
+            .field("send_traceparent", &self.send_traceparent)
             .field("description", &self.description)
             .field("filter", &self.filter)
             .field("headers", &self.headers.as_ref().map(redacted_headers))
@@ -88,6 +90,9 @@ pub async fn apply(
     }
     if let Some(v) = input.format {
         hook.format = nullable(v, "format", |_: &Format| Ok(()))?.unwrap_or_default();
+    }
+    if let Some(send) = input.send_traceparent {
+        hook.send_traceparent = send;
     }
     if let Some(d) = input.description {
         if d.chars().count() > MAX_DESCRIPTION {

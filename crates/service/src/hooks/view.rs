@@ -19,6 +19,7 @@ pub struct HookView {
     pub events: Vec<String>,
     pub active: bool,
     pub format: hookpost_core::hook::Format,
+    pub send_traceparent: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -62,6 +63,7 @@ impl HookView {
             events: h.events.clone(),
             active: h.active,
             format: h.format,
+            send_traceparent: h.send_traceparent,
             description: h.description.clone(),
             filter: h.filter.clone(),
             headers: h

@@ -2,7 +2,7 @@
 -- so that workers whose clocks differ agree on whether a holder is gone.
 -- KEYS: tenant record, event hash, hooks version
 -- ARGV: received_at (the caller's clock: a stamp shown to receivers, never compared
---       here), lease_ms, ttl_s, type, data, occurred_at
+--       here), lease_ms, ttl_s, type, data, occurred_at, traceparent ('' when none)
 -- Returns {state, hooks_version}: unknown_tenant | done | busy | takeover | new
 -- (Run after clock.lua: `now`.)
 if redis.call('EXISTS', KEYS[1]) == 0 then
@@ -26,5 +26,8 @@ if state == 'processing' then
 end
 redis.call('HSET', KEYS[2], 'state', 'processing', 'lease', now + tonumber(ARGV[2]),
   'type', ARGV[4], 'data', ARGV[5], 'received_at', ARGV[1], 'occurred_at', ARGV[6])
+if ARGV[7] ~= '' then
+  redis.call('HSET', KEYS[2], 'traceparent', ARGV[7])
+end
 redis.call('EXPIRE', KEYS[2], ARGV[3])
 return {'new', ver}
