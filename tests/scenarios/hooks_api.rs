@@ -658,3 +658,92 @@ async fn the_stock_standard_webhooks_library_verifies_generated_and_custom_secre
     assert!(!stock_library_accepts(&generated, c));
     app.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_holds_to_openapi_json_on_nulls_secrets_and_empty_cursors() {
+    let app = TestApp::spawn(TestOptions::default()).await;
+    let key = app.tenant("acme").await;
+    let hook = app.hook(&key, "http://127.0.0.1:9/a", &["*"]).await;
+    let id = hook["id"].as_str().unwrap();
+
+    // A field the document says is a string (a boolean, a list) is refused as null,
+    // instead of being read as "not given".
+    for field in [
+        "url",
+        "events",
+        "active",
+        "secret",
+        "description",
+        "headers",
+        "send_traceparent",
+    ] {
+        let (s, e) = app
+            .send(
+                "PATCH",
+                &format!("/v1/hooks/{id}"),
+                &key,
+                Some(json!({ field: null })),
+            )
+            .await;
+        assert_eq!(s, 400, "{field}: {e}");
+        assert!(
+            e["error"]["message"].as_str().unwrap().contains(field),
+            "{e}"
+        );
+    }
+    for (path, body) in [
+        (
+            format!("/v1/hooks/{id}/rotate-secret"),
+            json!({"secret": null}),
+        ),
+        (
+            format!("/v1/hooks/{id}/resend-failed"),
+            json!({"since": null}),
+        ),
+    ] {
+        assert_eq!(
+            app.send("POST", &path, &key, Some(body)).await.0,
+            400,
+            "{path}"
+        );
+    }
+    // `format` is the one that null sets back to its default, as documented.
+    let (s, h) = app
+        .send(
+            "PATCH",
+            &format!("/v1/hooks/{id}"),
+            &key,
+            Some(json!({"format": null})),
+        )
+        .await;
+    assert_eq!((s, &h["format"]), (200, &json!("hookpost")));
+
+    // Secrets: 16 to 256 printable ASCII characters, as the pattern says.
+    for bad in ["short", "ééééééééééééééééé", "tab\there-and-more-text"] {
+        let (s, _) = app
+            .send(
+                "PATCH",
+                &format!("/v1/hooks/{id}"),
+                &key,
+                Some(json!({ "secret": bad })),
+            )
+            .await;
+        assert_eq!(s, 400, "{bad:?}");
+    }
+    let fine = "a printable ASCII secret ~!";
+    let (s, _) = app
+        .send(
+            "PATCH",
+            &format!("/v1/hooks/{id}"),
+            &key,
+            Some(json!({ "secret": fine })),
+        )
+        .await;
+    assert_eq!(s, 200);
+
+    // An empty cursor, as forms and generated clients send it, is the first page.
+    for list in ["/v1/hooks?cursor=", "/v1/deliveries?cursor="] {
+        assert_eq!(app.send("GET", list, &key, None).await.0, 200, "{list}");
+    }
+    app.finish().await;
+}

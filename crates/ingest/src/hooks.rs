@@ -116,6 +116,7 @@ pub async fn deactivate(
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RotateInput {
+    #[serde(default, deserialize_with = "hookpost_service::hooks::present")]
     secret: Option<String>,
 }
 
@@ -143,6 +144,7 @@ pub async fn event_types(
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct TestInput {
+    #[serde(default, deserialize_with = "hookpost_service::hooks::present")]
     event_type: Option<String>,
 }
 

@@ -63,7 +63,8 @@ pub async fn list(state: &AppState, tenant: &str, q: ListQuery) -> Result<Value,
         })?),
         None => None,
     };
-    let cursor = q.cursor.as_deref().map(parse_cursor).transpose()?;
+    let cursor = q.cursor.as_deref().filter(|c| !c.is_empty());
+    let cursor = cursor.map(parse_cursor).transpose()?;
     let keep = |d: &Delivery| {
         q.hook.as_ref().is_none_or(|h| &d.hook_id == h)
             && status.is_none_or(|s| d.status == s)

@@ -18,16 +18,23 @@ const MAX_DESCRIPTION: usize = 500;
 #[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HookInput {
+    #[serde(default, deserialize_with = "present")]
     pub url: Option<String>,
+    #[serde(default, deserialize_with = "present")]
     pub events: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "present")]
     pub active: Option<bool>,
     #[serde(default, deserialize_with = "given")]
     pub format: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
     pub send_traceparent: Option<bool>,
+    #[serde(default, deserialize_with = "present")]
     pub description: Option<String>,
     #[serde(default, deserialize_with = "given")]
     pub filter: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
     pub headers: Option<BTreeMap<String, String>>,
+    #[serde(default, deserialize_with = "present")]
     pub secret: Option<String>,
     #[serde(default, deserialize_with = "given")]
     pub rate_limit: Option<Value>,
@@ -70,6 +77,16 @@ impl std::fmt::Debug for HookInput {
 /// fields stay `None` through `default`.
 fn given<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
     Value::deserialize(d).map(Some)
+}
+
+/// A field that, when present, holds a `T`: `null` is refused like any other wrong
+/// type (it clears only the fields that say so, through [`given`]).
+pub fn present<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(d).map(Some)
 }
 
 /// Applies `input` to `hook` (a new one or a copy of the stored one), checking each field.
@@ -175,13 +192,14 @@ pub fn set_active_flag(hook: &mut Hook, active: bool) {
     }
 }
 
+/// A secret: 16 to 256 printable ASCII characters (what openapi.json's pattern says).
 pub fn check_secret(secret: &str) -> Result<(), ServiceError> {
-    if (16..=256).contains(&secret.len()) && !secret.chars().any(char::is_control) {
+    if (16..=256).contains(&secret.len()) && secret.bytes().all(|b| (0x20..0x7f).contains(&b)) {
         Ok(())
     } else {
         Err(ServiceError::invalid(
             "secret",
-            "must be 16 to 256 printable characters",
+            "must be 16 to 256 printable ASCII characters",
         ))
     }
 }

@@ -7,7 +7,9 @@
 mod input;
 mod view;
 
-pub use input::{apply, check_event_types, check_secret, checked_url, set_active_flag, HookInput};
+pub use input::{
+    apply, check_event_types, check_secret, checked_url, present, set_active_flag, HookInput,
+};
 pub use view::HookView;
 
 use hookpost_core::controls;
@@ -143,11 +145,12 @@ pub async fn list(
                 .is_none_or(|e| h.events.iter().any(|x| x == "*" || x == e))
         })
         .collect();
-    let start = match &q.cursor {
+    // An empty cursor, as a form sends it, is no cursor: the first page.
+    let start = match q.cursor.as_deref().filter(|c| !c.is_empty()) {
         None => 0,
         Some(c) => hooks
             .iter()
-            .position(|h| &h.id == c)
+            .position(|h| h.id == c)
             .map(|i| i + 1)
             .ok_or_else(|| ServiceError::invalid("cursor", "is not a cursor of this list"))?,
     };
