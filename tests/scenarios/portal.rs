@@ -42,10 +42,16 @@ async fn a_portal_link_signs_in_once_until_it_ends_and_a_read_only_one_changes_n
     assert!(path.starts_with("/console/portal/"), "{made}");
     assert_eq!(made["url"], json!(app.url(&path)));
     assert_eq!(made["read_only"], false);
-    let lasts = made["expires_at"].as_i64().unwrap() - hookpost_core::now_ms();
+    // RFC 3339 in UTC with milliseconds: its text sorts as its time does.
+    let ends = made["expires_at"].as_str().unwrap();
+    let now = hookpost_core::now_ms();
+    let (soonest, latest) = (
+        hookpost_core::rfc3339(now + 14 * 60_000),
+        hookpost_core::rfc3339(now + 15 * 60_000),
+    );
     assert!(
-        (14 * 60_000..=15 * 60_000).contains(&lasts),
-        "15 minutes: {lasts}"
+        (soonest.as_str()..=latest.as_str()).contains(&ends),
+        "15 minutes: {ends}"
     );
     let (s, _) = app
         .send(

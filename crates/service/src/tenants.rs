@@ -139,7 +139,7 @@ pub async fn create_portal_link(
     state.store.create_portal_link(&token, &grant).await?;
     Ok(json!({
         "path": format!("/console/portal/{token}"),
-        "expires_at": grant.expires_at,
+        "expires_at": hookpost_core::rfc3339(grant.expires_at),
         "read_only": grant.read_only,
     }))
 }
