@@ -185,14 +185,7 @@ async fn the_format_is_chosen_per_hook_and_checked() {
     let id = hook["id"].as_str().unwrap().to_owned();
 
     for bad in [json!("HappyFox"), json!("xml"), json!(1)] {
-        let (s, err) = app
-            .send(
-                "PATCH",
-                &format!("/v1/hooks/{id}"),
-                &key,
-                Some(json!({ "format": bad })),
-            )
-            .await;
+        let (s, err) = app.patch_hook(&key, &id, json!({ "format": bad })).await;
         assert_eq!(s, 400, "{bad}: {err}");
         assert!(
             err["error"]["message"].as_str().unwrap().contains("format"),
@@ -220,22 +213,10 @@ async fn the_format_is_chosen_per_hook_and_checked() {
 
     // Switched to happyfox, and back with null.
     let (s, h) = app
-        .send(
-            "PATCH",
-            &format!("/v1/hooks/{id}"),
-            &key,
-            Some(json!({"format": "happyfox"})),
-        )
+        .patch_hook(&key, &id, json!({"format": "happyfox"}))
         .await;
     assert_eq!((s, &h["format"]), (200, &json!("happyfox")));
-    let (s, h) = app
-        .send(
-            "PATCH",
-            &format!("/v1/hooks/{id}"),
-            &key,
-            Some(json!({"format": null})),
-        )
-        .await;
+    let (s, h) = app.patch_hook(&key, &id, json!({"format": null})).await;
     assert_eq!((s, &h["format"]), (200, &json!("hookpost")));
     app.finish().await;
 }

@@ -677,14 +677,7 @@ async fn the_api_holds_to_openapi_json_on_nulls_secrets_and_empty_cursors() {
         "headers",
         "send_traceparent",
     ] {
-        let (s, e) = app
-            .send(
-                "PATCH",
-                &format!("/v1/hooks/{id}"),
-                &key,
-                Some(json!({ field: null })),
-            )
-            .await;
+        let (s, e) = app.patch_hook(&key, id, json!({ field: null })).await;
         assert_eq!(s, 400, "{field}: {e}");
         assert!(
             e["error"]["message"].as_str().unwrap().contains(field),
@@ -708,37 +701,16 @@ async fn the_api_holds_to_openapi_json_on_nulls_secrets_and_empty_cursors() {
         );
     }
     // `format` is the one that null sets back to its default, as documented.
-    let (s, h) = app
-        .send(
-            "PATCH",
-            &format!("/v1/hooks/{id}"),
-            &key,
-            Some(json!({"format": null})),
-        )
-        .await;
+    let (s, h) = app.patch_hook(&key, id, json!({"format": null})).await;
     assert_eq!((s, &h["format"]), (200, &json!("hookpost")));
 
     // Secrets: 16 to 256 printable ASCII characters, as the pattern says.
     for bad in ["short", "ééééééééééééééééé", "tab\there-and-more-text"] {
-        let (s, _) = app
-            .send(
-                "PATCH",
-                &format!("/v1/hooks/{id}"),
-                &key,
-                Some(json!({ "secret": bad })),
-            )
-            .await;
+        let (s, _) = app.patch_hook(&key, id, json!({ "secret": bad })).await;
         assert_eq!(s, 400, "{bad:?}");
     }
     let fine = "a printable ASCII secret ~!";
-    let (s, _) = app
-        .send(
-            "PATCH",
-            &format!("/v1/hooks/{id}"),
-            &key,
-            Some(json!({ "secret": fine })),
-        )
-        .await;
+    let (s, _) = app.patch_hook(&key, id, json!({ "secret": fine })).await;
     assert_eq!(s, 200);
 
     // An empty cursor, as forms and generated clients send it, is the first page.

@@ -224,6 +224,12 @@ impl TestApp {
         )
     }
 
+    /// `PATCH /v1/hooks/{id}` with `key` and `body`: the status and the JSON answer.
+    pub async fn patch_hook(&self, key: &str, id: &str, body: Value) -> (u16, Value) {
+        self.send("PATCH", &format!("/v1/hooks/{id}"), key, Some(body))
+            .await
+    }
+
     /// `GET path` with `key`.
     pub async fn get(&self, key: &str, path: &str) -> reqwest::Response {
         let r = self.http.get(self.url(path)).bearer_auth(key).send().await;

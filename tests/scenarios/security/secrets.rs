@@ -41,8 +41,7 @@ async fn redis_holds_no_hook_secret_or_header_value_in_plaintext_after_create_pa
         )
         .await;
     let id = hook["id"].as_str().unwrap();
-    let (s, _) = app.send("PATCH", &format!("/v1/hooks/{id}"), &key, Some(json!({ "headers": { "Authorization": "Bearer receiver-token-two", "X-Api-Key": "apikey-three" } })))
-    .await;
+    let (s, _) = app.patch_hook(&key, id, json!({ "headers": { "Authorization": "Bearer receiver-token-two", "X-Api-Key": "apikey-three" } })).await;
     assert_eq!(s, 200);
     let (s, rotated) = app
         .send(
