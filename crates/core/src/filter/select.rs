@@ -325,6 +325,20 @@ impl<'a> Pass<'a> {
     /// about to open), jumping over runs of bytes that cannot open or close anything.
     fn close(&mut self, mut depth: usize) -> Result<(), Bad> {
         loop {
+            // 64 bytes at a time where they allow it; a block with an escape or with a
+            // string running past it, and the last bytes, one step at a time.
+            if let Some(block) = self.b.get(self.i..self.i + 64).and_then(Block::of) {
+                match block.close(&mut depth) {
+                    Some(at) => {
+                        self.i += at + 1;
+                        return Ok(());
+                    }
+                    None => {
+                        self.i += 64;
+                        continue;
+                    }
+                }
+            }
             self.i += plain_run(&self.b[self.i..]);
             match *self.b.get(self.i).ok_or(Bad)? {
                 b'{' | b'[' => depth += 1,
@@ -527,6 +541,83 @@ fn has(x: u64, c: u8) -> u64 {
     y.wrapping_sub(ONES) & !y & (ONES * 0x80)
 }
 
+/// The brackets of 64 bytes that lie outside strings, one bit a byte, found eight bytes
+/// at a time. Only for a block that starts outside a string, holds no backslash and ends
+/// outside a string (an even number of quotes): then every quote opens or closes one.
+struct Block {
+    open: u64,
+    close: u64,
+}
+
+impl Block {
+    fn of(b: &[u8]) -> Option<Block> {
+        let (mut quote, mut open, mut close) = (0u64, 0u64, 0u64);
+        for (k, chunk) in b.chunks_exact(8).enumerate() {
+            let x = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+            if eq(x, b'\\') != 0 {
+                return None;
+            }
+            // `[`/`{` and `]`/`}` differ only in bit 5: fold them together first.
+            let folded = x & !(ONES * 0x20);
+            quote |= bits(eq(x, b'"')) << (8 * k);
+            open |= bits(eq(folded, b'[')) << (8 * k);
+            close |= bits(eq(folded, b']')) << (8 * k);
+        }
+        if quote.count_ones() % 2 == 1 {
+            return None;
+        }
+        // Bit i is set from an opening quote up to (not including) its closing one.
+        let inside = prefix_xor(quote);
+        Some(Block {
+            open: open & !inside,
+            close: close & !inside,
+        })
+    }
+
+    /// Where in the block `depth` (open containers, the one about to open not yet
+    /// counted) comes down to zero, if it does; `depth` is updated either way.
+    fn close(&self, depth: &mut usize) -> Option<usize> {
+        if *depth > self.close.count_ones() as usize {
+            *depth = *depth + self.open.count_ones() as usize - self.close.count_ones() as usize;
+            return None;
+        }
+        let mut brackets = self.open | self.close;
+        while brackets != 0 {
+            let at = brackets.trailing_zeros() as usize;
+            brackets &= brackets - 1;
+            if self.open & (1 << at) != 0 {
+                *depth += 1;
+            } else {
+                *depth -= 1;
+                if *depth == 0 {
+                    return Some(at);
+                }
+            }
+        }
+        None
+    }
+}
+
+/// 0x80 in each byte of `x` that equals `c`, and in no other (no borrow crosses bytes).
+fn eq(x: u64, c: u8) -> u64 {
+    let y = x ^ (ONES * u64::from(c));
+    let low = ONES * 0x7f;
+    !(((y & low) + low) | y) & (ONES * 0x80)
+}
+
+/// The 0x80 flags of a byte mask gathered into eight bits, byte k to bit k.
+fn bits(flags: u64) -> u64 {
+    ((flags >> 7).wrapping_mul(0x0102_0408_1020_4080)) >> 56
+}
+
+/// Bit i is the parity of bits 0..=i of `x`.
+fn prefix_xor(mut x: u64) -> u64 {
+    for shift in [1, 2, 4, 8, 16, 32] {
+        x ^= x << shift;
+    }
+    x
+}
+
 /// Where the first `"` or `\` is, eight bytes at a time.
 fn quote_or_backslash(b: &[u8]) -> Option<usize> {
     let mut at = 0;
@@ -551,6 +642,41 @@ mod tests {
     use rand::rngs::StdRng;
     use rand::{Rng, SeedableRng};
     use serde_json::json;
+
+    #[test]
+    fn skipping_64_bytes_at_a_time_ends_where_one_at_a_time_does() {
+        let mut rng = StdRng::seed_from_u64(7);
+        for round in 0..2000 {
+            // Values long enough to use whole blocks, with strings that hold brackets,
+            // escapes and quotes, and that run past block boundaries.
+            let mut text = format!("[{}", gen_data(&mut rng, 0));
+            for _ in 0..rng.gen_range(0..20) {
+                text.push(',');
+                if rng.gen_range(0..3) == 0 {
+                    // A string of brackets, perhaps long enough to cross a block.
+                    let len = rng.gen_range(0..100);
+                    let inner: String = (0..len)
+                        .map(|_| b"[]{}a,:"[rng.gen_range(0..7)] as char)
+                        .collect();
+                    text.push_str(&format!("\"{inner}\""));
+                } else {
+                    let depth = rng.gen_range(0..3);
+                    text.push_str(&gen_data(&mut rng, depth));
+                }
+            }
+            text.push_str("] , 1");
+            let mut fast = Pass::new(&text);
+            fast.close(0)
+                .unwrap_or_else(|_| panic!("round {round}: {text}"));
+            let end = text.rfind(']').unwrap() + 1;
+            assert_eq!(fast.i, end, "round {round}: {text}");
+        }
+        // And the bytes the fast path reads exactly: `#` after a quote is no quote.
+        let text = format!("[\"#{}\", \"]\", {{\"k\": [1]}}]x", "[{".repeat(40));
+        let mut p = Pass::new(&text);
+        assert!(p.close(0).is_ok());
+        assert_eq!(&text[p.i..], "x");
+    }
 
     fn filter(v: Value) -> Filter {
         Filter::parse(&v).unwrap_or_else(|e| panic!("{v}: {e}"))
