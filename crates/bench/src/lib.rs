@@ -9,6 +9,7 @@
 //! - [`scenarios`]: the scenarios, each a function from options to figures.
 #![forbid(unsafe_code)]
 
+pub mod baseline;
 pub mod launch;
 pub mod procstat;
 pub mod receiver;

@@ -891,7 +891,8 @@ pub async fn run(name: &str, o: &Options) -> anyhow::Result<Report> {
         "retry-drain" => retry_drain(o).await,
         "ordered" => ordered(o).await,
         "noisy-neighbour" => noisy_neighbour(o).await,
-        other => bail!("no scenario `{other}` (throughput, http, ingest, fanout, latency, isolation, retry-drain, ordered, noisy-neighbour)"),
+        "baseline" => crate::baseline::baseline(o).await,
+        other => bail!("no scenario `{other}` (throughput, http, ingest, fanout, latency, isolation, retry-drain, ordered, noisy-neighbour, baseline)"),
     }
 }
 
@@ -905,4 +906,5 @@ pub const SCENARIOS: &[&str] = &[
     "retry-drain",
     "ordered",
     "noisy-neighbour",
+    "baseline",
 ];

@@ -27,12 +27,6 @@ pub const TRACEPARENT: &str = "traceparent";
 /// Keeps the trace exporter; dropping it sends the spans still buffered.
 pub struct Traces(Option<SdkTracerProvider>);
 
-impl Traces {
-    pub fn enabled(&self) -> bool {
-        self.0.is_some()
-    }
-}
-
 impl Drop for Traces {
     fn drop(&mut self) {
         if let Some(provider) = self.0.take() {
