@@ -14,13 +14,12 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
-use base64::Engine;
+use hookpost_core::ids::url_token;
 use hookpost_service::auth::constant_time_eq;
 use hookpost_service::{client, throttle, SharedState};
 use hookpost_store::sessions::{Portal, Session};
 use hookpost_store::tenants::key_hash;
 use maud::html;
-use rand::RngCore;
 
 use crate::error::PageError;
 use crate::layout;
@@ -31,13 +30,6 @@ pub const COOKIE: &str = "hookpost_session";
 const SIGN_IN_COOKIE: &str = "hookpost_signin";
 /// However busy, a session ends this long after sign-in.
 pub const MAX_LIFETIME_MS: i64 = 24 * 3600 * 1000;
-
-/// 32 random bytes, URL-safe base64 (43 characters).
-pub fn random_token() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
 
 fn plausible_token(t: &str) -> bool {
     t.len() == 43
@@ -244,7 +236,7 @@ fn sign_in_form(
     status: StatusCode,
     message: Option<&str>,
 ) -> Response {
-    let token = random_token();
+    let token = url_token();
     let body = layout::bare(
         "Sign in",
         html! {
@@ -322,7 +314,7 @@ pub async fn sign_in(
     let session = Session {
         tenant,
         credential: admin.unwrap_or_else(|| key_hash(key)),
-        csrf: random_token(),
+        csrf: url_token(),
         acting_for: None,
         created_at: hookpost_core::now_ms(),
         portal: None,
@@ -336,7 +328,7 @@ async fn start_session(
     headers: &HeaderMap,
     session: &Session,
 ) -> Result<Response, PageError> {
-    let id = random_token();
+    let id = url_token();
     state
         .store
         .create_session(&id, session, state.config.console_session_ttl)
@@ -378,7 +370,7 @@ pub async fn portal(
     let session = Session {
         tenant: Some(grant.tenant.clone()),
         credential: String::new(),
-        csrf: random_token(),
+        csrf: url_token(),
         acting_for: None,
         created_at: now,
         portal: Some(grant),
@@ -466,7 +458,7 @@ mod tests {
 
     #[test]
     fn tokens_are_random_and_plausible() {
-        let (a, b) = (random_token(), random_token());
+        let (a, b) = (url_token(), url_token());
         assert_ne!(a, b);
         assert!(plausible_token(&a) && plausible_token(&b));
         assert!(!plausible_token("short"));

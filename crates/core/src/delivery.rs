@@ -71,14 +71,19 @@ pub struct BodyParts<'a> {
 
 /// The body of one request to `hook`, in its format: [`body`], with `uuid` (HappyFox),
 /// or Tiledesk's notification object, whose `hook` is the subscription as it is now.
-pub fn request_body(hook: &crate::Hook, parts: &BodyParts<'_>, uuid: Option<&str>) -> Vec<u8> {
-    match hook.format {
-        crate::hook::Format::Tiledesk => tiledesk_body(
+/// Without a hook (a test send to a bare URL, a deleted hook's log), the default format.
+pub fn request_body(
+    hook: Option<&crate::Hook>,
+    parts: &BodyParts<'_>,
+    uuid: Option<&str>,
+) -> Vec<u8> {
+    match hook {
+        Some(hook) if hook.format == crate::hook::Format::Tiledesk => tiledesk_body(
             &hook.tiledesk_json(parts.event_type),
             parts.timestamp_ms,
             parts.payload,
         ),
-        crate::hook::Format::Hookpost | crate::hook::Format::Happyfox => body(
+        _ => body(
             parts.delivery_id,
             uuid,
             parts.event_type,
@@ -169,7 +174,7 @@ mod tests {
             payload: r#"{"_id":"r1"}"#,
         };
         let v: serde_json::Value =
-            serde_json::from_slice(&request_body(&hook, &parts, None)).unwrap();
+            serde_json::from_slice(&request_body(Some(&hook), &parts, None)).unwrap();
         assert_eq!(
             v,
             serde_json::json!({

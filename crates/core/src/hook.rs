@@ -48,7 +48,8 @@ pub struct Hook {
     pub updated_at: String,
 }
 
-/// The body a hook's deliveries carry. Both are signed the same way, over the bytes sent.
+/// The body a hook's deliveries carry. Every format is signed the same way, over the
+/// bytes sent.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Format {

@@ -57,10 +57,11 @@ pub fn uuid_v4() -> String {
     )
 }
 
-/// A portal link's one-time token: 32 random bytes, URL-safe base64 (43 characters).
-pub fn portal_token() -> String {
+/// 32 random bytes, URL-safe base64 (43 characters): console session ids, CSRF tokens
+/// and portal links.
+pub fn url_token() -> String {
     let mut bytes = [0u8; 32];
-    rand::thread_rng().fill_bytes(&mut bytes);
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 

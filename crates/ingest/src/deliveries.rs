@@ -73,7 +73,7 @@ pub async fn skip(
 #[serde(deny_unknown_fields)]
 struct ResendFailedInput {
     /// Only deliveries created at or after this time (ms).
-    #[serde(default, deserialize_with = "hookpost_service::hooks::present")]
+    #[serde(default, deserialize_with = "hookpost_service::fields::present")]
     since: Option<i64>,
 }
 

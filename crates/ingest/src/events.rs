@@ -64,10 +64,7 @@ fn traced(headers: &HeaderMap, events: usize) -> (tracing::Span, Vec<(&'static s
     let given = headers
         .get(telemetry::TRACEPARENT)
         .and_then(|v| v.to_str().ok())
-        .filter(|t| telemetry::is_traceparent(t));
-    if let Some(t) = given {
-        telemetry::continue_trace(&span, t);
-    }
+        .filter(|t| telemetry::continue_trace(&span, t));
     let carried = telemetry::traceparent(&span).or(given.map(str::to_owned));
     let header = carried.map(|t| (telemetry::TRACEPARENT, t));
     (span, header.into_iter().collect())

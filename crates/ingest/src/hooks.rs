@@ -116,7 +116,7 @@ pub async fn deactivate(
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RotateInput {
-    #[serde(default, deserialize_with = "hookpost_service::hooks::present")]
+    #[serde(default, deserialize_with = "hookpost_service::fields::present")]
     secret: Option<String>,
 }
 
@@ -144,7 +144,7 @@ pub async fn event_types(
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct TestInput {
-    #[serde(default, deserialize_with = "hookpost_service::hooks::present")]
+    #[serde(default, deserialize_with = "hookpost_service::fields::present")]
     event_type: Option<String>,
 }
 

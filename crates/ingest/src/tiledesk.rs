@@ -127,8 +127,9 @@ pub async fn delete(
     Path((project, id)): Path<(String, String)>,
 ) -> Result<Json<Value>, HttpError> {
     own_project(&tenant, &project)?;
-    let get = hooks::get(&state, &tenant, &id).await;
-    let hook = get.map_err(as_subscription)?;
+    let hook = hooks::get(&state, &tenant, &id)
+        .await
+        .map_err(as_subscription)?;
     hooks::remove_hook(&state, &tenant, &hook.id)
         .await
         .map_err(as_subscription)?;

@@ -15,6 +15,7 @@
 //! - [`client`], [`throttle`]: client addresses, and the limit on failed authentications.
 //! - [`path_id`]: ids from URL paths, checked before they reach the store.
 //! - [`error`]: the errors of every operation, with their codes.
+//! - [`fields`]: how an optional JSON field reads (absent, `null`, a value).
 #![forbid(unsafe_code)]
 
 pub mod audit;
@@ -22,6 +23,7 @@ pub mod auth;
 pub mod client;
 pub mod deliveries;
 pub mod error;
+pub mod fields;
 pub mod hooks;
 pub mod ordering;
 pub mod path_id;

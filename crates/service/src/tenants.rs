@@ -135,7 +135,7 @@ pub async fn create_portal_link(
         read_only: input.read_only.unwrap_or(false),
         expires_at: hookpost_core::now_ms() + ttl.as_millis() as i64,
     };
-    let token = hookpost_core::ids::portal_token();
+    let token = hookpost_core::ids::url_token();
     state.store.create_portal_link(&token, &grant).await?;
     Ok(json!({
         "path": format!("/console/portal/{token}"),

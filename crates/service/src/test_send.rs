@@ -155,10 +155,7 @@ pub async fn send(
         hook_json: &snapshot,
         payload: &payload,
     };
-    let body = match hook {
-        Some(h) => request_body(h, &parts, uuid.as_deref()),
-        None => hookpost_core::delivery::body(&id, None, event_type, now, &snapshot, &payload),
-    };
+    let body = request_body(hook, &parts, uuid.as_deref());
     let signatures = hook.map(|h| {
         let previous = h.previous_secret_at(now).map(SigningKey::from_secret);
         sign(

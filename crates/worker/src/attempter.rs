@@ -44,7 +44,7 @@ impl Attempter {
             hook_json: &ctx.delivery.hook_json,
             payload: ev.data,
         };
-        let bytes = request_body(&hook.hook, &parts, uuid.as_deref());
+        let bytes = request_body(Some(&hook.hook), &parts, uuid.as_deref());
         let now = hookpost_core::now_ms();
         let timestamp = now / 1000;
         let envelope = Envelope {

@@ -328,11 +328,9 @@ async fn handle(
     let disposition = if is_event {
         let early = EarlyAck::new(&ack_now);
         // The event's span joins the trace the producer (or ingest) sent along.
-        let traceparent = header(&delivery.properties, telemetry::TRACEPARENT);
         let span = tracing::info_span!("worker.event");
-        if let Some(t) = traceparent {
-            telemetry::continue_trace(&span, t);
-        }
+        let traceparent = header(&delivery.properties, telemetry::TRACEPARENT)
+            .filter(|t| telemetry::continue_trace(&span, t));
         worker
             .handle_event(
                 &delivery.data,

@@ -33,6 +33,7 @@ impl Worker {
     /// outcome but those of slow attempts is durable (see [`Worker::fan_out`]); after it
     /// has, the disposition only reports. An event whose tenant holds its share of the
     /// worker while others are active is moved to the overflow queue instead.
+    /// `traceparent` is the message's, once the consumer found it well-formed.
     pub async fn handle_event(
         &self,
         data: &[u8],
@@ -55,9 +56,7 @@ impl Worker {
             Ok(e) => e,
             Err(e) => return Disposition::DeadLetter(e.reason, e.message),
         };
-        event.traceparent = traceparent
-            .filter(|t| hookpost_ops::telemetry::is_traceparent(t))
-            .map(str::to_owned);
+        event.traceparent = traceparent.map(str::to_owned);
         let _slot = match self.fairness.admit(&event.tenant, overflow) {
             Admit::Handle(slot) => slot,
             Admit::Move => return self.move_to_overflow(data, &event).await,

@@ -125,17 +125,7 @@ pub async fn show(
             hook_json: &d.hook_json,
             payload: &e.data,
         };
-        match &hook {
-            Some(h) => request_body(h, &parts, uuid),
-            None => hookpost_core::delivery::body(
-                &d.id,
-                uuid,
-                &d.kind,
-                e.received_at,
-                &d.hook_json,
-                &e.data,
-            ),
-        }
+        request_body(hook.as_ref(), &parts, uuid)
     });
     let content = html! {
         div.title-row {

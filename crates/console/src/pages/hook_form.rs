@@ -18,7 +18,7 @@ use crate::session::Viewer;
 pub struct Values {
     pub url: String,
     pub events: Vec<String>,
-    /// `hookpost` or `happyfox`, as the select sends it.
+    /// A format's name as the select sends it (see [`FORMATS`]).
     pub format: String,
     pub description: String,
     pub filter: String,

@@ -9,7 +9,8 @@
 //! a condition reads the array itself, its first few elements and, for a longer one, its
 //! raw text: `contains` reads the elements from that text when it runs, paid from the
 //! budget element by element, so that the pass builds next to nothing for an array of
-//! 500,000 numbers that one filter searches (or fails closed on). A condition whose path was not selected fails closed.
+//! 500,000 numbers that one filter searches (or fails closed on). A condition whose path
+//! was not selected fails closed.
 
 use std::collections::HashMap;
 

@@ -9,6 +9,7 @@ use hookpost_core::Hook;
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::fields::{given, present};
 use crate::{AppState, ServiceError};
 
 const MAX_DESCRIPTION: usize = 500;
@@ -71,22 +72,6 @@ impl std::fmt::Debug for HookInput {
             .field("ordering_on_failure", &self.ordering_on_failure)
             .finish()
     }
-}
-
-/// A field that is present, `null` included (`Some(Value::Null)` clears it); absent
-/// fields stay `None` through `default`.
-fn given<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
-    Value::deserialize(d).map(Some)
-}
-
-/// A field that, when present, holds a `T`: `null` is refused like any other wrong
-/// type (it clears only the fields that say so, through [`given`]).
-pub fn present<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    T::deserialize(d).map(Some)
 }
 
 /// Applies `input` to `hook` (a new one or a copy of the stored one), checking each field.

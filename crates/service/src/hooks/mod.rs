@@ -7,9 +7,7 @@
 mod input;
 mod view;
 
-pub use input::{
-    apply, check_event_types, check_secret, checked_url, present, set_active_flag, HookInput,
-};
+pub use input::{apply, check_event_types, check_secret, checked_url, set_active_flag, HookInput};
 pub use view::HookView;
 
 use hookpost_core::controls;

@@ -1,0 +1,21 @@
+//! How an optional field of a JSON input reads. Absent is `None` (through
+//! `#[serde(default)]`); present, it goes through one of these.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+/// A field that is present, `null` included (`Some(Value::Null)` clears it); absent
+/// fields stay `None` through `default`.
+pub fn given<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
+}
+
+/// A field that, when present, holds a `T`: `null` is refused like any other wrong
+/// type (it clears only the fields that say so, through [`given`]).
+pub fn present<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(d).map(Some)
+}
