@@ -465,7 +465,7 @@ async fn html_in_payloads_and_responses_shows_as_text_and_posts_need_the_csrf_to
     wait_until("an attempt", WAIT, || async { rx.count() >= 1 }).await;
     let delivery = rx.received()[0].delivery_id();
     wait_until("the attempt in the log", WAIT, || async {
-        app.store
+        app.db
             .delivery("acme", &delivery)
             .await
             .unwrap()

@@ -104,7 +104,7 @@ async fn a_rate_limit_holds_across_two_workers_and_leaves_other_hooks_alone() {
     assert_eq!(limited.count(), 200, "no attempt was refused or repeated");
     for event in &events {
         let id = delivery_id("acme", event, hook["id"].as_str().unwrap());
-        let d = app.store.delivery("acme", &id).await.unwrap().unwrap();
+        let d = app.db.delivery("acme", &id).await.unwrap().unwrap();
         assert_eq!(d.status.as_str(), "delivered");
         assert_eq!(d.attempts.len(), 1, "waiting is not an attempt");
     }
@@ -144,7 +144,7 @@ async fn a_hooks_own_retry_schedule_replaces_the_default_for_it_alone() {
     let id_of = |h: &Value| delivery_id("acme", &event, h["id"].as_str().unwrap());
     for id in [id_of(&own_hook), id_of(&default_hook)] {
         wait_until("the delivery fails", Duration::from_secs(30), || async {
-            app.store
+            app.db
                 .delivery("acme", &id)
                 .await
                 .unwrap()
@@ -153,7 +153,7 @@ async fn a_hooks_own_retry_schedule_replaces_the_default_for_it_alone() {
         .await;
     }
     let own_log = app
-        .store
+        .db
         .delivery("acme", &id_of(&own_hook))
         .await
         .unwrap()

@@ -319,6 +319,8 @@ async fn a_separate_role_never_takes_an_empty_keyspace_as_the_truth() {
         },
         &hookpost_tests::unique_prefix(),
     );
+    // The database is migrated (`hookpost admin migrate`); Redis is the empty one.
+    hookpost::migrate(&config).await.unwrap();
     let worker = hookpost::start(
         config.clone(),
         hookpost::Roles::WORKER,

@@ -437,11 +437,16 @@ async fn private_targets_are_refused_at_registration_and_at_delivery_when_the_gu
         202
     );
     wait_until("the refused attempt is logged", WAIT, || async {
-        let ids = guarded.store.recent_deliveries("acme", 10).await.unwrap();
-        match ids.first() {
-            Some(id) => guarded
-                .store
-                .delivery("acme", id)
+        let filter = hookpost_db::log::Filter::default();
+        let (page, _) = guarded
+            .db
+            .deliveries_page("acme", &filter, None, 10)
+            .await
+            .unwrap();
+        match page.first() {
+            Some(d) => guarded
+                .db
+                .delivery("acme", &d.id)
                 .await
                 .unwrap()
                 .is_some_and(|d| {

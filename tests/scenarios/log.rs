@@ -361,68 +361,136 @@ async fn gone_disables_deactivation_cancels_retries_and_retry_after_moves_the_ne
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_log_expires_with_the_retention_and_every_log_key_has_an_expiry() {
+async fn the_log_drops_whole_days_past_the_retention_and_every_redis_key_expires() {
+    const DAY: Duration = Duration::from_secs(86_400);
     let app = TestApp::spawn(TestOptions {
-        retention: Duration::from_secs(3),
+        retention: 3 * DAY,
         ..TestOptions::default()
     })
     .await;
     let key = app.tenant("acme").await;
     let rx = Receiver::start().await;
-    app.hook(&key, &rx.url, &["*"]).await;
+    let hook = app.hook(&key, &rx.url, &["*"]).await;
+    let old = hookpost_core::delivery::delivery_id("acme", "evt_old", hook["id"].as_str().unwrap());
     post(
         &app,
         &key,
         "/v1/events",
-        json!({"id": "evt_short", "type": "ticket.created", "data": {}}),
+        json!({"id": "evt_today", "type": "ticket.created", "data": {}}),
     )
     .await;
     wait_until("delivered", WAIT, || async { rx.count() == 1 }).await;
     let id = rx.received()[0].delivery_id();
     app.wait_for_status("acme", &id, "delivered").await;
 
+    // The scheduler made a partition a day from the retention's start to two days ahead.
+    let pg = connect(&app.config.database_url).await;
+    let days = |table: &'static str| {
+        let pg = &pg;
+        async move {
+            let rows = pg
+                .query(
+                    "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+                     WHERE i.inhparent = to_regclass($1) ORDER BY 1",
+                    &[&table],
+                )
+                .await
+                .unwrap();
+            rows.iter()
+                .map(|r| r.get::<_, String>(0))
+                .collect::<Vec<_>>()
+        }
+    };
+    for table in ["events", "deliveries", "attempts"] {
+        assert_eq!(
+            days(table).await.len(),
+            6,
+            "{table}: 3 days back, today, 2 ahead"
+        );
+    }
+    // A delivery of an event received two days ago, as an older worker wrote it.
+    pg.execute(
+        "INSERT INTO events SELECT tenant_id, 'evt_old', event_at - interval '2 days', type, occurred_at, data
+           FROM events WHERE id = 'evt_today'",
+        &[],
+    )
+    .await
+    .unwrap();
+    pg.execute(
+        "INSERT INTO deliveries SELECT tenant_id, $1, event_at - interval '2 days', 'evt_old', hook_id,
+           type, status, attempts, created_at - interval '2 days', updated_at, next_at, hook
+           FROM deliveries WHERE event_id = 'evt_today'",
+        &[&old],
+    )
+    .await
+    .unwrap();
+    let old_path = format!("/v1/deliveries/{old}");
+    assert_eq!(get(&app, &key, &old_path).await.0, 200);
+    assert_eq!(get(&app, &key, "/v1/events/evt_old").await.0, 200);
+
+    // With a retention of one day, the day before yesterday is past it: dropped whole,
+    // and today's log stays.
+    let shorter = hookpost_db::Db::connect(
+        &hookpost_db::DbOptions {
+            url: app.config.database_url.clone(),
+            pool_size: 2,
+            retention: DAY,
+        },
+        None,
+    )
+    .unwrap();
+    let upkeep = hookpost_db::partitions::upkeep(&shorter).await.unwrap();
+    assert_eq!(
+        upkeep.dropped,
+        3 * 2,
+        "two days of three tables: {upkeep:?}"
+    );
+    assert_eq!(get(&app, &key, &old_path).await.0, 404);
+    assert_eq!(get(&app, &key, "/v1/events/evt_old").await.0, 404);
+    assert_eq!(
+        get(&app, &key, &format!("/v1/deliveries/{id}")).await.0,
+        200
+    );
+    assert_eq!(
+        days("deliveries").await.len(),
+        4,
+        "yesterday, today, 2 ahead"
+    );
+
+    // Redis keeps only hot state, and every key of it expires within the retention.
     let mut redis = app.store.conn();
     let keys = app.store.all_keys().await.unwrap();
-    let log_keys: Vec<&String> = keys
+    let hot: Vec<&String> = keys
         .iter()
-        .filter(|k| {
-            [":evt:", ":dlv:", ":log", ":failing"]
-                .iter()
-                .any(|p| k.contains(p))
-        })
+        .filter(|k| [":evt:", ":dlv:", ":failing"].iter().any(|p| k.contains(p)))
         .collect();
-    assert!(log_keys.len() >= 5, "{keys:?}");
-    for k in &log_keys {
+    assert!(hot.len() >= 3, "{keys:?}");
+    for k in &hot {
         let ttl: i64 = redis::cmd("PTTL")
             .arg(*k)
             .query_async(&mut redis)
             .await
             .unwrap();
-        // -2: it expired since the listing (a loaded machine), which an expiry does.
         assert!(
-            ttl == -2 || (ttl > 0 && ttl <= 3000),
+            ttl > 0 && ttl <= 3 * 86_400_000,
             "{k} has no expiry within the retention ({ttl})"
         );
     }
-    tokio::time::sleep(Duration::from_millis(3500)).await;
-    assert_eq!(
-        get(&app, &key, &format!("/v1/deliveries/{id}")).await.0,
-        404
+    assert!(
+        !keys
+            .iter()
+            .any(|k| k.ends_with(":log") || k.ends_with(":dlvs")),
+        "the log is not kept in Redis: {keys:?}"
     );
-    assert_eq!(get(&app, &key, "/v1/events/evt_short").await.0, 404);
-    assert_eq!(
-        get(&app, &key, "/v1/deliveries").await.1["deliveries"],
-        json!([])
-    );
-    for k in &log_keys {
-        let exists: bool = redis::cmd("EXISTS")
-            .arg(*k)
-            .query_async(&mut redis)
-            .await
-            .unwrap();
-        assert!(!exists, "{k} outlived the retention");
-    }
     app.finish().await;
+}
+
+async fn connect(url: &str) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    client
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -77,7 +77,7 @@ async fn http_and_exchange_events_arrive_once_signed_and_documented() {
 
     // The log says delivered, with the attempt.
     let d = app
-        .store
+        .db
         .delivery("acme", &http_one.delivery_id())
         .await
         .unwrap()

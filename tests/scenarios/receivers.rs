@@ -47,7 +47,7 @@ async fn misbehaving_receivers_end_as_failed_attempts_of_the_right_kind_in_time(
     for ((how, kind, status), (receiver, hook)) in cases.iter().zip(&bad) {
         let id = delivery_id("acme", event_id, hook["id"].as_str().unwrap());
         app.wait_for_status("acme", &id, "retrying").await;
-        let logged = app.store.delivery("acme", &id).await.unwrap().unwrap();
+        let logged = app.db.delivery("acme", &id).await.unwrap().unwrap();
         let attempt = &logged.attempts[0];
         assert_eq!(attempt.outcome.as_str(), *kind, "{how:?}: {attempt:?}");
         assert_eq!(&attempt.status, status, "{how:?}: {attempt:?}");

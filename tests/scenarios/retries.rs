@@ -49,7 +49,7 @@ async fn a_receiver_failing_twice_gets_three_attempts_of_the_same_delivery() {
         got[1].at.duration_since(got[0].at) >= Duration::from_millis(900),
         "retries wait for the schedule"
     );
-    let d = app.store.delivery("acme", &id).await.unwrap().unwrap();
+    let d = app.db.delivery("acme", &id).await.unwrap().unwrap();
     let statuses: Vec<Option<u16>> = d.attempts.iter().map(|a| a.status).collect();
     assert_eq!(statuses, [Some(500), Some(503), Some(200)]);
     assert_eq!(d.attempt_count, 3);
@@ -78,7 +78,7 @@ async fn a_receiver_that_always_fails_gets_the_whole_schedule_then_the_delivery_
     app.wait_for_status("acme", &id, "failed").await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(rx.count(), 4, "1 attempt + 3 retries, no more");
-    let d = app.store.delivery("acme", &id).await.unwrap().unwrap();
+    let d = app.db.delivery("acme", &id).await.unwrap().unwrap();
     assert_eq!(d.attempts.len(), 4);
     assert_eq!(d.next_attempt_at, None);
     assert!(

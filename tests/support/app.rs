@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
 use crate::{amqp_url, redis_url, unique_prefix, wait_until};
+use hookpost_db::Db;
 
 /// The operators' token of every test deployment: random-looking, 32+ characters, as
 /// hookpost requires.
@@ -74,6 +75,8 @@ pub struct TestApp {
     pub base: String,
     pub http: reqwest::Client,
     pub store: Store,
+    /// The log's database (the test's own).
+    pub db: Db,
     /// Extra role sets started on the same prefix (more workers, schedulers).
     pub others: Vec<Running>,
     finished: bool,
@@ -84,6 +87,7 @@ impl TestApp {
         Config {
             amqp_url: opts.amqp_url.clone().unwrap_or_else(amqp_url),
             redis_url: opts.redis_url.clone().unwrap_or_else(redis_url),
+            database_url: crate::database_url(prefix),
             admin_token: Some(ADMIN_TOKEN.into()),
             prefix: prefix.to_owned(),
             retry_schedule: RetrySchedule::parse(opts.retry).expect("a valid schedule"),
@@ -120,12 +124,14 @@ impl TestApp {
             .map(|a| format!("http://{a}"))
             .unwrap_or_default();
         let store = running.store.clone();
+        let db = running.db.clone();
         TestApp {
             config,
             running: Some(running),
             base,
             http: reqwest::Client::new(),
             store,
+            db,
             others: Vec::new(),
             finished: false,
         }
@@ -407,7 +413,7 @@ impl TestApp {
         got: &[crate::receiver::Received],
     ) -> (Duration, Option<u64>) {
         let gap = got[1].at.duration_since(got[0].at);
-        let d = self.store.delivery(tenant, &got[0].delivery_id()).await;
+        let d = self.db.delivery(tenant, &got[0].delivery_id()).await;
         let d = d.unwrap().expect("the delivery is in the log");
         (gap, d.attempts[0].retry_after_s)
     }
@@ -418,7 +424,7 @@ impl TestApp {
             &format!("{id} {status} in the log"),
             Duration::from_secs(30),
             || async {
-                self.store
+                self.db
                     .delivery(tenant, id)
                     .await
                     .unwrap()
@@ -452,6 +458,9 @@ impl TestApp {
 
 async fn start(config: &Config, roles: Roles) -> Running {
     // What an operator does once per deployment (`hookpost admin init`).
+    hookpost::migrate(config)
+        .await
+        .expect("the test's database");
     hookpost::store(config)
         .unwrap()
         .init_marker()
@@ -499,6 +508,7 @@ async fn cleanup(config: &Config) {
         }
         let _ = conn.close(200, "done".into()).await;
     }
+    let _ = hookpost_db::migrate::drop_database(&config.database_url).await;
 }
 
 impl Drop for TestApp {

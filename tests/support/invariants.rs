@@ -178,7 +178,7 @@ impl Ledger {
                 tally.delivered += 1;
                 continue;
             }
-            let logged = app.store.delivery(&self.tenant, id).await.ok().flatten();
+            let logged = app.db.delivery(&self.tenant, id).await.ok().flatten();
             match logged {
                 Some(d) if d.status.as_str() == "failed" && d.attempts.len() >= max_attempts => {
                     tally.failed += 1

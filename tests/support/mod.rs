@@ -59,6 +59,14 @@ pub fn amqp_url() -> String {
         .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
 }
 
+/// The database of a test's `prefix`, on the shared PostgreSQL (made by the test's
+/// start, dropped by its cleanup).
+pub fn database_url(prefix: &str) -> String {
+    let server = std::env::var("HOOKPOST_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    hookpost_db::scratch::with_database(&server, &prefix.to_ascii_lowercase())
+}
+
 /// The shared Redis, or with `HOOKPOST_TEST_REDIS=cluster` a Redis Cluster of the tests'
 /// own ([`redis_cluster::shared`]).
 pub fn redis_url() -> String {

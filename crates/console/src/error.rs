@@ -29,8 +29,14 @@ impl PageError {
 
 impl From<ServiceError> for PageError {
     fn from(e: ServiceError) -> Self {
-        if let ServiceError::StoreUnavailable(cause) = &e {
-            tracing::warn!(error = %cause, "console: store unavailable");
+        match &e {
+            ServiceError::StoreUnavailable(cause) => {
+                tracing::warn!(error = %cause, "console: store unavailable")
+            }
+            ServiceError::DatabaseUnavailable(cause) => {
+                tracing::warn!(error = %cause, "console: database unavailable")
+            }
+            _ => {}
         }
         let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
         PageError::Status(status, e.to_string())
@@ -39,6 +45,12 @@ impl From<ServiceError> for PageError {
 
 impl From<hookpost_store::StoreError> for PageError {
     fn from(e: hookpost_store::StoreError) -> Self {
+        ServiceError::from(e).into()
+    }
+}
+
+impl From<hookpost_db::DbError> for PageError {
+    fn from(e: hookpost_db::DbError) -> Self {
         ServiceError::from(e).into()
     }
 }

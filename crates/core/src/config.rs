@@ -12,6 +12,10 @@ pub struct Config {
     pub amqp_url: String,
     /// `HOOKPOST_REDIS_URL`
     pub redis_url: String,
+    /// `HOOKPOST_DATABASE_URL`: PostgreSQL, the system of record of the delivery log.
+    pub database_url: String,
+    /// `HOOKPOST_DATABASE_POOL`: connections to PostgreSQL one process holds at most.
+    pub database_pool: usize,
     /// `HOOKPOST_HTTP_ADDR`: the API (ingest), and `/metrics` of `hookpost all`.
     pub http_addr: SocketAddr,
     /// `HOOKPOST_HTTP_HEADER_TIMEOUT`: how long a client may take to send a request's
@@ -146,6 +150,7 @@ impl std::fmt::Debug for Config {
         f.debug_struct("Config")
             .field("amqp_url", &redact_url(&self.amqp_url))
             .field("redis_url", &redact_url(&self.redis_url))
+            .field("database_url", &redact_url(&self.database_url))
             .field("http_addr", &self.http_addr)
             .field("metrics_addr", &self.metrics_addr)
             .field("admin_token", &self.admin_token.as_ref().map(|_| "<set>"))
@@ -185,6 +190,8 @@ impl Default for Config {
         Config {
             amqp_url: "amqp://guest:guest@127.0.0.1:5672/%2f".into(),
             redis_url: "redis://127.0.0.1:6379/".into(),
+            database_url: "postgres://postgres@127.0.0.1:5432/hookpost".into(),
+            database_pool: 8,
             http_addr: "127.0.0.1:8080".parse().expect("address"),
             http_header_timeout: Duration::from_secs(10),
             http_request_timeout: Duration::from_secs(60),
@@ -260,6 +267,8 @@ hook's secret), and give every role the same value";
 pub const VARIABLES: &[&str] = &[
     "HOOKPOST_AMQP_URL",
     "HOOKPOST_REDIS_URL",
+    "HOOKPOST_DATABASE_URL",
+    "HOOKPOST_DATABASE_POOL",
     "HOOKPOST_HTTP_ADDR",
     "HOOKPOST_HTTP_HEADER_TIMEOUT",
     "HOOKPOST_HTTP_REQUEST_TIMEOUT",
@@ -351,6 +360,8 @@ impl Config {
         let mut env = vec![
             ("HOOKPOST_AMQP_URL", self.amqp_url.clone()),
             ("HOOKPOST_REDIS_URL", self.redis_url.clone()),
+            ("HOOKPOST_DATABASE_URL", self.database_url.clone()),
+            ("HOOKPOST_DATABASE_POOL", self.database_pool.to_string()),
             ("HOOKPOST_PREFIX", self.prefix.clone()),
             ("HOOKPOST_RETRY_SCHEDULE", schedule.join(",")),
             (
@@ -403,6 +414,12 @@ impl Config {
         }
         if let Some((_, v)) = var("HOOKPOST_REDIS_URL") {
             c.redis_url = v;
+        }
+        if let Some((_, v)) = var("HOOKPOST_DATABASE_URL") {
+            c.database_url = v;
+        }
+        if let Some(v) = var("HOOKPOST_DATABASE_POOL") {
+            c.database_pool = positive(v)?;
         }
         if let Some(v) = var("HOOKPOST_HTTP_ADDR") {
             c.http_addr = parsed(v)?;

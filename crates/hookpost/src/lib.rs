@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use hookpost_core::labels::Role;
 use hookpost_core::Config;
+use hookpost_db::{Db, DbOptions};
 use hookpost_ops::{Metrics, Readiness};
 use hookpost_store::{Store, StoreOptions};
 use tokio::net::TcpListener;
@@ -56,6 +57,7 @@ pub struct Running {
     pub metrics: Arc<Metrics>,
     pub readiness: Readiness,
     pub store: Store,
+    pub db: Db,
     pub tasks: JoinSet<()>,
     pub cancel: CancellationToken,
 }
@@ -71,6 +73,27 @@ impl Running {
 /// Opens the store described by `config`.
 pub fn store(config: &Config) -> Result<Store, hookpost_store::StoreError> {
     Store::connect(&StoreOptions::of(config))
+}
+
+/// Opens the database described by `config` (inside a tokio runtime), its writes and
+/// pool counted in `metrics`.
+pub fn db(config: &Config, metrics: Option<&Metrics>) -> Result<Db, hookpost_db::DbError> {
+    let metrics = metrics.map(|m| hookpost_db::DbMetrics {
+        batch_size: m.db_batch_size.clone(),
+        commit_seconds: m.db_commit_seconds.clone(),
+        pool_wait_seconds: m.db_pool_wait_seconds.clone(),
+    });
+    Db::connect(&DbOptions::of(config), metrics)
+}
+
+/// Brings the database up to this build's schema (`hookpost admin migrate`), creating
+/// it first when the server has no such database: what `hookpost all` and `hookpost
+/// admin init` do too.
+pub async fn migrate(
+    config: &Config,
+) -> Result<hookpost_db::migrate::Migrated, hookpost_db::DbError> {
+    hookpost_db::migrate::create_database(&config.database_url).await?;
+    hookpost_db::migrate::migrate(&db(config, None)?).await
 }
 
 /// Re-seals every hook of every tenant under the current `HOOKPOST_SECRET_KEY` key
@@ -109,6 +132,16 @@ pub async fn start(
         metrics.role_started(*role);
     }
     let readiness = Readiness::default();
+    // PostgreSQL holds the log: `hookpost all` brings its schema up to date by itself;
+    // the separate roles refuse a schema other than theirs (`hookpost admin migrate`).
+    let invalid = |e: hookpost_db::DbError| {
+        std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string())
+    };
+    if roles == Roles::ALL {
+        migrate(&config).await.map_err(invalid)?;
+    }
+    let db = db(&config, Some(&metrics)).map_err(invalid)?;
+    hookpost_db::migrate::check(&db).await.map_err(invalid)?;
     // `hookpost all` is the one-machine default: it sets up its keyspace by itself. The
     // separate roles never do: against a Redis without the marker they wait, not ready,
     // until an operator runs `hookpost admin init`. Otherwise a role restarted against a
@@ -135,6 +168,7 @@ pub async fn start(
         metrics: metrics.clone(),
         readiness: readiness.clone(),
         store: store.clone(),
+        db: db.clone(),
         tasks: JoinSet::new(),
         cancel: cancel.clone(),
     };
@@ -145,6 +179,7 @@ pub async fn start(
         let worker = hookpost_worker::Worker::new(
             config.clone(),
             store.clone(),
+            db.clone(),
             sender.clone(),
             metrics.clone(),
             readiness.clone(),
@@ -159,6 +194,7 @@ pub async fn start(
         let scheduler = hookpost_scheduler::Scheduler::new(
             config.clone(),
             store.clone(),
+            db.clone(),
             metrics.clone(),
             readiness.clone(),
         );
@@ -171,6 +207,7 @@ pub async fn start(
         let state = hookpost_service::AppState::new(
             config.clone(),
             store.clone(),
+            db.clone(),
             sender.clone(),
             metrics.clone(),
             readiness.clone(),
@@ -198,8 +235,25 @@ pub async fn start(
             }
         });
     }
+    tasks.spawn(probe_database(db, readiness.clone(), cancel.clone()));
     running.tasks = tasks;
     Ok(running)
+}
+
+/// Keeps `/readyz`'s `postgres` check current: ready only while a query succeeds.
+async fn probe_database(db: Db, readiness: Readiness, cancel: CancellationToken) {
+    const CHECK: &str = "postgres";
+    readiness.expect(&[CHECK]);
+    loop {
+        match db.ping().await {
+            Ok(()) => readiness.ok(CHECK),
+            Err(e) => readiness.fail(CHECK, e.to_string()),
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+        }
+    }
 }
 
 /// Reads what Redis keeps on disk and says so: one warning when it keeps nothing (a

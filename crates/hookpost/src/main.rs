@@ -128,8 +128,9 @@ enum AuditCommand {
 
 #[derive(Subcommand)]
 enum AdminCommand {
-    /// Writes the keyspace marker: once when a deployment is set up, or with --force to
-    /// accept a Redis that lost its data as the new, empty truth.
+    /// Applies the database schema (as `migrate`), then writes the keyspace marker: once
+    /// when a deployment is set up, or with --force to accept a Redis that lost its data
+    /// as the new, empty truth.
     Init {
         #[arg(long)]
         force: bool,
@@ -137,6 +138,25 @@ enum AdminCommand {
     /// Re-encrypts every hook's secrets and header values under the current (first)
     /// key of HOOKPOST_SECRET_KEY. Safe while hookpost runs, and to run again.
     RotateSecretKey,
+    /// Brings the PostgreSQL schema up to this build's version (creating the database
+    /// when the server has none of that name). Safe to run again and from several
+    /// processes at once; migrations only go forward.
+    Migrate,
+}
+
+/// `hookpost admin migrate`, and the first step of `init`.
+async fn migrate(config: &Config) -> anyhow::Result<()> {
+    let done = hookpost::migrate(config)
+        .await
+        .context("could not migrate the database (HOOKPOST_DATABASE_URL)")?;
+    match done.from == done.to {
+        true => println!("database schema at version {}; nothing to do", done.to),
+        false => println!(
+            "database schema migrated from version {} to {}",
+            done.from, done.to
+        ),
+    }
+    Ok(())
 }
 
 fn main() -> anyhow::Result<()> {
@@ -213,8 +233,12 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Admin {
+            command: AdminCommand::Migrate,
+        } => migrate(&config).await,
+        Command::Admin {
             command: AdminCommand::Init { force },
         } => {
+            migrate(&config).await?;
             let store = hookpost::store(&config)?;
             if store.marker_present().await? {
                 println!("keyspace marker already present; nothing to do");

@@ -56,6 +56,14 @@ pub struct Metrics {
     pub dead_letters: IntCounterVec,
     pub amqp_reconnects: IntCounterVec,
     pub redis_errors: IntCounterVec,
+    /// PostgreSQL statements that failed, by role.
+    pub db_errors: IntCounterVec,
+    /// Writes (one event's outcomes each) committed in one transaction.
+    pub db_batch_size: Histogram,
+    /// From `BEGIN` to the answer of `COMMIT`, for the worker's group writes.
+    pub db_commit_seconds: Histogram,
+    /// How long a PostgreSQL query waited for a connection of the pool.
+    pub db_pool_wait_seconds: Histogram,
     /// API and console requests by route (its pattern), method and status code.
     pub http_request_duration: HistogramVec,
     /// 1, labelled with the version and the git commit of the build.
@@ -98,6 +106,18 @@ fn histogram_vec(
     r.register(Box::new(h.clone())).expect("registered once");
     h
 }
+
+fn histogram(r: &Registry, name: &str, help: &str, buckets: &[f64]) -> Histogram {
+    let opts = HistogramOpts::new(name, help).buckets(buckets.to_vec());
+    let h = Histogram::with_opts(opts).expect("valid metric");
+    r.register(Box::new(h.clone())).expect("registered once");
+    h
+}
+
+/// Database waits and commits: sub-millisecond to seconds.
+const DB_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+];
 
 fn gauge(r: &Registry, name: &str, help: &str) -> IntGauge {
     let g = IntGauge::new(name, help).expect("valid metric");
@@ -275,6 +295,30 @@ impl Metrics {
                 "Redis commands that failed.",
                 &["role"],
             ),
+            db_errors: counter_vec(
+                &r,
+                "hookpost_db_errors_total",
+                "PostgreSQL statements that failed.",
+                &["role"],
+            ),
+            db_batch_size: histogram(
+                &r,
+                "hookpost_db_batch_size",
+                "Writes (one event's outcomes each) committed in one PostgreSQL transaction.",
+                &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0],
+            ),
+            db_commit_seconds: histogram(
+                &r,
+                "hookpost_db_commit_seconds",
+                "From BEGIN to the answer of COMMIT of the worker's group writes.",
+                DB_BUCKETS,
+            ),
+            db_pool_wait_seconds: histogram(
+                &r,
+                "hookpost_db_pool_wait_seconds",
+                "How long a PostgreSQL query waited for a pooled connection.",
+                DB_BUCKETS,
+            ),
             broker_errors: counter_vec(
                 &r,
                 "hookpost_broker_errors_total",
@@ -366,6 +410,7 @@ impl Metrics {
         for role in Role::ALL {
             m.amqp_reconnects.with_label_values(&[role.as_str()]);
             m.redis_errors.with_label_values(&[role.as_str()]);
+            m.db_errors.with_label_values(&[role.as_str()]);
             m.broker_errors.with_label_values(&[role.as_str()]);
         }
         for reason in hookpost_core::labels::DeferReason::ALL {
@@ -512,6 +557,10 @@ mod tests {
             ("hookpost_ordering_blocks_total", &[]),
             ("hookpost_redis_errors_total", &["role"]),
             ("hookpost_broker_errors_total", &["role"]),
+            ("hookpost_db_errors_total", &["role"]),
+            ("hookpost_db_batch_size", &[]),
+            ("hookpost_db_commit_seconds", &[]),
+            ("hookpost_db_pool_wait_seconds", &[]),
             ("hookpost_redis_persistence", &["mode"]),
             ("hookpost_retries_claimed_total", &[]),
             ("hookpost_retries_due", &[]),
@@ -544,7 +593,7 @@ mod tests {
             }
         }
         let roles = &["ingest", "scheduler", "worker"][..];
-        let pinned: [(&str, &str, &[&str]); 12] = [
+        let pinned: [(&str, &str, &[&str]); 13] = [
             (
                 "hookpost_deliveries_deferred_total",
                 "reason",
@@ -571,6 +620,7 @@ mod tests {
             ),
             ("hookpost_amqp_reconnects_total", "role", roles),
             ("hookpost_redis_errors_total", "role", roles),
+            ("hookpost_db_errors_total", "role", roles),
             ("hookpost_broker_errors_total", "role", roles),
             (
                 "hookpost_filter_budget_exhausted_total",

@@ -34,6 +34,8 @@ const STATS_EVERY: Duration = Duration::from_secs(1);
 pub struct Scheduler {
     config: Config,
     store: Store,
+    /// PostgreSQL, whose log partitions this role keeps.
+    db: hookpost_db::Db,
     publisher: Publisher,
     metrics: Arc<Metrics>,
     checks: RoleChecks,
@@ -43,6 +45,7 @@ impl Scheduler {
     pub fn new(
         config: Config,
         store: Store,
+        db: hookpost_db::Db,
         metrics: Arc<Metrics>,
         readiness: Readiness,
     ) -> Arc<Scheduler> {
@@ -57,6 +60,7 @@ impl Scheduler {
             checks: RoleChecks::new(Role::Scheduler, &readiness, &metrics),
             config,
             store,
+            db,
             publisher,
             metrics,
         })
@@ -134,6 +138,7 @@ impl Scheduler {
 pub async fn run(s: Arc<Scheduler>, cancel: CancellationToken) {
     s.checks.broker(s.publisher.ready().await);
     info!(shards = s.store.retry_shards(), "scheduler running");
+    let partitions = tokio::spawn(keep_partitions(s.db.clone(), cancel.clone()));
     let mut last_stats: Option<Instant> = None;
     let mut backoff = s.config.scheduler_interval;
     loop {
@@ -158,6 +163,29 @@ pub async fn run(s: Arc<Scheduler>, cancel: CancellationToken) {
             _ = tokio::time::sleep(pause) => {}
         }
     }
+    partitions.abort();
     s.publisher.close().await;
     info!("scheduler stopped");
+}
+
+/// How often the log's partitions are looked after: days are made two ahead, so a
+/// missed round or a scheduler down for hours costs nothing.
+const PARTITIONS_EVERY: Duration = Duration::from_secs(600);
+
+/// Makes the log's coming days and drops those past the retention, now and every
+/// [`PARTITIONS_EVERY`] (several schedulers take turns through an advisory lock).
+async fn keep_partitions(db: hookpost_db::Db, cancel: CancellationToken) {
+    loop {
+        let pause = match hookpost_db::partitions::upkeep(&db).await {
+            Ok(_) => PARTITIONS_EVERY,
+            Err(e) => {
+                warn!(error = %e, "could not look after the log's partitions; trying again");
+                Duration::from_secs(10)
+            }
+        };
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(pause) => {}
+        }
+    }
 }

@@ -1,9 +1,10 @@
 //! The delivery log (HappyFox's "webhooks log"), event lookup, resend and skip, each
-//! scoped to one tenant. Times are milliseconds since the epoch.
+//! scoped to one tenant. Times are milliseconds since the epoch. The log is read from
+//! PostgreSQL; whether a delivery blocks its ordering key is ordering state, in Redis.
 
 use hookpost_broker::Outgoing;
 use hookpost_core::task::{AttemptTask, Task};
-use hookpost_store::events::StoredEvent;
+use hookpost_db::log::{Filter, LoggedEvent};
 use hookpost_store::log::{Delivery, Status};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -65,14 +66,16 @@ pub async fn list(state: &AppState, tenant: &str, q: ListQuery) -> Result<Value,
     };
     let cursor = q.cursor.as_deref().filter(|c| !c.is_empty());
     let cursor = cursor.map(parse_cursor).transpose()?;
-    let keep = |d: &Delivery| {
-        q.hook.as_ref().is_none_or(|h| &d.hook_id == h)
-            && status.is_none_or(|s| d.status == s)
-            && q.event.as_ref().is_none_or(|e| &d.kind == e)
+    let filter = Filter {
+        hook: q.hook.as_deref(),
+        status,
+        kind: q.event.as_deref(),
+        from: q.from,
+        to: q.to,
     };
     let (page, next) = state
-        .store
-        .deliveries_page(tenant, cursor, (q.from, q.to), limit, keep)
+        .db
+        .deliveries_page(tenant, &filter, cursor.as_ref(), limit)
         .await?;
     let items: Vec<Value> = page.iter().map(summary).collect();
     Ok(json!({
@@ -84,11 +87,13 @@ pub async fn list(state: &AppState, tenant: &str, q: ListQuery) -> Result<Value,
 /// A tenant's delivery `id`; not found when the tenant has no such delivery.
 pub async fn get(state: &AppState, tenant: &str, id: &str) -> Result<Delivery, ServiceError> {
     let id = crate::path_id::delivery(id)?;
-    state
-        .store
+    let mut d = state
+        .db
         .delivery(tenant, id)
         .await?
-        .ok_or(ServiceError::NotFound("delivery"))
+        .ok_or(ServiceError::NotFound("delivery"))?;
+    d.blocking = state.store.blocking(tenant, &[id]).await?[0];
+    Ok(d)
 }
 
 /// A tenant's event and every delivery it caused, as `GET /v1/events/{id}` shows them.
@@ -107,14 +112,20 @@ pub async fn event_with_deliveries(
     state: &AppState,
     tenant: &str,
     id: &str,
-) -> Result<(StoredEvent, Vec<Delivery>), ServiceError> {
+) -> Result<(LoggedEvent, Vec<Delivery>), ServiceError> {
     let id = crate::path_id::event(id)?;
     let e = state
-        .store
+        .db
         .event(tenant, id)
         .await?
         .ok_or(ServiceError::NotFound("event"))?;
-    Ok((e, state.store.event_deliveries(tenant, id).await?))
+    let mut deliveries = state.db.event_deliveries(tenant, id).await?;
+    let ids: Vec<&str> = deliveries.iter().map(|d| d.id.as_str()).collect();
+    let blocking = state.store.blocking(tenant, &ids).await?;
+    for (d, b) in deliveries.iter_mut().zip(blocking) {
+        d.blocking = b;
+    }
+    Ok((e, deliveries))
 }
 
 /// Queues attempts through RabbitMQ like any delivery; `Ok` once it confirmed them all.
@@ -220,13 +231,18 @@ pub async fn resend_failed_since(
         .hook(tenant, hook_id)
         .await?
         .ok_or(ServiceError::NotFound("hook"))?;
-    let keep = |d: &Delivery| d.hook_id == hook_id && d.status == Status::Failed;
+    let failed = Filter {
+        hook: Some(hook_id),
+        status: Some(Status::Failed),
+        from: since,
+        ..Filter::default()
+    };
     let mut queued = 0;
     let mut cursor = None;
     loop {
         let (page, next) = state
-            .store
-            .deliveries_page(tenant, cursor, (since, None), 100, keep)
+            .db
+            .deliveries_page(tenant, &failed, cursor.as_ref(), 100)
             .await?;
         queue_resends(state, tenant, &page).await?;
         queued += page.len();

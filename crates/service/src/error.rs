@@ -33,6 +33,8 @@ pub enum ServiceError {
     SecretsUnreadable,
     #[error("the audit log cannot be written; nothing was done")]
     AuditUnavailable(#[source] hookpost_store::StoreError),
+    #[error("the database (PostgreSQL) is unavailable; nothing was changed")]
+    DatabaseUnavailable(#[source] hookpost_db::DbError),
 }
 
 impl ServiceError {
@@ -50,7 +52,8 @@ impl ServiceError {
             | ServiceError::StoreUnavailable(_)
             | ServiceError::KeyspaceMissing
             | ServiceError::SecretsUnreadable
-            | ServiceError::AuditUnavailable(_) => 503,
+            | ServiceError::AuditUnavailable(_)
+            | ServiceError::DatabaseUnavailable(_) => 503,
         }
     }
 
@@ -69,6 +72,7 @@ impl ServiceError {
             ServiceError::KeyspaceMissing => "keyspace_missing",
             ServiceError::SecretsUnreadable => "secrets_unreadable",
             ServiceError::AuditUnavailable(_) => "audit_unavailable",
+            ServiceError::DatabaseUnavailable(_) => "database_unavailable",
         }
     }
 
@@ -99,6 +103,12 @@ impl From<hookpost_store::StoreError> for ServiceError {
             }
             e => ServiceError::StoreUnavailable(e),
         }
+    }
+}
+
+impl From<hookpost_db::DbError> for ServiceError {
+    fn from(e: hookpost_db::DbError) -> Self {
+        ServiceError::DatabaseUnavailable(e)
     }
 }
 

@@ -18,6 +18,8 @@ pub struct AppState {
     /// Failed authentications per client address.
     pub throttle: throttle::Throttle,
     pub store: Store,
+    /// PostgreSQL: the delivery log's reads.
+    pub db: hookpost_db::Db,
     pub publisher: Publisher,
     /// For test sends: the same client and egress rules as the workers'.
     pub sender: hookpost_delivery::Sender,
@@ -39,6 +41,7 @@ impl AppState {
     pub fn new(
         config: Config,
         store: Store,
+        db: hookpost_db::Db,
         sender: hookpost_delivery::Sender,
         metrics: Arc<Metrics>,
         readiness: Readiness,
@@ -57,6 +60,7 @@ impl AppState {
             throttle: throttle::Throttle::new(&config),
             config,
             store,
+            db,
             publisher,
             metrics,
             readiness,

@@ -5,27 +5,39 @@ use std::sync::Arc;
 
 use hookpost_core::secret_key::SecretKeys;
 use hookpost_core::Config;
+use hookpost_db::scratch::Scratch;
+use hookpost_db::{Db, DbOptions};
 use hookpost_store::{Store, StoreOptions};
 use serde_json::json;
 
 use crate::hooks::{self, HookInput};
 use crate::{deliveries, tenants, AppState, ServiceError, SharedState};
 
-fn state() -> SharedState {
+/// A state on its own Redis prefix and its own database (dropped with the guard).
+async fn state() -> (SharedState, Scratch) {
+    let id = hookpost_core::ids::random_id("t");
+    let name = format!("hookpost_svc_test_{}", &id[2..]);
+    let scratch = Scratch::create(&Config::default().database_url, &name)
+        .await
+        .expect("PostgreSQL on 127.0.0.1:5432");
     let config = Config {
-        prefix: format!("hookpost-svc-test-{}", hookpost_core::ids::random_id("t")),
+        prefix: format!("hookpost-svc-test-{id}"),
+        database_url: scratch.url.clone(),
         allow_private_targets: true,
         secret_keys: Some(SecretKeys::parse(&SecretKeys::generate("k1")).unwrap()),
         ..Config::default()
     };
     let store = Store::connect(&StoreOptions::of(&config)).unwrap();
-    AppState::new(
+    let db = Db::connect(&DbOptions::of(&config), None).unwrap();
+    let state = AppState::new(
         config.clone(),
         store,
+        db,
         hookpost_delivery::Sender::new(&config),
         Arc::new(Default::default()),
         Default::default(),
-    )
+    );
+    (state, scratch)
 }
 
 fn input(v: serde_json::Value) -> HookInput {
@@ -41,7 +53,7 @@ fn code(r: Result<impl Sized, ServiceError>) -> &'static str {
 
 #[tokio::test]
 async fn bad_input_is_refused_with_its_code_before_anything_is_written() {
-    let s = state();
+    let (s, _db) = state().await;
     let no_events = input(json!({ "url": "http://127.0.0.1:9999/h" }));
     assert_eq!(
         code(hooks::create(&s, "acme", no_events).await),
@@ -97,7 +109,7 @@ async fn bad_input_is_refused_with_its_code_before_anything_is_written() {
 
 #[tokio::test]
 async fn unknown_and_malformed_ids_are_not_found() {
-    let s = state();
+    let (s, _db) = state().await;
     let unknown = hookpost_core::ids::ordered_id("hook");
     for id in [unknown.as_str(), "hook_1:rate", "x}:hooks"] {
         assert!(matches!(
@@ -132,7 +144,7 @@ async fn unknown_and_malformed_ids_are_not_found() {
 
 #[tokio::test]
 async fn a_tenant_never_reaches_another_tenants_hook() {
-    let s = state();
+    let (s, _db) = state().await;
     let given = input(json!({ "url": "http://127.0.0.1:9999/h", "events": ["*"] }));
     let hook = hooks::create(&s, "acme", given).await.unwrap();
     let id = hook.id.as_str();

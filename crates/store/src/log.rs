@@ -1,10 +1,8 @@
-//! The delivery log: one record per delivery (event × hook) with its attempts.
-//! Every key expires after the retention; the index is trimmed on each write.
-
-use std::collections::HashMap;
+//! Each delivery's hot state (event × hook): its status, attempt count, the body's hook
+//! snapshot and its last attempt, for the next attempt, ordering and the failing streak.
+//! The log's truth is in PostgreSQL (hookpost-db); these keys expire after the retention.
 
 use hookpost_core::outcome::Attempt;
-use redis::AsyncCommands;
 use serde::Serialize;
 
 use crate::durable::Durable;
@@ -120,12 +118,9 @@ impl Store {
     ) -> Result<Recorded> {
         let mut inv = self.scripts.record.prepare_invoke();
         inv.key(self.keys.event(tenant, event_id))
-            .key(self.keys.log(tenant))
-            .key(self.keys.event_deliveries(tenant, event_id))
             .key(self.keys.hook_failing(tenant));
         inv.arg(if event_done { "1" } else { "0" })
             .arg(self.retention_secs)
-            .arg(self.retention_secs * 1000)
             .arg(failing_span_ms);
         for r in records {
             inv.key(self.keys.delivery(tenant, r.delivery_id))
@@ -156,6 +151,20 @@ impl Store {
         })
     }
 
+    /// Whether each of some deliveries of a tenant holds its ordering key, failed for
+    /// good (set by the ordering scripts on the delivery's state).
+    pub async fn blocking(&self, tenant: &str, ids: &[&str]) -> Result<Vec<bool>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for id in ids {
+            pipe.hget(self.keys.delivery(tenant, id), "blocking");
+        }
+        let raw: Vec<Option<String>> = pipe.query_async(&mut self.conn()).await?;
+        Ok(raw.iter().map(|b| b.as_deref() == Some("1")).collect())
+    }
+
     /// The statuses of some deliveries of a tenant (`None`: no record).
     pub async fn statuses(&self, tenant: &str, ids: &[String]) -> Result<Vec<Option<Status>>> {
         if ids.is_empty() {
@@ -172,7 +181,8 @@ impl Store {
             .collect())
     }
 
-    /// One delivery with its attempts.
+    /// One delivery's hot state, with its last attempt only (the log, with every
+    /// attempt, is PostgreSQL's).
     pub async fn delivery(&self, tenant: &str, id: &str) -> Result<Option<Delivery>> {
         let (fields, attempts): (std::collections::HashMap<String, String>, Vec<String>) =
             redis::pipe()
@@ -223,141 +233,5 @@ impl Store {
             (Some(hook), Some(status)) => Some((hook, attempts.unwrap_or(0), status)),
             _ => None,
         })
-    }
-
-    /// The deliveries an event caused.
-    pub async fn event_deliveries(&self, tenant: &str, event_id: &str) -> Result<Vec<Delivery>> {
-        let mut ids: Vec<String> = self
-            .conn()
-            .smembers(self.keys.event_deliveries(tenant, event_id))
-            .await?;
-        ids.sort();
-        let mut out = Vec::new();
-        for id in ids {
-            if let Some(d) = self.delivery(tenant, &id).await? {
-                out.push(d);
-            }
-        }
-        Ok(out)
-    }
-
-    /// One page of a tenant's log, newest first: deliveries that pass `keep`, created in
-    /// `range` (ms, inclusive), scanning at most 10,000 entries. `cursor` is
-    /// `(created_ms, id)` of the last entry seen; the returned cursor continues after the
-    /// page (None at the end of the log).
-    pub async fn deliveries_page(
-        &self,
-        tenant: &str,
-        cursor: Option<(i64, String)>,
-        range: (Option<i64>, Option<i64>),
-        limit: usize,
-        keep: impl Fn(&Delivery) -> bool,
-    ) -> Result<(Vec<Delivery>, Option<(i64, String)>)> {
-        const BATCH: isize = 200;
-        const SCAN_LIMIT: usize = 10_000;
-        let max = match (&cursor, range.1) {
-            (Some((score, _)), Some(to)) => (*score).min(to),
-            (Some((score, _)), None) => *score,
-            (None, Some(to)) => to,
-            (None, None) => i64::MAX,
-        };
-        let min = range.0.unwrap_or(0);
-        let mut page = Vec::new();
-        let mut offset = 0isize;
-        let mut scanned = 0usize;
-        loop {
-            let entries: Vec<(String, f64)> = redis::cmd("ZREVRANGEBYSCORE")
-                .arg(self.keys.log(tenant))
-                .arg(max)
-                .arg(min)
-                .arg("WITHSCORES")
-                .arg("LIMIT")
-                .arg(offset)
-                .arg(BATCH)
-                .query_async(&mut self.conn())
-                .await?;
-            if entries.is_empty() {
-                return Ok((page, None));
-            }
-            offset += entries.len() as isize;
-            for (id, score) in entries {
-                let score = score as i64;
-                // Entries at the cursor's own time up to the cursor were shown already
-                // (equal scores come in descending id order).
-                if let Some((cs, cid)) = &cursor {
-                    if score == *cs && id.as_str() >= cid.as_str() {
-                        continue;
-                    }
-                }
-                scanned += 1;
-                if let Some(d) = self.delivery(tenant, &id).await? {
-                    if keep(&d) {
-                        page.push(d);
-                    }
-                }
-                if page.len() == limit || scanned >= SCAN_LIMIT {
-                    return Ok((page, Some((score, id))));
-                }
-            }
-        }
-    }
-
-    /// What each of a tenant's hooks saw among the deliveries created since `since_ms`,
-    /// reading at most `cap` of the newest; `true` beside it when the cap cut the scan.
-    pub async fn hook_activity(
-        &self,
-        tenant: &str,
-        since_ms: i64,
-        cap: usize,
-    ) -> Result<(HashMap<String, HookActivity>, bool)> {
-        const CHUNK: usize = 500;
-        let ids: Vec<String> = redis::cmd("ZREVRANGEBYSCORE")
-            .arg(self.keys.log(tenant))
-            .arg("+inf")
-            .arg(since_ms)
-            .arg("LIMIT")
-            .arg(0)
-            .arg(cap + 1)
-            .query_async(&mut self.conn())
-            .await?;
-        let truncated = ids.len() > cap;
-        let mut out: HashMap<String, HookActivity> = HashMap::new();
-        for chunk in ids[..ids.len().min(cap)].chunks(CHUNK) {
-            let mut pipe = redis::pipe();
-            for id in chunk {
-                pipe.cmd("HMGET").arg(self.keys.delivery(tenant, id)).arg(&[
-                    "hook_id",
-                    "status",
-                    "attempts",
-                    "updated_at",
-                ]);
-            }
-            type Fields = (Option<String>, Option<String>, Option<u64>, Option<i64>);
-            let rows: Vec<Fields> = pipe.query_async(&mut self.conn()).await?;
-            // Newest first: the first delivery seen of a hook is its latest.
-            for (hook, status, attempts, updated) in rows {
-                let (Some(hook), Some(status)) = (hook, status.as_deref().and_then(Status::parse))
-                else {
-                    continue; // expired since the index was read
-                };
-                let a = out.entry(hook).or_default();
-                let attempts = attempts.unwrap_or(0);
-                a.attempts += attempts;
-                // Every attempt but a delivered delivery's last one failed.
-                a.failed_attempts +=
-                    attempts.saturating_sub(u64::from(status == Status::Delivered));
-                a.last.get_or_insert((status, updated.unwrap_or(0)));
-            }
-        }
-        Ok((out, truncated))
-    }
-
-    /// Newest deliveries of a tenant, newest first (ids only).
-    pub async fn recent_deliveries(&self, tenant: &str, limit: usize) -> Result<Vec<String>> {
-        let ids: Vec<String> = self
-            .conn()
-            .zrevrange(self.keys.log(tenant), 0, limit.saturating_sub(1) as isize)
-            .await?;
-        Ok(ids)
     }
 }

@@ -41,6 +41,9 @@ impl Transient for PushError {
     fn transient(&self) -> bool {
         matches!(self, PushError::Store(_))
     }
+    fn errors<'a>(&self, m: &'a hookpost_ops::Metrics) -> &'a prometheus::IntCounterVec {
+        &m.redis_errors
+    }
 }
 
 /// A writer and its loop.

@@ -385,11 +385,9 @@ fn header<'a>(properties: &'a lapin::BasicProperties, name: &str) -> Option<&'a 
 /// Counts and logs a requeue by what failed, then pauses, so that an outage does not
 /// become a hot requeue loop.
 async fn requeue(worker: &Worker, why: Requeue) -> Settlement {
-    let role = [Role::Worker.as_str()];
-    match why.is_broker() {
-        true => worker.metrics.broker_errors.with_label_values(&role).inc(),
-        false => worker.metrics.redis_errors.with_label_values(&role).inc(),
-    }
+    why.errors(&worker.metrics)
+        .with_label_values(&[Role::Worker.as_str()])
+        .inc();
     warn!(error = %chain(&why), "requeueing a message");
     tokio::time::sleep(Duration::from_millis(500)).await;
     Settlement::Requeue

@@ -14,6 +14,7 @@ pub(crate) struct EventParts<'a> {
     pub kind: &'a str,
     pub data: &'a str,
     pub received_at: i64,
+    pub occurred_at: Option<&'a str>,
     /// `data` parsed, when a subscribed hook needed it (a filter, an ordering key).
     pub payload: Option<&'a serde_json::Value>,
     /// The W3C trace context the event came with: its attempts' spans join that trace.
@@ -28,6 +29,7 @@ impl<'a> EventParts<'a> {
             kind: &e.kind,
             data: &e.data,
             received_at: e.received_at,
+            occurred_at: e.occurred_at.as_deref(),
             payload: None,
             traceparent: e.traceparent.as_deref(),
         }

@@ -23,6 +23,8 @@ pub enum Disposition {
 pub enum Requeue {
     #[error("could not make the outcome durable")]
     Store(#[source] StoreError),
+    #[error("could not write the outcome to the log")]
+    Db(#[source] hookpost_db::DbError),
     #[error("could not move an event to the overflow queue")]
     Overflow(#[source] BrokerError),
     #[error("could not dead-letter the message")]
@@ -34,9 +36,19 @@ pub enum Requeue {
 }
 
 impl Requeue {
-    /// Whether RabbitMQ failed (else Redis did): which error metric counts it.
-    pub fn is_broker(&self) -> bool {
-        matches!(self, Requeue::Overflow(_) | Requeue::DeadLetter(_))
+    /// The error metric that counts it: RabbitMQ's, PostgreSQL's, else Redis's.
+    pub fn errors<'a>(&self, m: &'a hookpost_ops::Metrics) -> &'a prometheus::IntCounterVec {
+        match self {
+            Requeue::Overflow(_) | Requeue::DeadLetter(_) => &m.broker_errors,
+            Requeue::Db(_) => &m.db_errors,
+            _ => &m.redis_errors,
+        }
+    }
+}
+
+impl From<hookpost_db::DbError> for Requeue {
+    fn from(e: hookpost_db::DbError) -> Self {
+        Requeue::Db(e)
     }
 }
 

@@ -56,6 +56,7 @@ use std::sync::Arc;
 use hookpost_broker::{Publisher, Topology};
 use hookpost_core::labels::Role;
 use hookpost_core::Config;
+use hookpost_db::Db;
 use hookpost_delivery::hooks_cache::HooksCache;
 use hookpost_delivery::Sender;
 use hookpost_ops::{Metrics, Readiness, RoleChecks};
@@ -68,6 +69,8 @@ pub use consumer::{run, WorkerError};
 pub struct Worker {
     config: Config,
     store: Store,
+    /// PostgreSQL: the log's truth, written before each ack.
+    db: Db,
     topology: Topology,
     /// For dead letters and moves to the overflow queue (and the turns' hand-overs).
     publisher: Arc<Publisher>,
@@ -90,6 +93,7 @@ impl Worker {
     pub fn new(
         config: Config,
         store: Store,
+        db: Db,
         sender: Sender,
         metrics: Arc<Metrics>,
         readiness: Readiness,
@@ -124,6 +128,7 @@ impl Worker {
             topology,
             publisher,
             store,
+            db,
             checks: RoleChecks::new(Role::Worker, &readiness, &metrics),
             count_reconnect: Box::new(metrics.reconnect_counter(Role::Worker)),
             metrics,

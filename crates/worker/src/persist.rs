@@ -1,4 +1,4 @@
-//! A durable write tried again over a short Redis outage.
+//! A durable write tried again over a short Redis or PostgreSQL outage.
 
 use hookpost_core::labels::Role;
 use hookpost_ops::Metrics;
@@ -10,11 +10,29 @@ const DURABLE_WRITE_TRIES: u32 = 5;
 /// An error a durable write may outlast by trying again.
 pub(crate) trait Transient: std::fmt::Display {
     fn transient(&self) -> bool;
+    /// The error metric that counts it.
+    fn errors<'a>(&self, m: &'a Metrics) -> &'a prometheus::IntCounterVec;
 }
 
 impl Transient for hookpost_store::StoreError {
     fn transient(&self) -> bool {
         true
+    }
+    fn errors<'a>(&self, m: &'a Metrics) -> &'a prometheus::IntCounterVec {
+        &m.redis_errors
+    }
+}
+
+impl Transient for hookpost_db::DbError {
+    /// A schema the build does not know, or rows it cannot read, do not heal by waiting.
+    fn transient(&self) -> bool {
+        !matches!(
+            self,
+            hookpost_db::DbError::Schema(_) | hookpost_db::DbError::Corrupt(_)
+        )
+    }
+    fn errors<'a>(&self, m: &'a Metrics) -> &'a prometheus::IntCounterVec {
+        &m.db_errors
     }
 }
 
@@ -33,8 +51,7 @@ where
         match write().await {
             Ok(done) => return Ok(done),
             Err(e) if e.transient() => {
-                metrics
-                    .redis_errors
+                e.errors(metrics)
                     .with_label_values(&[Role::Worker.as_str()])
                     .inc();
                 warn!(error = %e, "could not store an outcome; trying again");

@@ -122,6 +122,7 @@ impl Worker {
                     kind: &event.kind,
                     data: event.data.get(),
                     received_at: now,
+                    occurred_at: event.occurred_at.as_deref(),
                     payload: None,
                     traceparent: event.traceparent.as_deref(),
                 });

@@ -53,7 +53,9 @@ impl Worker {
     }
 
     /// Puts an event's slow hooks' deliveries in their backlogs, then records its
-    /// outcomes. A backlog this worker has not seen armed gets its drain scheduled first.
+    /// outcomes: in the log (PostgreSQL, with the event itself on its first sight), then
+    /// in the hot state (Redis). A backlog this worker has not seen armed gets its drain
+    /// scheduled first.
     async fn record_with_backlog(
         &self,
         ev: &EventParts<'_>,
@@ -64,6 +66,20 @@ impl Worker {
         if !pushes.is_empty() {
             self.backlogs.push(ev.tenant, pushes).await?;
         }
+        let event = event_done.then(|| hookpost_db::EventRow {
+            id: ev.id.to_owned(),
+            kind: ev.kind.to_owned(),
+            occurred_at: ev.occurred_at.map(str::to_owned),
+            data: ev.data.to_owned(),
+        });
+        let batch = std::sync::Arc::new(hookpost_db::Batch::of(
+            ev.tenant,
+            ev.id,
+            ev.received_at,
+            event,
+            records,
+        ));
+        persist(&self.metrics, || self.db.write(batch.clone())).await?;
         let span = self.config.disable_after.as_millis() as i64;
         let record = || {
             self.store

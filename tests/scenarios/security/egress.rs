@@ -144,11 +144,11 @@ async fn one_delivery(base: &str, key: &str, hook_id: &str) -> String {
 /// The first attempt of delivery `id`, once one was made.
 async fn first_attempt(app: &TestApp, id: &str) -> hookpost_core::outcome::Attempt {
     wait_until("an attempt", Duration::from_secs(30), || async {
-        let d = app.store.delivery("acme", id).await.unwrap();
+        let d = app.db.delivery("acme", id).await.unwrap();
         d.is_some_and(|d| !d.attempts.is_empty())
     })
     .await;
-    let d = app.store.delivery("acme", id).await.unwrap().unwrap();
+    let d = app.db.delivery("acme", id).await.unwrap().unwrap();
     d.attempts[0].clone()
 }
 

@@ -20,11 +20,10 @@ use crate::session::Viewer;
 
 async fn owned(state: &SharedState, tenant: &str, id: &str) -> Result<Delivery, PageError> {
     let id = checked_id(id, hookpost_service::path_id::delivery)?;
-    state
-        .store
-        .delivery(tenant, id)
-        .await?
-        .ok_or_else(|| PageError::not_found("delivery"))
+    match hookpost_service::deliveries::get(state, tenant, id).await {
+        Err(hookpost_service::ServiceError::NotFound(_)) => Err(PageError::not_found("delivery")),
+        other => Ok(other?),
+    }
 }
 
 /// The headers attempt `a` went out with: its signature headers as the log kept them
@@ -184,8 +183,8 @@ async fn event_and_hook(
     state: &SharedState,
     tenant: &str,
     d: &Delivery,
-) -> Result<(Option<hookpost_store::events::StoredEvent>, Option<Hook>), PageError> {
-    let event = state.store.event(tenant, &d.event_id).await?;
+) -> Result<(Option<hookpost_db::log::LoggedEvent>, Option<Hook>), PageError> {
+    let event = state.db.event(tenant, &d.event_id).await?;
     let hook = state.store.hook(tenant, &d.hook_id).await?;
     Ok((event, hook))
 }

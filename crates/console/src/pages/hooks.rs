@@ -87,10 +87,7 @@ pub async fn list(
     };
     let hooks = state.store.hooks(tenant).await?;
     let since = hookpost_core::now_ms() - DAY_MS;
-    let (activity, cut) = state
-        .store
-        .hook_activity(tenant, since, ACTIVITY_SCAN)
-        .await?;
+    let (activity, cut) = state.db.hook_activity(tenant, since, ACTIVITY_SCAN).await?;
     let content = html! {
         div.title-row {
             h1 { "Hooks" }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use hookpost_service::SharedState;
-use hookpost_store::log::{Delivery, Status};
+use hookpost_store::log::Status;
 use maud::html;
 
 use super::query;
@@ -75,10 +75,14 @@ impl Filters {
         })
     }
 
-    fn keeps(&self, d: &Delivery) -> bool {
-        self.hook.as_ref().is_none_or(|h| &d.hook_id == h)
-            && self.status.is_none_or(|s| d.status == s)
-            && self.event.as_ref().is_none_or(|e| &d.kind == e)
+    fn filter(&self) -> hookpost_db::log::Filter<'_> {
+        hookpost_db::log::Filter {
+            hook: self.hook.as_deref(),
+            status: self.status,
+            kind: self.event.as_deref(),
+            from: self.from,
+            to: self.to,
+        }
     }
 
     /// The query of the page after `cursor`, with the same filters.
@@ -117,10 +121,8 @@ pub async fn list(
         .map(|h| (h.id.as_str(), h.url.as_str()))
         .collect();
     let (page, next) = state
-        .store
-        .deliveries_page(tenant, f.cursor.clone(), (f.from, f.to), PAGE, |d| {
-            f.keeps(d)
-        })
+        .db
+        .deliveries_page(tenant, &f.filter(), f.cursor.as_ref(), PAGE)
         .await?;
     let content = html! {
         h1 { "Delivery log" }

@@ -1,0 +1,263 @@
+//! The delivery log's reads. Each list is one indexed query, newest first, with keyset
+//! pagination: a page continues after the `(created_at, id)` of the last row seen, so a
+//! deep page costs what the first does.
+
+use std::collections::HashMap;
+use std::time::SystemTime;
+
+use hookpost_core::outcome::{Attempt, OutcomeKind};
+use hookpost_store::log::{Delivery, HookActivity, Status};
+use tokio_postgres::types::ToSql;
+use tokio_postgres::Row;
+
+use crate::time::{from_ms, from_us, to_ms, to_us};
+use crate::{Db, DbError, Result};
+
+/// Where a page ends: the last row's `created_at` (µs since the epoch) and id.
+pub type Cursor = (i64, String);
+
+/// Which deliveries a list shows; `None`: any.
+#[derive(Debug, Default, Clone)]
+pub struct Filter<'a> {
+    pub hook: Option<&'a str>,
+    pub status: Option<Status>,
+    pub kind: Option<&'a str>,
+    /// Created at or after (ms).
+    pub from: Option<i64>,
+    /// Created at or before (ms).
+    pub to: Option<i64>,
+}
+
+/// An event as the log keeps it.
+#[derive(Debug, Clone)]
+pub struct LoggedEvent {
+    pub id: String,
+    pub kind: String,
+    pub data: String,
+    /// ms since the epoch.
+    pub received_at: i64,
+    pub occurred_at: Option<String>,
+}
+
+const DELIVERY: &str = "id, event_id, hook_id, type, status, attempts, created_at, updated_at, next_at, hook, event_at";
+
+const ATTEMPT: &str =
+    "delivery_id, attempt, at, duration_ms, outcome, status, error, response, retry_after_s, signatures, uuid";
+
+impl Db {
+    /// A tenant's delivery with its attempts (`blocking` is the ordering state's, in Redis).
+    pub async fn delivery(&self, tenant: &str, id: &str) -> Result<Option<Delivery>> {
+        let client = self.client().await?;
+        let sql = format!("SELECT {DELIVERY} FROM deliveries WHERE tenant_id = $1 AND id = $2");
+        let Some(row) = client.query_opt(&sql, &[&tenant, &id]).await? else {
+            return Ok(None);
+        };
+        let mut d = delivery(&row)?;
+        let event_at: SystemTime = row.get("event_at");
+        let sql = format!(
+            "SELECT {ATTEMPT} FROM attempts WHERE tenant_id = $1 AND delivery_id = $2 AND event_at = $3 ORDER BY attempt, at"
+        );
+        for a in client.query(&sql, &[&tenant, &id, &event_at]).await? {
+            d.attempts.push(attempt(&a)?);
+        }
+        Ok(Some(d))
+    }
+
+    /// A tenant's event as it was received.
+    pub async fn event(&self, tenant: &str, id: &str) -> Result<Option<LoggedEvent>> {
+        let row = self
+            .client()
+            .await?
+            .query_opt(
+                "SELECT id, type, data, event_at, occurred_at FROM events WHERE tenant_id = $1 AND id = $2",
+                &[&tenant, &id],
+            )
+            .await?;
+        Ok(row.map(|r| LoggedEvent {
+            id: r.get(0),
+            kind: r.get(1),
+            data: r.get(2),
+            received_at: to_ms(r.get(3)),
+            occurred_at: r.get(4),
+        }))
+    }
+
+    /// The deliveries an event caused, by id, each with its attempts.
+    pub async fn event_deliveries(&self, tenant: &str, event_id: &str) -> Result<Vec<Delivery>> {
+        let client = self.client().await?;
+        let sql = format!(
+            "SELECT {DELIVERY} FROM deliveries WHERE tenant_id = $1 AND event_id = $2 ORDER BY id"
+        );
+        let rows = client.query(&sql, &[&tenant, &event_id]).await?;
+        let mut out = rows.iter().map(delivery).collect::<Result<Vec<_>>>()?;
+        let Some(event_at) = rows.first().map(|r| r.get::<_, SystemTime>("event_at")) else {
+            return Ok(out);
+        };
+        let ids: Vec<&str> = out.iter().map(|d| d.id.as_str()).collect();
+        let sql = format!(
+            "SELECT {ATTEMPT} FROM attempts WHERE tenant_id = $1 AND delivery_id = ANY($2) AND event_at = $3 ORDER BY attempt, at"
+        );
+        let attempts = client.query(&sql, &[&tenant, &ids, &event_at]).await?;
+        let mut by_delivery: HashMap<String, Vec<Attempt>> = HashMap::new();
+        for a in &attempts {
+            by_delivery.entry(a.get(0)).or_default().push(attempt(a)?);
+        }
+        for d in &mut out {
+            d.attempts = by_delivery.remove(&d.id).unwrap_or_default();
+        }
+        Ok(out)
+    }
+
+    /// One page of a tenant's deliveries that pass `filter`, newest first, after
+    /// `cursor`; the cursor of the next page (`None` after the last).
+    pub async fn deliveries_page(
+        &self,
+        tenant: &str,
+        filter: &Filter<'_>,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> Result<(Vec<Delivery>, Option<Cursor>)> {
+        let status = filter.status.map(Status::as_str);
+        let from = filter.from.map(from_ms);
+        let to = filter.to.map(|t| from_ms(t.saturating_add(1)));
+        let after = cursor.map(|(t, id)| (from_us(*t), id.as_str()));
+        let limit = limit as i64;
+        let mut sql = format!("SELECT {DELIVERY} FROM deliveries WHERE tenant_id = $1");
+        let mut params: Vec<&(dyn ToSql + Sync)> = vec![&tenant];
+        // Each condition compares with the parameter just pushed.
+        let cond = |sql: &mut String, params: &mut Vec<&(dyn ToSql + Sync)>, c: &str| {
+            sql.push_str(&format!(" AND {c}${}", params.len()));
+        };
+        if let Some(h) = &filter.hook {
+            params.push(h);
+            cond(&mut sql, &mut params, "hook_id = ");
+        }
+        if let Some(s) = &status {
+            params.push(s);
+            cond(&mut sql, &mut params, "status = ");
+        }
+        if let Some(k) = &filter.kind {
+            params.push(k);
+            cond(&mut sql, &mut params, "type = ");
+        }
+        if let Some(f) = &from {
+            params.push(f);
+            cond(&mut sql, &mut params, "created_at >= ");
+        }
+        if let Some(t) = &to {
+            params.push(t);
+            cond(&mut sql, &mut params, "created_at < ");
+        }
+        if let Some((t, id)) = &after {
+            params.push(t);
+            params.push(id);
+            let n = params.len();
+            sql.push_str(&format!(" AND (created_at, id) < (${}, ${n})", n - 1));
+        }
+        params.push(&limit);
+        sql.push_str(&format!(
+            " ORDER BY created_at DESC, id DESC LIMIT ${}",
+            params.len()
+        ));
+        let rows = self.client().await?.query(&sql, &params).await?;
+        let page = rows.iter().map(delivery).collect::<Result<Vec<_>>>()?;
+        let next = match rows.last() {
+            Some(last) if rows.len() as i64 == limit => {
+                Some((to_us(last.get("created_at")), last.get::<_, String>("id")))
+            }
+            _ => None,
+        };
+        Ok((page, next))
+    }
+
+    /// What each of a tenant's hooks saw among the newest `cap` deliveries created since
+    /// `since_ms`; `true` beside it when more were there.
+    pub async fn hook_activity(
+        &self,
+        tenant: &str,
+        since_ms: i64,
+        cap: usize,
+    ) -> Result<(HashMap<String, HookActivity>, bool)> {
+        let since = from_ms(since_ms);
+        let cap = cap as i64;
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "WITH recent AS (
+                    SELECT hook_id, status, attempts, updated_at, created_at, id FROM deliveries
+                    WHERE tenant_id = $1 AND created_at >= $2
+                    ORDER BY created_at DESC, id DESC LIMIT $3::int8 + 1),
+                 shown AS (SELECT * FROM recent ORDER BY created_at DESC, id DESC LIMIT $3::int8)
+                 SELECT hook_id, sum(attempts)::int8,
+                        sum(greatest(attempts - (status = 'delivered')::int, 0))::int8,
+                        (array_agg(status ORDER BY created_at DESC, id DESC))[1],
+                        (array_agg(updated_at ORDER BY created_at DESC, id DESC))[1],
+                        (SELECT count(*) FROM recent) > $3::int8
+                 FROM shown GROUP BY hook_id",
+                &[&tenant, &since, &cap],
+            )
+            .await?;
+        let mut truncated = false;
+        let mut out = HashMap::new();
+        for r in rows {
+            let status: String = r.get(3);
+            let status = Status::parse(&status).ok_or_else(|| corrupt("status", &status))?;
+            truncated |= r.get::<_, bool>(5);
+            out.insert(
+                r.get(0),
+                HookActivity {
+                    attempts: r.get::<_, i64>(1) as u64,
+                    failed_attempts: r.get::<_, i64>(2) as u64,
+                    last: Some((status, to_ms(r.get(4)))),
+                },
+            );
+        }
+        Ok((out, truncated))
+    }
+}
+
+fn corrupt(what: &str, value: impl std::fmt::Display) -> DbError {
+    DbError::Corrupt(format!("{what}: {value}"))
+}
+
+fn delivery(r: &Row) -> Result<Delivery> {
+    let status: String = r.get("status");
+    Ok(Delivery {
+        id: r.get("id"),
+        event_id: r.get("event_id"),
+        hook_id: r.get("hook_id"),
+        kind: r.get("type"),
+        status: Status::parse(&status).ok_or_else(|| corrupt("delivery status", &status))?,
+        attempt_count: r.get::<_, i32>("attempts") as u32,
+        created_at: to_ms(r.get("created_at")),
+        updated_at: to_ms(r.get("updated_at")),
+        next_attempt_at: r.get::<_, Option<SystemTime>>("next_at").map(to_ms),
+        hook_json: r.get("hook"),
+        blocking: false,
+        attempts: Vec::new(),
+    })
+}
+
+fn attempt(r: &Row) -> Result<Attempt> {
+    let outcome: String = r.get("outcome");
+    let outcome: OutcomeKind = serde_json::from_value(serde_json::Value::String(outcome.clone()))
+        .map_err(|_| corrupt("attempt outcome", &outcome))?;
+    let signatures = r
+        .get::<_, Option<serde_json::Value>>("signatures")
+        .map(serde_json::from_value)
+        .transpose()
+        .map_err(|e| corrupt("attempt signatures", e))?;
+    Ok(Attempt {
+        attempt: r.get::<_, i32>("attempt") as u32,
+        at: to_ms(r.get("at")),
+        duration_ms: r.get::<_, i64>("duration_ms") as u64,
+        outcome,
+        status: r.get::<_, Option<i32>>("status").map(|s| s as u16),
+        error: r.get("error"),
+        response: r.get("response"),
+        retry_after_s: r.get::<_, Option<i64>>("retry_after_s").map(|s| s as u64),
+        signatures,
+        uuid: r.get("uuid"),
+    })
+}

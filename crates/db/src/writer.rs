@@ -1,0 +1,388 @@
+//! The worker's writes to the log, group-committed. Each [`Db::write`] is one event's
+//! outcomes; the writer task takes every write waiting when it is free and commits them
+//! in one transaction (`synchronous_commit` on), then answers each. Under load the
+//! groups grow by themselves; alone, a write commits at once.
+//!
+//! Every statement is idempotent, so a group written again after a lost answer is
+//! stored once: events and attempts by their keys, deliveries by an upsert.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use hookpost_core::outcome::Attempt;
+use hookpost_store::log::{Record, Status};
+use tokio::sync::{mpsc, oneshot};
+use tokio_postgres::error::SqlState;
+use tracing::warn;
+
+use crate::time::from_ms;
+use crate::{Db, DbError, Result};
+
+/// Most writes one transaction takes.
+const MAX_GROUP: usize = 256;
+
+/// An event, stored once, on its first sight.
+#[derive(Debug, Clone)]
+pub struct EventRow {
+    pub id: String,
+    pub kind: String,
+    pub occurred_at: Option<String>,
+    pub data: String,
+}
+
+/// A delivery's new state.
+#[derive(Debug, Clone)]
+pub struct DeliveryRow {
+    pub id: String,
+    pub event_id: String,
+    pub hook_id: String,
+    pub kind: String,
+    pub status: Status,
+    /// The attempt that led to it (0: none).
+    pub attempts: i32,
+    pub next_at: Option<i64>,
+    pub hook: String,
+}
+
+/// An attempt made.
+#[derive(Debug, Clone)]
+pub struct AttemptRow {
+    pub delivery_id: String,
+    pub attempt: Attempt,
+}
+
+/// One event's outcomes: written together, in one transaction.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    pub tenant: String,
+    /// The event's receive time (ms): every row's partition.
+    pub event_at: i64,
+    pub event: Option<EventRow>,
+    pub deliveries: Vec<DeliveryRow>,
+    pub attempts: Vec<AttemptRow>,
+}
+
+impl Batch {
+    /// The rows of an event's log records; `event` on its first sight.
+    pub fn of(
+        tenant: &str,
+        event_id: &str,
+        event_at: i64,
+        event: Option<EventRow>,
+        records: &[Record<'_>],
+    ) -> Batch {
+        let deliveries = records
+            .iter()
+            .map(|r| DeliveryRow {
+                id: r.delivery_id.to_owned(),
+                event_id: event_id.to_owned(),
+                hook_id: r.hook_id.to_owned(),
+                kind: r.kind.to_owned(),
+                status: r.status,
+                attempts: r.attempt.map_or(0, |a| a.attempt as i32),
+                next_at: r.next_at,
+                hook: r.hook_json.to_owned(),
+            })
+            .collect();
+        let attempts = records
+            .iter()
+            .filter_map(|r| {
+                r.attempt.map(|a| AttemptRow {
+                    delivery_id: r.delivery_id.to_owned(),
+                    attempt: a.clone(),
+                })
+            })
+            .collect();
+        Batch {
+            tenant: tenant.to_owned(),
+            event_at,
+            event,
+            deliveries,
+            attempts,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.event.is_none() && self.deliveries.is_empty() && self.attempts.is_empty()
+    }
+}
+
+pub(crate) struct Job {
+    batch: Arc<Batch>,
+    done: oneshot::Sender<std::result::Result<(), String>>,
+}
+
+impl Db {
+    /// Writes `batch`, committed with whatever else came meanwhile; `Ok` once the
+    /// commit is durable. The rows of an event older than the retention are not kept
+    /// (their days are dropped).
+    pub async fn write(&self, batch: Arc<Batch>) -> Result<()> {
+        let oldest = hookpost_core::now_ms() - self.retention.as_millis() as i64;
+        if batch.is_empty() || batch.event_at < oldest {
+            return Ok(());
+        }
+        let (done, answer) = oneshot::channel();
+        self.writes
+            .send(Job { batch, done })
+            .await
+            .map_err(|_| DbError::Write("the writer has stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| DbError::Write("the writer has stopped".into()))?
+            .map_err(DbError::Write)
+    }
+}
+
+/// The writer task: one group at a time, until every handle is gone.
+pub(crate) async fn run(db: Db, mut jobs: mpsc::Receiver<Job>) {
+    while let Some(first) = jobs.recv().await {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match jobs.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        let batches: Vec<&Batch> = group.iter().map(|j| &*j.batch).collect();
+        let result = commit_group(&db, &batches).await.map_err(|e| e.to_string());
+        if let Some(m) = &db.metrics {
+            m.batch_size.observe(group.len() as f64);
+        }
+        for job in group {
+            let _ = job.done.send(result.clone());
+        }
+    }
+}
+
+/// Commits a group; a day without its partition yet (no scheduler has run since the
+/// day began) is made, and the group tried once more.
+async fn commit_group(db: &Db, group: &[&Batch]) -> Result<()> {
+    match commit(db, group).await {
+        Err(DbError::Postgres(e)) if e.code() == Some(&SqlState::CHECK_VIOLATION) => {
+            warn!(error = %e, "a write found no partition; making them");
+            crate::partitions::upkeep(db).await?;
+            commit(db, group).await
+        }
+        other => other,
+    }
+}
+
+async fn commit(db: &Db, group: &[&Batch]) -> Result<()> {
+    let mut client = db.client().await?;
+    let started = Instant::now();
+    let tx = client.transaction().await?;
+    let events = Events::of(group);
+    if !events.id.is_empty() {
+        let stmt = tx.prepare_cached(INSERT_EVENTS).await?;
+        tx.execute(
+            &stmt,
+            &[
+                &events.tenant,
+                &events.id,
+                &events.at,
+                &events.kind,
+                &events.occurred,
+                &events.data,
+            ],
+        )
+        .await?;
+    }
+    // An upsert may not touch one row twice: a delivery twice in the group (a resend
+    // beside a retry, say) goes in a later statement, in order.
+    let mut rest: Vec<(&Batch, &DeliveryRow)> = group
+        .iter()
+        .flat_map(|b| b.deliveries.iter().map(move |d| (*b, d)))
+        .collect();
+    while !rest.is_empty() {
+        let mut seen = HashSet::new();
+        let (now, later): (Vec<_>, Vec<_>) = rest
+            .into_iter()
+            .partition(|(b, d)| seen.insert((b.tenant.as_str(), d.id.as_str(), b.event_at)));
+        let rows = Deliveries::of(&now);
+        let stmt = tx.prepare_cached(UPSERT_DELIVERIES).await?;
+        tx.execute(
+            &stmt,
+            &[
+                &rows.tenant,
+                &rows.id,
+                &rows.at,
+                &rows.event_id,
+                &rows.hook_id,
+                &rows.kind,
+                &rows.status,
+                &rows.attempts,
+                &rows.next_at,
+                &rows.hook,
+            ],
+        )
+        .await?;
+        rest = later;
+    }
+    let attempts = Attempts::of(group);
+    if !attempts.id.is_empty() {
+        let stmt = tx.prepare_cached(INSERT_ATTEMPTS).await?;
+        tx.execute(
+            &stmt,
+            &[
+                &attempts.tenant,
+                &attempts.id,
+                &attempts.at,
+                &attempts.attempt,
+                &attempts.started,
+                &attempts.duration,
+                &attempts.outcome,
+                &attempts.status,
+                &attempts.error,
+                &attempts.response,
+                &attempts.retry_after,
+                &attempts.signatures,
+                &attempts.uuid,
+            ],
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    if let Some(m) = &db.metrics {
+        m.commit_seconds.observe(started.elapsed().as_secs_f64());
+    }
+    Ok(())
+}
+
+const INSERT_EVENTS: &str = "INSERT INTO events (tenant_id, id, event_at, type, occurred_at, data)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::text[])
+    ON CONFLICT DO NOTHING";
+
+/// A delivery's state moves on, except that one seen waiting for its turn does not
+/// undo a delivery made meanwhile by another handler; its attempt count never goes back.
+const UPSERT_DELIVERIES: &str = "INSERT INTO deliveries AS d
+        (tenant_id, id, event_at, event_id, hook_id, type, status, attempts, created_at, updated_at, next_at, hook)
+    SELECT t, i, ea, e, h, ty, s, a, now(), now(), n, hk
+    FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::text[],
+                $7::text[], $8::int4[], $9::timestamptz[], $10::text[]) AS u(t, i, ea, e, h, ty, s, a, n, hk)
+    ON CONFLICT (tenant_id, id, event_at) DO UPDATE SET
+        status = EXCLUDED.status,
+        attempts = greatest(d.attempts, EXCLUDED.attempts),
+        updated_at = EXCLUDED.updated_at,
+        next_at = EXCLUDED.next_at
+    WHERE NOT (EXCLUDED.status = 'pending' AND d.status = 'delivered')";
+
+const INSERT_ATTEMPTS: &str = "INSERT INTO attempts (tenant_id, delivery_id, event_at, attempt, at,
+        duration_ms, outcome, status, error, response, retry_after_s, signatures, uuid)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::int4[], $5::timestamptz[],
+        $6::int8[], $7::text[], $8::int4[], $9::text[], $10::text[], $11::int8[], $12::jsonb[], $13::text[])
+    ON CONFLICT DO NOTHING";
+
+/// PostgreSQL's text cannot hold NUL; a response may.
+fn text(s: &Option<String>) -> Option<String> {
+    s.as_ref().map(|s| s.replace('\0', "\u{fffd}"))
+}
+
+/// The group's events as columns.
+#[derive(Default)]
+struct Events<'a> {
+    tenant: Vec<&'a str>,
+    id: Vec<&'a str>,
+    at: Vec<SystemTime>,
+    kind: Vec<&'a str>,
+    occurred: Vec<Option<&'a str>>,
+    data: Vec<&'a str>,
+}
+
+impl<'a> Events<'a> {
+    fn of(group: &[&'a Batch]) -> Self {
+        let mut c = Events::default();
+        for b in group {
+            if let Some(e) = &b.event {
+                c.tenant.push(&b.tenant);
+                c.id.push(&e.id);
+                c.at.push(from_ms(b.event_at));
+                c.kind.push(&e.kind);
+                c.occurred.push(e.occurred_at.as_deref());
+                c.data.push(&e.data);
+            }
+        }
+        c
+    }
+}
+
+/// Deliveries as columns.
+#[derive(Default)]
+struct Deliveries<'a> {
+    tenant: Vec<&'a str>,
+    id: Vec<&'a str>,
+    at: Vec<SystemTime>,
+    event_id: Vec<&'a str>,
+    hook_id: Vec<&'a str>,
+    kind: Vec<&'a str>,
+    status: Vec<&'static str>,
+    attempts: Vec<i32>,
+    next_at: Vec<Option<SystemTime>>,
+    hook: Vec<&'a str>,
+}
+
+impl<'a> Deliveries<'a> {
+    fn of(rows: &[(&'a Batch, &'a DeliveryRow)]) -> Self {
+        let mut c = Deliveries::default();
+        for (b, d) in rows {
+            c.tenant.push(&b.tenant);
+            c.id.push(&d.id);
+            c.at.push(from_ms(b.event_at));
+            c.event_id.push(&d.event_id);
+            c.hook_id.push(&d.hook_id);
+            c.kind.push(&d.kind);
+            c.status.push(d.status.as_str());
+            c.attempts.push(d.attempts);
+            c.next_at.push(d.next_at.map(from_ms));
+            c.hook.push(&d.hook);
+        }
+        c
+    }
+}
+
+/// The group's attempts as columns.
+#[derive(Default)]
+struct Attempts<'a> {
+    tenant: Vec<&'a str>,
+    id: Vec<&'a str>,
+    at: Vec<SystemTime>,
+    attempt: Vec<i32>,
+    started: Vec<SystemTime>,
+    duration: Vec<i64>,
+    outcome: Vec<&'static str>,
+    status: Vec<Option<i32>>,
+    error: Vec<Option<String>>,
+    response: Vec<Option<String>>,
+    retry_after: Vec<Option<i64>>,
+    signatures: Vec<Option<serde_json::Value>>,
+    uuid: Vec<Option<&'a str>>,
+}
+
+impl<'a> Attempts<'a> {
+    fn of(group: &[&'a Batch]) -> Self {
+        let mut c = Attempts::default();
+        for b in group {
+            for r in &b.attempts {
+                let a = &r.attempt;
+                c.tenant.push(&b.tenant);
+                c.id.push(&r.delivery_id);
+                c.at.push(from_ms(b.event_at));
+                c.attempt.push(a.attempt as i32);
+                c.started.push(from_ms(a.at));
+                c.duration.push(a.duration_ms as i64);
+                c.outcome.push(a.outcome.as_str());
+                c.status.push(a.status.map(i32::from));
+                c.error.push(text(&a.error));
+                c.response.push(text(&a.response));
+                c.retry_after.push(a.retry_after_s.map(|s| s as i64));
+                c.signatures.push(
+                    a.signatures
+                        .as_ref()
+                        .map(|s| serde_json::to_value(s).expect("signatures serialise")),
+                );
+                c.uuid.push(a.uuid.as_deref());
+            }
+        }
+        c
+    }
+}
