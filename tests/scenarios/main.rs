@@ -12,6 +12,7 @@ mod cluster;
 mod console;
 mod controls;
 mod crashes;
+mod database;
 mod deploy;
 mod durability;
 mod faults;

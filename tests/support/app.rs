@@ -38,6 +38,8 @@ pub struct TestOptions {
     pub disable_after: Duration,
     /// A Redis other than the shared one (a test's own server).
     pub redis_url: Option<String>,
+    /// A database other than the test's own on the shared server (on a test's own server).
+    pub database_url: Option<String>,
     /// `HOOKPOST_QUEUE_SHARDS` and `HOOKPOST_RETRY_SHARDS`.
     pub queue_shards: u32,
     pub retry_shards: u32,
@@ -60,6 +62,7 @@ impl Default for TestOptions {
             retention: Duration::from_secs(3600),
             disable_after: Duration::from_secs(3600),
             redis_url: None,
+            database_url: None,
             queue_shards: 1,
             retry_shards: 1,
             quorum: false,
@@ -87,7 +90,10 @@ impl TestApp {
         Config {
             amqp_url: opts.amqp_url.clone().unwrap_or_else(amqp_url),
             redis_url: opts.redis_url.clone().unwrap_or_else(redis_url),
-            database_url: crate::database_url(prefix),
+            database_url: opts
+                .database_url
+                .clone()
+                .unwrap_or_else(|| crate::database_url(prefix)),
             admin_token: Some(ADMIN_TOKEN.into()),
             prefix: prefix.to_owned(),
             retry_schedule: RetrySchedule::parse(opts.retry).expect("a valid schedule"),

@@ -10,6 +10,7 @@ pub mod child;
 pub mod console;
 pub mod invariants;
 pub mod logs;
+pub mod pg_server;
 pub mod proxy;
 pub mod python;
 pub mod rabbit_cluster;

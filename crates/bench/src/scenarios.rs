@@ -59,8 +59,11 @@ impl Bench {
             )
             .map_err(anyhow::Error::msg)?,
         };
+        // A database of the run's own on HOOKPOST_DATABASE_URL's server, dropped at the end.
+        let database_url = hookpost_db::scratch::with_database(&base_config.database_url, &prefix);
         let config = Config {
             prefix,
+            database_url,
             secret_keys: Some(secret_keys),
             admin_token: Some(ADMIN.into()),
             allow_private_targets: true,
@@ -81,7 +84,8 @@ impl Bench {
             ..base_config
         };
         let store = hookpost::store(&config)?;
-        store.init_marker().await?; // `hookpost admin init`
+        hookpost::migrate(&config).await?; // `hookpost admin init`
+        store.init_marker().await?;
         let hookpost = Hookpost::start(o.hookpost.as_deref(), &config, roles).await?;
         let base = format!("http://{}", hookpost.http_addr().context("ingest runs")?);
         let cpu_start = procstat::processes(&config.redis_url, o.hookpost.is_none())
@@ -381,6 +385,7 @@ impl Bench {
             .delete(&conn.create_channel().await?)
             .await?;
         let _ = conn.close(200, "done".into()).await;
+        hookpost_db::migrate::drop_database(&self.config.database_url).await?;
         Ok(())
     }
 }
