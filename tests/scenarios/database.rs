@@ -81,3 +81,74 @@ async fn postgres_stopped_under_load_loses_nothing_and_the_log_catches_up() {
     assert_eq!(body["deliveries"].as_array().unwrap().len(), 40);
     app.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_back_empty_is_rebuilt_from_postgres_with_keys_hooks_and_pending_retries() {
+    use hookpost_tests::receiver::Answer;
+    use hookpost_tests::redis_server::RedisServer;
+    let mut redis = RedisServer::start(true);
+    let mut app = TestApp::spawn(TestOptions {
+        redis_url: Some(redis.url()),
+        retry: "3s,3s,3s",
+        ..TestOptions::default()
+    })
+    .await;
+    let key = app.tenant("acme").await;
+    let rx = Receiver::start().await;
+    rx.answer_next(&[Answer::Status(500)]);
+    let hook = app.hook(&key, &rx.url, &["*"]).await;
+    let event = json!({"id": "evt_kept", "type": "ticket.created", "data": {"n": 1}});
+    assert_eq!(app.post_event(&key, &event).await.status(), 202);
+    let id = delivery_id("acme", "evt_kept", hook["id"].as_str().unwrap());
+    app.wait_for_status("acme", &id, "retrying").await;
+
+    // hookpost stops; Redis comes back with nothing (its data directory lost).
+    app.running.take().unwrap().stop().await;
+    redis.kill_and_restart_empty();
+    let fresh = hookpost::store(&app.config).unwrap();
+    assert!(!fresh.marker_present().await.unwrap(), "Redis is empty");
+
+    // `hookpost all` starts again: it puts back what PostgreSQL holds, counts it, goes on.
+    let http = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", http.local_addr().unwrap());
+    let running = hookpost::start(
+        app.config.clone(),
+        hookpost::Roles::ALL,
+        Some(http),
+        None,
+        Default::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(running.metrics.redis_rebuilds.get(), 1);
+    // The key still signs in, the hook is still there, and the pending retry is made.
+    let r = app
+        .http
+        .get(format!("{base}/v1/hooks"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let hooks: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(hooks["hooks"][0]["id"], hook["id"], "{hooks}");
+    wait_until(
+        "the retry is made after the rebuild",
+        Duration::from_secs(30),
+        || async { rx.delivered().len() == 1 },
+    )
+    .await;
+    app.wait_for_status("acme", &id, "delivered").await;
+    let d = app.db.delivery("acme", &id).await.unwrap().unwrap();
+    assert_eq!(d.attempts.len(), 2, "{:?}", d.attempts);
+    // The retry carries what the first attempt carried: payload, and the same body.
+    let got = rx.received();
+    assert_eq!(got[0].body, got[1].body);
+    assert_eq!(
+        rx.delivered()[0].json()["payload"],
+        json!({"n": 1}),
+        "the same body"
+    );
+    app.running = Some(running);
+    app.finish().await;
+}

@@ -11,6 +11,7 @@
 //! state for its next attempt); the log's truth is here.
 #![forbid(unsafe_code)]
 
+pub mod config;
 pub mod log;
 pub mod migrate;
 pub mod partitions;
@@ -37,6 +38,9 @@ pub enum DbError {
     Schema(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// Redis, written through after PostgreSQL (tenants, keys, hooks).
+    #[error(transparent)]
+    Store(#[from] hookpost_store::StoreError),
     /// A group write's failure, as each write in the group sees it.
     #[error("PostgreSQL write: {0}")]
     Write(String),

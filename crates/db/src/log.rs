@@ -39,7 +39,7 @@ pub struct LoggedEvent {
     pub occurred_at: Option<String>,
 }
 
-const DELIVERY: &str = "id, event_id, hook_id, type, status, attempts, created_at, updated_at, next_at, hook, event_at";
+pub(crate) const DELIVERY: &str = "id, event_id, hook_id, type, status, attempts, created_at, updated_at, next_at, hook, event_at";
 
 const ATTEMPT: &str =
     "delivery_id, attempt, at, duration_ms, outcome, status, error, response, retry_after_s, signatures, uuid";
@@ -221,7 +221,7 @@ fn corrupt(what: &str, value: impl std::fmt::Display) -> DbError {
     DbError::Corrupt(format!("{what}: {value}"))
 }
 
-fn delivery(r: &Row) -> Result<Delivery> {
+pub(crate) fn delivery(r: &Row) -> Result<Delivery> {
     let status: String = r.get("status");
     Ok(Delivery {
         id: r.get("id"),

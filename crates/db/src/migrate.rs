@@ -9,8 +9,14 @@ use tracing::info;
 use crate::{Db, DbError, Result};
 
 /// `(version, name, SQL)`, in order.
-const MIGRATIONS: &[(i32, &str, &str)] =
-    &[(1, "delivery log", include_str!("migrations/0001_log.sql"))];
+const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (1, "delivery log", include_str!("migrations/0001_log.sql")),
+    (
+        2,
+        "tenants, keys, hooks",
+        include_str!("migrations/0002_config.sql"),
+    ),
+];
 
 /// The schema version this build reads and writes.
 pub const LATEST: i32 = MIGRATIONS[MIGRATIONS.len() - 1].0;

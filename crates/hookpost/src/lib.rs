@@ -88,23 +88,40 @@ pub fn db(config: &Config, metrics: Option<&Metrics>) -> Result<Db, hookpost_db:
 
 /// Brings the database up to this build's schema (`hookpost admin migrate`), creating
 /// it first when the server has no such database: what `hookpost all` and `hookpost
-/// admin init` do too.
+/// admin init` do too. A deployment whose tenants, keys and hooks were in Redis alone
+/// has them copied in (once: while the tables hold no tenant).
 pub async fn migrate(
     config: &Config,
 ) -> Result<hookpost_db::migrate::Migrated, hookpost_db::DbError> {
     hookpost_db::migrate::create_database(&config.database_url).await?;
-    hookpost_db::migrate::migrate(&db(config, None)?).await
+    let db = db(config, None)?;
+    let migrated = hookpost_db::migrate::migrate(&db).await?;
+    // Redis may be down while the schema is brought up: the copy waits for the next run.
+    match db.import_config(&store(config)?).await {
+        Ok(imported) if imported.tenants > 0 => info!(
+            tenants = imported.tenants,
+            keys = imported.keys,
+            hooks = imported.hooks,
+            "tenants, keys and hooks copied from Redis into PostgreSQL"
+        ),
+        Ok(_) => {}
+        Err(e) => {
+            warn!(error = %e, "could not look for tenants to copy from Redis yet; `hookpost admin migrate` tries again")
+        }
+    }
+    Ok(migrated)
 }
 
 /// Re-seals every hook of every tenant under the current `HOOKPOST_SECRET_KEY` key
 /// (`hookpost admin rotate-secret-key`): safe to run while hookpost runs, and again.
 pub async fn rotate_secret_key(
     config: &Config,
-) -> Result<hookpost_store::hooks::Resealed, hookpost_store::StoreError> {
+) -> Result<hookpost_store::hooks::Resealed, hookpost_db::DbError> {
     let store = store(config)?;
+    let db = db(config, None)?;
     let mut total = hookpost_store::hooks::Resealed::default();
-    for tenant in store.tenants().await? {
-        total += store.reseal_hooks(&tenant).await?;
+    for tenant in db.tenant_ids().await? {
+        total += db.reseal_hooks(&store, &tenant).await?;
     }
     Ok(total)
 }
@@ -142,12 +159,13 @@ pub async fn start(
     }
     let db = db(&config, Some(&metrics)).map_err(invalid)?;
     hookpost_db::migrate::check(&db).await.map_err(invalid)?;
-    // `hookpost all` is the one-machine default: it sets up its keyspace by itself. The
+    // `hookpost all` is the one-machine default: it sets up its keyspace by itself,
+    // first putting back what PostgreSQL holds (a Redis that came back empty). The
     // separate roles never do: against a Redis without the marker they wait, not ready,
-    // until an operator runs `hookpost admin init`. Otherwise a role restarted against a
-    // Redis that lost its data would take the empty keyspace as the truth.
+    // until an operator runs `hookpost admin init`: what Redis alone held (slow hooks'
+    // backlogs, ordering turns) cannot be rebuilt, and the operator says when to go on.
     if roles == Roles::ALL {
-        match store.init_marker().await {
+        match rebuild_and_mark(&store, &db, &metrics).await {
             Ok(true) => info!("keyspace marker written: this Redis is now hookpost's"),
             Ok(false) => {}
             Err(e) => {
@@ -238,6 +256,32 @@ pub async fn start(
     tasks.spawn(probe_database(db, readiness.clone(), cancel.clone()));
     running.tasks = tasks;
     Ok(running)
+}
+
+/// When Redis lacks the keyspace marker: puts back from PostgreSQL what it holds
+/// (tenants, keys, hooks, deliveries waiting for a retry), counts and logs it, then
+/// writes the marker; `false` when the marker was there.
+pub async fn rebuild_and_mark(
+    store: &Store,
+    db: &Db,
+    metrics: &Metrics,
+) -> Result<bool, hookpost_db::DbError> {
+    if store.marker_present().await? {
+        return Ok(false);
+    }
+    let mut done = db.rebuild_config(store).await?;
+    done.retries = db.rebuild_retries(store).await?;
+    if done.tenants > 0 {
+        metrics.redis_rebuilds.inc();
+        warn!(
+            tenants = done.tenants,
+            keys = done.keys,
+            hooks = done.hooks,
+            retries = done.retries,
+            "Redis had no keyspace marker: rebuilt from PostgreSQL"
+        );
+    }
+    Ok(store.init_marker().await?)
 }
 
 /// Keeps `/readyz`'s `postgres` check current: ready only while a query succeeds.

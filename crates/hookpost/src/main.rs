@@ -252,13 +252,16 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
                 bail!(
                     "RabbitMQ holds the queues of prefix {:?}, but Redis has no keyspace \
                      marker: Redis lost its data or is the wrong database. Restore its data \
-                     (the roles resume by themselves), or accept an empty keyspace with \
-                     `hookpost admin init --force`",
+                     (the roles resume by themselves), or rebuild it from PostgreSQL with \
+                     `hookpost admin init --force` (tenants, keys, hooks and pending \
+                     retries come back; slow hooks' backlogs and ordering turns do not)",
                     config.prefix
                 );
             }
-            match store.init_marker().await? {
-                true => println!("keyspace marker written"),
+            let db = hookpost::db(&config, None)?;
+            let metrics = hookpost_ops::Metrics::new();
+            match hookpost::rebuild_and_mark(&store, &db, &metrics).await? {
+                true => println!("keyspace marker written (what PostgreSQL holds was put back)"),
                 false => println!("keyspace marker already present"),
             }
             Ok(())
@@ -326,6 +329,7 @@ async fn shutdown_signal() {
 
 async fn tenants(config: Config, command: TenantCommand) -> anyhow::Result<()> {
     let store = hookpost::store(&config)?;
+    let db = hookpost::db(&config, None)?;
     match command {
         TenantCommand::Create { id, name } => {
             hookpost_core::event::check_tenant_id(&id)
@@ -336,7 +340,7 @@ async fn tenants(config: Config, command: TenantCommand) -> anyhow::Result<()> {
                 created_at: hookpost_core::now_ms(),
             };
             cli_audit(&config, &store, "tenant.create", &tenant.id, None).await?;
-            if !store.create_tenant(&tenant).await? {
+            if !db.create_tenant(&store, &tenant).await? {
                 bail!("tenant `{}` exists", tenant.id);
             }
             println!("{}", serde_json::to_string(&tenant)?);
@@ -351,7 +355,7 @@ async fn tenants(config: Config, command: TenantCommand) -> anyhow::Result<()> {
                 bail!("no tenant `{tenant}`");
             }
             cli_audit(&config, &store, "key.create", &tenant, None).await?;
-            let (info, key) = store.create_key(&tenant).await?;
+            let (info, key) = db.create_key(&store, &tenant).await?;
             println!("{}", serde_json::json!({ "id": info.id, "key": key }));
         }
         TenantCommand::Keys { tenant } => {
@@ -361,7 +365,7 @@ async fn tenants(config: Config, command: TenantCommand) -> anyhow::Result<()> {
         }
         TenantCommand::KeyRevoke { tenant, key_id } => {
             cli_audit(&config, &store, "key.revoke", &tenant, Some(&key_id)).await?;
-            if !store.revoke_key(&tenant, &key_id).await? {
+            if !db.revoke_key(&store, &tenant, &key_id).await? {
                 bail!("tenant `{tenant}` has no key `{key_id}`");
             }
             println!("revoked {key_id}");

@@ -22,6 +22,12 @@ impl From<hookpost_store::StoreError> for HttpError {
     }
 }
 
+impl From<hookpost_db::DbError> for HttpError {
+    fn from(e: hookpost_db::DbError) -> Self {
+        HttpError(e.into())
+    }
+}
+
 impl IntoResponse for HttpError {
     fn into_response(self) -> Response {
         let e = self.0;

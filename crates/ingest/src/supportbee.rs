@@ -114,7 +114,7 @@ pub async fn create(
             Ok(h) => created.push(h),
             Err(e) => {
                 for h in &created {
-                    let _ = state.store.delete_hook(&tenant, &h.id).await;
+                    let _ = state.db.delete_hook(&state.store, &tenant, &h.id).await;
                 }
                 return Err(e.into());
             }
@@ -155,7 +155,7 @@ pub async fn delete(
     let id = strip_json(&file)?;
     let tenant = tenant(&state, &headers, q.as_deref()).await?;
     let id = hookpost_service::path_id::hook(id).map_err(|_| ServiceError::NotFound("web hook"))?;
-    match state.store.delete_hook(&tenant, id).await? {
+    match state.db.delete_hook(&state.store, &tenant, id).await? {
         hookpost_store::hooks::HookWrite::Ok => Ok(StatusCode::NO_CONTENT),
         _ => Err(ServiceError::NotFound("web hook").into()),
     }

@@ -56,6 +56,8 @@ pub struct Metrics {
     pub dead_letters: IntCounterVec,
     pub amqp_reconnects: IntCounterVec,
     pub redis_errors: IntCounterVec,
+    /// Times Redis came back without its keyspace and was rebuilt from PostgreSQL.
+    pub redis_rebuilds: IntCounter,
     /// PostgreSQL statements that failed, by role.
     pub db_errors: IntCounterVec,
     /// Writes (one event's outcomes each) committed in one transaction.
@@ -294,6 +296,11 @@ impl Metrics {
                 "hookpost_redis_errors_total",
                 "Redis commands that failed.",
                 &["role"],
+            ),
+            redis_rebuilds: counter(
+                &r,
+                "hookpost_redis_rebuilds_total",
+                "Times Redis was rebuilt from PostgreSQL after it came back empty.",
             ),
             db_errors: counter_vec(
                 &r,
@@ -558,6 +565,7 @@ mod tests {
             ("hookpost_redis_errors_total", &["role"]),
             ("hookpost_broker_errors_total", &["role"]),
             ("hookpost_db_errors_total", &["role"]),
+            ("hookpost_redis_rebuilds_total", &[]),
             ("hookpost_db_batch_size", &[]),
             ("hookpost_db_commit_seconds", &[]),
             ("hookpost_db_pool_wait_seconds", &[]),

@@ -108,7 +108,10 @@ impl From<hookpost_store::StoreError> for ServiceError {
 
 impl From<hookpost_db::DbError> for ServiceError {
     fn from(e: hookpost_db::DbError) -> Self {
-        ServiceError::DatabaseUnavailable(e)
+        match e {
+            hookpost_db::DbError::Store(e) => e.into(),
+            e => ServiceError::DatabaseUnavailable(e),
+        }
     }
 }
 

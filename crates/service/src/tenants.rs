@@ -27,7 +27,7 @@ pub async fn create(state: &AppState, input: TenantInput) -> Result<Tenant, Serv
         name,
         created_at: hookpost_core::now_ms(),
     };
-    if !state.store.create_tenant(&tenant).await? {
+    if !state.db.create_tenant(&state.store, &tenant).await? {
         return Err(ServiceError::Conflict(
             "tenant_exists",
             format!("tenant `{}` exists", tenant.id),
@@ -75,7 +75,7 @@ pub async fn update(state: &AppState, id: &str, input: TenantPatch) -> Result<Va
     let Some(tenant) = state.store.tenant(id).await? else {
         return Err(ServiceError::NotFound("tenant"));
     };
-    state.store.set_intake_limit(id, intake).await?;
+    state.db.set_intake_limit(&state.store, id, intake).await?;
     let mut shown = serde_json::to_value(tenant).expect("tenant serialises");
     shown["intake"] = serde_json::to_value(intake).expect("limit serialises");
     Ok(shown)
@@ -92,7 +92,7 @@ async fn existing<'a>(state: &AppState, id: &'a str) -> Result<&'a str, ServiceE
 /// A new API key of tenant `id`, shown this once: `{id, key, prefix, created_at}`.
 pub async fn create_key(state: &AppState, id: &str) -> Result<Value, ServiceError> {
     let id = existing(state, id).await?;
-    let (info, key) = state.store.create_key(id).await?;
+    let (info, key) = state.db.create_key(&state.store, id).await?;
     Ok(json!({ "id": info.id, "key": key, "prefix": info.prefix, "created_at": info.created_at }))
 }
 
@@ -153,7 +153,7 @@ pub async fn list_keys(state: &AppState, id: &str) -> Result<Value, ServiceError
 /// Revokes a tenant's key; not found when it has none by that id.
 pub async fn revoke_key(state: &AppState, id: &str, key_id: &str) -> Result<(), ServiceError> {
     let (id, key_id) = (crate::path_id::tenant(id)?, crate::path_id::key(key_id)?);
-    if state.store.revoke_key(id, key_id).await? {
+    if state.db.revoke_key(&state.store, id, key_id).await? {
         Ok(())
     } else {
         Err(ServiceError::NotFound("key"))

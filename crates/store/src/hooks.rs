@@ -53,20 +53,20 @@ impl Store {
         })
     }
 
-    fn secret_keys(&self) -> Result<&SecretKeys> {
+    pub fn secret_keys(&self) -> Result<&SecretKeys> {
         self.secret_keys
             .as_deref()
             .ok_or_else(|| StoreError::Secrets("HOOKPOST_SECRET_KEY is not set".into()))
     }
 
     /// The hook as stored: JSON with its secrets sealed under the current key.
-    fn sealed_json(&self, hook: &Hook) -> Result<String> {
+    pub fn sealed_json(&self, hook: &Hook) -> Result<String> {
         let sealed = hook.sealed(self.secret_keys()?);
         Ok(serde_json::to_string(&sealed).expect("hook serialises"))
     }
 
     /// A stored hook, its secrets opened.
-    fn parse(&self, raw: &str) -> Result<Hook> {
+    pub fn parse(&self, raw: &str) -> Result<Hook> {
         let mut hook: Hook = serde_json::from_str(raw).map_err(|e| corrupt("hook", e))?;
         match self.secret_keys.as_deref() {
             Some(keys) => hook.open(keys).map_err(StoreError::Secrets)?,
@@ -87,6 +87,12 @@ impl Store {
         let json = self.sealed_json(hook)?;
         self.hook_write("create", &hook.tenant, &hook.id, &json, max)
             .await
+    }
+
+    /// Caches a hook as PostgreSQL stored it (`json`, sealed), and bumps the version.
+    pub async fn put_hook(&self, tenant: &str, id: &str, json: &str) -> Result<()> {
+        self.hook_write("put", tenant, id, json, 0).await?;
+        Ok(())
     }
 
     /// Replaces an existing hook.
@@ -160,8 +166,14 @@ impl Store {
         hook.active = false;
         hook.disabled_reason = Some(reason.to_owned());
         hook.disabled_at = Some(hookpost_core::rfc3339(hookpost_core::now_ms()));
-        let _: () = self.conn().hdel(self.keys.hook_failing(tenant), id).await?;
+        self.clear_failing(tenant, id).await?;
         Ok(self.update_hook(&hook).await? == HookWrite::Ok)
+    }
+
+    /// Forgets a hook's failing streak.
+    pub async fn clear_failing(&self, tenant: &str, id: &str) -> Result<()> {
+        let _: () = self.conn().hdel(self.keys.hook_failing(tenant), id).await?;
+        Ok(())
     }
 
     pub async fn hook(&self, tenant: &str, id: &str) -> Result<Option<Hook>> {
@@ -172,6 +184,11 @@ impl Store {
     /// A tenant's hooks, oldest first.
     pub async fn hooks(&self, tenant: &str) -> Result<Vec<Hook>> {
         Ok(self.hooks_versioned(tenant).await?.1)
+    }
+
+    /// A tenant's hooks as stored (id, sealed JSON).
+    pub async fn hooks_raw(&self, tenant: &str) -> Result<Vec<(String, String)>> {
+        Ok(self.conn().hgetall(self.keys.hooks(tenant)).await?)
     }
 
     /// The tenant's current hooks version.

@@ -151,6 +151,63 @@ impl Store {
         })
     }
 
+    /// Puts a delivery's hot state back (Redis came back empty), with its event marked
+    /// processed: what its next attempt reads.
+    pub async fn restore_delivery(
+        &self,
+        tenant: &str,
+        d: &Delivery,
+        event: &crate::events::StoredEvent,
+    ) -> Result<()> {
+        let (dkey, ekey) = (
+            self.keys.delivery(tenant, &d.id),
+            self.keys.event(tenant, &event.id),
+        );
+        let next_at = d.next_attempt_at.map(|t| t.to_string()).unwrap_or_default();
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .hset_multiple(
+                &dkey,
+                &[
+                    ("id", d.id.as_str()),
+                    ("event_id", d.event_id.as_str()),
+                    ("hook_id", d.hook_id.as_str()),
+                    ("type", d.kind.as_str()),
+                    ("hook", d.hook_json.as_str()),
+                    ("status", d.status.as_str()),
+                    ("next_at", next_at.as_str()),
+                ],
+            )
+            .ignore()
+            .hset_multiple(
+                &dkey,
+                &[
+                    ("attempts", i64::from(d.attempt_count)),
+                    ("created_at", d.created_at),
+                    ("updated_at", d.updated_at),
+                ],
+            )
+            .ignore()
+            .expire(&dkey, self.retention_secs as i64)
+            .ignore()
+            .hset_multiple(
+                &ekey,
+                &[
+                    ("state", "done"),
+                    ("type", event.kind.as_str()),
+                    ("data", event.data.as_str()),
+                    ("occurred_at", event.occurred_at.as_deref().unwrap_or("")),
+                ],
+            )
+            .ignore()
+            .hset(&ekey, "received_at", event.received_at)
+            .ignore()
+            .expire(&ekey, self.retention_secs as i64)
+            .ignore();
+        let () = pipe.query_async(&mut self.conn()).await?;
+        Ok(())
+    }
+
     /// Whether each of some deliveries of a tenant holds its ordering key, failed for
     /// good (set by the ordering scripts on the delivery's state).
     pub async fn blocking(&self, tenant: &str, ids: &[&str]) -> Result<Vec<bool>> {

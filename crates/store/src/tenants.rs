@@ -1,4 +1,5 @@
-//! Tenants and their API keys. A key is shown once; Redis keeps its SHA-256 only.
+//! Tenants and their API keys, as Redis caches them for the hot path (PostgreSQL holds
+//! the truth and writes through here). A key is shown once; only its SHA-256 is kept.
 
 use redis::AsyncCommands;
 use serde::{Deserialize, Serialize};
@@ -33,6 +34,18 @@ struct StoredKey {
     hash: String,
 }
 
+/// A new API key and what is kept of it.
+pub fn new_key() -> (KeyInfo, String) {
+    let key = hookpost_core::ids::new_api_key();
+    let info = KeyInfo {
+        id: hookpost_core::ids::random_id("key"),
+        prefix: key[..12].to_owned(),
+        created_at: hookpost_core::now_ms(),
+        hash: key_hash(&key),
+    };
+    (info, key)
+}
+
 /// Hex SHA-256 of an API key.
 pub fn key_hash(key: &str) -> String {
     hex::encode(Sha256::digest(key.as_bytes()))
@@ -55,6 +68,16 @@ impl Store {
         Ok(created.is_some())
     }
 
+    /// Caches a tenant (whether or not it was there). Two commands: the tenant's slot
+    /// and the list's differ on a Redis Cluster.
+    pub async fn put_tenant(&self, tenant: &Tenant) -> Result<()> {
+        let json = serde_json::to_string(tenant).expect("tenant serialises");
+        let mut conn = self.conn();
+        let _: () = conn.set(self.keys.tenant(&tenant.id), json).await?;
+        let _: () = conn.sadd(self.keys.tenants(), &tenant.id).await?;
+        Ok(())
+    }
+
     pub async fn tenant(&self, id: &str) -> Result<Option<Tenant>> {
         let raw: Option<String> = self.conn().get(self.keys.tenant(id)).await?;
         raw.map(|r| serde_json::from_str(&r).map_err(|e| corrupt("tenant", e)))
@@ -69,12 +92,18 @@ impl Store {
 
     /// Issues a new key for a tenant; returns its info and the key (shown once).
     pub async fn create_key(&self, tenant: &str) -> Result<(KeyInfo, String)> {
-        let key = hookpost_core::ids::new_api_key();
+        let (info, key) = new_key();
+        self.put_key(tenant, &info).await?;
+        Ok((info, key))
+    }
+
+    /// Caches a tenant's key.
+    pub async fn put_key(&self, tenant: &str, info: &KeyInfo) -> Result<()> {
         let stored = StoredKey {
-            id: hookpost_core::ids::random_id("key"),
-            prefix: key[..12].to_owned(),
-            created_at: hookpost_core::now_ms(),
-            hash: key_hash(&key),
+            id: info.id.clone(),
+            prefix: info.prefix.clone(),
+            created_at: info.created_at,
+            hash: info.hash.clone(),
         };
         let mut conn = self.conn();
         // Lookup entry first: a key listed for its tenant always authenticates.
@@ -91,13 +120,7 @@ impl Store {
                 serde_json::to_string(&stored).expect("key serialises"),
             )
             .await?;
-        let info = KeyInfo {
-            id: stored.id,
-            prefix: stored.prefix,
-            created_at: stored.created_at,
-            hash: stored.hash,
-        };
-        Ok((info, key))
+        Ok(())
     }
 
     pub async fn keys_of(&self, tenant: &str) -> Result<Vec<KeyInfo>> {
@@ -117,6 +140,14 @@ impl Store {
             .collect::<Result<Vec<_>>>()?;
         keys.sort_by_key(|k| k.created_at);
         Ok(keys)
+    }
+
+    /// Forgets a key whose hash is known (the cache may lack its entry in the list).
+    pub async fn drop_key(&self, tenant: &str, key_id: &str, hash: &str) -> Result<()> {
+        let mut conn = self.conn();
+        let _: () = conn.del(self.keys.api_key(hash)).await?;
+        let _: () = conn.hdel(self.keys.tenant_keys(tenant), key_id).await?;
+        Ok(())
     }
 
     /// Revokes a key; `false` when the tenant has no such key.

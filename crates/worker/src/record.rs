@@ -97,7 +97,11 @@ impl Worker {
             .map(|h| (h, "gone"));
         let failing = failing.iter().map(|h| (h.as_str(), "failing"));
         for (hook_id, reason) in gone.chain(failing) {
-            match self.store.disable_hook(ev.tenant, hook_id, reason).await {
+            match self
+                .db
+                .disable_hook(&self.store, ev.tenant, hook_id, reason)
+                .await
+            {
                 Ok(true) => {
                     self.metrics
                         .hooks_disabled

@@ -53,8 +53,8 @@ pub async fn create_hook(
     };
     apply(state, &mut hook, input).await?;
     match state
-        .store
-        .create_hook(&hook, state.config.max_hooks)
+        .db
+        .create_hook(&state.store, &hook, state.config.max_hooks)
         .await?
     {
         HookWrite::Ok => Ok(hook),
@@ -87,7 +87,7 @@ where
         .ok_or(ServiceError::NotFound("hook"))?;
     change(&mut hook).await?;
     hook.updated_at = now();
-    match state.store.update_hook(&hook).await? {
+    match state.db.update_hook(&state.store, &hook).await? {
         HookWrite::Ok => Ok(hook),
         _ => Err(ServiceError::NotFound("hook")),
     }
@@ -244,7 +244,7 @@ pub async fn replace(
 /// Deletes a tenant's hook; not found when it has none by that id.
 pub async fn remove_hook(state: &AppState, tenant: &str, id: &str) -> Result<(), ServiceError> {
     let id = crate::path_id::hook(id)?;
-    match state.store.delete_hook(tenant, id).await? {
+    match state.db.delete_hook(&state.store, tenant, id).await? {
         HookWrite::Ok => Ok(()),
         _ => Err(ServiceError::NotFound("hook")),
     }
