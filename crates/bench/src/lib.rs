@@ -11,9 +11,11 @@
 
 pub mod baseline;
 pub mod launch;
+pub mod log_query;
 pub mod procstat;
 pub mod receiver;
 pub mod scenarios;
+pub mod stores;
 
 use std::collections::BTreeMap;
 

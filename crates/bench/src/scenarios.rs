@@ -34,6 +34,8 @@ pub struct Bench {
     pub key: String,
     pub rx: Receivers,
     cpu_start: Vec<(&'static str, u32, f64)>,
+    /// Redis commands, PostgreSQL CPU and database size at the start.
+    stores_start: crate::stores::StoreCounters,
 }
 
 impl Bench {
@@ -103,7 +105,9 @@ impl Bench {
             key: String::new(),
             rx: Receivers::start().await?,
             cpu_start,
+            stores_start: Default::default(),
         };
+        b.stores_start = crate::stores::StoreCounters::read(&b.store, &b.config.database_url).await;
         b.key = b.tenant("bench").await?;
         Ok(b)
     }
@@ -347,7 +351,10 @@ impl Bench {
     }
 
     /// Lost, duplicates, CPU seconds and memory of each process, into the report.
-    pub fn account(&self, report: &mut Report, expected: usize) {
+    pub async fn account(&self, report: &mut Report, expected: usize) {
+        let now = crate::stores::StoreCounters::read(&self.store, &self.config.database_url).await;
+        let delivered = self.rx.seen.lock().expect("not poisoned").ids.len();
+        now.put(&self.stores_start, delivered, report);
         let seen = self.rx.seen.lock().expect("not poisoned");
         report.put("lost", expected.saturating_sub(seen.ids.len()) as f64);
         report.put(
@@ -421,7 +428,7 @@ pub async fn throughput(o: &Options, name: &str, hooks: usize) -> anyhow::Result
     r.put("publish_per_sec", o.events as f64 / published.as_secs_f64());
     r.put("deliveries_per_sec", rate(b.rx.distinct(), start, last));
     r.put("complete", f64::from(u8::from(complete)));
-    b.account(&mut r, expected);
+    b.account(&mut r, expected).await;
     b.finish().await?;
     Ok(r)
 }
@@ -449,9 +456,9 @@ pub async fn http(o: &Options, name: &str, with_hook: bool) -> anyhow::Result<Re
         let last = b.rx.seen.lock().expect("not poisoned").last_at;
         r.put("deliveries_per_sec", rate(b.rx.distinct(), start, last));
         r.put("complete", f64::from(u8::from(complete)));
-        b.account(&mut r, o.events);
+        b.account(&mut r, o.events).await;
     } else {
-        b.account(&mut r, 0);
+        b.account(&mut r, 0).await;
     }
     b.finish().await?;
     Ok(r)
@@ -481,7 +488,7 @@ pub async fn latency(o: &Options) -> anyhow::Result<Report> {
         r.put(&format!("p{p}_ms"), percentile(&mut lat, p));
     }
     r.put("max_ms", lat.iter().copied().fold(0.0, f64::max));
-    b.account(&mut r, total);
+    b.account(&mut r, total).await;
     b.finish().await?;
     Ok(r)
 }
@@ -558,7 +565,7 @@ pub async fn isolation(o: &Options) -> anyhow::Result<Report> {
     // Steadier than the rates on a busy host: what each delivery cost every process.
     alone.put_cpu(&mut r, "alone");
     beside.put_cpu(&mut r, "beside");
-    b.account(&mut r, 2 * o.events);
+    b.account(&mut r, 2 * o.events).await;
     b.finish().await?;
     Ok(r)
 }
@@ -639,7 +646,7 @@ pub async fn retry_drain(o: &Options) -> anyhow::Result<Report> {
     if o.hookpost.is_none() {
         r.put("peak_rss_mb_after_drain", peak_after_drain);
     }
-    b.account(&mut r, o.events);
+    b.account(&mut r, o.events).await;
     b.finish().await?;
     Ok(r)
 }
@@ -662,7 +669,7 @@ pub async fn ordered(o: &Options) -> anyhow::Result<Report> {
         let last = b.rx.seen.lock().expect("not poisoned").last_at;
         rates.push(rate(b.rx.distinct(), start, last));
         let mut run = Report::new("ordered");
-        b.account(&mut run, o.events);
+        b.account(&mut run, o.events).await;
         lost += run.get("lost").unwrap_or(0.0);
         duplicates += run.get("duplicates").unwrap_or(0.0);
         b.finish().await?;
@@ -785,7 +792,7 @@ pub async fn noisy_neighbour(o: &Options) -> anyhow::Result<Report> {
     );
     r.put("p99_ratio", if a99 > 0.0 { b99 / a99 } else { 0.0 });
     r.put("complete", f64::from(u8::from(complete)));
-    b.account(&mut r, total);
+    b.account(&mut r, total).await;
     b.finish().await?;
     Ok(r)
 }
@@ -897,7 +904,8 @@ pub async fn run(name: &str, o: &Options) -> anyhow::Result<Report> {
         "ordered" => ordered(o).await,
         "noisy-neighbour" => noisy_neighbour(o).await,
         "baseline" => crate::baseline::baseline(o).await,
-        other => bail!("no scenario `{other}` (throughput, http, ingest, fanout, latency, isolation, retry-drain, ordered, noisy-neighbour, baseline)"),
+        "log-query" => crate::log_query::log_query(o).await,
+        other => bail!("no scenario `{other}` (throughput, http, ingest, fanout, latency, isolation, retry-drain, ordered, noisy-neighbour, baseline, log-query)"),
     }
 }
 
@@ -912,4 +920,5 @@ pub const SCENARIOS: &[&str] = &[
     "ordered",
     "noisy-neighbour",
     "baseline",
+    "log-query",
 ];

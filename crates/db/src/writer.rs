@@ -1,7 +1,8 @@
 //! The worker's writes to the log, group-committed. Each [`Db::write`] is one event's
-//! outcomes; the writer task takes every write waiting when it is free and commits them
-//! in one transaction (`synchronous_commit` on), then answers each. Under load the
-//! groups grow by themselves; alone, a write commits at once.
+//! outcomes; a free writer task takes every write waiting and commits them in one
+//! transaction (`synchronous_commit` on), then answers each. Under load the groups grow
+//! by themselves; alone, a write commits at once. Rows go in key order, so that the
+//! writers of two worker processes never wait on each other in a cycle.
 //!
 //! Every statement is idempotent, so a group written again after a lost answer is
 //! stored once: events and attempts by their keys, deliveries by an upsert.
@@ -134,7 +135,9 @@ impl Db {
     }
 }
 
-/// The writer task: one group at a time, until every handle is gone.
+/// The writer task, until every handle is gone: takes the waiting writes, commits
+/// them, answers each. One per process: a second one overlapping its commits was
+/// measured no faster here, where the CPU is the limit (docs/benchmarks.md).
 pub(crate) async fn run(db: Db, mut jobs: mpsc::Receiver<Job>) {
     while let Some(first) = jobs.recv().await {
         let mut group = vec![first];
@@ -194,6 +197,8 @@ async fn commit(db: &Db, group: &[&Batch]) -> Result<()> {
         .iter()
         .flat_map(|b| b.deliveries.iter().map(move |d| (*b, d)))
         .collect();
+    // Stable: a delivery's writes keep their order.
+    rest.sort_by(|(a, x), (b, y)| (&a.tenant, &x.id).cmp(&(&b.tenant, &y.id)));
     while !rest.is_empty() {
         let mut seen = HashSet::new();
         let (now, later): (Vec<_>, Vec<_>) = rest

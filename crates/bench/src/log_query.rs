@@ -1,0 +1,125 @@
+//! `log-query`: the log API over a big log. `--events` deliveries (10 hooks, 5 event
+//! types, 1 in 20 failed, 1 in 20 retrying, one attempt each, a tenth as many events)
+//! are written straight into the run's database, as the worker would have written them,
+//! then each list and lookup is asked `SAMPLES` times through the API, one at a time.
+
+use std::time::Instant;
+
+use anyhow::Context;
+use hookpost::Roles;
+
+use crate::scenarios::Bench;
+use crate::{percentile, Options, Report};
+
+const SAMPLES: usize = 300;
+const HOOKS: usize = 10;
+const TYPES: [&str; 5] = [
+    "ticket.created",
+    "ticket.updated",
+    "ticket.closed",
+    "contact.created",
+    "chat.started",
+];
+
+/// The path of a query's `i`th sample.
+type PathOf = Box<dyn Fn(usize) -> String>;
+
+pub async fn log_query(o: &Options) -> anyhow::Result<Report> {
+    let b = Bench::start(o, Roles::ALL).await?;
+    let events = (o.events / HOOKS).max(1);
+    eprintln!("  writing a log of {} deliveries", events * HOOKS);
+    let started = Instant::now();
+    fill(&b.config.database_url, events).await?;
+    let mut r = Report::new("log-query");
+    r.put("deliveries", (events * HOOKS) as f64);
+    r.put("fill_s", started.elapsed().as_secs_f64());
+    let queries: [(&str, PathOf); 4] = [
+        (
+            "by_hook_and_status",
+            Box::new(|i| {
+                format!(
+                    "/v1/deliveries?hook=hook_{}&status=failed&limit=50",
+                    i % HOOKS
+                )
+            }),
+        ),
+        (
+            "by_event_type",
+            Box::new(|i| format!("/v1/deliveries?event={}&limit=50", TYPES[i % TYPES.len()])),
+        ),
+        (
+            "by_status_retrying",
+            Box::new(|_| "/v1/deliveries?status=retrying&limit=50".into()),
+        ),
+        (
+            "event_lookup",
+            Box::new(move |i| format!("/v1/events/evt_{}", 1 + (i * 7919) % events)),
+        ),
+    ];
+    for (name, path) in &queries {
+        let mut ms = Vec::with_capacity(SAMPLES);
+        for i in 0..SAMPLES {
+            let t = Instant::now();
+            let answer = b
+                .http
+                .get(format!("{}{}", b.base, path(i)))
+                .bearer_auth(&b.key)
+                .send()
+                .await?;
+            anyhow::ensure!(answer.status() == 200, "{name}: {}", answer.status());
+            answer.bytes().await?;
+            ms.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        r.put(&format!("p50_ms.{name}"), percentile(&mut ms, 50.0));
+        r.put(&format!("p99_ms.{name}"), percentile(&mut ms, 99.0));
+    }
+    b.finish().await?;
+    Ok(r)
+}
+
+/// The log, in three statements (one transaction each), then ANALYZE.
+async fn fill(url: &str, events: usize) -> anyhow::Result<()> {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .context("the run's database")?;
+    tokio::spawn(connection);
+    let n = events as i64;
+    let hooks = HOOKS as i64;
+    client
+        .execute(
+            "INSERT INTO events (tenant_id, id, event_at, type, occurred_at, data)
+             SELECT 'bench', 'evt_' || i, now() - i * interval '1 ms',
+                    (ARRAY['ticket.created','ticket.updated','ticket.closed','contact.created','chat.started'])[1 + i % 5],
+                    NULL, '{\"ticket\": {\"id\": ' || i || '}}'
+             FROM generate_series(1, $1::int8) AS i",
+            &[&n],
+        )
+        .await?;
+    client
+        .execute(
+            "INSERT INTO deliveries (tenant_id, id, event_at, event_id, hook_id, type, status, attempts,
+                                     created_at, updated_at, next_at, hook)
+             SELECT 'bench', 'dlv_' || md5(e.id || h), e.event_at, e.id, 'hook_' || h, e.type,
+                    CASE (i + h) % 20 WHEN 0 THEN 'failed' WHEN 1 THEN 'retrying' ELSE 'delivered' END,
+                    1, e.event_at, e.event_at,
+                    CASE (i + h) % 20 WHEN 1 THEN now() + interval '1 hour' END,
+                    '{\"id\": \"hook_' || h || '\"}'
+             FROM generate_series(1, $1::int8) AS i
+             JOIN events e ON e.tenant_id = 'bench' AND e.id = 'evt_' || i
+             CROSS JOIN generate_series(0, $2::int8 - 1) AS h",
+            &[&n, &hooks],
+        )
+        .await?;
+    client
+        .execute(
+            "INSERT INTO attempts (tenant_id, delivery_id, event_at, attempt, at, duration_ms, outcome, status)
+             SELECT tenant_id, id, event_at, 1, created_at, 12,
+                    CASE status WHEN 'delivered' THEN 'delivered' ELSE 'http_status' END,
+                    CASE status WHEN 'delivered' THEN 200 ELSE 500 END
+             FROM deliveries WHERE tenant_id = 'bench'",
+            &[],
+        )
+        .await?;
+    client.batch_execute("ANALYZE").await?;
+    Ok(())
+}
