@@ -42,6 +42,14 @@ impl IntoResponse for HttpError {
                 .headers_mut()
                 .insert(axum::http::header::RETRY_AFTER, secs.into());
         }
+        // The rest of a body too large was not read: the connection cannot carry another
+        // request, and saying so keeps a client from sending its next one down it.
+        if let ServiceError::TooLarge(_) = e {
+            response.headers_mut().insert(
+                axum::http::header::CONNECTION,
+                axum::http::HeaderValue::from_static("close"),
+            );
+        }
         response
     }
 }
