@@ -8,11 +8,10 @@ use hookpost_tests::pg_server::PgServer;
 use hookpost_tests::{wait_until, Receiver, TestApp, TestOptions};
 use serde_json::json;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_stopped_under_load_loses_nothing_and_the_log_catches_up() {
-    let pg = PgServer::start();
+/// hookpost on `database_url`, a tenant `acme`, its key, a receiver and a hook on it.
+async fn app_on(database_url: String) -> (TestApp, String, Receiver, String) {
     let app = TestApp::spawn(TestOptions {
-        database_url: Some(pg.url()),
+        database_url: Some(database_url),
         ..TestOptions::default()
     })
     .await;
@@ -20,6 +19,32 @@ async fn postgres_stopped_under_load_loses_nothing_and_the_log_catches_up() {
     let rx = Receiver::start().await;
     let hook = app.hook(&key, &rx.url, &["*"]).await;
     let hook_id = hook["id"].as_str().unwrap().to_owned();
+    (app, key, rx, hook_id)
+}
+
+/// Events `evt_0` to `evt_{n-1}` are each logged delivered, with a delivered attempt,
+/// and each reached the receiver (some twice: an attempt whose write failed is made
+/// again).
+async fn all_delivered(app: &TestApp, rx: &Receiver, hook_id: &str, n: usize) {
+    for i in 0..n {
+        let id = delivery_id("acme", &format!("evt_{i}"), hook_id);
+        app.wait_for_status("acme", &id, "delivered").await;
+        let d = app.db.delivery("acme", &id).await.unwrap().unwrap();
+        assert!(
+            d.attempts.iter().any(|a| a.delivered()),
+            "{id}: {:?}",
+            d.attempts
+        );
+    }
+    let got: std::collections::HashSet<String> =
+        rx.received().iter().map(|r| r.delivery_id()).collect();
+    assert_eq!(got.len(), n, "every event reached the receiver");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_stopped_under_load_loses_nothing_and_the_log_catches_up() {
+    let pg = PgServer::start();
+    let (app, key, rx, hook_id) = app_on(pg.url()).await;
     let post = |i: usize| {
         let event = json!({"id": format!("evt_{i}"), "type": "ticket.created", "data": {"n": i}});
         let (app, key) = (&app, &key);
@@ -55,21 +80,8 @@ async fn postgres_stopped_under_load_loses_nothing_and_the_log_catches_up() {
     tokio::time::sleep(Duration::from_secs(5)).await;
     pg.start_again();
 
-    // Every event is delivered (some twice: an attempt whose write failed is made again)
-    // and every delivery is in the log as delivered, with no ack made before its write.
-    for i in 0..40 {
-        let id = delivery_id("acme", &format!("evt_{i}"), &hook_id);
-        app.wait_for_status("acme", &id, "delivered").await;
-        let d = app.db.delivery("acme", &id).await.unwrap().unwrap();
-        assert!(
-            d.attempts.iter().any(|a| a.delivered()),
-            "{id}: {:?}",
-            d.attempts
-        );
-    }
-    let got: std::collections::HashSet<String> =
-        rx.received().iter().map(|r| r.delivery_id()).collect();
-    assert_eq!(got.len(), 40, "every event reached the receiver");
+    // Every event is delivered and in the log as delivered, no ack made before its write.
+    all_delivered(&app, &rx, &hook_id, 40).await;
     wait_until("ready again", Duration::from_secs(10), || async {
         readiness.is_ready()
     })
@@ -150,5 +162,38 @@ async fn redis_back_empty_is_rebuilt_from_postgres_with_keys_hooks_and_pending_r
         "the same body"
     );
     app.running = Some(running);
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_connections_cut_refused_and_stalled_under_load_lose_nothing() {
+    use hookpost_tests::proxy::{Fault, FaultProxy};
+    // hookpost reaches the test's own database through a proxy that breaks connections.
+    let prefix = hookpost_tests::unique_prefix();
+    let direct = hookpost_tests::database_url(&prefix);
+    let proxy = FaultProxy::start("127.0.0.1:5432".parse().unwrap()).await;
+    let through = direct.replace("127.0.0.1:5432", &proxy.addr.to_string());
+    let (app, key, rx, hook_id) = app_on(through).await;
+    let faults = [
+        Fault::Cut,
+        Fault::Down(Duration::from_secs(3)),
+        Fault::Stall(Duration::from_secs(2)),
+        Fault::Cut,
+    ];
+    let mut n = 0;
+    for fault in faults {
+        for _ in 0..15 {
+            let event =
+                json!({"id": format!("evt_{n}"), "type": "ticket.created", "data": {"n": n}});
+            assert_eq!(app.post_event(&key, &event).await.status(), 202);
+            n += 1;
+        }
+        proxy.inject(fault).await;
+    }
+    all_delivered(&app, &rx, &hook_id, n).await;
+    assert!(
+        proxy.connections() > 1,
+        "hookpost reconnected through the proxy"
+    );
     app.finish().await;
 }

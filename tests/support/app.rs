@@ -429,11 +429,13 @@ impl TestApp {
         wait_until(
             &format!("{id} {status} in the log"),
             Duration::from_secs(30),
+            // A read that fails (a fault the test injected) is "not yet".
             || async {
                 self.db
                     .delivery(tenant, id)
                     .await
-                    .unwrap()
+                    .ok()
+                    .flatten()
                     .is_some_and(|d| d.status.as_str() == status)
             },
         )
