@@ -289,9 +289,15 @@ async fn probe_database(db: Db, readiness: Readiness, cancel: CancellationToken)
     const CHECK: &str = "postgres";
     readiness.expect(&[CHECK]);
     loop {
-        match db.ping().await {
-            Ok(()) => readiness.ok(CHECK),
-            Err(e) => readiness.fail(CHECK, e.to_string()),
+        // A stop never waits for a ping, and a ping that gets no answer is a failure.
+        let pinged = tokio::select! {
+            _ = cancel.cancelled() => return,
+            p = tokio::time::timeout(std::time::Duration::from_secs(5), db.ping()) => p,
+        };
+        match pinged {
+            Ok(Ok(())) => readiness.ok(CHECK),
+            Ok(Err(e)) => readiness.fail(CHECK, e.to_string()),
+            Err(_) => readiness.fail(CHECK, "PostgreSQL did not answer within 5 s"),
         }
         tokio::select! {
             _ = cancel.cancelled() => return,
