@@ -114,6 +114,18 @@ impl std::fmt::Debug for Hook {
 }
 
 impl Hook {
+    /// Deactivates the hook by hookpost's own decision, recording why and when; `false`
+    /// when it was inactive already.
+    pub fn disable(&mut self, reason: &str) -> bool {
+        if !self.active {
+            return false;
+        }
+        self.active = false;
+        self.disabled_reason = Some(reason.to_owned());
+        self.disabled_at = Some(crate::rfc3339(crate::now_ms()));
+        true
+    }
+
     /// The associated data a sealed field of this hook is bound to (see [`crate::sealed`]).
     fn aad(&self, field: &str) -> String {
         format!("hookpost hook\0{}\0{}\0{field}", self.tenant, self.id)

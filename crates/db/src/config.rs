@@ -224,12 +224,9 @@ impl Db {
         let Some(mut hook) = self.hook(store, tenant, id).await? else {
             return Ok(false);
         };
-        if !hook.active {
+        if !hook.disable(reason) {
             return Ok(false);
         }
-        hook.active = false;
-        hook.disabled_reason = Some(reason.to_owned());
-        hook.disabled_at = Some(hookpost_core::rfc3339(hookpost_core::now_ms()));
         store.clear_failing(tenant, id).await?;
         Ok(self.update_hook(store, &hook).await? == HookWrite::Ok)
     }
@@ -422,23 +419,20 @@ impl Db {
                 crate::log::DELIVERY
             );
             let waiting = client.query(&sql, &[&tenant]).await?;
+            // An event read once, however many of its deliveries wait.
+            let mut events = std::collections::HashMap::new();
+            let mut dues = Vec::with_capacity(waiting.len());
             for row in &waiting {
                 let d = crate::log::delivery(row)?;
-                let Some(event) = self.event(&tenant, &d.event_id).await? else {
+                if !events.contains_key(&d.event_id) {
+                    let event = self.event(&tenant, &d.event_id).await?;
+                    events.insert(d.event_id.clone(), event.map(|e| stored(&tenant, e)));
+                }
+                let Some(Some(event)) = events.get(&d.event_id) else {
                     continue; // its day was dropped: past the retention
                 };
-                let stored = hookpost_store::events::StoredEvent {
-                    id: event.id,
-                    tenant: tenant.clone(),
-                    kind: event.kind,
-                    data: event.data,
-                    received_at: event.received_at,
-                    occurred_at: event.occurred_at,
-                    state: "done".into(),
-                    traceparent: None,
-                };
-                store.restore_delivery(&tenant, &d, &stored).await?;
-                let due = hookpost_store::retries::Due {
+                store.restore_delivery(&tenant, &d, event).await?;
+                dues.push(hookpost_store::retries::Due {
                     at_ms: d.next_attempt_at.unwrap_or_else(hookpost_core::now_ms),
                     task: Task::Attempt(AttemptTask {
                         tenant: tenant.clone(),
@@ -448,11 +442,25 @@ impl Db {
                         attempt: d.attempt_count + 1,
                         resend: false,
                     }),
-                };
-                store.schedule(std::slice::from_ref(&due)).await?;
-                done += 1;
+                });
             }
+            store.schedule(&dues).await?;
+            done += dues.len();
         }
         Ok(done)
+    }
+}
+
+/// A logged event as Redis keeps it for its next attempts: processed.
+fn stored(tenant: &str, e: crate::log::LoggedEvent) -> hookpost_store::events::StoredEvent {
+    hookpost_store::events::StoredEvent {
+        id: e.id,
+        tenant: tenant.to_owned(),
+        kind: e.kind,
+        data: e.data,
+        received_at: e.received_at,
+        occurred_at: e.occurred_at,
+        state: "done".into(),
+        traceparent: None,
     }
 }

@@ -123,7 +123,13 @@ impl Db {
             metrics,
             retention: opts.retention,
         };
-        tokio::spawn(writer::run(db.clone(), jobs));
+        // The writer's own handle writes nowhere: were it to hold the queue's sender, the
+        // queue (and the pool) would outlive every other handle.
+        let own = Db {
+            writes: mpsc::channel(1).0,
+            ..db.clone()
+        };
+        tokio::spawn(writer::run(own, jobs));
         Ok(db)
     }
 

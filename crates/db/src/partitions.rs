@@ -3,8 +3,6 @@
 //! retention is a `DROP TABLE`, never a `DELETE`. The scheduler runs it every few
 //! minutes; an advisory lock lets several schedulers do so safely.
 
-use std::time::Duration;
-
 use tracing::info;
 
 use crate::{Db, Result};
@@ -38,7 +36,7 @@ pub async fn upkeep(db: &Db) -> Result<Upkeep> {
              FROM (SELECT (now() AT TIME ZONE 'UTC')::date - $1::int + i AS d
                    FROM generate_series(0, $1::int + $2::int) AS i) AS days
              WHERE d + 1 > (now() AT TIME ZONE 'UTC') - make_interval(secs => $3)",
-            &[&behind, &DAYS_AHEAD, &secs(retention)],
+            &[&behind, &DAYS_AHEAD, &retention.as_secs_f64()],
         )
         .await?;
     let mut done = Upkeep::default();
@@ -59,7 +57,10 @@ pub async fn upkeep(db: &Db) -> Result<Upkeep> {
                 done.created += 1;
             }
         }
-        for old in tx.query(EXPIRED, &[&table, &secs(retention)]).await? {
+        for old in tx
+            .query(EXPIRED, &[&table, &retention.as_secs_f64()])
+            .await?
+        {
             let name: &str = old.get(0);
             tx.batch_execute(&format!("DROP TABLE {name}")).await?;
             done.dropped += 1;
@@ -82,7 +83,3 @@ const EXPIRED: &str =
      WHERE i.inhparent = to_regclass($1) AND c.relname ~ '_p[0-9]{8}$'
        AND to_date(right(c.relname, 8), 'YYYYMMDD') + 1
            <= (now() AT TIME ZONE 'UTC') - make_interval(secs => $2)";
-
-fn secs(d: Duration) -> f64 {
-    d.as_secs_f64()
-}

@@ -94,8 +94,15 @@ pub async fn migrate(
     config: &Config,
 ) -> Result<hookpost_db::migrate::Migrated, hookpost_db::DbError> {
     hookpost_db::migrate::create_database(&config.database_url).await?;
-    let db = db(config, None)?;
-    let migrated = hookpost_db::migrate::migrate(&db).await?;
+    migrate_with(config, &db(config, None)?).await
+}
+
+/// [`migrate`] through `db`, on a database that exists.
+async fn migrate_with(
+    config: &Config,
+    db: &Db,
+) -> Result<hookpost_db::migrate::Migrated, hookpost_db::DbError> {
+    let migrated = hookpost_db::migrate::migrate(db).await?;
     // Redis may be down while the schema is brought up: the copy waits for the next run.
     match db.import_config(&store(config)?).await {
         Ok(imported) if imported.tenants > 0 => info!(
@@ -155,9 +162,14 @@ pub async fn start(
         std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string())
     };
     if roles == Roles::ALL {
-        migrate(&config).await.map_err(invalid)?;
+        hookpost_db::migrate::create_database(&config.database_url)
+            .await
+            .map_err(invalid)?;
     }
     let db = db(&config, Some(&metrics)).map_err(invalid)?;
+    if roles == Roles::ALL {
+        migrate_with(&config, &db).await.map_err(invalid)?;
+    }
     hookpost_db::migrate::check(&db).await.map_err(invalid)?;
     // `hookpost all` is the one-machine default: it sets up its keyspace by itself,
     // first putting back what PostgreSQL holds (a Redis that came back empty). The

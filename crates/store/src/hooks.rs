@@ -160,12 +160,9 @@ impl Store {
         let Some(mut hook) = self.hook(tenant, id).await? else {
             return Ok(false);
         };
-        if !hook.active {
+        if !hook.disable(reason) {
             return Ok(false);
         }
-        hook.active = false;
-        hook.disabled_reason = Some(reason.to_owned());
-        hook.disabled_at = Some(hookpost_core::rfc3339(hookpost_core::now_ms()));
         self.clear_failing(tenant, id).await?;
         Ok(self.update_hook(&hook).await? == HookWrite::Ok)
     }
