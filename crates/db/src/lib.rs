@@ -136,13 +136,8 @@ impl Db {
     /// A connection of the pool, its wait counted.
     pub(crate) async fn client(&self) -> Result<deadpool_postgres::Object> {
         let started = std::time::Instant::now();
-        let mut client = self.pool.get().await?;
-        // A connection the server or the network closed while it sat in the pool is
-        // left behind, not handed out to fail its first query.
-        while client.is_closed() {
-            let _ = deadpool_postgres::Object::take(client);
-            client = self.pool.get().await?;
-        }
+        // deadpool's recycle already leaves a connection found closed behind.
+        let client = self.pool.get().await?;
         if let Some(m) = &self.metrics {
             m.pool_wait_seconds.observe(started.elapsed().as_secs_f64());
         }
