@@ -16,6 +16,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "tenants, keys, hooks",
         include_str!("migrations/0002_config.sql"),
     ),
+    (
+        3,
+        "status index without delivered",
+        include_str!("migrations/0003_status_index.sql"),
+    ),
 ];
 
 /// The schema version this build reads and writes.

@@ -154,7 +154,7 @@ impl Store {
             received_at,
             occurred_at: occurred_at.filter(|s| !s.is_empty()),
             state: state.unwrap_or_default(),
-            traceparent,
+            traceparent: traceparent.filter(|s| !s.is_empty()),
         }))
     }
 }

@@ -15,8 +15,7 @@
 //! | `P:{t.T}:hooks` | hash | hook id → hook (JSON) |
 //! | `P:{t.T}:hooks:ver` | string | bumped on every hook change (worker caches) |
 //! | `P:{t.T}:evt:<id>` | hash | event: state, lease, type, data, received_at |
-//! | `P:{t.T}:dlv:<id>` | hash | delivery: status, attempts, next_at, hook snapshot |
-//! | `P:{t.T}:dlv:<id>:attempts` | list | attempts (JSON), oldest first |
+//! | `P:{t.T}:dlv:<id>` | hash | delivery: status, attempt count, hook snapshot, `blocking` |
 //! | `P:{t.T}:evt:<id>:dlvs` | set | the deliveries an event caused |
 //! | `P:{t.T}:failing` | hash | hook id → since when all its attempts failed (ms) |
 //! | `P:{t.T}:log` | sorted set | delivery ids by creation time |
@@ -90,9 +89,6 @@ impl Keys {
     }
     pub fn delivery(&self, t: &str, delivery_id: &str) -> String {
         format!("{}:{{t.{t}}}:dlv:{delivery_id}", self.p)
-    }
-    pub fn attempts(&self, t: &str, delivery_id: &str) -> String {
-        format!("{}:{{t.{t}}}:dlv:{delivery_id}:attempts", self.p)
     }
     /// The deliveries an event caused.
     pub fn event_deliveries(&self, t: &str, event_id: &str) -> String {
@@ -246,7 +242,6 @@ mod tests {
             k.hooks_version(t),
             k.event(t, "e1"),
             k.delivery(t, "d1"),
-            k.attempts(t, "d1"),
             k.event_deliveries(t, "e1"),
             k.hook_failing(t),
             k.log(t),

@@ -173,7 +173,7 @@ impl Store {
                 claim_event: clocked_script!("claim_event.lua"),
                 event_lease: clocked_script!("event_lease.lua"),
                 event_lease_left: clocked_script!("event_lease_left.lua"),
-                record: clocked_script!("record.lua"),
+                record: Script::new(include_str!("scripts/record.lua")),
                 backlog_push: Script::new(include_str!("scripts/backlog_push.lua")),
                 retry_schedule: clocked_script!("retry_schedule.lua"),
                 claim_retries: clocked_script!("claim_retries.lua"),

@@ -1,12 +1,12 @@
-//! Each delivery's hot state (event × hook): its status, attempt count, the body's hook
-//! snapshot and its last attempt, for the next attempt, ordering and the failing streak.
-//! The log's truth is in PostgreSQL (hookpost-db); these keys expire after the retention.
+//! Each delivery's hot state (event × hook): its status, attempt count and the body's
+//! hook snapshot, for the next attempt, ordering, take-overs and the failing streak. The
+//! log's truth is in PostgreSQL (hookpost-db); these keys expire after the retention.
 
 use hookpost_core::outcome::Attempt;
 use serde::Serialize;
 
 use crate::durable::Durable;
-use crate::{corrupt, Result, Store};
+use crate::{Result, Store};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -123,25 +123,12 @@ impl Store {
             .arg(self.retention_secs)
             .arg(failing_span_ms);
         for r in records {
-            inv.key(self.keys.delivery(tenant, r.delivery_id))
-                .key(self.keys.attempts(tenant, r.delivery_id));
-            let meta = serde_json::json!({
-                "id": r.delivery_id,
-                "event_id": event_id,
-                "hook_id": r.hook_id,
-                "type": r.kind,
-                "status": r.status.as_str(),
-                "next_at": r.next_at.map(|t| t.to_string()).unwrap_or_default(),
-                "hook": r.hook_json,
-                "attempt_no": r.attempt.map(|a| a.attempt).unwrap_or(0),
-                "ok": r.attempt.is_some_and(|a| a.delivered()),
-            });
-            inv.arg(meta.to_string());
-            inv.arg(
-                r.attempt
-                    .map(|a| serde_json::to_string(a).expect("attempt serialises"))
-                    .unwrap_or_default(),
-            );
+            inv.key(self.keys.delivery(tenant, r.delivery_id));
+            inv.arg(r.hook_id)
+                .arg(r.status.as_str())
+                .arg(r.hook_json)
+                .arg(r.attempt.map(|a| a.attempt).unwrap_or(0))
+                .arg(if r.attempt.is_some_and(|a| a.delivered()) { "1" } else { "0" });
         }
         // Lua turns an empty table into an empty array (or nil): both read as "none".
         let failing: Option<Vec<String>> = inv.invoke_async(&mut self.conn()).await?;
@@ -163,28 +150,14 @@ impl Store {
             self.keys.delivery(tenant, &d.id),
             self.keys.event(tenant, &event.id),
         );
-        let next_at = d.next_attempt_at.map(|t| t.to_string()).unwrap_or_default();
         let mut pipe = redis::pipe();
         pipe.atomic()
             .hset_multiple(
                 &dkey,
                 &[
-                    ("id", d.id.as_str()),
-                    ("event_id", d.event_id.as_str()),
-                    ("hook_id", d.hook_id.as_str()),
-                    ("type", d.kind.as_str()),
                     ("hook", d.hook_json.as_str()),
                     ("status", d.status.as_str()),
-                    ("next_at", next_at.as_str()),
-                ],
-            )
-            .ignore()
-            .hset_multiple(
-                &dkey,
-                &[
-                    ("attempts", i64::from(d.attempt_count)),
-                    ("created_at", d.created_at),
-                    ("updated_at", d.updated_at),
+                    ("attempts", &d.attempt_count.to_string()),
                 ],
             )
             .ignore()
@@ -236,42 +209,6 @@ impl Store {
             .into_iter()
             .map(|s| s.and_then(|s| Status::parse(&s)))
             .collect())
-    }
-
-    /// One delivery's hot state, with its last attempt only (the log, with every
-    /// attempt, is PostgreSQL's).
-    pub async fn delivery(&self, tenant: &str, id: &str) -> Result<Option<Delivery>> {
-        let (fields, attempts): (std::collections::HashMap<String, String>, Vec<String>) =
-            redis::pipe()
-                .hgetall(self.keys.delivery(tenant, id))
-                .lrange(self.keys.attempts(tenant, id), 0, -1)
-                .query_async(&mut self.conn())
-                .await?;
-        if fields.is_empty() {
-            return Ok(None);
-        }
-        let get = |k: &str| fields.get(k).cloned().unwrap_or_default();
-        let num = |k: &str| fields.get(k).and_then(|v| v.parse::<i64>().ok());
-        let status = Status::parse(&get("status"))
-            .ok_or_else(|| corrupt("delivery status", get("status")))?;
-        let attempts = attempts
-            .iter()
-            .map(|a| serde_json::from_str(a).map_err(|e| corrupt("attempt", e)))
-            .collect::<Result<Vec<Attempt>>>()?;
-        Ok(Some(Delivery {
-            id: get("id"),
-            event_id: get("event_id"),
-            hook_id: get("hook_id"),
-            kind: get("type"),
-            status,
-            attempt_count: num("attempts").unwrap_or(0) as u32,
-            created_at: num("created_at").unwrap_or(0),
-            updated_at: num("updated_at").unwrap_or(0),
-            next_attempt_at: num("next_at"),
-            hook_json: get("hook"),
-            blocking: get("blocking") == "1",
-            attempts,
-        }))
     }
 
     /// The hook snapshot and attempt count of a delivery, for the next attempt.

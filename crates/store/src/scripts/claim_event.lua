@@ -5,10 +5,12 @@
 --       here), lease_ms, ttl_s, type, data, occurred_at, traceparent ('' when none)
 -- Returns {state, hooks_version}: unknown_tenant | done | busy | takeover | new
 -- (Run after clock.lua: `now`.)
-if redis.call('EXISTS', KEYS[1]) == 0 then
+-- One read for both: the tenant record is small.
+local got = redis.call('MGET', KEYS[1], KEYS[3])
+if not got[1] then
   return {'unknown_tenant', '0'}
 end
-local ver = redis.call('GET', KEYS[3]) or '0'
+local ver = got[2] or '0'
 local state = redis.call('HGET', KEYS[2], 'state')
 if state == 'done' then
   return {'done', ver}
@@ -25,9 +27,7 @@ if state == 'processing' then
   return {'takeover', ver}
 end
 redis.call('HSET', KEYS[2], 'state', 'processing', 'lease', now + tonumber(ARGV[2]),
-  'type', ARGV[4], 'data', ARGV[5], 'received_at', ARGV[1], 'occurred_at', ARGV[6])
-if ARGV[7] ~= '' then
-  redis.call('HSET', KEYS[2], 'traceparent', ARGV[7])
-end
+  'type', ARGV[4], 'data', ARGV[5], 'received_at', ARGV[1], 'occurred_at', ARGV[6],
+  'traceparent', ARGV[7])
 redis.call('EXPIRE', KEYS[2], ARGV[3])
 return {'new', ver}
