@@ -354,3 +354,46 @@ async fn a_separate_role_never_takes_an_empty_keyspace_as_the_truth() {
     worker.stop().await;
     hookpost_tests::app::cleanup_prefix(&config).await;
 }
+
+/// Readiness tells the truth: right after a Redis restart, `/readyz` says ready only
+/// once a request would succeed, so that a load balancer never sends the first
+/// requests to an ingest that answers them 503.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_redis_restart_ready_means_an_event_is_taken() {
+    use std::time::{Duration, Instant};
+
+    let mut server = RedisServer::start(true);
+    let app = TestApp::spawn(TestOptions {
+        redis_url: Some(server.url()),
+        ..TestOptions::default()
+    })
+    .await;
+    let key = app.tenant("acme").await;
+    let rx = hookpost_tests::Receiver::start().await;
+    app.hook(&key, &rx.url, &["ticket.created"]).await;
+    for round in 0..10 {
+        server.kill_and_restart();
+        let since = Instant::now();
+        while app.readyz().await["ready"] != true {
+            assert!(
+                since.elapsed() < Duration::from_secs(30),
+                "never ready again"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let event = serde_json::json!({
+            "id": format!("restart-{round}"), "type": "ticket.created", "data": {"round": round}
+        });
+        let answer = app.post_event(&key, &event).await;
+        let status = answer.status();
+        assert_eq!(
+            status,
+            202,
+            "round {round}: /readyz said ready, then {}",
+            answer.text().await.unwrap()
+        );
+    }
+    let all = || async { rx.count() >= 10 };
+    hookpost_tests::wait_until("every event delivered", Duration::from_secs(30), all).await;
+    app.finish().await;
+}

@@ -296,20 +296,34 @@ pub async fn rebuild_and_mark(
     Ok(store.init_marker().await?)
 }
 
-/// Keeps `/readyz`'s `postgres` check current: ready only while a query succeeds.
+/// `/readyz`'s `postgres` check.
+const POSTGRES_CHECK: &str = "postgres";
+
+/// Pings PostgreSQL once through the pool the requests use; a ping that gets no answer
+/// in 5 s is a failure.
+async fn ping_database(db: &Db, readiness: &Readiness) {
+    let limit = std::time::Duration::from_secs(5);
+    match tokio::time::timeout(limit, db.ping()).await {
+        Ok(Ok(())) => readiness.ok(POSTGRES_CHECK),
+        Ok(Err(e)) => readiness.fail(POSTGRES_CHECK, e.to_string()),
+        Err(_) => readiness.fail(POSTGRES_CHECK, "PostgreSQL did not answer within 5 s"),
+    }
+}
+
+/// Keeps `/readyz`'s `postgres` check current: ready only while a query succeeds, as of
+/// the last second and again each time `/readyz` is asked.
 async fn probe_database(db: Db, readiness: Readiness, cancel: CancellationToken) {
-    const CHECK: &str = "postgres";
-    readiness.expect(&[CHECK]);
+    readiness.expect(&[POSTGRES_CHECK]);
+    let (on_ask, r) = (db.clone(), readiness.clone());
+    readiness.probe_on_ask(std::sync::Arc::new(move || {
+        let (db, readiness) = (on_ask.clone(), r.clone());
+        Box::pin(async move { ping_database(&db, &readiness).await })
+    }));
     loop {
-        // A stop never waits for a ping, and a ping that gets no answer is a failure.
-        let pinged = tokio::select! {
+        // A stop never waits for a ping.
+        tokio::select! {
             _ = cancel.cancelled() => return,
-            p = tokio::time::timeout(std::time::Duration::from_secs(5), db.ping()) => p,
-        };
-        match pinged {
-            Ok(Ok(())) => readiness.ok(CHECK),
-            Ok(Err(e)) => readiness.fail(CHECK, e.to_string()),
-            Err(_) => readiness.fail(CHECK, "PostgreSQL did not answer within 5 s"),
+            _ = ping_database(&db, &readiness) => {}
         }
         tokio::select! {
             _ = cancel.cancelled() => return,

@@ -241,16 +241,27 @@ pub async fn count_requests(
     response
 }
 
-/// Keeps `/readyz` current: the broker can confirm and Redis answers.
+/// Whether the broker can confirm and Redis answers, through the connections the
+/// requests use.
+async fn probe_once(state: &SharedState) {
+    state.checks.broker(state.publisher.ready().await);
+    let probed = state.store.marker_present().await;
+    if let Some(present) = state.checks.keyspace(probed) {
+        state
+            .keyspace_ok
+            .store(present, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Keeps `/readyz` current: every second, and again each time it is asked.
 async fn probe(state: SharedState, cancel: CancellationToken) {
+    let on_ask = state.clone();
+    state.readiness.probe_on_ask(std::sync::Arc::new(move || {
+        let state = on_ask.clone();
+        Box::pin(async move { probe_once(&state).await })
+    }));
     loop {
-        state.checks.broker(state.publisher.ready().await);
-        let probed = state.store.marker_present().await;
-        if let Some(present) = state.checks.keyspace(probed) {
-            state
-                .keyspace_ok
-                .store(present, std::sync::atomic::Ordering::Relaxed);
-        }
+        probe_once(&state).await;
         tokio::select! {
             _ = cancel.cancelled() => return,
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}

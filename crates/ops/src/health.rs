@@ -1,7 +1,10 @@
 //! Readiness: named checks that the role's loops keep up to date, and the ops routes.
 
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -10,15 +13,43 @@ use axum::Router;
 
 use crate::Metrics;
 
+/// A check made again each time `/readyz` is asked (it reports through [`Readiness`]).
+pub type Probe = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+
+/// How long `/readyz` waits for its probes; one that takes longer leaves its check as
+/// its loop last set it.
+const PROBE_WAIT: Duration = Duration::from_secs(2);
+
 /// Named readiness checks; ready when every check is `Ok`. Warnings are reported
-/// beside them but do not make a process unready.
+/// beside them but do not make a process unready. Probes run again on every `/readyz`,
+/// so that it answers from the state of now, not of the loops' last round.
 #[derive(Clone, Default)]
 pub struct Readiness(
     Arc<Mutex<BTreeMap<String, Result<(), String>>>>,
     Arc<Mutex<BTreeMap<String, String>>>,
+    Arc<Mutex<Vec<Probe>>>,
 );
 
 impl Readiness {
+    /// Runs `probe` on every `/readyz` before it answers. A probe that goes through the
+    /// same connections as the requests makes "ready" mean that a request would
+    /// succeed now: after a restart of what it probes, the first use of a connection
+    /// finds it broken and has it made again.
+    pub fn probe_on_ask(&self, probe: Probe) {
+        self.2.lock().expect("not poisoned").push(probe);
+    }
+
+    /// Runs every probe, one after another, for at most [`PROBE_WAIT`] in all.
+    pub async fn refresh(&self) {
+        let probes = self.2.lock().expect("not poisoned").clone();
+        let all = async {
+            for probe in probes {
+                probe().await;
+            }
+        };
+        let _ = tokio::time::timeout(PROBE_WAIT, all).await;
+    }
+
     pub fn warn(&self, name: &str, why: impl Into<String>) {
         self.1
             .lock()
@@ -99,7 +130,10 @@ pub fn routes(metrics: Arc<Metrics>, readiness: Readiness) -> Router {
             "/readyz",
             get(move || {
                 let r = readiness.clone();
-                async move { readyz(&r) }
+                async move {
+                    r.refresh().await;
+                    readyz(&r)
+                }
             }),
         )
         .merge(liveness())
@@ -129,4 +163,29 @@ fn readyz(r: &Readiness) -> axum::response::Response {
         ),
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn refresh_runs_every_probe_and_a_hung_one_leaves_its_check_as_it_was() {
+        let r = Readiness::default();
+        r.ok("redis");
+        let asked = r.clone();
+        r.probe_on_ask(Arc::new(move || {
+            let r = asked.clone();
+            Box::pin(async move { r.fail("redis", "connection reset") })
+        }));
+        assert!(r.is_ready(), "the loops' last word until asked");
+        r.refresh().await;
+        assert_eq!(r.problems(), [("redis".into(), "connection reset".into())]);
+
+        let hung = Readiness::default();
+        hung.ok("postgres");
+        hung.probe_on_ask(Arc::new(|| Box::pin(std::future::pending())));
+        hung.refresh().await;
+        assert!(hung.is_ready());
+    }
 }

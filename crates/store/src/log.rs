@@ -128,7 +128,11 @@ impl Store {
                 .arg(r.status.as_str())
                 .arg(r.hook_json)
                 .arg(r.attempt.map(|a| a.attempt).unwrap_or(0))
-                .arg(if r.attempt.is_some_and(|a| a.delivered()) { "1" } else { "0" });
+                .arg(if r.attempt.is_some_and(|a| a.delivered()) {
+                    "1"
+                } else {
+                    "0"
+                });
         }
         // Lua turns an empty table into an empty array (or nil): both read as "none".
         let failing: Option<Vec<String>> = inv.invoke_async(&mut self.conn()).await?;
