@@ -10,11 +10,15 @@ use serde_json::json;
 
 /// hookpost on `database_url`, a tenant `acme`, its key, a receiver and a hook on it.
 async fn app_on(database_url: String) -> (TestApp, String, Receiver, String) {
-    let app = TestApp::spawn(TestOptions {
+    app_with(TestOptions {
         database_url: Some(database_url),
         ..TestOptions::default()
     })
-    .await;
+    .await
+}
+
+async fn app_with(opts: TestOptions) -> (TestApp, String, Receiver, String) {
+    let app = TestApp::spawn(opts).await;
     let key = app.tenant("acme").await;
     let rx = Receiver::start().await;
     let hook = app.hook(&key, &rx.url, &["*"]).await;
@@ -194,6 +198,44 @@ async fn postgres_connections_cut_refused_and_stalled_under_load_lose_nothing() 
     assert!(
         proxy.connections() > 1,
         "hookpost reconnected through the proxy"
+    );
+    app.finish().await;
+}
+
+/// A connection that stays open and never answers (a server or network gone without a
+/// word) holds a log write only as long as the write timeout: the writer gives that
+/// connection up and writes on a new one, and nothing waits for TCP to give up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_half_open_postgres_connection_is_given_up_after_the_write_timeout() {
+    use hookpost_tests::proxy::FaultProxy;
+    let prefix = hookpost_tests::unique_prefix();
+    let direct = hookpost_tests::database_url(&prefix);
+    let proxy = FaultProxy::start("127.0.0.1:5432".parse().unwrap()).await;
+    let (app, key, rx, hook_id) = app_with(TestOptions {
+        database_url: Some(direct.replace("127.0.0.1:5432", &proxy.addr.to_string())),
+        database_write_timeout: Duration::from_secs(2),
+        ..TestOptions::default()
+    })
+    .await;
+    let post = |n: usize| {
+        let event = json!({"id": format!("evt_{n}"), "type": "ticket.created", "data": {"n": n}});
+        let (app, key) = (&app, &key);
+        async move { assert_eq!(app.post_event(key, &event).await.status(), 202) }
+    };
+    for n in 0..10 {
+        post(n).await;
+    }
+    all_delivered(&app, &rx, &hook_id, 10).await;
+    let before = proxy.connections();
+    // Every connection open now (the writer's among them) goes silent for good.
+    proxy.freeze_open();
+    for n in 10..30 {
+        post(n).await;
+    }
+    all_delivered(&app, &rx, &hook_id, 30).await;
+    assert!(
+        proxy.connections() > before,
+        "the writer went on on a new connection"
     );
     app.finish().await;
 }

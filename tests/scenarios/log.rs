@@ -433,8 +433,8 @@ async fn the_log_drops_whole_days_past_the_retention_and_every_redis_key_expires
     let shorter = hookpost_db::Db::connect(
         &hookpost_db::DbOptions {
             url: app.config.database_url.clone(),
-            pool_size: 2,
             retention: DAY,
+            ..hookpost_db::DbOptions::of(&app.config)
         },
         None,
     )
@@ -464,7 +464,10 @@ async fn the_log_drops_whole_days_past_the_retention_and_every_redis_key_expires
         .iter()
         .filter(|k| [":evt:", ":dlv:", ":failing"].iter().any(|p| k.contains(p)))
         .collect();
-    assert!(hot.len() >= 3, "{keys:?}");
+    assert!(
+        hot.len() >= 2,
+        "an event's and a delivery's at least: {keys:?}"
+    );
     for k in &hot {
         let ttl: i64 = redis::cmd("PTTL")
             .arg(*k)

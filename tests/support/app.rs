@@ -40,6 +40,8 @@ pub struct TestOptions {
     pub redis_url: Option<String>,
     /// A database other than the test's own on the shared server (on a test's own server).
     pub database_url: Option<String>,
+    /// `HOOKPOST_DATABASE_WRITE_TIMEOUT`.
+    pub database_write_timeout: Duration,
     /// `HOOKPOST_QUEUE_SHARDS` and `HOOKPOST_RETRY_SHARDS`.
     pub queue_shards: u32,
     pub retry_shards: u32,
@@ -63,6 +65,7 @@ impl Default for TestOptions {
             disable_after: Duration::from_secs(3600),
             redis_url: None,
             database_url: None,
+            database_write_timeout: Config::default().database_write_timeout,
             queue_shards: 1,
             retry_shards: 1,
             quorum: false,
@@ -94,6 +97,7 @@ impl TestApp {
                 .database_url
                 .clone()
                 .unwrap_or_else(|| crate::database_url(prefix)),
+            database_write_timeout: opts.database_write_timeout,
             admin_token: Some(ADMIN_TOKEN.into()),
             prefix: prefix.to_owned(),
             retry_schedule: RetrySchedule::parse(opts.retry).expect("a valid schedule"),

@@ -39,6 +39,8 @@ struct Faults {
     delay_ms: AtomicU64,
     /// Cancelled to cut every open connection; replaced after each cut.
     cut: Mutex<CancellationToken>,
+    /// Cancelled to freeze every open connection for good; replaced after each freeze.
+    freeze: Mutex<CancellationToken>,
     /// Connections accepted so far (to see that hookpost came back through the proxy).
     accepted: AtomicU64,
 }
@@ -79,6 +81,7 @@ impl FaultProxy {
                 stalled: watch::channel(false).0,
                 delay_ms: AtomicU64::new(0),
                 cut: Mutex::new(CancellationToken::new()),
+                freeze: Mutex::new(CancellationToken::new()),
                 accepted: AtomicU64::new(0),
             }),
             stop: CancellationToken::new(),
@@ -99,6 +102,7 @@ impl FaultProxy {
                 }
                 faults.accepted.fetch_add(1, Ordering::SeqCst);
                 let token = faults.cut.lock().unwrap().clone();
+                let frozen = faults.freeze.lock().unwrap().clone();
                 let faults = faults.clone();
                 tokio::spawn(async move {
                     let Ok(upstream) = TcpStream::connect(target).await else {
@@ -108,14 +112,16 @@ impl FaultProxy {
                     let _ = upstream.set_nodelay(true);
                     let (client_r, client_w) = client.into_split();
                     let (up_r, up_w) = upstream.into_split();
+                    let pumps = async {
+                        tokio::join!(pump(client_r, up_w, &faults), pump(up_r, client_w, &faults))
+                    };
+                    tokio::pin!(pumps);
                     tokio::select! {
                         _ = token.cancelled() => {}
-                        _ = async {
-                            tokio::join!(
-                                pump(client_r, up_w, &faults),
-                                pump(up_r, client_w, &faults)
-                            )
-                        } => {}
+                        _ = &mut pumps => {}
+                        // Open, and silent both ways, until cut: the pumps are kept, not
+                        // polled.
+                        _ = frozen.cancelled() => token.cancelled().await,
                     }
                 });
             }
@@ -139,6 +145,14 @@ impl FaultProxy {
     /// Holds every byte in flight, connections open, until [`FaultProxy::restore`].
     pub fn stall(&self) {
         self.faults.stalled.send_replace(true);
+    }
+
+    /// Freezes every open connection for good, as a half-open one: it stays open and
+    /// nothing passes either way, with no error, until cut. New connections work.
+    pub fn freeze_open(&self) {
+        let mut freeze = self.faults.freeze.lock().unwrap();
+        freeze.cancel();
+        *freeze = CancellationToken::new();
     }
 
     /// Delays every chunk passed on by `delay` (a slow network), until restored.

@@ -16,6 +16,10 @@ pub struct Config {
     pub database_url: String,
     /// `HOOKPOST_DATABASE_POOL`: connections to PostgreSQL one process holds at most.
     pub database_pool: usize,
+    /// `HOOKPOST_DATABASE_WRITE_TIMEOUT`: how long a log write may wait for PostgreSQL
+    /// before its connection is given up (a half-open one never answers) and the write
+    /// is made again on another.
+    pub database_write_timeout: Duration,
     /// `HOOKPOST_HTTP_ADDR`: the API (ingest), and `/metrics` of `hookpost all`.
     pub http_addr: SocketAddr,
     /// `HOOKPOST_HTTP_HEADER_TIMEOUT`: how long a client may take to send a request's
@@ -192,6 +196,7 @@ impl Default for Config {
             redis_url: "redis://127.0.0.1:6379/".into(),
             database_url: "postgres://postgres@127.0.0.1:5432/hookpost".into(),
             database_pool: 8,
+            database_write_timeout: Duration::from_secs(10),
             http_addr: "127.0.0.1:8080".parse().expect("address"),
             http_header_timeout: Duration::from_secs(10),
             http_request_timeout: Duration::from_secs(60),
@@ -269,6 +274,7 @@ pub const VARIABLES: &[&str] = &[
     "HOOKPOST_REDIS_URL",
     "HOOKPOST_DATABASE_URL",
     "HOOKPOST_DATABASE_POOL",
+    "HOOKPOST_DATABASE_WRITE_TIMEOUT",
     "HOOKPOST_HTTP_ADDR",
     "HOOKPOST_HTTP_HEADER_TIMEOUT",
     "HOOKPOST_HTTP_REQUEST_TIMEOUT",
@@ -362,6 +368,10 @@ impl Config {
             ("HOOKPOST_REDIS_URL", self.redis_url.clone()),
             ("HOOKPOST_DATABASE_URL", self.database_url.clone()),
             ("HOOKPOST_DATABASE_POOL", self.database_pool.to_string()),
+            (
+                "HOOKPOST_DATABASE_WRITE_TIMEOUT",
+                ms(self.database_write_timeout),
+            ),
             ("HOOKPOST_PREFIX", self.prefix.clone()),
             ("HOOKPOST_RETRY_SCHEDULE", schedule.join(",")),
             (
@@ -420,6 +430,9 @@ impl Config {
         }
         if let Some(v) = var("HOOKPOST_DATABASE_POOL") {
             c.database_pool = positive(v)?;
+        }
+        if let Some(v) = var("HOOKPOST_DATABASE_WRITE_TIMEOUT") {
+            c.database_write_timeout = nonzero_duration(v)?;
         }
         if let Some(v) = var("HOOKPOST_HTTP_ADDR") {
             c.http_addr = parsed(v)?;

@@ -88,6 +88,8 @@ pub struct DbOptions {
     pub pool_size: usize,
     /// `HOOKPOST_RETENTION`: writes of events older than this are not kept.
     pub retention: Duration,
+    /// `HOOKPOST_DATABASE_WRITE_TIMEOUT`
+    pub write_timeout: Duration,
 }
 
 impl DbOptions {
@@ -96,6 +98,7 @@ impl DbOptions {
             url: config.database_url.clone(),
             pool_size: config.database_pool,
             retention: config.retention,
+            write_timeout: config.database_write_timeout,
         }
     }
 }
@@ -108,13 +111,14 @@ pub struct Db {
     writes: mpsc::Sender<writer::Job>,
     metrics: Option<Arc<DbMetrics>>,
     retention: Duration,
+    write_timeout: Duration,
 }
 
 impl Db {
     /// A pool on `opts.url` (connections are made when first needed) and its writer
     /// task. Must be called inside a tokio runtime.
     pub fn connect(opts: &DbOptions, metrics: Option<DbMetrics>) -> Result<Db> {
-        let pool = pool(&opts.url, opts.pool_size)?;
+        let pool = pool(&opts.url, opts.pool_size, opts.write_timeout)?;
         let metrics = metrics.map(Arc::new);
         let (writes, jobs) = mpsc::channel(4096);
         let db = Db {
@@ -122,6 +126,7 @@ impl Db {
             writes,
             metrics,
             retention: opts.retention,
+            write_timeout: opts.write_timeout,
         };
         // The writer's own handle writes nowhere: were it to hold the queue's sender, the
         // queue (and the pool) would outlive every other handle.
@@ -151,7 +156,25 @@ impl Db {
     }
 }
 
-fn pool(url: &str, size: usize) -> Result<Pool> {
+/// Checks a connection before it is handed out: one whose server or network went
+/// silent (a half-open connection, which no error reports) is left behind instead of
+/// holding the request that gets it until TCP gives up. One round trip per read; the
+/// writer keeps a connection of its own, under its write timeout, and skips this.
+fn answering(limit: Duration) -> deadpool_postgres::Hook {
+    deadpool_postgres::Hook::async_fn(move |client, _| {
+        Box::pin(async move {
+            match tokio::time::timeout(limit, client.simple_query("")).await {
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err(e)) => Err(deadpool_postgres::HookError::Backend(e)),
+                Err(_) => Err(deadpool_postgres::HookError::message(
+                    "a pooled connection did not answer",
+                )),
+            }
+        })
+    })
+}
+
+fn pool(url: &str, size: usize, check_limit: Duration) -> Result<Pool> {
     let mut config: tokio_postgres::Config = url
         .parse()
         .map_err(|e| DbError::Schema(format!("HOOKPOST_DATABASE_URL: {e}")))?;
@@ -170,6 +193,7 @@ fn pool(url: &str, size: usize) -> Result<Pool> {
         .wait_timeout(Some(Duration::from_secs(5)))
         .create_timeout(Some(Duration::from_secs(5)))
         .recycle_timeout(Some(Duration::from_secs(5)))
+        .pre_recycle(answering(check_limit))
         .build()
         .map_err(|e| DbError::Pool(e.to_string()))
 }

@@ -11,6 +11,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
+use deadpool_postgres::Object;
 use hookpost_core::outcome::Attempt;
 use hookpost_store::log::{Record, Status};
 use tokio::sync::{mpsc, oneshot};
@@ -139,6 +140,9 @@ impl Db {
 /// them, answers each. One per process: a second one overlapping its commits was
 /// measured no faster here, where the CPU is the limit (docs/benchmarks.md).
 pub(crate) async fn run(db: Db, mut jobs: mpsc::Receiver<Job>) {
+    // Its own connection, kept from one group to the next: the pool's check of each
+    // connection handed out would cost a round trip a group. Let go after a failure.
+    let mut conn = None;
     while let Some(first) = jobs.recv().await {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
@@ -148,7 +152,9 @@ pub(crate) async fn run(db: Db, mut jobs: mpsc::Receiver<Job>) {
             }
         }
         let batches: Vec<&Batch> = group.iter().map(|j| &*j.batch).collect();
-        let result = commit_group(&db, &batches).await.map_err(|e| e.to_string());
+        let result = commit_group(&db, &mut conn, &batches)
+            .await
+            .map_err(|e| e.to_string());
         if let Some(m) = &db.metrics {
             m.batch_size.observe(group.len() as f64);
         }
@@ -160,20 +166,56 @@ pub(crate) async fn run(db: Db, mut jobs: mpsc::Receiver<Job>) {
 
 /// Commits a group; a day without its partition yet (no scheduler has run since the
 /// day began) is made, and the group tried once more.
-async fn commit_group(db: &Db, group: &[&Batch]) -> Result<()> {
-    match commit(db, group).await {
+async fn commit_group(db: &Db, conn: &mut Option<Object>, group: &[&Batch]) -> Result<()> {
+    match commit(db, conn, group).await {
         Err(DbError::Postgres(e)) if e.code() == Some(&SqlState::CHECK_VIOLATION) => {
             warn!(error = %e, "a write found no partition; making them");
             crate::partitions::upkeep(db).await?;
-            commit(db, group).await
+            commit(db, conn, group).await
         }
         other => other,
     }
 }
 
-async fn commit(db: &Db, group: &[&Batch]) -> Result<()> {
-    let mut client = db.client().await?;
+/// Commits a group on the writer's connection (one from the pool when it has none), or
+/// gives that connection up when
+/// PostgreSQL has not answered within the write timeout: a half-open connection (a
+/// server or network gone without a word) would otherwise hold the writer until TCP
+/// itself gives up. Whether a timed-out commit happened is unknown; the write is made
+/// again, and is idempotent.
+async fn commit(db: &Db, conn: &mut Option<Object>, group: &[&Batch]) -> Result<()> {
+    let client = match conn {
+        Some(client) => client,
+        None => conn.insert(db.client().await?),
+    };
     let started = Instant::now();
+    let timed = tokio::time::timeout(db.write_timeout, write(client, group)).await;
+    let written = match timed {
+        Ok(written) => written,
+        Err(_) => {
+            // Out of the pool, and closed with the last handle on it.
+            if let Some(client) = conn.take() {
+                drop(Object::take(client));
+            }
+            return Err(DbError::Write(format!(
+                "PostgreSQL did not answer a write within {:?}; its connection is given up",
+                db.write_timeout
+            )));
+        }
+    };
+    if written.is_err() {
+        // Back to the pool, which checks it before anyone uses it again.
+        *conn = None;
+    }
+    written?;
+    if let Some(m) = &db.metrics {
+        m.commit_seconds.observe(started.elapsed().as_secs_f64());
+    }
+    Ok(())
+}
+
+/// The group's three statements, in one transaction.
+async fn write(client: &mut Object, group: &[&Batch]) -> Result<()> {
     let tx = client.transaction().await?;
     let events = Events::of(group);
     if !events.id.is_empty() {
@@ -248,9 +290,6 @@ async fn commit(db: &Db, group: &[&Batch]) -> Result<()> {
         .await?;
     }
     tx.commit().await?;
-    if let Some(m) = &db.metrics {
-        m.commit_seconds.observe(started.elapsed().as_secs_f64());
-    }
     Ok(())
 }
 
