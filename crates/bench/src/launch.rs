@@ -16,7 +16,8 @@ use tokio_util::sync::CancellationToken;
 use crate::{procstat, Report};
 
 pub enum Hookpost {
-    InProcess(Running),
+    /// Boxed: it is far larger than the list of children.
+    InProcess(Box<Running>),
     Children(Vec<RoleProcess>),
 }
 
@@ -45,9 +46,9 @@ impl Hookpost {
                     false => None,
                 };
                 let cancel = CancellationToken::new();
-                Hookpost::InProcess(
+                Hookpost::InProcess(Box::new(
                     hookpost::start(config.clone(), roles, listener, None, cancel).await?,
-                )
+                ))
             }
             Some(binary) => {
                 let wanted = [
@@ -134,7 +135,7 @@ impl Hookpost {
     /// deliveries finish and their acks go out.
     pub async fn stop(self) {
         match self {
-            Hookpost::InProcess(r) => r.stop().await,
+            Hookpost::InProcess(r) => (*r).stop().await,
             Hookpost::Children(children) => {
                 for mut p in children {
                     p.terminate().await;
