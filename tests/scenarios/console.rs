@@ -621,6 +621,7 @@ async fn every_console_page_renders_without_browser_errors() {
         format!("/console/deliveries/{delivery}"),
         "/console/events".to_owned(),
         "/console/events/evt_pages".to_owned(),
+        "/console/event-types".to_owned(),
     ];
     for page in &pages {
         b.goto(&app.url(page)).await;
@@ -668,6 +669,9 @@ async fn every_console_page_renders_without_browser_errors() {
         "operators do not create hooks"
     );
     b.assert_no_console_errors("hooks as operator").await;
+    b.goto(&app.url("/console/event-types")).await;
+    assert!(b.exists("#type-ticket\\.created").await);
+    b.assert_no_console_errors("event types as operator").await;
     b.goto(&app.url("/console/operator")).await;
     assert!(b.text("#backlog").await.contains("Due within a day"));
     assert!(b.text("#dead-letters").await.contains("invalid_json"));

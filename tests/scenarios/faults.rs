@@ -156,7 +156,7 @@ async fn ingest_answers_503_while_the_broker_is_unreachable_and_recovers_alone()
     let rx = Receiver::start().await;
     app.hook(&key, &rx.url, &["*"]).await;
     assert_eq!(
-        app.post_event(&key, &json!({"type": "a.b", "data": {"n": 1}}))
+        app.post_event(&key, &json!({"type": "ticket.created", "data": {"n": 1}}))
             .await
             .status(),
         202
@@ -164,7 +164,7 @@ async fn ingest_answers_503_while_the_broker_is_unreachable_and_recovers_alone()
 
     proxy.break_all();
     let r = app
-        .post_event(&key, &json!({"type": "a.b", "data": {"n": 2}}))
+        .post_event(&key, &json!({"type": "ticket.created", "data": {"n": 2}}))
         .await;
     assert_eq!(r.status(), 503);
     let body: serde_json::Value = r.json().await.unwrap();
@@ -174,7 +174,7 @@ async fn ingest_answers_503_while_the_broker_is_unreachable_and_recovers_alone()
     let mut accepted = false;
     for _ in 0..100 {
         if app
-            .post_event(&key, &json!({"type": "a.b", "data": {"n": 3}}))
+            .post_event(&key, &json!({"type": "ticket.created", "data": {"n": 3}}))
             .await
             .status()
             == 202

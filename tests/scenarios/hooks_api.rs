@@ -172,7 +172,7 @@ async fn list_pages_and_filters_and_updates_are_full_or_partial() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|t| t["type"].as_str().unwrap())
+        .map(|t| t["name"].as_str().unwrap())
         .collect();
     for t in [
         "ticket.created",

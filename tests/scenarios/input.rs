@@ -37,11 +37,15 @@ async fn bad_events_over_http_get_4xx_and_nothing_is_accepted() {
         (b"{not json", 400, "invalid_json"),
         (b"[]", 400, "invalid_event"),
         (br#"{"data":{}}"#, 400, "missing_field"),
-        (br#"{"type":"a.b"}"#, 400, "missing_field"),
-        (br#"{"type":"a.b","data":[1]}"#, 400, "invalid_field"),
+        (br#"{"type":"ticket.created"}"#, 400, "missing_field"),
+        (
+            br#"{"type":"ticket.created","data":[1]}"#,
+            400,
+            "invalid_field",
+        ),
         (br#"{"type":"a b","data":{}}"#, 400, "invalid_field"),
         (
-            br#"{"type":"a.b","tenant":"someone-else","data":{}}"#,
+            br#"{"type":"ticket.created","tenant":"someone-else","data":{}}"#,
             400,
             "invalid_field",
         ),
@@ -56,7 +60,7 @@ async fn bad_events_over_http_get_4xx_and_nothing_is_accepted() {
         );
     }
     let huge = format!(
-        r#"{{"type":"a.b","data":{{"x":"{}"}}}}"#,
+        r#"{{"type":"ticket.created","data":{{"x":"{}"}}}}"#,
         "a".repeat(2 << 20)
     );
     let refused = post(huge.into_bytes(), "/v1/events").await.unwrap();
@@ -69,7 +73,7 @@ async fn bad_events_over_http_get_4xx_and_nothing_is_accepted() {
     assert_eq!(error_of(refused).await, (413, "too_large".into()));
 
     // A batch with one bad event is refused whole.
-    let batch = json!([{"type": "a.b", "data": {"n": 1}}, {"type": "a.b"}]);
+    let batch = json!([{"type": "ticket.created", "data": {"n": 1}}, {"type": "ticket.created"}]);
     let got = error_of(
         post(batch.to_string().into_bytes(), "/v1/events/batch")
             .await
@@ -86,21 +90,24 @@ async fn bad_events_over_http_get_4xx_and_nothing_is_accepted() {
     let r = app
         .http
         .post(app.url("/v1/events"))
-        .json(&json!({"type": "a.b", "data": {}}))
+        .json(&json!({"type": "ticket.created", "data": {}}))
         .send()
         .await
         .unwrap();
     assert_eq!(error_of(r).await, (401, "unauthorized".into()));
     let r = app
-        .post_event("hpk_wrong", &json!({"type": "a.b", "data": {}}))
+        .post_event("hpk_wrong", &json!({"type": "ticket.created", "data": {}}))
         .await;
     assert_eq!(error_of(r).await, (401, "unauthorized".into()));
 
     // A good event after all that is the only one delivered.
     assert_eq!(
-        app.post_event(&key, &json!({"type": "a.b", "data": {"good": true}}))
-            .await
-            .status(),
+        app.post_event(
+            &key,
+            &json!({"type": "ticket.created", "data": {"good": true}})
+        )
+        .await
+        .status(),
         202
     );
     wait_until("the good event", WAIT, || async { rx.count() >= 1 }).await;
@@ -117,7 +124,7 @@ async fn malformed_messages_on_the_exchange_are_dead_lettered_and_block_nothing(
     let rx = Receiver::start().await;
     app.hook(&key, &rx.url, &["*"]).await;
     let huge = format!(
-        r#"{{"tenant":"acme","type":"a.b","data":{{"pad":"{}"}}}}"#,
+        r#"{{"tenant":"acme","type":"ticket.created","data":{{"pad":"{}"}}}}"#,
         "x".repeat(10 << 20)
     );
     let poison: [(&[u8], &str); 7] = [
@@ -125,22 +132,22 @@ async fn malformed_messages_on_the_exchange_are_dead_lettered_and_block_nothing(
         (b"[1,2,3]", "invalid_event"),
         (b"not json at all", "invalid_json"),
         (br#"{"tenant":"acme","data":{}}"#, "missing_field"),
-        (br#"{"type":"a.b","data":{}}"#, "missing_field"),
+        (br#"{"type":"ticket.created","data":{}}"#, "missing_field"),
         (
-            br#"{"tenant":"nobody","type":"a.b","data":{}}"#,
+            br#"{"tenant":"nobody","type":"ticket.created","data":{}}"#,
             "unknown_tenant",
         ),
         (
-            br#"{"tenant":"acme","type":"a.b","data":"text"}"#,
+            br#"{"tenant":"acme","type":"ticket.created","data":"text"}"#,
             "invalid_field",
         ),
     ];
     for (body, _) in &poison {
-        app.publish_raw("a.b", body).await;
+        app.publish_raw("ticket.created", body).await;
     }
     app.publish_raw(
-        "a.b",
-        br#"{"tenant":"acme","type":"a.b","data":{"behind":"the poison"}}"#,
+        "ticket.created",
+        br#"{"tenant":"acme","type":"ticket.created","data":{"behind":"the poison"}}"#,
     )
     .await;
     wait_until("the good event behind the poison", WAIT, || async {

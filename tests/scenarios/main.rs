@@ -15,6 +15,7 @@ mod crashes;
 mod database;
 mod deploy;
 mod durability;
+mod event_types;
 mod faults;
 mod happyfox;
 mod hooks_api;

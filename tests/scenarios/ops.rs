@@ -48,6 +48,13 @@ async fn metrics_count_a_known_run_exactly_and_parse_with_promtool() {
     let rx = Receiver::start().await;
     rx.answer_next(&[Answer::Status(500)]);
     app.hook(&key, &rx.url, &["ticket.created"]).await;
+    // The tenant's own types: known to it, but no metric label (`other`).
+    for name in ["custom.thing", "custom.direct"] {
+        let made = app
+            .send("POST", "/v1/event-types", &key, Some(json!({"name": name})))
+            .await;
+        assert_eq!(made.0, 201, "{made:?}");
+    }
 
     for kind in ["ticket.created", "lead.create", "custom.thing"] {
         assert_eq!(
@@ -237,7 +244,7 @@ async fn secrets_keys_and_signatures_never_reach_a_log_line() {
     );
     let wrong_key = "hpk_logcheckwrongkey4242";
     assert_eq!(
-        app.post_event(wrong_key, &json!({"type": "a.b", "data": {}}))
+        app.post_event(wrong_key, &json!({"type": "ticket.created", "data": {}}))
             .await
             .status(),
         401

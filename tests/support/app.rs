@@ -49,6 +49,8 @@ pub struct TestOptions {
     pub quorum: bool,
     /// `HOOKPOST_CONSOLE_FRAME_ANCESTORS`.
     pub frame_ancestors: Vec<String>,
+    /// `HOOKPOST_ACCEPT_UNKNOWN_EVENT_TYPES`.
+    pub accept_unknown_event_types: bool,
 }
 
 impl Default for TestOptions {
@@ -70,6 +72,7 @@ impl Default for TestOptions {
             retry_shards: 1,
             quorum: false,
             frame_ancestors: Vec::new(),
+            accept_unknown_event_types: false,
         }
     }
 }
@@ -118,6 +121,7 @@ impl TestApp {
             console_frame_ancestors: opts.frame_ancestors.clone(),
             retry_shards: opts.retry_shards,
             quorum_queues: opts.quorum,
+            accept_unknown_event_types: opts.accept_unknown_event_types,
             secret_keys: Some(
                 hookpost_core::secret_key::SecretKeys::parse(SECRET_KEY).expect("a valid key"),
             ),

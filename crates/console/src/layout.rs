@@ -16,6 +16,7 @@ pub enum Nav {
     Hooks,
     Log,
     Events,
+    Types,
     Operator,
 }
 
@@ -52,6 +53,7 @@ pub fn page(viewer: &Viewer, title: &str, current: Nav, content: Markup) -> Page
                             (link(Nav::Hooks, "/console/hooks", "Hooks"))
                             (link(Nav::Log, "/console/deliveries", "Delivery log"))
                             (link(Nav::Events, "/console/events", "Events"))
+                            (link(Nav::Types, "/console/event-types", "Event types"))
                             @if viewer.is_admin() {
                                 (link(Nav::Operator, "/console/operator", "Operator"))
                             }

@@ -45,7 +45,7 @@ pub fn csp(frame_ancestors: &[String]) -> String {
 /// The console's routes, to merge beside the API's (the binary counts their requests
 /// with the API's own middleware).
 pub fn routes(state: SharedState) -> Router {
-    use pages::{delivery, events, hooks, log, operator};
+    use pages::{delivery, event_types, events, hooks, log, operator};
     Router::new()
         .route("/console", get(|| async { Redirect::to("/console/hooks") }))
         .route(
@@ -81,6 +81,7 @@ pub fn routes(state: SharedState) -> Router {
         .route("/console/deliveries/{id}", get(delivery::show))
         .route("/console/deliveries/{id}/resend", post(delivery::resend))
         .route("/console/events", get(events::lookup))
+        .route("/console/event-types", get(event_types::list))
         .route("/console/events/{id}", get(events::show))
         .route("/console/operator", get(operator::show))
         .route(

@@ -1,7 +1,9 @@
-//! The known event types, each with a one-line description: the events the seed products
-//! document (SupportBee, Tiledesk, HappyFox), named `resource.action`, plus any a
-//! deployment adds with `HOOKPOST_EVENT_TYPES`. Metrics label events by these names only
-//! (anything else is `other`), so label values stay a closed set.
+//! The built-in event types, each with a one-line description: the events the seed
+//! products document (SupportBee, Tiledesk, HappyFox), named `resource.action`, plus any
+//! a deployment adds with `HOOKPOST_EVENT_TYPES`. They are seeded as global types (see
+//! `hookpost_db::event_types`, where the catalogue lives as data); metrics label events
+//! by these names only (anything else is `other`), so label values stay a closed set
+//! whatever types tenants define.
 
 /// The built-in types and what they mean.
 pub const DEFAULT_TYPES: &[(&str, &str)] = &[
@@ -54,6 +56,11 @@ pub struct Catalogue {
 impl Catalogue {
     pub fn new(extra: Vec<String>) -> Self {
         Catalogue { extra }
+    }
+
+    /// The types `HOOKPOST_EVENT_TYPES` adds.
+    pub fn extras(&self) -> &[String] {
+        &self.extra
     }
 
     pub fn contains(&self, kind: &str) -> bool {

@@ -95,6 +95,9 @@ pub struct Config {
     pub log_json: bool,
     /// `HOOKPOST_EVENT_TYPES`: event types beyond the built-in catalogue (comma-separated).
     pub event_types: crate::catalogue::Catalogue,
+    /// `HOOKPOST_ACCEPT_UNKNOWN_EVENT_TYPES`: accept events of types outside a tenant's
+    /// catalogue (off: refused with 400 at the API, dead-lettered from the exchange).
+    pub accept_unknown_event_types: bool,
     /// `HOOKPOST_QUORUM_QUEUES`: declare quorum queues (a clustered RabbitMQ) instead of
     /// classic ones. A queue's type cannot change in place: switch on a new prefix.
     pub quorum_queues: bool,
@@ -229,6 +232,7 @@ impl Default for Config {
             log_json: false,
             max_message_bytes: 1 << 20,
             event_types: crate::catalogue::Catalogue::default(),
+            accept_unknown_event_types: false,
             quorum_queues: false,
             queue_shards: 1,
             rotation_grace: Duration::from_secs(86_400),
@@ -307,6 +311,7 @@ pub const VARIABLES: &[&str] = &[
     "HOOKPOST_LOG_FORMAT",
     "HOOKPOST_MAX_EVENT_BYTES",
     "HOOKPOST_EVENT_TYPES",
+    "HOOKPOST_ACCEPT_UNKNOWN_EVENT_TYPES",
     "HOOKPOST_QUORUM_QUEUES",
     "HOOKPOST_QUEUE_SHARDS",
     "HOOKPOST_ROTATION_GRACE",
@@ -556,6 +561,9 @@ impl Config {
                 message: m,
             })?;
             c.event_types = crate::catalogue::Catalogue::new(types);
+        }
+        if let Some(v) = var("HOOKPOST_ACCEPT_UNKNOWN_EVENT_TYPES") {
+            c.accept_unknown_event_types = boolean(v)?;
         }
         if let Some(v) = var("HOOKPOST_ROTATION_GRACE") {
             c.rotation_grace = duration(v)?;

@@ -46,10 +46,14 @@ pub enum DeadLetterReason {
     TooLarge,
     InvalidTask,
     TooDeep,
+    /// Not an event type of its tenant (see `HOOKPOST_ACCEPT_UNKNOWN_EVENT_TYPES`).
+    UnknownEventType,
+    /// `data` that its type's schema refuses.
+    InvalidData,
 }
 
 impl DeadLetterReason {
-    pub const ALL: [DeadLetterReason; 8] = [
+    pub const ALL: [DeadLetterReason; 10] = [
         DeadLetterReason::InvalidJson,
         DeadLetterReason::InvalidEvent,
         DeadLetterReason::MissingField,
@@ -58,6 +62,8 @@ impl DeadLetterReason {
         DeadLetterReason::TooLarge,
         DeadLetterReason::InvalidTask,
         DeadLetterReason::TooDeep,
+        DeadLetterReason::UnknownEventType,
+        DeadLetterReason::InvalidData,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -70,6 +76,8 @@ impl DeadLetterReason {
             DeadLetterReason::TooLarge => "too_large",
             DeadLetterReason::InvalidTask => "invalid_task",
             DeadLetterReason::TooDeep => "too_deep",
+            DeadLetterReason::UnknownEventType => "unknown_event_type",
+            DeadLetterReason::InvalidData => "invalid_data",
         }
     }
 }

@@ -2,8 +2,9 @@
 //!
 //! - [`address`]: which IP addresses are public (the SSRF guard's rule).
 //! - [`ports`]: which TCP ports hook URLs may name.
-//! - [`catalogue`]: the known event types (a closed set for metric labels).
+//! - [`catalogue`]: the built-in event types (a closed set for metric labels).
 //! - [`event`]: the producer's event, parsed and validated once for every path in.
+//! - [`example`]: an example `data` made from an event type's JSON Schema.
 //! - [`filter`]: smart-rule filters over an event's payload.
 //! - [`hook`]: a subscription and which events it takes.
 //! - [`delivery`]: delivery ids and the body a receiver gets, byte-identical on every attempt.
@@ -28,6 +29,7 @@ pub mod controls;
 pub mod delivery;
 pub mod duration;
 pub mod event;
+pub mod example;
 pub mod filter;
 pub mod hook;
 pub mod ids;

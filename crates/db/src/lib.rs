@@ -6,12 +6,14 @@
 //! - [`writer`]: the worker's writes, group-committed: one transaction for every write
 //!   that came while the last one committed.
 //! - [`log`]: the log's reads, each one indexed query with keyset pagination.
+//! - [`event_types`]: the event-type catalogue as data, and intake's cache of it.
 //!
 //! Redis keeps the hot path (the retry set, leases, limits, ordering, each delivery's
 //! state for its next attempt); the log's truth is here.
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod event_types;
 pub mod log;
 pub mod migrate;
 pub mod partitions;
@@ -112,6 +114,10 @@ pub struct Db {
     metrics: Option<Arc<DbMetrics>>,
     retention: Duration,
     write_timeout: Duration,
+    /// Each tenant's event types as intake checks them: one cache for every
+    /// [`event_types::KnownTypes`] of this handle's clones (ingest and the worker in
+    /// one process see a type change at once).
+    types: Arc<event_types::Cache>,
 }
 
 impl Db {
@@ -127,6 +133,7 @@ impl Db {
             metrics,
             retention: opts.retention,
             write_timeout: opts.write_timeout,
+            types: Arc::default(),
         };
         // The writer's own handle writes nowhere: were it to hold the queue's sender, the
         // queue (and the pool) would outlive every other handle.

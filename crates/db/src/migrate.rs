@@ -21,6 +21,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "status index without delivered",
         include_str!("migrations/0003_status_index.sql"),
     ),
+    (
+        4,
+        "event types",
+        include_str!("migrations/0004_event_types.sql"),
+    ),
 ];
 
 /// The schema version this build reads and writes.
@@ -57,6 +62,9 @@ pub async fn migrate(db: &Db) -> Result<Migrated> {
     refuse_newer(from)?;
     for (version, name, sql) in MIGRATIONS.iter().filter(|(v, _, _)| *v > from) {
         tx.batch_execute(sql).await?;
+        if *version == crate::event_types::SEEDED_IN {
+            crate::event_types::seed(&tx).await?;
+        }
         tx.execute(
             "INSERT INTO hookpost_schema (version, name) VALUES ($1, $2)",
             &[version, name],

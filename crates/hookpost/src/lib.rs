@@ -171,6 +171,9 @@ pub async fn start(
         migrate_with(&config, &db).await.map_err(invalid)?;
     }
     hookpost_db::migrate::check(&db).await.map_err(invalid)?;
+    hookpost_db::event_types::add_configured(&db, config.event_types.extras())
+        .await
+        .map_err(invalid)?;
     // `hookpost all` is the one-machine default: it sets up its keyspace by itself,
     // first putting back what PostgreSQL holds (a Redis that came back empty). The
     // separate roles never do: against a Redis without the marker they wait, not ready,

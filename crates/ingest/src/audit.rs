@@ -25,7 +25,10 @@ fn action(method: &Method, route: &str) -> Option<&'static str> {
     Some(match (m, route) {
         ("POST", "/v1/events") | ("POST", "/v1/events/batch") => "event.publish",
         ("GET", "/v1/events/{id}") => "event.read",
-        ("GET", "/v1/event-types") => "event_types.read",
+        ("GET", "/v1/event-types" | "/v1/event-types/{name}") => "event_types.read",
+        ("POST", "/v1/event-types") => "event_type.create",
+        ("PATCH", "/v1/event-types/{name}") => "event_type.update",
+        ("DELETE", "/v1/event-types/{name}") => "event_type.delete",
         ("POST", "/v1/hooks" | "/web_hooks.json" | "/{project}/subscriptions") => "hook.create",
         ("GET", "/v1/hooks" | "/web_hooks.json" | "/{project}/subscriptions") => "hook.list",
         ("GET", "/v1/hooks/{id}" | "/{project}/subscriptions/{id}") => "hook.read",
@@ -59,6 +62,11 @@ fn action(method: &Method, route: &str) -> Option<&'static str> {
 /// The routes about tenants and keys, audited whether or not a tenant is named.
 fn tenant_route(route: &str) -> bool {
     route.starts_with("/v1/tenants")
+}
+
+/// A change to the event-type catalogue: the global one when no tenant is named.
+fn catalogue_change(method: &Method, route: &str) -> bool {
+    route.starts_with("/v1/event-types") && *method != Method::GET
 }
 
 /// The value of each `{name}` of `route` in `path`.
@@ -95,7 +103,8 @@ pub async fn audit_admin(
         .get(auth::ACT_FOR)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let audited = acting_for.is_some() || tenant_route(&route);
+    let audited =
+        acting_for.is_some() || tenant_route(&route) || catalogue_change(req.method(), &route);
     // Only the admin's actions: a tenant's key or a bad token changes nothing here.
     if !audited || auth::admin(&state, req.headers()).is_err() {
         return next.run(req).await;
@@ -129,8 +138,9 @@ pub async fn audit_admin(
     } else if tenant_route(&route) {
         (param("id"), param("key_id"))
     } else {
-        let target =
-            param("id").or_else(|| param("file").map(|f| f.trim_end_matches(".json").to_owned()));
+        let target = param("id")
+            .or_else(|| param("name"))
+            .or_else(|| param("file").map(|f| f.trim_end_matches(".json").to_owned()));
         (acting_for, target)
     };
     // A tenant id that is not one cannot be acted for (the handler refuses it); it is not

@@ -31,6 +31,7 @@ pub async fn publish_one(
     let event = Event::parse(&bytes, Some(&tenant))
         .map_err(|e| ServiceError::BadRequest(e.code, e.message))
         .inspect_err(|e| reject(&state, e))?;
+    check_types(&state, &tenant, std::slice::from_ref(&event), false).await?;
     let (span, trace) = traced(&headers, 1);
     publish(&state, &tenant, std::slice::from_ref(&event), &trace)
         .instrument(span)
@@ -48,6 +49,7 @@ pub async fn publish_batch(
     raw: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Value>), HttpError> {
     let events = parse_batch(&state, &tenant, raw).inspect_err(|e| reject(&state, e))?;
+    check_types(&state, &tenant, &events, true).await?;
     let (span, trace) = traced(&headers, events.len());
     publish(&state, &tenant, &events, &trace)
         .instrument(span)
@@ -68,6 +70,33 @@ fn traced(headers: &HeaderMap, events: usize) -> (tracing::Span, Vec<(&'static s
     let carried = telemetry::traceparent(&span).or(given.map(str::to_owned));
     let header = carried.map(|t| (telemetry::TRACEPARENT, t));
     (span, header.into_iter().collect())
+}
+
+/// Refuses the request unless the tenant knows every event's type and each `data`
+/// matches its type's schema (a `batch`'s event named by its index).
+async fn check_types(
+    state: &AppState,
+    tenant: &str,
+    events: &[Event],
+    batch: bool,
+) -> Result<(), ServiceError> {
+    for (i, e) in events.iter().enumerate() {
+        let checked = match state.event_types.check(tenant, &e.kind, &e.data).await {
+            Ok(Ok(())) => continue,
+            Ok(Err(refusal)) => {
+                match hookpost_service::event_types::refused(tenant, &e.kind, refusal) {
+                    ServiceError::BadRequest(code, m) if batch => {
+                        ServiceError::BadRequest(code, format!("event {i}: {m}"))
+                    }
+                    refused => refused,
+                }
+            }
+            Err(e) => e.into(),
+        };
+        reject(state, &checked);
+        return Err(checked);
+    }
+    Ok(())
 }
 
 /// Validates the whole batch before anything is published: one bad event refuses all.

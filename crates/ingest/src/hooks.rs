@@ -133,14 +133,6 @@ pub async fn rotate_secret(
     Ok(Json(HookView::of(&hook, true)))
 }
 
-/// `GET /v1/event-types`: the catalogue.
-pub async fn event_types(
-    State(state): State<SharedState>,
-    _: Tenant,
-) -> Result<Json<Value>, HttpError> {
-    Ok(Json(hooks::event_types(&state)))
-}
-
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct TestInput {

@@ -4,6 +4,7 @@
 //! - [`events`]: `POST /v1/events` and `/v1/events/batch`, answered after RabbitMQ confirms.
 //! - [`lanes`]: each tenant's fair lane: its events beyond it go to the overflow queue.
 //! - [`hooks`]: `/v1/hooks`, scoped to the API key's tenant.
+//! - [`event_types`]: `/v1/event-types`, the global types and each tenant's own.
 //! - [`deliveries`]: the delivery log, event lookup and resend.
 //! - [`tenants`]: operators' routes for tenants and API keys.
 //! - [`supportbee`]: the SupportBee web hooks API on the same store.
@@ -20,6 +21,7 @@ pub mod auth;
 pub mod body;
 pub mod deliveries;
 pub mod error;
+pub mod event_types;
 pub mod events;
 pub mod hooks;
 pub mod lanes;
@@ -51,7 +53,16 @@ pub fn router(state: SharedState) -> Router {
     let api = Router::new()
         .route("/v1/events", post(events::publish_one))
         .route("/v1/events/batch", post(events::publish_batch))
-        .route("/v1/event-types", get(hooks::event_types))
+        .route(
+            "/v1/event-types",
+            get(event_types::list).post(event_types::create),
+        )
+        .route(
+            "/v1/event-types/{name}",
+            get(event_types::get)
+                .patch(event_types::patch)
+                .delete(event_types::delete),
+        )
         .route("/v1/hooks", post(hooks::create).get(hooks::list))
         .route(
             "/v1/hooks/{id}",

@@ -13,9 +13,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 // The service's error under the name these handlers were written with.
-use hookpost_service::hooks::{
-    change_hook, check_event_types, checked_url, create_hook, HookInput,
-};
+use hookpost_service::hooks::{change_hook, checked_url, create_hook, HookInput};
 use hookpost_service::{auth, ServiceError};
 
 use crate::error::HttpError;
@@ -176,12 +174,15 @@ pub async fn test(
     }
     let tenant = tenant(&state, &headers, q.as_deref()).await?;
     let input: TestInput = body::json(&body::bytes(raw, state.config.max_body_bytes)?)?;
-    check_event_types(&state, std::slice::from_ref(&input.action_type)).map_err(|e| {
-        ServiceError::BadRequest(
-            "unknown_event_type",
-            e.to_string().replace("`events`", "`action_type`"),
-        )
-    })?;
+    let kinds = std::slice::from_ref(&input.action_type);
+    hookpost_service::event_types::check_subscribed(&state, &tenant, kinds)
+        .await
+        .map_err(|e| match e {
+            ServiceError::BadRequest(code, m) => {
+                ServiceError::BadRequest(code, m.replace("`events`", "`action_type`"))
+            }
+            other => other,
+        })?;
     // Limited before the URL is looked at: checking it resolves the name.
     let admitted = hookpost_service::test_send::admit(&state, &tenant).await?;
     let url_text = checked_url(&state, input.url.trim()).await?;

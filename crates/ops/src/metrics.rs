@@ -616,6 +616,7 @@ mod tests {
                 "hookpost_dead_letters_total",
                 "reason",
                 &[
+                    "invalid_data",
                     "invalid_event",
                     "invalid_field",
                     "invalid_json",
@@ -623,6 +624,7 @@ mod tests {
                     "missing_field",
                     "too_deep",
                     "too_large",
+                    "unknown_event_type",
                     "unknown_tenant",
                 ],
             ),

@@ -10,6 +10,8 @@ pub enum ServiceError {
     BadRequest(&'static str, String),
     #[error("missing or invalid API key")]
     Unauthorized,
+    #[error("{1}")]
+    Forbidden(&'static str, String),
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("{1}")]
@@ -43,6 +45,7 @@ impl ServiceError {
         match self {
             ServiceError::BadRequest(..) => 400,
             ServiceError::Unauthorized => 401,
+            ServiceError::Forbidden(..) => 403,
             ServiceError::NotFound(_) => 404,
             ServiceError::Conflict(..) => 409,
             ServiceError::TooLarge(_) => 413,
@@ -61,6 +64,7 @@ impl ServiceError {
     pub fn code(&self) -> &'static str {
         match self {
             ServiceError::BadRequest(code, _)
+            | ServiceError::Forbidden(code, _)
             | ServiceError::Conflict(code, _)
             | ServiceError::Unprocessable(code, _)
             | ServiceError::TooManyRequests(code, ..) => code,

@@ -7,6 +7,7 @@
 //!   sender, metrics, caches).
 //! - [`hooks`]: a tenant's hooks: create, list, read, change, delete, rotate, test.
 //! - [`deliveries`]: the delivery log, event lookup, resend and skip.
+//! - [`event_types`]: the event-type catalogue: global and tenants' own types, checks.
 //! - [`tenants`]: tenants, their API keys and intake limits; the retry backlog.
 //! - [`audit`]: writing and listing the audit log.
 //! - [`test_send`]: sample events sent now, under their limits.
@@ -23,6 +24,7 @@ pub mod auth;
 pub mod client;
 pub mod deliveries;
 pub mod error;
+pub mod event_types;
 pub mod fields;
 pub mod hooks;
 pub mod ordering;

@@ -30,6 +30,8 @@ pub struct AppState {
     /// Whether Redis held the keyspace marker at the last look.
     pub keyspace_ok: AtomicBool,
     pub ordered_hooks: ordering::OrderedHooks,
+    /// Each tenant's event types as intake checks them.
+    pub event_types: hookpost_db::event_types::KnownTypes,
     /// Test sends running now (their in-process caps).
     pub test_sends: test_send::Running,
 }
@@ -53,6 +55,7 @@ impl AppState {
             config.connect_timeout,
         )
         .with_reconnect_hook(metrics.reconnect_counter(Role::Ingest));
+        let event_types = hookpost_db::event_types::KnownTypes::new(db.clone(), &config);
         Arc::new(AppState {
             checks: RoleChecks::new(Role::Ingest, &readiness, &metrics),
             sender,
@@ -60,6 +63,7 @@ impl AppState {
             throttle: throttle::Throttle::new(&config),
             config,
             store,
+            event_types,
             db,
             publisher,
             metrics,

@@ -71,6 +71,8 @@ pub struct Worker {
     store: Store,
     /// PostgreSQL: the log's truth, written before each ack.
     db: Db,
+    /// Each tenant's event types, for events published straight to the exchange.
+    types: hookpost_db::event_types::KnownTypes,
     topology: Topology,
     /// For dead letters and moves to the overflow queue (and the turns' hand-overs).
     publisher: Arc<Publisher>,
@@ -128,6 +130,7 @@ impl Worker {
             topology,
             publisher,
             store,
+            types: hookpost_db::event_types::KnownTypes::new(db.clone(), &config),
             db,
             checks: RoleChecks::new(Role::Worker, &readiness, &metrics),
             count_reconnect: Box::new(metrics.reconnect_counter(Role::Worker)),

@@ -57,6 +57,12 @@ impl Worker {
             Err(e) => return Disposition::DeadLetter(e.reason, e.message),
         };
         event.traceparent = traceparent.map(str::to_owned);
+        // Ingest checked what it accepted; a producer's own publish is checked here.
+        if event.accepted_at.is_none() {
+            if let Some(refused) = self.check_type(&event).await {
+                return refused;
+            }
+        }
         let _slot = match self.fairness.admit(&event.tenant, overflow) {
             Admit::Handle(slot) => slot,
             Admit::Move => return self.move_to_overflow(data, &event).await,
@@ -129,6 +135,20 @@ impl Worker {
                 let work = self.fan_out(&parts, version, takeover, early);
                 self.under_lease(&parts, work).await
             }
+        }
+    }
+
+    /// What becomes of an event from the exchange whose type its tenant does not know,
+    /// or whose `data` its type's schema refuses; `None` when it may go on.
+    async fn check_type(&self, event: &Event) -> Option<Disposition> {
+        let e = event;
+        match self.types.check(&e.tenant, &e.kind, &e.data).await {
+            Ok(Ok(())) => None,
+            Ok(Err(r)) => Some(Disposition::DeadLetter(
+                r.reason(),
+                r.message(&e.tenant, &e.kind),
+            )),
+            Err(db) => Some(Requeue::Db(db).into()),
         }
     }
 

@@ -120,7 +120,7 @@ async fn data_nested_deeper_than_64_levels_gets_400_and_nothing_is_accepted() {
             .body(body)
             .send()
     };
-    let event = |depth: usize| format!(r#"{{"type":"a.b","data":{}}}"#, nested(depth));
+    let event = |depth: usize| format!(r#"{{"type":"ticket.created","data":{}}}"#, nested(depth));
 
     let (status, code, message) = error_of(post("/v1/events", event(65)).await.unwrap()).await;
     assert_eq!((status, code.as_str()), (400, "too_deep"), "{message}");
@@ -153,13 +153,14 @@ async fn data_nested_deeper_than_64_levels_on_the_exchange_is_dead_lettered() {
     app.hook(&key, &rx.url, &["*"]).await;
     let event = |depth: usize| {
         let data = nested(depth);
-        format!(r#"{{"tenant":"acme","type":"a.b","data":{data}}}"#)
+        format!(r#"{{"tenant":"acme","type":"ticket.created","data":{data}}}"#)
     };
     let deep = event(65);
     let deeper = event(500_000); // just under the message size limit
-    app.publish_raw("a.b", deep.as_bytes()).await;
-    app.publish_raw("a.b", deeper.as_bytes()).await;
-    app.publish_raw("a.b", event(64).as_bytes()).await;
+    app.publish_raw("ticket.created", deep.as_bytes()).await;
+    app.publish_raw("ticket.created", deeper.as_bytes()).await;
+    app.publish_raw("ticket.created", event(64).as_bytes())
+        .await;
     wait_until("the 64-deep event behind them", WAIT, || async {
         rx.count() >= 1
     })

@@ -4,8 +4,8 @@
 
 use hookpost_core::hook::Format;
 use hookpost_core::Hook;
+use hookpost_db::event_types::EventType;
 use hookpost_service::hooks::HookInput;
-use hookpost_service::AppState;
 use maud::{html, Markup};
 use serde_json::Value;
 
@@ -102,7 +102,7 @@ impl Values {
 
 /// The form, posting to `action`.
 pub fn render(
-    state: &AppState,
+    types: &[EventType],
     viewer: &Viewer,
     action: &str,
     values: &Values,
@@ -122,11 +122,11 @@ pub fn render(
                     " All events, present and future"
                 }
                 div.event-grid {
-                    @for (kind, description) in state.config.event_types.types() {
-                        label title=(description) {
-                            input type="checkbox" name="events" value=(kind)
-                                checked[!all && values.events.iter().any(|e| e == kind)];
-                            " " code { (kind) }
+                    @for t in types {
+                        label title=(t.description) {
+                            input type="checkbox" name="events" value=(t.name)
+                                checked[!all && values.events.contains(&t.name)];
+                            " " code { (t.name) }
                         }
                     }
                 }

@@ -7,6 +7,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use hookpost_core::Hook;
+use hookpost_db::event_types::EventType;
 use hookpost_service::hooks as api;
 use hookpost_service::SharedState;
 use hookpost_store::log::HookActivity;
@@ -128,12 +129,13 @@ pub async fn list(
 
 /// `GET /console/hooks/new`.
 pub async fn new(State(state): State<SharedState>, viewer: Viewer) -> Result<Response, PageError> {
-    viewer.writer()?;
-    Ok(new_page(&state, &viewer, &Values::default(), None).into_response())
+    let tenant = viewer.writer()?;
+    let types = super::event_types::of(&state, tenant).await?;
+    Ok(new_page(&types, &viewer, &Values::default(), None).into_response())
 }
 
 fn new_page(
-    state: &SharedState,
+    types: &[EventType],
     viewer: &Viewer,
     values: &Values,
     error: Option<&str>,
@@ -141,7 +143,7 @@ fn new_page(
     let content = html! {
         h1 { "New hook" }
         @if let Some(e) = error { p.message.error #error-message { (e) } }
-        (hook_form::render(state, viewer, "/console/hooks", values, "Create hook"))
+        (hook_form::render(types, viewer, "/console/hooks", values, "Create hook"))
     };
     layout::page(viewer, "New hook", Nav::Hooks, content)
 }
@@ -180,7 +182,10 @@ pub async fn create(
             "/console/hooks/{}?done=created",
             hook.id
         ))),
-        Err(e) => refused(e, |m| new_page(&state, &viewer, &values, Some(m))),
+        Err(e) => {
+            let types = super::event_types::of(&state, tenant).await?;
+            refused(e, |m| new_page(&types, &viewer, &values, Some(m)))
+        }
     }
 }
 
@@ -200,14 +205,16 @@ pub async fn show(
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Response, PageError> {
-    let hook = owned(&state, super::tenant_in_view(&viewer)?, &id).await?;
+    let tenant = super::tenant_in_view(&viewer)?;
+    let hook = owned(&state, tenant, &id).await?;
+    let types = super::event_types::of(&state, tenant).await?;
     let values = Values::of(&hook);
     let notice = done_message(&query(q));
-    Ok(hook_page(&state, &viewer, &hook, &values, notice, None).into_response())
+    Ok(hook_page(&types, &viewer, &hook, &values, notice, None).into_response())
 }
 
 fn hook_page(
-    state: &SharedState,
+    types: &[EventType],
     viewer: &Viewer,
     hook: &Hook,
     values: &Values,
@@ -266,8 +273,8 @@ fn hook_page(
                 form.row method="post" action={ (base) "/test" } {
                     (layout::csrf(viewer))
                     select name="event_type" #test-type aria-label="Event type" {
-                        @for (kind, _) in state.config.event_types.types() {
-                            option value=(kind) selected[hook.events.first().is_some_and(|e| e == kind)] { (kind) }
+                        @for t in types {
+                            option value=(t.name) selected[hook.events.first().is_some_and(|e| *e == t.name)] { (t.name) }
                         }
                     }
                     button type="submit" #send-test { "Send test" }
@@ -286,7 +293,7 @@ fn hook_page(
         @if !viewer.is_admin() {
             section {
                 h2 { "Edit" }
-                (hook_form::render(state, viewer, &base, values, "Save"))
+                (hook_form::render(types, viewer, &base, values, "Save"))
             }
         }
     };
@@ -315,9 +322,12 @@ pub async fn update(
     };
     match saved {
         Ok(h) => Ok(see_other(&format!("/console/hooks/{}?done=saved", h.id))),
-        Err(e) => refused(e, |m| {
-            hook_page(&state, &viewer, &hook, &values, None, Some(m))
-        }),
+        Err(e) => {
+            let types = super::event_types::of(&state, tenant).await?;
+            refused(e, |m| {
+                hook_page(&types, &viewer, &hook, &values, None, Some(m))
+            })
+        }
     }
 }
 

@@ -116,6 +116,7 @@ pub async fn list(
     };
     let f = Filters::read(&query(q))?;
     let hooks = state.store.hooks(tenant).await?;
+    let types = super::event_types::of(&state, tenant).await?;
     let urls: HashMap<&str, &str> = hooks
         .iter()
         .map(|h| (h.id.as_str(), h.url.as_str()))
@@ -146,8 +147,8 @@ pub async fn list(
             label { "Event"
                 select name="event" {
                     option value="" { "any" }
-                    @for (kind, _) in state.config.event_types.types() {
-                        option value=(kind) selected[f.event.as_deref() == Some(kind)] { (kind) }
+                    @for t in &types {
+                        option value=(t.name) selected[f.event.as_deref() == Some(t.name.as_str())] { (t.name) }
                     }
                 }
             }

@@ -1,6 +1,7 @@
 //! The console's pages, one module per subject.
 
 pub mod delivery;
+pub mod event_types;
 pub mod events;
 pub mod hook_form;
 pub mod hooks;

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use hookpost_core::controls::{self, RateLimit};
-use hookpost_core::hook::{check_events, check_headers, check_url, Format};
+use hookpost_core::hook::{check_headers, check_url, Format};
 use hookpost_core::ordering::OnFailure;
 use hookpost_core::Hook;
 use serde::Deserialize;
@@ -84,7 +84,7 @@ pub async fn apply(
         hook.url = checked_url(state, &url).await?;
     }
     if let Some(events) = input.events {
-        check_event_types(state, &events)?;
+        crate::event_types::check_subscribed(state, &hook.tenant, &events).await?;
         hook.events = events;
     }
     if let Some(active) = input.active {
@@ -187,25 +187,6 @@ pub fn check_secret(secret: &str) -> Result<(), ServiceError> {
             "must be 16 to 256 printable ASCII characters",
         ))
     }
-}
-
-/// Event types must be `*` or in the catalogue; the error lists the known ones.
-pub fn check_event_types(state: &AppState, events: &[String]) -> Result<(), ServiceError> {
-    check_events(events).map_err(|m| ServiceError::invalid("events", m))?;
-    if let Some(unknown) = events
-        .iter()
-        .find(|e| *e != "*" && !state.config.event_types.contains(e))
-    {
-        let known: Vec<&str> = state.config.event_types.types().map(|(t, _)| t).collect();
-        return Err(ServiceError::BadRequest(
-            "unknown_event_type",
-            format!(
-                "`events`: `{unknown}` is not a known event type; known: {}",
-                known.join(", ")
-            ),
-        ));
-    }
-    Ok(())
 }
 
 /// A hook URL as given, once it is well-formed and (unless allowed) public.

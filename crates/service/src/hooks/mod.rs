@@ -7,7 +7,7 @@
 mod input;
 mod view;
 
-pub use input::{apply, check_event_types, check_secret, checked_url, set_active_flag, HookInput};
+pub use input::{apply, check_secret, checked_url, set_active_flag, HookInput};
 pub use view::HookView;
 
 use hookpost_core::controls;
@@ -288,17 +288,6 @@ pub async fn rotate(
     .await
 }
 
-/// The catalogue of event types.
-pub fn event_types(state: &AppState) -> Value {
-    let types: Vec<Value> = state
-        .config
-        .event_types
-        .types()
-        .map(|(t, d)| json!({ "type": t, "description": d }))
-        .collect();
-    json!({ "event_types": types })
-}
-
 /// Sends `hook` a sample event of `event_type` (by default the first type it takes) now.
 pub async fn send_test(
     state: &AppState,
@@ -308,7 +297,7 @@ pub async fn send_test(
     let kind = event_type
         .or_else(|| hook.events.iter().find(|e| *e != "*").cloned())
         .unwrap_or_else(|| "ticket.created".into());
-    check_event_types(state, std::slice::from_ref(&kind))?;
+    crate::event_types::check_subscribed(state, &hook.tenant, std::slice::from_ref(&kind)).await?;
     let admitted = crate::test_send::admit(state, &hook.tenant).await?;
     let url = url::Url::parse(&hook.url).map_err(|e| ServiceError::invalid("url", e))?;
     crate::test_send::send(state, &admitted, &url, Some(hook), &kind).await

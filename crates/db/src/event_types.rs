@@ -1,0 +1,524 @@
+//! Event types as data: the deployment's global types (the operator's, stored as tenant
+//! `''`) and each tenant's own, each with a description, an optional JSON Schema for
+//! `data` and a deprecated flag. A tenant sees the global types and its own; one of its
+//! own with a global type's name stands in for that type, for it alone.
+//!
+//! Intake asks [`KnownTypes`], a per-process cache of each tenant's catalogue with the
+//! schemas compiled: read at most once a second, and once more before a type is refused
+//! as unknown when the last read is over 100 ms old. A change made through one process
+//! holds there at once; on other processes, a new type within 100 ms and any other
+//! change within a second.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use hookpost_core::catalogue::DEFAULT_TYPES;
+use serde_json::value::RawValue;
+use serde_json::Value;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::Row;
+use tracing::warn;
+
+use crate::time::to_ms;
+use crate::{Db, Result};
+
+/// The migration that makes the table; the built-in types are seeded with it.
+pub(crate) const SEEDED_IN: i32 = 4;
+
+/// The tenant id under which the global types are stored.
+const GLOBAL: &str = "";
+
+/// How many types one scope (a tenant, or the global set) may hold.
+pub const MAX_PER_SCOPE: i64 = 1000;
+
+/// Whose types: the deployment's global ones, or one tenant's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope<'a> {
+    Global,
+    Tenant(&'a str),
+}
+
+impl Scope<'_> {
+    fn key(&self) -> &str {
+        match self {
+            Scope::Global => GLOBAL,
+            Scope::Tenant(t) => t,
+        }
+    }
+}
+
+/// A stored type.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventType {
+    /// `None` for a global type.
+    pub tenant: Option<String>,
+    pub name: String,
+    pub description: String,
+    /// A JSON Schema that every event's `data` of this type must match.
+    pub schema: Option<Value>,
+    pub deprecated: bool,
+    /// Milliseconds since the epoch.
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// A change to a type: each field given is set (`schema: Some(None)` clears it).
+#[derive(Debug, Clone, Default)]
+pub struct TypeChange {
+    pub description: Option<String>,
+    pub schema: Option<Option<Value>>,
+    pub deprecated: Option<bool>,
+}
+
+const COLUMNS: &str = "tenant_id, name, description, schema, deprecated, created_at, updated_at";
+
+fn from_row(r: &Row) -> EventType {
+    let tenant: String = r.get(0);
+    EventType {
+        tenant: (tenant != GLOBAL).then_some(tenant),
+        name: r.get(1),
+        description: r.get(2),
+        schema: r.get(3),
+        deprecated: r.get(4),
+        created_at: to_ms(r.get::<_, SystemTime>(5)),
+        updated_at: to_ms(r.get::<_, SystemTime>(6)),
+    }
+}
+
+/// Seeds the built-in help-desk types as global types.
+pub(crate) async fn seed(tx: &tokio_postgres::Transaction<'_>) -> Result<()> {
+    let (names, descriptions): (Vec<&str>, Vec<&str>) = DEFAULT_TYPES.iter().copied().unzip();
+    tx.execute(
+        "INSERT INTO event_types (tenant_id, name, description) \
+         SELECT '', n, d FROM unnest($1::text[], $2::text[]) AS t(n, d) ON CONFLICT DO NOTHING",
+        &[&names, &descriptions],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Stores `HOOKPOST_EVENT_TYPES`'s types as global types where none of their names is
+/// stored yet: from then on they are data like the rest (the API changes or deletes them).
+pub async fn add_configured(db: &Db, names: &[String]) -> Result<()> {
+    if names.is_empty() {
+        return Ok(());
+    }
+    db.client()
+        .await?
+        .execute(
+            "INSERT INTO event_types (tenant_id, name, description) \
+             SELECT '', n, 'Defined by HOOKPOST_EVENT_TYPES' FROM unnest($1::text[]) AS t(n) \
+             ON CONFLICT DO NOTHING",
+            &[&names],
+        )
+        .await?;
+    Ok(())
+}
+
+/// Compiles a schema as given to the API: `Err` says why it is not one.
+pub fn compile(schema: &Value) -> std::result::Result<jsonschema::Validator, String> {
+    if !schema.is_object() && !schema.is_boolean() {
+        return Err("a JSON Schema is an object or a boolean".into());
+    }
+    jsonschema::validator_for(schema).map_err(|e| e.to_string())
+}
+
+impl Db {
+    /// The types `scope` sees, by name: the global ones, and for a tenant its own too.
+    pub async fn event_types(&self, scope: Scope<'_>) -> Result<Vec<EventType>> {
+        let client = self.client().await?;
+        let sql = format!("SELECT {COLUMNS} FROM event_types WHERE tenant_id = $1");
+        // One tenant a query: the global set and the tenant's own are read apart.
+        let (global, own) = match scope {
+            Scope::Global => (client.query(&sql, &[&GLOBAL]).await?, Vec::new()),
+            Scope::Tenant(t) => {
+                let (global, own) = (&[&GLOBAL as &(dyn ToSql + Sync)], &[&t as _]);
+                tokio::try_join!(client.query(&sql, global), client.query(&sql, own))?
+            }
+        };
+        // A tenant's own comes after the global one of its name, and stands in for it.
+        let by_name: std::collections::BTreeMap<String, EventType> = global
+            .iter()
+            .chain(&own)
+            .map(from_row)
+            .map(|t| (t.name.clone(), t))
+            .collect();
+        Ok(by_name.into_values().collect())
+    }
+
+    /// One type as `scope` sees it: a tenant's own, else the global one.
+    pub async fn event_type(&self, scope: Scope<'_>, name: &str) -> Result<Option<EventType>> {
+        let client = self.client().await?;
+        let sql = format!("SELECT {COLUMNS} FROM event_types WHERE tenant_id = $1 AND name = $2");
+        if let Scope::Tenant(t) = scope {
+            if let Some(row) = client.query_opt(&sql, &[&t, &name]).await? {
+                return Ok(Some(from_row(&row)));
+            }
+        }
+        Ok(client
+            .query_opt(&sql, &[&GLOBAL, &name])
+            .await?
+            .as_ref()
+            .map(from_row))
+    }
+
+    /// Stores a new type in `scope`: `Created::Exists` when the scope has one of that
+    /// name, `Created::Full` when it holds [`MAX_PER_SCOPE`] already.
+    pub async fn create_event_type(
+        &self,
+        scope: Scope<'_>,
+        name: &str,
+        description: &str,
+        schema: Option<&Value>,
+        deprecated: bool,
+    ) -> Result<Created> {
+        let client = self.client().await?;
+        let held: i64 = client
+            .query_one(
+                "SELECT count(*) FROM event_types WHERE tenant_id = $1",
+                &[&scope.key()],
+            )
+            .await?
+            .get(0);
+        if held >= MAX_PER_SCOPE {
+            return Ok(Created::Full);
+        }
+        let row = client
+            .query_opt(
+                &format!(
+                    "INSERT INTO event_types (tenant_id, name, description, schema, deprecated) \
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING {COLUMNS}"
+                ),
+                &[&scope.key(), &name, &description, &schema, &deprecated],
+            )
+            .await?;
+        Ok(row.map_or(Created::Exists, |r| Created::Done(from_row(&r))))
+    }
+
+    /// Changes a type of `scope` itself (a tenant cannot change a global type this way);
+    /// `None` when it has none of that name.
+    pub async fn update_event_type(
+        &self,
+        scope: Scope<'_>,
+        name: &str,
+        change: &TypeChange,
+    ) -> Result<Option<EventType>> {
+        let set_schema = change.schema.is_some();
+        let schema = change.schema.clone().flatten();
+        let row = self
+            .client()
+            .await?
+            .query_opt(
+                &format!(
+                    "UPDATE event_types SET description = coalesce($3, description), \
+                     schema = CASE WHEN $4 THEN $5 ELSE schema END, \
+                     deprecated = coalesce($6, deprecated), updated_at = now() \
+                     WHERE tenant_id = $1 AND name = $2 RETURNING {COLUMNS}"
+                ),
+                &[
+                    &scope.key(),
+                    &name,
+                    &change.description,
+                    &set_schema,
+                    &schema,
+                    &change.deprecated,
+                ],
+            )
+            .await?;
+        Ok(row.as_ref().map(from_row))
+    }
+
+    /// Deletes a type of `scope` itself; `false` when it has none of that name.
+    pub async fn delete_event_type(&self, scope: Scope<'_>, name: &str) -> Result<bool> {
+        Ok(self
+            .client()
+            .await?
+            .execute(
+                "DELETE FROM event_types WHERE tenant_id = $1 AND name = $2",
+                &[&scope.key(), &name],
+            )
+            .await?
+            == 1)
+    }
+}
+
+/// What [`Db::create_event_type`] did.
+#[derive(Debug)]
+pub enum Created {
+    Done(EventType),
+    Exists,
+    Full,
+}
+
+/// Why an event's type refuses it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// Not a type the tenant knows.
+    Unknown,
+    /// `data` does not match the type's schema: where (a JSON Pointer into `data`) and why.
+    Invalid { path: String, message: String },
+}
+
+impl Refusal {
+    /// The API's error code and the dead letter's reason.
+    pub fn reason(&self) -> hookpost_core::labels::DeadLetterReason {
+        use hookpost_core::labels::DeadLetterReason;
+        match self {
+            Refusal::Unknown => DeadLetterReason::UnknownEventType,
+            Refusal::Invalid { .. } => DeadLetterReason::InvalidData,
+        }
+    }
+
+    /// Why, for the API's error and the dead letter alike.
+    pub fn message(&self, tenant: &str, kind: &str) -> String {
+        match self {
+            Refusal::Unknown => format!(
+                "`{kind}` is not an event type of tenant `{tenant}` (see GET /v1/event-types)"
+            ),
+            Refusal::Invalid { path, message } => {
+                format!("`data{path}` does not match the schema of `{kind}`: {message}")
+            }
+        }
+    }
+}
+
+/// How long a tenant's catalogue is used before it is read again: a schema changed or a
+/// type deleted holds on other processes at most this much later.
+const FRESH_FOR: Duration = Duration::from_secs(1);
+/// A type the cached catalogue lacks makes it read again when it is older than this.
+const RECHECK_AFTER: Duration = Duration::from_millis(100);
+
+/// A type as intake checks it.
+struct Compiled {
+    /// Which stored row this came from: a reread reuses what did not change.
+    global: bool,
+    updated_at: i64,
+    schema: Option<jsonschema::Validator>,
+}
+
+/// A tenant's catalogue as intake checks it.
+pub struct Known {
+    types: HashMap<String, Arc<Compiled>>,
+    accept_unknown: bool,
+}
+
+impl Known {
+    /// Whether an event of type `kind` with `data` may be accepted.
+    pub fn check(&self, kind: &str, data: &RawValue) -> std::result::Result<(), Refusal> {
+        let Some(compiled) = self.types.get(kind) else {
+            return match self.accept_unknown {
+                true => Ok(()),
+                false => Err(Refusal::Unknown),
+            };
+        };
+        let Some(schema) = &compiled.schema else {
+            return Ok(());
+        };
+        let data: Value = serde_json::from_str(data.get()).map_err(|e| Refusal::Invalid {
+            path: String::new(),
+            message: e.to_string(),
+        })?;
+        schema.validate(&data).map_err(|e| Refusal::Invalid {
+            path: e.instance_path().to_string(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Whether the tenant knows `kind` (or any type is accepted).
+    pub fn contains(&self, kind: &str) -> bool {
+        self.accept_unknown || self.types.contains_key(kind)
+    }
+}
+
+/// When each tenant's catalogue was read, and what it was.
+pub(crate) type Cache = Mutex<HashMap<String, (Instant, Arc<Known>)>>;
+
+/// Each tenant's catalogue, read from PostgreSQL and kept for [`FRESH_FOR`], in the
+/// cache its [`Db`] handle shares with its clones.
+pub struct KnownTypes {
+    db: Db,
+    accept_unknown: bool,
+    read: Arc<Cache>,
+}
+
+impl KnownTypes {
+    pub fn new(db: Db, config: &hookpost_core::Config) -> KnownTypes {
+        KnownTypes {
+            read: db.types.clone(),
+            db,
+            accept_unknown: config.accept_unknown_event_types,
+        }
+    }
+
+    /// Whether `tenant` may send an event of type `kind` with `data`: the outer error is
+    /// PostgreSQL's, the inner one the refusal.
+    pub async fn check(
+        &self,
+        tenant: &str,
+        kind: &str,
+        data: &RawValue,
+    ) -> Result<std::result::Result<(), Refusal>> {
+        let (age, known) = self.of(tenant).await?;
+        match known.check(kind, data) {
+            Err(Refusal::Unknown) if age > RECHECK_AFTER => {
+                Ok(self.reread(tenant).await?.check(kind, data))
+            }
+            checked => Ok(checked),
+        }
+    }
+
+    /// Whether `tenant` knows every one of `kinds`; the first it does not know otherwise.
+    pub async fn unknown<'k>(&self, tenant: &str, kinds: &'k [String]) -> Result<Option<&'k str>> {
+        let first = |known: &Known| {
+            kinds
+                .iter()
+                .find(|k| *k != "*" && !known.contains(k))
+                .map(String::as_str)
+        };
+        let (age, known) = self.of(tenant).await?;
+        match first(&known) {
+            Some(_) if age > RECHECK_AFTER => Ok(first(&*self.reread(tenant).await?)),
+            found => Ok(found),
+        }
+    }
+
+    /// Drops what is cached for `scope` (every tenant's, for the global set): this
+    /// process's next check reads it again.
+    pub fn forget(&self, scope: Scope<'_>) {
+        let mut read = self.read.lock().expect("not poisoned");
+        match scope {
+            Scope::Global => read.clear(),
+            Scope::Tenant(t) => {
+                read.remove(t);
+            }
+        }
+    }
+
+    async fn of(&self, tenant: &str) -> Result<(Duration, Arc<Known>)> {
+        if let Some((at, known)) = self.read.lock().expect("not poisoned").get(tenant) {
+            if at.elapsed() < FRESH_FOR {
+                return Ok((at.elapsed(), known.clone()));
+            }
+        }
+        Ok((Duration::ZERO, self.reread(tenant).await?))
+    }
+
+    async fn reread(&self, tenant: &str) -> Result<Arc<Known>> {
+        let stored = self.db.event_types(Scope::Tenant(tenant)).await?;
+        let before = self
+            .read
+            .lock()
+            .expect("not poisoned")
+            .get(tenant)
+            .map(|(_, k)| k.clone());
+        let mut types = HashMap::with_capacity(stored.len());
+        for t in stored {
+            let global = t.tenant.is_none();
+            let same = before
+                .as_ref()
+                .and_then(|k| k.types.get(&t.name))
+                .filter(|c| c.global == global && c.updated_at == t.updated_at)
+                .cloned();
+            let compiled = same.unwrap_or_else(|| Arc::new(Compiled::of(tenant, &t)));
+            types.insert(t.name, compiled);
+        }
+        let known = Arc::new(Known {
+            types,
+            accept_unknown: self.accept_unknown,
+        });
+        self.read
+            .lock()
+            .expect("not poisoned")
+            .insert(tenant.to_owned(), (Instant::now(), known.clone()));
+        Ok(known)
+    }
+}
+
+impl Compiled {
+    fn of(tenant: &str, t: &EventType) -> Compiled {
+        // Checked when it was stored; one that no longer compiles (a newer validator)
+        // checks nothing rather than refusing every event of its type.
+        let schema = t.schema.as_ref().and_then(|s| {
+            compile(s)
+                .inspect_err(|e| warn!(tenant, r#type = %t.name, error = %e, "a stored event type's schema does not compile; its events go unchecked"))
+                .ok()
+        });
+        Compiled {
+            global: t.tenant.is_none(),
+            updated_at: t.updated_at,
+            schema,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn known(types: Vec<(&str, Option<Value>)>, accept_unknown: bool) -> Known {
+        let types = types
+            .into_iter()
+            .map(|(name, schema)| {
+                let schema = schema.map(|s| compile(&s).unwrap());
+                let c = Compiled {
+                    global: false,
+                    updated_at: 0,
+                    schema,
+                };
+                (name.to_owned(), Arc::new(c))
+            })
+            .collect();
+        Known {
+            types,
+            accept_unknown,
+        }
+    }
+
+    fn raw(v: Value) -> Box<RawValue> {
+        RawValue::from_string(v.to_string()).unwrap()
+    }
+
+    #[test]
+    fn a_schema_refuses_data_naming_the_path_and_an_unknown_type_is_refused_unless_allowed() {
+        let schema = json!({
+            "type": "object",
+            "required": ["amount"],
+            "properties": {"amount": {"type": "integer", "minimum": 0},
+                           "lines": {"type": "array", "items": {"type": "string"}}}
+        });
+        let k = known(
+            vec![("invoice.paid", Some(schema)), ("ticket.created", None)],
+            false,
+        );
+        assert_eq!(k.check("invoice.paid", &raw(json!({"amount": 5}))), Ok(()));
+        assert_eq!(k.check("ticket.created", &raw(json!([1, 2]))), Ok(()));
+        let Err(Refusal::Invalid { path, message }) = k.check(
+            "invoice.paid",
+            &raw(json!({"amount": 1, "lines": ["a", 2]})),
+        ) else {
+            panic!("a number among strings passed")
+        };
+        assert_eq!(path, "/lines/1");
+        assert!(message.contains("string"), "{message}");
+        assert!(matches!(
+            k.check("invoice.paid", &raw(json!({}))),
+            Err(Refusal::Invalid { .. })
+        ));
+        assert_eq!(k.check("made.up", &raw(json!({}))), Err(Refusal::Unknown));
+        assert!(!k.contains("made.up") && k.contains("ticket.created"));
+        let open = known(vec![], true);
+        assert_eq!(open.check("made.up", &raw(json!({}))), Ok(()));
+    }
+
+    #[test]
+    fn only_a_schema_that_compiles_and_resolves_nothing_outside_is_taken() {
+        assert!(compile(&json!({"type": "object"})).is_ok());
+        assert!(compile(&json!(true)).is_ok());
+        assert!(compile(&json!("object")).is_err());
+        assert!(compile(&json!({"type": "no-such-type"})).is_err());
+        assert!(compile(&json!({"$ref": "https://example.com/s.json"})).is_err());
+        assert!(compile(&json!({"$ref": "file:///etc/passwd"})).is_err());
+    }
+}
