@@ -187,6 +187,25 @@ async fn invalid_hooks_and_tenants_are_refused_with_the_field_named() {
         .unwrap();
     let listed = keys["keys"].as_array().unwrap();
     assert_eq!(listed.len(), 1);
+    // One time format across the API: RFC 3339, UTC, milliseconds.
+    let tenant: Value = app
+        .http
+        .post(app.url("/v1/tenants"))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&json!({"id": "zeta", "name": "Zeta"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for at in [&listed[0]["created_at"], &tenant["created_at"]] {
+        let at = at.as_str().unwrap_or_default();
+        assert!(
+            at.len() == 24 && at.ends_with('Z') && at.as_bytes()[19] == b'.',
+            "{at}"
+        );
+    }
     assert!(
         !keys.to_string().contains(&key),
         "the key is never shown again"

@@ -27,6 +27,15 @@ async fn post(app: &TestApp, key: &str, path: &str, body: Value) -> (u16, Value)
     (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
 }
 
+/// An API time (RFC 3339 with milliseconds) as milliseconds since the epoch.
+fn ms(v: &Value) -> i64 {
+    let text = v
+        .as_str()
+        .unwrap_or_else(|| panic!("a time is a string: {v}"));
+    assert!(text.ends_with('Z') && text.len() == 24, "{text}");
+    hookpost_core::timestamp::parse(text).unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_log_shows_every_attempt_and_pages_and_filters_exactly() {
     let app = TestApp::spawn(TestOptions {
@@ -90,7 +99,7 @@ async fn the_log_shows_every_attempt_and_pages_and_filters_exactly() {
     assert_eq!(attempts[0]["outcome"], "http_status");
     assert_eq!(attempts[2]["outcome"], "delivered");
     assert!(
-        attempts[1]["at"].as_i64().unwrap() - attempts[0]["at"].as_i64().unwrap() >= 900,
+        ms(&attempts[1]["at"]) - ms(&attempts[0]["at"]) >= 900,
         "a second apart"
     );
     assert!(attempts
@@ -116,12 +125,11 @@ async fn the_log_shows_every_attempt_and_pages_and_filters_exactly() {
         assert_eq!(s, 200);
         let items = page["deliveries"].as_array().unwrap();
         assert!(items.len() <= 2);
-        seen.extend(items.iter().map(|d| {
-            (
-                d["id"].as_str().unwrap().to_owned(),
-                d["created_at"].as_i64().unwrap(),
-            )
-        }));
+        seen.extend(
+            items
+                .iter()
+                .map(|d| (d["id"].as_str().unwrap().to_owned(), ms(&d["created_at"]))),
+        );
         match page["next_cursor"].as_str() {
             Some(c) => cursor = Some(c.to_owned()),
             None => break,
@@ -158,14 +166,21 @@ async fn the_log_shows_every_attempt_and_pages_and_filters_exactly() {
         5
     );
     let newest = seen[0].1;
+    // `from` as RFC 3339, or as milliseconds since the epoch.
+    for from in [hookpost_core::rfc3339(newest), newest.to_string()] {
+        assert_eq!(
+            get(&app, &key, &format!("/v1/deliveries?from={from}"))
+                .await
+                .1["deliveries"]
+                .as_array()
+                .unwrap()
+                .len(),
+            seen.iter().filter(|(_, t)| *t >= newest).count()
+        );
+    }
     assert_eq!(
-        get(&app, &key, &format!("/v1/deliveries?from={newest}"))
-            .await
-            .1["deliveries"]
-            .as_array()
-            .unwrap()
-            .len(),
-        seen.iter().filter(|(_, t)| *t >= newest).count()
+        get(&app, &key, "/v1/deliveries?from=yesterday").await.0,
+        400
     );
     assert_eq!(get(&app, &key, "/v1/deliveries?status=lost").await.0, 400);
     // Another tenant sees none of it.

@@ -15,6 +15,7 @@
 //! - [`task`]: the typed, versioned messages hookpost puts on its own queues.
 //! - [`config`]: `HOOKPOST_*` settings, validated at start-up.
 //! - [`duration`]: `500ms`, `30s`, `1h`, `7d`.
+//! - [`timestamp`]: times at the API's edge, RFC 3339 with milliseconds.
 //! - [`ids`]: random identifiers and secrets.
 //! - [`secret_key`]: `HOOKPOST_SECRET_KEY`, the server's own keys, with ids for rotation.
 //! - [`admin_token`]: which `HOOKPOST_ADMIN_TOKEN` values are refused.
@@ -43,6 +44,7 @@ pub mod sealed;
 pub mod secret_key;
 pub mod signing;
 pub mod task;
+pub mod timestamp;
 
 pub use config::Config;
 pub use event::Event;

@@ -52,7 +52,8 @@ impl OutcomeKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attempt {
     pub attempt: u32,
-    /// Start, ms since the epoch.
+    /// Start, ms since the epoch (RFC 3339 in JSON).
+    #[serde(with = "crate::timestamp")]
     pub at: i64,
     pub duration_ms: u64,
     pub outcome: OutcomeKind,

@@ -1,5 +1,5 @@
 //! The delivery log (HappyFox's "webhooks log"), event lookup and resend, each handler a
-//! call of `hookpost_service::deliveries`. Times are milliseconds since the epoch.
+//! call of `hookpost_service::deliveries`. Times are RFC 3339 (see `hookpost_core::timestamp`).
 
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
@@ -72,9 +72,17 @@ pub async fn skip(
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ResendFailedInput {
-    /// Only deliveries created at or after this time (ms).
-    #[serde(default, deserialize_with = "hookpost_service::fields::present")]
+    /// Only deliveries created at or after this time (RFC 3339, or ms since the epoch).
+    #[serde(default, deserialize_with = "since")]
     since: Option<i64>,
+}
+
+/// A `since` that is present: `null` is refused like any other wrong type.
+fn since<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    match hookpost_core::timestamp::option::deserialize(d)? {
+        Some(ms) => Ok(Some(ms)),
+        None => Err(serde::de::Error::custom("`since` must be a time, not null")),
+    }
 }
 
 /// `POST /v1/hooks/{id}/resend-failed`: every failed delivery of the hook (since a time),

@@ -1,5 +1,6 @@
 //! The delivery log (HappyFox's "webhooks log"), event lookup, resend and skip, each
-//! scoped to one tenant. Times are milliseconds since the epoch. The log is read from
+//! scoped to one tenant. Times are RFC 3339 with milliseconds (milliseconds since the
+//! epoch are read too, in queries). The log is read from
 //! PostgreSQL; whether a delivery blocks its ordering key is ordering state, in Redis.
 
 use hookpost_broker::Outgoing;
@@ -13,10 +14,12 @@ use crate::{AppState, ServiceError};
 
 /// A delivery as the list shows it (attempts only on the delivery's own page).
 pub fn summary(d: &Delivery) -> Value {
+    use hookpost_core::rfc3339;
     json!({
         "id": d.id, "event_id": d.event_id, "hook_id": d.hook_id, "event": d.kind,
-        "status": d.status, "attempt_count": d.attempt_count, "created_at": d.created_at,
-        "updated_at": d.updated_at, "next_attempt_at": d.next_attempt_at,
+        "status": d.status, "attempt_count": d.attempt_count,
+        "created_at": rfc3339(d.created_at), "updated_at": rfc3339(d.updated_at),
+        "next_attempt_at": d.next_attempt_at.map(rfc3339),
     })
 }
 
@@ -36,8 +39,9 @@ pub struct ListQuery {
     pub hook: Option<String>,
     pub status: Option<String>,
     pub event: Option<String>,
-    pub from: Option<i64>,
-    pub to: Option<i64>,
+    /// RFC 3339, or milliseconds since the epoch.
+    pub from: Option<String>,
+    pub to: Option<String>,
     pub limit: Option<usize>,
     pub cursor: Option<String>,
 }
@@ -66,12 +70,21 @@ pub async fn list(state: &AppState, tenant: &str, q: ListQuery) -> Result<Value,
     };
     let cursor = q.cursor.as_deref().filter(|c| !c.is_empty());
     let cursor = cursor.map(parse_cursor).transpose()?;
+    let time = |field: &str, given: &Option<String>| {
+        given
+            .as_deref()
+            .map(|t| {
+                hookpost_core::timestamp::parse(t)
+                    .ok_or_else(|| ServiceError::invalid(field, "must be an RFC 3339 time"))
+            })
+            .transpose()
+    };
     let filter = Filter {
         hook: q.hook.as_deref(),
         status,
         kind: q.event.as_deref(),
-        from: q.from,
-        to: q.to,
+        from: time("from", &q.from)?,
+        to: time("to", &q.to)?,
     };
     let (page, next) = state
         .db
@@ -102,7 +115,7 @@ pub async fn event(state: &AppState, tenant: &str, id: &str) -> Result<Value, Se
     let deliveries: Vec<Value> = deliveries.iter().map(detail).collect();
     let data: Value = serde_json::from_str(&e.data).unwrap_or(Value::Null);
     Ok(json!({
-        "event": { "id": e.id, "type": e.kind, "occurred_at": e.occurred_at, "received_at": e.received_at, "data": data },
+        "event": { "id": e.id, "type": e.kind, "occurred_at": e.occurred_at, "received_at": hookpost_core::rfc3339(e.received_at), "data": data },
         "deliveries": deliveries,
     }))
 }

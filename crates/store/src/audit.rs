@@ -20,7 +20,8 @@ use crate::{corrupt, Result, Store};
 pub struct AuditEntry {
     /// `aud_<µs, 16 digits><random>`: sorts by time.
     pub id: String,
-    /// When (ms since the epoch).
+    /// When (ms since the epoch; RFC 3339 in JSON).
+    #[serde(with = "hookpost_core::timestamp")]
     pub at: i64,
     /// `admin` (the admin token), `operator` (a console session opened with it), `cli`
     /// (`hookpost tenants create|key-create|key-revoke`, which talk to Redis directly).

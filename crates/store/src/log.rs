@@ -83,8 +83,11 @@ pub struct Delivery {
     pub status: Status,
     /// Attempts made so far.
     pub attempt_count: u32,
+    #[serde(with = "hookpost_core::timestamp")]
     pub created_at: i64,
+    #[serde(with = "hookpost_core::timestamp")]
     pub updated_at: i64,
+    #[serde(with = "hookpost_core::timestamp::option")]
     pub next_attempt_at: Option<i64>,
     #[serde(skip)]
     pub hook_json: String,

@@ -11,6 +11,7 @@ use crate::{corrupt, Result, Store};
 pub struct Tenant {
     pub id: String,
     pub name: String,
+    #[serde(with = "hookpost_core::timestamp")]
     pub created_at: i64,
 }
 
@@ -20,6 +21,7 @@ pub struct KeyInfo {
     pub id: String,
     /// The key's first characters, to tell keys apart in a list.
     pub prefix: String,
+    #[serde(with = "hookpost_core::timestamp")]
     pub created_at: i64,
     #[serde(skip_serializing)]
     #[serde(default)]
