@@ -30,6 +30,7 @@ mod quickstart;
 mod rabbit_cluster;
 mod receivers;
 mod retries;
+mod sdks;
 mod security;
 mod shards;
 mod supportbee;

@@ -1,39 +1,50 @@
 //! The Python and Node packages the tests run, in folders of their own under `target/`,
 //! made on first use so that a plain `cargo test` works too: a virtualenv (PyYAML for the
 //! deploy checks, the stock `standardwebhooks` library that receivers use, pika for the
-//! producer example) and a `node_modules` (amqplib). Nothing goes into the system's
-//! Python, which Debian refuses (externally managed).
+//! producer example, httpx and attrs for the generated Python client) and a
+//! `node_modules` (amqplib; TypeScript, Node's types and `standardwebhooks` for the
+//! TypeScript client). Nothing goes into the system's Python, which Debian refuses
+//! (externally managed).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-const PACKAGES: [&str; 3] = ["pyyaml", "standardwebhooks", "pika"];
-const IMPORTS: &str = "import yaml, standardwebhooks, pika";
-const NODE_PACKAGES: [&str; 1] = ["amqplib@0.10"];
+const PACKAGES: [&str; 5] = ["pyyaml", "standardwebhooks", "pika", "httpx", "attrs"];
+const IMPORTS: &str = "import yaml, standardwebhooks, pika, httpx, attrs";
+const NODE_PACKAGES: [&str; 4] = [
+    "amqplib@0.10",
+    "typescript@5.9.3",
+    "@types/node@20",
+    "standardwebhooks@1",
+];
 
-fn target() -> PathBuf {
+pub fn target() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"))
 }
 
-/// A `node_modules` folder with amqplib, for `NODE_PATH`; panics with what to install
-/// when it cannot be made.
+/// A `node_modules` folder with [`NODE_PACKAGES`], for `NODE_PATH`; panics with what to
+/// install when it cannot be made.
 pub fn node_modules() -> &'static Path {
     static MODULES: OnceLock<PathBuf> = OnceLock::new();
     MODULES.get_or_init(|| {
         let prefix = target().join("test-node");
         let modules = prefix.join("node_modules");
-        if !modules.join("amqplib/package.json").exists() {
-            let installed = Command::new("npm")
+        let installed = |p: &&str| {
+            let name = p.rsplit_once('@').map_or(*p, |(name, _)| name);
+            modules.join(name).join("package.json").exists()
+        };
+        if !NODE_PACKAGES.iter().all(installed) {
+            let done = Command::new("npm")
                 .args(["install", "--no-audit", "--no-fund", "--silent", "--prefix"])
                 .arg(&prefix)
                 .args(NODE_PACKAGES)
                 .status()
                 .is_ok_and(|s| s.success());
             assert!(
-                installed,
+                done,
                 "npm could not install {NODE_PACKAGES:?}: install nodejs and npm"
             );
         }

@@ -1,0 +1,207 @@
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from ... import errors
+from ...client import AuthenticatedClient, Client
+from ...models.error import Error
+from ...models.subscription import Subscription
+from ...models.subscription_input import SubscriptionInput
+from ...types import Response
+
+
+def _get_kwargs(
+    project: str,
+    *,
+    body: SubscriptionInput,
+) -> dict[str, Any]:
+    headers: dict[str, Any] = {}
+
+    _kwargs: dict[str, Any] = {
+        "method": "post",
+        "url": "/{project}/subscriptions".format(
+            project=quote(str(project), safe=""),
+        ),
+    }
+
+    _kwargs["json"] = body.to_dict()
+
+    headers["Content-Type"] = "application/json"
+
+    _kwargs["headers"] = headers
+    return _kwargs
+
+
+def _parse_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Error | Subscription | None:
+    if response.status_code == 201:
+        response_201 = Subscription.from_dict(response.json())
+
+        return response_201
+
+    if response.status_code == 400:
+        response_400 = Error.from_dict(response.json())
+
+        return response_400
+
+    if response.status_code == 401:
+        response_401 = Error.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 404:
+        response_404 = Error.from_dict(response.json())
+
+        return response_404
+
+    if response.status_code == 413:
+        response_413 = Error.from_dict(response.json())
+
+        return response_413
+
+    if response.status_code == 422:
+        response_422 = Error.from_dict(response.json())
+
+        return response_422
+
+    if response.status_code == 503:
+        response_503 = Error.from_dict(response.json())
+
+        return response_503
+
+    if client.raise_on_unexpected_status:
+        raise errors.UnexpectedStatus(response.status_code, response.content)
+    else:
+        return None
+
+
+def _build_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Response[Error | Subscription]:
+    return Response(
+        status_code=HTTPStatus(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=_parse_response(client=client, response=response),
+    )
+
+
+def sync_detailed(
+    project: str,
+    *,
+    client: AuthenticatedClient,
+    body: SubscriptionInput,
+) -> Response[Error | Subscription]:
+    """Subscribe a target to one event, in the tiledesk format.
+
+    Args:
+        project (str):
+        body (SubscriptionInput):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Error | Subscription]
+    """
+
+    kwargs = _get_kwargs(
+        project=project,
+        body=body,
+    )
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+
+def sync(
+    project: str,
+    *,
+    client: AuthenticatedClient,
+    body: SubscriptionInput,
+) -> Error | Subscription | None:
+    """Subscribe a target to one event, in the tiledesk format.
+
+    Args:
+        project (str):
+        body (SubscriptionInput):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Error | Subscription
+    """
+
+    return sync_detailed(
+        project=project,
+        client=client,
+        body=body,
+    ).parsed
+
+
+async def asyncio_detailed(
+    project: str,
+    *,
+    client: AuthenticatedClient,
+    body: SubscriptionInput,
+) -> Response[Error | Subscription]:
+    """Subscribe a target to one event, in the tiledesk format.
+
+    Args:
+        project (str):
+        body (SubscriptionInput):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Error | Subscription]
+    """
+
+    kwargs = _get_kwargs(
+        project=project,
+        body=body,
+    )
+
+    response = await client.get_async_httpx_client().request(**kwargs)
+
+    return _build_response(client=client, response=response)
+
+
+async def asyncio(
+    project: str,
+    *,
+    client: AuthenticatedClient,
+    body: SubscriptionInput,
+) -> Error | Subscription | None:
+    """Subscribe a target to one event, in the tiledesk format.
+
+    Args:
+        project (str):
+        body (SubscriptionInput):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Error | Subscription
+    """
+
+    return (
+        await asyncio_detailed(
+            project=project,
+            client=client,
+            body=body,
+        )
+    ).parsed

@@ -1,0 +1,10 @@
+from enum import StrEnum
+
+
+class HookPatchFormatType1(StrEnum):
+    HAPPYFOX = "happyfox"
+    HOOKPOST = "hookpost"
+    TILEDESK = "tiledesk"
+
+    def __str__(self) -> str:
+        return str(self.value)

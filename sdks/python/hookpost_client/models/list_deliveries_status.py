@@ -1,0 +1,12 @@
+from enum import StrEnum
+
+
+class ListDeliveriesStatus(StrEnum):
+    CANCELLED = "cancelled"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    PENDING = "pending"
+    RETRYING = "retrying"
+
+    def __str__(self) -> str:
+        return str(self.value)
