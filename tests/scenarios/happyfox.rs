@@ -1,4 +1,4 @@
-//! HappyFox receivers (`seeds/happyfox-webhooks.txt`): a `uuid` in every request, the
+//! HappyFox receivers (as HappyFox's webhooks documentation describes them): a `uuid` in every request, the
 //! payload that holds it signed with HMAC-SHA1 under the webhooks key, and a log that
 //! shows each request's signature as it was sent.
 

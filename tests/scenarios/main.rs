@@ -10,6 +10,7 @@ mod backlog;
 mod bench_smoke;
 mod cluster;
 mod console;
+mod contract;
 mod controls;
 mod crashes;
 mod database;

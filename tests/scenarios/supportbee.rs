@@ -1,4 +1,4 @@
-//! The SupportBee web hooks API, exactly as `seeds/supportbee-webhooks-api.md` documents it.
+//! The SupportBee web hooks API, exactly as SupportBee's own API documentation gives it.
 
 use hookpost_tests::receiver::Answer;
 use hookpost_tests::verify::python_accepts;

@@ -1,4 +1,4 @@
-//! Tiledesk receivers and REST-hook subscriptions, as `seeds/tiledesk-webhooks.md`
+//! Tiledesk receivers and REST-hook subscriptions, as Tiledesk's webhooks documentation
 //! documents them: `{"hook", "timestamp", "payload"}` bodies, `x-hook-secret` on every
 //! notification, and subscriptions made with `{event, target}`.
 

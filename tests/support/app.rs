@@ -51,6 +51,8 @@ pub struct TestOptions {
     pub frame_ancestors: Vec<String>,
     /// `HOOKPOST_ACCEPT_UNKNOWN_EVENT_TYPES`.
     pub accept_unknown_event_types: bool,
+    /// Any other setting, changed last.
+    pub configure: fn(&mut Config),
 }
 
 impl Default for TestOptions {
@@ -73,6 +75,7 @@ impl Default for TestOptions {
             quorum: false,
             frame_ancestors: Vec::new(),
             accept_unknown_event_types: false,
+            configure: |_| {},
         }
     }
 }
@@ -93,7 +96,7 @@ pub struct TestApp {
 
 impl TestApp {
     pub fn config(opts: &TestOptions, prefix: &str) -> Config {
-        Config {
+        let mut config = Config {
             amqp_url: opts.amqp_url.clone().unwrap_or_else(amqp_url),
             redis_url: opts.redis_url.clone().unwrap_or_else(redis_url),
             database_url: opts
@@ -126,7 +129,9 @@ impl TestApp {
                 hookpost_core::secret_key::SecretKeys::parse(SECRET_KEY).expect("a valid key"),
             ),
             ..Config::default()
-        }
+        };
+        (opts.configure)(&mut config);
+        config
     }
 
     pub async fn spawn(opts: TestOptions) -> TestApp {

@@ -87,3 +87,41 @@ pub fn python() -> &'static Path {
         python
     })
 }
+
+/// The pinned schemathesis the contract scenario runs, in a virtualenv of its own (it
+/// is large, and only that scenario needs it).
+pub const SCHEMATHESIS: &str = "schemathesis==4.32.5";
+
+/// schemathesis' command, ready; panics with what to install when it cannot be made.
+pub fn schemathesis() -> &'static Path {
+    static ST: OnceLock<PathBuf> = OnceLock::new();
+    ST.get_or_init(|| {
+        let venv = target().join("test-schemathesis");
+        let st = venv.join("bin/schemathesis");
+        let version = SCHEMATHESIS.rsplit('=').next().unwrap_or_default();
+        let ready = |st: &Path| {
+            Command::new(st).arg("--version").output().is_ok_and(|o| {
+                o.status.success() && String::from_utf8_lossy(&o.stdout).contains(version)
+            })
+        };
+        if !ready(&st) {
+            let made = Command::new("python3")
+                .args(["-m", "venv"])
+                .arg(&venv)
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(
+                made,
+                "python3 -m venv {} failed: install python3-venv",
+                venv.display()
+            );
+            let installed = Command::new(venv.join("bin/python"))
+                .args(["-m", "pip", "install", "-q", SCHEMATHESIS])
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(installed, "pip could not install {SCHEMATHESIS} from PyPI");
+            assert!(ready(&st), "{} does not run", st.display());
+        }
+        st
+    })
+}

@@ -23,7 +23,7 @@ pub fn is_delivery_id(id: &str) -> bool {
     })
 }
 
-/// The body an attempt of a delivery sends (DESIGN.md, Deliveries).
+/// The body an attempt of a delivery sends (README, "What a receiver gets").
 /// `hook_json` is [`crate::Hook::snapshot_json`]; `payload` is the event's `data`, verbatim.
 /// `uuid` is the request's own id in the HappyFox format ([`crate::hook::Format`]); without
 /// it every attempt sends the same bytes.
@@ -94,7 +94,7 @@ pub fn request_body(
     }
 }
 
-/// Tiledesk's notification object (`seeds/tiledesk-webhooks.md`):
+/// Tiledesk's notification object (as Tiledesk's webhooks documentation describes them):
 /// `{"hook": <subscription>, "timestamp": <ms>, "payload": <data>}`.
 pub fn tiledesk_body(subscription_json: &str, timestamp_ms: i64, payload: &str) -> Vec<u8> {
     let mut out = Vec::with_capacity(48 + subscription_json.len() + payload.len());

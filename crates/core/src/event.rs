@@ -1,4 +1,4 @@
-//! The producer's event (DESIGN.md, Events), validated the same way whether it came
+//! The producer's event (README, "Events"), validated the same way whether it came
 //! over HTTP or straight from the exchange.
 
 use crate::labels::DeadLetterReason;

@@ -229,7 +229,7 @@ impl Hook {
         .expect("a subscription always serialises")
     }
 
-    /// The `hook` object of the delivery body (DESIGN.md, Deliveries), as JSON.
+    /// The `hook` object of the delivery body (README, "What a receiver gets"), as JSON.
     pub fn snapshot_json(&self) -> String {
         #[derive(Serialize)]
         struct Snapshot<'a> {
@@ -258,8 +258,27 @@ pub fn check_url(raw: &str) -> Result<url::Url, String> {
     if !matches!(url.scheme(), "http" | "https") {
         return Err("must use http or https".into());
     }
-    if url.host_str().is_none_or(str::is_empty) {
-        return Err("must have a host".into());
+    // The URL as given is what is stored and shown: nothing the parser would quietly
+    // drop or escape (white space, control characters).
+    if raw.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err("must not contain white space or control characters".into());
+    }
+    match url.host() {
+        None => return Err("must have a host".into()),
+        // A name is letters, digits, hyphens (and, for hosts on private networks such as
+        // a compose service, underscores) between dots, after IDNA, as it is sent.
+        Some(url::Host::Domain(name)) => {
+            let label_ok = |l: &str| {
+                !l.is_empty()
+                    && l.len() <= 63
+                    && l.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            };
+            if name.is_empty() || !name.trim_end_matches('.').split('.').all(label_ok) {
+                return Err(format!("has a host that is not a domain name: `{name}`"));
+            }
+        }
+        Some(_) => {}
     }
     if !url.username().is_empty() || url.password().is_some() {
         return Err("must not carry credentials; use a custom header instead".into());
@@ -373,12 +392,18 @@ mod tests {
     fn urls_must_be_absolute_http_with_a_host() {
         assert!(check_url("https://example.com/hook").is_ok());
         assert!(check_url("http://127.0.0.1:8080/x").is_ok());
+        assert!(check_url("http://[::1]:8080/x").is_ok());
+        assert!(check_url("https://bücher.example/x?a=1").is_ok());
         for bad in [
             "example.com",
             "ftp://example.com",
             "http://",
             "http://u:p@example.com",
             "/x",
+            "http://0,https://x",
+            "http://example.com/a b",
+            " http://example.com/",
+            "http://example.com/\u{1e}",
         ] {
             assert!(check_url(bad).is_err(), "{bad}");
         }

@@ -10,7 +10,7 @@ pub fn random_id(prefix: &str) -> String {
     format!("{prefix}_{}", base32(&bytes))
 }
 
-/// A new hook secret: `whsec_` and the base64 of 32 random bytes (DESIGN.md, Deliveries).
+/// A new hook secret: `whsec_` and the base64 of 32 random bytes (README, "What a receiver gets").
 pub fn new_secret() -> String {
     let mut bytes = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut bytes);

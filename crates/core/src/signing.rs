@@ -1,4 +1,4 @@
-//! Signatures a receiver checks (DESIGN.md, Deliveries):
+//! Signatures a receiver checks (README, "What a receiver gets"):
 //! `X-Hook-Signature: sha1=<hex HMAC-SHA1(key, body)>` and Standard Webhooks'
 //! `webhook-signature: v1,<base64 HMAC-SHA256(key, "{id}.{timestamp}.{body}")>`.
 

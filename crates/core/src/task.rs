@@ -1,5 +1,5 @@
 //! Messages hookpost puts on its own queue (`{prefix}.deliveries`), typed and versioned.
-//! Events from producers are not tasks: they arrive as the plain JSON of DESIGN.md.
+//! Events from producers are not tasks: they arrive as the plain JSON the README's "Events" describes.
 
 use serde::{Deserialize, Serialize};
 

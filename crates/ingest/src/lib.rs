@@ -95,7 +95,8 @@ pub fn router(state: SharedState) -> Router {
             "/web_hooks/{file}",
             post(supportbee::test)
                 .put(supportbee::update)
-                .delete(supportbee::delete),
+                .delete(supportbee::delete)
+                .fallback(supportbee::other_method),
         )
         .route("/web_hook/{file}", axum::routing::put(supportbee::update))
         .route(

@@ -1,4 +1,4 @@
-//! The SupportBee web hooks API (`seeds/supportbee-webhooks-api.md`), served as
+//! The SupportBee web hooks API (as SupportBee's own API documentation describes it), served as
 //! documented on the same store as `/v1/hooks`: `{"web_hooks": [...]}` and
 //! `{"web_hook": {...}}` wrappers, `.json` paths, 201/204/400/500 as the doc says.
 //! A key may come as `Authorization: Bearer` or SupportBee's `?auth_token=`.
@@ -162,6 +162,23 @@ pub async fn delete(
 /// `POST /web_hooks/test.json` `{action_type, url}`: 200 when the receiver said 2xx,
 /// 500 otherwise, as SupportBee documents; the body says what happened. Signed with the
 /// key of the tenant's hook for that URL, if there is one.
+/// Any other method on `/web_hooks/{file}`: 405 with the methods that file takes, as
+/// the document has them (`test.json` is POSTed; a hook's file is PUT or DELETEd).
+pub async fn other_method(Path(file): Path<String>) -> Response {
+    let allow = if file == "test.json" {
+        "POST"
+    } else {
+        "PUT, DELETE"
+    };
+    let body = json!({"error": {"code": "method_not_allowed", "message": format!("{file} takes {allow}")}});
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        [(axum::http::header::ALLOW, allow)],
+        Json(body),
+    )
+        .into_response()
+}
+
 pub async fn test(
     State(state): State<SharedState>,
     headers: HeaderMap,

@@ -1,4 +1,4 @@
-//! Tiledesk's REST-hook subscriptions (`seeds/tiledesk-webhooks.md`), on the same store
+//! Tiledesk's REST-hook subscriptions (as Tiledesk's webhooks documentation describes them), on the same store
 //! as `/v1/hooks`: `POST /{project}/subscriptions {event, target}` makes a hook on that
 //! one event in the `tiledesk` format, and the list, get and delete routes show each of
 //! the tenant's hooks as a subscription object. `{project}` is the tenant of the key;

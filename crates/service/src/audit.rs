@@ -62,7 +62,8 @@ impl AuditQuery {
             hookpost_core::event::check_tenant_id(t)
                 .map_err(|m| ServiceError::invalid("tenant", m))?;
         }
-        if let Some(c) = &self.cursor {
+        // An empty cursor, as a form sends it, is the first page.
+        if let Some(c) = self.cursor.as_deref().filter(|c| !c.is_empty()) {
             let plausible = c.starts_with("aud_")
                 && c.len() <= 64
                 && c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
@@ -94,7 +95,11 @@ pub async fn list(state: &AppState, q: AuditQuery) -> Result<Value, ServiceError
     };
     let (entries, next) = state
         .store
-        .audit_page(&filter, limit, q.cursor.as_deref())
+        .audit_page(
+            &filter,
+            limit,
+            q.cursor.as_deref().filter(|c| !c.is_empty()),
+        )
         .await?;
     Ok(json!({ "entries": entries, "next_cursor": next }))
 }

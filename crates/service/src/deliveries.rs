@@ -48,6 +48,7 @@ pub struct ListQuery {
 
 fn parse_cursor(c: &str) -> Result<(i64, String), ServiceError> {
     c.split_once('.')
+        .filter(|(_, id)| hookpost_core::delivery::is_delivery_id(id))
         .and_then(|(t, id)| Some((t.parse().ok()?, id.to_owned())))
         .ok_or_else(|| ServiceError::invalid("cursor", "is not a cursor of this list"))
 }

@@ -49,7 +49,8 @@ impl TypeView {
     }
 }
 
-/// `POST` and `PATCH` bodies: `name` only when creating; `schema: null` clears it.
+/// `POST` and `PATCH` bodies: `name` only when creating (a type is not renamed);
+/// `schema: null` clears it.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TypeInput {
@@ -73,16 +74,28 @@ impl TypeInput {
                     format!("is longer than {MAX_DESCRIPTION} characters"),
                 ));
             }
+            // PostgreSQL's text cannot hold U+0000.
+            if d.contains('\0') {
+                return Err(ServiceError::invalid(
+                    "description",
+                    "may not contain U+0000",
+                ));
+            }
         }
         let schema = match self.schema {
             None => None,
             Some(Value::Null) => Some(None),
             Some(s) => {
-                if serde_json::to_vec(&s).map_or(0, |b| b.len()) > MAX_SCHEMA_BYTES {
+                let text = serde_json::to_string(&s).unwrap_or_default();
+                if text.len() > MAX_SCHEMA_BYTES {
                     return Err(ServiceError::invalid(
                         "schema",
                         format!("is larger than {MAX_SCHEMA_BYTES} bytes"),
                     ));
+                }
+                // Nor can its jsonb: a schema is stored as one.
+                if text.contains("\\u0000") {
+                    return Err(ServiceError::invalid("schema", "may not contain U+0000"));
                 }
                 types::compile(&s).map_err(|e| {
                     ServiceError::BadRequest(
@@ -163,7 +176,7 @@ pub async fn update(
     name: &str,
     input: TypeInput,
 ) -> Result<TypeView, ServiceError> {
-    if input.name.as_deref().is_some_and(|n| n != name) {
+    if input.name.is_some() {
         return Err(ServiceError::invalid(
             "name",
             "cannot change: make a new type instead",

@@ -22,6 +22,10 @@ pub async fn create(state: &AppState, input: TenantInput) -> Result<Tenant, Serv
     if name.is_empty() || name.chars().count() > 200 {
         return Err(ServiceError::invalid("name", "must be 1 to 200 characters"));
     }
+    // PostgreSQL's text cannot hold U+0000.
+    if name.contains('\0') {
+        return Err(ServiceError::invalid("name", "may not contain U+0000"));
+    }
     let tenant = Tenant {
         id: input.id,
         name,
@@ -93,7 +97,8 @@ async fn existing<'a>(state: &AppState, id: &'a str) -> Result<&'a str, ServiceE
 pub async fn create_key(state: &AppState, id: &str) -> Result<Value, ServiceError> {
     let id = existing(state, id).await?;
     let (info, key) = state.db.create_key(&state.store, id).await?;
-    Ok(json!({ "id": info.id, "key": key, "prefix": info.prefix, "created_at": info.created_at }))
+    let created_at = hookpost_core::rfc3339(info.created_at);
+    Ok(json!({ "id": info.id, "key": key, "prefix": info.prefix, "created_at": created_at }))
 }
 
 /// How long a portal link, and the console session it opens, lasts unless asked.
@@ -105,8 +110,10 @@ pub const PORTAL_LINK_MAX_TTL: std::time::Duration = std::time::Duration::from_s
 #[serde(deny_unknown_fields)]
 pub struct PortalLinkInput {
     /// `"15m"` by default, at most `"24h"`.
+    #[serde(default, deserialize_with = "crate::fields::present")]
     pub ttl: Option<String>,
     /// The session may look but not change anything (default false).
+    #[serde(default, deserialize_with = "crate::fields::present")]
     pub read_only: Option<bool>,
 }
 

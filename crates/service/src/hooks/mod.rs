@@ -131,7 +131,7 @@ pub async fn list(
     if !(1..=100).contains(&limit) {
         return Err(ServiceError::invalid("limit", "must be 1 to 100"));
     }
-    let hooks: Vec<Hook> = state
+    let mut hooks: Vec<Hook> = state
         .store
         .hooks(tenant)
         .await?
@@ -143,14 +143,17 @@ pub async fn list(
                 .is_none_or(|e| h.events.iter().any(|x| x == "*" || x == e))
         })
         .collect();
-    // An empty cursor, as a form sends it, is no cursor: the first page.
+    // Hook ids sort by creation time: the cursor is the last id seen, and the page goes
+    // on after it whether or not that hook is still there. An empty cursor, as a form
+    // sends it, is no cursor: the first page.
+    hooks.sort_by(|a, b| a.id.cmp(&b.id));
     let start = match q.cursor.as_deref().filter(|c| !c.is_empty()) {
         None => 0,
-        Some(c) => hooks
-            .iter()
-            .position(|h| h.id == c)
-            .map(|i| i + 1)
-            .ok_or_else(|| ServiceError::invalid("cursor", "is not a cursor of this list"))?,
+        Some(c) => {
+            crate::path_id::hook(c)
+                .map_err(|_| ServiceError::invalid("cursor", "is not a cursor of this list"))?;
+            hooks.partition_point(|h| h.id.as_str() <= c)
+        }
     };
     let items: Vec<HookView> = hooks
         .iter()

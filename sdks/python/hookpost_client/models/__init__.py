@@ -17,8 +17,10 @@ from .event_accepted import EventAccepted
 from .event_data import EventData
 from .event_type import EventType
 from .event_type_input import EventTypeInput
+from .event_type_input_schema_type_0 import EventTypeInputSchemaType0
 from .event_type_list import EventTypeList
 from .event_type_patch import EventTypePatch
+from .event_type_patch_schema_type_0 import EventTypePatchSchemaType0
 from .event_type_scope import EventTypeScope
 from .event_with_deliveries import EventWithDeliveries
 from .event_with_deliveries_event import EventWithDeliveriesEvent
@@ -100,8 +102,10 @@ __all__ = (
     "EventData",
     "EventType",
     "EventTypeInput",
+    "EventTypeInputSchemaType0",
     "EventTypeList",
     "EventTypePatch",
+    "EventTypePatchSchemaType0",
     "EventTypeScope",
     "EventWithDeliveries",
     "EventWithDeliveriesEvent",

@@ -660,20 +660,20 @@ export type EventTypeInput = {
     /**
      * A JSON Schema for `data` (an object or a boolean, at most 64 KiB, with no `$ref` outside itself); `null` for none.
      */
-    schema?: unknown;
+    schema?: {
+        [key: string]: unknown;
+    } | boolean | null;
     deprecated?: boolean;
 };
 
 export type EventTypePatch = {
-    /**
-     * Only the type's own name: a type is not renamed.
-     */
-    name?: string;
     description?: string;
     /**
      * A JSON Schema for `data` (an object or a boolean, at most 64 KiB, with no `$ref` outside itself); `null` for none.
      */
-    schema?: unknown;
+    schema?: {
+        [key: string]: unknown;
+    } | boolean | null;
     deprecated?: boolean;
 };
 
@@ -681,7 +681,7 @@ export type PublishEventData = {
     body: Event;
     headers?: {
         /**
-         * W3C trace context: the event's spans (ingest, worker, attempts, retries) continue this trace. A malformed one is ignored.
+         * A W3C Trace Context `traceparent` (`00-<32 hex>-<16 hex>-<2 hex>`) that the publish and its deliveries join; as the W3C recommendation asks, a malformed value is ignored, not refused.
          */
         traceparent?: string;
     };
@@ -728,7 +728,7 @@ export type PublishEventBatchData = {
     body: Array<Event>;
     headers?: {
         /**
-         * W3C trace context: the event's spans (ingest, worker, attempts, retries) continue this trace. A malformed one is ignored.
+         * A W3C Trace Context `traceparent` (`00-<32 hex>-<16 hex>-<2 hex>`) that the publish and its deliveries join; as the W3C recommendation asks, a malformed value is ignored, not refused.
          */
         traceparent?: string;
     };
@@ -1881,13 +1881,13 @@ export type ListDeliveriesData = {
          */
         event?: string;
         /**
-         * RFC 3339 (milliseconds since the epoch are taken too)
+         * created at or after this time
          */
-        from?: string;
+        from?: string | string;
         /**
-         * RFC 3339 (milliseconds since the epoch are taken too)
+         * created at or before this time
          */
-        to?: string;
+        to?: string | string;
         /**
          * page size
          */

@@ -1,3 +1,4 @@
+import datetime
 from http import HTTPStatus
 from typing import Any
 
@@ -16,8 +17,8 @@ def _get_kwargs(
     hook: str | Unset = UNSET,
     status: ListDeliveriesStatus | Unset = UNSET,
     event: str | Unset = UNSET,
-    from_: str | Unset = UNSET,
-    to: str | Unset = UNSET,
+    from_: datetime.datetime | str | Unset = UNSET,
+    to: datetime.datetime | str | Unset = UNSET,
     limit: int | Unset = 50,
     cursor: str | Unset = UNSET,
 ) -> dict[str, Any]:
@@ -33,9 +34,23 @@ def _get_kwargs(
 
     params["event"] = event
 
-    params["from"] = from_
+    json_from_: str | Unset
+    if isinstance(from_, Unset):
+        json_from_ = UNSET
+    elif isinstance(from_, datetime.datetime):
+        json_from_ = from_.isoformat()
+    else:
+        json_from_ = from_
+    params["from"] = json_from_
 
-    params["to"] = to
+    json_to: str | Unset
+    if isinstance(to, Unset):
+        json_to = UNSET
+    elif isinstance(to, datetime.datetime):
+        json_to = to.isoformat()
+    else:
+        json_to = to
+    params["to"] = json_to
 
     params["limit"] = limit
 
@@ -98,8 +113,8 @@ def sync_detailed(
     hook: str | Unset = UNSET,
     status: ListDeliveriesStatus | Unset = UNSET,
     event: str | Unset = UNSET,
-    from_: str | Unset = UNSET,
-    to: str | Unset = UNSET,
+    from_: datetime.datetime | str | Unset = UNSET,
+    to: datetime.datetime | str | Unset = UNSET,
     limit: int | Unset = 50,
     cursor: str | Unset = UNSET,
 ) -> Response[DeliveryList | Error]:
@@ -109,10 +124,8 @@ def sync_detailed(
         hook (str | Unset):
         status (ListDeliveriesStatus | Unset):
         event (str | Unset):
-        from_ (str | Unset): RFC 3339 (milliseconds since the epoch are taken too) Example:
-            2026-12-03T10:15:00.000Z.
-        to (str | Unset): RFC 3339 (milliseconds since the epoch are taken too) Example:
-            2026-12-03T10:15:00.000Z.
+        from_ (datetime.datetime | str | Unset):  Example: 2026-12-03T10:15:00.000Z.
+        to (datetime.datetime | str | Unset):  Example: 2026-12-03T10:15:00.000Z.
         limit (int | Unset):  Default: 50.
         cursor (str | Unset):
 
@@ -147,8 +160,8 @@ def sync(
     hook: str | Unset = UNSET,
     status: ListDeliveriesStatus | Unset = UNSET,
     event: str | Unset = UNSET,
-    from_: str | Unset = UNSET,
-    to: str | Unset = UNSET,
+    from_: datetime.datetime | str | Unset = UNSET,
+    to: datetime.datetime | str | Unset = UNSET,
     limit: int | Unset = 50,
     cursor: str | Unset = UNSET,
 ) -> DeliveryList | Error | None:
@@ -158,10 +171,8 @@ def sync(
         hook (str | Unset):
         status (ListDeliveriesStatus | Unset):
         event (str | Unset):
-        from_ (str | Unset): RFC 3339 (milliseconds since the epoch are taken too) Example:
-            2026-12-03T10:15:00.000Z.
-        to (str | Unset): RFC 3339 (milliseconds since the epoch are taken too) Example:
-            2026-12-03T10:15:00.000Z.
+        from_ (datetime.datetime | str | Unset):  Example: 2026-12-03T10:15:00.000Z.
+        to (datetime.datetime | str | Unset):  Example: 2026-12-03T10:15:00.000Z.
         limit (int | Unset):  Default: 50.
         cursor (str | Unset):
 
@@ -191,8 +202,8 @@ async def asyncio_detailed(
     hook: str | Unset = UNSET,
     status: ListDeliveriesStatus | Unset = UNSET,
     event: str | Unset = UNSET,
-    from_: str | Unset = UNSET,
-    to: str | Unset = UNSET,
+    from_: datetime.datetime | str | Unset = UNSET,
+    to: datetime.datetime | str | Unset = UNSET,
     limit: int | Unset = 50,
     cursor: str | Unset = UNSET,
 ) -> Response[DeliveryList | Error]:
@@ -202,10 +213,8 @@ async def asyncio_detailed(
         hook (str | Unset):
         status (ListDeliveriesStatus | Unset):
         event (str | Unset):
-        from_ (str | Unset): RFC 3339 (milliseconds since the epoch are taken too) Example:
-            2026-12-03T10:15:00.000Z.
-        to (str | Unset): RFC 3339 (milliseconds since the epoch are taken too) Example:
-            2026-12-03T10:15:00.000Z.
+        from_ (datetime.datetime | str | Unset):  Example: 2026-12-03T10:15:00.000Z.
+        to (datetime.datetime | str | Unset):  Example: 2026-12-03T10:15:00.000Z.
         limit (int | Unset):  Default: 50.
         cursor (str | Unset):
 
@@ -238,8 +247,8 @@ async def asyncio(
     hook: str | Unset = UNSET,
     status: ListDeliveriesStatus | Unset = UNSET,
     event: str | Unset = UNSET,
-    from_: str | Unset = UNSET,
-    to: str | Unset = UNSET,
+    from_: datetime.datetime | str | Unset = UNSET,
+    to: datetime.datetime | str | Unset = UNSET,
     limit: int | Unset = 50,
     cursor: str | Unset = UNSET,
 ) -> DeliveryList | Error | None:
@@ -249,10 +258,8 @@ async def asyncio(
         hook (str | Unset):
         status (ListDeliveriesStatus | Unset):
         event (str | Unset):
-        from_ (str | Unset): RFC 3339 (milliseconds since the epoch are taken too) Example:
-            2026-12-03T10:15:00.000Z.
-        to (str | Unset): RFC 3339 (milliseconds since the epoch are taken too) Example:
-            2026-12-03T10:15:00.000Z.
+        from_ (datetime.datetime | str | Unset):  Example: 2026-12-03T10:15:00.000Z.
+        to (datetime.datetime | str | Unset):  Example: 2026-12-03T10:15:00.000Z.
         limit (int | Unset):  Default: 50.
         cursor (str | Unset):
 
