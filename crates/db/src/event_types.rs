@@ -331,8 +331,18 @@ impl Known {
     }
 }
 
-/// When each tenant's catalogue was read, and what it was.
-pub(crate) type Cache = Mutex<HashMap<String, (Instant, Arc<Known>)>>;
+/// Each tenant's catalogue as last read.
+pub(crate) type Cache = Mutex<HashMap<String, Entry>>;
+
+pub(crate) struct Entry {
+    at: Instant,
+    known: Arc<Known>,
+    /// Since when a caller has been reading it again: the others go on with this copy
+    /// meanwhile, so that a busy tenant's requests do not all queue for the database
+    /// when it turns stale. A reader that never came back (its request was dropped) is
+    /// taken over after [`FRESH_FOR`].
+    refreshing: Option<Instant>,
+}
 
 /// Each tenant's catalogue, read from PostgreSQL and kept for [`FRESH_FOR`], in the
 /// cache its [`Db`] handle shares with its clones.
@@ -396,12 +406,33 @@ impl KnownTypes {
     }
 
     async fn of(&self, tenant: &str) -> Result<(Duration, Arc<Known>)> {
-        if let Some((at, known)) = self.read.lock().expect("not poisoned").get(tenant) {
-            if at.elapsed() < FRESH_FOR {
-                return Ok((at.elapsed(), known.clone()));
+        let stale = match self.read.lock().expect("not poisoned").get_mut(tenant) {
+            Some(e)
+                if e.at.elapsed() < FRESH_FOR
+                    || e.refreshing
+                        .is_some_and(|since| since.elapsed() < FRESH_FOR) =>
+            {
+                return Ok((e.at.elapsed(), e.known.clone()));
+            }
+            Some(e) => {
+                e.refreshing = Some(Instant::now());
+                Some((e.at.elapsed(), e.known.clone()))
+            }
+            None => None,
+        };
+        match (self.reread(tenant).await, stale) {
+            (Ok(known), _) => Ok((Duration::ZERO, known)),
+            (Err(e), None) => Err(e),
+            // The database is out of reach: the last copy serves, and the next caller
+            // tries again.
+            (Err(e), Some(last)) => {
+                warn!(tenant, error = %e, "could not read the event types again; the last copy serves");
+                if let Some(e) = self.read.lock().expect("not poisoned").get_mut(tenant) {
+                    e.refreshing = None;
+                }
+                Ok(last)
             }
         }
-        Ok((Duration::ZERO, self.reread(tenant).await?))
     }
 
     async fn reread(&self, tenant: &str) -> Result<Arc<Known>> {
@@ -411,7 +442,7 @@ impl KnownTypes {
             .lock()
             .expect("not poisoned")
             .get(tenant)
-            .map(|(_, k)| k.clone());
+            .map(|e| e.known.clone());
         let mut types = HashMap::with_capacity(stored.len());
         for t in stored {
             let global = t.tenant.is_none();
@@ -427,10 +458,15 @@ impl KnownTypes {
             types,
             accept_unknown: self.accept_unknown,
         });
+        let entry = Entry {
+            at: Instant::now(),
+            known: known.clone(),
+            refreshing: None,
+        };
         self.read
             .lock()
             .expect("not poisoned")
-            .insert(tenant.to_owned(), (Instant::now(), known.clone()));
+            .insert(tenant.to_owned(), entry);
         Ok(known)
     }
 }
