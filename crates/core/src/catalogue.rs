@@ -67,15 +67,6 @@ impl Catalogue {
         DEFAULT_TYPES.iter().any(|(t, _)| *t == kind) || self.extra.iter().any(|t| t == kind)
     }
 
-    /// Every type with its description.
-    pub fn types(&self) -> impl Iterator<Item = (&str, &str)> {
-        DEFAULT_TYPES.iter().copied().chain(
-            self.extra
-                .iter()
-                .map(|t| (t.as_str(), "Defined by this deployment")),
-        )
-    }
-
     /// The metric label for an event type: itself when known, else [`OTHER`].
     pub fn label<'a>(&self, kind: &'a str) -> &'a str {
         if self.contains(kind) {

@@ -325,6 +325,13 @@ impl Known {
         })
     }
 
+    /// The names the tenant knows, sorted.
+    pub fn names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self.types.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        names
+    }
+
     /// Whether the tenant knows `kind` (or any type is accepted).
     pub fn contains(&self, kind: &str) -> bool {
         self.accept_unknown || self.types.contains_key(kind)
@@ -378,19 +385,24 @@ impl KnownTypes {
         }
     }
 
-    /// Whether `tenant` knows every one of `kinds`; the first it does not know otherwise.
-    pub async fn unknown<'k>(&self, tenant: &str, kinds: &'k [String]) -> Result<Option<&'k str>> {
+    /// The first of `kinds` that `tenant` does not know, with the catalogue it was looked
+    /// up in; `None` when it knows them all.
+    pub async fn unknown<'k>(
+        &self,
+        tenant: &str,
+        kinds: &'k [String],
+    ) -> Result<Option<(&'k str, Arc<Known>)>> {
         let first = |known: &Known| {
             kinds
                 .iter()
                 .find(|k| *k != "*" && !known.contains(k))
                 .map(String::as_str)
         };
-        let (age, known) = self.of(tenant).await?;
-        match first(&known) {
-            Some(_) if age > RECHECK_AFTER => Ok(first(&*self.reread(tenant).await?)),
-            found => Ok(found),
+        let (age, mut known) = self.of(tenant).await?;
+        if first(&known).is_some() && age > RECHECK_AFTER {
+            known = self.reread(tenant).await?;
         }
+        Ok(first(&known).map(|kind| (kind, known)))
     }
 
     /// Drops what is cached for `scope` (every tenant's, for the global set): this

@@ -239,16 +239,10 @@ pub async fn check_subscribed(
     events: &[String],
 ) -> Result<(), ServiceError> {
     check_events(events).map_err(|m| ServiceError::invalid("events", m))?;
-    let Some(unknown) = state.event_types.unknown(tenant, events).await? else {
+    let Some((unknown, catalogue)) = state.event_types.unknown(tenant, events).await? else {
         return Ok(());
     };
-    let known: Vec<String> = state
-        .db
-        .event_types(Scope::Tenant(tenant))
-        .await?
-        .into_iter()
-        .map(|t| t.name)
-        .collect();
+    let known = catalogue.names();
     Err(ServiceError::BadRequest(
         "unknown_event_type",
         format!(
