@@ -399,7 +399,7 @@ async fn the_log_drops_whole_days_past_the_retention_and_every_redis_key_expires
     app.wait_for_status("acme", &id, "delivered").await;
 
     // The scheduler made a partition a day from the retention's start to two days ahead.
-    let pg = connect(&app.config.database_url).await;
+    let pg = hookpost_tests::postgres(&app.config.database_url).await;
     let days = |table: &'static str| {
         let pg = &pg;
         async move {
@@ -501,14 +501,6 @@ async fn the_log_drops_whole_days_past_the_retention_and_every_redis_key_expires
         "the log is not kept in Redis: {keys:?}"
     );
     app.finish().await;
-}
-
-async fn connect(url: &str) -> tokio_postgres::Client {
-    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(connection);
-    client
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -68,6 +68,16 @@ pub fn database_url(prefix: &str) -> String {
     hookpost_db::scratch::with_database(&server, &prefix.to_ascii_lowercase())
 }
 
+/// A plain client on `url` (a test's own database), for what the API does not show or
+/// do: reading rows as stored, setting up a failure.
+pub async fn postgres(url: &str) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .expect("the test's database");
+    tokio::spawn(connection);
+    client
+}
+
 /// The shared Redis, or with `HOOKPOST_TEST_REDIS=cluster` a Redis Cluster of the tests'
 /// own ([`redis_cluster::shared`]).
 pub fn redis_url() -> String {

@@ -7,11 +7,13 @@
 //!   that came while the last one committed.
 //! - [`log`]: the log's reads, each one indexed query with keyset pagination.
 //! - [`event_types`]: the event-type catalogue as data, and intake's cache of it.
+//! - [`audit`]: the audit log of operators' actions.
 //!
 //! Redis keeps the hot path (the retry set, leases, limits, ordering, each delivery's
 //! state for its next attempt); the log's truth is here.
 #![forbid(unsafe_code)]
 
+pub mod audit;
 pub mod config;
 pub mod event_types;
 pub mod log;
@@ -90,6 +92,8 @@ pub struct DbOptions {
     pub pool_size: usize,
     /// `HOOKPOST_RETENTION`: writes of events older than this are not kept.
     pub retention: Duration,
+    /// `HOOKPOST_AUDIT_RETENTION`: days of the audit log older than this are dropped.
+    pub audit_retention: Duration,
     /// `HOOKPOST_DATABASE_WRITE_TIMEOUT`
     pub write_timeout: Duration,
 }
@@ -100,6 +104,7 @@ impl DbOptions {
             url: config.database_url.clone(),
             pool_size: config.database_pool,
             retention: config.retention,
+            audit_retention: config.audit_retention,
             write_timeout: config.database_write_timeout,
         }
     }
@@ -113,6 +118,7 @@ pub struct Db {
     writes: mpsc::Sender<writer::Job>,
     metrics: Option<Arc<DbMetrics>>,
     retention: Duration,
+    audit_retention: Duration,
     write_timeout: Duration,
     /// Each tenant's event types as intake checks them: one cache for every
     /// [`event_types::KnownTypes`] of this handle's clones (ingest and the worker in
@@ -132,6 +138,7 @@ impl Db {
             writes,
             metrics,
             retention: opts.retention,
+            audit_retention: opts.audit_retention,
             write_timeout: opts.write_timeout,
             types: Arc::default(),
         };

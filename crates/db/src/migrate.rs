@@ -26,6 +26,7 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "event types",
         include_str!("migrations/0004_event_types.sql"),
     ),
+    (5, "audit log", include_str!("migrations/0005_audit.sql")),
 ];
 
 /// The schema version this build reads and writes.

@@ -18,6 +18,7 @@ impl Scratch {
                 url: url.clone(),
                 pool_size: 2,
                 retention: std::time::Duration::from_secs(86_400),
+                audit_retention: std::time::Duration::from_secs(86_400),
                 write_timeout: std::time::Duration::from_secs(10),
             },
             None,

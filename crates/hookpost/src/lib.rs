@@ -103,8 +103,9 @@ async fn migrate_with(
     db: &Db,
 ) -> Result<hookpost_db::migrate::Migrated, hookpost_db::DbError> {
     let migrated = hookpost_db::migrate::migrate(db).await?;
-    // Redis may be down while the schema is brought up: the copy waits for the next run.
-    match db.import_config(&store(config)?).await {
+    // Redis may be down while the schema is brought up: the copies wait for the next run.
+    let store = store(config)?;
+    match db.import_config(&store).await {
         Ok(imported) if imported.tenants > 0 => info!(
             tenants = imported.tenants,
             keys = imported.keys,
@@ -114,6 +115,20 @@ async fn migrate_with(
         Ok(_) => {}
         Err(e) => {
             warn!(error = %e, "could not look for tenants to copy from Redis yet; `hookpost admin migrate` tries again")
+        }
+    }
+    let audit = match store.legacy_audit_entries().await {
+        Ok(entries) => db.import_audit(&entries).await,
+        Err(e) => Err(e.into()),
+    };
+    match audit {
+        Ok(0) => {}
+        Ok(n) => info!(
+            entries = n,
+            "the audit log copied from Redis into PostgreSQL"
+        ),
+        Err(e) => {
+            warn!(error = %e, "could not look for an audit log to copy from Redis yet; `hookpost admin migrate` tries again")
         }
     }
     Ok(migrated)

@@ -28,7 +28,7 @@ enum Command {
     /// All three roles in one process: the API on HOOKPOST_HTTP_ADDR, metrics on
     /// HOOKPOST_METRICS_ADDR.
     All,
-    /// Tenants and their API keys (talks to Redis directly).
+    /// Tenants and their API keys (talks to PostgreSQL and Redis directly).
     Tenants {
         #[command(subcommand)]
         command: TenantCommand,
@@ -339,7 +339,7 @@ async fn tenants(config: Config, command: TenantCommand) -> anyhow::Result<()> {
                 id,
                 created_at: hookpost_core::now_ms(),
             };
-            cli_audit(&config, &store, "tenant.create", &tenant.id, None).await?;
+            cli_audit(&db, "tenant.create", &tenant.id, None).await?;
             if !db.create_tenant(&store, &tenant).await? {
                 bail!("tenant `{}` exists", tenant.id);
             }
@@ -354,7 +354,7 @@ async fn tenants(config: Config, command: TenantCommand) -> anyhow::Result<()> {
             if store.tenant(&tenant).await?.is_none() {
                 bail!("no tenant `{tenant}`");
             }
-            cli_audit(&config, &store, "key.create", &tenant, None).await?;
+            cli_audit(&db, "key.create", &tenant, None).await?;
             let (info, key) = db.create_key(&store, &tenant).await?;
             println!("{}", serde_json::json!({ "id": info.id, "key": key }));
         }
@@ -364,7 +364,7 @@ async fn tenants(config: Config, command: TenantCommand) -> anyhow::Result<()> {
             }
         }
         TenantCommand::KeyRevoke { tenant, key_id } => {
-            cli_audit(&config, &store, "key.revoke", &tenant, Some(&key_id)).await?;
+            cli_audit(&db, "key.revoke", &tenant, Some(&key_id)).await?;
             if !db.revoke_key(&store, &tenant, &key_id).await? {
                 bail!("tenant `{tenant}` has no key `{key_id}`");
             }
@@ -374,18 +374,16 @@ async fn tenants(config: Config, command: TenantCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Records a key command run against Redis directly, before it runs.
+/// Records a tenant command run against the database directly, before it runs.
 async fn cli_audit(
-    config: &Config,
-    store: &hookpost_store::Store,
+    db: &hookpost_db::Db,
     action: &str,
     tenant: &str,
     target: Option<&str>,
 ) -> anyhow::Result<()> {
-    let mut entry = hookpost_store::audit::AuditEntry::now("cli", action, Some(tenant));
+    let mut entry = hookpost_db::audit::AuditEntry::now("cli", action, Some(tenant));
     entry.target = target.map(str::to_owned);
-    store
-        .audit(&entry, config.audit_retention)
+    db.audit(&entry)
         .await
         .context("the audit log cannot be written; nothing was done")
 }

@@ -10,9 +10,9 @@ use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use hookpost_db::audit::AuditEntry;
 use hookpost_service::audit::{self as service, AuditQuery};
 use hookpost_service::{auth, ServiceError};
-use hookpost_store::audit::AuditEntry;
 use serde_json::Value;
 
 use crate::auth::Admin;

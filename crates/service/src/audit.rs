@@ -2,7 +2,7 @@
 //! when it cannot be written, so that nothing happens without a trace), and reading the
 //! log back.
 
-use hookpost_store::audit::{AuditEntry, AuditFilter, MAX_PAGE};
+use hookpost_db::audit::{AuditEntry, AuditFilter, MAX_PAGE};
 use http::HeaderMap;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -29,14 +29,10 @@ pub async fn record(
 ) -> Result<(), ServiceError> {
     entry.request_id = request_id(headers);
     entry.client = client;
-    state
-        .store
-        .audit(&entry, state.config.audit_retention)
-        .await
-        .map_err(|e| {
-            tracing::warn!(error = %e, action = entry.action, "an action could not be audited");
-            ServiceError::AuditUnavailable(e)
-        })
+    state.db.audit(&entry).await.map_err(|e| {
+        tracing::warn!(error = %e, action = entry.action, "an action could not be audited");
+        ServiceError::AuditUnavailable(e)
+    })
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -94,7 +90,7 @@ pub async fn list(state: &AppState, q: AuditQuery) -> Result<Value, ServiceError
         action: q.action,
     };
     let (entries, next) = state
-        .store
+        .db
         .audit_page(
             &filter,
             limit,

@@ -34,7 +34,7 @@ pub enum ServiceError {
     #[error("a hook's secrets cannot be decrypted with HOOKPOST_SECRET_KEY; nothing was changed")]
     SecretsUnreadable,
     #[error("the audit log cannot be written; nothing was done")]
-    AuditUnavailable(#[source] hookpost_store::StoreError),
+    AuditUnavailable(#[source] hookpost_db::DbError),
     #[error("the database (PostgreSQL) is unavailable; nothing was changed")]
     DatabaseUnavailable(#[source] hookpost_db::DbError),
 }

@@ -29,8 +29,7 @@
 //! | `P:{t.T}:bl:<hook>` | list | a slow hook's backlog: `<event id> <attempt>`, oldest first |
 //! | `P:{t.T}:bls:<hook>` | hash | its state: armed (a drain is on its way), disarms (count) |
 //! | `P:{t.T}:bll:<hook>` | string | the token of the drain working through it (expires) |
-//! | `P:{t.T}:audit` | sorted set | the tenant's audit log: `<entry id>\t<JSON>`, all scoring 0 (lex order is time order) |
-//! | `P:{audit}:entries` | sorted set | every tenant's audit log, the same way |
+//! | `P:{t.T}:audit`, `P:{audit}:entries` | sorted set | the audit log of before (now in PostgreSQL): copied over by `hookpost admin migrate`, then no longer written |
 //! | `P:{s.H}:session` | string | a console session (JSON) under the SHA-256 `H` of its id, expiring when idle |
 //! | `P:{r.N}:due` | sorted set | retry shard N: task JSON by due time (ms) |
 //! | `P:{r.N}:claimed` | sorted set | retry shard N: claimed tasks by lease expiry |

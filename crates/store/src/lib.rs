@@ -16,7 +16,7 @@
 //! - [`shards`]: the most event queue shards the prefix has had.
 //! - [`sessions`]: the web console's sign-in sessions.
 //! - [`auth_failures`]: failed authentications per client address, for the throttle.
-//! - [`audit`]: the audit log of operators' actions.
+//! - [`audit`]: the audit log of before PostgreSQL, read once to copy it over.
 //!
 //! The Lua scripts are in `src/scripts/`; every one that reads "now" reads Redis's clock
 //! (`clock.lua`). Their direct tests are in `tests/scripts/`, one file per family.
@@ -88,7 +88,6 @@ struct Scripts {
     retry_stats: Script,
     hook_write: Script,
     hook_reseal: Script,
-    audit_write: Script,
     rate_limit: Script,
     intake_limit: Script,
     in_flight: Script,
@@ -101,8 +100,7 @@ struct Scripts {
 }
 
 /// A script that reads `now`: Redis's clock (clock.lua) first, so that roles on machines
-/// whose clocks differ still agree. Only audit_write.lua stamps with the caller's clock
-/// (audit.rs: an entry's id is its time, made by the caller that returns it).
+/// whose clocks differ still agree.
 macro_rules! clocked_script {
     ($($file:literal),+) => {
         Script::new(concat!(
@@ -180,7 +178,6 @@ impl Store {
                 retry_stats: clocked_script!("retry_stats.lua"),
                 hook_write: Script::new(include_str!("scripts/hook_write.lua")),
                 hook_reseal: Script::new(include_str!("scripts/hook_reseal.lua")),
-                audit_write: Script::new(include_str!("scripts/audit_write.lua")),
                 rate_limit: clocked_script!("rate_limit.lua"),
                 intake_limit: clocked_script!("intake_limit.lua"),
                 in_flight: clocked_script!("in_flight.lua"),

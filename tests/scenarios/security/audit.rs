@@ -195,15 +195,18 @@ async fn an_admin_action_that_cannot_be_audited_is_refused_and_changes_nothing()
     let key = app.tenant("acme").await;
     let hook = app.hook(&key, "http://127.0.0.1:9/h", &["*"]).await;
     let id = hook["id"].as_str().unwrap();
-    // The tenant's audit log cannot take an entry (a key of the wrong type stands in for
-    // a failing write).
-    let _: () = redis::AsyncCommands::set(
-        &mut app.store.conn(),
-        app.store.keys().audit("acme"),
-        "not a sorted set",
-    )
-    .await
-    .unwrap();
+    // The audit log cannot take an entry for the tenant (a trigger in the test's own
+    // database stands in for a failing write).
+    hookpost_tests::postgres(&app.config.database_url)
+        .await
+        .batch_execute(
+            "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS
+               $$ BEGIN RAISE EXCEPTION 'the audit log is full'; END $$;
+             CREATE TRIGGER refuse BEFORE INSERT ON audit_log
+               FOR EACH ROW WHEN (NEW.tenant_id = 'acme') EXECUTE FUNCTION refuse();",
+        )
+        .await
+        .unwrap();
     let (s, body) = admin(
         &app,
         "DELETE",

@@ -49,7 +49,7 @@ pub async fn audit_operator(
     if !viewer.is_admin() {
         return Ok(());
     }
-    let mut entry = hookpost_store::audit::AuditEntry::now("operator", action, Some(tenant));
+    let mut entry = hookpost_db::audit::AuditEntry::now("operator", action, Some(tenant));
     entry.target = target.map(str::to_owned);
     hookpost_service::audit::record(state, entry, headers, viewer.client.clone()).await?;
     Ok(())

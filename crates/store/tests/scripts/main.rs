@@ -8,7 +8,6 @@
 
 mod common;
 
-mod audit;
 mod events;
 mod hooks;
 mod limits;
