@@ -12,7 +12,7 @@ ARG RUST_VERSION=1.95.0
 
 # ---------------------------------------------------------------------------
 # Build stage. rust:*-bookworm already has gcc, which is all that ring (the
-# crypto under rustls) needs; there are no other C dependencies.
+# crypto under rustls) and mimalloc (the allocator) need.
 # ---------------------------------------------------------------------------
 FROM rust:${RUST_VERSION}-bookworm AS builder
 WORKDIR /src
