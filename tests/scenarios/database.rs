@@ -6,6 +6,8 @@ use std::time::Duration;
 use hookpost_core::delivery::delivery_id;
 use hookpost_tests::invariants::{scale, three_hooks, Ledger};
 use hookpost_tests::pg_server::PgServer;
+use hookpost_tests::receiver::Answer;
+use hookpost_tests::redis_server::RedisServer;
 use hookpost_tests::{wait_until, Receiver, TestApp, TestOptions};
 use serde_json::json;
 
@@ -130,10 +132,34 @@ async fn postgres_stopped_under_load_loses_nothing_and_the_log_catches_up() {
     load.app.finish().await;
 }
 
+/// hookpost stops; Redis comes back with nothing (its data directory lost); `hookpost
+/// all` starts again on it, puts back what PostgreSQL holds, counts it and goes on. The
+/// new roles and their API's base URL.
+async fn restart_after_redis_lost(
+    app: &mut TestApp,
+    redis: &mut RedisServer,
+) -> (hookpost::Running, String) {
+    app.running.take().unwrap().stop().await;
+    redis.kill_and_restart_empty();
+    let fresh = hookpost::store(&app.config).unwrap();
+    assert!(!fresh.marker_present().await.unwrap(), "Redis is empty");
+    let http = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", http.local_addr().unwrap());
+    let running = hookpost::start(
+        app.config.clone(),
+        hookpost::Roles::ALL,
+        Some(http),
+        None,
+        Default::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(running.metrics.redis_rebuilds.get(), 1);
+    (running, base)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_back_empty_is_rebuilt_from_postgres_with_keys_hooks_and_pending_retries() {
-    use hookpost_tests::receiver::Answer;
-    use hookpost_tests::redis_server::RedisServer;
     let mut redis = RedisServer::start(true);
     let mut app = TestApp::spawn(TestOptions {
         redis_url: Some(redis.url()),
@@ -150,25 +176,7 @@ async fn redis_back_empty_is_rebuilt_from_postgres_with_keys_hooks_and_pending_r
     let id = delivery_id("acme", "evt_kept", hook["id"].as_str().unwrap());
     app.wait_for_status("acme", &id, "retrying").await;
 
-    // hookpost stops; Redis comes back with nothing (its data directory lost).
-    app.running.take().unwrap().stop().await;
-    redis.kill_and_restart_empty();
-    let fresh = hookpost::store(&app.config).unwrap();
-    assert!(!fresh.marker_present().await.unwrap(), "Redis is empty");
-
-    // `hookpost all` starts again: it puts back what PostgreSQL holds, counts it, goes on.
-    let http = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", http.local_addr().unwrap());
-    let running = hookpost::start(
-        app.config.clone(),
-        hookpost::Roles::ALL,
-        Some(http),
-        None,
-        Default::default(),
-    )
-    .await
-    .unwrap();
-    assert_eq!(running.metrics.redis_rebuilds.get(), 1);
+    let (running, base) = restart_after_redis_lost(&mut app, &mut redis).await;
     // The key still signs in, the hook is still there, and the pending retry is made.
     let r = app
         .http
@@ -197,6 +205,81 @@ async fn redis_back_empty_is_rebuilt_from_postgres_with_keys_hooks_and_pending_r
         json!({"n": 1}),
         "the same body"
     );
+    app.running = Some(running);
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_back_empty_gives_a_slow_hooks_backlog_back_from_postgres() {
+    let mut redis = RedisServer::start(true);
+    let mut app = TestApp::spawn(TestOptions {
+        redis_url: Some(redis.url()),
+        // Two slots a hook and a short wait for one: a hanging hook's deliveries go to
+        // its backlog.
+        configure: |c| {
+            c.hook_concurrency = 2;
+            c.hook_wait = Duration::from_millis(100);
+            c.request_timeout = Duration::from_secs(2);
+        },
+        shutdown_grace: Duration::from_millis(200),
+        ..TestOptions::default()
+    })
+    .await;
+    let key = app.tenant("acme").await;
+    let slow = Receiver::start().await;
+    slow.answer_next(&[Answer::Hang, Answer::Hang]);
+    let hook = app.hook(&key, &slow.url, &["*"]).await;
+    let hook_id = hook["id"].as_str().unwrap().to_owned();
+    for k in 0..10 {
+        let event = json!({"id": format!("evt_{k}"), "type": "ticket.created", "data": {"k": k}});
+        assert_eq!(app.post_event(&key, &event).await.status(), 202);
+    }
+    // Two requests hang; the eight other deliveries wait in the backlog, which only
+    // Redis holds, and the log shows them pending.
+    wait_until(
+        "8 deliveries wait in the backlog",
+        Duration::from_secs(30),
+        || async {
+            let hook: serde_json::Value = app
+                .get(&key, &format!("/v1/hooks/{hook_id}"))
+                .await
+                .json()
+                .await
+                .unwrap();
+            hook["backlog"] == 8
+        },
+    )
+    .await;
+    let (status, pending) = app
+        .send(
+            "GET",
+            &format!("/v1/deliveries?hook={hook_id}&status=pending&limit=100"),
+            &key,
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert!(
+        pending["deliveries"].as_array().unwrap().len() >= 8,
+        "{pending}"
+    );
+
+    let (running, _) = restart_after_redis_lost(&mut app, &mut redis).await;
+    // The hook answers now: every delivery arrives, the backlog's from PostgreSQL's rows.
+    wait_until(
+        "every delivery arrives",
+        Duration::from_secs(60),
+        || async {
+            let got: std::collections::HashSet<String> =
+                slow.delivered().iter().map(|r| r.delivery_id()).collect();
+            got.len() == 10
+        },
+    )
+    .await;
+    for k in 0..10 {
+        let id = delivery_id("acme", &format!("evt_{k}"), &hook_id);
+        app.wait_for_status("acme", &id, "delivered").await;
+    }
     app.running = Some(running);
     app.finish().await;
 }

@@ -64,6 +64,7 @@ impl Worker {
                             hook_id: ctx.delivery.hook_id,
                             entry: backlog::entry(ev.id, ctx.n, ctx.resend),
                             at_ms: defer.at_ms,
+                            hook_json: ctx.delivery.hook_json,
                         };
                     }
                     return self.defer(ctx, defer.at_ms, defer.reason);

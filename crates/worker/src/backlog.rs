@@ -19,8 +19,15 @@ use crate::persist::persist;
 /// while this worker armed the backlog, which is rare even once.
 const ARM_ROUNDS: usize = 3;
 
-/// A push into its hook's backlog: the hook, the entry, and when the drain should come.
-pub(crate) type Push<'a> = (&'a str, &'a str, i64);
+/// A push into its hook's backlog.
+#[derive(Clone, Copy)]
+pub(crate) struct Push<'a> {
+    pub hook_id: &'a str,
+    /// `<event id> <attempt>`: see [`hookpost_store::backlog::entry`].
+    pub entry: &'a str,
+    /// When the drain should come (ms).
+    pub at_ms: i64,
+}
 
 /// Slow hooks' backlogs: which this worker saw armed, and the writer of the pushes.
 pub struct Backlogs {
@@ -87,26 +94,29 @@ impl Backlogs {
 
     /// Pushes into slow hooks' backlogs, arming those this worker has not seen armed.
     pub(crate) async fn push(&self, tenant: &str, pushes: &[Push<'_>]) -> Result<(), Requeue> {
-        let hooks: Vec<&str> = pushes.iter().map(|p| p.0).collect();
+        let hooks: Vec<&str> = pushes.iter().map(|p| p.hook_id).collect();
         let mut may_arm: Vec<Option<u64>> = vec![None; pushes.len()];
         let mut left: Vec<usize> = (0..pushes.len()).collect();
         let seen = self.armed.armed(tenant, &hooks);
         let mut to_arm: Vec<usize> = left.iter().copied().filter(|&i| !seen[i]).collect();
         for _ in 0..ARM_ROUNDS {
             if !to_arm.is_empty() {
-                let hooks: Vec<&str> = to_arm.iter().map(|&i| pushes[i].0).collect();
+                let hooks: Vec<&str> = to_arm.iter().map(|&i| pushes[i].hook_id).collect();
                 let counts =
                     persist(&self.metrics, || self.store.backlog_disarms(tenant, &hooks)).await?;
                 for (&i, count) in to_arm.iter().zip(counts) {
-                    let (hook_id, _, at) = pushes[i];
+                    let Push { hook_id, at_ms, .. } = pushes[i];
                     persist(&self.metrics, || {
-                        self.store.schedule_drain(tenant, hook_id, at)
+                        self.store.schedule_drain(tenant, hook_id, at_ms)
                     })
                     .await?;
                     may_arm[i] = Some(count);
                 }
             }
-            let batch = || left.iter().map(|&i| (pushes[i].0, pushes[i].1, may_arm[i]));
+            let batch = || {
+                left.iter()
+                    .map(|&i| (pushes[i].hook_id, pushes[i].entry, may_arm[i]))
+            };
             let refused = persist(&self.metrics, || self.writer.push(tenant, batch()))
                 .await
                 .map_err(|e| match e {
@@ -119,7 +129,7 @@ impl Backlogs {
                 .enumerate()
                 .map(|(j, &i)| (i, !refused.contains(&j)))
                 .filter(|&(i, armed)| armed != seen[i] || may_arm[i].is_some())
-                .map(|(i, armed)| (pushes[i].0, armed));
+                .map(|(i, armed)| (pushes[i].hook_id, armed));
             self.armed.update(tenant, found);
             if refused.is_empty() {
                 return Ok(());

@@ -4,9 +4,9 @@ use hookpost_core::outcome::Attempt;
 use hookpost_store::log::{Record, Status};
 use hookpost_store::retries::Due;
 
-use crate::backlog::Push;
 use crate::context::DeliveryRef;
 use crate::ordered::Hold;
+use crate::record::Waiting;
 
 /// What became of one delivery.
 pub(crate) enum Decided {
@@ -27,12 +27,13 @@ pub(crate) enum Decided {
         due: Due,
         record: Option<DeliveryRef>,
     },
-    /// Put in its slow hook's backlog as `entry`, whose drain comes back at `at_ms`; it
-    /// has no log record until its attempt.
+    /// Put in its slow hook's backlog as `entry`, whose drain comes back at `at_ms`; its
+    /// log row says `pending` until its attempt.
     Backlogged {
         hook_id: String,
         entry: String,
         at_ms: i64,
+        hook_json: String,
     },
     /// Its hook was deleted or deactivated: scheduled attempts are dropped.
     Cancelled(DeliveryRef),
@@ -83,14 +84,20 @@ impl Decided {
         })
     }
 
-    /// Its push into its hook's backlog.
-    pub fn push(&self) -> Option<Push<'_>> {
+    /// Its push into its hook's backlog, and its `pending` log row.
+    pub fn waiting(&self) -> Option<Waiting<'_>> {
         match self {
             Decided::Backlogged {
                 hook_id,
                 entry,
                 at_ms,
-            } => Some((hook_id, entry, *at_ms)),
+                hook_json,
+            } => Some(Waiting {
+                hook_id,
+                at_ms: *at_ms,
+                hook_json,
+                backlog: Some(entry),
+            }),
             _ => None,
         }
     }

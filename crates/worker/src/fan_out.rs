@@ -10,12 +10,12 @@ use hookpost_store::backlog;
 use hookpost_store::retries::Due;
 use tracing::warn;
 
-use crate::backlog::Push;
 use crate::context::{attempt_task, AttemptCtx, DeliveryRef, EventParts};
 use crate::decided::Decided;
 use crate::disposition::{Disposition, EarlyAck};
 use crate::persist::persist;
 use crate::record::by_index;
+use crate::record::Waiting;
 use crate::Worker;
 use hookpost_delivery::ReadyHook;
 
@@ -54,13 +54,18 @@ impl Worker {
         // (a take-over looks at each delivery first, an ordered one keeps its turn), one
         // entry for all of them, and each only a hook id and when its drain should come.
         let entry = std::cell::OnceCell::new();
-        let mut parked: Vec<Push<'_>> = Vec::new();
+        let mut parked: Vec<Waiting<'_>> = Vec::new();
         for &h in &taken.hooks {
             let may_park = !takeover && h.order.is_none();
             match may_park.then(|| self.gate.slow_now(h)).flatten() {
                 Some(defer) => {
                     let entry = entry.get_or_init(|| backlog::entry(ev.id, 1, false));
-                    parked.push((&h.hook.id, entry, defer.at_ms));
+                    parked.push(Waiting {
+                        hook_id: &h.hook.id,
+                        at_ms: defer.at_ms,
+                        hook_json: &h.snapshot,
+                        backlog: Some(entry),
+                    });
                 }
                 None => targets.push((h, delivery_id(ev.tenant, ev.id, &h.hook.id))),
             }
@@ -124,26 +129,26 @@ impl Worker {
         targets: &[(&ReadyHook, String)],
         mut decided: Vec<(usize, Decided)>,
         running: FuturesUnordered<impl std::future::Future<Output = (usize, Decided)>>,
-        parked: &[Push<'_>],
+        parked: &[Waiting<'_>],
         early: &EarlyAck<'_>,
     ) -> Disposition {
         let mut slow = vec![true; targets.len()];
         for (i, _) in &decided {
             slow[*i] = false;
         }
-        let waiting: Vec<&(&ReadyHook, String)> = targets
+        let waiting_for: Vec<&(&ReadyHook, String)> = targets
             .iter()
             .zip(&slow)
             .filter_map(|(target, &slow)| slow.then_some(target))
             .collect();
         // An ordered attempt keeps its message: its key's hold covers a crash instead.
-        if waiting.is_empty() || waiting.iter().any(|(hook, _)| hook.order.is_some()) {
+        if waiting_for.is_empty() || waiting_for.iter().any(|(hook, _)| hook.order.is_some()) {
             decided.extend(running.collect::<Vec<_>>().await);
             return self.make_durable(ev, by_index(decided), parked, true).await;
         }
         let overdue = hookpost_core::now_ms()
             + (self.config.request_timeout + SAFETY_NET_MARGIN).as_millis() as i64;
-        let nets: Vec<Due> = waiting
+        let nets: Vec<Due> = waiting_for
             .iter()
             .map(|(hook, id)| attempt_task(ev, &hook.hook.id, id, 1, overdue))
             .collect();
@@ -152,7 +157,18 @@ impl Worker {
             warn!(error = %e, "could not store a slow attempt's safety net; the message waits for it");
             return self.make_durable(ev, by_index(decided), parked, true).await;
         }
-        let settled = match self.make_durable(ev, by_index(decided), parked, true).await {
+        // The log shows them pending until their outcomes follow.
+        let mut waiting = parked.to_vec();
+        waiting.extend(waiting_for.iter().map(|(hook, _)| Waiting {
+            hook_id: &hook.hook.id,
+            at_ms: overdue,
+            hook_json: &hook.snapshot,
+            backlog: None,
+        }));
+        let settled = match self
+            .make_durable(ev, by_index(decided), &waiting, true)
+            .await
+        {
             Disposition::Ack(durable) => early.ack_now(durable),
             other => {
                 running.collect::<Vec<_>>().await;
@@ -161,7 +177,7 @@ impl Worker {
         };
         self.metrics
             .slow_attempts_released
-            .inc_by(waiting.len() as u64);
+            .inc_by(waiting_for.len() as u64);
         let rest = by_index(running.collect::<Vec<_>>().await);
         match self.make_durable(ev, rest, &[], false).await {
             Disposition::Ack(_) => {}

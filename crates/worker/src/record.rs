@@ -1,7 +1,8 @@
 //! The write-then-ack order: [`Worker::make_durable`] stores an outcome and returns the
 //! store's proof, [`hookpost_store::Durable`], which is the only thing the settler acks for.
 
-use hookpost_store::log::{Record, Recorded};
+use hookpost_core::delivery::delivery_id;
+use hookpost_store::log::{Record, Recorded, Status};
 use hookpost_store::retries::Due;
 use tracing::warn;
 
@@ -12,15 +13,52 @@ use crate::disposition::{Disposition, Requeue};
 use crate::persist::persist;
 use crate::Worker;
 
+/// A delivery put off without an outcome: in its hook's backlog, or in flight with a
+/// safety-net retry stored. Only Redis holds where it waits, so the log shows it
+/// `pending`, due at `at_ms`, until its outcome: a Redis that comes back empty gets it
+/// back from PostgreSQL, in the retry set.
+#[derive(Clone, Copy)]
+pub(crate) struct Waiting<'a> {
+    pub hook_id: &'a str,
+    pub at_ms: i64,
+    /// The body's hook snapshot, which its attempt sends.
+    pub hook_json: &'a str,
+    /// Its backlog entry, to push; `None` for a safety net (stored already).
+    pub backlog: Option<&'a str>,
+}
+
+impl<'a> Waiting<'a> {
+    fn push(&self) -> Option<Push<'a>> {
+        Some(Push {
+            hook_id: self.hook_id,
+            entry: self.backlog?,
+            at_ms: self.at_ms,
+        })
+    }
+
+    fn record(&self, delivery_id: &'a str, kind: &'a str) -> Record<'a> {
+        Record {
+            delivery_id,
+            hook_id: self.hook_id,
+            kind,
+            hook_json: self.hook_json,
+            status: Status::Pending,
+            next_at: Some(self.at_ms),
+            attempt: None,
+        }
+    }
+}
+
 impl Worker {
-    /// Retries first, then the backlog pushes (`parked` and those of `decided`), then the
-    /// log (which says "retrying" only once the retry is stored); `Ack` with the log
-    /// write's proof. `event_done` marks the event processed with the log write.
+    /// Retries first, then the backlog pushes (of `waiting` and `decided`), then the log
+    /// (which says "retrying" only once the retry is stored, and `pending` for what
+    /// waits); `Ack` with the log write's proof. `event_done` marks the event processed
+    /// with the log write.
     pub(crate) async fn make_durable(
         &self,
         ev: &EventParts<'_>,
         decided: Vec<Decided>,
-        parked: &[Push<'_>],
+        waiting: &[Waiting<'_>],
         event_done: bool,
     ) -> Disposition {
         let due: Vec<Due> = decided.iter().filter_map(|d| d.due().cloned()).collect();
@@ -29,10 +67,10 @@ impl Worker {
         }
         self.metrics.retries_scheduled.inc_by(due.len() as u64);
         let records: Vec<Record<'_>> = decided.iter().filter_map(|d| d.record(ev.kind)).collect();
-        let mut pushes: Vec<Push<'_>> = decided.iter().filter_map(Decided::push).collect();
-        pushes.extend_from_slice(parked);
+        let mut waiting = waiting.to_vec();
+        waiting.extend(decided.iter().filter_map(Decided::waiting));
         let Recorded { durable, failing } = match self
-            .record_with_backlog(ev, &records, &pushes, event_done)
+            .record_with_backlog(ev, &records, &waiting, event_done)
             .await
         {
             Ok(recorded) => recorded,
@@ -53,18 +91,19 @@ impl Worker {
     }
 
     /// Puts an event's slow hooks' deliveries in their backlogs, then records its
-    /// outcomes: in the log (PostgreSQL, with the event itself on its first sight), then
-    /// in the hot state (Redis). A backlog this worker has not seen armed gets its drain
-    /// scheduled first.
+    /// outcomes: in the log (PostgreSQL, with the event itself on its first sight, and
+    /// each backlogged delivery `pending` until its drain), then in the hot state
+    /// (Redis). A backlog this worker has not seen armed gets its drain scheduled first.
     async fn record_with_backlog(
         &self,
         ev: &EventParts<'_>,
         records: &[Record<'_>],
-        pushes: &[Push<'_>],
+        waiting: &[Waiting<'_>],
         event_done: bool,
     ) -> Result<Recorded, Requeue> {
+        let pushes: Vec<Push<'_>> = waiting.iter().filter_map(Waiting::push).collect();
         if !pushes.is_empty() {
-            self.backlogs.push(ev.tenant, pushes).await?;
+            self.backlogs.push(ev.tenant, &pushes).await?;
         }
         let event = event_done.then(|| hookpost_db::EventRow {
             id: ev.id.to_owned(),
@@ -72,12 +111,21 @@ impl Worker {
             occurred_at: ev.occurred_at.map(str::to_owned),
             data: ev.data.to_owned(),
         });
+        let ids: Vec<String> = waiting
+            .iter()
+            .map(|w| delivery_id(ev.tenant, ev.id, w.hook_id))
+            .collect();
+        let pending = waiting
+            .iter()
+            .zip(&ids)
+            .map(|(w, id)| w.record(id, ev.kind));
+        let logged: Vec<Record<'_>> = records.iter().cloned().chain(pending).collect();
         let batch = std::sync::Arc::new(hookpost_db::Batch::of(
             ev.tenant,
             ev.id,
             ev.received_at,
             event,
-            records,
+            &logged,
         ));
         persist(&self.metrics, || self.db.write(batch.clone())).await?;
         let span = self.config.disable_after.as_millis() as i64;
