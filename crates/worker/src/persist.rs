@@ -1,21 +1,30 @@
 //! A durable write tried again over a short Redis or PostgreSQL outage.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hookpost_core::labels::Role;
 use hookpost_ops::Metrics;
-use tokio::time::Instant;
 use tracing::{debug, warn};
 
-/// How long a durable write is tried again before its message is requeued. An outage of
-/// Redis or PostgreSQL shorter than this costs a wait, not a second POST: the message is
-/// held unacked (with its event's lease renewed), the prefetch fills, and RabbitMQ keeps
-/// the rest. Well under RabbitMQ's delivery-ack timeout (30 minutes by default); a
-/// stopping worker gives up at once (its handlers are abandoned after the grace).
-const PATIENCE: Duration = Duration::from_secs(60);
-/// The pause between tries grows from the first to this.
-const FIRST_PAUSE: Duration = Duration::from_millis(100);
-const LONGEST_PAUSE: Duration = Duration::from_secs(2);
+/// How long a durable write is tried again before its message is requeued, and the
+/// pauses between tries. An outage of Redis or PostgreSQL shorter than the patience
+/// costs a wait, not a second POST: the message is held unacked (with its event's lease
+/// renewed), the prefetch fills, and RabbitMQ keeps the rest.
+#[derive(Clone, Copy)]
+struct Patience {
+    /// A minute: well under RabbitMQ's delivery-ack timeout (30 minutes by default); a
+    /// stopping worker gives up at once (its handlers are abandoned after the grace).
+    within: Duration,
+    /// The first pause, doubled after each try up to `longest`.
+    first: Duration,
+    longest: Duration,
+}
+
+const PATIENCE: Patience = Patience {
+    within: Duration::from_secs(60),
+    first: Duration::from_millis(100),
+    longest: Duration::from_secs(2),
+};
 
 /// An error a durable write may outlast by trying again.
 pub(crate) trait Transient: std::fmt::Display {
@@ -46,23 +55,36 @@ impl Transient for hookpost_db::DbError {
     }
 }
 
-/// Runs a durable write again over a Redis or PostgreSQL outage, for up to [`PATIENCE`],
-/// before giving up. Giving up requeues the message, and its redelivery redoes the
-/// attempts (duplicates for the receivers); trying again only waits. Every such write is
-/// idempotent: the same retry and the same attempt are stored once.
-pub(crate) async fn persist<T, E, F, Fut>(metrics: &Metrics, mut write: F) -> Result<T, E>
+/// Runs a durable write again over a Redis or PostgreSQL outage, for up to a minute
+/// ([`PATIENCE`]), before giving up. Giving up requeues the message, and its redelivery
+/// redoes the attempts (duplicates for the receivers); trying again only waits. Every
+/// such write is idempotent: the same retry and the same attempt are stored once.
+pub(crate) async fn persist<T, E, F, Fut>(metrics: &Metrics, write: F) -> Result<T, E>
+where
+    E: Transient,
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, E>>,
+{
+    persist_with(PATIENCE, metrics, write).await
+}
+
+async fn persist_with<T, E, F, Fut>(
+    patience: Patience,
+    metrics: &Metrics,
+    mut write: F,
+) -> Result<T, E>
 where
     E: Transient,
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, E>>,
 {
     let started = Instant::now();
-    let mut pause = FIRST_PAUSE;
+    let mut pause = patience.first;
     let mut tries = 0u32;
     loop {
         match write().await {
             Ok(done) => return Ok(done),
-            Err(e) if e.transient() && started.elapsed() + pause < PATIENCE => {
+            Err(e) if e.transient() && started.elapsed() + pause < patience.within => {
                 e.errors(metrics)
                     .with_label_values(&[Role::Worker.as_str()])
                     .inc();
@@ -74,7 +96,7 @@ where
                     debug!(error = %e, tries, "could not store an outcome yet");
                 }
                 tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(LONGEST_PAUSE);
+                pause = (pause * 2).min(patience.longest);
             }
             Err(e) => return Err(e),
         }
@@ -105,11 +127,18 @@ mod tests {
         }
     }
 
+    /// The real patience, a hundred times shorter.
+    const SHORT: Patience = Patience {
+        within: Duration::from_millis(600),
+        first: Duration::from_millis(1),
+        longest: Duration::from_millis(20),
+    };
+
     /// A write failing with `error` for `outage`, then succeeding; its result and tries.
     async fn write_through(outage: Duration, error: Down) -> (Result<(), Down>, u32) {
         let metrics = Metrics::default();
         let (tries, until) = (AtomicU32::new(0), Instant::now() + outage);
-        let result = persist(&metrics, || {
+        let result = persist_with(SHORT, &metrics, || {
             tries.fetch_add(1, Ordering::Relaxed);
             let up = Instant::now() >= until;
             let error = Down(error.0);
@@ -122,27 +151,33 @@ mod tests {
             }
         })
         .await;
+        // Every try but the last was counted, as a try that will be made again.
+        assert_eq!(
+            metrics.db_errors.with_label_values(&["worker"]).get(),
+            u64::from(tries.load(Ordering::Relaxed)) - 1
+        );
         (result, tries.into_inner())
     }
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test]
     async fn an_outage_shorter_than_the_patience_is_waited_out() {
-        let (result, tries) = write_through(Duration::from_secs(20), Down(true)).await;
+        let (result, tries) = write_through(Duration::from_millis(200), Down(true)).await;
         assert!(result.is_ok());
-        // 100 ms doubling to 2 s: 3.1 s in 5 tries, then one every 2 s.
-        assert!((12..=16).contains(&tries), "{tries}");
+        // 1 ms doubling to 20 ms: 31 ms in 5 tries, then one every 20 ms or so.
+        assert!((8..=16).contains(&tries), "{tries}");
     }
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test]
     async fn a_longer_outage_gives_up_within_the_patience() {
         let started = Instant::now();
         let (result, _) = write_through(Duration::from_secs(3600), Down(true)).await;
         assert!(result.is_err());
-        assert!(started.elapsed() <= PATIENCE, "{:?}", started.elapsed());
-        assert!(started.elapsed() >= PATIENCE - LONGEST_PAUSE);
+        let took = started.elapsed();
+        assert!(took >= SHORT.within - SHORT.longest, "{took:?}");
+        assert!(took < SHORT.within * 2, "{took:?}");
     }
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test]
     async fn an_error_that_waiting_cannot_heal_is_returned_at_once() {
         let (result, tries) = write_through(Duration::from_secs(3600), Down(false)).await;
         assert!(result.is_err());
