@@ -239,6 +239,21 @@ async fn resends_repeat_the_same_delivery_and_bulk_resend_takes_only_the_failed(
         app.wait_for_status("acme", id, "failed").await;
     }
     app.wait_for_status("acme", &delivered, "delivered").await;
+    // Its event had nothing left to wait for: Redis let its payload go (the failed ones'
+    // events keep theirs), and the resend reads it from PostgreSQL.
+    let payload_in_redis = |d: String| {
+        let app = &app;
+        async move {
+            let event_id = app.db.delivery("acme", &d).await.unwrap().unwrap().event_id;
+            let key = app.store.keys().event("acme", &event_id);
+            let kept: bool = redis::AsyncCommands::hexists(&mut app.store.conn(), key, "data")
+                .await
+                .unwrap();
+            kept
+        }
+    };
+    assert!(!payload_in_redis(delivered.clone()).await);
+    assert!(payload_in_redis(failed[0].clone()).await);
 
     // One resend of a delivered delivery: attempt 2, the same id and body, signed.
     let (s, r) = post(

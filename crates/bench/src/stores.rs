@@ -1,6 +1,7 @@
-//! What the stores spent on a run: Redis commands (`INFO commandstats`), PostgreSQL's CPU
-//! (every `postgres` process, from `/proc`) and the bytes its database grew by, so that
-//! each can be given per delivery.
+//! What the stores spent on a run: Redis commands (`INFO commandstats`) and the memory
+//! it grew by (`used_memory`: what a delivery leaves in Redis for the retention),
+//! PostgreSQL's CPU (every `postgres` process, from `/proc`) and the bytes its database
+//! grew by, so that each can be given per delivery.
 
 use hookpost_store::Store;
 
@@ -8,6 +9,7 @@ use hookpost_store::Store;
 #[derive(Debug, Clone, Copy, Default)]
 pub struct StoreCounters {
     pub redis_commands: f64,
+    pub redis_bytes: f64,
     pub postgres_cpu_s: f64,
     pub database_bytes: f64,
 }
@@ -17,6 +19,7 @@ impl StoreCounters {
     pub async fn read(store: &Store, database_url: &str) -> StoreCounters {
         StoreCounters {
             redis_commands: redis_commands(store).await.unwrap_or(0.0),
+            redis_bytes: redis_used_memory(store).await.unwrap_or(0.0),
             postgres_cpu_s: postgres_cpu_s(),
             database_bytes: database_bytes(database_url).await.unwrap_or(0.0),
         }
@@ -28,6 +31,10 @@ impl StoreCounters {
         report.put(
             "redis_commands_per_delivery",
             per(self.redis_commands - start.redis_commands),
+        );
+        report.put(
+            "redis_bytes_per_delivery",
+            per(self.redis_bytes - start.redis_bytes),
         );
         report.put(
             "postgres_cpu_us_per_delivery",
@@ -53,6 +60,20 @@ async fn redis_commands(store: &Store) -> Option<f64> {
             .filter_map(|rest| rest.split(',').next()?.parse::<f64>().ok())
             .sum(),
     )
+}
+
+/// Redis's `used_memory` (bytes).
+async fn redis_used_memory(store: &Store) -> Option<f64> {
+    let info: String = redis::cmd("INFO")
+        .arg("memory")
+        .query_async(&mut store.conn())
+        .await
+        .ok()?;
+    info.lines()
+        .find_map(|l| l.strip_prefix("used_memory:"))?
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// CPU seconds of every process named `postgres` (the server and its backends).

@@ -426,7 +426,7 @@ impl Db {
                 let d = crate::log::delivery(row)?;
                 if !events.contains_key(&d.event_id) {
                     let event = self.event(&tenant, &d.event_id).await?;
-                    events.insert(d.event_id.clone(), event.map(|e| stored(&tenant, e)));
+                    events.insert(d.event_id.clone(), event.map(|e| e.stored(&tenant)));
                 }
                 let Some(Some(event)) = events.get(&d.event_id) else {
                     continue; // its day was dropped: past the retention
@@ -448,19 +448,5 @@ impl Db {
             done += dues.len();
         }
         Ok(done)
-    }
-}
-
-/// A logged event as Redis keeps it for its next attempts: processed.
-fn stored(tenant: &str, e: crate::log::LoggedEvent) -> hookpost_store::events::StoredEvent {
-    hookpost_store::events::StoredEvent {
-        id: e.id,
-        tenant: tenant.to_owned(),
-        kind: e.kind,
-        data: e.data,
-        received_at: e.received_at,
-        occurred_at: e.occurred_at,
-        state: "done".into(),
-        traceparent: None,
     }
 }

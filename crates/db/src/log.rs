@@ -39,6 +39,22 @@ pub struct LoggedEvent {
     pub occurred_at: Option<String>,
 }
 
+impl LoggedEvent {
+    /// The event as Redis keeps it for its next attempts: processed.
+    pub fn stored(self, tenant: &str) -> hookpost_store::events::StoredEvent {
+        hookpost_store::events::StoredEvent {
+            id: self.id,
+            tenant: tenant.to_owned(),
+            kind: self.kind,
+            data: self.data,
+            received_at: self.received_at,
+            occurred_at: self.occurred_at,
+            state: "done".into(),
+            traceparent: None,
+        }
+    }
+}
+
 pub(crate) const DELIVERY: &str = "id, event_id, hook_id, type, status, attempts, created_at, updated_at, next_at, hook, event_at";
 
 const ATTEMPT: &str =

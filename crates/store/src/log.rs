@@ -106,23 +106,46 @@ pub struct HookActivity {
     pub last: Option<(Status, i64)>,
 }
 
+/// What recording an event's deliveries does to the event itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventMark {
+    /// Nothing.
+    Keep,
+    /// Processed: a duplicate of it is not delivered again.
+    Done,
+    /// Processed, and every delivery of it ended delivered or cancelled: nothing waits
+    /// to read its payload, so Redis lets it go (PostgreSQL has it, for a resend) and
+    /// keeps what tells a duplicate apart.
+    DoneAndSlim,
+}
+
+impl EventMark {
+    fn arg(self) -> &'static str {
+        match self {
+            EventMark::Keep => "0",
+            EventMark::Done => "1",
+            EventMark::DoneAndSlim => "2",
+        }
+    }
+}
+
 impl Store {
-    /// Records deliveries of one event, atomically; `event_done` also marks the event
-    /// processed. Call only after everything these records promise is durable (a
-    /// `retrying` record after its retry was stored, the event done after its slow hooks'
-    /// deliveries were put in their backlogs).
+    /// Records deliveries of one event, atomically, and marks the event as `mark` says.
+    /// Call only after everything these records promise is durable (a `retrying` record
+    /// after its retry was stored, the event done after its slow hooks' deliveries were
+    /// put in their backlogs).
     pub async fn record(
         &self,
         tenant: &str,
         event_id: &str,
         records: &[Record<'_>],
-        event_done: bool,
+        mark: EventMark,
         failing_span_ms: i64,
     ) -> Result<Recorded> {
         let mut inv = self.scripts.record.prepare_invoke();
         inv.key(self.keys.event(tenant, event_id))
             .key(self.keys.hook_failing(tenant));
-        inv.arg(if event_done { "1" } else { "0" })
+        inv.arg(mark.arg())
             .arg(self.retention_secs)
             .arg(failing_span_ms);
         for r in records {

@@ -102,6 +102,16 @@ impl Decided {
         }
     }
 
+    /// Whether it ended for good with nothing left to read its event: delivered, or
+    /// cancelled. (A failed one may be skipped on its ordering key, which reads it.)
+    pub fn ended_delivered(&self) -> bool {
+        match self {
+            Decided::Attempted { status, .. } => *status == Status::Delivered,
+            Decided::Cancelled(_) => true,
+            _ => false,
+        }
+    }
+
     /// The ordering key held for it, to let go once its outcome is durable.
     pub fn hold(&self) -> Option<(&DeliveryRef, &Hold, Status)> {
         match self {

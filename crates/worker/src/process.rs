@@ -228,6 +228,15 @@ impl Worker {
             (Ok(e), Ok(p), Ok(v)) => (e, p, v),
             (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return made(e.into()),
         };
+        // Redis let the payload go once every delivery had ended delivered: a resend
+        // reads it from the log.
+        let event = match event {
+            Some(event) => Some(event),
+            None => match self.db.event(t, &task.event_id).await {
+                Ok(logged) => logged.map(|e| e.stored(t)),
+                Err(e) => return made(Requeue::from(e).into()),
+            },
+        };
         let Some(event) = event else {
             warn!(delivery_id = %task.delivery_id, "event expired before its retry; dropping the retry");
             return made(Disposition::Ack(Durable::nothing_to_write(

@@ -2,7 +2,7 @@
 //! store's proof, [`hookpost_store::Durable`], which is the only thing the settler acks for.
 
 use hookpost_core::delivery::delivery_id;
-use hookpost_store::log::{Record, Recorded, Status};
+use hookpost_store::log::{EventMark, Record, Recorded, Status};
 use hookpost_store::retries::Due;
 use tracing::warn;
 
@@ -53,7 +53,8 @@ impl Worker {
     /// Retries first, then the backlog pushes (of `waiting` and `decided`), then the log
     /// (which says "retrying" only once the retry is stored, and `pending` for what
     /// waits); `Ack` with the log write's proof. `event_done` marks the event processed
-    /// with the log write.
+    /// with the log write, and lets Redis drop its payload when every delivery ended
+    /// delivered (or cancelled) and none waits.
     pub(crate) async fn make_durable(
         &self,
         ev: &EventParts<'_>,
@@ -69,13 +70,18 @@ impl Worker {
         let records: Vec<Record<'_>> = decided.iter().filter_map(|d| d.record(ev.kind)).collect();
         let mut waiting = waiting.to_vec();
         waiting.extend(decided.iter().filter_map(Decided::waiting));
-        let Recorded { durable, failing } = match self
-            .record_with_backlog(ev, &records, &waiting, event_done)
-            .await
-        {
-            Ok(recorded) => recorded,
-            Err(why) => return why.into(),
+        let mark = match event_done {
+            false => EventMark::Keep,
+            true if waiting.is_empty() && decided.iter().all(Decided::ended_delivered) => {
+                EventMark::DoneAndSlim
+            }
+            true => EventMark::Done,
         };
+        let Recorded { durable, failing } =
+            match self.record_with_backlog(ev, &records, &waiting, mark).await {
+                Ok(recorded) => recorded,
+                Err(why) => return why.into(),
+            };
         // The outcome is durable now: ordered deliveries let go of their keys and send
         // for the next ones (each key's hold lease and turn check cover a failure here).
         let mut next = Vec::new();
@@ -99,13 +105,13 @@ impl Worker {
         ev: &EventParts<'_>,
         records: &[Record<'_>],
         waiting: &[Waiting<'_>],
-        event_done: bool,
+        mark: EventMark,
     ) -> Result<Recorded, Requeue> {
         let pushes: Vec<Push<'_>> = waiting.iter().filter_map(Waiting::push).collect();
         if !pushes.is_empty() {
             self.backlogs.push(ev.tenant, &pushes).await?;
         }
-        let event = event_done.then(|| hookpost_db::EventRow {
+        let event = (mark != EventMark::Keep).then(|| hookpost_db::EventRow {
             id: ev.id.to_owned(),
             kind: ev.kind.to_owned(),
             occurred_at: ev.occurred_at.map(str::to_owned),
@@ -129,10 +135,7 @@ impl Worker {
         ));
         persist(&self.metrics, || self.db.write(batch.clone())).await?;
         let span = self.config.disable_after.as_millis() as i64;
-        let record = || {
-            self.store
-                .record(ev.tenant, ev.id, records, event_done, span)
-        };
+        let record = || self.store.record(ev.tenant, ev.id, records, mark, span);
         Ok(persist(&self.metrics, record).await?)
     }
 

@@ -3,7 +3,7 @@
 -- Everything here is one tenant's (one slot), so it is atomic. Every step is idempotent,
 -- so a write retried after a lost answer changes nothing the first did not.
 -- KEYS: event hash, hook failing hash, then per delivery: delivery hash
--- ARGV: mark_done (0/1), ttl_s, failing_span_ms,
+-- ARGV: mark (0: none, 1: done, 2: done and its payload let go), ttl_s, failing_span_ms,
 --       then per delivery: hook id, status, the body's hook object, attempt number (0:
 --       none), 1 when that attempt delivered
 -- Returns the ids of hooks whose attempts have all failed for longer than the span.
@@ -52,7 +52,12 @@ end
 if failed then
   redis.call('EXPIRE', KEYS[2], ttl)
 end
-if ARGV[1] == '1' then
+if ARGV[1] ~= '0' then
   redis.call('HSET', KEYS[1], 'state', 'done')
+end
+-- Every delivery ended delivered or cancelled: a resend reads the payload from
+-- PostgreSQL; the state (and type and times) still tell a duplicate apart.
+if ARGV[1] == '2' then
+  redis.call('HDEL', KEYS[1], 'data', 'traceparent', 'lease')
 end
 return failing_too_long

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use hookpost_core::Event;
 use hookpost_store::events::Claim;
-use hookpost_store::log::Record;
+use hookpost_store::log::{EventMark, Record};
 
 use crate::common::{store, tenant};
 
@@ -129,7 +129,7 @@ async fn a_done_or_missing_event_gets_no_lease_and_a_done_one_is_a_duplicate() {
 
     s.claim_event(&event("e1"), MINUTE, 1).await.unwrap();
     let none: [Record<'_>; 0] = [];
-    s.record("acme", "e1", &none, true, MINUTE as i64)
+    s.record("acme", "e1", &none, EventMark::Done, MINUTE as i64)
         .await
         .unwrap();
     assert!(!s

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use hookpost_store::log::{Record, Status};
+use hookpost_store::log::{EventMark, Record, Status};
 use hookpost_store::ordering::{Ordered, Release, Turn};
 use hookpost_store::Store;
 
@@ -40,7 +40,7 @@ async fn delivered(s: &Store, n: u32) {
         next_at: None,
         attempt: None,
     };
-    s.record("acme", d(n).event_id, &[r], false, 60_000)
+    s.record("acme", d(n).event_id, &[r], EventMark::Keep, 60_000)
         .await
         .unwrap();
 }

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use hookpost_core::outcome::{Attempt, OutcomeKind};
-use hookpost_store::log::{Record, Status};
+use hookpost_store::log::{EventMark, Record, Status};
 use hookpost_store::Store;
 
 use crate::common::store;
@@ -55,7 +55,7 @@ async fn a_first_record_creates_the_delivery_with_its_hook_snapshot() {
         "acme",
         "e1",
         &[rec("d1", "h1", Status::Pending, None)],
-        false,
+        EventMark::Keep,
         SPAN,
     )
     .await
@@ -72,16 +72,20 @@ async fn the_same_attempt_recorded_twice_is_stored_once() {
     let s = store();
     let first = attempt(1, false);
     let r = [rec("d1", "h1", Status::Retrying, Some(&first))];
-    s.record("acme", "e1", &r, false, SPAN).await.unwrap();
+    s.record("acme", "e1", &r, EventMark::Keep, SPAN)
+        .await
+        .unwrap();
     // The write retried after its answer was lost.
-    s.record("acme", "e1", &r, false, SPAN).await.unwrap();
+    s.record("acme", "e1", &r, EventMark::Keep, SPAN)
+        .await
+        .unwrap();
     assert_eq!(progress(&s, "d1").await, (Status::Retrying, 1));
     let second = attempt(2, true);
     s.record(
         "acme",
         "e1",
         &[rec("d1", "h1", Status::Delivered, Some(&second))],
-        true,
+        EventMark::Done,
         SPAN,
     )
     .await
@@ -97,7 +101,7 @@ async fn a_late_pending_never_undoes_delivered_and_an_older_attempt_never_lowers
         "acme",
         "e1",
         &[rec("d1", "h1", Status::Delivered, Some(&two))],
-        false,
+        EventMark::Keep,
         SPAN,
     )
     .await
@@ -106,7 +110,7 @@ async fn a_late_pending_never_undoes_delivered_and_an_older_attempt_never_lowers
         "acme",
         "e1",
         &[rec("d1", "h1", Status::Pending, None)],
-        false,
+        EventMark::Keep,
         SPAN,
     )
     .await
@@ -118,7 +122,7 @@ async fn a_late_pending_never_undoes_delivered_and_an_older_attempt_never_lowers
         "acme",
         "e1",
         &[rec("d1", "h1", Status::Failed, Some(&one))],
-        false,
+        EventMark::Keep,
         SPAN,
     )
     .await
@@ -137,7 +141,7 @@ async fn mark_done_marks_the_event_done() {
         "acme",
         "e1",
         &[rec("d1", "h1", Status::Pending, None)],
-        false,
+        EventMark::Keep,
         SPAN,
     )
     .await
@@ -146,11 +150,46 @@ async fn mark_done_marks_the_event_done() {
         .await
         .unwrap();
     assert_eq!(state, "processing");
-    s.record("acme", "e1", &[], true, SPAN).await.unwrap();
+    s.record("acme", "e1", &[], EventMark::Done, SPAN)
+        .await
+        .unwrap();
     let state: String = redis::AsyncCommands::hget(&mut s.conn(), &key, "state")
         .await
         .unwrap();
     assert_eq!(state, "done");
+}
+
+#[tokio::test]
+async fn an_event_whose_deliveries_all_ended_delivered_lets_its_payload_go() {
+    let s = store();
+    let key = s.keys().event("acme", "e1");
+    let fields = [
+        ("state", "processing"),
+        ("type", "ticket.created"),
+        ("data", r#"{"n":1}"#),
+        ("received_at", "1"),
+        ("lease", "2"),
+        ("traceparent", "00-x"),
+    ];
+    let _: () = redis::AsyncCommands::hset_multiple(&mut s.conn(), &key, &fields)
+        .await
+        .unwrap();
+    assert!(s.event("acme", "e1").await.unwrap().is_some());
+    let done = attempt(1, true);
+    let r = [rec("d1", "h1", Status::Delivered, Some(&done))];
+    s.record("acme", "e1", &r, EventMark::DoneAndSlim, SPAN)
+        .await
+        .unwrap();
+    let left: std::collections::HashMap<String, String> =
+        redis::AsyncCommands::hgetall(&mut s.conn(), &key)
+            .await
+            .unwrap();
+    let mut names: Vec<&str> = left.keys().map(String::as_str).collect();
+    names.sort();
+    assert_eq!(names, ["received_at", "state", "type"], "{left:?}");
+    assert_eq!(left["state"], "done");
+    // Its readers find no stored event: a retry reads it from PostgreSQL.
+    assert!(s.event("acme", "e1").await.unwrap().is_none());
 }
 
 /// Records a failed (or successful) attempt of hook `h1` in a delivery of its own.
@@ -159,7 +198,7 @@ async fn streak(s: &Store, id: &str, a: &Attempt, span: i64) -> Vec<String> {
         "acme",
         id,
         &[rec(id, "h1", Status::Retrying, Some(a))],
-        false,
+        EventMark::Keep,
         span,
     )
     .await
