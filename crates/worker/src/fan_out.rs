@@ -14,8 +14,7 @@ use crate::context::{attempt_task, AttemptCtx, DeliveryRef, EventParts};
 use crate::decided::Decided;
 use crate::disposition::{Disposition, EarlyAck};
 use crate::persist::persist;
-use crate::record::by_index;
-use crate::record::Waiting;
+use crate::record::{by_index, Waiting};
 use crate::Worker;
 use hookpost_delivery::ReadyHook;
 
