@@ -47,13 +47,18 @@ impl StoreCounters {
     }
 }
 
-/// Commands Redis has run since it started: the sum of `calls` over `INFO commandstats`.
-async fn redis_commands(store: &Store) -> Option<f64> {
-    let info: String = redis::cmd("INFO")
-        .arg("commandstats")
+/// One section of Redis's `INFO`.
+async fn info(store: &Store, section: &str) -> Option<String> {
+    redis::cmd("INFO")
+        .arg(section)
         .query_async(&mut store.conn())
         .await
-        .ok()?;
+        .ok()
+}
+
+/// Commands Redis has run since it started: the sum of `calls` over `INFO commandstats`.
+async fn redis_commands(store: &Store) -> Option<f64> {
+    let info = info(store, "commandstats").await?;
     Some(
         info.lines()
             .filter_map(|l| l.split("calls=").nth(1))
@@ -64,12 +69,9 @@ async fn redis_commands(store: &Store) -> Option<f64> {
 
 /// Redis's `used_memory` (bytes).
 async fn redis_used_memory(store: &Store) -> Option<f64> {
-    let info: String = redis::cmd("INFO")
-        .arg("memory")
-        .query_async(&mut store.conn())
-        .await
-        .ok()?;
-    info.lines()
+    info(store, "memory")
+        .await?
+        .lines()
         .find_map(|l| l.strip_prefix("used_memory:"))?
         .trim()
         .parse()

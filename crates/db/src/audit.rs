@@ -8,13 +8,12 @@
 use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
-use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 use tracing::warn;
 
 use crate::time::{from_ms, from_us, to_ms};
-use crate::{Db, DbError, Result};
+use crate::{Db, Result};
 
 /// One audited action.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -96,14 +95,11 @@ impl Db {
     /// Writes `entry`; an error means the action must not go ahead.
     pub async fn audit(&self, entry: &AuditEntry) -> Result<()> {
         match self.insert_audit(entry).await {
-            // Written before the upkeep made its day (a clock past midnight, a new
-            // database): make the days and try once more.
-            Err(DbError::Postgres(e)) if e.code() == Some(&SqlState::CHECK_VIOLATION) => {
-                warn!(error = %e, "an audit entry found no partition; making them");
-                crate::partitions::upkeep(self).await?;
+            Err(e) => {
+                crate::partitions::make_missing(self, e).await?;
                 self.insert_audit(entry).await
             }
-            other => other,
+            done => done,
         }
     }
 

@@ -5,9 +5,10 @@
 
 use std::time::Duration;
 
-use tracing::info;
+use tokio_postgres::error::SqlState;
+use tracing::{info, warn};
 
-use crate::{Db, Result};
+use crate::{Db, DbError, Result};
 
 /// A partitioned table, its retention, and whether rows may be written with a time as
 /// old as that (the log's: a retry of an old event), so that every day of the window
@@ -118,6 +119,19 @@ async fn make_days(
         }
     }
     Ok(created)
+}
+
+/// After a write failed: when it found no partition for its day (no scheduler has run
+/// since the day began, or the database is new), makes them, so that the caller may try
+/// once more; any other error comes back as it was.
+pub(crate) async fn make_missing(db: &Db, failed: DbError) -> Result<()> {
+    match &failed {
+        DbError::Postgres(e) if e.code() == Some(&SqlState::CHECK_VIOLATION) => {
+            warn!(error = %e, "a write found no partition; making them");
+            upkeep(db).await.map(drop)
+        }
+        _ => Err(failed),
+    }
 }
 
 /// Makes the audit log's days back to `oldest` (entries copied in from before), within

@@ -15,8 +15,6 @@ use deadpool_postgres::Object;
 use hookpost_core::outcome::Attempt;
 use hookpost_store::log::{Record, Status};
 use tokio::sync::{mpsc, oneshot};
-use tokio_postgres::error::SqlState;
-use tracing::warn;
 
 use crate::time::from_ms;
 use crate::{Db, DbError, Result};
@@ -168,12 +166,11 @@ pub(crate) async fn run(db: Db, mut jobs: mpsc::Receiver<Job>) {
 /// day began) is made, and the group tried once more.
 async fn commit_group(db: &Db, conn: &mut Option<Object>, group: &[&Batch]) -> Result<()> {
     match commit(db, conn, group).await {
-        Err(DbError::Postgres(e)) if e.code() == Some(&SqlState::CHECK_VIOLATION) => {
-            warn!(error = %e, "a write found no partition; making them");
-            crate::partitions::upkeep(db).await?;
+        Err(e) => {
+            crate::partitions::make_missing(db, e).await?;
             commit(db, conn, group).await
         }
-        other => other,
+        done => done,
     }
 }
 

@@ -159,9 +159,6 @@ pub async fn delete(
     }
 }
 
-/// `POST /web_hooks/test.json` `{action_type, url}`: 200 when the receiver said 2xx,
-/// 500 otherwise, as SupportBee documents; the body says what happened. Signed with the
-/// key of the tenant's hook for that URL, if there is one.
 /// Any other method on `/web_hooks/{file}`: 405 with the methods that file takes, as
 /// the document has them (`test.json` is POSTed; a hook's file is PUT or DELETEd).
 pub async fn other_method(Path(file): Path<String>) -> Response {
@@ -179,6 +176,9 @@ pub async fn other_method(Path(file): Path<String>) -> Response {
         .into_response()
 }
 
+/// `POST /web_hooks/test.json` `{action_type, url}`: 200 when the receiver said 2xx,
+/// 500 otherwise, as SupportBee documents; the body says what happened. Signed with the
+/// key of the tenant's hook for that URL, if there is one.
 pub async fn test(
     State(state): State<SharedState>,
     headers: HeaderMap,

@@ -45,6 +45,11 @@ pub struct AuditQuery {
 }
 
 impl AuditQuery {
+    /// The cursor; an empty one, as a form sends it, is the first page.
+    fn cursor(&self) -> Option<&str> {
+        self.cursor.as_deref().filter(|c| !c.is_empty())
+    }
+
     /// The page size, once every field is checked.
     fn checked(&self) -> Result<usize, ServiceError> {
         let limit = self.limit.unwrap_or(50);
@@ -58,8 +63,7 @@ impl AuditQuery {
             hookpost_core::event::check_tenant_id(t)
                 .map_err(|m| ServiceError::invalid("tenant", m))?;
         }
-        // An empty cursor, as a form sends it, is the first page.
-        if let Some(c) = self.cursor.as_deref().filter(|c| !c.is_empty()) {
+        if let Some(c) = self.cursor() {
             let plausible = c.starts_with("aud_")
                 && c.len() <= 64
                 && c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
@@ -86,17 +90,10 @@ impl AuditQuery {
 pub async fn list(state: &AppState, q: AuditQuery) -> Result<Value, ServiceError> {
     let limit = q.checked()?;
     let filter = AuditFilter {
-        tenant: q.tenant,
-        action: q.action,
+        tenant: q.tenant.clone(),
+        action: q.action.clone(),
     };
-    let (entries, next) = state
-        .db
-        .audit_page(
-            &filter,
-            limit,
-            q.cursor.as_deref().filter(|c| !c.is_empty()),
-        )
-        .await?;
+    let (entries, next) = state.db.audit_page(&filter, limit, q.cursor()).await?;
     Ok(json!({ "entries": entries, "next_cursor": next }))
 }
 

@@ -74,13 +74,7 @@ impl TypeInput {
                     format!("is longer than {MAX_DESCRIPTION} characters"),
                 ));
             }
-            // PostgreSQL's text cannot hold U+0000.
-            if d.contains('\0') {
-                return Err(ServiceError::invalid(
-                    "description",
-                    "may not contain U+0000",
-                ));
-            }
+            crate::fields::storable("description", d)?;
         }
         let schema = match self.schema {
             None => None,

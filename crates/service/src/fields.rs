@@ -1,8 +1,19 @@
 //! How an optional field of a JSON input reads. Absent is `None` (through
-//! `#[serde(default)]`); present, it goes through one of these.
+//! `#[serde(default)]`); present, it goes through one of these. And what a stored text
+//! field may hold.
 
 use serde::Deserialize;
 use serde_json::Value;
+
+use crate::ServiceError;
+
+/// Refuses U+0000 in a text that PostgreSQL will store: its `text` cannot hold it.
+pub fn storable(field: &'static str, text: &str) -> Result<(), ServiceError> {
+    match text.contains('\0') {
+        true => Err(ServiceError::invalid(field, "may not contain U+0000")),
+        false => Ok(()),
+    }
+}
 
 /// A field that is present, `null` included (`Some(Value::Null)` clears it); absent
 /// fields stay `None` through `default`.

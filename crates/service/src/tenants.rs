@@ -22,10 +22,7 @@ pub async fn create(state: &AppState, input: TenantInput) -> Result<Tenant, Serv
     if name.is_empty() || name.chars().count() > 200 {
         return Err(ServiceError::invalid("name", "must be 1 to 200 characters"));
     }
-    // PostgreSQL's text cannot hold U+0000.
-    if name.contains('\0') {
-        return Err(ServiceError::invalid("name", "may not contain U+0000"));
-    }
+    crate::fields::storable("name", &name)?;
     let tenant = Tenant {
         id: input.id,
         name,

@@ -121,11 +121,17 @@ impl Worker {
             .iter()
             .map(|w| delivery_id(ev.tenant, ev.id, w.hook_id))
             .collect();
-        let pending = waiting
-            .iter()
-            .zip(&ids)
-            .map(|(w, id)| w.record(id, ev.kind));
-        let logged: Vec<Record<'_>> = records.iter().cloned().chain(pending).collect();
+        // The records as they are, unless something waits (rare: a slow hook).
+        let logged: std::borrow::Cow<'_, [Record<'_>]> = match waiting.is_empty() {
+            true => records.into(),
+            false => {
+                let pending = waiting
+                    .iter()
+                    .zip(&ids)
+                    .map(|(w, id)| w.record(id, ev.kind));
+                records.iter().cloned().chain(pending).collect()
+            }
+        };
         let batch = std::sync::Arc::new(hookpost_db::Batch::of(
             ev.tenant,
             ev.id,
