@@ -139,6 +139,15 @@ async fn an_event_id_ending_in_dlvs_is_an_event_of_its_own() {
         receiver.delivered().len() == 2
     })
     .await;
+    // The receiver has its request before the worker's log write commits.
+    for id in ["order:e7", "order:e7:dlvs"] {
+        wait_until(
+            "the log shows the event",
+            Duration::from_secs(20),
+            || async { app.get(&key, &format!("/v1/events/{id}")).await.status() == 200 },
+        )
+        .await;
+    }
     for (id, n) in [("order:e7", 1), ("order:e7:dlvs", 2)] {
         let r = app.get(&key, &format!("/v1/events/{id}")).await;
         assert_eq!(r.status(), 200, "{id}");
