@@ -113,9 +113,9 @@ pub enum EventMark {
     Keep,
     /// Processed: a duplicate of it is not delivered again.
     Done,
-    /// Processed, and every delivery of it ended delivered or cancelled: nothing waits
-    /// to read its payload, so Redis lets it go (PostgreSQL has it, for a resend) and
-    /// keeps what tells a duplicate apart.
+    /// Processed, and every delivery of it ended delivered or cancelled in this record:
+    /// nothing waits to read its payload or their hot state, so Redis keeps neither
+    /// (PostgreSQL has both, for a resend), only the mark that tells a duplicate apart.
     DoneAndSlim,
 }
 
@@ -148,11 +148,13 @@ impl Store {
         inv.arg(mark.arg())
             .arg(self.retention_secs)
             .arg(failing_span_ms);
+        // No hot state kept: the hook snapshots need not travel.
+        let slim = mark == EventMark::DoneAndSlim;
         for r in records {
             inv.key(self.keys.delivery(tenant, r.delivery_id));
             inv.arg(r.hook_id)
                 .arg(r.status.as_str())
-                .arg(r.hook_json)
+                .arg(if slim { "" } else { r.hook_json })
                 .arg(r.attempt.map(|a| a.attempt).unwrap_or(0))
                 .arg(if r.attempt.is_some_and(|a| a.delivered()) {
                     "1"

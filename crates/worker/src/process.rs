@@ -228,14 +228,28 @@ impl Worker {
             (Ok(e), Ok(p), Ok(v)) => (e, p, v),
             (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return made(e.into()),
         };
-        // Redis let the payload go once every delivery had ended delivered: a resend
-        // reads it from the log.
-        let event = match event {
-            Some(event) => Some(event),
-            None => match self.db.event(t, &task.event_id).await {
-                Ok(logged) => logged.map(|e| e.stored(t)),
-                Err(e) => return made(Requeue::from(e).into()),
+        // Redis let the payload and the hot state go once every delivery had ended
+        // delivered: a resend reads them from the log (so does a task whose delivery
+        // PostgreSQL holds and Redis does not, yet or any more).
+        let (event, progress) = tokio::join!(
+            async {
+                match event {
+                    Some(event) => Ok(Some(event)),
+                    None => (self.db.event(t, &task.event_id).await)
+                        .map(|logged| logged.map(|e| e.stored(t))),
+                }
             },
+            async {
+                match progress {
+                    Some(progress) => Ok(Some(progress)),
+                    None => (self.db.delivery(t, &task.delivery_id).await)
+                        .map(|d| d.map(|d| (d.hook_json, d.attempt_count, d.status))),
+                }
+            }
+        );
+        let (event, progress) = match (event, progress) {
+            (Ok(e), Ok(p)) => (e, p),
+            (Err(e), _) | (_, Err(e)) => return made(Requeue::from(e).into()),
         };
         let Some(event) = event else {
             warn!(delivery_id = %task.delivery_id, "event expired before its retry; dropping the retry");

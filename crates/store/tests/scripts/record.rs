@@ -38,6 +38,7 @@ fn rec<'a>(id: &'a str, hook: &'a str, status: Status, a: Option<&'a Attempt>) -
         status,
         next_at: (status == Status::Retrying).then_some(42),
         attempt: a,
+        blocking: false,
     }
 }
 
@@ -160,7 +161,7 @@ async fn mark_done_marks_the_event_done() {
 }
 
 #[tokio::test]
-async fn an_event_whose_deliveries_all_ended_delivered_lets_its_payload_go() {
+async fn an_event_whose_deliveries_all_ended_delivered_keeps_only_its_done_mark() {
     let s = store();
     let key = s.keys().event("acme", "e1");
     let fields = [
@@ -174,6 +175,10 @@ async fn an_event_whose_deliveries_all_ended_delivered_lets_its_payload_go() {
     let _: () = redis::AsyncCommands::hset_multiple(&mut s.conn(), &key, &fields)
         .await
         .unwrap();
+    // The claim's expiry: the retention.
+    let _: () = redis::AsyncCommands::expire(&mut s.conn(), &key, 600)
+        .await
+        .unwrap();
     assert!(s.event("acme", "e1").await.unwrap().is_some());
     let done = attempt(1, true);
     let r = [rec("d1", "h1", Status::Delivered, Some(&done))];
@@ -184,12 +189,16 @@ async fn an_event_whose_deliveries_all_ended_delivered_lets_its_payload_go() {
         redis::AsyncCommands::hgetall(&mut s.conn(), &key)
             .await
             .unwrap();
-    let mut names: Vec<&str> = left.keys().map(String::as_str).collect();
-    names.sort();
-    assert_eq!(names, ["received_at", "state", "type"], "{left:?}");
+    let names: Vec<&str> = left.keys().map(String::as_str).collect();
+    assert_eq!(names, ["state"], "{left:?}");
     assert_eq!(left["state"], "done");
-    // Its readers find no stored event: a retry reads it from PostgreSQL.
+    // Its readers find no stored event nor delivery: a resend reads both from PostgreSQL.
     assert!(s.event("acme", "e1").await.unwrap().is_none());
+    assert!(s.delivery_progress("acme", "d1").await.unwrap().is_none());
+    let ttl: i64 = redis::AsyncCommands::ttl(&mut s.conn(), &key)
+        .await
+        .unwrap();
+    assert!(ttl > 0, "the mark keeps the claim's expiry: {ttl}");
 }
 
 /// Records a failed (or successful) attempt of hook `h1` in a delivery of its own.
