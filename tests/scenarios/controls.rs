@@ -331,12 +331,7 @@ async fn a_failed_ordered_delivery_is_skipped_or_blocks_until_skip_or_resend() {
     for n in 0..3 {
         events.extend(post_events_with(&app, &key, json!({"n": n})).await);
     }
-    let ns = |rx: &Receiver| -> Vec<i64> {
-        rx.delivered()
-            .iter()
-            .map(|r| r.json()["payload"]["n"].as_i64().unwrap())
-            .collect()
-    };
+    let ns = Receiver::delivered_ns;
     wait_until(
         "skip goes on after the failure",
         Duration::from_secs(30),

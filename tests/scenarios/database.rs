@@ -284,6 +284,125 @@ async fn redis_back_empty_gives_a_slow_hooks_backlog_back_from_postgres() {
     app.finish().await;
 }
 
+/// Redis emptied (FLUSHALL) while hookpost runs, with an ordered key held by a delivery
+/// waiting for its retry and others waiting behind it, and another ordered hook's key
+/// blocked by a failed delivery: the scheduler rebuilds from PostgreSQL and counts it;
+/// every key keeps its order, the blocked one stays blocked until skipped, and nothing
+/// is lost, events accepted after the rebuild included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_flushed_under_load_keeps_each_ordering_key_in_order_and_a_blocked_key_blocked() {
+    let redis = RedisServer::start(false);
+    let app = TestApp::spawn(TestOptions {
+        redis_url: Some(redis.url()),
+        retry: "",
+        ..TestOptions::default()
+    })
+    .await;
+    let key = app.tenant("acme").await;
+    let (retries, blocks) = (Receiver::start().await, Receiver::start().await);
+    // The first request to each fails: `retries` tries again in 8 s (holding its key
+    // meanwhile); `blocks` has no retry left, and blocks its key.
+    retries.answer_next(&[Answer::Status(500)]);
+    blocks.answer_next(&[Answer::Status(500)]);
+    let ordered = |more: serde_json::Value| {
+        let mut hook = json!({"ordering": "fifo", "ordering_key": "$.ticket"});
+        hook.as_object_mut()
+            .unwrap()
+            .extend(more.as_object().unwrap().clone());
+        hook
+    };
+    let held = app
+        .hook_with(
+            &key,
+            &retries.url,
+            ordered(json!({"retry_schedule": ["8s"]})),
+        )
+        .await;
+    let blocked = app
+        .hook_with(
+            &key,
+            &blocks.url,
+            ordered(json!({"ordering_on_failure": "block"})),
+        )
+        .await;
+    let post = |n: i64| {
+        let (app, key) = (&app, &key);
+        async move {
+            let event = json!({"id": format!("evt_{n}"), "type": "ticket.created", "data": {"n": n, "ticket": "t1"}});
+            // 503 while the keyspace is being rebuilt: a producer sends again.
+            wait_until("the event accepted", Duration::from_secs(30), || async {
+                app.post_event(key, &event).await.status() == 202
+            })
+            .await;
+        }
+    };
+    for n in 0..4 {
+        post(n).await;
+    }
+    let first =
+        |hook: &serde_json::Value| delivery_id("acme", "evt_0", hook["id"].as_str().unwrap());
+    app.wait_for_status("acme", &first(&held), "retrying").await;
+    app.wait_for_status("acme", &first(&blocked), "failed")
+        .await;
+    let blocking = app
+        .db
+        .delivery("acme", &first(&blocked))
+        .await
+        .unwrap()
+        .unwrap();
+    let shown: serde_json::Value = app
+        .get(&key, &format!("/v1/deliveries/{}", blocking.id))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(shown["blocking"], true, "{shown}");
+    assert_eq!(
+        (retries.delivered().len(), blocks.delivered().len()),
+        (0, 0)
+    );
+
+    let () = redis::cmd("FLUSHALL")
+        .query_async(&mut app.store.conn())
+        .await
+        .unwrap();
+    for n in 4..6 {
+        post(n).await;
+    }
+    assert_eq!(app.metric("hookpost_redis_rebuilds_total").await, 1.0);
+    let ns = Receiver::delivered_ns;
+    wait_until(
+        "the held key goes on in order after its retry",
+        Duration::from_secs(40),
+        || async { ns(&retries).len() >= 6 },
+    )
+    .await;
+    assert_eq!(
+        ns(&retries),
+        [0, 1, 2, 3, 4, 5],
+        "one key, in order, once each"
+    );
+    assert_eq!(blocks.count(), 1, "the blocked key stayed blocked");
+
+    // Skipping the failed delivery lets the key go: the rest follow, in order.
+    let skip = app
+        .http
+        .post(app.url(&format!("/v1/deliveries/{}/skip", first(&blocked))))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(skip.status(), 200);
+    wait_until(
+        "the blocked key moves on",
+        Duration::from_secs(30),
+        || async { ns(&blocks).len() >= 5 },
+    )
+    .await;
+    assert_eq!(ns(&blocks), [1, 2, 3, 4, 5]);
+    app.finish().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_connections_cut_refused_and_stalled_under_load_lose_nothing() {
     use hookpost_tests::proxy::{Fault, FaultProxy};

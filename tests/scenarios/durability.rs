@@ -1,24 +1,23 @@
-//! Redis as the system of record: what it keeps on disk is checked and reported; a Redis
-//! killed and restarted from its AOF loses nothing; one back empty stops the pipeline
-//! loudly until its data returns. Each test runs a `redis-server` of its own.
+//! Redis's durability: what it keeps on disk is checked and reported; a Redis killed and
+//! restarted from its AOF loses nothing; one back empty is rebuilt from PostgreSQL and
+//! loses nothing either. Each test runs a `redis-server` of its own.
 
 use hookpost_tests::redis_server::RedisServer;
 use hookpost_tests::{TestApp, TestOptions};
 use serde_json::Value;
 
-/// `hookpost admin init [--force]` against `app`'s deployment: whether it succeeded, and
-/// what it printed.
-async fn admin_init(app: &TestApp, force: bool) -> (bool, String) {
-    let mut cmd = tokio::process::Command::new(crate::HOOKPOST);
-    cmd.args(["admin", "init"])
+/// `hookpost admin init` against `app`'s deployment: whether it succeeded, and what it
+/// printed.
+async fn admin_init(app: &TestApp) -> (bool, String) {
+    let out = tokio::process::Command::new(crate::HOOKPOST)
+        .args(["admin", "init"])
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("RUST_LOG", "error")
-        .envs(app.config.deployment_env());
-    if force {
-        cmd.arg("--force");
-    }
-    let out = cmd.output().await.expect("hookpost runs");
+        .envs(app.config.deployment_env())
+        .output()
+        .await
+        .expect("hookpost runs");
     let said = String::from_utf8_lossy(&out.stdout) + String::from_utf8_lossy(&out.stderr);
     (out.status.success(), said.into_owned())
 }
@@ -102,7 +101,7 @@ async fn redis_killed_twice_under_load_and_restarted_from_its_aof_loses_nothing(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_redis_back_empty_stops_the_pipeline_loudly_until_its_data_returns() {
+async fn a_redis_back_empty_is_rebuilt_from_postgres_by_the_scheduler_and_loses_nothing() {
     use hookpost_tests::{wait_until, Receiver};
     use std::time::Duration;
     const WAIT: Duration = Duration::from_secs(30);
@@ -126,10 +125,11 @@ async fn a_redis_back_empty_stops_the_pipeline_loudly_until_its_data_returns() {
         202
     );
     wait_until("the first delivery", WAIT, || async { rx.count() == 1 }).await;
-    tokio::time::sleep(Duration::from_millis(1200)).await; // the AOF's fsync
 
-    // Redis comes back with nothing: hookpost must not take events as "no subscribers".
-    let aside = server.kill_and_restart_empty();
+    // Redis comes back with nothing while hookpost runs. Nothing is taken as "no
+    // subscribers" or "unknown tenant": the scheduler puts back what PostgreSQL holds,
+    // counts it, and everything goes on by itself.
+    let _gone = server.kill_and_restart_empty();
     for n in 1..=20 {
         app.publish_raw(
             "ticket.created",
@@ -137,90 +137,32 @@ async fn a_redis_back_empty_stops_the_pipeline_loudly_until_its_data_returns() {
         )
         .await;
     }
-    wait_until("not ready, saying why", WAIT, || async {
-        let r = app.readyz().await;
-        r["ready"] == false
-            && r["problems"]["worker.keyspace"]
-                .as_str()
-                .is_some_and(|w| w.contains("keyspace marker"))
-    })
+    wait_until(
+        "the 20 events published meanwhile delivered",
+        WAIT,
+        || async { rx.delivered().len() >= 21 },
+    )
     .await;
-    let r = app.get(&key, "/v1/hooks").await;
-    assert_eq!(
-        r.status(),
-        503,
-        "the API says the keyspace is missing, not that the key is wrong"
-    );
-    let err: Value = r.json().await.unwrap();
-    assert_eq!(err["error"]["code"], "keyspace_missing");
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(
-        rx.count(),
-        1,
-        "nothing delivered, nothing acked as having no subscribers"
-    );
+    let got: std::collections::BTreeSet<i64> = rx.delivered_ns().into_iter().collect();
+    assert_eq!(got, (0..=20).collect(), "every event, none lost");
     assert!(
         app.dead_letters().await.is_empty(),
-        "nothing dead-lettered as an unknown tenant either"
+        "nothing dead-lettered as an unknown tenant"
     );
-
-    // The data comes back: everything resumes by itself and nothing was lost.
-    server.kill_and_restore(&aside);
-    wait_until("the 20 held events delivered", WAIT, || async {
-        rx.delivered().len() == 21
-    })
-    .await;
+    assert_eq!(app.metric("hookpost_redis_rebuilds_total").await, 1.0);
     wait_until("ready again", WAIT, || async {
-        let r = app.readyz().await;
-        r["ready"] == true
+        app.readyz().await["ready"] == true
     })
     .await;
+    // The same API key signs in: keys came back from PostgreSQL.
     assert_eq!(app.get(&key, "/v1/hooks").await.status(), 200);
-
-    // Empty again, and this time an operator accepts the empty keyspace
-    // (`hookpost admin init --force`): new tenants and hooks work from there.
-    let _gone = server.kill_and_restart_empty();
-    wait_until("not ready again", WAIT, || async {
-        let r = app.readyz().await;
-        r["ready"] == false
-    })
-    .await;
-    // Without --force, `admin init` sees that this deployment ran before (RabbitMQ holds
-    // its queues) and refuses: the guard stays meaningful however often it is run.
-    let (ok, said) = admin_init(&app, false).await;
-    assert!(!ok, "init without --force refused: {said}");
-    assert!(said.contains("--force"), "{said}");
-    assert!(
-        !app.store.marker_present().await.unwrap(),
-        "nothing written"
-    );
-    let (ok, said) = admin_init(&app, true).await;
-    assert!(ok && said.contains("keyspace marker written"), "{said}");
-    let (ok, said) = admin_init(&app, false).await;
-    assert!(ok && said.contains("nothing to do"), "run again: {said}");
-    wait_until("ready after init", WAIT, || async {
-        let r = app.readyz().await;
-        r["ready"] == true
-    })
-    .await;
-    let key2 = app.tenant("fresh").await;
-    let rx2 = Receiver::start().await;
-    app.hook(&key2, &rx2.url, &["*"]).await;
-    assert_eq!(
-        app.post_event(
-            &key2,
-            &serde_json::json!({"type": "ticket.created", "data": {}})
-        )
-        .await
-        .status(),
-        202
-    );
-    wait_until("a new hook works", WAIT, || async { rx2.count() == 1 }).await;
+    let (ok, said) = admin_init(&app).await;
+    assert!(ok && said.contains("nothing to do"), "{said}");
     app.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_volatile_redis_shut_down_without_saving_is_warned_about_and_loses_no_event() {
+async fn a_volatile_redis_shut_down_without_saving_is_warned_about_and_rebuilt_losing_no_event() {
     use hookpost_tests::{wait_until, Receiver};
     use std::time::Duration;
     const WAIT: Duration = Duration::from_secs(30);
@@ -253,63 +195,29 @@ async fn a_volatile_redis_shut_down_without_saving_is_warned_about_and_loses_no_
             server.shutdown_nosave_and_restart(); // mid-load: Redis is back, and empty
         }
     }
-    wait_until("not ready, saying why", WAIT, || async {
-        let r = app.readyz().await;
-        r["ready"] == false && r["problems"]["worker.keyspace"].is_string()
-    })
-    .await;
-    let before = rx.count();
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(
-        rx.count(),
-        before,
-        "nothing is taken as having no subscribers while the keyspace is missing"
-    );
-
-    // Nothing can be restored from a volatile Redis: the operator accepts the empty
-    // keyspace. The held events name a tenant that no longer exists, so they are
-    // dead-lettered with that reason: kept, not lost.
-    assert!(app.store.init_marker().await.unwrap());
-    wait_until("every event delivered or dead-lettered", WAIT, || async {
+    // Nothing of Redis's survived, but PostgreSQL holds the tenant, its key and hook:
+    // the scheduler puts them back and every held event is delivered, none taken as
+    // naming an unknown tenant.
+    wait_until("every event delivered", WAIT, || async {
         let delivered: std::collections::HashSet<String> = rx
             .delivered()
             .iter()
             .map(|r| r.json()["payload"]["n"].to_string())
             .collect();
-        delivered.len() + app.dead_letter_count().await as usize >= 200
+        delivered.len() == 200
     })
     .await;
-    let dead = app.dead_letters().await;
-    assert!(
-        !dead.is_empty() && dead.iter().all(|(reason, _)| reason == "unknown_tenant"),
-        "{:?}",
-        dead.len()
-    );
-    let delivered: std::collections::HashSet<String> = rx
-        .delivered()
-        .iter()
-        .map(|r| r.json()["payload"]["n"].to_string())
-        .collect();
-    let kept: std::collections::HashSet<String> = dead
-        .iter()
-        .map(|(_, body)| serde_json::from_slice::<Value>(body).unwrap()["data"]["n"].to_string())
-        .collect();
-    let all: std::collections::HashSet<String> = delivered.union(&kept).cloned().collect();
-    assert_eq!(
-        all.len(),
-        200,
-        "every event delivered or kept in the dead-letter queue"
-    );
+    assert!(app.dead_letters().await.is_empty(), "nothing dead-lettered");
+    assert_eq!(app.metric("hookpost_redis_rebuilds_total").await, 1.0);
     eprintln!(
-        "volatile Redis shut down mid-load: 200 events, {} delivered, {} dead-lettered as unknown_tenant, 0 lost",
-        delivered.len(),
-        dead.len()
+        "volatile Redis shut down mid-load: 200 events, 200 delivered ({} requests), 0 lost",
+        rx.delivered().len()
     );
     app.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_separate_role_never_takes_an_empty_keyspace_as_the_truth() {
+async fn a_worker_alone_never_takes_an_empty_keyspace_as_the_truth_and_a_scheduler_rebuilds_it() {
     use std::time::Duration;
     let server = RedisServer::start(true);
     let config = TestApp::config(
@@ -321,15 +229,8 @@ async fn a_separate_role_never_takes_an_empty_keyspace_as_the_truth() {
     );
     // The database is migrated (`hookpost admin migrate`); Redis is the empty one.
     hookpost::migrate(&config).await.unwrap();
-    let worker = hookpost::start(
-        config.clone(),
-        hookpost::Roles::WORKER,
-        None,
-        None,
-        Default::default(),
-    )
-    .await
-    .unwrap();
+    let role = |roles| hookpost::start(config.clone(), roles, None, None, Default::default());
+    let worker = role(hookpost::Roles::WORKER).await.unwrap();
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert!(!worker.readiness.is_ready());
     assert!(
@@ -345,12 +246,17 @@ async fn a_separate_role_never_takes_an_empty_keyspace_as_the_truth() {
         !worker.store.marker_present().await.unwrap(),
         "the worker did not write the marker"
     );
-    // `hookpost admin init`: the worker becomes ready by itself.
-    worker.store.init_marker().await.unwrap();
-    hookpost_tests::wait_until("ready after init", Duration::from_secs(10), || async {
-        worker.readiness.is_ready()
-    })
+    // A scheduler starts: it sets the keyspace up (putting back what PostgreSQL holds),
+    // and the worker becomes ready by itself.
+    let scheduler = role(hookpost::Roles::SCHEDULER).await.unwrap();
+    hookpost_tests::wait_until(
+        "ready once a scheduler ran",
+        Duration::from_secs(10),
+        || async { worker.readiness.is_ready() },
+    )
     .await;
+    assert!(worker.store.marker_present().await.unwrap());
+    scheduler.stop().await;
     worker.stop().await;
     hookpost_tests::app::cleanup_prefix(&config).await;
 }

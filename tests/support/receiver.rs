@@ -144,6 +144,14 @@ impl Receiver {
         by_ticket
     }
 
+    /// The `payload.n` of every delivery answered 2xx, in receive order.
+    pub fn delivered_ns(&self) -> Vec<i64> {
+        self.delivered()
+            .iter()
+            .map(|r| r.json()["payload"]["n"].as_i64().unwrap())
+            .collect()
+    }
+
     /// Requests that were answered 2xx.
     pub fn delivered(&self) -> Vec<Received> {
         self.received()

@@ -245,16 +245,6 @@ impl Topology {
         Ok(found)
     }
 
-    /// Whether a deployment with this prefix has run against this broker: its
-    /// deliveries queue exists (every role declares it when it starts).
-    pub async fn was_declared(&self, conn: &lapin::Connection) -> lapin::Result<bool> {
-        let Some(ch) = existing_queue(conn, &self.deliveries_queue).await? else {
-            return Ok(false);
-        };
-        let _ = ch.close(200, "probed".into()).await;
-        Ok(true)
-    }
-
     async fn bind_events(
         &self,
         ch: &Channel,

@@ -22,6 +22,8 @@ pub struct Rebuilt {
     pub hooks: usize,
     /// Deliveries put back in the retry set.
     pub retries: usize,
+    /// Ordered hooks' deliveries put back on their keys.
+    pub ordered: usize,
 }
 
 impl Db {
@@ -399,53 +401,6 @@ impl Db {
                 done.hooks += 1;
             }
             done.tenants += 1;
-        }
-        Ok(done)
-    }
-}
-
-impl Db {
-    /// Puts every delivery waiting for its next attempt (`retrying`, or `pending` with a
-    /// time) back into Redis's retry set, with the hot state that attempt reads; how
-    /// many. One tenant's query at a time.
-    pub async fn rebuild_retries(&self, store: &Store) -> Result<usize> {
-        use hookpost_core::task::{AttemptTask, Task};
-        let client = self.client().await?;
-        let mut done = 0;
-        for tenant in self.tenant_ids().await? {
-            let sql = format!(
-                "SELECT {} FROM deliveries WHERE tenant_id = $1 \
-                 AND status IN ('retrying', 'pending') AND next_at IS NOT NULL",
-                crate::log::DELIVERY
-            );
-            let waiting = client.query(&sql, &[&tenant]).await?;
-            // An event read once, however many of its deliveries wait.
-            let mut events = std::collections::HashMap::new();
-            let mut dues = Vec::with_capacity(waiting.len());
-            for row in &waiting {
-                let d = crate::log::delivery(row)?;
-                if !events.contains_key(&d.event_id) {
-                    let event = self.event(&tenant, &d.event_id).await?;
-                    events.insert(d.event_id.clone(), event.map(|e| e.stored(&tenant)));
-                }
-                let Some(Some(event)) = events.get(&d.event_id) else {
-                    continue; // its day was dropped: past the retention
-                };
-                store.restore_delivery(&tenant, &d, event).await?;
-                dues.push(hookpost_store::retries::Due {
-                    at_ms: d.next_attempt_at.unwrap_or_else(hookpost_core::now_ms),
-                    task: Task::Attempt(AttemptTask {
-                        tenant: tenant.clone(),
-                        event_id: d.event_id.clone(),
-                        hook_id: d.hook_id.clone(),
-                        delivery_id: d.id.clone(),
-                        attempt: d.attempt_count + 1,
-                        resend: false,
-                    }),
-                });
-            }
-            store.schedule(&dues).await?;
-            done += dues.len();
         }
         Ok(done)
     }

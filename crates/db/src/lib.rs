@@ -19,6 +19,7 @@ pub mod event_types;
 pub mod log;
 pub mod migrate;
 pub mod partitions;
+pub mod rebuild;
 pub mod scratch;
 mod time;
 pub mod writer;

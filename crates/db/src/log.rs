@@ -79,6 +79,19 @@ impl Db {
         Ok(Some(d))
     }
 
+    /// A skipped delivery lets its ordering key go for good: a Redis rebuilt from here
+    /// does not block the key on it again.
+    pub async fn unblock(&self, tenant: &str, id: &str) -> Result<()> {
+        self.client()
+            .await?
+            .execute(
+                "UPDATE deliveries SET blocking = false WHERE tenant_id = $1 AND id = $2 AND blocking",
+                &[&tenant, &id],
+            )
+            .await?;
+        Ok(())
+    }
+
     /// A tenant's event as it was received.
     pub async fn event(&self, tenant: &str, id: &str) -> Result<Option<LoggedEvent>> {
         let row = self

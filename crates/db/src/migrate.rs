@@ -27,6 +27,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         include_str!("migrations/0004_event_types.sql"),
     ),
     (5, "audit log", include_str!("migrations/0005_audit.sql")),
+    (
+        6,
+        "blocking deliveries",
+        include_str!("migrations/0006_blocking.sql"),
+    ),
 ];
 
 /// The schema version this build reads and writes.

@@ -43,6 +43,8 @@ pub struct DeliveryRow {
     pub attempts: i32,
     pub next_at: Option<i64>,
     pub hook: String,
+    /// Failed, and holds its ordering key (see [`Record::blocking`]).
+    pub blocking: bool,
 }
 
 /// An attempt made.
@@ -83,6 +85,7 @@ impl Batch {
                 attempts: r.attempt.map_or(0, |a| a.attempt as i32),
                 next_at: r.next_at,
                 hook: r.hook_json.to_owned(),
+                blocking: r.blocking,
             })
             .collect();
         let attempts = records
@@ -258,6 +261,7 @@ async fn write(client: &mut Object, group: &[&Batch]) -> Result<()> {
                 &rows.attempts,
                 &rows.next_at,
                 &rows.hook,
+                &rows.blocking,
             ],
         )
         .await?;
@@ -297,15 +301,17 @@ const INSERT_EVENTS: &str = "INSERT INTO events (tenant_id, id, event_at, type, 
 /// A delivery's state moves on, except that one seen waiting for its turn does not
 /// undo a delivery made meanwhile by another handler; its attempt count never goes back.
 const UPSERT_DELIVERIES: &str = "INSERT INTO deliveries AS d
-        (tenant_id, id, event_at, event_id, hook_id, type, status, attempts, created_at, updated_at, next_at, hook)
-    SELECT t, i, ea, e, h, ty, s, a, now(), now(), n, hk
+        (tenant_id, id, event_at, event_id, hook_id, type, status, attempts, created_at, updated_at, next_at, hook, blocking)
+    SELECT t, i, ea, e, h, ty, s, a, now(), now(), n, hk, b
     FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::text[],
-                $7::text[], $8::int4[], $9::timestamptz[], $10::text[]) AS u(t, i, ea, e, h, ty, s, a, n, hk)
+                $7::text[], $8::int4[], $9::timestamptz[], $10::text[], $11::bool[])
+         AS u(t, i, ea, e, h, ty, s, a, n, hk, b)
     ON CONFLICT (tenant_id, id, event_at) DO UPDATE SET
         status = EXCLUDED.status,
         attempts = greatest(d.attempts, EXCLUDED.attempts),
         updated_at = EXCLUDED.updated_at,
-        next_at = EXCLUDED.next_at
+        next_at = EXCLUDED.next_at,
+        blocking = EXCLUDED.blocking
     WHERE NOT (EXCLUDED.status = 'pending' AND d.status = 'delivered')";
 
 const INSERT_ATTEMPTS: &str = "INSERT INTO attempts (tenant_id, delivery_id, event_at, attempt, at,
@@ -360,6 +366,7 @@ struct Deliveries<'a> {
     attempts: Vec<i32>,
     next_at: Vec<Option<SystemTime>>,
     hook: Vec<&'a str>,
+    blocking: Vec<bool>,
 }
 
 impl<'a> Deliveries<'a> {
@@ -376,6 +383,7 @@ impl<'a> Deliveries<'a> {
             c.attempts.push(d.attempts);
             c.next_at.push(d.next_at.map(from_ms));
             c.hook.push(&d.hook);
+            c.blocking.push(d.blocking);
         }
         c
     }

@@ -189,13 +189,12 @@ pub async fn start(
     hookpost_db::event_types::add_configured(&db, config.event_types.extras())
         .await
         .map_err(invalid)?;
-    // `hookpost all` is the one-machine default: it sets up its keyspace by itself,
-    // first putting back what PostgreSQL holds (a Redis that came back empty). The
-    // separate roles never do: against a Redis without the marker they wait, not ready,
-    // until an operator runs `hookpost admin init`: what Redis alone held (slow hooks'
-    // backlogs, ordering turns) cannot be rebuilt, and the operator says when to go on.
+    // `hookpost all` sets up its keyspace before it starts, first putting back what
+    // PostgreSQL holds (a Redis that came back empty). With separate roles the scheduler
+    // does it (and again whenever Redis comes back empty); the others wait, not ready,
+    // for the marker.
     if roles == Roles::ALL {
-        match rebuild_and_mark(&store, &db, &metrics).await {
+        match hookpost_db::rebuild::rebuild_and_mark(&db, &store, &metrics.redis_rebuilds).await {
             Ok(true) => info!("keyspace marker written: this Redis is now hookpost's"),
             Ok(false) => {}
             Err(e) => {
@@ -286,32 +285,6 @@ pub async fn start(
     tasks.spawn(probe_database(db, readiness.clone(), cancel.clone()));
     running.tasks = tasks;
     Ok(running)
-}
-
-/// When Redis lacks the keyspace marker: puts back from PostgreSQL what it holds
-/// (tenants, keys, hooks, deliveries waiting for a retry), counts and logs it, then
-/// writes the marker; `false` when the marker was there.
-pub async fn rebuild_and_mark(
-    store: &Store,
-    db: &Db,
-    metrics: &Metrics,
-) -> Result<bool, hookpost_db::DbError> {
-    if store.marker_present().await? {
-        return Ok(false);
-    }
-    let mut done = db.rebuild_config(store).await?;
-    done.retries = db.rebuild_retries(store).await?;
-    if done.tenants > 0 {
-        metrics.redis_rebuilds.inc();
-        warn!(
-            tenants = done.tenants,
-            keys = done.keys,
-            hooks = done.hooks,
-            retries = done.retries,
-            "Redis had no keyspace marker: rebuilt from PostgreSQL"
-        );
-    }
-    Ok(store.init_marker().await?)
 }
 
 /// `/readyz`'s `postgres` check.

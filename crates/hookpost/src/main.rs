@@ -132,11 +132,13 @@ enum AuditCommand {
 
 #[derive(Subcommand)]
 enum AdminCommand {
-    /// Applies the database schema (as `migrate`), then writes the keyspace marker: once
-    /// when a deployment is set up, or with --force to accept a Redis that lost its data
-    /// as the new, empty truth.
+    /// Applies the database schema (as `migrate`), then, when Redis has no keyspace
+    /// marker (a new deployment, or a Redis that lost its data), puts back what
+    /// PostgreSQL holds and writes the marker. Safe to run on every start.
     Init {
-        #[arg(long)]
+        /// Accepted from older versions, which needed it to rebuild a deployment that had
+        /// run before; init always does now.
+        #[arg(long, hide = true)]
         force: bool,
     },
     /// Re-encrypts every hook's secrets and header values under the current (first)
@@ -240,49 +242,19 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             command: AdminCommand::Migrate,
         } => migrate(&config).await,
         Command::Admin {
-            command: AdminCommand::Init { force },
+            command: AdminCommand::Init { force: _ },
         } => {
             migrate(&config).await?;
             let store = hookpost::store(&config)?;
-            if store.marker_present().await? {
-                println!("keyspace marker already present; nothing to do");
-                return Ok(());
-            }
-            // Safe to run on every start (compose does): only a new deployment is set up
-            // without --force. One whose queues RabbitMQ already holds lost its Redis data
-            // (or points at the wrong database), and writing the marker would take the
-            // empty keyspace as the truth.
-            if !force && deployed_before(&config).await? {
-                bail!(
-                    "RabbitMQ holds the queues of prefix {:?}, but Redis has no keyspace \
-                     marker: Redis lost its data or is the wrong database. Restore its data \
-                     (the roles resume by themselves), or rebuild it from PostgreSQL with \
-                     `hookpost admin init --force` (tenants, keys, hooks and pending \
-                     retries come back; slow hooks' backlogs and ordering turns do not)",
-                    config.prefix
-                );
-            }
             let db = hookpost::db(&config, None)?;
             let metrics = hookpost_ops::Metrics::new();
-            match hookpost::rebuild_and_mark(&store, &db, &metrics).await? {
+            match hookpost_db::rebuild::rebuild_and_mark(&db, &store, &metrics.redis_rebuilds).await? {
                 true => println!("keyspace marker written (what PostgreSQL holds was put back)"),
-                false => println!("keyspace marker already present"),
+                false => println!("keyspace marker already present (or another process is writing it); nothing to do"),
             }
             Ok(())
         }
     }
-}
-
-/// Whether a deployment with this prefix has run against this RabbitMQ before.
-async fn deployed_before(config: &Config) -> anyhow::Result<bool> {
-    let conn = hookpost_broker::connect(&config.amqp_url, "hookpost-admin", config.connect_timeout)
-        .await
-        .context("connecting to RabbitMQ")?;
-    let declared = hookpost_broker::Topology::for_config(config)
-        .was_declared(&conn)
-        .await;
-    let _ = conn.close(200, "done".into()).await;
-    Ok(declared?)
 }
 
 async fn serve(config: Config, roles: Roles) -> anyhow::Result<()> {

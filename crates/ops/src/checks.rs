@@ -9,7 +9,7 @@ use prometheus::IntCounter;
 use crate::{Metrics, Readiness};
 
 /// What every role says (log, `/readyz`, the API's 503) while the marker is missing.
-pub const KEYSPACE_MISSING: &str = "Redis does not hold hookpost's keyspace marker (restarted empty, flushed, or the wrong database); restore its data, or accept an empty keyspace with `hookpost admin init --force`";
+pub const KEYSPACE_MISSING: &str = "Redis does not hold hookpost's keyspace marker (restarted empty, flushed, or the wrong database); a scheduler puts back what PostgreSQL holds within seconds (so does `hookpost admin init`): is one running?";
 
 /// One role's three checks, failing ("starting") until the role first reports them.
 #[derive(Clone)]

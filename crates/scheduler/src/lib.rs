@@ -126,6 +126,16 @@ impl Scheduler {
                 self.checks.redis(Err(e));
             }
         }
+        // Redis came back empty: put back what PostgreSQL holds and carry on (one
+        // process rebuilds; the other roles wait for the marker meanwhile).
+        if let Ok(false) = self.store.marker_present().await {
+            let rebuilds = &self.metrics.redis_rebuilds;
+            if let Err(e) =
+                hookpost_db::rebuild::rebuild_and_mark(&self.db, &self.store, rebuilds).await
+            {
+                warn!(error = %e, "could not rebuild Redis from PostgreSQL yet");
+            }
+        }
         self.checks.keyspace(self.store.marker_present().await);
         // The broker too, though there may be nothing to publish: a dead connection is
         // replaced now, not when retries come due, and `/readyz` says so meanwhile.

@@ -204,7 +204,7 @@ pub async fn skip(state: &AppState, tenant: &str, id: &str) -> Result<Delivery, 
     }
     let (hook, event) = tokio::join!(
         state.store.hook(tenant, &d.hook_id),
-        state.store.event(tenant, &d.event_id)
+        state.db.event(tenant, &d.event_id)
     );
     let (Some(hook), Some(event)) = (hook?, event?) else {
         return Err(not_blocking());
@@ -219,6 +219,8 @@ pub async fn skip(state: &AppState, tenant: &str, id: &str) -> Result<Delivery, 
         delivery_id: &d.id,
         event_id: &d.event_id,
     };
+    // The truth first: a skip that fails after it is made again (Redis still blocks).
+    state.db.unblock(tenant, &d.id).await?;
     let next = state
         .store
         .order_release(tenant, &ordered, Release::Done, "")

@@ -59,6 +59,9 @@ impl Keys {
     pub fn marker(&self) -> String {
         format!("{}:{{meta}}:marker", self.p)
     }
+    pub fn rebuild_lock(&self) -> String {
+        format!("{}:{{meta}}:rebuilding", self.p)
+    }
     pub fn tenants(&self) -> String {
         format!("{}:{{meta}}:tenants", self.p)
     }

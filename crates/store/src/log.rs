@@ -70,6 +70,8 @@ pub struct Record<'a> {
     /// When the next attempt is due (ms), for `retrying` and `pending`.
     pub next_at: Option<i64>,
     pub attempt: Option<&'a Attempt>,
+    /// Failed, and its ordered hook holds the key until it is resent or skipped.
+    pub blocking: bool,
 }
 
 /// A delivery as the log shows it.

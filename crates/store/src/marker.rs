@@ -28,6 +28,25 @@ impl Store {
     pub async fn marker_present(&self) -> Result<bool> {
         Ok(self.conn().exists(self.keys.marker()).await?)
     }
+
+    /// Takes (or, holding it, renews) the lock of rebuilding the keyspace for `lease`;
+    /// `false` while another holds it.
+    pub async fn rebuild_lock(&self, token: &str, lease: std::time::Duration) -> Result<bool> {
+        let wait: i64 = self
+            .scripts
+            .backlog_lock
+            .key(self.keys.rebuild_lock())
+            .arg(token)
+            .arg(lease.as_millis() as u64)
+            .invoke_async(&mut self.conn())
+            .await?;
+        Ok(wait == 0)
+    }
+
+    /// Lets the rebuild's lock go (the marker is written: nobody needs it).
+    pub async fn rebuild_unlock(&self) -> Result<()> {
+        Ok(self.conn().del(self.keys.rebuild_lock()).await?)
+    }
 }
 
 /// What the Redis server keeps on disk.

@@ -20,7 +20,8 @@ pub struct Ordered<'a> {
 }
 
 impl Ordered<'_> {
-    fn member(&self) -> String {
+    /// How its key's queue names it: `<delivery id>:<event id>`.
+    pub fn member(&self) -> String {
         format!("{}:{}", self.delivery_id, self.event_id)
     }
 }
@@ -82,6 +83,29 @@ impl Store {
                 .arg(d.member());
         }
         let _: i64 = call.invoke_async(&mut self.conn()).await?;
+        Ok(())
+    }
+
+    /// Makes registered `d` hold its key, blocked: what a failed delivery of a hook that
+    /// blocks on failure left, given back after Redis came back empty.
+    pub async fn order_block(&self, tenant: &str, d: &Ordered<'_>) -> Result<()> {
+        let (state, dkey) = (
+            self.keys.order_state(tenant, d.hook_id, d.key_id),
+            self.keys.delivery(tenant, d.delivery_id),
+        );
+        let ttl = self.retention_secs as i64;
+        let () = redis::pipe()
+            .atomic()
+            .hset_multiple(&state, &[("cur", d.member().as_str()), ("blocked", "1")])
+            .ignore()
+            .expire(&state, ttl)
+            .ignore()
+            .hset(&dkey, "blocking", "1")
+            .ignore()
+            .expire(&dkey, ttl)
+            .ignore()
+            .query_async(&mut self.conn())
+            .await?;
         Ok(())
     }
 

@@ -53,24 +53,25 @@ impl Decided {
 
     /// Its log record, written once its task is stored.
     pub fn record<'a>(&'a self, kind: &'a str) -> Option<Record<'a>> {
-        let (d, status, next_at, attempt) = match self {
+        let (d, status, next_at, attempt, blocking) = match self {
             Decided::Attempted {
                 delivery,
                 attempt,
                 status,
                 retry,
-                ..
+                hold,
             } => (
                 delivery,
                 *status,
                 retry.as_ref().map(|d| d.at_ms),
                 Some(&**attempt),
+                hold.as_ref().is_some_and(|h| h.blocks_after(*status)),
             ),
             Decided::Deferred {
                 due,
                 record: Some(delivery),
-            } => (delivery, Status::Pending, Some(due.at_ms), None),
-            Decided::Cancelled(delivery) => (delivery, Status::Cancelled, None, None),
+            } => (delivery, Status::Pending, Some(due.at_ms), None, false),
+            Decided::Cancelled(delivery) => (delivery, Status::Cancelled, None, None, false),
             _ => return None,
         };
         Some(Record {
@@ -81,6 +82,7 @@ impl Decided {
             status,
             next_at,
             attempt,
+            blocking,
         })
     }
 

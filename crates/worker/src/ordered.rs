@@ -31,6 +31,14 @@ pub struct Hold {
     on_failure: OnFailure,
 }
 
+impl Hold {
+    /// Whether a delivery that ended `status` keeps this key from the next ones: failed
+    /// for good on a hook that blocks on failure.
+    pub(crate) fn blocks_after(&self, status: Status) -> bool {
+        status == Status::Failed && self.on_failure != OnFailure::Skip
+    }
+}
+
 /// Not its turn.
 pub enum NotYet {
     /// Look again then.
@@ -136,12 +144,11 @@ impl Turns {
         status: Option<Status>,
     ) -> Option<Due> {
         let how = match status {
-            Some(Status::Delivered | Status::Cancelled) => Release::Done,
-            Some(Status::Failed) if hold.on_failure == OnFailure::Skip => Release::Done,
-            Some(Status::Failed) => {
+            Some(s) if hold.blocks_after(s) => {
                 self.metrics.ordered_blocks.inc();
                 Release::Block
             }
+            Some(Status::Delivered | Status::Cancelled | Status::Failed) => Release::Done,
             _ => Release::Retry,
         };
         let d = Ordered {

@@ -45,6 +45,7 @@ impl<'a> Waiting<'a> {
             status: Status::Pending,
             next_at: Some(self.at_ms),
             attempt: None,
+            blocking: false,
         }
     }
 }

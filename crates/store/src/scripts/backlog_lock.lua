@@ -1,4 +1,5 @@
--- Takes or renews the lock of a hook's backlog: one drain at a time works through it.
+-- Takes or renews a lock: a hook backlog's (one drain at a time works through it), or the
+-- keyspace rebuild's (one process at a time puts back what PostgreSQL holds).
 -- KEYS: lock   ARGV: token, lease_ms
 -- Returns 0 when the caller holds the lock now, else the ms until it frees.
 local holder = redis.call('GET', KEYS[1])

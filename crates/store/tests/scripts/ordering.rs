@@ -39,6 +39,7 @@ async fn delivered(s: &Store, n: u32) {
         status: Status::Delivered,
         next_at: None,
         attempt: None,
+        blocking: false,
     };
     s.record("acme", d(n).event_id, &[r], EventMark::Keep, 60_000)
         .await

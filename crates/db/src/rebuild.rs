@@ -1,0 +1,225 @@
+//! Putting back into a Redis that came back empty what PostgreSQL holds of the hot path:
+//! deliveries waiting for an attempt (in the retry set, with the hot state that attempt
+//! reads) and ordered hooks' keys (each key's deliveries not ended, in the order their
+//! events were received, a blocking one holding its key).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use hookpost_core::ordering::Ordering;
+use hookpost_core::Hook;
+use hookpost_store::ordering::{turn_task, Ordered};
+use hookpost_store::Store;
+
+use crate::config::Rebuilt;
+use crate::{Db, Result};
+
+/// How long a rebuild holds its lock unrenewed: a process that died rebuilding lets
+/// another take over then.
+const LEASE: Duration = Duration::from_secs(30);
+
+/// When Redis lacks the keyspace marker: puts back what PostgreSQL holds (tenants, keys,
+/// hooks, deliveries waiting for an attempt, ordered hooks' keys), counts it in
+/// `rebuilds` and logs it, then writes the marker; `true` when this call wrote it. Any
+/// role may call it at any time: one process at a time rebuilds, under a lock in Redis,
+/// and the others find the marker once it is done.
+pub async fn rebuild_and_mark(
+    db: &Db,
+    store: &Store,
+    rebuilds: &prometheus::IntCounter,
+) -> Result<bool> {
+    if store.marker_present().await? {
+        return Ok(false);
+    }
+    let token = hookpost_core::ids::random_id("rb");
+    if !store.rebuild_lock(&token, LEASE).await? {
+        return Ok(false);
+    }
+    // Another process may have finished between the look and the lock.
+    if store.marker_present().await? {
+        store.rebuild_unlock().await?;
+        return Ok(false);
+    }
+    let renew = async {
+        loop {
+            tokio::time::sleep(LEASE / 3).await;
+            if let Err(e) = store.rebuild_lock(&token, LEASE).await {
+                tracing::warn!(error = %e, "could not renew the rebuild's lock");
+            }
+        }
+    };
+    let done = tokio::select! {
+        done = rebuild(db, store) => done,
+        _ = renew => unreachable!("the renewal never ends"),
+    };
+    let done = match done {
+        Ok(done) => done,
+        Err(e) => {
+            // The next try need not wait for the lease to run out.
+            let _ = store.rebuild_unlock().await;
+            return Err(e);
+        }
+    };
+    if done.tenants > 0 {
+        rebuilds.inc();
+        tracing::warn!(
+            tenants = done.tenants,
+            keys = done.keys,
+            hooks = done.hooks,
+            retries = done.retries,
+            ordered = done.ordered,
+            "Redis had no keyspace marker: rebuilt from PostgreSQL"
+        );
+    }
+    let written = store.init_marker().await?;
+    store.rebuild_unlock().await?;
+    Ok(written)
+}
+
+/// Keys and hooks last: until they are back, no request authenticates and no event is
+/// accepted, so none is registered on an ordering key ahead of the deliveries that
+/// waited on it before.
+async fn rebuild(db: &Db, store: &Store) -> Result<Rebuilt> {
+    let ordered = db.rebuild_ordering(store).await?;
+    let retries = db.rebuild_retries(store).await?;
+    Ok(Rebuilt {
+        retries,
+        ordered,
+        ..db.rebuild_config(store).await?
+    })
+}
+
+impl Db {
+    /// Puts every delivery waiting for its next attempt (`retrying`, or `pending` with a
+    /// time) back into Redis's retry set, with the hot state that attempt reads; how
+    /// many. One tenant's query at a time.
+    pub async fn rebuild_retries(&self, store: &Store) -> Result<usize> {
+        use hookpost_core::task::{AttemptTask, Task};
+        let client = self.client().await?;
+        let mut done = 0;
+        for tenant in self.tenant_ids().await? {
+            let sql = format!(
+                "SELECT {} FROM deliveries WHERE tenant_id = $1 \
+                 AND status IN ('retrying', 'pending') AND next_at IS NOT NULL",
+                crate::log::DELIVERY
+            );
+            let waiting = client.query(&sql, &[&tenant]).await?;
+            // An event read once, however many of its deliveries wait.
+            let mut events = std::collections::HashMap::new();
+            let mut dues = Vec::with_capacity(waiting.len());
+            for row in &waiting {
+                let d = crate::log::delivery(row)?;
+                if !events.contains_key(&d.event_id) {
+                    let event = self.event(&tenant, &d.event_id).await?;
+                    events.insert(d.event_id.clone(), event.map(|e| e.stored(&tenant)));
+                }
+                let Some(Some(event)) = events.get(&d.event_id) else {
+                    continue; // its day was dropped: past the retention
+                };
+                store.restore_delivery(&tenant, &d, event).await?;
+                dues.push(hookpost_store::retries::Due {
+                    at_ms: d.next_attempt_at.unwrap_or_else(hookpost_core::now_ms),
+                    task: Task::Attempt(AttemptTask {
+                        tenant: tenant.clone(),
+                        event_id: d.event_id.clone(),
+                        hook_id: d.hook_id.clone(),
+                        delivery_id: d.id.clone(),
+                        attempt: d.attempt_count + 1,
+                        resend: false,
+                    }),
+                });
+            }
+            store.schedule(&dues).await?;
+            done += dues.len();
+        }
+        Ok(done)
+    }
+}
+
+impl Db {
+    /// Puts ordered hooks' keys back: every delivery of theirs not ended (`pending`,
+    /// `retrying`, or failed and blocking its key) registered on its key in the order
+    /// their events were received, a blocking one holding its key, and each key's first
+    /// delivery sent for at once (a duplicate of that task finds it busy or ended). How
+    /// many deliveries. Registrations that only Redis held, of events still on their way
+    /// in RabbitMQ, are made again as those events arrive, behind these.
+    pub async fn rebuild_ordering(&self, store: &Store) -> Result<usize> {
+        let client = self.client().await?;
+        let mut done = 0;
+        for tenant in self.tenant_ids().await? {
+            let hooks = client
+                .query(
+                    "SELECT id, hook FROM hooks WHERE tenant_id = $1",
+                    &[&tenant],
+                )
+                .await?;
+            let ordered: HashMap<String, Ordering> = hooks
+                .iter()
+                .filter_map(|row| {
+                    let hook: Hook = serde_json::from_str(row.get(1)).ok()?;
+                    Some((row.get(0), hook.controls.ordering().ok()??))
+                })
+                .collect();
+            if ordered.is_empty() {
+                continue;
+            }
+            let hook_ids: Vec<&str> = ordered.keys().map(String::as_str).collect();
+            // The status literals let the planner use the index of deliveries not delivered.
+            let rows = client
+                .query(
+                    "SELECT d.id, d.event_id, d.hook_id, d.blocking, e.data
+                     FROM deliveries d JOIN events e
+                       ON e.tenant_id = d.tenant_id AND e.id = d.event_id AND e.event_at = d.event_at
+                     WHERE d.tenant_id = $1 AND d.hook_id = ANY($2)
+                       AND (d.status IN ('pending', 'retrying') OR (d.status = 'failed' AND d.blocking))
+                     ORDER BY d.event_at, d.created_at, d.id",
+                    &[&tenant, &hook_ids],
+                )
+                .await?;
+            let keyed: Vec<(String, &str, &str, &str, bool)> = rows
+                .iter()
+                .map(|row| {
+                    let data = serde_json::from_str(row.get(4)).unwrap_or_default();
+                    let order = &ordered[row.get::<_, &str>(2)];
+                    (
+                        order.key_id(&data),
+                        row.get(0),
+                        row.get(1),
+                        row.get(2),
+                        row.get(3),
+                    )
+                })
+                .collect();
+            let deliveries: Vec<Ordered<'_>> = keyed
+                .iter()
+                .map(|(key_id, delivery_id, event_id, hook_id, _)| Ordered {
+                    hook_id,
+                    key_id,
+                    delivery_id,
+                    event_id,
+                })
+                .collect();
+            for chunk in deliveries.chunks(REGISTER_CHUNK) {
+                store.order_register(&tenant, chunk).await?;
+            }
+            // Each key's first delivery: it blocks the key again, or is sent for now.
+            let mut seen = std::collections::HashSet::new();
+            let mut heads = Vec::new();
+            for (d, (.., blocking)) in deliveries.iter().zip(&keyed) {
+                if !seen.insert((d.hook_id, d.key_id)) {
+                    continue;
+                }
+                match blocking {
+                    true => store.order_block(&tenant, d).await?,
+                    false => heads.extend(turn_task(&tenant, d.hook_id, &d.member())),
+                }
+            }
+            store.schedule(&heads).await?;
+            done += deliveries.len();
+        }
+        Ok(done)
+    }
+}
+
+/// Deliveries registered in one call (one script's keys).
+const REGISTER_CHUNK: usize = 500;
