@@ -582,7 +582,21 @@ pub async fn retry_drain(o: &Options) -> anyhow::Result<Report> {
     b.hook(&b.key, &b.rx.url("ok", 0)).await?;
     let store = &b.store;
     let hook = store.hooks("bench").await?.remove(0);
-    // Events as the first attempt would have left them, and their retries due now.
+    let snapshot = hook.snapshot_json();
+    let failed = hookpost_core::outcome::Attempt {
+        attempt: 1,
+        at: hookpost_core::now_ms(),
+        duration_ms: 1,
+        outcome: hookpost_core::outcome::OutcomeKind::HttpStatus,
+        status: Some(500),
+        error: None,
+        response: None,
+        retry_after_s: None,
+        signatures: None,
+        uuid: None,
+    };
+    // Events as the first attempt would have left them (claimed, the delivery's hot
+    // state `retrying` after one failed attempt), and their retries due now.
     let mut due = Vec::with_capacity(1000);
     for i in 0..o.events {
         let raw = format!(
@@ -593,13 +607,28 @@ pub async fn retry_drain(o: &Options) -> anyhow::Result<Report> {
         store
             .claim_event(&event, 60_000, hookpost_core::now_ms())
             .await?;
+        let delivery_id = hookpost_core::delivery::delivery_id("bench", &event.id, &hook.id);
+        let first = hookpost_store::log::Record {
+            delivery_id: &delivery_id,
+            hook_id: &hook.id,
+            kind: &event.kind,
+            hook_json: &snapshot,
+            status: hookpost_store::log::Status::Retrying,
+            next_at: Some(hookpost_core::now_ms()),
+            attempt: Some(&failed),
+            blocking: false,
+        };
+        let done = hookpost_store::log::EventMark::Done;
+        store
+            .record("bench", &event.id, &[first], done, i64::MAX)
+            .await?;
         due.push(hookpost_store::retries::Due {
             at_ms: hookpost_core::now_ms(),
             task: hookpost_core::task::Task::Attempt(hookpost_core::task::AttemptTask {
                 tenant: "bench".into(),
                 event_id: event.id.clone(),
                 hook_id: hook.id.clone(),
-                delivery_id: hookpost_core::delivery::delivery_id("bench", &event.id, &hook.id),
+                delivery_id,
                 attempt: 2,
                 resend: false,
             }),
