@@ -64,12 +64,9 @@ impl Db {
     /// A tenant's delivery with its attempts (`blocking` is the ordering state's, in Redis).
     pub async fn delivery(&self, tenant: &str, id: &str) -> Result<Option<Delivery>> {
         let client = self.client().await?;
-        let sql = format!("SELECT {DELIVERY} FROM deliveries WHERE tenant_id = $1 AND id = $2");
-        let Some(row) = client.query_opt(&sql, &[&tenant, &id]).await? else {
+        let Some((mut d, event_at)) = delivery_row(&client, tenant, id).await? else {
             return Ok(None);
         };
-        let mut d = delivery(&row)?;
-        let event_at: SystemTime = row.get("event_at");
         let sql = format!(
             "SELECT {ATTEMPT} FROM attempts WHERE tenant_id = $1 AND delivery_id = $2 AND event_at = $3 ORDER BY attempt, at"
         );
@@ -77,6 +74,13 @@ impl Db {
             d.attempts.push(attempt(&a)?);
         }
         Ok(Some(d))
+    }
+
+    /// A tenant's delivery without its attempts: its status, attempt count and hook
+    /// snapshot, what its next attempt reads.
+    pub async fn delivery_state(&self, tenant: &str, id: &str) -> Result<Option<Delivery>> {
+        let client = self.client().await?;
+        Ok(delivery_row(&client, tenant, id).await?.map(|(d, _)| d))
     }
 
     /// A skipped delivery lets its ordering key go for good: a Redis rebuilt from here
@@ -249,6 +253,19 @@ impl Db {
 
 fn corrupt(what: &str, value: impl std::fmt::Display) -> DbError {
     DbError::Corrupt(format!("{what}: {value}"))
+}
+
+/// A delivery's row, and its event's receive time (its partition).
+async fn delivery_row(
+    client: &tokio_postgres::Client,
+    tenant: &str,
+    id: &str,
+) -> Result<Option<(Delivery, SystemTime)>> {
+    let sql = format!("SELECT {DELIVERY} FROM deliveries WHERE tenant_id = $1 AND id = $2");
+    match client.query_opt(&sql, &[&tenant, &id]).await? {
+        Some(row) => Ok(Some((delivery(&row)?, row.get("event_at")))),
+        None => Ok(None),
+    }
 }
 
 pub(crate) fn delivery(r: &Row) -> Result<Delivery> {

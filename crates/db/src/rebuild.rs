@@ -140,7 +140,8 @@ impl Db {
     /// Puts ordered hooks' keys back: every delivery of theirs not ended (`pending`,
     /// `retrying`, or failed and blocking its key) registered on its key in the order
     /// their events were received, a blocking one holding its key, and each key's first
-    /// delivery sent for at once (a duplicate of that task finds it busy or ended). How
+    /// delivery sent for at once when it waits for its turn (a duplicate of that task
+    /// finds it busy or ended). How
     /// many deliveries. Registrations that only Redis held, of events still on their way
     /// in RabbitMQ, are made again as those events arrive, behind these.
     pub async fn rebuild_ordering(&self, store: &Store) -> Result<usize> {
@@ -167,7 +168,7 @@ impl Db {
             // The status literals let the planner use the index of deliveries not delivered.
             let rows = client
                 .query(
-                    "SELECT d.id, d.event_id, d.hook_id, d.blocking, e.data
+                    "SELECT d.id, d.event_id, d.hook_id, d.status, e.data
                      FROM deliveries d JOIN events e
                        ON e.tenant_id = d.tenant_id AND e.id = d.event_id AND e.event_at = d.event_at
                      WHERE d.tenant_id = $1 AND d.hook_id = ANY($2)
@@ -176,42 +177,39 @@ impl Db {
                     &[&tenant, &hook_ids],
                 )
                 .await?;
-            let keyed: Vec<(String, &str, &str, &str, bool)> = rows
+            // Each one's key, from its event's data.
+            let key_ids: Vec<String> = rows
                 .iter()
                 .map(|row| {
                     let data = serde_json::from_str(row.get(4)).unwrap_or_default();
-                    let order = &ordered[row.get::<_, &str>(2)];
-                    (
-                        order.key_id(&data),
-                        row.get(0),
-                        row.get(1),
-                        row.get(2),
-                        row.get(3),
-                    )
+                    ordered[row.get::<_, &str>(2)].key_id(&data)
                 })
                 .collect();
-            let deliveries: Vec<Ordered<'_>> = keyed
+            let deliveries: Vec<Ordered<'_>> = rows
                 .iter()
-                .map(|(key_id, delivery_id, event_id, hook_id, _)| Ordered {
-                    hook_id,
+                .zip(&key_ids)
+                .map(|(row, key_id)| Ordered {
+                    hook_id: row.get(2),
                     key_id,
-                    delivery_id,
-                    event_id,
+                    delivery_id: row.get(0),
+                    event_id: row.get(1),
                 })
                 .collect();
             for chunk in deliveries.chunks(REGISTER_CHUNK) {
                 store.order_register(&tenant, chunk).await?;
             }
-            // Each key's first delivery: it blocks the key again, or is sent for now.
+            // Each key's first delivery: a failed one blocks the key again; one waiting
+            // for its turn is sent for now (a retrying one has its retry).
             let mut seen = std::collections::HashSet::new();
             let mut heads = Vec::new();
-            for (d, (.., blocking)) in deliveries.iter().zip(&keyed) {
+            for (d, row) in deliveries.iter().zip(&rows) {
                 if !seen.insert((d.hook_id, d.key_id)) {
                     continue;
                 }
-                match blocking {
-                    true => store.order_block(&tenant, d).await?,
-                    false => heads.extend(turn_task(&tenant, d.hook_id, &d.member())),
+                match row.get::<_, &str>(3) {
+                    "failed" => store.order_block(&tenant, d).await?,
+                    "pending" => heads.extend(turn_task(&tenant, d.hook_id, &d.member())),
+                    _ => {}
                 }
             }
             store.schedule(&heads).await?;

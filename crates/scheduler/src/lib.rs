@@ -113,6 +113,22 @@ impl Scheduler {
         Ok(moved)
     }
 
+    /// Reports the keyspace marker; when Redis came back empty, first puts back what
+    /// PostgreSQL holds (one process rebuilds; the other roles wait for the marker).
+    async fn keep_keyspace(&self) {
+        let mut present = self.store.marker_present().await;
+        if let Ok(false) = present {
+            let rebuilds = &self.metrics.redis_rebuilds;
+            if let Err(e) =
+                hookpost_db::rebuild::rebuild_and_mark(&self.db, &self.store, rebuilds).await
+            {
+                warn!(error = %e, "could not rebuild Redis from PostgreSQL yet");
+            }
+            present = self.store.marker_present().await;
+        }
+        self.checks.keyspace(present);
+    }
+
     async fn refresh_stats(&self) {
         match self.store.retry_stats().await {
             Ok(stats) => {
@@ -126,17 +142,7 @@ impl Scheduler {
                 self.checks.redis(Err(e));
             }
         }
-        // Redis came back empty: put back what PostgreSQL holds and carry on (one
-        // process rebuilds; the other roles wait for the marker meanwhile).
-        if let Ok(false) = self.store.marker_present().await {
-            let rebuilds = &self.metrics.redis_rebuilds;
-            if let Err(e) =
-                hookpost_db::rebuild::rebuild_and_mark(&self.db, &self.store, rebuilds).await
-            {
-                warn!(error = %e, "could not rebuild Redis from PostgreSQL yet");
-            }
-        }
-        self.checks.keyspace(self.store.marker_present().await);
+        self.keep_keyspace().await;
         // The broker too, though there may be nothing to publish: a dead connection is
         // replaced now, not when retries come due, and `/readyz` says so meanwhile.
         self.checks.broker(self.publisher.ready().await);

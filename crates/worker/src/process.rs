@@ -242,7 +242,7 @@ impl Worker {
             async {
                 match progress {
                     Some(progress) => Ok(Some(progress)),
-                    None => (self.db.delivery(t, &task.delivery_id).await)
+                    None => (self.db.delivery_state(t, &task.delivery_id).await)
                         .map(|d| d.map(|d| (d.hook_json, d.attempt_count, d.status))),
                 }
             }
