@@ -234,14 +234,15 @@ async fn a_tenants_backlog_on_the_exchange_does_not_hold_up_another_tenants_even
         ..TestOptions::default()
     })
     .await;
-    // One worker, whose 16 slots at the big tenant's receiver (25 ms an answer) deliver
-    // some 600 events a second: 2,000 events are a backlog of about 3 s.
+    // One worker, whose 16 slots at the big tenant's receiver (50 ms an answer) deliver
+    // some 300 events a second: 2,000 events are a backlog of about 6 s, and moving them
+    // aside (a publish each) costs far less than that even on a loaded host.
     app.start_more(Roles::WORKER, Some(app.config.clone()))
         .await;
     let big_key = app.tenant("big").await;
     let small_key = app.tenant("small").await;
     let (big_rx, small_rx) = (Receiver::start().await, Receiver::start().await);
-    big_rx.set_latency(Duration::from_millis(25));
+    big_rx.set_latency(Duration::from_millis(50));
     let big_hook = app.hook(&big_key, &big_rx.url, &["ticket.created"]).await;
     let small_hook = app
         .hook(&small_key, &small_rx.url, &["ticket.created"])
@@ -287,22 +288,23 @@ async fn a_tenants_backlog_on_the_exchange_does_not_hold_up_another_tenants_even
         .iter()
         .map(|(id, at)| (delivery_id("small", id, &small_hook_id), *at))
         .collect();
-    let mut latencies: Vec<Duration> = small_rx
-        .delivered()
-        .iter()
-        .map(|r| r.at.duration_since(by_delivery[&r.delivery_id()]))
-        .collect();
-    assert_eq!(latencies.len(), sent.len(), "every small event arrived");
-    latencies.sort();
-    let worst = *latencies.last().unwrap();
+    let mut waits = waits(&small_rx, &big_rx, &by_delivery);
+    assert_eq!(waits.len(), sent.len(), "every small event arrived");
+    waits.sort();
+    let (worst, passed_worst) = *waits.last().unwrap();
+    let most_passed = waits.iter().map(|w| w.1).max().unwrap();
     eprintln!(
-        "fairness | small tenant's latency beside a 2,000-event backlog: median {:?}, worst {:?}",
-        latencies[latencies.len() / 2],
-        worst
+        "fairness | small tenant's latency beside a 2,000-event backlog: median {:?}, worst {:?} \
+         ({passed_worst} big deliveries went out meanwhile; at most {most_passed} for any)",
+        waits[waits.len() / 2].0,
+        worst,
     );
-    // Half the backlog's time: well short of waiting behind it, with room for a CI
-    // host running every scenario at once (a worst of 1.03 s was seen there).
-    assert!(worst < Duration::from_millis(1500), "worst {worst:?}");
+    // None waited behind the backlog: while any one of them waited, fewer than half of
+    // the big tenant's events went out (see `waits`).
+    assert!(
+        most_passed < 1_000,
+        "{most_passed} big deliveries overtook a small event"
+    );
     // All that while the big tenant's backlog was still there, its surplus moved aside.
     let big_so_far = big_rx.delivered().len();
     eprintln!("fairness | the big tenant's deliveries by then: {big_so_far} of 2,000");
@@ -316,6 +318,31 @@ async fn a_tenants_backlog_on_the_exchange_does_not_hold_up_another_tenants_even
     assert_eq!(tally.delivered, 2_000);
     assert_eq!(tally.duplicates, 0);
     app.finish().await;
+}
+
+/// For each of the small tenant's deliveries: how long it took from its event's send,
+/// and how many of the big tenant's deliveries went out meanwhile. Behind the big
+/// backlog that count is nearly the whole backlog whatever the host's speed, so it is
+/// what the fairness tests judge: a CI host stalling every process at once lengthens
+/// the wait, not the count.
+fn waits(
+    small_rx: &Receiver,
+    big_rx: &Receiver,
+    sent: &HashMap<String, Instant>,
+) -> Vec<(Duration, usize)> {
+    let big_at: Vec<Instant> = big_rx.delivered().iter().map(|r| r.at).collect();
+    small_rx
+        .delivered()
+        .iter()
+        .map(|r| {
+            let sent_at = sent[&r.delivery_id()];
+            let passed = big_at
+                .iter()
+                .filter(|&&at| at > sent_at && at < r.at)
+                .count();
+            (r.at.duration_since(sent_at), passed)
+        })
+        .collect()
 }
 
 /// Posts `events` as one request to the ingest at `base`.
@@ -440,19 +467,19 @@ async fn api_events_beyond_a_tenants_fair_lane_go_through_the_overflow_queue_onc
         .iter()
         .map(|(id, at)| (delivery_id("small", id, &small_hook_id), *at))
         .collect();
-    let worst = small_rx
-        .delivered()
-        .iter()
-        .map(|r| r.at.duration_since(by_delivery[&r.delivery_id()]))
-        .max()
-        .unwrap();
+    let waits = waits(&small_rx, &big_rx, &by_delivery);
+    let worst = waits.iter().map(|w| w.0).max().unwrap();
+    let most_passed = waits.iter().map(|w| w.1).max().unwrap();
     eprintln!(
-        "fairness | small tenant's worst latency {worst:?}, the big tenant's deliveries by then: {big_by_then} of 2,020"
+        "fairness | small tenant's worst latency {worst:?}, at most {most_passed} big deliveries \
+         went out while one waited; the big tenant's deliveries by then: {big_by_then} of 2,020"
     );
     assert_eq!(small_rx.delivered().len(), 10, "every small event arrived");
-    // Half the backlog's time: well short of waiting behind it, with room for a CI
-    // host running every scenario at once (a worst of 1.03 s was seen there).
-    assert!(worst < Duration::from_millis(1500), "worst {worst:?}");
+    // None waited behind the overflow (see `waits`).
+    assert!(
+        most_passed < 1_000,
+        "{most_passed} big deliveries overtook a small event"
+    );
     assert!(
         big_by_then < 2_020,
         "the big tenant's overflow still waited"
