@@ -161,6 +161,169 @@ async fn a_redis_back_empty_is_rebuilt_from_postgres_by_the_scheduler_and_loses_
     app.finish().await;
 }
 
+/// Empties the test's own Redis, as a server back without its data would be.
+async fn flush_all(server: &RedisServer) {
+    let client = redis::Client::open(server.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let answer: String = redis::cmd("FLUSHALL").query_async(&mut conn).await.unwrap();
+    assert_eq!(answer, "OK");
+}
+
+/// A worker that knew a tenant's hooks before Redis came back empty: the rebuild counts
+/// the hooks' versions from the start again, and every change made after it still
+/// reaches the worker (a cache that took a higher version for a newer one would keep the
+/// hooks of before, and a hook made since would never be delivered to).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_that_knew_the_hooks_before_redis_came_back_empty_sees_every_change_after_the_rebuild(
+) {
+    use hookpost_tests::{wait_until, Receiver};
+    use std::time::Duration;
+    const WAIT: Duration = Duration::from_secs(30);
+
+    let server = RedisServer::start(true);
+    let app = TestApp::spawn(TestOptions {
+        redis_url: Some(server.url()),
+        ..TestOptions::default()
+    })
+    .await;
+    let key = app.tenant("acme").await;
+    let (old_rx, new_rx) = (Receiver::start().await, Receiver::start().await);
+    let hook = app.hook(&key, &old_rx.url, &["*"]).await;
+    let hook_id = hook["id"].as_str().unwrap();
+    // Three changes: the worker's cache holds the hooks at version 3.
+    for name in ["a", "b"] {
+        let (status, _) = app
+            .patch_hook(&key, hook_id, serde_json::json!({"description": name}))
+            .await;
+        assert_eq!(status, 200);
+    }
+    let event = |n: i64| serde_json::json!({"type": "ticket.created", "data": {"n": n}});
+    assert_eq!(app.post_event(&key, &event(1)).await.status(), 202);
+    wait_until("the first event", WAIT, || async { old_rx.count() == 1 }).await;
+
+    flush_all(&server).await;
+    wait_until("Redis rebuilt", WAIT, || async {
+        app.metric("hookpost_redis_rebuilds_total").await == 1.0
+            && app.readyz().await["ready"] == true
+    })
+    .await;
+    // Version 1 after the rebuild (one hook put back), 2 with the new hook.
+    app.hook(&key, &new_rx.url, &["*"]).await;
+    assert_eq!(app.post_event(&key, &event(2)).await.status(), 202);
+    wait_until("the new hook's delivery", WAIT, || async {
+        new_rx.delivered_ns() == [2]
+    })
+    .await;
+    wait_until("the old hook's", WAIT, || async {
+        old_rx.delivered_ns() == [1, 2]
+    })
+    .await;
+    app.finish().await;
+}
+
+/// A retry task already on its way to a worker when Redis came back empty: the worker
+/// (one that never loaded the tenant's hooks) must not take "no such hook" from the empty
+/// keyspace and cancel the delivery. It waits for the rebuild, then delivers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_taken_while_redis_is_back_empty_waits_for_the_rebuild_instead_of_being_cancelled()
+{
+    use hookpost::Roles;
+    use hookpost_core::task::{AttemptTask, Task};
+    use hookpost_tests::receiver::Answer;
+    use hookpost_tests::{wait_until, Receiver};
+    use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
+    use std::time::Duration;
+    const WAIT: Duration = Duration::from_secs(30);
+
+    let server = RedisServer::start(true);
+    // No scheduler: nothing drives the retry set or rebuilds Redis until the test says.
+    let mut app = TestApp::spawn(TestOptions {
+        redis_url: Some(server.url()),
+        roles: Roles::INGEST,
+        ..TestOptions::default()
+    })
+    .await;
+    let first_worker = app.start_more(Roles::WORKER, None).await;
+    let key = app.tenant("acme").await;
+    let rx = Receiver::start().await;
+    rx.answer_next(&[Answer::Status(500)]);
+    let hook = app.hook(&key, &rx.url, &["*"]).await;
+    let hook_id = hook["id"].as_str().unwrap();
+    let event = serde_json::json!({"id": "e1", "type": "ticket.created", "data": {"n": 1}});
+    assert_eq!(app.post_event(&key, &event).await.status(), 202);
+    let delivery_id = hookpost_core::delivery::delivery_id("acme", "e1", hook_id);
+    app.wait_for_status("acme", &delivery_id, "retrying").await;
+
+    // Another worker, which has not seen the tenant, takes over; then Redis loses
+    // everything, with the retry's task already in the deliveries queue.
+    app.others.remove(first_worker).stop().await;
+    app.start_more(Roles::WORKER, None).await;
+    flush_all(&server).await;
+    let task = Task::Attempt(AttemptTask {
+        tenant: "acme".into(),
+        event_id: "e1".into(),
+        hook_id: hook_id.into(),
+        delivery_id: delivery_id.clone(),
+        attempt: 2,
+        resend: false,
+    });
+    let conn = hookpost_broker::connect(&app.config.amqp_url, "test-task", Duration::from_secs(5))
+        .await
+        .unwrap();
+    let ch = conn.create_channel().await.unwrap();
+    ch.confirm_select(ConfirmSelectOptions::default())
+        .await
+        .unwrap();
+    let confirm = ch
+        .basic_publish(
+            "".into(),
+            app.topology().deliveries_queue.as_str().into(),
+            BasicPublishOptions::default(),
+            task.to_json().as_bytes(),
+            lapin::BasicProperties::default().with_delivery_mode(2),
+        )
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    assert!(matches!(confirm, lapin::Confirmation::Ack(None)));
+    let _ = conn.close(200, "done".into()).await;
+
+    // The worker holds the task back while the keyspace is missing.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let logged = app
+        .db
+        .delivery("acme", &delivery_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        logged.status.as_str(),
+        "retrying",
+        "not cancelled on an empty Redis"
+    );
+    assert_eq!(rx.count(), 1);
+
+    // A scheduler (started as a deployment starts it, with no `admin init` before)
+    // rebuilds Redis from PostgreSQL: the held task is delivered.
+    let scheduler = hookpost::start(
+        app.config.clone(),
+        Roles::SCHEDULER,
+        None,
+        None,
+        Default::default(),
+    )
+    .await
+    .unwrap();
+    app.wait_for_status("acme", &delivery_id, "delivered").await;
+    wait_until("the retry's request", WAIT, || async {
+        !rx.delivered().is_empty()
+    })
+    .await;
+    scheduler.stop().await;
+    app.finish().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_volatile_redis_shut_down_without_saving_is_warned_about_and_rebuilt_losing_no_event() {
     use hookpost_tests::{wait_until, Receiver};

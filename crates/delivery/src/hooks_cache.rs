@@ -82,7 +82,10 @@ pub struct HooksCache {
 }
 
 impl HooksCache {
-    /// The tenant's hooks at `version` (or newer), reading Redis only when the cache is older.
+    /// The tenant's hooks at `version`, reading Redis only when the cache holds another
+    /// version. Any other, not only an older one: a Redis rebuilt from PostgreSQL counts
+    /// its hooks' versions from the start again, and a cache that took a higher version
+    /// for a newer one would keep the hooks of before for every change made since.
     pub async fn get(
         &self,
         store: &Store,
@@ -90,18 +93,24 @@ impl HooksCache {
         version: u64,
     ) -> hookpost_store::Result<Arc<Vec<ReadyHook>>> {
         if let Some((v, hooks)) = self.tenants.lock().expect("not poisoned").get(tenant) {
-            if *v >= version {
+            if *v == version {
                 return Ok(hooks.clone());
             }
         }
         let (v, hooks) = store.hooks_versioned(tenant).await?;
+        // Older than the version the caller just read: Redis lost its data in between
+        // (the hooks come back with the rebuild), so these are not the tenant's hooks.
+        if v < version {
+            return Err(hookpost_store::StoreError::Corrupt(format!(
+                "the hooks of tenant `{tenant}` went back from version {version} to {v}: \
+                 Redis lost its data"
+            )));
+        }
         let ready: Arc<Vec<ReadyHook>> =
             Arc::new(hooks.into_iter().filter_map(ReadyHook::new).collect());
-        let mut map = self.tenants.lock().expect("not poisoned");
-        let entry = map.entry(tenant.to_owned()).or_insert((0, ready.clone()));
-        if v >= entry.0 {
-            *entry = (v, ready.clone());
-        }
+        // A load that raced a newer one may put an older version here: the next caller
+        // at the newer one loads again.
+        (self.tenants.lock().expect("not poisoned")).insert(tenant.to_owned(), (v, ready.clone()));
         Ok(ready)
     }
 }

@@ -219,14 +219,21 @@ impl Worker {
     pub(crate) async fn prepare_retry(&self, task: &AttemptTask) -> Prepared {
         let made = Prepared::Settled;
         let t = task.tenant.as_str();
-        let (event, progress, version) = tokio::join!(
+        // A task comes whatever Redis holds: one taken while Redis is back empty would
+        // find no hook and cancel its delivery, or take an ordering turn the rebuild has
+        // not given back yet. It waits for the rebuild, as events do.
+        let (event, progress, version, marker) = tokio::join!(
             self.store.event(t, &task.event_id),
             self.store.delivery_progress(t, &task.delivery_id),
-            self.store.hooks_version(t)
+            self.store.hooks_version(t),
+            self.store.marker_present()
         );
-        let (event, progress, version) = match (event, progress, version) {
-            (Ok(e), Ok(p), Ok(v)) => (e, p, v),
-            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return made(e.into()),
+        let (event, progress, version) = match (event, progress, version, marker) {
+            (_, _, _, Ok(false)) => return made(Disposition::KeyspaceMissing),
+            (Ok(e), Ok(p), Ok(v), Ok(true)) => (e, p, v),
+            (Err(e), _, _, _) | (_, Err(e), _, _) | (_, _, Err(e), _) | (_, _, _, Err(e)) => {
+                return made(e.into())
+            }
         };
         // Redis let the payload and the hot state go once every delivery had ended
         // delivered: a resend reads them from the log (so does a task whose delivery
@@ -297,8 +304,13 @@ impl Worker {
                 };
                 self.attempt(ctx).await
             }
-            // Deleted or deactivated: scheduled attempts are dropped, not replayed.
-            None => Decided::Cancelled(delivery),
+            // Deleted or deactivated: scheduled attempts are dropped, not replayed. Unless
+            // Redis lost its data since the check above: then the hook may well be there.
+            None => match self.store.marker_present().await {
+                Ok(true) => Decided::Cancelled(delivery),
+                Ok(false) => return made(Disposition::KeyspaceMissing),
+                Err(e) => return made(e.into()),
+            },
         };
         Prepared::Decided(Box::new((event, decided)))
     }
