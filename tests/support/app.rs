@@ -482,11 +482,9 @@ async fn start(config: &Config, roles: Roles) -> Running {
     hookpost::migrate(config)
         .await
         .expect("the test's database");
-    hookpost::store(config)
-        .unwrap()
-        .init_marker()
+    hookpost::init_keyspace(config)
         .await
-        .unwrap();
+        .expect("the test's keyspace");
     let http = if roles.ingest {
         Some(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap())
     } else {

@@ -134,6 +134,15 @@ async fn migrate_with(
     Ok(migrated)
 }
 
+/// Sets the keyspace up (`hookpost admin init`, after [`migrate`]): puts back what
+/// PostgreSQL holds, then writes the marker; `false` when the marker was there (or another
+/// process is writing it) and nothing was done.
+pub async fn init_keyspace(config: &Config) -> Result<bool, hookpost_db::DbError> {
+    let (store, db) = (store(config)?, db(config, None)?);
+    let metrics = Metrics::new();
+    hookpost_db::rebuild::rebuild_and_mark(&db, &store, &metrics.redis_rebuilds).await
+}
+
 /// Re-seals every hook of every tenant under the current `HOOKPOST_SECRET_KEY` key
 /// (`hookpost admin rotate-secret-key`): safe to run while hookpost runs, and again.
 pub async fn rotate_secret_key(

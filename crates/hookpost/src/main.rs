@@ -245,10 +245,7 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             command: AdminCommand::Init { force: _ },
         } => {
             migrate(&config).await?;
-            let store = hookpost::store(&config)?;
-            let db = hookpost::db(&config, None)?;
-            let metrics = hookpost_ops::Metrics::new();
-            match hookpost_db::rebuild::rebuild_and_mark(&db, &store, &metrics.redis_rebuilds).await? {
+            match hookpost::init_keyspace(&config).await? {
                 true => println!("keyspace marker written (what PostgreSQL holds was put back)"),
                 false => println!("keyspace marker already present (or another process is writing it); nothing to do"),
             }
