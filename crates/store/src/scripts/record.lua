@@ -59,8 +59,10 @@ end
 if failed then
   redis.call('EXPIRE', KEYS[2], ttl)
 end
-if ARGV[1] ~= '0' then
-  redis.call('HSET', KEYS[1], 'state', 'done')
+-- A mark on an event hash that was not there (Redis lost its data while the event was
+-- being processed) makes a new key: it expires with the retention like the claim's.
+if ARGV[1] ~= '0' and redis.call('HSET', KEYS[1], 'state', 'done') == 1 then
+  redis.call('EXPIRE', KEYS[1], ttl)
 end
 -- Every delivery ended delivered or cancelled: a resend reads the event from
 -- PostgreSQL; the state alone still tells a duplicate apart.

@@ -160,6 +160,27 @@ async fn mark_done_marks_the_event_done() {
     assert_eq!(state, "done");
 }
 
+/// Redis lost its data while the event was processed: the mark makes the event's hash
+/// anew, and it expires with the retention rather than staying for ever.
+#[tokio::test]
+async fn a_done_mark_on_an_event_redis_lost_expires_with_the_retention() {
+    let s = store();
+    let key = s.keys().event("acme", "e1");
+    let done = attempt(1, true);
+    let r = [rec("d1", "h1", Status::Delivered, Some(&done))];
+    s.record("acme", "e1", &r, EventMark::DoneAndSlim, SPAN)
+        .await
+        .unwrap();
+    let state: String = redis::AsyncCommands::hget(&mut s.conn(), &key, "state")
+        .await
+        .unwrap();
+    assert_eq!(state, "done");
+    let ttl: i64 = redis::AsyncCommands::ttl(&mut s.conn(), &key)
+        .await
+        .unwrap();
+    assert!(ttl > 0, "the new mark expires: {ttl}");
+}
+
 #[tokio::test]
 async fn an_event_whose_deliveries_all_ended_delivered_keeps_only_its_done_mark() {
     let s = store();
