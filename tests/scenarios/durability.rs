@@ -231,7 +231,6 @@ async fn a_retry_taken_while_redis_is_back_empty_waits_for_the_rebuild_instead_o
     use hookpost_core::task::{AttemptTask, Task};
     use hookpost_tests::receiver::Answer;
     use hookpost_tests::{wait_until, Receiver};
-    use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
     use std::time::Duration;
     const WAIT: Duration = Duration::from_secs(30);
 
@@ -267,27 +266,8 @@ async fn a_retry_taken_while_redis_is_back_empty_waits_for_the_rebuild_instead_o
         attempt: 2,
         resend: false,
     });
-    let conn = hookpost_broker::connect(&app.config.amqp_url, "test-task", Duration::from_secs(5))
-        .await
-        .unwrap();
-    let ch = conn.create_channel().await.unwrap();
-    ch.confirm_select(ConfirmSelectOptions::default())
-        .await
-        .unwrap();
-    let confirm = ch
-        .basic_publish(
-            "".into(),
-            app.topology().deliveries_queue.as_str().into(),
-            BasicPublishOptions::default(),
-            task.to_json().as_bytes(),
-            lapin::BasicProperties::default().with_delivery_mode(2),
-        )
-        .await
-        .unwrap()
-        .await
-        .unwrap();
-    assert!(matches!(confirm, lapin::Confirmation::Ack(None)));
-    let _ = conn.close(200, "done".into()).await;
+    let queue = app.topology().deliveries_queue;
+    app.publish_to("", &queue, task.to_json().as_bytes()).await;
 
     // The worker holds the task back while the keyspace is missing.
     tokio::time::sleep(Duration::from_secs(2)).await;

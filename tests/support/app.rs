@@ -288,6 +288,13 @@ impl TestApp {
     /// confirms, mandatory, and again while RabbitMQ says no queue took it (bindings
     /// declared a moment ago may not route yet).
     pub async fn publish_raw(&self, routing_key: &str, body: &[u8]) {
+        self.publish_to(&self.topology().exchange, routing_key, body)
+            .await;
+    }
+
+    /// [`TestApp::publish_raw`] to any exchange: `""` and a queue's name put a message
+    /// straight into that queue (a task in the deliveries queue, say).
+    pub async fn publish_to(&self, exchange: &str, routing_key: &str, body: &[u8]) {
         let conn = hookpost_broker::connect(&amqp_url(), "test-producer", Duration::from_secs(5))
             .await
             .unwrap();
@@ -298,7 +305,7 @@ impl TestApp {
         for _ in 0..100 {
             let confirm = ch
                 .basic_publish(
-                    self.topology().exchange.as_str().into(),
+                    exchange.into(),
                     routing_key.into(),
                     BasicPublishOptions {
                         mandatory: true,

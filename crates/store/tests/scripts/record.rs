@@ -131,6 +131,13 @@ async fn a_late_pending_never_undoes_delivered_and_an_older_attempt_never_lowers
     assert_eq!(progress(&s, "d1").await, (Status::Failed, 2));
 }
 
+/// The `state` field of the event hash at `key`.
+async fn event_state(s: &Store, key: &str) -> String {
+    redis::AsyncCommands::hget(&mut s.conn(), key, "state")
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn mark_done_marks_the_event_done() {
     let s = store();
@@ -147,16 +154,12 @@ async fn mark_done_marks_the_event_done() {
     )
     .await
     .unwrap();
-    let state: String = redis::AsyncCommands::hget(&mut s.conn(), &key, "state")
-        .await
-        .unwrap();
+    let state = event_state(&s, &key).await;
     assert_eq!(state, "processing");
     s.record("acme", "e1", &[], EventMark::Done, SPAN)
         .await
         .unwrap();
-    let state: String = redis::AsyncCommands::hget(&mut s.conn(), &key, "state")
-        .await
-        .unwrap();
+    let state = event_state(&s, &key).await;
     assert_eq!(state, "done");
 }
 
@@ -171,9 +174,7 @@ async fn a_done_mark_on_an_event_redis_lost_expires_with_the_retention() {
     s.record("acme", "e1", &r, EventMark::DoneAndSlim, SPAN)
         .await
         .unwrap();
-    let state: String = redis::AsyncCommands::hget(&mut s.conn(), &key, "state")
-        .await
-        .unwrap();
+    let state = event_state(&s, &key).await;
     assert_eq!(state, "done");
     let ttl: i64 = redis::AsyncCommands::ttl(&mut s.conn(), &key)
         .await
