@@ -256,7 +256,7 @@ async fn a_retry_taken_while_redis_is_back_empty_waits_for_the_rebuild_instead_o
     // Another worker, which has not seen the tenant, takes over; then Redis loses
     // everything, with the retry's task already in the deliveries queue.
     app.others.remove(first_worker).stop().await;
-    app.start_more(Roles::WORKER, None).await;
+    let worker = app.start_more(Roles::WORKER, None).await;
     flush_all(&server).await;
     let task = Task::Attempt(AttemptTask {
         tenant: "acme".into(),
@@ -269,8 +269,16 @@ async fn a_retry_taken_while_redis_is_back_empty_waits_for_the_rebuild_instead_o
     let queue = app.topology().deliveries_queue;
     app.publish_to("", &queue, task.to_json().as_bytes()).await;
 
-    // The worker holds the task back while the keyspace is missing.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // The worker takes the task, finds the keyspace missing, puts the task back and
+    // stops consuming (not ready) until the rebuild.
+    wait_until("the worker waiting for the keyspace", WAIT, || async {
+        let readiness = &app.others[worker].readiness;
+        readiness
+            .problems()
+            .iter()
+            .any(|(check, _)| check == "worker.keyspace")
+    })
+    .await;
     let logged = app
         .db
         .delivery("acme", &delivery_id)
