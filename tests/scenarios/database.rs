@@ -370,10 +370,7 @@ async fn redis_flushed_under_load_keeps_each_ordering_key_in_order_and_a_blocked
         (0, 0)
     );
 
-    let () = redis::cmd("FLUSHALL")
-        .query_async(&mut app.store.conn())
-        .await
-        .unwrap();
+    redis.flush_all().await;
     for n in 4..6 {
         post(n).await;
     }

@@ -161,14 +161,6 @@ async fn a_redis_back_empty_is_rebuilt_from_postgres_by_the_scheduler_and_loses_
     app.finish().await;
 }
 
-/// Empties the test's own Redis, as a server back without its data would be.
-async fn flush_all(server: &RedisServer) {
-    let client = redis::Client::open(server.url()).unwrap();
-    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-    let answer: String = redis::cmd("FLUSHALL").query_async(&mut conn).await.unwrap();
-    assert_eq!(answer, "OK");
-}
-
 /// A worker that knew a tenant's hooks before Redis came back empty: the rebuild counts
 /// the hooks' versions from the start again, and every change made after it still
 /// reaches the worker (a cache that took a higher version for a newer one would keep the
@@ -201,7 +193,7 @@ async fn a_worker_that_knew_the_hooks_before_redis_came_back_empty_sees_every_ch
     assert_eq!(app.post_event(&key, &event(1)).await.status(), 202);
     wait_until("the first event", WAIT, || async { old_rx.count() == 1 }).await;
 
-    flush_all(&server).await;
+    server.flush_all().await;
     wait_until("Redis rebuilt", WAIT, || async {
         app.metric("hookpost_redis_rebuilds_total").await == 1.0
             && app.readyz().await["ready"] == true
@@ -257,7 +249,7 @@ async fn a_retry_taken_while_redis_is_back_empty_waits_for_the_rebuild_instead_o
     // everything, with the retry's task already in the deliveries queue.
     app.others.remove(first_worker).stop().await;
     let worker = app.start_more(Roles::WORKER, None).await;
-    flush_all(&server).await;
+    server.flush_all().await;
     let task = Task::Attempt(AttemptTask {
         tenant: "acme".into(),
         event_id: "e1".into(),

@@ -31,6 +31,14 @@ impl RedisServer {
         format!("redis://127.0.0.1:{}/", self.port)
     }
 
+    /// Empties it while it runs (`FLUSHALL`), as a server back without its data would be.
+    pub async fn flush_all(&self) {
+        let client = redis::Client::open(self.url()).unwrap();
+        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+        let answer: String = redis::cmd("FLUSHALL").query_async(&mut conn).await.unwrap();
+        assert_eq!(answer, "OK");
+    }
+
     /// SIGKILLs the server (no chance to save anything) and starts it again on the same
     /// port and directory, from whatever it had written.
     pub fn kill_and_restart(&mut self) {

@@ -18,6 +18,18 @@ pub enum Disposition {
     KeyspaceMissing,
 }
 
+impl Disposition {
+    /// What the keyspace marker check makes of a message: `None` when the marker is
+    /// there and the message may go on.
+    pub fn unless_keyspace(marker: hookpost_store::Result<bool>) -> Option<Disposition> {
+        match marker {
+            Ok(true) => None,
+            Ok(false) => Some(Disposition::KeyspaceMissing),
+            Err(e) => Some(e.into()),
+        }
+    }
+}
+
 /// Why a message goes back to its queue.
 #[derive(Debug, thiserror::Error)]
 pub enum Requeue {

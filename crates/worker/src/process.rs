@@ -73,10 +73,8 @@ impl Worker {
             self.store.claim_event(&event, lease, now),
             self.store.marker_present()
         );
-        match marker {
-            Ok(true) => {}
-            Ok(false) => return Disposition::KeyspaceMissing,
-            Err(e) => return e.into(),
+        if let Some(missing) = Disposition::unless_keyspace(marker) {
+            return missing;
         }
         let (claim, version) = match claim {
             Ok(c) => c,
@@ -228,12 +226,12 @@ impl Worker {
             self.store.hooks_version(t),
             self.store.marker_present()
         );
-        let (event, progress, version) = match (event, progress, version, marker) {
-            (_, _, _, Ok(false)) => return made(Disposition::KeyspaceMissing),
-            (Ok(e), Ok(p), Ok(v), Ok(true)) => (e, p, v),
-            (Err(e), _, _, _) | (_, Err(e), _, _) | (_, _, Err(e), _) | (_, _, _, Err(e)) => {
-                return made(e.into())
-            }
+        if let Some(missing) = Disposition::unless_keyspace(marker) {
+            return made(missing);
+        }
+        let (event, progress, version) = match (event, progress, version) {
+            (Ok(e), Ok(p), Ok(v)) => (e, p, v),
+            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return made(e.into()),
         };
         // Redis let the payload and the hot state go once every delivery had ended
         // delivered: a resend reads them from the log (so does a task whose delivery
@@ -306,10 +304,9 @@ impl Worker {
             }
             // Deleted or deactivated: scheduled attempts are dropped, not replayed. Unless
             // Redis lost its data since the check above: then the hook may well be there.
-            None => match self.store.marker_present().await {
-                Ok(true) => Decided::Cancelled(delivery),
-                Ok(false) => return made(Disposition::KeyspaceMissing),
-                Err(e) => return made(e.into()),
+            None => match Disposition::unless_keyspace(self.store.marker_present().await) {
+                None => Decided::Cancelled(delivery),
+                Some(missing) => return made(missing),
             },
         };
         Prepared::Decided(Box::new((event, decided)))
