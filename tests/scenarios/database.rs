@@ -284,6 +284,72 @@ async fn redis_back_empty_gives_a_slow_hooks_backlog_back_from_postgres() {
     app.finish().await;
 }
 
+/// Redis loses its data while a worker's log write waits (the test holds a lock that
+/// stops PostgreSQL's writes to the deliveries), after the first attempt failed: the
+/// rebuild reads a log without the delivery, so its retry must be stored after the log
+/// write, in the rebuilt Redis. Stored before it (as it once was), the retry went with
+/// the flush: the log said `retrying` and nothing would ever retry it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_emptied_while_a_log_write_waits_loses_no_retry() {
+    let redis = RedisServer::start(true);
+    let (app, key, rx, hook_id) = app_with(TestOptions {
+        redis_url: Some(redis.url()),
+        retry: "3s",
+        ..TestOptions::default()
+    })
+    .await;
+    rx.answer_next(&[Answer::Status(500)]);
+    // The log's days are made: no partition upkeep waits behind the test's lock (and the
+    // rebuild's reads behind it).
+    hookpost_db::partitions::upkeep(&app.db).await.unwrap();
+    let (pg, conn) = tokio_postgres::connect(&app.config.database_url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    // Reads go on (the rebuild's); inserts and updates wait.
+    pg.batch_execute("BEGIN; LOCK TABLE deliveries IN SHARE MODE")
+        .await
+        .unwrap();
+
+    let event = json!({"id": "evt_0", "type": "ticket.created", "data": {"n": 0}});
+    assert_eq!(app.post_event(&key, &event).await.status(), 202);
+    let waiting_writes = || async {
+        let row = pg
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                &[],
+            )
+            .await
+            .unwrap();
+        row.get::<_, i64>(0) > 0
+    };
+    wait_until(
+        "the worker's log write waits for the lock",
+        Duration::from_secs(30),
+        waiting_writes,
+    )
+    .await;
+    assert_eq!(rx.count(), 1, "the first attempt was made");
+
+    redis.flush_all().await;
+    wait_until("Redis rebuilt", Duration::from_secs(30), || async {
+        app.metric("hookpost_redis_rebuilds_total").await == 1.0
+    })
+    .await;
+    pg.batch_execute("COMMIT").await.unwrap();
+
+    let id = delivery_id("acme", "evt_0", &hook_id);
+    wait_until("the retry", Duration::from_secs(30), || async {
+        rx.delivered().len() == 1
+    })
+    .await;
+    app.wait_for_status("acme", &id, "delivered").await;
+    let d = app.db.delivery("acme", &id).await.unwrap().unwrap();
+    assert_eq!(d.attempts.len(), 2, "{:?}", d.attempts);
+    app.finish().await;
+}
+
 /// Redis emptied (FLUSHALL) while hookpost runs, with an ordered key held by a delivery
 /// waiting for its retry and others waiting behind it, and another ordered hook's key
 /// blocked by a failed delivery: the scheduler rebuilds from PostgreSQL and counts it;

@@ -42,7 +42,7 @@ pub(crate) enum Decided {
 }
 
 impl Decided {
-    /// The task to store before anything else.
+    /// The task to store once its record is in the log.
     pub fn due(&self) -> Option<&Due> {
         match self {
             Decided::Attempted { retry, .. } => retry.as_ref(),
@@ -51,7 +51,7 @@ impl Decided {
         }
     }
 
-    /// Its log record, written once its task is stored.
+    /// Its log record, written before its task is stored.
     pub fn record<'a>(&'a self, kind: &'a str) -> Option<Record<'a>> {
         let (d, status, next_at, attempt, blocking) = match self {
             Decided::Attempted {

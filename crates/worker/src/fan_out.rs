@@ -7,13 +7,11 @@ use hookpost_core::delivery::delivery_id;
 use hookpost_core::filter::Payload;
 use hookpost_core::labels::{DeferReason, Role};
 use hookpost_store::backlog;
-use hookpost_store::retries::Due;
 use tracing::warn;
 
-use crate::context::{attempt_task, AttemptCtx, DeliveryRef, EventParts};
+use crate::context::{AttemptCtx, DeliveryRef, EventParts};
 use crate::decided::Decided;
 use crate::disposition::{Disposition, EarlyAck};
-use crate::persist::persist;
 use crate::record::{by_index, Waiting};
 use crate::Worker;
 use hookpost_delivery::ReadyHook;
@@ -118,10 +116,10 @@ impl Worker {
 
     /// Makes the first attempts' outcomes durable once those `running` still are done,
     /// or, when none of them is ordered, acks the message without waiting for them:
-    /// each gets a safety-net retry for when its outcome would be overdue, the rest is
-    /// recorded and the message acked, and their outcomes follow. So slow attempts hold
-    /// neither the message nor, behind it, the acks of the messages after it. `parked`
-    /// deliveries go with the first write.
+    /// the rest is recorded, each of them `pending` with a safety-net retry for when its
+    /// outcome would be overdue, the message is acked, and their outcomes follow. So slow
+    /// attempts hold neither the message nor, behind it, the acks of the messages after
+    /// it. `parked` deliveries go with the first write.
     async fn release_slow(
         &self,
         ev: &EventParts<'_>,
@@ -147,16 +145,8 @@ impl Worker {
         }
         let overdue = hookpost_core::now_ms()
             + (self.config.request_timeout + SAFETY_NET_MARGIN).as_millis() as i64;
-        let nets: Vec<Due> = waiting_for
-            .iter()
-            .map(|(hook, id)| attempt_task(ev, &hook.hook.id, id, 1, overdue))
-            .collect();
-        if let Err(e) = persist(&self.metrics, || self.store.schedule(&nets)).await {
-            decided.extend(running.collect::<Vec<_>>().await);
-            warn!(error = %e, "could not store a slow attempt's safety net; the message waits for it");
-            return self.make_durable(ev, by_index(decided), parked, true).await;
-        }
-        // The log shows them pending until their outcomes follow.
+        // The log shows them pending until their outcomes follow; each gets its safety
+        // net with that write.
         let mut waiting = parked.to_vec();
         waiting.extend(waiting_for.iter().map(|(hook, _)| Waiting {
             hook_id: &hook.hook.id,

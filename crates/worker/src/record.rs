@@ -1,5 +1,9 @@
 //! The write-then-ack order: [`Worker::make_durable`] stores an outcome and returns the
 //! store's proof, [`hookpost_store::Durable`], which is the only thing the settler acks for.
+//! The log (PostgreSQL) is written before anything in Redis that drives a delivery on (a
+//! retry, a safety net, a backlog entry): a Redis that loses its data between the two
+//! finds the delivery in the log when it is rebuilt, and one that loses it before the
+//! log write gets the task written after it.
 
 use hookpost_core::delivery::delivery_id;
 use hookpost_store::log::{EventMark, Record, Recorded, Status};
@@ -7,7 +11,7 @@ use hookpost_store::retries::Due;
 use tracing::warn;
 
 use crate::backlog::Push;
-use crate::context::EventParts;
+use crate::context::{attempt_task, EventParts};
 use crate::decided::Decided;
 use crate::disposition::{Disposition, Requeue};
 use crate::persist::persist;
@@ -23,7 +27,8 @@ pub(crate) struct Waiting<'a> {
     pub at_ms: i64,
     /// The body's hook snapshot, which its attempt sends.
     pub hook_json: &'a str,
-    /// Its backlog entry, to push; `None` for a safety net (stored already).
+    /// Its backlog entry, to push; `None` for a slow first attempt's safety net, the
+    /// task of that attempt again at `at_ms`.
     pub backlog: Option<&'a str>,
 }
 
@@ -34,6 +39,11 @@ impl<'a> Waiting<'a> {
             entry: self.backlog?,
             at_ms: self.at_ms,
         })
+    }
+
+    fn net(&self, ev: &EventParts<'_>, delivery_id: &str) -> Option<Due> {
+        let net = attempt_task(ev, self.hook_id, delivery_id, 1, self.at_ms);
+        self.backlog.is_none().then_some(net)
     }
 
     fn record(&self, delivery_id: &'a str, kind: &'a str) -> Record<'a> {
@@ -51,10 +61,10 @@ impl<'a> Waiting<'a> {
 }
 
 impl Worker {
-    /// Retries first, then the backlog pushes (of `waiting` and `decided`), then the log
-    /// (which says "retrying" only once the retry is stored, and `pending` for what
-    /// waits); `Ack` with the log write's proof. `event_done` marks the event processed
-    /// with the log write, and lets Redis drop its payload when every delivery ended
+    /// The log first (PostgreSQL: the outcomes, `retrying` with the next attempt's time,
+    /// `pending` for what waits), then Redis (the retries and safety nets, the backlog
+    /// pushes, the hot state); `Ack` with the last write's proof. `event_done` marks the
+    /// event processed, and lets Redis drop its payload when every delivery ended
     /// delivered (or cancelled) and none waits.
     pub(crate) async fn make_durable(
         &self,
@@ -63,11 +73,6 @@ impl Worker {
         waiting: &[Waiting<'_>],
         event_done: bool,
     ) -> Disposition {
-        let due: Vec<Due> = decided.iter().filter_map(|d| d.due().cloned()).collect();
-        if let Err(e) = persist(&self.metrics, || self.store.schedule(&due)).await {
-            return e.into();
-        }
-        self.metrics.retries_scheduled.inc_by(due.len() as u64);
         let records: Vec<Record<'_>> = decided.iter().filter_map(|d| d.record(ev.kind)).collect();
         let mut waiting = waiting.to_vec();
         waiting.extend(decided.iter().filter_map(Decided::waiting));
@@ -79,7 +84,7 @@ impl Worker {
             true => EventMark::Done,
         };
         let Recorded { durable, failing } =
-            match self.record_with_backlog(ev, &records, &waiting, mark).await {
+            match self.record(ev, &decided, &records, &waiting, mark).await {
                 Ok(recorded) => recorded,
                 Err(why) => return why.into(),
             };
@@ -97,21 +102,19 @@ impl Worker {
         Disposition::Ack(durable)
     }
 
-    /// Puts an event's slow hooks' deliveries in their backlogs, then records its
-    /// outcomes: in the log (PostgreSQL, with the event itself on its first sight, and
-    /// each backlogged delivery `pending` until its drain), then in the hot state
-    /// (Redis). A backlog this worker has not seen armed gets its drain scheduled first.
-    async fn record_with_backlog(
+    /// Records an event's outcomes in the log (PostgreSQL, with the event itself on its
+    /// first sight, and each waiting delivery `pending` until its attempt), then stores
+    /// in Redis what drives them on: the retries and safety nets, the slow hooks' backlog
+    /// pushes (a backlog this worker has not seen armed gets its drain scheduled first),
+    /// and the hot state.
+    async fn record(
         &self,
         ev: &EventParts<'_>,
+        decided: &[Decided],
         records: &[Record<'_>],
         waiting: &[Waiting<'_>],
         mark: EventMark,
     ) -> Result<Recorded, Requeue> {
-        let pushes: Vec<Push<'_>> = waiting.iter().filter_map(Waiting::push).collect();
-        if !pushes.is_empty() {
-            self.backlogs.push(ev.tenant, &pushes).await?;
-        }
         let event = (mark != EventMark::Keep).then(|| hookpost_db::EventRow {
             id: ev.id.to_owned(),
             kind: ev.kind.to_owned(),
@@ -141,6 +144,18 @@ impl Worker {
             &logged,
         ));
         persist(&self.metrics, || self.db.write(batch.clone())).await?;
+        let retries = decided.iter().filter_map(|d| d.due().cloned());
+        let nets = waiting.iter().zip(&ids).filter_map(|(w, id)| w.net(ev, id));
+        let due: Vec<Due> = retries.chain(nets).collect();
+        if !due.is_empty() {
+            persist(&self.metrics, || self.store.schedule(&due)).await?;
+            let retries = decided.iter().filter(|d| d.due().is_some()).count();
+            self.metrics.retries_scheduled.inc_by(retries as u64);
+        }
+        let pushes: Vec<Push<'_>> = waiting.iter().filter_map(Waiting::push).collect();
+        if !pushes.is_empty() {
+            self.backlogs.push(ev.tenant, &pushes).await?;
+        }
         let span = self.config.disable_after.as_millis() as i64;
         let record = || self.store.record(ev.tenant, ev.id, records, mark, span);
         Ok(persist(&self.metrics, record).await?)
