@@ -404,9 +404,9 @@ async fn redis_flushed_under_load_keeps_each_ordering_key_in_order_and_a_blocked
     };
     let first =
         |hook: &serde_json::Value| delivery_id("acme", "evt_0", hook["id"].as_str().unwrap());
-    // One at a time, each in the log before the next is sent: the rebuild lines a key up
-    // by when a worker first took each event, and two taken in the same millisecond are
-    // a tie it cannot break (see the README's "Redis back empty").
+    // One at a time, each in the log before the next is sent: the rebuild lines a key's
+    // waiting deliveries up by when a worker first took each event, and two taken in the
+    // same millisecond are a tie it cannot break (see the README's "Redis back empty").
     for n in 0..4 {
         post(n).await;
         let id = delivery_id("acme", &format!("evt_{n}"), held["id"].as_str().unwrap());
@@ -435,6 +435,23 @@ async fn redis_flushed_under_load_keeps_each_ordering_key_in_order_and_a_blocked
         (retries.delivered().len(), blocks.delivered().len()),
         (0, 0)
     );
+    // The tie CI once met: a worker took `evt_0` and `evt_1` in the same millisecond, and
+    // `evt_1`'s deliveries (recorded waiting, at once) were logged before `evt_0`'s
+    // (recorded after their attempts). Only the attempted one can be its key's first.
+    let (pg, conn) = tokio_postgres::connect(&app.config.database_url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    pg.batch_execute(
+        "UPDATE events SET event_at = (SELECT event_at FROM events WHERE id = 'evt_0') \
+           WHERE tenant_id = 'acme' AND id = 'evt_1';
+         UPDATE deliveries SET event_at = (SELECT event_at FROM events WHERE id = 'evt_0'),
+           created_at = (SELECT min(created_at) FROM deliveries WHERE event_id = 'evt_0')
+             - interval '1 millisecond' \
+           WHERE tenant_id = 'acme' AND event_id = 'evt_1';",
+    )
+    .await
+    .unwrap();
 
     redis.flush_all().await;
     for n in 4..6 {

@@ -139,7 +139,8 @@ impl Db {
 impl Db {
     /// Puts ordered hooks' keys back: every delivery of theirs not ended (`pending`,
     /// `retrying`, or failed and blocking its key) registered on its key in the order
-    /// their events were received, a blocking one holding its key, and each key's first
+    /// their events were received (an attempted one first), a blocking one holding its
+    /// key, and each key's first
     /// delivery sent for at once when it waits for its turn (a duplicate of that task
     /// finds it busy or ended). How
     /// many deliveries. Registrations that only Redis held, of events still on their way
@@ -166,6 +167,8 @@ impl Db {
             }
             let hook_ids: Vec<&str> = ordered.keys().map(String::as_str).collect();
             // The status literals let the planner use the index of deliveries not delivered.
+            // A key's attempted delivery goes first: only its first is ever attempted, and
+            // its event may tie on time with the next one's (taken in the same ms).
             let rows = client
                 .query(
                     "SELECT d.id, d.event_id, d.hook_id, d.status, e.data
@@ -173,7 +176,7 @@ impl Db {
                        ON e.tenant_id = d.tenant_id AND e.id = d.event_id AND e.event_at = d.event_at
                      WHERE d.tenant_id = $1 AND d.hook_id = ANY($2)
                        AND (d.status IN ('pending', 'retrying') OR (d.status = 'failed' AND d.blocking))
-                     ORDER BY d.event_at, d.created_at, d.id",
+                     ORDER BY d.attempts = 0, d.event_at, d.created_at, d.id",
                     &[&tenant, &hook_ids],
                 )
                 .await?;
