@@ -3,6 +3,7 @@
 //! log's truth is in PostgreSQL (hookpost-db); these keys expire after the retention.
 
 use hookpost_core::outcome::Attempt;
+use redis::AsyncCommands;
 use serde::Serialize;
 
 use crate::durable::Durable;
@@ -121,21 +122,30 @@ pub enum EventMark {
     DoneAndSlim,
 }
 
+/// The fields of a claimed event that only its processing reads: a delivered event's
+/// hash lets them go and keeps its `state`.
+const EVENT_PAYLOAD: [&str; 6] = [
+    "data",
+    "traceparent",
+    "lease",
+    "type",
+    "received_at",
+    "occurred_at",
+];
+
 impl EventMark {
     fn arg(self) -> &'static str {
         match self {
             EventMark::Keep => "0",
-            EventMark::Done => "1",
-            EventMark::DoneAndSlim => "2",
+            EventMark::Done | EventMark::DoneAndSlim => "1",
         }
     }
 }
 
 impl Store {
     /// Records deliveries of one event, atomically, and marks the event as `mark` says.
-    /// Call only after everything these records promise is durable (a `retrying` record
-    /// after its retry was stored, the event done after its slow hooks' deliveries were
-    /// put in their backlogs).
+    /// Call only after everything these records promise is durable (their log records,
+    /// and the retries and backlog entries they wait for).
     pub async fn record(
         &self,
         tenant: &str,
@@ -144,19 +154,20 @@ impl Store {
         mark: EventMark,
         failing_span_ms: i64,
     ) -> Result<Recorded> {
+        if mark == EventMark::DoneAndSlim {
+            return self.record_delivered(tenant, event_id, records).await;
+        }
         let mut inv = self.scripts.record.prepare_invoke();
         inv.key(self.keys.event(tenant, event_id))
             .key(self.keys.hook_failing(tenant));
         inv.arg(mark.arg())
             .arg(self.retention_secs)
             .arg(failing_span_ms);
-        // No hot state kept: the hook snapshots need not travel.
-        let slim = mark == EventMark::DoneAndSlim;
         for r in records {
             inv.key(self.keys.delivery(tenant, r.delivery_id));
             inv.arg(r.hook_id)
                 .arg(r.status.as_str())
-                .arg(if slim { "" } else { r.hook_json })
+                .arg(r.hook_json)
                 .arg(r.attempt.map(|a| a.attempt).unwrap_or(0))
                 .arg(if r.attempt.is_some_and(|a| a.delivered()) {
                     "1"
@@ -169,6 +180,47 @@ impl Store {
         Ok(Recorded {
             durable: Durable::written(),
             failing: failing.unwrap_or_default(),
+        })
+    }
+
+    /// The record of an event whose every delivery ended delivered (or cancelled) at its
+    /// first processing, the usual case: no hot state to write, so no script. Each
+    /// delivered attempt ends its hook's failing streak, and the event keeps only its
+    /// `done` mark (PostgreSQL has the payload, for a resend). Three commands in one
+    /// round trip, in this order on one connection, each idempotent: a claim between
+    /// them finds the event done, or still processing under its holder's lease.
+    async fn record_delivered(
+        &self,
+        tenant: &str,
+        event_id: &str,
+        records: &[Record<'_>],
+    ) -> Result<Recorded> {
+        let ekey = self.keys.event(tenant, event_id);
+        let delivered: Vec<&str> = records
+            .iter()
+            .filter(|r| r.attempt.is_some_and(|a| a.delivered()))
+            .map(|r| r.hook_id)
+            .collect();
+        let mut pipe = redis::pipe();
+        if !delivered.is_empty() {
+            pipe.hdel(self.keys.hook_failing(tenant), &delivered)
+                .ignore();
+        }
+        pipe.hset(&ekey, "state", "done")
+            .hdel(&ekey, &EVENT_PAYLOAD[..])
+            .ignore();
+        let (made,): (i64,) = pipe.query_async(&mut self.conn()).await?;
+        if made == 1 {
+            // Redis lost the event's claim while it was processed: the mark is a key of
+            // its own now, which expires with the retention as the claim's would.
+            let _: () = self
+                .conn()
+                .expire(&ekey, self.retention_secs as i64)
+                .await?;
+        }
+        Ok(Recorded {
+            durable: Durable::written(),
+            failing: Vec::new(),
         })
     }
 

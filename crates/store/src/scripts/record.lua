@@ -1,18 +1,15 @@
 -- Records the hot state of deliveries (what their next attempt, ordering and take-overs
--- read; the log itself is in PostgreSQL), and optionally marks their event done. When
--- every delivery of the event ended delivered (or cancelled) in this one record (mark 2,
--- a first processing, so no earlier record of them exists), none keeps a hot state:
--- only a resend reads them again, and it reads the log; the event's `done` mark tells a
--- duplicate, and an ordering key, that they ended.
+-- read; the log itself is in PostgreSQL), and optionally marks their event done. (An
+-- event whose every delivery ended delivered at once keeps no hot state: its record is
+-- three plain commands, `Store::record_delivered`.)
 -- Everything here is one tenant's (one slot), so it is atomic. Every step is idempotent,
 -- so a write retried after a lost answer changes nothing the first did not.
 -- KEYS: event hash, hook failing hash, then per delivery: delivery hash
--- ARGV: mark (0: none, 1: done, 2: done and its payload let go), ttl_s, failing_span_ms,
---       then per delivery: hook id, status, the body's hook object ('' with mark 2),
+-- ARGV: mark (0: none, 1: done), ttl_s, failing_span_ms,
+--       then per delivery: hook id, status, the body's hook object,
 --       attempt number (0: none), 1 when that attempt delivered
 -- Returns the ids of hooks whose attempts have all failed for longer than the span.
 -- Times are Redis's clock, read only when a failure needs it.
-local slim = ARGV[1] == '2'
 local ttl = ARGV[2]
 local span = tonumber(ARGV[3])
 local failing_too_long = {}
@@ -29,18 +26,16 @@ for i = 1, #KEYS - 2 do
   local dkey, a = KEYS[2 + i], 3 + 5 * (i - 1)
   local hook_id, status, hook = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
   local attempt_no = tonumber(ARGV[a + 4])
-  if not slim then
-    local seen = redis.call('HMGET', dkey, 'status', 'attempts')
-    -- A delivery seen waiting for its turn may have been handed its turn and delivered
-    -- meanwhile by another handler: waiting does not undo that. The attempt count never
-    -- goes back.
-    if status == 'pending' and seen[1] == 'delivered' then
-      status = 'delivered'
-    end
-    redis.call('HSET', dkey, 'status', status, 'hook', hook,
-      'attempts', math.max(tonumber(seen[2] or '0'), attempt_no))
-    redis.call('EXPIRE', dkey, ttl)
+  local seen = redis.call('HMGET', dkey, 'status', 'attempts')
+  -- A delivery seen waiting for its turn may have been handed its turn and delivered
+  -- meanwhile by another handler: waiting does not undo that. The attempt count never
+  -- goes back.
+  if status == 'pending' and seen[1] == 'delivered' then
+    status = 'delivered'
   end
+  redis.call('HSET', dkey, 'status', status, 'hook', hook,
+    'attempts', math.max(tonumber(seen[2] or '0'), attempt_no))
+  redis.call('EXPIRE', dkey, ttl)
   -- A hook's failing streak: cleared by a success, started by the first failure.
   if attempt_no > 0 then
     if ARGV[a + 5] == '1' then
@@ -63,11 +58,5 @@ end
 -- being processed) makes a new key: it expires with the retention like the claim's.
 if ARGV[1] ~= '0' and redis.call('HSET', KEYS[1], 'state', 'done') == 1 then
   redis.call('EXPIRE', KEYS[1], ttl)
-end
--- Every delivery ended delivered or cancelled: a resend reads the event from
--- PostgreSQL; the state alone still tells a duplicate apart.
-if slim then
-  redis.call('HDEL', KEYS[1], 'data', 'traceparent', 'lease', 'type', 'received_at',
-    'occurred_at')
 end
 return failing_too_long

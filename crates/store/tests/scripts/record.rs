@@ -264,3 +264,25 @@ async fn a_hook_failing_longer_than_the_span_is_reported_and_a_success_clears_it
     tokio::time::sleep(Duration::from_millis(5)).await;
     assert_eq!(streak(&s, "d6", &fail(6), 0).await, ["h1"]);
 }
+
+/// The record of an event delivered at once (three plain commands, no script) ends its
+/// hook's failing streak as the script does.
+#[tokio::test]
+async fn a_delivered_events_record_ends_its_hooks_failing_streak() {
+    let s = store();
+    assert!(
+        streak(&s, "d1", &attempt(1, false), 0).await.is_empty(),
+        "the first failure starts the streak"
+    );
+    let ok = attempt(1, true);
+    let r = [rec("d2", "h1", Status::Delivered, Some(&ok))];
+    s.record("acme", "e2", &r, EventMark::DoneAndSlim, SPAN)
+        .await
+        .unwrap();
+    // Redis's clock moves on by a millisecond at least.
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    assert!(
+        streak(&s, "d3", &attempt(2, false), 0).await.is_empty(),
+        "the success ended the streak: this failure starts a new one"
+    );
+}
