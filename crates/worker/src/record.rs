@@ -42,8 +42,8 @@ impl<'a> Waiting<'a> {
     }
 
     fn net(&self, ev: &EventParts<'_>, delivery_id: &str) -> Option<Due> {
-        let net = attempt_task(ev, self.hook_id, delivery_id, 1, self.at_ms);
-        self.backlog.is_none().then_some(net)
+        let net = || attempt_task(ev, self.hook_id, delivery_id, 1, self.at_ms);
+        self.backlog.is_none().then(net)
     }
 
     fn record(&self, delivery_id: &'a str, kind: &'a str) -> Record<'a> {
