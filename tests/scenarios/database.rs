@@ -302,10 +302,7 @@ async fn redis_emptied_while_a_log_write_waits_loses_no_retry() {
     // The log's days are made: no partition upkeep waits behind the test's lock (and the
     // rebuild's reads behind it).
     hookpost_db::partitions::upkeep(&app.db).await.unwrap();
-    let (pg, conn) = tokio_postgres::connect(&app.config.database_url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(conn);
+    let pg = hookpost_tests::postgres(&app.config.database_url).await;
     // Reads go on (the rebuild's); inserts and updates wait.
     pg.batch_execute("BEGIN; LOCK TABLE deliveries IN SHARE MODE")
         .await
@@ -438,10 +435,7 @@ async fn redis_flushed_under_load_keeps_each_ordering_key_in_order_and_a_blocked
     // The tie CI once met: a worker took `evt_0` and `evt_1` in the same millisecond, and
     // `evt_1`'s deliveries (recorded waiting, at once) were logged before `evt_0`'s
     // (recorded after their attempts). Only the attempted one can be its key's first.
-    let (pg, conn) = tokio_postgres::connect(&app.config.database_url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(conn);
+    let pg = hookpost_tests::postgres(&app.config.database_url).await;
     pg.batch_execute(
         "UPDATE events SET event_at = (SELECT event_at FROM events WHERE id = 'evt_0') \
            WHERE tenant_id = 'acme' AND id = 'evt_1';

@@ -140,11 +140,10 @@ impl Db {
     /// Puts ordered hooks' keys back: every delivery of theirs not ended (`pending`,
     /// `retrying`, or failed and blocking its key) registered on its key in the order
     /// their events were received (an attempted one first), a blocking one holding its
-    /// key, and each key's first
-    /// delivery sent for at once when it waits for its turn (a duplicate of that task
-    /// finds it busy or ended). How
-    /// many deliveries. Registrations that only Redis held, of events still on their way
-    /// in RabbitMQ, are made again as those events arrive, behind these.
+    /// key, and each key's first delivery sent for at once when it waits for its turn (a
+    /// duplicate of that task finds it busy or ended). How many deliveries.
+    /// Registrations that only Redis held, of events still on their way in RabbitMQ, are
+    /// made again as those events arrive, behind these.
     pub async fn rebuild_ordering(&self, store: &Store) -> Result<usize> {
         let client = self.client().await?;
         let mut done = 0;

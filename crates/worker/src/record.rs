@@ -144,12 +144,11 @@ impl Worker {
             &logged,
         ));
         persist(&self.metrics, || self.db.write(batch.clone())).await?;
-        let retries = decided.iter().filter_map(|d| d.due().cloned());
-        let nets = waiting.iter().zip(&ids).filter_map(|(w, id)| w.net(ev, id));
-        let due: Vec<Due> = retries.chain(nets).collect();
+        let mut due: Vec<Due> = decided.iter().filter_map(|d| d.due().cloned()).collect();
+        let retries = due.len();
+        due.extend(waiting.iter().zip(&ids).filter_map(|(w, id)| w.net(ev, id)));
         if !due.is_empty() {
             persist(&self.metrics, || self.store.schedule(&due)).await?;
-            let retries = decided.iter().filter(|d| d.due().is_some()).count();
             self.metrics.retries_scheduled.inc_by(retries as u64);
         }
         let pushes: Vec<Push<'_>> = waiting.iter().filter_map(Waiting::push).collect();
