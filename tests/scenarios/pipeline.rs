@@ -231,6 +231,43 @@ async fn an_exchange_event_without_an_id_delivered_twice_is_one_event() {
     app.finish().await;
 }
 
+/// An event whose holder died with its message gone (RabbitMQ redelivered it after a cut
+/// connection, and that copy found the event held): the claim stores no payload, so the
+/// copy told `busy` stores it with its resume task, which delivers the event once the
+/// holder's lease has run out, with the first receive time, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_copy_of_an_event_whose_holder_died_is_delivered_by_its_resume_task() {
+    let app = TestApp::spawn(TestOptions::default()).await;
+    let key = app.tenant("acme").await;
+    let rx = Receiver::start().await;
+    app.hook(&key, &rx.url, &["*"]).await;
+    let body = br#"{"id":"evt_held","tenant":"acme","type":"ticket.created","data":{"n":7}}"#;
+    // A worker claimed it a moment ago, on a lease of two seconds, and died.
+    let event = hookpost_core::Event::parse(body, None).unwrap();
+    let received_at = hookpost_core::now_ms() - 1_000;
+    let claim = app.store.claim_event(&event, 2_000, received_at).await;
+    assert_eq!(claim.unwrap().0, hookpost_store::events::Claim::New);
+    app.publish_raw("ticket.created", body).await;
+    let busy = r#"hookpost_events_processed_total{result="busy"}"#;
+    wait_until("the copy told busy", WAIT, || async {
+        app.metric(busy).await == 1.0
+    })
+    .await;
+    wait_until(
+        "its resume task delivers it",
+        Duration::from_secs(40),
+        || async { rx.count() >= 1 },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let got = rx.received();
+    assert_eq!(got.len(), 1, "delivered once");
+    let body = got[0].json();
+    assert_eq!(body["payload"], json!({"n": 7}));
+    assert_eq!(body["timestamp"], received_at, "the first receive time");
+    app.finish().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hooks_filter_decides_from_the_payload_whether_it_gets_the_event() {
     let app = TestApp::spawn(TestOptions::default()).await;

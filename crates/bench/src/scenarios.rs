@@ -618,7 +618,7 @@ pub async fn retry_drain(o: &Options) -> anyhow::Result<Report> {
             attempt: Some(&failed),
             blocking: false,
         };
-        let done = hookpost_store::log::EventMark::Done;
+        let done = hookpost_store::log::EventMark::Done(event.data.get());
         store
             .record("bench", &event.id, &[first], done, i64::MAX)
             .await?;

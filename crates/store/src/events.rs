@@ -1,6 +1,7 @@
 //! Claiming an event for processing.
 //!
-//! The first worker to see an event stores it and holds a lease on it, renewed while it
+//! The first worker to see an event stores it (all but its payload, which the message
+//! carries: see [`Store::keep_payload`]) and holds a lease on it, renewed while it
 //! works; the event is `done` once every delivery's outcome is recorded. A duplicate
 //! (a producer's, or RabbitMQ's redelivery after a cut connection) finds it `done`
 //! (dropped) or leased (`Busy`: looked at again when the lease ends); once the lease
@@ -10,6 +11,8 @@
 use std::time::Duration;
 
 use hookpost_core::Event;
+
+use redis::AsyncCommands;
 
 use crate::{corrupt, Result, Store};
 
@@ -66,7 +69,7 @@ type EventFields = (
 impl Store {
     /// Claims `event`, leasing it for `lease_ms` on Redis's clock; returns the claim and
     /// the tenant's hooks version. `received_at` becomes the event's receive time on
-    /// first sight (the body's `timestamp`).
+    /// first sight (the body's `timestamp`). Its payload is not stored.
     pub async fn claim_event(
         &self,
         event: &Event,
@@ -84,7 +87,6 @@ impl Store {
             .arg(lease_ms)
             .arg(self.retention_secs)
             .arg(&event.kind)
-            .arg(event.data.get())
             .arg(event.occurred_at.as_deref().unwrap_or(""))
             .arg(event.traceparent.as_deref().unwrap_or(""))
             .invoke_async(&mut self.conn())
@@ -98,6 +100,28 @@ impl Store {
             other => return Err(corrupt("claim answer", other)),
         };
         Ok((claim, version))
+    }
+
+    /// Stores the payload of an event another handler holds (the claim stores none), for
+    /// the resume task of a duplicate told [`Claim::Busy`]; nothing when it is done.
+    pub async fn keep_payload(&self, event: &Event) -> Result<()> {
+        let _: i64 = self
+            .scripts
+            .event_keep_payload
+            .key(self.keys.event(&event.tenant, &event.id))
+            .arg(event.data.get())
+            .invoke_async(&mut self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// A claimed event's receive time (the body's `timestamp`), kept for its take-overs.
+    pub async fn received_at(&self, tenant: &str, event_id: &str) -> Result<Option<i64>> {
+        let at: Option<i64> = self
+            .conn()
+            .hget(self.keys.event(tenant, event_id), "received_at")
+            .await?;
+        Ok(at)
     }
 
     /// How long a stored event's lease has left (zero when none, or run out).
@@ -129,6 +153,8 @@ impl Store {
         Ok(set == 1)
     }
 
+    /// A stored event with its payload; `None` when Redis keeps no payload for it (none
+    /// waits for it, or it is gone): PostgreSQL has it once its outcomes are logged.
     pub async fn event(&self, tenant: &str, event_id: &str) -> Result<Option<StoredEvent>> {
         let fields: EventFields = redis::cmd("HMGET")
             .arg(self.keys.event(tenant, event_id))

@@ -111,11 +111,12 @@ pub struct HookActivity {
 
 /// What recording an event's deliveries does to the event itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EventMark {
+pub enum EventMark<'a> {
     /// Nothing.
     Keep,
-    /// Processed: a duplicate of it is not delivered again.
-    Done,
+    /// Processed: a duplicate of it is not delivered again. Redis keeps its payload,
+    /// given here (the claim stores none), for the deliveries that go on.
+    Done(&'a str),
     /// Processed, and every delivery of it ended delivered or cancelled in this record:
     /// nothing waits to read its payload or their hot state, so Redis keeps neither
     /// (PostgreSQL has both, for a resend), only the mark that tells a duplicate apart.
@@ -133,11 +134,13 @@ const EVENT_PAYLOAD: [&str; 6] = [
     "occurred_at",
 ];
 
-impl EventMark {
-    fn arg(self) -> &'static str {
+impl<'a> EventMark<'a> {
+    /// record.lua's `mark` and `payload` arguments.
+    fn args(self) -> (&'static str, &'a str) {
         match self {
-            EventMark::Keep => "0",
-            EventMark::Done | EventMark::DoneAndSlim => "1",
+            EventMark::Keep => ("0", ""),
+            EventMark::Done(payload) => ("1", payload),
+            EventMark::DoneAndSlim => ("1", ""),
         }
     }
 }
@@ -151,7 +154,7 @@ impl Store {
         tenant: &str,
         event_id: &str,
         records: &[Record<'_>],
-        mark: EventMark,
+        mark: EventMark<'_>,
         failing_span_ms: i64,
     ) -> Result<Recorded> {
         if mark == EventMark::DoneAndSlim {
@@ -160,9 +163,11 @@ impl Store {
         let mut inv = self.scripts.record.prepare_invoke();
         inv.key(self.keys.event(tenant, event_id))
             .key(self.keys.hook_failing(tenant));
-        inv.arg(mark.arg())
+        let (mark, payload) = mark.args();
+        inv.arg(mark)
             .arg(self.retention_secs)
-            .arg(failing_span_ms);
+            .arg(failing_span_ms)
+            .arg(payload);
         for r in records {
             inv.key(self.keys.delivery(tenant, r.delivery_id));
             inv.arg(r.hook_id)

@@ -96,7 +96,11 @@ impl Worker {
             Claim::Done => Disposition::Ack(Durable::nothing_to_write(NothingToWrite::AlreadyDone)),
             Claim::Busy => {
                 // Another handler holds this event id now (a producer's duplicate, or
-                // RabbitMQ's redelivery after a cut): look again when its lease ends.
+                // RabbitMQ's redelivery after a cut): look again when its lease ends,
+                // with the payload stored (the claim stores none) in case it died.
+                if let Err(e) = self.store.keep_payload(&event).await {
+                    return e.into();
+                }
                 let due = Due {
                     at_ms: hookpost_core::now_ms() + lease as i64 + 1000,
                     task: Task::Resume(ResumeTask {
@@ -111,21 +115,19 @@ impl Worker {
             }
             Claim::New | Claim::TakeOver => {
                 let takeover = claim == Claim::TakeOver;
-                // A take-over must build the same bodies as the first try: from the
-                // stored event, with its receive time.
-                let stored = match takeover {
-                    true => match self.store.event(&event.tenant, &event.id).await {
-                        Ok(stored) => stored,
-                        Err(e) => return e.into(),
+                let (stored, received_at) = match takeover {
+                    true => match self.taken_over(&event).await {
+                        Ok(found) => found,
+                        Err(d) => return d,
                     },
-                    false => None,
+                    false => (None, now),
                 };
                 let parts = stored.as_ref().map(EventParts::of).unwrap_or(EventParts {
                     tenant: &event.tenant,
                     id: &event.id,
                     kind: &event.kind,
                     data: event.data.get(),
-                    received_at: now,
+                    received_at,
                     occurred_at: event.occurred_at.as_deref(),
                     payload: None,
                     traceparent: event.traceparent.as_deref(),
@@ -134,6 +136,26 @@ impl Worker {
                 self.under_lease(&parts, work).await
             }
         }
+    }
+
+    /// What a take-over builds its bodies from, to send what the first try sent: the
+    /// payload where one was kept (Redis, for a duplicate's resume task; the log, once
+    /// the holder wrote it), with its receive time; else (the holder wrote nothing) this
+    /// message's payload with the first receive time.
+    async fn taken_over(&self, event: &Event) -> Result<(Option<StoredEvent>, i64), Disposition> {
+        let (t, id) = (event.tenant.as_str(), event.id.as_str());
+        if let Some(stored) = self.store.event(t, id).await.map_err(Disposition::from)? {
+            let at = stored.received_at;
+            return Ok((Some(stored), at));
+        }
+        let logged = self.db.event(t, id).await;
+        if let Some(logged) = logged.map_err(|e| Disposition::from(Requeue::from(e)))? {
+            let at = logged.received_at;
+            return Ok((Some(logged.stored(t)), at));
+        }
+        let first = self.store.received_at(t, id).await;
+        let first = first.map_err(Disposition::from)?;
+        Ok((None, first.unwrap_or_else(hookpost_core::now_ms)))
     }
 
     /// What becomes of an event from the exchange whose type its tenant does not know,

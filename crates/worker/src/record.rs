@@ -81,7 +81,7 @@ impl Worker {
             true if waiting.is_empty() && decided.iter().all(Decided::ended_delivered) => {
                 EventMark::DoneAndSlim
             }
-            true => EventMark::Done,
+            true => EventMark::Done(ev.data),
         };
         let Recorded { durable, failing } =
             match self.record(ev, &decided, &records, &waiting, mark).await {
@@ -113,7 +113,7 @@ impl Worker {
         decided: &[Decided],
         records: &[Record<'_>],
         waiting: &[Waiting<'_>],
-        mark: EventMark,
+        mark: EventMark<'_>,
     ) -> Result<Recorded, Requeue> {
         let event = (mark != EventMark::Keep).then(|| hookpost_db::EventRow {
             id: ev.id.to_owned(),

@@ -1,8 +1,12 @@
 -- Claims an event for processing, storing it on first sight. Leases are Redis's clock,
 -- so that workers whose clocks differ agree on whether a holder is gone.
+-- The payload is not stored here: most events are delivered at once and never read it
+-- again. What waits gets it stored with its record (record.lua), a duplicate told
+-- `busy` stores it for its resume task (event_keep_payload.lua), and PostgreSQL has it
+-- once the event's outcomes are logged.
 -- KEYS: tenant record, event hash, hooks version
 -- ARGV: received_at (the caller's clock: a stamp shown to receivers, never compared
---       here), lease_ms, ttl_s, type, data, occurred_at, traceparent ('' when none)
+--       here), lease_ms, ttl_s, type, occurred_at, traceparent ('' when none)
 -- Returns {state, hooks_version}: unknown_tenant | done | busy | takeover | new
 -- (Run after clock.lua: `now`.)
 -- One read for both: the tenant record is small.
@@ -27,7 +31,7 @@ if state == 'processing' then
   return {'takeover', ver}
 end
 redis.call('HSET', KEYS[2], 'state', 'processing', 'lease', now + tonumber(ARGV[2]),
-  'type', ARGV[4], 'data', ARGV[5], 'received_at', ARGV[1], 'occurred_at', ARGV[6],
-  'traceparent', ARGV[7])
+  'type', ARGV[4], 'received_at', ARGV[1], 'occurred_at', ARGV[5],
+  'traceparent', ARGV[6])
 redis.call('EXPIRE', KEYS[2], ARGV[3])
 return {'new', ver}

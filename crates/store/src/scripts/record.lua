@@ -5,7 +5,8 @@
 -- Everything here is one tenant's (one slot), so it is atomic. Every step is idempotent,
 -- so a write retried after a lost answer changes nothing the first did not.
 -- KEYS: event hash, hook failing hash, then per delivery: delivery hash
--- ARGV: mark (0: none, 1: done), ttl_s, failing_span_ms,
+-- ARGV: mark (0: none, 1: done), ttl_s, failing_span_ms, the event's payload to keep
+--       for what waits ('' when none: the claim stores none),
 --       then per delivery: hook id, status, the body's hook object,
 --       attempt number (0: none), 1 when that attempt delivered
 -- Returns the ids of hooks whose attempts have all failed for longer than the span.
@@ -23,7 +24,7 @@ local function clock()
   return now
 end
 for i = 1, #KEYS - 2 do
-  local dkey, a = KEYS[2 + i], 3 + 5 * (i - 1)
+  local dkey, a = KEYS[2 + i], 4 + 5 * (i - 1)
   local hook_id, status, hook = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
   local attempt_no = tonumber(ARGV[a + 4])
   local seen = redis.call('HMGET', dkey, 'status', 'attempts')
@@ -56,7 +57,16 @@ if failed then
 end
 -- A mark on an event hash that was not there (Redis lost its data while the event was
 -- being processed) makes a new key: it expires with the retention like the claim's.
-if ARGV[1] ~= '0' and redis.call('HSET', KEYS[1], 'state', 'done') == 1 then
-  redis.call('EXPIRE', KEYS[1], ttl)
+-- The payload, when given, goes with the mark: a new key then makes both fields new.
+if ARGV[1] ~= '0' then
+  local made
+  if ARGV[4] == '' then
+    made = redis.call('HSET', KEYS[1], 'state', 'done') == 1
+  else
+    made = redis.call('HSET', KEYS[1], 'state', 'done', 'data', ARGV[4]) == 2
+  end
+  if made then
+    redis.call('EXPIRE', KEYS[1], ttl)
+  end
 end
 return failing_too_long

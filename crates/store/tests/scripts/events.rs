@@ -34,16 +34,11 @@ async fn the_first_claim_stores_the_event_and_a_live_lease_keeps_others_out() {
         .await
         .unwrap();
     assert_eq!(claim, (Claim::New, 0));
-    let stored = s.event("acme", "e1").await.unwrap().unwrap();
     assert_eq!(
-        (stored.kind.as_str(), stored.data.as_str()),
-        ("t.created", r#"{"k":1}"#)
-    );
-    assert_eq!(
-        stored.received_at, received_at,
+        s.received_at("acme", "e1").await.unwrap(),
+        Some(received_at),
         "the caller's stamp, as given"
     );
-    assert_eq!(stored.state, "processing");
     // A duplicate, or a redelivery while the holder lives.
     assert_eq!(
         s.claim_event(&event("e1"), MINUTE, 2).await.unwrap().0,
@@ -78,11 +73,99 @@ async fn a_lease_that_ran_out_is_taken_over_once() {
         s.claim_event(&event("e1"), MINUTE, 3).await.unwrap().0,
         Claim::Busy
     );
-    let stored = s.event("acme", "e1").await.unwrap().unwrap();
     assert_eq!(
-        stored.received_at, 1,
+        s.received_at("acme", "e1").await.unwrap(),
+        Some(1),
         "a take-over keeps the first receive time"
     );
+}
+
+#[tokio::test]
+async fn the_claim_stores_no_payload_and_a_busy_duplicate_keeps_it_until_the_event_is_done() {
+    let s = store();
+    tenant(&s, "acme").await;
+    s.claim_event(&event("e1"), MINUTE, 5).await.unwrap();
+    assert!(
+        s.event("acme", "e1").await.unwrap().is_none(),
+        "the message carries the payload while its holder works"
+    );
+    // A duplicate told busy keeps it, for its resume task should the holder die.
+    assert_eq!(
+        s.claim_event(&event("e1"), MINUTE, 6).await.unwrap().0,
+        Claim::Busy
+    );
+    s.keep_payload(&event("e1")).await.unwrap();
+    let stored = s.event("acme", "e1").await.unwrap().unwrap();
+    assert_eq!(
+        (
+            stored.kind.as_str(),
+            stored.data.as_str(),
+            stored.received_at
+        ),
+        ("t.created", r#"{"k":1}"#, 5)
+    );
+    assert_eq!(stored.state, "processing");
+
+    // An event done and let go is not given its payload back by a late duplicate.
+    s.claim_event(&event("e2"), MINUTE, 1).await.unwrap();
+    let none: [Record<'_>; 0] = [];
+    s.record("acme", "e2", &none, EventMark::DoneAndSlim, MINUTE as i64)
+        .await
+        .unwrap();
+    s.keep_payload(&event("e2")).await.unwrap();
+    let key = s.keys().event("acme", "e2");
+    let fields: Vec<String> = redis::AsyncCommands::hkeys(&mut s.conn(), key)
+        .await
+        .unwrap();
+    assert_eq!(fields, ["state"]);
+    // Nor is one never claimed here stored by it.
+    s.keep_payload(&event("e3")).await.unwrap();
+    assert!(s.received_at("acme", "e3").await.unwrap().is_none());
+    let key = s.keys().event("acme", "e3");
+    let made: bool = redis::AsyncCommands::exists(&mut s.conn(), key)
+        .await
+        .unwrap();
+    assert!(!made);
+}
+
+#[tokio::test]
+async fn an_event_marked_done_with_deliveries_waiting_keeps_the_payload_it_is_given() {
+    let s = store();
+    tenant(&s, "acme").await;
+    s.claim_event(&event("e1"), MINUTE, 9).await.unwrap();
+    let none: [Record<'_>; 0] = [];
+    s.record(
+        "acme",
+        "e1",
+        &none,
+        EventMark::Done(r#"{"k":1}"#),
+        MINUTE as i64,
+    )
+    .await
+    .unwrap();
+    let stored = s.event("acme", "e1").await.unwrap().unwrap();
+    assert_eq!(
+        (
+            stored.data.as_str(),
+            stored.received_at,
+            stored.state.as_str()
+        ),
+        (r#"{"k":1}"#, 9, "done")
+    );
+    // Redis lost the claim meanwhile: the mark and the payload make a key of their own,
+    // which expires with the retention as the claim's would.
+    s.record(
+        "acme",
+        "e9",
+        &none,
+        EventMark::Done(r#"{"k":2}"#),
+        MINUTE as i64,
+    )
+    .await
+    .unwrap();
+    let key = s.keys().event("acme", "e9");
+    let ttl: i64 = redis::AsyncCommands::ttl(&mut s.conn(), key).await.unwrap();
+    assert!(ttl > 0, "{ttl}");
 }
 
 #[tokio::test]
@@ -129,7 +212,7 @@ async fn a_done_or_missing_event_gets_no_lease_and_a_done_one_is_a_duplicate() {
 
     s.claim_event(&event("e1"), MINUTE, 1).await.unwrap();
     let none: [Record<'_>; 0] = [];
-    s.record("acme", "e1", &none, EventMark::Done, MINUTE as i64)
+    s.record("acme", "e1", &none, EventMark::Done("{}"), MINUTE as i64)
         .await
         .unwrap();
     assert!(!s

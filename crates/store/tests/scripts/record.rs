@@ -86,7 +86,7 @@ async fn the_same_attempt_recorded_twice_is_stored_once() {
         "acme",
         "e1",
         &[rec("d1", "h1", Status::Delivered, Some(&second))],
-        EventMark::Done,
+        EventMark::Done("{}"),
         SPAN,
     )
     .await
@@ -156,7 +156,7 @@ async fn mark_done_marks_the_event_done() {
     .unwrap();
     let state = event_state(&s, &key).await;
     assert_eq!(state, "processing");
-    s.record("acme", "e1", &[], EventMark::Done, SPAN)
+    s.record("acme", "e1", &[], EventMark::Done("{}"), SPAN)
         .await
         .unwrap();
     let state = event_state(&s, &key).await;
