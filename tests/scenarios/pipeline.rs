@@ -268,6 +268,51 @@ async fn a_copy_of_an_event_whose_holder_died_is_delivered_by_its_resume_task() 
     app.finish().await;
 }
 
+/// A take-over sends what the first try sent: the payload its holder logged before it
+/// died, with that receive time; when the holder logged nothing, the message's own
+/// payload with the first receive time (the claim keeps that, not the payload).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_take_over_sends_the_first_tries_payload_and_receive_time() {
+    let app = TestApp::spawn(TestOptions::default()).await;
+    let key = app.tenant("acme").await;
+    let rx = Receiver::start().await;
+    app.hook(&key, &rx.url, &["*"]).await;
+    let first_at = hookpost_core::now_ms() - 5_000;
+    for (n, (id, logged)) in [("evt_logged", true), ("evt_unlogged", false)]
+        .into_iter()
+        .enumerate()
+    {
+        let body =
+            format!(r#"{{"id":"{id}","tenant":"acme","type":"ticket.created","data":{{"n":2}}}}"#);
+        // Its holder claimed it, its lease ran out (it died) ...
+        let event = hookpost_core::Event::parse(body.as_bytes(), None).unwrap();
+        app.store.claim_event(&event, 0, first_at).await.unwrap();
+        if logged {
+            // ... after it logged the event as it had it.
+            let row = hookpost_db::EventRow {
+                id: id.into(),
+                kind: "ticket.created".into(),
+                occurred_at: None,
+                data: r#"{"n":1}"#.into(),
+            };
+            let batch = hookpost_db::Batch::of("acme", id, first_at, Some(row), &[]);
+            app.db.write(std::sync::Arc::new(batch)).await.unwrap();
+        }
+        app.publish_raw("ticket.created", body.as_bytes()).await;
+        wait_until("the take-over's delivery", WAIT, || async {
+            rx.count() > n
+        })
+        .await;
+        let got = rx.received()[n].json();
+        let sent = if logged { 1 } else { 2 };
+        assert_eq!(got["payload"], json!({ "n": sent }), "{id}");
+        assert_eq!(got["timestamp"], first_at, "{id}: the first receive time");
+    }
+    let takeovers = r#"hookpost_events_processed_total{result="takeover"}"#;
+    assert_eq!(app.metric(takeovers).await, 2.0);
+    app.finish().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hooks_filter_decides_from_the_payload_whether_it_gets_the_event() {
     let app = TestApp::spawn(TestOptions::default()).await;

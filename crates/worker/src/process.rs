@@ -151,7 +151,11 @@ impl Worker {
         let logged = self.db.event(t, id).await;
         if let Some(logged) = logged.map_err(|e| Disposition::from(Requeue::from(e)))? {
             let at = logged.received_at;
-            return Ok((Some(logged.stored(t)), at));
+            let stored = StoredEvent {
+                traceparent: event.traceparent.clone(),
+                ..logged.stored(t)
+            };
+            return Ok((Some(stored), at));
         }
         let first = self.store.received_at(t, id).await;
         let first = first.map_err(Disposition::from)?;
