@@ -241,12 +241,14 @@ async fn session(
                 Some((source, Ok(delivery))) => {
                     source.settler.received(delivery.delivery_tag);
                     let (w, abandon, lost) = (worker.clone(), abandon.clone(), keyspace_lost.clone());
-                    tracker.spawn(async move {
+                    // Boxed: the handler's state is about 10 KB, which the task would
+                    // otherwise copy as it is spawned and again as it ends.
+                    tracker.spawn(Box::pin(async move {
                         tokio::select! {
                             _ = abandon.cancelled() => {}
                             _ = handle(&w, &source, delivery, &lost) => {}
                         }
-                    });
+                    }));
                 }
                 Some((_, Err(e))) => break End::BrokerLost(e.to_string()),
                 None => break End::BrokerLost("the broker cancelled a consumer".into()),
