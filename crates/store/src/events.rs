@@ -12,8 +12,6 @@ use std::time::Duration;
 
 use hookpost_core::Event;
 
-use redis::AsyncCommands;
-
 use crate::{corrupt, Result, Store};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,15 +113,6 @@ impl Store {
         Ok(())
     }
 
-    /// A claimed event's receive time (the body's `timestamp`), kept for its take-overs.
-    pub async fn received_at(&self, tenant: &str, event_id: &str) -> Result<Option<i64>> {
-        let at: Option<i64> = self
-            .conn()
-            .hget(self.keys.event(tenant, event_id), "received_at")
-            .await?;
-        Ok(at)
-    }
-
     /// How long a stored event's lease has left (zero when none, or run out).
     pub async fn event_lease_left(&self, tenant: &str, event_id: &str) -> Result<Duration> {
         let left: u64 = self
@@ -156,6 +145,21 @@ impl Store {
     /// A stored event with its payload; `None` when Redis keeps no payload for it (none
     /// waits for it, or it is gone): PostgreSQL has it once its outcomes are logged.
     pub async fn event(&self, tenant: &str, event_id: &str) -> Result<Option<StoredEvent>> {
+        Ok(self.claimed(tenant, event_id).await?.0)
+    }
+
+    /// A claimed event's receive time (the body's `timestamp`), kept for its take-overs.
+    pub async fn received_at(&self, tenant: &str, event_id: &str) -> Result<Option<i64>> {
+        Ok(self.claimed(tenant, event_id).await?.1)
+    }
+
+    /// A claimed event as Redis holds it, in one read: the whole event when its payload
+    /// is kept ([`Store::event`]), and its receive time either way.
+    pub async fn claimed(
+        &self,
+        tenant: &str,
+        event_id: &str,
+    ) -> Result<(Option<StoredEvent>, Option<i64>)> {
         let fields: EventFields = redis::cmd("HMGET")
             .arg(self.keys.event(tenant, event_id))
             .arg(&[
@@ -170,9 +174,9 @@ impl Store {
             .await?;
         let (Some(kind), Some(data), Some(received_at), occurred_at, state, traceparent) = fields
         else {
-            return Ok(None);
+            return Ok((None, fields.2));
         };
-        Ok(Some(StoredEvent {
+        let event = StoredEvent {
             id: event_id.to_owned(),
             tenant: tenant.to_owned(),
             kind,
@@ -181,6 +185,7 @@ impl Store {
             occurred_at: occurred_at.filter(|s| !s.is_empty()),
             state: state.unwrap_or_default(),
             traceparent: traceparent.filter(|s| !s.is_empty()),
-        }))
+        };
+        Ok((Some(event), Some(received_at)))
     }
 }

@@ -115,19 +115,19 @@ impl Worker {
             }
             Claim::New | Claim::TakeOver => {
                 let takeover = claim == Claim::TakeOver;
-                let (stored, received_at) = match takeover {
+                let stored = match takeover {
                     true => match self.taken_over(&event).await {
-                        Ok(found) => found,
+                        Ok(first) => Some(first),
                         Err(d) => return d,
                     },
-                    false => (None, now),
+                    false => None,
                 };
                 let parts = stored.as_ref().map(EventParts::of).unwrap_or(EventParts {
                     tenant: &event.tenant,
                     id: &event.id,
                     kind: &event.kind,
                     data: event.data.get(),
-                    received_at,
+                    received_at: now,
                     occurred_at: event.occurred_at.as_deref(),
                     payload: None,
                     traceparent: event.traceparent.as_deref(),
@@ -139,27 +139,34 @@ impl Worker {
     }
 
     /// What a take-over builds its bodies from, to send what the first try sent: the
-    /// payload where one was kept (Redis, for a duplicate's resume task; the log, once
-    /// the holder wrote it), with its receive time; else (the holder wrote nothing) this
-    /// message's payload with the first receive time.
-    async fn taken_over(&self, event: &Event) -> Result<(Option<StoredEvent>, i64), Disposition> {
+    /// event where its payload was kept (Redis, for a duplicate's resume task; the log,
+    /// once the holder wrote it); else (the holder wrote nothing) this message's, with
+    /// the first receive time. One Redis read gives both the kept event and that time.
+    async fn taken_over(&self, event: &Event) -> Result<StoredEvent, Disposition> {
         let (t, id) = (event.tenant.as_str(), event.id.as_str());
-        if let Some(stored) = self.store.event(t, id).await.map_err(Disposition::from)? {
-            let at = stored.received_at;
-            return Ok((Some(stored), at));
+        let (kept, first_at) = self.store.claimed(t, id).await?;
+        if let Some(kept) = kept {
+            return Ok(kept);
         }
-        let logged = self.db.event(t, id).await;
-        if let Some(logged) = logged.map_err(|e| Disposition::from(Requeue::from(e)))? {
-            let at = logged.received_at;
-            let stored = StoredEvent {
-                traceparent: event.traceparent.clone(),
+        let logged = self.db.event(t, id).await.map_err(Requeue::from)?;
+        // The log keeps no trace context: the message's is the event's.
+        let traceparent = event.traceparent.clone();
+        Ok(match logged {
+            Some(logged) => StoredEvent {
+                traceparent,
                 ..logged.stored(t)
-            };
-            return Ok((Some(stored), at));
-        }
-        let first = self.store.received_at(t, id).await;
-        let first = first.map_err(Disposition::from)?;
-        Ok((None, first.unwrap_or_else(hookpost_core::now_ms)))
+            },
+            None => StoredEvent {
+                id: event.id.clone(),
+                tenant: event.tenant.clone(),
+                kind: event.kind.clone(),
+                data: event.data.get().to_owned(),
+                received_at: first_at.unwrap_or_else(hookpost_core::now_ms),
+                occurred_at: event.occurred_at.clone(),
+                state: "processing".into(),
+                traceparent,
+            },
+        })
     }
 
     /// What becomes of an event from the exchange whose type its tenant does not know,

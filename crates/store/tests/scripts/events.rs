@@ -6,6 +6,7 @@ use std::time::Duration;
 use hookpost_core::Event;
 use hookpost_store::events::Claim;
 use hookpost_store::log::{EventMark, Record};
+use hookpost_store::Store;
 
 use crate::common::{store, tenant};
 
@@ -15,6 +16,14 @@ fn event(id: &str) -> Event {
 }
 
 const MINUTE: u64 = 60_000;
+
+/// Marks event `id` of `acme` as `mark` says, recording no delivery.
+async fn mark(s: &Store, id: &str, mark: EventMark<'_>) {
+    let none: [Record<'_>; 0] = [];
+    s.record("acme", id, &none, mark, MINUTE as i64)
+        .await
+        .unwrap();
+}
 
 #[tokio::test]
 async fn an_event_of_an_unknown_tenant_is_refused_and_not_stored() {
@@ -108,10 +117,7 @@ async fn the_claim_stores_no_payload_and_a_busy_duplicate_keeps_it_until_the_eve
 
     // An event done and let go is not given its payload back by a late duplicate.
     s.claim_event(&event("e2"), MINUTE, 1).await.unwrap();
-    let none: [Record<'_>; 0] = [];
-    s.record("acme", "e2", &none, EventMark::DoneAndSlim, MINUTE as i64)
-        .await
-        .unwrap();
+    mark(&s, "e2", EventMark::DoneAndSlim).await;
     s.keep_payload(&event("e2")).await.unwrap();
     let key = s.keys().event("acme", "e2");
     let fields: Vec<String> = redis::AsyncCommands::hkeys(&mut s.conn(), key)
@@ -133,16 +139,7 @@ async fn an_event_marked_done_with_deliveries_waiting_keeps_the_payload_it_is_gi
     let s = store();
     tenant(&s, "acme").await;
     s.claim_event(&event("e1"), MINUTE, 9).await.unwrap();
-    let none: [Record<'_>; 0] = [];
-    s.record(
-        "acme",
-        "e1",
-        &none,
-        EventMark::Done(r#"{"k":1}"#),
-        MINUTE as i64,
-    )
-    .await
-    .unwrap();
+    mark(&s, "e1", EventMark::Done(r#"{"k":1}"#)).await;
     let stored = s.event("acme", "e1").await.unwrap().unwrap();
     assert_eq!(
         (
@@ -154,15 +151,7 @@ async fn an_event_marked_done_with_deliveries_waiting_keeps_the_payload_it_is_gi
     );
     // Redis lost the claim meanwhile: the mark and the payload make a key of their own,
     // which expires with the retention as the claim's would.
-    s.record(
-        "acme",
-        "e9",
-        &none,
-        EventMark::Done(r#"{"k":2}"#),
-        MINUTE as i64,
-    )
-    .await
-    .unwrap();
+    mark(&s, "e9", EventMark::Done(r#"{"k":2}"#)).await;
     let key = s.keys().event("acme", "e9");
     let ttl: i64 = redis::AsyncCommands::ttl(&mut s.conn(), key).await.unwrap();
     assert!(ttl > 0, "{ttl}");
@@ -211,10 +200,7 @@ async fn a_done_or_missing_event_gets_no_lease_and_a_done_one_is_a_duplicate() {
     );
 
     s.claim_event(&event("e1"), MINUTE, 1).await.unwrap();
-    let none: [Record<'_>; 0] = [];
-    s.record("acme", "e1", &none, EventMark::Done("{}"), MINUTE as i64)
-        .await
-        .unwrap();
+    mark(&s, "e1", EventMark::Done("{}")).await;
     assert!(!s
         .set_event_lease("acme", "e1", Duration::from_secs(30))
         .await
