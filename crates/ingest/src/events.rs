@@ -183,9 +183,11 @@ async fn publish(
     }
 }
 
-/// Takes one token per event from the tenant's intake limit, all or none: over it,
-/// nothing is published and the answer says when the same request would go. Accepted,
-/// `weight` is taken from the tenant's fair lane if it fits: the lane the events take.
+/// Takes one token per event from the tenant's intake limit, all or none (from this
+/// process's lease of them when it has enough, see [`hookpost_service::intake`]): over
+/// it, nothing is published and the answer says when the same request would go.
+/// Accepted, `weight` is taken from the tenant's fair lane if it fits: the lane the
+/// events take.
 async fn take_intake(
     state: &AppState,
     tenant: &str,
@@ -196,13 +198,13 @@ async fn take_intake(
         per_second: state.config.tenant_rate,
         burst: state.config.tenant_burst,
     };
-    let count = u32::try_from(count).unwrap_or(u32::MAX);
-    let lane = crate::lanes::fair_lane(state);
-    let refused = match state
-        .store
-        .take_intake(tenant, count, default, weight, lane)
-        .await?
-    {
+    let request = hookpost_service::intake::Request {
+        events: u32::try_from(count).unwrap_or(u32::MAX),
+        weight,
+        default,
+        lane: crate::lanes::fair_lane(state),
+    };
+    let refused = match state.intake.take(&state.store, tenant, request).await? {
         Intake::Go(lane) => return Ok(lane),
         Intake::Wait(wait) => {
             let secs = crate::error::retry_after_secs(wait);

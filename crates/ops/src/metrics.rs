@@ -43,6 +43,9 @@ pub struct Metrics {
     pub fairness_moved: IntCounter,
     /// Events ingest published to the overflow queue: beyond their tenant's fair lane.
     pub events_overflowed: IntCounter,
+    /// Ingest's calls to Redis for intake tokens, by what they asked: `events` (the
+    /// request's and a lease, with their lane) or `lane` alone.
+    pub intake_asks: IntCounterVec,
     /// Hooks hookpost deactivated by itself, by reason: gone (410), failing.
     pub hooks_disabled: IntCounterVec,
     pub retries_scheduled: IntCounter,
@@ -236,6 +239,12 @@ impl Metrics {
                 &r,
                 "hookpost_events_overflowed_total",
                 "Events ingest sent to the overflow queue: beyond their tenant's fair lane.",
+            ),
+            intake_asks: counter_vec(
+                &r,
+                "hookpost_intake_asks_total",
+                "Ingest's calls to Redis for a tenant's intake tokens: events (with their lane), or the lane alone.",
+                &["ask"],
             ),
             hooks_disabled: counter_vec(
                 &r,
@@ -548,6 +557,7 @@ mod tests {
             ("hookpost_deliveries_filtered_total", &[]),
             ("hookpost_deliveries_in_flight", &[]),
             ("hookpost_events_overflowed_total", &[]),
+            ("hookpost_intake_asks_total", &["ask"]),
             ("hookpost_events_processed_total", &["result"]),
             ("hookpost_delivery_attempts_total", &["outcome"]),
             ("hookpost_event_delivery_seconds", &["stage"]),

@@ -27,6 +27,7 @@ pub mod error;
 pub mod event_types;
 pub mod fields;
 pub mod hooks;
+pub mod intake;
 pub mod ordering;
 pub mod path_id;
 pub mod state;

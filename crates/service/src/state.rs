@@ -30,6 +30,8 @@ pub struct AppState {
     /// Whether Redis held the keyspace marker at the last look.
     pub keyspace_ok: AtomicBool,
     pub ordered_hooks: ordering::OrderedHooks,
+    /// Each tenant's intake tokens leased to this process.
+    pub intake: crate::intake::Leases,
     /// Each tenant's event types as intake checks them.
     pub event_types: hookpost_db::event_types::KnownTypes,
     /// Test sends running now (their in-process caps).
@@ -56,6 +58,7 @@ impl AppState {
         )
         .with_reconnect_hook(metrics.reconnect_counter(Role::Ingest));
         let event_types = hookpost_db::event_types::KnownTypes::new(db.clone(), &config);
+        let intake = crate::intake::Leases::new(metrics.intake_asks.clone());
         Arc::new(AppState {
             checks: RoleChecks::new(Role::Ingest, &readiness, &metrics),
             sender,
@@ -70,6 +73,7 @@ impl AppState {
             readiness,
             keyspace_ok: AtomicBool::new(true),
             ordered_hooks: ordering::OrderedHooks::default(),
+            intake,
             test_sends: test_send::Running::default(),
         })
     }

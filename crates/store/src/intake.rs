@@ -54,11 +54,41 @@ pub enum Lane {
     Overflow,
 }
 
+/// What one call asks of a tenant's intake limit and fair lane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ask {
+    /// The request's events, taken whole or refused; 0 asks the lane alone.
+    pub events: u32,
+    /// Events to take at most, for a lease the caller spends locally (at least
+    /// `events`); the script also bounds it by the rate over `horizon` and a quarter of
+    /// the burst.
+    pub want: u32,
+    /// The request's deliveries, from the lane all or none.
+    pub weight: u32,
+    /// Deliveries to take from the lane at most, for a lease there (bounded like the
+    /// events', and by the deliveries of the events taken).
+    pub lane_want: u32,
+    pub horizon: Duration,
+}
+
+/// What an accepted call took.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Taken {
+    /// Events taken: the request's and what the caller may spend on later ones.
+    pub events: u32,
+    /// Lane deliveries taken: 0 when the request goes beyond the lane, else at least
+    /// its weight.
+    pub lane: u32,
+    /// Refused by the lane: how long before its weight would fit.
+    pub lane_wait: Duration,
+}
+
 /// What the limit says of a request of some events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Intake {
-    /// Accepted: its tokens are taken, and its lane's when it fits there.
-    Go(Lane),
+pub enum Intake<T> {
+    /// Accepted: its tokens are taken, and its lane's when it fits there (the store
+    /// answers what it took, [`Taken`]; ingest, the request's [`Lane`]).
+    Go(T),
     /// Over the limit: the same request conforms after this.
     Wait(Duration),
     /// More events than the burst: it could never go whole.
@@ -66,20 +96,20 @@ pub enum Intake {
 }
 
 impl Store {
-    /// Takes `count` tokens from the tenant's intake limit (its own, else `default`), or
-    /// none; once taken, `weight` (the request's deliveries) from its fair lane when
-    /// they all fit there, else none and the request goes beyond the lane. One round trip.
+    /// Takes `ask.events` tokens from the tenant's intake limit (its own, else
+    /// `default`), or none; once taken, `ask.weight` (the request's deliveries) from its
+    /// fair lane when they all fit there, else none and the request goes beyond the lane.
+    /// Each may take more, up to a lease (see [`Ask`]). One round trip.
     pub async fn take_intake(
         &self,
         tenant: &str,
-        count: u32,
+        ask: Ask,
         default: IntakeLimit,
-        weight: u32,
         lane: FairLane,
-    ) -> Result<Intake> {
+    ) -> Result<Intake<Taken>> {
         let interval = 1000.0 / f64::from(default.per_second);
         let lane_interval = 1000.0 / f64::from(lane.per_second.max(1));
-        let answer: Vec<u64> = self
+        let answer: Vec<i64> = self
             .scripts
             .intake_limit
             .key(self.keys.intake_rate(tenant))
@@ -87,17 +117,24 @@ impl Store {
             .key(self.keys.fair_lane(tenant))
             .arg(interval)
             .arg(default.burst)
-            .arg(count)
+            .arg(ask.events)
             .arg(lane_interval)
             .arg(lane.burst)
-            .arg(weight)
+            .arg(ask.weight)
+            .arg(ask.want.max(ask.events))
+            .arg(ask.horizon.as_millis() as u64)
+            .arg(ask.lane_want.max(ask.weight))
             .invoke_async(&mut self.conn())
             .await?;
+        let count = |n: i64| u32::try_from(n).unwrap_or(0);
         Ok(match answer[..] {
-            [_, _, burst] => Intake::OverBurst(burst as u32),
-            [_, 1] => Intake::Go(Lane::Fair),
-            [_, _] => Intake::Go(Lane::Overflow),
-            [wait] => Intake::Wait(Duration::from_millis(wait.max(1))),
+            [-1, burst] => Intake::OverBurst(count(burst)),
+            [0, events, lane, lane_wait] => Intake::Go(Taken {
+                events: count(events),
+                lane: count(lane),
+                lane_wait: Duration::from_millis(count(lane_wait).into()),
+            }),
+            [wait] if wait > 0 => Intake::Wait(Duration::from_millis(wait as u64)),
             _ => {
                 return Err(StoreError::Corrupt(format!(
                     "the intake script answered {answer:?}"

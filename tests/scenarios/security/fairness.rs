@@ -510,3 +510,56 @@ async fn api_events_beyond_a_tenants_fair_lane_go_through_the_overflow_queue_onc
     }
     app.finish().await;
 }
+
+/// A busy tenant's requests spend leases of its intake tokens rather than each asking
+/// Redis, and a limit set meanwhile holds once the leases' 50 ms are over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_tenants_requests_spend_leased_intake_tokens_and_a_new_limit_still_holds() {
+    let app = TestApp::spawn(TestOptions::default()).await;
+    let key = app.tenant("busy").await;
+    // 320 single events, 16 requests at a time, under the default 1,000 a second.
+    let mut posters = tokio::task::JoinSet::new();
+    for _ in 0..16 {
+        let (http, url, key) = (app.http.clone(), app.url("/v1/events"), key.clone());
+        posters.spawn(async move {
+            let mut statuses = Vec::new();
+            for i in 0..20 {
+                let event = json!({"type": "ticket.created", "data": {"n": i}});
+                let r = http.post(&url).bearer_auth(&key).json(&event).send().await;
+                statuses.push(r.unwrap().status().as_u16());
+            }
+            statuses
+        });
+    }
+    let statuses: Vec<u16> = posters.join_all().await.concat();
+    assert_eq!(statuses.len(), 320);
+    assert!(statuses.iter().all(|s| *s == 202), "{statuses:?}");
+    let asks = app
+        .metric(r#"hookpost_intake_asks_total{ask="events"}"#)
+        .await
+        + app
+            .metric(r#"hookpost_intake_asks_total{ask="lane"}"#)
+            .await;
+    eprintln!("intake leases | {asks} calls to Redis for 320 requests");
+    assert!(
+        (1.0..160.0).contains(&asks),
+        "{asks} calls to Redis for 320 requests"
+    );
+
+    // A low limit: its burst at once, then 429, whatever lease this ingest held.
+    let r = set_intake(&app, "busy", json!({"per_second": 1, "burst": 20})).await;
+    assert_eq!(r.status(), 200);
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    let mut accepted = 0;
+    for i in 0..30 {
+        let event = json!({"type": "ticket.created", "data": {"n": i}});
+        match post_to(&app, &app.base, &key, &[event]).await {
+            202 => accepted += 1,
+            429 => {}
+            other => panic!("answered {other}"),
+        }
+    }
+    // One more may have been earned while the 30 were posted.
+    assert!((20..=21).contains(&accepted), "{accepted} accepted");
+    app.finish().await;
+}

@@ -4,12 +4,44 @@
 use std::time::Duration;
 
 use hookpost_core::controls::RateLimit;
-use hookpost_store::intake::{FairLane, Intake, IntakeLimit, Lane};
+use hookpost_store::intake::{Ask, FairLane, Intake, IntakeLimit, Lane, Taken};
 use hookpost_store::limits::Rate;
+use hookpost_store::Store;
 
 use crate::common::store;
 
 const MS: Duration = Duration::from_millis(1);
+
+/// A request that asks for its own tokens only (no lease), and the lane it takes.
+async fn take_own(
+    s: &Store,
+    tenant: &str,
+    (events, weight): (u32, u32),
+    default: IntakeLimit,
+    lane: FairLane,
+) -> Intake<Lane> {
+    let ask = Ask {
+        events,
+        want: events,
+        weight,
+        lane_want: weight,
+        horizon: Duration::ZERO,
+    };
+    match s.take_intake(tenant, ask, default, lane).await.unwrap() {
+        Intake::Go(t) if t.lane >= weight && t.lane > 0 => Intake::Go(Lane::Fair),
+        Intake::Go(_) => Intake::Go(Lane::Overflow),
+        Intake::Wait(wait) => Intake::Wait(wait),
+        Intake::OverBurst(burst) => Intake::OverBurst(burst),
+    }
+}
+
+/// A take expected to go.
+async fn taken(s: &Store, ask: Ask, default: IntakeLimit, lane: FairLane) -> Taken {
+    match s.take_intake("acme", ask, default, lane).await.unwrap() {
+        Intake::Go(t) => t,
+        other => panic!("refused: {other:?}"),
+    }
+}
 
 fn about(d: Duration, ms: u64) -> bool {
     // The clock moves on between the calls: a wait is at most its ideal, a little less.
@@ -95,26 +127,22 @@ async fn an_intake_request_takes_all_its_tokens_or_none() {
         per_second: 1,
         burst: 5,
     };
-    let take = |n| s.take_intake("acme", n, default, n, WIDE_LANE);
-    assert_eq!(take(3).await.unwrap(), Intake::Go(Lane::Fair));
-    let Intake::Wait(wait) = take(3).await.unwrap() else {
+    let take = |n| take_own(&s, "acme", (n, n), default, WIDE_LANE);
+    assert_eq!(take(3).await, Intake::Go(Lane::Fair));
+    let Intake::Wait(wait) = take(3).await else {
         panic!("two tokens left, three asked");
     };
     assert!(about(wait, 1_000), "{wait:?}");
     assert_eq!(
-        take(2).await.unwrap(),
+        take(2).await,
         Intake::Go(Lane::Fair),
         "the refusal took none"
     );
-    let Intake::Wait(wait) = take(1).await.unwrap() else {
+    let Intake::Wait(wait) = take(1).await else {
         panic!("spent");
     };
     assert!(about(wait, 1_000), "{wait:?}");
-    assert_eq!(
-        take(6).await.unwrap(),
-        Intake::OverBurst(5),
-        "could never go"
-    );
+    assert_eq!(take(6).await, Intake::OverBurst(5), "could never go");
 }
 
 #[tokio::test]
@@ -130,24 +158,22 @@ async fn a_tenants_own_intake_limit_replaces_the_default_and_clearing_it_starts_
     };
     s.set_intake_limit("acme", Some(own)).await.unwrap();
     assert_eq!(s.intake_limit("acme").await.unwrap(), Some(own));
-    let take = |n| s.take_intake("acme", n, default, n, WIDE_LANE);
-    assert_eq!(take(3).await.unwrap(), Intake::OverBurst(2));
-    assert_eq!(take(2).await.unwrap(), Intake::Go(Lane::Fair));
-    let Intake::Wait(wait) = take(1).await.unwrap() else {
+    let take = |n| take_own(&s, "acme", (n, n), default, WIDE_LANE);
+    assert_eq!(take(3).await, Intake::OverBurst(2));
+    assert_eq!(take(2).await, Intake::Go(Lane::Fair));
+    let Intake::Wait(wait) = take(1).await else {
         panic!("the own burst is spent");
     };
     assert!(about(wait, 100), "{wait:?}");
     // Another tenant keeps the default.
     assert_eq!(
-        s.take_intake("other", 5, default, 5, WIDE_LANE)
-            .await
-            .unwrap(),
+        take_own(&s, "other", (5, 5), default, WIDE_LANE).await,
         Intake::Go(Lane::Fair)
     );
     s.set_intake_limit("acme", None).await.unwrap();
     assert_eq!(s.intake_limit("acme").await.unwrap(), None);
     assert_eq!(
-        take(5).await.unwrap(),
+        take(5).await,
         Intake::Go(Lane::Fair),
         "the default, with no debt"
     );
@@ -206,11 +232,66 @@ async fn a_request_beyond_the_fair_lane_is_accepted_into_the_overflow_lane_whole
         per_second: 1,
         burst: 10,
     };
-    let take = |events, weight| s.take_intake("acme", events, default, weight, lane);
-    assert_eq!(take(2, 8).await.unwrap(), Intake::Go(Lane::Fair));
+    let take = |events, weight| take_own(&s, "acme", (events, weight), default, lane);
+    assert_eq!(take(2, 8).await, Intake::Go(Lane::Fair));
     // 2 units left in the lane: a request weighing 3 goes beyond it, all of it, and
     // takes none of the lane's units.
-    assert_eq!(take(1, 3).await.unwrap(), Intake::Go(Lane::Overflow));
-    assert_eq!(take(1, 2).await.unwrap(), Intake::Go(Lane::Fair));
-    assert_eq!(take(1, 1).await.unwrap(), Intake::Go(Lane::Overflow));
+    assert_eq!(take(1, 3).await, Intake::Go(Lane::Overflow));
+    assert_eq!(take(1, 2).await, Intake::Go(Lane::Fair));
+    assert_eq!(take(1, 1).await, Intake::Go(Lane::Overflow));
+}
+
+#[tokio::test]
+async fn a_lease_takes_what_the_rate_earns_over_its_horizon_else_the_requests_own() {
+    let s = store();
+    let default = IntakeLimit {
+        per_second: 1_000,
+        burst: 1_000,
+    };
+    let lane = FairLane {
+        per_second: 2_000,
+        burst: 1_000,
+    };
+    let horizon = Duration::from_millis(50);
+    let lease = Ask {
+        events: 1,
+        want: 200,
+        weight: 2,
+        lane_want: 400,
+        horizon,
+    };
+    // 50 ms at 1,000 events a second: 50 of the 200 wanted; the lane's lease is sized
+    // at the request's 2 deliveries an event (and 50 ms of its 2,000 a second).
+    let t = taken(&s, lease, default, lane).await;
+    assert_eq!((t.events, t.lane, t.lane_wait), (50, 100, Duration::ZERO));
+    // Nearly all the rest of the burst, exactly; then a whole lease no longer fits, and
+    // what there is room for is taken (the ~10 left, and what the clock added since).
+    let most = Ask {
+        events: 940,
+        want: 940,
+        weight: 1,
+        lane_want: 1,
+        horizon,
+    };
+    assert_eq!(taken(&s, most, default, lane).await.events, 940);
+    let partial = taken(&s, lease, default, lane).await.events;
+    assert!((1..50).contains(&partial), "{partial}");
+    // The lane alone: no events, a lease of the deliveries wanted.
+    let lane_only = Ask {
+        events: 0,
+        want: 0,
+        weight: 5,
+        lane_want: 20,
+        horizon,
+    };
+    let t = taken(&s, lane_only, default, lane).await;
+    assert_eq!((t.events, t.lane), (0, 20));
+    // A lane refused says when the weight would fit.
+    let heavy = Ask {
+        weight: 1_000,
+        ..lane_only
+    };
+    let t = taken(&s, heavy, default, lane).await;
+    assert_eq!(t.lane, 0);
+    assert!(t.lane_wait > Duration::ZERO, "{t:?}");
 }
