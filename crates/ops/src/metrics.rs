@@ -440,6 +440,9 @@ impl Metrics {
         for reason in ["gone", "failing"] {
             m.hooks_disabled.with_label_values(&[reason]);
         }
+        for ask in ["events", "lane"] {
+            m.intake_asks.with_label_values(&[ask]);
+        }
         for surface in ["api", "console"] {
             for answer in ["refused", "throttled"] {
                 m.auth_failures.with_label_values(&[surface, answer]);

@@ -30,8 +30,9 @@ pub const MOST: u32 = 256;
 /// Each tenant's lease in this process.
 pub struct Leases {
     tenants: Mutex<HashMap<String, Arc<Tenant>>>,
-    /// `hookpost_intake_asks_total`: the calls to Redis, by what they asked.
-    asks: prometheus::IntCounterVec,
+    /// `hookpost_intake_asks_total`: the calls to Redis, for events or the lane alone.
+    asks_events: prometheus::IntCounter,
+    asks_lane: prometheus::IntCounter,
 }
 
 /// One tenant's lease, and the gate its requests pass to ask Redis: those that find
@@ -71,7 +72,8 @@ impl Leases {
     pub fn new(asks: prometheus::IntCounterVec) -> Leases {
         Leases {
             tenants: Mutex::default(),
-            asks,
+            asks_events: asks.with_label_values(&["events"]),
+            asks_lane: asks.with_label_values(&["lane"]),
         }
     }
 
@@ -105,7 +107,7 @@ impl Leases {
         match spent {
             Spent::Go(lane) => Ok(Intake::Go(lane)),
             Spent::AskLane => {
-                self.asks.with_label_values(&["lane"]).inc();
+                self.asks_lane.inc();
                 let taken = match store
                     .take_intake(tenant, ask(0, 0), r.default, r.lane)
                     .await?
@@ -121,7 +123,7 @@ impl Leases {
                 Ok(Intake::Go(t.lease().lane_taken(taken, r.weight, now)))
             }
             Spent::Short => {
-                self.asks.with_label_values(&["events"]).inc();
+                self.asks_events.inc();
                 let want = t.lease().want(now).clamp(r.events, MOST.max(r.events));
                 let ask = ask(r.events, want);
                 Ok(
