@@ -9,7 +9,7 @@ use axum::Json;
 use hookpost_broker::Outgoing;
 use hookpost_core::Event;
 use hookpost_ops::telemetry;
-use hookpost_store::intake::{Intake, IntakeLimit, Lane};
+use hookpost_store::intake::{Intake, Lane};
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 use tracing::Instrument;
@@ -194,15 +194,9 @@ async fn take_intake(
     count: usize,
     weight: u32,
 ) -> Result<Lane, ServiceError> {
-    let default = IntakeLimit {
-        per_second: state.config.tenant_rate,
-        burst: state.config.tenant_burst,
-    };
     let request = hookpost_service::intake::Request {
         events: u32::try_from(count).unwrap_or(u32::MAX),
         weight,
-        default,
-        lane: crate::lanes::fair_lane(state),
     };
     let refused = match state.intake.take(&state.store, tenant, request).await? {
         Intake::Go(lane) => return Ok(lane),

@@ -15,11 +15,9 @@
 
 use hookpost_broker::Topology;
 use hookpost_core::Event;
-use hookpost_store::intake::{FairLane, Lane};
+use hookpost_store::intake::Lane;
 
 use hookpost_service::ordering::TenantHooks;
-
-use crate::AppState;
 
 /// The deliveries `events` make at most with the tenant's `hooks`: what they take from
 /// its fair lane.
@@ -29,14 +27,6 @@ pub fn weigh(hooks: &TenantHooks, events: &[Event]) -> u32 {
         .map(|e| hooks.deliveries(&e.kind).max(1))
         .sum();
     u32::try_from(weight).unwrap_or(u32::MAX)
-}
-
-/// The deployment's fair lane for every tenant.
-pub fn fair_lane(state: &AppState) -> FairLane {
-    FairLane {
-        per_second: state.config.fair_rate,
-        burst: state.config.fair_burst,
-    }
 }
 
 /// Where an event of type `kind` is published: exchange and routing key.

@@ -30,6 +30,9 @@ pub const MOST: u32 = 256;
 /// Each tenant's lease in this process.
 pub struct Leases {
     tenants: Mutex<HashMap<String, Arc<Tenant>>>,
+    /// The deployment's intake limit (a tenant's own replaces it, in Redis) and lane.
+    default: IntakeLimit,
+    lane: FairLane,
     /// `hookpost_intake_asks_total`: the calls to Redis, for events or the lane alone.
     asks_events: prometheus::IntCounter,
     asks_lane: prometheus::IntCounter,
@@ -59,19 +62,25 @@ struct Lease {
     lane_shut_until: Option<Instant>,
 }
 
-/// A request's ask: its events and deliveries, the deployment's defaults.
+/// A request's ask: its events, and the deliveries they make.
 #[derive(Debug, Clone, Copy)]
 pub struct Request {
     pub events: u32,
     pub weight: u32,
-    pub default: IntakeLimit,
-    pub lane: FairLane,
 }
 
 impl Leases {
-    pub fn new(asks: prometheus::IntCounterVec) -> Leases {
+    pub fn new(config: &hookpost_core::Config, asks: &prometheus::IntCounterVec) -> Leases {
         Leases {
             tenants: Mutex::default(),
+            default: IntakeLimit {
+                per_second: config.tenant_rate,
+                burst: config.tenant_burst,
+            },
+            lane: FairLane {
+                per_second: config.fair_rate,
+                burst: config.fair_burst,
+            },
             asks_events: asks.with_label_values(&["events"]),
             asks_lane: asks.with_label_values(&["lane"]),
         }
@@ -86,7 +95,8 @@ impl Leases {
         r: Request,
     ) -> hookpost_store::Result<Intake<Lane>> {
         let t = self.tenant(tenant);
-        let spent = t.lease().spend(r, Instant::now());
+        let lane_burst = self.lane.burst;
+        let spent = t.lease().spend(r, lane_burst, Instant::now());
         if let Spent::Go(lane) = spent {
             return Ok(Intake::Go(lane));
         }
@@ -94,8 +104,8 @@ impl Leases {
         // Another request may have renewed the lease meanwhile.
         let now = Instant::now();
         let spent = match spent {
-            Spent::AskLane => t.lease().lane_for(r, now),
-            _ => t.lease().spend(r, now),
+            Spent::AskLane => t.lease().lane_for(r, lane_burst, now),
+            _ => t.lease().spend(r, lane_burst, now),
         };
         let ask = |events, want| Ask {
             events,
@@ -109,7 +119,7 @@ impl Leases {
             Spent::AskLane => {
                 self.asks_lane.inc();
                 let taken = match store
-                    .take_intake(tenant, ask(0, 0), r.default, r.lane)
+                    .take_intake(tenant, ask(0, 0), self.default, self.lane)
                     .await?
                 {
                     Intake::Go(taken) => taken,
@@ -127,7 +137,10 @@ impl Leases {
                 let want = t.lease().want(now).clamp(r.events, MOST.max(r.events));
                 let ask = ask(r.events, want);
                 Ok(
-                    match store.take_intake(tenant, ask, r.default, r.lane).await? {
+                    match store
+                        .take_intake(tenant, ask, self.default, self.lane)
+                        .await?
+                    {
                         Intake::Go(taken) => {
                             Intake::Go(t.lease().renewed(taken, r, Instant::now()))
                         }
@@ -170,23 +183,24 @@ impl Lease {
         self.at.is_some_and(|at| now < at + HORIZON)
     }
 
-    fn spend(&mut self, r: Request, now: Instant) -> Spent {
+    /// `lane_burst`: a request heavier than it always goes beyond the lane.
+    fn spend(&mut self, r: Request, lane_burst: u32, now: Instant) -> Spent {
         if !self.live(now) || self.events < r.events {
             return Spent::Short;
         }
         self.events -= r.events;
         self.spent += r.events;
-        self.lane_for(r, now)
+        self.lane_for(r, lane_burst, now)
     }
 
     /// The lane of a request whose events are spent.
-    fn lane_for(&mut self, r: Request, now: Instant) -> Spent {
+    fn lane_for(&mut self, r: Request, lane_burst: u32, now: Instant) -> Spent {
         if self.live(now) && self.lane >= r.weight {
             self.lane -= r.weight;
             return Spent::Go(Lane::Fair);
         }
         let shut = self.lane_shut_until.is_some_and(|until| now < until);
-        match r.weight > r.lane.burst || shut {
+        match r.weight > lane_burst || shut {
             true => Spent::Go(Lane::Overflow),
             false => Spent::AskLane,
         }
@@ -227,13 +241,17 @@ impl Lease {
 
     /// What the lane took: the request's weight (and a lease of more) or nothing.
     fn lane_taken(&mut self, taken: Taken, weight: u32, now: Instant) -> Lane {
-        if taken.lane >= weight && taken.lane > 0 {
-            self.lane += taken.lane - weight;
-            self.lane_shut_until = None;
-            return Lane::Fair;
+        let lane = taken.lane(weight);
+        match lane {
+            Lane::Fair => {
+                self.lane += taken.lane - weight;
+                self.lane_shut_until = None;
+            }
+            Lane::Overflow => {
+                self.lane_shut_until = (!taken.lane_wait.is_zero()).then(|| now + taken.lane_wait);
+            }
         }
-        self.lane_shut_until = (!taken.lane_wait.is_zero()).then(|| now + taken.lane_wait);
-        Lane::Overflow
+        lane
     }
 }
 
@@ -244,15 +262,8 @@ mod tests {
     const REQ: Request = Request {
         events: 1,
         weight: 2,
-        default: IntakeLimit {
-            per_second: 1000,
-            burst: 10_000,
-        },
-        lane: FairLane {
-            per_second: 2000,
-            burst: 100,
-        },
     };
+    const LANE_BURST: u32 = 100;
 
     fn taken(events: u32, lane: u32, wait_ms: u64) -> Taken {
         Taken {
@@ -266,14 +277,14 @@ mod tests {
     fn a_lease_covers_requests_until_its_tokens_or_its_time_run_out() {
         let t0 = Instant::now();
         let mut lease = Lease::default();
-        assert_eq!(lease.spend(REQ, t0), Spent::Short);
+        assert_eq!(lease.spend(REQ, LANE_BURST, t0), Spent::Short);
         assert_eq!(lease.want(t0), 0, "the first asks for the request's own");
         assert_eq!(lease.renewed(taken(3, 6, 0), REQ, t0), Lane::Fair);
         assert_eq!((lease.events, lease.lane), (2, 4));
-        assert_eq!(lease.spend(REQ, t0), Spent::Go(Lane::Fair));
-        assert_eq!(lease.spend(REQ, t0), Spent::Go(Lane::Fair));
+        assert_eq!(lease.spend(REQ, LANE_BURST, t0), Spent::Go(Lane::Fair));
+        assert_eq!(lease.spend(REQ, LANE_BURST, t0), Spent::Go(Lane::Fair));
         assert_eq!(
-            lease.spend(REQ, t0),
+            lease.spend(REQ, LANE_BURST, t0),
             Spent::Short,
             "three events were taken"
         );
@@ -281,7 +292,11 @@ mod tests {
 
         lease.renewed(taken(6, 12, 0), REQ, t0);
         let late = t0 + HORIZON;
-        assert_eq!(lease.spend(REQ, late), Spent::Short, "its time ran out");
+        assert_eq!(
+            lease.spend(REQ, LANE_BURST, late),
+            Spent::Short,
+            "its time ran out"
+        );
         assert_eq!(lease.want(late), 1, "what it served");
         assert_eq!(lease.want(t0 + 2 * HORIZON), 0, "after a quiet spell");
     }
@@ -291,12 +306,15 @@ mod tests {
         let t0 = Instant::now();
         let mut lease = Lease::default();
         assert_eq!(lease.renewed(taken(4, 0, 20), REQ, t0), Lane::Overflow);
-        assert_eq!(lease.spend(REQ, t0), Spent::Go(Lane::Overflow));
+        assert_eq!(lease.spend(REQ, LANE_BURST, t0), Spent::Go(Lane::Overflow));
         let later = t0 + Duration::from_millis(20);
-        assert_eq!(lease.spend(REQ, later), Spent::AskLane);
+        assert_eq!(lease.spend(REQ, LANE_BURST, later), Spent::AskLane);
         assert_eq!(lease.lane_taken(taken(0, 2, 0), 2, later), Lane::Fair);
         // Heavier than the lane's burst: beyond it, without asking.
         let heavy = Request { weight: 101, ..REQ };
-        assert_eq!(lease.spend(heavy, later), Spent::Go(Lane::Overflow));
+        assert_eq!(
+            lease.spend(heavy, LANE_BURST, later),
+            Spent::Go(Lane::Overflow)
+        );
     }
 }

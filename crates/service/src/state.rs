@@ -58,7 +58,7 @@ impl AppState {
         )
         .with_reconnect_hook(metrics.reconnect_counter(Role::Ingest));
         let event_types = hookpost_db::event_types::KnownTypes::new(db.clone(), &config);
-        let intake = crate::intake::Leases::new(metrics.intake_asks.clone());
+        let intake = crate::intake::Leases::new(&config, &metrics.intake_asks);
         Arc::new(AppState {
             checks: RoleChecks::new(Role::Ingest, &readiness, &metrics),
             sender,

@@ -148,13 +148,9 @@ impl Store {
         Ok(self.claimed(tenant, event_id).await?.0)
     }
 
-    /// A claimed event's receive time (the body's `timestamp`), kept for its take-overs.
-    pub async fn received_at(&self, tenant: &str, event_id: &str) -> Result<Option<i64>> {
-        Ok(self.claimed(tenant, event_id).await?.1)
-    }
-
     /// A claimed event as Redis holds it, in one read: the whole event when its payload
-    /// is kept ([`Store::event`]), and its receive time either way.
+    /// is kept ([`Store::event`]), and its receive time (the body's `timestamp`, kept for
+    /// its take-overs) either way.
     pub async fn claimed(
         &self,
         tenant: &str,

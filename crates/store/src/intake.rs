@@ -83,6 +83,17 @@ pub struct Taken {
     pub lane_wait: Duration,
 }
 
+impl Taken {
+    /// The lane a request of `weight` deliveries takes: within it when the lane's take
+    /// covers it.
+    pub fn lane(&self, weight: u32) -> Lane {
+        match self.lane > 0 && self.lane >= weight {
+            true => Lane::Fair,
+            false => Lane::Overflow,
+        }
+    }
+}
+
 /// What the limit says of a request of some events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Intake<T> {

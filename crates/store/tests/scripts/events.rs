@@ -44,7 +44,7 @@ async fn the_first_claim_stores_the_event_and_a_live_lease_keeps_others_out() {
         .unwrap();
     assert_eq!(claim, (Claim::New, 0));
     assert_eq!(
-        s.received_at("acme", "e1").await.unwrap(),
+        s.claimed("acme", "e1").await.unwrap().1,
         Some(received_at),
         "the caller's stamp, as given"
     );
@@ -83,7 +83,7 @@ async fn a_lease_that_ran_out_is_taken_over_once() {
         Claim::Busy
     );
     assert_eq!(
-        s.received_at("acme", "e1").await.unwrap(),
+        s.claimed("acme", "e1").await.unwrap().1,
         Some(1),
         "a take-over keeps the first receive time"
     );
@@ -126,7 +126,7 @@ async fn the_claim_stores_no_payload_and_a_busy_duplicate_keeps_it_until_the_eve
     assert_eq!(fields, ["state"]);
     // Nor is one never claimed here stored by it.
     s.keep_payload(&event("e3")).await.unwrap();
-    assert!(s.received_at("acme", "e3").await.unwrap().is_none());
+    assert!(s.claimed("acme", "e3").await.unwrap().1.is_none());
     let key = s.keys().event("acme", "e3");
     let made: bool = redis::AsyncCommands::exists(&mut s.conn(), key)
         .await

@@ -28,8 +28,7 @@ async fn take_own(
         horizon: Duration::ZERO,
     };
     match s.take_intake(tenant, ask, default, lane).await.unwrap() {
-        Intake::Go(t) if t.lane >= weight && t.lane > 0 => Intake::Go(Lane::Fair),
-        Intake::Go(_) => Intake::Go(Lane::Overflow),
+        Intake::Go(t) => Intake::Go(t.lane(weight)),
         Intake::Wait(wait) => Intake::Wait(wait),
         Intake::OverBurst(burst) => Intake::OverBurst(burst),
     }
