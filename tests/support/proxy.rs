@@ -33,6 +33,8 @@ pub struct FaultProxy {
 
 struct Faults {
     refusing: AtomicBool,
+    /// New connections are taken and held open, silent, until cut.
+    holding_new: AtomicBool,
     /// Bytes are held (connections stay open) while this is true.
     stalled: watch::Sender<bool>,
     /// Added before every chunk is passed on.
@@ -78,6 +80,7 @@ impl FaultProxy {
             addr: listener.local_addr().expect("address"),
             faults: Arc::new(Faults {
                 refusing: AtomicBool::new(false),
+                holding_new: AtomicBool::new(false),
                 stalled: watch::channel(false).0,
                 delay_ms: AtomicU64::new(0),
                 cut: Mutex::new(CancellationToken::new()),
@@ -102,6 +105,13 @@ impl FaultProxy {
                 }
                 faults.accepted.fetch_add(1, Ordering::SeqCst);
                 let token = faults.cut.lock().unwrap().clone();
+                if faults.holding_new.load(Ordering::SeqCst) {
+                    tokio::spawn(async move {
+                        token.cancelled().await;
+                        drop(client);
+                    });
+                    continue;
+                }
                 let frozen = faults.freeze.lock().unwrap().clone();
                 let faults = faults.clone();
                 tokio::spawn(async move {
@@ -155,6 +165,12 @@ impl FaultProxy {
         *freeze = CancellationToken::new();
     }
 
+    /// Takes new connections but passes nothing on them, ever (they stay open and silent
+    /// until cut), while the open ones go on working: until [`FaultProxy::restore`].
+    pub fn hold_new(&self) {
+        self.faults.holding_new.store(true, Ordering::SeqCst);
+    }
+
     /// Delays every chunk passed on by `delay` (a slow network), until restored.
     pub fn delay(&self, delay: Duration) {
         self.faults
@@ -165,6 +181,7 @@ impl FaultProxy {
     /// Takes new connections and passes bytes at full speed again.
     pub fn restore(&self) {
         self.faults.refusing.store(false, Ordering::SeqCst);
+        self.faults.holding_new.store(false, Ordering::SeqCst);
         self.faults.delay_ms.store(0, Ordering::SeqCst);
         self.faults.stalled.send_replace(false);
     }

@@ -92,6 +92,15 @@ impl Report {
 }
 
 /// Percentile `p` (0..=100) of `values` (sorted in place).
+/// Wall-clock microseconds: the stamp events carry as `sent_at_us`, so that latencies
+/// of a millisecond or two are measured, not rounded.
+pub fn now_us() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0)
+}
+
 pub fn percentile(values: &mut [f64], p: f64) -> f64 {
     if values.is_empty() {
         return 0.0;

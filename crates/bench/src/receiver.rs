@@ -64,8 +64,8 @@ async fn receive(
         // `bulk`: counted like `ok`, its latencies left out (another tenant's flood).
         "ok" | "bulk" => {
             let now = std::time::Instant::now();
-            let latency = sent_at_us(&body)
-                .map(|sent| (hookpost_core::now_ms() as f64 * 1000.0 - sent as f64) / 1000.0);
+            let latency =
+                sent_at_us(&body).map(|sent| (crate::now_us() - sent as i64) as f64 / 1000.0);
             let id = headers
                 .get("x-hook-id")
                 .and_then(|v| v.to_str().ok())

@@ -181,7 +181,7 @@ impl Bench {
         let body_of = |i: usize| {
             format!(
                 r#"{{"id":"e{i}","tenant":"{tenant}","type":"ticket.created","data":{{"i":{i},"sent_at_us":{},"pad":"{pad}"}}}}"#,
-                hookpost_core::now_ms() * 1000
+                crate::now_us()
             )
         };
         // message_id = the event id: with queue shards, what the hash exchange spreads by.
@@ -261,7 +261,7 @@ impl Bench {
         while sent < n {
             let k = batch.min(n - sent);
             let events: Vec<serde_json::Value> = (sent..sent + k)
-                .map(|i| json!({"id": format!("h{i}"), "type": "ticket.created", "data": {"i": i, "ticket": {"id": i % TICKETS}, "sent_at_us": hookpost_core::now_ms() * 1000, "pad": pad}}))
+                .map(|i| json!({"id": format!("h{i}"), "type": "ticket.created", "data": {"i": i, "ticket": {"id": i % TICKETS}, "sent_at_us": crate::now_us(), "pad": pad}}))
                 .collect();
             sent += k;
             let (url, body) = if batch == 1 {
@@ -743,7 +743,7 @@ pub async fn noisy_neighbour(o: &Options) -> anyhow::Result<Report> {
     let next = std::sync::atomic::AtomicUsize::new(0);
     // Alone.
     let alone_until = Instant::now() + Duration::from_secs(o.duration_s);
-    let quiet_alone = b
+    let (quiet_alone, mut api_alone) = b
         .quiet_tenant(&next, || Instant::now() >= alone_until)
         .await?;
     b.wait_for(quiet_alone, o.deadline_s).await;
@@ -783,7 +783,7 @@ pub async fn noisy_neighbour(o: &Options) -> anyhow::Result<Report> {
     let quiet = b.quiet_tenant(&next, || {
         flood_done.load(std::sync::atomic::Ordering::Relaxed)
     });
-    let ((published, delivered), quiet_total) = tokio::try_join!(flood, quiet)?;
+    let ((published, delivered), (quiet_total, mut api_beside)) = tokio::try_join!(flood, quiet)?;
     let total = flood_deliveries + quiet_total;
     let complete = b.wait_for(total, o.deadline_s).await;
     let mut beside = std::mem::take(&mut b.rx.seen.lock().expect("not poisoned").latencies_ms);
@@ -820,6 +820,9 @@ pub async fn noisy_neighbour(o: &Options) -> anyhow::Result<Report> {
         beside.iter().copied().fold(0.0, f64::max),
     );
     r.put("p99_ratio", if a99 > 0.0 { b99 / a99 } else { 0.0 });
+    // The part of it that is the API's answer (a 202 once the publish is confirmed).
+    r.put("quiet_api_alone_p99_ms", percentile(&mut api_alone, 99.0));
+    r.put("quiet_api_beside_p99_ms", percentile(&mut api_beside, 99.0));
     r.put("complete", f64::from(u8::from(complete)));
     b.account(&mut r, total).await;
     b.finish().await?;
@@ -852,7 +855,7 @@ impl Bench {
                 loop {
                     let events: Vec<serde_json::Value> = ids
                         .clone()
-                        .map(|i| json!({"id": format!("n{i}"), "type": "ticket.created", "data": {"i": i, "sent_at_us": hookpost_core::now_ms() * 1000}}))
+                        .map(|i| json!({"id": format!("n{i}"), "type": "ticket.created", "data": {"i": i, "sent_at_us": crate::now_us()}}))
                         .collect();
                     let req = match batch {
                         1 => http.post(format!("{base}/v1/events")).json(&events[0]),
@@ -892,7 +895,7 @@ impl Bench {
         &self,
         next: &std::sync::atomic::AtomicUsize,
         done: impl Fn() -> bool,
-    ) -> anyhow::Result<usize> {
+    ) -> anyhow::Result<(usize, Vec<f64>)> {
         let url = format!("{}/v1/events", self.base);
         let mut tick = tokio::time::interval(Duration::from_millis(1000 / NEIGHBOUR_RATE));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
@@ -900,12 +903,13 @@ impl Bench {
         while !done() {
             tick.tick().await;
             let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let event = json!({"id": format!("q{i}"), "type": "ticket.created", "data": {"i": i, "sent_at_us": hookpost_core::now_ms() * 1000}});
+            let event = json!({"id": format!("q{i}"), "type": "ticket.created", "data": {"i": i, "sent_at_us": crate::now_us()}});
             let (http, key, url) = (self.http.clone(), self.key.clone(), url.clone());
             sending.spawn(async move {
+                let sent = Instant::now();
                 let r = http.post(url).bearer_auth(key).json(&event).send().await?;
                 match r.status().as_u16() {
-                    202 => anyhow::Ok(()),
+                    202 => anyhow::Ok(sent.elapsed().as_secs_f64() * 1000.0),
                     other => bail!(
                         "ingest answered {other} to the quiet tenant: {}",
                         r.text().await.unwrap_or_default()
@@ -913,10 +917,11 @@ impl Bench {
                 }
             });
         }
+        let mut api_ms = Vec::new();
         while let Some(sent) = sending.join_next().await {
-            sent??;
+            api_ms.push(sent??);
         }
-        Ok(next.load(std::sync::atomic::Ordering::Relaxed))
+        Ok((next.load(std::sync::atomic::Ordering::Relaxed), api_ms))
     }
 }
 

@@ -163,7 +163,11 @@ async fn publish(
             }
         })
         .collect();
-    match state.publisher.publish_all(&msgs).await {
+    let publisher = match lane {
+        Lane::Fair => &state.publisher,
+        Lane::Overflow => &state.overflow,
+    };
+    match publisher.publish_all(&msgs).await {
         Ok(()) => {
             for e in events {
                 let label = state.config.event_types.label(&e.kind);

@@ -293,6 +293,6 @@ pub async fn run(
     let limits = hookpost_ops::HttpLimits::of(&state.config);
     let served = hookpost_ops::serve(listener, app, limits, cancel).await;
     prober.abort();
-    state.publisher.close().await;
+    tokio::join!(state.publisher.close(), state.overflow.close());
     served
 }

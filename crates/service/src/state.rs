@@ -21,6 +21,10 @@ pub struct AppState {
     /// PostgreSQL: the delivery log's reads.
     pub db: hookpost_db::Db,
     pub publisher: Publisher,
+    /// Publishes what goes beyond a tenant's fair lane, on a connection of its own:
+    /// RabbitMQ's flow control holds back a whole connection while one of its queues
+    /// lags, and a flood's overflow must not hold back the other tenants' lane.
+    pub overflow: Publisher,
     /// For test sends: the same client and egress rules as the workers'.
     pub sender: hookpost_delivery::Sender,
     pub metrics: Arc<Metrics>,
@@ -50,13 +54,19 @@ impl AppState {
         metrics: Arc<Metrics>,
         readiness: Readiness,
     ) -> SharedState {
-        let publisher = Publisher::new(
-            &config.amqp_url,
-            "hookpost-ingest",
-            Topology::for_config(&config),
-            config.connect_timeout,
-        )
-        .with_reconnect_hook(metrics.reconnect_counter(Role::Ingest));
+        let publisher = |name: &str| {
+            Publisher::new(
+                &config.amqp_url,
+                name,
+                Topology::for_config(&config),
+                config.connect_timeout,
+            )
+            .with_reconnect_hook(metrics.reconnect_counter(Role::Ingest))
+        };
+        let (publisher, overflow) = (
+            publisher("hookpost-ingest"),
+            publisher("hookpost-ingest-overflow"),
+        );
         let event_types = hookpost_db::event_types::KnownTypes::new(db.clone(), &config);
         let intake = crate::intake::Leases::new(&config, &metrics.intake_asks);
         Arc::new(AppState {
@@ -69,6 +79,7 @@ impl AppState {
             event_types,
             db,
             publisher,
+            overflow,
             metrics,
             readiness,
             keyspace_ok: AtomicBool::new(true),

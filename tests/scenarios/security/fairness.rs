@@ -15,7 +15,8 @@ use hookpost_core::delivery::delivery_id;
 use hookpost_core::Config;
 use hookpost_tests::app::ADMIN_TOKEN;
 use hookpost_tests::invariants::Ledger;
-use hookpost_tests::{Receiver, TestApp, TestOptions};
+use hookpost_tests::proxy::FaultProxy;
+use hookpost_tests::{amqp_url, Receiver, TestApp, TestOptions};
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::BasicProperties;
 use serde_json::{json, Value};
@@ -561,5 +562,109 @@ async fn a_busy_tenants_requests_spend_leased_intake_tokens_and_a_new_limit_stil
     }
     // One more may have been earned while the 30 were posted.
     assert!((20..=21).contains(&accepted), "{accepted} accepted");
+    app.finish().await;
+}
+
+/// RabbitMQ holds back a whole connection while one of its queues lags (its flow
+/// control), so ingest publishes what goes beyond a tenant's fair lane on a connection
+/// of its own: an overflow publish that is held up holds up no other tenant's lane.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_overflow_publish_held_up_holds_up_no_other_tenants_lane() {
+    let proxy = FaultProxy::before(&amqp_url()).await;
+    let mut app = TestApp::spawn(TestOptions {
+        amqp_url: Some(proxy.amqp_url()),
+        ..TestOptions::default()
+    })
+    .await;
+    // An ingest whose fair lane is 10 deliveries a second, 20 at once; ready, so its
+    // lane's connection is open.
+    let lanes = Config {
+        fair_rate: 10,
+        fair_burst: 20,
+        ..app.config.clone()
+    };
+    let ingest = app.start_more(Roles::INGEST, Some(lanes)).await;
+    let base = format!("http://{}", app.others[ingest].http_addr.unwrap());
+    let (big_key, small_key) = (app.tenant("big").await, app.tenant("small").await);
+    let (big_rx, small_rx) = (Receiver::start().await, Receiver::start().await);
+    let big_hook = app.hook(&big_key, &big_rx.url, &["ticket.created"]).await;
+    app.hook(&small_key, &small_rx.url, &["ticket.created"])
+        .await;
+
+    // The broker takes no new connection now: the overflow's first publish waits for one.
+    proxy.hold_new();
+    let batch: Vec<Value> = (0..30)
+        .map(|i| json!({"id": format!("big-{i}"), "type": "ticket.created", "data": {"n": i}}))
+        .collect();
+    let held = {
+        let (app_http, base, key, batch) = (
+            app.http.clone(),
+            base.clone(),
+            big_key.clone(),
+            batch.clone(),
+        );
+        tokio::spawn(async move {
+            app_http
+                .post(format!("{base}/v1/events/batch"))
+                .bearer_auth(key)
+                .json(&batch)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Meanwhile the small tenant's lane is answered at once, event after event.
+    for i in 0..5 {
+        let event = json!({"id": format!("small-{i}"), "type": "ticket.created", "data": {}});
+        let asked = Instant::now();
+        assert_eq!(post_to(&app, &base, &small_key, &[event]).await, 202);
+        assert!(
+            asked.elapsed() < Duration::from_millis(500),
+            "a lane publish took {:?}",
+            asked.elapsed()
+        );
+    }
+    assert!(
+        !held.is_finished(),
+        "the overflow publish went out on the lane's connection"
+    );
+    // It fails as the broker being unreachable does (nothing of it accepted), and once
+    // the broker takes connections again the same request goes through.
+    proxy.restore();
+    assert_eq!(held.await.unwrap(), 503);
+    let mut accepted = false;
+    for _ in 0..50 {
+        if post_to(&app, &base, &big_key, &batch).await == 202 {
+            accepted = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(accepted, "the overflow publishes again without a restart");
+
+    let mut ledger = Ledger::new("big", std::slice::from_ref(&big_hook));
+    ledger.events = (0..30).map(|i| format!("big-{i}")).collect();
+    let tally = ledger
+        .settle(
+            "overflow-connection",
+            &app,
+            &[&big_rx],
+            1,
+            Duration::from_secs(60),
+        )
+        .await;
+    assert_eq!((tally.delivered, tally.duplicates), (30, 0));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while small_rx.delivered().len() < 5 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        small_rx.delivered().len(),
+        5,
+        "every small event arrived, once"
+    );
     app.finish().await;
 }
