@@ -210,15 +210,7 @@ async fn invalid_hooks_and_tenants_are_refused_with_the_field_named() {
         !keys.to_string().contains(&key),
         "the key is never shown again"
     );
-    let key_id = listed[0]["id"].as_str().unwrap();
-    let r = app
-        .http
-        .delete(app.url(&format!("/v1/tenants/acme/keys/{key_id}")))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 204);
+    app.revoke_first_key("acme").await;
     assert_eq!(app.get(&key, "/v1/hooks").await.status(), 401);
     app.finish().await;
 }

@@ -406,21 +406,7 @@ async fn a_tenant_sees_none_of_another_tenants_hooks_or_deliveries() {
         (after.status, after.location.as_deref()),
         (303, Some("/console/sign-in"))
     );
-    let keys: Value = app
-        .get(ADMIN_TOKEN, "/v1/tenants/acme/keys")
-        .await
-        .json()
-        .await
-        .unwrap();
-    let key_id = keys["keys"][0]["id"].as_str().unwrap();
-    let revoked = app
-        .http
-        .delete(app.url(&format!("/v1/tenants/acme/keys/{key_id}")))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(revoked.status(), 204);
+    app.revoke_first_key("acme").await;
     assert_eq!(acme.get("/console/hooks").await.status, 303);
 
     // Unknown pages and bad input get a 4xx page, never a 500.

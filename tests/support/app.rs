@@ -171,6 +171,25 @@ impl TestApp {
         format!("{}{path}", self.base)
     }
 
+    /// Revokes tenant `id`'s first key through the admin API (204 expected).
+    pub async fn revoke_first_key(&self, id: &str) {
+        let keys: Value = self
+            .get(ADMIN_TOKEN, &format!("/v1/tenants/{id}/keys"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let key_id = keys["keys"][0]["id"].as_str().unwrap();
+        let r = self
+            .http
+            .delete(self.url(&format!("/v1/tenants/{id}/keys/{key_id}")))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 204);
+    }
+
     /// Creates a tenant and returns a new API key of it.
     pub async fn tenant(&self, id: &str) -> String {
         let r = self

@@ -346,6 +346,21 @@ fn waits(
         .collect()
 }
 
+/// Starts an ingest whose fair lane is 10 deliveries a second, 20 at once: its index
+/// among the app's others, and its base URL.
+async fn ingest_with_a_narrow_lane(app: &mut TestApp) -> (usize, String) {
+    let lanes = Config {
+        fair_rate: 10,
+        fair_burst: 20,
+        ..app.config.clone()
+    };
+    let ingest = app.start_more(Roles::INGEST, Some(lanes)).await;
+    (
+        ingest,
+        format!("http://{}", app.others[ingest].http_addr.unwrap()),
+    )
+}
+
 /// Posts `events` as one request to the ingest at `base`.
 async fn post_to(app: &TestApp, base: &str, key: &str, events: &[Value]) -> u16 {
     let (path, body) = match events {
@@ -374,14 +389,7 @@ async fn api_events_beyond_a_tenants_fair_lane_go_through_the_overflow_queue_onc
         ..TestOptions::default()
     })
     .await;
-    // An ingest whose fair lane is 10 deliveries a second, 20 at once.
-    let lanes = Config {
-        fair_rate: 10,
-        fair_burst: 20,
-        ..app.config.clone()
-    };
-    let ingest = app.start_more(Roles::INGEST, Some(lanes)).await;
-    let base = format!("http://{}", app.others[ingest].http_addr.unwrap());
+    let (ingest, base) = ingest_with_a_narrow_lane(&mut app).await;
     let (big_key, small_key, orderly_key) = (
         app.tenant("big").await,
         app.tenant("small").await,
@@ -576,15 +584,8 @@ async fn an_overflow_publish_held_up_holds_up_no_other_tenants_lane() {
         ..TestOptions::default()
     })
     .await;
-    // An ingest whose fair lane is 10 deliveries a second, 20 at once; ready, so its
-    // lane's connection is open.
-    let lanes = Config {
-        fair_rate: 10,
-        fair_burst: 20,
-        ..app.config.clone()
-    };
-    let ingest = app.start_more(Roles::INGEST, Some(lanes)).await;
-    let base = format!("http://{}", app.others[ingest].http_addr.unwrap());
+    // Ready, so its lane's connection is open.
+    let (_, base) = ingest_with_a_narrow_lane(&mut app).await;
     let (big_key, small_key) = (app.tenant("big").await, app.tenant("small").await);
     let (big_rx, small_rx) = (Receiver::start().await, Receiver::start().await);
     let big_hook = app.hook(&big_key, &big_rx.url, &["ticket.created"]).await;
