@@ -91,7 +91,6 @@ impl Report {
     }
 }
 
-/// Percentile `p` (0..=100) of `values` (sorted in place).
 /// Wall-clock microseconds: the stamp events carry as `sent_at_us`, so that latencies
 /// of a millisecond or two are measured, not rounded.
 pub fn now_us() -> i64 {
@@ -101,6 +100,7 @@ pub fn now_us() -> i64 {
         .unwrap_or(0)
 }
 
+/// Percentile `p` (0..=100) of `values` (sorted in place).
 pub fn percentile(values: &mut [f64], p: f64) -> f64 {
     if values.is_empty() {
         return 0.0;

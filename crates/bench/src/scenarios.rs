@@ -890,7 +890,8 @@ impl Bench {
 
 impl Bench {
     /// The quiet tenant: `NEIGHBOUR_RATE` events a second over the API, one a request,
-    /// numbered from `next`, until `done`; how many it has sent in all.
+    /// numbered from `next`, until `done`; how many it has sent in all, and each of
+    /// these requests' round trip (ms).
     async fn quiet_tenant(
         &self,
         next: &std::sync::atomic::AtomicUsize,
