@@ -124,30 +124,17 @@ impl Leases {
                 {
                     Intake::Go(taken) => taken,
                     // Not answered to a lane-only ask; beyond the lane is always safe.
-                    _ => Taken {
-                        events: 0,
-                        lane: 0,
-                        lane_wait: Duration::ZERO,
-                    },
+                    _ => Taken::default(),
                 };
                 Ok(Intake::Go(t.lease().lane_taken(taken, r.weight, now)))
             }
             Spent::Short => {
                 self.asks_events.inc();
                 let want = t.lease().want(now).clamp(r.events, MOST.max(r.events));
-                let ask = ask(r.events, want);
-                Ok(
-                    match store
-                        .take_intake(tenant, ask, self.default, self.lane)
-                        .await?
-                    {
-                        Intake::Go(taken) => {
-                            Intake::Go(t.lease().renewed(taken, r, Instant::now()))
-                        }
-                        Intake::Wait(wait) => Intake::Wait(wait),
-                        Intake::OverBurst(burst) => Intake::OverBurst(burst),
-                    },
-                )
+                let taken = store
+                    .take_intake(tenant, ask(r.events, want), self.default, self.lane)
+                    .await?;
+                Ok(taken.map(|taken| t.lease().renewed(taken, r, Instant::now())))
             }
         }
     }

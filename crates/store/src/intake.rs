@@ -72,7 +72,7 @@ pub struct Ask {
 }
 
 /// What an accepted call took.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Taken {
     /// Events taken: the request's and what the caller may spend on later ones.
     pub events: u32,
@@ -104,6 +104,17 @@ pub enum Intake<T> {
     Wait(Duration),
     /// More events than the burst: it could never go whole.
     OverBurst(u32),
+}
+
+impl<T> Intake<T> {
+    /// The same answer, with what an accepted request took turned by `f`.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Intake<U> {
+        match self {
+            Intake::Go(t) => Intake::Go(f(t)),
+            Intake::Wait(wait) => Intake::Wait(wait),
+            Intake::OverBurst(burst) => Intake::OverBurst(burst),
+        }
+    }
 }
 
 impl Store {

@@ -27,11 +27,8 @@ async fn take_own(
         lane_want: weight,
         horizon: Duration::ZERO,
     };
-    match s.take_intake(tenant, ask, default, lane).await.unwrap() {
-        Intake::Go(t) => Intake::Go(t.lane(weight)),
-        Intake::Wait(wait) => Intake::Wait(wait),
-        Intake::OverBurst(burst) => Intake::OverBurst(burst),
-    }
+    let taken = s.take_intake(tenant, ask, default, lane).await.unwrap();
+    taken.map(|t| t.lane(weight))
 }
 
 /// A take expected to go.
