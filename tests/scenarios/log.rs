@@ -508,10 +508,14 @@ async fn the_log_drops_whole_days_past_the_retention_and_every_redis_key_expires
     let keys = app.store.all_keys().await.unwrap();
     let hot: Vec<&String> = keys
         .iter()
-        .filter(|k| [":evt:", ":dlv:", ":failing"].iter().any(|p| k.contains(p)))
+        .filter(|k| {
+            [":evt:", ":evs:", ":evl:", ":dlv:", ":failing"]
+                .iter()
+                .any(|p| k.contains(p))
+        })
         .collect();
     assert!(
-        hot.iter().any(|k| k.ends_with(":evt:evt_today")),
+        hot.iter().any(|k| k.ends_with(":evs:evt_today")),
         "the event's done mark: {keys:?}"
     );
     assert!(

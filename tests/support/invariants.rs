@@ -143,6 +143,9 @@ impl Ledger {
             tally.duplicates_per_10k(),
             self.refused,
         );
+        for id in tally.lost.iter().take(3) {
+            eprintln!("lost {id}: {}", self.trace(app, id).await);
+        }
         assert!(
             tally.lost.is_empty(),
             "{scenario}: {} deliveries lost, e.g. {:?}",
@@ -150,6 +153,43 @@ impl Ledger {
             &tally.lost[..tally.lost.len().min(5)]
         );
         tally
+    }
+
+    /// What the stores hold of a lost delivery and its event, to tell where it stopped.
+    async fn trace(&self, app: &TestApp, id: &str) -> String {
+        let t = &self.tenant;
+        let Some((event, hook)) = self.events.iter().find_map(|e| {
+            let h = self.hooks.iter().find(|h| delivery_id(t, e, h) == id)?;
+            Some((e.as_str(), h.as_str()))
+        }) else {
+            return "not one of the ledger's".into();
+        };
+        let k = app.store.keys();
+        let mut conn = app.store.conn();
+        let (state, lease, kept, hot): (
+            Option<String>,
+            i64,
+            bool,
+            std::collections::HashMap<String, String>,
+        ) = redis::pipe()
+            .get(k.event_state(t, event))
+            .pttl(k.event_lease(t, event))
+            .exists(k.event(t, event))
+            .hgetall(k.delivery(t, id))
+            .query_async(&mut conn)
+            .await
+            .unwrap_or_default();
+        let logged = app
+            .db
+            .delivery(t, id)
+            .await
+            .ok()
+            .flatten()
+            .map(|d| format!("{} after {} attempts", d.status.as_str(), d.attempts.len()));
+        format!(
+            "event {event} hook {hook}: state {state:?}, lease {lease} ms, kept {kept}, \
+             hot {hot:?}, logged {logged:?}"
+        )
     }
 
     async fn tally(

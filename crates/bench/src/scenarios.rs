@@ -604,9 +604,8 @@ pub async fn retry_drain(o: &Options) -> anyhow::Result<Report> {
         );
         let event =
             hookpost_core::Event::parse(raw.as_bytes(), None).map_err(|e| anyhow::anyhow!(e))?;
-        store
-            .claim_event(&event, 60_000, hookpost_core::now_ms())
-            .await?;
+        let received_at = hookpost_core::now_ms();
+        store.claim_event(&event, 60_000, received_at).await?;
         let delivery_id = hookpost_core::delivery::delivery_id("bench", &event.id, &hook.id);
         let first = hookpost_store::log::Record {
             delivery_id: &delivery_id,
@@ -618,7 +617,13 @@ pub async fn retry_drain(o: &Options) -> anyhow::Result<Report> {
             attempt: Some(&failed),
             blocking: false,
         };
-        let done = hookpost_store::log::EventMark::Done(event.data.get());
+        let done = hookpost_store::log::EventMark::Done(hookpost_store::log::Kept {
+            kind: &event.kind,
+            data: event.data.get(),
+            received_at,
+            occurred_at: None,
+            traceparent: None,
+        });
         store
             .record("bench", &event.id, &[first], done, i64::MAX)
             .await?;

@@ -309,7 +309,6 @@ impl Db {
                 name: t.get(1),
                 created_at: to_ms(t.get(2)),
             };
-            store.put_tenant(&tenant).await?;
             let limit = t
                 .get::<_, Option<i32>>(3)
                 .zip(t.get::<_, Option<i32>>(4))
@@ -346,6 +345,9 @@ impl Db {
                 store.put_hook(&tenant.id, h.get(0), h.get(1)).await?;
                 done.hooks += 1;
             }
+            // The tenant's record last: a worker that finds it finds everything of the
+            // tenant back (see `claim_event`'s callers).
+            store.put_tenant(&tenant).await?;
             done.tenants += 1;
         }
         Ok(done)

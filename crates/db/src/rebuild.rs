@@ -78,7 +78,8 @@ pub async fn rebuild_and_mark(
 
 /// Keys and hooks last: until they are back, no request authenticates and no event is
 /// accepted, so none is registered on an ordering key ahead of the deliveries that
-/// waited on it before.
+/// waited on it before. Each tenant's record comes after its keys and hooks: a worker
+/// takes an event of a tenant it finds as one whose hot state is whole.
 async fn rebuild(db: &Db, store: &Store) -> Result<Rebuilt> {
     let ordered = db.rebuild_ordering(store).await?;
     let retries = db.rebuild_retries(store).await?;

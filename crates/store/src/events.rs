@@ -1,8 +1,8 @@
 //! Claiming an event for processing.
 //!
-//! The first worker to see an event stores it (all but its payload, which the message
-//! carries: see [`Store::keep_payload`]) and holds a lease on it, renewed while it
-//! works; the event is `done` once every delivery's outcome is recorded. A duplicate
+//! The first worker to see an event marks it as being processed (with its receive time;
+//! the message carries the rest: see [`Store::keep_payload`]) and holds a lease on it,
+//! renewed while it works; the event is `done` once every delivery's outcome is recorded. A duplicate
 //! (a producer's, or RabbitMQ's redelivery after a cut connection) finds it `done`
 //! (dropped) or leased (`Busy`: looked at again when the lease ends); once the lease
 //! has run out (its holder died), the next one takes over and redoes only what the log
@@ -11,6 +11,8 @@
 use std::time::Duration;
 
 use hookpost_core::Event;
+
+use redis::AsyncCommands;
 
 use crate::{corrupt, Result, Store};
 
@@ -54,12 +56,19 @@ pub struct StoredEvent {
     pub traceparent: Option<String>,
 }
 
-/// `type`, `data`, `received_at`, `occurred_at`, `state`, `traceparent` of a stored event.
+/// The claim's answers: the lease set (`OK`) or not, the state it was, and the tenant's
+/// record with its hooks version.
+type ClaimAnswers = (
+    Option<String>,
+    Option<String>,
+    (Option<String>, Option<u64>),
+);
+
+/// `type`, `data`, `received_at`, `occurred_at`, `traceparent` of a kept event.
 type EventFields = (
     Option<String>,
     Option<String>,
     Option<i64>,
-    Option<String>,
     Option<String>,
     Option<String>,
 );
@@ -68,6 +77,19 @@ impl Store {
     /// Claims `event`, leasing it for `lease_ms` on Redis's clock; returns the claim and
     /// the tenant's hooks version. `received_at` becomes the event's receive time on
     /// first sight (the body's `timestamp`). Its payload is not stored.
+    ///
+    /// Three plain commands in one round trip, no script: the lease (`SET NX PX`: whoever
+    /// sets it holds the event), the state (`SET NX GET`: set on first sight, else what
+    /// it was) and the tenant with its hooks version. On one connection they run in this
+    /// order, but another claimer's may run between them; the lease decides, so that one
+    /// holder processes the event however they interleave:
+    ///
+    /// | state was | lease set | claim |
+    /// | --- | --- | --- |
+    /// | `done` | either | `Done` |
+    /// | none | yes | `New` |
+    /// | `p:…` | yes | `TakeOver` (the holder's lease ran out) |
+    /// | none or `p:…` | no | `Busy` (another holds it) |
     pub async fn claim_event(
         &self,
         event: &Event,
@@ -75,39 +97,66 @@ impl Store {
         received_at: i64,
     ) -> Result<(Claim, u64)> {
         let t = &event.tenant;
-        let (state, version): (String, u64) = self
-            .scripts
-            .claim_event
-            .key(self.keys.tenant(t))
-            .key(self.keys.event(t, &event.id))
-            .key(self.keys.hooks_version(t))
-            .arg(received_at)
-            .arg(lease_ms)
-            .arg(self.retention_secs)
-            .arg(&event.kind)
-            .arg(event.occurred_at.as_deref().unwrap_or(""))
-            .arg(event.traceparent.as_deref().unwrap_or(""))
-            .invoke_async(&mut self.conn())
-            .await?;
-        let claim = match state.as_str() {
-            "new" => Claim::New,
-            "takeover" => Claim::TakeOver,
-            "busy" => Claim::Busy,
-            "done" => Claim::Done,
-            "unknown_tenant" => Claim::UnknownTenant,
-            other => return Err(corrupt("claim answer", other)),
+        let (lease, state) = (
+            self.keys.event_lease(t, &event.id),
+            self.keys.event_state(t, &event.id),
+        );
+        let mut pipe = redis::pipe();
+        // PX 0 is refused: a lease of none is one that has run out at once.
+        pipe.cmd("SET")
+            .arg(&lease)
+            .arg("1")
+            .arg("NX")
+            .arg("PX")
+            .arg(lease_ms.max(1));
+        pipe.cmd("SET")
+            .arg(&state)
+            .arg(format!("p:{received_at}"))
+            .arg("NX")
+            .arg("GET")
+            .arg("EX")
+            .arg(self.retention_secs);
+        pipe.mget(&[self.keys.tenant(t), self.keys.hooks_version(t)]);
+        let (leased, was, (tenant, version)): ClaimAnswers =
+            pipe.query_async(&mut self.conn()).await?;
+        if tenant.is_none() {
+            // Nothing of an unknown tenant stays behind: neither what this claim made, nor
+            // (Redis came back empty) a claim that a redelivery would find.
+            let mut undo = redis::pipe();
+            if leased.is_some() {
+                undo.del(&lease).ignore();
+            }
+            if was.is_none() {
+                undo.del(&state).ignore();
+            }
+            let () = undo.query_async(&mut self.conn()).await?;
+            return Ok((Claim::UnknownTenant, 0));
+        }
+        let claim = match (was.as_deref(), leased.is_some()) {
+            (Some("done"), _) => Claim::Done,
+            (None, true) => Claim::New,
+            (Some(p), true) if p.starts_with("p:") => Claim::TakeOver,
+            (Some(p), false) if p.starts_with("p:") => Claim::Busy,
+            (None, false) => Claim::Busy,
+            (Some(other), _) => return Err(corrupt("event state", other)),
         };
-        Ok((claim, version))
+        Ok((claim, version.unwrap_or(0)))
     }
 
-    /// Stores the payload of an event another handler holds (the claim stores none), for
-    /// the resume task of a duplicate told [`Claim::Busy`]; nothing when it is done.
+    /// Keeps an event another handler holds (the claim keeps none), for the resume task
+    /// of a duplicate told [`Claim::Busy`]; nothing when it is done.
     pub async fn keep_payload(&self, event: &Event) -> Result<()> {
+        let (t, id) = (&event.tenant, &event.id);
         let _: i64 = self
             .scripts
             .event_keep_payload
-            .key(self.keys.event(&event.tenant, &event.id))
+            .key(self.keys.event_state(t, id))
+            .key(self.keys.event(t, id))
+            .arg(&event.kind)
             .arg(event.data.get())
+            .arg(event.occurred_at.as_deref().unwrap_or(""))
+            .arg(event.traceparent.as_deref().unwrap_or(""))
+            .arg(self.retention_secs)
             .invoke_async(&mut self.conn())
             .await?;
         Ok(())
@@ -115,13 +164,11 @@ impl Store {
 
     /// How long a stored event's lease has left (zero when none, or run out).
     pub async fn event_lease_left(&self, tenant: &str, event_id: &str) -> Result<Duration> {
-        let left: u64 = self
-            .scripts
-            .event_lease_left
-            .key(self.keys.event(tenant, event_id))
-            .invoke_async(&mut self.conn())
+        let left: i64 = self
+            .conn()
+            .pttl(self.keys.event_lease(tenant, event_id))
             .await?;
-        Ok(Duration::from_millis(left))
+        Ok(Duration::from_millis(left.max(0) as u64))
     }
 
     /// Leases an event still being processed for `lease` from now on Redis's clock
@@ -135,7 +182,8 @@ impl Store {
         let set: i64 = self
             .scripts
             .event_lease
-            .key(self.keys.event(tenant, event_id))
+            .key(self.keys.event_state(tenant, event_id))
+            .key(self.keys.event_lease(tenant, event_id))
             .arg(lease.as_millis() as u64)
             .invoke_async(&mut self.conn())
             .await?;
@@ -148,29 +196,32 @@ impl Store {
         Ok(self.claimed(tenant, event_id).await?.0)
     }
 
-    /// A claimed event as Redis holds it, in one read: the whole event when its payload
-    /// is kept ([`Store::event`]), and its receive time (the body's `timestamp`, kept for
+    /// A claimed event as Redis holds it, in one round trip: the whole event when it is
+    /// kept ([`Store::event`]), and its receive time (the body's `timestamp`, kept for
     /// its take-overs) either way.
     pub async fn claimed(
         &self,
         tenant: &str,
         event_id: &str,
     ) -> Result<(Option<StoredEvent>, Option<i64>)> {
-        let fields: EventFields = redis::cmd("HMGET")
+        let mut pipe = redis::pipe();
+        pipe.get(self.keys.event_state(tenant, event_id));
+        pipe.cmd("HMGET")
             .arg(self.keys.event(tenant, event_id))
-            .arg(&[
-                "type",
-                "data",
-                "received_at",
-                "occurred_at",
-                "state",
-                "traceparent",
-            ])
-            .query_async(&mut self.conn())
-            .await?;
-        let (Some(kind), Some(data), Some(received_at), occurred_at, state, traceparent) = fields
-        else {
-            return Ok((None, fields.2));
+            .arg(&["type", "data", "received_at", "occurred_at", "traceparent"]);
+        let (state, fields): (Option<String>, EventFields) =
+            pipe.query_async(&mut self.conn()).await?;
+        let claimed_at = state
+            .as_deref()
+            .and_then(|s| s.strip_prefix("p:"))
+            .and_then(|at| at.parse().ok());
+        let state = match state.as_deref() {
+            Some("done") => "done",
+            Some(_) => "processing",
+            None => "",
+        };
+        let (Some(kind), Some(data), Some(received_at), occurred_at, traceparent) = fields else {
+            return Ok((None, claimed_at));
         };
         let event = StoredEvent {
             id: event_id.to_owned(),
@@ -179,7 +230,7 @@ impl Store {
             data,
             received_at,
             occurred_at: occurred_at.filter(|s| !s.is_empty()),
-            state: state.unwrap_or_default(),
+            state: state.to_owned(),
             traceparent: traceparent.filter(|s| !s.is_empty()),
         };
         Ok((Some(event), Some(received_at)))

@@ -14,7 +14,9 @@
 //! | `P:{t.T}:keys` | hash | key id → key info (JSON, no key) |
 //! | `P:{t.T}:hooks` | hash | hook id → hook (JSON) |
 //! | `P:{t.T}:hooks:ver` | string | bumped on every hook change (worker caches) |
-//! | `P:{t.T}:evt:<id>` | hash | event: state, lease, type, data, received_at |
+//! | `P:{t.T}:evs:<id>` | string | event state: `p:<received_at>` while processed, then `done` |
+//! | `P:{t.T}:evl:<id>` | string | event lease: its holder's, renewed while it works (expires) |
+//! | `P:{t.T}:evt:<id>` | hash | event kept for what waits: type, data, received_at, occurred_at, traceparent |
 //! | `P:{t.T}:dlv:<id>` | hash | delivery: status, attempt count, hook snapshot, `blocking` |
 //! | `P:{t.T}:evt:<id>:dlvs` | set | the deliveries an event caused |
 //! | `P:{t.T}:failing` | hash | hook id → since when all its attempts failed (ms) |
@@ -86,8 +88,18 @@ impl Keys {
     pub fn hooks_version(&self, t: &str) -> String {
         format!("{}:{{t.{t}}}:hooks:ver", self.p)
     }
+    /// The event as kept for what waits for it (its payload and metadata).
     pub fn event(&self, t: &str, event_id: &str) -> String {
         format!("{}:{{t.{t}}}:evt:{}", self.p, key_part(event_id))
+    }
+    /// The event's state: being processed (since when it was received), or done.
+    pub fn event_state(&self, t: &str, event_id: &str) -> String {
+        format!("{}:{{t.{t}}}:evs:{}", self.p, key_part(event_id))
+    }
+    /// The lease of the event's holder: a key of its own, so that its expiry is the
+    /// lease's end on Redis's clock.
+    pub fn event_lease(&self, t: &str, event_id: &str) -> String {
+        format!("{}:{{t.{t}}}:evl:{}", self.p, key_part(event_id))
     }
     pub fn delivery(&self, t: &str, delivery_id: &str) -> String {
         format!("{}:{{t.{t}}}:dlv:{delivery_id}", self.p)
@@ -243,6 +255,8 @@ mod tests {
             k.hooks(t),
             k.hooks_version(t),
             k.event(t, "e1"),
+            k.event_state(t, "e1"),
+            k.event_lease(t, "e1"),
             k.delivery(t, "d1"),
             k.event_deliveries(t, "e1"),
             k.hook_failing(t),

@@ -38,6 +38,7 @@ pub mod ordering;
 pub mod retries;
 pub mod sessions;
 pub mod shards;
+mod streaks;
 pub mod tenants;
 
 use std::time::Duration;
@@ -78,9 +79,7 @@ impl StoreError {
 }
 
 struct Scripts {
-    claim_event: Script,
     event_lease: Script,
-    event_lease_left: Script,
     event_keep_payload: Script,
     record: Script,
     backlog_push: Script,
@@ -132,6 +131,8 @@ pub struct Store {
     retry_shards: u32,
     /// `HOOKPOST_SECRET_KEY`: hooks' secrets and header values are sealed under it.
     secret_keys: Option<std::sync::Arc<hookpost_core::secret_key::SecretKeys>>,
+    /// Hooks whose failing streak this process ended lately (see [`streaks`]).
+    cleared: std::sync::Arc<streaks::Cleared>,
 }
 
 /// What [`Store::connect`] needs.
@@ -169,9 +170,7 @@ impl Store {
             conn,
             keys: Keys::new(&opts.prefix),
             scripts: std::sync::Arc::new(Scripts {
-                claim_event: clocked_script!("claim_event.lua"),
-                event_lease: clocked_script!("event_lease.lua"),
-                event_lease_left: clocked_script!("event_lease_left.lua"),
+                event_lease: Script::new(include_str!("scripts/event_lease.lua")),
                 event_keep_payload: Script::new(include_str!("scripts/event_keep_payload.lua")),
                 record: Script::new(include_str!("scripts/record.lua")),
                 backlog_push: Script::new(include_str!("scripts/backlog_push.lua")),
@@ -193,6 +192,7 @@ impl Store {
             retention_secs: opts.retention.as_secs().max(1),
             retry_shards: opts.retry_shards.max(1),
             secret_keys: opts.secret_keys.clone().map(std::sync::Arc::new),
+            cleared: Default::default(),
         })
     }
 

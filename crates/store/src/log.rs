@@ -3,7 +3,6 @@
 //! log's truth is in PostgreSQL (hookpost-db); these keys expire after the retention.
 
 use hookpost_core::outcome::Attempt;
-use redis::AsyncCommands;
 use serde::Serialize;
 
 use crate::durable::Durable;
@@ -114,33 +113,40 @@ pub struct HookActivity {
 pub enum EventMark<'a> {
     /// Nothing.
     Keep,
-    /// Processed: a duplicate of it is not delivered again. Redis keeps its payload,
-    /// given here (the claim stores none), for the deliveries that go on.
-    Done(&'a str),
+    /// Processed: a duplicate of it is not delivered again. Redis keeps the event,
+    /// given here (the claim keeps none), for the deliveries that go on.
+    Done(Kept<'a>),
     /// Processed, and every delivery of it ended delivered or cancelled in this record:
     /// nothing waits to read its payload or their hot state, so Redis keeps neither
     /// (PostgreSQL has both, for a resend), only the mark that tells a duplicate apart.
     DoneAndSlim,
 }
 
-/// The fields of a claimed event that only its processing reads: a delivered event's
-/// hash lets them go and keeps its `state`.
-const EVENT_PAYLOAD: [&str; 6] = [
-    "data",
-    "traceparent",
-    "lease",
-    "type",
-    "received_at",
-    "occurred_at",
-];
+/// An event as Redis keeps it for its deliveries that wait (their attempts build their
+/// bodies from it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Kept<'a> {
+    pub kind: &'a str,
+    pub data: &'a str,
+    pub received_at: i64,
+    pub occurred_at: Option<&'a str>,
+    pub traceparent: Option<&'a str>,
+}
 
 impl<'a> EventMark<'a> {
-    /// record.lua's `mark` and `payload` arguments.
-    fn args(self) -> (&'static str, &'a str) {
+    /// record.lua's `mark` argument, and the event to keep (none: `data` empty).
+    fn args(self) -> (&'static str, Kept<'a>) {
+        let none = Kept {
+            kind: "",
+            data: "",
+            received_at: 0,
+            occurred_at: None,
+            traceparent: None,
+        };
         match self {
-            EventMark::Keep => ("0", ""),
-            EventMark::Done(payload) => ("1", payload),
-            EventMark::DoneAndSlim => ("1", ""),
+            EventMark::Keep => ("0", none),
+            EventMark::Done(kept) => ("1", kept),
+            EventMark::DoneAndSlim => ("1", none),
         }
     }
 }
@@ -161,13 +167,18 @@ impl Store {
             return self.record_delivered(tenant, event_id, records).await;
         }
         let mut inv = self.scripts.record.prepare_invoke();
-        inv.key(self.keys.event(tenant, event_id))
+        inv.key(self.keys.event_state(tenant, event_id))
+            .key(self.keys.event(tenant, event_id))
             .key(self.keys.hook_failing(tenant));
-        let (mark, payload) = mark.args();
+        let (mark, kept) = mark.args();
         inv.arg(mark)
             .arg(self.retention_secs)
             .arg(failing_span_ms)
-            .arg(payload);
+            .arg(kept.kind)
+            .arg(kept.data)
+            .arg(kept.received_at)
+            .arg(kept.occurred_at.unwrap_or(""))
+            .arg(kept.traceparent.unwrap_or(""));
         for r in records {
             inv.key(self.keys.delivery(tenant, r.delivery_id));
             inv.arg(r.hook_id)
@@ -182,6 +193,11 @@ impl Store {
         }
         // Lua turns an empty table into an empty array (or nil): both read as "none".
         let failing: Option<Vec<String>> = inv.invoke_async(&mut self.conn()).await?;
+        for r in records {
+            if r.attempt.is_some_and(|a| !a.delivered()) {
+                self.cleared.failed(tenant, r.hook_id);
+            }
+        }
         Ok(Recorded {
             durable: Durable::written(),
             failing: failing.unwrap_or_default(),
@@ -189,40 +205,35 @@ impl Store {
     }
 
     /// The record of an event whose every delivery ended delivered (or cancelled) at its
-    /// first processing, the usual case: no hot state to write, so no script. Each
-    /// delivered attempt ends its hook's failing streak, and the event keeps only its
-    /// `done` mark (PostgreSQL has the payload, for a resend). Three commands in one
-    /// round trip, in this order on one connection, each idempotent: a claim between
-    /// them finds the event done, or still processing under its holder's lease.
+    /// first processing, the usual case: no hot state to write, so no script. The event
+    /// keeps only its `done` mark (PostgreSQL has the payload, for a resend), and its
+    /// lease runs out by itself. A delivered attempt ends its hook's failing streak, at
+    /// most once a second per process ([`crate::streaks`]). One round trip, each command
+    /// idempotent: a claim between them finds the event done, or still processing under
+    /// its holder's lease.
     async fn record_delivered(
         &self,
         tenant: &str,
         event_id: &str,
         records: &[Record<'_>],
     ) -> Result<Recorded> {
-        let ekey = self.keys.event(tenant, event_id);
         let delivered: Vec<&str> = records
             .iter()
             .filter(|r| r.attempt.is_some_and(|a| a.delivered()))
             .map(|r| r.hook_id)
             .collect();
+        let clear = self.cleared.due(tenant, &delivered);
         let mut pipe = redis::pipe();
-        if !delivered.is_empty() {
-            pipe.hdel(self.keys.hook_failing(tenant), &delivered)
-                .ignore();
+        if !clear.is_empty() {
+            pipe.hdel(self.keys.hook_failing(tenant), &clear).ignore();
         }
-        pipe.hset(&ekey, "state", "done")
-            .hdel(&ekey, &EVENT_PAYLOAD[..])
-            .ignore();
-        let (made,): (i64,) = pipe.query_async(&mut self.conn()).await?;
-        if made == 1 {
-            // Redis lost the event's claim while it was processed: the mark is a key of
-            // its own now, which expires with the retention as the claim's would.
-            let _: () = self
-                .conn()
-                .expire(&ekey, self.retention_secs as i64)
-                .await?;
-        }
+        pipe.set_ex(
+            self.keys.event_state(tenant, event_id),
+            "done",
+            self.retention_secs,
+        )
+        .ignore();
+        let () = pipe.query_async(&mut self.conn()).await?;
         Ok(Recorded {
             durable: Durable::written(),
             failing: Vec::new(),
@@ -241,6 +252,7 @@ impl Store {
             self.keys.delivery(tenant, &d.id),
             self.keys.event(tenant, &event.id),
         );
+        let ttl = self.retention_secs;
         let mut pipe = redis::pipe();
         pipe.atomic()
             .hset_multiple(
@@ -252,12 +264,13 @@ impl Store {
                 ],
             )
             .ignore()
-            .expire(&dkey, self.retention_secs as i64)
+            .expire(&dkey, ttl as i64)
+            .ignore()
+            .set_ex(self.keys.event_state(tenant, &event.id), "done", ttl)
             .ignore()
             .hset_multiple(
                 &ekey,
                 &[
-                    ("state", "done"),
                     ("type", event.kind.as_str()),
                     ("data", event.data.as_str()),
                     ("occurred_at", event.occurred_at.as_deref().unwrap_or("")),
@@ -266,7 +279,7 @@ impl Store {
             .ignore()
             .hset(&ekey, "received_at", event.received_at)
             .ignore()
-            .expire(&ekey, self.retention_secs as i64)
+            .expire(&ekey, ttl as i64)
             .ignore();
         let () = pipe.query_async(&mut self.conn()).await?;
         Ok(())

@@ -2,6 +2,7 @@
 
 use hookpost_core::task::{AttemptTask, Task};
 use hookpost_store::events::StoredEvent;
+use hookpost_store::log::Kept;
 use hookpost_store::retries::Due;
 
 use hookpost_delivery::ReadyHook;
@@ -32,6 +33,17 @@ impl<'a> EventParts<'a> {
             occurred_at: e.occurred_at.as_deref(),
             payload: None,
             traceparent: e.traceparent.as_deref(),
+        }
+    }
+
+    /// The event as Redis keeps it for its deliveries that wait.
+    pub fn kept(&self) -> Kept<'a> {
+        Kept {
+            kind: self.kind,
+            data: self.data,
+            received_at: self.received_at,
+            occurred_at: self.occurred_at,
+            traceparent: self.traceparent,
         }
     }
 }

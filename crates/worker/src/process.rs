@@ -69,17 +69,18 @@ impl Worker {
         };
         let lease = LEASE.as_millis() as u64;
         let now = hookpost_core::now_ms();
-        let (claim, marker) = tokio::join!(
-            self.store.claim_event(&event, lease, now),
-            self.store.marker_present()
-        );
-        if let Some(missing) = Disposition::unless_keyspace(marker) {
-            return missing;
-        }
-        let (claim, version) = match claim {
+        let (claim, version) = match self.store.claim_event(&event, lease, now).await {
             Ok(c) => c,
             Err(e) => return e.into(),
         };
+        // The tenant's record is the keyspace check of an event: a rebuild puts it back
+        // after everything else of the tenant. Missing, it is either unknown or Redis
+        // came back empty; only the marker tells which.
+        if claim == Claim::UnknownTenant {
+            if let Some(missing) = Disposition::unless_keyspace(self.store.marker_present().await) {
+                return missing;
+            }
+        }
         self.metrics
             .events_processed
             .with_label_values(&[claim.as_str()])

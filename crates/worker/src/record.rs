@@ -81,7 +81,7 @@ impl Worker {
             true if waiting.is_empty() && decided.iter().all(Decided::ended_delivered) => {
                 EventMark::DoneAndSlim
             }
-            true => EventMark::Done(ev.data),
+            true => EventMark::Done(ev.kept()),
         };
         let Recorded { durable, failing } =
             match self.record(ev, &decided, &records, &waiting, mark).await {

@@ -1,12 +1,16 @@
 -- Sets the lease of an event that is still being processed (renewal, take-over,
--- release); an event already done or expired is left alone, never recreated.
--- KEYS: event hash
--- ARGV: lease_ms from now on Redis's clock (0 releases it)
+-- release): the lease is a key of its own whose expiry is the lease's end, on Redis's
+-- clock. An event already done or expired is left alone, never recreated.
+-- KEYS: event state, event lease
+-- ARGV: lease_ms from now (0 releases it)
 -- Returns 1 when set, 0 when the event is not being processed.
--- (Run after clock.lua: `now`.)
-if redis.call('HGET', KEYS[1], 'state') == 'processing' then
-  local ms = tonumber(ARGV[1])
-  redis.call('HSET', KEYS[1], 'lease', ms > 0 and now + ms or 0)
-  return 1
+local state = redis.call('GET', KEYS[1])
+if not state or string.sub(state, 1, 2) ~= 'p:' then
+  return 0
 end
-return 0
+if ARGV[1] == '0' then
+  redis.call('DEL', KEYS[2])
+else
+  redis.call('SET', KEYS[2], '1', 'PX', ARGV[1])
+end
+return 1

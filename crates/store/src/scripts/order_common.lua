@@ -1,5 +1,5 @@
 -- Shared by the ordering scripts (run after clock.lua). A member is
--- `<delivery id>:<event id>`; its delivery and event hashes are keys of the same tenant
+-- `<delivery id>:<event id>`; its delivery hash and event state are keys of the same tenant
 -- (`pre` is `P:{t.T}:`), so in this slot. A member's score is its registration time in
 -- ms × 1000, kept above the last score given on its key (see `register`).
 
@@ -39,7 +39,7 @@ local function ghost(pre, m, score)
     return false
   end
   return redis.call('EXISTS', pre .. 'dlv:' .. string.match(m, '^([^:]+)')) == 0
-    and redis.call('EXISTS', pre .. 'evt:' .. evt_key_part(m)) == 0
+    and redis.call('EXISTS', pre .. 'evs:' .. evt_key_part(m)) == 0
 end
 local function ended(pre, m)
   local st = redis.call('HGET', pre .. 'dlv:' .. string.match(m, '^([^:]+)'), 'status')
@@ -47,7 +47,7 @@ local function ended(pre, m)
     return true
   end
   -- Never attempted although its event is done: the hook stopped wanting it.
-  return not st and redis.call('HGET', pre .. 'evt:' .. evt_key_part(m), 'state') == 'done'
+  return not st and redis.call('GET', pre .. 'evs:' .. evt_key_part(m)) == 'done'
 end
 -- The key's oldest member, past (and rid of) any that ended or never came; stops at `me`.
 local function open_head(q, pre, me)

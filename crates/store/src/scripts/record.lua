@@ -1,12 +1,13 @@
 -- Records the hot state of deliveries (what their next attempt, ordering and take-overs
 -- read; the log itself is in PostgreSQL), and optionally marks their event done. (An
 -- event whose every delivery ended delivered at once keeps no hot state: its record is
--- three plain commands, `Store::record_delivered`.)
+-- one plain command, `Store::record_delivered`.)
 -- Everything here is one tenant's (one slot), so it is atomic. Every step is idempotent,
 -- so a write retried after a lost answer changes nothing the first did not.
--- KEYS: event hash, hook failing hash, then per delivery: delivery hash
--- ARGV: mark (0: none, 1: done), ttl_s, failing_span_ms, the event's payload to keep
---       for what waits ('' when none: the claim stores none),
+-- KEYS: event state, event kept, hook failing hash, then per delivery: delivery hash
+-- ARGV: mark (0: none, 1: done), ttl_s, failing_span_ms,
+--       the event to keep for what waits: type, data ('' when none waits), received_at,
+--       occurred_at, traceparent;
 --       then per delivery: hook id, status, the body's hook object,
 --       attempt number (0: none), 1 when that attempt delivered
 -- Returns the ids of hooks whose attempts have all failed for longer than the span.
@@ -23,8 +24,9 @@ local function clock()
   end
   return now
 end
-for i = 1, #KEYS - 2 do
-  local dkey, a = KEYS[2 + i], 4 + 5 * (i - 1)
+local failing = KEYS[3]
+for i = 1, #KEYS - 3 do
+  local dkey, a = KEYS[3 + i], 8 + 5 * (i - 1)
   local hook_id, status, hook = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
   local attempt_no = tonumber(ARGV[a + 4])
   local seen = redis.call('HMGET', dkey, 'status', 'attempts')
@@ -40,12 +42,12 @@ for i = 1, #KEYS - 2 do
   -- A hook's failing streak: cleared by a success, started by the first failure.
   if attempt_no > 0 then
     if ARGV[a + 5] == '1' then
-      redis.call('HDEL', KEYS[2], hook_id)
+      redis.call('HDEL', failing, hook_id)
     else
       failed = true
-      local since = tonumber(redis.call('HGET', KEYS[2], hook_id) or '0')
+      local since = tonumber(redis.call('HGET', failing, hook_id) or '0')
       if since == 0 then
-        redis.call('HSET', KEYS[2], hook_id, clock())
+        redis.call('HSET', failing, hook_id, clock())
       elseif clock() - since > span then
         table.insert(failing_too_long, hook_id)
       end
@@ -53,20 +55,16 @@ for i = 1, #KEYS - 2 do
   end
 end
 if failed then
-  redis.call('EXPIRE', KEYS[2], ttl)
+  redis.call('EXPIRE', failing, ttl)
 end
--- A mark on an event hash that was not there (Redis lost its data while the event was
--- being processed) makes a new key: it expires with the retention like the claim's.
--- The payload, when given, goes with the mark: a new key then makes both fields new.
+-- The mark tells a duplicate apart for the retention. The event is kept with it when
+-- something waits to read it (the claim keeps none).
 if ARGV[1] ~= '0' then
-  local made
-  if ARGV[4] == '' then
-    made = redis.call('HSET', KEYS[1], 'state', 'done') == 1
-  else
-    made = redis.call('HSET', KEYS[1], 'state', 'done', 'data', ARGV[4]) == 2
-  end
-  if made then
-    redis.call('EXPIRE', KEYS[1], ttl)
+  redis.call('SET', KEYS[1], 'done', 'EX', ttl)
+  if ARGV[5] ~= '' then
+    redis.call('HSET', KEYS[2], 'type', ARGV[4], 'data', ARGV[5], 'received_at', ARGV[6],
+      'occurred_at', ARGV[7], 'traceparent', ARGV[8])
+    redis.call('EXPIRE', KEYS[2], ttl)
   end
 end
 return failing_too_long

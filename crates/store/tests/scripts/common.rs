@@ -71,6 +71,11 @@ pub fn same_prefix(of: &TestStore, secret_keys: SecretKeys) -> Store {
     Store::connect(&opts).expect("a store")
 }
 
+/// Another process's handle on `of`'s prefix: the same keys, its own in-process state.
+pub fn another_process(of: &TestStore) -> Store {
+    Store::connect(&of.opts).expect("a store")
+}
+
 /// Redis's clock, ms since the epoch: the clock the scripts read.
 pub async fn redis_now(store: &Store) -> i64 {
     let (s, us): (i64, i64) = redis::cmd("TIME")

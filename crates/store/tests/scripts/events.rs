@@ -1,11 +1,11 @@
-//! claim_event.lua, event_lease.lua and event_lease_left.lua: claiming an event and its
-//! lease, all on Redis's clock.
+//! Claiming an event (three plain commands), its lease (a key whose expiry is the lease's
+//! end on Redis's clock: event_lease.lua) and what is kept of it (event_keep_payload.lua).
 
 use std::time::Duration;
 
 use hookpost_core::Event;
 use hookpost_store::events::Claim;
-use hookpost_store::log::{EventMark, Record};
+use hookpost_store::log::{EventMark, Kept, Record};
 use hookpost_store::Store;
 
 use crate::common::{store, tenant};
@@ -16,6 +16,23 @@ fn event(id: &str) -> Event {
 }
 
 const MINUTE: u64 = 60_000;
+
+/// `e`'s fields to keep, as a record marking it done with deliveries waiting gives them.
+fn kept(e: &Event, received_at: i64) -> Kept<'_> {
+    Kept {
+        kind: &e.kind,
+        data: e.data.get(),
+        received_at,
+        occurred_at: e.occurred_at.as_deref(),
+        traceparent: None,
+    }
+}
+
+async fn exists(s: &Store, key: String) -> bool {
+    redis::AsyncCommands::exists(&mut s.conn(), key)
+        .await
+        .unwrap()
+}
 
 /// Marks event `id` of `acme` as `mark` says, recording no delivery.
 async fn mark(s: &Store, id: &str, mark: EventMark<'_>) {
@@ -31,6 +48,15 @@ async fn an_event_of_an_unknown_tenant_is_refused_and_not_stored() {
     let claim = s.claim_event(&event("e1"), MINUTE, 1).await.unwrap();
     assert_eq!(claim, (Claim::UnknownTenant, 0));
     assert!(s.event("acme", "e1").await.unwrap().is_none());
+    let k = s.keys();
+    assert!(!exists(&s, k.event_state("acme", "e1")).await);
+    assert!(!exists(&s, k.event_lease("acme", "e1")).await);
+    // Once the tenant is there (Redis rebuilt), the event is new.
+    tenant(&s, "acme").await;
+    assert_eq!(
+        s.claim_event(&event("e1"), MINUTE, 1).await.unwrap().0,
+        Claim::New
+    );
 }
 
 #[tokio::test]
@@ -66,9 +92,10 @@ async fn a_lease_that_ran_out_is_taken_over_once() {
     tenant(&s, "acme").await;
     // A holder whose lease has already run out: it died.
     assert_eq!(
-        s.claim_event(&event("e1"), 0, 1).await.unwrap().0,
+        s.claim_event(&event("e1"), 1, 1).await.unwrap().0,
         Claim::New
     );
+    tokio::time::sleep(Duration::from_millis(20)).await;
     assert_eq!(
         s.event_lease_left("acme", "e1").await.unwrap(),
         Duration::ZERO
@@ -119,27 +146,24 @@ async fn the_claim_stores_no_payload_and_a_busy_duplicate_keeps_it_until_the_eve
     s.claim_event(&event("e2"), MINUTE, 1).await.unwrap();
     mark(&s, "e2", EventMark::DoneAndSlim).await;
     s.keep_payload(&event("e2")).await.unwrap();
-    let key = s.keys().event("acme", "e2");
-    let fields: Vec<String> = redis::AsyncCommands::hkeys(&mut s.conn(), key)
-        .await
-        .unwrap();
-    assert_eq!(fields, ["state"]);
+    assert!(!exists(&s, s.keys().event("acme", "e2")).await);
+    assert_eq!(
+        s.claim_event(&event("e2"), MINUTE, 2).await.unwrap().0,
+        Claim::Done
+    );
     // Nor is one never claimed here stored by it.
     s.keep_payload(&event("e3")).await.unwrap();
     assert!(s.claimed("acme", "e3").await.unwrap().1.is_none());
-    let key = s.keys().event("acme", "e3");
-    let made: bool = redis::AsyncCommands::exists(&mut s.conn(), key)
-        .await
-        .unwrap();
-    assert!(!made);
+    assert!(!exists(&s, s.keys().event("acme", "e3")).await);
 }
 
 #[tokio::test]
 async fn an_event_marked_done_with_deliveries_waiting_keeps_the_payload_it_is_given() {
     let s = store();
     tenant(&s, "acme").await;
-    s.claim_event(&event("e1"), MINUTE, 9).await.unwrap();
-    mark(&s, "e1", EventMark::Done(r#"{"k":1}"#)).await;
+    let e1 = event("e1");
+    s.claim_event(&e1, MINUTE, 9).await.unwrap();
+    mark(&s, "e1", EventMark::Done(kept(&e1, 9))).await;
     let stored = s.event("acme", "e1").await.unwrap().unwrap();
     assert_eq!(
         (
@@ -149,12 +173,19 @@ async fn an_event_marked_done_with_deliveries_waiting_keeps_the_payload_it_is_gi
         ),
         (r#"{"k":1}"#, 9, "done")
     );
-    // Redis lost the claim meanwhile: the mark and the payload make a key of their own,
-    // which expires with the retention as the claim's would.
-    mark(&s, "e9", EventMark::Done(r#"{"k":2}"#)).await;
-    let key = s.keys().event("acme", "e9");
-    let ttl: i64 = redis::AsyncCommands::ttl(&mut s.conn(), key).await.unwrap();
-    assert!(ttl > 0, "{ttl}");
+    assert_eq!(stored.kind, "t.created");
+    // Redis lost the claim meanwhile: the mark and the event make keys of their own,
+    // which expire with the retention as the claim's would.
+    let e9 = event("e9");
+    mark(&s, "e9", EventMark::Done(kept(&e9, 10))).await;
+    for key in [
+        s.keys().event_state("acme", "e9"),
+        s.keys().event("acme", "e9"),
+    ] {
+        let ttl: i64 = redis::AsyncCommands::ttl(&mut s.conn(), key).await.unwrap();
+        assert!(ttl > 0, "{ttl}");
+    }
+    assert_eq!(s.claim_event(&e9, MINUTE, 11).await.unwrap().0, Claim::Done);
 }
 
 #[tokio::test]
@@ -199,8 +230,9 @@ async fn a_done_or_missing_event_gets_no_lease_and_a_done_one_is_a_duplicate() {
         Duration::ZERO
     );
 
-    s.claim_event(&event("e1"), MINUTE, 1).await.unwrap();
-    mark(&s, "e1", EventMark::Done("{}")).await;
+    let e1 = event("e1");
+    s.claim_event(&e1, MINUTE, 1).await.unwrap();
+    mark(&s, "e1", EventMark::Done(kept(&e1, 1))).await;
     assert!(!s
         .set_event_lease("acme", "e1", Duration::from_secs(30))
         .await

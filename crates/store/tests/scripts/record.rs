@@ -3,10 +3,10 @@
 use std::time::Duration;
 
 use hookpost_core::outcome::{Attempt, OutcomeKind};
-use hookpost_store::log::{EventMark, Record, Status};
+use hookpost_store::log::{EventMark, Kept, Record, Status};
 use hookpost_store::Store;
 
-use crate::common::store;
+use crate::common::{another_process, store};
 
 const SPAN: i64 = 3_600_000;
 
@@ -86,7 +86,7 @@ async fn the_same_attempt_recorded_twice_is_stored_once() {
         "acme",
         "e1",
         &[rec("d1", "h1", Status::Delivered, Some(&second))],
-        EventMark::Done("{}"),
+        EventMark::Done(kept("{}")),
         SPAN,
     )
     .await
@@ -132,17 +132,30 @@ async fn a_late_pending_never_undoes_delivered_and_an_older_attempt_never_lowers
 }
 
 /// The `state` field of the event hash at `key`.
-async fn event_state(s: &Store, key: &str) -> String {
-    redis::AsyncCommands::hget(&mut s.conn(), key, "state")
+async fn event_state(s: &Store, id: &str) -> Option<String> {
+    redis::AsyncCommands::get(&mut s.conn(), s.keys().event_state("acme", id))
         .await
         .unwrap()
 }
 
+async fn ttl(s: &Store, key: String) -> i64 {
+    redis::AsyncCommands::ttl(&mut s.conn(), key).await.unwrap()
+}
+
+fn kept(data: &str) -> Kept<'_> {
+    Kept {
+        kind: "t.created",
+        data,
+        received_at: 7,
+        occurred_at: None,
+        traceparent: Some("00-x"),
+    }
+}
+
 #[tokio::test]
-async fn mark_done_marks_the_event_done() {
+async fn mark_done_marks_the_event_done_and_keeps_it_for_what_waits() {
     let s = store();
-    let key = s.keys().event("acme", "e1");
-    let _: () = redis::AsyncCommands::hset(&mut s.conn(), &key, "state", "processing")
+    let _: () = redis::AsyncCommands::set(&mut s.conn(), s.keys().event_state("acme", "e1"), "p:7")
         .await
         .unwrap();
     s.record(
@@ -154,73 +167,61 @@ async fn mark_done_marks_the_event_done() {
     )
     .await
     .unwrap();
-    let state = event_state(&s, &key).await;
-    assert_eq!(state, "processing");
-    s.record("acme", "e1", &[], EventMark::Done("{}"), SPAN)
+    assert_eq!(event_state(&s, "e1").await.as_deref(), Some("p:7"));
+    s.record("acme", "e1", &[], EventMark::Done(kept("{}")), SPAN)
         .await
         .unwrap();
-    let state = event_state(&s, &key).await;
-    assert_eq!(state, "done");
+    assert_eq!(event_state(&s, "e1").await.as_deref(), Some("done"));
+    let e = s.event("acme", "e1").await.unwrap().unwrap();
+    assert_eq!(
+        (
+            e.kind.as_str(),
+            e.data.as_str(),
+            e.received_at,
+            e.state.as_str()
+        ),
+        ("t.created", "{}", 7, "done")
+    );
+    assert_eq!(e.traceparent.as_deref(), Some("00-x"));
 }
 
-/// Redis lost its data while the event was processed: the mark makes the event's hash
+/// Redis lost its data while the event was processed: the mark makes the event's state
 /// anew, and it expires with the retention rather than staying for ever.
 #[tokio::test]
 async fn a_done_mark_on_an_event_redis_lost_expires_with_the_retention() {
     let s = store();
-    let key = s.keys().event("acme", "e1");
     let done = attempt(1, true);
     let r = [rec("d1", "h1", Status::Delivered, Some(&done))];
     s.record("acme", "e1", &r, EventMark::DoneAndSlim, SPAN)
         .await
         .unwrap();
-    let state = event_state(&s, &key).await;
-    assert_eq!(state, "done");
-    let ttl: i64 = redis::AsyncCommands::ttl(&mut s.conn(), &key)
-        .await
-        .unwrap();
-    assert!(ttl > 0, "the new mark expires: {ttl}");
+    assert_eq!(event_state(&s, "e1").await.as_deref(), Some("done"));
+    let left = ttl(&s, s.keys().event_state("acme", "e1")).await;
+    assert!(left > 0, "the new mark expires: {left}");
 }
 
 #[tokio::test]
 async fn an_event_whose_deliveries_all_ended_delivered_keeps_only_its_done_mark() {
     let s = store();
-    let key = s.keys().event("acme", "e1");
-    let fields = [
-        ("state", "processing"),
-        ("type", "ticket.created"),
-        ("data", r#"{"n":1}"#),
-        ("received_at", "1"),
-        ("lease", "2"),
-        ("traceparent", "00-x"),
-    ];
-    let _: () = redis::AsyncCommands::hset_multiple(&mut s.conn(), &key, &fields)
-        .await
-        .unwrap();
-    // The claim's expiry: the retention.
-    let _: () = redis::AsyncCommands::expire(&mut s.conn(), &key, 600)
-        .await
-        .unwrap();
-    assert!(s.event("acme", "e1").await.unwrap().is_some());
+    let _: () = redis::AsyncCommands::set_ex(
+        &mut s.conn(),
+        s.keys().event_state("acme", "e1"),
+        "p:1",
+        600,
+    )
+    .await
+    .unwrap();
     let done = attempt(1, true);
     let r = [rec("d1", "h1", Status::Delivered, Some(&done))];
     s.record("acme", "e1", &r, EventMark::DoneAndSlim, SPAN)
         .await
         .unwrap();
-    let left: std::collections::HashMap<String, String> =
-        redis::AsyncCommands::hgetall(&mut s.conn(), &key)
-            .await
-            .unwrap();
-    let names: Vec<&str> = left.keys().map(String::as_str).collect();
-    assert_eq!(names, ["state"], "{left:?}");
-    assert_eq!(left["state"], "done");
-    // Its readers find no stored event nor delivery: a resend reads both from PostgreSQL.
+    assert_eq!(event_state(&s, "e1").await.as_deref(), Some("done"));
+    // Its readers find no kept event nor delivery: a resend reads both from PostgreSQL.
     assert!(s.event("acme", "e1").await.unwrap().is_none());
     assert!(s.delivery_progress("acme", "d1").await.unwrap().is_none());
-    let ttl: i64 = redis::AsyncCommands::ttl(&mut s.conn(), &key)
-        .await
-        .unwrap();
-    assert!(ttl > 0, "the mark keeps the claim's expiry: {ttl}");
+    let left = ttl(&s, s.keys().event_state("acme", "e1")).await;
+    assert!(left > 600, "the mark lasts the retention: {left}");
 }
 
 /// Records a failed (or successful) attempt of hook `h1` in a delivery of its own.
@@ -265,8 +266,8 @@ async fn a_hook_failing_longer_than_the_span_is_reported_and_a_success_clears_it
     assert_eq!(streak(&s, "d6", &fail(6), 0).await, ["h1"]);
 }
 
-/// The record of an event delivered at once (three plain commands, no script) ends its
-/// hook's failing streak as the script does.
+/// The record of an event delivered at once (plain commands, no script) ends its hook's
+/// failing streak as the script does.
 #[tokio::test]
 async fn a_delivered_events_record_ends_its_hooks_failing_streak() {
     let s = store();
@@ -285,4 +286,43 @@ async fn a_delivered_events_record_ends_its_hooks_failing_streak() {
         streak(&s, "d3", &attempt(2, false), 0).await.is_empty(),
         "the success ended the streak: this failure starts a new one"
     );
+}
+
+async fn failing(s: &Store, hook: &str) -> bool {
+    redis::AsyncCommands::hexists(&mut s.conn(), s.keys().hook_failing("acme"), hook)
+        .await
+        .unwrap()
+}
+
+/// Delivered records end a streak at most once a second per process, unless that process
+/// recorded a failure of the hook since: a streak another process started just after is
+/// ended by the first success past the window.
+#[tokio::test]
+async fn a_process_ends_a_streak_another_started_within_a_second() {
+    let a = store();
+    let b = another_process(&a);
+    let ok = attempt(1, true);
+    let delivered = |id| [rec(id, "h1", Status::Delivered, Some(&ok))];
+    a.record("acme", "e1", &delivered("d1"), EventMark::DoneAndSlim, SPAN)
+        .await
+        .unwrap();
+    streak(&b, "d2", &attempt(1, false), SPAN).await;
+    a.record("acme", "e3", &delivered("d3"), EventMark::DoneAndSlim, SPAN)
+        .await
+        .unwrap();
+    assert!(
+        failing(&a, "h1").await,
+        "within the window: left for the next"
+    );
+    // b's own failure makes b's next success end it at once.
+    b.record("acme", "e4", &delivered("d4"), EventMark::DoneAndSlim, SPAN)
+        .await
+        .unwrap();
+    assert!(!failing(&a, "h1").await);
+    streak(&b, "d5", &attempt(2, false), SPAN).await;
+    tokio::time::sleep(Duration::from_millis(1_050)).await;
+    a.record("acme", "e6", &delivered("d6"), EventMark::DoneAndSlim, SPAN)
+        .await
+        .unwrap();
+    assert!(!failing(&a, "h1").await, "past the window");
 }
