@@ -2,11 +2,11 @@
 //!
 //! The first worker to see an event marks it as being processed (with its receive time;
 //! the message carries the rest: see [`Store::keep_payload`]) and holds a lease on it,
-//! renewed while it works; the event is `done` once every delivery's outcome is recorded. A duplicate
-//! (a producer's, or RabbitMQ's redelivery after a cut connection) finds it `done`
-//! (dropped) or leased (`Busy`: looked at again when the lease ends); once the lease
-//! has run out (its holder died), the next one takes over and redoes only what the log
-//! does not show as decided.
+//! renewed while it works; the event is `done` once every delivery's outcome is
+//! recorded. A duplicate (a producer's, or RabbitMQ's redelivery after a cut connection)
+//! finds it `done` (dropped) or leased (`Busy`: looked at again when the lease ends);
+//! once the lease has run out (its holder died), the next one takes over and redoes only
+//! what the log does not show as decided.
 
 use std::time::Duration;
 

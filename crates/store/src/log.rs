@@ -195,7 +195,7 @@ impl Store {
         let failing: Option<Vec<String>> = inv.invoke_async(&mut self.conn()).await?;
         for r in records {
             if r.attempt.is_some_and(|a| !a.delivered()) {
-                self.cleared.failed(tenant, r.hook_id);
+                self.cleared.forget(tenant, r.hook_id);
             }
         }
         Ok(Recorded {
@@ -233,7 +233,14 @@ impl Store {
             self.retention_secs,
         )
         .ignore();
-        let () = pipe.query_async(&mut self.conn()).await?;
+        let written: redis::RedisResult<()> = pipe.query_async(&mut self.conn()).await;
+        if written.is_err() {
+            // Not ended after all: the write's retry clears them.
+            for hook in &clear {
+                self.cleared.forget(tenant, hook);
+            }
+        }
+        written?;
         Ok(Recorded {
             durable: Durable::written(),
             failing: Vec::new(),

@@ -44,8 +44,9 @@ impl Cleared {
             .collect()
     }
 
-    /// This process recorded a failure of `hook`: its next success ends the streak.
-    pub fn failed(&self, tenant: &str, hook: &str) {
+    /// This process recorded a failure of `hook`, or could not end its streak: its next
+    /// success ends the streak.
+    pub fn forget(&self, tenant: &str, hook: &str) {
         let mut at = self.at.lock().expect("not poisoned");
         at.remove(&(tenant.to_owned(), hook.to_owned()));
     }
@@ -61,7 +62,7 @@ mod tests {
         assert_eq!(c.due("t", &["h1", "h2"]), ["h1", "h2"]);
         assert!(c.due("t", &["h1", "h2"]).is_empty(), "within the window");
         assert_eq!(c.due("u", &["h1"]), ["h1"], "another tenant's hook");
-        c.failed("t", "h1");
+        c.forget("t", "h1");
         assert_eq!(c.due("t", &["h1", "h2"]), ["h1"]);
     }
 }
