@@ -22,6 +22,7 @@ mod happyfox;
 mod hooks_api;
 mod input;
 mod log;
+mod log_first;
 mod openapi;
 mod ops;
 mod pipeline;

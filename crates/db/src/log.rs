@@ -118,12 +118,8 @@ impl Db {
     /// The deliveries an event caused, by id, each with its attempts.
     pub async fn event_deliveries(&self, tenant: &str, event_id: &str) -> Result<Vec<Delivery>> {
         let client = self.client().await?;
-        let sql = format!(
-            "SELECT {DELIVERY} FROM deliveries WHERE tenant_id = $1 AND event_id = $2 ORDER BY id"
-        );
-        let rows = client.query(&sql, &[&tenant, &event_id]).await?;
-        let mut out = rows.iter().map(delivery).collect::<Result<Vec<_>>>()?;
-        let Some(event_at) = rows.first().map(|r| r.get::<_, SystemTime>("event_at")) else {
+        let (mut out, event_at) = event_delivery_rows(&client, tenant, event_id).await?;
+        let Some(event_at) = event_at else {
             return Ok(out);
         };
         let ids: Vec<&str> = out.iter().map(|d| d.id.as_str()).collect();
@@ -139,6 +135,17 @@ impl Db {
             d.attempts = by_delivery.remove(&d.id).unwrap_or_default();
         }
         Ok(out)
+    }
+
+    /// The deliveries an event caused, by id, without their attempts: what a take-over
+    /// reads of what the event's last holder made durable.
+    pub async fn event_delivery_states(
+        &self,
+        tenant: &str,
+        event_id: &str,
+    ) -> Result<Vec<Delivery>> {
+        let client = self.client().await?;
+        Ok(event_delivery_rows(&client, tenant, event_id).await?.0)
     }
 
     /// One page of a tenant's deliveries that pass `filter`, newest first, after
@@ -253,6 +260,21 @@ impl Db {
 
 fn corrupt(what: &str, value: impl std::fmt::Display) -> DbError {
     DbError::Corrupt(format!("{what}: {value}"))
+}
+
+/// An event's delivery rows by id, and the event's receive time (their partition; `None`
+/// without rows).
+async fn event_delivery_rows(
+    client: &tokio_postgres::Client,
+    tenant: &str,
+    event_id: &str,
+) -> Result<(Vec<Delivery>, Option<SystemTime>)> {
+    let sql = format!(
+        "SELECT {DELIVERY} FROM deliveries WHERE tenant_id = $1 AND event_id = $2 ORDER BY id"
+    );
+    let rows = client.query(&sql, &[&tenant, &event_id]).await?;
+    let event_at = rows.first().map(|r| r.get::<_, SystemTime>("event_at"));
+    Ok((rows.iter().map(delivery).collect::<Result<_>>()?, event_at))
 }
 
 /// A delivery's row, and its event's receive time (its partition).

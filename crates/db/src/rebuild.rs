@@ -95,7 +95,6 @@ impl Db {
     /// time) back into Redis's retry set, with the hot state that attempt reads; how
     /// many. One tenant's query at a time.
     pub async fn rebuild_retries(&self, store: &Store) -> Result<usize> {
-        use hookpost_core::task::{AttemptTask, Task};
         let client = self.client().await?;
         let mut done = 0;
         for tenant in self.tenant_ids().await? {
@@ -118,17 +117,7 @@ impl Db {
                     continue; // its day was dropped: past the retention
                 };
                 store.restore_delivery(&tenant, &d, event).await?;
-                dues.push(hookpost_store::retries::Due {
-                    at_ms: d.next_attempt_at.unwrap_or_else(hookpost_core::now_ms),
-                    task: Task::Attempt(AttemptTask {
-                        tenant: tenant.clone(),
-                        event_id: d.event_id.clone(),
-                        hook_id: d.hook_id.clone(),
-                        delivery_id: d.id.clone(),
-                        attempt: d.attempt_count + 1,
-                        resend: false,
-                    }),
-                });
+                dues.push(d.next_attempt(&tenant));
             }
             store.schedule(&dues).await?;
             done += dues.len();

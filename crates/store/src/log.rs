@@ -99,6 +99,25 @@ pub struct Delivery {
     pub attempts: Vec<Attempt>,
 }
 
+impl Delivery {
+    /// The task of this delivery's next attempt, due when the log says: what a delivery
+    /// the log shows `retrying` or `pending` waits for.
+    pub fn next_attempt(&self, tenant: &str) -> crate::retries::Due {
+        use hookpost_core::task::{AttemptTask, Task};
+        crate::retries::Due {
+            at_ms: self.next_attempt_at.unwrap_or_else(hookpost_core::now_ms),
+            task: Task::Attempt(AttemptTask {
+                tenant: tenant.to_owned(),
+                event_id: self.event_id.clone(),
+                hook_id: self.hook_id.clone(),
+                delivery_id: self.id.clone(),
+                attempt: self.attempt_count + 1,
+                resend: false,
+            }),
+        }
+    }
+}
+
 /// One hook's deliveries over a span of the log ([`Store::hook_activity`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HookActivity {
@@ -304,22 +323,6 @@ impl Store {
         }
         let raw: Vec<Option<String>> = pipe.query_async(&mut self.conn()).await?;
         Ok(raw.iter().map(|b| b.as_deref() == Some("1")).collect())
-    }
-
-    /// The statuses of some deliveries of a tenant (`None`: no record).
-    pub async fn statuses(&self, tenant: &str, ids: &[String]) -> Result<Vec<Option<Status>>> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut pipe = redis::pipe();
-        for id in ids {
-            pipe.hget(self.keys.delivery(tenant, id), "status");
-        }
-        let raw: Vec<Option<String>> = pipe.query_async(&mut self.conn()).await?;
-        Ok(raw
-            .into_iter()
-            .map(|s| s.and_then(|s| Status::parse(&s)))
-            .collect())
     }
 
     /// The hook snapshot and attempt count of a delivery, for the next attempt.

@@ -11,7 +11,7 @@ use tracing::warn;
 
 use crate::context::{AttemptCtx, DeliveryRef, EventParts};
 use crate::decided::Decided;
-use crate::disposition::{Disposition, EarlyAck};
+use crate::disposition::{Disposition, EarlyAck, Requeue};
 use crate::record::{by_index, Waiting};
 use crate::Worker;
 use hookpost_delivery::ReadyHook;
@@ -71,13 +71,8 @@ impl Worker {
             self.count_deferred(DeferReason::HookConcurrency, parked.len());
         }
         if takeover && !targets.is_empty() {
-            let ids: Vec<String> = targets.iter().map(|(_, id)| id.clone()).collect();
-            match self.store.statuses(ev.tenant, &ids).await {
-                Ok(statuses) => {
-                    let mut decided = statuses.into_iter().map(|s| s.is_some());
-                    targets.retain(|_| !decided.next().unwrap_or(false));
-                }
-                Err(e) => return e.into(),
+            if let Err(d) = self.skip_logged(ev, &mut targets).await {
+                return d;
             }
         }
         let mut running: FuturesUnordered<_> = targets
@@ -112,6 +107,34 @@ impl Worker {
         }
         self.release_slow(ev, &targets, decided, running, &parked, early)
             .await
+    }
+
+    /// A take-over leaves out the deliveries the log holds: their outcome was made
+    /// durable before the last holder died, maybe without what Redis drives them on
+    /// with, which is written after the log. One ended stays ended; one waiting
+    /// (`retrying`, `pending`) gets its next attempt's task again, due when the log says
+    /// (the same task's JSON: a task already stored is not doubled).
+    async fn skip_logged(
+        &self,
+        ev: &EventParts<'_>,
+        targets: &mut Vec<(&ReadyHook, String)>,
+    ) -> Result<(), Disposition> {
+        let logged = (self.db.event_delivery_states(ev.tenant, ev.id).await)
+            .map_err(|e| Disposition::from(Requeue::from(e)))?;
+        let mut due = Vec::new();
+        targets.retain(|(_, id)| match logged.iter().find(|d| &d.id == id) {
+            None => true,
+            Some(d) => {
+                if !d.status.is_final() {
+                    due.push(d.next_attempt(ev.tenant));
+                }
+                false
+            }
+        });
+        if !due.is_empty() {
+            self.store.schedule(&due).await.map_err(Disposition::from)?;
+        }
+        Ok(())
     }
 
     /// Makes the first attempts' outcomes durable once those `running` still are done,

@@ -280,13 +280,17 @@ impl Worker {
             },
             async {
                 match progress {
-                    Some(progress) => Ok(Some(progress)),
-                    None => (self.db.delivery_state(t, &task.delivery_id).await)
-                        .map(|d| d.map(|d| (d.hook_json, d.attempt_count, d.status))),
+                    Some(progress) => Ok((Some(progress), None)),
+                    None => (self.db.delivery_state(t, &task.delivery_id).await).map(|d| {
+                        let progress = d
+                            .as_ref()
+                            .map(|d| (d.hook_json.clone(), d.attempt_count, d.status));
+                        (progress, d)
+                    }),
                 }
             }
         );
-        let (event, progress) = match (event, progress) {
+        let (event, (progress, logged)) = match (event, progress) {
             (Ok(e), Ok(p)) => (e, p),
             (Err(e), _) | (_, Err(e)) => return made(Requeue::from(e).into()),
         };
@@ -300,10 +304,19 @@ impl Worker {
             Some((_, done, status))
                 if !task.resend && (status.is_final() || *done >= task.attempt) =>
             {
-                // Already made: a duplicate task.
-                return made(Disposition::Ack(Durable::nothing_to_write(
-                    NothingToWrite::DuplicateTask,
-                )));
+                // Already made: a duplicate task. Unless only the log shows it made and
+                // waiting: its worker died after the log write, before storing in Redis
+                // the task that follows (the hot state is written after that task). That
+                // task is stored now, as the log has it.
+                return made(match logged.filter(|d| !d.status.is_final()) {
+                    Some(d) => match self.store.schedule(&[d.next_attempt(t)]).await {
+                        Ok(durable) => Disposition::Ack(durable),
+                        Err(e) => e.into(),
+                    },
+                    None => {
+                        Disposition::Ack(Durable::nothing_to_write(NothingToWrite::DuplicateTask))
+                    }
+                });
             }
             Some((hook_json, _, _)) => Some(hook_json.clone()),
             None => None,
