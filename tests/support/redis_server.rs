@@ -7,13 +7,27 @@ use std::time::{Duration, Instant};
 pub struct RedisServer {
     pub port: u16,
     pub dir: std::path::PathBuf,
-    aof: bool,
+    /// The append-only file's `appendfsync`, `None` without one.
+    aof: Option<&'static str>,
     child: Child,
 }
 
 impl RedisServer {
-    /// Starts one; `aof` turns on the append-only file (`appendfsync everysec`).
+    /// Starts one; `aof` turns on the append-only file (`appendfsync everysec`, as
+    /// shipped).
     pub fn start(aof: bool) -> RedisServer {
+        Self::start_with(aof.then_some("everysec"))
+    }
+
+    /// Starts one whose append-only file has every acknowledged write before a kill:
+    /// `appendfsync always`. With `everysec`, Redis postpones writing the file for up to
+    /// 2 s while the last second's fsync is still running (a busy disk), and a kill then
+    /// loses writes it acknowledged, which a test about something else must not trip on.
+    pub fn start_fsync_always() -> RedisServer {
+        Self::start_with(Some("always"))
+    }
+
+    fn start_with(aof: Option<&'static str>) -> RedisServer {
         let port = crate::free_port();
         let dir =
             std::env::temp_dir().join(format!("hookpost-redis-{port}-{}", std::process::id()));
@@ -80,7 +94,7 @@ impl RedisServer {
         self.child = Self::spawn(self.port, &self.dir, self.aof);
     }
 
-    fn spawn(port: u16, dir: &std::path::Path, aof: bool) -> Child {
+    fn spawn(port: u16, dir: &std::path::Path, aof: Option<&str>) -> Child {
         let mut child = Command::new("redis-server")
             .args([
                 "--port",
@@ -92,9 +106,9 @@ impl RedisServer {
             ])
             .args([
                 "--appendonly",
-                if aof { "yes" } else { "no" },
+                if aof.is_some() { "yes" } else { "no" },
                 "--appendfsync",
-                "everysec",
+                aof.unwrap_or("everysec"),
             ])
             .arg("--dir")
             .arg(dir)
