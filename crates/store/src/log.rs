@@ -142,8 +142,8 @@ pub enum EventMark<'a> {
 }
 
 /// An event as Redis keeps it for its deliveries that wait (their attempts build their
-/// bodies from it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// bodies from it); the default is none (`data` empty).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Kept<'a> {
     pub kind: &'a str,
     pub data: &'a str,
@@ -155,17 +155,10 @@ pub struct Kept<'a> {
 impl<'a> EventMark<'a> {
     /// record.lua's `mark` argument, and the event to keep (none: `data` empty).
     fn args(self) -> (&'static str, Kept<'a>) {
-        let none = Kept {
-            kind: "",
-            data: "",
-            received_at: 0,
-            occurred_at: None,
-            traceparent: None,
-        };
         match self {
-            EventMark::Keep => ("0", none),
+            EventMark::Keep => ("0", Kept::default()),
             EventMark::Done(kept) => ("1", kept),
-            EventMark::DoneAndSlim => ("1", none),
+            EventMark::DoneAndSlim => ("1", Kept::default()),
         }
     }
 }

@@ -14,9 +14,17 @@ pub const WINDOW: Duration = Duration::from_secs(1);
 /// Entries past which the old ones are dropped: one per hook delivered to lately.
 const PRUNE_ABOVE: usize = 4096;
 
+/// By tenant, then hook: looked up by `&str`, so that a delivery allocates nothing
+/// unless its hook is cleared now.
 #[derive(Default)]
 pub struct Cleared {
-    at: Mutex<HashMap<(String, String), Instant>>,
+    at: Mutex<Entries>,
+}
+
+#[derive(Default)]
+struct Entries {
+    by_tenant: HashMap<String, HashMap<String, Instant>>,
+    len: usize,
 }
 
 impl Cleared {
@@ -25,30 +33,42 @@ impl Cleared {
     pub fn due<'a>(&self, tenant: &str, delivered: &[&'a str]) -> Vec<&'a str> {
         let now = Instant::now();
         let mut at = self.at.lock().expect("not poisoned");
-        if at.len() > PRUNE_ABOVE {
-            at.retain(|_, when| now.duration_since(*when) < WINDOW);
+        if at.len > PRUNE_ABOVE {
+            at.by_tenant.retain(|_, hooks| {
+                hooks.retain(|_, when| now.duration_since(*when) < WINDOW);
+                !hooks.is_empty()
+            });
+            at.len = at.by_tenant.values().map(HashMap::len).sum();
         }
-        delivered
-            .iter()
-            .copied()
-            .filter(|hook| {
-                let key = (tenant.to_owned(), (*hook).to_owned());
-                match at.get(&key) {
-                    Some(when) if now.duration_since(*when) < WINDOW => false,
-                    _ => {
-                        at.insert(key, now);
-                        true
-                    }
-                }
-            })
-            .collect()
+        let recent = |at: &Entries, hook: &str| {
+            let when = at.by_tenant.get(tenant).and_then(|hooks| hooks.get(hook));
+            when.is_some_and(|when| now.duration_since(*when) < WINDOW)
+        };
+        let mut due = Vec::new();
+        for &hook in delivered {
+            if recent(&at, hook) {
+                continue;
+            }
+            let hooks = match at.by_tenant.get_mut(tenant) {
+                Some(hooks) => hooks,
+                None => at.by_tenant.entry(tenant.to_owned()).or_default(),
+            };
+            if hooks.insert(hook.to_owned(), now).is_none() {
+                at.len += 1;
+            }
+            due.push(hook);
+        }
+        due
     }
 
     /// This process recorded a failure of `hook`, or could not end its streak: its next
     /// success ends the streak.
     pub fn forget(&self, tenant: &str, hook: &str) {
         let mut at = self.at.lock().expect("not poisoned");
-        at.remove(&(tenant.to_owned(), hook.to_owned()));
+        let removed = (at.by_tenant.get_mut(tenant)).and_then(|hooks| hooks.remove(hook));
+        if removed.is_some() {
+            at.len -= 1;
+        }
     }
 }
 

@@ -1,5 +1,5 @@
--- Records the hot state of deliveries (what their next attempt, ordering and take-overs
--- read; the log itself is in PostgreSQL), and optionally marks their event done. (An
+-- Records the hot state of deliveries (what their next attempt and ordering read; the
+-- log itself is in PostgreSQL), and optionally marks their event done. (An
 -- event whose every delivery ended delivered at once keeps no hot state: its record is
 -- one plain command, `Store::record_delivered`.)
 -- Everything here is one tenant's (one slot), so it is atomic. Every step is idempotent,
