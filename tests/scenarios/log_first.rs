@@ -2,6 +2,8 @@
 //! the delivery on (its next attempt's task). One that dies between the two leaves a
 //! delivery that only the log shows waiting: what handles that event or task next
 //! finishes it from the log, and neither redoes the logged attempt nor drops the delivery.
+//! On an ordered hook the dead worker may also hold the delivery's key: the take-over
+//! does what it left undone there too.
 
 use std::time::Duration;
 
@@ -15,32 +17,61 @@ use hookpost_tests::{wait_until, Receiver, TestApp, TestOptions};
 const WAIT: Duration = Duration::from_secs(20);
 const TYPE: &str = "ticket.created";
 
-/// One delivery as its dead worker logged it: after attempt 1, `retrying` due at
-/// `next_at`, or (`next_at` none) delivered.
+/// One delivery as its dead worker logged it after attempt 1: `retrying` due at
+/// `next_at`, delivered, or failed for good (on an ordered hook that blocks).
 struct Logged<'a> {
     hook: &'a str,
+    status: Status,
     next_at: Option<i64>,
 }
 
-/// Logs `event` received at `first_at` with the first attempts of `deliveries`, the
-/// way `Worker::make_durable` does before anything in Redis.
-async fn log_first_attempts(app: &TestApp, event: &str, first_at: i64, deliveries: &[Logged<'_>]) {
-    let attempt = |next_at: Option<i64>| Attempt {
+impl<'a> Logged<'a> {
+    fn retrying(hook: &'a str, due: i64) -> Self {
+        let next_at = Some(due);
+        Logged {
+            hook,
+            status: Status::Retrying,
+            next_at,
+        }
+    }
+
+    fn ended(hook: &'a str, status: Status) -> Self {
+        Logged {
+            hook,
+            status,
+            next_at: None,
+        }
+    }
+}
+
+/// Logs `event` (its `data`) received at `first_at` with the first attempts of
+/// `deliveries`, the way `Worker::make_durable` does before anything in Redis.
+async fn log_first_attempts(
+    app: &TestApp,
+    (event, data): (&str, &str),
+    first_at: i64,
+    deliveries: &[Logged<'_>],
+) {
+    let attempt = |status: Status| Attempt {
         attempt: 1,
         at: first_at,
         duration_ms: 3,
-        outcome: match next_at {
-            Some(_) => OutcomeKind::HttpStatus,
-            None => OutcomeKind::Delivered,
+        outcome: match status {
+            Status::Delivered => OutcomeKind::Delivered,
+            _ => OutcomeKind::HttpStatus,
         },
-        status: Some(if next_at.is_some() { 500 } else { 200 }),
+        status: Some(if status == Status::Delivered {
+            200
+        } else {
+            500
+        }),
         error: None,
         response: None,
         retry_after_s: None,
         signatures: None,
         uuid: None,
     };
-    let attempts: Vec<Attempt> = deliveries.iter().map(|d| attempt(d.next_at)).collect();
+    let attempts: Vec<Attempt> = deliveries.iter().map(|d| attempt(d.status)).collect();
     let ids: Vec<String> = (deliveries.iter())
         .map(|d| delivery_id("acme", event, d.hook))
         .collect();
@@ -50,20 +81,18 @@ async fn log_first_attempts(app: &TestApp, event: &str, first_at: i64, deliverie
             hook_id: d.hook,
             kind: TYPE,
             hook_json: "{}",
-            status: match d.next_at {
-                Some(_) => Status::Retrying,
-                None => Status::Delivered,
-            },
+            status: d.status,
             next_at: d.next_at,
             attempt: Some(attempt),
-            blocking: false,
+            blocking: d.status == Status::Failed,
+            if_new: false,
         })
         .collect();
     let row = hookpost_db::EventRow {
         id: event.into(),
         kind: TYPE.into(),
         occurred_at: None,
-        data: "{}".into(),
+        data: data.into(),
     };
     let batch = hookpost_db::Batch::of("acme", event, first_at, Some(row), &records);
     app.db.write(std::sync::Arc::new(batch)).await.unwrap();
@@ -114,16 +143,10 @@ async fn a_take_over_leaves_what_the_holder_logged_and_stores_its_retry_again() 
     app.store.claim_event(&event, 0, first_at).await.unwrap();
     let due = hookpost_core::now_ms() + 1_500;
     let logged = [
-        Logged {
-            hook: &done_hook,
-            next_at: None,
-        },
-        Logged {
-            hook: &retry_hook,
-            next_at: Some(due),
-        },
+        Logged::ended(&done_hook, Status::Delivered),
+        Logged::retrying(&retry_hook, due),
     ];
-    log_first_attempts(&app, id, first_at, &logged).await;
+    log_first_attempts(&app, (id, "{}"), first_at, &logged).await;
     app.publish_raw(TYPE, body.as_bytes()).await;
     second_attempt_at(&retrying, due).await;
     assert_eq!(done.count(), 0, "the delivered one is not sent again");
@@ -144,16 +167,7 @@ async fn a_safety_net_finding_its_attempt_logged_stores_the_retry_the_log_holds(
     let hook = hook_id(&app, &key, &rx).await;
     let (id, first_at) = ("evt_slow", hookpost_core::now_ms() - 5_000);
     let due = hookpost_core::now_ms() + 1_500;
-    log_first_attempts(
-        &app,
-        id,
-        first_at,
-        &[Logged {
-            hook: &hook,
-            next_at: Some(due),
-        }],
-    )
-    .await;
+    log_first_attempts(&app, (id, "{}"), first_at, &[Logged::retrying(&hook, due)]).await;
     let net = Due {
         at_ms: hookpost_core::now_ms(),
         task: Task::Attempt(AttemptTask {
@@ -168,4 +182,233 @@ async fn a_safety_net_finding_its_attempt_logged_stores_the_retry_the_log_holds(
     app.store.schedule(&[net]).await.unwrap();
     second_attempt_at(&rx, due).await;
     app.finish().await;
+}
+
+/// A take-over told another handler holds a delivery logs it `pending` only where the
+/// log has nothing of it: the holder's record, logged first, stands.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_take_overs_pending_is_logged_only_where_nothing_is() {
+    let app = TestApp::spawn(TestOptions::default()).await;
+    let (id, first_at) = ("evt_busy", hookpost_core::now_ms() - 5_000);
+    let due = hookpost_core::now_ms() + 60_000;
+    let held = Logged::retrying("hook_held", due);
+    log_first_attempts(&app, (id, "{}"), first_at, &[held]).await;
+    let ids = [
+        delivery_id("acme", id, "hook_held"),
+        delivery_id("acme", id, "hook_unlogged"),
+    ];
+    let busy: Vec<Record<'_>> = (ids.iter().zip(["hook_held", "hook_unlogged"]))
+        .map(|(delivery_id, hook_id)| Record {
+            delivery_id,
+            hook_id,
+            kind: TYPE,
+            hook_json: "{}",
+            status: Status::Pending,
+            next_at: Some(due),
+            attempt: None,
+            blocking: false,
+            if_new: true,
+        })
+        .collect();
+    let batch = hookpost_db::Batch::of("acme", id, first_at, None, &busy);
+    app.db.write(std::sync::Arc::new(batch)).await.unwrap();
+    let mut states: Vec<(String, Status, u32)> = (app.db.event_delivery_states("acme", id))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| (d.hook_id, d.status, d.attempt_count))
+        .collect();
+    states.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        states,
+        [
+            ("hook_held".into(), Status::Retrying, 1),
+            ("hook_unlogged".into(), Status::Pending, 0),
+        ]
+    );
+    app.finish().await;
+}
+
+/// Ticket 7's events on an ordered hook whose worker died holding the ticket's turn for
+/// the first event's delivery, after logging its attempt as `logged` says.
+struct DeadHolder {
+    app: TestApp,
+    key: String,
+    rx: Receiver,
+    hook: String,
+}
+
+/// The event whose delivery the dead worker held.
+const HELD: &str = "evt_ordered";
+
+/// Event 0 as published.
+fn held_event() -> String {
+    serde_json::json!({"id": HELD, "tenant": "acme", "type": TYPE, "data": ticket(0)}).to_string()
+}
+
+/// Ticket 7's `n`th event's data.
+fn ticket(n: i64) -> serde_json::Value {
+    serde_json::json!({"n": n, "ticket": {"id": 7}})
+}
+
+impl DeadHolder {
+    /// The hook blocks on failure when `block`.
+    async fn start(block: bool) -> Self {
+        let app = TestApp::spawn(TestOptions::default()).await;
+        let key = app.tenant("acme").await;
+        let rx = Receiver::start().await;
+        let on_failure = if block { "block" } else { "skip" };
+        let fifo = serde_json::json!({"ordering": "fifo", "ordering_key": "$.ticket.id",
+            "ordering_on_failure": on_failure});
+        let hook = app.hook_with(&key, &rx.url, fifo).await;
+        let hook = hook["id"].as_str().unwrap().to_owned();
+        DeadHolder { app, key, rx, hook }
+    }
+
+    /// The dead worker took the turn of event 0's delivery, held for `lease`.
+    async fn hold(&self, lease: Duration) {
+        use hookpost_store::ordering::{Ordered, Turn};
+        let order = hookpost_core::ordering::Ordering::of(Some("fifo"), Some("$.ticket.id"), None)
+            .unwrap()
+            .unwrap();
+        let key_id = order.key_id(&ticket(0));
+        let dlv = delivery_id("acme", HELD, &self.hook);
+        let held = Ordered {
+            hook_id: &self.hook,
+            key_id: &key_id,
+            delivery_id: &dlv,
+            event_id: HELD,
+        };
+        let turn = self.app.store.order_turn("acme", &held, "ord_dead", lease);
+        assert!(matches!(turn.await.unwrap(), Turn::Go));
+    }
+
+    /// The dead worker claimed event 0 and logged its attempt, `status` (due at `due`
+    /// when retrying); then the event's redelivery comes, and is taken over.
+    async fn logged(&self, status: Status, due: i64) {
+        let (id, hook, first_at) = (HELD, &self.hook, hookpost_core::now_ms() - 5_000);
+        let body = held_event();
+        let event = hookpost_core::Event::parse(body.as_bytes(), None).unwrap();
+        self.app
+            .store
+            .claim_event(&event, 0, first_at)
+            .await
+            .unwrap();
+        let logged = match status {
+            Status::Retrying => Logged::retrying(hook, due),
+            _ => Logged::ended(hook, status),
+        };
+        let data = ticket(0).to_string();
+        log_first_attempts(&self.app, (id, &data), first_at, &[logged]).await;
+        self.app.publish_raw(TYPE, body.as_bytes()).await;
+        let takeovers = r#"hookpost_events_processed_total{result="takeover"}"#;
+        wait_until("the take-over", WAIT, || async {
+            self.app.metric(takeovers).await >= 1.0
+        })
+        .await;
+    }
+
+    async fn post(&self, n: i64) {
+        let event = serde_json::json!({"type": TYPE, "data": ticket(n)});
+        assert_eq!(self.app.post_event(&self.key, &event).await.status(), 202);
+    }
+}
+
+/// The holder logged its failed first attempt and died holding the ticket. The take-over
+/// puts back the hot state the log holds, so once the hold runs out the ticket's next
+/// event waits behind the retry. (Without it the delivery, its event done and no state
+/// in Redis, was taken for one its hook stopped wanting: skipped, its retry dropped.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_take_over_keeps_a_logged_retry_first_on_its_ordering_key() {
+    let t = DeadHolder::start(false).await;
+    let lease = Duration::from_secs(2);
+    t.hold(lease).await;
+    t.logged(Status::Retrying, hookpost_core::now_ms() + 4_000)
+        .await;
+    tokio::time::sleep(lease).await;
+    t.post(1).await;
+    wait_until("both delivered", WAIT, || async {
+        t.rx.delivered().len() >= 2
+    })
+    .await;
+    assert_eq!(t.rx.delivered_ns(), vec![0, 1], "the retry first");
+    t.app.finish().await;
+}
+
+/// The holder logged the ticket's first delivery delivered and died holding the ticket
+/// for a minute. The take-over hands the ticket on at once, as the holder would have:
+/// the next event, waiting, is delivered, and the first is not sent again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_take_over_hands_on_the_key_of_a_delivery_its_holder_logged_delivered() {
+    let t = DeadHolder::start(false).await;
+    t.hold(Duration::from_secs(60)).await;
+    t.post(1).await;
+    t.logged(Status::Delivered, 0).await;
+    wait_until("the next event delivered", WAIT, || async {
+        t.rx.count() >= 1
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(t.rx.delivered_ns(), vec![1]);
+    t.app.finish().await;
+}
+
+/// The holder logged the ticket's first delivery failed for good, on a hook that blocks
+/// on failure, and died before blocking the ticket. The take-over blocks it: the next
+/// event waits once the hold is over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_take_over_blocks_the_key_of_a_delivery_its_holder_logged_failed() {
+    let t = DeadHolder::start(true).await;
+    let lease = Duration::from_secs(1);
+    t.hold(lease).await;
+    t.logged(Status::Failed, 0).await;
+    tokio::time::sleep(lease).await;
+    t.post(1).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(t.rx.count(), 0, "the ticket is blocked");
+    assert_eq!(t.app.metric("hookpost_ordering_blocks_total").await, 1.0);
+    t.app.finish().await;
+}
+
+/// The holder attempted the ticket's first delivery and was killed before logging
+/// anything, its hold still live. The event's next handler is told the delivery is busy
+/// and puts it off; the key marks it wanted, so once the hold runs out the ticket's next
+/// event waits behind it, and its own task delivers it first. (Before, its event done and
+/// nothing of it anywhere, it was taken for one its hook stopped wanting: skipped, and
+/// never sent.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_whose_turn_a_dead_worker_held_is_still_delivered_first() {
+    let t = DeadHolder::start(false).await;
+    let lease = Duration::from_secs(2);
+    t.hold(lease).await;
+    t.app.publish_raw(TYPE, held_event().as_bytes()).await;
+    let busy = r#"hookpost_deliveries_deferred_total{reason="ordering"}"#;
+    wait_until("the delivery found busy", WAIT, || async {
+        t.app.metric(busy).await >= 1.0
+    })
+    .await;
+    tokio::time::sleep(lease).await;
+    // The hold ran out: the ticket's next event comes first, then the put-off delivery's
+    // own task (brought forward from a minute on).
+    t.post(1).await;
+    wait_until("the next event looked at its turn", WAIT, || async {
+        t.app.metric(busy).await >= 2.0 || t.rx.count() >= 1
+    })
+    .await;
+    let task = Task::Attempt(AttemptTask {
+        tenant: "acme".into(),
+        event_id: HELD.into(),
+        hook_id: t.hook.clone(),
+        delivery_id: delivery_id("acme", HELD, &t.hook),
+        attempt: 1,
+        resend: false,
+    });
+    let at_ms = hookpost_core::now_ms();
+    t.app.store.schedule(&[Due { at_ms, task }]).await.unwrap();
+    wait_until("both delivered", WAIT, || async {
+        t.rx.delivered().len() >= 2
+    })
+    .await;
+    assert_eq!(t.rx.delivered_ns(), vec![0, 1], "the held one first");
+    t.app.finish().await;
 }

@@ -616,6 +616,7 @@ pub async fn retry_drain(o: &Options) -> anyhow::Result<Report> {
             next_at: Some(hookpost_core::now_ms()),
             attempt: Some(&failed),
             blocking: false,
+            if_new: false,
         };
         let done = hookpost_store::log::EventMark::Done(hookpost_store::log::Kept {
             kind: &event.kind,

@@ -45,6 +45,8 @@ pub struct DeliveryRow {
     pub hook: String,
     /// Failed, and holds its ordering key (see [`Record::blocking`]).
     pub blocking: bool,
+    /// Written only where the delivery has no row yet (see [`Record::if_new`]).
+    pub if_new: bool,
 }
 
 /// An attempt made.
@@ -86,6 +88,7 @@ impl Batch {
                 next_at: r.next_at,
                 hook: r.hook_json.to_owned(),
                 blocking: r.blocking,
+                if_new: r.if_new,
             })
             .collect();
         let attempts = records
@@ -214,7 +217,7 @@ async fn commit(db: &Db, conn: &mut Option<Object>, group: &[&Batch]) -> Result<
     Ok(())
 }
 
-/// The group's three statements, in one transaction.
+/// The group's statements, in one transaction.
 async fn write(client: &mut Object, group: &[&Batch]) -> Result<()> {
     let tx = client.transaction().await?;
     let events = Events::of(group);
@@ -246,25 +249,9 @@ async fn write(client: &mut Object, group: &[&Batch]) -> Result<()> {
         let (now, later): (Vec<_>, Vec<_>) = rest
             .into_iter()
             .partition(|(b, d)| seen.insert((b.tenant.as_str(), d.id.as_str(), b.event_at)));
-        let rows = Deliveries::of(&now);
-        let stmt = tx.prepare_cached(UPSERT_DELIVERIES).await?;
-        tx.execute(
-            &stmt,
-            &[
-                &rows.tenant,
-                &rows.id,
-                &rows.at,
-                &rows.event_id,
-                &rows.hook_id,
-                &rows.kind,
-                &rows.status,
-                &rows.attempts,
-                &rows.next_at,
-                &rows.hook,
-                &rows.blocking,
-            ],
-        )
-        .await?;
+        let (new_only, upserts): (Vec<_>, Vec<_>) = now.into_iter().partition(|(_, d)| d.if_new);
+        write_deliveries(&tx, UPSERT_DELIVERIES, &upserts).await?;
+        write_deliveries(&tx, INSERT_NEW_DELIVERIES, &new_only).await?;
         rest = later;
     }
     let attempts = Attempts::of(group);
@@ -298,21 +285,65 @@ const INSERT_EVENTS: &str = "INSERT INTO events (tenant_id, id, event_at, type, 
     SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::text[])
     ON CONFLICT DO NOTHING";
 
-/// A delivery's state moves on, except that one seen waiting for its turn does not
-/// undo a delivery made meanwhile by another handler; its attempt count never goes back.
-const UPSERT_DELIVERIES: &str = "INSERT INTO deliveries AS d
+/// Deliveries' rows, as [`Deliveries`] gives their columns.
+macro_rules! insert_deliveries {
+    () => {
+        "INSERT INTO deliveries AS d
         (tenant_id, id, event_at, event_id, hook_id, type, status, attempts, created_at, updated_at, next_at, hook, blocking)
     SELECT t, i, ea, e, h, ty, s, a, now(), now(), n, hk, b
     FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::text[],
                 $7::text[], $8::int4[], $9::timestamptz[], $10::text[], $11::bool[])
-         AS u(t, i, ea, e, h, ty, s, a, n, hk, b)
+         AS u(t, i, ea, e, h, ty, s, a, n, hk, b)"
+    };
+}
+
+/// Rows written only where their delivery has none yet (see [`Record::if_new`]).
+const INSERT_NEW_DELIVERIES: &str = concat!(insert_deliveries!(), " ON CONFLICT DO NOTHING");
+
+/// A delivery's state moves on, except that one seen waiting for its turn does not
+/// undo a delivery made meanwhile by another handler; its attempt count never goes back.
+const UPSERT_DELIVERIES: &str = concat!(
+    insert_deliveries!(),
+    "
     ON CONFLICT (tenant_id, id, event_at) DO UPDATE SET
         status = EXCLUDED.status,
         attempts = greatest(d.attempts, EXCLUDED.attempts),
         updated_at = EXCLUDED.updated_at,
         next_at = EXCLUDED.next_at,
         blocking = EXCLUDED.blocking
-    WHERE NOT (EXCLUDED.status = 'pending' AND d.status = 'delivered')";
+    WHERE NOT (EXCLUDED.status = 'pending' AND d.status = 'delivered')"
+);
+
+/// One statement's delivery rows, unless there are none.
+async fn write_deliveries(
+    tx: &deadpool_postgres::Transaction<'_>,
+    sql: &str,
+    rows: &[(&Batch, &DeliveryRow)],
+) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let rows = Deliveries::of(rows);
+    let stmt = tx.prepare_cached(sql).await?;
+    tx.execute(
+        &stmt,
+        &[
+            &rows.tenant,
+            &rows.id,
+            &rows.at,
+            &rows.event_id,
+            &rows.hook_id,
+            &rows.kind,
+            &rows.status,
+            &rows.attempts,
+            &rows.next_at,
+            &rows.hook,
+            &rows.blocking,
+        ],
+    )
+    .await?;
+    Ok(())
+}
 
 const INSERT_ATTEMPTS: &str = "INSERT INTO attempts (tenant_id, delivery_id, event_at, attempt, at,
         duration_ms, outcome, status, error, response, retry_after_s, signatures, uuid)

@@ -72,6 +72,11 @@ pub struct Record<'a> {
     pub attempt: Option<&'a Attempt>,
     /// Failed, and its ordered hook holds the key until it is resent or skipped.
     pub blocking: bool,
+    /// Logged only where the log has nothing of the delivery yet, and no hot state
+    /// written: a `pending` for a delivery another handler holds (or held, and died),
+    /// whose own record stands. (Its key remembers that it is wanted: see
+    /// order_turn.lua.)
+    pub if_new: bool,
 }
 
 /// A delivery as the log shows it.
@@ -191,7 +196,7 @@ impl Store {
             .arg(kept.received_at)
             .arg(kept.occurred_at.unwrap_or(""))
             .arg(kept.traceparent.unwrap_or(""));
-        for r in records {
+        for r in records.iter().filter(|r| !r.if_new) {
             inv.key(self.keys.delivery(tenant, r.delivery_id));
             inv.arg(r.hook_id)
                 .arg(r.status.as_str())
@@ -259,6 +264,32 @@ impl Store {
         })
     }
 
+    /// Puts back the hot state of deliveries the log shows waiting, where Redis has none
+    /// (a take-over finding what its dead holder logged but did not store): their next
+    /// attempt and their ordering key read it. A handler's newer write stands.
+    pub async fn put_back_progress(&self, tenant: &str, deliveries: &[&Delivery]) -> Result<()> {
+        let mut pipe = redis::pipe();
+        for d in deliveries {
+            self.put_back(&mut pipe, tenant, d);
+        }
+        let () = pipe.query_async(&mut self.conn()).await?;
+        Ok(())
+    }
+
+    /// Adds to `pipe` the writes of a delivery's hot state as the log shows it, each
+    /// field only where it is missing.
+    fn put_back(&self, pipe: &mut redis::Pipeline, tenant: &str, d: &Delivery) {
+        let dkey = self.keys.delivery(tenant, &d.id);
+        pipe.hset_nx(&dkey, "hook", &d.hook_json)
+            .ignore()
+            .hset_nx(&dkey, "status", d.status.as_str())
+            .ignore()
+            .hset_nx(&dkey, "attempts", d.attempt_count)
+            .ignore()
+            .expire(&dkey, self.retention_secs as i64)
+            .ignore();
+    }
+
     /// Puts a delivery's hot state back (Redis came back empty), with its event marked
     /// processed: what its next attempt reads.
     pub async fn restore_delivery(
@@ -267,25 +298,12 @@ impl Store {
         d: &Delivery,
         event: &crate::events::StoredEvent,
     ) -> Result<()> {
-        let (dkey, ekey) = (
-            self.keys.delivery(tenant, &d.id),
-            self.keys.event(tenant, &event.id),
-        );
+        let ekey = self.keys.event(tenant, &event.id);
         let ttl = self.retention_secs;
         let mut pipe = redis::pipe();
-        pipe.atomic()
-            .hset_multiple(
-                &dkey,
-                &[
-                    ("hook", d.hook_json.as_str()),
-                    ("status", d.status.as_str()),
-                    ("attempts", &d.attempt_count.to_string()),
-                ],
-            )
-            .ignore()
-            .expire(&dkey, ttl as i64)
-            .ignore()
-            .set_ex(self.keys.event_state(tenant, &event.id), "done", ttl)
+        pipe.atomic();
+        self.put_back(&mut pipe, tenant, d);
+        pipe.set_ex(self.keys.event_state(tenant, &event.id), "done", ttl)
             .ignore()
             .hset_multiple(
                 &ekey,

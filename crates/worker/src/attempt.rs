@@ -36,13 +36,12 @@ impl Worker {
                     match turn {
                         Ok(hold) => Some(hold),
                         Err(NotYet::Wait(at_ms)) => {
-                            return self.defer(ctx, at_ms, DeferReason::Ordering);
+                            return self.defer(ctx, at_ms, DeferReason::Ordering, false);
                         }
                         Err(NotYet::Busy(at_ms)) => {
-                            // Another handler attempts it now: its record is theirs.
-                            self.count_deferred(DeferReason::Ordering, 1);
-                            let due = ctx.task(ctx.n, at_ms);
-                            return Decided::Deferred { due, record: None };
+                            // Another handler attempts it now, or died attempting it: the
+                            // log shows it waiting unless that handler's record is there.
+                            return self.defer(ctx, at_ms, DeferReason::Ordering, true);
                         }
                         Err(NotYet::Ended) => return Decided::AlreadyEnded,
                     }
@@ -67,7 +66,7 @@ impl Worker {
                             hook_json: ctx.delivery.hook_json,
                         };
                     }
-                    return self.defer(ctx, defer.at_ms, defer.reason);
+                    return self.defer(ctx, defer.at_ms, defer.reason, false);
                 }
             };
             let attempt = self.attempter.send(&ctx).await;
@@ -98,12 +97,14 @@ impl Worker {
         .await
     }
 
-    /// A delivery put off without an attempt until `at_ms`, for `reason`.
-    fn defer(&self, ctx: AttemptCtx<'_>, at_ms: i64, reason: DeferReason) -> Decided {
+    /// A delivery put off without an attempt until `at_ms`, for `reason`; `busy`: another
+    /// handler holds it.
+    fn defer(&self, ctx: AttemptCtx<'_>, at_ms: i64, reason: DeferReason, busy: bool) -> Decided {
         self.count_deferred(reason, 1);
         Decided::Deferred {
             due: ctx.task(ctx.n, at_ms),
-            record: Some(ctx.delivery),
+            record: ctx.delivery,
+            busy,
         }
     }
 

@@ -20,12 +20,14 @@ pub(crate) enum Decided {
         retry: Option<Due>,
         hold: Option<crate::ordered::Hold>,
     },
-    /// Put off without an attempt until `due`. `record`: the log record to write, `None`
-    /// when another handler is attempting or has ended this very delivery (the record is
-    /// that handler's to write).
+    /// Put off without an attempt until `due`, its log record `pending`. `busy`: another
+    /// handler holds this very delivery (or held it, and died), so it is logged only
+    /// where the log has nothing of it, and no hot state is written: that handler's own
+    /// record stands.
     Deferred {
         due: Due,
-        record: Option<DeliveryRef>,
+        record: DeliveryRef,
+        busy: bool,
     },
     /// Put in its slow hook's backlog as `entry`, whose drain comes back at `at_ms`; its
     /// log row says `pending` until its attempt.
@@ -53,7 +55,7 @@ impl Decided {
 
     /// Its log record, written before its task is stored.
     pub fn record<'a>(&'a self, kind: &'a str) -> Option<Record<'a>> {
-        let (d, status, next_at, attempt, blocking) = match self {
+        let (d, status, next_at, attempt, blocking, if_new) = match self {
             Decided::Attempted {
                 delivery,
                 attempt,
@@ -66,12 +68,12 @@ impl Decided {
                 retry.as_ref().map(|d| d.at_ms),
                 Some(&**attempt),
                 hold.as_ref().is_some_and(|h| h.blocks_after(*status)),
+                false,
             ),
-            Decided::Deferred {
-                due,
-                record: Some(delivery),
-            } => (delivery, Status::Pending, Some(due.at_ms), None, false),
-            Decided::Cancelled(delivery) => (delivery, Status::Cancelled, None, None, false),
+            Decided::Deferred { due, record, busy } => {
+                (record, Status::Pending, Some(due.at_ms), None, false, *busy)
+            }
+            Decided::Cancelled(delivery) => (delivery, Status::Cancelled, None, None, false, false),
             _ => return None,
         };
         Some(Record {
@@ -83,6 +85,7 @@ impl Decided {
             next_at,
             attempt,
             blocking,
+            if_new,
         })
     }
 

@@ -110,10 +110,13 @@ impl Worker {
     }
 
     /// A take-over leaves out the deliveries the log holds: their outcome was made
-    /// durable before the last holder died, maybe without what Redis drives them on
-    /// with, which is written after the log. One ended stays ended; one waiting
-    /// (`retrying`, `pending`) gets its next attempt's task again, due when the log says
-    /// (the same task's JSON: a task already stored is not doubled).
+    /// durable before the last holder died, maybe without what follows it in Redis.
+    /// One ended stays ended, and an ordered one's key is let go of (blocked, when its
+    /// hook blocks on failure) as its holder would have. One waiting (`retrying`,
+    /// `pending`) gets its hot state back where Redis has none (its ordering key reads
+    /// it: without it, its event done, it would look like one its hook stopped wanting)
+    /// and its next attempt's task again, due when the log says (the same task's JSON:
+    /// a task already stored is not doubled).
     async fn skip_logged(
         &self,
         ev: &EventParts<'_>,
@@ -121,19 +124,34 @@ impl Worker {
     ) -> Result<(), Disposition> {
         let logged = (self.db.event_delivery_states(ev.tenant, ev.id).await)
             .map_err(|e| Disposition::from(Requeue::from(e)))?;
-        let mut due = Vec::new();
-        targets.retain(|(_, id)| match logged.iter().find(|d| &d.id == id) {
+        let (mut waiting, mut ended_ordered) = (Vec::new(), Vec::new());
+        targets.retain(|(hook, id)| match logged.iter().find(|d| &d.id == id) {
             None => true,
             Some(d) => {
-                if !d.status.is_final() {
-                    due.push(d.next_attempt(ev.tenant));
+                match &hook.order {
+                    _ if !d.status.is_final() => waiting.push(d),
+                    Some(order) => ended_ordered.push((d, order)),
+                    None => {}
                 }
                 false
             }
         });
-        if !due.is_empty() {
-            self.store.schedule(&due).await.map_err(Disposition::from)?;
+        let mut next = Vec::new();
+        for (d, order) in ended_ordered {
+            let hold = crate::ordered::Turns::dead_hold(ev, order);
+            let status = Some(d.status);
+            let release = self
+                .turns
+                .let_go(ev.tenant, ev.id, &d.hook_id, &d.id, &hold, status);
+            next.extend(release.await);
         }
+        self.turns.send_for(next);
+        if waiting.is_empty() {
+            return Ok(());
+        }
+        let due: Vec<_> = waiting.iter().map(|d| d.next_attempt(ev.tenant)).collect();
+        (self.store.put_back_progress(ev.tenant, &waiting).await).map_err(Disposition::from)?;
+        self.store.schedule(&due).await.map_err(Disposition::from)?;
         Ok(())
     }
 

@@ -88,17 +88,8 @@ impl Turns {
         id: &str,
     ) -> Result<Hold, NotYet> {
         let (tenant, event_id) = (ev.tenant, ev.id);
-        // Parsed by the fan-out already; a retry's event is parsed here.
-        let parsed;
-        let payload = match ev.payload {
-            Some(p) => p,
-            None => {
-                parsed = serde_json::from_str(ev.data).unwrap_or_default();
-                &parsed
-            }
-        };
         let hold = Hold {
-            key_id: order.key_id(payload),
+            key_id: key_id(ev, order),
             token: hookpost_core::ids::random_id("ord"),
             on_failure: order.on_failure,
         };
@@ -129,6 +120,17 @@ impl Turns {
                 warn!(error = %e, "could not check an ordered delivery's turn");
                 Err(NotYet::Wait(later(self.config.defer_delay)))
             }
+        }
+    }
+
+    /// The hold a handler that died had on a delivery's key: what a take-over lets go
+    /// of for it, when the log shows the delivery ended.
+    pub(crate) fn dead_hold(ev: &EventParts<'_>, order: &Ordering) -> Hold {
+        Hold {
+            key_id: key_id(ev, order),
+            // Letting go of an ended delivery's key asks for no token.
+            token: String::new(),
+            on_failure: order.on_failure,
         }
     }
 
@@ -167,6 +169,15 @@ impl Turns {
             }
         };
         turn_task(tenant, hook_id, &next)
+    }
+}
+
+/// The ordering key of an event's delivery to a hook ordered by `order`.
+fn key_id(ev: &EventParts<'_>, order: &Ordering) -> String {
+    // Parsed by the fan-out already; a retry's event is parsed here.
+    match ev.payload {
+        Some(p) => order.key_id(p),
+        None => order.key_id(&serde_json::from_str(ev.data).unwrap_or_default()),
     }
 }
 

@@ -56,6 +56,7 @@ impl<'a> Waiting<'a> {
             next_at: Some(self.at_ms),
             attempt: None,
             blocking: false,
+            if_new: false,
         }
     }
 }

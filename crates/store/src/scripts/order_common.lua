@@ -41,13 +41,16 @@ local function ghost(pre, m, score)
   return redis.call('EXISTS', pre .. 'dlv:' .. string.match(m, '^([^:]+)')) == 0
     and redis.call('EXISTS', pre .. 'evs:' .. evt_key_part(m)) == 0
 end
-local function ended(pre, m)
+-- `wanted`: a handler was told another was attempting it (see order_turn.lua), so its
+-- hook wants it whatever its event's state says.
+local function ended(pre, m, wanted)
   local st = redis.call('HGET', pre .. 'dlv:' .. string.match(m, '^([^:]+)'), 'status')
   if st == 'delivered' or st == 'failed' or st == 'cancelled' then
     return true
   end
-  -- Never attempted although its event is done: the hook stopped wanting it.
-  return not st and redis.call('GET', pre .. 'evs:' .. evt_key_part(m)) == 'done'
+  -- Never attempted although its event is done: the hook stopped wanting it. (Or
+  -- delivered with no hot state kept, `Store::record_delivered`: ended too.)
+  return not st and not wanted and redis.call('GET', pre .. 'evs:' .. evt_key_part(m)) == 'done'
 end
 -- The key's oldest member, past (and rid of) any that ended or never came; stops at `me`.
 local function open_head(q, pre, me)

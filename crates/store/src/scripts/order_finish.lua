@@ -26,7 +26,7 @@ if how == 'block' then
   return ''
 end
 redis.call('ZREM', q, me)
-redis.call('HDEL', s, 'cur', 'blocked')
+redis.call('HDEL', s, 'cur', 'blocked', 'wanted')
 redis.call('HDEL', KEYS[3], 'blocking')
 -- The next one whose turn it is, past any that ended already (delivered by a resend,
 -- say): handing the turn to one of those would stop the key.

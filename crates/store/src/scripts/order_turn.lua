@@ -24,11 +24,11 @@ if cur and cur ~= me then
   end
   -- Being attempted, or not ended; else its worker recorded the end, then died before
   -- letting the key go.
-  if held or not ended(pre, cur) then
+  if held or not ended(pre, cur, redis.call('HGET', s, 'wanted') == cur) then
     return {'wait'}
   end
   redis.call('ZREM', q, cur)
-  redis.call('HDEL', s, 'cur', 'owner', 'lease')
+  redis.call('HDEL', s, 'cur', 'owner', 'lease', 'wanted')
   cur = false
 end
 if not cur then
@@ -40,6 +40,9 @@ if not cur then
 end
 local owner = redis.call('HGET', s, 'owner')
 if owner and owner ~= token and held then
+  -- The holder may have died attempting it, before anything of it was written (its
+  -- event done by a take-over meanwhile): the key waits for it until it ends.
+  redis.call('HSET', s, 'wanted', me)
   return {'busy'}
 end
 redis.call('HSET', s, 'owner', token, 'lease', now + tonumber(ARGV[3]))

@@ -40,6 +40,7 @@ async fn delivered(s: &Store, n: u32) {
         next_at: None,
         attempt: None,
         blocking: false,
+        if_new: false,
     };
     s.record("acme", d(n).event_id, &[r], EventMark::Keep, 60_000)
         .await
@@ -187,4 +188,29 @@ async fn a_blocked_key_holds_everything_behind_it_until_its_delivery_ends() {
         .unwrap();
     assert_eq!(next, Some(member(1)));
     assert_eq!(turn(&s, 1, "b", LEASE).await, Turn::Go);
+}
+
+/// A handler told another holds a delivery (which may have died attempting it, before
+/// anything of it was written) marks it wanted: once the hold runs out, the key waits for
+/// it even though its event is done and it has no state, instead of taking it for one its
+/// hook stopped wanting.
+#[tokio::test]
+async fn a_delivery_found_busy_is_waited_for_after_its_holder_is_gone() {
+    let s = store();
+    s.order_register("acme", &[d(0), d(1)]).await.unwrap();
+    let short = Duration::from_millis(300);
+    assert_eq!(turn(&s, 0, "dead", short).await, Turn::Go);
+    assert_eq!(turn(&s, 0, "takeover", LEASE).await, Turn::Busy);
+    // The take-over marked the event done, with nothing of the delivery.
+    s.record("acme", d(0).event_id, &[], EventMark::DoneAndSlim, 60_000)
+        .await
+        .unwrap();
+    tokio::time::sleep(short * 2).await;
+    assert_eq!(turn(&s, 1, "next", LEASE).await, Turn::Wait(None));
+    assert_eq!(turn(&s, 0, "takeover", LEASE).await, Turn::Go);
+    let next = s
+        .order_release("acme", &d(0), Release::Done, "takeover")
+        .await;
+    assert_eq!(next.unwrap(), Some(member(1)));
+    assert_eq!(turn(&s, 1, "next", LEASE).await, Turn::Go);
 }

@@ -39,6 +39,7 @@ fn rec<'a>(id: &'a str, hook: &'a str, status: Status, a: Option<&'a Attempt>) -
         next_at: (status == Status::Retrying).then_some(42),
         attempt: a,
         blocking: false,
+        if_new: false,
     }
 }
 
@@ -129,6 +130,21 @@ async fn a_late_pending_never_undoes_delivered_and_an_older_attempt_never_lowers
     .await
     .unwrap();
     assert_eq!(progress(&s, "d1").await, (Status::Failed, 2));
+}
+
+/// A `pending` logged for a delivery another handler holds leaves the hot state to that
+/// handler: none is written.
+#[tokio::test]
+async fn a_record_logged_if_new_writes_no_hot_state() {
+    let s = store();
+    let busy = Record {
+        if_new: true,
+        ..rec("d1", "h1", Status::Pending, None)
+    };
+    s.record("acme", "e1", &[busy], EventMark::Keep, SPAN)
+        .await
+        .unwrap();
+    assert_eq!(s.delivery_progress("acme", "d1").await.unwrap(), None);
 }
 
 /// The `state` field of the event hash at `key`.
