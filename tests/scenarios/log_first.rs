@@ -389,7 +389,7 @@ async fn a_delivery_whose_turn_a_dead_worker_held_is_still_delivered_first() {
     .await;
     tokio::time::sleep(lease).await;
     // The hold ran out: the ticket's next event comes first, then the put-off delivery's
-    // own task (brought forward from a minute on).
+    // own task (brought forward: it is due a second after the hold's end).
     t.post(1).await;
     wait_until("the next event looked at its turn", WAIT, || async {
         t.app.metric(busy).await >= 2.0 || t.rx.count() >= 1

@@ -50,8 +50,8 @@ pub enum Turn {
     /// An earlier delivery for the key has not ended. When nobody holds the key, the
     /// member whose turn it is (send for it: its hand-over may have been lost).
     Wait(Option<String>),
-    /// Another handler is attempting this very delivery.
-    Busy,
+    /// Another handler is attempting this very delivery; its hold lasts this long yet.
+    Busy(Duration),
     /// An earlier delivery failed and its hook blocks on failure.
     Blocked,
     /// This delivery already ended (a late look at it): nothing to do.
@@ -148,7 +148,10 @@ impl Store {
         Ok(match answer.next().as_deref() {
             Some("go") => Turn::Go,
             Some("wait") => Turn::Wait(answer.next()),
-            Some("busy") => Turn::Busy,
+            Some("busy") => match answer.next().and_then(|ms| ms.parse().ok()) {
+                Some(ms) => Turn::Busy(Duration::from_millis(ms)),
+                None => return Err(corrupt("order turn", "busy without its hold's end")),
+            },
             Some("blocked") => Turn::Blocked,
             Some("ended") => Turn::Ended,
             other => return Err(corrupt("order turn", format!("{other:?}"))),

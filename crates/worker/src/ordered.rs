@@ -24,6 +24,9 @@ use crate::context::EventParts;
 const POLL_FIRST: Duration = Duration::from_secs(60);
 const POLL_MOST: Duration = Duration::from_secs(600);
 
+/// A delivery another handler holds looks again this long after that hold ends.
+const BUSY_MARGIN: Duration = Duration::from_secs(1);
+
 /// This handler holds a delivery's key.
 pub struct Hold {
     key_id: String,
@@ -43,8 +46,8 @@ impl Hold {
 pub enum NotYet {
     /// Look again then.
     Wait(i64),
-    /// Another handler is attempting this very delivery (its log record is that
-    /// handler's to write): look again then.
+    /// Another handler is attempting this very delivery, or died attempting it: look
+    /// again when its hold has ended.
     Busy(i64),
     /// It ended: never look again.
     Ended,
@@ -114,7 +117,8 @@ impl Turns {
                 Err(NotYet::Wait(poll))
             }
             Ok(Turn::Blocked) => Err(NotYet::Wait(poll)),
-            Ok(Turn::Busy) => Err(NotYet::Busy(later(POLL_FIRST))),
+            // Its handler has ended the attempt by the end of its hold, or died.
+            Ok(Turn::Busy(left)) => Err(NotYet::Busy(later(left + BUSY_MARGIN))),
             Ok(Turn::Ended) => Err(NotYet::Ended),
             Err(e) => {
                 warn!(error = %e, "could not check an ordered delivery's turn");

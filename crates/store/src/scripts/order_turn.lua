@@ -2,9 +2,10 @@
 -- delivery not yet ended), and no other handler may be attempting it.
 -- KEYS: the key's queue, the key's state
 -- ARGV: member, handler token, lease_ms, ttl_s, the tenant's key prefix (`P:{t.T}:`)
--- Returns {go} | {wait} | {wait, head} | {busy} | {blocked} | {ended}: `head` is the
--- delivery whose turn it is on a key nobody holds (the caller sends for it); `ended`:
--- this delivery already ended (a late look at it), nothing to do.
+-- Returns {go} | {wait} | {wait, head} | {busy, ms} | {blocked} | {ended}: `head` is the
+-- delivery whose turn it is on a key nobody holds (the caller sends for it); `ms`: how
+-- long the other handler's hold lasts yet; `ended`: this delivery already ended (a late
+-- look at it), nothing to do.
 -- (Run after clock.lua and order_common.lua.)
 local q, s = KEYS[1], KEYS[2]
 local me, token, pre = ARGV[1], ARGV[2], ARGV[5]
@@ -17,7 +18,8 @@ if not redis.call('ZSCORE', q, me) then
   register(q, s, me, ARGV[4])
 end
 local cur = redis.call('HGET', s, 'cur')
-local held = tonumber(redis.call('HGET', s, 'lease') or '0') > now
+local lease = tonumber(redis.call('HGET', s, 'lease') or '0')
+local held = lease > now
 if cur and cur ~= me then
   if redis.call('HGET', s, 'blocked') == '1' then
     return {'blocked'}
@@ -43,7 +45,7 @@ if owner and owner ~= token and held then
   -- The holder may have died attempting it, before anything of it was written (its
   -- event done by a take-over meanwhile): the key waits for it until it ends.
   redis.call('HSET', s, 'wanted', me)
-  return {'busy'}
+  return {'busy', string.format('%d', lease - now)}
 end
 redis.call('HSET', s, 'owner', token, 'lease', now + tonumber(ARGV[3]))
 return {'go'}
