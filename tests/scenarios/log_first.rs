@@ -267,7 +267,13 @@ impl DeadHolder {
 
     /// The dead worker took the turn of event 0's delivery, held for `lease`.
     async fn hold(&self, lease: Duration) {
-        use hookpost_store::ordering::{Ordered, Turn};
+        let turn = self.turn("ord_dead", lease).await;
+        assert!(matches!(turn, hookpost_store::ordering::Turn::Go));
+    }
+
+    /// Event 0's delivery asks for its turn as handler `token`.
+    async fn turn(&self, token: &str, lease: Duration) -> hookpost_store::ordering::Turn {
+        use hookpost_store::ordering::Ordered;
         let order = hookpost_core::ordering::Ordering::of(Some("fifo"), Some("$.ticket.id"), None)
             .unwrap()
             .unwrap();
@@ -279,8 +285,8 @@ impl DeadHolder {
             delivery_id: &dlv,
             event_id: HELD,
         };
-        let turn = self.app.store.order_turn("acme", &held, "ord_dead", lease);
-        assert!(matches!(turn.await.unwrap(), Turn::Go));
+        let turn = self.app.store.order_turn("acme", &held, token, lease);
+        turn.await.unwrap()
     }
 
     /// The dead worker claimed event 0 and logged its attempt, `status` (due at `due`
@@ -308,6 +314,44 @@ impl DeadHolder {
         .await;
     }
 
+    /// Stores event 0's delivery's look (its attempt 1 task again), due at `at_ms`.
+    async fn look_at(&self, at_ms: i64) {
+        let task = Task::Attempt(AttemptTask {
+            tenant: "acme".into(),
+            event_id: HELD.into(),
+            hook_id: self.hook.clone(),
+            delivery_id: delivery_id("acme", HELD, &self.hook),
+            attempt: 1,
+            resend: false,
+        });
+        self.app
+            .store
+            .schedule(&[Due { at_ms, task }])
+            .await
+            .unwrap();
+    }
+
+    /// Waits for events 0 and 1, asserts they came in that order (`why`), and ends.
+    async fn delivered_in_order(self, why: &str) {
+        wait_until("both delivered", WAIT, || async {
+            self.rx.delivered().len() >= 2
+        })
+        .await;
+        assert_eq!(self.rx.delivered_ns(), vec![0, 1], "{why}");
+        self.app.finish().await;
+    }
+
+    /// Waits for event 1, asserts event 0 is not sent again, and ends.
+    async fn only_the_next_delivered(self) {
+        wait_until("the next event delivered", WAIT, || async {
+            self.rx.count() >= 1
+        })
+        .await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(self.rx.delivered_ns(), vec![1]);
+        self.app.finish().await;
+    }
+
     async fn post(&self, n: i64) {
         let event = serde_json::json!({"type": TYPE, "data": ticket(n)});
         assert_eq!(self.app.post_event(&self.key, &event).await.status(), 202);
@@ -327,12 +371,7 @@ async fn a_take_over_keeps_a_logged_retry_first_on_its_ordering_key() {
         .await;
     tokio::time::sleep(lease).await;
     t.post(1).await;
-    wait_until("both delivered", WAIT, || async {
-        t.rx.delivered().len() >= 2
-    })
-    .await;
-    assert_eq!(t.rx.delivered_ns(), vec![0, 1], "the retry first");
-    t.app.finish().await;
+    t.delivered_in_order("the retry first").await;
 }
 
 /// The holder logged the ticket's first delivery delivered and died holding the ticket
@@ -344,13 +383,7 @@ async fn a_take_over_hands_on_the_key_of_a_delivery_its_holder_logged_delivered(
     t.hold(Duration::from_secs(60)).await;
     t.post(1).await;
     t.logged(Status::Delivered, 0).await;
-    wait_until("the next event delivered", WAIT, || async {
-        t.rx.count() >= 1
-    })
-    .await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(t.rx.delivered_ns(), vec![1]);
-    t.app.finish().await;
+    t.only_the_next_delivered().await;
 }
 
 /// The holder logged the ticket's first delivery failed for good, on a hook that blocks
@@ -395,20 +428,33 @@ async fn a_delivery_whose_turn_a_dead_worker_held_is_still_delivered_first() {
         t.app.metric(busy).await >= 2.0 || t.rx.count() >= 1
     })
     .await;
-    let task = Task::Attempt(AttemptTask {
-        tenant: "acme".into(),
-        event_id: HELD.into(),
-        hook_id: t.hook.clone(),
-        delivery_id: delivery_id("acme", HELD, &t.hook),
-        attempt: 1,
-        resend: false,
-    });
-    let at_ms = hookpost_core::now_ms();
-    t.app.store.schedule(&[Due { at_ms, task }]).await.unwrap();
-    wait_until("both delivered", WAIT, || async {
-        t.rx.delivered().len() >= 2
-    })
-    .await;
-    assert_eq!(t.rx.delivered_ns(), vec![0, 1], "the held one first");
-    t.app.finish().await;
+    t.look_at(hookpost_core::now_ms()).await;
+    t.delivered_in_order("the held one first").await;
+}
+
+/// The holder delivered the ticket's first delivery, its event done with no hot state
+/// kept (every delivery of it delivered), and was killed before letting go of the
+/// ticket; meanwhile a look at that delivery was told it was busy, which marks it wanted.
+/// That look's own task finds the log showing it delivered and lets go of the ticket as
+/// the holder would have: the next event goes, and the first is not sent again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_look_finding_its_wanted_delivery_logged_ended_lets_the_key_go() {
+    let t = DeadHolder::start(false).await;
+    let lease = Duration::from_secs(1);
+    t.hold(lease).await;
+    let busy = t.turn("ord_look", Duration::from_secs(60)).await;
+    assert!(matches!(busy, hookpost_store::ordering::Turn::Busy(_)));
+    let (first_at, data) = (hookpost_core::now_ms() - 5_000, ticket(0).to_string());
+    let delivered = Logged::ended(&t.hook, Status::Delivered);
+    log_first_attempts(&t.app, (HELD, &data), first_at, &[delivered]).await;
+    let slim = hookpost_store::log::EventMark::DoneAndSlim;
+    t.app
+        .store
+        .record("acme", HELD, &[], slim, 60_000)
+        .await
+        .unwrap();
+    tokio::time::sleep(lease).await;
+    t.post(1).await;
+    t.look_at(hookpost_core::now_ms() + 500).await;
+    t.only_the_next_delivered().await;
 }

@@ -138,12 +138,7 @@ impl Worker {
         });
         let mut next = Vec::new();
         for (d, order) in ended_ordered {
-            let hold = crate::ordered::Turns::dead_hold(ev, order);
-            let status = Some(d.status);
-            let release = self
-                .turns
-                .let_go(ev.tenant, ev.id, &d.hook_id, &d.id, &hold, status);
-            next.extend(release.await);
+            next.extend(self.turns.let_go_ended(ev, order, d).await);
         }
         self.turns.send_for(next);
         if waiting.is_empty() {

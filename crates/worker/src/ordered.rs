@@ -10,7 +10,7 @@ use hookpost_broker::{Publisher, Topology};
 use hookpost_core::ordering::{OnFailure, Ordering};
 use hookpost_core::Config;
 use hookpost_ops::Metrics;
-use hookpost_store::log::Status;
+use hookpost_store::log::{Delivery, Status};
 use hookpost_store::ordering::{turn_task, Ordered, Release, Turn};
 use hookpost_store::retries::Due;
 use hookpost_store::Store;
@@ -127,15 +127,22 @@ impl Turns {
         }
     }
 
-    /// The hold a handler that died had on a delivery's key: what a take-over lets go
-    /// of for it, when the log shows the delivery ended.
-    pub(crate) fn dead_hold(ev: &EventParts<'_>, order: &Ordering) -> Hold {
-        Hold {
+    /// Lets go of the key of `d`, which the log shows ended, as its handler would have had
+    /// it not died first: hands it on, or blocks it. The task that sends for the next.
+    pub(crate) async fn let_go_ended(
+        &self,
+        ev: &EventParts<'_>,
+        order: &Ordering,
+        d: &Delivery,
+    ) -> Option<Due> {
+        let hold = Hold {
             key_id: key_id(ev, order),
             // Letting go of an ended delivery's key asks for no token.
             token: String::new(),
             on_failure: order.on_failure,
-        }
+        };
+        let status = Some(d.status);
+        (self.let_go(ev.tenant, ev.id, &d.hook_id, &d.id, &hold, status)).await
     }
 
     /// Lets go of a held key after the delivery's outcome (`status`) is recorded; the

@@ -308,14 +308,20 @@ impl Worker {
                 // waiting: its worker died after the log write, before storing in Redis
                 // the task that follows (the hot state is written after that task). That
                 // task is stored now, as the log has it.
-                return made(match logged.filter(|d| !d.status.is_final()) {
-                    Some(d) => match self.store.schedule(&[d.next_attempt(t)]).await {
-                        Ok(durable) => Disposition::Ack(durable),
-                        Err(e) => e.into(),
-                    },
-                    None => {
-                        Disposition::Ack(Durable::nothing_to_write(NothingToWrite::DuplicateTask))
+                let duplicate =
+                    Disposition::Ack(Durable::nothing_to_write(NothingToWrite::DuplicateTask));
+                return made(match logged {
+                    Some(d) if !d.status.is_final() => {
+                        match self.store.schedule(&[d.next_attempt(t)]).await {
+                            Ok(durable) => Disposition::Ack(durable),
+                            Err(e) => e.into(),
+                        }
                     }
+                    Some(d) => match self.let_go_logged(&event, version, &d).await {
+                        Ok(()) => duplicate,
+                        Err(requeue) => requeue,
+                    },
+                    None => duplicate,
                 });
             }
             Some((hook_json, _, _)) => Some(hook_json.clone()),
@@ -357,6 +363,30 @@ impl Worker {
             },
         };
         Prepared::Decided(Box::new((event, decided)))
+    }
+
+    /// A task finding only the log showing its delivery ended. On an ordered hook, that
+    /// delivery's handler may have died before letting go of its key, which then waits
+    /// for it (a look told it was busy marked it wanted, see order_turn.lua): it is let
+    /// go of as that handler would have.
+    async fn let_go_logged(
+        &self,
+        event: &StoredEvent,
+        version: u64,
+        d: &hookpost_store::log::Delivery,
+    ) -> Result<(), Disposition> {
+        let hooks = self.hooks.get(&self.store, &event.tenant, version).await;
+        let hooks = hooks.map_err(Disposition::from)?;
+        let hook = hooks.iter().find(|h| h.hook.id == d.hook_id);
+        let Some(order) = hook.and_then(|h| h.order.as_ref()) else {
+            return Ok(());
+        };
+        let next = self
+            .turns
+            .let_go_ended(&EventParts::of(event), order, d)
+            .await;
+        self.turns.send_for(next.into_iter().collect());
+        Ok(())
     }
 
     /// An event another worker held when a duplicate of it arrived.
