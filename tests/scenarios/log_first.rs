@@ -27,11 +27,10 @@ struct Logged<'a> {
 
 impl<'a> Logged<'a> {
     fn retrying(hook: &'a str, due: i64) -> Self {
-        let next_at = Some(due);
         Logged {
             hook,
             status: Status::Retrying,
-            next_at,
+            next_at: Some(due),
         }
     }
 
@@ -96,6 +95,20 @@ async fn log_first_attempts(
     };
     let batch = hookpost_db::Batch::of("acme", event, first_at, Some(row), &records);
     app.db.write(std::sync::Arc::new(batch)).await.unwrap();
+}
+
+/// Attempt 1's task of `event`'s delivery to `hook` (again), due at `at_ms`: a safety
+/// net, or a look at a delivery put off.
+fn first_attempt(event: &str, hook: &str, at_ms: i64) -> Due {
+    let task = Task::Attempt(AttemptTask {
+        tenant: "acme".into(),
+        event_id: event.into(),
+        hook_id: hook.into(),
+        delivery_id: delivery_id("acme", event, hook),
+        attempt: 1,
+        resend: false,
+    });
+    Due { at_ms, task }
 }
 
 /// Waits for `rx`'s one request, and asserts it is attempt 2 made no sooner than `due`.
@@ -168,17 +181,7 @@ async fn a_safety_net_finding_its_attempt_logged_stores_the_retry_the_log_holds(
     let (id, first_at) = ("evt_slow", hookpost_core::now_ms() - 5_000);
     let due = hookpost_core::now_ms() + 1_500;
     log_first_attempts(&app, (id, "{}"), first_at, &[Logged::retrying(&hook, due)]).await;
-    let net = Due {
-        at_ms: hookpost_core::now_ms(),
-        task: Task::Attempt(AttemptTask {
-            tenant: "acme".into(),
-            event_id: id.into(),
-            hook_id: hook.clone(),
-            delivery_id: delivery_id("acme", id, &hook),
-            attempt: 1,
-            resend: false,
-        }),
-    };
+    let net = first_attempt(id, &hook, hookpost_core::now_ms());
     app.store.schedule(&[net]).await.unwrap();
     second_attempt_at(&rx, due).await;
     app.finish().await;
@@ -230,7 +233,7 @@ async fn a_busy_take_overs_pending_is_logged_only_where_nothing_is() {
 }
 
 /// Ticket 7's events on an ordered hook whose worker died holding the ticket's turn for
-/// the first event's delivery, after logging its attempt as `logged` says.
+/// the first event's delivery (`HELD`).
 struct DeadHolder {
     app: TestApp,
     key: String,
@@ -300,9 +303,11 @@ impl DeadHolder {
             .claim_event(&event, 0, first_at)
             .await
             .unwrap();
-        let logged = match status {
-            Status::Retrying => Logged::retrying(hook, due),
-            _ => Logged::ended(hook, status),
+        let next_at = (status == Status::Retrying).then_some(due);
+        let logged = Logged {
+            hook,
+            status,
+            next_at,
         };
         let data = ticket(0).to_string();
         log_first_attempts(&self.app, (id, &data), first_at, &[logged]).await;
@@ -316,19 +321,8 @@ impl DeadHolder {
 
     /// Stores event 0's delivery's look (its attempt 1 task again), due at `at_ms`.
     async fn look_at(&self, at_ms: i64) {
-        let task = Task::Attempt(AttemptTask {
-            tenant: "acme".into(),
-            event_id: HELD.into(),
-            hook_id: self.hook.clone(),
-            delivery_id: delivery_id("acme", HELD, &self.hook),
-            attempt: 1,
-            resend: false,
-        });
-        self.app
-            .store
-            .schedule(&[Due { at_ms, task }])
-            .await
-            .unwrap();
+        let look = first_attempt(HELD, &self.hook, at_ms);
+        self.app.store.schedule(&[look]).await.unwrap();
     }
 
     /// Waits for events 0 and 1, asserts they came in that order (`why`), and ends.

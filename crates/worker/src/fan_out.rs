@@ -128,19 +128,17 @@ impl Worker {
         targets.retain(|(hook, id)| match logged.iter().find(|d| &d.id == id) {
             None => true,
             Some(d) => {
-                match &hook.order {
-                    _ if !d.status.is_final() => waiting.push(d),
-                    Some(order) => ended_ordered.push((d, order)),
-                    None => {}
+                if !d.status.is_final() {
+                    waiting.push(d);
+                } else if let Some(order) = &hook.order {
+                    ended_ordered.push((d, order));
                 }
                 false
             }
         });
-        let mut next = Vec::new();
         for (d, order) in ended_ordered {
-            next.extend(self.turns.let_go_ended(ev, order, d).await);
+            self.turns.let_go_ended(ev, order, d).await;
         }
-        self.turns.send_for(next);
         if waiting.is_empty() {
             return Ok(());
         }

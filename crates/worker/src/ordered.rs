@@ -128,13 +128,8 @@ impl Turns {
     }
 
     /// Lets go of the key of `d`, which the log shows ended, as its handler would have had
-    /// it not died first: hands it on, or blocks it. The task that sends for the next.
-    pub(crate) async fn let_go_ended(
-        &self,
-        ev: &EventParts<'_>,
-        order: &Ordering,
-        d: &Delivery,
-    ) -> Option<Due> {
+    /// it not died first: hands it on (sending for the next), or blocks it.
+    pub(crate) async fn let_go_ended(&self, ev: &EventParts<'_>, order: &Ordering, d: &Delivery) {
         let hold = Hold {
             key_id: key_id(ev, order),
             // Letting go of an ended delivery's key asks for no token.
@@ -142,7 +137,8 @@ impl Turns {
             on_failure: order.on_failure,
         };
         let status = Some(d.status);
-        (self.let_go(ev.tenant, ev.id, &d.hook_id, &d.id, &hold, status)).await
+        let next = self.let_go(ev.tenant, ev.id, &d.hook_id, &d.id, &hold, status);
+        self.send_for(next.await.into_iter().collect());
     }
 
     /// Lets go of a held key after the delivery's outcome (`status`) is recorded; the

@@ -381,11 +381,9 @@ impl Worker {
         let Some(order) = hook.and_then(|h| h.order.as_ref()) else {
             return Ok(());
         };
-        let next = self
-            .turns
+        self.turns
             .let_go_ended(&EventParts::of(event), order, d)
             .await;
-        self.turns.send_for(next.into_iter().collect());
         Ok(())
     }
 
