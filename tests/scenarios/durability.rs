@@ -304,6 +304,70 @@ async fn a_retry_taken_while_redis_is_back_empty_waits_for_the_rebuild_instead_o
     app.finish().await;
 }
 
+/// A Redis back from a restart with its data but without its last writes (a snapshot
+/// here; an append-only file fsynced once a second, or a replica behind, loses the same
+/// way): its marker is there, so nothing looks empty, but what was written in the lost
+/// moments is gone: a retry from the retry set, a key's revocation, a new key and a new
+/// hook. Only PostgreSQL still has them. The scheduler sees the server's run id
+/// changed and makes Redis whole again: the retry is made, the revoked key refused, and
+/// the new key and hook work.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_back_without_its_last_writes_gets_what_it_lost_back_from_postgres() {
+    use hookpost_tests::receiver::Answer;
+    use hookpost_tests::{wait_until, Receiver};
+    use std::time::Duration;
+
+    let mut server = RedisServer::start(false);
+    let app = TestApp::spawn(TestOptions {
+        redis_url: Some(server.url()),
+        retry: "3s",
+        ..TestOptions::default()
+    })
+    .await;
+    let old_key = app.tenant("acme").await;
+    let (rx, new_rx) = (Receiver::start().await, Receiver::start().await);
+    rx.answer_next(&[Answer::Status(500)]);
+    let hook = app.hook(&old_key, &rx.url, &["*"]).await;
+    let hook_id = hook["id"].as_str().unwrap();
+    // What the restart comes back with: the keyspace, the tenant, its first key and hook.
+    server.save().await;
+
+    app.revoke_first_key("acme").await;
+    let key = app.new_key("acme").await;
+    app.hook(&key, &new_rx.url, &["*"]).await;
+    let event = |id: &str| serde_json::json!({"id": id, "type": "ticket.created", "data": {}});
+    assert_eq!(app.post_event(&key, &event("e1")).await.status(), 202);
+    let delivery_id = hookpost_core::delivery::delivery_id("acme", "e1", hook_id);
+    app.wait_for_status("acme", &delivery_id, "retrying").await;
+    wait_until(
+        "the retry stored in Redis",
+        Duration::from_secs(10),
+        || async { app.metric("hookpost_retry_set_size").await >= 1.0 },
+    )
+    .await;
+    assert_eq!((rx.count(), new_rx.count()), (1, 1));
+    assert_eq!(app.metric("hookpost_redis_resyncs_total").await, 0.0);
+
+    server.kill_and_restart();
+    app.wait_for_status("acme", &delivery_id, "delivered").await;
+    assert_eq!(rx.count(), 2, "the first attempt and the retry, once each");
+    assert_eq!(app.metric("hookpost_redis_resyncs_total").await, 1.0);
+    assert_eq!(app.metric("hookpost_redis_rebuilds_total").await, 0.0);
+    assert_eq!(
+        app.get(&old_key, "/v1/hooks").await.status(),
+        401,
+        "revoked"
+    );
+    assert_eq!(app.post_event(&key, &event("e2")).await.status(), 202);
+    wait_until(
+        "e2 delivered to both hooks",
+        Duration::from_secs(30),
+        || async { rx.count() == 3 && new_rx.count() == 2 },
+    )
+    .await;
+    app.finish().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_volatile_redis_shut_down_without_saving_is_warned_about_and_rebuilt_losing_no_event() {
     use hookpost_tests::{wait_until, Receiver};

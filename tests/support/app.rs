@@ -206,6 +206,11 @@ impl TestApp {
             "create tenant: {}",
             r.text().await.unwrap()
         );
+        self.new_key(id).await
+    }
+
+    /// Issues tenant `id` another API key through the admin API; the key.
+    pub async fn new_key(&self, id: &str) -> String {
         let r = self
             .http
             .post(self.url(&format!("/v1/tenants/{id}/keys")))

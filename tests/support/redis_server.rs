@@ -53,6 +53,15 @@ impl RedisServer {
         assert_eq!(answer, "OK");
     }
 
+    /// Writes a snapshot now (`SAVE`): without an append-only file, what a restart comes
+    /// back with, whatever is written after it.
+    pub async fn save(&self) {
+        let client = redis::Client::open(self.url()).unwrap();
+        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+        let answer: String = redis::cmd("SAVE").query_async(&mut conn).await.unwrap();
+        assert_eq!(answer, "OK");
+    }
+
     /// SIGKILLs the server (no chance to save anything) and starts it again on the same
     /// port and directory, from whatever it had written.
     pub fn kill_and_restart(&mut self) {

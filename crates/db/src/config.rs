@@ -297,52 +297,17 @@ impl Db {
     pub async fn rebuild_config(&self, store: &Store) -> Result<Rebuilt> {
         let client = self.client().await?;
         let mut done = Rebuilt::default();
-        let tenants = client
-            .query(
-                "SELECT id, name, created_at, intake_per_second, intake_burst FROM tenants ORDER BY id",
-                &[],
-            )
-            .await?;
-        for t in tenants {
-            let tenant = Tenant {
-                id: t.get(0),
-                name: t.get(1),
-                created_at: to_ms(t.get(2)),
-            };
-            let limit = t
-                .get::<_, Option<i32>>(3)
-                .zip(t.get::<_, Option<i32>>(4))
-                .map(|(p, b)| IntakeLimit {
-                    per_second: p as u32,
-                    burst: b as u32,
-                });
+        for t in client.query(TENANTS, &[]).await? {
+            let (tenant, limit) = tenant_row(&t);
             if limit.is_some() {
                 store.set_intake_limit(&tenant.id, limit).await?;
             }
-            for k in client
-                .query(
-                    "SELECT id, prefix, hash, created_at FROM api_keys WHERE tenant_id = $1",
-                    &[&tenant.id],
-                )
-                .await?
-            {
-                let info = KeyInfo {
-                    id: k.get(0),
-                    prefix: k.get(1),
-                    hash: k.get(2),
-                    created_at: to_ms(k.get::<_, SystemTime>(3)),
-                };
+            for info in self.keys_of(&client, &tenant.id).await? {
                 store.put_key(&tenant.id, &info).await?;
                 done.keys += 1;
             }
-            for h in client
-                .query(
-                    "SELECT id, hook FROM hooks WHERE tenant_id = $1",
-                    &[&tenant.id],
-                )
-                .await?
-            {
-                store.put_hook(&tenant.id, h.get(0), h.get(1)).await?;
+            for (id, json) in self.hooks_of(&client, &tenant.id).await? {
+                store.put_hook(&tenant.id, &id, &json).await?;
                 done.hooks += 1;
             }
             // The tenant's record last: a worker that finds it finds everything of the
@@ -351,6 +316,102 @@ impl Db {
             done.tenants += 1;
         }
         Ok(done)
+    }
+
+    /// Makes each tenant's API keys and hooks in Redis what is stored here, for a Redis
+    /// back without its last writes: a key revoked or a hook deleted in the moments it
+    /// lost goes again, one made or changed comes back; what already matches is left
+    /// alone (no hook cache reloads for nothing). Redis is read before this database:
+    /// a change is written here first, so what Redis holds and this lacks was removed.
+    /// How many keys and hooks it changed.
+    pub async fn resync_config(&self, store: &Store) -> Result<Rebuilt> {
+        let client = self.client().await?;
+        let mut done = Rebuilt::default();
+        for t in client.query(TENANTS, &[]).await? {
+            let (whole, limit) = tenant_row(&t);
+            let tenant = whole.id.clone();
+            let (cached_keys, cached_hooks) = (
+                store.keys_of(&tenant).await?,
+                store.hooks_raw(&tenant).await?,
+            );
+            let keys = self.keys_of(&client, &tenant).await?;
+            let hooks: std::collections::HashMap<String, String> =
+                self.hooks_of(&client, &tenant).await?.into_iter().collect();
+            for gone in cached_keys
+                .iter()
+                .filter(|c| !keys.iter().any(|k| k.id == c.id))
+            {
+                store.revoke_key(&tenant, &gone.id).await?;
+                done.keys += 1;
+            }
+            for lost in keys
+                .iter()
+                .filter(|k| !cached_keys.iter().any(|c| c.id == k.id))
+            {
+                store.put_key(&tenant, lost).await?;
+                done.keys += 1;
+            }
+            for (id, _) in cached_hooks
+                .iter()
+                .filter(|(id, _)| !hooks.contains_key(id))
+            {
+                store.delete_hook(&tenant, id).await?;
+                done.hooks += 1;
+            }
+            for (id, json) in &hooks {
+                if !cached_hooks.iter().any(|c| (&c.0, &c.1) == (id, json)) {
+                    store.put_hook(&tenant, id, json).await?;
+                    done.hooks += 1;
+                }
+            }
+            // Last, as in a rebuild: a tenant found is a tenant whole.
+            if store.tenant(&tenant).await?.is_none() {
+                if limit.is_some() {
+                    store.set_intake_limit(&tenant, limit).await?;
+                }
+                store.put_tenant(&whole).await?;
+                done.tenants += 1;
+            }
+        }
+        Ok(done)
+    }
+
+    /// A tenant's API keys as stored here.
+    async fn keys_of(
+        &self,
+        client: &deadpool_postgres::Object,
+        tenant: &str,
+    ) -> Result<Vec<KeyInfo>> {
+        let rows = client
+            .query(
+                "SELECT id, prefix, hash, created_at FROM api_keys WHERE tenant_id = $1",
+                &[&tenant],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|k| KeyInfo {
+                id: k.get(0),
+                prefix: k.get(1),
+                hash: k.get(2),
+                created_at: to_ms(k.get::<_, SystemTime>(3)),
+            })
+            .collect())
+    }
+
+    /// A tenant's hooks as stored here: id and sealed JSON.
+    async fn hooks_of(
+        &self,
+        client: &deadpool_postgres::Object,
+        tenant: &str,
+    ) -> Result<Vec<(String, String)>> {
+        let rows = client
+            .query(
+                "SELECT id, hook FROM hooks WHERE tenant_id = $1",
+                &[&tenant],
+            )
+            .await?;
+        Ok(rows.iter().map(|h| (h.get(0), h.get(1))).collect())
     }
 
     /// Copies what Redis holds into an empty set of tables: a deployment from before
@@ -406,4 +467,25 @@ impl Db {
         }
         Ok(done)
     }
+}
+
+/// Every tenant, as [`tenant_row`] reads it.
+const TENANTS: &str =
+    "SELECT id, name, created_at, intake_per_second, intake_burst FROM tenants ORDER BY id";
+
+/// A tenant and its own intake limit, if an operator set one.
+fn tenant_row(t: &tokio_postgres::Row) -> (Tenant, Option<IntakeLimit>) {
+    let tenant = Tenant {
+        id: t.get(0),
+        name: t.get(1),
+        created_at: to_ms(t.get(2)),
+    };
+    let limit = t
+        .get::<_, Option<i32>>(3)
+        .zip(t.get::<_, Option<i32>>(4))
+        .map(|(p, b)| IntakeLimit {
+            per_second: p as u32,
+            burst: b as u32,
+        });
+    (tenant, limit)
 }

@@ -28,52 +28,125 @@ pub async fn rebuild_and_mark(
     store: &Store,
     rebuilds: &prometheus::IntCounter,
 ) -> Result<bool> {
-    if store.marker_present().await? {
+    let missing = || async { Ok((!store.marker_present().await?).then_some(())) };
+    let Some((token, ())) = lock_while(store, missing).await? else {
         return Ok(false);
-    }
-    let token = hookpost_core::ids::random_id("rb");
-    if !store.rebuild_lock(&token, LEASE).await? {
-        return Ok(false);
-    }
-    // Another process may have finished between the look and the lock.
-    if store.marker_present().await? {
-        store.rebuild_unlock().await?;
-        return Ok(false);
-    }
-    let renew = async {
-        loop {
-            tokio::time::sleep(LEASE / 3).await;
-            if let Err(e) = store.rebuild_lock(&token, LEASE).await {
-                tracing::warn!(error = %e, "could not renew the rebuild's lock");
-            }
-        }
     };
-    let done = tokio::select! {
-        done = rebuild(db, store) => done,
-        _ = renew => unreachable!("the renewal never ends"),
-    };
-    let done = match done {
-        Ok(done) => done,
-        Err(e) => {
-            // The next try need not wait for the lease to run out.
-            let _ = store.rebuild_unlock().await;
-            return Err(e);
-        }
-    };
+    let done = locked(store, &token, rebuild(db, store)).await?;
     if done.tenants > 0 {
         rebuilds.inc();
-        tracing::warn!(
-            tenants = done.tenants,
-            keys = done.keys,
-            hooks = done.hooks,
-            retries = done.retries,
-            ordered = done.ordered,
-            "Redis had no keyspace marker: rebuilt from PostgreSQL"
+        tell(
+            &done,
+            "Redis had no keyspace marker: rebuilt from PostgreSQL",
         );
     }
     let written = store.init_marker().await?;
     store.rebuild_unlock().await?;
     Ok(written)
+}
+
+/// When Redis restarted or failed over since the keyspace was last made whole, and came
+/// back with its marker but perhaps without its last writes (an append-only file fsynced
+/// once a second, a snapshot, a replica behind): puts back every delivery waiting for an
+/// attempt whose task or hot state it lost, as a rebuild does (a task it still holds is
+/// the same entry; hot state it holds is kept), after making its API keys and hooks what
+/// PostgreSQL holds ([`Db::resync_config`]); counts it in `resyncs` and logs it;
+/// `true` when this call did. One process at a time, under the rebuild's lock.
+pub async fn resync_after_restart(
+    db: &Db,
+    store: &Store,
+    resyncs: &prometheus::IntCounter,
+) -> Result<bool> {
+    // A server back empty is a rebuild's job.
+    let restarted = || async {
+        match store.server_changed().await? {
+            Some(run_id) if store.marker_present().await? => Ok(Some(run_id)),
+            _ => Ok(None),
+        }
+    };
+    let Some((token, run_id)) = lock_while(store, restarted).await? else {
+        return Ok(false);
+    };
+    let done = locked(store, &token, resync(db, store)).await?;
+    store.server_seen(&run_id).await?;
+    store.rebuild_unlock().await?;
+    resyncs.inc();
+    tell(
+        &done,
+        "Redis restarted (or failed over) and may lack its last writes: made its keys and \
+         hooks what PostgreSQL holds, and put back every delivery waiting for an attempt",
+    );
+    Ok(true)
+}
+
+/// Takes the rebuild's lock when `needed` finds work, and keeps it when `needed` still
+/// finds it once the lock is held (another process may have done it in between): the
+/// lock's token and what `needed` found.
+async fn lock_while<T, F, Fut>(store: &Store, needed: F) -> Result<Option<(String, T)>>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<Option<T>>>,
+{
+    if needed().await?.is_none() {
+        return Ok(None);
+    }
+    let token = hookpost_core::ids::random_id("rb");
+    if !store.rebuild_lock(&token, LEASE).await? {
+        return Ok(None);
+    }
+    match needed().await? {
+        Some(found) => Ok(Some((token, found))),
+        None => {
+            store.rebuild_unlock().await?;
+            Ok(None)
+        }
+    }
+}
+
+/// Logs what a rebuild or a resync put back.
+fn tell(done: &Rebuilt, what: &str) {
+    tracing::warn!(
+        tenants = done.tenants,
+        keys = done.keys,
+        hooks = done.hooks,
+        retries = done.retries,
+        ordered = done.ordered,
+        "{what}"
+    );
+}
+
+/// Config first, so that a retry put back finds its hook.
+async fn resync(db: &Db, store: &Store) -> Result<Rebuilt> {
+    let config = db.resync_config(store).await?;
+    Ok(Rebuilt {
+        retries: db.rebuild_retries(store).await?,
+        ..config
+    })
+}
+
+/// Runs `work` holding the rebuild's lock, renewed meanwhile; lets the lock go at once
+/// if `work` fails (the next try need not wait for the lease to run out).
+async fn locked<T>(
+    store: &Store,
+    token: &str,
+    work: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
+    let renew = async {
+        loop {
+            tokio::time::sleep(LEASE / 3).await;
+            if let Err(e) = store.rebuild_lock(token, LEASE).await {
+                tracing::warn!(error = %e, "could not renew the rebuild's lock");
+            }
+        }
+    };
+    let done = tokio::select! {
+        done = work => done,
+        _ = renew => unreachable!("the renewal never ends"),
+    };
+    if done.is_err() {
+        let _ = store.rebuild_unlock().await;
+    }
+    done
 }
 
 /// Keys and hooks last: until they are back, no request authenticates and no event is

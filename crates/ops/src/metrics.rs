@@ -61,6 +61,7 @@ pub struct Metrics {
     pub redis_errors: IntCounterVec,
     /// Times Redis came back without its keyspace and was rebuilt from PostgreSQL.
     pub redis_rebuilds: IntCounter,
+    pub redis_resyncs: IntCounter,
     /// PostgreSQL statements that failed, by role.
     pub db_errors: IntCounterVec,
     /// Writes (one event's outcomes each) committed in one transaction.
@@ -310,6 +311,11 @@ impl Metrics {
                 &r,
                 "hookpost_redis_rebuilds_total",
                 "Times Redis was rebuilt from PostgreSQL after it came back empty.",
+            ),
+            redis_resyncs: counter(
+                &r,
+                "hookpost_redis_resyncs_total",
+                "Times Redis came back from a restart or fail-over with its data, perhaps without its last writes, and what waits for an attempt was put back from PostgreSQL.",
             ),
             db_errors: counter_vec(
                 &r,
@@ -579,6 +585,7 @@ mod tests {
             ("hookpost_broker_errors_total", &["role"]),
             ("hookpost_db_errors_total", &["role"]),
             ("hookpost_redis_rebuilds_total", &[]),
+            ("hookpost_redis_resyncs_total", &[]),
             ("hookpost_db_batch_size", &[]),
             ("hookpost_db_commit_seconds", &[]),
             ("hookpost_db_pool_wait_seconds", &[]),

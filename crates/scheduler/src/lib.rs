@@ -114,7 +114,8 @@ impl Scheduler {
     }
 
     /// Reports the keyspace marker; when Redis came back empty, first puts back what
-    /// PostgreSQL holds (one process rebuilds; the other roles wait for the marker).
+    /// PostgreSQL holds (one process rebuilds; the other roles wait for the marker), and
+    /// when it came back from a restart with its data, what it may have lost of it.
     async fn keep_keyspace(&self) {
         let mut present = self.store.marker_present().await;
         if let Ok(false) = present {
@@ -125,6 +126,13 @@ impl Scheduler {
                 warn!(error = %e, "could not rebuild Redis from PostgreSQL yet");
             }
             present = self.store.marker_present().await;
+        } else if let Ok(true) = present {
+            let resyncs = &self.metrics.redis_resyncs;
+            if let Err(e) =
+                hookpost_db::rebuild::resync_after_restart(&self.db, &self.store, resyncs).await
+            {
+                warn!(error = %e, "could not put back from PostgreSQL what a restarted Redis may lack yet");
+            }
         }
         self.checks.keyspace(present);
     }

@@ -61,6 +61,10 @@ impl Keys {
     pub fn marker(&self) -> String {
         format!("{}:{{meta}}:marker", self.p)
     }
+    /// The run id of the Redis server the keyspace was last made whole on.
+    pub fn server_seen(&self) -> String {
+        format!("{}:{{meta}}:server", self.p)
+    }
     pub fn rebuild_lock(&self) -> String {
         format!("{}:{{meta}}:rebuilding", self.p)
     }

@@ -290,8 +290,9 @@ impl Store {
             .ignore();
     }
 
-    /// Puts a delivery's hot state back (Redis came back empty), with its event marked
-    /// processed: what its next attempt reads.
+    /// Puts a delivery's hot state back where Redis has none (it came back empty, or
+    /// without its last writes), with its event marked processed unless a live claim
+    /// has it: what its next attempt reads.
     pub async fn restore_delivery(
         &self,
         tenant: &str,
@@ -303,7 +304,12 @@ impl Store {
         let mut pipe = redis::pipe();
         pipe.atomic();
         self.put_back(&mut pipe, tenant, d);
-        pipe.set_ex(self.keys.event_state(tenant, &event.id), "done", ttl)
+        pipe.cmd("SET")
+            .arg(self.keys.event_state(tenant, &event.id))
+            .arg("done")
+            .arg("NX")
+            .arg("EX")
+            .arg(ttl)
             .ignore()
             .hset_multiple(
                 &ekey,

@@ -21,12 +21,46 @@ impl Store {
             .query_async::<Option<String>>(&mut self.conn())
             .await?
             .is_some();
+        if set {
+            // The keyspace is whole on this server now: only a later restart is news.
+            if let Some(run_id) = self.server_changed().await? {
+                self.server_seen(&run_id).await?;
+            }
+        }
         Ok(set)
     }
 
     /// Whether the marker is present.
     pub async fn marker_present(&self) -> Result<bool> {
         Ok(self.conn().exists(self.keys.marker()).await?)
+    }
+
+    /// The run id of the server when it differs from the one the keyspace was last made
+    /// whole on ([`Store::server_seen`]): the server restarted or failed over since, and
+    /// came back from a copy of its data that may lack its last writes (an append-only
+    /// file fsynced once a second, a snapshot, a replica behind). `None` when it is the
+    /// same, and on a cluster, whose nodes each have their own (not checked).
+    pub async fn server_changed(&self) -> Result<Option<String>> {
+        if self.conn.is_cluster() {
+            return Ok(None);
+        }
+        let (info, seen): (String, Option<String>) = redis::pipe()
+            .cmd("INFO")
+            .arg("server")
+            .get(self.keys.server_seen())
+            .query_async(&mut self.conn())
+            .await?;
+        let run_id = info
+            .lines()
+            .find_map(|l| l.strip_prefix("run_id:"))
+            .map(|id| id.trim().to_owned())
+            .unwrap_or_default();
+        Ok((seen.as_deref() != Some(run_id.as_str())).then_some(run_id))
+    }
+
+    /// Records that the keyspace is whole on the server of `run_id`.
+    pub async fn server_seen(&self, run_id: &str) -> Result<()> {
+        Ok(self.conn().set(self.keys.server_seen(), run_id).await?)
     }
 
     /// Takes (or, holding it, renews) the lock of rebuilding the keyspace for `lease`;

@@ -11,6 +11,7 @@ mod common;
 mod events;
 mod hooks;
 mod limits;
+mod marker;
 mod ordering;
 mod record;
 mod retries;
