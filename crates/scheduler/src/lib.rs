@@ -39,6 +39,8 @@ pub struct Scheduler {
     publisher: Publisher,
     metrics: Arc<Metrics>,
     checks: RoleChecks,
+    /// Held while this process puts back what a restarted Redis may lack.
+    resyncing: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Scheduler {
@@ -63,6 +65,7 @@ impl Scheduler {
             db,
             publisher,
             metrics,
+            resyncing: Arc::default(),
         })
     }
 
@@ -127,14 +130,25 @@ impl Scheduler {
             }
             present = self.store.marker_present().await;
         } else if let Ok(true) = present {
-            let resyncs = &self.metrics.redis_resyncs;
-            if let Err(e) =
-                hookpost_db::rebuild::resync_after_restart(&self.db, &self.store, resyncs).await
-            {
-                warn!(error = %e, "could not put back from PostgreSQL what a restarted Redis may lack yet");
-            }
+            self.resync_in_background();
         }
         self.checks.keyspace(present);
+    }
+
+    /// Puts back what a restarted Redis may lack, in a task of its own: the roles go on
+    /// meanwhile, and a long one must not hold back the retries coming due.
+    fn resync_in_background(&self) {
+        let Ok(held) = self.resyncing.clone().try_lock_owned() else {
+            return; // one at a time in this process (and one at all, by the lock in Redis)
+        };
+        let (db, store, metrics) = (self.db.clone(), self.store.clone(), self.metrics.clone());
+        tokio::spawn(async move {
+            let resyncs = &metrics.redis_resyncs;
+            if let Err(e) = hookpost_db::rebuild::resync_after_restart(&db, &store, resyncs).await {
+                warn!(error = %e, "could not put back from PostgreSQL what a restarted Redis may lack yet");
+            }
+            drop(held);
+        });
     }
 
     async fn refresh_stats(&self) {

@@ -39,23 +39,28 @@ impl Store {
     /// whole on ([`Store::server_seen`]): the server restarted or failed over since, and
     /// came back from a copy of its data that may lack its last writes (an append-only
     /// file fsynced once a second, a snapshot, a replica behind). `None` when it is the
-    /// same, and on a cluster, whose nodes each have their own (not checked).
+    /// same, and where it cannot be told: on a cluster, whose nodes each have their own,
+    /// and behind a proxy that refuses `INFO` or hides the run id.
     pub async fn server_changed(&self) -> Result<Option<String>> {
         if self.conn.is_cluster() {
             return Ok(None);
         }
-        let (info, seen): (String, Option<String>) = redis::pipe()
+        let answer = redis::pipe()
             .cmd("INFO")
             .arg("server")
             .get(self.keys.server_seen())
             .query_async(&mut self.conn())
-            .await?;
-        let run_id = info
-            .lines()
-            .find_map(|l| l.strip_prefix("run_id:"))
-            .map(|id| id.trim().to_owned())
-            .unwrap_or_default();
-        Ok((seen.as_deref() != Some(run_id.as_str())).then_some(run_id))
+            .await;
+        let (info, seen): (String, Option<String>) = match answer {
+            Ok(answer) => answer,
+            Err(e) if matches!(e.kind(), redis::ErrorKind::Server(_)) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let Some(run_id) = info.lines().find_map(|l| l.strip_prefix("run_id:")) else {
+            return Ok(None);
+        };
+        let run_id = run_id.trim();
+        Ok((seen.as_deref() != Some(run_id)).then(|| run_id.to_owned()))
     }
 
     /// Records that the keyspace is whole on the server of `run_id`.
