@@ -295,7 +295,7 @@ impl DeadHolder {
     /// The dead worker claimed event 0 and logged its attempt, `status` (due at `due`
     /// when retrying); then the event's redelivery comes, and is taken over.
     async fn logged(&self, status: Status, due: i64) {
-        let (id, hook, first_at) = (HELD, &self.hook, hookpost_core::now_ms() - 5_000);
+        let first_at = hookpost_core::now_ms() - 5_000;
         let body = held_event();
         let event = hookpost_core::Event::parse(body.as_bytes(), None).unwrap();
         self.app
@@ -303,20 +303,26 @@ impl DeadHolder {
             .claim_event(&event, 0, first_at)
             .await
             .unwrap();
-        let next_at = (status == Status::Retrying).then_some(due);
-        let logged = Logged {
-            hook,
-            status,
-            next_at,
-        };
-        let data = ticket(0).to_string();
-        log_first_attempts(&self.app, (id, &data), first_at, &[logged]).await;
+        self.log(status, due, first_at).await;
         self.app.publish_raw(TYPE, body.as_bytes()).await;
         let takeovers = r#"hookpost_events_processed_total{result="takeover"}"#;
         wait_until("the take-over", WAIT, || async {
             self.app.metric(takeovers).await >= 1.0
         })
         .await;
+    }
+
+    /// Event 0's attempt in the log, `status` (due at `due` when retrying), its event
+    /// first received at `first_at`.
+    async fn log(&self, status: Status, due: i64, first_at: i64) {
+        let next_at = (status == Status::Retrying).then_some(due);
+        let logged = Logged {
+            hook: &self.hook,
+            status,
+            next_at,
+        };
+        let data = ticket(0).to_string();
+        log_first_attempts(&self.app, (HELD, &data), first_at, &[logged]).await;
     }
 
     /// Stores event 0's delivery's look (its attempt 1 task again), due at `at_ms`.
@@ -377,6 +383,25 @@ async fn a_take_over_hands_on_the_key_of_a_delivery_its_holder_logged_delivered(
     t.hold(Duration::from_secs(60)).await;
     t.post(1).await;
     t.logged(Status::Delivered, 0).await;
+    t.only_the_next_delivered().await;
+}
+
+/// Redis came back without its last writes (durability.rs): the ticket's first delivery
+/// was delivered and logged, its message acked, but the ticket's key still shows it
+/// holding the turn (a hold since run out), and Redis holds nothing saying it ended (no
+/// hot state, its event not marked done). No message of it is left to take over. The
+/// ticket's next event, told Redis knows nothing of the holder, finds it ended in the log,
+/// lets go of the key in its stead and is delivered at once. (Before, it waited on it for
+/// good.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_whose_holder_only_the_log_shows_ended_moves_on() {
+    let t = DeadHolder::start(false).await;
+    let lease = Duration::from_millis(500);
+    t.hold(lease).await;
+    t.log(Status::Delivered, 0, hookpost_core::now_ms() - 5_000)
+        .await;
+    tokio::time::sleep(lease).await;
+    t.post(1).await;
     t.only_the_next_delivered().await;
 }
 

@@ -50,6 +50,9 @@ pub enum Turn {
     /// An earlier delivery for the key has not ended. When nobody holds the key, the
     /// member whose turn it is (send for it: its hand-over may have been lost).
     Wait(Option<String>),
+    /// The key's holder (this member) has not ended as far as Redis knows, though nobody
+    /// attempts it and Redis holds nothing of it: its end may be only in the log.
+    Unsure(String),
     /// Another handler is attempting this very delivery; its hold lasts this long yet.
     Busy(Duration),
     /// An earlier delivery failed and its hook blocks on failure.
@@ -148,6 +151,10 @@ impl Store {
         Ok(match answer.next().as_deref() {
             Some("go") => Turn::Go,
             Some("wait") => Turn::Wait(answer.next()),
+            Some("unsure") => match answer.next() {
+                Some(cur) => Turn::Unsure(cur),
+                None => return Err(corrupt("order turn", "unsure without the key's holder")),
+            },
             Some("busy") => match answer.next().and_then(|ms| ms.parse().ok()) {
                 Some(ms) => Turn::Busy(Duration::from_millis(ms)),
                 None => return Err(corrupt("order turn", "busy without its hold's end")),

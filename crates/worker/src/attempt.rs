@@ -29,21 +29,36 @@ impl Worker {
             let (ev, hook) = (ctx.ev, ctx.hook);
             let hold = match &hook.order {
                 Some(order) => {
-                    let turn = self
-                        .turns
-                        .take_turn(ev, &hook.hook.id, order, &ctx.delivery.id)
-                        .await;
-                    match turn {
-                        Ok(hold) => Some(hold),
-                        Err(NotYet::Wait(at_ms)) => {
-                            return self.defer(ctx, at_ms, DeferReason::Ordering, false);
+                    let mut asked_log = false;
+                    loop {
+                        let turn = self
+                            .turns
+                            .take_turn(ev, &hook.hook.id, order, &ctx.delivery.id)
+                            .await;
+                        match turn {
+                            Ok(hold) => break Some(hold),
+                            Err(NotYet::Unsure { holder, at_ms }) => {
+                                // Once: the log showed the holder ended, and this
+                                // delivery's turn came. Else it waits, as below.
+                                if !asked_log
+                                    && self.holder_logged_ended(&ctx, order, &holder).await
+                                {
+                                    asked_log = true;
+                                    continue;
+                                }
+                                return self.defer(ctx, at_ms, DeferReason::Ordering, false);
+                            }
+                            Err(NotYet::Wait(at_ms)) => {
+                                return self.defer(ctx, at_ms, DeferReason::Ordering, false);
+                            }
+                            Err(NotYet::Busy(at_ms)) => {
+                                // Another handler attempts it now, or died attempting it:
+                                // the log shows it waiting unless that handler's record
+                                // is there.
+                                return self.defer(ctx, at_ms, DeferReason::Ordering, true);
+                            }
+                            Err(NotYet::Ended) => return Decided::AlreadyEnded,
                         }
-                        Err(NotYet::Busy(at_ms)) => {
-                            // Another handler attempts it now, or died attempting it: the
-                            // log shows it waiting unless that handler's record is there.
-                            return self.defer(ctx, at_ms, DeferReason::Ordering, true);
-                        }
-                        Err(NotYet::Ended) => return Decided::AlreadyEnded,
                     }
                 }
                 None => None,
@@ -112,5 +127,33 @@ impl Worker {
     pub(crate) fn count_deferred(&self, reason: DeferReason, n: usize) {
         let deferred = self.metrics.deferred.with_label_values(&[reason.as_str()]);
         deferred.inc_by(n as u64);
+    }
+}
+
+impl Worker {
+    /// The key's holder (`<delivery id>:<event id>`), which nobody attempts and of which
+    /// Redis holds nothing: when the log shows it ended (its end written where Redis lost
+    /// it, a Redis back without its last writes), lets go of the key as its handler would
+    /// have. `true` when the turn is now this delivery's.
+    async fn holder_logged_ended(
+        &self,
+        ctx: &AttemptCtx<'_>,
+        order: &hookpost_core::ordering::Ordering,
+        holder: &str,
+    ) -> bool {
+        let Some((delivery_id, _)) = holder.split_once(':') else {
+            return false;
+        };
+        match self.db.delivery_state(ctx.ev.tenant, delivery_id).await {
+            Ok(Some(d)) if d.status.is_final() => {
+                let asking = Some(ctx.delivery.id.as_str());
+                self.turns.let_go_ended(ctx.ev, order, &d, asking).await
+            }
+            Ok(_) => false,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read an ordering key's holder from the log");
+                false
+            }
+        }
     }
 }

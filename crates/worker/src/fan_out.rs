@@ -137,7 +137,7 @@ impl Worker {
             }
         });
         for (d, order) in ended_ordered {
-            self.turns.let_go_ended(ev, order, d).await;
+            self.turns.let_go_ended(ev, order, d, None).await;
         }
         if waiting.is_empty() {
             return Ok(());

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use hookpost_broker::{Publisher, Topology};
 use hookpost_core::ordering::{OnFailure, Ordering};
+use hookpost_core::task::Task;
 use hookpost_core::Config;
 use hookpost_ops::Metrics;
 use hookpost_store::log::{Delivery, Status};
@@ -49,6 +50,9 @@ pub enum NotYet {
     /// Another handler is attempting this very delivery, or died attempting it: look
     /// again when its hold has ended.
     Busy(i64),
+    /// The key's holder (`<delivery id>:<event id>`) is attempted by nobody and Redis
+    /// shows nothing of its end, which may be only in the log; else look again at `at_ms`.
+    Unsure { holder: String, at_ms: i64 },
     /// It ended: never look again.
     Ended,
 }
@@ -116,6 +120,10 @@ impl Turns {
                 }
                 Err(NotYet::Wait(poll))
             }
+            Ok(Turn::Unsure(holder)) => Err(NotYet::Unsure {
+                holder,
+                at_ms: poll,
+            }),
             Ok(Turn::Blocked) => Err(NotYet::Wait(poll)),
             // Its handler has ended the attempt by the end of its hold, or died.
             Ok(Turn::Busy(left)) => Err(NotYet::Busy(later(left + BUSY_MARGIN))),
@@ -128,8 +136,16 @@ impl Turns {
     }
 
     /// Lets go of the key of `d`, which the log shows ended, as its handler would have had
-    /// it not died first: hands it on (sending for the next), or blocks it.
-    pub(crate) async fn let_go_ended(&self, ev: &EventParts<'_>, order: &Ordering, d: &Delivery) {
+    /// it not died first: hands it on (sending for the next), or blocks it. `ev` is an
+    /// event on the same key (`d`'s own, or the next one's). When the next is `asking`,
+    /// a delivery whose handler takes its turn itself, it is not sent for: `true` then.
+    pub(crate) async fn let_go_ended(
+        &self,
+        ev: &EventParts<'_>,
+        order: &Ordering,
+        d: &Delivery,
+        asking: Option<&str>,
+    ) -> bool {
         let hold = Hold {
             key_id: key_id(ev, order),
             // Letting go of an ended delivery's key asks for no token.
@@ -137,8 +153,17 @@ impl Turns {
             on_failure: order.on_failure,
         };
         let status = Some(d.status);
-        let next = self.let_go(ev.tenant, ev.id, &d.hook_id, &d.id, &hold, status);
-        self.send_for(next.await.into_iter().collect());
+        let next = self.let_go(ev.tenant, &d.event_id, &d.hook_id, &d.id, &hold, status);
+        match next.await {
+            Some(Due {
+                task: Task::Attempt(t),
+                ..
+            }) if asking == Some(t.delivery_id.as_str()) => true,
+            next => {
+                self.send_for(next.into_iter().collect());
+                false
+            }
+        }
     }
 
     /// Lets go of a held key after the delivery's outcome (`status`) is recorded; the

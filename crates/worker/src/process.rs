@@ -382,7 +382,7 @@ impl Worker {
             return Ok(());
         };
         self.turns
-            .let_go_ended(&EventParts::of(event), order, d)
+            .let_go_ended(&EventParts::of(event), order, d, None)
             .await;
         Ok(())
     }

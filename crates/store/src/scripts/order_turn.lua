@@ -2,10 +2,12 @@
 -- delivery not yet ended), and no other handler may be attempting it.
 -- KEYS: the key's queue, the key's state
 -- ARGV: member, handler token, lease_ms, ttl_s, the tenant's key prefix (`P:{t.T}:`)
--- Returns {go} | {wait} | {wait, head} | {busy, ms} | {blocked} | {ended}: `head` is the
--- delivery whose turn it is on a key nobody holds (the caller sends for it); `ms`: how
--- long the other handler's hold lasts yet; `ended`: this delivery already ended (a late
--- look at it), nothing to do.
+-- Returns {go} | {wait} | {wait, head} | {unsure, cur} | {busy, ms} | {blocked} | {ended}:
+-- `head` is the delivery whose turn it is on a key nobody holds (the caller sends for
+-- it); `cur`: the key's holder, which nobody attempts and of which Redis holds nothing
+-- (its end may be only in the log: the caller asks it); `ms`: how long the other
+-- handler's hold lasts yet; `ended`: this delivery already ended (a late look at it),
+-- nothing to do.
 -- (Run after clock.lua and order_common.lua.)
 local q, s = KEYS[1], KEYS[2]
 local me, token, pre = ARGV[1], ARGV[2], ARGV[5]
@@ -26,7 +28,14 @@ if cur and cur ~= me then
   end
   -- Being attempted, or not ended; else its worker recorded the end, then died before
   -- letting the key go.
-  if held or not ended(pre, cur, redis.call('HGET', s, 'wanted') == cur) then
+  if held then
+    return {'wait'}
+  end
+  if not ended(pre, cur, redis.call('HGET', s, 'wanted') == cur) then
+    -- No hot state either: a Redis back without its last writes may have lost its end.
+    if not redis.call('HGET', pre .. 'dlv:' .. string.match(cur, '^([^:]+)'), 'status') then
+      return {'unsure', cur}
+    end
     return {'wait'}
   end
   redis.call('ZREM', q, cur)

@@ -31,13 +31,18 @@ async fn turn(s: &Store, n: u32, token: &str, lease: Duration) -> Turn {
 
 /// Records delivery `n` as delivered (by a resend, say), without touching its key.
 async fn delivered(s: &Store, n: u32) {
+    recorded(s, n, Status::Delivered).await
+}
+
+/// Records delivery `n`'s `status` (retrying: due in a minute), without touching its key.
+async fn recorded(s: &Store, n: u32, status: Status) {
     let r = Record {
         delivery_id: d(n).delivery_id,
         hook_id: "h1",
         kind: "t",
         hook_json: "{}",
-        status: Status::Delivered,
-        next_at: None,
+        status,
+        next_at: (status == Status::Retrying).then(|| hookpost_core::now_ms() + 60_000),
         attempt: None,
         blocking: false,
         if_new: false,
@@ -74,6 +79,7 @@ async fn turns_go_in_registration_order_and_a_finished_turn_hands_on_to_the_next
     );
 
     // A retry keeps the key; the handler lets go of the delivery only.
+    recorded(&s, 0, Status::Retrying).await;
     assert_eq!(
         s.order_release("acme", &d(0), Release::Retry, "a")
             .await
@@ -124,8 +130,9 @@ async fn a_stuck_turn_is_taken_back_once_its_delivery_ended_and_its_hold_ran_out
     s.order_register("acme", &[d(0), d(1)]).await.unwrap();
     // d0's handler holds the key with a lease that has run out (zero).
     assert_eq!(turn(&s, 0, "a", Duration::ZERO).await, Turn::Go);
-    // Not ended: the key still waits for d0, which any handler may now attempt.
-    assert_eq!(turn(&s, 1, "b", LEASE).await, Turn::Wait(None));
+    // Not ended as far as Redis knows: the key still waits for d0, which any handler may
+    // now attempt (and the next asks the log about it: Redis holds nothing of it).
+    assert_eq!(turn(&s, 1, "b", LEASE).await, Turn::Unsure(member(0)));
     assert_eq!(
         turn(&s, 0, "b", Duration::ZERO).await,
         Turn::Go,
@@ -136,6 +143,19 @@ async fn a_stuck_turn_is_taken_back_once_its_delivery_ended_and_its_hold_ran_out
     assert_eq!(turn(&s, 1, "b", LEASE).await, Turn::Go, "taken back");
     // A late look at d0 finds it ended.
     assert_eq!(turn(&s, 0, "c", LEASE).await, Turn::Ended);
+}
+
+/// A key's holder nobody attempts: when Redis holds its state (a retry waiting), the next
+/// delivery waits for it; when Redis holds nothing of it (a Redis back without its last
+/// writes may have lost its end), the next is told whom it waits on, to ask the log.
+#[tokio::test]
+async fn a_holder_redis_holds_nothing_of_is_named_to_the_next() {
+    let s = store();
+    s.order_register("acme", &[d(0), d(1)]).await.unwrap();
+    assert_eq!(turn(&s, 0, "gone", Duration::ZERO).await, Turn::Go);
+    assert_eq!(turn(&s, 1, "next", LEASE).await, Turn::Unsure(member(0)));
+    recorded(&s, 0, Status::Retrying).await;
+    assert_eq!(turn(&s, 1, "next", LEASE).await, Turn::Wait(None));
 }
 
 #[tokio::test]
@@ -211,7 +231,8 @@ async fn a_delivery_found_busy_is_waited_for_after_its_holder_is_gone() {
         .await
         .unwrap();
     tokio::time::sleep(short * 2).await;
-    assert_eq!(turn(&s, 1, "next", LEASE).await, Turn::Wait(None));
+    // Redis holds nothing of it: the next asks the log (which shows it pending).
+    assert_eq!(turn(&s, 1, "next", LEASE).await, Turn::Unsure(member(0)));
     assert_eq!(turn(&s, 0, "takeover", LEASE).await, Turn::Go);
     let next = s
         .order_release("acme", &d(0), Release::Done, "takeover")
