@@ -7,7 +7,7 @@ use tracing::Instrument;
 
 use crate::context::AttemptCtx;
 use crate::decided::Decided;
-use crate::ordered::NotYet;
+use crate::ordered::{Hold, NotYet};
 use crate::Worker;
 
 impl Worker {
@@ -28,39 +28,18 @@ impl Worker {
         async move {
             let (ev, hook) = (ctx.ev, ctx.hook);
             let hold = match &hook.order {
-                Some(order) => {
-                    let mut asked_log = false;
-                    loop {
-                        let turn = self
-                            .turns
-                            .take_turn(ev, &hook.hook.id, order, &ctx.delivery.id)
-                            .await;
-                        match turn {
-                            Ok(hold) => break Some(hold),
-                            Err(NotYet::Unsure { holder, at_ms }) => {
-                                // Once: the log showed the holder ended, and this
-                                // delivery's turn came. Else it waits, as below.
-                                if !asked_log
-                                    && self.holder_logged_ended(&ctx, order, &holder).await
-                                {
-                                    asked_log = true;
-                                    continue;
-                                }
-                                return self.defer(ctx, at_ms, DeferReason::Ordering, false);
-                            }
-                            Err(NotYet::Wait(at_ms)) => {
-                                return self.defer(ctx, at_ms, DeferReason::Ordering, false);
-                            }
-                            Err(NotYet::Busy(at_ms)) => {
-                                // Another handler attempts it now, or died attempting it:
-                                // the log shows it waiting unless that handler's record
-                                // is there.
-                                return self.defer(ctx, at_ms, DeferReason::Ordering, true);
-                            }
-                            Err(NotYet::Ended) => return Decided::AlreadyEnded,
-                        }
+                Some(order) => match self.take_turn(&ctx, order).await {
+                    Ok(hold) => Some(hold),
+                    Err(NotYet::Wait(at_ms) | NotYet::Unsure { at_ms, .. }) => {
+                        return self.defer(ctx, at_ms, DeferReason::Ordering, false);
                     }
-                }
+                    Err(NotYet::Busy(at_ms)) => {
+                        // Another handler attempts it now, or died attempting it: the
+                        // log shows it waiting unless that handler's record is there.
+                        return self.defer(ctx, at_ms, DeferReason::Ordering, true);
+                    }
+                    Err(NotYet::Ended) => return Decided::AlreadyEnded,
+                },
                 None => None,
             };
             let pass = match self.gate.pass(ev.tenant, hook).await {
@@ -131,6 +110,26 @@ impl Worker {
 }
 
 impl Worker {
+    /// Takes the delivery's ordering key; asked again once when the key's holder, unknown
+    /// to Redis, turned out in the log to have ended and the turn came to this delivery.
+    async fn take_turn(
+        &self,
+        ctx: &AttemptCtx<'_>,
+        order: &hookpost_core::ordering::Ordering,
+    ) -> Result<Hold, NotYet> {
+        let (ev, hook_id, id) = (ctx.ev, &ctx.hook.hook.id, &ctx.delivery.id);
+        match self.turns.take_turn(ev, hook_id, order, id).await {
+            Err(NotYet::Unsure { holder, at_ms }) => {
+                if self.holder_logged_ended(ctx, order, &holder).await {
+                    self.turns.take_turn(ev, hook_id, order, id).await
+                } else {
+                    Err(NotYet::Wait(at_ms))
+                }
+            }
+            turn => turn,
+        }
+    }
+
     /// The key's holder (`<delivery id>:<event id>`), which nobody attempts and of which
     /// Redis holds nothing: when the log shows it ended (its end written where Redis lost
     /// it, a Redis back without its last writes), lets go of the key as its handler would
