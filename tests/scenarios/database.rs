@@ -209,6 +209,69 @@ async fn redis_back_empty_is_rebuilt_from_postgres_with_keys_hooks_and_pending_r
     app.finish().await;
 }
 
+/// A rebuild reads the deliveries waiting for an attempt a page at a time: more than a
+/// page of them, `retrying` and `pending`, two of each event, all come back once, each
+/// with its hot state and its event; what waits for no attempt, or for an event past
+/// the retention, does not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rebuild_puts_back_every_waiting_delivery_page_by_page() {
+    let (app, _key, _rx, hook_id) = app_with(TestOptions::default()).await;
+    let snapshot = app.store.hooks("acme").await.unwrap()[0].snapshot_json();
+    let pg = hookpost_tests::postgres(&app.config.database_url).await;
+    pg.batch_execute(
+        "INSERT INTO events (tenant_id, id, event_at, type, data)
+         SELECT 'acme', 'evt_page_' || i, now() - i * interval '1 ms', 'ticket.created',
+                '{\"n\": ' || i || '}'
+         FROM generate_series(1, 700) AS i",
+    )
+    .await
+    .unwrap();
+    // Each event's delivery to the hook (one in ten pending, the rest retrying) and to
+    // a second one; then one delivered and one pending in a backlog (no time), which
+    // wait for no attempt, and one whose event is gone (its day dropped).
+    pg.execute(
+        "INSERT INTO deliveries (tenant_id, id, event_at, event_id, hook_id, type, status,
+                                 attempts, created_at, updated_at, next_at, hook)
+         SELECT 'acme', 'dlv_' || md5(e.id || h), e.event_at, e.id, h, e.type,
+                CASE WHEN h = $1 AND right(e.id, 1) = '7' THEN 'pending' ELSE 'retrying' END,
+                1, e.event_at, e.event_at, now() + interval '1 hour', $2
+         FROM events e CROSS JOIN (VALUES ($1), ('hook_other')) AS hooks(h)
+         WHERE e.tenant_id = 'acme'
+         UNION ALL
+         SELECT 'acme', 'dlv_' || md5(e.id || s), e.event_at, e.id, 'hook_third', e.type, s,
+                1, e.event_at, e.event_at, NULL, $2
+         FROM events e CROSS JOIN (VALUES ('delivered'), ('pending')) AS statuses(s)
+         WHERE e.tenant_id = 'acme' AND e.id = 'evt_page_1'
+         UNION ALL
+         SELECT 'acme', 'dlv_' || md5('gone'), now(), 'evt_gone', $1, 'ticket.created',
+                'retrying', 1, now(), now(), now() + interval '1 hour', $2",
+        &[&hook_id, &snapshot],
+    )
+    .await
+    .unwrap();
+
+    assert_eq!(app.db.rebuild_retries(&app.store).await.unwrap(), 1400);
+    assert_eq!(app.store.retry_stats().await.unwrap().size, 1400);
+    let pending: String = pg
+        .query_one(
+            "SELECT id FROM deliveries WHERE event_id = 'evt_page_17' AND hook_id = $1",
+            &[&hook_id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let (hook, attempts, status) = app
+        .store
+        .delivery_progress("acme", &pending)
+        .await
+        .unwrap()
+        .expect("its hot state");
+    assert_eq!((hook, attempts, status.as_str()), (snapshot, 1, "pending"));
+    let event = app.store.event("acme", "evt_page_17").await.unwrap();
+    assert_eq!(event.expect("its event").data, r#"{"n": 17}"#);
+    app.finish().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_back_empty_gives_a_slow_hooks_backlog_back_from_postgres() {
     let mut redis = RedisServer::start(true);

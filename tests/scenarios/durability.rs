@@ -335,6 +335,16 @@ async fn a_redis_back_without_its_last_writes_gets_what_it_lost_back_from_postgr
     app.revoke_first_key("acme").await;
     let key = app.new_key("acme").await;
     app.hook(&key, &new_rx.url, &["*"]).await;
+    let limit = serde_json::json!({"per_second": 700, "burst": 70});
+    let (status, _) = app
+        .send(
+            "PATCH",
+            "/v1/tenants/acme",
+            hookpost_tests::app::ADMIN_TOKEN,
+            Some(serde_json::json!({ "intake": limit })),
+        )
+        .await;
+    assert_eq!(status, 200, "the tenant's own intake limit");
     let event = |id: &str| serde_json::json!({"id": id, "type": "ticket.created", "data": {}});
     assert_eq!(app.post_event(&key, &event("e1")).await.status(), 202);
     let delivery_id = hookpost_core::delivery::delivery_id("acme", "e1", hook_id);
@@ -357,6 +367,12 @@ async fn a_redis_back_without_its_last_writes_gets_what_it_lost_back_from_postgr
         app.get(&old_key, "/v1/hooks").await.status(),
         401,
         "revoked"
+    );
+    let own = app.store.intake_limit("acme").await.unwrap();
+    assert_eq!(
+        serde_json::to_value(own).unwrap(),
+        limit,
+        "its intake limit"
     );
     assert_eq!(app.post_event(&key, &event("e2")).await.status(), 202);
     wait_until(

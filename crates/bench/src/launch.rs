@@ -39,6 +39,17 @@ impl Hookpost {
         config: &Config,
         roles: Roles,
     ) -> anyhow::Result<Self> {
+        Hookpost::start_within(binary, config, roles, Duration::from_secs(30)).await
+    }
+
+    /// [`Hookpost::start`], waiting up to `ready_within` for every role to be ready (a
+    /// role waits for a rebuild of Redis, say).
+    pub async fn start_within(
+        binary: Option<&Path>,
+        config: &Config,
+        roles: Roles,
+        ready_within: Duration,
+    ) -> anyhow::Result<Self> {
         let hookpost = match binary {
             None => {
                 let listener = match roles.ingest {
@@ -63,7 +74,7 @@ impl Hookpost {
                 Hookpost::Children(children)
             }
         };
-        hookpost.wait_ready(Duration::from_secs(30)).await?;
+        hookpost.wait_ready(ready_within).await?;
         Ok(hookpost)
     }
 

@@ -13,6 +13,7 @@ pub mod baseline;
 pub mod launch;
 pub mod log_query;
 pub mod procstat;
+pub mod rebuild;
 pub mod receiver;
 pub mod scenarios;
 pub mod stores;

@@ -11,7 +11,7 @@ use hookpost_bench::{scenarios, NoisyVia, Options};
 struct Cli {
     /// throughput, http, ingest, fanout, latency, isolation, retry-drain, ordered,
     /// noisy-neighbour, baseline (the machine's minimal durable loop), log-query (the log API
-    /// over a big log), or all
+    /// over a big log), rebuild (Redis back empty while retries wait), or all
     scenario: String,
     #[arg(long, default_value_t = 100_000)]
     events: usize,

@@ -107,7 +107,7 @@ impl Bench {
             cpu_start,
             stores_start: Default::default(),
         };
-        b.stores_start = crate::stores::StoreCounters::read(&b.store, &b.config.database_url).await;
+        b.count_stores_from_now().await;
         b.key = b.tenant("bench").await?;
         Ok(b)
     }
@@ -352,11 +352,25 @@ impl Bench {
 
     /// Lost, duplicates, CPU seconds and memory of each process, into the report.
     pub async fn account(&self, report: &mut Report, expected: usize) {
-        let now = crate::stores::StoreCounters::read(&self.store, &self.config.database_url).await;
         let delivered = self.rx.seen.lock().expect("not poisoned").ids.len();
-        now.put(&self.stores_start, delivered, report);
+        self.account_as(report, expected, delivered).await;
+    }
+
+    /// Counts the stores' figures from now on: what a scenario set up before is not
+    /// part of what it measures.
+    pub async fn count_stores_from_now(&mut self) {
+        self.stores_start =
+            crate::stores::StoreCounters::read(&self.store, &self.config.database_url).await;
+    }
+
+    /// [`Bench::account`] for a scenario whose `done` units of work (of `expected`) are
+    /// not the receivers' deliveries: the stores' figures per unit, and what is missing
+    /// counted as lost.
+    pub async fn account_as(&self, report: &mut Report, expected: usize, done: usize) {
+        let now = crate::stores::StoreCounters::read(&self.store, &self.config.database_url).await;
+        now.put(&self.stores_start, done, report);
         let seen = self.rx.seen.lock().expect("not poisoned");
-        report.put("lost", expected.saturating_sub(seen.ids.len()) as f64);
+        report.put("lost", expected.saturating_sub(done) as f64);
         report.put(
             "duplicates",
             seen.ids.values().map(|c| u64::from(c - 1)).sum::<u64>() as f64,
@@ -946,7 +960,8 @@ pub async fn run(name: &str, o: &Options) -> anyhow::Result<Report> {
         "noisy-neighbour" => noisy_neighbour(o).await,
         "baseline" => crate::baseline::baseline(o).await,
         "log-query" => crate::log_query::log_query(o).await,
-        other => bail!("no scenario `{other}` (throughput, http, ingest, fanout, latency, isolation, retry-drain, ordered, noisy-neighbour, baseline, log-query)"),
+        "rebuild" => crate::rebuild::rebuild(o).await,
+        other => bail!("no scenario `{other}` (throughput, http, ingest, fanout, latency, isolation, retry-drain, ordered, noisy-neighbour, baseline, log-query, rebuild)"),
     }
 }
 
@@ -962,4 +977,5 @@ pub const SCENARIOS: &[&str] = &[
     "noisy-neighbour",
     "baseline",
     "log-query",
+    "rebuild",
 ];

@@ -364,14 +364,17 @@ impl Db {
                     done.hooks += 1;
                 }
             }
-            // Last, as in a rebuild: a tenant found is a tenant whole.
-            if store.tenant(&tenant).await?.is_none() {
-                if limit.is_some() {
-                    store.set_intake_limit(&tenant, limit).await?;
-                }
-                store.put_tenant(&whole).await?;
-                done.tenants += 1;
+            // An intake limit set or taken back in the lost moments.
+            let limit_lost = store.intake_limit(&tenant).await? != limit;
+            if limit_lost {
+                store.set_intake_limit(&tenant, limit).await?;
             }
+            // Last, as in a rebuild: a tenant found is a tenant whole.
+            let record_lost = store.tenant(&tenant).await?.is_none();
+            if record_lost {
+                store.put_tenant(&whole).await?;
+            }
+            done.tenants += usize::from(limit_lost || record_lost);
         }
         Ok(done)
     }

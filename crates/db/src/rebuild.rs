@@ -4,14 +4,19 @@
 //! events were received, a blocking one holding its key).
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use hookpost_core::ordering::Ordering;
 use hookpost_core::Hook;
+use hookpost_store::events::StoredEvent;
+use hookpost_store::log::Delivery;
 use hookpost_store::ordering::{turn_task, Ordered};
 use hookpost_store::Store;
+use tokio_postgres::Row;
 
 use crate::config::Rebuilt;
+use crate::log::LoggedEvent;
+use crate::time::to_ms;
 use crate::{Db, Result};
 
 /// How long a rebuild holds its lock unrenewed: a process that died rebuilding lets
@@ -166,37 +171,74 @@ async fn rebuild(db: &Db, store: &Store) -> Result<Rebuilt> {
 impl Db {
     /// Puts every delivery waiting for its next attempt (`retrying`, or `pending` with a
     /// time) back into Redis's retry set, with the hot state that attempt reads; how
-    /// many. One tenant's query at a time.
+    /// many. A page of [`RESTORE_PAGE`] deliveries at a time, each page one query (the
+    /// deliveries with their events) and two Redis round trips (their state, their
+    /// retries), so that a million waiting retries come back in thousands of round
+    /// trips, not millions. A delivery whose event's day was dropped (past the
+    /// retention) is left out.
     pub async fn rebuild_retries(&self, store: &Store) -> Result<usize> {
         let client = self.client().await?;
         let mut done = 0;
         for tenant in self.tenant_ids().await? {
-            let sql = format!(
-                "SELECT {} FROM deliveries WHERE tenant_id = $1 \
-                 AND status IN ('retrying', 'pending') AND next_at IS NOT NULL",
-                crate::log::DELIVERY
-            );
-            let waiting = client.query(&sql, &[&tenant]).await?;
-            // An event read once, however many of its deliveries wait.
-            let mut events = std::collections::HashMap::new();
-            let mut dues = Vec::with_capacity(waiting.len());
-            for row in &waiting {
-                let d = crate::log::delivery(row)?;
-                if !events.contains_key(&d.event_id) {
-                    let event = self.event(&tenant, &d.event_id).await?;
-                    events.insert(d.event_id.clone(), event.map(|e| e.stored(&tenant)));
+            // One status at a time, named as a literal: each page is a range of an index
+            // of deliveries. The page is taken first and its events looked up for it
+            // (LATERAL): joined plainly, the planner misjudged the join and read both
+            // tables whole for every page (98 ms a page of 100,000, against 3.6).
+            for status in ["retrying", "pending"] {
+                let sql = format!(
+                    "SELECT {}, e.data, e.occurred_at FROM (
+                       SELECT * FROM deliveries
+                       WHERE tenant_id = $1 AND status = '{status}' AND next_at IS NOT NULL
+                         AND (created_at, id) > ($2, $3)
+                       ORDER BY created_at, id LIMIT {RESTORE_PAGE}) d
+                     LEFT JOIN LATERAL (
+                       SELECT data, occurred_at FROM events e
+                       WHERE e.tenant_id = d.tenant_id AND e.id = d.event_id
+                         AND e.event_at = d.event_at) e ON true
+                     ORDER BY d.created_at, d.id",
+                    crate::log::DELIVERY_OF_D
+                );
+                let mut after = (SystemTime::UNIX_EPOCH, String::new());
+                loop {
+                    let rows = client.query(&sql, &[&tenant, &after.0, &after.1]).await?;
+                    let Some(last) = rows.last() else { break };
+                    after = (last.get("created_at"), last.get("id"));
+                    let page = rows
+                        .iter()
+                        .filter_map(|row| restorable(row, &tenant).transpose())
+                        .collect::<Result<Vec<_>>>()?;
+                    store.restore_deliveries(&tenant, &page).await?;
+                    let dues: Vec<_> = page.iter().map(|(d, _)| d.next_attempt(&tenant)).collect();
+                    store.schedule(&dues).await?;
+                    done += dues.len();
+                    if rows.len() < RESTORE_PAGE {
+                        break;
+                    }
                 }
-                let Some(Some(event)) = events.get(&d.event_id) else {
-                    continue; // its day was dropped: past the retention
-                };
-                store.restore_delivery(&tenant, &d, event).await?;
-                dues.push(d.next_attempt(&tenant));
             }
-            store.schedule(&dues).await?;
-            done += dues.len();
         }
         Ok(done)
     }
+}
+
+/// Waiting deliveries restored a page at a time: one transaction in Redis each.
+const RESTORE_PAGE: usize = 500;
+
+/// A waiting delivery of a page with its event, as Redis keeps them for its next
+/// attempt; `None` when its event's day was dropped (past the retention).
+fn restorable(row: &Row, tenant: &str) -> Result<Option<(Delivery, StoredEvent)>> {
+    let Some(data) = row.get("data") else {
+        return Ok(None);
+    };
+    let d = crate::log::delivery(row)?;
+    let event = LoggedEvent {
+        id: d.event_id.clone(),
+        kind: d.kind.clone(),
+        data,
+        received_at: to_ms(row.get("event_at")),
+        occurred_at: row.get("occurred_at"),
+    };
+    Ok(Some((d, event.stored(tenant))))
 }
 
 impl Db {

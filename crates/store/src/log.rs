@@ -290,40 +290,50 @@ impl Store {
             .ignore();
     }
 
-    /// Puts a delivery's hot state back where Redis has none (it came back empty, or
-    /// without its last writes), with its event marked processed unless a live claim
-    /// has it: what its next attempt reads.
-    pub async fn restore_delivery(
+    /// Puts some deliveries' hot state back where Redis has none (it came back empty, or
+    /// without its last writes), each with its event marked processed unless a live
+    /// claim has it: what their next attempts read. One round trip, one transaction: an
+    /// attempt reading a delivery meanwhile finds all of it or none (one tenant, one
+    /// slot).
+    pub async fn restore_deliveries(
         &self,
         tenant: &str,
-        d: &Delivery,
-        event: &crate::events::StoredEvent,
+        deliveries: &[(Delivery, crate::events::StoredEvent)],
     ) -> Result<()> {
-        let ekey = self.keys.event(tenant, &event.id);
+        if deliveries.is_empty() {
+            return Ok(());
+        }
         let ttl = self.retention_secs;
         let mut pipe = redis::pipe();
         pipe.atomic();
-        self.put_back(&mut pipe, tenant, d);
-        pipe.cmd("SET")
-            .arg(self.keys.event_state(tenant, &event.id))
-            .arg("done")
-            .arg("NX")
-            .arg("EX")
-            .arg(ttl)
-            .ignore()
-            .hset_multiple(
-                &ekey,
-                &[
-                    ("type", event.kind.as_str()),
-                    ("data", event.data.as_str()),
-                    ("occurred_at", event.occurred_at.as_deref().unwrap_or("")),
-                ],
-            )
-            .ignore()
-            .hset(&ekey, "received_at", event.received_at)
-            .ignore()
-            .expire(&ekey, ttl as i64)
-            .ignore();
+        let mut events = std::collections::HashSet::new();
+        for (d, event) in deliveries {
+            self.put_back(&mut pipe, tenant, d);
+            if !events.insert(event.id.as_str()) {
+                continue; // another delivery of the page wrote it
+            }
+            let ekey = self.keys.event(tenant, &event.id);
+            pipe.cmd("SET")
+                .arg(self.keys.event_state(tenant, &event.id))
+                .arg("done")
+                .arg("NX")
+                .arg("EX")
+                .arg(ttl)
+                .ignore()
+                .hset_multiple(
+                    &ekey,
+                    &[
+                        ("type", event.kind.as_str()),
+                        ("data", event.data.as_str()),
+                        ("occurred_at", event.occurred_at.as_deref().unwrap_or("")),
+                    ],
+                )
+                .ignore()
+                .hset(&ekey, "received_at", event.received_at)
+                .ignore()
+                .expire(&ekey, ttl as i64)
+                .ignore();
+        }
         let () = pipe.query_async(&mut self.conn()).await?;
         Ok(())
     }
