@@ -56,8 +56,6 @@ impl LoggedEvent {
 }
 
 pub(crate) const DELIVERY: &str = "id, event_id, hook_id, type, status, attempts, created_at, updated_at, next_at, hook, event_at";
-/// [`DELIVERY`] of a query that names the deliveries `d`.
-pub(crate) const DELIVERY_OF_D: &str = "d.id, d.event_id, d.hook_id, d.type, d.status, d.attempts, d.created_at, d.updated_at, d.next_at, d.hook, d.event_at";
 
 const ATTEMPT: &str =
     "delivery_id, attempt, at, duration_ms, outcome, status, error, response, retry_after_s, signatures, uuid";

@@ -186,7 +186,7 @@ impl Db {
             // tables whole for every page (98 ms a page of 100,000, against 3.6).
             for status in ["retrying", "pending"] {
                 let sql = format!(
-                    "SELECT {}, e.data, e.occurred_at FROM (
+                    "SELECT d.*, e.data, e.occurred_at FROM (
                        SELECT * FROM deliveries
                        WHERE tenant_id = $1 AND status = '{status}' AND next_at IS NOT NULL
                          AND (created_at, id) > ($2, $3)
@@ -195,8 +195,7 @@ impl Db {
                        SELECT data, occurred_at FROM events e
                        WHERE e.tenant_id = d.tenant_id AND e.id = d.event_id
                          AND e.event_at = d.event_at) e ON true
-                     ORDER BY d.created_at, d.id",
-                    crate::log::DELIVERY_OF_D
+                     ORDER BY d.created_at, d.id"
                 );
                 let mut after = (SystemTime::UNIX_EPOCH, String::new());
                 loop {

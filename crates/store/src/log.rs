@@ -326,10 +326,9 @@ impl Store {
                         ("type", event.kind.as_str()),
                         ("data", event.data.as_str()),
                         ("occurred_at", event.occurred_at.as_deref().unwrap_or("")),
+                        ("received_at", &event.received_at.to_string()),
                     ],
                 )
-                .ignore()
-                .hset(&ekey, "received_at", event.received_at)
                 .ignore()
                 .expire(&ekey, ttl as i64)
                 .ignore();
