@@ -262,7 +262,7 @@ impl Database {
     async fn create() -> anyhow::Result<Database> {
         let url = std::env::var("HOOKPOST_BENCH_DATABASE_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-        let admin = connect(&url).await.context(
+        let admin = crate::stores::postgres(&url).await.context(
             "PostgreSQL does not answer (scripts/services starts it; set \
              HOOKPOST_BENCH_DATABASE_URL for another)",
         )?;
@@ -296,10 +296,4 @@ impl Database {
             .await?;
         Ok(())
     }
-}
-
-async fn connect(url: &str) -> anyhow::Result<tokio_postgres::Client> {
-    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
-    tokio::spawn(connection);
-    Ok(client)
 }

@@ -5,7 +5,6 @@
 
 use std::time::Instant;
 
-use anyhow::Context;
 use hookpost::Roles;
 
 use crate::scenarios::Bench;
@@ -79,10 +78,7 @@ pub async fn log_query(o: &Options) -> anyhow::Result<Report> {
 
 /// The log, in three statements (one transaction each), then ANALYZE.
 async fn fill(url: &str, events: usize) -> anyhow::Result<()> {
-    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-        .await
-        .context("the run's database")?;
-    tokio::spawn(connection);
+    let client = crate::stores::postgres(url).await?;
     let n = events as i64;
     let hooks = HOOKS as i64;
     client

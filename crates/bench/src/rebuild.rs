@@ -7,7 +7,6 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use hookpost::Roles;
 
 use crate::launch::Hookpost;
@@ -64,10 +63,7 @@ async fn fill(
     hook_id: &str,
     hook_json: &str,
 ) -> anyhow::Result<()> {
-    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-        .await
-        .context("the run's database")?;
-    tokio::spawn(connection);
+    let client = crate::stores::postgres(url).await?;
     let (n, pad) = (events as i64, payload.saturating_sub(20) as i32);
     client
         .execute(

@@ -3,6 +3,7 @@
 //! PostgreSQL's CPU (every `postgres` process, from `/proc`) and the bytes its database
 //! grew by, so that each can be given per delivery.
 
+use anyhow::Context;
 use hookpost_store::Store;
 
 /// The stores' counters at one moment.
@@ -93,12 +94,18 @@ fn postgres_cpu_s() -> f64 {
         .sum()
 }
 
-/// The size of the run's database, tables and indexes, in bytes.
-async fn database_bytes(url: &str) -> Option<f64> {
+/// A plain client of the database at `url`, its connection driven by a task of its own.
+pub async fn postgres(url: &str) -> anyhow::Result<tokio_postgres::Client> {
     let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
         .await
-        .ok()?;
+        .context("connecting to PostgreSQL")?;
     tokio::spawn(connection);
+    Ok(client)
+}
+
+/// The size of the run's database, tables and indexes, in bytes.
+async fn database_bytes(url: &str) -> Option<f64> {
+    let client = postgres(url).await.ok()?;
     let row = client
         .query_one("SELECT pg_database_size(current_database())::float8", &[])
         .await

@@ -26,10 +26,15 @@ impl Ordered<'_> {
     }
 }
 
+/// The delivery and event ids of a key's member ([`Ordered::member`]).
+pub fn split_member(member: &str) -> Option<(&str, &str)> {
+    member.split_once(':')
+}
+
 /// The task that sends for the delivery `member` of `hook_id` now: its key's turn has
 /// come.
 pub fn turn_task(tenant: &str, hook_id: &str, member: &str) -> Option<Due> {
-    let (delivery_id, event_id) = member.split_once(':')?;
+    let (delivery_id, event_id) = split_member(member)?;
     Some(Due {
         at_ms: hookpost_core::now_ms(),
         task: Task::Attempt(AttemptTask {

@@ -140,7 +140,7 @@ impl Worker {
         order: &hookpost_core::ordering::Ordering,
         holder: &str,
     ) -> bool {
-        let Some((delivery_id, _)) = holder.split_once(':') else {
+        let Some((delivery_id, _)) = hookpost_store::ordering::split_member(holder) else {
             return false;
         };
         match self.db.delivery_state(ctx.ev.tenant, delivery_id).await {

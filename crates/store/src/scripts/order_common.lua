@@ -33,24 +33,30 @@ local function evt_key_part(m)
   return id
 end
 
+-- The delivery hash of a member `<dlv>:<evt>`.
+local function dlv_key(pre, m)
+  return pre .. 'dlv:' .. string.match(m, '^([^:]+)')
+end
+
 -- Registered more than GHOST_MS ago, and neither its delivery nor its event exists.
 local function ghost(pre, m, score)
   if tonumber(score) / 1000 > now - GHOST_MS then
     return false
   end
-  return redis.call('EXISTS', pre .. 'dlv:' .. string.match(m, '^([^:]+)')) == 0
+  return redis.call('EXISTS', dlv_key(pre, m)) == 0
     and redis.call('EXISTS', pre .. 'evs:' .. evt_key_part(m)) == 0
 end
 -- `wanted`: a handler was told another was attempting it (see order_turn.lua), so its
--- hook wants it whatever its event's state says.
+-- hook wants it whatever its event's state says. Second: the status Redis holds of it
+-- (nil: no hot state).
 local function ended(pre, m, wanted)
-  local st = redis.call('HGET', pre .. 'dlv:' .. string.match(m, '^([^:]+)'), 'status')
+  local st = redis.call('HGET', dlv_key(pre, m), 'status')
   if st == 'delivered' or st == 'failed' or st == 'cancelled' then
-    return true
+    return true, st
   end
   -- Never attempted although its event is done: the hook stopped wanting it. (Or
   -- delivered with no hot state kept, `Store::record_delivered`: ended too.)
-  return not st and not wanted and redis.call('GET', pre .. 'evs:' .. evt_key_part(m)) == 'done'
+  return not st and not wanted and redis.call('GET', pre .. 'evs:' .. evt_key_part(m)) == 'done', st
 end
 -- The key's oldest member, past (and rid of) any that ended or never came; stops at `me`.
 local function open_head(q, pre, me)

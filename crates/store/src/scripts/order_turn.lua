@@ -31,9 +31,10 @@ if cur and cur ~= me then
   if held then
     return {'wait'}
   end
-  if not ended(pre, cur, redis.call('HGET', s, 'wanted') == cur) then
+  local done, st = ended(pre, cur, redis.call('HGET', s, 'wanted') == cur)
+  if not done then
     -- No hot state either: a Redis back without its last writes may have lost its end.
-    if not redis.call('HGET', pre .. 'dlv:' .. string.match(cur, '^([^:]+)'), 'status') then
+    if not st then
       return {'unsure', cur}
     end
     return {'wait'}
