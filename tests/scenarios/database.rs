@@ -272,6 +272,97 @@ async fn a_rebuild_puts_back_every_waiting_delivery_page_by_page() {
     app.finish().await;
 }
 
+/// A rebuild reads an ordered hook's waiting deliveries a page at a time, in one sorted
+/// pass: more than two pages of them on three keys all come back on their keys in
+/// order; a key's attempted delivery first though its event is the newest, a key whose
+/// first delivery failed blocked, and a key waiting for its turn sent for once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rebuild_puts_back_each_ordering_key_in_order_page_by_page() {
+    // Ingest alone: no scheduler takes the turn task, no worker moves a key on.
+    let app = TestApp::spawn(TestOptions {
+        roles: hookpost::Roles::INGEST,
+        ..TestOptions::default()
+    })
+    .await;
+    let key = app.tenant("acme").await;
+    let rx = Receiver::start().await;
+    let hook = app
+        .hook_with(
+            &key,
+            &rx.url,
+            json!({"ordering": "fifo", "ordering_key": "$.ticket", "ordering_on_failure": "block"}),
+        )
+        .await;
+    let hook_id = hook["id"].as_str().unwrap().to_owned();
+    let snapshot = app.store.hooks("acme").await.unwrap()[0].snapshot_json();
+    let pg = hookpost_tests::postgres(&app.config.database_url).await;
+    // Event n on key `k{n % 3}`, received n ms after the first; each waits for its turn,
+    // but on k0 the newest was attempted (it holds the key, retrying) and on k1 the
+    // oldest failed and blocks it.
+    pg.execute(
+        "WITH e AS (
+           INSERT INTO events (tenant_id, id, event_at, type, data)
+           SELECT 'acme', 'evt_ord_' || n, now() - interval '1 hour' + n * interval '1 ms',
+                  'ticket.created', json_build_object('n', n, 'ticket', 'k' || n % 3)::text
+           FROM generate_series(0, 1199) AS n
+           RETURNING id, event_at, (data::json->>'n')::int AS n)
+         INSERT INTO deliveries (tenant_id, id, event_at, event_id, hook_id, type, status,
+                                 attempts, created_at, updated_at, next_at, hook, blocking)
+         SELECT 'acme', 'dlv_' || md5(e.id), e.event_at, e.id, $1, 'ticket.created',
+                CASE n WHEN 1197 THEN 'retrying' WHEN 1 THEN 'failed' ELSE 'pending' END,
+                CASE WHEN n IN (1197, 1) THEN 1 ELSE 0 END, e.event_at, e.event_at,
+                CASE n WHEN 1197 THEN now() + interval '1 hour' END, $2, n = 1
+         FROM e",
+        &[&hook_id, &snapshot],
+    )
+    .await
+    .unwrap();
+
+    assert_eq!(app.db.rebuild_ordering(&app.store).await.unwrap(), 1200);
+    let ordering = hookpost_core::ordering::Ordering::of(Some("fifo"), Some("$.ticket"), None)
+        .unwrap()
+        .unwrap();
+    let rows = pg
+        .query(
+            "SELECT d.id || ':' || d.event_id, (e.data::json->>'n')::int
+             FROM deliveries d JOIN events e ON e.id = d.event_id
+             WHERE d.hook_id = $1 ORDER BY 2",
+            &[&hook_id],
+        )
+        .await
+        .unwrap();
+    let member = |n: i32| -> String { rows[n as usize].get(0) };
+    let mut redis = app.store.conn();
+    for k in 0..3 {
+        let key_id = ordering.key_id(&json!({"ticket": format!("k{k}")}));
+        let queue: Vec<String> = redis::cmd("ZRANGE")
+            .arg(app.store.keys().order_queue("acme", &hook_id, &key_id))
+            .arg(0)
+            .arg(-1)
+            .query_async(&mut redis)
+            .await
+            .unwrap();
+        let mut expected: Vec<String> = (0..1200).filter(|n| n % 3 == k).map(member).collect();
+        if k == 0 {
+            let attempted = expected.pop().unwrap();
+            expected.insert(0, attempted);
+        }
+        assert_eq!(queue, expected, "key k{k} in order");
+        let (cur, blocked): (Option<String>, Option<String>) = redis::cmd("HMGET")
+            .arg(app.store.keys().order_state("acme", &hook_id, &key_id))
+            .arg("cur")
+            .arg("blocked")
+            .query_async(&mut redis)
+            .await
+            .unwrap();
+        let held = (k == 1).then(|| (member(1), "1".to_owned()));
+        assert_eq!(cur.zip(blocked), held, "key k{k}: only k1 is held, blocked");
+    }
+    // One turn task: k2's first delivery is sent for (k0's has its retry).
+    assert_eq!(app.store.retry_stats().await.unwrap().size, 1);
+    app.finish().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_back_empty_gives_a_slow_hooks_backlog_back_from_postgres() {
     let mut redis = RedisServer::start(true);

@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Sample {
     pub cpu_s: f64,
+    /// What its children that ended spent (once it reaped them).
+    pub reaped_cpu_s: f64,
     pub rss_mb: f64,
     pub peak_rss_mb: f64,
 }
@@ -22,6 +24,7 @@ pub fn sample(pid: u32) -> Option<Sample> {
     let f: Vec<&str> = rest.split_whitespace().collect();
     let utime: f64 = f.get(11)?.parse().ok()?;
     let stime: f64 = f.get(12)?.parse().ok()?;
+    let (cutime, cstime): (f64, f64) = (f.get(13)?.parse().ok()?, f.get(14)?.parse().ok()?);
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let kb = |name: &str| {
         status
@@ -33,6 +36,7 @@ pub fn sample(pid: u32) -> Option<Sample> {
     };
     Some(Sample {
         cpu_s: (utime + stime) / ticks_per_s(),
+        reaped_cpu_s: (cutime + cstime) / ticks_per_s(),
         rss_mb: kb("VmRSS:") / 1024.0,
         peak_rss_mb: kb("VmHWM:") / 1024.0,
     })

@@ -4,36 +4,52 @@
 //! worker would have left them; then the run's Redis keys are deleted, a scheduler is
 //! started, and the bench times its rebuild until the keyspace marker is back, and checks
 //! that the retry set holds every one of them (`lost` counts those it does not).
+//!
+//! `rebuild-ordered`: the same with an ordered hook (100 ordering keys) whose `--events`
+//! deliveries all wait for their turn; `lost` counts those that no key's queue holds
+//! once the marker is back.
 
 use std::time::{Duration, Instant};
 
+use futures_util::StreamExt;
 use hookpost::Roles;
+use hookpost_core::Hook;
+use serde_json::json;
 
 use crate::launch::Hookpost;
 use crate::scenarios::Bench;
 use crate::{Options, Report};
 
-pub async fn rebuild(o: &Options) -> anyhow::Result<Report> {
+/// What waits while Redis is back empty.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Waiting {
+    /// Retries, an hour away.
+    Retries,
+    /// Ordered deliveries waiting for their turn, on 100 keys.
+    Ordered,
+}
+
+pub async fn rebuild(o: &Options, waiting: Waiting) -> anyhow::Result<Report> {
     let only_ingest = Roles {
         worker: false,
         scheduler: false,
         ..Roles::ALL
     };
     let mut b = Bench::start(o, only_ingest).await?;
-    b.hook(&b.key, &b.rx.url("ok", 0)).await?;
+    let ordering = match waiting {
+        Waiting::Retries => json!({}),
+        Waiting::Ordered => json!({"ordering": "fifo", "ordering_key": "$.key"}),
+    };
+    b.hook_with(&b.key, &b.rx.url("ok", 0), ordering).await?;
     let hook = b.store.hooks("bench").await?.remove(0);
-    eprintln!("  writing {} retrying deliveries", o.events);
-    fill(
-        &b.config.database_url,
-        o.events,
-        o.payload_bytes,
-        &hook.id,
-        &hook.snapshot_json(),
-    )
-    .await?;
+    eprintln!("  writing {} waiting deliveries", o.events);
+    fill(&b.config.database_url, o, waiting, &hook).await?;
     b.store.delete_everything().await?;
     b.count_stores_from_now().await;
-    let mut r = Report::new("rebuild");
+    let mut r = Report::new(match waiting {
+        Waiting::Retries => "rebuild",
+        Waiting::Ordered => "rebuild-ordered",
+    });
     let start = Instant::now(); // the scheduler's start-up counts
     let deadline = Duration::from_secs(o.deadline_s);
     let scheduler =
@@ -45,8 +61,11 @@ pub async fn rebuild(o: &Options) -> anyhow::Result<Report> {
     let rebuild_s = start.elapsed().as_secs_f64();
     scheduler.account(&mut r, ".rebuilding");
     scheduler.stop().await;
-    let restored = b.store.retry_stats().await?.size as usize;
-    r.put("retries", o.events as f64);
+    let restored = match waiting {
+        Waiting::Retries => b.store.retry_stats().await?.size as usize,
+        Waiting::Ordered => registered(&b, &hook.id).await?,
+    };
+    r.put("waiting", o.events as f64);
     r.put("rebuild_s", rebuild_s);
     r.put("restored_per_sec", restored as f64 / rebuild_s);
     b.account_as(&mut r, o.events, restored).await;
@@ -54,34 +73,53 @@ pub async fn rebuild(o: &Options) -> anyhow::Result<Report> {
     Ok(r)
 }
 
-/// `events` events of `payload` bytes and their one delivery each, `retrying`, in two
-/// statements, then ANALYZE.
-async fn fill(
-    url: &str,
-    events: usize,
-    payload: usize,
-    hook_id: &str,
-    hook_json: &str,
-) -> anyhow::Result<()> {
+/// How many deliveries the hook's ordering keys' queues hold.
+async fn registered(b: &Bench, hook_id: &str) -> anyhow::Result<usize> {
+    let pattern = b.store.keys().order_queue("bench", hook_id, "*");
+    let mut conn = b.store.conn();
+    let queues: Vec<redis::RedisResult<String>> =
+        redis::AsyncCommands::scan_match(&mut conn, &pattern)
+            .await?
+            .collect()
+            .await;
+    let mut total = 0;
+    for q in queues {
+        let q = q?;
+        let n: usize = redis::AsyncCommands::zcard(&mut conn, &q).await?;
+        total += n;
+    }
+    Ok(total)
+}
+
+/// `--events` events of `--payload-bytes` and their one delivery each, waiting as
+/// `waiting` says, in two statements, then ANALYZE.
+async fn fill(url: &str, o: &Options, waiting: Waiting, hook: &Hook) -> anyhow::Result<()> {
     let client = crate::stores::postgres(url).await?;
-    let (n, pad) = (events as i64, payload.saturating_sub(20) as i32);
+    let (n, pad) = (o.events as i64, o.payload_bytes.saturating_sub(32) as i32);
     client
         .execute(
             "INSERT INTO events (tenant_id, id, event_at, type, occurred_at, data)
              SELECT 'bench', 'evt_' || i, now() - i * interval '1 ms', 'ticket.created', NULL,
-                    '{\"i\": ' || i || ', \"pad\": \"' || repeat('x', $2) || '\"}'
+                    json_build_object('i', i, 'key', 'k' || i % 100, 'pad', repeat('x', $2))::text
              FROM generate_series(1, $1::int8) AS i",
             &[&n, &pad],
         )
         .await?;
+    // A retry an hour away after one attempt, or a turn not yet come.
+    let (status, attempts, next_at) = match waiting {
+        Waiting::Retries => ("retrying", 1, "now() + interval '1 hour'"),
+        Waiting::Ordered => ("pending", 0, "NULL::timestamptz"),
+    };
     client
         .execute(
-            "INSERT INTO deliveries (tenant_id, id, event_at, event_id, hook_id, type, status,
-                                     attempts, created_at, updated_at, next_at, hook)
-             SELECT 'bench', 'dlv_' || md5(e.id), e.event_at, e.id, $1, e.type, 'retrying',
-                    1, e.event_at, e.event_at, now() + interval '1 hour', $2
-             FROM events e WHERE e.tenant_id = 'bench'",
-            &[&hook_id, &hook_json],
+            &format!(
+                "INSERT INTO deliveries (tenant_id, id, event_at, event_id, hook_id, type, status,
+                                         attempts, created_at, updated_at, next_at, hook)
+                 SELECT 'bench', 'dlv_' || md5(e.id), e.event_at, e.id, $1, e.type, '{status}',
+                        {attempts}, e.event_at, e.event_at, {next_at}, $2
+                 FROM events e WHERE e.tenant_id = 'bench'"
+            ),
+            &[&hook.id, &hook.snapshot_json()],
         )
         .await?;
     client.batch_execute("ANALYZE").await?;

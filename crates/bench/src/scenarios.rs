@@ -16,6 +16,7 @@ use lapin::BasicProperties;
 use serde_json::json;
 
 use crate::launch::Hookpost;
+use crate::rebuild::Waiting;
 use crate::receiver::Receivers;
 use crate::{percentile, procstat, NoisyVia, Options, Report};
 
@@ -960,8 +961,9 @@ pub async fn run(name: &str, o: &Options) -> anyhow::Result<Report> {
         "noisy-neighbour" => noisy_neighbour(o).await,
         "baseline" => crate::baseline::baseline(o).await,
         "log-query" => crate::log_query::log_query(o).await,
-        "rebuild" => crate::rebuild::rebuild(o).await,
-        other => bail!("no scenario `{other}` (throughput, http, ingest, fanout, latency, isolation, retry-drain, ordered, noisy-neighbour, baseline, log-query, rebuild)"),
+        "rebuild" => crate::rebuild::rebuild(o, Waiting::Retries).await,
+        "rebuild-ordered" => crate::rebuild::rebuild(o, Waiting::Ordered).await,
+        other => bail!("no scenario `{other}` ({})", SCENARIOS.join(", ")),
     }
 }
 
@@ -978,4 +980,5 @@ pub const SCENARIOS: &[&str] = &[
     "baseline",
     "log-query",
     "rebuild",
+    "rebuild-ordered",
 ];

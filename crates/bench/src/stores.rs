@@ -90,7 +90,10 @@ fn postgres_cpu_s() -> f64 {
             std::fs::read_to_string(format!("/proc/{pid}/comm"))
                 .is_ok_and(|c| c.trim() == "postgres")
         })
-        .filter_map(|pid| crate::procstat::sample(pid).map(|s| s.cpu_s))
+        .filter_map(crate::procstat::sample)
+        // A backend that ended (a client that disconnected) counts in the postmaster's
+        // reaped children's time, so that the sum never goes back.
+        .map(|s| s.cpu_s + s.reaped_cpu_s)
         .sum()
 }
 

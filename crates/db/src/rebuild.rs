@@ -3,7 +3,7 @@
 //! reads) and ordered hooks' keys (each key's deliveries not ended, in the order their
 //! events were received, a blocking one holding its key).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, SystemTime};
 
 use hookpost_core::ordering::Ordering;
@@ -248,82 +248,113 @@ impl Db {
     /// duplicate of that task finds it busy or ended). How many deliveries.
     /// Registrations that only Redis held, of events still on their way in RabbitMQ, are
     /// made again as those events arrive, behind these.
+    ///
+    /// The deliveries come sorted once, through a cursor read [`REGISTER_CHUNK`] at a
+    /// time, so that a big ordered backlog (each with its payload, to find its key) is
+    /// never held whole.
     pub async fn rebuild_ordering(&self, store: &Store) -> Result<usize> {
-        let client = self.client().await?;
+        let mut client = self.client().await?;
         let mut done = 0;
         for tenant in self.tenant_ids().await? {
-            let hooks = client
-                .query(
-                    "SELECT id, hook FROM hooks WHERE tenant_id = $1",
-                    &[&tenant],
-                )
-                .await?;
-            let ordered: HashMap<String, Ordering> = hooks
-                .iter()
-                .filter_map(|row| {
-                    let hook: Hook = serde_json::from_str(row.get(1)).ok()?;
-                    Some((row.get(0), hook.controls.ordering().ok()??))
-                })
-                .collect();
+            let ordered = ordered_hooks(&client, &tenant).await?;
             if ordered.is_empty() {
                 continue;
             }
             let hook_ids: Vec<&str> = ordered.keys().map(String::as_str).collect();
+            let tx = client.transaction().await?;
             // The status literals let the planner use the index of deliveries not delivered.
             // A key's attempted delivery goes first: only its first is ever attempted, and
             // its event may tie on time with the next one's (taken in the same ms).
-            let rows = client
-                .query(
+            let stmt = tx
+                .prepare(
                     "SELECT d.id, d.event_id, d.hook_id, d.status, e.data
                      FROM deliveries d JOIN events e
                        ON e.tenant_id = d.tenant_id AND e.id = d.event_id AND e.event_at = d.event_at
                      WHERE d.tenant_id = $1 AND d.hook_id = ANY($2)
                        AND (d.status IN ('pending', 'retrying') OR (d.status = 'failed' AND d.blocking))
                      ORDER BY d.attempts = 0, d.event_at, d.created_at, d.id",
-                    &[&tenant, &hook_ids],
                 )
                 .await?;
-            // Each one's key, from its event's data.
-            let key_ids: Vec<String> = rows
-                .iter()
-                .map(|row| {
-                    let data = serde_json::from_str(row.get(4)).unwrap_or_default();
-                    ordered[row.get::<_, &str>(2)].key_id(&data)
-                })
-                .collect();
-            let deliveries: Vec<Ordered<'_>> = rows
-                .iter()
-                .zip(&key_ids)
-                .map(|(row, key_id)| Ordered {
-                    hook_id: row.get(2),
-                    key_id,
-                    delivery_id: row.get(0),
-                    event_id: row.get(1),
-                })
-                .collect();
-            for chunk in deliveries.chunks(REGISTER_CHUNK) {
-                store.order_register(&tenant, chunk).await?;
-            }
-            // Each key's first delivery: a failed one blocks the key again; one waiting
-            // for its turn is sent for now (a retrying one has its retry).
-            let mut seen = std::collections::HashSet::new();
-            let mut heads = Vec::new();
-            for (d, row) in deliveries.iter().zip(&rows) {
-                if !seen.insert((d.hook_id, d.key_id)) {
-                    continue;
-                }
-                match row.get::<_, &str>(3) {
-                    "failed" => store.order_block(&tenant, d).await?,
-                    "pending" => heads.extend(turn_task(&tenant, d.hook_id, &d.member())),
-                    _ => {}
+            let cursor = tx.bind(&stmt, &[&tenant, &hook_ids]).await?;
+            // The keys met so far: a key's first delivery is the head of its queue.
+            let mut seen = HashSet::new();
+            loop {
+                let rows = tx.query_portal(&cursor, REGISTER_CHUNK as i32).await?;
+                register_page(store, &tenant, &ordered, &rows, &mut seen).await?;
+                done += rows.len();
+                if rows.len() < REGISTER_CHUNK {
+                    break;
                 }
             }
-            store.schedule(&heads).await?;
-            done += deliveries.len();
+            tx.commit().await?;
         }
         Ok(done)
     }
 }
 
-/// Deliveries registered in one call (one script's keys).
+/// The tenant's hooks that deliver in order, by id.
+async fn ordered_hooks(
+    client: &tokio_postgres::Client,
+    tenant: &str,
+) -> Result<HashMap<String, Ordering>> {
+    let hooks = client
+        .query(
+            "SELECT id, hook FROM hooks WHERE tenant_id = $1",
+            &[&tenant],
+        )
+        .await?;
+    Ok(hooks
+        .iter()
+        .filter_map(|row| {
+            let hook: Hook = serde_json::from_str(row.get(1)).ok()?;
+            Some((row.get(0), hook.controls.ordering().ok()??))
+        })
+        .collect())
+}
+
+/// Registers a page of ordered deliveries (in order, after the pages before), and deals
+/// with the keys whose first delivery it holds: a failed one blocks its key again; one
+/// waiting for its turn is sent for now (a retrying one has its retry).
+async fn register_page(
+    store: &Store,
+    tenant: &str,
+    ordered: &HashMap<String, Ordering>,
+    rows: &[Row],
+    seen: &mut HashSet<(String, String)>,
+) -> Result<()> {
+    // Each one's key, from its event's data.
+    let key_ids: Vec<String> = rows
+        .iter()
+        .map(|row| {
+            let data = serde_json::from_str(row.get(4)).unwrap_or_default();
+            ordered[row.get::<_, &str>(2)].key_id(&data)
+        })
+        .collect();
+    let deliveries: Vec<Ordered<'_>> = rows
+        .iter()
+        .zip(&key_ids)
+        .map(|(row, key_id)| Ordered {
+            hook_id: row.get(2),
+            key_id,
+            delivery_id: row.get(0),
+            event_id: row.get(1),
+        })
+        .collect();
+    store.order_register(tenant, &deliveries).await?;
+    let mut heads = Vec::new();
+    for (d, row) in deliveries.iter().zip(rows) {
+        if !seen.insert((d.hook_id.to_owned(), d.key_id.to_owned())) {
+            continue;
+        }
+        match row.get::<_, &str>(3) {
+            "failed" => store.order_block(tenant, d).await?,
+            "pending" => heads.extend(turn_task(tenant, d.hook_id, &d.member())),
+            _ => {}
+        }
+    }
+    store.schedule(&heads).await?;
+    Ok(())
+}
+
+/// Ordered deliveries read and registered at a time (one script's keys).
 const REGISTER_CHUNK: usize = 500;
