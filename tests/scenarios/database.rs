@@ -272,6 +272,101 @@ async fn a_rebuild_puts_back_every_waiting_delivery_page_by_page() {
     app.finish().await;
 }
 
+/// A group commit holds each event's rows in one statement, and a delivery written twice
+/// in one group (its waiting record and then its outcome, say) in later ones of the same
+/// transaction, in order: 100 deliveries each written `pending` and then `delivered`,
+/// all at once, so that the writer takes many into a group, end up delivered with their
+/// attempt, their event stored once; written again (an answer lost), nothing changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_written_twice_in_one_group_ends_as_its_last_write() {
+    use hookpost_db::Batch;
+    use hookpost_store::log::{Record, Status};
+    let (app, _key, _rx, hook_id) = app_with(TestOptions::default()).await;
+    let now = hookpost_core::now_ms();
+    let attempt = hookpost_core::outcome::Attempt {
+        attempt: 1,
+        at: now,
+        duration_ms: 3,
+        outcome: hookpost_core::outcome::OutcomeKind::Delivered,
+        status: Some(200),
+        error: None,
+        response: Some("ok".into()),
+        retry_after_s: None,
+        signatures: None,
+        uuid: None,
+    };
+    let ids: Vec<(String, String)> = (0..100)
+        .map(|n| {
+            let event = format!("evt_twice_{n}");
+            (delivery_id("acme", &event, &hook_id), event)
+        })
+        .collect();
+    let batches: Vec<std::sync::Arc<Batch>> = ids
+        .iter()
+        .flat_map(|(id, event)| {
+            let record = |status, attempt| Record {
+                delivery_id: id,
+                hook_id: &hook_id,
+                kind: "ticket.created",
+                hook_json: "{}",
+                status,
+                next_at: None,
+                attempt,
+                blocking: false,
+                if_new: false,
+            };
+            let row = hookpost_db::EventRow {
+                id: event.clone(),
+                kind: "ticket.created".into(),
+                occurred_at: None,
+                data: r#"{"n":1}"#.into(),
+            };
+            [
+                Batch::of(
+                    "acme",
+                    event,
+                    now,
+                    Some(row.clone()),
+                    &[record(Status::Pending, None)],
+                ),
+                Batch::of(
+                    "acme",
+                    event,
+                    now,
+                    Some(row),
+                    &[record(Status::Delivered, Some(&attempt))],
+                ),
+            ]
+        })
+        .map(std::sync::Arc::new)
+        .collect();
+    for _ in 0..2 {
+        let mut writes = tokio::task::JoinSet::new();
+        for b in &batches {
+            let (db, b) = (app.db.clone(), b.clone());
+            writes.spawn(async move { db.write(b).await });
+        }
+        while let Some(written) = writes.join_next().await {
+            written.unwrap().unwrap();
+        }
+        for (id, _) in &ids {
+            let d = app.db.delivery("acme", id).await.unwrap().unwrap();
+            assert_eq!((d.status, d.attempts.len()), (Status::Delivered, 1), "{id}");
+        }
+    }
+    let pg = hookpost_tests::postgres(&app.config.database_url).await;
+    let events: i64 = pg
+        .query_one(
+            "SELECT count(*) FROM events WHERE id LIKE 'evt_twice_%'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(events, 100);
+    app.finish().await;
+}
+
 /// A rebuild reads an ordered hook's waiting deliveries a page at a time, in one sorted
 /// pass: more than two pages of them on three keys all come back on their keys in
 /// order; a key's attempted delivery first though its event is the newest, a key whose

@@ -1,6 +1,7 @@
 //! The worker's writes to the log, group-committed. Each [`Db::write`] is one event's
 //! outcomes; a free writer task takes every write waiting and commits them in one
-//! transaction (`synchronous_commit` on), then answers each. Under load the groups grow
+//! statement, its own transaction (`synchronous_commit` on: its answer comes once the
+//! commit is durable), then answers each. Under load the groups grow
 //! by themselves; alone, a write commits at once. Rows go in key order, so that the
 //! writers of two worker processes never wait on each other in a cycle.
 //!
@@ -8,13 +9,14 @@
 //! stored once: events and attempts by their keys, deliveries by an upsert.
 
 use std::collections::HashSet;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::{Instant, SystemTime};
 
 use deadpool_postgres::Object;
 use hookpost_core::outcome::Attempt;
 use hookpost_store::log::{Record, Status};
 use tokio::sync::{mpsc, oneshot};
+use tokio_postgres::types::ToSql;
 
 use crate::time::from_ms;
 use crate::{Db, DbError, Result};
@@ -217,139 +219,182 @@ async fn commit(db: &Db, conn: &mut Option<Object>, group: &[&Batch]) -> Result<
     Ok(())
 }
 
-/// The group's statements, in one transaction.
+/// The group's rows in one statement, its own transaction: one round trip and one
+/// statement's overhead a group, which a transaction of a statement per table (five
+/// round trips) spent again on every group. A delivery twice in the group (a resend
+/// beside a retry, say) goes in later statements of the same transaction, in order: an
+/// upsert may not touch one row twice.
 async fn write(client: &mut Object, group: &[&Batch]) -> Result<()> {
-    let tx = client.transaction().await?;
-    let events = Events::of(group);
-    if !events.id.is_empty() {
-        let stmt = tx.prepare_cached(INSERT_EVENTS).await?;
-        tx.execute(
-            &stmt,
-            &[
-                &events.tenant,
-                &events.id,
-                &events.at,
-                &events.kind,
-                &events.occurred,
-                &events.data,
-            ],
-        )
-        .await?;
-    }
-    // An upsert may not touch one row twice: a delivery twice in the group (a resend
-    // beside a retry, say) goes in a later statement, in order.
-    let mut rest: Vec<(&Batch, &DeliveryRow)> = group
+    let mut rows: Vec<(&Batch, &DeliveryRow)> = group
         .iter()
         .flat_map(|b| b.deliveries.iter().map(move |d| (*b, d)))
         .collect();
     // Stable: a delivery's writes keep their order.
-    rest.sort_by(|(a, x), (b, y)| (&a.tenant, &x.id).cmp(&(&b.tenant, &y.id)));
-    while !rest.is_empty() {
-        let mut seen = HashSet::new();
-        let (now, later): (Vec<_>, Vec<_>) = rest
-            .into_iter()
-            .partition(|(b, d)| seen.insert((b.tenant.as_str(), d.id.as_str(), b.event_at)));
-        let (new_only, upserts): (Vec<_>, Vec<_>) = now.into_iter().partition(|(_, d)| d.if_new);
-        write_deliveries(&tx, UPSERT_DELIVERIES, &upserts).await?;
-        write_deliveries(&tx, INSERT_NEW_DELIVERIES, &new_only).await?;
-        rest = later;
+    rows.sort_by(|(a, x), (b, y)| (&a.tenant, &x.id).cmp(&(&b.tenant, &y.id)));
+    let mut rounds = rounds(rows).into_iter().map(Split::of);
+    let first = rounds.next().unwrap_or_default();
+    let later: Vec<Split> = rounds.collect();
+    let (events, attempts) = (Events::of(group), Attempts::of(group));
+    let params: Vec<&(dyn ToSql + Sync)> = [
+        events.params(),
+        first.upserts.params(),
+        first.new_only.params(),
+        attempts.params(),
+    ]
+    .concat();
+    if later.is_empty() {
+        let stmt = client.prepare_cached(&GROUP).await?;
+        client.execute(&stmt, &params).await?;
+        return Ok(());
     }
-    let attempts = Attempts::of(group);
-    if !attempts.id.is_empty() {
-        let stmt = tx.prepare_cached(INSERT_ATTEMPTS).await?;
-        tx.execute(
-            &stmt,
-            &[
-                &attempts.tenant,
-                &attempts.id,
-                &attempts.at,
-                &attempts.attempt,
-                &attempts.started,
-                &attempts.duration,
-                &attempts.outcome,
-                &attempts.status,
-                &attempts.error,
-                &attempts.response,
-                &attempts.retry_after,
-                &attempts.signatures,
-                &attempts.uuid,
-            ],
-        )
-        .await?;
+    let tx = client.transaction().await?;
+    let stmt = tx.prepare_cached(&GROUP).await?;
+    tx.execute(&stmt, &params).await?;
+    for round in &later {
+        for (sql, rows) in [(&*UPSERT, &round.upserts), (&*INSERT_NEW, &round.new_only)] {
+            if !rows.id.is_empty() {
+                let stmt = tx.prepare_cached(sql).await?;
+                tx.execute(&stmt, &rows.params()).await?;
+            }
+        }
     }
     tx.commit().await?;
     Ok(())
 }
 
-const INSERT_EVENTS: &str = "INSERT INTO events (tenant_id, id, event_at, type, occurred_at, data)
-    SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::text[])
-    ON CONFLICT DO NOTHING";
+/// Sorted delivery rows in rounds, each with a delivery at most once: the first of
+/// each in the first round, its next write in the next, and so on.
+fn rounds<'a>(
+    mut rest: Vec<(&'a Batch, &'a DeliveryRow)>,
+) -> Vec<Vec<(&'a Batch, &'a DeliveryRow)>> {
+    let mut rounds = Vec::new();
+    while !rest.is_empty() {
+        let mut seen = HashSet::new();
+        let (now, later): (Vec<_>, Vec<_>) = rest
+            .into_iter()
+            .partition(|(b, d)| seen.insert((b.tenant.as_str(), d.id.as_str(), b.event_at)));
+        rounds.push(now);
+        rest = later;
+    }
+    rounds
+}
 
-/// Deliveries' rows, as [`Deliveries`] gives their columns.
-macro_rules! insert_deliveries {
-    () => {
+/// A round's delivery rows: those that move a delivery on, and those written only
+/// where it has no row yet (see [`Record::if_new`]).
+#[derive(Default)]
+struct Split<'a> {
+    upserts: Deliveries<'a>,
+    new_only: Deliveries<'a>,
+}
+
+impl<'a> Split<'a> {
+    fn of(round: Vec<(&'a Batch, &'a DeliveryRow)>) -> Self {
+        let (new_only, upserts): (Vec<_>, Vec<_>) = round.into_iter().partition(|(_, d)| d.if_new);
+        Split {
+            upserts: Deliveries::of(&upserts),
+            new_only: Deliveries::of(&new_only),
+        }
+    }
+}
+
+/// The group's statement: events, deliveries (moved on, and new only) and attempts,
+/// each from its columns ([`Events::params`], …), empty ones included.
+static GROUP: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH e AS ({}), u AS ({}), n AS ({}) {}",
+        insert_events(1),
+        insert_deliveries(7, UPSERT_DELIVERIES),
+        insert_deliveries(18, IF_NEW),
+        insert_attempts(29)
+    )
+});
+/// A later round's deliveries, alone.
+static UPSERT: LazyLock<String> = LazyLock::new(|| insert_deliveries(1, UPSERT_DELIVERIES));
+static INSERT_NEW: LazyLock<String> = LazyLock::new(|| insert_deliveries(1, IF_NEW));
+
+/// `$p::t[], $p+1::t[], …` for the column types `types`.
+fn arrays(p: usize, types: &[&str]) -> String {
+    let list: Vec<String> = (p..)
+        .zip(types)
+        .map(|(i, t)| format!("${i}::{t}[]"))
+        .collect();
+    list.join(", ")
+}
+
+fn insert_events(p: usize) -> String {
+    format!(
+        "INSERT INTO events (tenant_id, id, event_at, type, occurred_at, data)
+         SELECT * FROM unnest({}) ON CONFLICT DO NOTHING",
+        arrays(p, &["text", "text", "timestamptz", "text", "text", "text"])
+    )
+}
+
+/// Deliveries' rows, as [`Deliveries`] gives their columns, then `on_conflict`.
+fn insert_deliveries(p: usize, on_conflict: &str) -> String {
+    format!(
         "INSERT INTO deliveries AS d
-        (tenant_id, id, event_at, event_id, hook_id, type, status, attempts, created_at, updated_at, next_at, hook, blocking)
-    SELECT t, i, ea, e, h, ty, s, a, now(), now(), n, hk, b
-    FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::text[],
-                $7::text[], $8::int4[], $9::timestamptz[], $10::text[], $11::bool[])
-         AS u(t, i, ea, e, h, ty, s, a, n, hk, b)"
-    };
+           (tenant_id, id, event_at, event_id, hook_id, type, status, attempts, created_at,
+            updated_at, next_at, hook, blocking)
+         SELECT t, i, ea, e, h, ty, s, a, now(), now(), n, hk, b
+         FROM unnest({}) AS u(t, i, ea, e, h, ty, s, a, n, hk, b)
+         {on_conflict}",
+        arrays(
+            p,
+            &[
+                "text",
+                "text",
+                "timestamptz",
+                "text",
+                "text",
+                "text",
+                "text",
+                "int4",
+                "timestamptz",
+                "text",
+                "bool"
+            ]
+        )
+    )
 }
 
 /// Rows written only where their delivery has none yet (see [`Record::if_new`]).
-const INSERT_NEW_DELIVERIES: &str = concat!(insert_deliveries!(), " ON CONFLICT DO NOTHING");
+const IF_NEW: &str = "ON CONFLICT DO NOTHING";
 
 /// A delivery's state moves on, except that one seen waiting for its turn does not
 /// undo a delivery made meanwhile by another handler; its attempt count never goes back.
-const UPSERT_DELIVERIES: &str = concat!(
-    insert_deliveries!(),
-    "
-    ON CONFLICT (tenant_id, id, event_at) DO UPDATE SET
+const UPSERT_DELIVERIES: &str = "ON CONFLICT (tenant_id, id, event_at) DO UPDATE SET
         status = EXCLUDED.status,
         attempts = greatest(d.attempts, EXCLUDED.attempts),
         updated_at = EXCLUDED.updated_at,
         next_at = EXCLUDED.next_at,
         blocking = EXCLUDED.blocking
-    WHERE NOT (EXCLUDED.status = 'pending' AND d.status = 'delivered')"
-);
+    WHERE NOT (EXCLUDED.status = 'pending' AND d.status = 'delivered')";
 
-/// One statement's delivery rows, unless there are none.
-async fn write_deliveries(
-    tx: &deadpool_postgres::Transaction<'_>,
-    sql: &str,
-    rows: &[(&Batch, &DeliveryRow)],
-) -> Result<()> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let rows = Deliveries::of(rows);
-    let stmt = tx.prepare_cached(sql).await?;
-    tx.execute(
-        &stmt,
-        &[
-            &rows.tenant,
-            &rows.id,
-            &rows.at,
-            &rows.event_id,
-            &rows.hook_id,
-            &rows.kind,
-            &rows.status,
-            &rows.attempts,
-            &rows.next_at,
-            &rows.hook,
-            &rows.blocking,
-        ],
+fn insert_attempts(p: usize) -> String {
+    format!(
+        "INSERT INTO attempts (tenant_id, delivery_id, event_at, attempt, at, duration_ms,
+           outcome, status, error, response, retry_after_s, signatures, uuid)
+         SELECT * FROM unnest({}) ON CONFLICT DO NOTHING",
+        arrays(
+            p,
+            &[
+                "text",
+                "text",
+                "timestamptz",
+                "int4",
+                "timestamptz",
+                "int8",
+                "text",
+                "int4",
+                "text",
+                "text",
+                "int8",
+                "jsonb",
+                "text"
+            ]
+        )
     )
-    .await?;
-    Ok(())
 }
-
-const INSERT_ATTEMPTS: &str = "INSERT INTO attempts (tenant_id, delivery_id, event_at, attempt, at,
-        duration_ms, outcome, status, error, response, retry_after_s, signatures, uuid)
-    SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::int4[], $5::timestamptz[],
-        $6::int8[], $7::text[], $8::int4[], $9::text[], $10::text[], $11::int8[], $12::jsonb[], $13::text[])
-    ON CONFLICT DO NOTHING";
 
 /// PostgreSQL's text cannot hold NUL; a response may.
 fn text(s: &Option<String>) -> Option<String> {
@@ -368,6 +413,17 @@ struct Events<'a> {
 }
 
 impl<'a> Events<'a> {
+    fn params(&self) -> Vec<&(dyn ToSql + Sync)> {
+        vec![
+            &self.tenant,
+            &self.id,
+            &self.at,
+            &self.kind,
+            &self.occurred,
+            &self.data,
+        ]
+    }
+
     fn of(group: &[&'a Batch]) -> Self {
         let mut c = Events::default();
         for b in group {
@@ -401,6 +457,22 @@ struct Deliveries<'a> {
 }
 
 impl<'a> Deliveries<'a> {
+    fn params(&self) -> Vec<&(dyn ToSql + Sync)> {
+        vec![
+            &self.tenant,
+            &self.id,
+            &self.at,
+            &self.event_id,
+            &self.hook_id,
+            &self.kind,
+            &self.status,
+            &self.attempts,
+            &self.next_at,
+            &self.hook,
+            &self.blocking,
+        ]
+    }
+
     fn of(rows: &[(&'a Batch, &'a DeliveryRow)]) -> Self {
         let mut c = Deliveries::default();
         for (b, d) in rows {
@@ -439,6 +511,24 @@ struct Attempts<'a> {
 }
 
 impl<'a> Attempts<'a> {
+    fn params(&self) -> Vec<&(dyn ToSql + Sync)> {
+        vec![
+            &self.tenant,
+            &self.id,
+            &self.at,
+            &self.attempt,
+            &self.started,
+            &self.duration,
+            &self.outcome,
+            &self.status,
+            &self.error,
+            &self.response,
+            &self.retry_after,
+            &self.signatures,
+            &self.uuid,
+        ]
+    }
+
     fn of(group: &[&'a Batch]) -> Self {
         let mut c = Attempts::default();
         for b in group {
