@@ -166,6 +166,7 @@ async fn migrate(config: &Config) -> anyhow::Result<()> {
 }
 
 fn main() -> anyhow::Result<()> {
+    no_transparent_huge_pages();
     let cli = Cli::parse();
     let config = Config::from_env().context("invalid configuration")?;
     // Outside the runtime: the trace exporter's HTTP client runs on threads of its own,
@@ -178,6 +179,16 @@ fn main() -> anyhow::Result<()> {
         .block_on(run(cli, config));
     drop(traces);
     result
+}
+
+/// mimalloc asks for transparent huge pages for its memory. Where the kernel grants them
+/// on request (`madvise`, Debian's default), each 2 MiB page it hands back and touches
+/// again is zeroed whole: without them every role holds a third less memory and the
+/// worker delivers 7–13 % more a second (docs/benchmarks.md). Best effort: a kernel
+/// without the flag keeps its default.
+fn no_transparent_huge_pages() {
+    #[cfg(all(feature = "mimalloc", target_os = "linux"))]
+    let _ = rustix::thread::disable_transparent_huge_pages(true);
 }
 
 async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
