@@ -13,10 +13,18 @@ use serde_json::json;
 
 /// hookpost with a tenant `acme`, its key, a receiver and a hook on it.
 async fn app_with(opts: TestOptions) -> (TestApp, String, Receiver, String) {
+    app_with_hook(opts, json!({})).await
+}
+
+/// [`app_with`], the hook with more `fields` (ordering, say).
+async fn app_with_hook(
+    opts: TestOptions,
+    fields: serde_json::Value,
+) -> (TestApp, String, Receiver, String) {
     let app = TestApp::spawn(opts).await;
     let key = app.tenant("acme").await;
     let rx = Receiver::start().await;
-    let hook = app.hook(&key, &rx.url, &["*"]).await;
+    let hook = app.hook_with(&key, &rx.url, fields).await;
     let hook_id = hook["id"].as_str().unwrap().to_owned();
     (app, key, rx, hook_id)
 }
@@ -374,21 +382,14 @@ async fn a_delivery_written_twice_in_one_group_ends_as_its_last_write() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rebuild_puts_back_each_ordering_key_in_order_page_by_page() {
     // Ingest alone: no scheduler takes the turn task, no worker moves a key on.
-    let app = TestApp::spawn(TestOptions {
-        roles: hookpost::Roles::INGEST,
-        ..TestOptions::default()
-    })
+    let (app, _key, _rx, hook_id) = app_with_hook(
+        TestOptions {
+            roles: hookpost::Roles::INGEST,
+            ..TestOptions::default()
+        },
+        json!({"ordering": "fifo", "ordering_key": "$.ticket", "ordering_on_failure": "block"}),
+    )
     .await;
-    let key = app.tenant("acme").await;
-    let rx = Receiver::start().await;
-    let hook = app
-        .hook_with(
-            &key,
-            &rx.url,
-            json!({"ordering": "fifo", "ordering_key": "$.ticket", "ordering_on_failure": "block"}),
-        )
-        .await;
-    let hook_id = hook["id"].as_str().unwrap().to_owned();
     let snapshot = app.store.hooks("acme").await.unwrap()[0].snapshot_json();
     let pg = hookpost_tests::postgres(&app.config.database_url).await;
     // Event n on key `k{n % 3}`, received n ms after the first; each waits for its turn,

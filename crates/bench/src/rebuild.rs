@@ -29,6 +29,32 @@ pub enum Waiting {
     Ordered,
 }
 
+impl Waiting {
+    fn scenario(self) -> &'static str {
+        match self {
+            Waiting::Retries => "rebuild",
+            Waiting::Ordered => "rebuild-ordered",
+        }
+    }
+
+    /// The hook's fields besides its URL.
+    fn hook(self) -> serde_json::Value {
+        match self {
+            Waiting::Retries => json!({}),
+            Waiting::Ordered => json!({"ordering": "fifo", "ordering_key": "$.key"}),
+        }
+    }
+
+    /// Each delivery's status, attempts and next attempt (SQL): a retry an hour away
+    /// after one attempt, or a turn not yet come.
+    fn row(self) -> (&'static str, i32, &'static str) {
+        match self {
+            Waiting::Retries => ("retrying", 1, "now() + interval '1 hour'"),
+            Waiting::Ordered => ("pending", 0, "NULL::timestamptz"),
+        }
+    }
+}
+
 pub async fn rebuild(o: &Options, waiting: Waiting) -> anyhow::Result<Report> {
     let only_ingest = Roles {
         worker: false,
@@ -36,20 +62,14 @@ pub async fn rebuild(o: &Options, waiting: Waiting) -> anyhow::Result<Report> {
         ..Roles::ALL
     };
     let mut b = Bench::start(o, only_ingest).await?;
-    let ordering = match waiting {
-        Waiting::Retries => json!({}),
-        Waiting::Ordered => json!({"ordering": "fifo", "ordering_key": "$.key"}),
-    };
-    b.hook_with(&b.key, &b.rx.url("ok", 0), ordering).await?;
+    b.hook_with(&b.key, &b.rx.url("ok", 0), waiting.hook())
+        .await?;
     let hook = b.store.hooks("bench").await?.remove(0);
     eprintln!("  writing {} waiting deliveries", o.events);
     fill(&b.config.database_url, o, waiting, &hook).await?;
     b.store.delete_everything().await?;
     b.count_stores_from_now().await;
-    let mut r = Report::new(match waiting {
-        Waiting::Retries => "rebuild",
-        Waiting::Ordered => "rebuild-ordered",
-    });
+    let mut r = Report::new(waiting.scenario());
     let start = Instant::now(); // the scheduler's start-up counts
     let deadline = Duration::from_secs(o.deadline_s);
     let scheduler =
@@ -105,11 +125,7 @@ async fn fill(url: &str, o: &Options, waiting: Waiting, hook: &Hook) -> anyhow::
             &[&n, &pad],
         )
         .await?;
-    // A retry an hour away after one attempt, or a turn not yet come.
-    let (status, attempts, next_at) = match waiting {
-        Waiting::Retries => ("retrying", 1, "now() + interval '1 hour'"),
-        Waiting::Ordered => ("pending", 0, "NULL::timestamptz"),
-    };
+    let (status, attempts, next_at) = waiting.row();
     client
         .execute(
             &format!(

@@ -403,7 +403,7 @@ impl Db {
     }
 
     /// A tenant's hooks as stored here: id and sealed JSON.
-    async fn hooks_of(
+    pub(crate) async fn hooks_of(
         &self,
         client: &deadpool_postgres::Object,
         tenant: &str,

@@ -256,7 +256,16 @@ impl Db {
         let mut client = self.client().await?;
         let mut done = 0;
         for tenant in self.tenant_ids().await? {
-            let ordered = ordered_hooks(&client, &tenant).await?;
+            // The tenant's hooks that deliver in order, by id.
+            let ordered: HashMap<String, Ordering> = self
+                .hooks_of(&client, &tenant)
+                .await?
+                .into_iter()
+                .filter_map(|(id, json)| {
+                    let hook: Hook = serde_json::from_str(&json).ok()?;
+                    Some((id, hook.controls.ordering().ok()??))
+                })
+                .collect();
             if ordered.is_empty() {
                 continue;
             }
@@ -290,26 +299,6 @@ impl Db {
         }
         Ok(done)
     }
-}
-
-/// The tenant's hooks that deliver in order, by id.
-async fn ordered_hooks(
-    client: &tokio_postgres::Client,
-    tenant: &str,
-) -> Result<HashMap<String, Ordering>> {
-    let hooks = client
-        .query(
-            "SELECT id, hook FROM hooks WHERE tenant_id = $1",
-            &[&tenant],
-        )
-        .await?;
-    Ok(hooks
-        .iter()
-        .filter_map(|row| {
-            let hook: Hook = serde_json::from_str(row.get(1)).ok()?;
-            Some((row.get(0), hook.controls.ordering().ok()??))
-        })
-        .collect())
 }
 
 /// Registers a page of ordered deliveries (in order, after the pages before), and deals

@@ -231,15 +231,15 @@ async fn write(client: &mut Object, group: &[&Batch]) -> Result<()> {
         .collect();
     // Stable: a delivery's writes keep their order.
     rows.sort_by(|(a, x), (b, y)| (&a.tenant, &x.id).cmp(&(&b.tenant, &y.id)));
-    let mut rounds = rounds(rows).into_iter().map(Split::of);
-    let first = rounds.next().unwrap_or_default();
-    let later: Vec<Split> = rounds.collect();
+    let mut splits = rounds(rows).into_iter().map(Split::of);
+    let first = splits.next().unwrap_or_default();
+    let later: Vec<Split> = splits.collect();
     let (events, attempts) = (Events::of(group), Attempts::of(group));
     let params: Vec<&(dyn ToSql + Sync)> = [
-        events.params(),
-        first.upserts.params(),
-        first.new_only.params(),
-        attempts.params(),
+        &events.params()[..],
+        &first.upserts.params(),
+        &first.new_only.params(),
+        &attempts.params(),
     ]
     .concat();
     if later.is_empty() {
@@ -298,14 +298,18 @@ impl<'a> Split<'a> {
 }
 
 /// The group's statement: events, deliveries (moved on, and new only) and attempts,
-/// each from its columns ([`Events::params`], …), empty ones included.
+/// each from its columns ([`Events::params`], …), empty ones included. Each part's
+/// parameters follow the ones before it.
 static GROUP: LazyLock<String> = LazyLock::new(|| {
+    let upserts = 1 + EVENT_TYPES.len();
+    let new_only = upserts + DELIVERY_TYPES.len();
+    let attempts = new_only + DELIVERY_TYPES.len();
     format!(
         "WITH e AS ({}), u AS ({}), n AS ({}) {}",
         insert_events(1),
-        insert_deliveries(7, UPSERT_DELIVERIES),
-        insert_deliveries(18, IF_NEW),
-        insert_attempts(29)
+        insert_deliveries(upserts, UPSERT_DELIVERIES),
+        insert_deliveries(new_only, IF_NEW),
+        insert_attempts(attempts)
     )
 });
 /// A later round's deliveries, alone.
@@ -321,11 +325,42 @@ fn arrays(p: usize, types: &[&str]) -> String {
     list.join(", ")
 }
 
+/// Each table's columns' types, in the order of its `params`.
+const EVENT_TYPES: [&str; 6] = ["text", "text", "timestamptz", "text", "text", "text"];
+const DELIVERY_TYPES: [&str; 11] = [
+    "text",
+    "text",
+    "timestamptz",
+    "text",
+    "text",
+    "text",
+    "text",
+    "int4",
+    "timestamptz",
+    "text",
+    "bool",
+];
+const ATTEMPT_TYPES: [&str; 13] = [
+    "text",
+    "text",
+    "timestamptz",
+    "int4",
+    "timestamptz",
+    "int8",
+    "text",
+    "int4",
+    "text",
+    "text",
+    "int8",
+    "jsonb",
+    "text",
+];
+
 fn insert_events(p: usize) -> String {
     format!(
         "INSERT INTO events (tenant_id, id, event_at, type, occurred_at, data)
          SELECT * FROM unnest({}) ON CONFLICT DO NOTHING",
-        arrays(p, &["text", "text", "timestamptz", "text", "text", "text"])
+        arrays(p, &EVENT_TYPES)
     )
 }
 
@@ -338,22 +373,7 @@ fn insert_deliveries(p: usize, on_conflict: &str) -> String {
          SELECT t, i, ea, e, h, ty, s, a, now(), now(), n, hk, b
          FROM unnest({}) AS u(t, i, ea, e, h, ty, s, a, n, hk, b)
          {on_conflict}",
-        arrays(
-            p,
-            &[
-                "text",
-                "text",
-                "timestamptz",
-                "text",
-                "text",
-                "text",
-                "text",
-                "int4",
-                "timestamptz",
-                "text",
-                "bool"
-            ]
-        )
+        arrays(p, &DELIVERY_TYPES)
     )
 }
 
@@ -375,24 +395,7 @@ fn insert_attempts(p: usize) -> String {
         "INSERT INTO attempts (tenant_id, delivery_id, event_at, attempt, at, duration_ms,
            outcome, status, error, response, retry_after_s, signatures, uuid)
          SELECT * FROM unnest({}) ON CONFLICT DO NOTHING",
-        arrays(
-            p,
-            &[
-                "text",
-                "text",
-                "timestamptz",
-                "int4",
-                "timestamptz",
-                "int8",
-                "text",
-                "int4",
-                "text",
-                "text",
-                "int8",
-                "jsonb",
-                "text"
-            ]
-        )
+        arrays(p, &ATTEMPT_TYPES)
     )
 }
 
@@ -413,8 +416,8 @@ struct Events<'a> {
 }
 
 impl<'a> Events<'a> {
-    fn params(&self) -> Vec<&(dyn ToSql + Sync)> {
-        vec![
+    fn params(&self) -> [&(dyn ToSql + Sync); EVENT_TYPES.len()] {
+        [
             &self.tenant,
             &self.id,
             &self.at,
@@ -457,8 +460,8 @@ struct Deliveries<'a> {
 }
 
 impl<'a> Deliveries<'a> {
-    fn params(&self) -> Vec<&(dyn ToSql + Sync)> {
-        vec![
+    fn params(&self) -> [&(dyn ToSql + Sync); DELIVERY_TYPES.len()] {
+        [
             &self.tenant,
             &self.id,
             &self.at,
@@ -511,8 +514,8 @@ struct Attempts<'a> {
 }
 
 impl<'a> Attempts<'a> {
-    fn params(&self) -> Vec<&(dyn ToSql + Sync)> {
-        vec![
+    fn params(&self) -> [&(dyn ToSql + Sync); ATTEMPT_TYPES.len()] {
+        [
             &self.tenant,
             &self.id,
             &self.at,
