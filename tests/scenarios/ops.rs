@@ -71,9 +71,16 @@ async fn metrics_count_a_known_run_exactly_and_parse_with_promtool() {
         400
     );
     app.publish_raw("x", b"nope").await;
-    // Straight to the exchange, twice with one id: intake counts it once.
+    // Straight to the exchange, twice with one id: intake counts it once. The copy goes
+    // after the first is done; sent together, it could find the first still leased and
+    // count as `busy` instead and be looked at again when the lease ends.
     let direct = br#"{"id":"evt_direct","tenant":"acme","type":"custom.direct","data":{}}"#;
     app.publish_raw("custom.direct", direct).await;
+    wait_until("the four new events processed", WAIT, || async {
+        parse(&app.metrics().await).get(r#"hookpost_events_processed_total{result="new"}"#)
+            == Some(&4.0)
+    })
+    .await;
     app.publish_raw("custom.direct", direct).await;
     wait_until("the retry delivered", WAIT, || async {
         rx.delivered().len() == 1
