@@ -47,6 +47,8 @@ pub struct Keys {
     p: String,
 }
 
+/// Keys are joined with `concat` (one allocation of the right size): a delivery builds
+/// a dozen, and `format!` costs several times as much.
 impl Keys {
     pub fn new(prefix: &str) -> Self {
         Keys {
@@ -59,72 +61,70 @@ impl Keys {
     }
 
     pub fn marker(&self) -> String {
-        format!("{}:{{meta}}:marker", self.p)
+        [&self.p, ":{meta}:marker"].concat()
     }
     /// The run id of the Redis server the keyspace was last made whole on.
     pub fn server_seen(&self) -> String {
-        format!("{}:{{meta}}:server", self.p)
+        [&self.p, ":{meta}:server"].concat()
     }
     pub fn rebuild_lock(&self) -> String {
-        format!("{}:{{meta}}:rebuilding", self.p)
+        [&self.p, ":{meta}:rebuilding"].concat()
     }
     pub fn tenants(&self) -> String {
-        format!("{}:{{meta}}:tenants", self.p)
+        [&self.p, ":{meta}:tenants"].concat()
     }
     pub fn queue_shards(&self) -> String {
-        format!("{}:{{meta}}:queue_shards", self.p)
+        [&self.p, ":{meta}:queue_shards"].concat()
     }
     pub fn api_key(&self, key_hash: &str) -> String {
-        format!("{}:{{auth}}:key:{key_hash}", self.p)
+        [&self.p, ":{auth}:key:", key_hash].concat()
     }
     pub fn auth_failures(&self, client: &str) -> String {
-        format!("{}:{{auth}}:fail:{client}", self.p)
+        [&self.p, ":{auth}:fail:", client].concat()
     }
     pub fn tenant(&self, t: &str) -> String {
-        format!("{}:{{t.{t}}}:tenant", self.p)
+        [&self.p, ":{t.", t, "}:tenant"].concat()
     }
     pub fn tenant_keys(&self, t: &str) -> String {
-        format!("{}:{{t.{t}}}:keys", self.p)
+        [&self.p, ":{t.", t, "}:keys"].concat()
     }
     pub fn hooks(&self, t: &str) -> String {
-        format!("{}:{{t.{t}}}:hooks", self.p)
+        [&self.p, ":{t.", t, "}:hooks"].concat()
     }
     pub fn hooks_version(&self, t: &str) -> String {
-        format!("{}:{{t.{t}}}:hooks:ver", self.p)
+        [&self.p, ":{t.", t, "}:hooks:ver"].concat()
     }
     /// The event as kept for what waits for it (its payload and metadata).
     pub fn event(&self, t: &str, event_id: &str) -> String {
-        format!("{}:{{t.{t}}}:evt:{}", self.p, key_part(event_id))
+        [&self.p, ":{t.", t, "}:evt:", &key_part(event_id)].concat()
     }
     /// The event's state: being processed (since when it was received), or done.
     pub fn event_state(&self, t: &str, event_id: &str) -> String {
-        format!("{}:{{t.{t}}}:evs:{}", self.p, key_part(event_id))
+        [&self.p, ":{t.", t, "}:evs:", &key_part(event_id)].concat()
     }
     /// The lease of the event's holder: a key of its own, so that its expiry is the
     /// lease's end on Redis's clock.
     pub fn event_lease(&self, t: &str, event_id: &str) -> String {
-        format!("{}:{{t.{t}}}:evl:{}", self.p, key_part(event_id))
+        [&self.p, ":{t.", t, "}:evl:", &key_part(event_id)].concat()
     }
     pub fn delivery(&self, t: &str, delivery_id: &str) -> String {
-        format!("{}:{{t.{t}}}:dlv:{delivery_id}", self.p)
+        [&self.p, ":{t.", t, "}:dlv:", delivery_id].concat()
     }
     /// The deliveries an event caused.
     pub fn event_deliveries(&self, t: &str, event_id: &str) -> String {
-        format!("{}:{{t.{t}}}:evt:{}:dlvs", self.p, key_part(event_id))
+        [&self.p, ":{t.", t, "}:evt:", &key_part(event_id), ":dlvs"].concat()
     }
     /// Since when every attempt to a hook has failed (ms), absent after a success.
     pub fn hook_failing(&self, t: &str) -> String {
-        format!("{}:{{t.{t}}}:failing", self.p)
+        [&self.p, ":{t.", t, "}:failing"].concat()
     }
     /// The tenant's test-send rate limit (shared by every ingest).
     pub fn test_send_rate(&self, t: &str) -> String {
-        format!("{}:{{t.{t}}}:testrate", self.p)
+        [&self.p, ":{t.", t, "}:testrate"].concat()
     }
     /// A key of one hook's own state, `what` naming which.
     fn per_hook(&self, t: &str, what: &str, hook_id: &str) -> String {
-        let mut key = String::new();
-        self.per_hook_into(&mut key, t, what, hook_id);
-        key
+        [&self.p, ":{t.", t, "}:", what, ":", hook_id].concat()
     }
     /// A per-hook key, written over `key`: a call naming many hooks reuses one buffer.
     fn per_hook_into(&self, key: &mut String, t: &str, what: &str, hook_id: &str) {
@@ -143,21 +143,21 @@ impl Keys {
     }
     /// The tenant's intake limit state (GCRA, as [`Keys::hook_rate`]).
     pub fn intake_rate(&self, t: &str) -> String {
-        format!("{}:{{t.{t}}}:intake", self.p)
+        [&self.p, ":{t.", t, "}:intake"].concat()
     }
     /// The tenant's own intake limit, when an operator set one.
     pub fn intake_own(&self, t: &str) -> String {
-        format!("{}:{{t.{t}}}:intake:own", self.p)
+        [&self.p, ":{t.", t, "}:intake:own"].concat()
     }
     /// The tenant's fair lane state (GCRA over deliveries, beside the intake limit).
     pub fn fair_lane(&self, t: &str) -> String {
-        format!("{}:{{t.{t}}}:lane", self.p)
+        [&self.p, ":{t.", t, "}:lane"].concat()
     }
     pub fn order_queue(&self, t: &str, hook_id: &str, key_id: &str) -> String {
-        format!("{}:{{t.{t}}}:ordq:{hook_id}:{key_id}", self.p)
+        [&self.p, ":{t.", t, "}:ordq:", hook_id, ":", key_id].concat()
     }
     pub fn order_state(&self, t: &str, hook_id: &str, key_id: &str) -> String {
-        format!("{}:{{t.{t}}}:ords:{hook_id}:{key_id}", self.p)
+        [&self.p, ":{t.", t, "}:ords:", hook_id, ":", key_id].concat()
     }
     pub fn backlog(&self, t: &str, hook_id: &str) -> String {
         self.per_hook(t, "bl", hook_id)
@@ -177,26 +177,26 @@ impl Keys {
     }
     /// What every key of a tenant starts with (scripts build same-slot keys from it).
     pub fn tenant_prefix(&self, t: &str) -> String {
-        format!("{}:{{t.{t}}}:", self.p)
+        [&self.p, ":{t.", t, "}:"].concat()
     }
     pub fn log(&self, t: &str) -> String {
-        format!("{}:{{t.{t}}}:log", self.p)
+        [&self.p, ":{t.", t, "}:log"].concat()
     }
     /// A tenant's audit log.
     pub fn audit(&self, t: &str) -> String {
-        format!("{}:{{t.{t}}}:audit", self.p)
+        [&self.p, ":{t.", t, "}:audit"].concat()
     }
     /// The audit log of every tenant (and of actions on none).
     pub fn audit_all(&self) -> String {
-        format!("{}:{{audit}}:entries", self.p)
+        [&self.p, ":{audit}:entries"].concat()
     }
     /// An unused console portal link, by the hex SHA-256 of its token.
     pub fn portal_link(&self, token_hash: &str) -> String {
-        format!("{}:{{l.{token_hash}}}:portal", self.p)
+        [&self.p, ":{l.", token_hash, "}:portal"].concat()
     }
     /// A console session, by the hex SHA-256 of its id.
     pub fn session(&self, id_hash: &str) -> String {
-        format!("{}:{{s.{id_hash}}}:session", self.p)
+        [&self.p, ":{s.", id_hash, "}:session"].concat()
     }
     pub fn retries_due(&self, shard: u32) -> String {
         format!("{}:{{r.{shard}}}:due", self.p)
@@ -206,7 +206,7 @@ impl Keys {
     }
     /// Pattern matching every key of this prefix (teardown).
     pub fn all_pattern(&self) -> String {
-        format!("{}:*", self.p)
+        [&self.p, ":*"].concat()
     }
 }
 
