@@ -124,7 +124,9 @@ impl Keys {
     }
     /// A key of one hook's own state, `what` naming which.
     fn per_hook(&self, t: &str, what: &str, hook_id: &str) -> String {
-        [&self.p, ":{t.", t, "}:", what, ":", hook_id].concat()
+        let mut key = String::new();
+        self.per_hook_into(&mut key, t, what, hook_id);
+        key
     }
     /// A per-hook key, written over `key`: a call naming many hooks reuses one buffer.
     fn per_hook_into(&self, key: &mut String, t: &str, what: &str, hook_id: &str) {
