@@ -40,6 +40,14 @@ async fn state() -> (SharedState, Scratch) {
     (state, scratch)
 }
 
+/// Removes the test's Redis keys; its database goes with the [`Scratch`] guard.
+async fn finish(s: &SharedState) {
+    s.store
+        .delete_everything()
+        .await
+        .expect("Redis on 127.0.0.1:6379");
+}
+
 fn input(v: serde_json::Value) -> HookInput {
     serde_json::from_value(v).unwrap()
 }
@@ -105,6 +113,7 @@ async fn bad_input_is_refused_with_its_code_before_anything_is_written() {
         name: None,
     };
     assert_eq!(code(tenants::create(&s, bad_tenant).await), "invalid_field");
+    finish(&s).await;
 }
 
 #[tokio::test]
@@ -140,6 +149,7 @@ async fn unknown_and_malformed_ids_are_not_found() {
         tenants::revoke_key(&s, "acme", "key_1:x").await,
         Err(ServiceError::NotFound("key"))
     ));
+    finish(&s).await;
 }
 
 #[tokio::test]
@@ -180,4 +190,5 @@ async fn a_tenant_never_reaches_another_tenants_hook() {
     );
     assert_eq!(mine.secret, hook.secret);
     hooks::remove_hook(&s, "acme", id).await.unwrap();
+    finish(&s).await;
 }
