@@ -102,13 +102,15 @@ async fn registered(b: &Bench, hook_id: &str) -> anyhow::Result<usize> {
             .await?
             .collect()
             .await;
-    let mut total = 0;
-    for q in queues {
-        let q = q?;
-        let n: usize = redis::AsyncCommands::zcard(&mut conn, &q).await?;
-        total += n;
+    if queues.is_empty() {
+        return Ok(0);
     }
-    Ok(total)
+    let mut sizes = redis::pipe();
+    for q in queues {
+        sizes.zcard(q?);
+    }
+    let sizes: Vec<usize> = sizes.query_async(&mut conn).await?;
+    Ok(sizes.iter().sum())
 }
 
 /// `--events` events of `--payload-bytes` and their one delivery each, waiting as

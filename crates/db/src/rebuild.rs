@@ -275,7 +275,7 @@ impl Db {
             // A key's attempted delivery goes first: only its first is ever attempted, and
             // its event may tie on time with the next one's (taken in the same ms).
             let stmt = tx
-                .prepare(
+                .prepare_cached(
                     "SELECT d.id, d.event_id, d.hook_id, d.status, e.data
                      FROM deliveries d JOIN events e
                        ON e.tenant_id = d.tenant_id AND e.id = d.event_id AND e.event_at = d.event_at
