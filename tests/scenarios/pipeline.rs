@@ -168,6 +168,17 @@ async fn futures_join(n: usize) -> Vec<Receiver> {
     v
 }
 
+/// The payloads' `n` of what `rx` got, once it has `count` and half a second more has
+/// passed for any that should not come.
+async fn settled_ns(rx: &Receiver, count: usize) -> Vec<i64> {
+    wait_until("the later event", WAIT, || async { rx.count() >= count }).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    rx.received()
+        .iter()
+        .map(|r| r.json()["payload"]["n"].as_i64().unwrap())
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_same_event_id_twice_is_delivered_once() {
     let app = TestApp::spawn(TestOptions::default()).await;
@@ -191,14 +202,58 @@ async fn the_same_event_id_twice_is_delivered_once() {
             .status(),
         202
     );
-    wait_until("the later event", WAIT, || async { rx.count() >= 2 }).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let ns: Vec<i64> = rx
-        .received()
-        .iter()
-        .map(|r| r.json()["payload"]["n"].as_i64().unwrap())
-        .collect();
+    let ns = settled_ns(&rx, 2).await;
     assert_eq!(ns, [1, 2], "the duplicate was not delivered again");
+    app.finish().await;
+}
+
+/// A delivered event leaves Redis only its fingerprint. An event never seen whose
+/// fingerprint is already there (two ids colliding, planted here) is still delivered:
+/// the log has every event marked done, and not this one. Its real duplicate after it is
+/// then dropped, once the log confirms it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_whose_fingerprint_collides_with_a_done_one_is_still_delivered() {
+    let app = TestApp::spawn(TestOptions::default()).await;
+    let key = app.tenant("acme").await;
+    let rx = Receiver::start().await;
+    app.hook(&key, &rx.url, &["*"]).await;
+    let print = hookpost_store::done_marks::fingerprint("evt_twin");
+    let now = hookpost_core::now_ms() as u64 / 1000;
+    let period = hookpost_store::done_marks::period(now, app.config.retention_secs());
+    let set = app.store.keys().done_marks("acme", period, print.set);
+    let _: () = redis::AsyncCommands::sadd(&mut app.store.conn(), &set, print.member)
+        .await
+        .unwrap();
+    let body = br#"{"id":"evt_twin","tenant":"acme","type":"ticket.created","data":{"n":1}}"#;
+    app.publish_raw("ticket.created", body).await;
+    wait_until("the delivery", WAIT, || async { rx.count() >= 1 }).await;
+    // Recorded once its state is gone (before, a copy would find it busy).
+    let k = app.store.keys();
+    let state = |id: &str| {
+        let key = k.event_state("acme", id);
+        let mut conn = app.store.conn();
+        async move {
+            let there: bool = redis::AsyncCommands::exists(&mut conn, key).await.unwrap();
+            there
+        }
+    };
+    wait_until("the record", WAIT, || async { !state("evt_twin").await }).await;
+    app.publish_raw("ticket.created", body).await;
+    app.publish_raw(
+        "ticket.created",
+        br#"{"id":"evt_after","tenant":"acme","type":"ticket.created","data":{"n":2}}"#,
+    )
+    .await;
+    let ns = settled_ns(&rx, 2).await;
+    assert_eq!(ns, [1, 2]);
+    let processed =
+        |result: &str| format!(r#"hookpost_events_processed_total{{result="{result}"}}"#);
+    assert_eq!(app.metric(&processed("new")).await, 2.0);
+    assert_eq!(app.metric(&processed("duplicate")).await, 1.0);
+    // Neither left a key of its own: each is a fingerprint.
+    for id in ["evt_twin", "evt_after"] {
+        assert!(!state(id).await, "{id}");
+    }
     app.finish().await;
 }
 
@@ -220,13 +275,7 @@ async fn an_exchange_event_without_an_id_delivered_twice_is_one_event() {
         br#"{"tenant":"acme","type":"ticket.created","data":{"n":2}}"#,
     )
     .await;
-    wait_until("the later event", WAIT, || async { rx.count() >= 2 }).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let got = rx.received();
-    let ns: Vec<i64> = got
-        .iter()
-        .map(|r| r.json()["payload"]["n"].as_i64().unwrap())
-        .collect();
+    let ns = settled_ns(&rx, 2).await;
     assert_eq!(ns, [1, 2], "the copy was not taken for a new event");
     app.finish().await;
 }

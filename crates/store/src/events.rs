@@ -26,6 +26,10 @@ pub enum Claim {
     Busy,
     /// Already processed: a duplicate.
     Done,
+    /// Redis has no state of it, but its fingerprint is among the done marks: a
+    /// duplicate if the log has the event ([`Store::forget_claim`] then undoes this
+    /// claim), else a fingerprint's collision and `New` (leased) or `Busy`.
+    MarkedDone { leased: bool },
     /// The event names a tenant that does not exist.
     UnknownTenant,
 }
@@ -36,7 +40,7 @@ impl Claim {
             Claim::New => "new",
             Claim::TakeOver => "takeover",
             Claim::Busy => "busy",
-            Claim::Done => "duplicate",
+            Claim::Done | Claim::MarkedDone { .. } => "duplicate",
             Claim::UnknownTenant => "unknown_tenant",
         }
     }
@@ -56,11 +60,14 @@ pub struct StoredEvent {
     pub traceparent: Option<String>,
 }
 
-/// The claim's answers: the lease set (`OK`) or not, the state it was, and the tenant's
-/// record with its hooks version.
+/// The claim's answers: the lease set (`OK`) or not, the state it was, whether the
+/// current and the previous period's done marks hold it, and the tenant's record with
+/// its hooks version.
 type ClaimAnswers = (
     Option<String>,
     Option<String>,
+    bool,
+    bool,
     (Option<String>, Option<u64>),
 );
 
@@ -78,18 +85,23 @@ impl Store {
     /// the tenant's hooks version. `received_at` becomes the event's receive time on
     /// first sight (the body's `timestamp`). Its payload is not stored.
     ///
-    /// Three plain commands in one round trip, no script: the lease (`SET NX PX`: whoever
+    /// Plain commands in one round trip, no script: the lease (`SET NX PX`: whoever
     /// sets it holds the event), the state (`SET NX GET`: set on first sight, else what
-    /// it was) and the tenant with its hooks version. On one connection they run in this
-    /// order, but another claimer's may run between them; the lease decides, so that one
-    /// holder processes the event however they interleave:
+    /// it was), the done marks ([`crate::done_marks`]: `SISMEMBER` of two periods) and
+    /// the tenant with its hooks version. On one connection they run in this order, but
+    /// another claimer's may run between them; the lease decides, so that one holder
+    /// processes the event however they interleave:
     ///
-    /// | state was | lease set | claim |
-    /// | --- | --- | --- |
-    /// | `done` | either | `Done` |
-    /// | none | yes | `New` |
-    /// | `p:…` | yes | `TakeOver` (the holder's lease ran out) |
-    /// | none or `p:…` | no | `Busy` (another holds it) |
+    /// | state was | marked | lease set | claim |
+    /// | --- | --- | --- | --- |
+    /// | `done` | either | either | `Done` |
+    /// | none | yes | either | `MarkedDone` (done, once the log confirms it) |
+    /// | none | no | yes | `New` |
+    /// | `p:…` | either | yes | `TakeOver` (the holder's lease ran out) |
+    /// | none or `p:…` | no, either | no | `Busy` (another holds it) |
+    ///
+    /// A record writes the mark before it removes the state, so a claim in between finds
+    /// the state and goes by the lease.
     pub async fn claim_event(
         &self,
         event: &Event,
@@ -116,8 +128,12 @@ impl Store {
             .arg("GET")
             .arg("EX")
             .arg(self.retention_secs);
+        let mark = self.done_mark(t, &event.id);
+        for set in &mark.sets {
+            pipe.sismember(set, mark.member);
+        }
         pipe.mget(&[self.keys.tenant(t), self.keys.hooks_version(t)]);
-        let (leased, was, (tenant, version)): ClaimAnswers =
+        let (leased, was, marked_now, marked_before, (tenant, version)): ClaimAnswers =
             pipe.query_async(&mut self.conn()).await?;
         if tenant.is_none() {
             // Nothing of an unknown tenant stays behind: neither what this claim made, nor
@@ -132,8 +148,10 @@ impl Store {
             let () = undo.query_async(&mut self.conn()).await?;
             return Ok((Claim::UnknownTenant, 0));
         }
+        let marked = marked_now || marked_before;
         let claim = match (was.as_deref(), leased.is_some()) {
             (Some("done"), _) => Claim::Done,
+            (None, leased) if marked => Claim::MarkedDone { leased },
             (None, true) => Claim::New,
             (Some(p), true) if p.starts_with("p:") => Claim::TakeOver,
             (Some(p), false) if p.starts_with("p:") => Claim::Busy,
@@ -141,6 +159,14 @@ impl Store {
             (Some(other), _) => return Err(corrupt("event state", other)),
         };
         Ok((claim, version.unwrap_or(0)))
+    }
+
+    /// Undoes the claim of an event found [`Claim::MarkedDone`] that the log confirms
+    /// done: the state it set (its lease runs out by itself, as a `Done` claim's).
+    pub async fn forget_claim(&self, event: &Event) -> Result<()> {
+        let state = self.keys.event_state(&event.tenant, &event.id);
+        let () = self.conn().del(state).await?;
+        Ok(())
     }
 
     /// Keeps an event another handler holds (the claim keeps none), for the resume task

@@ -14,7 +14,8 @@
 //! | `P:{t.T}:keys` | hash | key id → key info (JSON, no key) |
 //! | `P:{t.T}:hooks` | hash | hook id → hook (JSON) |
 //! | `P:{t.T}:hooks:ver` | string | bumped on every hook change (worker caches) |
-//! | `P:{t.T}:evs:<id>` | string | event state: `p:<received_at>` while processed, then `done` |
+//! | `P:{t.T}:evs:<id>` | string | event state: `p:<received_at>` while processed, then `done` (or gone, its mark in `done:`) |
+//! | `P:{t.T}:done:<period>:<n>` | set | fingerprints of events processed in a retention period, set `n` of 16,384 (`done_marks`) |
 //! | `P:{t.T}:evl:<id>` | string | event lease: its holder's, renewed while it works (expires) |
 //! | `P:{t.T}:evt:<id>` | hash | event kept for what waits: type, data, received_at, occurred_at, traceparent |
 //! | `P:{t.T}:dlv:<id>` | hash | delivery: status, attempt count, hook snapshot, `blocking` |
@@ -101,6 +102,12 @@ impl Keys {
     /// The event's state: being processed (since when it was received), or done.
     pub fn event_state(&self, t: &str, event_id: &str) -> String {
         [&self.p, ":{t.", t, "}:evs:", &key_part(event_id)].concat()
+    }
+    /// One of the sets of the done marks written in a retention period
+    /// ([`crate::done_marks`]).
+    pub fn done_marks(&self, t: &str, period: u64, set: u64) -> String {
+        let (period, set) = (period.to_string(), set.to_string());
+        [&self.p, ":{t.", t, "}:done:", &period, ":", &set].concat()
     }
     /// The lease of the event's holder: a key of its own, so that its expiry is the
     /// lease's end on Redis's clock.
@@ -263,6 +270,7 @@ mod tests {
             k.event(t, "e1"),
             k.event_state(t, "e1"),
             k.event_lease(t, "e1"),
+            k.done_marks(t, 2_900, 16_383),
             k.delivery(t, "d1"),
             k.event_deliveries(t, "e1"),
             k.hook_failing(t),

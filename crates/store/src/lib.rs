@@ -7,6 +7,7 @@
 //!   lane (deliveries a second before its events go to the overflow queue).
 //! - [`hooks`]: subscriptions, versioned so workers can cache them.
 //! - [`events`]: claiming an event for processing (deduplication and take-over).
+//! - [`done_marks`]: the compact marks of processed events, for deduplication.
 //! - [`log`]: the delivery log: each delivery's status and attempts.
 //! - [`retries`]: the retry set, sharded, with an atomic claim.
 //! - [`backlog`]: a slow hook's waiting deliveries, one list per hook.
@@ -26,6 +27,7 @@ pub mod audit;
 pub mod auth_failures;
 pub mod backlog;
 pub mod conn;
+pub mod done_marks;
 pub mod durable;
 pub mod events;
 pub mod hooks;

@@ -144,6 +144,10 @@ pub enum EventMark<'a> {
     /// nothing waits to read its payload or their hot state, so Redis keeps neither
     /// (PostgreSQL has both, for a resend), only the mark that tells a duplicate apart.
     DoneAndSlim,
+    /// As `DoneAndSlim`, for an event with no ordered delivery (whose keys would read
+    /// its state): the event's state goes too, and its mark is a fingerprint among the
+    /// done marks ([`crate::done_marks`]), a few bytes instead of a key.
+    DoneAndGone,
 }
 
 /// An event as Redis keeps it for its deliveries that wait (their attempts build their
@@ -163,7 +167,7 @@ impl<'a> EventMark<'a> {
         match self {
             EventMark::Keep => ("0", Kept::default()),
             EventMark::Done(kept) => ("1", kept),
-            EventMark::DoneAndSlim => ("1", Kept::default()),
+            EventMark::DoneAndSlim | EventMark::DoneAndGone => ("1", Kept::default()),
         }
     }
 }
@@ -180,8 +184,9 @@ impl Store {
         mark: EventMark<'_>,
         failing_span_ms: i64,
     ) -> Result<Recorded> {
-        if mark == EventMark::DoneAndSlim {
-            return self.record_delivered(tenant, event_id, records).await;
+        if matches!(mark, EventMark::DoneAndSlim | EventMark::DoneAndGone) {
+            let gone = mark == EventMark::DoneAndGone;
+            return self.record_delivered(tenant, event_id, records, gone).await;
         }
         let mut inv = self.scripts.record.prepare_invoke();
         inv.key(self.keys.event_state(tenant, event_id))
@@ -224,15 +229,17 @@ impl Store {
     /// The record of an event whose every delivery ended delivered (or cancelled) at its
     /// first processing, the usual case: no hot state to write, so no script. The event
     /// keeps only its `done` mark (PostgreSQL has the payload, for a resend), and its
-    /// lease runs out by itself. A delivered attempt ends its hook's failing streak, at
-    /// most once a second per process ([`crate::streaks`]). One round trip, each command
-    /// idempotent: a claim between them finds the event done, or still processing under
-    /// its holder's lease.
+    /// lease runs out by itself. `gone`: the mark is a fingerprint among the done marks,
+    /// written before the state is removed. A delivered attempt ends its hook's failing
+    /// streak, at most once a second per process ([`crate::streaks`]). One round trip,
+    /// each command idempotent: a claim between them finds the event done, or still
+    /// processing under its holder's lease.
     async fn record_delivered(
         &self,
         tenant: &str,
         event_id: &str,
         records: &[Record<'_>],
+        gone: bool,
     ) -> Result<Recorded> {
         let delivered: Vec<&str> = records
             .iter()
@@ -244,12 +251,19 @@ impl Store {
         if !clear.is_empty() {
             pipe.hdel(self.keys.hook_failing(tenant), &clear).ignore();
         }
-        pipe.set_ex(
-            self.keys.event_state(tenant, event_id),
-            "done",
-            self.retention_secs,
-        )
-        .ignore();
+        let state = self.keys.event_state(tenant, event_id);
+        if gone {
+            let mark = self.done_mark(tenant, event_id);
+            let [set, _] = &mark.sets;
+            pipe.sadd(set, mark.member)
+                .ignore()
+                .expire_at(set, mark.expires_at as i64)
+                .ignore()
+                .del(state)
+                .ignore();
+        } else {
+            pipe.set_ex(state, "done", self.retention_secs).ignore();
+        }
         let written: redis::RedisResult<()> = pipe.query_async(&mut self.conn()).await;
         if written.is_err() {
             // Not ended after all: the write's retry clears them.

@@ -20,6 +20,9 @@ pub(crate) struct EventParts<'a> {
     pub payload: Option<&'a serde_json::Value>,
     /// The W3C trace context the event came with: its attempts' spans join that trace.
     pub traceparent: Option<&'a str>,
+    /// Its tenant has an ordered hook (known once its hooks are read): its ordering keys
+    /// may read its state once it is done, so that state is kept.
+    pub ordered_tenant: bool,
 }
 
 impl<'a> EventParts<'a> {
@@ -33,6 +36,7 @@ impl<'a> EventParts<'a> {
             occurred_at: e.occurred_at.as_deref(),
             payload: None,
             traceparent: e.traceparent.as_deref(),
+            ordered_tenant: false,
         }
     }
 

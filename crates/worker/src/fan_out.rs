@@ -32,8 +32,8 @@ impl Worker {
             Ok(h) => h,
             Err(e) => return e.into(),
         };
-        self.fairness
-            .note_hooks(ev.tenant, hooks.iter().any(|h| h.order.is_some()));
+        let ordered_tenant = hooks.iter().any(|h| h.order.is_some());
+        self.fairness.note_hooks(ev.tenant, ordered_tenant);
         let budget = self.config.filter_budget;
         let taken = hookpost_delivery::takes(hooks.iter(), ev.kind, ev.data, budget);
         if taken.exhausted {
@@ -44,6 +44,7 @@ impl Worker {
         self.metrics.filtered.inc_by(taken.filtered_out as u64);
         let ev = &EventParts {
             payload: taken.payload.as_ref().map(Payload::value),
+            ordered_tenant,
             ..*ev
         };
         let mut targets: Vec<(&ReadyHook, String)> = Vec::new();

@@ -73,6 +73,13 @@ impl Worker {
             Ok(c) => c,
             Err(e) => return e.into(),
         };
+        let claim = match claim {
+            Claim::MarkedDone { leased } => match self.confirm_done(&event, leased).await {
+                Ok(c) => c,
+                Err(d) => return d,
+            },
+            c => c,
+        };
         // The tenant's record is the keyspace check of an event: a rebuild puts it back
         // after everything else of the tenant. Missing, it is either unknown or Redis
         // came back empty; only the marker tells which.
@@ -94,7 +101,9 @@ impl Worker {
                 DeadLetterReason::UnknownTenant,
                 format!("tenant `{}` does not exist", event.tenant),
             ),
-            Claim::Done => Disposition::Ack(Durable::nothing_to_write(NothingToWrite::AlreadyDone)),
+            Claim::Done | Claim::MarkedDone { .. } => {
+                Disposition::Ack(Durable::nothing_to_write(NothingToWrite::AlreadyDone))
+            }
             Claim::Busy => {
                 // Another handler holds this event id now (a producer's duplicate, or
                 // RabbitMQ's redelivery after a cut): look again when its lease ends,
@@ -132,6 +141,7 @@ impl Worker {
                     occurred_at: event.occurred_at.as_deref(),
                     payload: None,
                     traceparent: event.traceparent.as_deref(),
+                    ordered_tenant: false,
                 });
                 let work = self.fan_out(&parts, version, takeover, early);
                 self.under_lease(&parts, work).await
@@ -143,6 +153,19 @@ impl Worker {
     /// event where its payload was kept (Redis, for a duplicate's resume task; the log,
     /// once the holder wrote it); else (the holder wrote nothing) this message's, with
     /// the first receive time. One Redis read gives both the kept event and that time.
+    /// An event whose fingerprint is among the done marks, with no state in Redis: done
+    /// when the log has it (and this claim's state is taken back), else a fingerprint
+    /// that collided, and the claim goes by its lease. The log has every event marked
+    /// done, since the mark follows its write: so no event is dropped for a collision.
+    async fn confirm_done(&self, event: &Event, leased: bool) -> Result<Claim, Disposition> {
+        let logged = self.db.event(&event.tenant, &event.id).await;
+        if logged.map_err(Requeue::from)?.is_none() {
+            return Ok(if leased { Claim::New } else { Claim::Busy });
+        }
+        self.store.forget_claim(event).await?;
+        Ok(Claim::Done)
+    }
+
     async fn taken_over(&self, event: &Event) -> Result<StoredEvent, Disposition> {
         let (t, id) = (event.tenant.as_str(), event.id.as_str());
         let (kept, first_at) = self.store.claimed(t, id).await?;

@@ -66,7 +66,8 @@ impl Worker {
     /// `pending` for what waits), then Redis (the retries and safety nets, the backlog
     /// pushes, the hot state); `Ack` with the last write's proof. `event_done` marks the
     /// event processed, and lets Redis drop its payload when every delivery ended
-    /// delivered (or cancelled) and none waits.
+    /// delivered (or cancelled) and none waits (and its state too, its mark a done
+    /// mark's fingerprint, when its tenant has no ordered hook).
     pub(crate) async fn make_durable(
         &self,
         ev: &EventParts<'_>,
@@ -80,7 +81,10 @@ impl Worker {
         let mark = match event_done {
             false => EventMark::Keep,
             true if waiting.is_empty() && decided.iter().all(Decided::ended_delivered) => {
-                EventMark::DoneAndSlim
+                match ev.ordered_tenant {
+                    true => EventMark::DoneAndSlim,
+                    false => EventMark::DoneAndGone,
+                }
             }
             true => EventMark::Done(ev.kept()),
         };

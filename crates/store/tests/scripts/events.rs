@@ -1,4 +1,4 @@
-//! Claiming an event (three plain commands), its lease (a key whose expiry is the lease's
+//! Claiming an event (plain commands, the done marks among them), its lease (a key whose expiry is the lease's
 //! end on Redis's clock: event_lease.lua) and what is kept of it (event_keep_payload.lua).
 
 use std::time::Duration;
@@ -257,5 +257,113 @@ async fn a_claim_answers_the_tenants_hooks_version() {
     assert_eq!(
         s.claim_event(&event("e1"), MINUTE, 1).await.unwrap(),
         (Claim::Busy, 7)
+    );
+}
+
+/// The set holding `id`'s done mark for the period `back` periods before this one (the
+/// test store's retention is an hour), and the mark.
+fn mark_set(s: &Store, id: &str, back: u64) -> (String, i64) {
+    let print = hookpost_store::done_marks::fingerprint(id);
+    let now = hookpost_core::now_ms() as u64 / 1000;
+    let period = hookpost_store::done_marks::period(now, 3600) - back;
+    (s.keys().done_marks("acme", period, print.set), print.member)
+}
+
+/// Writes `id`'s done mark into the period `back` periods before this one.
+async fn plant_mark(s: &Store, id: &str, back: u64) {
+    let (set, member) = mark_set(s, id, back);
+    let _: () = redis::AsyncCommands::sadd(&mut s.conn(), set, member)
+        .await
+        .unwrap();
+}
+
+/// The usual end of an event (every delivery delivered, no ordered hook): Redis keeps
+/// no key of it, only its fingerprint in one of the tenant's small sets, which expires
+/// no sooner than the retention; a duplicate finds the fingerprint and Redis no state.
+#[tokio::test]
+async fn an_event_done_and_gone_leaves_only_its_fingerprint_for_the_retention() {
+    let s = store();
+    tenant(&s, "acme").await;
+    let e1 = event("e1");
+    assert_eq!(s.claim_event(&e1, MINUTE, 1).await.unwrap().0, Claim::New);
+    mark(&s, "e1", EventMark::DoneAndGone).await;
+    let k = s.keys();
+    assert!(!exists(&s, k.event_state("acme", "e1")).await);
+    assert!(!exists(&s, k.event("acme", "e1")).await);
+    let (set, member) = mark_set(&s, "e1", 0);
+    let marked: bool = redis::AsyncCommands::sismember(&mut s.conn(), &set, member)
+        .await
+        .unwrap();
+    assert!(marked);
+    let ttl: i64 = redis::AsyncCommands::ttl(&mut s.conn(), &set)
+        .await
+        .unwrap();
+    assert!((3600..=7200).contains(&ttl), "{ttl}");
+    // Redis's compact form: 8 bytes a member, not a key.
+    let encoding: String = redis::cmd("OBJECT")
+        .arg("ENCODING")
+        .arg(&set)
+        .query_async(&mut s.conn())
+        .await
+        .unwrap();
+    assert_eq!(encoding, "intset");
+
+    // The holder's lease runs on: the duplicate is marked done, not busy, and the
+    // state its claim set is taken back once the log confirms it.
+    assert_eq!(
+        s.claim_event(&e1, MINUTE, 2).await.unwrap().0,
+        Claim::MarkedDone { leased: false }
+    );
+    s.forget_claim(&e1).await.unwrap();
+    assert!(!exists(&s, k.event_state("acme", "e1")).await);
+    // Once the lease has run out, the duplicate is still marked done.
+    let _: () = redis::AsyncCommands::del(&mut s.conn(), k.event_lease("acme", "e1"))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.claim_event(&e1, MINUTE, 3).await.unwrap().0,
+        Claim::MarkedDone { leased: true }
+    );
+    // Another event is new, whatever set its fingerprint falls in.
+    assert_eq!(
+        s.claim_event(&event("e2"), MINUTE, 4).await.unwrap().0,
+        Claim::New
+    );
+}
+
+/// A fingerprint is looked up in the period before too: a mark written late in one
+/// period still tells a duplicate apart early in the next.
+#[tokio::test]
+async fn a_mark_of_the_period_before_is_found() {
+    let s = store();
+    tenant(&s, "acme").await;
+    plant_mark(&s, "old", 1).await;
+    assert_eq!(
+        s.claim_event(&event("old"), MINUTE, 1).await.unwrap().0,
+        Claim::MarkedDone { leased: true }
+    );
+    // Two periods back it is out of what a claim reads (and gone from Redis by then).
+    plant_mark(&s, "older", 2).await;
+    assert_eq!(
+        s.claim_event(&event("older"), MINUTE, 1).await.unwrap().0,
+        Claim::New
+    );
+}
+
+/// A claim while an event is being processed goes by its state and lease, whatever the
+/// marks hold (a record writes the mark before it removes the state): a fingerprint
+/// shared with a done event neither drops it nor takes it from its holder.
+#[tokio::test]
+async fn a_fingerprint_marked_does_not_override_an_event_being_processed() {
+    let s = store();
+    tenant(&s, "acme").await;
+    let e1 = event("e1");
+    s.claim_event(&e1, 200, 1).await.unwrap();
+    plant_mark(&s, "e1", 0).await;
+    assert_eq!(s.claim_event(&e1, MINUTE, 2).await.unwrap().0, Claim::Busy);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        s.claim_event(&e1, MINUTE, 3).await.unwrap().0,
+        Claim::TakeOver
     );
 }

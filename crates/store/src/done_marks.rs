@@ -1,0 +1,142 @@
+//! The marks that tell a duplicate of a processed event apart, kept small.
+//!
+//! An event whose deliveries all ended at its first processing (the usual case) leaves
+//! Redis nothing but its mark, for the retention: a key of its own cost some 200 bytes
+//! an event. Marks are instead 64-bit fingerprints of the event id, spread over
+//! [`SETS`] sets per tenant and retention period. A set of up to 512 integers is an
+//! *intset* in Redis (`set-max-intset-entries`): 8 bytes a member, so a tenant keeps
+//! about 8 million marks a period in that form (more only cost a set's ordinary
+//! encoding, some 50 bytes a member, still a quarter of a key).
+//!
+//! A mark is written into the period of its time of writing and expires at the end of
+//! the next one, so a claim looks in the current period and the one before: every mark
+//! is found for at least the retention. A fingerprint found is confirmed against the log
+//! before an event is dropped (see the worker's claim), so a collision (one in 2^78 for
+//! a given pair of ids) never loses an event.
+
+use crate::Store;
+
+/// Sets a tenant's marks of one period are spread over (a power of two).
+pub const SETS: u64 = 16_384;
+
+/// Where a mark lives and what it is: the set's number and the member.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fingerprint {
+    pub set: u64,
+    pub member: i64,
+}
+
+/// The fingerprint of an event id: two independent 64-bit hashes, one for the member
+/// and one for the set. Stable across versions and processes (no seeded hasher), since
+/// marks outlive them.
+pub fn fingerprint(event_id: &str) -> Fingerprint {
+    let member = mix(fnv1a(event_id.as_bytes(), 0xcbf2_9ce4_8422_2325));
+    let set = mix(fnv1a(event_id.as_bytes(), 0x6c62_272e_07bb_0142)) & (SETS - 1);
+    Fingerprint {
+        set,
+        member: member as i64,
+    }
+}
+
+/// The retention period `now_secs` falls in.
+pub fn period(now_secs: u64, retention_secs: u64) -> u64 {
+    now_secs / retention_secs.max(1)
+}
+
+/// When the marks written in `period` expire (unix seconds): at the end of the next
+/// period, so each is kept for at least the retention.
+pub fn expires_at(period: u64, retention_secs: u64) -> u64 {
+    (period + 2) * retention_secs.max(1)
+}
+
+/// An event's mark as a claim or a record sees it now.
+pub(crate) struct Mark {
+    /// The set of the current period (where a record writes) and of the one before.
+    pub sets: [String; 2],
+    pub member: i64,
+    /// When the current period's marks expire (unix seconds).
+    pub expires_at: u64,
+}
+
+impl Store {
+    pub(crate) fn done_mark(&self, tenant: &str, event_id: &str) -> Mark {
+        let now = hookpost_core::now_ms().max(0) as u64 / 1000;
+        let p = period(now, self.retention_secs);
+        let Fingerprint { set, member } = fingerprint(event_id);
+        Mark {
+            sets: [
+                self.keys.done_marks(tenant, p, set),
+                self.keys.done_marks(tenant, p.saturating_sub(1), set),
+            ],
+            member,
+            expires_at: expires_at(p, self.retention_secs),
+        }
+    }
+}
+
+fn fnv1a(bytes: &[u8], basis: u64) -> u64 {
+    let mut h = basis;
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+/// SplitMix64's finaliser: FNV's low bits are weak on short, similar ids.
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Worked out apart from this code (FNV-1a 64 with each basis, then SplitMix64's finaliser).
+    const PINNED: (u64, i64) = (1697, 7_502_188_557_767_365_479);
+
+    #[test]
+    fn fingerprints_are_stable_and_tell_ids_apart() {
+        // Marks outlive a process and an upgrade: pinned values, so that a change of
+        // the hash (which would forget every mark kept) fails here.
+        let a = fingerprint("evt_1");
+        assert_eq!(a, fingerprint("evt_1"));
+        assert_eq!((a.set, a.member), PINNED);
+        assert_ne!(a.member, fingerprint("evt_2").member);
+        let members: std::collections::HashSet<i64> = (0..100_000)
+            .map(|i| fingerprint(&format!("evt_{i}")).member)
+            .collect();
+        assert_eq!(members.len(), 100_000);
+    }
+
+    #[test]
+    fn similar_ids_spread_evenly_over_the_sets() {
+        let n = SETS as usize * 16;
+        let mut per_set = vec![0u32; SETS as usize];
+        for i in 0..n {
+            per_set[fingerprint(&format!("r{i}")).set as usize] += 1;
+        }
+        // 16 a set on average; an even spread keeps every set far under 512 (an
+        // intset's limit) where a skewed one would not.
+        let most = *per_set.iter().max().unwrap();
+        let empty = per_set.iter().filter(|&&c| c == 0).count();
+        assert!(most < 45, "{most}");
+        assert!(empty < 10, "{empty}");
+    }
+
+    #[test]
+    fn every_mark_outlives_the_retention_and_is_in_one_of_two_periods() {
+        let r = 7 * 86_400;
+        for written in [0, 1, r - 1, r, 5 * r + 123] {
+            let p = period(written, r);
+            assert!(expires_at(p, r) >= written + r);
+            // A claim up to the retention later looks in its period and the one before.
+            for later in [written, written + r / 2, written + r] {
+                let now = period(later, r);
+                assert!(now == p || now == p + 1);
+            }
+        }
+    }
+}
