@@ -51,26 +51,28 @@ pub fn expires_at(period: u64, retention_secs: u64) -> u64 {
 
 /// An event's mark as a claim or a record sees it now.
 pub(crate) struct Mark {
-    /// The set of the current period (where a record writes) and of the one before.
-    pub sets: [String; 2],
-    pub member: i64,
+    pub print: Fingerprint,
+    /// The current period: where a record writes.
+    pub period: u64,
     /// When the current period's marks expire (unix seconds).
     pub expires_at: u64,
 }
 
 impl Store {
-    pub(crate) fn done_mark(&self, tenant: &str, event_id: &str) -> Mark {
+    pub(crate) fn done_mark(&self, event_id: &str) -> Mark {
         let now = hookpost_core::now_ms().max(0) as u64 / 1000;
-        let p = period(now, self.retention_secs);
-        let Fingerprint { set, member } = fingerprint(event_id);
+        let period = period(now, self.retention_secs);
         Mark {
-            sets: [
-                self.keys.done_marks(tenant, p, set),
-                self.keys.done_marks(tenant, p.saturating_sub(1), set),
-            ],
-            member,
-            expires_at: expires_at(p, self.retention_secs),
+            print: fingerprint(event_id),
+            period,
+            expires_at: expires_at(period, self.retention_secs),
         }
+    }
+
+    /// The set of `tenant` holding `mark` for the period `back` periods before now's.
+    pub(crate) fn done_set(&self, tenant: &str, mark: &Mark, back: u64) -> String {
+        let period = mark.period.saturating_sub(back);
+        self.keys.done_marks(tenant, period, mark.print.set)
     }
 }
 

@@ -128,9 +128,9 @@ impl Store {
             .arg("GET")
             .arg("EX")
             .arg(self.retention_secs);
-        let mark = self.done_mark(t, &event.id);
-        for set in &mark.sets {
-            pipe.sismember(set, mark.member);
+        let mark = self.done_mark(&event.id);
+        for back in [0, 1] {
+            pipe.sismember(self.done_set(t, &mark, back), mark.print.member);
         }
         pipe.mget(&[self.keys.tenant(t), self.keys.hooks_version(t)]);
         let (leased, was, marked_now, marked_before, (tenant, version)): ClaimAnswers =

@@ -253,11 +253,11 @@ impl Store {
         }
         let state = self.keys.event_state(tenant, event_id);
         if gone {
-            let mark = self.done_mark(tenant, event_id);
-            let [set, _] = &mark.sets;
-            pipe.sadd(set, mark.member)
+            let mark = self.done_mark(event_id);
+            let set = self.done_set(tenant, &mark, 0);
+            pipe.sadd(&set, mark.print.member)
                 .ignore()
-                .expire_at(set, mark.expires_at as i64)
+                .expire_at(&set, mark.expires_at as i64)
                 .ignore()
                 .del(state)
                 .ignore();
