@@ -322,6 +322,7 @@ async fn a_delivery_written_twice_in_one_group_ends_as_its_last_write() {
                 attempt,
                 blocking: false,
                 if_new: false,
+                forget_soon: false,
             };
             let row = hookpost_db::EventRow {
                 id: event.clone(),

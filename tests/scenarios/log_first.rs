@@ -85,6 +85,7 @@ async fn log_first_attempts(
             attempt: Some(attempt),
             blocking: d.status == Status::Failed,
             if_new: false,
+            forget_soon: false,
         })
         .collect();
     let row = hookpost_db::EventRow {
@@ -211,6 +212,7 @@ async fn a_busy_take_overs_pending_is_logged_only_where_nothing_is() {
             attempt: None,
             blocking: false,
             if_new: true,
+            forget_soon: false,
         })
         .collect();
     let batch = hookpost_db::Batch::of("acme", id, first_at, None, &busy);

@@ -632,6 +632,7 @@ pub async fn retry_drain(o: &Options) -> anyhow::Result<Report> {
             attempt: Some(&failed),
             blocking: false,
             if_new: false,
+            forget_soon: false,
         };
         let done = hookpost_store::log::EventMark::Done(hookpost_store::log::Kept {
             kind: &event.kind,

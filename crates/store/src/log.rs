@@ -77,7 +77,17 @@ pub struct Record<'a> {
     /// whose own record stands. (Its key remembers that it is wanted: see
     /// order_turn.lua.)
     pub if_new: bool,
+    /// Delivered, and not ordered: Redis keeps its hot state (and, once nothing else of
+    /// the record ends with the event marked, the event it kept) only for
+    /// [`ENDED_TTL_SECS`], long enough to tell a stale record of it apart; the log
+    /// answers for it after that.
+    pub forget_soon: bool,
 }
+
+/// How long an ended delivery's hot state stays in Redis (see [`Record::forget_soon`]):
+/// past the request timeout and the safety nets' margin, within which a copy of its
+/// task could still be deferred.
+pub const ENDED_TTL_SECS: u64 = 600;
 
 /// A delivery as the log shows it.
 #[derive(Debug, Clone, Serialize)]
@@ -200,7 +210,8 @@ impl Store {
             .arg(kept.data)
             .arg(kept.received_at)
             .arg(kept.occurred_at.unwrap_or(""))
-            .arg(kept.traceparent.unwrap_or(""));
+            .arg(kept.traceparent.unwrap_or(""))
+            .arg(ENDED_TTL_SECS);
         for r in records.iter().filter(|r| !r.if_new) {
             inv.key(self.keys.delivery(tenant, r.delivery_id));
             inv.arg(r.hook_id)
@@ -211,7 +222,8 @@ impl Store {
                     "1"
                 } else {
                     "0"
-                });
+                })
+                .arg(if r.forget_soon { "1" } else { "0" });
         }
         // Lua turns an empty table into an empty array (or nil): both read as "none".
         let failing: Option<Vec<String>> = inv.invoke_async(&mut self.conn()).await?;

@@ -76,6 +76,8 @@ impl Decided {
             Decided::Cancelled(delivery) => (delivery, Status::Cancelled, None, None, false, false),
             _ => return None,
         };
+        // An ordered one's key reads its state while it holds it.
+        let forget_soon = status == Status::Delivered && self.hold().is_none();
         Some(Record {
             delivery_id: &d.id,
             hook_id: &d.hook_id,
@@ -86,6 +88,7 @@ impl Decided {
             attempt,
             blocking,
             if_new,
+            forget_soon,
         })
     }
 

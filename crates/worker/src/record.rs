@@ -57,6 +57,7 @@ impl<'a> Waiting<'a> {
             attempt: None,
             blocking: false,
             if_new: false,
+            forget_soon: false,
         }
     }
 }

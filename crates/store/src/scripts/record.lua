@@ -8,11 +8,15 @@
 -- ARGV: mark (0: none, 1: done), ttl_s, failing_span_ms,
 --       the event to keep for what waits: type, data ('' when none waits), received_at,
 --       occurred_at, traceparent;
+--       ended_ttl_s (how long an ended delivery's hot state stays);
 --       then per delivery: hook id, status, the body's hook object,
---       attempt number (0: none), 1 when that attempt delivered
+--       attempt number (0: none), 1 when that attempt delivered,
+--       1 when its hot state may go soon once delivered (not ordered)
 -- Returns the ids of hooks whose attempts have all failed for longer than the span.
 -- Times are Redis's clock, read only when a failure needs it.
 local ttl = ARGV[2]
+local ended_ttl = math.min(tonumber(ttl), tonumber(ARGV[9]))
+local ended = false
 local span = tonumber(ARGV[3])
 local failing_too_long = {}
 local failed = false
@@ -26,7 +30,7 @@ local function clock()
 end
 local failing = KEYS[3]
 for i = 1, #KEYS - 3 do
-  local dkey, a = KEYS[3 + i], 8 + 5 * (i - 1)
+  local dkey, a = KEYS[3 + i], 9 + 6 * (i - 1)
   local hook_id, status, hook = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
   local attempt_no = tonumber(ARGV[a + 4])
   local seen = redis.call('HMGET', dkey, 'status', 'attempts')
@@ -38,7 +42,14 @@ for i = 1, #KEYS - 3 do
   end
   redis.call('HSET', dkey, 'status', status, 'hook', hook,
     'attempts', math.max(tonumber(seen[2] or '0'), attempt_no))
-  redis.call('EXPIRE', dkey, ttl)
+  -- Delivered and not ordered, its state only tells a stale record of it apart (a copy
+  -- of its task deferred meanwhile would otherwise write it pending): for a while.
+  if status == 'delivered' and ARGV[a + 6] == '1' then
+    redis.call('EXPIRE', dkey, ended_ttl)
+    ended = true
+  else
+    redis.call('EXPIRE', dkey, ttl)
+  end
   -- A hook's failing streak: cleared by a success, started by the first failure.
   if attempt_no > 0 then
     if ARGV[a + 5] == '1' then
@@ -66,5 +77,9 @@ if ARGV[1] ~= '0' then
       'occurred_at', ARGV[7], 'traceparent', ARGV[8])
     redis.call('EXPIRE', KEYS[2], ttl)
   end
+elseif ended then
+  -- A later outcome: what still waits for the event reads it from the log once it is
+  -- gone, so it need not stay for the retention.
+  redis.call('EXPIRE', KEYS[2], ended_ttl, 'LT')
 end
 return failing_too_long

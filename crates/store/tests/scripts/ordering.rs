@@ -46,6 +46,7 @@ async fn recorded(s: &Store, n: u32, status: Status) {
         attempt: None,
         blocking: false,
         if_new: false,
+        forget_soon: false,
     };
     s.record("acme", d(n).event_id, &[r], EventMark::Keep, 60_000)
         .await

@@ -40,6 +40,7 @@ fn rec<'a>(id: &'a str, hook: &'a str, status: Status, a: Option<&'a Attempt>) -
         attempt: a,
         blocking: false,
         if_new: false,
+        forget_soon: false,
     }
 }
 
@@ -139,6 +140,7 @@ async fn a_record_logged_if_new_writes_no_hot_state() {
     let s = store();
     let busy = Record {
         if_new: true,
+        forget_soon: false,
         ..rec("d1", "h1", Status::Pending, None)
     };
     s.record("acme", "e1", &[busy], EventMark::Keep, SPAN)
@@ -238,6 +240,55 @@ async fn an_event_whose_deliveries_all_ended_delivered_keeps_only_its_done_mark(
     assert!(s.delivery_progress("acme", "d1").await.unwrap().is_none());
     let left = ttl(&s, s.keys().event_state("acme", "e1")).await;
     assert!(left > 600, "the mark lasts the retention: {left}");
+}
+
+/// An event kept for deliveries that waited: once one of them is delivered (not
+/// ordered), its hot state and the kept event go within minutes, not the retention
+/// (what still waits reads the event from the log); a stale pending record meanwhile
+/// still finds it delivered. An ordered one keeps its state: its key reads it.
+#[tokio::test]
+async fn a_delivery_that_ends_later_lets_its_state_and_the_kept_event_go_soon() {
+    let s = store();
+    let waiting = [
+        rec("d1", "h1", Status::Pending, None),
+        rec("d2", "h2", Status::Pending, None),
+    ];
+    s.record("acme", "e1", &waiting, EventMark::Done(kept("{}")), SPAN)
+        .await
+        .unwrap();
+    let k = s.keys();
+    assert!(ttl(&s, k.event("acme", "e1")).await > 3000);
+    let done = attempt(1, true);
+    let ordered = rec("d2", "h2", Status::Delivered, Some(&done));
+    s.record("acme", "e1", &[ordered], EventMark::Keep, SPAN)
+        .await
+        .unwrap();
+    assert!(ttl(&s, k.delivery("acme", "d2")).await > 3000);
+    assert!(ttl(&s, k.event("acme", "e1")).await > 3000);
+    let unordered = Record {
+        forget_soon: true,
+        ..rec("d1", "h1", Status::Delivered, Some(&done))
+    };
+    s.record("acme", "e1", &[unordered], EventMark::Keep, SPAN)
+        .await
+        .unwrap();
+    let soon = hookpost_store::log::ENDED_TTL_SECS as i64;
+    for key in [k.delivery("acme", "d1"), k.event("acme", "e1")] {
+        let left = ttl(&s, key.clone()).await;
+        assert!(left > 0 && left <= soon, "{key}: {left}");
+    }
+    // A copy of its task deferred meanwhile does not make it pending again.
+    s.record(
+        "acme",
+        "e1",
+        &[rec("d1", "h1", Status::Pending, None)],
+        EventMark::Keep,
+        SPAN,
+    )
+    .await
+    .unwrap();
+    assert_eq!(progress(&s, "d1").await, (Status::Delivered, 1));
+    assert_eq!(event_state(&s, "e1").await.as_deref(), Some("done"));
 }
 
 /// Records a failed (or successful) attempt of hook `h1` in a delivery of its own.
