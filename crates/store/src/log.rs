@@ -171,17 +171,6 @@ pub struct Kept<'a> {
     pub traceparent: Option<&'a str>,
 }
 
-impl<'a> EventMark<'a> {
-    /// record.lua's `mark` argument, and the event to keep (none: `data` empty).
-    fn args(self) -> (&'static str, Kept<'a>) {
-        match self {
-            EventMark::Keep => ("0", Kept::default()),
-            EventMark::Done(kept) => ("1", kept),
-            EventMark::DoneAndSlim | EventMark::DoneAndGone => ("1", Kept::default()),
-        }
-    }
-}
-
 impl Store {
     /// Records deliveries of one event, atomically, and marks the event as `mark` says.
     /// Call only after everything these records promise is durable (their log records,
@@ -194,15 +183,23 @@ impl Store {
         mark: EventMark<'_>,
         failing_span_ms: i64,
     ) -> Result<Recorded> {
-        if matches!(mark, EventMark::DoneAndSlim | EventMark::DoneAndGone) {
-            let gone = mark == EventMark::DoneAndGone;
-            return self.record_delivered(tenant, event_id, records, gone).await;
-        }
+        // record.lua's `mark` argument, and the event to keep (none: `data` empty).
+        let (mark, kept) = match mark {
+            EventMark::Keep => ("0", Kept::default()),
+            EventMark::Done(kept) => ("1", kept),
+            EventMark::DoneAndSlim => {
+                return self
+                    .record_delivered(tenant, event_id, records, false)
+                    .await
+            }
+            EventMark::DoneAndGone => {
+                return self.record_delivered(tenant, event_id, records, true).await
+            }
+        };
         let mut inv = self.scripts.record.prepare_invoke();
         inv.key(self.keys.event_state(tenant, event_id))
             .key(self.keys.event(tenant, event_id))
             .key(self.keys.hook_failing(tenant));
-        let (mark, kept) = mark.args();
         inv.arg(mark)
             .arg(self.retention_secs)
             .arg(failing_span_ms)
