@@ -106,8 +106,7 @@ impl Keys {
     /// One of the sets of the done marks written in a retention period
     /// ([`crate::done_marks`]).
     pub fn done_marks(&self, t: &str, period: u64, set: u64) -> String {
-        let (period, set) = (period.to_string(), set.to_string());
-        [&self.p, ":{t.", t, "}:done:", &period, ":", &set].concat()
+        format!("{}:{{t.{t}}}:done:{period}:{set}", self.p)
     }
     /// The lease of the event's holder: a key of its own, so that its expiry is the
     /// lease's end on Redis's clock.
