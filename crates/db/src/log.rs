@@ -115,6 +115,19 @@ impl Db {
         }))
     }
 
+    /// Whether the log has the event (its payload unread: a duplicate's check).
+    pub async fn event_logged(&self, tenant: &str, id: &str) -> Result<bool> {
+        let row = self
+            .client()
+            .await?
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM events WHERE tenant_id = $1 AND id = $2)",
+                &[&tenant, &id],
+            )
+            .await?;
+        Ok(row.get(0))
+    }
+
     /// The deliveries an event caused, by id, each with its attempts.
     pub async fn event_deliveries(&self, tenant: &str, event_id: &str) -> Result<Vec<Delivery>> {
         let client = self.client().await?;

@@ -158,8 +158,8 @@ impl Worker {
     /// that collided, and the claim goes by its lease. The log has every event marked
     /// done, since the mark follows its write: so no event is dropped for a collision.
     async fn confirm_done(&self, event: &Event, leased: bool) -> Result<Claim, Disposition> {
-        let logged = self.db.event(&event.tenant, &event.id).await;
-        if logged.map_err(Requeue::from)?.is_none() {
+        let logged = self.db.event_logged(&event.tenant, &event.id).await;
+        if !logged.map_err(Requeue::from)? {
             return Ok(if leased { Claim::New } else { Claim::Busy });
         }
         self.store.forget_claim(event).await?;
