@@ -44,6 +44,11 @@ fn rec<'a>(id: &'a str, hook: &'a str, status: Status, a: Option<&'a Attempt>) -
     }
 }
 
+/// Records `records` of event `e1` of tenant `acme`.
+async fn write(s: &Store, records: &[Record<'_>], mark: EventMark<'_>) {
+    s.record("acme", "e1", records, mark, SPAN).await.unwrap();
+}
+
 /// The hot state a delivery's next attempt reads: its status and attempt count.
 async fn progress(s: &Store, id: &str) -> (Status, u32) {
     let (hook, attempts, status) = s.delivery_progress("acme", id).await.unwrap().unwrap();
@@ -54,15 +59,12 @@ async fn progress(s: &Store, id: &str) -> (Status, u32) {
 #[tokio::test]
 async fn a_first_record_creates_the_delivery_with_its_hook_snapshot() {
     let s = store();
-    s.record(
-        "acme",
-        "e1",
+    write(
+        &s,
         &[rec("d1", "h1", Status::Pending, None)],
         EventMark::Keep,
-        SPAN,
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!(progress(&s, "d1").await, (Status::Pending, 0));
     let ttl: i64 = redis::AsyncCommands::ttl(&mut s.conn(), s.keys().delivery("acme", "d1"))
         .await
@@ -75,24 +77,17 @@ async fn the_same_attempt_recorded_twice_is_stored_once() {
     let s = store();
     let first = attempt(1, false);
     let r = [rec("d1", "h1", Status::Retrying, Some(&first))];
-    s.record("acme", "e1", &r, EventMark::Keep, SPAN)
-        .await
-        .unwrap();
+    write(&s, &r, EventMark::Keep).await;
     // The write retried after its answer was lost.
-    s.record("acme", "e1", &r, EventMark::Keep, SPAN)
-        .await
-        .unwrap();
+    write(&s, &r, EventMark::Keep).await;
     assert_eq!(progress(&s, "d1").await, (Status::Retrying, 1));
     let second = attempt(2, true);
-    s.record(
-        "acme",
-        "e1",
+    write(
+        &s,
         &[rec("d1", "h1", Status::Delivered, Some(&second))],
         EventMark::Done(kept("{}")),
-        SPAN,
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!(progress(&s, "d1").await, (Status::Delivered, 2));
 }
 
@@ -100,36 +95,27 @@ async fn the_same_attempt_recorded_twice_is_stored_once() {
 async fn a_late_pending_never_undoes_delivered_and_an_older_attempt_never_lowers_the_count() {
     let s = store();
     let two = attempt(2, true);
-    s.record(
-        "acme",
-        "e1",
+    write(
+        &s,
         &[rec("d1", "h1", Status::Delivered, Some(&two))],
         EventMark::Keep,
-        SPAN,
     )
-    .await
-    .unwrap();
-    s.record(
-        "acme",
-        "e1",
+    .await;
+    write(
+        &s,
         &[rec("d1", "h1", Status::Pending, None)],
         EventMark::Keep,
-        SPAN,
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!(progress(&s, "d1").await, (Status::Delivered, 2));
     // A resend's outcome can still move it on.
     let one = attempt(1, false);
-    s.record(
-        "acme",
-        "e1",
+    write(
+        &s,
         &[rec("d1", "h1", Status::Failed, Some(&one))],
         EventMark::Keep,
-        SPAN,
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!(progress(&s, "d1").await, (Status::Failed, 2));
 }
 
@@ -143,9 +129,7 @@ async fn a_record_logged_if_new_writes_no_hot_state() {
         forget_soon: false,
         ..rec("d1", "h1", Status::Pending, None)
     };
-    s.record("acme", "e1", &[busy], EventMark::Keep, SPAN)
-        .await
-        .unwrap();
+    write(&s, &[busy], EventMark::Keep).await;
     assert_eq!(s.delivery_progress("acme", "d1").await.unwrap(), None);
 }
 
@@ -176,19 +160,14 @@ async fn mark_done_marks_the_event_done_and_keeps_it_for_what_waits() {
     let _: () = redis::AsyncCommands::set(&mut s.conn(), s.keys().event_state("acme", "e1"), "p:7")
         .await
         .unwrap();
-    s.record(
-        "acme",
-        "e1",
+    write(
+        &s,
         &[rec("d1", "h1", Status::Pending, None)],
         EventMark::Keep,
-        SPAN,
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!(event_state(&s, "e1").await.as_deref(), Some("p:7"));
-    s.record("acme", "e1", &[], EventMark::Done(kept("{}")), SPAN)
-        .await
-        .unwrap();
+    write(&s, &[], EventMark::Done(kept("{}"))).await;
     assert_eq!(event_state(&s, "e1").await.as_deref(), Some("done"));
     let e = s.event("acme", "e1").await.unwrap().unwrap();
     assert_eq!(
@@ -210,9 +189,7 @@ async fn a_done_mark_on_an_event_redis_lost_expires_with_the_retention() {
     let s = store();
     let done = attempt(1, true);
     let r = [rec("d1", "h1", Status::Delivered, Some(&done))];
-    s.record("acme", "e1", &r, EventMark::DoneAndSlim, SPAN)
-        .await
-        .unwrap();
+    write(&s, &r, EventMark::DoneAndSlim).await;
     assert_eq!(event_state(&s, "e1").await.as_deref(), Some("done"));
     let left = ttl(&s, s.keys().event_state("acme", "e1")).await;
     assert!(left > 0, "the new mark expires: {left}");
@@ -231,9 +208,7 @@ async fn an_event_whose_deliveries_all_ended_delivered_keeps_only_its_done_mark(
     .unwrap();
     let done = attempt(1, true);
     let r = [rec("d1", "h1", Status::Delivered, Some(&done))];
-    s.record("acme", "e1", &r, EventMark::DoneAndSlim, SPAN)
-        .await
-        .unwrap();
+    write(&s, &r, EventMark::DoneAndSlim).await;
     assert_eq!(event_state(&s, "e1").await.as_deref(), Some("done"));
     // Its readers find no kept event nor delivery: a resend reads both from PostgreSQL.
     assert!(s.event("acme", "e1").await.unwrap().is_none());
@@ -253,40 +228,31 @@ async fn a_delivery_that_ends_later_lets_its_state_and_the_kept_event_go_soon() 
         rec("d1", "h1", Status::Pending, None),
         rec("d2", "h2", Status::Pending, None),
     ];
-    s.record("acme", "e1", &waiting, EventMark::Done(kept("{}")), SPAN)
-        .await
-        .unwrap();
+    write(&s, &waiting, EventMark::Done(kept("{}"))).await;
     let k = s.keys();
     assert!(ttl(&s, k.event("acme", "e1")).await > 3000);
     let done = attempt(1, true);
     let ordered = rec("d2", "h2", Status::Delivered, Some(&done));
-    s.record("acme", "e1", &[ordered], EventMark::Keep, SPAN)
-        .await
-        .unwrap();
+    write(&s, &[ordered], EventMark::Keep).await;
     assert!(ttl(&s, k.delivery("acme", "d2")).await > 3000);
     assert!(ttl(&s, k.event("acme", "e1")).await > 3000);
     let unordered = Record {
         forget_soon: true,
         ..rec("d1", "h1", Status::Delivered, Some(&done))
     };
-    s.record("acme", "e1", &[unordered], EventMark::Keep, SPAN)
-        .await
-        .unwrap();
+    write(&s, &[unordered], EventMark::Keep).await;
     let soon = hookpost_store::log::ENDED_TTL_SECS as i64;
     for key in [k.delivery("acme", "d1"), k.event("acme", "e1")] {
         let left = ttl(&s, key.clone()).await;
         assert!(left > 0 && left <= soon, "{key}: {left}");
     }
     // A copy of its task deferred meanwhile does not make it pending again.
-    s.record(
-        "acme",
-        "e1",
+    write(
+        &s,
         &[rec("d1", "h1", Status::Pending, None)],
         EventMark::Keep,
-        SPAN,
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!(progress(&s, "d1").await, (Status::Delivered, 1));
     assert_eq!(event_state(&s, "e1").await.as_deref(), Some("done"));
 }
