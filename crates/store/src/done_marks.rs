@@ -12,7 +12,12 @@
 //! the next one, so a claim looks in the current period and the one before: every mark
 //! is found for at least the retention. A fingerprint found is confirmed against the log
 //! before an event is dropped (see the worker's claim), so a collision (one in 2^78 for
-//! a given pair of ids) never loses an event.
+//! a given pair of ids) never loses an event. A set's expiry is written with the first
+//! mark each process puts in it ([`Expiries`]), not with every mark.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use crate::Store;
 
@@ -76,6 +81,70 @@ impl Store {
     }
 }
 
+/// How long this process trusts an expiry it set: past it, a set's next mark sets it
+/// again, so that a set Redis lost and made anew (emptied under a running process) gets
+/// its expiry back.
+const EXPIRY_TRUSTED: Duration = Duration::from_secs(600);
+
+/// Tenants' periods remembered at once (a bitmap of [`SETS`] bits, 2 KiB, each); past
+/// that, all are forgotten, and each set's next mark sets its expiry again.
+const PERIODS_REMEMBERED: usize = 512;
+
+/// The sets of done marks whose expiry this process set lately, so that a mark writes
+/// `EXPIREAT` with the first mark of its set in a while rather than with every one: one
+/// command a delivery fewer. A bit per set, by a 64-bit hash of the tenant and the
+/// period; two of one hash would skip an expiry, one chance in 2^64.
+#[derive(Default)]
+pub(crate) struct Expiries {
+    table: Mutex<Table>,
+}
+
+#[derive(Default)]
+struct Table {
+    since: Option<Instant>,
+    by_period: HashMap<u64, Box<[u64; SETS as usize / 64]>>,
+}
+
+impl Expiries {
+    /// Whether a mark into set `set` of `tenant`'s `period` should set its expiry; from
+    /// now on it counts as set.
+    pub fn due(&self, tenant: &str, period: u64, set: u64) -> bool {
+        let (h, word, bit) = (
+            period_hash(tenant, period),
+            set as usize / 64,
+            1 << (set % 64),
+        );
+        let mut t = self.table.lock().expect("not poisoned");
+        let stale = t.since.is_none_or(|since| since.elapsed() > EXPIRY_TRUSTED);
+        if stale || t.by_period.len() >= PERIODS_REMEMBERED && !t.by_period.contains_key(&h) {
+            t.by_period.clear();
+            t.since = Some(Instant::now());
+        }
+        let bits = t
+            .by_period
+            .entry(h)
+            .or_insert_with(|| Box::new([0; SETS as usize / 64]));
+        let due = bits[word] & bit == 0;
+        bits[word] |= bit;
+        due
+    }
+
+    /// The write that was to set that expiry failed: the set's next mark sets it.
+    pub fn forget(&self, tenant: &str, period: u64, set: u64) {
+        let h = period_hash(tenant, period);
+        let mut t = self.table.lock().expect("not poisoned");
+        if let Some(bits) = t.by_period.get_mut(&h) {
+            bits[set as usize / 64] &= !(1 << (set % 64));
+        }
+    }
+}
+
+/// A tenant's period, for [`Expiries`].
+fn period_hash(tenant: &str, period: u64) -> u64 {
+    let h = fnv1a(tenant.as_bytes(), 0xcbf2_9ce4_8422_2325);
+    mix(fnv1a(&period.to_le_bytes(), h))
+}
+
 fn fnv1a(bytes: &[u8], basis: u64) -> u64 {
     let mut h = basis;
     for &b in bytes {
@@ -126,6 +195,31 @@ mod tests {
         let empty = per_set.iter().filter(|&&c| c == 0).count();
         assert!(most < 45, "{most}");
         assert!(empty < 10, "{empty}");
+    }
+
+    #[test]
+    fn a_sets_expiry_is_due_once_unless_its_write_failed() {
+        let e = Expiries::default();
+        assert!(e.due("acme", 3, 17));
+        assert!(!e.due("acme", 3, 17), "set already");
+        assert!(e.due("acme", 3, 18), "another set");
+        e.forget("acme", 3, 18);
+        assert!(e.due("acme", 3, 18), "its write failed");
+        assert!(!e.due("acme", 3, 17));
+        assert!(e.due("acme", 4, 17), "the next period's set");
+        assert!(e.due("acmf", 3, 17), "another tenant's set");
+    }
+
+    #[test]
+    fn too_many_periods_are_forgotten_together() {
+        let e = Expiries::default();
+        assert!(e.due("t0", 1, 5));
+        for n in 1..PERIODS_REMEMBERED {
+            assert!(e.due(&format!("t{n}"), 1, 5));
+        }
+        assert!(!e.due("t0", 1, 5), "all fit");
+        assert!(e.due("one more", 1, 5));
+        assert!(e.due("t0", 1, 5), "forgotten to make room");
     }
 
     #[test]

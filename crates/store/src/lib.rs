@@ -135,6 +135,8 @@ pub struct Store {
     secret_keys: Option<std::sync::Arc<hookpost_core::secret_key::SecretKeys>>,
     /// Hooks whose failing streak this process ended lately (see [`streaks`]).
     cleared: std::sync::Arc<streaks::Cleared>,
+    /// Sets of done marks whose expiry this process set lately (see [`done_marks`]).
+    expiries: std::sync::Arc<done_marks::Expiries>,
 }
 
 /// What [`Store::connect`] needs.
@@ -195,6 +197,7 @@ impl Store {
             retry_shards: opts.retry_shards.max(1),
             secret_keys: opts.secret_keys.clone().map(std::sync::Arc::new),
             cleared: Default::default(),
+            expiries: Default::default(),
         })
     }
 

@@ -261,23 +261,25 @@ impl Store {
             pipe.hdel(self.keys.hook_failing(tenant), &clear).ignore();
         }
         let state = self.keys.event_state(tenant, event_id);
-        if gone {
-            let mark = self.done_mark(event_id);
-            let set = self.done_set(tenant, &mark, 0);
-            pipe.sadd(&set, mark.print.member)
-                .ignore()
-                .expire_at(&set, mark.expires_at as i64)
-                .ignore()
-                .del(state)
-                .ignore();
+        let mark = gone.then(|| self.done_mark(event_id));
+        if let Some(mark) = &mark {
+            let set = self.done_set(tenant, mark, 0);
+            pipe.sadd(&set, mark.print.member).ignore();
+            if self.expiries.due(tenant, mark.period, mark.print.set) {
+                pipe.expire_at(&set, mark.expires_at as i64).ignore();
+            }
+            pipe.del(state).ignore();
         } else {
             pipe.set_ex(state, "done", self.retention_secs).ignore();
         }
         let written: redis::RedisResult<()> = pipe.query_async(&mut self.conn()).await;
         if written.is_err() {
-            // Not ended after all: the write's retry clears them.
+            // Not ended after all: the write's retry clears them, and sets the expiry.
             for hook in &clear {
                 self.cleared.forget(tenant, hook);
+            }
+            if let Some(mark) = mark {
+                self.expiries.forget(tenant, mark.period, mark.print.set);
             }
         }
         written?;

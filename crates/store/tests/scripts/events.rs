@@ -331,6 +331,45 @@ async fn an_event_done_and_gone_leaves_only_its_fingerprint_for_the_retention() 
     );
 }
 
+/// A set's expiry is written with the first mark a process puts in it, not with each
+/// one: a set that lost it (made anew by a Redis emptied under the process) gets it back
+/// from another process, or from this one a while later.
+#[tokio::test]
+async fn a_sets_expiry_is_written_once_per_process() {
+    let s = store();
+    tenant(&s, "acme").await;
+    // Three events whose marks fall in one set.
+    let set_of = |id: &str| hookpost_store::done_marks::fingerprint(id).set;
+    let ids: Vec<String> = (0..)
+        .map(|n| format!("once-{n}"))
+        .filter(|id| set_of(id) == set_of("once-0"))
+        .take(3)
+        .collect();
+    let (set, _) = mark_set(&s, &ids[0], 0);
+    let ttl = |s: Store| {
+        let set = set.clone();
+        async move {
+            redis::AsyncCommands::ttl::<_, i64>(&mut s.conn(), set)
+                .await
+                .unwrap()
+        }
+    };
+    mark(&s, &ids[0], EventMark::DoneAndGone).await;
+    assert!(ttl(s.clone()).await > 0);
+    let _: () = redis::AsyncCommands::persist(&mut s.conn(), &set)
+        .await
+        .unwrap();
+    mark(&s, &ids[1], EventMark::DoneAndGone).await;
+    assert_eq!(ttl(s.clone()).await, -1, "this process set it already");
+    let other = crate::common::another_process(&s);
+    mark(&other, &ids[2], EventMark::DoneAndGone).await;
+    let left = ttl(s.clone()).await;
+    assert!(
+        (3600..=7200).contains(&left),
+        "another process sets it: {left}"
+    );
+}
+
 /// A fingerprint is looked up in the period before too: a mark written late in one
 /// period still tells a duplicate apart early in the next.
 #[tokio::test]
