@@ -8,12 +8,15 @@
 //! about 8 million marks a period in that form (more only cost a set's ordinary
 //! encoding, some 50 bytes a member, still a quarter of a key).
 //!
-//! A mark is written into the period of its time of writing and expires at the end of
-//! the next one, so a claim looks in the current period and the one before: every mark
-//! is found for at least the retention. A fingerprint found is confirmed against the log
-//! before an event is dropped (see the worker's claim), so a collision (one in 2^78 for
-//! a given pair of ids) never loses an event. A set's expiry is written with the first
-//! mark each process puts in it ([`Expiries`]), not with every mark.
+//! The claim writes the mark (`SADD`, whose answer says whether it was there), so that
+//! the record of an event delivered at once has only its state to remove. A mark goes
+//! into the period of its time of writing and expires at the end of the next one, so a
+//! claim looks in the current period and the one before: every mark is found for at
+//! least the retention. A fingerprint found with no state is confirmed against the log
+//! before an event is dropped (see the worker's claim), so another claimer's mark or a
+//! collision (one in 2^78 for a given pair of ids) never loses an event. A set's expiry
+//! is written with the first mark each process puts in it ([`Expiries`]), not with
+//! every mark.
 
 use std::collections::HashMap;
 use std::sync::Mutex;

@@ -28,7 +28,8 @@ pub enum Claim {
     Done,
     /// Redis has no state of it, but its fingerprint is among the done marks: a
     /// duplicate if the log has the event ([`Store::forget_claim`] then undoes this
-    /// claim), else a fingerprint's collision and `New` (leased) or `Busy`.
+    /// claim), else another claimer's mark or a fingerprint's collision, and `New`
+    /// (leased) or `Busy`.
     MarkedDone { leased: bool },
     /// The event names a tenant that does not exist.
     UnknownTenant,
@@ -60,13 +61,13 @@ pub struct StoredEvent {
     pub traceparent: Option<String>,
 }
 
-/// The claim's answers: the lease set (`OK`) or not, the state it was, whether the
-/// current and the previous period's done marks hold it, and the tenant's record with
-/// its hooks version.
+/// The claim's answers: the lease set (`OK`) or not, the state it was, whether its mark
+/// was added to the current period's marks (1) or there already (0), whether the
+/// previous period's hold it, and the tenant's record with its hooks version.
 type ClaimAnswers = (
     Option<String>,
     Option<String>,
-    bool,
+    i64,
     bool,
     (Option<String>, Option<u64>),
 );
@@ -87,8 +88,9 @@ impl Store {
     ///
     /// Plain commands in one round trip, no script: the lease (`SET NX PX`: whoever
     /// sets it holds the event), the state (`SET NX GET`: set on first sight, else what
-    /// it was), the done marks ([`crate::done_marks`]: `SISMEMBER` of two periods) and
-    /// the tenant with its hooks version. On one connection they run in this order, but
+    /// it was), the event's mark ([`crate::done_marks`]: `SADD` into this period's set,
+    /// which tells whether it was there, and `SISMEMBER` of the period before's) and the
+    /// tenant with its hooks version. On one connection they run in this order, but
     /// another claimer's may run between them; the lease decides, so that one holder
     /// processes the event however they interleave:
     ///
@@ -100,8 +102,10 @@ impl Store {
     /// | `p:…` | either | yes | `TakeOver` (the holder's lease ran out) |
     /// | none or `p:…` | no, either | no | `Busy` (another holds it) |
     ///
-    /// A record writes the mark before it removes the state, so a claim in between finds
-    /// the state and goes by the lease.
+    /// The mark goes with the claim, so that a record of an event delivered at once only
+    /// removes the state: a mark found with no state is an event done (its state removed),
+    /// or another claimer's between its two writes, or a collision, which the log tells
+    /// apart (the worker's `confirm_done`).
     pub async fn claim_event(
         &self,
         event: &Event,
@@ -129,12 +133,26 @@ impl Store {
             .arg("EX")
             .arg(self.retention_secs);
         let mark = self.done_mark(&event.id);
-        for back in [0, 1] {
-            pipe.sismember(self.done_set(t, &mark, back), mark.print.member);
+        let (marks, marks_before) = (self.done_set(t, &mark, 0), self.done_set(t, &mark, 1));
+        let member = mark.print.member;
+        pipe.sadd(&marks, member);
+        let expire = self.expiries.due(t, mark.period, mark.print.set);
+        if expire {
+            pipe.expire_at(&marks, mark.expires_at as i64).ignore();
         }
+        pipe.sismember(&marks_before, member);
         pipe.mget(&[self.keys.tenant(t), self.keys.hooks_version(t)]);
-        let (leased, was, marked_now, marked_before, (tenant, version)): ClaimAnswers =
-            pipe.query_async(&mut self.conn()).await?;
+        let forget_expiry = || self.expiries.forget(t, mark.period, mark.print.set);
+        let answers: redis::RedisResult<ClaimAnswers> = pipe.query_async(&mut self.conn()).await;
+        let (leased, was, added, marked_before, (tenant, version)) = match answers {
+            Ok(answers) => answers,
+            Err(e) => {
+                if expire {
+                    forget_expiry();
+                }
+                return Err(e.into());
+            }
+        };
         if tenant.is_none() {
             // Nothing of an unknown tenant stays behind: neither what this claim made, nor
             // (Redis came back empty) a claim that a redelivery would find.
@@ -145,10 +163,15 @@ impl Store {
             if was.is_none() {
                 undo.del(&state).ignore();
             }
+            if added == 1 {
+                // A set left empty goes, and with it the expiry this process set.
+                undo.srem(&marks, member).ignore();
+                forget_expiry();
+            }
             let () = undo.query_async(&mut self.conn()).await?;
             return Ok((Claim::UnknownTenant, 0));
         }
-        let marked = marked_now || marked_before;
+        let marked = added == 0 || marked_before;
         let claim = match (was.as_deref(), leased.is_some()) {
             (Some("done"), _) => Claim::Done,
             (None, leased) if marked => Claim::MarkedDone { leased },

@@ -155,8 +155,8 @@ pub enum EventMark<'a> {
     /// (PostgreSQL has both, for a resend), only the mark that tells a duplicate apart.
     DoneAndSlim,
     /// As `DoneAndSlim`, for an event with no ordered delivery (whose keys would read
-    /// its state): the event's state goes too, and its mark is a fingerprint among the
-    /// done marks ([`crate::done_marks`]), a few bytes instead of a key.
+    /// its state): the event's state goes too, and its mark is the fingerprint its claim
+    /// put among the done marks ([`crate::done_marks`]), a few bytes instead of a key.
     DoneAndGone,
 }
 
@@ -238,11 +238,11 @@ impl Store {
     /// The record of an event whose every delivery ended delivered (or cancelled) at its
     /// first processing, the usual case: no hot state to write, so no script. The event
     /// keeps only its `done` mark (PostgreSQL has the payload, for a resend), and its
-    /// lease runs out by itself. `gone`: the mark is a fingerprint among the done marks,
-    /// written before the state is removed. A delivered attempt ends its hook's failing
-    /// streak, at most once a second per process ([`crate::streaks`]). One round trip,
-    /// each command idempotent: a claim between them finds the event done, or still
-    /// processing under its holder's lease.
+    /// lease runs out by itself. `gone`: the state is removed, and the mark is the
+    /// fingerprint the claim put among the done marks. A delivered attempt ends its
+    /// hook's failing streak, at most once a second per process ([`crate::streaks`]). One
+    /// round trip, each command idempotent: a claim between them finds the event done,
+    /// or still processing under its holder's lease.
     async fn record_delivered(
         &self,
         tenant: &str,
@@ -261,25 +261,15 @@ impl Store {
             pipe.hdel(self.keys.hook_failing(tenant), &clear).ignore();
         }
         let state = self.keys.event_state(tenant, event_id);
-        let mark = gone.then(|| self.done_mark(event_id));
-        if let Some(mark) = &mark {
-            let set = self.done_set(tenant, mark, 0);
-            pipe.sadd(&set, mark.print.member).ignore();
-            if self.expiries.due(tenant, mark.period, mark.print.set) {
-                pipe.expire_at(&set, mark.expires_at as i64).ignore();
-            }
-            pipe.del(state).ignore();
-        } else {
-            pipe.set_ex(state, "done", self.retention_secs).ignore();
-        }
+        match gone {
+            true => pipe.del(state).ignore(),
+            false => pipe.set_ex(state, "done", self.retention_secs).ignore(),
+        };
         let written: redis::RedisResult<()> = pipe.query_async(&mut self.conn()).await;
         if written.is_err() {
-            // Not ended after all: the write's retry clears them, and sets the expiry.
+            // Not ended after all: the write's retry clears them.
             for hook in &clear {
                 self.cleared.forget(tenant, hook);
-            }
-            if let Some(mark) = mark {
-                self.expiries.forget(tenant, mark.period, mark.print.set);
             }
         }
         written?;

@@ -149,14 +149,12 @@ impl Worker {
         }
     }
 
-    /// What a take-over builds its bodies from, to send what the first try sent: the
-    /// event where its payload was kept (Redis, for a duplicate's resume task; the log,
-    /// once the holder wrote it); else (the holder wrote nothing) this message's, with
-    /// the first receive time. One Redis read gives both the kept event and that time.
     /// An event whose fingerprint is among the done marks, with no state in Redis: done
-    /// when the log has it (and this claim's state is taken back), else a fingerprint
-    /// that collided, and the claim goes by its lease. The log has every event marked
-    /// done, since the mark follows its write: so no event is dropped for a collision.
+    /// when the log has it (and this claim's state is taken back), else another
+    /// claimer's mark (written with its claim, before its state) or a fingerprint that
+    /// collided, and the claim goes by its lease. The log has every event done, since
+    /// the record that removes its state follows the log's write: so no event is
+    /// dropped for a collision.
     async fn confirm_done(&self, event: &Event, leased: bool) -> Result<Claim, Disposition> {
         let logged = self.db.event_logged(&event.tenant, &event.id).await;
         if !logged.map_err(Requeue::from)? {
@@ -166,6 +164,10 @@ impl Worker {
         Ok(Claim::Done)
     }
 
+    /// What a take-over builds its bodies from, to send what the first try sent: the
+    /// event where its payload was kept (Redis, for a duplicate's resume task; the log,
+    /// once the holder wrote it); else (the holder wrote nothing) this message's, with
+    /// the first receive time. One Redis read gives both the kept event and that time.
     async fn taken_over(&self, event: &Event) -> Result<StoredEvent, Disposition> {
         let (t, id) = (event.tenant.as_str(), event.id.as_str());
         let (kept, first_at) = self.store.claimed(t, id).await?;
