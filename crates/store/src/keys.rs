@@ -106,7 +106,11 @@ impl Keys {
     /// One of the sets of the done marks written in a retention period
     /// ([`crate::done_marks`]).
     pub fn done_marks(&self, t: &str, period: u64, set: u64) -> String {
-        format!("{}:{{t.{t}}}:done:{period}:{set}", self.p)
+        let mut key = [&self.p, ":{t.", t, "}:done:"].concat();
+        push_number(&mut key, period);
+        key.push(':');
+        push_number(&mut key, set);
+        key
     }
     /// The lease of the event's holder: a key of its own, so that its expiry is the
     /// lease's end on Redis's clock.
@@ -237,6 +241,21 @@ pub fn key_part(event_id: &str) -> std::borrow::Cow<'_, str> {
 
 /// The retry shard of a delivery: FNV-1a of its id, so every task of one delivery lands
 /// in the same shard.
+/// Appends `n` in decimal, without `format!` (see [`Keys`]).
+fn push_number(key: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    key.push_str(std::str::from_utf8(&digits[at..]).expect("ASCII digits"));
+}
+
 pub fn shard_of(id: &str, shards: u32) -> u32 {
     let mut h: u32 = 0x811c9dc5;
     for b in id.bytes() {
@@ -249,6 +268,16 @@ pub fn shard_of(id: &str, shards: u32) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_done_mark_sets_key_spells_its_period_and_number() {
+        let k = Keys::new("P");
+        assert_eq!(k.done_marks("acme", 0, 0), "P:{t.acme}:done:0:0");
+        assert_eq!(
+            k.done_marks("acme", u64::MAX, 16_383),
+            "P:{t.acme}:done:18446744073709551615:16383"
+        );
+    }
 
     /// The hash tag of a key: what Redis Cluster hashes.
     fn tag(key: &str) -> &str {
