@@ -98,6 +98,7 @@ impl Store {
     /// | --- | --- | --- | --- |
     /// | `done` | either | either | `Done` |
     /// | none | yes | either | `MarkedDone` (done, once the log confirms it) |
+    /// | `p:…`, its removal queued here | either | either | `Done` (this process recorded it) |
     /// | none | no | yes | `New` |
     /// | `p:…` | either | yes | `TakeOver` (the holder's lease ran out) |
     /// | none or `p:…` | no, either | no | `Busy` (another holds it) |
@@ -175,6 +176,7 @@ impl Store {
         let claim = match (was.as_deref(), leased.is_some()) {
             (Some("done"), _) => Claim::Done,
             (None, leased) if marked => Claim::MarkedDone { leased },
+            (Some(p), _) if p.starts_with("p:") && self.removals.holds(t, &state) => Claim::Done,
             (None, true) => Claim::New,
             (Some(p), true) if p.starts_with("p:") => Claim::TakeOver,
             (Some(p), false) if p.starts_with("p:") => Claim::Busy,

@@ -37,6 +37,7 @@ pub mod limits;
 pub mod log;
 pub mod marker;
 pub mod ordering;
+mod removals;
 pub mod retries;
 pub mod sessions;
 pub mod shards;
@@ -137,6 +138,8 @@ pub struct Store {
     cleared: std::sync::Arc<streaks::Cleared>,
     /// Sets of done marks whose expiry this process set lately (see [`done_marks`]).
     expiries: std::sync::Arc<done_marks::Expiries>,
+    /// States of delivered events waiting for their removal (see [`removals`]).
+    removals: std::sync::Arc<removals::Removals>,
 }
 
 /// What [`Store::connect`] needs.
@@ -198,6 +201,7 @@ impl Store {
             secret_keys: opts.secret_keys.clone().map(std::sync::Arc::new),
             cleared: Default::default(),
             expiries: Default::default(),
+            removals: Default::default(),
         })
     }
 

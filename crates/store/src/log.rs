@@ -155,8 +155,9 @@ pub enum EventMark<'a> {
     /// (PostgreSQL has both, for a resend), only the mark that tells a duplicate apart.
     DoneAndSlim,
     /// As `DoneAndSlim`, for an event with no ordered delivery (whose keys would read
-    /// its state): the event's state goes too, and its mark is the fingerprint its claim
-    /// put among the done marks ([`crate::done_marks`]), a few bytes instead of a key.
+    /// its state): the event's state goes too, moments later with others (the worker
+    /// sends the queued removals), and its mark is the fingerprint its claim put among
+    /// the done marks ([`crate::done_marks`]), a few bytes instead of a key.
     DoneAndGone,
 }
 
@@ -239,10 +240,12 @@ impl Store {
     /// first processing, the usual case: no hot state to write, so no script. The event
     /// keeps only its `done` mark (PostgreSQL has the payload, for a resend), and its
     /// lease runs out by itself. `gone`: the state is removed, and the mark is the
-    /// fingerprint the claim put among the done marks. A delivered attempt ends its
-    /// hook's failing streak, at most once a second per process ([`crate::streaks`]). One
-    /// round trip, each command idempotent: a claim between them finds the event done,
-    /// or still processing under its holder's lease.
+    /// fingerprint the claim put among the done marks; the removal alone is queued and
+    /// sent later with others ([`crate::removals`]), and nothing waits for it. A
+    /// delivered attempt ends its hook's failing streak, at most once a second per
+    /// process ([`crate::streaks`]). Else one round trip, each command idempotent: a
+    /// claim between them finds the event done, or still processing under its holder's
+    /// lease.
     async fn record_delivered(
         &self,
         tenant: &str,
@@ -256,11 +259,18 @@ impl Store {
             .map(|r| r.hook_id)
             .collect();
         let clear = self.cleared.due(tenant, &delivered);
+        let state = self.keys.event_state(tenant, event_id);
+        if gone && clear.is_empty() {
+            self.removals.push(tenant, state);
+            return Ok(Recorded {
+                durable: Durable::written(),
+                failing: Vec::new(),
+            });
+        }
         let mut pipe = redis::pipe();
         if !clear.is_empty() {
             pipe.hdel(self.keys.hook_failing(tenant), &clear).ignore();
         }
-        let state = self.keys.event_state(tenant, event_id);
         match gone {
             true => pipe.del(state).ignore(),
             false => pipe.set_ex(state, "done", self.retention_secs).ignore(),

@@ -62,8 +62,8 @@ pub enum WorkerError {
 }
 
 /// Runs the worker until `cancel` fires. Its background loops (lease renewals,
-/// hand-overs, the backlog writer) run in one task set: one that panics or ends takes
-/// the role down, and the error says which.
+/// hand-overs, state removals, the backlog writer) run in one task set: one that panics
+/// or ends takes the role down, and the error says which.
 pub async fn run(worker: Arc<Worker>, cancel: CancellationToken) -> Result<(), WorkerError> {
     let stopping = CancellationToken::new();
     let mut tasks = Tasks::default();
@@ -73,6 +73,10 @@ pub async fn run(worker: Arc<Worker>, cancel: CancellationToken) -> Result<(), W
     });
     let (w, s) = (worker.clone(), stopping.clone());
     tasks.spawn("hand-overs", async move { w.turns.hand_over(&s).await });
+    let (w, s) = (worker.clone(), stopping.clone());
+    tasks.spawn("state removals", async move {
+        crate::removals::send(&w.store, &s).await
+    });
     if let Some(writer) = worker.backlogs.writer_loop() {
         let (store, s) = (worker.store.clone(), stopping.clone());
         tasks.spawn("backlog writer", async move {

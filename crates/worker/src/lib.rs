@@ -19,6 +19,7 @@
 //! - [`backlog`]: pushes into slow hooks' backlogs, through [`backlog_writer`].
 //! - [`ordered`]: ordered hooks: whose turn it is per ordering key; the hand-overs.
 //! - [`leases`]: the events being processed, their leases renewed while it works.
+//! - [`removals`]: delivered events' states, removed in bulk off the delivery's path.
 //! - [`fairness`]: each tenant's share of the worker; a tenant over it is moved aside.
 //! - [`settle`]: acks (for a [`hookpost_store::Durable`] only) and requeues, batched.
 //!
@@ -49,6 +50,7 @@ pub mod ordered;
 pub(crate) mod persist;
 pub mod process;
 pub mod record;
+pub mod removals;
 pub mod settle;
 
 use std::sync::Arc;

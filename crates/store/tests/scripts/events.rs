@@ -290,6 +290,9 @@ async fn an_event_done_and_gone_leaves_only_its_fingerprint_for_the_retention() 
     assert_eq!(s.claim_event(&e1, MINUTE, 1).await.unwrap().0, Claim::New);
     mark(&s, "e1", EventMark::DoneAndGone).await;
     let k = s.keys();
+    // The record queued the state's removal; the worker sends the queue moments later.
+    assert!(exists(&s, k.event_state("acme", "e1")).await);
+    s.remove_queued().await.unwrap();
     assert!(!exists(&s, k.event_state("acme", "e1")).await);
     assert!(!exists(&s, k.event("acme", "e1")).await);
     let (set, member) = mark_set(&s, "e1", 0);
@@ -330,6 +333,58 @@ async fn an_event_done_and_gone_leaves_only_its_fingerprint_for_the_retention() 
     assert_eq!(
         s.claim_event(&event("e2"), MINUTE, 4).await.unwrap().0,
         Claim::New
+    );
+}
+
+/// The state of an event delivered at once goes with a later bulk removal. A duplicate
+/// claimed before it is done in the process that queued the removal; in another, it
+/// finds the event busy under its holder's lease, and takes it over once the lease has
+/// run out (the worker then finds every delivery decided in the log). After the
+/// removal it finds only the mark.
+#[tokio::test]
+async fn a_duplicate_before_the_states_removal_is_done_here_and_busy_elsewhere() {
+    let s = store();
+    tenant(&s, "acme").await;
+    tenant(&s, "initech").await;
+    let e1 = event("e1");
+    assert_eq!(s.claim_event(&e1, MINUTE, 1).await.unwrap().0, Claim::New);
+    mark(&s, "e1", EventMark::DoneAndGone).await;
+    assert_eq!(s.claim_event(&e1, MINUTE, 2).await.unwrap().0, Claim::Done);
+    let other = crate::common::another_process(&s);
+    assert_eq!(
+        other.claim_event(&e1, MINUTE, 2).await.unwrap().0,
+        Claim::Busy
+    );
+    let k = s.keys();
+    let _: () = redis::AsyncCommands::del(&mut s.conn(), k.event_lease("acme", "e1"))
+        .await
+        .unwrap();
+    assert_eq!(
+        other.claim_event(&e1, MINUTE, 3).await.unwrap().0,
+        Claim::TakeOver
+    );
+
+    // Another tenant's removal goes in the same send, as a command of its own.
+    let raw = r#"{"id":"e2","tenant":"initech","type":"t.created","data":{}}"#;
+    let e2 = Event::parse(raw.as_bytes(), None).unwrap();
+    assert_eq!(s.claim_event(&e2, MINUTE, 1).await.unwrap().0, Claim::New);
+    let none: [Record<'_>; 0] = [];
+    s.record(
+        "initech",
+        "e2",
+        &none,
+        EventMark::DoneAndGone,
+        MINUTE as i64,
+    )
+    .await
+    .unwrap();
+    mark(&s, "e1", EventMark::DoneAndGone).await;
+    s.remove_queued().await.unwrap();
+    assert!(!exists(&s, k.event_state("acme", "e1")).await);
+    assert!(!exists(&s, k.event_state("initech", "e2")).await);
+    assert_eq!(
+        s.claim_event(&e1, MINUTE, 4).await.unwrap().0,
+        Claim::MarkedDone { leased: false }
     );
 }
 

@@ -1,0 +1,154 @@
+//! Event states removed in bulk, off the delivery's path.
+//!
+//! The record of an event delivered at once removes its state key
+//! ([`EventMark::DoneAndGone`]). Nothing has to wait for that removal: the log, written
+//! before, is what makes the outcome durable, and a state left behind is harmless. A
+//! duplicate that reaches the process holding the removal is told the event is done
+//! ([`Removals::holds`]); one that reaches another finds the event busy under its
+//! holder's lease, takes it over once the lease has run out, finds every delivery
+//! decided in the log, and removes the state itself. A worker killed before its
+//! removals went leaves the same.
+//!
+//! So the record queues the key and returns, and the worker sends what is queued every
+//! few milliseconds ([`Store::remove_queued`]), one `DEL` per tenant (a tenant's keys
+//! share a slot): under load one command and one round trip carry tens of keys, where
+//! each delivery cost one of each.
+//!
+//! [`EventMark::DoneAndGone`]: crate::log::EventMark::DoneAndGone
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use tokio::sync::Notify;
+
+use crate::{Result, Store};
+
+/// Most keys one `DEL` names.
+const MOST_A_COMMAND: usize = 512;
+
+/// Most keys kept queued while Redis refuses them; past that, a failed send's keys are
+/// given up (each is a state that a duplicate's take-over would remove).
+const MOST_QUEUED: usize = 100_000;
+
+/// State keys waiting for their removal, by tenant.
+#[derive(Default)]
+pub(crate) struct Removals {
+    queued: Mutex<Queued>,
+    /// Told when keys are queued, so that the sender sleeps while none are.
+    waiting: Notify,
+}
+
+#[derive(Default)]
+struct Queued {
+    by_tenant: HashMap<String, Vec<String>>,
+    count: usize,
+}
+
+impl Removals {
+    pub(crate) fn push(&self, tenant: &str, key: String) {
+        let mut q = self.queued.lock().expect("not poisoned");
+        match q.by_tenant.get_mut(tenant) {
+            Some(keys) => keys.push(key),
+            None => {
+                q.by_tenant.insert(tenant.to_owned(), vec![key]);
+            }
+        }
+        q.count += 1;
+        drop(q);
+        self.waiting.notify_one();
+    }
+
+    /// Whether `key` of `tenant` waits for its removal here: its event was recorded
+    /// done by this process.
+    pub(crate) fn holds(&self, tenant: &str, key: &str) -> bool {
+        let q = self.queued.lock().expect("not poisoned");
+        q.by_tenant
+            .get(tenant)
+            .is_some_and(|keys| keys.iter().any(|k| k == key))
+    }
+
+    fn take(&self) -> HashMap<String, Vec<String>> {
+        let mut q = self.queued.lock().expect("not poisoned");
+        q.count = 0;
+        std::mem::take(&mut q.by_tenant)
+    }
+
+    /// Puts back keys whose removal failed, within [`MOST_QUEUED`].
+    fn put_back(&self, tenant: String, mut keys: Vec<String>) {
+        let mut q = self.queued.lock().expect("not poisoned");
+        let room = MOST_QUEUED.saturating_sub(q.count);
+        keys.truncate(room);
+        if keys.is_empty() {
+            return;
+        }
+        q.count += keys.len();
+        q.by_tenant.entry(tenant).or_default().extend(keys);
+    }
+}
+
+impl Store {
+    /// Resolves once a state has been queued for removal since the last call (at once if
+    /// one was queued meanwhile): the worker's sender waits here while none are.
+    pub async fn removals_queued(&self) {
+        self.removals.waiting.notified().await;
+    }
+
+    /// Removes the states queued so far, one `DEL` per tenant, sent together. Those
+    /// that fail are queued again for the next send, and the first error is returned.
+    pub async fn remove_queued(&self) -> Result<()> {
+        let queued = self.removals.take();
+        if queued.is_empty() {
+            return Ok(());
+        }
+        let sends = queued.into_iter().map(|(tenant, keys)| async move {
+            let mut failed = None;
+            for chunk in keys.chunks(MOST_A_COMMAND) {
+                let sent: redis::RedisResult<()> = redis::cmd("DEL")
+                    .arg(chunk)
+                    .query_async(&mut self.conn())
+                    .await;
+                if let Err(e) = sent {
+                    failed = Some(e);
+                    break;
+                }
+            }
+            match failed {
+                // Keys are idempotent to remove: the whole tenant's go back.
+                Some(e) => {
+                    self.removals.put_back(tenant, keys);
+                    Err(e)
+                }
+                None => Ok(()),
+            }
+        });
+        for sent in futures_util::future::join_all(sends).await {
+            sent?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_held_and_taken_by_tenant_and_put_back_within_the_bound() {
+        let r = Removals::default();
+        r.push("a", "k1".into());
+        r.push("b", "k2".into());
+        r.push("a", "k3".into());
+        assert!(r.holds("a", "k3") && !r.holds("b", "k1") && !r.holds("c", "k1"));
+        let mut taken = r.take();
+        assert_eq!(taken.remove("a").unwrap(), ["k1", "k3"]);
+        assert_eq!(taken.remove("b").unwrap(), ["k2"]);
+        assert!(r.take().is_empty());
+
+        let many: Vec<String> = (0..MOST_QUEUED + 10).map(|i| i.to_string()).collect();
+        r.put_back("a".into(), many);
+        r.put_back("b".into(), vec!["x".into()]);
+        let taken = r.take();
+        assert_eq!(taken["a"].len(), MOST_QUEUED);
+        assert!(!taken.contains_key("b"), "no room left for it");
+    }
+}
