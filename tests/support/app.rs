@@ -346,7 +346,7 @@ impl TestApp {
                 .unwrap();
             match confirm {
                 lapin::Confirmation::Ack(None) => {
-                    let _ = conn.close(200, "done".into()).await;
+                    hookpost_broker::close(&conn, "done").await;
                     return;
                 }
                 lapin::Confirmation::Ack(Some(_)) => {
@@ -381,7 +381,7 @@ impl TestApp {
             )
             .await
             .unwrap();
-        let _ = conn.close(200, "done".into()).await;
+        hookpost_broker::close(&conn, "done").await;
         q.message_count()
     }
 
@@ -417,7 +417,7 @@ impl TestApp {
                 .unwrap();
             out.push((reason, m.delivery.data.clone()));
         }
-        let _ = conn.close(200, "done".into()).await;
+        hookpost_broker::close(&conn, "done").await;
         out
     }
 
@@ -553,10 +553,14 @@ async fn cleanup(config: &Config) {
     if let Ok(conn) =
         hookpost_broker::connect(&amqp_url(), "test-cleanup", Duration::from_secs(5)).await
     {
-        if let Ok(ch) = conn.create_channel().await {
-            let _ = Topology::for_config(config).delete(&ch).await;
-        }
-        let _ = conn.close(200, "done".into()).await;
+        // Bounded, as the close is: lapin may drop the socket under a request.
+        let delete = async {
+            if let Ok(ch) = conn.create_channel().await {
+                let _ = Topology::for_config(config).delete(&ch).await;
+            }
+        };
+        let _ = tokio::time::timeout(hookpost_broker::CLOSE_WAIT, delete).await;
+        hookpost_broker::close(&conn, "done").await;
     }
     let _ = hookpost_db::migrate::drop_database(&config.database_url).await;
 }

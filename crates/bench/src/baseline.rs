@@ -172,7 +172,7 @@ async fn run(o: &Options, rx: &Receivers, db: &Database) -> anyhow::Result<Repor
     r.put("duplicates", f64::from(duplicates));
     ch.queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
         .await?;
-    let _ = conn.close(200, "done".into()).await;
+    hookpost_broker::close(&conn, "done").await;
     Ok(r)
 }
 

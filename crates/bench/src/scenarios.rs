@@ -243,7 +243,7 @@ impl Bench {
                 }
             }
         }
-        let _ = conn.close(200, "done".into()).await;
+        hookpost_broker::close(&conn, "done").await;
         Ok(())
     }
 
@@ -403,10 +403,15 @@ impl Bench {
             Duration::from_secs(5),
         )
         .await?;
-        Topology::for_config(&self.config)
-            .delete(&conn.create_channel().await?)
-            .await?;
-        let _ = conn.close(200, "done".into()).await;
+        // Bounded, as the close is: lapin may drop the socket under a request.
+        let delete = async {
+            let ch = conn.create_channel().await?;
+            Topology::for_config(&self.config).delete(&ch).await
+        };
+        tokio::time::timeout(hookpost_broker::CLOSE_WAIT, delete)
+            .await
+            .context("deleting the run's queues took too long")??;
+        hookpost_broker::close(&conn, "done").await;
         hookpost_db::migrate::drop_database(&self.config.database_url).await?;
         Ok(())
     }

@@ -35,7 +35,7 @@ pub async fn peek(
     let conn = crate::connect(url, "hookpost-console", timeout).await?;
     let result = tokio::time::timeout(timeout, read(&conn, queue, limit)).await;
     // Closing the channel and connection hands every unacknowledged message back.
-    let _ = conn.close(200, "done".into()).await;
+    crate::close(&conn, "done").await;
     result.unwrap_or(Err(BrokerError::Timeout(timeout)))
 }
 

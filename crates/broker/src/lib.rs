@@ -79,3 +79,13 @@ async fn connect_node(
         Err(_) => Err(BrokerError::Timeout(timeout)),
     }
 }
+
+/// How long closing a connection may take. lapin can drop a connection's socket and
+/// leave its close waiting for an answer that will never come (seen in tests'
+/// clean-ups, which then hung); a stop must not wait on that.
+pub const CLOSE_WAIT: Duration = Duration::from_secs(5);
+
+/// Closes `conn` cleanly, or gives up after [`CLOSE_WAIT`]: the socket goes either way.
+pub async fn close(conn: &lapin::Connection, reason: &str) {
+    let _ = tokio::time::timeout(CLOSE_WAIT, conn.close(200, reason.into())).await;
+}

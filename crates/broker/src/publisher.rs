@@ -106,7 +106,7 @@ impl Publisher {
             let (old, grace) = (broken.clone(), self.timeout);
             tokio::spawn(async move {
                 tokio::time::sleep(grace).await;
-                let _ = old.conn.close(200, "replaced".into()).await;
+                crate::close(&old.conn, "replaced").await;
             });
         }
     }
@@ -163,7 +163,7 @@ impl Publisher {
     /// Closes the connection (shutdown).
     pub async fn close(&self) {
         if let Some(live) = self.live.lock().await.take() {
-            let _ = live.conn.close(200, "bye".into()).await;
+            crate::close(&live.conn, "bye").await;
         }
     }
 }

@@ -292,7 +292,7 @@ async fn session(
             error!(error = %e, "a settler stopped before its last acks");
         }
     }
-    let _ = conn.close(200, "worker stopping".into()).await;
+    hookpost_broker::close(&conn, "worker stopping").await;
     Ok(end)
 }
 

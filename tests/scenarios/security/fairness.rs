@@ -220,7 +220,7 @@ async fn flood(app: &TestApp, tenant: &str, n: usize) -> Vec<String> {
             lapin::Confirmation::Ack(None)
         ));
     }
-    let _ = conn.close(200, "done".into()).await;
+    hookpost_broker::close(&conn, "done").await;
     ids
 }
 
