@@ -81,6 +81,16 @@ async fn metrics_count_a_known_run_exactly_and_parse_with_promtool() {
             == Some(&4.0)
     })
     .await;
+    // Done once its state is removed (a moment after its record): the copy then finds
+    // only its mark, which the log confirms.
+    let state = app.store.keys().event_state("acme", "evt_direct");
+    wait_until("the first copy done", WAIT, || async {
+        let there: bool = redis::AsyncCommands::exists(&mut app.store.conn(), &state)
+            .await
+            .unwrap();
+        !there
+    })
+    .await;
     app.publish_raw("custom.direct", direct).await;
     wait_until("the retry delivered", WAIT, || async {
         rx.delivered().len() == 1

@@ -17,7 +17,7 @@
 //! [`EventMark::DoneAndGone`]: crate::log::EventMark::DoneAndGone
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::Notify;
 
@@ -42,6 +42,9 @@ pub(crate) struct Removals {
 struct Queued {
     by_tenant: HashMap<String, Vec<String>>,
     count: usize,
+    /// The keys taken for the send under way: still held until Redis has removed them,
+    /// so that a claim answered meanwhile is told the event is done.
+    sending: Option<Arc<HashMap<String, Vec<String>>>>,
 }
 
 impl Removals {
@@ -62,15 +65,28 @@ impl Removals {
     /// done by this process.
     pub(crate) fn holds(&self, tenant: &str, key: &str) -> bool {
         let q = self.queued.lock().expect("not poisoned");
-        q.by_tenant
-            .get(tenant)
-            .is_some_and(|keys| keys.iter().any(|k| k == key))
+        let held = |map: &HashMap<String, Vec<String>>| {
+            map.get(tenant)
+                .is_some_and(|keys| keys.iter().any(|k| k == key))
+        };
+        held(&q.by_tenant) || q.sending.as_deref().is_some_and(held)
     }
 
-    fn take(&self) -> HashMap<String, Vec<String>> {
+    /// The queued keys, for a send: held as being sent until [`Removals::sent`].
+    fn take(&self) -> Arc<HashMap<String, Vec<String>>> {
         let mut q = self.queued.lock().expect("not poisoned");
         q.count = 0;
-        std::mem::take(&mut q.by_tenant)
+        let taken = Arc::new(std::mem::take(&mut q.by_tenant));
+        q.sending = Some(taken.clone());
+        taken
+    }
+
+    /// The send of `taken` is over: its keys are removed, or queued again.
+    fn sent(&self, taken: &Arc<HashMap<String, Vec<String>>>) {
+        let mut q = self.queued.lock().expect("not poisoned");
+        if q.sending.as_ref().is_some_and(|s| Arc::ptr_eq(s, taken)) {
+            q.sending = None;
+        }
     }
 
     /// Puts back keys whose removal failed, within [`MOST_QUEUED`].
@@ -98,9 +114,10 @@ impl Store {
     pub async fn remove_queued(&self) -> Result<()> {
         let queued = self.removals.take();
         if queued.is_empty() {
+            self.removals.sent(&queued);
             return Ok(());
         }
-        let sends = queued.into_iter().map(|(tenant, keys)| async move {
+        let sends = queued.iter().map(|(tenant, keys)| async move {
             let mut failed = None;
             for chunk in keys.chunks(MOST_A_COMMAND) {
                 let sent: redis::RedisResult<()> = redis::cmd("DEL")
@@ -115,15 +132,15 @@ impl Store {
             match failed {
                 // Keys are idempotent to remove: the whole tenant's go back.
                 Some(e) => {
-                    self.removals.put_back(tenant, keys);
+                    self.removals.put_back(tenant.clone(), keys.clone());
                     Err(e)
                 }
                 None => Ok(()),
             }
         });
-        for sent in futures_util::future::join_all(sends).await {
-            sent?;
-        }
+        let sent = futures_util::future::join_all(sends).await;
+        self.removals.sent(&queued);
+        sent.into_iter().collect::<redis::RedisResult<()>>()?;
         Ok(())
     }
 }
@@ -139,10 +156,15 @@ mod tests {
         r.push("b", "k2".into());
         r.push("a", "k3".into());
         assert!(r.holds("a", "k3") && !r.holds("b", "k1") && !r.holds("c", "k1"));
-        let mut taken = r.take();
-        assert_eq!(taken.remove("a").unwrap(), ["k1", "k3"]);
-        assert_eq!(taken.remove("b").unwrap(), ["k2"]);
-        assert!(r.take().is_empty());
+        let taken = r.take();
+        assert_eq!(taken["a"], ["k1", "k3"]);
+        assert_eq!(taken["b"], ["k2"]);
+        assert!(r.holds("a", "k3"), "held while it is being sent");
+        r.sent(&taken);
+        assert!(!r.holds("a", "k3"));
+        let nothing = r.take();
+        assert!(nothing.is_empty());
+        r.sent(&nothing);
 
         let many: Vec<String> = (0..MOST_QUEUED + 10).map(|i| i.to_string()).collect();
         r.put_back("a".into(), many);
