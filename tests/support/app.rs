@@ -550,18 +550,9 @@ async fn cleanup(config: &Config) {
     if let Ok(store) = hookpost::store(config) {
         let _ = store.delete_everything().await;
     }
-    if let Ok(conn) =
-        hookpost_broker::connect(&amqp_url(), "test-cleanup", Duration::from_secs(5)).await
-    {
-        // Bounded, as the close is: lapin may drop the socket under a request.
-        let delete = async {
-            if let Ok(ch) = conn.create_channel().await {
-                let _ = Topology::for_config(config).delete(&ch).await;
-            }
-        };
-        let _ = tokio::time::timeout(hookpost_broker::CLOSE_WAIT, delete).await;
-        hookpost_broker::close(&conn, "done").await;
-    }
+    let _ = Topology::for_config(config)
+        .tear_down(&amqp_url(), "test-cleanup")
+        .await;
     let _ = hookpost_db::migrate::drop_database(&config.database_url).await;
 }
 

@@ -397,21 +397,9 @@ impl Bench {
             h.stop().await;
         }
         self.store.delete_everything().await?;
-        let conn = hookpost_broker::connect(
-            &self.config.amqp_url,
-            "bench-cleanup",
-            Duration::from_secs(5),
-        )
-        .await?;
-        // Bounded, as the close is: lapin may drop the socket under a request.
-        let delete = async {
-            let ch = conn.create_channel().await?;
-            Topology::for_config(&self.config).delete(&ch).await
-        };
-        tokio::time::timeout(hookpost_broker::CLOSE_WAIT, delete)
-            .await
-            .context("deleting the run's queues took too long")??;
-        hookpost_broker::close(&conn, "done").await;
+        Topology::for_config(&self.config)
+            .tear_down(&self.config.amqp_url, "bench-cleanup")
+            .await?;
         hookpost_db::migrate::drop_database(&self.config.database_url).await?;
         Ok(())
     }

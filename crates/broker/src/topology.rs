@@ -262,8 +262,21 @@ impl Topology {
         .await
     }
 
-    /// Deletes everything declared (tests and `hookpost` teardown of a prefix).
-    pub async fn delete(&self, ch: &Channel) -> lapin::Result<()> {
+    /// Deletes everything declared (tests' and the bench's clean-ups), on a connection
+    /// of its own named `name`. Bounded by [`crate::CLOSE_WAIT`], as the close is: lapin
+    /// may drop the socket under a request and leave it waiting for good.
+    pub async fn tear_down(&self, urls: &str, name: &str) -> Result<(), crate::BrokerError> {
+        let conn = crate::connect(urls, name, crate::CLOSE_WAIT).await?;
+        let delete = async { self.delete(&conn.create_channel().await?).await };
+        let deleted = tokio::time::timeout(crate::CLOSE_WAIT, delete).await;
+        crate::close(&conn, "done").await;
+        match deleted {
+            Ok(deleted) => Ok(deleted?),
+            Err(_) => Err(crate::BrokerError::Timeout(crate::CLOSE_WAIT)),
+        }
+    }
+
+    async fn delete(&self, ch: &Channel) -> lapin::Result<()> {
         use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
         for queue in self.work_queues().chain([self.dead_queue.as_str()]) {
             ch.queue_delete(queue.into(), QueueDeleteOptions::default())

@@ -239,23 +239,13 @@ pub fn key_part(event_id: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// The retry shard of a delivery: FNV-1a of its id, so every task of one delivery lands
-/// in the same shard.
 /// Appends `n` in decimal, without `format!` (see [`Keys`]).
-fn push_number(key: &mut String, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    key.push_str(std::str::from_utf8(&digits[at..]).expect("ASCII digits"));
+fn push_number(key: &mut String, n: u64) {
+    key.push_str(itoa::Buffer::new().format(n));
 }
 
+/// The retry shard of a delivery: FNV-1a of its id, so every task of one delivery lands
+/// in the same shard.
 pub fn shard_of(id: &str, shards: u32) -> u32 {
     let mut h: u32 = 0x811c9dc5;
     for b in id.bytes() {

@@ -41,7 +41,6 @@ pub(crate) struct Removals {
 #[derive(Default)]
 struct Queued {
     by_tenant: HashMap<String, Vec<String>>,
-    count: usize,
     /// The keys taken for the send under way: still held until Redis has removed them,
     /// so that a claim answered meanwhile is told the event is done.
     sending: Option<Arc<HashMap<String, Vec<String>>>>,
@@ -56,7 +55,6 @@ impl Removals {
                 q.by_tenant.insert(tenant.to_owned(), vec![key]);
             }
         }
-        q.count += 1;
         drop(q);
         self.waiting.notify_one();
     }
@@ -75,7 +73,6 @@ impl Removals {
     /// The queued keys, for a send: held as being sent until [`Removals::sent`].
     fn take(&self) -> Arc<HashMap<String, Vec<String>>> {
         let mut q = self.queued.lock().expect("not poisoned");
-        q.count = 0;
         let taken = Arc::new(std::mem::take(&mut q.by_tenant));
         q.sending = Some(taken.clone());
         taken
@@ -92,13 +89,11 @@ impl Removals {
     /// Puts back keys whose removal failed, within [`MOST_QUEUED`].
     fn put_back(&self, tenant: String, mut keys: Vec<String>) {
         let mut q = self.queued.lock().expect("not poisoned");
-        let room = MOST_QUEUED.saturating_sub(q.count);
-        keys.truncate(room);
-        if keys.is_empty() {
-            return;
+        let queued: usize = q.by_tenant.values().map(Vec::len).sum();
+        keys.truncate(MOST_QUEUED.saturating_sub(queued));
+        if !keys.is_empty() {
+            q.by_tenant.entry(tenant).or_default().extend(keys);
         }
-        q.count += keys.len();
-        q.by_tenant.entry(tenant).or_default().extend(keys);
     }
 }
 
@@ -113,30 +108,19 @@ impl Store {
     /// that fail are queued again for the next send, and the first error is returned.
     pub async fn remove_queued(&self) -> Result<()> {
         let queued = self.removals.take();
-        if queued.is_empty() {
-            self.removals.sent(&queued);
-            return Ok(());
-        }
         let sends = queued.iter().map(|(tenant, keys)| async move {
-            let mut failed = None;
             for chunk in keys.chunks(MOST_A_COMMAND) {
                 let sent: redis::RedisResult<()> = redis::cmd("DEL")
                     .arg(chunk)
                     .query_async(&mut self.conn())
                     .await;
                 if let Err(e) = sent {
-                    failed = Some(e);
-                    break;
-                }
-            }
-            match failed {
-                // Keys are idempotent to remove: the whole tenant's go back.
-                Some(e) => {
+                    // Removing a key twice is harmless: the whole tenant's go back.
                     self.removals.put_back(tenant.clone(), keys.clone());
-                    Err(e)
+                    return Err(e);
                 }
-                None => Ok(()),
             }
+            Ok(())
         });
         let sent = futures_util::future::join_all(sends).await;
         self.removals.sent(&queued);

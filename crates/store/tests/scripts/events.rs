@@ -28,6 +28,15 @@ fn kept(e: &Event, received_at: i64) -> Kept<'_> {
     }
 }
 
+async fn del(s: &Store, key: String) {
+    let _: () = redis::AsyncCommands::del(&mut s.conn(), key).await.unwrap();
+}
+
+/// `e`'s claim (a minute's lease) with receive time `at`.
+async fn claim(s: &Store, e: &Event, at: i64) -> Claim {
+    s.claim_event(e, MINUTE, at).await.unwrap().0
+}
+
 async fn exists(s: &Store, key: String) -> bool {
     redis::AsyncCommands::exists(&mut s.conn(), key)
         .await
@@ -187,7 +196,7 @@ async fn an_event_marked_done_with_deliveries_waiting_keeps_the_payload_it_is_gi
         let ttl: i64 = redis::AsyncCommands::ttl(&mut s.conn(), key).await.unwrap();
         assert!(ttl > 0, "{ttl}");
     }
-    assert_eq!(s.claim_event(&e9, MINUTE, 11).await.unwrap().0, Claim::Done);
+    assert_eq!(claim(&s, &e9, 11).await, Claim::Done);
 }
 
 #[tokio::test]
@@ -287,7 +296,7 @@ async fn an_event_done_and_gone_leaves_only_its_fingerprint_for_the_retention() 
     let s = store();
     tenant(&s, "acme").await;
     let e1 = event("e1");
-    assert_eq!(s.claim_event(&e1, MINUTE, 1).await.unwrap().0, Claim::New);
+    assert_eq!(claim(&s, &e1, 1).await, Claim::New);
     mark(&s, "e1", EventMark::DoneAndGone).await;
     let k = s.keys();
     // The record queued the state's removal; the worker sends the queue moments later.
@@ -315,20 +324,12 @@ async fn an_event_done_and_gone_leaves_only_its_fingerprint_for_the_retention() 
 
     // The holder's lease runs on: the duplicate is marked done, not busy, and the
     // state its claim set is taken back once the log confirms it.
-    assert_eq!(
-        s.claim_event(&e1, MINUTE, 2).await.unwrap().0,
-        Claim::MarkedDone { leased: false }
-    );
+    assert_eq!(claim(&s, &e1, 2).await, Claim::MarkedDone { leased: false });
     s.forget_claim(&e1).await.unwrap();
     assert!(!exists(&s, k.event_state("acme", "e1")).await);
     // Once the lease has run out, the duplicate is still marked done.
-    let _: () = redis::AsyncCommands::del(&mut s.conn(), k.event_lease("acme", "e1"))
-        .await
-        .unwrap();
-    assert_eq!(
-        s.claim_event(&e1, MINUTE, 3).await.unwrap().0,
-        Claim::MarkedDone { leased: true }
-    );
+    del(&s, k.event_lease("acme", "e1")).await;
+    assert_eq!(claim(&s, &e1, 3).await, Claim::MarkedDone { leased: true });
     // Another event is new, whatever set its fingerprint falls in.
     assert_eq!(
         s.claim_event(&event("e2"), MINUTE, 4).await.unwrap().0,
@@ -347,27 +348,19 @@ async fn a_duplicate_before_the_states_removal_is_done_here_and_busy_elsewhere()
     tenant(&s, "acme").await;
     tenant(&s, "initech").await;
     let e1 = event("e1");
-    assert_eq!(s.claim_event(&e1, MINUTE, 1).await.unwrap().0, Claim::New);
+    assert_eq!(claim(&s, &e1, 1).await, Claim::New);
     mark(&s, "e1", EventMark::DoneAndGone).await;
-    assert_eq!(s.claim_event(&e1, MINUTE, 2).await.unwrap().0, Claim::Done);
+    assert_eq!(claim(&s, &e1, 2).await, Claim::Done);
     let other = crate::common::another_process(&s);
-    assert_eq!(
-        other.claim_event(&e1, MINUTE, 2).await.unwrap().0,
-        Claim::Busy
-    );
+    assert_eq!(claim(&other, &e1, 2).await, Claim::Busy);
     let k = s.keys();
-    let _: () = redis::AsyncCommands::del(&mut s.conn(), k.event_lease("acme", "e1"))
-        .await
-        .unwrap();
-    assert_eq!(
-        other.claim_event(&e1, MINUTE, 3).await.unwrap().0,
-        Claim::TakeOver
-    );
+    del(&s, k.event_lease("acme", "e1")).await;
+    assert_eq!(claim(&other, &e1, 3).await, Claim::TakeOver);
 
     // Another tenant's removal goes in the same send, as a command of its own.
     let raw = r#"{"id":"e2","tenant":"initech","type":"t.created","data":{}}"#;
     let e2 = Event::parse(raw.as_bytes(), None).unwrap();
-    assert_eq!(s.claim_event(&e2, MINUTE, 1).await.unwrap().0, Claim::New);
+    assert_eq!(claim(&s, &e2, 1).await, Claim::New);
     let none: [Record<'_>; 0] = [];
     s.record(
         "initech",
@@ -382,10 +375,7 @@ async fn a_duplicate_before_the_states_removal_is_done_here_and_busy_elsewhere()
     s.remove_queued().await.unwrap();
     assert!(!exists(&s, k.event_state("acme", "e1")).await);
     assert!(!exists(&s, k.event_state("initech", "e2")).await);
-    assert_eq!(
-        s.claim_event(&e1, MINUTE, 4).await.unwrap().0,
-        Claim::MarkedDone { leased: false }
-    );
+    assert_eq!(claim(&s, &e1, 4).await, Claim::MarkedDone { leased: false });
 }
 
 /// The claim writes the event's mark, the first sight of it adding it to this period's
@@ -395,7 +385,7 @@ async fn the_claim_writes_the_mark_and_a_second_claimer_finds_it() {
     let s = store();
     tenant(&s, "acme").await;
     let e1 = event("e1");
-    assert_eq!(s.claim_event(&e1, MINUTE, 1).await.unwrap().0, Claim::New);
+    assert_eq!(claim(&s, &e1, 1).await, Claim::New);
     let (set, member) = mark_set(&s, "e1", 0);
     let marked: bool = redis::AsyncCommands::sismember(&mut s.conn(), &set, member)
         .await
@@ -404,13 +394,8 @@ async fn the_claim_writes_the_mark_and_a_second_claimer_finds_it() {
     // Another claimer that ran between the holder's state and its mark (here: the state
     // removed, as if not yet written) finds the mark with no state: the log, which has
     // not the event, sends it by the lease.
-    let _: () = redis::AsyncCommands::del(&mut s.conn(), s.keys().event_state("acme", "e1"))
-        .await
-        .unwrap();
-    assert_eq!(
-        s.claim_event(&e1, MINUTE, 2).await.unwrap().0,
-        Claim::MarkedDone { leased: false }
-    );
+    del(&s, s.keys().event_state("acme", "e1")).await;
+    assert_eq!(claim(&s, &e1, 2).await, Claim::MarkedDone { leased: false });
 }
 
 /// A set's expiry is written with the first mark a process puts in it, not with each
@@ -484,10 +469,7 @@ async fn a_fingerprint_marked_does_not_override_an_event_being_processed() {
     let e1 = event("e1");
     s.claim_event(&e1, 200, 1).await.unwrap();
     plant_mark(&s, "e1", 0).await;
-    assert_eq!(s.claim_event(&e1, MINUTE, 2).await.unwrap().0, Claim::Busy);
+    assert_eq!(claim(&s, &e1, 2).await, Claim::Busy);
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(
-        s.claim_event(&e1, MINUTE, 3).await.unwrap().0,
-        Claim::TakeOver
-    );
+    assert_eq!(claim(&s, &e1, 3).await, Claim::TakeOver);
 }
