@@ -32,6 +32,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "blocking deliveries",
         include_str!("migrations/0006_blocking.sql"),
     ),
+    (
+        7,
+        "list indexes in ascending order",
+        include_str!("migrations/0007_ascending_lists.sql"),
+    ),
 ];
 
 /// The schema version this build reads and writes.
