@@ -376,6 +376,104 @@ async fn a_delivery_written_twice_in_one_group_ends_as_its_last_write() {
     app.finish().await;
 }
 
+/// A delivery's first attempt is kept in its own row, every other attempt in
+/// `attempts`, and the log reads them together: the first attempt written twice (an
+/// answer lost) is one, an attempt 1 made again after a requeue (another start) and
+/// the retry after it are rows of their own, and an event's deliveries read the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_attempt_lives_in_its_delivery_row_and_the_later_ones_in_attempts() {
+    use hookpost_core::outcome::{Attempt, OutcomeKind};
+    use hookpost_db::Batch;
+    use hookpost_store::log::{Record, Status};
+    let (app, _key, _rx, hook_id) = app_with(TestOptions::default()).await;
+    let (event, now) = ("evt_first_inline", hookpost_core::now_ms());
+    let id = delivery_id("acme", event, &hook_id);
+    let attempt = |n: u32, at: i64, status: u16| Attempt {
+        attempt: n,
+        at,
+        duration_ms: 3,
+        outcome: if status == 200 {
+            OutcomeKind::Delivered
+        } else {
+            OutcomeKind::HttpStatus
+        },
+        status: Some(status),
+        error: None,
+        response: Some(format!("answer {at}")),
+        retry_after_s: None,
+        signatures: None,
+        uuid: None,
+    };
+    let write = |status: Status, a: Attempt| {
+        let (db, id, hook_id) = (app.db.clone(), id.clone(), hook_id.clone());
+        async move {
+            let record = Record {
+                delivery_id: &id,
+                hook_id: &hook_id,
+                kind: "ticket.created",
+                hook_json: "{}",
+                status,
+                next_at: None,
+                attempt: Some(&a),
+                blocking: false,
+                if_new: false,
+                forget_soon: false,
+            };
+            let row = hookpost_db::EventRow {
+                id: event.into(),
+                kind: "ticket.created".into(),
+                occurred_at: None,
+                data: r#"{"n":1}"#.into(),
+            };
+            let batch = Batch::of("acme", event, now, Some(row), &[record]);
+            db.write(std::sync::Arc::new(batch)).await.unwrap();
+        }
+    };
+    let pg = hookpost_tests::postgres(&app.config.database_url).await;
+    let rows = || async {
+        pg.query_one(
+            "SELECT count(*) FROM attempts WHERE tenant_id = 'acme' AND delivery_id = $1",
+            &[&id],
+        )
+        .await
+        .unwrap()
+        .get::<_, i64>(0)
+    };
+    let read = || async {
+        let d = app.db.delivery("acme", &id).await.unwrap().unwrap();
+        let of_event = app.db.event_deliveries("acme", event).await.unwrap();
+        assert_eq!(of_event.len(), 1);
+        assert_eq!(
+            of_event[0].attempts, d.attempts,
+            "an event's deliveries read the same"
+        );
+        (d.status, d.attempts)
+    };
+    let first = attempt(1, now + 1, 500);
+    write(Status::Retrying, first.clone()).await;
+    assert_eq!(
+        rows().await,
+        0,
+        "the first attempt is in the delivery's row"
+    );
+    assert_eq!(read().await, (Status::Retrying, vec![first.clone()]));
+    write(Status::Retrying, first.clone()).await;
+    assert_eq!(rows().await, 0, "written again, it is still one");
+    assert_eq!(read().await, (Status::Retrying, vec![first.clone()]));
+    let again = attempt(1, now + 2, 500);
+    write(Status::Retrying, again.clone()).await;
+    assert_eq!(rows().await, 1, "attempt 1 made again is a row of its own");
+    let second = attempt(2, now + 3, 200);
+    write(Status::Delivered, second.clone()).await;
+    write(Status::Delivered, second.clone()).await;
+    assert_eq!(rows().await, 2);
+    assert_eq!(
+        read().await,
+        (Status::Delivered, vec![first, again, second])
+    );
+    app.finish().await;
+}
+
 /// A rebuild reads an ordered hook's waiting deliveries a page at a time, in one sorted
 /// pass: more than two pages of them on three keys all come back on their keys in
 /// order; a key's attempted delivery first though its event is the newest, a key whose

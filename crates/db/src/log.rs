@@ -57,8 +57,20 @@ impl LoggedEvent {
 
 pub(crate) const DELIVERY: &str = "id, event_id, hook_id, type, status, attempts, created_at, updated_at, next_at, hook, event_at";
 
-const ATTEMPT: &str =
-    "delivery_id, attempt, at, duration_ms, outcome, status, error, response, retry_after_s, signatures, uuid";
+/// The attempts of deliveries `$2` of tenant `$1`, whose event came at `$3`, in order:
+/// the rows of `attempts` and the first attempts kept in the deliveries' own rows (see
+/// migration 8). The same attempt in both places (a write made again after a lost
+/// answer may put it in each) is one.
+const ATTEMPTS_OF: &str = "
+    SELECT delivery_id, attempt, at, duration_ms, outcome, status, error, response,
+           retry_after_s, signatures, uuid
+    FROM attempts WHERE tenant_id = $1 AND delivery_id = ANY($2) AND event_at = $3
+    UNION
+    SELECT id, 1, first_at, first_duration_ms, first_outcome, first_status, first_error,
+           first_response, first_retry_after_s, first_signatures, first_uuid
+    FROM deliveries
+    WHERE tenant_id = $1 AND id = ANY($2) AND event_at = $3 AND first_at IS NOT NULL
+    ORDER BY attempt, at";
 
 impl Db {
     /// A tenant's delivery with its attempts (`blocking` is the ordering state's, in Redis).
@@ -67,10 +79,10 @@ impl Db {
         let Some((mut d, event_at)) = delivery_row(&client, tenant, id).await? else {
             return Ok(None);
         };
-        let sql = format!(
-            "SELECT {ATTEMPT} FROM attempts WHERE tenant_id = $1 AND delivery_id = $2 AND event_at = $3 ORDER BY attempt, at"
-        );
-        for a in client.query(&sql, &[&tenant, &id, &event_at]).await? {
+        for a in client
+            .query(ATTEMPTS_OF, &[&tenant, &[id].as_slice(), &event_at])
+            .await?
+        {
             d.attempts.push(attempt(&a)?);
         }
         Ok(Some(d))
@@ -136,10 +148,9 @@ impl Db {
             return Ok(out);
         };
         let ids: Vec<&str> = out.iter().map(|d| d.id.as_str()).collect();
-        let sql = format!(
-            "SELECT {ATTEMPT} FROM attempts WHERE tenant_id = $1 AND delivery_id = ANY($2) AND event_at = $3 ORDER BY attempt, at"
-        );
-        let attempts = client.query(&sql, &[&tenant, &ids, &event_at]).await?;
+        let attempts = client
+            .query(ATTEMPTS_OF, &[&tenant, &ids, &event_at])
+            .await?;
         let mut by_delivery: HashMap<String, Vec<Attempt>> = HashMap::new();
         for a in &attempts {
             by_delivery.entry(a.get(0)).or_default().push(attempt(a)?);

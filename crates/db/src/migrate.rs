@@ -37,6 +37,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "list indexes in ascending order",
         include_str!("migrations/0007_ascending_lists.sql"),
     ),
+    (
+        8,
+        "first attempt in its delivery's row",
+        include_str!("migrations/0008_first_attempt_inline.sql"),
+    ),
 ];
 
 /// The schema version this build reads and writes.

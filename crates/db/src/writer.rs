@@ -299,22 +299,34 @@ impl<'a> Split<'a> {
 
 /// The group's statement: events, deliveries (moved on, and new only) and attempts,
 /// each from its columns ([`Events::params`], …), empty ones included. Each part's
-/// parameters follow the ones before it.
+/// parameters follow the ones before it. A delivery's first attempt goes into its row
+/// when the row has none yet ([`FIRST`]); the attempts that did not are the rows of
+/// `attempts`. An attempt goes to one place or the other, never to neither: what the
+/// delivery writes did not return as their first attempt is inserted.
 static GROUP: LazyLock<String> = LazyLock::new(|| {
     let upserts = 1 + EVENT_TYPES.len();
     let new_only = upserts + DELIVERY_TYPES.len();
     let attempts = new_only + DELIVERY_TYPES.len();
     format!(
-        "WITH e AS ({}), u AS ({}), n AS ({}) {}",
+        "WITH e AS ({}),
+         a AS (SELECT * FROM unnest({}) AS a({ATTEMPT_ALIASES})),
+         f AS (SELECT DISTINCT ON (t, i, ea) * FROM a WHERE no = 1 ORDER BY t, i, ea, at),
+         u AS ({}), n AS ({})
+         INSERT INTO attempts ({ATTEMPT_COLUMNS})
+         SELECT * FROM a WHERE NOT EXISTS (
+             SELECT 1 FROM (SELECT * FROM u UNION ALL SELECT * FROM n) k
+             WHERE a.no = 1 AND k.first_at = a.at
+               AND (k.tenant_id, k.id, k.event_at) = (a.t, a.i, a.ea))
+         ON CONFLICT DO NOTHING",
         insert_events(1),
-        insert_deliveries(upserts, UPSERT_DELIVERIES),
-        insert_deliveries(new_only, IF_NEW),
-        insert_attempts(attempts)
+        arrays(attempts, &ATTEMPT_TYPES),
+        insert_deliveries(upserts, Conflict::Upsert, true),
+        insert_deliveries(new_only, Conflict::Skip, true),
     )
 });
-/// A later round's deliveries, alone.
-static UPSERT: LazyLock<String> = LazyLock::new(|| insert_deliveries(1, UPSERT_DELIVERIES));
-static INSERT_NEW: LazyLock<String> = LazyLock::new(|| insert_deliveries(1, IF_NEW));
+/// A later round's deliveries, alone, their first attempts left as they are.
+static UPSERT: LazyLock<String> = LazyLock::new(|| insert_deliveries(1, Conflict::Upsert, false));
+static INSERT_NEW: LazyLock<String> = LazyLock::new(|| insert_deliveries(1, Conflict::Skip, false));
 
 /// `$p::t[], $p+1::t[], …` for the column types `types`.
 fn arrays(p: usize, types: &[&str]) -> String {
@@ -364,38 +376,74 @@ fn insert_events(p: usize) -> String {
     )
 }
 
-/// Deliveries' rows, as [`Deliveries`] gives their columns, then `on_conflict`.
-fn insert_deliveries(p: usize, on_conflict: &str) -> String {
+/// What a delivery's write does to a row it finds.
+#[derive(Clone, Copy)]
+enum Conflict {
+    /// Moves it on: its state moves on, except that one seen waiting for its turn does
+    /// not undo a delivery made meanwhile by another handler; its attempt count never
+    /// goes back.
+    Upsert,
+    /// Leaves it be: written only where the delivery has no row yet (see
+    /// [`Record::if_new`]).
+    Skip,
+}
+
+/// The columns of an attempt, in the order of [`Attempts::params`].
+const ATTEMPT_COLUMNS: &str = "tenant_id, delivery_id, event_at, attempt, at, duration_ms,
+    outcome, status, error, response, retry_after_s, signatures, uuid";
+/// Their names in the group's statement (`a`, and its first attempts `f`).
+const ATTEMPT_ALIASES: &str = "t, i, ea, no, at, du, oc, st, er, re, ra, sg, uu";
+/// A delivery row's first attempt: its columns, and where they come from in `f`.
+const FIRST: [(&str, &str); 9] = [
+    ("first_at", "at"),
+    ("first_duration_ms", "du"),
+    ("first_outcome", "oc"),
+    ("first_status", "st"),
+    ("first_error", "er"),
+    ("first_response", "re"),
+    ("first_retry_after_s", "ra"),
+    ("first_signatures", "sg"),
+    ("first_uuid", "uu"),
+];
+
+/// Deliveries' rows, as [`Deliveries`] gives their columns, from parameter `p`. With
+/// `first`, each takes its first attempt from `f` where its row has none yet, and the
+/// statement returns the first attempt each row it wrote holds.
+fn insert_deliveries(p: usize, conflict: Conflict, first: bool) -> String {
+    let (mut columns, mut values, mut join, mut returning) =
+        (String::new(), String::new(), String::new(), String::new());
+    let mut keep_first = String::new();
+    if first {
+        for (column, alias) in FIRST {
+            columns.push_str(&format!(", {column}"));
+            values.push_str(&format!(", f.{alias}"));
+            keep_first.push_str(&format!(
+                ", {column} = CASE WHEN d.first_at IS NULL THEN EXCLUDED.{column} ELSE d.{column} END"
+            ));
+        }
+        join = "LEFT JOIN f ON (f.t, f.i, f.ea) = (r.t, r.i, r.ea)".into();
+        returning = "RETURNING d.tenant_id, d.id, d.event_at, d.first_at".into();
+    }
+    let on_conflict = match conflict {
+        Conflict::Skip => "ON CONFLICT DO NOTHING".to_owned(),
+        Conflict::Upsert => format!(
+            "ON CONFLICT (tenant_id, id, event_at) DO UPDATE SET
+                status = EXCLUDED.status,
+                attempts = greatest(d.attempts, EXCLUDED.attempts),
+                updated_at = EXCLUDED.updated_at,
+                next_at = EXCLUDED.next_at,
+                blocking = EXCLUDED.blocking{keep_first}
+             WHERE NOT (EXCLUDED.status = 'pending' AND d.status = 'delivered')"
+        ),
+    };
     format!(
         "INSERT INTO deliveries AS d
            (tenant_id, id, event_at, event_id, hook_id, type, status, attempts, created_at,
-            updated_at, next_at, hook, blocking)
-         SELECT t, i, ea, e, h, ty, s, a, now(), now(), n, hk, b
-         FROM unnest({}) AS u(t, i, ea, e, h, ty, s, a, n, hk, b)
-         {on_conflict}",
+            updated_at, next_at, hook, blocking{columns})
+         SELECT r.t, r.i, r.ea, r.e, r.h, r.ty, r.s, r.a, now(), now(), r.n, r.hk, r.b{values}
+         FROM unnest({}) AS r(t, i, ea, e, h, ty, s, a, n, hk, b) {join}
+         {on_conflict} {returning}",
         arrays(p, &DELIVERY_TYPES)
-    )
-}
-
-/// Rows written only where their delivery has none yet (see [`Record::if_new`]).
-const IF_NEW: &str = "ON CONFLICT DO NOTHING";
-
-/// A delivery's state moves on, except that one seen waiting for its turn does not
-/// undo a delivery made meanwhile by another handler; its attempt count never goes back.
-const UPSERT_DELIVERIES: &str = "ON CONFLICT (tenant_id, id, event_at) DO UPDATE SET
-        status = EXCLUDED.status,
-        attempts = greatest(d.attempts, EXCLUDED.attempts),
-        updated_at = EXCLUDED.updated_at,
-        next_at = EXCLUDED.next_at,
-        blocking = EXCLUDED.blocking
-    WHERE NOT (EXCLUDED.status = 'pending' AND d.status = 'delivered')";
-
-fn insert_attempts(p: usize) -> String {
-    format!(
-        "INSERT INTO attempts (tenant_id, delivery_id, event_at, attempt, at, duration_ms,
-           outcome, status, error, response, retry_after_s, signatures, uuid)
-         SELECT * FROM unnest({}) ON CONFLICT DO NOTHING",
-        arrays(p, &ATTEMPT_TYPES)
     )
 }
 
