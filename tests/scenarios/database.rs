@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use hookpost_core::delivery::delivery_id;
+use hookpost_core::outcome::{Attempt, OutcomeKind};
 use hookpost_tests::invariants::{scale, three_hooks, Ledger};
 use hookpost_tests::pg_server::PgServer;
 use hookpost_tests::receiver::Answer;
@@ -280,6 +281,57 @@ async fn a_rebuild_puts_back_every_waiting_delivery_page_by_page() {
     app.finish().await;
 }
 
+/// A log write's record of delivery `id` of hook `hook_id`, of an event `ticket.created`.
+fn record<'a>(
+    id: &'a str,
+    hook_id: &'a str,
+    status: hookpost_store::log::Status,
+    attempt: Option<&'a Attempt>,
+) -> hookpost_store::log::Record<'a> {
+    hookpost_store::log::Record {
+        delivery_id: id,
+        hook_id,
+        kind: "ticket.created",
+        hook_json: "{}",
+        status,
+        next_at: None,
+        attempt,
+        blocking: false,
+        if_new: false,
+        forget_soon: false,
+    }
+}
+
+/// Event `id`'s row, on its first sight.
+fn event_row(id: &str) -> hookpost_db::EventRow {
+    hookpost_db::EventRow {
+        id: id.into(),
+        kind: "ticket.created".into(),
+        occurred_at: None,
+        data: r#"{"n":1}"#.into(),
+    }
+}
+
+/// Attempt `n`, started at `at`, answered `status`.
+fn answered(n: u32, at: i64, status: u16) -> Attempt {
+    Attempt {
+        attempt: n,
+        at,
+        duration_ms: 3,
+        outcome: if status == 200 {
+            OutcomeKind::Delivered
+        } else {
+            OutcomeKind::HttpStatus
+        },
+        status: Some(status),
+        error: None,
+        response: Some(format!("answer {at}")),
+        retry_after_s: None,
+        signatures: None,
+        uuid: None,
+    }
+}
+
 /// A group commit holds each event's rows in one statement, and a delivery written twice
 /// in one group (its waiting record and then its outcome, say) in later ones of the same
 /// transaction, in order: 100 deliveries each written `pending` and then `delivered`,
@@ -288,21 +340,10 @@ async fn a_rebuild_puts_back_every_waiting_delivery_page_by_page() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_delivery_written_twice_in_one_group_ends_as_its_last_write() {
     use hookpost_db::Batch;
-    use hookpost_store::log::{Record, Status};
+    use hookpost_store::log::Status;
     let (app, _key, _rx, hook_id) = app_with(TestOptions::default()).await;
     let now = hookpost_core::now_ms();
-    let attempt = hookpost_core::outcome::Attempt {
-        attempt: 1,
-        at: now,
-        duration_ms: 3,
-        outcome: hookpost_core::outcome::OutcomeKind::Delivered,
-        status: Some(200),
-        error: None,
-        response: Some("ok".into()),
-        retry_after_s: None,
-        signatures: None,
-        uuid: None,
-    };
+    let attempt = answered(1, now, 200);
     let ids: Vec<(String, String)> = (0..100)
         .map(|n| {
             let event = format!("evt_twice_{n}");
@@ -312,24 +353,8 @@ async fn a_delivery_written_twice_in_one_group_ends_as_its_last_write() {
     let batches: Vec<std::sync::Arc<Batch>> = ids
         .iter()
         .flat_map(|(id, event)| {
-            let record = |status, attempt| Record {
-                delivery_id: id,
-                hook_id: &hook_id,
-                kind: "ticket.created",
-                hook_json: "{}",
-                status,
-                next_at: None,
-                attempt,
-                blocking: false,
-                if_new: false,
-                forget_soon: false,
-            };
-            let row = hookpost_db::EventRow {
-                id: event.clone(),
-                kind: "ticket.created".into(),
-                occurred_at: None,
-                data: r#"{"n":1}"#.into(),
-            };
+            let record = |status, attempt| record(id, &hook_id, status, attempt);
+            let row = event_row(event);
             [
                 Batch::of(
                     "acme",
@@ -382,49 +407,16 @@ async fn a_delivery_written_twice_in_one_group_ends_as_its_last_write() {
 /// the retry after it are rows of their own, and an event's deliveries read the same.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_first_attempt_lives_in_its_delivery_row_and_the_later_ones_in_attempts() {
-    use hookpost_core::outcome::{Attempt, OutcomeKind};
     use hookpost_db::Batch;
-    use hookpost_store::log::{Record, Status};
+    use hookpost_store::log::Status;
     let (app, _key, _rx, hook_id) = app_with(TestOptions::default()).await;
     let (event, now) = ("evt_first_inline", hookpost_core::now_ms());
     let id = delivery_id("acme", event, &hook_id);
-    let attempt = |n: u32, at: i64, status: u16| Attempt {
-        attempt: n,
-        at,
-        duration_ms: 3,
-        outcome: if status == 200 {
-            OutcomeKind::Delivered
-        } else {
-            OutcomeKind::HttpStatus
-        },
-        status: Some(status),
-        error: None,
-        response: Some(format!("answer {at}")),
-        retry_after_s: None,
-        signatures: None,
-        uuid: None,
-    };
     let write = |status: Status, a: Attempt| {
         let (db, id, hook_id) = (app.db.clone(), id.clone(), hook_id.clone());
         async move {
-            let record = Record {
-                delivery_id: &id,
-                hook_id: &hook_id,
-                kind: "ticket.created",
-                hook_json: "{}",
-                status,
-                next_at: None,
-                attempt: Some(&a),
-                blocking: false,
-                if_new: false,
-                forget_soon: false,
-            };
-            let row = hookpost_db::EventRow {
-                id: event.into(),
-                kind: "ticket.created".into(),
-                occurred_at: None,
-                data: r#"{"n":1}"#.into(),
-            };
+            let record = record(&id, &hook_id, status, Some(&a));
+            let row = event_row(event);
             let batch = Batch::of("acme", event, now, Some(row), &[record]);
             db.write(std::sync::Arc::new(batch)).await.unwrap();
         }
@@ -449,7 +441,7 @@ async fn a_first_attempt_lives_in_its_delivery_row_and_the_later_ones_in_attempt
         );
         (d.status, d.attempts)
     };
-    let first = attempt(1, now + 1, 500);
+    let first = answered(1, now + 1, 500);
     write(Status::Retrying, first.clone()).await;
     assert_eq!(
         rows().await,
@@ -460,10 +452,10 @@ async fn a_first_attempt_lives_in_its_delivery_row_and_the_later_ones_in_attempt
     write(Status::Retrying, first.clone()).await;
     assert_eq!(rows().await, 0, "written again, it is still one");
     assert_eq!(read().await, (Status::Retrying, vec![first.clone()]));
-    let again = attempt(1, now + 2, 500);
+    let again = answered(1, now + 2, 500);
     write(Status::Retrying, again.clone()).await;
     assert_eq!(rows().await, 1, "attempt 1 made again is a row of its own");
-    let second = attempt(2, now + 3, 200);
+    let second = answered(2, now + 3, 200);
     write(Status::Delivered, second.clone()).await;
     write(Status::Delivered, second.clone()).await;
     assert_eq!(rows().await, 2);
