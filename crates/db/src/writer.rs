@@ -299,10 +299,10 @@ impl<'a> Split<'a> {
 
 /// The group's statement: events, deliveries (moved on, and new only) and attempts,
 /// each from its columns ([`Events::params`], …), empty ones included. Each part's
-/// parameters follow the ones before it. A delivery's first attempt goes into its row
-/// when the row has none yet ([`FIRST`]); the attempts that did not are the rows of
-/// `attempts`. An attempt goes to one place or the other, never to neither: what the
-/// delivery writes did not return as their first attempt is inserted.
+/// parameters follow the ones before it. A delivery's attempt numbered 1 goes into its
+/// row when the row holds none yet ([`FIRST`]); every attempt that no row written here
+/// returned as its own goes to `attempts`, so that each lands in one place or the other,
+/// never in neither.
 static GROUP: LazyLock<String> = LazyLock::new(|| {
     let upserts = 1 + EVENT_TYPES.len();
     let new_only = upserts + DELIVERY_TYPES.len();
