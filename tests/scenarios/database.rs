@@ -312,7 +312,8 @@ fn event_row(id: &str) -> hookpost_db::EventRow {
     }
 }
 
-/// Attempt `n`, started at `at`, answered `status`.
+/// Attempt `n`, started at `at`, answered `status`; the second signed with a rotated-out
+/// key as well.
 fn answered(n: u32, at: i64, status: u16) -> Attempt {
     Attempt {
         attempt: n,
@@ -327,7 +328,12 @@ fn answered(n: u32, at: i64, status: u16) -> Attempt {
         error: None,
         response: Some(format!("answer {at}")),
         retry_after_s: None,
-        signatures: None,
+        signatures: Some(hookpost_core::signing::Signatures {
+            sha1: format!("sha1={at:040x}"),
+            sha1_previous: (n == 2).then(|| format!("sha1={:040x}", at + 1)),
+            timestamp: at / 1000,
+            standard: format!("v1,{at}"),
+        }),
         uuid: None,
     }
 }

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::time::SystemTime;
 
 use hookpost_core::outcome::{Attempt, OutcomeKind};
+use hookpost_core::signing::Signatures;
 use hookpost_store::log::{Delivery, HookActivity, Status};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
@@ -63,11 +64,13 @@ pub(crate) const DELIVERY: &str = "id, event_id, hook_id, type, status, attempts
 /// answer may put it in each) is one.
 const ATTEMPTS_OF: &str = "
     SELECT delivery_id, attempt, at, duration_ms, outcome, status, error, response,
-           retry_after_s, signatures, uuid
+           retry_after_s, uuid, sig_sha1, sig_sha1_previous, sig_timestamp, sig_standard,
+           signatures
     FROM attempts WHERE tenant_id = $1 AND delivery_id = ANY($2) AND event_at = $3
     UNION
     SELECT id, 1, first_at, first_duration_ms, first_outcome, first_status, first_error,
-           first_response, first_retry_after_s, first_signatures, first_uuid
+           first_response, first_retry_after_s, first_uuid, first_sig_sha1,
+           first_sig_sha1_previous, first_sig_timestamp, first_sig_standard, NULL
     FROM deliveries
     WHERE tenant_id = $1 AND id = ANY($2) AND event_at = $3 AND first_at IS NOT NULL
     ORDER BY attempt, at";
@@ -336,11 +339,27 @@ fn attempt(r: &Row) -> Result<Attempt> {
     let outcome: String = r.get("outcome");
     let outcome: OutcomeKind = serde_json::from_value(serde_json::Value::String(outcome.clone()))
         .map_err(|_| corrupt("attempt outcome", &outcome))?;
-    let signatures = r
-        .get::<_, Option<serde_json::Value>>("signatures")
-        .map(serde_json::from_value)
-        .transpose()
-        .map_err(|e| corrupt("attempt signatures", e))?;
+    let signatures = match r.get::<_, Option<String>>("sig_sha1") {
+        Some(sha1) => {
+            let missing = || corrupt("attempt signatures", "a header without the others");
+            Some(Signatures {
+                sha1,
+                sha1_previous: r.get("sig_sha1_previous"),
+                timestamp: r
+                    .get::<_, Option<i64>>("sig_timestamp")
+                    .ok_or_else(missing)?,
+                standard: r
+                    .get::<_, Option<String>>("sig_standard")
+                    .ok_or_else(missing)?,
+            })
+        }
+        // Written before the headers had columns of their own (migration 8).
+        None => r
+            .get::<_, Option<serde_json::Value>>("signatures")
+            .map(serde_json::from_value)
+            .transpose()
+            .map_err(|e| corrupt("attempt signatures", e))?,
+    };
     Ok(Attempt {
         attempt: r.get::<_, i32>("attempt") as u32,
         at: to_ms(r.get("at")),

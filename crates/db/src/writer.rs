@@ -352,7 +352,7 @@ const DELIVERY_TYPES: [&str; 11] = [
     "text",
     "bool",
 ];
-const ATTEMPT_TYPES: [&str; 13] = [
+const ATTEMPT_TYPES: [&str; 16] = [
     "text",
     "text",
     "timestamptz",
@@ -364,7 +364,10 @@ const ATTEMPT_TYPES: [&str; 13] = [
     "text",
     "text",
     "int8",
-    "jsonb",
+    "text",
+    "text",
+    "text",
+    "int8",
     "text",
 ];
 
@@ -390,11 +393,12 @@ enum Conflict {
 
 /// The columns of an attempt, in the order of [`Attempts::params`].
 const ATTEMPT_COLUMNS: &str = "tenant_id, delivery_id, event_at, attempt, at, duration_ms,
-    outcome, status, error, response, retry_after_s, signatures, uuid";
+    outcome, status, error, response, retry_after_s, uuid, sig_sha1, sig_sha1_previous,
+    sig_timestamp, sig_standard";
 /// Their names in the group's statement (`a`, and its first attempts `f`).
-const ATTEMPT_ALIASES: &str = "t, i, ea, no, at, du, oc, st, er, re, ra, sg, uu";
+const ATTEMPT_ALIASES: &str = "t, i, ea, no, at, du, oc, st, er, re, ra, uu, s1, s0, sts, ssd";
 /// A delivery row's first attempt: its columns, and where they come from in `f`.
-const FIRST: [(&str, &str); 9] = [
+const FIRST: [(&str, &str); 12] = [
     ("first_at", "at"),
     ("first_duration_ms", "du"),
     ("first_outcome", "oc"),
@@ -402,8 +406,11 @@ const FIRST: [(&str, &str); 9] = [
     ("first_error", "er"),
     ("first_response", "re"),
     ("first_retry_after_s", "ra"),
-    ("first_signatures", "sg"),
     ("first_uuid", "uu"),
+    ("first_sig_sha1", "s1"),
+    ("first_sig_sha1_previous", "s0"),
+    ("first_sig_timestamp", "sts"),
+    ("first_sig_standard", "ssd"),
 ];
 
 /// Deliveries' rows, as [`Deliveries`] gives their columns, from parameter `p`. With
@@ -557,8 +564,13 @@ struct Attempts<'a> {
     error: Vec<Option<String>>,
     response: Vec<Option<String>>,
     retry_after: Vec<Option<i64>>,
-    signatures: Vec<Option<serde_json::Value>>,
     uuid: Vec<Option<&'a str>>,
+    /// The signature headers, each its own column (see
+    /// [`hookpost_core::signing::Signatures`]).
+    sha1: Vec<Option<&'a str>>,
+    sha1_previous: Vec<Option<&'a str>>,
+    signed_at: Vec<Option<i64>>,
+    standard: Vec<Option<&'a str>>,
 }
 
 impl<'a> Attempts<'a> {
@@ -575,8 +587,11 @@ impl<'a> Attempts<'a> {
             &self.error,
             &self.response,
             &self.retry_after,
-            &self.signatures,
             &self.uuid,
+            &self.sha1,
+            &self.sha1_previous,
+            &self.signed_at,
+            &self.standard,
         ]
     }
 
@@ -596,12 +611,13 @@ impl<'a> Attempts<'a> {
                 c.error.push(text(&a.error));
                 c.response.push(text(&a.response));
                 c.retry_after.push(a.retry_after_s.map(|s| s as i64));
-                c.signatures.push(
-                    a.signatures
-                        .as_ref()
-                        .map(|s| serde_json::to_value(s).expect("signatures serialise")),
-                );
                 c.uuid.push(a.uuid.as_deref());
+                let s = a.signatures.as_ref();
+                c.sha1.push(s.map(|s| s.sha1.as_str()));
+                c.sha1_previous
+                    .push(s.and_then(|s| s.sha1_previous.as_deref()));
+                c.signed_at.push(s.map(|s| s.timestamp));
+                c.standard.push(s.map(|s| s.standard.as_str()));
             }
         }
         c
