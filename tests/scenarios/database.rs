@@ -467,7 +467,31 @@ async fn a_first_attempt_lives_in_its_delivery_row_and_the_later_ones_in_attempt
     assert_eq!(rows().await, 2);
     assert_eq!(
         read().await,
-        (Status::Delivered, vec![first, again, second])
+        (
+            Status::Delivered,
+            vec![first.clone(), again.clone(), second.clone()]
+        )
+    );
+    // A row written before the headers had columns of their own keeps its object.
+    let legacy = answered(3, now + 4, 200);
+    pg.execute(
+        "INSERT INTO attempts (tenant_id, delivery_id, event_at, attempt, at, duration_ms,
+           outcome, status, response, signatures)
+         SELECT 'acme', $1, event_at, 3, 'epoch'::timestamptz + $2::int8 * interval '1 ms',
+                3, 'delivered', 200, $3, $4
+         FROM deliveries WHERE tenant_id = 'acme' AND id = $1",
+        &[
+            &id,
+            &legacy.at,
+            &legacy.response,
+            &serde_json::to_value(&legacy.signatures).unwrap(),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        read().await,
+        (Status::Delivered, vec![first, again, second, legacy])
     );
     app.finish().await;
 }
