@@ -3,6 +3,7 @@
 //! deep page costs what the first does.
 
 use std::collections::HashMap;
+use std::sync::LazyLock;
 use std::time::SystemTime;
 
 use hookpost_core::outcome::{Attempt, OutcomeKind};
@@ -58,22 +59,45 @@ impl LoggedEvent {
 
 pub(crate) const DELIVERY: &str = "id, event_id, hook_id, type, status, attempts, created_at, updated_at, next_at, hook, event_at";
 
+/// What an attempt records besides its key (delivery and number), as `attempts` names
+/// the columns; a delivery's row keeps its first attempt's as `first_` and the name
+/// (migration 8).
+pub(crate) const ATTEMPT_FIELDS: [&str; 12] = [
+    "at",
+    "duration_ms",
+    "outcome",
+    "status",
+    "error",
+    "response",
+    "retry_after_s",
+    "uuid",
+    "sig_sha1",
+    "sig_sha1_previous",
+    "sig_timestamp",
+    "sig_standard",
+];
+
 /// The attempts of deliveries `$2` of tenant `$1`, whose event came at `$3`, in order:
-/// the rows of `attempts` and the first attempts kept in the deliveries' own rows (see
-/// migration 8). The same attempt in both places (a write made again after a lost
-/// answer may put it in each) is one.
-const ATTEMPTS_OF: &str = "
-    SELECT delivery_id, attempt, at, duration_ms, outcome, status, error, response,
-           retry_after_s, uuid, sig_sha1, sig_sha1_previous, sig_timestamp, sig_standard,
-           signatures
-    FROM attempts WHERE tenant_id = $1 AND delivery_id = ANY($2) AND event_at = $3
-    UNION
-    SELECT id, 1, first_at, first_duration_ms, first_outcome, first_status, first_error,
-           first_response, first_retry_after_s, first_uuid, first_sig_sha1,
-           first_sig_sha1_previous, first_sig_timestamp, first_sig_standard, NULL
-    FROM deliveries
-    WHERE tenant_id = $1 AND id = ANY($2) AND event_at = $3 AND first_at IS NOT NULL
-    ORDER BY attempt, at";
+/// the rows of `attempts` and the first attempts kept in the deliveries' own rows. The
+/// same attempt in both places (a write made again after a lost answer may put it in
+/// each) is one.
+static ATTEMPTS_OF: LazyLock<String> = LazyLock::new(|| {
+    let first: Vec<String> = ATTEMPT_FIELDS
+        .iter()
+        .map(|f| format!("first_{f}"))
+        .collect();
+    format!(
+        "SELECT delivery_id, attempt, {}, signatures
+         FROM attempts WHERE tenant_id = $1 AND delivery_id = ANY($2) AND event_at = $3
+         UNION
+         SELECT id, 1, {}, NULL
+         FROM deliveries
+         WHERE tenant_id = $1 AND id = ANY($2) AND event_at = $3 AND first_at IS NOT NULL
+         ORDER BY attempt, at",
+        ATTEMPT_FIELDS.join(", "),
+        first.join(", ")
+    )
+});
 
 impl Db {
     /// A tenant's delivery with its attempts (`blocking` is the ordering state's, in Redis).
@@ -83,7 +107,7 @@ impl Db {
             return Ok(None);
         };
         for a in client
-            .query(ATTEMPTS_OF, &[&tenant, &[id].as_slice(), &event_at])
+            .query(&*ATTEMPTS_OF, &[&tenant, &[id].as_slice(), &event_at])
             .await?
         {
             d.attempts.push(attempt(&a)?);
@@ -152,7 +176,7 @@ impl Db {
         };
         let ids: Vec<&str> = out.iter().map(|d| d.id.as_str()).collect();
         let attempts = client
-            .query(ATTEMPTS_OF, &[&tenant, &ids, &event_at])
+            .query(&*ATTEMPTS_OF, &[&tenant, &ids, &event_at])
             .await?;
         let mut by_delivery: HashMap<String, Vec<Attempt>> = HashMap::new();
         for a in &attempts {

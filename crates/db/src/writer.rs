@@ -18,6 +18,7 @@ use hookpost_store::log::{Record, Status};
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::types::ToSql;
 
+use crate::log::ATTEMPT_FIELDS;
 use crate::time::from_ms;
 use crate::{Db, DbError, Result};
 
@@ -300,23 +301,28 @@ impl<'a> Split<'a> {
 /// The group's statement: events, deliveries (moved on, and new only) and attempts,
 /// each from its columns ([`Events::params`], …), empty ones included. Each part's
 /// parameters follow the ones before it. A delivery's attempt numbered 1 goes into its
-/// row when the row holds none yet ([`FIRST`]); every attempt that no row written here
-/// returned as its own goes to `attempts`, so that each lands in one place or the other,
-/// never in neither.
+/// row when the row holds none yet (`first_` and its [`ATTEMPT_FIELDS`]); every attempt
+/// that no row written here returned as its own goes to `attempts`, so that each lands
+/// in one place or the other, never in neither.
 static GROUP: LazyLock<String> = LazyLock::new(|| {
     let upserts = 1 + EVENT_TYPES.len();
     let new_only = upserts + DELIVERY_TYPES.len();
     let attempts = new_only + DELIVERY_TYPES.len();
+    let columns = format!(
+        "tenant_id, delivery_id, event_at, attempt, {}",
+        ATTEMPT_FIELDS.join(", ")
+    );
     format!(
         "WITH e AS ({}),
-         a AS (SELECT * FROM unnest({}) AS a({ATTEMPT_ALIASES})),
-         f AS (SELECT DISTINCT ON (t, i, ea) * FROM a WHERE no = 1 ORDER BY t, i, ea, at),
+         a AS (SELECT * FROM unnest({}) AS a({columns})),
+         f AS (SELECT DISTINCT ON (tenant_id, delivery_id, event_at) * FROM a
+               WHERE attempt = 1 ORDER BY tenant_id, delivery_id, event_at, at),
          u AS ({}), n AS ({})
-         INSERT INTO attempts ({ATTEMPT_COLUMNS})
+         INSERT INTO attempts ({columns})
          SELECT * FROM a WHERE NOT EXISTS (
              SELECT 1 FROM (SELECT * FROM u UNION ALL SELECT * FROM n) k
-             WHERE a.no = 1 AND k.first_at = a.at
-               AND (k.tenant_id, k.id, k.event_at) = (a.t, a.i, a.ea))
+             WHERE a.attempt = 1 AND k.first_at = a.at
+               AND (k.tenant_id, k.id, k.event_at) = (a.tenant_id, a.delivery_id, a.event_at))
          ON CONFLICT DO NOTHING",
         insert_events(1),
         arrays(attempts, &ATTEMPT_TYPES),
@@ -352,7 +358,9 @@ const DELIVERY_TYPES: [&str; 11] = [
     "text",
     "bool",
 ];
-const ATTEMPT_TYPES: [&str; 16] = [
+/// An attempt's key (tenant, delivery, event time, number), then its
+/// [`ATTEMPT_FIELDS`].
+const ATTEMPT_TYPES: [&str; 4 + ATTEMPT_FIELDS.len()] = [
     "text",
     "text",
     "timestamptz",
@@ -391,28 +399,6 @@ enum Conflict {
     Skip,
 }
 
-/// The columns of an attempt, in the order of [`Attempts::params`].
-const ATTEMPT_COLUMNS: &str = "tenant_id, delivery_id, event_at, attempt, at, duration_ms,
-    outcome, status, error, response, retry_after_s, uuid, sig_sha1, sig_sha1_previous,
-    sig_timestamp, sig_standard";
-/// Their names in the group's statement (`a`, and its first attempts `f`).
-const ATTEMPT_ALIASES: &str = "t, i, ea, no, at, du, oc, st, er, re, ra, uu, s1, s0, sts, ssd";
-/// A delivery row's first attempt: its columns, and where they come from in `f`.
-const FIRST: [(&str, &str); 12] = [
-    ("first_at", "at"),
-    ("first_duration_ms", "du"),
-    ("first_outcome", "oc"),
-    ("first_status", "st"),
-    ("first_error", "er"),
-    ("first_response", "re"),
-    ("first_retry_after_s", "ra"),
-    ("first_uuid", "uu"),
-    ("first_sig_sha1", "s1"),
-    ("first_sig_sha1_previous", "s0"),
-    ("first_sig_timestamp", "sts"),
-    ("first_sig_standard", "ssd"),
-];
-
 /// Deliveries' rows, as [`Deliveries`] gives their columns, from parameter `p`. With
 /// `first`, each takes its first attempt from `f` where its row has none yet, and the
 /// statement returns the first attempt each row it wrote holds.
@@ -421,14 +407,14 @@ fn insert_deliveries(p: usize, conflict: Conflict, first: bool) -> String {
         (String::new(), String::new(), String::new(), String::new());
     let mut keep_first = String::new();
     if first {
-        for (column, alias) in FIRST {
-            columns.push_str(&format!(", {column}"));
-            values.push_str(&format!(", f.{alias}"));
+        for field in ATTEMPT_FIELDS {
+            columns.push_str(&format!(", first_{field}"));
+            values.push_str(&format!(", f.{field}"));
             keep_first.push_str(&format!(
-                ", {column} = CASE WHEN d.first_at IS NULL THEN EXCLUDED.{column} ELSE d.{column} END"
+                ", first_{field} = CASE WHEN d.first_at IS NULL THEN EXCLUDED.first_{field} ELSE d.first_{field} END"
             ));
         }
-        join = "LEFT JOIN f ON (f.t, f.i, f.ea) = (r.t, r.i, r.ea)".into();
+        join = "LEFT JOIN f ON (f.tenant_id, f.delivery_id, f.event_at) = (r.t, r.i, r.ea)".into();
         returning = "RETURNING d.tenant_id, d.id, d.event_at, d.first_at".into();
     }
     let on_conflict = match conflict {
