@@ -184,7 +184,7 @@ async fn publish(
     payload_bytes: usize,
 ) -> anyhow::Result<()> {
     ch.confirm_select(ConfirmSelectOptions::default()).await?;
-    let pad = "x".repeat(payload_bytes.saturating_sub(40));
+    let pad = crate::filler(payload_bytes.saturating_sub(40));
     let mut sent = 0;
     while sent < n {
         let mut confirms = Vec::with_capacity(1000);

@@ -177,7 +177,7 @@ impl Bench {
         let ch = conn.create_channel().await?;
         ch.confirm_select(ConfirmSelectOptions::default()).await?;
         let exchange = Topology::new(&self.config.prefix).exchange;
-        let pad = "x".repeat(payload_bytes.saturating_sub(40));
+        let pad = crate::filler(payload_bytes.saturating_sub(40));
         let (mut sent, n) = (ids.start, ids.end);
         let body_of = |i: usize| {
             format!(
@@ -256,7 +256,7 @@ impl Bench {
         payload_bytes: usize,
     ) -> anyhow::Result<Vec<f64>> {
         let sem = Arc::new(tokio::sync::Semaphore::new(concurrency));
-        let pad = "x".repeat(payload_bytes.saturating_sub(40));
+        let pad = crate::filler(payload_bytes.saturating_sub(40));
         let mut tasks = tokio::task::JoinSet::new();
         let mut sent = 0;
         while sent < n {
