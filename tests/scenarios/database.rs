@@ -180,10 +180,33 @@ async fn redis_back_empty_is_rebuilt_from_postgres_with_keys_hooks_and_pending_r
     let rx = Receiver::start().await;
     rx.answer_next(&[Answer::Status(500)]);
     let hook = app.hook(&key, &rx.url, &["*"]).await;
-    let event = json!({"id": "evt_kept", "type": "ticket.created", "data": {"n": 1}});
+    // A payload the log keeps compressed: the retry's body comes from that.
+    let note = "The customer reports that the printer on the third floor is on fire. ".repeat(8);
+    let payload = json!({"n": 1, "note": note});
+    let event = json!({"id": "evt_kept", "type": "ticket.created", "data": payload});
     assert_eq!(app.post_event(&key, &event).await.status(), 202);
     let id = delivery_id("acme", "evt_kept", hook["id"].as_str().unwrap());
     app.wait_for_status("acme", &id, "retrying").await;
+    let pg = hookpost_tests::postgres(&app.config.database_url).await;
+    let row = pg
+        .query_one(
+            "SELECT data IS NULL, octet_length(data_zstd) FROM events WHERE id = 'evt_kept'",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (text_null, frame): (bool, Option<i32>) = (row.get(0), row.get(1));
+    assert!(text_null, "kept compressed, not as text");
+    assert!(
+        frame.unwrap() < 200,
+        "{frame:?} bytes for {} of text",
+        payload.to_string().len()
+    );
+    let logged = app.db.event("acme", "evt_kept").await.unwrap().unwrap();
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&logged.data).unwrap(),
+        payload
+    );
 
     let (running, base) = restart_after_redis_lost(&mut app, &mut redis).await;
     // The key still signs in, the hook is still there, and the pending retry is made.
@@ -211,7 +234,7 @@ async fn redis_back_empty_is_rebuilt_from_postgres_with_keys_hooks_and_pending_r
     assert_eq!(got[0].body, got[1].body);
     assert_eq!(
         rx.delivered()[0].json()["payload"],
-        json!({"n": 1}),
+        payload,
         "the same body"
     );
     app.running = Some(running);
@@ -308,7 +331,7 @@ fn event_row(id: &str) -> hookpost_db::EventRow {
         id: id.into(),
         kind: "ticket.created".into(),
         occurred_at: None,
-        data: r#"{"n":1}"#.into(),
+        data: hookpost_db::Payload::pack(r#"{"n":1}"#),
     }
 }
 

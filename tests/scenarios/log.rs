@@ -456,7 +456,8 @@ async fn the_log_drops_whole_days_past_the_retention_and_every_redis_key_expires
     }
     // A delivery of an event received two days ago, as an older worker wrote it.
     pg.execute(
-        "INSERT INTO events SELECT tenant_id, 'evt_old', event_at - interval '2 days', type, occurred_at, data
+        "INSERT INTO events SELECT tenant_id, 'evt_old', event_at - interval '2 days', type, occurred_at, data,
+                  data_zstd
            FROM events WHERE id = 'evt_today'",
         &[],
     )

@@ -92,7 +92,7 @@ async fn log_first_attempts(
         id: event.into(),
         kind: TYPE.into(),
         occurred_at: None,
-        data: data.into(),
+        data: hookpost_db::Payload::pack(data),
     };
     let batch = hookpost_db::Batch::of("acme", event, first_at, Some(row), &records);
     app.db.write(std::sync::Arc::new(batch)).await.unwrap();

@@ -342,7 +342,7 @@ async fn a_take_over_sends_the_first_tries_payload_and_receive_time() {
                 id: id.into(),
                 kind: "ticket.created".into(),
                 occurred_at: None,
-                data: r#"{"n":1}"#.into(),
+                data: hookpost_db::Payload::pack(r#"{"n":1}"#),
             };
             let batch = hookpost_db::Batch::of("acme", id, first_at, Some(row), &[]);
             app.db.write(std::sync::Arc::new(batch)).await.unwrap();

@@ -6,6 +6,7 @@
 //! - [`writer`]: the worker's writes, group-committed: one transaction for every write
 //!   that came while the last one committed.
 //! - [`log`]: the log's reads, each one indexed query with keyset pagination.
+//! - [`payload`]: an event's payload as stored, zstd-compressed when that pays.
 //! - [`event_types`]: the event-type catalogue as data, and intake's cache of it.
 //! - [`audit`]: the audit log of operators' actions.
 //!
@@ -19,6 +20,7 @@ pub mod event_types;
 pub mod log;
 pub mod migrate;
 pub mod partitions;
+pub mod payload;
 pub mod rebuild;
 pub mod scratch;
 mod time;
@@ -30,6 +32,7 @@ use std::time::Duration;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio::sync::mpsc;
 
+pub use payload::Payload;
 pub use writer::{AttemptRow, Batch, DeliveryRow, EventRow};
 
 #[derive(Debug, thiserror::Error)]

@@ -141,16 +141,20 @@ impl Db {
             .client()
             .await?
             .query_opt(
-                "SELECT id, type, data, event_at, occurred_at FROM events WHERE tenant_id = $1 AND id = $2",
+                "SELECT id, type, data, data_zstd, event_at, occurred_at FROM events WHERE tenant_id = $1 AND id = $2",
                 &[&tenant, &id],
             )
             .await?;
-        Ok(row.map(|r| LoggedEvent {
-            id: r.get(0),
-            kind: r.get(1),
-            data: r.get(2),
-            received_at: to_ms(r.get(3)),
-            occurred_at: r.get(4),
+        let Some(r) = row else { return Ok(None) };
+        let data = crate::payload::of_row(&r)?.ok_or_else(|| {
+            DbError::Corrupt(format!("event `{id}` of `{tenant}` has no payload"))
+        })?;
+        Ok(Some(LoggedEvent {
+            id: r.get("id"),
+            kind: r.get("type"),
+            data,
+            received_at: to_ms(r.get("event_at")),
+            occurred_at: r.get("occurred_at"),
         }))
     }
 

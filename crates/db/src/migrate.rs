@@ -42,6 +42,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "first attempt in its delivery's row",
         include_str!("migrations/0008_first_attempt_inline.sql"),
     ),
+    (
+        9,
+        "compressed event payloads",
+        include_str!("migrations/0009_compressed_payloads.sql"),
+    ),
 ];
 
 /// The schema version this build reads and writes.

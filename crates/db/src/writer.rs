@@ -19,6 +19,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::types::ToSql;
 
 use crate::log::ATTEMPT_FIELDS;
+use crate::payload::Payload;
 use crate::time::from_ms;
 use crate::{Db, DbError, Result};
 
@@ -31,7 +32,9 @@ pub struct EventRow {
     pub id: String,
     pub kind: String,
     pub occurred_at: Option<String>,
-    pub data: String,
+    /// The event's `data`, packed where the worker handled it ([`Payload::pack`]), not in
+    /// the writer's one task.
+    pub data: Payload,
 }
 
 /// A delivery's new state.
@@ -344,7 +347,15 @@ fn arrays(p: usize, types: &[&str]) -> String {
 }
 
 /// Each table's columns' types, in the order of its `params`.
-const EVENT_TYPES: [&str; 6] = ["text", "text", "timestamptz", "text", "text", "text"];
+const EVENT_TYPES: [&str; 7] = [
+    "text",
+    "text",
+    "timestamptz",
+    "text",
+    "text",
+    "text",
+    "bytea",
+];
 const DELIVERY_TYPES: [&str; 11] = [
     "text",
     "text",
@@ -381,7 +392,7 @@ const ATTEMPT_TYPES: [&str; 4 + ATTEMPT_FIELDS.len()] = [
 
 fn insert_events(p: usize) -> String {
     format!(
-        "INSERT INTO events (tenant_id, id, event_at, type, occurred_at, data)
+        "INSERT INTO events (tenant_id, id, event_at, type, occurred_at, data, data_zstd)
          SELECT * FROM unnest({}) ON CONFLICT DO NOTHING",
         arrays(p, &EVENT_TYPES)
     )
@@ -453,7 +464,8 @@ struct Events<'a> {
     at: Vec<SystemTime>,
     kind: Vec<&'a str>,
     occurred: Vec<Option<&'a str>>,
-    data: Vec<&'a str>,
+    data: Vec<Option<&'a str>>,
+    data_zstd: Vec<Option<&'a [u8]>>,
 }
 
 impl<'a> Events<'a> {
@@ -465,6 +477,7 @@ impl<'a> Events<'a> {
             &self.kind,
             &self.occurred,
             &self.data,
+            &self.data_zstd,
         ]
     }
 
@@ -477,7 +490,9 @@ impl<'a> Events<'a> {
                 c.at.push(from_ms(b.event_at));
                 c.kind.push(&e.kind);
                 c.occurred.push(e.occurred_at.as_deref());
-                c.data.push(&e.data);
+                let (text, frame) = e.data.columns();
+                c.data.push(text);
+                c.data_zstd.push(frame);
             }
         }
         c

@@ -125,7 +125,7 @@ impl Worker {
             id: ev.id.to_owned(),
             kind: ev.kind.to_owned(),
             occurred_at: ev.occurred_at.map(str::to_owned),
-            data: ev.data.to_owned(),
+            data: hookpost_db::Payload::pack(ev.data),
         });
         let ids: Vec<String> = waiting
             .iter()
