@@ -59,33 +59,38 @@ impl LoggedEvent {
 
 pub(crate) const DELIVERY: &str = "id, event_id, hook_id, type, status, attempts, created_at, updated_at, next_at, hook, event_at";
 
-/// What an attempt records besides its key (delivery and number), as `attempts` names
-/// the columns; a delivery's row keeps its first attempt's as `first_` and the name
-/// (migration 8).
-pub(crate) const ATTEMPT_FIELDS: [&str; 12] = [
-    "at",
-    "duration_ms",
-    "outcome",
-    "status",
-    "error",
-    "response",
-    "retry_after_s",
-    "uuid",
-    "sig_sha1",
-    "sig_sha1_previous",
-    "sig_timestamp",
-    "sig_standard",
+/// What an attempt records besides its key (delivery and number): each column as
+/// `attempts` names it, with its PostgreSQL type. A delivery's row keeps its first
+/// attempt's as `first_` and the name (migration 8).
+pub(crate) const ATTEMPT_FIELDS: [(&str, &str); 12] = [
+    ("at", "timestamptz"),
+    ("duration_ms", "int8"),
+    ("outcome", "text"),
+    ("status", "int4"),
+    ("error", "text"),
+    ("response", "text"),
+    ("retry_after_s", "int8"),
+    ("uuid", "text"),
+    ("sig_sha1", "text"),
+    ("sig_sha1_previous", "text"),
+    ("sig_timestamp", "int8"),
+    ("sig_standard", "text"),
 ];
+
+/// The columns of [`ATTEMPT_FIELDS`], each named after `prefix`, joined by commas.
+pub(crate) fn attempt_columns(prefix: &str) -> String {
+    let names: Vec<String> = ATTEMPT_FIELDS
+        .iter()
+        .map(|(name, _)| format!("{prefix}{name}"))
+        .collect();
+    names.join(", ")
+}
 
 /// The attempts of deliveries `$2` of tenant `$1`, whose event came at `$3`, in order:
 /// the rows of `attempts` and the first attempts kept in the deliveries' own rows. The
 /// same attempt in both places (a write made again after a lost answer may put it in
 /// each) is one.
 static ATTEMPTS_OF: LazyLock<String> = LazyLock::new(|| {
-    let first: Vec<String> = ATTEMPT_FIELDS
-        .iter()
-        .map(|f| format!("first_{f}"))
-        .collect();
     format!(
         "SELECT delivery_id, attempt, {}, signatures
          FROM attempts WHERE tenant_id = $1 AND delivery_id = ANY($2) AND event_at = $3
@@ -94,8 +99,8 @@ static ATTEMPTS_OF: LazyLock<String> = LazyLock::new(|| {
          FROM deliveries
          WHERE tenant_id = $1 AND id = ANY($2) AND event_at = $3 AND first_at IS NOT NULL
          ORDER BY attempt, at",
-        ATTEMPT_FIELDS.join(", "),
-        first.join(", ")
+        attempt_columns(""),
+        attempt_columns("first_")
     )
 });
 

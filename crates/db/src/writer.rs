@@ -18,7 +18,7 @@ use hookpost_store::log::{Record, Status};
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::types::ToSql;
 
-use crate::log::ATTEMPT_FIELDS;
+use crate::log::{attempt_columns, ATTEMPT_FIELDS};
 use crate::payload::Payload;
 use crate::time::from_ms;
 use crate::{Db, DbError, Result};
@@ -313,7 +313,7 @@ static GROUP: LazyLock<String> = LazyLock::new(|| {
     let attempts = new_only + DELIVERY_TYPES.len();
     let columns = format!(
         "tenant_id, delivery_id, event_at, attempt, {}",
-        ATTEMPT_FIELDS.join(", ")
+        attempt_columns("")
     );
     format!(
         "WITH e AS ({}),
@@ -370,25 +370,20 @@ const DELIVERY_TYPES: [&str; 11] = [
     "bool",
 ];
 /// An attempt's key (tenant, delivery, event time, number), then its
-/// [`ATTEMPT_FIELDS`].
-const ATTEMPT_TYPES: [&str; 4 + ATTEMPT_FIELDS.len()] = [
-    "text",
-    "text",
-    "timestamptz",
-    "int4",
-    "timestamptz",
-    "int8",
-    "text",
-    "int4",
-    "text",
-    "text",
-    "int8",
-    "text",
-    "text",
-    "text",
-    "int8",
-    "text",
-];
+/// [`ATTEMPT_FIELDS`]' types, taken from there.
+const ATTEMPT_TYPES: [&str; 4 + ATTEMPT_FIELDS.len()] = {
+    let key = ["text", "text", "timestamptz", "int4"];
+    let mut types = [""; 4 + ATTEMPT_FIELDS.len()];
+    let mut i = 0;
+    while i < types.len() {
+        types[i] = match i < key.len() {
+            true => key[i],
+            false => ATTEMPT_FIELDS[i - key.len()].1,
+        };
+        i += 1;
+    }
+    types
+};
 
 fn insert_events(p: usize) -> String {
     format!(
@@ -418,7 +413,7 @@ fn insert_deliveries(p: usize, conflict: Conflict, first: bool) -> String {
         (String::new(), String::new(), String::new(), String::new());
     let mut keep_first = String::new();
     if first {
-        for field in ATTEMPT_FIELDS {
+        for (field, _) in ATTEMPT_FIELDS {
             columns.push_str(&format!(", first_{field}"));
             values.push_str(&format!(", f.{field}"));
             keep_first.push_str(&format!(
