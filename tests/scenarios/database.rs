@@ -523,6 +523,78 @@ async fn a_first_attempt_lives_in_its_delivery_row_and_the_later_ones_in_attempt
 /// pass: more than two pages of them on three keys all come back on their keys in
 /// order; a key's attempted delivery first though its event is the newest, a key whose
 /// first delivery failed blocked, and a key waiting for its turn sent for once.
+/// A delivery's row names the body's hook object by digest: `hook_snapshots` keeps one
+/// row a version of a hook however many deliveries it made, a hook changed since gets a
+/// second, and each delivery still reads the one it went out with.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hook_snapshot_is_kept_once_a_version_and_each_delivery_reads_its_own() {
+    let (app, key, rx, hook_id) = app_with(TestOptions::default()).await;
+    let send = |n: usize| {
+        let (app, key, hook_id) = (&app, &key, &hook_id);
+        async move {
+            let event =
+                json!({"id": format!("evt_snap_{n}"), "type": "ticket.created", "data": {"n": n}});
+            assert_eq!(app.post_event(key, &event).await.status(), 202);
+            let id = delivery_id("acme", &format!("evt_snap_{n}"), hook_id);
+            app.wait_for_status("acme", &id, "delivered").await;
+            id
+        }
+    };
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        ids.push(send(n).await);
+    }
+    let (s, _) = app
+        .patch_hook(
+            &key,
+            &hook_id,
+            json!({"events": ["ticket.created", "ticket.updated"]}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    ids.push(send(3).await);
+
+    let pg = hookpost_tests::postgres(&app.config.database_url).await;
+    let row = pg
+        .query_one(
+            "SELECT count(*) FILTER (WHERE hook IS NULL AND hook_digest IS NOT NULL), count(*)
+             FROM deliveries WHERE tenant_id = 'acme'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (row.get::<_, i64>(0), row.get::<_, i64>(1)),
+        (4, 4),
+        "rows name it"
+    );
+    let kept: Vec<String> = pg
+        .query(
+            "SELECT hook FROM hook_snapshots WHERE tenant_id = 'acme' AND hook_id = $1",
+            &[&hook_id],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(kept.len(), 2, "one a version: {kept:?}");
+    // Each delivery reads the object its request carried, before and after the change.
+    let sent: Vec<serde_json::Value> = rx
+        .received()
+        .iter()
+        .map(|r| r.json()["hook"].clone())
+        .collect();
+    assert_eq!(sent.len(), 4);
+    assert_ne!(sent[0], sent[3], "the change shows in the body");
+    for (id, sent) in ids.iter().zip(&sent) {
+        let d = app.db.delivery("acme", id).await.unwrap().unwrap();
+        let logged: serde_json::Value = serde_json::from_str(&d.hook_json).unwrap();
+        assert_eq!(&logged, sent, "{id}");
+    }
+    app.finish().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rebuild_puts_back_each_ordering_key_in_order_page_by_page() {
     // Ingest alone: no scheduler takes the turn task, no worker moves a key on.

@@ -57,7 +57,14 @@ impl LoggedEvent {
     }
 }
 
-pub(crate) const DELIVERY: &str = "id, event_id, hook_id, type, status, attempts, created_at, updated_at, next_at, hook, event_at";
+/// A delivery's columns, from `deliveries` (unaliased): its hook snapshot is the row's own
+/// text when written before migration 10, else the one its digest names.
+pub(crate) const DELIVERY: &str =
+    "id, event_id, hook_id, type, status, attempts, created_at, updated_at, next_at,
+    coalesce(hook, (SELECT s.hook FROM hook_snapshots s
+                    WHERE s.tenant_id = deliveries.tenant_id AND s.hook_id = deliveries.hook_id
+                      AND s.digest = deliveries.hook_digest)) AS hook,
+    event_at";
 
 /// What an attempt records besides its key (delivery and number): each column as
 /// `attempts` names it, with its PostgreSQL type. A delivery's row keeps its first
@@ -362,7 +369,9 @@ pub(crate) fn delivery(r: &Row) -> Result<Delivery> {
         created_at: to_ms(r.get("created_at")),
         updated_at: to_ms(r.get("updated_at")),
         next_attempt_at: r.get::<_, Option<SystemTime>>("next_at").map(to_ms),
-        hook_json: r.get("hook"),
+        hook_json: r
+            .get::<_, Option<String>>("hook")
+            .ok_or_else(|| corrupt("delivery's hook snapshot", "missing"))?,
         blocking: false,
         attempts: Vec::new(),
     })

@@ -47,6 +47,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "compressed event payloads",
         include_str!("migrations/0009_compressed_payloads.sql"),
     ),
+    (
+        10,
+        "hook snapshots kept once",
+        include_str!("migrations/0010_hook_snapshots.sql"),
+    ),
 ];
 
 /// The schema version this build reads and writes.

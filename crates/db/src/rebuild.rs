@@ -15,7 +15,7 @@ use hookpost_store::Store;
 use tokio_postgres::Row;
 
 use crate::config::Rebuilt;
-use crate::log::LoggedEvent;
+use crate::log::{LoggedEvent, DELIVERY};
 use crate::time::to_ms;
 use crate::{Db, Result};
 
@@ -187,7 +187,7 @@ impl Db {
             for status in ["retrying", "pending"] {
                 let sql = format!(
                     "SELECT d.*, e.data, e.data_zstd, e.occurred_at FROM (
-                       SELECT * FROM deliveries
+                       SELECT tenant_id, {DELIVERY} FROM deliveries
                        WHERE tenant_id = $1 AND status = '{status}' AND next_at IS NOT NULL
                          AND (created_at, id) > ($2, $3)
                        ORDER BY created_at, id LIMIT {RESTORE_PAGE}) d

@@ -15,6 +15,7 @@ use std::time::{Instant, SystemTime};
 use deadpool_postgres::Object;
 use hookpost_core::outcome::Attempt;
 use hookpost_store::log::{Record, Status};
+use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::types::ToSql;
 
@@ -48,11 +49,22 @@ pub struct DeliveryRow {
     /// The attempt that led to it (0: none).
     pub attempts: i32,
     pub next_at: Option<i64>,
+    /// The body's `hook` object as the first attempt sent it, and its
+    /// [`snapshot_digest`]: the row names it by the digest (migration 10).
     pub hook: String,
+    pub hook_digest: i64,
     /// Failed, and holds its ordering key (see [`Record::blocking`]).
     pub blocking: bool,
     /// Written only where the delivery has no row yet (see [`Record::if_new`]).
     pub if_new: bool,
+}
+
+/// The name of a hook snapshot in `hook_snapshots`: the first 8 bytes of its SHA-256.
+/// Two versions of one hook's snapshot with one digest (one chance in 2^64) would show
+/// a delivery the other's.
+pub fn snapshot_digest(hook_json: &str) -> i64 {
+    let hash = Sha256::digest(hook_json.as_bytes());
+    i64::from_be_bytes(hash[..8].try_into().expect("8 bytes"))
 }
 
 /// An attempt made.
@@ -93,6 +105,7 @@ impl Batch {
                 attempts: r.attempt.map_or(0, |a| a.attempt as i32),
                 next_at: r.next_at,
                 hook: r.hook_json.to_owned(),
+                hook_digest: snapshot_digest(r.hook_json),
                 blocking: r.blocking,
                 if_new: r.if_new,
             })
@@ -239,11 +252,13 @@ async fn write(client: &mut Object, group: &[&Batch]) -> Result<()> {
     let first = splits.next().unwrap_or_default();
     let later: Vec<Split> = splits.collect();
     let (events, attempts) = (Events::of(group), Attempts::of(group));
+    let snapshots = Snapshots::of(group);
     let params: Vec<&(dyn ToSql + Sync)> = [
         &events.params()[..],
         &first.upserts.params(),
         &first.new_only.params(),
         &attempts.params(),
+        &snapshots.params(),
     ]
     .concat();
     if later.is_empty() {
@@ -301,22 +316,26 @@ impl<'a> Split<'a> {
     }
 }
 
-/// The group's statement: events, deliveries (moved on, and new only) and attempts,
-/// each from its columns ([`Events::params`], …), empty ones included. Each part's
-/// parameters follow the ones before it. A delivery's attempt numbered 1 goes into its
-/// row when the row holds none yet (`first_` and its [`ATTEMPT_FIELDS`]); every attempt
-/// that no row written here returned as its own goes to `attempts`, so that each lands
-/// in one place or the other, never in neither.
+/// The group's statement: events, the hook snapshots its deliveries name, deliveries
+/// (moved on, and new only) and attempts, each from its columns ([`Events::params`],
+/// …), empty ones included. Each part's parameters follow the ones before it. A
+/// delivery's attempt numbered 1 goes into its row when the row holds none yet
+/// (`first_` and its [`ATTEMPT_FIELDS`]); every attempt that no row written here
+/// returned as its own goes to `attempts`, so that each lands in one place or the
+/// other, never in neither.
 static GROUP: LazyLock<String> = LazyLock::new(|| {
     let upserts = 1 + EVENT_TYPES.len();
     let new_only = upserts + DELIVERY_TYPES.len();
     let attempts = new_only + DELIVERY_TYPES.len();
+    let snapshots = attempts + ATTEMPT_TYPES.len();
     let columns = format!(
         "tenant_id, delivery_id, event_at, attempt, {}",
         attempt_columns("")
     );
     format!(
         "WITH e AS ({}),
+         s AS (INSERT INTO hook_snapshots (tenant_id, hook_id, digest, hook)
+               SELECT * FROM unnest({}) ON CONFLICT DO NOTHING),
          a AS (SELECT * FROM unnest({}) AS a({columns})),
          f AS (SELECT DISTINCT ON (tenant_id, delivery_id, event_at) * FROM a
                WHERE attempt = 1 ORDER BY tenant_id, delivery_id, event_at, at),
@@ -328,6 +347,7 @@ static GROUP: LazyLock<String> = LazyLock::new(|| {
                AND (k.tenant_id, k.id, k.event_at) = (a.tenant_id, a.delivery_id, a.event_at))
          ON CONFLICT DO NOTHING",
         insert_events(1),
+        arrays(snapshots, &SNAPSHOT_TYPES),
         arrays(attempts, &ATTEMPT_TYPES),
         insert_deliveries(upserts, Conflict::Upsert, true),
         insert_deliveries(new_only, Conflict::Skip, true),
@@ -366,9 +386,10 @@ const DELIVERY_TYPES: [&str; 11] = [
     "text",
     "int4",
     "timestamptz",
-    "text",
+    "int8",
     "bool",
 ];
+const SNAPSHOT_TYPES: [&str; 4] = ["text", "text", "int8", "text"];
 /// An attempt's key (tenant, delivery, event time, number), then its
 /// [`ATTEMPT_FIELDS`]' types, taken from there.
 const ATTEMPT_TYPES: [&str; 4 + ATTEMPT_FIELDS.len()] = {
@@ -438,7 +459,7 @@ fn insert_deliveries(p: usize, conflict: Conflict, first: bool) -> String {
     format!(
         "INSERT INTO deliveries AS d
            (tenant_id, id, event_at, event_id, hook_id, type, status, attempts, created_at,
-            updated_at, next_at, hook, blocking{columns})
+            updated_at, next_at, hook_digest, blocking{columns})
          SELECT r.t, r.i, r.ea, r.e, r.h, r.ty, r.s, r.a, now(), now(), r.n, r.hk, r.b{values}
          FROM unnest({}) AS r(t, i, ea, e, h, ty, s, a, n, hk, b) {join}
          {on_conflict} {returning}",
@@ -506,7 +527,7 @@ struct Deliveries<'a> {
     status: Vec<&'static str>,
     attempts: Vec<i32>,
     next_at: Vec<Option<SystemTime>>,
-    hook: Vec<&'a str>,
+    hook_digest: Vec<i64>,
     blocking: Vec<bool>,
 }
 
@@ -522,7 +543,7 @@ impl<'a> Deliveries<'a> {
             &self.status,
             &self.attempts,
             &self.next_at,
-            &self.hook,
+            &self.hook_digest,
             &self.blocking,
         ]
     }
@@ -539,8 +560,39 @@ impl<'a> Deliveries<'a> {
             c.status.push(d.status.as_str());
             c.attempts.push(d.attempts);
             c.next_at.push(d.next_at.map(from_ms));
-            c.hook.push(&d.hook);
+            c.hook_digest.push(d.hook_digest);
             c.blocking.push(d.blocking);
+        }
+        c
+    }
+}
+
+/// The hook snapshots the group's deliveries name, each once.
+#[derive(Default)]
+struct Snapshots<'a> {
+    tenant: Vec<&'a str>,
+    hook_id: Vec<&'a str>,
+    digest: Vec<i64>,
+    hook: Vec<&'a str>,
+}
+
+impl<'a> Snapshots<'a> {
+    fn params(&self) -> [&(dyn ToSql + Sync); SNAPSHOT_TYPES.len()] {
+        [&self.tenant, &self.hook_id, &self.digest, &self.hook]
+    }
+
+    fn of(group: &[&'a Batch]) -> Self {
+        let mut c = Snapshots::default();
+        let mut seen = HashSet::new();
+        for b in group {
+            for d in &b.deliveries {
+                if seen.insert((b.tenant.as_str(), d.hook_id.as_str(), d.hook_digest)) {
+                    c.tenant.push(&b.tenant);
+                    c.hook_id.push(&d.hook_id);
+                    c.digest.push(d.hook_digest);
+                    c.hook.push(&d.hook);
+                }
+            }
         }
         c
     }
@@ -617,5 +669,66 @@ impl<'a> Attempts<'a> {
             }
         }
         c
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_snapshots_digest_is_the_start_of_its_sha256() {
+        // Worked out apart from this code (Python's hashlib): the digests stored name
+        // snapshots across versions.
+        let json = r#"{"id":"hook_1","url":"https://example.com/hook","events":["*"]}"#;
+        assert_eq!(snapshot_digest(json), 2_128_726_862_957_165_078);
+        assert_ne!(
+            snapshot_digest(json),
+            snapshot_digest(&json.replace('*', "a.b"))
+        );
+    }
+
+    #[test]
+    fn a_groups_snapshots_are_each_named_once() {
+        let batch = |tenant: &str, hooks: &[(&str, &str)]| Batch {
+            tenant: tenant.into(),
+            event_at: 0,
+            event: None,
+            deliveries: hooks
+                .iter()
+                .map(|(hook_id, json)| DeliveryRow {
+                    id: format!("dlv_{hook_id}"),
+                    event_id: "e".into(),
+                    hook_id: (*hook_id).into(),
+                    kind: "t".into(),
+                    status: Status::Delivered,
+                    attempts: 1,
+                    next_at: None,
+                    hook: (*json).into(),
+                    hook_digest: snapshot_digest(json),
+                    blocking: false,
+                    if_new: false,
+                })
+                .collect(),
+            attempts: Vec::new(),
+        };
+        let (a, b) = (
+            batch("acme", &[("h1", "v1"), ("h2", "v1"), ("h1", "v1")]),
+            batch("acme", &[("h1", "v1"), ("h1", "v2")]),
+        );
+        let other = batch("other", &[("h1", "v1")]);
+        let s = Snapshots::of(&[&a, &b, &other]);
+        let named: Vec<(&str, &str, &str)> = (0..s.tenant.len())
+            .map(|i| (s.tenant[i], s.hook_id[i], s.hook[i]))
+            .collect();
+        assert_eq!(
+            named,
+            [
+                ("acme", "h1", "v1"),
+                ("acme", "h2", "v1"),
+                ("acme", "h1", "v2"),
+                ("other", "h1", "v1")
+            ]
+        );
     }
 }
