@@ -76,7 +76,7 @@ pub async fn log_query(o: &Options) -> anyhow::Result<Report> {
     Ok(r)
 }
 
-/// The log, in two statements (one transaction each), then ANALYZE. Each delivery has
+/// The log, in three statements (one transaction each), then ANALYZE. Each delivery has
 /// one attempt, kept in its row as the worker keeps a first attempt.
 async fn fill(url: &str, events: usize) -> anyhow::Result<()> {
     let client = crate::stores::postgres(url).await?;
@@ -92,16 +92,26 @@ async fn fill(url: &str, events: usize) -> anyhow::Result<()> {
             &[&n],
         )
         .await?;
+    // Each hook's snapshot once, and the deliveries naming it by digest, as the worker
+    // writes them (migration 10): the lists read the snapshot through the digest.
+    client
+        .execute(
+            "INSERT INTO hook_snapshots (tenant_id, hook_id, digest, hook)
+             SELECT 'bench', 'hook_' || h, h, '{\"id\": \"hook_' || h || '\"}'
+             FROM generate_series(0, $1::int8 - 1) AS h",
+            &[&hooks],
+        )
+        .await?;
     client
         .execute(
             "INSERT INTO deliveries (tenant_id, id, event_at, event_id, hook_id, type, status, attempts,
-                                     created_at, updated_at, next_at, hook, first_at,
+                                     created_at, updated_at, next_at, hook_digest, first_at,
                                      first_duration_ms, first_outcome, first_status)
              SELECT 'bench', 'dlv_' || md5(e.id || h), e.event_at, e.id, 'hook_' || h, e.type,
                     CASE (i + h) % 20 WHEN 0 THEN 'failed' WHEN 1 THEN 'retrying' ELSE 'delivered' END,
                     1, e.event_at, e.event_at,
                     CASE (i + h) % 20 WHEN 1 THEN now() + interval '1 hour' END,
-                    '{\"id\": \"hook_' || h || '\"}', e.event_at, 12,
+                    h, e.event_at, 12,
                     CASE WHEN (i + h) % 20 < 2 THEN 'http_status' ELSE 'delivered' END,
                     CASE WHEN (i + h) % 20 < 2 THEN 500 ELSE 200 END
              FROM generate_series(1, $1::int8) AS i
