@@ -158,9 +158,8 @@ impl Db {
             )
             .await?;
         let Some(r) = row else { return Ok(None) };
-        let data = crate::payload::of_row(&r)?.ok_or_else(|| {
-            DbError::Corrupt(format!("event `{id}` of `{tenant}` has no payload"))
-        })?;
+        let data = crate::payload::of_row(&r)?
+            .ok_or_else(|| corrupt("event payload", format!("`{id}` of `{tenant}` has none")))?;
         Ok(Some(LoggedEvent {
             id: r.get("id"),
             kind: r.get("type"),
@@ -325,7 +324,7 @@ impl Db {
     }
 }
 
-fn corrupt(what: &str, value: impl std::fmt::Display) -> DbError {
+pub(crate) fn corrupt(what: &str, value: impl std::fmt::Display) -> DbError {
     DbError::Corrupt(format!("{what}: {value}"))
 }
 

@@ -10,7 +10,7 @@
 
 use std::cell::RefCell;
 
-use crate::{DbError, Result};
+use crate::Result;
 
 /// Shorter payloads are kept as text: a frame's own bytes eat what they would save.
 const MIN_COMPRESSED: usize = 128;
@@ -58,22 +58,19 @@ fn worth(frame: usize, text: usize) -> bool {
 }
 
 thread_local! {
-    /// The contexts a thread keeps: a new one a payload allocates and clears its tables
-    /// each time, four to ten times the work on a payload of 1 KiB.
-    static COMPRESSOR: RefCell<Option<zstd::bulk::Compressor<'static>>> = const { RefCell::new(None) };
-    static DECOMPRESSOR: RefCell<Option<zstd::bulk::Decompressor<'static>>> = const { RefCell::new(None) };
+    /// The contexts a thread keeps, made at its first use: a new one a payload allocates
+    /// and clears its tables each time, four to ten times the work on a payload of 1 KiB.
+    /// `None` only if zstd could not allocate one.
+    static COMPRESSOR: RefCell<Option<zstd::bulk::Compressor<'static>>> =
+        RefCell::new(zstd::bulk::Compressor::new(LEVEL).ok());
+    static DECOMPRESSOR: RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+        RefCell::new(zstd::bulk::Decompressor::new().ok());
 }
 
 /// `data` as one zstd frame; `None` if zstd refuses it (it does not for any input it can
 /// allocate for; the payload is then stored as text).
 fn compress(data: &[u8]) -> Option<Vec<u8>> {
-    COMPRESSOR.with(|slot| {
-        let mut slot = slot.borrow_mut();
-        if slot.is_none() {
-            *slot = zstd::bulk::Compressor::new(LEVEL).ok();
-        }
-        slot.as_mut()?.compress(data).ok()
-    })
+    COMPRESSOR.with(|c| c.borrow_mut().as_mut()?.compress(data).ok())
 }
 
 /// The payload of a row from its two columns; `None` when it has neither (a LEFT JOIN
@@ -82,7 +79,7 @@ pub(crate) fn unpack(text: Option<String>, frame: Option<Vec<u8>>) -> Result<Opt
     let Some(frame) = frame else {
         return Ok(text);
     };
-    let corrupt = |why: String| DbError::Corrupt(format!("an event's stored payload: {why}"));
+    let corrupt = |why: String| crate::log::corrupt("an event's stored payload", why);
     let size = zstd::zstd_safe::get_frame_content_size(&frame)
         .map_err(|_| corrupt("not a zstd frame".into()))?
         .ok_or_else(|| corrupt("its frame has no content size".into()))?;
@@ -90,14 +87,9 @@ pub(crate) fn unpack(text: Option<String>, frame: Option<Vec<u8>>) -> Result<Opt
         return Err(corrupt(format!("{size} bytes is over the limit")));
     }
     let bytes = DECOMPRESSOR
-        .with(|slot| {
-            let mut slot = slot.borrow_mut();
-            if slot.is_none() {
-                *slot = Some(zstd::bulk::Decompressor::new()?);
-            }
-            slot.as_mut()
-                .expect("made above")
-                .decompress(&frame, size as usize)
+        .with(|d| match d.borrow_mut().as_mut() {
+            Some(d) => d.decompress(&frame, size as usize),
+            None => Err(std::io::Error::other("no context")),
         })
         .map_err(|e| corrupt(format!("cannot decompress: {e}")))?;
     String::from_utf8(bytes)
