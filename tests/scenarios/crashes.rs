@@ -23,16 +23,19 @@ async fn workers_sigkilled_again_and_again_under_load_lose_nothing() {
     .await;
     let key = app.tenant("acme").await;
     let (receivers, mut ledger) = three_hooks(&app, &key).await;
-    let mut workers = vec![
-        ChildRole::spawn(HOOKPOST, "worker", &app.config),
-        ChildRole::spawn(HOOKPOST, "worker", &app.config),
-    ];
+    // Workers of one thread and of two, in turn: both runtimes of the shipped binary
+    // are killed mid-delivery.
+    let worker = |n: usize| {
+        let threads = [("HOOKPOST_THREADS", (1 + n % 2).to_string())];
+        ChildRole::spawn_with(HOOKPOST, "worker", &app.config, &threads)
+    };
+    let mut workers = vec![worker(0), worker(1)];
     let kills = 6 * scale();
     let killer = async {
-        for _ in 0..kills {
+        for n in 0..kills {
             tokio::time::sleep(Duration::from_millis(700)).await;
             workers.remove(0).kill().await;
-            workers.push(ChildRole::spawn(HOOKPOST, "worker", &app.config));
+            workers.push(worker(n));
         }
     };
     tokio::join!(ledger.post(&app, &key, 2000 * scale(), 100), killer);

@@ -66,6 +66,10 @@ pub struct Config {
     pub prefetch: u16,
     /// `HOOKPOST_CONCURRENCY`: requests a worker has in flight at most.
     pub concurrency: usize,
+    /// `HOOKPOST_THREADS`: the threads that run one process's tasks; unset, one a core
+    /// the process may use (its CPU quota counted). One spends the least CPU a
+    /// delivery: no task moves to another thread or wakes one.
+    pub threads: Option<usize>,
     /// `HOOKPOST_HOOK_CONCURRENCY`: requests a worker has in flight to one hook at most;
     /// more deliveries to that hook are deferred, so a slow hook cannot hold up the rest.
     pub hook_concurrency: usize,
@@ -218,6 +222,7 @@ impl Default for Config {
             request_timeout: Duration::from_secs(30),
             prefetch: 256,
             concurrency: 512,
+            threads: None,
             hook_concurrency: 16,
             defer_delay: Duration::from_secs(1),
             hook_wait: Duration::from_millis(500),
@@ -297,6 +302,7 @@ pub const VARIABLES: &[&str] = &[
     "HOOKPOST_REQUEST_TIMEOUT",
     "HOOKPOST_PREFETCH",
     "HOOKPOST_CONCURRENCY",
+    "HOOKPOST_THREADS",
     "HOOKPOST_HOOK_CONCURRENCY",
     "HOOKPOST_DEFER_DELAY",
     "HOOKPOST_HOOK_WAIT",
@@ -501,6 +507,9 @@ impl Config {
         }
         if let Some(v) = var("HOOKPOST_CONCURRENCY") {
             c.concurrency = positive(v)?;
+        }
+        if let Some(v) = var("HOOKPOST_THREADS") {
+            c.threads = Some(positive(v)?);
         }
         if let Some(v) = var("HOOKPOST_HOOK_CONCURRENCY") {
             c.hook_concurrency = positive(v)?;
@@ -851,6 +860,16 @@ mod tests {
         assert!(!c.trust_proxy && !c.console_secure_cookie && c.admin_token.is_none());
         assert_eq!(c.auth_failure_limit, 10);
         assert!(c.allowed_ports.is_empty() && c.egress_proxy.is_none());
+        assert_eq!(c.threads, None);
+    }
+
+    #[test]
+    fn threads_are_a_positive_count() {
+        assert_eq!(from(&[("HOOKPOST_THREADS", "4")]).unwrap().threads, Some(4));
+        for bad in ["0", "-1", "two"] {
+            let e = from(&[("HOOKPOST_THREADS", bad)]).unwrap_err();
+            assert_eq!(e.var, "HOOKPOST_THREADS", "{bad}");
+        }
     }
 
     #[test]

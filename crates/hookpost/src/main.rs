@@ -172,13 +172,28 @@ fn main() -> anyhow::Result<()> {
     // Outside the runtime: the trace exporter's HTTP client runs on threads of its own,
     // and sends what is still buffered when `traces` drops, after the runtime is gone.
     let traces = hookpost_ops::telemetry::init(config.log_json);
-    let result = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
+    let result = runtime(config.threads)
         .context("the async runtime starts")?
         .block_on(run(cli, config));
     drop(traces);
     result
+}
+
+/// The async runtime of `threads` threads (`HOOKPOST_THREADS`), else one a core this
+/// process may use. With one, every task runs on this thread: none is handed to another
+/// thread and none wakes one, which made the worker spend a fifth less CPU a delivery
+/// than two threads did on a 2-core host (docs/benchmarks.md, 2026-12-06).
+fn runtime(threads: Option<usize>) -> std::io::Result<tokio::runtime::Runtime> {
+    let cores = || std::thread::available_parallelism().map_or(1, usize::from);
+    let mut builder = match threads.unwrap_or_else(cores) {
+        1 => tokio::runtime::Builder::new_current_thread(),
+        n => {
+            let mut b = tokio::runtime::Builder::new_multi_thread();
+            b.worker_threads(n);
+            b
+        }
+    };
+    builder.enable_all().build()
 }
 
 /// mimalloc asks for transparent huge pages for its memory. Where the kernel grants them
