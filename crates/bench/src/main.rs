@@ -9,13 +9,13 @@ use hookpost_bench::{scenarios, NoisyVia, Options};
     about = "Measures hookpost end to end on this machine."
 )]
 struct Cli {
-    /// throughput, http, ingest, fanout, latency, isolation, retry-drain, ordered,
+    /// throughput, http, ingest, fanout, fanout-http, latency, isolation, retry-drain, ordered,
     /// noisy-neighbour, baseline (the machine's minimal durable loop), log-query (the log API
     /// over a big log), rebuild (Redis back empty while retries wait), or all
     scenario: String,
     #[arg(long, default_value_t = 100_000)]
     events: usize,
-    /// Hooks (fanout; the noisy tenant's in noisy-neighbour).
+    /// Hooks (fanout, fanout-http; the noisy tenant's in noisy-neighbour).
     #[arg(long, default_value_t = 10)]
     hooks: usize,
     /// Requests in flight (http, ingest).

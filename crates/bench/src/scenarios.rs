@@ -441,11 +441,12 @@ pub async fn throughput(o: &Options, name: &str, hooks: usize) -> anyhow::Result
     Ok(r)
 }
 
-/// `http` (end to end) and `ingest` (API only, no hooks).
-pub async fn http(o: &Options, name: &str, with_hook: bool) -> anyhow::Result<Report> {
+/// `http` (end to end, one hook), `fanout-http` (each event to `hooks` hooks) and
+/// `ingest` (API only, no hooks).
+pub async fn http(o: &Options, name: &str, hooks: usize) -> anyhow::Result<Report> {
     let b = Bench::start(o, Roles::ALL).await?;
-    if with_hook {
-        b.hook(&b.key, &b.rx.url("ok", 0)).await?;
+    for h in 0..hooks {
+        b.hook(&b.key, &b.rx.url("ok", h)).await?;
     }
     let start = Instant::now();
     let mut lat = b
@@ -459,12 +460,14 @@ pub async fn http(o: &Options, name: &str, with_hook: bool) -> anyhow::Result<Re
     r.put("accepted_per_sec", o.events as f64 / accepted_s);
     r.put("api_p50_ms", percentile(&mut lat, 50.0));
     r.put("api_p99_ms", percentile(&mut lat, 99.0));
-    if with_hook {
-        let complete = b.wait_for(o.events, o.deadline_s).await;
+    if hooks > 0 {
+        let expected = o.events * hooks;
+        r.put("hooks", hooks as f64);
+        let complete = b.wait_for(expected, o.deadline_s).await;
         let last = b.rx.seen.lock().expect("not poisoned").last_at;
         r.put("deliveries_per_sec", rate(b.rx.distinct(), start, last));
         r.put("complete", f64::from(u8::from(complete)));
-        b.account(&mut r, o.events).await;
+        b.account(&mut r, expected).await;
     } else {
         b.account(&mut r, 0).await;
     }
@@ -946,8 +949,9 @@ pub async fn run(name: &str, o: &Options) -> anyhow::Result<Report> {
     match name {
         "throughput" => throughput(o, "throughput", 1).await,
         "fanout" => throughput(o, "fanout", o.hooks.max(2)).await,
-        "http" => http(o, "http", true).await,
-        "ingest" => http(o, "ingest", false).await,
+        "http" => http(o, "http", 1).await,
+        "fanout-http" => http(o, "fanout-http", o.hooks.max(2)).await,
+        "ingest" => http(o, "ingest", 0).await,
         "latency" => latency(o).await,
         "isolation" => isolation(o).await,
         "retry-drain" => retry_drain(o).await,
@@ -966,6 +970,7 @@ pub const SCENARIOS: &[&str] = &[
     "http",
     "ingest",
     "fanout",
+    "fanout-http",
     "latency",
     "isolation",
     "retry-drain",
