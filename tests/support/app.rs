@@ -279,6 +279,14 @@ impl TestApp {
             .await
     }
 
+    /// Widens hook `id` to `ticket.created` and `ticket.updated`, which changes the `hook`
+    /// object its next deliveries send; the API must take it (200).
+    pub async fn widen_hook_events(&self, key: &str, id: &str) {
+        let events = json!({"events": ["ticket.created", "ticket.updated"]});
+        let (s, body) = self.patch_hook(key, id, events).await;
+        assert_eq!(s, 200, "{body}");
+    }
+
     /// `GET path` with `key`.
     pub async fn get(&self, key: &str, path: &str) -> reqwest::Response {
         let r = self.http.get(self.url(path)).bearer_auth(key).send().await;
