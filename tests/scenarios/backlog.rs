@@ -49,10 +49,7 @@ async fn tasks_of(app: &TestApp, hook_id: &str) -> Vec<Value> {
 async fn a_hanging_hooks_deliveries_wait_in_its_backlog_and_arrive_after_a_worker_dies_draining_it()
 {
     let mut app = TestApp::spawn(TestOptions {
-        roles: Roles {
-            worker: false,
-            ..Roles::ALL
-        },
+        roles: hookpost_tests::WORKERS_APART,
         shutdown_grace: Duration::from_millis(200),
         ..TestOptions::default()
     })

@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use hookpost::Roles;
 use hookpost_core::delivery::delivery_id;
 use hookpost_tests::child::ChildRole;
 use hookpost_tests::receiver::Answer;
@@ -15,10 +14,7 @@ use crate::HOOKPOST;
 /// Ingest and scheduler in the test, the workers as two child processes.
 async fn two_workers(retry: &'static str) -> (TestApp, [ChildRole; 2]) {
     let app = TestApp::spawn(TestOptions {
-        roles: Roles {
-            worker: false,
-            ..Roles::ALL
-        },
+        roles: hookpost_tests::WORKERS_APART,
         retry,
         ..TestOptions::default()
     })

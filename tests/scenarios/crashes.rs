@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use hookpost::Roles;
 use hookpost_tests::child::ChildRole;
 use hookpost_tests::invariants::{scale, three_hooks};
 use hookpost_tests::{Receiver, TestApp, TestOptions};
@@ -14,17 +13,14 @@ use crate::HOOKPOST;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn workers_sigkilled_again_and_again_under_load_lose_nothing() {
     let app = TestApp::spawn(TestOptions {
-        roles: Roles {
-            worker: false,
-            ..Roles::ALL
-        },
+        roles: hookpost_tests::WORKERS_APART,
         ..TestOptions::default()
     })
     .await;
     let key = app.tenant("acme").await;
     let (receivers, mut ledger) = three_hooks(&app, &key).await;
-    // Workers of one thread and of two, in turn: both runtimes of the shipped binary
-    // are killed mid-delivery.
+    // Workers of one thread and of two lanes (two workers in one process), in turn: both
+    // shapes of the shipped binary are killed mid-delivery.
     let worker = |n: usize| {
         let threads = [("HOOKPOST_THREADS", (1 + n % 2).to_string())];
         ChildRole::spawn_with(HOOKPOST, "worker", &app.config, &threads)

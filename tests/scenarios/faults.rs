@@ -15,10 +15,7 @@ const WAIT: Duration = Duration::from_secs(30);
 /// An app whose workers the test starts itself, and stops (or lets hang) at will.
 fn workers_apart() -> TestOptions {
     TestOptions {
-        roles: Roles {
-            worker: false,
-            ..Roles::ALL
-        },
+        roles: hookpost_tests::WORKERS_APART,
         shutdown_grace: Duration::from_millis(200),
         request_timeout: Duration::from_secs(60),
         ..TestOptions::default()

@@ -21,6 +21,7 @@ mod faults;
 mod happyfox;
 mod hooks_api;
 mod input;
+mod lanes;
 mod log;
 mod log_first;
 mod openapi;

@@ -8,7 +8,6 @@
 
 use std::time::Duration;
 
-use hookpost::Roles;
 use hookpost_tests::child::ChildRole;
 use hookpost_tests::invariants::three_hooks;
 use hookpost_tests::rabbit_cluster::RabbitCluster;
@@ -23,10 +22,7 @@ const EVENTS: usize = 3000;
 async fn the_workers_node_stopped_under_load_with_quorum_queues_loses_nothing() {
     let cluster = RabbitCluster::start(3);
     let app = TestApp::spawn(TestOptions {
-        roles: Roles {
-            worker: false,
-            ..Roles::ALL
-        },
+        roles: hookpost_tests::WORKERS_APART,
         amqp_url: Some(cluster.urls()),
         quorum: true,
         ..TestOptions::default()

@@ -4,7 +4,6 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use hookpost::Roles;
 use hookpost_tests::child::ChildRole;
 use hookpost_tests::{wait_until, Receiver, TestApp, TestOptions};
 use serde_json::{json, Value};
@@ -17,10 +16,7 @@ const TICKETS: i64 = 10;
 /// hookpost with four event queue shards and no worker yet (the tests start their own).
 async fn four_shards_without_workers() -> TestApp {
     TestApp::spawn(TestOptions {
-        roles: Roles {
-            worker: false,
-            ..Roles::ALL
-        },
+        roles: hookpost_tests::WORKERS_APART,
         queue_shards: 4,
         ..TestOptions::default()
     })

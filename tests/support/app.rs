@@ -23,6 +23,13 @@ pub const ADMIN_TOKEN: &str = "hp-tests-7Rk2vQ9xLm4Tz8Wp1Nc6Hd3Jf5Gs0Yb";
 /// `HOOKPOST_SECRET_KEY` of every test deployment (a fixed test key: 32 bytes of 0x42).
 pub const SECRET_KEY: &str = "test1:QkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkI=";
 
+/// Every role but the worker, whose processes a test starts itself (as children, to
+/// kill or stop them at will).
+pub const WORKERS_APART: Roles = Roles {
+    worker: false,
+    ..Roles::ALL
+};
+
 #[derive(Clone)]
 pub struct TestOptions {
     pub roles: Roles,
@@ -373,6 +380,11 @@ impl TestApp {
 
     /// How many messages wait in one of this app's queues.
     pub async fn queue_depth(&self, queue: &str) -> u32 {
+        self.queue_counts(queue).await.0
+    }
+
+    /// How many messages wait in one of this app's queues, and how many consumers it has.
+    pub async fn queue_counts(&self, queue: &str) -> (u32, u32) {
         let conn =
             hookpost_broker::connect(&amqp_url(), "test-queue-depth", Duration::from_secs(5))
                 .await
@@ -390,7 +402,7 @@ impl TestApp {
             .await
             .unwrap();
         hookpost_broker::close(&conn, "done").await;
-        q.message_count()
+        (q.message_count(), q.consumer_count())
     }
 
     /// Takes every message from the dead-letter queue: (reason header, body).

@@ -47,6 +47,18 @@ impl ChildRole {
         self.child.kill().await.expect("kill");
     }
 
+    /// SIGTERM, as an orchestrator stops a process: it settles what it holds and exits.
+    /// Returns whether it exited with success within `grace`.
+    pub async fn stop(mut self, grace: std::time::Duration) -> bool {
+        let pid = self.child.id().expect("still running").to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status().await;
+        assert!(sent.is_ok_and(|s| s.success()), "SIGTERM sent");
+        match tokio::time::timeout(grace, self.child.wait()).await {
+            Ok(Ok(status)) => status.success(),
+            _ => false,
+        }
+    }
+
     /// Still running (it has not crashed by itself)?
     pub fn running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))

@@ -19,7 +19,7 @@ pub mod redis_cluster;
 pub mod redis_server;
 pub mod verify;
 
-pub use app::{TestApp, TestOptions};
+pub use app::{TestApp, TestOptions, WORKERS_APART};
 pub use python::{node_modules, python};
 pub use receiver::Receiver;
 

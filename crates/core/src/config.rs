@@ -684,6 +684,29 @@ impl Config {
     pub fn retention_secs(&self) -> u64 {
         self.retention.as_secs().max(1)
     }
+
+    /// The threads of a process (`HOOKPOST_THREADS`), else one a core it may use (its
+    /// affinity and CPU quota counted).
+    pub fn thread_count(&self) -> usize {
+        self.threads.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+        })
+    }
+
+    /// What one of a worker process's `lanes` runs with: its share of the process's
+    /// prefetch and requests in flight (in all and to one hook), so that the process as
+    /// a whole holds what the settings say (at least one of each). The lanes share the
+    /// process's PostgreSQL pool.
+    pub fn lane_share(&self, lanes: usize) -> Config {
+        let lanes = lanes.max(1);
+        let share = |n: usize| n.div_ceil(lanes).max(1);
+        Config {
+            prefetch: u16::try_from(share(usize::from(self.prefetch))).unwrap_or(u16::MAX),
+            concurrency: share(self.concurrency),
+            hook_concurrency: share(self.hook_concurrency),
+            ..self.clone()
+        }
+    }
 }
 
 /// Prefixes name queues and Redis keys: 1 to 64 of `a-z A-Z 0-9 _ . -`.
@@ -870,6 +893,27 @@ mod tests {
             let e = from(&[("HOOKPOST_THREADS", bad)]).unwrap_err();
             assert_eq!(e.var, "HOOKPOST_THREADS", "{bad}");
         }
+    }
+
+    #[test]
+    fn a_lane_gets_its_share_of_the_process_limits() {
+        let c = from(&[
+            ("HOOKPOST_PREFETCH", "255"),
+            ("HOOKPOST_CONCURRENCY", "512"),
+            ("HOOKPOST_HOOK_CONCURRENCY", "3"),
+        ])
+        .unwrap();
+        let lane = c.lane_share(2);
+        assert_eq!(
+            (lane.prefetch, lane.concurrency, lane.hook_concurrency),
+            (128, 256, 2)
+        );
+        // Never none of anything.
+        let many = c.lane_share(64);
+        assert_eq!((many.prefetch, many.hook_concurrency), (4, 1));
+        // One lane is the process.
+        assert_eq!(c.lane_share(1).prefetch, 255);
+        assert_eq!(c.lane_share(0).prefetch, 255);
     }
 
     #[test]

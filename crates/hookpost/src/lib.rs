@@ -239,6 +239,7 @@ pub async fn start(
             sender.clone(),
             metrics.clone(),
             readiness.clone(),
+            0,
         );
         let c = cancel.clone();
         tasks.spawn(async move {
@@ -294,6 +295,71 @@ pub async fn start(
     tasks.spawn(probe_database(db, readiness.clone(), cancel.clone()));
     running.tasks = tasks;
     Ok(running)
+}
+
+/// Starts lane `lane` (from 1) of a worker process beside the one [`start`] started: a
+/// worker of its own, with its own connections to RabbitMQ, Redis and the receivers, on
+/// a thread of its own that runs a one-thread runtime, so that none of its tasks is
+/// handed to another thread or wakes one (`HOOKPOST_THREADS`). It shares the process's
+/// PostgreSQL pool and log writer, so that the lanes' writes are committed in the same
+/// groups, and its metrics, readiness and stop. `config` is the lane's share
+/// ([`Config::lane_share`]). Its end is a task of `running`: it ends the process as the
+/// first lane's would, and a stop waits for its messages to settle.
+pub fn start_worker_lane(
+    config: Config,
+    lane: usize,
+    running: &mut Running,
+) -> std::io::Result<()> {
+    let shared = Shared {
+        db: running.db.clone(),
+        metrics: running.metrics.clone(),
+        readiness: running.readiness.clone(),
+        cancel: running.cancel.clone(),
+    };
+    let (ended_tx, ended) = tokio::sync::oneshot::channel::<()>();
+    std::thread::Builder::new()
+        .name(format!("worker-lane-{}", lane + 1))
+        .spawn(move || {
+            match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime.block_on(run_worker_lane(config, lane, shared)),
+                Err(e) => {
+                    warn!(error = %e, lane = lane + 1, "a worker lane's runtime did not start")
+                }
+            }
+            drop(ended_tx);
+        })?;
+    running.tasks.spawn(async move {
+        let _ = ended.await;
+    });
+    Ok(())
+}
+
+/// What a worker lane shares with the rest of its process.
+struct Shared {
+    db: Db,
+    metrics: Arc<Metrics>,
+    readiness: Readiness,
+    cancel: CancellationToken,
+}
+
+async fn run_worker_lane(config: Config, lane: usize, shared: Shared) {
+    let store = match store(&config) {
+        Ok(store) => store,
+        Err(e) => return warn!(error = %e, lane = lane + 1, "a worker lane could not start"),
+    };
+    let sender = hookpost_delivery::Sender::new(&config);
+    let Shared {
+        db,
+        metrics,
+        readiness,
+        cancel,
+    } = shared;
+    let worker = hookpost_worker::Worker::new(config, store, db, sender, metrics, readiness, lane);
+    // Logged by the worker; the lane's end stops the process with an error.
+    let _ = hookpost_worker::run(worker, cancel).await;
 }
 
 /// `/readyz`'s `postgres` check.

@@ -172,20 +172,24 @@ fn main() -> anyhow::Result<()> {
     // Outside the runtime: the trace exporter's HTTP client runs on threads of its own,
     // and sends what is still buffered when `traces` drops, after the runtime is gone.
     let traces = hookpost_ops::telemetry::init(config.log_json);
-    let result = runtime(config.threads)
+    // A worker runs one thread a lane (`serve`): this one is the first lane's.
+    let threads = match cli.command {
+        Command::Worker => 1,
+        _ => config.thread_count(),
+    };
+    let result = runtime(threads)
         .context("the async runtime starts")?
         .block_on(run(cli, config));
     drop(traces);
     result
 }
 
-/// The async runtime of `threads` threads (`HOOKPOST_THREADS`), else one a core this
-/// process may use. With one, every task runs on this thread: none is handed to another
-/// thread and none wakes one, which made the worker spend a fifth less CPU a delivery
-/// than two threads did on a 2-core host (docs/benchmarks.md, 2026-12-06).
-fn runtime(threads: Option<usize>) -> std::io::Result<tokio::runtime::Runtime> {
-    let cores = || std::thread::available_parallelism().map_or(1, usize::from);
-    let mut builder = match threads.unwrap_or_else(cores) {
+/// The async runtime of `threads` threads. With one, every task runs on this thread:
+/// none is handed to another thread and none wakes one, which made the worker spend a
+/// fifth less CPU a delivery than two threads did on a 2-core host (docs/benchmarks.md,
+/// 2026-12-06); a worker therefore runs its further threads as lanes (`serve`).
+fn runtime(threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
+    let mut builder = match threads {
         1 => tokio::runtime::Builder::new_current_thread(),
         n => {
             let mut b = tokio::runtime::Builder::new_multi_thread();
@@ -298,7 +302,21 @@ async fn serve(config: Config, roles: Roles) -> anyhow::Result<()> {
             .with_context(|| format!("binding {}", config.metrics_addr))?,
     );
     let cancel = CancellationToken::new();
-    let mut running = hookpost::start(config, roles, http, ops, cancel.clone()).await?;
+    // A worker process runs a lane a thread, each a worker of its own on a one-thread
+    // runtime with its share of the process's limits: one thread spends the least CPU
+    // a delivery, and the lanes use every core.
+    let lanes = match roles == Roles::WORKER {
+        true => config.thread_count(),
+        false => 1,
+    };
+    let config = config.lane_share(lanes);
+    let mut running = hookpost::start(config.clone(), roles, http, ops, cancel.clone()).await?;
+    for lane in 1..lanes {
+        hookpost::start_worker_lane(config.clone(), lane, &mut running)?;
+    }
+    if lanes > 1 {
+        tracing::info!(lanes, "worker lanes started, one a thread");
+    }
     tracing::info!(api = ?running.http_addr, metrics = ?running.metrics_addr, "running");
     let signal = shutdown_signal();
     tokio::pin!(signal);

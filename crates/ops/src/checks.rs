@@ -1,5 +1,6 @@
 //! The readiness checks every role reports the same way: its broker, Redis, and
-//! hookpost's keyspace marker in Redis (`{role}.broker`, `{role}.redis`, `{role}.keyspace`).
+//! hookpost's keyspace marker in Redis (`{role}.broker`, `{role}.redis`, `{role}.keyspace`;
+//! a worker's second lane reports `worker2.broker` and so on).
 
 use std::fmt::Display;
 
@@ -23,7 +24,23 @@ pub struct RoleChecks {
 
 impl RoleChecks {
     pub fn new(role: Role, readiness: &Readiness, metrics: &Metrics) -> RoleChecks {
-        let name = |check: &str| format!("{}.{check}", role.as_str());
+        Self::of_lane(role, 0, readiness, metrics)
+    }
+
+    /// The checks of lane `lane` (from 0) of a role that runs several in one process,
+    /// each with connections of its own: one that cannot reach its broker or Redis
+    /// makes the process not ready, whatever the others say.
+    pub fn of_lane(
+        role: Role,
+        lane: usize,
+        readiness: &Readiness,
+        metrics: &Metrics,
+    ) -> RoleChecks {
+        let prefix = match lane {
+            0 => role.as_str().to_owned(),
+            n => format!("{}{}", role.as_str(), n + 1),
+        };
+        let name = |check: &str| format!("{prefix}.{check}");
         let checks = RoleChecks {
             readiness: readiness.clone(),
             redis_errors: metrics.redis_errors.with_label_values(&[role.as_str()]),
@@ -97,5 +114,24 @@ mod tests {
             failing,
             ["scheduler.broker", "scheduler.keyspace", "scheduler.redis"]
         );
+    }
+
+    #[test]
+    fn each_lane_reports_its_own_checks() {
+        let (readiness, metrics) = (Readiness::default(), Metrics::new());
+        let first = RoleChecks::of_lane(Role::Worker, 0, &readiness, &metrics);
+        let second = RoleChecks::of_lane(Role::Worker, 1, &readiness, &metrics);
+        for lane in [&first, &second] {
+            lane.broker(Ok::<_, String>(()));
+            lane.keyspace(Ok::<_, String>(true));
+        }
+        assert!(readiness.is_ready());
+        // The first lane's answer does not hide the second's failure.
+        second.redis(Err("refused"));
+        first.redis(Ok::<_, String>(()));
+        let failing: Vec<String> = readiness.problems().into_iter().map(|p| p.0).collect();
+        assert_eq!(failing, ["worker2.redis"]);
+        // Counted under the role, whichever lane failed.
+        assert_eq!(metrics.redis_errors.with_label_values(&["worker"]).get(), 1);
     }
 }

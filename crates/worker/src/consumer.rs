@@ -230,7 +230,8 @@ async fn session(
     }
     let mut messages = futures_util::stream::select_all(streams);
     worker.checks.broker(Ok::<_, String>(()));
-    worker.metrics.consumers_active.set(channels.len() as i64);
+    // Added and taken back, not set: a process's lanes share the gauge.
+    worker.metrics.consumers_active.add(channels.len() as i64);
     info!(?queues, "consuming");
 
     let tracker = TaskTracker::new();
@@ -259,7 +260,7 @@ async fn session(
             }
         }
     };
-    worker.metrics.consumers_active.set(0);
+    worker.metrics.consumers_active.sub(channels.len() as i64);
     drop(messages); // the consumers' handles on the settlers: handlers hold the rest
     for (ch, tag) in &channels {
         let _ = ch

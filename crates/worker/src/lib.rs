@@ -86,7 +86,7 @@ pub struct Worker {
     leases: leases::Leases,
     fairness: fairness::Fairness,
     metrics: Arc<Metrics>,
-    /// `worker.broker`, `worker.redis`, `worker.keyspace`.
+    /// `worker.broker`, `worker.redis`, `worker.keyspace` (`worker2.…` for a second lane).
     checks: RoleChecks,
     /// Counts this role's broker reconnects (the consumer's; the publisher has its own hook).
     count_reconnect: Box<dyn Fn() + Send + Sync>,
@@ -101,6 +101,7 @@ impl Worker {
         sender: Sender,
         metrics: Arc<Metrics>,
         readiness: Readiness,
+        lane: usize,
     ) -> Arc<Worker> {
         let topology = Topology::for_config(&config);
         let publisher = Arc::new(
@@ -134,7 +135,7 @@ impl Worker {
             store,
             types: hookpost_db::event_types::KnownTypes::new(db.clone(), &config),
             db,
-            checks: RoleChecks::new(Role::Worker, &readiness, &metrics),
+            checks: RoleChecks::of_lane(Role::Worker, lane, &readiness, &metrics),
             count_reconnect: Box::new(metrics.reconnect_counter(Role::Worker)),
             metrics,
             config,

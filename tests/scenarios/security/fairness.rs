@@ -228,10 +228,7 @@ async fn flood(app: &TestApp, tenant: &str, n: usize) -> Vec<String> {
 async fn a_tenants_backlog_on_the_exchange_does_not_hold_up_another_tenants_events_and_each_of_its_own_arrives_once(
 ) {
     let mut app = TestApp::spawn(TestOptions {
-        roles: Roles {
-            worker: false,
-            ..Roles::ALL
-        },
+        roles: hookpost_tests::WORKERS_APART,
         ..TestOptions::default()
     })
     .await;
@@ -382,10 +379,7 @@ async fn post_to(app: &TestApp, base: &str, key: &str, events: &[Value]) -> u16 
 async fn api_events_beyond_a_tenants_fair_lane_go_through_the_overflow_queue_once_each_in_order_and_behind_no_one(
 ) {
     let mut app = TestApp::spawn(TestOptions {
-        roles: Roles {
-            worker: false,
-            ..Roles::ALL
-        },
+        roles: hookpost_tests::WORKERS_APART,
         ..TestOptions::default()
     })
     .await;
