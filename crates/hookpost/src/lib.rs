@@ -10,7 +10,7 @@ use std::sync::Arc;
 use hookpost_core::labels::Role;
 use hookpost_core::Config;
 use hookpost_db::{Db, DbOptions};
-use hookpost_ops::{Metrics, Readiness};
+use hookpost_ops::{Metrics, Readiness, RoleChecks};
 use hookpost_store::{Store, StoreOptions};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
@@ -238,8 +238,7 @@ pub async fn start(
             db.clone(),
             sender.clone(),
             metrics.clone(),
-            readiness.clone(),
-            0,
+            RoleChecks::new(Role::Worker, &readiness, &metrics),
         );
         let c = cancel.clone();
         tasks.spawn(async move {
@@ -310,10 +309,13 @@ pub fn start_worker_lane(
     lane: usize,
     running: &mut Running,
 ) -> std::io::Result<()> {
+    // The lane's checks are expected before its thread starts: `/readyz` is not ready
+    // until every lane has reported.
+    let (metrics, readiness) = (&running.metrics, &running.readiness);
     let shared = Shared {
         db: running.db.clone(),
-        metrics: running.metrics.clone(),
-        readiness: running.readiness.clone(),
+        checks: RoleChecks::of_lane(Role::Worker, lane, readiness, metrics),
+        metrics: metrics.clone(),
         cancel: running.cancel.clone(),
     };
     let (ended_tx, ended) = tokio::sync::oneshot::channel::<()>();
@@ -341,7 +343,7 @@ pub fn start_worker_lane(
 struct Shared {
     db: Db,
     metrics: Arc<Metrics>,
-    readiness: Readiness,
+    checks: RoleChecks,
     cancel: CancellationToken,
 }
 
@@ -354,10 +356,10 @@ async fn run_worker_lane(config: Config, lane: usize, shared: Shared) {
     let Shared {
         db,
         metrics,
-        readiness,
+        checks,
         cancel,
     } = shared;
-    let worker = hookpost_worker::Worker::new(config, store, db, sender, metrics, readiness, lane);
+    let worker = hookpost_worker::Worker::new(config, store, db, sender, metrics, checks);
     // Logged by the worker; the lane's end stops the process with an error.
     let _ = hookpost_worker::run(worker, cancel).await;
 }

@@ -229,9 +229,9 @@ async fn session(
         );
     }
     let mut messages = futures_util::stream::select_all(streams);
-    worker.checks.broker(Ok::<_, String>(()));
     // Added and taken back, not set: a process's lanes share the gauge.
     worker.metrics.consumers_active.add(channels.len() as i64);
+    worker.checks.broker(Ok::<_, String>(()));
     info!(?queues, "consuming");
 
     let tracker = TaskTracker::new();

@@ -61,7 +61,7 @@ use hookpost_core::Config;
 use hookpost_db::Db;
 use hookpost_delivery::hooks_cache::HooksCache;
 use hookpost_delivery::Sender;
-use hookpost_ops::{Metrics, Readiness, RoleChecks};
+use hookpost_ops::{Metrics, RoleChecks};
 use hookpost_store::Store;
 
 pub use consumer::{run, WorkerError};
@@ -93,15 +93,15 @@ pub struct Worker {
 }
 
 impl Worker {
-    /// A worker sending with `sender`, the process's one HTTP client.
+    /// A worker sending with `sender` (its process's HTTP client, or its lane's) and
+    /// reporting its readiness through `checks` (its lane's: [`RoleChecks::of_lane`]).
     pub fn new(
         config: Config,
         store: Store,
         db: Db,
         sender: Sender,
         metrics: Arc<Metrics>,
-        readiness: Readiness,
-        lane: usize,
+        checks: RoleChecks,
     ) -> Arc<Worker> {
         let topology = Topology::for_config(&config);
         let publisher = Arc::new(
@@ -135,7 +135,7 @@ impl Worker {
             store,
             types: hookpost_db::event_types::KnownTypes::new(db.clone(), &config),
             db,
-            checks: RoleChecks::of_lane(Role::Worker, lane, &readiness, &metrics),
+            checks,
             count_reconnect: Box::new(metrics.reconnect_counter(Role::Worker)),
             metrics,
             config,
