@@ -699,13 +699,17 @@ pub async fn retry_drain(o: &Options) -> anyhow::Result<Report> {
 }
 
 /// `ordered`: the same events over the API (batches of `batch`) to a plain hook, then
-/// to a hook ordered by `$.ticket.id` (100 tickets), and the ratio of the two rates.
+/// to a hook ordered by `$.ticket.id` (100 tickets), and the ratio of the two rates;
+/// each run's processes' peak RSS beside.
 pub async fn ordered(o: &Options) -> anyhow::Result<Report> {
     let mut r = Report::new("ordered");
     let (mut rates, mut lost, mut duplicates, mut complete) = (Vec::new(), 0.0, 0.0, true);
-    for ordering in [
-        json!({}),
-        json!({"ordering": "fifo", "ordering_key": "$.ticket.id"}),
+    for (label, ordering) in [
+        ("plain", json!({})),
+        (
+            "ordered",
+            json!({"ordering": "fifo", "ordering_key": "$.ticket.id"}),
+        ),
     ] {
         let b = Bench::start(o, Roles::ALL).await?;
         b.hook_with(&b.key, &b.rx.url("ok", 0), ordering).await?;
@@ -719,6 +723,12 @@ pub async fn ordered(o: &Options) -> anyhow::Result<Report> {
         b.account(&mut run, o.events).await;
         lost += run.get("lost").unwrap_or(0.0);
         duplicates += run.get("duplicates").unwrap_or(0.0);
+        // `peak_rss_mb.hookpost-worker.ordered` and so on.
+        for (name, value) in &run.figures {
+            if name.starts_with("peak_rss_mb.") {
+                r.put(&format!("{name}.{label}"), *value);
+            }
+        }
         b.finish().await?;
     }
     r.put("complete", f64::from(u8::from(complete)));
