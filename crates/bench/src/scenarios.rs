@@ -724,10 +724,8 @@ pub async fn ordered(o: &Options) -> anyhow::Result<Report> {
         lost += run.get("lost").unwrap_or(0.0);
         duplicates += run.get("duplicates").unwrap_or(0.0);
         // `peak_rss_mb.hookpost-worker.ordered` and so on.
-        for (name, value) in &run.figures {
-            if name.starts_with("peak_rss_mb.") {
-                r.put(&format!("{name}.{label}"), *value);
-            }
+        if let Some(h) = &b.hookpost {
+            h.account(&mut r, &format!(".{label}"));
         }
         b.finish().await?;
     }

@@ -322,10 +322,7 @@ pub fn start_worker_lane(
     std::thread::Builder::new()
         .name(format!("worker-lane-{}", lane + 1))
         .spawn(move || {
-            match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
+            match runtime(1) {
                 Ok(runtime) => runtime.block_on(run_worker_lane(config, lane, shared)),
                 Err(e) => {
                     warn!(error = %e, lane = lane + 1, "a worker lane's runtime did not start")
@@ -337,6 +334,23 @@ pub fn start_worker_lane(
         let _ = ended.await;
     });
     Ok(())
+}
+
+/// The async runtime of `threads` threads. With one, every task runs on the thread
+/// that runs it: none is handed to another thread and none wakes one, which made the
+/// worker spend a fifth less CPU a delivery than two threads did on a 2-core host
+/// (docs/benchmarks.md, 2026-12-06); a worker therefore runs its threads as lanes
+/// ([`start_worker_lane`]).
+pub fn runtime(threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
+    let mut builder = match threads {
+        1 => tokio::runtime::Builder::new_current_thread(),
+        n => {
+            let mut b = tokio::runtime::Builder::new_multi_thread();
+            b.worker_threads(n);
+            b
+        }
+    };
+    builder.enable_all().build()
 }
 
 /// What a worker lane shares with the rest of its process.
@@ -353,15 +367,10 @@ async fn run_worker_lane(config: Config, lane: usize, shared: Shared) {
         Err(e) => return warn!(error = %e, lane = lane + 1, "a worker lane could not start"),
     };
     let sender = hookpost_delivery::Sender::new(&config);
-    let Shared {
-        db,
-        metrics,
-        checks,
-        cancel,
-    } = shared;
+    let (db, metrics, checks) = (shared.db, shared.metrics, shared.checks);
     let worker = hookpost_worker::Worker::new(config, store, db, sender, metrics, checks);
     // Logged by the worker; the lane's end stops the process with an error.
-    let _ = hookpost_worker::run(worker, cancel).await;
+    let _ = hookpost_worker::run(worker, shared.cancel).await;
 }
 
 /// `/readyz`'s `postgres` check.

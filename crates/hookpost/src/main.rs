@@ -172,32 +172,19 @@ fn main() -> anyhow::Result<()> {
     // Outside the runtime: the trace exporter's HTTP client runs on threads of its own,
     // and sends what is still buffered when `traces` drops, after the runtime is gone.
     let traces = hookpost_ops::telemetry::init(config.log_json);
-    // A worker runs one thread a lane (`serve`): this one is the first lane's.
-    let threads = match cli.command {
-        Command::Worker => 1,
-        _ => config.thread_count(),
+    // A worker runs each of its threads as a lane, a worker of its own on a one-thread
+    // runtime (one thread spends the least CPU a delivery, and the lanes use every
+    // core): this thread is the first lane's, `serve` starts the others. The other roles
+    // run one runtime of that many threads.
+    let (threads, lanes) = match cli.command {
+        Command::Worker => (1, config.thread_count()),
+        _ => (config.thread_count(), 1),
     };
-    let result = runtime(threads)
+    let result = hookpost::runtime(threads)
         .context("the async runtime starts")?
-        .block_on(run(cli, config));
+        .block_on(run(cli, config, lanes));
     drop(traces);
     result
-}
-
-/// The async runtime of `threads` threads. With one, every task runs on this thread:
-/// none is handed to another thread and none wakes one, which made the worker spend a
-/// fifth less CPU a delivery than two threads did on a 2-core host (docs/benchmarks.md,
-/// 2026-12-06); a worker therefore runs its further threads as lanes (`serve`).
-fn runtime(threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
-    let mut builder = match threads {
-        1 => tokio::runtime::Builder::new_current_thread(),
-        n => {
-            let mut b = tokio::runtime::Builder::new_multi_thread();
-            b.worker_threads(n);
-            b
-        }
-    };
-    builder.enable_all().build()
 }
 
 /// mimalloc asks for transparent huge pages for its memory. Where the kernel grants them
@@ -210,12 +197,13 @@ fn no_transparent_huge_pages() {
     let _ = rustix::thread::disable_transparent_huge_pages(true);
 }
 
-async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
+/// `lanes`: the worker's (see `main`).
+async fn run(cli: Cli, config: Config, lanes: usize) -> anyhow::Result<()> {
     match cli.command {
-        Command::Ingest => serve(config, Roles::INGEST).await,
-        Command::Worker => serve(config, Roles::WORKER).await,
-        Command::Scheduler => serve(config, Roles::SCHEDULER).await,
-        Command::All => serve(config, Roles::ALL).await,
+        Command::Ingest => serve(config, Roles::INGEST, 1).await,
+        Command::Worker => serve(config, Roles::WORKER, lanes).await,
+        Command::Scheduler => serve(config, Roles::SCHEDULER, 1).await,
+        Command::All => serve(config, Roles::ALL, 1).await,
         Command::Tenants { command } => tenants(config, command).await,
         Command::Deliveries { command } => deliveries(&config, command).await,
         Command::Retries {
@@ -284,7 +272,9 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
     }
 }
 
-async fn serve(config: Config, roles: Roles) -> anyhow::Result<()> {
+/// Runs `roles` until a signal; a worker in `lanes` lanes (from `main`), each with its
+/// share of the process's limits.
+async fn serve(config: Config, roles: Roles, lanes: usize) -> anyhow::Result<()> {
     tracing::info!(?config, ?roles, "starting");
     let http = if roles.ingest {
         Some(
@@ -302,13 +292,6 @@ async fn serve(config: Config, roles: Roles) -> anyhow::Result<()> {
             .with_context(|| format!("binding {}", config.metrics_addr))?,
     );
     let cancel = CancellationToken::new();
-    // A worker process runs a lane a thread, each a worker of its own on a one-thread
-    // runtime with its share of the process's limits: one thread spends the least CPU
-    // a delivery, and the lanes use every core.
-    let lanes = match roles == Roles::WORKER {
-        true => config.thread_count(),
-        false => 1,
-    };
     let config = config.lane_share(lanes);
     let mut running = hookpost::start(config.clone(), roles, http, ops, cancel.clone()).await?;
     for lane in 1..lanes {
