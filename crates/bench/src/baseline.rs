@@ -82,6 +82,13 @@ async fn run(o: &Options, rx: &Receivers, db: &Database) -> anyhow::Result<Repor
     ch.queue_declare(queue.as_str().into(), durable, FieldTable::default())
         .await?;
 
+    // The CPU of the bench (the whole loop) and of RabbitMQ, beside hookpost's figures;
+    // Redis takes no part.
+    let cpu_start: Vec<_> = crate::procstat::processes("", false)
+        .into_iter()
+        .filter(|(name, _)| *name != "redis")
+        .filter_map(|(name, pid)| Some((name, pid, crate::procstat::sample(pid)?.cpu_s)))
+        .collect();
     // Published while consumed, as a producer and a worker run side by side.
     let start = Instant::now();
     let producer = {
@@ -170,6 +177,11 @@ async fn run(o: &Options, rx: &Receivers, db: &Database) -> anyhow::Result<Repor
     };
     r.put("lost", o.events.saturating_sub(received) as f64);
     r.put("duplicates", f64::from(duplicates));
+    for (name, pid, cpu) in cpu_start {
+        if let Some(now) = crate::procstat::sample(pid) {
+            r.put(&format!("cpu_s.{name}"), now.cpu_s - cpu);
+        }
+    }
     ch.queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
         .await?;
     hookpost_broker::close(&conn, "done").await;
