@@ -134,6 +134,15 @@ async fn metrics_count_a_known_run_exactly_and_parse_with_promtool() {
             r#"hookpost_events_published_total{path="exchange",type="ticket.created"}"#,
             0.0,
         ),
+        // Each of the three requests waited for its confirm, in the tenant's fair lane.
+        (
+            r#"hookpost_publish_confirm_seconds_count{lane="fair"}"#,
+            3.0,
+        ),
+        (
+            r#"hookpost_publish_confirm_seconds_count{lane="overflow"}"#,
+            0.0,
+        ),
         (r#"hookpost_events_rejected_total{reason="invalid"}"#, 1.0),
         (
             r#"hookpost_events_rejected_total{reason="broker_unavailable"}"#,

@@ -167,8 +167,14 @@ async fn publish(
         Lane::Fair => &state.publisher,
         Lane::Overflow => &state.overflow,
     };
+    let started = std::time::Instant::now();
     match publisher.publish_all(&msgs).await {
         Ok(()) => {
+            state
+                .metrics
+                .publish_confirm_seconds
+                .with_label_values(&[crate::lanes::label(lane)])
+                .observe(started.elapsed().as_secs_f64());
             for e in events {
                 let label = state.config.event_types.label(&e.kind);
                 state.metrics.event_accepted(label, "api");

@@ -43,6 +43,9 @@ pub struct Metrics {
     pub fairness_moved: IntCounter,
     /// Events ingest published to the overflow queue: beyond their tenant's fair lane.
     pub events_overflowed: IntCounter,
+    /// From ingest's publish to RabbitMQ's confirm of every message of a request, by the
+    /// lane its events took (`fair`, `overflow`): the broker's part of an API answer.
+    pub publish_confirm_seconds: HistogramVec,
     /// Ingest's calls to Redis for intake tokens, by what they asked: `events` (the
     /// request's and a lease, with their lane) or `lane` alone.
     pub intake_asks: IntCounterVec,
@@ -120,8 +123,9 @@ fn histogram(r: &Registry, name: &str, help: &str, buckets: &[f64]) -> Histogram
     h
 }
 
-/// Database waits and commits: sub-millisecond to seconds.
-const DB_BUCKETS: &[f64] = &[
+/// Waits on a server (a database commit or connection, a broker confirm): sub-millisecond
+/// to seconds.
+const WAIT_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
 ];
 
@@ -137,6 +141,8 @@ pub const REJECT_REASONS: &[&str] = &["invalid", "too_large", "broker_unavailabl
 pub const PROCESS_RESULTS: &[&str] = &["new", "duplicate", "takeover", "busy"];
 /// How an event reached hookpost: `POST /v1/events`, or straight to the exchange.
 pub const INTAKE_PATHS: &[&str] = &["api", "exchange"];
+/// The lanes of ingest's publishes (`hookpost_publish_confirm_seconds`).
+pub const INTAKE_LANES: &[&str] = &["fair", "overflow"];
 /// Webhook latencies: a receiver answering in tens of milliseconds, up to the default
 /// retry interval of an hour.
 pub const EVENT_DELIVERY_BUCKETS: &[f64] = &[
@@ -241,6 +247,13 @@ impl Metrics {
                 "hookpost_events_overflowed_total",
                 "Events ingest sent to the overflow queue: beyond their tenant's fair lane.",
             ),
+            publish_confirm_seconds: histogram_vec(
+                &r,
+                "hookpost_publish_confirm_seconds",
+                "From ingest's publish to RabbitMQ's confirm of a request's events, by the lane they took.",
+                &["lane"],
+                WAIT_BUCKETS,
+            ),
             intake_asks: counter_vec(
                 &r,
                 "hookpost_intake_asks_total",
@@ -333,13 +346,13 @@ impl Metrics {
                 &r,
                 "hookpost_db_commit_seconds",
                 "From BEGIN to the answer of COMMIT of the worker's group writes.",
-                DB_BUCKETS,
+                WAIT_BUCKETS,
             ),
             db_pool_wait_seconds: histogram(
                 &r,
                 "hookpost_db_pool_wait_seconds",
                 "How long a PostgreSQL query waited for a pooled connection.",
-                DB_BUCKETS,
+                WAIT_BUCKETS,
             ),
             broker_errors: counter_vec(
                 &r,
@@ -445,6 +458,9 @@ impl Metrics {
         }
         for reason in ["gone", "failing"] {
             m.hooks_disabled.with_label_values(&[reason]);
+        }
+        for lane in INTAKE_LANES {
+            m.publish_confirm_seconds.with_label_values(&[lane]);
         }
         for ask in ["events", "lane"] {
             m.intake_asks.with_label_values(&[ask]);
@@ -567,6 +583,7 @@ mod tests {
             ("hookpost_deliveries_in_flight", &[]),
             ("hookpost_events_overflowed_total", &[]),
             ("hookpost_intake_asks_total", &["ask"]),
+            ("hookpost_publish_confirm_seconds", &["lane"]),
             ("hookpost_events_processed_total", &["result"]),
             ("hookpost_delivery_attempts_total", &["outcome"]),
             ("hookpost_event_delivery_seconds", &["stage"]),
@@ -621,7 +638,7 @@ mod tests {
             }
         }
         let roles = &["ingest", "scheduler", "worker"][..];
-        let pinned: [(&str, &str, &[&str]); 13] = [
+        let pinned: [(&str, &str, &[&str]); 14] = [
             (
                 "hookpost_deliveries_deferred_total",
                 "reason",
@@ -694,6 +711,11 @@ mod tests {
                 "hookpost_event_delivery_seconds",
                 "stage",
                 &["delivered", "first_attempt"],
+            ),
+            (
+                "hookpost_publish_confirm_seconds",
+                "lane",
+                &["fair", "overflow"],
             ),
         ];
         for (family, label, expected) in pinned {

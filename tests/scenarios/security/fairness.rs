@@ -443,6 +443,16 @@ async fn api_events_beyond_a_tenants_fair_lane_go_through_the_overflow_queue_onc
         u64::from(overflowed),
         app.others[ingest].metrics.events_overflowed.get()
     );
+    // Each request's confirm is timed in the lane it took: 1 + 6 requests in the lane,
+    // 20 + 3 beyond it.
+    let confirmed = |lane: &str| {
+        app.others[ingest]
+            .metrics
+            .publish_confirm_seconds
+            .with_label_values(&[lane])
+            .get_sample_count()
+    };
+    assert_eq!((confirmed("fair"), confirmed("overflow")), (7, 23));
 
     // A worker starts on both backlogs; the small tenant, within its lane, is not held
     // up by the big one's overflow.
