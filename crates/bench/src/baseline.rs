@@ -84,11 +84,7 @@ async fn run(o: &Options, rx: &Receivers, db: &Database) -> anyhow::Result<Repor
 
     // The CPU of the bench (the whole loop) and of RabbitMQ, beside hookpost's figures;
     // Redis takes no part.
-    let cpu_start: Vec<_> = crate::procstat::processes("", false)
-        .into_iter()
-        .filter(|(name, _)| *name != "redis")
-        .filter_map(|(name, pid)| Some((name, pid, crate::procstat::sample(pid)?.cpu_s)))
-        .collect();
+    let cpu_start = crate::procstat::cpu_now(crate::procstat::processes(None, false));
     // Published while consumed, as a producer and a worker run side by side.
     let start = Instant::now();
     let producer = {

@@ -43,14 +43,16 @@ pub fn sample(pid: u32) -> Option<Sample> {
 }
 
 /// The pids of the processes named: this one (`hookpost+bench` when hookpost runs in it),
-/// RabbitMQ's first, and the `redis-server` listening on the port of `redis_url` (its
+/// RabbitMQ's first, and, given `redis_url`, the `redis-server` listening on its port (its
 /// title ends in `:PORT`), so that a Redis of its own is the one measured.
-pub fn processes(redis_url: &str, hookpost_inside: bool) -> BTreeMap<&'static str, u32> {
+pub fn processes(redis_url: Option<&str>, hookpost_inside: bool) -> BTreeMap<&'static str, u32> {
     // The first node of a cluster's list.
-    let redis_port = url::Url::parse(redis_url.split(',').next().unwrap_or(""))
-        .ok()
-        .and_then(|u| u.port())
-        .unwrap_or(6379);
+    let redis_port = redis_url.map(|url| {
+        url::Url::parse(url.split(',').next().unwrap_or(""))
+            .ok()
+            .and_then(|u| u.port())
+            .unwrap_or(6379)
+    });
     let mut out = BTreeMap::new();
     let me = if hookpost_inside {
         "hookpost+bench"
@@ -68,12 +70,21 @@ pub fn processes(redis_url: &str, hookpost_inside: bool) -> BTreeMap<&'static st
         let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
         let name = match comm.trim() {
             "beam.smp" => "rabbitmq",
-            "redis-server" if listens_on(pid, redis_port) => "redis",
+            "redis-server" if redis_port.is_some_and(|port| listens_on(pid, port)) => "redis",
             _ => continue,
         };
         out.entry(name).or_insert(pid);
     }
     out
+}
+
+/// Each of `processes` with the CPU seconds it has spent so far: the start of a
+/// measurement, whose `cpu_s.{name}` is each one's CPU since.
+pub fn cpu_now(processes: BTreeMap<&'static str, u32>) -> Vec<(&'static str, u32, f64)> {
+    processes
+        .into_iter()
+        .filter_map(|(name, pid)| Some((name, pid, sample(pid)?.cpu_s)))
+        .collect()
 }
 
 fn listens_on(pid: u32, port: u16) -> bool {

@@ -91,10 +91,10 @@ impl Bench {
         store.init_marker().await?;
         let hookpost = Hookpost::start(o.hookpost.as_deref(), &config, roles).await?;
         let base = format!("http://{}", hookpost.http_addr().context("ingest runs")?);
-        let cpu_start = procstat::processes(&config.redis_url, o.hookpost.is_none())
-            .into_iter()
-            .filter_map(|(n, p)| procstat::sample(p).map(|s| (n, p, s.cpu_s)))
-            .collect();
+        let cpu_start = procstat::cpu_now(procstat::processes(
+            Some(&config.redis_url),
+            o.hookpost.is_none(),
+        ));
         let mut b = Bench {
             config,
             hookpost: Some(hookpost),

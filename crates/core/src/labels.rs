@@ -103,6 +103,26 @@ impl Role {
     }
 }
 
+/// Where an accepted request's events go: the `lane` label of ingest's publish metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lane {
+    /// Within the tenant's fair lane: the event queues, through the exchange.
+    Fair,
+    /// Beyond it: the overflow queue.
+    Overflow,
+}
+
+impl Lane {
+    pub const ALL: [Lane; 2] = [Lane::Fair, Lane::Overflow];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Lane::Fair => "fair",
+            Lane::Overflow => "overflow",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,7 +132,8 @@ mod tests {
         let defer: Vec<&str> = DeferReason::ALL.iter().map(|r| r.as_str()).collect();
         let dead: Vec<&str> = DeadLetterReason::ALL.iter().map(|r| r.as_str()).collect();
         let roles: Vec<&str> = Role::ALL.iter().map(|r| r.as_str()).collect();
-        for labels in [&defer, &dead, &roles] {
+        let lanes: Vec<&str> = Lane::ALL.iter().map(|l| l.as_str()).collect();
+        for labels in [&defer, &dead, &roles, &lanes] {
             let mut sorted = labels.to_vec();
             sorted.sort_unstable();
             sorted.dedup();

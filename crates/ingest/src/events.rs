@@ -173,7 +173,7 @@ async fn publish(
             state
                 .metrics
                 .publish_confirm_seconds
-                .with_label_values(&[crate::lanes::label(lane)])
+                .with_label_values(&[lane.as_str()])
                 .observe(started.elapsed().as_secs_f64());
             for e in events {
                 let label = state.config.event_types.label(&e.kind);

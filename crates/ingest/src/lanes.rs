@@ -37,23 +37,9 @@ pub fn route<'a>(topology: &'a Topology, lane: Lane, kind: &'a str) -> (&'a str,
     }
 }
 
-/// The lane's label in the metrics (`hookpost_publish_confirm_seconds`).
-pub fn label(lane: Lane) -> &'static str {
-    match lane {
-        Lane::Fair => "fair",
-        Lane::Overflow => "overflow",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn each_lane_has_the_label_its_metric_is_registered_with() {
-        let labels = [label(Lane::Fair), label(Lane::Overflow)];
-        assert_eq!(hookpost_ops::metrics::INTAKE_LANES, labels);
-    }
 
     #[test]
     fn beyond_the_lane_an_event_goes_straight_to_the_overflow_queue() {

@@ -141,8 +141,6 @@ pub const REJECT_REASONS: &[&str] = &["invalid", "too_large", "broker_unavailabl
 pub const PROCESS_RESULTS: &[&str] = &["new", "duplicate", "takeover", "busy"];
 /// How an event reached hookpost: `POST /v1/events`, or straight to the exchange.
 pub const INTAKE_PATHS: &[&str] = &["api", "exchange"];
-/// The lanes of ingest's publishes (`hookpost_publish_confirm_seconds`).
-pub const INTAKE_LANES: &[&str] = &["fair", "overflow"];
 /// Webhook latencies: a receiver answering in tens of milliseconds, up to the default
 /// retry interval of an hour.
 pub const EVENT_DELIVERY_BUCKETS: &[f64] = &[
@@ -459,8 +457,9 @@ impl Metrics {
         for reason in ["gone", "failing"] {
             m.hooks_disabled.with_label_values(&[reason]);
         }
-        for lane in INTAKE_LANES {
-            m.publish_confirm_seconds.with_label_values(&[lane]);
+        for lane in hookpost_core::labels::Lane::ALL {
+            m.publish_confirm_seconds
+                .with_label_values(&[lane.as_str()]);
         }
         for ask in ["events", "lane"] {
             m.intake_asks.with_label_values(&[ask]);

@@ -45,14 +45,7 @@ pub struct FairLane {
     pub burst: u32,
 }
 
-/// Where an accepted request's events go.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lane {
-    /// Within the tenant's fair lane: the event queues, through the exchange.
-    Fair,
-    /// Beyond it: the overflow queue.
-    Overflow,
-}
+pub use hookpost_core::labels::Lane;
 
 /// What one call asks of a tenant's intake limit and fair lane.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
