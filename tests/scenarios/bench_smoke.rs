@@ -47,6 +47,21 @@ async fn every_bench_scenario_runs_and_loses_nothing() {
             assert!(r.get("p99_ms.by_hook_and_status").is_some());
             continue;
         }
+        if *name == "broker-floor" {
+            // RabbitMQ alone: no receiver, so no deliveries to count; every message is
+            // consumed before it reports.
+            let r = scenarios::run(name, &o).await.expect("broker-floor runs");
+            assert!(
+                r.get("noisy_published_per_sec").unwrap_or(0.0) > 0.0,
+                "{:?}",
+                r.figures
+            );
+            for phase in ["alone", "beside"] {
+                let p99 = r.get(&format!("quiet_consume_{phase}_p99_ms"));
+                assert!(p99.is_some_and(|ms| ms > 0.0), "{:?}", r.figures);
+            }
+            continue;
+        }
         run_clean(name, &o).await;
     }
     run_clean(

@@ -17,10 +17,8 @@ use anyhow::{bail, Context};
 use futures_util::{SinkExt, StreamExt};
 use hookpost_core::signing::SigningKey;
 use lapin::options::{
-    BasicAckOptions, BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions,
-    QueueDeleteOptions,
+    BasicAckOptions, BasicPublishOptions, ConfirmSelectOptions, QueueDeleteOptions,
 };
-use lapin::types::FieldTable;
 use lapin::Acker;
 use lapin::BasicProperties;
 use tokio::sync::{mpsc, Semaphore};
@@ -66,21 +64,10 @@ pub async fn baseline(o: &Options) -> anyhow::Result<Report> {
 }
 
 async fn run(o: &Options, rx: &Receivers, db: &Database) -> anyhow::Result<Report> {
-    let amqp = std::env::var("HOOKPOST_AMQP_URL")
-        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into());
-    let conn = hookpost_broker::connect(&amqp, "bench-baseline", Duration::from_secs(5)).await?;
-    let queue = format!(
-        "bench-baseline-{}-{}",
-        std::process::id(),
-        hookpost_core::now_ms()
-    );
+    let conn = crate::amqp::connect("bench-baseline").await?;
+    let queue = crate::amqp::run_name("bench-baseline");
     let ch = conn.create_channel().await?;
-    let durable = QueueDeclareOptions {
-        durable: true,
-        ..Default::default()
-    };
-    ch.queue_declare(queue.as_str().into(), durable, FieldTable::default())
-        .await?;
+    crate::amqp::declare(&ch, &queue).await?;
 
     // The CPU of the bench (the whole loop) and of RabbitMQ, beside hookpost's figures;
     // Redis takes no part.
@@ -212,11 +199,7 @@ async fn publish(
             );
         }
         sent += confirms.len();
-        for c in futures_util::future::try_join_all(confirms).await? {
-            if !matches!(c, lapin::Confirmation::Ack(None)) {
-                bail!("RabbitMQ refused a publish: {c:?}");
-            }
-        }
+        crate::amqp::confirmed(confirms).await?;
     }
     Ok(())
 }

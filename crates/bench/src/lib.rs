@@ -9,7 +9,9 @@
 //! - [`scenarios`]: the scenarios, each a function from options to figures.
 #![forbid(unsafe_code)]
 
+pub mod amqp;
 pub mod baseline;
+pub mod broker_floor;
 pub mod launch;
 pub mod log_query;
 pub mod procstat;

@@ -10,8 +10,9 @@ use hookpost_bench::{scenarios, NoisyVia, Options};
 )]
 struct Cli {
     /// throughput, http, ingest, fanout, fanout-http, latency, isolation, retry-drain, ordered,
-    /// noisy-neighbour, baseline (the machine's minimal durable loop), log-query (the log API
-    /// over a big log), rebuild (Redis back empty while retries wait), or all
+    /// noisy-neighbour, baseline (the machine's minimal durable loop), broker-floor (RabbitMQ
+    /// alone under noisy-neighbour), log-query (the log API over a big log), rebuild (Redis
+    /// back empty while retries wait), or all
     scenario: String,
     #[arg(long, default_value_t = 100_000)]
     events: usize,
@@ -23,10 +24,10 @@ struct Cli {
     concurrency: usize,
     #[arg(long, default_value_t = 1024)]
     payload_bytes: usize,
-    /// Events per second (latency).
+    /// Events per second (latency; broker-floor's noisy publisher, 0 = as fast as it can).
     #[arg(long, default_value_t = 2000)]
     rate: u64,
-    /// Seconds (latency; the quiet tenant alone in noisy-neighbour).
+    /// Seconds (latency; the quiet tenant alone in noisy-neighbour; each phase of broker-floor).
     #[arg(long, default_value_t = 10)]
     duration: u64,
     /// Events per request (http, ingest); more than 1 uses /v1/events/batch.

@@ -237,11 +237,7 @@ impl Bench {
                 );
             }
             sent += confirms.len();
-            for c in futures_util::future::try_join_all(confirms).await? {
-                if !matches!(c, lapin::Confirmation::Ack(None)) {
-                    bail!("RabbitMQ refused or could not route a publish: {c:?}");
-                }
-            }
+            crate::amqp::confirmed(confirms).await?;
         }
         hookpost_broker::close(&conn, "done").await;
         Ok(())
@@ -966,6 +962,7 @@ pub async fn run(name: &str, o: &Options) -> anyhow::Result<Report> {
         "ordered" => ordered(o).await,
         "noisy-neighbour" => noisy_neighbour(o).await,
         "baseline" => crate::baseline::baseline(o).await,
+        "broker-floor" => crate::broker_floor::broker_floor(o).await,
         "log-query" => crate::log_query::log_query(o).await,
         "rebuild" => crate::rebuild::rebuild(o, Waiting::Retries).await,
         "rebuild-ordered" => crate::rebuild::rebuild(o, Waiting::Ordered).await,
@@ -985,6 +982,7 @@ pub const SCENARIOS: &[&str] = &[
     "ordered",
     "noisy-neighbour",
     "baseline",
+    "broker-floor",
     "log-query",
     "rebuild",
     "rebuild-ordered",
