@@ -204,6 +204,59 @@ async fn ingest_answers_503_while_the_broker_is_unreachable_and_recovers_alone()
     app.finish().await;
 }
 
+/// A batch goes to RabbitMQ a window of `HOOKPOST_PUBLISH_WINDOW` events at a time, each
+/// window's confirms awaited before the next is sent, and the publish timeout bounds
+/// each window rather than the whole batch: over a slow link, a batch whose windows
+/// together take longer than the timeout is accepted whole and delivered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_is_published_a_window_at_a_time_each_within_the_timeout() {
+    let proxy = FaultProxy::before(&amqp_url()).await;
+    let app = TestApp::spawn(TestOptions {
+        amqp_url: Some(proxy.amqp_url()),
+        request_timeout: Duration::from_secs(30),
+        configure: |c| {
+            c.publish_window = 2;
+            c.connect_timeout = Duration::from_millis(700);
+        },
+        ..TestOptions::default()
+    })
+    .await;
+    let key = app.tenant("acme").await;
+    let rx = Receiver::start().await;
+    app.hook(&key, &rx.url, &["*"]).await;
+    // Connected before the link slows down: a handshake is many round trips.
+    let first = json!({"type": "ticket.created", "data": {"n": 0}});
+    assert_eq!(app.post_event(&key, &first).await.status(), 202);
+
+    // Each window: its publishes one way and its confirms back, 150 ms each.
+    proxy.delay(Duration::from_millis(150));
+    let events: Vec<Value> = (1..=10)
+        .map(|n| json!({"type": "ticket.created", "data": {"n": n}}))
+        .collect();
+    let started = std::time::Instant::now();
+    let r = app.post_batch(&key, &events).await;
+    let took = started.elapsed();
+    proxy.restore();
+    assert_eq!(r.status(), 202, "{}", r.text().await.unwrap_or_default());
+    // Five windows, each at least two delays: more than the 700 ms timeout in all.
+    assert!(
+        took >= Duration::from_millis(1_400),
+        "five windows one after another, not one burst: {took:?}"
+    );
+    wait_until("every event of the batch delivered", WAIT, || async {
+        rx.count() >= 11
+    })
+    .await;
+    let mut ns: Vec<i64> = rx
+        .received()
+        .iter()
+        .map(|r| r.json()["payload"]["n"].as_i64().unwrap())
+        .collect();
+    ns.sort_unstable();
+    assert_eq!(ns, (0..=10).collect::<Vec<_>>());
+    app.finish().await;
+}
+
 /// An idle hookpost loses its broker: every role's `/readyz` check says so while it is
 /// down, and every role connects again by itself once it is back, with nothing to publish.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -40,6 +40,8 @@ pub struct Publisher {
     name: String,
     topology: Topology,
     timeout: Duration,
+    /// Messages published before their confirms are awaited and the next ones go.
+    window: usize,
     live: Mutex<Option<Arc<Live>>>,
     /// Whether any connection was made yet: every later one is a reconnect, whether the
     /// last one was found dead, retired after a failed publish, or a connect failed between.
@@ -55,6 +57,7 @@ impl Publisher {
             name: name.to_owned(),
             topology,
             timeout,
+            window: usize::MAX,
             live: Mutex::new(None),
             connected_once: AtomicBool::new(false),
             on_reconnect: Box::new(|| {}),
@@ -64,6 +67,16 @@ impl Publisher {
     /// Called on every new connection after the first (a metric counts them).
     pub fn with_reconnect_hook(mut self, hook: impl Fn() + Send + Sync + 'static) -> Self {
         self.on_reconnect = Box::new(hook);
+        self
+    }
+
+    /// `publish_all` sends `window` messages, waits for their confirms, then sends the
+    /// next ones (without it, all at once). RabbitMQ takes a burst of messages whole
+    /// before it serves another connection's: a quiet publisher's message waits about
+    /// 65 µs for each message of a burst sent beside it on this machine (the bench's
+    /// `broker-floor`).
+    pub fn with_window(mut self, window: usize) -> Self {
+        self.window = window.max(1);
         self
     }
 
@@ -116,16 +129,23 @@ impl Publisher {
         self.publish_all(std::slice::from_ref(msg)).await
     }
 
-    /// Publishes every message, then waits for all confirms: `Ok` only if RabbitMQ
-    /// confirmed each one.
+    /// Publishes every message, a window at a time ([`Publisher::with_window`]), each
+    /// window's confirms awaited before the next goes: `Ok` only if RabbitMQ confirmed
+    /// each one. The timeout applies to each window, so that a big batch is not cut off
+    /// for its size; a failed window retires the connection, and what went before it
+    /// stays published (event ids make a retried request's duplicates harmless).
     pub async fn publish_all(&self, msgs: &[Outgoing<'_>]) -> Result<(), BrokerError> {
         let live = self.channel().await?;
-        let result = tokio::time::timeout(self.timeout, Self::send(&live.channel, msgs)).await;
-        let result = result.unwrap_or(Err(BrokerError::Timeout(self.timeout)));
-        if result.is_err() {
-            self.forget(&live).await;
+        for window in msgs.chunks(self.window) {
+            let result =
+                tokio::time::timeout(self.timeout, Self::send(&live.channel, window)).await;
+            let result = result.unwrap_or(Err(BrokerError::Timeout(self.timeout)));
+            if result.is_err() {
+                self.forget(&live).await;
+                return result;
+            }
         }
-        result
+        Ok(())
     }
 
     async fn send(channel: &Channel, msgs: &[Outgoing<'_>]) -> Result<(), BrokerError> {

@@ -82,6 +82,10 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// `HOOKPOST_MAX_BATCH`: most events in one `POST /v1/events/batch`.
     pub max_batch: usize,
+    /// `HOOKPOST_PUBLISH_WINDOW`: events one API request publishes before it waits for
+    /// their confirms and publishes the next ones, so that a big batch does not land on
+    /// RabbitMQ as one burst that every other tenant's events wait behind.
+    pub publish_window: usize,
     /// `HOOKPOST_FILTER_BUDGET`: work units one event's filters may spend, across all its
     /// hooks (about a nanosecond of CPU each); past them, filters fail closed.
     pub filter_budget: u64,
@@ -228,6 +232,7 @@ impl Default for Config {
             hook_wait: Duration::from_millis(500),
             max_body_bytes: 1 << 20,
             max_batch: 1000,
+            publish_window: 10,
             filter_budget: crate::filter::DEFAULT_BUDGET,
             retention: Duration::from_secs(7 * 86_400),
             retry_shards: 1,
@@ -308,6 +313,7 @@ pub const VARIABLES: &[&str] = &[
     "HOOKPOST_HOOK_WAIT",
     "HOOKPOST_MAX_BODY_BYTES",
     "HOOKPOST_MAX_BATCH",
+    "HOOKPOST_PUBLISH_WINDOW",
     "HOOKPOST_FILTER_BUDGET",
     "HOOKPOST_RETENTION",
     "HOOKPOST_RETRY_SHARDS",
@@ -410,6 +416,7 @@ impl Config {
             ("HOOKPOST_FAIR_RATE", self.fair_rate.to_string()),
             ("HOOKPOST_FAIR_BURST", self.fair_burst.to_string()),
             ("HOOKPOST_FAIRNESS", self.fairness.to_string()),
+            ("HOOKPOST_PUBLISH_WINDOW", self.publish_window.to_string()),
         ];
         if let Some(token) = &self.admin_token {
             env.push(("HOOKPOST_ADMIN_TOKEN", token.clone()));
@@ -525,6 +532,9 @@ impl Config {
         }
         if let Some(v) = var("HOOKPOST_MAX_BATCH") {
             c.max_batch = positive(v)?;
+        }
+        if let Some(v) = var("HOOKPOST_PUBLISH_WINDOW") {
+            c.publish_window = positive(v)?;
         }
         if let Some(v) = var("HOOKPOST_FILTER_BUDGET") {
             c.filter_budget = positive(v)?;
@@ -892,6 +902,17 @@ mod tests {
         for bad in ["0", "-1", "two"] {
             let e = from(&[("HOOKPOST_THREADS", bad)]).unwrap_err();
             assert_eq!(e.var, "HOOKPOST_THREADS", "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_publish_window_is_a_positive_count() {
+        assert_eq!(from(&[]).unwrap().publish_window, 10);
+        let c = from(&[("HOOKPOST_PUBLISH_WINDOW", "1")]).unwrap();
+        assert_eq!(c.publish_window, 1);
+        for bad in ["0", "-1", "five"] {
+            let e = from(&[("HOOKPOST_PUBLISH_WINDOW", bad)]).unwrap_err();
+            assert_eq!(e.var, "HOOKPOST_PUBLISH_WINDOW", "{bad}");
         }
     }
 

@@ -61,6 +61,7 @@ impl AppState {
                 Topology::for_config(&config),
                 config.connect_timeout,
             )
+            .with_window(config.publish_window)
             .with_reconnect_hook(metrics.reconnect_counter(Role::Ingest))
         };
         let (publisher, overflow) = (
