@@ -72,12 +72,12 @@ async fn run(
         hookpost_broker::consume::open(conn, quiet_q, "bench-floor", PREFETCH).await?;
     let (_noisy_ch, noisy_in) =
         hookpost_broker::consume::open(flood_conn, noisy_q, "bench-floor", PREFETCH).await?;
-    let quiet_consumer = tokio::spawn(drain(
+    let mut quiet_consumer = tokio::spawn(drain(
         quiet_in,
         Some(consumed.clone()),
         Arc::new(AtomicUsize::new(0)),
     ));
-    let noisy_consumer = tokio::spawn(drain(noisy_in, None, noisy_taken.clone()));
+    let mut noisy_consumer = tokio::spawn(drain(noisy_in, None, noisy_taken.clone()));
 
     let phase = Duration::from_secs(o.duration_s.max(1));
     let confirm_alone = quiet(conn, quiet_q, phase, false).await?;
@@ -115,6 +115,13 @@ async fn run(
         };
         if noisy_taken.load(Ordering::Relaxed) >= noisy_sent && quiet_taken >= quiet_sent {
             break;
+        }
+        // A consumer that stopped says why rather than leave the wait to its deadline.
+        for consumer in [&mut quiet_consumer, &mut noisy_consumer] {
+            if consumer.is_finished() {
+                consumer.await??;
+                bail!("a consumer of the floor's queues stopped");
+            }
         }
         if Instant::now() > deadline {
             bail!("the floor's queues stopped delivering");
