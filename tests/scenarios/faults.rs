@@ -247,11 +247,7 @@ async fn a_batch_is_published_a_window_at_a_time_each_within_the_timeout() {
         rx.count() >= 11
     })
     .await;
-    let mut ns: Vec<i64> = rx
-        .received()
-        .iter()
-        .map(|r| r.json()["payload"]["n"].as_i64().unwrap())
-        .collect();
+    let mut ns = rx.delivered_ns();
     ns.sort_unstable();
     assert_eq!(ns, (0..=10).collect::<Vec<_>>());
     app.finish().await;

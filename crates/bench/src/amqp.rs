@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use anyhow::bail;
-use lapin::options::QueueDeclareOptions;
+use lapin::options::{BasicPublishOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
-use lapin::{Channel, Confirmation, Connection, PublisherConfirm};
+use lapin::{BasicProperties, Channel, Confirmation, Connection, PublisherConfirm};
 
 /// A connection named `name` to the broker the bench uses.
 pub async fn connect(name: &str) -> anyhow::Result<Connection> {
@@ -29,6 +29,16 @@ pub async fn declare(ch: &Channel, queue: &str) -> anyhow::Result<()> {
     ch.queue_declare(queue.into(), durable, FieldTable::default())
         .await?;
     Ok(())
+}
+
+/// Publishes `body` as a persistent message straight to `queue` (the default exchange);
+/// its confirm, to await with [`confirmed`].
+pub async fn publish(ch: &Channel, queue: &str, body: &[u8]) -> anyhow::Result<PublisherConfirm> {
+    let persistent = BasicProperties::default().with_delivery_mode(2);
+    let options = BasicPublishOptions::default();
+    Ok(ch
+        .basic_publish("".into(), queue.into(), options, body, persistent)
+        .await?)
 }
 
 /// Waits for every confirm: an error unless RabbitMQ took and routed each message.

@@ -16,11 +16,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use futures_util::{SinkExt, StreamExt};
 use hookpost_core::signing::SigningKey;
-use lapin::options::{
-    BasicAckOptions, BasicPublishOptions, ConfirmSelectOptions, QueueDeleteOptions,
-};
+use lapin::options::{BasicAckOptions, ConfirmSelectOptions, QueueDeleteOptions};
 use lapin::Acker;
-use lapin::BasicProperties;
 use tokio::sync::{mpsc, Semaphore};
 
 use crate::receiver::Receivers;
@@ -160,11 +157,7 @@ async fn run(o: &Options, rx: &Receivers, db: &Database) -> anyhow::Result<Repor
     };
     r.put("lost", o.events.saturating_sub(received) as f64);
     r.put("duplicates", f64::from(duplicates));
-    for (name, pid, cpu) in cpu_start {
-        if let Some(now) = crate::procstat::sample(pid) {
-            r.put(&format!("cpu_s.{name}"), now.cpu_s - cpu);
-        }
-    }
+    r.put_cpu_since(&cpu_start);
     ch.queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
         .await?;
     hookpost_broker::close(&conn, "done").await;
@@ -186,17 +179,7 @@ async fn publish(
         for i in sent..(sent + 1000).min(n) {
             let body =
                 format!(r#"{{"id":"e{i}","type":"ticket.created","data":{{"pad":"{pad}"}}}}"#);
-            let props = BasicProperties::default().with_delivery_mode(2);
-            confirms.push(
-                ch.basic_publish(
-                    "".into(),
-                    queue.into(),
-                    BasicPublishOptions::default(),
-                    body.as_bytes(),
-                    props,
-                )
-                .await?,
-            );
+            confirms.push(crate::amqp::publish(ch, queue, body.as_bytes()).await?);
         }
         sent += confirms.len();
         crate::amqp::confirmed(confirms).await?;

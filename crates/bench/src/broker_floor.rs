@@ -18,10 +18,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::bail;
 use futures_util::StreamExt;
-use lapin::options::{
-    BasicAckOptions, BasicPublishOptions, ConfirmSelectOptions, QueueDeleteOptions,
-};
-use lapin::{BasicProperties, Connection};
+use lapin::options::{BasicAckOptions, ConfirmSelectOptions, QueueDeleteOptions};
+use lapin::Connection;
 use tokio::sync::Mutex;
 
 use crate::{percentile, Options, Report};
@@ -67,20 +65,17 @@ async fn run(
 ) -> anyhow::Result<Report> {
     let cpu_start = crate::procstat::cpu_now(crate::procstat::processes(None, false));
     let consumed = Arc::new(Mutex::new(Consumed::default()));
-    let noisy_taken = Arc::new(AtomicUsize::new(0));
+    let (quiet_taken, noisy_taken) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
     let (_quiet_ch, quiet_in) =
         hookpost_broker::consume::open(conn, quiet_q, "bench-floor", PREFETCH).await?;
     let (_noisy_ch, noisy_in) =
         hookpost_broker::consume::open(flood_conn, noisy_q, "bench-floor", PREFETCH).await?;
-    let mut quiet_consumer = tokio::spawn(drain(
-        quiet_in,
-        Some(consumed.clone()),
-        Arc::new(AtomicUsize::new(0)),
-    ));
+    let mut quiet_consumer =
+        tokio::spawn(drain(quiet_in, Some(consumed.clone()), quiet_taken.clone()));
     let mut noisy_consumer = tokio::spawn(drain(noisy_in, None, noisy_taken.clone()));
 
     let phase = Duration::from_secs(o.duration_s.max(1));
-    let confirm_alone = quiet(conn, quiet_q, phase, false).await?;
+    let mut confirm_alone = quiet(conn, quiet_q, phase, false).await?;
     let stop = Arc::new(AtomicBool::new(false));
     let flood_start = Instant::now();
     let publishers = o.concurrency.clamp(1, 64);
@@ -104,16 +99,13 @@ async fn run(
     }
     let flood_s = flood_start.elapsed().as_secs_f64();
     let mut confirm_beside = confirm_beside?;
-    let mut confirm_alone = confirm_alone;
     // Every message of both queues is consumed before the figures are read.
     let deadline = Instant::now() + Duration::from_secs(o.deadline_s);
     let quiet_sent = confirm_alone.len() + confirm_beside.len();
     loop {
-        let quiet_taken = {
-            let c = consumed.lock().await;
-            c.alone.len() + c.beside.len()
-        };
-        if noisy_taken.load(Ordering::Relaxed) >= noisy_sent && quiet_taken >= quiet_sent {
+        if noisy_taken.load(Ordering::Relaxed) >= noisy_sent
+            && quiet_taken.load(Ordering::Relaxed) >= quiet_sent
+        {
             break;
         }
         // A consumer that stopped says why rather than leave the wait to its deadline.
@@ -146,11 +138,7 @@ async fn run(
         r.put(&format!("{name}_p50_ms"), percentile(values, 50.0));
         r.put(&format!("{name}_p99_ms"), percentile(values, 99.0));
     }
-    for (name, pid, cpu) in cpu_start {
-        if let Some(now) = crate::procstat::sample(pid) {
-            r.put(&format!("cpu_s.{name}"), now.cpu_s - cpu);
-        }
-    }
+    r.put_cpu_since(&cpu_start);
     Ok(r)
 }
 
@@ -173,20 +161,10 @@ async fn quiet(
         tick.tick().await;
         let body = format!(r#"{{"sent_at_us":{},"beside":{beside}}}"#, crate::now_us());
         let sent = Instant::now();
-        let confirm = ch
-            .basic_publish(
-                "".into(),
-                queue.into(),
-                BasicPublishOptions::default(),
-                body.as_bytes(),
-                BasicProperties::default().with_delivery_mode(2),
-            )
-            .await?;
+        let confirm = crate::amqp::publish(&ch, queue, body.as_bytes()).await?;
         sending.spawn(async move {
-            match confirm.await? {
-                lapin::Confirmation::Ack(None) => anyhow::Ok(sent.elapsed().as_secs_f64() * 1000.0),
-                other => bail!("RabbitMQ refused a quiet publish: {other:?}"),
-            }
+            crate::amqp::confirmed(vec![confirm]).await?;
+            anyhow::Ok(sent.elapsed().as_secs_f64() * 1000.0)
         });
     }
     let mut ms = Vec::new();
@@ -220,16 +198,7 @@ async fn noisy(
         let mut confirms = Vec::with_capacity(batch);
         for i in sent..sent + batch {
             let body = format!(r#"{{"id":"n{publisher}-{i}","data":{{"pad":"{pad}"}}}}"#);
-            confirms.push(
-                ch.basic_publish(
-                    "".into(),
-                    queue.into(),
-                    BasicPublishOptions::default(),
-                    body.as_bytes(),
-                    BasicProperties::default().with_delivery_mode(2),
-                )
-                .await?,
-            );
+            confirms.push(crate::amqp::publish(ch, queue, body.as_bytes()).await?);
         }
         crate::amqp::confirmed(confirms).await?;
         sent += batch;

@@ -73,6 +73,16 @@ impl Report {
         self.figures.push((name.to_owned(), value));
     }
 
+    /// `cpu_s.{name}`: the CPU seconds each process of `start` ([`procstat::cpu_now`])
+    /// has spent since.
+    pub fn put_cpu_since(&mut self, start: &[(&'static str, u32, f64)]) {
+        for (name, pid, cpu) in start {
+            if let Some(now) = procstat::sample(*pid) {
+                self.put(&format!("cpu_s.{name}"), now.cpu_s - cpu);
+            }
+        }
+    }
+
     pub fn get(&self, name: &str) -> Option<f64> {
         self.figures
             .iter()
