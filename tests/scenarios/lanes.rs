@@ -43,13 +43,13 @@ async fn a_worker_of_two_lanes_consumes_on_both_and_stops_cleanly() {
     })
     .await;
 
-    // Each lane consumes the event, overflow and deliveries queues: RabbitMQ sees two
-    // consumers on each, and the process's gauge counts all six.
+    // Each lane consumes the event, light, overflow and deliveries queues: RabbitMQ sees
+    // two consumers on each, and the process's gauge counts all eight.
     let events_queue = app.topology().events_queues[0].clone();
     assert_eq!(app.queue_counts(&events_queue).await.1, 2);
     let metrics = get("/metrics").await.1;
     assert!(
-        metrics.contains("\nhookpost_consumers_active 6\n"),
+        metrics.contains("\nhookpost_consumers_active 8\n"),
         "{metrics}"
     );
 

@@ -2,13 +2,16 @@
 //!
 //! ```text
 //! {prefix}.events (topic) --#--> {prefix}.events.q ─┐
+//!            (default exchange) --> {prefix}.events.light ─┤
 //!            (default exchange) --> {prefix}.events.overflow ─┤ worker
 //!            (default exchange) --> {prefix}.deliveries ─┤
 //! rejected / poison ----------> {prefix}.dead (fanout) --> {prefix}.dead
 //! ```
 //!
 //! Ingest publishes a tenant's API events beyond its fair lane straight to the overflow
-//! queue, and workers move there the events of a tenant over its share of the worker.
+//! queue, and those of a light tenant (a trickle, see ingest's `lanes`) straight to the
+//! light queue; workers move to the overflow queue the events of a tenant over its share
+//! of the worker.
 //! The exchange itself cannot route by tenant (RabbitMQ routes on the routing key and
 //! headers, not on a field of the body), so events published to it by producers all
 //! land in the event queues first.
@@ -44,6 +47,9 @@ pub struct Topology {
     pub events_queues: Vec<String>,
     /// Spreads events over the shards (declared only when there are several).
     pub hash_exchange: String,
+    /// The API events of light tenants, published here by ingest so that they wait
+    /// behind no heavy tenant's; consumed by every worker with the whole prefetch.
+    pub light_queue: String,
     /// Events of a tenant beyond its fair lane, published here by ingest, and events a
     /// worker moved out of the event queues because their tenant held more than its
     /// share of the worker while others had events too (see the worker's `fairness`);
@@ -64,6 +70,7 @@ impl Topology {
             exchange: format!("{prefix}.events"),
             events_queues: vec![format!("{prefix}.events.q")],
             hash_exchange: format!("{prefix}.events.hash"),
+            light_queue: format!("{prefix}.events.light"),
             overflow_queue: format!("{prefix}.events.overflow"),
             deliveries_queue: format!("{prefix}.deliveries"),
             dead_exchange: format!("{prefix}.dead"),
@@ -106,12 +113,16 @@ impl Topology {
         args
     }
 
-    /// The queues workers consume: the event queues, the overflow queue, then the
-    /// deliveries queue.
+    /// The queues workers consume: the event queues, the light and overflow queues, then
+    /// the deliveries queue.
     pub fn work_queues(&self) -> impl Iterator<Item = &str> {
         self.events_queues
             .iter()
-            .chain([&self.overflow_queue, &self.deliveries_queue])
+            .chain([
+                &self.light_queue,
+                &self.overflow_queue,
+                &self.deliveries_queue,
+            ])
             .map(String::as_str)
     }
 
@@ -313,7 +324,12 @@ mod tests {
         let one = Topology::new("p");
         assert_eq!(
             one.work_queues().collect::<Vec<_>>(),
-            ["p.events.q", "p.events.overflow", "p.deliveries"]
+            [
+                "p.events.q",
+                "p.events.light",
+                "p.events.overflow",
+                "p.deliveries"
+            ]
         );
         let three = Topology::new("p").sharded(3);
         assert_eq!(
@@ -322,6 +338,7 @@ mod tests {
                 "p.events.q",
                 "p.events.q.1",
                 "p.events.q.2",
+                "p.events.light",
                 "p.events.overflow",
                 "p.deliveries"
             ]

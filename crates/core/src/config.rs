@@ -135,6 +135,12 @@ pub struct Config {
     pub fair_rate: u32,
     /// `HOOKPOST_FAIR_BURST`: deliveries one tenant may put in the event queues at once.
     pub fair_burst: u32,
+    /// `HOOKPOST_LIGHT_RATE`: a tenant sending no more deliveries a second than this
+    /// (through one ingest) is light: its API events take the light queue. 0: no light
+    /// queue is used.
+    pub light_rate: u32,
+    /// `HOOKPOST_LIGHT_BURST`: deliveries a light tenant may send at once.
+    pub light_burst: u32,
     /// `HOOKPOST_FAIRNESS`: workers move a tenant's surplus events to the overflow queue
     /// while other tenants have events to process.
     pub fairness: bool,
@@ -256,6 +262,8 @@ impl Default for Config {
             // behind (4,000 put a quiet tenant's p99 at 0.9-1.3 s, 1,000 at 0.4 s).
             fair_rate: 2_000,
             fair_burst: 1_000,
+            light_rate: 500,
+            light_burst: 50,
             fairness: true,
             disable_after: Duration::from_secs(5 * 86_400),
             retry_after_cap: Duration::from_secs(3600),
@@ -333,6 +341,8 @@ pub const VARIABLES: &[&str] = &[
     "HOOKPOST_TENANT_BURST",
     "HOOKPOST_FAIR_RATE",
     "HOOKPOST_FAIR_BURST",
+    "HOOKPOST_LIGHT_RATE",
+    "HOOKPOST_LIGHT_BURST",
     "HOOKPOST_FAIRNESS",
     "HOOKPOST_DISABLE_AFTER",
     "HOOKPOST_RETRY_AFTER_CAP",
@@ -415,6 +425,8 @@ impl Config {
             ("HOOKPOST_TENANT_BURST", self.tenant_burst.to_string()),
             ("HOOKPOST_FAIR_RATE", self.fair_rate.to_string()),
             ("HOOKPOST_FAIR_BURST", self.fair_burst.to_string()),
+            ("HOOKPOST_LIGHT_RATE", self.light_rate.to_string()),
+            ("HOOKPOST_LIGHT_BURST", self.light_burst.to_string()),
             ("HOOKPOST_FAIRNESS", self.fairness.to_string()),
             ("HOOKPOST_PUBLISH_WINDOW", self.publish_window.to_string()),
         ];
@@ -616,6 +628,12 @@ impl Config {
         }
         if let Some(v) = var("HOOKPOST_FAIR_BURST") {
             c.fair_burst = positive(v)?;
+        }
+        if let Some(v) = var("HOOKPOST_LIGHT_RATE") {
+            c.light_rate = parsed(v)?;
+        }
+        if let Some(v) = var("HOOKPOST_LIGHT_BURST") {
+            c.light_burst = positive(v)?;
         }
         if let Some(v) = var("HOOKPOST_FAIRNESS") {
             c.fairness = boolean(v)?;
@@ -913,6 +931,21 @@ mod tests {
         for bad in ["0", "-1", "five"] {
             let e = from(&[("HOOKPOST_PUBLISH_WINDOW", bad)]).unwrap_err();
             assert_eq!(e.var, "HOOKPOST_PUBLISH_WINDOW", "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_light_lane_is_a_rate_zero_turning_it_off_and_a_positive_burst() {
+        let c = from(&[]).unwrap();
+        assert_eq!((c.light_rate, c.light_burst), (500, 50));
+        let c = from(&[("HOOKPOST_LIGHT_RATE", "0"), ("HOOKPOST_LIGHT_BURST", "1")]).unwrap();
+        assert_eq!((c.light_rate, c.light_burst), (0, 1));
+        for (var, bad) in [
+            ("HOOKPOST_LIGHT_RATE", "-1"),
+            ("HOOKPOST_LIGHT_RATE", "many"),
+            ("HOOKPOST_LIGHT_BURST", "0"),
+        ] {
+            assert_eq!(from(&[(var, bad)]).unwrap_err().var, var, "{bad}");
         }
     }
 

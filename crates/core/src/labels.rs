@@ -108,16 +108,19 @@ impl Role {
 pub enum Lane {
     /// Within the tenant's fair lane: the event queues, through the exchange.
     Fair,
+    /// A light tenant's, within its fair lane: the light queue.
+    Light,
     /// Beyond it: the overflow queue.
     Overflow,
 }
 
 impl Lane {
-    pub const ALL: [Lane; 2] = [Lane::Fair, Lane::Overflow];
+    pub const ALL: [Lane; 3] = [Lane::Fair, Lane::Light, Lane::Overflow];
 
     pub const fn as_str(self) -> &'static str {
         match self {
             Lane::Fair => "fair",
+            Lane::Light => "light",
             Lane::Overflow => "overflow",
         }
     }

@@ -131,7 +131,8 @@ fn parse_batch(
 
 /// Publishes `events` with confirms, their ordered deliveries registered first, once
 /// the tenant's intake limit let them all in: to the exchange within the tenant's fair
-/// lane, else all of them to the overflow queue (see [`crate::lanes`]).
+/// lane (to the light queue when the tenant is light), else all of them to the overflow
+/// queue (see [`crate::lanes`]).
 async fn publish(
     state: &AppState,
     tenant: &str,
@@ -142,6 +143,7 @@ async fn publish(
     let hooks = state.ordered_hooks.of(state, tenant).await?;
     let weight = crate::lanes::weigh(&hooks, events);
     let lane = take_intake(state, tenant, events.len(), weight).await?;
+    let lane = state.light_tenants.route(tenant, weight, lane);
     let registered = crate::ordering::register(state, tenant, &hooks, events).await?;
     let topology = state.publisher.topology();
     let accepted = hookpost_core::now_ms();
@@ -165,6 +167,7 @@ async fn publish(
         .collect();
     let publisher = match lane {
         Lane::Fair => &state.publisher,
+        Lane::Light => &state.light,
         Lane::Overflow => &state.overflow,
     };
     let started = std::time::Instant::now();

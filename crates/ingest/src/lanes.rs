@@ -8,7 +8,9 @@
 //! same Redis call as its intake limit. Within the lane, the events go to the exchange as
 //! always; beyond it, the whole request goes to the overflow queue (the default exchange,
 //! routing key = the queue), which every worker consumes too: the tenant's surplus is
-//! still delivered, but never in front of the other tenants' events.
+//! still delivered, but never in front of the other tenants' events. Within the lane, a
+//! light tenant's events go to the light queue instead (see
+//! [`hookpost_service::light`]), where no heavier tenant's events are ahead of them.
 //!
 //! Ordered hooks keep their order whichever queue an event takes: the deliveries' places
 //! in their keys' lines are registered in Redis before the events are published.
@@ -33,6 +35,7 @@ pub fn weigh(hooks: &TenantHooks, events: &[Event]) -> u32 {
 pub fn route<'a>(topology: &'a Topology, lane: Lane, kind: &'a str) -> (&'a str, &'a str) {
     match lane {
         Lane::Fair => (&topology.exchange, kind),
+        Lane::Light => ("", &topology.light_queue),
         Lane::Overflow => ("", &topology.overflow_queue),
     }
 }
@@ -45,6 +48,7 @@ mod tests {
     fn beyond_the_lane_an_event_goes_straight_to_the_overflow_queue() {
         let t = Topology::new("p");
         assert_eq!(route(&t, Lane::Fair, "a.b"), ("p.events", "a.b"));
+        assert_eq!(route(&t, Lane::Light, "a.b"), ("", "p.events.light"));
         assert_eq!(route(&t, Lane::Overflow, "a.b"), ("", "p.events.overflow"));
     }
 }

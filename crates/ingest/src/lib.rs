@@ -2,7 +2,8 @@
 //! call of `hookpost_service` (parse the request, call the operation, answer).
 //!
 //! - [`events`]: `POST /v1/events` and `/v1/events/batch`, answered after RabbitMQ confirms.
-//! - [`lanes`]: each tenant's fair lane: its events beyond it go to the overflow queue.
+//! - [`lanes`]: each tenant's fair lane: its events beyond it go to the overflow queue,
+//!   a light tenant's within it to the light queue.
 //! - [`hooks`]: `/v1/hooks`, scoped to the API key's tenant.
 //! - [`event_types`]: `/v1/event-types`, the global types and each tenant's own.
 //! - [`deliveries`]: the delivery log, event lookup and resend.
@@ -290,9 +291,18 @@ pub async fn run(
     cancel: CancellationToken,
 ) -> std::io::Result<()> {
     let prober = tokio::spawn(probe(state.clone(), cancel.clone()));
+    if state.config.light_rate > 0 {
+        // So that the light queue's first event does not wait for its connection.
+        let warm = state.clone();
+        tokio::spawn(async move { warm.light.ready().await });
+    }
     let limits = hookpost_ops::HttpLimits::of(&state.config);
     let served = hookpost_ops::serve(listener, app, limits, cancel).await;
     prober.abort();
-    tokio::join!(state.publisher.close(), state.overflow.close());
+    tokio::join!(
+        state.publisher.close(),
+        state.overflow.close(),
+        state.light.close()
+    );
     served
 }

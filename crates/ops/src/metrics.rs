@@ -44,7 +44,7 @@ pub struct Metrics {
     /// Events ingest published to the overflow queue: beyond their tenant's fair lane.
     pub events_overflowed: IntCounter,
     /// From ingest's publish to RabbitMQ's confirm of every message of a request, by the
-    /// lane its events took (`fair`, `overflow`): the broker's part of an API answer.
+    /// lane its events took (`fair`, `light`, `overflow`): the broker's part of an API answer.
     pub publish_confirm_seconds: HistogramVec,
     /// Ingest's calls to Redis for intake tokens, by what they asked: `events` (the
     /// request's and a lease, with their lane) or `lane` alone.
@@ -714,7 +714,7 @@ mod tests {
             (
                 "hookpost_publish_confirm_seconds",
                 "lane",
-                &["fair", "overflow"],
+                &["fair", "light", "overflow"],
             ),
         ];
         for (family, label, expected) in pinned {

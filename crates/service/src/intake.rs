@@ -230,12 +230,13 @@ impl Lease {
     fn lane_taken(&mut self, taken: Taken, weight: u32, now: Instant) -> Lane {
         let lane = taken.lane(weight);
         match lane {
-            Lane::Fair => {
-                self.lane += taken.lane - weight;
-                self.lane_shut_until = None;
-            }
             Lane::Overflow => {
                 self.lane_shut_until = (!taken.lane_wait.is_zero()).then(|| now + taken.lane_wait);
+            }
+            // Redis answers the fair lane only; the light one is this process's choice.
+            Lane::Fair | Lane::Light => {
+                self.lane += taken.lane - weight;
+                self.lane_shut_until = None;
             }
         }
         lane

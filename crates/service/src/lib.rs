@@ -12,6 +12,8 @@
 //! - [`audit`]: writing and listing the audit log.
 //! - [`test_send`]: sample events sent now, under their limits.
 //! - [`ordering`]: ordered hooks' deliveries registered before their events are published.
+//! - [`intake`], [`light`]: each tenant's intake tokens and fair lane, leased to this
+//!   process; which tenants are light, so that their events take the light queue.
 //! - [`auth`]: API keys, the admin token, constant-time comparison.
 //! - [`client`], [`throttle`]: client addresses, and the limit on failed authentications.
 //! - [`path_id`]: ids from URL paths, checked before they reach the store.
@@ -28,6 +30,7 @@ pub mod event_types;
 pub mod fields;
 pub mod hooks;
 pub mod intake;
+pub mod light;
 pub mod ordering;
 pub mod path_id;
 pub mod state;

@@ -25,6 +25,9 @@ pub struct AppState {
     /// RabbitMQ's flow control holds back a whole connection while one of its queues
     /// lags, and a flood's overflow must not hold back the other tenants' lane.
     pub overflow: Publisher,
+    /// Publishes light tenants' events to the light queue, on a connection of its own for
+    /// the same reason.
+    pub light: Publisher,
     /// For test sends: the same client and egress rules as the workers'.
     pub sender: hookpost_delivery::Sender,
     pub metrics: Arc<Metrics>,
@@ -36,6 +39,8 @@ pub struct AppState {
     pub ordered_hooks: ordering::OrderedHooks,
     /// Each tenant's intake tokens leased to this process.
     pub intake: crate::intake::Leases,
+    /// Which tenants are light, as this process sees them.
+    pub light_tenants: crate::light::LightTenants,
     /// Each tenant's event types as intake checks them.
     pub event_types: hookpost_db::event_types::KnownTypes,
     /// Test sends running now (their in-process caps).
@@ -64,12 +69,14 @@ impl AppState {
             .with_window(config.publish_window)
             .with_reconnect_hook(metrics.reconnect_counter(Role::Ingest))
         };
-        let (publisher, overflow) = (
+        let (publisher, overflow, light) = (
             publisher("hookpost-ingest"),
             publisher("hookpost-ingest-overflow"),
+            publisher("hookpost-ingest-light"),
         );
         let event_types = hookpost_db::event_types::KnownTypes::new(db.clone(), &config);
         let intake = crate::intake::Leases::new(&config, &metrics.intake_asks);
+        let light_tenants = crate::light::LightTenants::new(config.light_rate, config.light_burst);
         Arc::new(AppState {
             checks: RoleChecks::new(Role::Ingest, &readiness, &metrics),
             sender,
@@ -81,11 +88,13 @@ impl AppState {
             db,
             publisher,
             overflow,
+            light,
             metrics,
             readiness,
             keyspace_ok: AtomicBool::new(true),
             ordered_hooks: ordering::OrderedHooks::default(),
             intake,
+            light_tenants,
             test_sends: test_send::Running::default(),
         })
     }

@@ -204,7 +204,8 @@ async fn session(
     for queue in queues.iter().copied() {
         let overflow = queue == worker.topology.overflow_queue;
         // The overflow queue holds the events of tenants over their share: a smaller
-        // prefetch keeps room for the others' while it still goes on.
+        // prefetch keeps room for the others' while it still goes on. The light queue's
+        // (a trickle each) take the whole prefetch, as the event queues do.
         let prefetch = match overflow {
             true => (cfg.prefetch / 4).max(1),
             false => cfg.prefetch,
@@ -216,7 +217,7 @@ async fn session(
         let source = Source {
             queue: Arc::from(queue),
             is_event: queue != worker.topology.deliveries_queue,
-            overflow,
+            aside: overflow || queue == worker.topology.light_queue,
             settler,
         };
         // A consumer's end is an item too: the broker cancelled it, so start again.
@@ -301,11 +302,11 @@ async fn session(
 #[derive(Clone)]
 struct Source {
     queue: Arc<str>,
-    /// An event queue's (or a shard's, or the overflow queue's), not the deliveries
+    /// An event queue's (or a shard's, or the light or overflow queue's), not the deliveries
     /// queue's.
     is_event: bool,
-    /// The overflow queue's.
-    overflow: bool,
+    /// The overflow or light queue's: events the worker's fair shares never move.
+    aside: bool,
     /// Acks for the queue's channel.
     settler: Settler,
 }
@@ -347,7 +348,7 @@ async fn handle(
                     .as_ref()
                     .map(|id| id.as_str()),
                 traceparent,
-                source.overflow,
+                source.aside,
                 &early,
             )
             .instrument(span)

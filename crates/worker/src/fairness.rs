@@ -90,9 +90,9 @@ impl Fairness {
         }
     }
 
-    /// An event of `tenant` from an event queue (`overflow`: from the overflow queue,
-    /// which is never moved again but counts in what the tenant holds).
-    pub fn admit(&self, tenant: &str, overflow: bool) -> Admit<'_> {
+    /// An event of `tenant` from an event queue (`aside`: from the overflow or the light
+    /// queue, which is never moved but counts in what the tenant holds).
+    pub fn admit(&self, tenant: &str, aside: bool) -> Admit<'_> {
         if !self.enabled {
             return Admit::Handle(Slot { held: None });
         }
@@ -121,7 +121,7 @@ impl Fairness {
         // Only the tenant holding the most (its overflow work counted) is moved: a quiet
         // tenant slowed down by a starved worker must not land behind the noisy one's
         // overflow backlog.
-        let over = !overflow
+        let over = !aside
             && movable
             && active > 1
             && held >= share

@@ -28,7 +28,7 @@ pub(crate) enum Prepared {
 }
 
 impl Worker {
-    /// A message from an event queue (`overflow`: from the overflow queue): the
+    /// A message from an event queue (`aside`: from the overflow or light queue): the
     /// producer's JSON event. `early` acks the message before this returns, once every
     /// outcome but those of slow attempts is durable (see [`Worker::fan_out`]); after it
     /// has, the disposition only reports. An event whose tenant holds its share of the
@@ -39,7 +39,7 @@ impl Worker {
         data: &[u8],
         message_id: Option<&str>,
         traceparent: Option<&str>,
-        overflow: bool,
+        aside: bool,
         early: &EarlyAck<'_>,
     ) -> Disposition {
         if data.len() > self.config.max_message_bytes {
@@ -63,7 +63,7 @@ impl Worker {
                 return refused;
             }
         }
-        let _slot = match self.fairness.admit(&event.tenant, overflow) {
+        let _slot = match self.fairness.admit(&event.tenant, aside) {
             Admit::Handle(slot) => slot,
             Admit::Move => return self.move_to_overflow(data, &event).await,
         };

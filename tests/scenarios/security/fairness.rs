@@ -5,7 +5,9 @@
 //! events in the workers' queue (published straight to the exchange, which no intake
 //! limit sees) does not hold up another tenant's events, while every one of its own is
 //! still delivered, once. Through the API, a tenant's events beyond its fair lane go
-//! straight to the overflow queue, so they never stand in front of the others' events.
+//! straight to the overflow queue, so they never stand in front of the others' events,
+//! and a light tenant's go to the light queue, where no heavier tenant's stand in front
+//! of them.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -229,6 +231,9 @@ async fn a_tenants_backlog_on_the_exchange_does_not_hold_up_another_tenants_even
 ) {
     let mut app = TestApp::spawn(TestOptions {
         roles: hookpost_tests::WORKERS_APART,
+        // The small tenant's events share the event queue with the backlog: what is
+        // tested here is the worker's fair shares, not the light queue.
+        configure: |c| c.light_rate = 0,
         ..TestOptions::default()
     })
     .await;
@@ -343,12 +348,13 @@ fn waits(
         .collect()
 }
 
-/// Starts an ingest whose fair lane is 10 deliveries a second, 20 at once: its index
-/// among the app's others, and its base URL.
+/// Starts an ingest whose fair lane is 10 deliveries a second, 20 at once, and with no
+/// light queue: its index among the app's others, and its base URL.
 async fn ingest_with_a_narrow_lane(app: &mut TestApp) -> (usize, String) {
     let lanes = Config {
         fair_rate: 10,
         fair_burst: 20,
+        light_rate: 0,
         ..app.config.clone()
     };
     let ingest = app.start_more(Roles::INGEST, Some(lanes)).await;
@@ -520,6 +526,135 @@ async fn api_events_beyond_a_tenants_fair_lane_go_through_the_overflow_queue_onc
     for ticket in 0..3 {
         let expected: Vec<i64> = (0..23).map(|i| i * 3 + ticket).collect();
         assert_eq!(by_ticket[&ticket], expected, "ticket {ticket}");
+    }
+    app.finish().await;
+}
+
+/// A light tenant's API events take the light queue, where no heavier tenant's are
+/// ahead of them: beside a backlog of another tenant's events within its fair lane, each
+/// arrives while most of the backlog still waits. A request heavier than the light
+/// lane's burst, and the same tenant's requests just after it, stay in the event queue;
+/// every event arrives once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_light_tenants_events_take_the_light_queue_and_wait_behind_no_heavier_tenants_backlog() {
+    let mut app = TestApp::spawn(TestOptions {
+        roles: hookpost_tests::WORKERS_APART,
+        ..TestOptions::default()
+    })
+    .await;
+    let (heavy_key, light_key) = (app.tenant("heavy").await, app.tenant("light").await);
+    let (heavy_rx, light_rx) = (Receiver::start().await, Receiver::start().await);
+    // One worker's slots at 50 ms an answer deliver some 300 events a second: the
+    // heavy tenant's 805 events are a backlog of seconds.
+    heavy_rx.set_latency(Duration::from_millis(50));
+    let heavy_hook = app
+        .hook(&heavy_key, &heavy_rx.url, &["ticket.created"])
+        .await;
+    let light_hook = app
+        .hook(&light_key, &light_rx.url, &["ticket.created"])
+        .await;
+    let light_hook_id = light_hook["id"].as_str().unwrap().to_owned();
+    let event = |tenant: &str, i: usize| json!({"id": format!("{tenant}-{i}"), "type": "ticket.created", "data": {"n": i}});
+
+    // No worker yet: what ingest published stays where it went. The heavy tenant's two
+    // batches of 400 (heavier than the light lane's burst of 50, within the fair lane's
+    // 1,000), then five single events, which its batches keep out of the light lane
+    // (800 deliveries are 1.6 s of its rate of 500 a second).
+    let base = app.base.clone();
+    for batch in 0..2 {
+        let events: Vec<Value> = (batch * 400..(batch + 1) * 400)
+            .map(|i| event("heavy", i))
+            .collect();
+        assert_eq!(post_to(&app, &base, &heavy_key, &events).await, 202);
+    }
+    for i in 800..805 {
+        assert_eq!(
+            post_to(&app, &base, &heavy_key, &[event("heavy", i)]).await,
+            202
+        );
+    }
+    let mut sent: HashMap<String, Instant> = HashMap::new();
+    for i in 0..20 {
+        sent.insert(format!("light-{i}"), Instant::now());
+        assert_eq!(
+            post_to(&app, &base, &light_key, &[event("light", i)]).await,
+            202
+        );
+    }
+    let topology = app.topology();
+    let depths = (
+        app.queue_depth(&topology.events_queues[0]).await,
+        app.queue_depth(&topology.light_queue).await,
+        app.queue_depth(&topology.overflow_queue).await,
+    );
+    eprintln!("light lane | event queue, light queue, overflow queue: {depths:?}");
+    assert_eq!(depths, (805, 20, 0));
+    let confirmed = |lane: &str| {
+        app.running
+            .as_ref()
+            .unwrap()
+            .metrics
+            .publish_confirm_seconds
+            .with_label_values(&[lane])
+            .get_sample_count()
+    };
+    assert_eq!((confirmed("fair"), confirmed("light")), (7, 20));
+
+    // A worker starts on both; the light tenant's events, those waiting and those sent
+    // from then on, do not wait for the backlog.
+    app.start_more(Roles::WORKER, Some(app.config.clone()))
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while heavy_rx.delivered().is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for i in 20..30 {
+        sent.insert(format!("light-{i}"), Instant::now());
+        assert_eq!(
+            post_to(&app, &base, &light_key, &[event("light", i)]).await,
+            202
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while light_rx.delivered().len() < sent.len() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let heavy_by_then = heavy_rx.delivered().len();
+    let by_delivery: HashMap<String, Instant> = sent
+        .iter()
+        .map(|(id, at)| (delivery_id("light", id, &light_hook_id), *at))
+        .collect();
+    let waits = waits(&light_rx, &heavy_rx, &by_delivery);
+    let most_passed = waits.iter().map(|w| w.1).max().unwrap();
+    eprintln!(
+        "light lane | the light tenant's worst latency {:?}, at most {most_passed} heavy \
+         deliveries went out while one waited; the heavy tenant's by then: {heavy_by_then} of 805",
+        waits.iter().map(|w| w.0).max().unwrap()
+    );
+    assert_eq!(waits.len(), 30, "every light event arrived");
+    // None waited behind the backlog: while any one waited, fewer than half of the
+    // heavy tenant's deliveries went out (see `waits`).
+    assert!(
+        most_passed < 400,
+        "{most_passed} heavy deliveries overtook a light event"
+    );
+    assert!(heavy_by_then < 805, "the backlog still waited");
+
+    let mut heavy = Ledger::new("heavy", std::slice::from_ref(&heavy_hook));
+    heavy.events = (0..805).map(|i| format!("heavy-{i}")).collect();
+    let mut light = Ledger::new("light", std::slice::from_ref(&light_hook));
+    light.events = (0..30).map(|i| format!("light-{i}")).collect();
+    for (ledger, rx, n) in [(&heavy, &heavy_rx, 805), (&light, &light_rx, 30)] {
+        let tally = ledger
+            .settle("light-lane", &app, &[rx], 1, Duration::from_secs(60))
+            .await;
+        assert_eq!(
+            (tally.delivered, tally.duplicates),
+            (n, 0),
+            "{}",
+            ledger.tenant
+        );
     }
     app.finish().await;
 }
