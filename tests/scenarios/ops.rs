@@ -134,9 +134,14 @@ async fn metrics_count_a_known_run_exactly_and_parse_with_promtool() {
             r#"hookpost_events_published_total{path="exchange",type="ticket.created"}"#,
             0.0,
         ),
-        // Each of the three requests waited for its confirm, in the tenant's fair lane.
+        // Each of the three requests waited for its confirm, in the light queue: a
+        // tenant sending three events is light.
         (
             r#"hookpost_publish_confirm_seconds_count{lane="fair"}"#,
+            0.0,
+        ),
+        (
+            r#"hookpost_publish_confirm_seconds_count{lane="light"}"#,
             3.0,
         ),
         (
@@ -200,8 +205,8 @@ async fn metrics_count_a_known_run_exactly_and_parse_with_promtool() {
             r#"hookpost_http_request_duration_seconds_count{code="400",method="POST",route="/v1/events"}"#,
             1.0,
         ),
-        // The event queue, the overflow queue, the deliveries queue.
-        ("hookpost_consumers_active", 3.0),
+        // The event, light, overflow and deliveries queues.
+        ("hookpost_consumers_active", 4.0),
     ];
     for (series, value) in expect {
         assert_eq!(m.get(series), Some(&value), "{series}\n{text}");

@@ -364,6 +364,25 @@ async fn ingest_with_a_narrow_lane(app: &mut TestApp) -> (usize, String) {
     )
 }
 
+/// How many of an ingest's requests had their publish confirmed in `lane`.
+fn confirmed(metrics: &hookpost_ops::Metrics, lane: &str) -> u64 {
+    metrics
+        .publish_confirm_seconds
+        .with_label_values(&[lane])
+        .get_sample_count()
+}
+
+/// Starts a worker and waits for its first delivery to `rx`, so that what follows is
+/// timed from then on, not from the worker's start-up.
+async fn start_a_worker_until_it_delivers_to(app: &mut TestApp, rx: &Receiver) {
+    app.start_more(Roles::WORKER, Some(app.config.clone()))
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while rx.delivered().is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// Posts `events` as one request to the ingest at `base`.
 async fn post_to(app: &TestApp, base: &str, key: &str, events: &[Value]) -> u16 {
     let (path, body) = match events {
@@ -451,24 +470,15 @@ async fn api_events_beyond_a_tenants_fair_lane_go_through_the_overflow_queue_onc
     );
     // Each request's confirm is timed in the lane it took: 1 + 6 requests in the lane,
     // 20 + 3 beyond it.
-    let confirmed = |lane: &str| {
-        app.others[ingest]
-            .metrics
-            .publish_confirm_seconds
-            .with_label_values(&[lane])
-            .get_sample_count()
-    };
-    assert_eq!((confirmed("fair"), confirmed("overflow")), (7, 23));
+    let metrics = &app.others[ingest].metrics;
+    assert_eq!(
+        (confirmed(metrics, "fair"), confirmed(metrics, "overflow")),
+        (7, 23)
+    );
 
     // A worker starts on both backlogs; the small tenant, within its lane, is not held
     // up by the big one's overflow.
-    app.start_more(Roles::WORKER, Some(app.config.clone()))
-        .await;
-    // Timed from the worker's first delivery on (its start-up is not what is measured).
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while big_rx.delivered().is_empty() && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    start_a_worker_until_it_delivers_to(&mut app, &big_rx).await;
     let mut sent: HashMap<String, Instant> = HashMap::new();
     for i in 0..10 {
         let id = format!("small-{i}");
@@ -589,25 +599,15 @@ async fn a_light_tenants_events_take_the_light_queue_and_wait_behind_no_heavier_
     );
     eprintln!("light lane | event queue, light queue, overflow queue: {depths:?}");
     assert_eq!(depths, (805, 20, 0));
-    let confirmed = |lane: &str| {
-        app.running
-            .as_ref()
-            .unwrap()
-            .metrics
-            .publish_confirm_seconds
-            .with_label_values(&[lane])
-            .get_sample_count()
-    };
-    assert_eq!((confirmed("fair"), confirmed("light")), (7, 20));
+    let metrics = &app.running.as_ref().unwrap().metrics;
+    assert_eq!(
+        (confirmed(metrics, "fair"), confirmed(metrics, "light")),
+        (7, 20)
+    );
 
     // A worker starts on both; the light tenant's events, those waiting and those sent
     // from then on, do not wait for the backlog.
-    app.start_more(Roles::WORKER, Some(app.config.clone()))
-        .await;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while heavy_rx.delivered().is_empty() && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    start_a_worker_until_it_delivers_to(&mut app, &heavy_rx).await;
     for i in 20..30 {
         sent.insert(format!("light-{i}"), Instant::now());
         assert_eq!(
