@@ -283,15 +283,7 @@ async fn a_tenants_backlog_on_the_exchange_does_not_hold_up_another_tenants_even
     }
 
     // Each of the small tenant's events arrived well before the backlog could drain.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while small_rx.delivered().len() < sent.len() && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let by_delivery: HashMap<String, Instant> = sent
-        .iter()
-        .map(|(id, at)| (delivery_id("small", id, &small_hook_id), *at))
-        .collect();
-    let mut waits = waits(&small_rx, &big_rx, &by_delivery);
+    let mut waits = waits(&small_rx, &big_rx, ("small", &small_hook_id), &sent).await;
     assert_eq!(waits.len(), sent.len(), "every small event arrived");
     waits.sort();
     let (worst, passed_worst) = *waits.last().unwrap();
@@ -323,16 +315,26 @@ async fn a_tenants_backlog_on_the_exchange_does_not_hold_up_another_tenants_even
     app.finish().await;
 }
 
-/// For each of the small tenant's deliveries: how long it took from its event's send,
-/// and how many of the big tenant's deliveries went out meanwhile. Behind the big
-/// backlog that count is nearly the whole backlog whatever the host's speed, so it is
-/// what the fairness tests judge: a CI host stalling every process at once lengthens
-/// the wait, not the count.
-fn waits(
+/// Waits up to 30 s for the small tenant's `sent` events (id: when it was sent) to
+/// arrive at `small_rx` through its hook (`tenant`, `hook_id`); then, for each of its
+/// deliveries: how long it took from its event's send, and how many of the big tenant's
+/// deliveries went out meanwhile. Behind the big backlog that count is nearly the whole
+/// backlog whatever the host's speed, so it is what the fairness tests judge: a CI host
+/// stalling every process at once lengthens the wait, not the count.
+async fn waits(
     small_rx: &Receiver,
     big_rx: &Receiver,
+    (tenant, hook_id): (&str, &str),
     sent: &HashMap<String, Instant>,
 ) -> Vec<(Duration, usize)> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while small_rx.delivered().len() < sent.len() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let sent: HashMap<String, Instant> = sent
+        .iter()
+        .map(|(id, at)| (delivery_id(tenant, id, hook_id), *at))
+        .collect();
     let big_at: Vec<Instant> = big_rx.delivered().iter().map(|r| r.at).collect();
     small_rx
         .delivered()
@@ -487,16 +489,8 @@ async fn api_events_beyond_a_tenants_fair_lane_go_through_the_overflow_queue_onc
         assert_eq!(post_to(&app, &base, &small_key, &[event]).await, 202);
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while small_rx.delivered().len() < sent.len() && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let waits = waits(&small_rx, &big_rx, ("small", &small_hook_id), &sent).await;
     let big_by_then = big_rx.delivered().len();
-    let by_delivery: HashMap<String, Instant> = sent
-        .iter()
-        .map(|(id, at)| (delivery_id("small", id, &small_hook_id), *at))
-        .collect();
-    let waits = waits(&small_rx, &big_rx, &by_delivery);
     let worst = waits.iter().map(|w| w.0).max().unwrap();
     let most_passed = waits.iter().map(|w| w.1).max().unwrap();
     eprintln!(
@@ -616,16 +610,8 @@ async fn a_light_tenants_events_take_the_light_queue_and_wait_behind_no_heavier_
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while light_rx.delivered().len() < sent.len() && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let waits = waits(&light_rx, &heavy_rx, ("light", &light_hook_id), &sent).await;
     let heavy_by_then = heavy_rx.delivered().len();
-    let by_delivery: HashMap<String, Instant> = sent
-        .iter()
-        .map(|(id, at)| (delivery_id("light", id, &light_hook_id), *at))
-        .collect();
-    let waits = waits(&light_rx, &heavy_rx, &by_delivery);
     let most_passed = waits.iter().map(|w| w.1).max().unwrap();
     eprintln!(
         "light lane | the light tenant's worst latency {:?}, at most {most_passed} heavy \
