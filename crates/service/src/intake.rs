@@ -228,16 +228,13 @@ impl Lease {
 
     /// What the lane took: the request's weight (and a lease of more) or nothing.
     fn lane_taken(&mut self, taken: Taken, weight: u32, now: Instant) -> Lane {
+        // Redis answers fair or overflow; the light queue is this process's choice, after.
         let lane = taken.lane(weight);
-        match lane {
-            Lane::Overflow => {
-                self.lane_shut_until = (!taken.lane_wait.is_zero()).then(|| now + taken.lane_wait);
-            }
-            // Redis answers the fair lane only; the light one is this process's choice.
-            Lane::Fair | Lane::Light => {
-                self.lane += taken.lane - weight;
-                self.lane_shut_until = None;
-            }
+        if lane == Lane::Overflow {
+            self.lane_shut_until = (!taken.lane_wait.is_zero()).then(|| now + taken.lane_wait);
+        } else {
+            self.lane += taken.lane - weight;
+            self.lane_shut_until = None;
         }
         lane
     }
