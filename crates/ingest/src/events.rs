@@ -165,13 +165,8 @@ async fn publish(
             }
         })
         .collect();
-    let publisher = match lane {
-        Lane::Fair => &state.publisher,
-        Lane::Light => &state.light,
-        Lane::Overflow => &state.overflow,
-    };
     let started = std::time::Instant::now();
-    match publisher.publish_all(&msgs).await {
+    match state.publisher_of(lane).publish_all(&msgs).await {
         Ok(()) => {
             state
                 .metrics

@@ -4,7 +4,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use hookpost_broker::{Publisher, Topology};
-use hookpost_core::labels::Role;
+use hookpost_core::labels::{Lane, Role};
 use hookpost_core::Config;
 use hookpost_ops::{Metrics, Readiness, RoleChecks};
 use hookpost_store::Store;
@@ -97,5 +97,14 @@ impl AppState {
             light_tenants,
             test_sends: test_send::Running::default(),
         })
+    }
+
+    /// The publisher of the events that take `lane`.
+    pub fn publisher_of(&self, lane: Lane) -> &Publisher {
+        match lane {
+            Lane::Fair => &self.publisher,
+            Lane::Light => &self.light,
+            Lane::Overflow => &self.overflow,
+        }
     }
 }

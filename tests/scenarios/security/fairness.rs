@@ -18,7 +18,7 @@ use hookpost_core::Config;
 use hookpost_tests::app::ADMIN_TOKEN;
 use hookpost_tests::invariants::Ledger;
 use hookpost_tests::proxy::FaultProxy;
-use hookpost_tests::{amqp_url, Receiver, TestApp, TestOptions};
+use hookpost_tests::{amqp_url, wait_until, Receiver, TestApp, TestOptions};
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::BasicProperties;
 use serde_json::{json, Value};
@@ -315,7 +315,7 @@ async fn a_tenants_backlog_on_the_exchange_does_not_hold_up_another_tenants_even
     app.finish().await;
 }
 
-/// Waits up to 30 s for the small tenant's `sent` events (id: when it was sent) to
+/// Waits (at most 30 s) for the small tenant's `sent` events (id: when it was sent) to
 /// arrive at `small_rx` through its hook (`tenant`, `hook_id`); then, for each of its
 /// deliveries: how long it took from its event's send, and how many of the big tenant's
 /// deliveries went out meanwhile. Behind the big backlog that count is nearly the whole
@@ -327,10 +327,12 @@ async fn waits(
     (tenant, hook_id): (&str, &str),
     sent: &HashMap<String, Instant>,
 ) -> Vec<(Duration, usize)> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while small_rx.delivered().len() < sent.len() && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_until(
+        "the small tenant's events",
+        Duration::from_secs(30),
+        || async { small_rx.delivered().len() >= sent.len() },
+    )
+    .await;
     let sent: HashMap<String, Instant> = sent
         .iter()
         .map(|(id, at)| (delivery_id(tenant, id, hook_id), *at))
@@ -379,10 +381,12 @@ fn confirmed(metrics: &hookpost_ops::Metrics, lane: &str) -> u64 {
 async fn start_a_worker_until_it_delivers_to(app: &mut TestApp, rx: &Receiver) {
     app.start_more(Roles::WORKER, Some(app.config.clone()))
         .await;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while rx.delivered().is_empty() && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_until(
+        "the worker's first delivery",
+        Duration::from_secs(30),
+        || async { !rx.delivered().is_empty() },
+    )
+    .await;
 }
 
 /// Posts `events` as one request to the ingest at `base`.
@@ -783,10 +787,12 @@ async fn an_overflow_publish_held_up_holds_up_no_other_tenants_lane() {
         )
         .await;
     assert_eq!((tally.delivered, tally.duplicates), (30, 0));
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while small_rx.delivered().len() < 5 && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_until(
+        "the small tenant's events",
+        Duration::from_secs(30),
+        || async { small_rx.delivered().len() >= 5 },
+    )
+    .await;
     assert_eq!(
         small_rx.delivered().len(),
         5,
