@@ -526,10 +526,12 @@ async fn api_events_beyond_a_tenants_fair_lane_go_through_the_overflow_queue_onc
     assert_eq!(tally.duplicates, 0);
     // The ordered hook's events arrived in their tickets' order, whichever queue each
     // took, each once.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while orderly_rx.delivered().len() < 69 && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_until(
+        "the ordered hook's events",
+        Duration::from_secs(60),
+        || async { orderly_rx.delivered().len() >= 69 },
+    )
+    .await;
     let by_ticket = orderly_rx.delivered_by_ticket();
     for ticket in 0..3 {
         let expected: Vec<i64> = (0..23).map(|i| i * 3 + ticket).collect();
