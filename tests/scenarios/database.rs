@@ -282,8 +282,50 @@ async fn a_rebuild_puts_back_every_waiting_delivery_page_by_page() {
     .await
     .unwrap();
 
-    assert_eq!(app.db.rebuild_retries(&app.store).await.unwrap(), 1400);
-    assert_eq!(app.store.retry_stats().await.unwrap().size, 1400);
+    // Every event parked a delivery to a third hook in its backlog (kept in the event's
+    // row): all come back, but the one whose attempt gave it a row of its own.
+    let attempted = delivery_id("acme", "evt_page_3", "hook_parked");
+    pg.execute(
+        "WITH s AS (INSERT INTO hook_snapshots VALUES ('acme', 'hook_parked', 42, $1))
+         UPDATE events SET parked = jsonb_build_array(jsonb_build_array(
+             'hook_parked', 42, (extract(epoch FROM now()) * 1000)::int8 + 3600000))
+         WHERE tenant_id = 'acme' AND id LIKE 'evt_page_%'",
+        &[&snapshot],
+    )
+    .await
+    .unwrap();
+    pg.execute(
+        "INSERT INTO deliveries (tenant_id, id, event_at, event_id, hook_id, type, status,
+                                 attempts, created_at, updated_at, hook)
+         SELECT 'acme', $1, event_at, id, 'hook_parked', type, 'delivered', 1, now(), now(), $2
+         FROM events WHERE tenant_id = 'acme' AND id = 'evt_page_3'",
+        &[&attempted, &snapshot],
+    )
+    .await
+    .unwrap();
+
+    assert_eq!(
+        app.db.rebuild_retries(&app.store).await.unwrap(),
+        1400 + 699
+    );
+    assert_eq!(app.store.retry_stats().await.unwrap().size, 1400 + 699);
+    let parked = delivery_id("acme", "evt_page_600", "hook_parked");
+    let (hook, attempts, status) = app
+        .store
+        .delivery_progress("acme", &parked)
+        .await
+        .unwrap()
+        .expect("a parked delivery's hot state");
+    assert_eq!(
+        (hook, attempts, status.as_str()),
+        (snapshot.clone(), 0, "pending")
+    );
+    assert!(app
+        .store
+        .delivery_progress("acme", &attempted)
+        .await
+        .unwrap()
+        .is_none());
     let pending: String = pg
         .query_one(
             "SELECT id FROM deliveries WHERE event_id = 'evt_page_17' AND hook_id = $1",
@@ -332,6 +374,7 @@ fn event_row(id: &str) -> hookpost_db::EventRow {
         kind: "ticket.created".into(),
         occurred_at: None,
         data: hookpost_db::Payload::pack(r#"{"n":1}"#),
+        parked: Vec::new(),
     }
 }
 
@@ -427,6 +470,67 @@ async fn a_delivery_written_twice_in_one_group_ends_as_its_last_write() {
         .unwrap()
         .get(0);
     assert_eq!(events, 100);
+    app.finish().await;
+}
+
+/// Deliveries parked as their event arrives are kept in the event's row, not as rows of
+/// their own: the event's deliveries and a take-over's look show each `pending`, due at
+/// its drain, with its hook snapshot, until its first attempt's row stands for it. Each
+/// sight of the event adds what it parked; a hook parked twice shows once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parked_deliveries_read_pending_from_their_events_row_until_attempted() {
+    use hookpost_db::{Batch, Parked};
+    use hookpost_store::log::Status;
+    use std::sync::Arc;
+    let (app, _key, _rx, _hook_id) = app_with(TestOptions::default()).await;
+    let now = hookpost_core::now_ms();
+    let due = now + 60_000;
+    let snapshot = |h: &str| format!(r#"{{"id":"{h}","url":"http://127.0.0.1:9/"}}"#);
+    let parking = |hooks: &[&str]| {
+        let mut row = event_row("evt_parked");
+        row.parked = (hooks.iter())
+            .map(|h| Parked::new(h, &snapshot(h), due))
+            .collect();
+        Arc::new(Batch::of("acme", "evt_parked", now, Some(row), &[]))
+    };
+    for hooks in [&["hook_a", "hook_b"][..], &["hook_c"], &["hook_b"]] {
+        app.db.write(parking(hooks)).await.unwrap();
+    }
+    let shown = |ds: Vec<hookpost_store::log::Delivery>| {
+        let mut seen: Vec<_> = (ds.into_iter())
+            .map(|d| {
+                assert_eq!(d.id, delivery_id("acme", "evt_parked", &d.hook_id));
+                let waits = d.next_attempt_at == Some(due) && d.hook_json == snapshot(&d.hook_id);
+                (d.hook_id, d.status, d.attempt_count, waits)
+            })
+            .collect();
+        seen.sort_by(|x, y| x.0.cmp(&y.0));
+        seen
+    };
+    let pending = |h: &str| (h.to_owned(), Status::Pending, 0, true);
+    let all_pending = vec![pending("hook_a"), pending("hook_b"), pending("hook_c")];
+    let deliveries = app.db.event_deliveries("acme", "evt_parked").await.unwrap();
+    assert_eq!(shown(deliveries), all_pending);
+    let states = app.db.event_delivery_states("acme", "evt_parked").await;
+    assert_eq!(shown(states.unwrap()), all_pending);
+
+    // hook_a's first attempt writes its row, which stands for it from then on.
+    let attempt = answered(1, now, 200);
+    let id = delivery_id("acme", "evt_parked", "hook_a");
+    let delivered = record(&id, "hook_a", Status::Delivered, Some(&attempt));
+    let outcome = Batch::of("acme", "evt_parked", now, None, &[delivered]);
+    app.db.write(Arc::new(outcome)).await.unwrap();
+    let deliveries = app.db.event_deliveries("acme", "evt_parked").await.unwrap();
+    let attempts: Vec<usize> = deliveries.iter().map(|d| d.attempts.len()).collect();
+    assert_eq!(
+        shown(deliveries),
+        [
+            ("hook_a".to_owned(), Status::Delivered, 1, false),
+            pending("hook_b"),
+            pending("hook_c")
+        ]
+    );
+    assert_eq!(attempts.iter().sum::<usize>(), 1);
     app.finish().await;
 }
 
@@ -694,7 +798,8 @@ async fn redis_back_empty_gives_a_slow_hooks_backlog_back_from_postgres() {
         assert_eq!(app.post_event(&key, &event).await.status(), 202);
     }
     // Two requests hang; the eight other deliveries wait in the backlog, which only
-    // Redis holds, and the log shows them pending.
+    // Redis holds, and the log shows every delivery pending: the two in flight by their
+    // rows, the backlog's by their events' rows (parked, no row of their own yet).
     wait_until(
         "8 deliveries wait in the backlog",
         Duration::from_secs(30),
@@ -709,22 +814,46 @@ async fn redis_back_empty_gives_a_slow_hooks_backlog_back_from_postgres() {
         },
     )
     .await;
-    let (status, pending) = app
-        .send(
-            "GET",
-            &format!("/v1/deliveries?hook={hook_id}&status=pending&limit=100"),
-            &key,
-            None,
+    for k in 0..10 {
+        let id = delivery_id("acme", &format!("evt_{k}"), &hook_id);
+        wait_until(
+            "the event's delivery shows pending",
+            Duration::from_secs(10),
+            || async {
+                let (status, event) = app
+                    .send("GET", &format!("/v1/events/evt_{k}"), &key, None)
+                    .await;
+                // Logged with its first write: a hanging attempt's when its message lets go.
+                if status == 404 {
+                    return false;
+                }
+                assert_eq!(status, 200, "{event}");
+                let deliveries = event["deliveries"].as_array().unwrap();
+                assert!(deliveries.len() <= 1, "{event}");
+                deliveries
+                    .first()
+                    .is_some_and(|d| d["id"] == id.as_str() && d["status"] == "pending")
+            },
         )
         .await;
-    assert_eq!(status, 200);
-    assert!(
-        pending["deliveries"].as_array().unwrap().len() >= 8,
-        "{pending}"
+    }
+    let pg = hookpost_tests::postgres(&app.config.database_url).await;
+    let parked: i64 = pg
+        .query_one(
+            "SELECT count(*) FROM events e, jsonb_array_elements(e.parked) p
+             WHERE e.tenant_id = 'acme' AND p->>0 = $1",
+            &[&hook_id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        parked, 8,
+        "the backlog's deliveries are kept in their events' rows"
     );
 
     let (running, _) = restart_after_redis_lost(&mut app, &mut redis).await;
-    // The hook answers now: every delivery arrives, the backlog's from PostgreSQL's rows.
+    // The hook answers now: every delivery arrives, the backlog's from their events' rows.
     wait_until(
         "every delivery arrives",
         Duration::from_secs(60),

@@ -93,6 +93,7 @@ async fn log_first_attempts(
         kind: TYPE.into(),
         occurred_at: None,
         data: hookpost_db::Payload::pack(data),
+        parked: Vec::new(),
     };
     let batch = hookpost_db::Batch::of("acme", event, first_at, Some(row), &records);
     app.db.write(std::sync::Arc::new(batch)).await.unwrap();

@@ -343,6 +343,7 @@ async fn a_take_over_sends_the_first_tries_payload_and_receive_time() {
                 kind: "ticket.created".into(),
                 occurred_at: None,
                 data: hookpost_db::Payload::pack(r#"{"n":1}"#),
+                parked: Vec::new(),
             };
             let batch = hookpost_db::Batch::of("acme", id, first_at, Some(row), &[]);
             app.db.write(std::sync::Arc::new(batch)).await.unwrap();

@@ -19,6 +19,7 @@ pub mod config;
 pub mod event_types;
 pub mod log;
 pub mod migrate;
+pub mod parked;
 pub mod partitions;
 pub mod payload;
 pub mod rebuild;
@@ -32,6 +33,7 @@ use std::time::Duration;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio::sync::mpsc;
 
+pub use parked::Parked;
 pub use payload::Payload;
 pub use writer::{AttemptRow, Batch, DeliveryRow, EventRow};
 

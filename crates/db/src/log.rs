@@ -12,6 +12,7 @@ use hookpost_store::log::{Delivery, HookActivity, Status};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
+use crate::parked;
 use crate::time::{from_ms, from_us, to_ms, to_us};
 use crate::{Db, DbError, Result};
 
@@ -328,19 +329,27 @@ pub(crate) fn corrupt(what: &str, value: impl std::fmt::Display) -> DbError {
     DbError::Corrupt(format!("{what}: {value}"))
 }
 
-/// An event's delivery rows by id, and the event's receive time (their partition; `None`
-/// without rows).
+/// An event's deliveries by id: its delivery rows, and those it parked that have none
+/// yet ([`parked::unattempted`]); and the event's receive time (their partition; `None`
+/// without either).
 async fn event_delivery_rows(
     client: &tokio_postgres::Client,
     tenant: &str,
     event_id: &str,
 ) -> Result<(Vec<Delivery>, Option<SystemTime>)> {
-    let sql = format!(
-        "SELECT {DELIVERY} FROM deliveries WHERE tenant_id = $1 AND event_id = $2 ORDER BY id"
-    );
+    let sql = format!("SELECT {DELIVERY} FROM deliveries WHERE tenant_id = $1 AND event_id = $2");
     let rows = client.query(&sql, &[&tenant, &event_id]).await?;
-    let event_at = rows.first().map(|r| r.get::<_, SystemTime>("event_at"));
-    Ok((rows.iter().map(delivery).collect::<Result<_>>()?, event_at))
+    let parking = format!(
+        "SELECT {} FROM events WHERE tenant_id = $1 AND id = $2 AND parked IS NOT NULL",
+        parked::EVENT_COLUMNS
+    );
+    let events = client.query(&parking, &[&tenant, &event_id]).await?;
+    let event_at = (rows.first().or(events.first())).map(|r| r.get::<_, SystemTime>("event_at"));
+    let mut out = rows.iter().map(delivery).collect::<Result<Vec<_>>>()?;
+    let waiting = parked::unattempted(client, tenant, &events).await?;
+    out.extend(waiting.into_iter().map(|(_, d)| d));
+    out.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok((out, event_at))
 }
 
 /// A delivery's row, and its event's receive time (its partition).

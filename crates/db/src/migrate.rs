@@ -52,6 +52,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "hook snapshots kept once",
         include_str!("migrations/0010_hook_snapshots.sql"),
     ),
+    (
+        11,
+        "parked deliveries kept in their event's row",
+        include_str!("migrations/0011_parked_in_event.sql"),
+    ),
 ];
 
 /// The schema version this build reads and writes.

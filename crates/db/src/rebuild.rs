@@ -170,8 +170,8 @@ async fn rebuild(db: &Db, store: &Store) -> Result<Rebuilt> {
 
 impl Db {
     /// Puts every delivery waiting for its next attempt (`retrying`, or `pending` with a
-    /// time) back into Redis's retry set, with the hot state that attempt reads; how
-    /// many. A page of [`RESTORE_PAGE`] deliveries at a time, each page one query (the
+    /// time, parked ones included: [`crate::parked`]) back into Redis's retry set, with
+    /// the hot state that attempt reads; how many. A page of [`RESTORE_PAGE`] deliveries at a time, each page one query (the
     /// deliveries with their events) and two Redis round trips (their state, their
     /// retries), so that a million waiting retries come back in thousands of round
     /// trips, not millions. A delivery whose event's day was dropped (past the
@@ -206,30 +206,77 @@ impl Db {
                         .iter()
                         .filter_map(|row| restorable(row, &tenant).transpose())
                         .collect::<Result<Vec<_>>>()?;
-                    store.restore_deliveries(&tenant, &page).await?;
-                    let dues: Vec<_> = page.iter().map(|(d, _)| d.next_attempt(&tenant)).collect();
-                    store.schedule(&dues).await?;
-                    done += dues.len();
+                    done += restore(store, &tenant, &page).await?;
                     if rows.len() < RESTORE_PAGE {
                         break;
                     }
                 }
+            }
+            done += self.rebuild_parked(&client, store, &tenant).await?;
+        }
+        Ok(done)
+    }
+
+    /// A tenant's parked deliveries without rows of their own, a page of events at a
+    /// time, in the order the events came (the partial index of those that parked).
+    async fn rebuild_parked(
+        &self,
+        client: &tokio_postgres::Client,
+        store: &Store,
+        tenant: &str,
+    ) -> Result<usize> {
+        let sql = format!(
+            "SELECT {}, occurred_at, data, data_zstd FROM events
+             WHERE tenant_id = $1 AND parked IS NOT NULL AND (event_at, id) > ($2, $3)
+             ORDER BY event_at, id LIMIT {PARKING_PAGE}",
+            crate::parked::EVENT_COLUMNS
+        );
+        let (mut done, mut after) = (0, (SystemTime::UNIX_EPOCH, String::new()));
+        loop {
+            let events = client.query(&sql, &[&tenant, &after.0, &after.1]).await?;
+            let Some(last) = events.last() else { break };
+            after = (last.get("event_at"), last.get("id"));
+            let waiting = crate::parked::unattempted(client, tenant, &events).await?;
+            let page = waiting
+                .into_iter()
+                .filter_map(|(i, d)| with_event(d, &events[i], tenant).transpose())
+                .collect::<Result<Vec<_>>>()?;
+            done += restore(store, tenant, &page).await?;
+            if events.len() < PARKING_PAGE {
+                break;
             }
         }
         Ok(done)
     }
 }
 
+/// Puts a page of waiting deliveries back: their hot state, then their next attempts'
+/// tasks; how many.
+async fn restore(store: &Store, tenant: &str, page: &[(Delivery, StoredEvent)]) -> Result<usize> {
+    store.restore_deliveries(tenant, page).await?;
+    let dues: Vec<_> = page.iter().map(|(d, _)| d.next_attempt(tenant)).collect();
+    store.schedule(&dues).await?;
+    Ok(dues.len())
+}
+
 /// Waiting deliveries restored a page at a time: one transaction in Redis each.
 const RESTORE_PAGE: usize = 500;
+/// Events that parked deliveries, read a page at a time (a hanging hook's tenant parks
+/// one a hook: a page of up to a few hundred deliveries).
+const PARKING_PAGE: usize = 50;
 
 /// A waiting delivery of a page with its event, as Redis keeps them for its next
 /// attempt; `None` when its event's day was dropped (past the retention).
 fn restorable(row: &Row, tenant: &str) -> Result<Option<(Delivery, StoredEvent)>> {
+    with_event(crate::log::delivery(row)?, row, tenant)
+}
+
+/// A waiting delivery with its event, from `row`'s event columns; `None` when the row
+/// has no payload (its event's day was dropped).
+fn with_event(d: Delivery, row: &Row, tenant: &str) -> Result<Option<(Delivery, StoredEvent)>> {
     let Some(data) = crate::payload::of_row(row)? else {
         return Ok(None);
     };
-    let d = crate::log::delivery(row)?;
     let event = LoggedEvent {
         id: d.event_id.clone(),
         kind: d.kind.clone(),

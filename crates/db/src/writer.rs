@@ -20,6 +20,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::types::ToSql;
 
 use crate::log::{attempt_columns, ATTEMPT_FIELDS};
+use crate::parked::{self, Parked};
 use crate::payload::Payload;
 use crate::time::from_ms;
 use crate::{Db, DbError, Result};
@@ -36,6 +37,9 @@ pub struct EventRow {
     /// The event's `data`, packed where the worker handled it ([`Payload::pack`]), not in
     /// the writer's one task.
     pub data: Payload,
+    /// The deliveries its first sight parked in their slow hooks' backlogs (see
+    /// [`crate::parked`]).
+    pub parked: Vec<Parked>,
 }
 
 /// A delivery's new state.
@@ -367,7 +371,7 @@ fn arrays(p: usize, types: &[&str]) -> String {
 }
 
 /// Each table's columns' types, in the order of its `params`.
-const EVENT_TYPES: [&str; 7] = [
+const EVENT_TYPES: [&str; 8] = [
     "text",
     "text",
     "timestamptz",
@@ -375,6 +379,7 @@ const EVENT_TYPES: [&str; 7] = [
     "text",
     "text",
     "bytea",
+    "text",
 ];
 const DELIVERY_TYPES: [&str; 11] = [
     "text",
@@ -406,10 +411,17 @@ const ATTEMPT_TYPES: [&str; 4 + ATTEMPT_FIELDS.len()] = {
     types
 };
 
+/// Events, each stored once; an event seen again adds what it parked to what its row
+/// already lists (an entry twice is read once: see [`parked::unattempted`]).
 fn insert_events(p: usize) -> String {
     format!(
-        "INSERT INTO events (tenant_id, id, event_at, type, occurred_at, data, data_zstd)
-         SELECT * FROM unnest({}) ON CONFLICT DO NOTHING",
+        "INSERT INTO events AS ev
+           (tenant_id, id, event_at, type, occurred_at, data, data_zstd, parked)
+         SELECT t, i, a, ty, o, d, z, pk::jsonb
+         FROM unnest({}) AS r(t, i, a, ty, o, d, z, pk)
+         ON CONFLICT (tenant_id, id, event_at) DO UPDATE
+           SET parked = coalesce(ev.parked, '[]'::jsonb) || EXCLUDED.parked
+           WHERE EXCLUDED.parked IS NOT NULL",
         arrays(p, &EVENT_TYPES)
     )
 }
@@ -482,6 +494,7 @@ struct Events<'a> {
     occurred: Vec<Option<&'a str>>,
     data: Vec<Option<&'a str>>,
     data_zstd: Vec<Option<&'a [u8]>>,
+    parked: Vec<Option<String>>,
 }
 
 impl<'a> Events<'a> {
@@ -494,13 +507,20 @@ impl<'a> Events<'a> {
             &self.occurred,
             &self.data,
             &self.data_zstd,
+            &self.parked,
         ]
     }
 
+    /// Each event once (an upsert may not touch one row twice), with what all its
+    /// writes in the group parked.
     fn of(group: &[&'a Batch]) -> Self {
         let mut c = Events::default();
+        let mut parked: Vec<Vec<&Parked>> = Vec::new();
+        let mut seen = std::collections::HashMap::new();
         for b in group {
-            if let Some(e) = &b.event {
+            let Some(e) = &b.event else { continue };
+            let key = (b.tenant.as_str(), e.id.as_str(), b.event_at);
+            let i = *seen.entry(key).or_insert_with(|| {
                 c.tenant.push(&b.tenant);
                 c.id.push(&e.id);
                 c.at.push(from_ms(b.event_at));
@@ -509,8 +529,12 @@ impl<'a> Events<'a> {
                 let (text, frame) = e.data.columns();
                 c.data.push(text);
                 c.data_zstd.push(frame);
-            }
+                parked.push(Vec::new());
+                parked.len() - 1
+            });
+            parked[i].extend(&e.parked);
         }
+        c.parked = parked.into_iter().map(parked::encode).collect();
         c
     }
 }
@@ -585,12 +609,19 @@ impl<'a> Snapshots<'a> {
         let mut c = Snapshots::default();
         let mut seen = HashSet::new();
         for b in group {
-            for d in &b.deliveries {
-                if seen.insert((b.tenant.as_str(), d.hook_id.as_str(), d.hook_digest)) {
+            let rows = b
+                .deliveries
+                .iter()
+                .map(|d| (&d.hook_id, d.hook_digest, &d.hook));
+            let parked = b.event.iter().flat_map(|e| &e.parked);
+            for (hook_id, digest, hook) in
+                rows.chain(parked.map(|p| (&p.hook_id, p.digest, &p.hook)))
+            {
+                if seen.insert((b.tenant.as_str(), hook_id.as_str(), digest)) {
                     c.tenant.push(&b.tenant);
-                    c.hook_id.push(&d.hook_id);
-                    c.digest.push(d.hook_digest);
-                    c.hook.push(&d.hook);
+                    c.hook_id.push(hook_id);
+                    c.digest.push(digest);
+                    c.hook.push(hook);
                 }
             }
         }
@@ -685,6 +716,41 @@ mod tests {
         assert_ne!(
             snapshot_digest(json),
             snapshot_digest(&json.replace('*', "a.b"))
+        );
+    }
+
+    #[test]
+    fn an_event_twice_in_a_group_is_one_row_with_all_it_parked() {
+        let sight = |hooks: &[&str]| Batch {
+            tenant: "acme".into(),
+            event_at: 7,
+            event: Some(EventRow {
+                id: "e".into(),
+                kind: "t".into(),
+                occurred_at: None,
+                data: Payload::pack("{}"),
+                parked: hooks.iter().map(|h| Parked::new(h, "{}", 9)).collect(),
+            }),
+            deliveries: Vec::new(),
+            attempts: Vec::new(),
+        };
+        let (a, b, other) = (
+            sight(&["h1"]),
+            sight(&["h2"]),
+            Batch {
+                tenant: "other".into(),
+                ..sight(&[])
+            },
+        );
+        let e = Events::of(&[&a, &b, &other]);
+        assert_eq!((e.tenant.clone(), e.id.len()), (vec!["acme", "other"], 2));
+        let digest = snapshot_digest("{}");
+        assert_eq!(
+            e.parked,
+            [
+                Some(format!(r#"[["h1",{digest},9],["h2",{digest},9]]"#)),
+                None
+            ]
         );
     }
 

@@ -20,7 +20,9 @@ use crate::Worker;
 /// A delivery put off without an outcome: in its hook's backlog, or in flight with a
 /// safety-net retry stored. Only Redis holds where it waits, so the log shows it
 /// `pending`, due at `at_ms`, until its outcome: a Redis that comes back empty gets it
-/// back from PostgreSQL, in the retry set.
+/// back from PostgreSQL, in the retry set. One parked in its backlog by the write that
+/// stores its event is kept in the event's row ([`hookpost_db::Parked`]), not as a row
+/// of its own.
 #[derive(Clone, Copy)]
 pub(crate) struct Waiting<'a> {
     pub hook_id: &'a str,
@@ -121,24 +123,26 @@ impl Worker {
         waiting: &[Waiting<'_>],
         mark: EventMark<'_>,
     ) -> Result<Recorded, Requeue> {
-        let event = (mark != EventMark::Keep).then(|| hookpost_db::EventRow {
+        let stores_event = mark != EventMark::Keep;
+        let in_event = |w: &Waiting<'_>| stores_event && w.backlog.is_some();
+        let event = stores_event.then(|| hookpost_db::EventRow {
             id: ev.id.to_owned(),
             kind: ev.kind.to_owned(),
             occurred_at: ev.occurred_at.map(str::to_owned),
             data: hookpost_db::Payload::pack(ev.data),
+            parked: (waiting.iter().filter(|w| in_event(w)))
+                .map(|w| hookpost_db::Parked::new(w.hook_id, w.hook_json, w.at_ms))
+                .collect(),
         });
-        let ids: Vec<String> = waiting
-            .iter()
-            .map(|w| delivery_id(ev.tenant, ev.id, w.hook_id))
+        // What waits outside the event's row, a row each (rare: a slow attempt, or a
+        // retry put in a backlog).
+        let rows: Vec<(&Waiting<'_>, String)> = (waiting.iter().filter(|w| !in_event(w)))
+            .map(|w| (w, delivery_id(ev.tenant, ev.id, w.hook_id)))
             .collect();
-        // The records as they are, unless something waits (rare: a slow hook).
-        let logged: std::borrow::Cow<'_, [Record<'_>]> = match waiting.is_empty() {
+        let logged: std::borrow::Cow<'_, [Record<'_>]> = match rows.is_empty() {
             true => records.into(),
             false => {
-                let pending = waiting
-                    .iter()
-                    .zip(&ids)
-                    .map(|(w, id)| w.record(id, ev.kind));
+                let pending = rows.iter().map(|(w, id)| w.record(id, ev.kind));
                 records.iter().cloned().chain(pending).collect()
             }
         };
@@ -152,7 +156,7 @@ impl Worker {
         persist(&self.metrics, || self.db.write(batch.clone())).await?;
         let mut due: Vec<Due> = decided.iter().filter_map(|d| d.due().cloned()).collect();
         let retries = due.len();
-        due.extend(waiting.iter().zip(&ids).filter_map(|(w, id)| w.net(ev, id)));
+        due.extend(rows.iter().filter_map(|(w, id)| w.net(ev, id)));
         if !due.is_empty() {
             persist(&self.metrics, || self.store.schedule(&due)).await?;
             self.metrics.retries_scheduled.inc_by(retries as u64);
