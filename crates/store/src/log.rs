@@ -80,7 +80,8 @@ pub struct Record<'a> {
     /// Delivered, and not ordered: Redis keeps its hot state (and, once nothing else of
     /// the record ends with the event marked, the event it kept) only for
     /// [`ENDED_TTL_SECS`], long enough to tell a stale record of it apart; the log
-    /// answers for it after that.
+    /// answers for it after that. Delivered at its event's first processing (the write
+    /// with [`EventMark::Done`]), it gets none: no copy of its task exists yet.
     pub forget_soon: bool,
 }
 
@@ -210,21 +211,47 @@ impl Store {
             .arg(kept.occurred_at.unwrap_or(""))
             .arg(kept.traceparent.unwrap_or(""))
             .arg(ENDED_TTL_SECS);
+        let delivered: Vec<&str> = records
+            .iter()
+            .filter(|r| r.attempt.is_some_and(|a| a.delivered()))
+            .map(|r| r.hook_id)
+            .collect();
+        // A delivered attempt ends its hook's failing streak, at most once a second per
+        // process, as in `record_delivered`.
+        let clear = self.cleared.due(tenant, &delivered);
         for r in records.iter().filter(|r| !r.if_new) {
             inv.key(self.keys.delivery(tenant, r.delivery_id));
+            let outcome = match r.attempt {
+                Some(a) if a.delivered() && clear.contains(&r.hook_id) => "1",
+                Some(a) if a.delivered() => "2",
+                _ => "0",
+            };
+            // Delivered at its event's first processing (the write that marks it done):
+            // no copy of its task can exist yet, so no stale record of it needs its hot
+            // state to be told apart, as none does when every delivery of the event ended.
+            let hot = match r.forget_soon {
+                true if mark == "1" && r.status == Status::Delivered => "2",
+                true => "1",
+                false => "0",
+            };
             inv.arg(r.hook_id)
                 .arg(r.status.as_str())
                 .arg(r.hook_json)
                 .arg(r.attempt.map(|a| a.attempt).unwrap_or(0))
-                .arg(if r.attempt.is_some_and(|a| a.delivered()) {
-                    "1"
-                } else {
-                    "0"
-                })
-                .arg(if r.forget_soon { "1" } else { "0" });
+                .arg(outcome)
+                .arg(hot);
         }
         // Lua turns an empty table into an empty array (or nil): both read as "none".
-        let failing: Option<Vec<String>> = inv.invoke_async(&mut self.conn()).await?;
+        let failing: Option<Vec<String>> = match inv.invoke_async(&mut self.conn()).await {
+            Ok(failing) => failing,
+            Err(e) => {
+                // Not ended after all: the write's retry clears them.
+                for hook in &clear {
+                    self.cleared.forget(tenant, hook);
+                }
+                return Err(e.into());
+            }
+        };
         for r in records {
             if r.attempt.is_some_and(|a| !a.delivered()) {
                 self.cleared.forget(tenant, r.hook_id);

@@ -10,8 +10,10 @@
 --       occurred_at, traceparent;
 --       ended_ttl_s (how long an ended delivery's hot state stays);
 --       then per delivery: hook id, status, the body's hook object,
---       attempt number (0: none), 1 when that attempt delivered,
---       1 when its hot state may go soon once delivered (not ordered)
+--       attempt number (0: none), that attempt's outcome (0: failed, 1: delivered and
+--       its hook's failing streak to end, 2: delivered, the streak ended lately),
+--       its hot state once delivered (0: kept, 1: for a while (not ordered), 2: none,
+--       delivered at its event's first processing)
 -- Returns the ids of hooks whose attempts have all failed for longer than the span.
 -- Times are Redis's clock, read only when a failure needs it.
 local ttl = ARGV[2]
@@ -33,26 +35,29 @@ for i = 1, #KEYS - 3 do
   local dkey, a = KEYS[3 + i], 9 + 6 * (i - 1)
   local hook_id, status, hook = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
   local attempt_no = tonumber(ARGV[a + 4])
-  local seen = redis.call('HMGET', dkey, 'status', 'attempts')
-  -- A delivery seen waiting for its turn may have been handed its turn and delivered
-  -- meanwhile by another handler: waiting does not undo that. The attempt count never
-  -- goes back.
-  if status == 'pending' and seen[1] == 'delivered' then
-    status = 'delivered'
-  end
-  redis.call('HSET', dkey, 'status', status, 'hook', hook,
-    'attempts', math.max(tonumber(seen[2] or '0'), attempt_no))
-  -- Delivered and not ordered, its state only tells a stale record of it apart (a copy
-  -- of its task deferred meanwhile would otherwise write it pending): for a while.
-  if status == 'delivered' and ARGV[a + 6] == '1' then
-    redis.call('EXPIRE', dkey, ended_ttl)
-    ended = true
-  else
-    redis.call('EXPIRE', dkey, ttl)
+  local outcome, hot = ARGV[a + 5], ARGV[a + 6]
+  if not (status == 'delivered' and hot == '2') then
+    local seen = redis.call('HMGET', dkey, 'status', 'attempts')
+    -- A delivery seen waiting for its turn may have been handed its turn and delivered
+    -- meanwhile by another handler: waiting does not undo that. The attempt count never
+    -- goes back.
+    if status == 'pending' and seen[1] == 'delivered' then
+      status = 'delivered'
+    end
+    redis.call('HSET', dkey, 'status', status, 'hook', hook,
+      'attempts', math.max(tonumber(seen[2] or '0'), attempt_no))
+    -- Delivered and not ordered, its state only tells a stale record of it apart (a
+    -- copy of its task deferred meanwhile would otherwise write it pending): for a while.
+    if status == 'delivered' and hot ~= '0' then
+      redis.call('EXPIRE', dkey, ended_ttl)
+      ended = true
+    else
+      redis.call('EXPIRE', dkey, ttl)
+    end
   end
   -- A hook's failing streak: cleared by a success, started by the first failure.
-  if attempt_no > 0 then
-    if ARGV[a + 5] == '1' then
+  if attempt_no > 0 and outcome ~= '2' then
+    if outcome == '1' then
       redis.call('HDEL', failing, hook_id)
     else
       failed = true

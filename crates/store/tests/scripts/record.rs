@@ -257,6 +257,29 @@ async fn a_delivery_that_ends_later_lets_its_state_and_the_kept_event_go_soon() 
     assert_eq!(event_state(&s, "e1").await.as_deref(), Some("done"));
 }
 
+/// An event's first processing, with something of it waiting: a delivery delivered then
+/// (not ordered) gets no hot state, as when every delivery of the event was delivered;
+/// an ordered one and the waiting one do, and the event is kept for what waits.
+#[tokio::test]
+async fn a_delivery_delivered_at_its_events_first_processing_keeps_no_hot_state() {
+    let s = store();
+    let ok = attempt(1, true);
+    let records = [
+        Record {
+            forget_soon: true,
+            ..rec("d1", "h1", Status::Delivered, Some(&ok))
+        },
+        rec("d2", "h2", Status::Delivered, Some(&ok)),
+        rec("d3", "h3", Status::Pending, None),
+    ];
+    write(&s, &records, EventMark::Done(kept("{}"))).await;
+    assert!(s.delivery_progress("acme", "d1").await.unwrap().is_none());
+    assert_eq!(progress(&s, "d2").await, (Status::Delivered, 1));
+    assert_eq!(progress(&s, "d3").await, (Status::Pending, 0));
+    assert_eq!(event_state(&s, "e1").await.as_deref(), Some("done"));
+    assert!(s.event("acme", "e1").await.unwrap().is_some());
+}
+
 /// Records a failed (or successful) attempt of hook `h1` in a delivery of its own.
 async fn streak(s: &Store, id: &str, a: &Attempt, span: i64) -> Vec<String> {
     s.record(
@@ -347,6 +370,12 @@ async fn a_process_ends_a_streak_another_started_within_a_second() {
         failing(&a, "h1").await,
         "within the window: left for the next"
     );
+    // So is one of a later outcome (the script's path).
+    let later = [rec("d3b", "h1", Status::Delivered, Some(&ok))];
+    a.record("acme", "e3", &later, EventMark::Keep, SPAN)
+        .await
+        .unwrap();
+    assert!(failing(&a, "h1").await, "the script leaves it too");
     // b's own failure makes b's next success end it at once.
     b.record("acme", "e4", &delivered("d4"), EventMark::DoneAndSlim, SPAN)
         .await
