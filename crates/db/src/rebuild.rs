@@ -171,10 +171,10 @@ async fn rebuild(db: &Db, store: &Store) -> Result<Rebuilt> {
 impl Db {
     /// Puts every delivery waiting for its next attempt (`retrying`, or `pending` with a
     /// time, parked ones included: [`crate::parked`]) back into Redis's retry set, with
-    /// the hot state that attempt reads; how many. A page of [`RESTORE_PAGE`] deliveries at a time, each page one query (the
-    /// deliveries with their events) and two Redis round trips (their state, their
-    /// retries), so that a million waiting retries come back in thousands of round
-    /// trips, not millions. A delivery whose event's day was dropped (past the
+    /// the hot state that attempt reads; how many. A page of [`RESTORE_PAGE`]
+    /// deliveries at a time, each page one query (the deliveries with their events) and
+    /// two Redis round trips (their state, their retries), so that a million waiting
+    /// retries come back in thousands of round trips, not millions. A delivery whose event's day was dropped (past the
     /// retention) is left out.
     pub async fn rebuild_retries(&self, store: &Store) -> Result<usize> {
         let client = self.client().await?;

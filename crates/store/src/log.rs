@@ -211,14 +211,7 @@ impl Store {
             .arg(kept.occurred_at.unwrap_or(""))
             .arg(kept.traceparent.unwrap_or(""))
             .arg(ENDED_TTL_SECS);
-        let delivered: Vec<&str> = records
-            .iter()
-            .filter(|r| r.attempt.is_some_and(|a| a.delivered()))
-            .map(|r| r.hook_id)
-            .collect();
-        // A delivered attempt ends its hook's failing streak, at most once a second per
-        // process, as in `record_delivered`.
-        let clear = self.cleared.due(tenant, &delivered);
+        let clear = self.streaks_ended(tenant, records);
         for r in records.iter().filter(|r| !r.if_new) {
             inv.key(self.keys.delivery(tenant, r.delivery_id));
             let outcome = match r.attempt {
@@ -242,16 +235,12 @@ impl Store {
                 .arg(hot);
         }
         // Lua turns an empty table into an empty array (or nil): both read as "none".
-        let failing: Option<Vec<String>> = match inv.invoke_async(&mut self.conn()).await {
-            Ok(failing) => failing,
-            Err(e) => {
-                // Not ended after all: the write's retry clears them.
-                for hook in &clear {
-                    self.cleared.forget(tenant, hook);
-                }
-                return Err(e.into());
-            }
-        };
+        let failing: redis::RedisResult<Option<Vec<String>>> =
+            inv.invoke_async(&mut self.conn()).await;
+        if failing.is_err() {
+            self.streaks_not_ended(tenant, &clear);
+        }
+        let failing = failing?;
         for r in records {
             if r.attempt.is_some_and(|a| !a.delivered()) {
                 self.cleared.forget(tenant, r.hook_id);
@@ -280,12 +269,7 @@ impl Store {
         records: &[Record<'_>],
         gone: bool,
     ) -> Result<Recorded> {
-        let delivered: Vec<&str> = records
-            .iter()
-            .filter(|r| r.attempt.is_some_and(|a| a.delivered()))
-            .map(|r| r.hook_id)
-            .collect();
-        let clear = self.cleared.due(tenant, &delivered);
+        let clear = self.streaks_ended(tenant, records);
         let state = self.keys.event_state(tenant, event_id);
         if gone && clear.is_empty() {
             self.removals.push(tenant, state);
@@ -304,16 +288,31 @@ impl Store {
         };
         let written: redis::RedisResult<()> = pipe.query_async(&mut self.conn()).await;
         if written.is_err() {
-            // Not ended after all: the write's retry clears them.
-            for hook in &clear {
-                self.cleared.forget(tenant, hook);
-            }
+            self.streaks_not_ended(tenant, &clear);
         }
         written?;
         Ok(Recorded {
             durable: Durable::written(),
             failing: Vec::new(),
         })
+    }
+
+    /// The hooks whose failing streak `records`' delivered attempts end now: each at
+    /// most once a second per process ([`crate::streaks`]).
+    fn streaks_ended<'a>(&self, tenant: &str, records: &[Record<'a>]) -> Vec<&'a str> {
+        let delivered: Vec<&str> = records
+            .iter()
+            .filter(|r| r.attempt.is_some_and(|a| a.delivered()))
+            .map(|r| r.hook_id)
+            .collect();
+        self.cleared.due(tenant, &delivered)
+    }
+
+    /// The write that was to end `clear`'s streaks failed: its retry ends them.
+    fn streaks_not_ended(&self, tenant: &str, clear: &[&str]) {
+        for hook in clear {
+            self.cleared.forget(tenant, hook);
+        }
     }
 
     /// Puts back the hot state of deliveries the log shows waiting, where Redis has none
