@@ -5,7 +5,7 @@
 //! such a delivery reads as `pending`, due when its drain comes: in its event's
 //! deliveries, to a take-over, and to a rebuild of Redis.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::time::SystemTime;
 
 use hookpost_core::delivery::delivery_id;
@@ -57,7 +57,7 @@ pub(crate) const EVENT_COLUMNS: &str = "id, type, event_at, parked";
 /// The deliveries that rows of `events` (read with [`EVENT_COLUMNS`]) parked and that
 /// have no row of their own yet, as the log shows them: `pending`, no attempt made,
 /// due when their drains come, created when their events came. Each with the index of
-/// its event's row in `events`. Two queries, whatever the number of events.
+/// its event's row in `events`. One query, whatever the number of events.
 pub(crate) async fn unattempted(
     client: &Client,
     tenant: &str,
@@ -80,43 +80,35 @@ pub(crate) async fn unattempted(
     if by_id.is_empty() {
         return Ok(Vec::new());
     }
-    let (ids, ats): (Vec<&str>, Vec<SystemTime>) = by_id
-        .iter()
-        .map(|(id, (i, ..))| (id.as_str(), events[*i].get::<_, SystemTime>("event_at")))
-        .unzip();
-    // Each key with its partition, so that each lookup reads one day's index.
-    let attempted: HashSet<String> = client
+    let (mut ids, mut ats, mut hooks, mut digests) = (vec![], vec![], vec![], vec![]);
+    for (id, (i, hook_id, digest, _)) in &by_id {
+        ids.push(id.as_str());
+        ats.push(events[*i].get::<_, SystemTime>("event_at"));
+        hooks.push(hook_id.as_str());
+        digests.push(*digest);
+    }
+    // Those without a row (each looked up in its event's partition), with their hook
+    // snapshots.
+    let rows = client
         .query(
-            "SELECT d.id FROM unnest($2::text[], $3::timestamptz[]) AS k(id, at)
-             JOIN deliveries d ON d.tenant_id = $1 AND d.id = k.id AND d.event_at = k.at",
-            &[&tenant, &ids, &ats],
+            "SELECT k.id, s.hook FROM unnest($2::text[], $3::timestamptz[], $4::text[], $5::int8[])
+                 AS k(id, at, h, dg)
+             LEFT JOIN hook_snapshots s
+               ON s.tenant_id = $1 AND s.hook_id = k.h AND s.digest = k.dg
+             WHERE NOT EXISTS (SELECT 1 FROM deliveries d
+                               WHERE d.tenant_id = $1 AND d.id = k.id AND d.event_at = k.at)",
+            &[&tenant, &ids, &ats, &hooks, &digests],
         )
-        .await?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-    by_id.retain(|id, _| !attempted.contains(id));
-    let (hooks, digests): (Vec<&str>, Vec<i64>) = by_id
-        .values()
-        .map(|(_, hook_id, digest, _)| (hook_id.as_str(), *digest))
-        .unzip();
-    let snapshots: HashMap<(String, i64), String> = client
-        .query(
-            "SELECT s.hook_id, s.digest, s.hook FROM unnest($2::text[], $3::int8[]) AS k(h, d)
-             JOIN hook_snapshots s ON s.tenant_id = $1 AND s.hook_id = k.h AND s.digest = k.d",
-            &[&tenant, &hooks, &digests],
-        )
-        .await?
-        .iter()
-        .map(|r| ((r.get(0), r.get(1)), r.get(2)))
-        .collect();
-    let mut out = Vec::with_capacity(by_id.len());
-    for (id, (i, hook_id, digest, due)) in by_id {
+        .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let id: String = row.get(0);
+        let hook_json: Option<String> = row.get(1);
+        let hook_json = hook_json.ok_or_else(|| corrupt("parked delivery's hook snapshot", &id))?;
+        let Some((i, hook_id, _, due)) = by_id.remove(&id) else {
+            continue;
+        };
         let event = &events[i];
-        let hook_json = snapshots
-            .get(&(hook_id.clone(), digest))
-            .ok_or_else(|| corrupt("parked delivery's hook snapshot", &id))?
-            .clone();
         let created_at = to_ms(event.get("event_at"));
         out.push((
             i,

@@ -174,8 +174,8 @@ impl Db {
     /// the hot state that attempt reads; how many. A page of [`RESTORE_PAGE`]
     /// deliveries at a time, each page one query (the deliveries with their events) and
     /// two Redis round trips (their state, their retries), so that a million waiting
-    /// retries come back in thousands of round trips, not millions. A delivery whose event's day was dropped (past the
-    /// retention) is left out.
+    /// retries come back in thousands of round trips, not millions. A delivery whose
+    /// event's day was dropped (past the retention) is left out.
     pub async fn rebuild_retries(&self, store: &Store) -> Result<usize> {
         let client = self.client().await?;
         let mut done = 0;
@@ -212,42 +212,42 @@ impl Db {
                     }
                 }
             }
-            done += self.rebuild_parked(&client, store, &tenant).await?;
+            done += restore_parked(&client, store, &tenant).await?;
         }
         Ok(done)
     }
+}
 
-    /// A tenant's parked deliveries without rows of their own, a page of events at a
-    /// time, in the order the events came (the partial index of those that parked).
-    async fn rebuild_parked(
-        &self,
-        client: &tokio_postgres::Client,
-        store: &Store,
-        tenant: &str,
-    ) -> Result<usize> {
-        let sql = format!(
-            "SELECT {}, occurred_at, data, data_zstd FROM events
+/// Puts back a tenant's parked deliveries without rows of their own, a page of events at
+/// a time, in the order the events came (the partial index of those that parked); how
+/// many.
+async fn restore_parked(
+    client: &tokio_postgres::Client,
+    store: &Store,
+    tenant: &str,
+) -> Result<usize> {
+    let sql = format!(
+        "SELECT {}, occurred_at, data, data_zstd FROM events
              WHERE tenant_id = $1 AND parked IS NOT NULL AND (event_at, id) > ($2, $3)
              ORDER BY event_at, id LIMIT {PARKING_PAGE}",
-            crate::parked::EVENT_COLUMNS
-        );
-        let (mut done, mut after) = (0, (SystemTime::UNIX_EPOCH, String::new()));
-        loop {
-            let events = client.query(&sql, &[&tenant, &after.0, &after.1]).await?;
-            let Some(last) = events.last() else { break };
-            after = (last.get("event_at"), last.get("id"));
-            let waiting = crate::parked::unattempted(client, tenant, &events).await?;
-            let page = waiting
-                .into_iter()
-                .filter_map(|(i, d)| with_event(d, &events[i], tenant).transpose())
-                .collect::<Result<Vec<_>>>()?;
-            done += restore(store, tenant, &page).await?;
-            if events.len() < PARKING_PAGE {
-                break;
-            }
+        crate::parked::EVENT_COLUMNS
+    );
+    let (mut done, mut after) = (0, (SystemTime::UNIX_EPOCH, String::new()));
+    loop {
+        let events = client.query(&sql, &[&tenant, &after.0, &after.1]).await?;
+        let Some(last) = events.last() else { break };
+        after = (last.get("event_at"), last.get("id"));
+        let waiting = crate::parked::unattempted(client, tenant, &events).await?;
+        let page = waiting
+            .into_iter()
+            .filter_map(|(i, d)| with_event(d, &events[i], tenant).transpose())
+            .collect::<Result<Vec<_>>>()?;
+        done += restore(store, tenant, &page).await?;
+        if events.len() < PARKING_PAGE {
+            break;
         }
-        Ok(done)
     }
+    Ok(done)
 }
 
 /// Puts a page of waiting deliveries back: their hot state, then their next attempts'

@@ -185,6 +185,8 @@ impl Store {
         mark: EventMark<'_>,
         failing_span_ms: i64,
     ) -> Result<Recorded> {
+        // The write that marks the event done is its first processing's.
+        let first_processing = matches!(mark, EventMark::Done(_));
         // record.lua's `mark` argument, and the event to keep (none: `data` empty).
         let (mark, kept) = match mark {
             EventMark::Keep => ("0", Kept::default()),
@@ -223,7 +225,7 @@ impl Store {
             // no copy of its task can exist yet, so no stale record of it needs its hot
             // state to be told apart, as none does when every delivery of the event ended.
             let hot = match r.forget_soon {
-                true if mark == "1" && r.status == Status::Delivered => "2",
+                true if first_processing && r.status == Status::Delivered => "2",
                 true => "1",
                 false => "0",
             };

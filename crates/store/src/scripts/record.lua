@@ -36,7 +36,7 @@ for i = 1, #KEYS - 3 do
   local hook_id, status, hook = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
   local attempt_no = tonumber(ARGV[a + 4])
   local outcome, hot = ARGV[a + 5], ARGV[a + 6]
-  if not (status == 'delivered' and hot == '2') then
+  if hot ~= '2' then
     local seen = redis.call('HMGET', dkey, 'status', 'attempts')
     -- A delivery seen waiting for its turn may have been handed its turn and delivered
     -- meanwhile by another handler: waiting does not undo that. The attempt count never
