@@ -9,7 +9,8 @@ use hookpost_bench::{scenarios, NoisyVia, Options};
     about = "Measures hookpost end to end on this machine."
 )]
 struct Cli {
-    /// throughput, http, ingest, fanout, fanout-http, latency, isolation, retry-drain, ordered,
+    /// throughput, http, ingest, fanout, fanout-http, latency, isolation, retry-drain,
+    /// backlog-drain (a hanging hook's backlog drained once it answers), ordered,
     /// noisy-neighbour, baseline (the machine's minimal durable loop), broker-floor (RabbitMQ
     /// alone under noisy-neighbour), log-query (the log API over a big log), rebuild (Redis
     /// back empty while retries wait), or all

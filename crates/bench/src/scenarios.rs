@@ -322,6 +322,7 @@ impl Bench {
     /// One turn: events `ids` published for `tenant`, until its healthy deliveries are in.
     async fn turn(&self, tenant: &str, ids: Range<usize>, o: &Options) -> anyhow::Result<Turn> {
         let (before, cpu, start) = (self.rx.distinct(), self.cpu_s(), Instant::now());
+        let postgres = crate::stores::postgres_cpu_s();
         let n = ids.len();
         self.publish_amqp(tenant, ids, o.payload_bytes).await?;
         self.wait_for(before + n, o.deadline_s).await;
@@ -338,6 +339,7 @@ impl Bench {
                 .into_iter()
                 .map(|(n, s)| (n.clone(), s - cpu.get(&n).copied().unwrap_or(s)))
                 .collect(),
+            postgres_cpu_s: crate::stores::postgres_cpu_s() - postgres,
         };
         eprintln!(
             "  turn of {tenant}: {delivered} deliveries, {:.0}/s, {:.0} µs of CPU each",
@@ -509,12 +511,15 @@ struct Turn {
     delivered: usize,
     secs: f64,
     cpu_s: BTreeMap<String, f64>,
+    /// The database server's, apart: a shared server's other work counts in it too.
+    postgres_cpu_s: f64,
 }
 
 impl std::ops::AddAssign for Turn {
     fn add_assign(&mut self, t: Turn) {
         self.delivered += t.delivered;
         self.secs += t.secs;
+        self.postgres_cpu_s += t.postgres_cpu_s;
         for (n, s) in t.cpu_s {
             *self.cpu_s.entry(n).or_default() += s;
         }
@@ -529,7 +534,7 @@ impl Turn {
         }
     }
 
-    /// CPU µs per delivery of every process together, then of each.
+    /// CPU µs per delivery of every process together, then of each, then PostgreSQL's.
     fn put_cpu(&self, r: &mut Report, half: &str) {
         let per_delivery = |s: f64| s * 1e6 / self.delivered.max(1) as f64;
         let all = self.cpu_s.values().sum();
@@ -537,6 +542,8 @@ impl Turn {
         for (n, s) in &self.cpu_s {
             r.put(&format!("cpu_us_per_delivery.{half}.{n}"), per_delivery(*s));
         }
+        let postgres = per_delivery(self.postgres_cpu_s);
+        r.put(&format!("postgres_cpu_us_per_delivery.{half}"), postgres);
     }
 }
 
@@ -690,6 +697,66 @@ pub async fn retry_drain(o: &Options) -> anyhow::Result<Report> {
         r.put("peak_rss_mb_after_drain", peak_after_drain);
     }
     b.account(&mut r, o.events).await;
+    b.finish().await?;
+    Ok(r)
+}
+
+/// `backlog-drain`: `events` deliveries parked in a hanging hook's backlog, then the hook
+/// answers again (its URL moved to a receiver that does): the rate its drain delivers
+/// them, from the first drained delivery to the last, and what that cost each process.
+/// The hook's first attempts, which hang until the request timeout, wait for their
+/// retry an hour away and are not counted.
+pub async fn backlog_drain(o: &Options) -> anyhow::Result<Report> {
+    let b = Bench::start(o, Roles::ALL).await?;
+    b.hook(&b.key, &b.rx.url("hang", 0)).await?;
+    let hook = b.store.hooks("bench").await?.remove(0);
+    b.publish_amqp("bench", 0..o.events, o.payload_bytes)
+        .await?;
+    // Parked once the backlog stops growing: every event is handled by then.
+    let (mut parked, mut still_since) = (0, Instant::now());
+    let start = Instant::now();
+    while still_since.elapsed() < Duration::from_secs(2) {
+        if start.elapsed() > Duration::from_secs(o.deadline_s) {
+            bail!("the backlog still grew after {}s", o.deadline_s);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let len = b.store.backlog_len("bench", &hook.id).await? as usize;
+        if len != parked {
+            (parked, still_since) = (len, Instant::now());
+        }
+    }
+    eprintln!("  {parked} deliveries parked; the hook answers again");
+    b.http
+        .patch(format!("{}/v1/hooks/{}", b.base, hook.id))
+        .bearer_auth(&b.key)
+        .json(&json!({"url": b.rx.url("ok", 0)}))
+        .send()
+        .await?
+        .error_for_status()?;
+    let (cpu, postgres) = (b.cpu_s(), crate::stores::postgres_cpu_s());
+    let complete = b.wait_for(parked, o.deadline_s).await;
+    let (first, last) = {
+        let seen = b.rx.seen.lock().expect("not poisoned");
+        (seen.first_at, seen.last_at)
+    };
+    let mut r = Report::new("backlog-drain");
+    r.put("parked", parked as f64);
+    r.put("complete", f64::from(u8::from(complete)));
+    let drained = b.rx.distinct();
+    if let Some(first) = first {
+        r.put(
+            "drained_per_sec",
+            rate(drained.saturating_sub(1), first, last),
+        );
+    }
+    let per_delivery = |s: f64| s * 1e6 / drained.max(1) as f64;
+    for (n, s) in b.cpu_s() {
+        let used = s - cpu.get(&n).copied().unwrap_or(s);
+        r.put(&format!("cpu_us_per_delivery.{n}"), per_delivery(used));
+    }
+    let used = crate::stores::postgres_cpu_s() - postgres;
+    r.put("postgres_cpu_us_per_delivery.draining", per_delivery(used));
+    b.account(&mut r, parked).await;
     b.finish().await?;
     Ok(r)
 }
@@ -959,6 +1026,7 @@ pub async fn run(name: &str, o: &Options) -> anyhow::Result<Report> {
         "latency" => latency(o).await,
         "isolation" => isolation(o).await,
         "retry-drain" => retry_drain(o).await,
+        "backlog-drain" => backlog_drain(o).await,
         "ordered" => ordered(o).await,
         "noisy-neighbour" => noisy_neighbour(o).await,
         "baseline" => crate::baseline::baseline(o).await,
@@ -979,6 +1047,7 @@ pub const SCENARIOS: &[&str] = &[
     "latency",
     "isolation",
     "retry-drain",
+    "backlog-drain",
     "ordered",
     "noisy-neighbour",
     "baseline",

@@ -80,7 +80,7 @@ async fn redis_used_memory(store: &Store) -> Option<f64> {
 }
 
 /// CPU seconds of every process named `postgres` (the server and its backends).
-fn postgres_cpu_s() -> f64 {
+pub(crate) fn postgres_cpu_s() -> f64 {
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return 0.0;
     };
