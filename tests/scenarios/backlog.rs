@@ -133,6 +133,71 @@ fn distinct(rx: &Receiver) -> usize {
     ids.len()
 }
 
+/// An event whose only waiting deliveries are parked in their hooks' backlogs leaves its
+/// payload to the log: Redis keeps none for it, and the drain sends each body, and the
+/// producer's trace, from the event's row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parked_events_payload_and_trace_come_from_the_log_when_its_drain_comes() {
+    let mut app = TestApp::spawn(TestOptions {
+        roles: hookpost_tests::WORKERS_APART,
+        ..TestOptions::default()
+    })
+    .await;
+    app.start_more(Roles::WORKER, Some(slow_worker(&app))).await;
+    let key = app.tenant("acme").await;
+    let slow = Receiver::start().await;
+    slow.answer_next(&[Answer::Hang, Answer::Hang]);
+    let hook = (app.hook_with(&key, &slow.url, json!({"send_traceparent": true}))).await;
+    let hook_id = hook["id"].as_str().unwrap().to_owned();
+    let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let ids: Vec<String> = (0..10).map(|k| format!("parked_{k}")).collect();
+    for (k, id) in ids.iter().enumerate() {
+        let r = (app.http.post(app.url("/v1/events")).bearer_auth(&key))
+            .header("traceparent", format!("00-{trace}-00f067aa0ba902b7-01"))
+            .json(&json!({"id": id, "type": "ticket.created", "data": {"k": k}}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 202);
+    }
+    wait_until("8 deliveries wait in the backlog", WAIT, || async {
+        backlog_of(&app, &key, &hook_id).await == 8
+    })
+    .await;
+
+    // The hung requests time out; the drain comes once the hook answers again.
+    wait_until("every delivery arrives", WAIT, || async {
+        distinct(&slow) == 10
+    })
+    .await;
+    let mut sent: Vec<(i64, Option<String>)> = slow
+        .delivered()
+        .iter()
+        .map(|r| {
+            let k = r.json()["payload"]["k"].as_i64().unwrap();
+            (k, r.header("traceparent").map(str::to_owned))
+        })
+        .collect();
+    sent.sort();
+    sent.dedup();
+    assert_eq!(
+        sent.iter().map(|(k, _)| *k).collect::<Vec<_>>(),
+        (0..10).collect::<Vec<_>>()
+    );
+    for (k, t) in &sent {
+        let t = t.as_deref().unwrap_or_default();
+        assert!(t.starts_with(&format!("00-{trace}-")), "event {k}: {t:?}");
+    }
+    // Only the two events whose attempts hung (each with a safety net) had their payload
+    // kept in Redis; the eight parked ones never did.
+    let mut kept = 0;
+    for id in &ids {
+        kept += usize::from(app.store.event("acme", id).await.unwrap().is_some());
+    }
+    assert_eq!(kept, 2);
+    app.finish().await;
+}
+
 /// The arming protocol against the real Redis: a push into a backlog that is not armed is
 /// refused unless the pusher scheduled a drain after reading the disarm count, and a
 /// drain that ended in between (the count moved) refuses it again.

@@ -373,6 +373,7 @@ fn event_row(id: &str) -> hookpost_db::EventRow {
         id: id.into(),
         kind: "ticket.created".into(),
         occurred_at: None,
+        traceparent: None,
         data: hookpost_db::Payload::pack(r#"{"n":1}"#),
         parked: Vec::new(),
     }

@@ -92,6 +92,7 @@ async fn log_first_attempts(
         id: event.into(),
         kind: TYPE.into(),
         occurred_at: None,
+        traceparent: None,
         data: hookpost_db::Payload::pack(data),
         parked: Vec::new(),
     };

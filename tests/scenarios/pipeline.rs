@@ -342,6 +342,7 @@ async fn a_take_over_sends_the_first_tries_payload_and_receive_time() {
                 id: id.into(),
                 kind: "ticket.created".into(),
                 occurred_at: None,
+                traceparent: None,
                 data: hookpost_db::Payload::pack(r#"{"n":1}"#),
                 parked: Vec::new(),
             };

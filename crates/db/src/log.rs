@@ -40,6 +40,7 @@ pub struct LoggedEvent {
     /// ms since the epoch.
     pub received_at: i64,
     pub occurred_at: Option<String>,
+    pub traceparent: Option<String>,
 }
 
 impl LoggedEvent {
@@ -53,7 +54,7 @@ impl LoggedEvent {
             received_at: self.received_at,
             occurred_at: self.occurred_at,
             state: "done".into(),
-            traceparent: None,
+            traceparent: self.traceparent,
         }
     }
 }
@@ -154,7 +155,7 @@ impl Db {
             .client()
             .await?
             .query_opt(
-                "SELECT id, type, data, data_zstd, event_at, occurred_at FROM events WHERE tenant_id = $1 AND id = $2",
+                "SELECT id, type, data, data_zstd, event_at, occurred_at, traceparent FROM events WHERE tenant_id = $1 AND id = $2",
                 &[&tenant, &id],
             )
             .await?;
@@ -167,6 +168,7 @@ impl Db {
             data,
             received_at: to_ms(r.get("event_at")),
             occurred_at: r.get("occurred_at"),
+            traceparent: r.get("traceparent"),
         }))
     }
 

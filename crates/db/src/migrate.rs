@@ -57,6 +57,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "parked deliveries kept in their event's row",
         include_str!("migrations/0011_parked_in_event.sql"),
     ),
+    (
+        12,
+        "events' trace context",
+        include_str!("migrations/0012_event_traceparent.sql"),
+    ),
 ];
 
 /// The schema version this build reads and writes.

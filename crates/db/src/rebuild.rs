@@ -186,13 +186,13 @@ impl Db {
             // tables whole for every page (98 ms a page of 100,000, against 3.6).
             for status in ["retrying", "pending"] {
                 let sql = format!(
-                    "SELECT d.*, e.data, e.data_zstd, e.occurred_at FROM (
+                    "SELECT d.*, e.data, e.data_zstd, e.occurred_at, e.traceparent FROM (
                        SELECT tenant_id, {DELIVERY} FROM deliveries
                        WHERE tenant_id = $1 AND status = '{status}' AND next_at IS NOT NULL
                          AND (created_at, id) > ($2, $3)
                        ORDER BY created_at, id LIMIT {RESTORE_PAGE}) d
                      LEFT JOIN LATERAL (
-                       SELECT data, data_zstd, occurred_at FROM events e
+                       SELECT data, data_zstd, occurred_at, traceparent FROM events e
                        WHERE e.tenant_id = d.tenant_id AND e.id = d.event_id
                          AND e.event_at = d.event_at) e ON true
                      ORDER BY d.created_at, d.id"
@@ -227,7 +227,7 @@ async fn restore_parked(
     tenant: &str,
 ) -> Result<usize> {
     let sql = format!(
-        "SELECT {}, occurred_at, data, data_zstd FROM events
+        "SELECT {}, occurred_at, traceparent, data, data_zstd FROM events
              WHERE tenant_id = $1 AND parked IS NOT NULL AND (event_at, id) > ($2, $3)
              ORDER BY event_at, id LIMIT {PARKING_PAGE}",
         crate::parked::EVENT_COLUMNS
@@ -283,6 +283,7 @@ fn with_event(d: Delivery, row: &Row, tenant: &str) -> Result<Option<(Delivery, 
         data,
         received_at: to_ms(row.get("event_at")),
         occurred_at: row.get("occurred_at"),
+        traceparent: row.get("traceparent"),
     };
     Ok(Some((d, event.stored(tenant))))
 }

@@ -34,6 +34,8 @@ pub struct EventRow {
     pub id: String,
     pub kind: String,
     pub occurred_at: Option<String>,
+    /// The trace context it came with, for its attempts that read it from the log.
+    pub traceparent: Option<String>,
     /// The event's `data`, packed where the worker handled it ([`Payload::pack`]), not in
     /// the writer's one task.
     pub data: Payload,
@@ -371,10 +373,11 @@ fn arrays(p: usize, types: &[&str]) -> String {
 }
 
 /// Each table's columns' types, in the order of its `params`.
-const EVENT_TYPES: [&str; 8] = [
+const EVENT_TYPES: [&str; 9] = [
     "text",
     "text",
     "timestamptz",
+    "text",
     "text",
     "text",
     "text",
@@ -416,9 +419,9 @@ const ATTEMPT_TYPES: [&str; 4 + ATTEMPT_FIELDS.len()] = {
 fn insert_events(p: usize) -> String {
     format!(
         "INSERT INTO events AS ev
-           (tenant_id, id, event_at, type, occurred_at, data, data_zstd, parked)
-         SELECT t, i, a, ty, o, d, z, pk::jsonb
-         FROM unnest({}) AS r(t, i, a, ty, o, d, z, pk)
+           (tenant_id, id, event_at, type, occurred_at, traceparent, data, data_zstd, parked)
+         SELECT t, i, a, ty, o, tp, d, z, pk::jsonb
+         FROM unnest({}) AS r(t, i, a, ty, o, tp, d, z, pk)
          ON CONFLICT (tenant_id, id, event_at) DO UPDATE
            SET parked = coalesce(ev.parked, '[]'::jsonb) || EXCLUDED.parked
            WHERE EXCLUDED.parked IS NOT NULL",
@@ -492,6 +495,7 @@ struct Events<'a> {
     at: Vec<SystemTime>,
     kind: Vec<&'a str>,
     occurred: Vec<Option<&'a str>>,
+    traceparent: Vec<Option<&'a str>>,
     data: Vec<Option<&'a str>>,
     data_zstd: Vec<Option<&'a [u8]>>,
     parked: Vec<Option<String>>,
@@ -505,6 +509,7 @@ impl<'a> Events<'a> {
             &self.at,
             &self.kind,
             &self.occurred,
+            &self.traceparent,
             &self.data,
             &self.data_zstd,
             &self.parked,
@@ -526,6 +531,7 @@ impl<'a> Events<'a> {
                 c.at.push(from_ms(b.event_at));
                 c.kind.push(&e.kind);
                 c.occurred.push(e.occurred_at.as_deref());
+                c.traceparent.push(e.traceparent.as_deref());
                 let (text, frame) = e.data.columns();
                 c.data.push(text);
                 c.data_zstd.push(frame);
@@ -728,6 +734,7 @@ mod tests {
                 id: "e".into(),
                 kind: "t".into(),
                 occurred_at: None,
+                traceparent: None,
                 data: Payload::pack("{}"),
                 parked: hooks.iter().map(|h| Parked::new(h, "{}", 9)).collect(),
             }),

@@ -151,9 +151,10 @@ pub enum EventMark<'a> {
     /// Processed: a duplicate of it is not delivered again. Redis keeps the event,
     /// given here (the claim keeps none), for the deliveries that go on.
     Done(Kept<'a>),
-    /// Processed, and every delivery of it ended delivered or cancelled in this record:
-    /// nothing waits to read its payload or their hot state, so Redis keeps neither
-    /// (PostgreSQL has both, for a resend), only the mark that tells a duplicate apart.
+    /// Processed, and every delivery of it ended delivered or cancelled in this record,
+    /// or waits in its hook's backlog: nothing waits to read its payload or their hot
+    /// state from Redis (a backlog's drain, like a resend, reads them from PostgreSQL),
+    /// so Redis keeps neither, only the mark that tells a duplicate apart.
     DoneAndSlim,
     /// As `DoneAndSlim`, for an event with no ordered delivery (whose keys would read
     /// its state): the event's state goes too, moments later with others (the worker

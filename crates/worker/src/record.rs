@@ -69,8 +69,8 @@ impl Worker {
     /// `pending` for what waits), then Redis (the retries and safety nets, the backlog
     /// pushes, the hot state); `Ack` with the last write's proof. `event_done` marks the
     /// event processed, and lets Redis drop its payload when every delivery ended
-    /// delivered (or cancelled) and none waits (and its state too, its mark a done
-    /// mark's fingerprint, when its tenant has no ordered hook).
+    /// delivered (or cancelled) or waits in its hook's backlog (and its state too, its
+    /// mark a done mark's fingerprint, when its tenant has no ordered hook).
     pub(crate) async fn make_durable(
         &self,
         ev: &EventParts<'_>,
@@ -81,14 +81,18 @@ impl Worker {
         let records: Vec<Record<'_>> = decided.iter().filter_map(|d| d.record(ev.kind)).collect();
         let mut waiting = waiting.to_vec();
         waiting.extend(decided.iter().filter_map(Decided::waiting));
+        // A backlog's drain reads its event from the log (its row is written with this
+        // record, and lists what it parked): Redis need not keep the payload for it.
+        let only_parked = waiting.iter().all(|w| w.backlog.is_some())
+            && decided
+                .iter()
+                .all(|d| d.ended_delivered() || d.waiting().is_some());
         let mark = match event_done {
             false => EventMark::Keep,
-            true if waiting.is_empty() && decided.iter().all(Decided::ended_delivered) => {
-                match ev.ordered_tenant {
-                    true => EventMark::DoneAndSlim,
-                    false => EventMark::DoneAndGone,
-                }
-            }
+            true if only_parked => match ev.ordered_tenant {
+                true => EventMark::DoneAndSlim,
+                false => EventMark::DoneAndGone,
+            },
             true => EventMark::Done(ev.kept()),
         };
         let Recorded { durable, failing } =
@@ -129,6 +133,7 @@ impl Worker {
             id: ev.id.to_owned(),
             kind: ev.kind.to_owned(),
             occurred_at: ev.occurred_at.map(str::to_owned),
+            traceparent: ev.traceparent.map(str::to_owned),
             data: hookpost_db::Payload::pack(ev.data),
             parked: (waiting.iter().filter(|w| in_event(w)))
                 .map(|w| hookpost_db::Parked::new(w.hook_id, w.hook_json, w.at_ms))
