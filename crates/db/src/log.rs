@@ -149,27 +149,24 @@ impl Db {
         Ok(())
     }
 
-    /// A tenant's event as it was received.
+    /// A tenant's event as it was received (prepared once per connection, as
+    /// [`delivery_row`]).
     pub async fn event(&self, tenant: &str, id: &str) -> Result<Option<LoggedEvent>> {
-        let row = self
-            .client()
-            .await?
-            .query_opt(
-                "SELECT id, type, data, data_zstd, event_at, occurred_at, traceparent FROM events WHERE tenant_id = $1 AND id = $2",
-                &[&tenant, &id],
-            )
-            .await?;
-        let Some(r) = row else { return Ok(None) };
-        let data = crate::payload::of_row(&r)?
-            .ok_or_else(|| corrupt("event payload", format!("`{id}` of `{tenant}` has none")))?;
-        Ok(Some(LoggedEvent {
-            id: r.get("id"),
-            kind: r.get("type"),
-            data,
-            received_at: to_ms(r.get("event_at")),
-            occurred_at: r.get("occurred_at"),
-            traceparent: r.get("traceparent"),
-        }))
+        let client = self.client().await?;
+        let stmt = client.prepare_cached(&EVENT_BY_ID).await?;
+        match client.query_opt(&stmt, &[&tenant, &id]).await? {
+            Some(row) => Ok(Some(logged_event(&row, tenant)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// A tenant's events among `ids`, as they were received, in one query (a backlog's
+    /// drain reads its chunk's events so, where Redis keeps none).
+    pub async fn events(&self, tenant: &str, ids: &[&str]) -> Result<Vec<LoggedEvent>> {
+        let client = self.client().await?;
+        let stmt = client.prepare_cached(&EVENTS_BY_ID).await?;
+        let rows = client.query(&stmt, &[&tenant, &ids]).await?;
+        rows.iter().map(|row| logged_event(row, tenant)).collect()
     }
 
     /// Whether the log has the event (its payload unread: a duplicate's check).
@@ -354,14 +351,41 @@ async fn event_delivery_rows(
     Ok((out, event_at))
 }
 
-/// A delivery's row, and its event's receive time (its partition).
+/// An event's columns, as [`logged_event`] reads them.
+const EVENT: &str = "id, type, data, data_zstd, event_at, occurred_at, traceparent";
+static EVENT_BY_ID: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT {EVENT} FROM events WHERE tenant_id = $1 AND id = $2"));
+static EVENTS_BY_ID: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT {EVENT} FROM events WHERE tenant_id = $1 AND id = ANY($2)"));
+
+fn logged_event(row: &Row, tenant: &str) -> Result<LoggedEvent> {
+    let id: String = row.get("id");
+    let data = crate::payload::of_row(row)?
+        .ok_or_else(|| corrupt("event payload", format!("`{id}` of `{tenant}` has none")))?;
+    Ok(LoggedEvent {
+        id,
+        kind: row.get("type"),
+        data,
+        received_at: to_ms(row.get("event_at")),
+        occurred_at: row.get("occurred_at"),
+        traceparent: row.get("traceparent"),
+    })
+}
+
+/// A delivery's row by its id alone, which names no partition.
+static DELIVERY_BY_ID: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT {DELIVERY} FROM deliveries WHERE tenant_id = $1 AND id = $2"));
+
+/// A delivery's row, and its event's receive time (its partition). Prepared once per
+/// connection: planned afresh, a read that names no partition spent far longer planning
+/// over every day's partition than running (a retry or a drained delivery makes one).
 async fn delivery_row(
-    client: &tokio_postgres::Client,
+    client: &deadpool_postgres::ClientWrapper,
     tenant: &str,
     id: &str,
 ) -> Result<Option<(Delivery, SystemTime)>> {
-    let sql = format!("SELECT {DELIVERY} FROM deliveries WHERE tenant_id = $1 AND id = $2");
-    match client.query_opt(&sql, &[&tenant, &id]).await? {
+    let stmt = client.prepare_cached(&DELIVERY_BY_ID).await?;
+    match client.query_opt(&stmt, &[&tenant, &id]).await? {
         Some(row) => Ok(Some((delivery(&row)?, row.get("event_at")))),
         None => Ok(None),
     }

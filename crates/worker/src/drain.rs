@@ -2,7 +2,7 @@
 //! through the retry set. Each entry is attempted as a retry, and taken off the backlog
 //! once its outcome is recorded.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -10,6 +10,7 @@ use futures_util::StreamExt;
 use hookpost_core::delivery::delivery_id;
 use hookpost_core::task::{AttemptTask, DrainTask};
 use hookpost_store::backlog::parse_entry;
+use hookpost_store::events::StoredEvent;
 use hookpost_store::{Durable, NothingToWrite};
 use tracing::warn;
 
@@ -124,12 +125,16 @@ impl Worker {
         // A push retried after a lost answer leaves a copy: attempt it once.
         let mut seen = HashSet::new();
         let unique: Vec<&String> = head.iter().filter(|e| seen.insert(*e)).collect();
+        let mut logged = self.read_ahead(t, &unique).await;
         let stop = AtomicBool::new(false);
         // Built first: a stream of futures made inside its own closure is not `Send`.
         let steps: Vec<_> = unique
             .iter()
             .enumerate()
-            .map(|(i, entry)| self.drain_step(i, t, h, entry, &stop))
+            .map(|(i, entry)| {
+                let event = parse_entry(entry).and_then(|(id, _, _)| logged.remove(id));
+                self.drain_step(i, t, h, entry, event, &stop)
+            })
             .collect();
         let steps: Vec<(usize, Option<Step>)> = futures_util::stream::iter(steps)
             .buffer_unordered(self.config.hook_concurrency)
@@ -157,6 +162,21 @@ impl Worker {
         }
     }
 
+    /// The chunk's events as the log has them, in one query: an event whose deliveries
+    /// were all parked has its payload there only (Redis keeps none for it). Empty when
+    /// the log cannot answer now: each entry then reads its own, and fails as it would.
+    async fn read_ahead(&self, t: &str, entries: &[&String]) -> HashMap<String, StoredEvent> {
+        let ids: Vec<&str> = (entries.iter())
+            .filter_map(|e| parse_entry(e).map(|(id, _, _)| id))
+            .collect();
+        match self.db.events(t, &ids).await {
+            Ok(events) => (events.into_iter())
+                .map(|e| (e.id.clone(), e.stored(t)))
+                .collect(),
+            Err(_) => HashMap::new(),
+        }
+    }
+
     /// One entry's attempt, unless an earlier one found the hook slow or failed.
     async fn drain_step(
         &self,
@@ -164,20 +184,21 @@ impl Worker {
         t: &str,
         h: &str,
         entry: &str,
+        event: Option<StoredEvent>,
         stop: &AtomicBool,
     ) -> (usize, Option<Step>) {
         if stop.load(Ordering::Relaxed) {
             return (i, None);
         }
-        let step = self.drain_one(t, h, entry).await;
+        let step = self.drain_one(t, h, entry, event).await;
         if !matches!(step, Step::Done) {
             stop.store(true, Ordering::Relaxed);
         }
         (i, Some(step))
     }
 
-    /// One entry's attempt, as a retry from the backlog.
-    async fn drain_one(&self, t: &str, h: &str, entry: &str) -> Step {
+    /// One entry's attempt, as a retry from the backlog (`event`: read ahead from the log).
+    async fn drain_one(&self, t: &str, h: &str, entry: &str, event: Option<StoredEvent>) -> Step {
         let Some((event_id, attempt, resend)) = parse_entry(entry) else {
             warn!(hook_id = h, entry, "dropping a malformed backlog entry");
             return Step::Done;
@@ -190,7 +211,7 @@ impl Worker {
             attempt,
             resend,
         };
-        let (event, decided) = match self.prepare_retry(&task).await {
+        let (event, decided) = match self.prepare_retry(&task, event).await {
             Prepared::Settled(Disposition::Ack(_)) => return Step::Done,
             Prepared::Settled(other) => return Step::Failed(other),
             Prepared::Decided(prepared) => *prepared,

@@ -238,7 +238,7 @@ impl Worker {
         match Task::from_json(data) {
             // From the retry set, not a backlog: a slow hook's delivery goes into its
             // backlog with the write.
-            Ok(Task::Attempt(task)) => match self.prepare_retry(&task).await {
+            Ok(Task::Attempt(task)) => match self.prepare_retry(&task, None).await {
                 Prepared::Settled(d) => d,
                 Prepared::Decided(prepared) => {
                     let (event, decided) = *prepared;
@@ -272,8 +272,13 @@ impl Worker {
     }
 
     /// A retry, a deferred first attempt, or a resend: its attempt made (or put off), not
-    /// yet durable; the caller writes it, or leaves it in its backlog.
-    pub(crate) async fn prepare_retry(&self, task: &AttemptTask) -> Prepared {
+    /// yet durable; the caller writes it, or leaves it in its backlog. `read_ahead`: its
+    /// event as the log has it, read with others, for where Redis keeps none.
+    pub(crate) async fn prepare_retry(
+        &self,
+        task: &AttemptTask,
+        read_ahead: Option<StoredEvent>,
+    ) -> Prepared {
         let made = Prepared::Settled;
         let t = task.tenant.as_str();
         // A task comes whatever Redis holds: one taken while Redis is back empty would
@@ -297,7 +302,7 @@ impl Worker {
         // PostgreSQL holds and Redis does not, yet or any more).
         let (event, progress) = tokio::join!(
             async {
-                match event {
+                match event.or(read_ahead) {
                     Some(event) => Ok(Some(event)),
                     None => (self.db.event(t, &task.event_id).await)
                         .map(|logged| logged.map(|e| e.stored(t))),
