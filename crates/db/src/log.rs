@@ -149,8 +149,9 @@ impl Db {
         Ok(())
     }
 
-    /// A tenant's event as it was received (prepared once per connection, as
-    /// [`delivery_row`]).
+    /// A tenant's event as it was received. Prepared once per connection: its only index
+    /// that holds the id is the primary key, so the cached plan cannot go astray, and
+    /// planning over every day's partition cost far more than the read.
     pub async fn event(&self, tenant: &str, id: &str) -> Result<Option<LoggedEvent>> {
         let client = self.client().await?;
         let stmt = client.prepare_cached(&EVENT_BY_ID).await?;
@@ -376,16 +377,20 @@ fn logged_event(row: &Row, tenant: &str) -> Result<LoggedEvent> {
 static DELIVERY_BY_ID: LazyLock<String> =
     LazyLock::new(|| format!("SELECT {DELIVERY} FROM deliveries WHERE tenant_id = $1 AND id = $2"));
 
-/// A delivery's row, and its event's receive time (its partition). Prepared once per
-/// connection: planned afresh, a read that names no partition spent far longer planning
-/// over every day's partition than running (a retry or a drained delivery makes one).
+/// A delivery's row, and its event's receive time (its partition). Planned for each
+/// read, not prepared: a plan made while today's partition was empty and not analyzed
+/// takes one of the list indexes, which all lead with the tenant and end with the id,
+/// and a cached one then walks every entry of the tenant's day for each read (seen in
+/// `backlog-drain`). Only the primary key holds an event's id: see [`Db::event`].
 async fn delivery_row(
-    client: &deadpool_postgres::ClientWrapper,
+    client: &tokio_postgres::Client,
     tenant: &str,
     id: &str,
 ) -> Result<Option<(Delivery, SystemTime)>> {
-    let stmt = client.prepare_cached(&DELIVERY_BY_ID).await?;
-    match client.query_opt(&stmt, &[&tenant, &id]).await? {
+    match client
+        .query_opt(DELIVERY_BY_ID.as_str(), &[&tenant, &id])
+        .await?
+    {
         Some(row) => Ok(Some((delivery(&row)?, row.get("event_at")))),
         None => Ok(None),
     }
