@@ -169,6 +169,9 @@ impl Worker {
         let ids: Vec<&str> = (entries.iter())
             .filter_map(|e| parse_entry(e).map(|(id, _, _)| id))
             .collect();
+        if ids.is_empty() {
+            return HashMap::new();
+        }
         match self.db.events(t, &ids).await {
             Ok(events) => (events.into_iter())
                 .map(|e| (e.id.clone(), e.stored(t)))

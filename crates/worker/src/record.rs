@@ -83,13 +83,13 @@ impl Worker {
         waiting.extend(decided.iter().filter_map(Decided::waiting));
         // A backlog's drain reads its event from the log (its row is written with this
         // record, and lists what it parked): Redis need not keep the payload for it.
-        let only_parked = waiting.iter().all(|w| w.backlog.is_some())
+        let nothing_waits_in_redis = waiting.iter().all(|w| w.backlog.is_some())
             && decided
                 .iter()
-                .all(|d| d.ended_delivered() || d.waiting().is_some());
+                .all(|d| d.ended_delivered() || matches!(d, Decided::Backlogged { .. }));
         let mark = match event_done {
             false => EventMark::Keep,
-            true if only_parked => match ev.ordered_tenant {
+            true if nothing_waits_in_redis => match ev.ordered_tenant {
                 true => EventMark::DoneAndSlim,
                 false => EventMark::DoneAndGone,
             },
