@@ -474,6 +474,35 @@ async fn a_delivery_written_twice_in_one_group_ends_as_its_last_write() {
     app.finish().await;
 }
 
+/// A delivery read with its event's receive time (which a retry and a backlog's drain
+/// know) is read from that day's partition only: the same row as a read by id alone,
+/// and none for another time, even one within the same day.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_read_with_its_events_receive_time_is_its_row_and_no_other() {
+    use hookpost_db::Batch;
+    use hookpost_store::log::Status;
+    let (app, _key, _rx, hook_id) = app_with(TestOptions::default()).await;
+    let (event, now) = ("evt_read_at", hookpost_core::now_ms());
+    let id = delivery_id("acme", event, &hook_id);
+    let first = answered(1, now + 1, 500);
+    let record = record(&id, &hook_id, Status::Retrying, Some(&first));
+    let batch = Batch::of("acme", event, now, Some(event_row(event)), &[record]);
+    app.db.write(std::sync::Arc::new(batch)).await.unwrap();
+    let state = |at: Option<i64>| {
+        let (db, id) = (app.db.clone(), id.clone());
+        async move {
+            let d = db.delivery_state("acme", &id, at).await.unwrap();
+            d.map(|d| (d.status, d.attempt_count, d.hook_json))
+        }
+    };
+    let by_id = state(None).await;
+    assert_eq!(by_id, Some((Status::Retrying, 1, "{}".to_owned())));
+    assert_eq!(state(Some(now)).await, by_id);
+    assert_eq!(state(Some(now + 1)).await, None);
+    assert_eq!(state(Some(now - 86_400_000)).await, None);
+    app.finish().await;
+}
+
 /// Deliveries parked as their event arrives are kept in the event's row, not as rows of
 /// their own: the event's deliveries and a take-over's look show each `pending`, due at
 /// its drain, with its hook snapshot, until its first attempt's row stands for it. Each

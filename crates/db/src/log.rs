@@ -131,9 +131,23 @@ impl Db {
 
     /// A tenant's delivery without its attempts: its status, attempt count and hook
     /// snapshot, what its next attempt reads.
-    pub async fn delivery_state(&self, tenant: &str, id: &str) -> Result<Option<Delivery>> {
+    /// `event_at`: its event's receive time (ms) where the caller knows it, which names
+    /// the one day's partition the read is then planned over.
+    pub async fn delivery_state(
+        &self,
+        tenant: &str,
+        id: &str,
+        event_at: Option<i64>,
+    ) -> Result<Option<Delivery>> {
         let client = self.client().await?;
-        Ok(delivery_row(&client, tenant, id).await?.map(|(d, _)| d))
+        let row = match event_at {
+            Some(at) => {
+                let sql = DELIVERY_BY_ID_AT.as_str();
+                client.query_opt(sql, &[&tenant, &id, &from_ms(at)]).await?
+            }
+            None => return Ok(delivery_row(&client, tenant, id).await?.map(|(d, _)| d)),
+        };
+        row.as_ref().map(delivery).transpose()
     }
 
     /// A skipped delivery lets its ordering key go for good: a Redis rebuilt from here
@@ -376,6 +390,10 @@ fn logged_event(row: &Row, tenant: &str) -> Result<LoggedEvent> {
 /// A delivery's row by its id alone, which names no partition.
 static DELIVERY_BY_ID: LazyLock<String> =
     LazyLock::new(|| format!("SELECT {DELIVERY} FROM deliveries WHERE tenant_id = $1 AND id = $2"));
+
+static DELIVERY_BY_ID_AT: LazyLock<String> = LazyLock::new(|| {
+    format!("SELECT {DELIVERY} FROM deliveries WHERE tenant_id = $1 AND id = $2 AND event_at = $3")
+});
 
 /// A delivery's row, and its event's receive time (its partition). Planned for each
 /// read, not prepared: a plan made while today's partition was empty and not analyzed

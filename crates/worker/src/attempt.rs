@@ -143,7 +143,11 @@ impl Worker {
         let Some((delivery_id, _)) = hookpost_store::ordering::split_member(holder) else {
             return false;
         };
-        match self.db.delivery_state(ctx.ev.tenant, delivery_id).await {
+        match self
+            .db
+            .delivery_state(ctx.ev.tenant, delivery_id, None)
+            .await
+        {
             Ok(Some(d)) if d.status.is_final() => {
                 let asking = Some(ctx.delivery.id.as_str());
                 self.turns.let_go_ended(ctx.ev, order, &d, asking).await

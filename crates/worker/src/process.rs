@@ -299,7 +299,10 @@ impl Worker {
         };
         // Redis let the payload and the hot state go once every delivery had ended
         // delivered: a resend reads them from the log (so does a task whose delivery
-        // PostgreSQL holds and Redis does not, yet or any more).
+        // PostgreSQL holds and Redis does not, yet or any more). The event's receive time,
+        // where known, names its delivery's partition: the read is planned over that day's
+        // only, not every day's.
+        let event_at = (event.as_ref().or(read_ahead.as_ref())).map(|e| e.received_at);
         let (event, progress) = tokio::join!(
             async {
                 match event.or(read_ahead) {
@@ -311,12 +314,14 @@ impl Worker {
             async {
                 match progress {
                     Some(progress) => Ok((Some(progress), None)),
-                    None => (self.db.delivery_state(t, &task.delivery_id).await).map(|d| {
-                        let progress = d
-                            .as_ref()
-                            .map(|d| (d.hook_json.clone(), d.attempt_count, d.status));
-                        (progress, d)
-                    }),
+                    None => {
+                        (self.db.delivery_state(t, &task.delivery_id, event_at).await).map(|d| {
+                            let progress = d
+                                .as_ref()
+                                .map(|d| (d.hook_json.clone(), d.attempt_count, d.status));
+                            (progress, d)
+                        })
+                    }
                 }
             }
         );
