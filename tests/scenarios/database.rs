@@ -283,7 +283,8 @@ async fn a_rebuild_puts_back_every_waiting_delivery_page_by_page() {
     .unwrap();
 
     // Every event parked a delivery to a third hook in its backlog (kept in the event's
-    // row): all come back, but the one whose attempt gave it a row of its own.
+    // row): all come back to that backlog, but the one whose attempt gave it a row of its
+    // own.
     let attempted = delivery_id("acme", "evt_page_3", "hook_parked");
     pg.execute(
         "WITH s AS (INSERT INTO hook_snapshots VALUES ('acme', 'hook_parked', 42, $1))
@@ -308,17 +309,15 @@ async fn a_rebuild_puts_back_every_waiting_delivery_page_by_page() {
         app.db.rebuild_retries(&app.store).await.unwrap(),
         1400 + 699
     );
-    assert_eq!(app.store.retry_stats().await.unwrap().size, 1400 + 699);
+    // The retries, and one drain for the backlog.
+    assert_eq!(app.store.retry_stats().await.unwrap().size, 1400 + 1);
+    let backlog = app.store.backlog_len("acme", "hook_parked").await.unwrap();
+    assert_eq!(backlog, 699);
     let parked = delivery_id("acme", "evt_page_600", "hook_parked");
-    let (hook, attempts, status) = app
-        .store
-        .delivery_progress("acme", &parked)
-        .await
-        .unwrap()
-        .expect("a parked delivery's hot state");
-    assert_eq!(
-        (hook, attempts, status.as_str()),
-        (snapshot.clone(), 0, "pending")
+    let progress = app.store.delivery_progress("acme", &parked).await.unwrap();
+    assert!(
+        progress.is_none(),
+        "a parked delivery's drain reads the log"
     );
     assert!(app
         .store
@@ -561,6 +560,70 @@ async fn parked_deliveries_read_pending_from_their_events_row_until_attempted() 
         ]
     );
     assert_eq!(attempts.iter().sum::<usize>(), 1);
+    app.finish().await;
+}
+
+/// A rebuild puts parked deliveries back where their first sight put them: an entry each
+/// in its hook's backlog, in the order their events came, the backlog armed with one
+/// drain, and each event marked done with no payload in Redis (the drain reads it from
+/// the log). A parked delivery attempted since (a row of its own) is not parked again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rebuild_gives_parked_deliveries_back_to_their_backlogs_without_payloads() {
+    use hookpost_db::{Batch, Parked};
+    use hookpost_store::log::Status;
+    use std::sync::Arc;
+    let (app, _key, _rx, _hook_id) = app_with(TestOptions::default()).await;
+    let now = hookpost_core::now_ms();
+    // Due in an hour: no drain comes during the test.
+    let due = now + 3_600_000;
+    let events: Vec<String> = (0..5).map(|n| format!("evt_parked_{n}")).collect();
+    for (n, e) in events.iter().enumerate() {
+        let hooks: &[&str] = match n % 2 {
+            0 => &["hook_a", "hook_b"],
+            _ => &["hook_a"],
+        };
+        let mut row = event_row(e);
+        row.parked = (hooks.iter())
+            .map(|h| Parked::new(h, &format!(r#"{{"id":"{h}"}}"#), due))
+            .collect();
+        let batch = Batch::of("acme", e, now + n as i64, Some(row), &[]);
+        app.db.write(Arc::new(batch)).await.unwrap();
+    }
+    let attempted = delivery_id("acme", &events[2], "hook_a");
+    let attempt = answered(1, now, 200);
+    let delivered = record(&attempted, "hook_a", Status::Delivered, Some(&attempt));
+    let batch = Batch::of("acme", &events[2], now + 2, None, &[delivered]);
+    app.db.write(Arc::new(batch)).await.unwrap();
+
+    let drains = app.store.retry_stats().await.unwrap().size;
+    assert_eq!(app.db.rebuild_retries(&app.store).await.unwrap(), 7);
+    let mut redis = app.store.conn();
+    let keys = app.store.keys();
+    for (hook, expected) in [("hook_a", &[0, 1, 3, 4][..]), ("hook_b", &[0, 2, 4])] {
+        let backlog: Vec<String> = redis::cmd("LRANGE")
+            .arg(keys.backlog("acme", hook))
+            .arg(0)
+            .arg(-1)
+            .query_async(&mut redis)
+            .await
+            .unwrap();
+        let expected: Vec<String> = (expected.iter())
+            .map(|n| format!("evt_parked_{n} 1"))
+            .collect();
+        assert_eq!(backlog, expected, "{hook}'s backlog, in the events' order");
+    }
+    let scheduled = app.store.retry_stats().await.unwrap().size - drains;
+    assert_eq!(scheduled, 2, "one drain a hook, no retry a delivery");
+    for e in &events {
+        let state: Option<String> = redis::cmd("GET")
+            .arg(keys.event_state("acme", e))
+            .query_async(&mut redis)
+            .await
+            .unwrap();
+        assert_eq!(state.as_deref(), Some("done"), "{e} is marked done");
+        let kept = app.store.event("acme", e).await.unwrap();
+        assert!(kept.is_none(), "{e}'s payload stays in the log");
+    }
     app.finish().await;
 }
 

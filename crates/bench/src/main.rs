@@ -13,7 +13,7 @@ struct Cli {
     /// backlog-drain (a hanging hook's backlog drained once it answers), ordered,
     /// noisy-neighbour, baseline (the machine's minimal durable loop), broker-floor (RabbitMQ
     /// alone under noisy-neighbour), log-query (the log API over a big log), rebuild (Redis
-    /// back empty while retries wait), or all
+    /// back empty while retries wait; rebuild-ordered, rebuild-parked likewise), or all
     scenario: String,
     #[arg(long, default_value_t = 100_000)]
     events: usize,

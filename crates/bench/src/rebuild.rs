@@ -8,6 +8,11 @@
 //! `rebuild-ordered`: the same with an ordered hook (100 ordering keys) whose `--events`
 //! deliveries all wait for their turn; `lost` counts those that no key's queue holds
 //! once the marker is back.
+//!
+//! `rebuild-parked`: the same with `--events` deliveries parked in a slow hook's backlog
+//! at their events' first sight (kept in the events' rows, no row of their own, their
+//! drain an hour away); `lost` counts those that neither the hook's backlog nor the retry
+//! set holds once the marker is back.
 
 use std::time::{Duration, Instant};
 
@@ -27,6 +32,8 @@ pub enum Waiting {
     Retries,
     /// Ordered deliveries waiting for their turn, on 100 keys.
     Ordered,
+    /// Deliveries parked in a slow hook's backlog, their drain an hour away.
+    Parked,
 }
 
 impl Waiting {
@@ -34,23 +41,25 @@ impl Waiting {
         match self {
             Waiting::Retries => "rebuild",
             Waiting::Ordered => "rebuild-ordered",
+            Waiting::Parked => "rebuild-parked",
         }
     }
 
     /// The hook's fields besides its URL.
     fn hook(self) -> serde_json::Value {
         match self {
-            Waiting::Retries => json!({}),
+            Waiting::Retries | Waiting::Parked => json!({}),
             Waiting::Ordered => json!({"ordering": "fifo", "ordering_key": "$.key"}),
         }
     }
 
     /// Each delivery's status, attempts and next attempt (SQL): a retry an hour away
-    /// after one attempt, or a turn not yet come.
-    fn row(self) -> (&'static str, i32, &'static str) {
+    /// after one attempt, or a turn not yet come; `None`: no row of its own (parked).
+    fn row(self) -> Option<(&'static str, i32, &'static str)> {
         match self {
-            Waiting::Retries => ("retrying", 1, "now() + interval '1 hour'"),
-            Waiting::Ordered => ("pending", 0, "NULL::timestamptz"),
+            Waiting::Retries => Some(("retrying", 1, "now() + interval '1 hour'")),
+            Waiting::Ordered => Some(("pending", 0, "NULL::timestamptz")),
+            Waiting::Parked => None,
         }
     }
 }
@@ -84,6 +93,12 @@ pub async fn rebuild(o: &Options, waiting: Waiting) -> anyhow::Result<Report> {
     let restored = match waiting {
         Waiting::Retries => b.store.retry_stats().await?.size as usize,
         Waiting::Ordered => registered(&b, &hook.id).await?,
+        // Into the backlog (with one drain in the retry set), or each as a retry.
+        Waiting::Parked => {
+            let backlog = b.store.backlog_len("bench", &hook.id).await? as usize;
+            let drains = usize::from(backlog > 0);
+            backlog + b.store.retry_stats().await?.size as usize - drains
+        }
     };
     r.put("waiting", o.events as f64);
     r.put("rebuild_s", rebuild_s);
@@ -127,7 +142,9 @@ async fn fill(url: &str, o: &Options, waiting: Waiting, hook: &Hook) -> anyhow::
             &[&n, &pad],
         )
         .await?;
-    let (status, attempts, next_at) = waiting.row();
+    let Some((status, attempts, next_at)) = waiting.row() else {
+        return park(&client, hook).await;
+    };
     client
         .execute(
             &format!(
@@ -138,6 +155,24 @@ async fn fill(url: &str, o: &Options, waiting: Waiting, hook: &Hook) -> anyhow::
                  FROM events e WHERE e.tenant_id = 'bench'"
             ),
             &[&hook.id, &hook.snapshot_json()],
+        )
+        .await?;
+    client.batch_execute("ANALYZE").await?;
+    Ok(())
+}
+
+/// Every event of the run parks its delivery to `hook` in its row, with the hook's
+/// snapshot, as a slow hook's backlog leaves them: the drain an hour away.
+async fn park(client: &tokio_postgres::Client, hook: &Hook) -> anyhow::Result<()> {
+    let snapshot = hook.snapshot_json();
+    let digest = hookpost_db::writer::snapshot_digest(&snapshot);
+    client
+        .execute(
+            "WITH s AS (INSERT INTO hook_snapshots VALUES ('bench', $1, $2, $3))
+             UPDATE events SET parked = jsonb_build_array(jsonb_build_array(
+                 $1::text, $2::int8, (extract(epoch FROM now()) * 1000)::int8 + 3600000))
+             WHERE tenant_id = 'bench'",
+            &[&hook.id, &digest, &snapshot],
         )
         .await?;
     client.batch_execute("ANALYZE").await?;

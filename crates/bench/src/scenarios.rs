@@ -1034,6 +1034,7 @@ pub async fn run(name: &str, o: &Options) -> anyhow::Result<Report> {
         "log-query" => crate::log_query::log_query(o).await,
         "rebuild" => crate::rebuild::rebuild(o, Waiting::Retries).await,
         "rebuild-ordered" => crate::rebuild::rebuild(o, Waiting::Ordered).await,
+        "rebuild-parked" => crate::rebuild::rebuild(o, Waiting::Parked).await,
         other => bail!("no scenario `{other}` ({})", SCENARIOS.join(", ")),
     }
 }
@@ -1055,4 +1056,5 @@ pub const SCENARIOS: &[&str] = &[
     "log-query",
     "rebuild",
     "rebuild-ordered",
+    "rebuild-parked",
 ];

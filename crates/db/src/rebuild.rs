@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use hookpost_core::ordering::Ordering;
 use hookpost_core::Hook;
+use hookpost_store::backlog::ParkedEntry;
 use hookpost_store::events::StoredEvent;
 use hookpost_store::log::Delivery;
 use hookpost_store::ordering::{turn_task, Ordered};
@@ -218,16 +219,18 @@ impl Db {
     }
 }
 
-/// Puts back a tenant's parked deliveries without rows of their own, a page of events at
-/// a time, in the order the events came (the partial index of those that parked); how
-/// many.
+/// Puts back a tenant's parked deliveries without rows of their own into their hooks'
+/// backlogs, a page of events at a time, in the order the events came (the partial
+/// index of those that parked); how many. As at their first sight, Redis keeps an
+/// entry for each and not its payload: a hook that hung for hours before Redis was
+/// lost does not fill the rebuilt Redis with its events.
 async fn restore_parked(
     client: &tokio_postgres::Client,
     store: &Store,
     tenant: &str,
 ) -> Result<usize> {
     let sql = format!(
-        "SELECT {}, occurred_at, traceparent, data, data_zstd FROM events
+        "SELECT {} FROM events
              WHERE tenant_id = $1 AND parked IS NOT NULL AND (event_at, id) > ($2, $3)
              ORDER BY event_at, id LIMIT {PARKING_PAGE}",
         crate::parked::EVENT_COLUMNS
@@ -237,12 +240,17 @@ async fn restore_parked(
         let events = client.query(&sql, &[&tenant, &after.0, &after.1]).await?;
         let Some(last) = events.last() else { break };
         after = (last.get("event_at"), last.get("id"));
-        let waiting = crate::parked::unattempted(client, tenant, &events).await?;
-        let page = waiting
-            .into_iter()
-            .filter_map(|(i, d)| with_event(d, &events[i], tenant).transpose())
-            .collect::<Result<Vec<_>>>()?;
-        done += restore(store, tenant, &page).await?;
+        let mut waiting = crate::parked::unattempted(client, tenant, &events).await?;
+        waiting.sort_by_key(|(i, _)| *i);
+        let page: Vec<ParkedEntry<'_>> = (waiting.iter())
+            .map(|(_, d)| ParkedEntry {
+                hook_id: &d.hook_id,
+                event_id: &d.event_id,
+                due_ms: d.next_attempt_at.unwrap_or_else(hookpost_core::now_ms),
+            })
+            .collect();
+        store.restore_backlogs(tenant, &page).await?;
+        done += page.len();
         if events.len() < PARKING_PAGE {
             break;
         }

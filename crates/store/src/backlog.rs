@@ -18,7 +18,7 @@ use redis::AsyncCommands;
 
 use crate::durable::Durable;
 use crate::retries::Due;
-use crate::{Result, Store};
+use crate::{Result, Store, StoreError};
 
 /// A backlog entry: the delivery's event, the attempt it waits to make, and whether that
 /// is a resend (made even if the delivery ended meanwhile).
@@ -43,6 +43,19 @@ pub fn parse_entry(entry: &str) -> Option<(&str, u32, bool)> {
         .next()
         .is_none()
         .then_some((event_id, attempt, resend))
+}
+
+/// Times a push that may arm a backlog is tried before giving up: each refusal means that
+/// a drain ended meanwhile, which is rare even once.
+pub const ARM_ROUNDS: usize = 3;
+
+/// A parked delivery as a rebuild puts it back ([`Store::restore_backlogs`]).
+#[derive(Debug, Clone, Copy)]
+pub struct ParkedEntry<'a> {
+    pub hook_id: &'a str,
+    pub event_id: &'a str,
+    /// When its hook's drain comes for it (ms).
+    pub due_ms: i64,
 }
 
 /// Entries for one hook's backlog ([`Store::push_backlogs`]).
@@ -183,6 +196,69 @@ impl Store {
             .arg(self.retention_secs)
             .invoke_async(&mut self.conn())
             .await?)
+    }
+
+    /// Puts parked deliveries back in their hooks' backlogs, in the order given, for a
+    /// rebuild of Redis from the log: an entry each (their first attempts), each backlog
+    /// armed with its drain scheduled at its earliest delivery's time, and their events
+    /// marked done, so that a duplicate is not taken for a new event. Their payloads stay
+    /// in the log, where the drain reads them, as at their first sight.
+    pub async fn restore_backlogs(&self, tenant: &str, parked: &[ParkedEntry<'_>]) -> Result<()> {
+        let mut hooks: Vec<(&str, Vec<String>, i64)> = Vec::new();
+        let mut done = redis::pipe();
+        let mut events = std::collections::HashSet::new();
+        for p in parked {
+            let e = entry(p.event_id, 1, false);
+            match hooks.iter_mut().find(|(h, _, _)| *h == p.hook_id) {
+                Some((_, entries, due)) => {
+                    entries.push(e);
+                    *due = (*due).min(p.due_ms);
+                }
+                None => hooks.push((p.hook_id, vec![e], p.due_ms)),
+            }
+            if events.insert(p.event_id) {
+                done.cmd("SET")
+                    .arg(self.keys.event_state(tenant, p.event_id))
+                    .arg("done")
+                    .arg("NX")
+                    .arg("EX")
+                    .arg(self.retention_secs)
+                    .ignore();
+            }
+        }
+        if !events.is_empty() {
+            let () = done.query_async(&mut self.conn()).await?;
+        }
+        for (hook_id, entries, due_ms) in &hooks {
+            self.push_arming(tenant, hook_id, entries, *due_ms).await?;
+        }
+        Ok(())
+    }
+
+    /// Pushes `entries` into a hook's backlog, arming it (its drain scheduled at `due_ms`
+    /// first) if it is not armed. A refusal means a drain ended meanwhile: tried again.
+    async fn push_arming(
+        &self,
+        tenant: &str,
+        hook_id: &str,
+        entries: &[String],
+        due_ms: i64,
+    ) -> Result<()> {
+        for _ in 0..ARM_ROUNDS {
+            let disarms = self.backlog_disarms(tenant, &[hook_id]).await?;
+            self.schedule_drain(tenant, hook_id, due_ms).await?;
+            let push = BacklogPush {
+                hook_id,
+                entries: entries.iter().map(String::as_str).collect(),
+                may_arm: disarms.first().copied(),
+            };
+            if self.push_backlogs(tenant, &[push]).await?.is_empty() {
+                return Ok(());
+            }
+        }
+        Err(StoreError::Corrupt(format!(
+            "the backlog of hook `{hook_id}`: its drains kept ending while it was armed"
+        )))
     }
 
     /// How many deliveries wait in a hook's backlog.

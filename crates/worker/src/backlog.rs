@@ -9,15 +9,12 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use hookpost_ops::Metrics;
+use hookpost_store::backlog::ARM_ROUNDS;
 use hookpost_store::Store;
 
 use crate::backlog_writer::{backlog_writer, BacklogWriter, PushError, WriterLoop};
 use crate::disposition::Requeue;
 use crate::persist::persist;
-
-/// Pushes tried before the message is requeued: each refusal means that a drain ended
-/// while this worker armed the backlog, which is rare even once.
-const ARM_ROUNDS: usize = 3;
 
 /// A push into its hook's backlog.
 #[derive(Clone, Copy)]
