@@ -14,6 +14,7 @@ use hookpost_core::Event;
 
 use redis::AsyncCommands;
 
+use crate::log::{ProgressFields, Status};
 use crate::{corrupt, Result, Store};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -256,34 +257,80 @@ impl Store {
         event_id: &str,
     ) -> Result<(Option<StoredEvent>, Option<i64>)> {
         let mut pipe = redis::pipe();
+        self.read_claimed(&mut pipe, tenant, event_id);
+        let (state, fields): (Option<String>, EventFields) =
+            pipe.query_async(&mut self.conn()).await?;
+        Ok(claimed_event(tenant, event_id, state, fields))
+    }
+
+    /// What a delivery's next attempt reads of its tenant's keys, in one round trip: its
+    /// event where Redis keeps it ([`Store::event`]), its progress
+    /// ([`Store::delivery_progress`]) and the tenant's hooks version.
+    pub async fn retry_reads(
+        &self,
+        tenant: &str,
+        event_id: &str,
+        delivery_id: &str,
+    ) -> Result<RetryReads> {
+        let mut pipe = redis::pipe();
+        self.read_claimed(&mut pipe, tenant, event_id);
+        self.read_progress(&mut pipe, tenant, delivery_id);
+        pipe.get(self.keys.hooks_version(tenant));
+        type Answers = (Option<String>, EventFields, ProgressFields, Option<u64>);
+        let (state, fields, progress, version): Answers =
+            pipe.query_async(&mut self.conn()).await?;
+        Ok(RetryReads {
+            event: claimed_event(tenant, event_id, state, fields).0,
+            progress: crate::log::progress(progress),
+            hooks_version: version.unwrap_or(0),
+        })
+    }
+
+    /// [`Store::claimed`]'s reads, into `pipe`: the event's state, then its fields.
+    fn read_claimed(&self, pipe: &mut redis::Pipeline, tenant: &str, event_id: &str) {
         pipe.get(self.keys.event_state(tenant, event_id));
         pipe.cmd("HMGET")
             .arg(self.keys.event(tenant, event_id))
             .arg(&["type", "data", "received_at", "occurred_at", "traceparent"]);
-        let (state, fields): (Option<String>, EventFields) =
-            pipe.query_async(&mut self.conn()).await?;
-        let claimed_at = state
-            .as_deref()
-            .and_then(|s| s.strip_prefix("p:"))
-            .and_then(|at| at.parse().ok());
-        let state = match state.as_deref() {
-            Some("done") => "done",
-            Some(_) => "processing",
-            None => "",
-        };
-        let (Some(kind), Some(data), Some(received_at), occurred_at, traceparent) = fields else {
-            return Ok((None, claimed_at));
-        };
-        let event = StoredEvent {
-            id: event_id.to_owned(),
-            tenant: tenant.to_owned(),
-            kind,
-            data,
-            received_at,
-            occurred_at: occurred_at.filter(|s| !s.is_empty()),
-            state: state.to_owned(),
-            traceparent: traceparent.filter(|s| !s.is_empty()),
-        };
-        Ok((Some(event), Some(received_at)))
     }
+}
+
+/// What [`Store::retry_reads`] found.
+pub struct RetryReads {
+    pub event: Option<StoredEvent>,
+    /// The hook snapshot, attempt count and status of the delivery.
+    pub progress: Option<(String, u32, Status)>,
+    pub hooks_version: u64,
+}
+
+/// A claimed event from its state and kept fields ([`Store::claimed`]).
+fn claimed_event(
+    tenant: &str,
+    event_id: &str,
+    state: Option<String>,
+    fields: EventFields,
+) -> (Option<StoredEvent>, Option<i64>) {
+    let claimed_at = state
+        .as_deref()
+        .and_then(|s| s.strip_prefix("p:"))
+        .and_then(|at| at.parse().ok());
+    let state = match state.as_deref() {
+        Some("done") => "done",
+        Some(_) => "processing",
+        None => "",
+    };
+    let (Some(kind), Some(data), Some(received_at), occurred_at, traceparent) = fields else {
+        return (None, claimed_at);
+    };
+    let event = StoredEvent {
+        id: event_id.to_owned(),
+        tenant: tenant.to_owned(),
+        kind,
+        data,
+        received_at,
+        occurred_at: occurred_at.filter(|s| !s.is_empty()),
+        state: state.to_owned(),
+        traceparent: traceparent.filter(|s| !s.is_empty()),
+    };
+    (Some(event), Some(received_at))
 }

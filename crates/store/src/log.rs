@@ -411,15 +411,27 @@ impl Store {
         tenant: &str,
         id: &str,
     ) -> Result<Option<(String, u32, Status)>> {
-        let (hook, attempts, status): (Option<String>, Option<u32>, Option<String>) =
-            redis::cmd("HMGET")
-                .arg(self.keys.delivery(tenant, id))
-                .arg(&["hook", "attempts", "status"])
-                .query_async(&mut self.conn())
-                .await?;
-        Ok(match (hook, status.as_deref().and_then(Status::parse)) {
-            (Some(hook), Some(status)) => Some((hook, attempts.unwrap_or(0), status)),
-            _ => None,
-        })
+        let mut pipe = redis::pipe();
+        self.read_progress(&mut pipe, tenant, id);
+        let (raw,): (ProgressFields,) = pipe.query_async(&mut self.conn()).await?;
+        Ok(progress(raw))
+    }
+
+    /// [`Store::delivery_progress`]'s read, into `pipe`.
+    pub(crate) fn read_progress(&self, pipe: &mut redis::Pipeline, tenant: &str, id: &str) {
+        pipe.cmd("HMGET")
+            .arg(self.keys.delivery(tenant, id))
+            .arg(&["hook", "attempts", "status"]);
+    }
+}
+
+/// A delivery's `hook`, `attempts` and `status`, as Redis keeps them.
+pub(crate) type ProgressFields = (Option<String>, Option<u32>, Option<String>);
+
+/// A delivery's progress from its fields; `None` where Redis keeps none.
+pub(crate) fn progress((hook, attempts, status): ProgressFields) -> Option<(String, u32, Status)> {
+    match (hook, status.as_deref().and_then(Status::parse)) {
+        (Some(hook), Some(status)) => Some((hook, attempts.unwrap_or(0), status)),
+        _ => None,
     }
 }

@@ -284,18 +284,16 @@ impl Worker {
         // A task comes whatever Redis holds: one taken while Redis is back empty would
         // find no hook and cancel its delivery, or take an ordering turn the rebuild has
         // not given back yet. It waits for the rebuild, as events do.
-        let (event, progress, version, marker) = tokio::join!(
-            self.store.event(t, &task.event_id),
-            self.store.delivery_progress(t, &task.delivery_id),
-            self.store.hooks_version(t),
+        let (reads, marker) = tokio::join!(
+            self.store.retry_reads(t, &task.event_id, &task.delivery_id),
             self.store.marker_present()
         );
         if let Some(missing) = Disposition::unless_keyspace(marker) {
             return made(missing);
         }
-        let (event, progress, version) = match (event, progress, version) {
-            (Ok(e), Ok(p), Ok(v)) => (e, p, v),
-            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return made(e.into()),
+        let (event, progress, version) = match reads {
+            Ok(r) => (r.event, r.progress, r.hooks_version),
+            Err(e) => return made(e.into()),
         };
         // Redis let the payload and the hot state go once every delivery had ended
         // delivered: a resend reads them from the log (so does a task whose delivery

@@ -271,6 +271,40 @@ async fn a_claim_answers_the_tenants_hooks_version() {
     );
 }
 
+/// A retry's reads of its tenant's keys in one round trip are what the reads one by one
+/// give: the event kept, the delivery's progress and the hooks version; none of an event
+/// or a delivery Redis does not keep.
+#[tokio::test]
+async fn a_retrys_reads_in_one_trip_are_the_reads_one_by_one() {
+    use hookpost_store::log::Status;
+    let s = store();
+    tenant(&s, "acme").await;
+    let mut conn = s.conn();
+    let _: () = redis::AsyncCommands::set(&mut conn, s.keys().hooks_version("acme"), 7)
+        .await
+        .unwrap();
+    let e1 = event("e1");
+    s.claim_event(&e1, MINUTE, 9).await.unwrap();
+    mark(&s, "e1", EventMark::Done(kept(&e1, 9))).await;
+    let fields = [("hook", "{}"), ("attempts", "2"), ("status", "retrying")];
+    let _: () =
+        redis::AsyncCommands::hset_multiple(&mut conn, s.keys().delivery("acme", "d1"), &fields)
+            .await
+            .unwrap();
+    let reads = s.retry_reads("acme", "e1", "d1").await.unwrap();
+    let event = s.event("acme", "e1").await.unwrap();
+    assert_eq!(
+        reads.event.map(|e| (e.data, e.received_at)),
+        event.map(|e| (e.data, e.received_at))
+    );
+    let progress = s.delivery_progress("acme", "d1").await.unwrap();
+    assert_eq!(progress, Some(("{}".to_owned(), 2, Status::Retrying)));
+    assert_eq!(reads.progress, progress);
+    assert_eq!(reads.hooks_version, 7);
+    let none = s.retry_reads("acme", "e2", "d2").await.unwrap();
+    assert!(none.event.is_none() && none.progress.is_none());
+}
+
 /// The set holding `id`'s done mark for the period `back` periods before this one (the
 /// test store's retention is an hour), and the mark.
 fn mark_set(s: &Store, id: &str, back: u64) -> (String, i64) {
