@@ -140,13 +140,11 @@ impl Db {
         event_at: Option<i64>,
     ) -> Result<Option<Delivery>> {
         let client = self.client().await?;
-        let row = match event_at {
-            Some(at) => {
-                let sql = DELIVERY_BY_ID_AT.as_str();
-                client.query_opt(sql, &[&tenant, &id, &from_ms(at)]).await?
-            }
-            None => return Ok(delivery_row(&client, tenant, id).await?.map(|(d, _)| d)),
+        let Some(at) = event_at else {
+            return Ok(delivery_row(&client, tenant, id).await?.map(|(d, _)| d));
         };
+        let sql = DELIVERY_BY_ID_AT.as_str();
+        let row = client.query_opt(sql, &[&tenant, &id, &from_ms(at)]).await?;
         row.as_ref().map(delivery).transpose()
     }
 

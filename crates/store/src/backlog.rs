@@ -217,13 +217,7 @@ impl Store {
                 None => hooks.push((p.hook_id, vec![e], p.due_ms)),
             }
             if events.insert(p.event_id) {
-                done.cmd("SET")
-                    .arg(self.keys.event_state(tenant, p.event_id))
-                    .arg("done")
-                    .arg("NX")
-                    .arg("EX")
-                    .arg(self.retention_secs)
-                    .ignore();
+                self.restore_done(&mut done, tenant, p.event_id);
             }
         }
         if !events.is_empty() {

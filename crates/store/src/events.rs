@@ -274,7 +274,7 @@ impl Store {
     ) -> Result<RetryReads> {
         let mut pipe = redis::pipe();
         self.read_claimed(&mut pipe, tenant, event_id);
-        self.read_progress(&mut pipe, tenant, delivery_id);
+        pipe.add_command(self.progress_read(tenant, delivery_id));
         pipe.get(self.keys.hooks_version(tenant));
         type Answers = (Option<String>, EventFields, ProgressFields, Option<u64>);
         let (state, fields, progress, version): Answers =

@@ -367,25 +367,19 @@ impl Store {
                 continue; // another delivery of the page wrote it
             }
             let ekey = self.keys.event(tenant, &event.id);
-            pipe.cmd("SET")
-                .arg(self.keys.event_state(tenant, &event.id))
-                .arg("done")
-                .arg("NX")
-                .arg("EX")
-                .arg(ttl)
-                .ignore()
-                .hset_multiple(
-                    &ekey,
-                    &[
-                        ("type", event.kind.as_str()),
-                        ("data", event.data.as_str()),
-                        ("occurred_at", event.occurred_at.as_deref().unwrap_or("")),
-                        ("received_at", &event.received_at.to_string()),
-                    ],
-                )
-                .ignore()
-                .expire(&ekey, ttl as i64)
-                .ignore();
+            self.restore_done(&mut pipe, tenant, &event.id);
+            pipe.hset_multiple(
+                &ekey,
+                &[
+                    ("type", event.kind.as_str()),
+                    ("data", event.data.as_str()),
+                    ("occurred_at", event.occurred_at.as_deref().unwrap_or("")),
+                    ("received_at", &event.received_at.to_string()),
+                ],
+            )
+            .ignore()
+            .expire(&ekey, ttl as i64)
+            .ignore();
         }
         let () = pipe.query_async(&mut self.conn()).await?;
         Ok(())
@@ -411,17 +405,31 @@ impl Store {
         tenant: &str,
         id: &str,
     ) -> Result<Option<(String, u32, Status)>> {
-        let mut pipe = redis::pipe();
-        self.read_progress(&mut pipe, tenant, id);
-        let (raw,): (ProgressFields,) = pipe.query_async(&mut self.conn()).await?;
+        let raw: ProgressFields = self
+            .progress_read(tenant, id)
+            .query_async(&mut self.conn())
+            .await?;
         Ok(progress(raw))
     }
 
-    /// [`Store::delivery_progress`]'s read, into `pipe`.
-    pub(crate) fn read_progress(&self, pipe: &mut redis::Pipeline, tenant: &str, id: &str) {
-        pipe.cmd("HMGET")
-            .arg(self.keys.delivery(tenant, id))
+    /// [`Store::delivery_progress`]'s read.
+    pub(crate) fn progress_read(&self, tenant: &str, id: &str) -> redis::Cmd {
+        let mut cmd = redis::cmd("HMGET");
+        cmd.arg(self.keys.delivery(tenant, id))
             .arg(&["hook", "attempts", "status"]);
+        cmd
+    }
+
+    /// A rebuild's mark of an event as processed, into `pipe`, unless it has a state: a
+    /// duplicate is then not taken for a new event.
+    pub(crate) fn restore_done(&self, pipe: &mut redis::Pipeline, tenant: &str, event_id: &str) {
+        pipe.cmd("SET")
+            .arg(self.keys.event_state(tenant, event_id))
+            .arg("done")
+            .arg("NX")
+            .arg("EX")
+            .arg(self.retention_secs)
+            .ignore();
     }
 }
 

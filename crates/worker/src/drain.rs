@@ -25,6 +25,9 @@ use crate::Worker;
 /// set), so that a long backlog does not keep one message for minutes.
 const TURN: Duration = Duration::from_secs(10);
 
+/// A backlog entry as [`parse_entry`] reads it: event id, attempt, resend.
+type Entry<'a> = (&'a str, u32, bool);
+
 /// What became of one backlog entry.
 enum Step {
     /// Its outcome is durable: take it off the backlog.
@@ -125,15 +128,16 @@ impl Worker {
         // A push retried after a lost answer leaves a copy: attempt it once.
         let mut seen = HashSet::new();
         let unique: Vec<&String> = head.iter().filter(|e| seen.insert(*e)).collect();
-        let mut logged = self.read_ahead(t, &unique).await;
+        let parsed: Vec<Option<Entry<'_>>> = unique.iter().map(|e| parse_entry(e)).collect();
+        let ids: Vec<&str> = parsed.iter().flatten().map(|(id, _, _)| *id).collect();
+        let mut logged = self.read_ahead(t, &ids).await;
         let stop = AtomicBool::new(false);
         // Built first: a stream of futures made inside its own closure is not `Send`.
-        let steps: Vec<_> = unique
-            .iter()
+        let steps: Vec<_> = (unique.iter().zip(parsed))
             .enumerate()
-            .map(|(i, entry)| {
-                let event = parse_entry(entry).and_then(|(id, _, _)| logged.remove(id));
-                self.drain_step(i, t, h, entry, event, &stop)
+            .map(|(i, (entry, parsed))| {
+                let event = parsed.and_then(|(id, _, _)| logged.remove(id));
+                self.drain_step(i, t, h, (entry, parsed), event, &stop)
             })
             .collect();
         let steps: Vec<(usize, Option<Step>)> = futures_util::stream::iter(steps)
@@ -165,14 +169,11 @@ impl Worker {
     /// The chunk's events as the log has them, in one query: an event whose deliveries
     /// were all parked has its payload there only (Redis keeps none for it). Empty when
     /// the log cannot answer now: each entry then reads its own, and fails as it would.
-    async fn read_ahead(&self, t: &str, entries: &[&String]) -> HashMap<String, StoredEvent> {
-        let ids: Vec<&str> = (entries.iter())
-            .filter_map(|e| parse_entry(e).map(|(id, _, _)| id))
-            .collect();
+    async fn read_ahead(&self, t: &str, ids: &[&str]) -> HashMap<String, StoredEvent> {
         if ids.is_empty() {
             return HashMap::new();
         }
-        match self.db.events(t, &ids).await {
+        match self.db.events(t, ids).await {
             Ok(events) => (events.into_iter())
                 .map(|e| (e.id.clone(), e.stored(t)))
                 .collect(),
@@ -186,7 +187,7 @@ impl Worker {
         i: usize,
         t: &str,
         h: &str,
-        entry: &str,
+        entry: (&str, Option<Entry<'_>>),
         event: Option<StoredEvent>,
         stop: &AtomicBool,
     ) -> (usize, Option<Step>) {
@@ -200,9 +201,16 @@ impl Worker {
         (i, Some(step))
     }
 
-    /// One entry's attempt, as a retry from the backlog (`event`: read ahead from the log).
-    async fn drain_one(&self, t: &str, h: &str, entry: &str, event: Option<StoredEvent>) -> Step {
-        let Some((event_id, attempt, resend)) = parse_entry(entry) else {
+    /// One entry's attempt, as a retry from the backlog, with what [`parse_entry`] read
+    /// of it (`event`: read ahead from the log).
+    async fn drain_one(
+        &self,
+        t: &str,
+        h: &str,
+        (entry, parsed): (&str, Option<Entry<'_>>),
+        event: Option<StoredEvent>,
+    ) -> Step {
+        let Some((event_id, attempt, resend)) = parsed else {
             warn!(hook_id = h, entry, "dropping a malformed backlog entry");
             return Step::Done;
         };

@@ -300,10 +300,11 @@ impl Worker {
         // PostgreSQL holds and Redis does not, yet or any more). The event's receive time,
         // where known, names its delivery's partition: the read is planned over that day's
         // only, not every day's.
-        let event_at = (event.as_ref().or(read_ahead.as_ref())).map(|e| e.received_at);
+        let known = event.or(read_ahead);
+        let event_at = known.as_ref().map(|e| e.received_at);
         let (event, progress) = tokio::join!(
             async {
-                match event.or(read_ahead) {
+                match known {
                     Some(event) => Ok(Some(event)),
                     None => (self.db.event(t, &task.event_id).await)
                         .map(|logged| logged.map(|e| e.stored(t))),
