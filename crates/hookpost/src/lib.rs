@@ -313,6 +313,7 @@ pub fn start_worker_lane(
     // until every lane has reported.
     let (metrics, readiness) = (&running.metrics, &running.readiness);
     let shared = Shared {
+        store: running.store.clone(),
         db: running.db.clone(),
         checks: RoleChecks::of_lane(Role::Worker, lane, readiness, metrics),
         metrics: metrics.clone(),
@@ -355,6 +356,8 @@ pub fn runtime(threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
 
 /// What a worker lane shares with the rest of its process.
 struct Shared {
+    /// The first lane's store: a lane's own shares what the process remembers.
+    store: Store,
     db: Db,
     metrics: Arc<Metrics>,
     checks: RoleChecks,
@@ -362,7 +365,7 @@ struct Shared {
 }
 
 async fn run_worker_lane(config: Config, lane: usize, shared: Shared) {
-    let store = match store(&config) {
+    let store = match shared.store.lane() {
         Ok(store) => store,
         Err(e) => return warn!(error = %e, lane = lane + 1, "a worker lane could not start"),
     };

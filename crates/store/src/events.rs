@@ -15,6 +15,7 @@ use hookpost_core::Event;
 use redis::AsyncCommands;
 
 use crate::log::{ProgressFields, Status};
+use crate::tracked::Claiming;
 use crate::{corrupt, Result, Store};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,14 +65,16 @@ pub struct StoredEvent {
 
 /// The claim's answers: the lease set (`OK`) or not, the state it was, whether its mark
 /// was added to the current period's marks (1) or there already (0), whether the
-/// previous period's hold it, and the tenant's record with its hooks version.
-type ClaimAnswers = (
-    Option<String>,
-    Option<String>,
-    i64,
-    bool,
-    (Option<String>, Option<u64>),
-);
+/// previous period's hold it, and the tenant's hooks version (`None`: no such tenant).
+type ClaimAnswers = (Option<String>, Option<String>, i64, bool, Option<u64>);
+
+/// The tenant's record and its hooks version, as `MGET` reads them.
+type TenantRead = (Option<String>, Option<u64>);
+
+/// The hooks version of a tenant read, `None` when the tenant does not exist.
+fn version_of((tenant, version): TenantRead) -> Option<u64> {
+    tenant.map(|_| version.unwrap_or(0))
+}
 
 /// `type`, `data`, `received_at`, `occurred_at`, `traceparent` of a kept event.
 type EventFields = (
@@ -143,19 +146,22 @@ impl Store {
             pipe.expire_at(&marks, mark.expires_at as i64).ignore();
         }
         pipe.sismember(&marks_before, member);
-        pipe.mget(&[self.keys.tenant(t), self.keys.hooks_version(t)]);
+        let claiming = match &self.tracked {
+            Some(tracked) => tracked.begin(t).await,
+            None => None,
+        };
         let forget_expiry = || self.expiries.forget(t, mark.period, mark.print.set);
-        let answers: redis::RedisResult<ClaimAnswers> = pipe.query_async(&mut self.conn()).await;
-        let (leased, was, added, marked_before, (tenant, version)) = match answers {
+        let answers = self.claim_answers(pipe, claiming.as_ref(), t).await;
+        let (leased, was, added, marked_before, version) = match answers {
             Ok(answers) => answers,
             Err(e) => {
                 if expire {
                     forget_expiry();
                 }
-                return Err(e.into());
+                return Err(e);
             }
         };
-        if tenant.is_none() {
+        let Some(version) = version else {
             // Nothing of an unknown tenant stays behind: neither what this claim made, nor
             // (Redis came back empty) a claim that a redelivery would find.
             let mut undo = redis::pipe();
@@ -172,7 +178,7 @@ impl Store {
             }
             let () = undo.query_async(&mut self.conn()).await?;
             return Ok((Claim::UnknownTenant, 0));
-        }
+        };
         let marked = added == 0 || marked_before;
         let claim = match (was.as_deref(), leased.is_some()) {
             (Some("done"), _) => Claim::Done,
@@ -184,7 +190,95 @@ impl Store {
             (None, false) => Claim::Busy,
             (Some(other), _) => return Err(corrupt("event state", other)),
         };
-        Ok((claim, version.unwrap_or(0)))
+        Ok((claim, version))
+    }
+
+    /// Sends a claim's `pipe`: on the claims' tracked connection when there is one,
+    /// reading the tenant's record and hooks version only when it does not have them
+    /// (with `CLIENT CACHING YES`, so that Redis tells it when they change); else on the
+    /// store's connection, with the read.
+    async fn claim_answers(
+        &self,
+        mut pipe: redis::Pipeline,
+        claiming: Option<&Claiming>,
+        t: &str,
+    ) -> Result<ClaimAnswers> {
+        let Some(claiming) = claiming else {
+            pipe.mget(&[self.keys.tenant(t), self.keys.hooks_version(t)]);
+            let (a, b, c, d, read) = pipe.query_async(&mut self.conn()).await?;
+            return Ok((a, b, c, d, version_of(read)));
+        };
+        let tracked = self.tracked.as_ref().expect("claimed on it");
+        let mut conn = claiming.conn.clone();
+        let answers = match claiming.cached {
+            Some(cached) => pipe
+                .query_async(&mut conn)
+                .await
+                .map(|(a, b, c, d)| (a, b, c, d, Some(cached))),
+            None => {
+                let keys = [self.keys.tenant(t), self.keys.hooks_version(t)];
+                pipe.cmd("CLIENT").arg("CACHING").arg("YES").ignore();
+                pipe.mget(&keys);
+                let answers: redis::RedisResult<(_, _, _, _, TenantRead)> =
+                    pipe.query_async(&mut conn).await;
+                answers.map(|(a, b, c, d, read)| {
+                    (a, b, c, d, self.keep_tenant(claiming, t, keys, read))
+                })
+            }
+        };
+        let answers = match answers {
+            Ok(answers) => answers,
+            Err(e) => {
+                tracked.failed(claiming);
+                return Err(e.into());
+            }
+        };
+        if claiming.cached.is_some() && !tracked.still(claiming) {
+            // Its hooks changed meanwhile, or the data went: read them again.
+            let (a, b, c, d, _) = answers;
+            return Ok((a, b, c, d, self.tenant_read(t).await?));
+        }
+        Ok(answers)
+    }
+
+    /// The tenant's hooks version read again, after a change reached the claims'
+    /// connection while a claim was under way: on that connection as it is now, so that
+    /// what it reads is kept unless another change comes meanwhile.
+    async fn tenant_read(&self, t: &str) -> Result<Option<u64>> {
+        let keys = [self.keys.tenant(t), self.keys.hooks_version(t)];
+        let mut pipe = redis::pipe();
+        let tracked = self.tracked.as_ref().expect("claimed on it");
+        let Some(claiming) = tracked.begin(t).await else {
+            pipe.mget(&keys);
+            let (read,) = pipe.query_async(&mut self.conn()).await?;
+            return Ok(version_of(read));
+        };
+        pipe.cmd("CLIENT").arg("CACHING").arg("YES").ignore();
+        pipe.mget(&keys);
+        let answer: redis::RedisResult<(TenantRead,)> =
+            pipe.query_async(&mut claiming.conn.clone()).await;
+        match answer {
+            Ok((read,)) => Ok(self.keep_tenant(&claiming, t, keys, read)),
+            Err(e) => {
+                tracked.failed(&claiming);
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Caches a tenant a claim read, when it exists; its hooks version.
+    fn keep_tenant(
+        &self,
+        claiming: &Claiming,
+        t: &str,
+        keys: [String; 2],
+        read: TenantRead,
+    ) -> Option<u64> {
+        let version = version_of(read);
+        if let (Some(tracked), Some(version)) = (&self.tracked, version) {
+            tracked.keep(claiming, t, keys, version);
+        }
+        version
     }
 
     /// Undoes the claim of an event found [`Claim::MarkedDone`] that the log confirms

@@ -43,6 +43,7 @@ pub mod sessions;
 pub mod shards;
 mod streaks;
 pub mod tenants;
+mod tracked;
 
 use std::time::Duration;
 
@@ -140,6 +141,11 @@ pub struct Store {
     expiries: std::sync::Arc<done_marks::Expiries>,
     /// States of delivered events waiting for their removal (see [`removals`]).
     removals: std::sync::Arc<removals::Removals>,
+    /// The claims' connection, which caches what they read of their tenants (see
+    /// [`tracked`]); `None` on a Redis Cluster.
+    tracked: Option<std::sync::Arc<tracked::Tracked>>,
+    /// What it was connected with, for [`Store::lane`].
+    options: std::sync::Arc<StoreOptions>,
 }
 
 /// What [`Store::connect`] needs.
@@ -173,6 +179,13 @@ impl Store {
     /// Connects lazily: the first command connects, and a lost connection is made again.
     pub fn connect(opts: &StoreOptions) -> Result<Store> {
         let conn = Conn::open(&opts.url, opts.timeout)?;
+        let tracked = match conn.is_cluster() {
+            true => None,
+            false => Some(std::sync::Arc::new(tracked::Tracked::new(
+                &opts.url,
+                opts.timeout,
+            )?)),
+        };
         Ok(Store {
             conn,
             keys: Keys::new(&opts.prefix),
@@ -202,6 +215,20 @@ impl Store {
             cleared: Default::default(),
             expiries: Default::default(),
             removals: Default::default(),
+            tracked,
+            options: std::sync::Arc::new(opts.clone()),
+        })
+    }
+
+    /// Another handle for a lane of this process on a runtime of its own: connections of
+    /// its own (a connection's tasks run on the runtime that made it), and what the
+    /// process remembers shared (the done-mark sets whose expiry it set, the failing
+    /// streaks it ended), so that lanes do not write the same expiries again.
+    pub fn lane(&self) -> Result<Store> {
+        Ok(Store {
+            expiries: self.expiries.clone(),
+            cleared: self.cleared.clone(),
+            ..Store::connect(&self.options)?
         })
     }
 

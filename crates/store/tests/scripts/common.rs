@@ -51,6 +51,85 @@ fn options(retry_shards: u32, secret_keys: Option<SecretKeys>) -> StoreOptions {
     }
 }
 
+/// A store on the server at `url` under a fresh prefix, for a test's own server (whose
+/// keys go with it).
+pub fn store_at(url: &str) -> Store {
+    let mut opts = options(1, None);
+    opts.url = url.to_owned();
+    Store::connect(&opts).expect("a store")
+}
+
+/// A `redis-server` of the test's own on a free port, keeping nothing on disk, for what
+/// must not be done to the shared one (`FLUSHALL`, counting every command); stopped when
+/// dropped.
+pub struct OwnRedis {
+    pub url: String,
+    child: std::process::Child,
+}
+
+impl OwnRedis {
+    pub async fn start() -> OwnRedis {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server");
+        // Stopped when dropped, a failed start included.
+        let own = OwnRedis {
+            url: format!("redis://127.0.0.1:{port}/"),
+            child,
+        };
+        let client = redis::Client::open(own.url.as_str()).unwrap();
+        for _ in 0..100 {
+            if let Ok(mut c) = client.get_multiplexed_async_connection().await {
+                if redis::cmd("PING")
+                    .query_async::<String>(&mut c)
+                    .await
+                    .is_ok()
+                {
+                    return own;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("redis-server on {port} did not start");
+    }
+
+    /// Calls of `command` the server ran so far (`INFO commandstats`).
+    pub async fn calls(&self, command: &str) -> u64 {
+        let info: String = redis::cmd("INFO")
+            .arg("commandstats")
+            .query_async(&mut self.conn().await)
+            .await
+            .unwrap();
+        let prefix = format!("cmdstat_{command}:calls=");
+        info.lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .and_then(|rest| rest.split(',').next()?.parse().ok())
+            .unwrap_or(0)
+    }
+
+    pub async fn conn(&self) -> redis::aio::MultiplexedConnection {
+        redis::Client::open(self.url.as_str())
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap()
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 pub fn store() -> TestStore {
     store_with(1, None)
 }

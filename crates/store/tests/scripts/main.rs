@@ -16,3 +16,4 @@ mod ordering;
 mod record;
 mod retries;
 mod shards;
+mod tracked;
