@@ -257,10 +257,10 @@ impl Store {
 
     /// The record of an event whose every delivery ended delivered (or cancelled) at its
     /// first processing, the usual case: no hot state to write, so no script. The event
-    /// keeps only its `done` mark (PostgreSQL has the payload, for a resend), and its
-    /// lease runs out by itself. `gone`: the state is removed, and the mark is the
-    /// fingerprint the claim put among the done marks; the removal alone is queued and
-    /// sent later with others ([`crate::removals`]), and nothing waits for it. A
+    /// keeps only its `done` mark (PostgreSQL has the payload, for a resend). `gone`: the
+    /// state is removed with the lease, and the mark is the fingerprint the claim put
+    /// among the done marks; the removal alone is queued and sent later with others
+    /// ([`crate::removals`]), and nothing waits for it. A
     /// delivered attempt ends its hook's failing streak, at most once a second per
     /// process ([`crate::streaks`]). Else one round trip, each command idempotent: a
     /// claim between them finds the event done, or still processing under its holder's
@@ -274,8 +274,11 @@ impl Store {
     ) -> Result<Recorded> {
         let clear = self.streaks_ended(tenant, records);
         let state = self.keys.event_state(tenant, event_id);
+        // The event's lease goes with its state: no one holds a done event, and a key
+        // removed with others costs Redis less than one that expires by itself.
+        let lease = self.keys.event_lease(tenant, event_id);
         if gone && clear.is_empty() {
-            self.removals.push(tenant, state);
+            self.removals.push(tenant, [state, lease]);
             return Ok(Recorded {
                 durable: Durable::written(),
                 failing: Vec::new(),
@@ -286,7 +289,7 @@ impl Store {
             pipe.hdel(self.keys.hook_failing(tenant), &clear).ignore();
         }
         match gone {
-            true => pipe.del(state).ignore(),
+            true => pipe.del(&[state, lease]).ignore(),
             false => pipe.set_ex(state, "done", self.retention_secs).ignore(),
         };
         let written: redis::RedisResult<()> = pipe.query_async(&mut self.conn()).await;

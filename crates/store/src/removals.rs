@@ -1,7 +1,8 @@
 //! Event states removed in bulk, off the delivery's path.
 //!
-//! The record of an event delivered at once removes its state key
-//! ([`EventMark::DoneAndGone`]). Nothing has to wait for that removal: the log, written
+//! The record of an event delivered at once removes its state key and its lease
+//! ([`EventMark::DoneAndGone`]: a lease left to run out costs Redis an expiry of its own,
+//! and its memory until then). Nothing has to wait for that removal: the log, written
 //! before, is what makes the outcome durable, and a state left behind is harmless. A
 //! duplicate that reaches the process holding the removal is told the event is done
 //! ([`Removals::holds`]); one that reaches another finds the event busy under its
@@ -47,12 +48,13 @@ struct Queued {
 }
 
 impl Removals {
-    pub(crate) fn push(&self, tenant: &str, key: String) {
+    pub(crate) fn push(&self, tenant: &str, keys: impl IntoIterator<Item = String>) {
         let mut q = self.queued.lock().expect("not poisoned");
         match q.by_tenant.get_mut(tenant) {
-            Some(keys) => keys.push(key),
+            Some(queued) => queued.extend(keys),
             None => {
-                q.by_tenant.insert(tenant.to_owned(), vec![key]);
+                q.by_tenant
+                    .insert(tenant.to_owned(), keys.into_iter().collect());
             }
         }
         drop(q);
@@ -136,9 +138,9 @@ mod tests {
     #[test]
     fn keys_are_held_and_taken_by_tenant_and_put_back_within_the_bound() {
         let r = Removals::default();
-        r.push("a", "k1".into());
-        r.push("b", "k2".into());
-        r.push("a", "k3".into());
+        r.push("a", ["k1".into()]);
+        r.push("b", ["k2".into()]);
+        r.push("a", ["k3".into()]);
         assert!(r.holds("a", "k3") && !r.holds("b", "k1") && !r.holds("c", "k1"));
         let taken = r.take();
         assert_eq!(taken["a"], ["k1", "k3"]);

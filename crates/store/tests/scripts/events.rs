@@ -333,10 +333,13 @@ async fn an_event_done_and_gone_leaves_only_its_fingerprint_for_the_retention() 
     assert_eq!(claim(&s, &e1, 1).await, Claim::New);
     mark(&s, "e1", EventMark::DoneAndGone).await;
     let k = s.keys();
-    // The record queued the state's removal; the worker sends the queue moments later.
+    // The record queued the removal of the state and the lease; the worker sends the
+    // queue moments later.
     assert!(exists(&s, k.event_state("acme", "e1")).await);
+    assert!(exists(&s, k.event_lease("acme", "e1")).await);
     s.remove_queued().await.unwrap();
     assert!(!exists(&s, k.event_state("acme", "e1")).await);
+    assert!(!exists(&s, k.event_lease("acme", "e1")).await);
     assert!(!exists(&s, k.event("acme", "e1")).await);
     let (set, member) = mark_set(&s, "e1", 0);
     let marked: bool = redis::AsyncCommands::sismember(&mut s.conn(), &set, member)
@@ -356,14 +359,13 @@ async fn an_event_done_and_gone_leaves_only_its_fingerprint_for_the_retention() 
         .unwrap();
     assert_eq!(encoding, "intset");
 
-    // The holder's lease runs on: the duplicate is marked done, not busy, and the
-    // state its claim set is taken back once the log confirms it.
-    assert_eq!(claim(&s, &e1, 2).await, Claim::MarkedDone { leased: false });
+    // A duplicate is marked done (its claim leased the event), and the state its claim
+    // set is taken back once the log confirms it.
+    assert_eq!(claim(&s, &e1, 2).await, Claim::MarkedDone { leased: true });
     s.forget_claim(&e1).await.unwrap();
     assert!(!exists(&s, k.event_state("acme", "e1")).await);
-    // Once the lease has run out, the duplicate is still marked done.
-    del(&s, k.event_lease("acme", "e1")).await;
-    assert_eq!(claim(&s, &e1, 3).await, Claim::MarkedDone { leased: true });
+    // Another while that lease runs is marked done too, not busy.
+    assert_eq!(claim(&s, &e1, 3).await, Claim::MarkedDone { leased: false });
     // Another event is new, whatever set its fingerprint falls in.
     assert_eq!(
         s.claim_event(&event("e2"), MINUTE, 4).await.unwrap().0,
@@ -371,7 +373,7 @@ async fn an_event_done_and_gone_leaves_only_its_fingerprint_for_the_retention() 
     );
 }
 
-/// The state of an event delivered at once goes with a later bulk removal. A duplicate
+/// The state and lease of an event delivered at once go with a later bulk removal. A duplicate
 /// claimed before it is done in the process that queued the removal; in another, it
 /// finds the event busy under its holder's lease, and takes it over once the lease has
 /// run out (the worker then finds every delivery decided in the log). After the
@@ -409,7 +411,8 @@ async fn a_duplicate_before_the_states_removal_is_done_here_and_busy_elsewhere()
     s.remove_queued().await.unwrap();
     assert!(!exists(&s, k.event_state("acme", "e1")).await);
     assert!(!exists(&s, k.event_state("initech", "e2")).await);
-    assert_eq!(claim(&s, &e1, 4).await, Claim::MarkedDone { leased: false });
+    assert!(!exists(&s, k.event_lease("acme", "e1")).await);
+    assert_eq!(claim(&s, &e1, 4).await, Claim::MarkedDone { leased: true });
 }
 
 /// The claim writes the event's mark, the first sight of it adding it to this period's
