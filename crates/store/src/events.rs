@@ -216,9 +216,7 @@ impl Store {
                 .await
                 .map(|(a, b, c, d)| (a, b, c, d, Some(cached))),
             None => {
-                let keys = [self.keys.tenant(t), self.keys.hooks_version(t)];
-                pipe.cmd("CLIENT").arg("CACHING").arg("YES").ignore();
-                pipe.mget(&keys);
+                let keys = self.read_tracked(&mut pipe, t);
                 let answers: redis::RedisResult<(_, _, _, _, TenantRead)> =
                     pipe.query_async(&mut conn).await;
                 answers.map(|(a, b, c, d, read)| {
@@ -245,16 +243,14 @@ impl Store {
     /// connection while a claim was under way: on that connection as it is now, so that
     /// what it reads is kept unless another change comes meanwhile.
     async fn tenant_read(&self, t: &str) -> Result<Option<u64>> {
-        let keys = [self.keys.tenant(t), self.keys.hooks_version(t)];
         let mut pipe = redis::pipe();
         let tracked = self.tracked.as_ref().expect("claimed on it");
         let Some(claiming) = tracked.begin(t).await else {
-            pipe.mget(&keys);
+            pipe.mget(&[self.keys.tenant(t), self.keys.hooks_version(t)]);
             let (read,) = pipe.query_async(&mut self.conn()).await?;
             return Ok(version_of(read));
         };
-        pipe.cmd("CLIENT").arg("CACHING").arg("YES").ignore();
-        pipe.mget(&keys);
+        let keys = self.read_tracked(&mut pipe, t);
         let answer: redis::RedisResult<(TenantRead,)> =
             pipe.query_async(&mut claiming.conn.clone()).await;
         match answer {
@@ -264,6 +260,16 @@ impl Store {
                 Err(e.into())
             }
         }
+    }
+
+    /// Reads the tenant's record and hooks version at the end of `pipe`, on the claims'
+    /// connection: after `CLIENT CACHING YES`, so that Redis tells it when they change.
+    /// The keys read.
+    fn read_tracked(&self, pipe: &mut redis::Pipeline, t: &str) -> [String; 2] {
+        let keys = [self.keys.tenant(t), self.keys.hooks_version(t)];
+        pipe.cmd("CLIENT").arg("CACHING").arg("YES").ignore();
+        pipe.mget(&keys);
+        keys
     }
 
     /// Caches a tenant a claim read, when it exists; its hooks version.
