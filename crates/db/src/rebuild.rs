@@ -386,7 +386,7 @@ async fn register_page(
             event_id: row.get(1),
         })
         .collect();
-    store.order_register(tenant, &deliveries).await?;
+    store.order_register_rebuilt(tenant, &deliveries).await?;
     let mut heads = Vec::new();
     for (d, row) in deliveries.iter().zip(rows) {
         if !seen.insert((d.hook_id.to_owned(), d.key_id.to_owned())) {

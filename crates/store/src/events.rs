@@ -15,7 +15,7 @@ use hookpost_core::Event;
 use redis::AsyncCommands;
 
 use crate::log::{ProgressFields, Status};
-use crate::tracked::Claiming;
+use crate::tracked::{Cached, Lookup};
 use crate::{corrupt, Result, Store};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,7 +147,7 @@ impl Store {
         }
         pipe.sismember(&marks_before, member);
         let claiming = match &self.tracked {
-            Some(tracked) => tracked.begin(t).await,
+            Some(tracked) => tracked.begin(&self.keys.tenant(t)).await,
             None => None,
         };
         let forget_expiry = || self.expiries.forget(t, mark.period, mark.print.set);
@@ -200,7 +200,7 @@ impl Store {
     async fn claim_answers(
         &self,
         mut pipe: redis::Pipeline,
-        claiming: Option<&Claiming>,
+        claiming: Option<&Lookup>,
         t: &str,
     ) -> Result<ClaimAnswers> {
         let Some(claiming) = claiming else {
@@ -210,7 +210,11 @@ impl Store {
         };
         let tracked = self.tracked.as_ref().expect("claimed on it");
         let mut conn = claiming.conn.clone();
-        let answers = match claiming.cached {
+        let cached = match claiming.cached {
+            Some(Cached::Version(v)) => Some(v),
+            _ => None,
+        };
+        let answers = match cached {
             Some(cached) => pipe
                 .query_async(&mut conn)
                 .await
@@ -219,9 +223,8 @@ impl Store {
                 let keys = self.read_tracked(&mut pipe, t);
                 let answers: redis::RedisResult<(_, _, _, _, TenantRead)> =
                     pipe.query_async(&mut conn).await;
-                answers.map(|(a, b, c, d, read)| {
-                    (a, b, c, d, self.keep_tenant(claiming, t, keys, read))
-                })
+                answers
+                    .map(|(a, b, c, d, read)| (a, b, c, d, self.keep_tenant(claiming, keys, read)))
             }
         };
         let answers = match answers {
@@ -231,7 +234,7 @@ impl Store {
                 return Err(e.into());
             }
         };
-        if claiming.cached.is_some() && !tracked.still(claiming) {
+        if cached.is_some() && !tracked.still(claiming) {
             // Its hooks changed meanwhile, or the data went: read them again.
             let (a, b, c, d, _) = answers;
             return Ok((a, b, c, d, self.tenant_read(t).await?));
@@ -245,7 +248,7 @@ impl Store {
     async fn tenant_read(&self, t: &str) -> Result<Option<u64>> {
         let mut pipe = redis::pipe();
         let tracked = self.tracked.as_ref().expect("claimed on it");
-        let Some(claiming) = tracked.begin(t).await else {
+        let Some(claiming) = tracked.begin(&self.keys.tenant(t)).await else {
             pipe.mget(&[self.keys.tenant(t), self.keys.hooks_version(t)]);
             let (read,) = pipe.query_async(&mut self.conn()).await?;
             return Ok(version_of(read));
@@ -254,7 +257,7 @@ impl Store {
         let answer: redis::RedisResult<(TenantRead,)> =
             pipe.query_async(&mut claiming.conn.clone()).await;
         match answer {
-            Ok((read,)) => Ok(self.keep_tenant(&claiming, t, keys, read)),
+            Ok((read,)) => Ok(self.keep_tenant(&claiming, keys, read)),
             Err(e) => {
                 tracked.failed(&claiming);
                 Err(e.into())
@@ -267,22 +270,17 @@ impl Store {
     /// The keys read.
     fn read_tracked(&self, pipe: &mut redis::Pipeline, t: &str) -> [String; 2] {
         let keys = [self.keys.tenant(t), self.keys.hooks_version(t)];
-        pipe.cmd("CLIENT").arg("CACHING").arg("YES").ignore();
+        crate::tracked::track_next(pipe);
         pipe.mget(&keys);
         keys
     }
 
     /// Caches a tenant a claim read, when it exists; its hooks version.
-    fn keep_tenant(
-        &self,
-        claiming: &Claiming,
-        t: &str,
-        keys: [String; 2],
-        read: TenantRead,
-    ) -> Option<u64> {
+    fn keep_tenant(&self, claiming: &Lookup, keys: [String; 2], read: TenantRead) -> Option<u64> {
         let version = version_of(read);
         if let (Some(tracked), Some(version)) = (&self.tracked, version) {
-            tracked.keep(claiming, t, keys, version);
+            // Named by the tenant's record, the first of its keys.
+            tracked.keep(claiming, &keys[0], &keys, Cached::Version(version));
         }
         version
     }

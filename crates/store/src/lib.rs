@@ -63,6 +63,9 @@ pub enum StoreError {
     /// A hook's secrets cannot be sealed or opened (no key, unknown key id, tampering).
     #[error("hook secrets: {0}")]
     Secrets(String),
+    /// Redis came back empty and is being rebuilt from PostgreSQL: try again shortly.
+    #[error("Redis is being rebuilt from PostgreSQL")]
+    Rebuilding,
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -78,6 +81,7 @@ impl StoreError {
             ))),
             StoreError::Corrupt(what) => StoreError::Corrupt(what.clone()),
             StoreError::Secrets(what) => StoreError::Secrets(what.clone()),
+            StoreError::Rebuilding => StoreError::Rebuilding,
         }
     }
 }
@@ -218,6 +222,14 @@ impl Store {
             tracked,
             options: std::sync::Arc::new(opts.clone()),
         })
+    }
+
+    /// Forgets at once what the tracked connection cached for `name` (this process
+    /// changed it; other processes hear of it from Redis).
+    pub(crate) fn forget_tracked(&self, name: &str) {
+        if let Some(tracked) = &self.tracked {
+            tracked.forget(name);
+        }
     }
 
     /// Another handle for a lane of this process on a runtime of its own: connections of

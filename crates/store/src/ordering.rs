@@ -7,7 +7,7 @@ use std::time::Duration;
 use hookpost_core::task::{AttemptTask, Task};
 
 use crate::retries::Due;
-use crate::{corrupt, Result, Store};
+use crate::{corrupt, Result, Store, StoreError};
 
 /// One delivery of an ordered hook, as the queues know it.
 #[derive(Debug, Clone)]
@@ -78,19 +78,44 @@ pub enum Release {
 }
 
 impl Store {
-    /// Registers deliveries in their keys' queues, in the order given.
+    /// Registers deliveries in their keys' queues, in the order given; refused
+    /// ([`StoreError::Rebuilding`]) while Redis, back empty, has not had the tenant's
+    /// hooks put back: the rebuild lines up the deliveries that waited first.
     pub async fn order_register(&self, tenant: &str, deliveries: &[Ordered<'_>]) -> Result<()> {
+        self.register_ordered(tenant, deliveries, true).await
+    }
+
+    /// A rebuild's own registrations, before it puts the hooks back.
+    pub async fn order_register_rebuilt(
+        &self,
+        tenant: &str,
+        deliveries: &[Ordered<'_>],
+    ) -> Result<()> {
+        self.register_ordered(tenant, deliveries, false).await
+    }
+
+    async fn register_ordered(
+        &self,
+        tenant: &str,
+        deliveries: &[Ordered<'_>],
+        guarded: bool,
+    ) -> Result<()> {
         if deliveries.is_empty() {
             return Ok(());
         }
         let mut call = self.scripts.order_register.prepare_invoke();
-        call.arg(self.retention_secs);
+        call.key(self.keys.hooks(tenant))
+            .arg(self.retention_secs)
+            .arg(if guarded { "1" } else { "0" });
         for d in deliveries {
             call.key(self.keys.order_queue(tenant, d.hook_id, d.key_id))
                 .key(self.keys.order_state(tenant, d.hook_id, d.key_id))
                 .arg(d.member());
         }
-        let _: i64 = call.invoke_async(&mut self.conn()).await?;
+        let registered: i64 = call.invoke_async(&mut self.conn()).await?;
+        if registered < 0 {
+            return Err(StoreError::Rebuilding);
+        }
         Ok(())
     }
 

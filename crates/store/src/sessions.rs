@@ -8,6 +8,7 @@ use redis::AsyncCommands;
 use serde::{Deserialize, Serialize};
 
 use crate::tenants::key_hash;
+use crate::tracked::{self, Cached};
 use crate::{corrupt, Result, Store};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -110,8 +111,43 @@ impl Store {
     }
 
     /// The tenant of the API key whose SHA-256 is `hash`, while the key is valid.
+    ///
+    /// A key found is cached on the tracked connection ([`crate::tracked`]), which
+    /// Redis tells when the key is revoked or its data goes; one not found is read
+    /// again each time.
     pub async fn tenant_of_key_hash(&self, hash: &str) -> Result<Option<String>> {
-        let entry: Option<String> = self.conn().get(self.keys.api_key(hash)).await?;
-        Ok(entry.and_then(|e| e.split_once(' ').map(|(t, _)| t.to_owned())))
+        let key = self.keys.api_key(hash);
+        let tenant_of = |entry: Option<String>| {
+            entry.and_then(|e| e.split_once(' ').map(|(t, _)| t.to_owned()))
+        };
+        let Some(tracked) = &self.tracked else {
+            return Ok(tenant_of(self.conn().get(&key).await?));
+        };
+        let Some(lookup) = tracked.begin(&key).await else {
+            return Ok(tenant_of(self.conn().get(&key).await?));
+        };
+        if let Some(Cached::Tenant(tenant)) = lookup.cached {
+            return Ok(Some(tenant));
+        }
+        let mut pipe = redis::pipe();
+        tracked::track_next(&mut pipe);
+        pipe.get(&key);
+        let (entry,): (Option<String>,) = match pipe.query_async(&mut lookup.conn.clone()).await {
+            Ok(answer) => answer,
+            Err(e) => {
+                tracked.failed(&lookup);
+                return Err(e.into());
+            }
+        };
+        let tenant = tenant_of(entry);
+        if let Some(t) = &tenant {
+            tracked.keep(
+                &lookup,
+                &key,
+                std::slice::from_ref(&key),
+                Cached::Tenant(t.clone()),
+            );
+        }
+        Ok(tenant)
     }
 }

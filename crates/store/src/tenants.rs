@@ -148,6 +148,7 @@ impl Store {
     pub async fn drop_key(&self, tenant: &str, key_id: &str, hash: &str) -> Result<()> {
         let mut conn = self.conn();
         let _: () = conn.del(self.keys.api_key(hash)).await?;
+        self.forget_tracked(&self.keys.api_key(hash));
         let _: () = conn.hdel(self.keys.tenant_keys(tenant), key_id).await?;
         Ok(())
     }
@@ -159,6 +160,7 @@ impl Store {
         let Some(raw) = raw else { return Ok(false) };
         let stored: StoredKey = serde_json::from_str(&raw).map_err(|e| corrupt("key", e))?;
         let _: () = conn.del(self.keys.api_key(&stored.hash)).await?;
+        self.forget_tracked(&self.keys.api_key(&stored.hash));
         let _: () = conn.hdel(self.keys.tenant_keys(tenant), key_id).await?;
         Ok(true)
     }

@@ -1,24 +1,26 @@
-//! What an event's claim reads of its tenant (that it exists, and its hooks version),
-//! kept in the process and kept true by Redis: server-assisted client-side caching.
+//! What the hot path reads of a tenant's settings, kept in the process and kept true by
+//! Redis: server-assisted client-side caching. An event's claim reads its tenant's
+//! record and hooks version; an API request, the tenant of its key.
 //!
-//! Every claim read the tenant's record and hooks version (`MGET`): a command a delivery,
-//! for values that change only when someone changes the tenant's hooks. Claims now run
-//! on a connection of their own, in RESP3 with `CLIENT TRACKING ON OPTIN`. A tenant's
-//! first claim there reads the two keys after `CLIENT CACHING YES`, so Redis remembers
-//! that this connection holds them and pushes an `invalidate` on it when either changes
-//! (or is evicted, or the data is flushed). The tenant's later claims send no read.
+//! Each was a read a delivery (`MGET`) or a request (`GET`), for values that change only
+//! when someone changes the tenant's hooks or keys. They now run on a connection of
+//! their own, in RESP3 with `CLIENT TRACKING ON OPTIN`. The first read of a value there
+//! follows `CLIENT CACHING YES`, so Redis remembers that this connection holds the keys
+//! read and pushes an `invalidate` on it when one changes (or is evicted, or the data is
+//! flushed); later reads of the value send nothing.
 //!
 //! A claim never goes by a version older than its own commands. Redis writes an
 //! invalidation into this connection's stream when the write runs, so the invalidation of
 //! a write that ran before a claim's commands comes before the claim's answers. The
 //! connection's reader hands pushes to [`Tracker::pushed`] at once, in stream order,
-//! before it hands over the answers behind them. So when a claim's answers arrive and its
-//! tenant is still cached, nothing wrote the two keys before the claim ran; when it is
-//! gone, the claim reads them again (a second round trip, only after a change). A lost
-//! connection forgets every tenant, since the next one tracks nothing yet.
+//! before it hands over the answers behind them. So when a claim's answers arrive and
+//! nothing was invalidated since it began, nothing wrote the keys before the claim ran;
+//! else the claim reads them again (a second round trip, only after a change). A request
+//! that sends nothing has no such answer to wait for: a key revoked elsewhere is refused
+//! once the invalidation arrives (within a millisecond here), one revoked by this process
+//! at once. A lost connection forgets everything, since the next one tracks nothing yet.
 //!
-//! A Redis Cluster, or a server that refuses RESP3 or tracking, keeps the read in every
-//! claim.
+//! A Redis Cluster, or a server that refuses RESP3 or tracking, keeps the reads.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -30,7 +32,7 @@ use redis::{AsyncConnectionConfig, Client, IntoConnectionInfo, ProtocolVersion, 
 /// How long claims go without the cache after a connection could not be made.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
 
-/// The claims' connection to one Redis server and the tenants it tracks.
+/// The tracked connection to one Redis server and what it caches.
 pub(crate) struct Tracked {
     client: Client,
     timeout: Duration,
@@ -48,9 +50,9 @@ struct Inner {
     conn: Option<(u64, MultiplexedConnection)>,
     /// Connections made so far: a push names the one it came on.
     made: u64,
-    /// Tenant → its hooks version, as the live connection tracks it.
-    tenants: HashMap<String, u64>,
-    /// Tracked key → its tenant, to forget the tenant an invalidation names.
+    /// What the live connection tracks, by the name of what was read.
+    values: HashMap<String, Cached>,
+    /// Tracked key → the name it was read for, to forget what an invalidation names.
     keys: HashMap<Vec<u8>, String>,
     /// Invalidations and losses seen: a read that raced one is not kept.
     changes: u64,
@@ -58,11 +60,26 @@ struct Inner {
     idle_until: Option<Instant>,
 }
 
-/// A claim under way on the tracked connection.
-pub(crate) struct Claiming {
+/// Has Redis track, for the tracked connection, the keys the next command of `pipe`
+/// reads (`CLIENT CACHING YES`: in `OPTIN` mode only such reads are tracked).
+pub(crate) fn track_next(pipe: &mut redis::Pipeline) {
+    pipe.cmd("CLIENT").arg("CACHING").arg("YES").ignore();
+}
+
+/// A value cached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Cached {
+    /// A tenant's hooks version (the tenant exists).
+    Version(u64),
+    /// The tenant of an API key.
+    Tenant(String),
+}
+
+/// A read under way on the tracked connection.
+pub(crate) struct Lookup {
     pub conn: MultiplexedConnection,
-    /// The tenant's hooks version as cached, when it is: the claim need not read it.
-    pub cached: Option<u64>,
+    /// The value as cached, when it is: the read need not be sent.
+    pub cached: Option<Cached>,
     number: u64,
     changes: u64,
 }
@@ -83,23 +100,23 @@ impl Tracked {
         })
     }
 
-    /// The connection for a claim of `tenant`, with its cached version if any; `None`
-    /// while no tracked connection can be had (the claim then reads as before).
-    pub async fn begin(&self, tenant: &str) -> Option<Claiming> {
-        if let Some(c) = self.tracker.claiming(tenant) {
+    /// The connection for a read of `name`, with its cached value if any; `None` while
+    /// no tracked connection can be had (the caller then reads as before).
+    pub async fn begin(&self, name: &str) -> Option<Lookup> {
+        if let Some(c) = self.tracker.lookup(name) {
             return Some(c);
         }
         let _one = self.connecting.lock().await;
-        if let Some(c) = self.tracker.claiming(tenant) {
+        if let Some(c) = self.tracker.lookup(name) {
             return Some(c);
         }
         if self.tracker.idle() {
             return None;
         }
         match self.connect().await {
-            Ok(()) => self.tracker.claiming(tenant),
+            Ok(()) => self.tracker.lookup(name),
             Err(e) => {
-                tracing::debug!(error = %e, "no tracked Redis connection for claims");
+                tracing::debug!(error = %e, "no tracked Redis connection");
                 self.tracker.rest();
                 None
             }
@@ -130,45 +147,52 @@ impl Tracked {
         Ok(())
     }
 
-    /// After a claim's answers: whether the version it began with still holds. Any
-    /// invalidation since it began says no (it may have been its tenant's, and another
-    /// claim may have read the new version into the cache meanwhile).
-    pub fn still(&self, claiming: &Claiming) -> bool {
-        self.tracker.unchanged(claiming)
+    /// After the answers of commands sent with `lookup`: whether the value it began
+    /// with still holds. Any invalidation since it began says no (it may have been this
+    /// value's, and another read may have cached the new value meanwhile).
+    pub fn still(&self, lookup: &Lookup) -> bool {
+        self.tracker.unchanged(lookup)
     }
 
-    /// Keeps what a claim read of `tenant` (its keys `keys`), unless something changed
-    /// since the claim began.
-    pub fn keep(&self, claiming: &Claiming, tenant: &str, keys: [String; 2], version: u64) {
+    /// Keeps `value`, read for `name` from `keys` on `lookup`'s connection, unless
+    /// something changed since it began.
+    pub fn keep(&self, lookup: &Lookup, name: &str, keys: &[String], value: Cached) {
         let mut inner = self.tracker.0.lock().expect("not poisoned");
-        if inner.unchanged(claiming) {
+        if inner.unchanged(lookup) {
             for key in keys {
-                inner.keys.insert(key.into_bytes(), tenant.to_owned());
+                inner.keys.insert(key.as_bytes().to_vec(), name.to_owned());
             }
-            inner.tenants.insert(tenant.to_owned(), version);
+            inner.values.insert(name.to_owned(), value);
         }
     }
 
-    /// A claim on the tracked connection failed: the next one connects again.
-    pub fn failed(&self, claiming: &Claiming) {
-        self.tracker.lost(claiming.number);
+    /// Forgets `name` at once: this process changed it.
+    pub fn forget(&self, name: &str) {
+        let mut inner = self.tracker.0.lock().expect("not poisoned");
+        inner.changes += 1;
+        inner.forget_name(name);
+    }
+
+    /// A read on the tracked connection failed: the next one connects again.
+    pub fn failed(&self, lookup: &Lookup) {
+        self.tracker.lost(lookup.number);
     }
 }
 
 impl Tracker {
-    fn claiming(&self, tenant: &str) -> Option<Claiming> {
+    fn lookup(&self, name: &str) -> Option<Lookup> {
         let inner = self.0.lock().expect("not poisoned");
         let (number, conn) = inner.conn.as_ref()?;
-        Some(Claiming {
+        Some(Lookup {
             conn: conn.clone(),
-            cached: inner.tenants.get(tenant).copied(),
+            cached: inner.values.get(name).cloned(),
             number: *number,
             changes: inner.changes,
         })
     }
 
-    fn unchanged(&self, claiming: &Claiming) -> bool {
-        self.0.lock().expect("not poisoned").unchanged(claiming)
+    fn unchanged(&self, lookup: &Lookup) -> bool {
+        self.0.lock().expect("not poisoned").unchanged(lookup)
     }
 
     fn idle(&self) -> bool {
@@ -229,21 +253,25 @@ impl Tracker {
 }
 
 impl Inner {
-    fn unchanged(&self, claiming: &Claiming) -> bool {
-        self.conn.as_ref().map(|c| c.0) == Some(claiming.number) && self.changes == claiming.changes
+    fn unchanged(&self, lookup: &Lookup) -> bool {
+        self.conn.as_ref().map(|c| c.0) == Some(lookup.number) && self.changes == lookup.changes
     }
 
     fn forget_all(&mut self) {
         self.changes += 1;
-        self.tenants.clear();
+        self.values.clear();
         self.keys.clear();
     }
 
     fn forget_key(&mut self, key: &[u8]) {
-        if let Some(tenant) = self.keys.remove(key) {
-            self.tenants.remove(&tenant);
-            // The tenant's other key goes with it.
-            self.keys.retain(|_, t| *t != tenant);
+        if let Some(name) = self.keys.remove(key) {
+            self.forget_name(&name);
         }
+    }
+
+    /// Forgets a value and the keys it was read from.
+    fn forget_name(&mut self, name: &str) {
+        self.values.remove(name);
+        self.keys.retain(|_, n| n != name);
     }
 }

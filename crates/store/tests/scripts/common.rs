@@ -59,6 +59,14 @@ pub fn store_at(url: &str) -> Store {
     Store::connect(&opts).expect("a store")
 }
 
+/// Another process's store on the server at `url` under `prefix`.
+pub fn store_at_prefix(url: &str, prefix: &str) -> Store {
+    let mut opts = options(1, None);
+    opts.url = url.to_owned();
+    opts.prefix = prefix.to_owned();
+    Store::connect(&opts).expect("a store")
+}
+
 /// A `redis-server` of the test's own on a free port, keeping nothing on disk, for what
 /// must not be done to the shared one (`FLUSHALL`, counting every command); stopped when
 /// dropped.

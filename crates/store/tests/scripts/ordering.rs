@@ -7,7 +7,7 @@ use hookpost_store::log::{EventMark, Record, Status};
 use hookpost_store::ordering::{Ordered, Release, Turn};
 use hookpost_store::Store;
 
-use crate::common::store;
+use crate::common::{store, TestStore};
 
 const LEASE: Duration = Duration::from_secs(60);
 
@@ -19,6 +19,15 @@ fn d(n: u32) -> Ordered<'static> {
         delivery_id: ids[n as usize].0,
         event_id: ids[n as usize].1,
     }
+}
+
+/// A store whose tenant `acme` has hooks: registrations need them there.
+async fn with_hooks() -> TestStore {
+    let s = store();
+    let _: () = redis::AsyncCommands::hset(&mut s.conn(), s.keys().hooks("acme"), "h1", "{}")
+        .await
+        .unwrap();
+    s
 }
 
 fn member(n: u32) -> String {
@@ -55,7 +64,7 @@ async fn recorded(s: &Store, n: u32, status: Status) {
 
 #[tokio::test]
 async fn turns_go_in_registration_order_and_a_finished_turn_hands_on_to_the_next() {
-    let s = store();
+    let s = with_hooks().await;
     s.order_register("acme", &[d(0), d(1), d(2)]).await.unwrap();
     // Registering again keeps the place.
     s.order_register("acme", &[d(0)]).await.unwrap();
@@ -112,7 +121,7 @@ async fn turns_go_in_registration_order_and_a_finished_turn_hands_on_to_the_next
 
 #[tokio::test]
 async fn a_delivery_never_registered_queues_behind_those_that_were() {
-    let s = store();
+    let s = with_hooks().await;
     s.order_register("acme", &[d(0)]).await.unwrap();
     assert_eq!(turn(&s, 1, "a", LEASE).await, Turn::Wait(Some(member(0))));
     assert_eq!(turn(&s, 0, "a", LEASE).await, Turn::Go);
@@ -127,7 +136,7 @@ async fn a_delivery_never_registered_queues_behind_those_that_were() {
 
 #[tokio::test]
 async fn a_stuck_turn_is_taken_back_once_its_delivery_ended_and_its_hold_ran_out() {
-    let s = store();
+    let s = with_hooks().await;
     s.order_register("acme", &[d(0), d(1)]).await.unwrap();
     // d0's handler holds the key with a lease that has run out (zero).
     assert_eq!(turn(&s, 0, "a", Duration::ZERO).await, Turn::Go);
@@ -151,7 +160,7 @@ async fn a_stuck_turn_is_taken_back_once_its_delivery_ended_and_its_hold_ran_out
 /// writes may have lost its end), the next is told whom it waits on, to ask the log.
 #[tokio::test]
 async fn a_holder_redis_holds_nothing_of_is_named_to_the_next() {
-    let s = store();
+    let s = with_hooks().await;
     s.order_register("acme", &[d(0), d(1)]).await.unwrap();
     assert_eq!(turn(&s, 0, "gone", Duration::ZERO).await, Turn::Go);
     assert_eq!(turn(&s, 1, "next", LEASE).await, Turn::Unsure(member(0)));
@@ -161,7 +170,7 @@ async fn a_holder_redis_holds_nothing_of_is_named_to_the_next() {
 
 #[tokio::test]
 async fn a_live_hold_on_an_ended_delivery_is_not_taken_back() {
-    let s = store();
+    let s = with_hooks().await;
     s.order_register("acme", &[d(0), d(1)]).await.unwrap();
     assert_eq!(turn(&s, 0, "a", LEASE).await, Turn::Go);
     delivered(&s, 0).await;
@@ -174,7 +183,7 @@ async fn a_live_hold_on_an_ended_delivery_is_not_taken_back() {
 
 #[tokio::test]
 async fn deliveries_that_ended_while_queued_are_skipped() {
-    let s = store();
+    let s = with_hooks().await;
     s.order_register("acme", &[d(0), d(1), d(2)]).await.unwrap();
     assert_eq!(turn(&s, 0, "a", LEASE).await, Turn::Go);
     delivered(&s, 1).await; // by a resend
@@ -188,7 +197,7 @@ async fn deliveries_that_ended_while_queued_are_skipped() {
 
 #[tokio::test]
 async fn a_blocked_key_holds_everything_behind_it_until_its_delivery_ends() {
-    let s = store();
+    let s = with_hooks().await;
     s.order_register("acme", &[d(0), d(1)]).await.unwrap();
     assert_eq!(turn(&s, 0, "a", LEASE).await, Turn::Go);
     assert_eq!(
@@ -219,7 +228,7 @@ async fn a_blocked_key_holds_everything_behind_it_until_its_delivery_ends() {
 /// hook stopped wanting.
 #[tokio::test]
 async fn a_delivery_found_busy_is_waited_for_after_its_holder_is_gone() {
-    let s = store();
+    let s = with_hooks().await;
     s.order_register("acme", &[d(0), d(1)]).await.unwrap();
     let short = Duration::from_millis(300);
     assert_eq!(turn(&s, 0, "dead", short).await, Turn::Go);
@@ -240,4 +249,28 @@ async fn a_delivery_found_busy_is_waited_for_after_its_holder_is_gone() {
         .await;
     assert_eq!(next.unwrap(), Some(member(1)));
     assert_eq!(turn(&s, 1, "next", LEASE).await, Turn::Go);
+}
+
+/// Redis back empty: until the rebuild has put the tenant's hooks back, after lining up
+/// the deliveries that waited on its keys, a registration is refused and registers
+/// nothing; the rebuild's own go through.
+#[tokio::test]
+async fn a_registration_before_the_rebuild_put_the_hooks_back_is_refused() {
+    let s = store();
+    let refused = s.order_register("acme", &[d(0)]).await;
+    assert!(matches!(
+        refused,
+        Err(hookpost_store::StoreError::Rebuilding)
+    ));
+    let queued: bool =
+        redis::AsyncCommands::exists(&mut s.conn(), s.keys().order_queue("acme", "h1", "k1"))
+            .await
+            .unwrap();
+    assert!(!queued, "nothing registered");
+    s.order_register_rebuilt("acme", &[d(0)]).await.unwrap();
+    let _: () = redis::AsyncCommands::hset(&mut s.conn(), s.keys().hooks("acme"), "h1", "{}")
+        .await
+        .unwrap();
+    s.order_register("acme", &[d(1)]).await.unwrap();
+    assert_eq!(turn(&s, 0, "t0", LEASE).await, Turn::Go);
 }

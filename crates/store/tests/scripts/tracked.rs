@@ -7,7 +7,7 @@ use hookpost_core::Event;
 use hookpost_store::events::Claim;
 use hookpost_store::Store;
 
-use crate::common::{store, store_at, tenant, OwnRedis};
+use crate::common::{store, store_at, store_at_prefix, tenant, OwnRedis};
 
 fn event(id: &str) -> Event {
     let raw = format!(r#"{{"id":"{id}","tenant":"acme","type":"t.created","data":{{}}}}"#);
@@ -107,4 +107,52 @@ async fn a_claim_after_its_connection_was_cut_reads_its_tenant_again() {
         answer = s.claim_event(&event("e2"), 60_000, 1).await;
     }
     assert_eq!(answer.unwrap(), (Claim::New, version));
+}
+
+/// `check` until it holds, for at most a second: what a push from Redis brings.
+async fn soon(mut check: impl AsyncFnMut() -> bool) -> bool {
+    for _ in 0..100 {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    false
+}
+
+#[tokio::test]
+async fn an_api_key_is_read_once_and_refused_once_revoked_here_or_elsewhere() {
+    let redis = OwnRedis::start().await;
+    let s = store_at(&redis.url);
+    tenant(&s, "acme").await;
+    let (first, key) = s.create_key("acme").await.unwrap();
+    let before = redis.calls("get").await;
+    for _ in 0..5 {
+        assert_eq!(s.authenticate(&key).await.unwrap().as_deref(), Some("acme"));
+    }
+    assert_eq!(
+        redis.calls("get").await - before,
+        1,
+        "one read for five requests"
+    );
+
+    // Revoked by this process: refused at once.
+    assert!(s.revoke_key("acme", &first.id).await.unwrap());
+    assert_eq!(s.authenticate(&key).await.unwrap(), None);
+
+    // Revoked by another process: refused once Redis's invalidation arrives.
+    let (second, key) = s.create_key("acme").await.unwrap();
+    assert_eq!(s.authenticate(&key).await.unwrap().as_deref(), Some("acme"));
+    let revoker = store_at_prefix(&redis.url, s.keys().prefix());
+    assert!(revoker.revoke_key("acme", &second.id).await.unwrap());
+    assert!(soon(async || s.authenticate(&key).await.unwrap().is_none()).await);
+
+    // Redis emptied: no key authenticates.
+    let (_, key) = s.create_key("acme").await.unwrap();
+    assert_eq!(s.authenticate(&key).await.unwrap().as_deref(), Some("acme"));
+    let () = redis::cmd("FLUSHALL")
+        .query_async(&mut redis.conn().await)
+        .await
+        .unwrap();
+    assert!(soon(async || s.authenticate(&key).await.unwrap().is_none()).await);
 }
