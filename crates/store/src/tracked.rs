@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, Client, IntoConnectionInfo, ProtocolVersion, PushInfo};
 
-/// How long claims go without the cache after a connection could not be made.
+/// How long reads go without the cache after a connection could not be made.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
 
 /// The tracked connection to one Redis server and what it caches.
