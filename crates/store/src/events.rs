@@ -15,7 +15,7 @@ use hookpost_core::Event;
 use redis::AsyncCommands;
 
 use crate::log::{ProgressFields, Status};
-use crate::tracked::{Cached, Lookup};
+use crate::tracked::{Cached, Lookup, Tracked};
 use crate::{corrupt, Result, Store};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,12 +146,9 @@ impl Store {
             pipe.expire_at(&marks, mark.expires_at as i64).ignore();
         }
         pipe.sismember(&marks_before, member);
-        let claiming = match &self.tracked {
-            Some(tracked) => tracked.begin(&self.keys.tenant(t)).await,
-            None => None,
-        };
+        let claiming = self.tracked_lookup(&self.keys.tenant(t)).await;
         let forget_expiry = || self.expiries.forget(t, mark.period, mark.print.set);
-        let answers = self.claim_answers(pipe, claiming.as_ref(), t).await;
+        let answers = self.claim_answers(pipe, claiming, t).await;
         let (leased, was, added, marked_before, version) = match answers {
             Ok(answers) => answers,
             Err(e) => {
@@ -200,46 +197,28 @@ impl Store {
     async fn claim_answers(
         &self,
         mut pipe: redis::Pipeline,
-        claiming: Option<&Lookup>,
+        claiming: Option<(&Tracked, Lookup)>,
         t: &str,
     ) -> Result<ClaimAnswers> {
-        let Some(claiming) = claiming else {
+        let Some((tracked, claiming)) = claiming else {
             pipe.mget(&[self.keys.tenant(t), self.keys.hooks_version(t)]);
             let (a, b, c, d, read) = pipe.query_async(&mut self.conn()).await?;
             return Ok((a, b, c, d, version_of(read)));
         };
-        let tracked = self.tracked.as_ref().expect("claimed on it");
-        let mut conn = claiming.conn.clone();
         let cached = match claiming.cached {
-            Some(Cached::Version(v)) => Some(v),
-            _ => None,
-        };
-        let answers = match cached {
-            Some(cached) => pipe
-                .query_async(&mut conn)
-                .await
-                .map(|(a, b, c, d)| (a, b, c, d, Some(cached))),
-            None => {
+            Some(Cached::Version(v)) => v,
+            _ => {
                 let keys = self.read_tracked(&mut pipe, t);
-                let answers: redis::RedisResult<(_, _, _, _, TenantRead)> =
-                    pipe.query_async(&mut conn).await;
-                answers
-                    .map(|(a, b, c, d, read)| (a, b, c, d, self.keep_tenant(claiming, keys, read)))
+                let (a, b, c, d, read) = tracked.query(&claiming, &pipe).await?;
+                return Ok((a, b, c, d, self.keep_tenant(tracked, &claiming, keys, read)));
             }
         };
-        let answers = match answers {
-            Ok(answers) => answers,
-            Err(e) => {
-                tracked.failed(claiming);
-                return Err(e.into());
-            }
-        };
-        if cached.is_some() && !tracked.still(claiming) {
+        let (a, b, c, d) = tracked.query(&claiming, &pipe).await?;
+        if !tracked.still(&claiming) {
             // Its hooks changed meanwhile, or the data went: read them again.
-            let (a, b, c, d, _) = answers;
             return Ok((a, b, c, d, self.tenant_read(t).await?));
         }
-        Ok(answers)
+        Ok((a, b, c, d, Some(cached)))
     }
 
     /// The tenant's hooks version read again, after a change reached the claims'
@@ -247,22 +226,14 @@ impl Store {
     /// what it reads is kept unless another change comes meanwhile.
     async fn tenant_read(&self, t: &str) -> Result<Option<u64>> {
         let mut pipe = redis::pipe();
-        let tracked = self.tracked.as_ref().expect("claimed on it");
-        let Some(claiming) = tracked.begin(&self.keys.tenant(t)).await else {
+        let Some((tracked, lookup)) = self.tracked_lookup(&self.keys.tenant(t)).await else {
             pipe.mget(&[self.keys.tenant(t), self.keys.hooks_version(t)]);
             let (read,) = pipe.query_async(&mut self.conn()).await?;
             return Ok(version_of(read));
         };
         let keys = self.read_tracked(&mut pipe, t);
-        let answer: redis::RedisResult<(TenantRead,)> =
-            pipe.query_async(&mut claiming.conn.clone()).await;
-        match answer {
-            Ok((read,)) => Ok(self.keep_tenant(&claiming, keys, read)),
-            Err(e) => {
-                tracked.failed(&claiming);
-                Err(e.into())
-            }
-        }
+        let (read,) = tracked.query(&lookup, &pipe).await?;
+        Ok(self.keep_tenant(tracked, &lookup, keys, read))
     }
 
     /// Reads the tenant's record and hooks version at the end of `pipe`, on the claims'
@@ -276,11 +247,17 @@ impl Store {
     }
 
     /// Caches a tenant a claim read, when it exists; its hooks version.
-    fn keep_tenant(&self, claiming: &Lookup, keys: [String; 2], read: TenantRead) -> Option<u64> {
+    fn keep_tenant(
+        &self,
+        tracked: &Tracked,
+        lookup: &Lookup,
+        keys: [String; 2],
+        read: TenantRead,
+    ) -> Option<u64> {
         let version = version_of(read);
-        if let (Some(tracked), Some(version)) = (&self.tracked, version) {
+        if let Some(version) = version {
             // Named by the tenant's record, the first of its keys.
-            tracked.keep(claiming, &keys[0], &keys, Cached::Version(version));
+            tracked.keep(lookup, &keys[0], &keys, Cached::Version(version));
         }
         version
     }

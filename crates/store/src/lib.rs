@@ -224,6 +224,17 @@ impl Store {
         })
     }
 
+    /// The tracked connection for a read of `name`, with what it cached of it; `None`
+    /// on a Redis Cluster, or while no tracked connection can be had: the caller reads
+    /// on the store's connection as before.
+    pub(crate) async fn tracked_lookup(
+        &self,
+        name: &str,
+    ) -> Option<(&tracked::Tracked, tracked::Lookup)> {
+        let tracked = self.tracked.as_deref()?;
+        Some((tracked, tracked.begin(name).await?))
+    }
+
     /// Forgets at once what the tracked connection cached for `name` (this process
     /// changed it; other processes hear of it from Redis).
     pub(crate) fn forget_tracked(&self, name: &str) {

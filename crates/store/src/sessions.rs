@@ -120,10 +120,7 @@ impl Store {
         let tenant_of = |entry: Option<String>| {
             entry.and_then(|e| e.split_once(' ').map(|(t, _)| t.to_owned()))
         };
-        let Some(tracked) = &self.tracked else {
-            return Ok(tenant_of(self.conn().get(&key).await?));
-        };
-        let Some(lookup) = tracked.begin(&key).await else {
+        let Some((tracked, lookup)) = self.tracked_lookup(&key).await else {
             return Ok(tenant_of(self.conn().get(&key).await?));
         };
         if let Some(Cached::Tenant(tenant)) = lookup.cached {
@@ -132,21 +129,11 @@ impl Store {
         let mut pipe = redis::pipe();
         tracked::track_next(&mut pipe);
         pipe.get(&key);
-        let (entry,): (Option<String>,) = match pipe.query_async(&mut lookup.conn.clone()).await {
-            Ok(answer) => answer,
-            Err(e) => {
-                tracked.failed(&lookup);
-                return Err(e.into());
-            }
-        };
+        let (entry,): (Option<String>,) = tracked.query(&lookup, &pipe).await?;
         let tenant = tenant_of(entry);
         if let Some(t) = &tenant {
-            tracked.keep(
-                &lookup,
-                &key,
-                std::slice::from_ref(&key),
-                Cached::Tenant(t.clone()),
-            );
+            let value = Cached::Tenant(t.clone());
+            tracked.keep(&lookup, &key, std::slice::from_ref(&key), value);
         }
         Ok(tenant)
     }

@@ -77,7 +77,7 @@ pub(crate) enum Cached {
 
 /// A read under way on the tracked connection.
 pub(crate) struct Lookup {
-    pub conn: MultiplexedConnection,
+    conn: MultiplexedConnection,
     /// The value as cached, when it is: the read need not be sent.
     pub cached: Option<Cached>,
     number: u64,
@@ -173,9 +173,18 @@ impl Tracked {
         inner.forget_name(name);
     }
 
-    /// A read on the tracked connection failed: the next one connects again.
-    pub fn failed(&self, lookup: &Lookup) {
-        self.tracker.lost(lookup.number);
+    /// Sends `pipe` on `lookup`'s connection; a failure drops the connection, so that
+    /// the next read connects again (what it cached may have been missed meanwhile).
+    pub async fn query<T: redis::FromRedisValue>(
+        &self,
+        lookup: &Lookup,
+        pipe: &redis::Pipeline,
+    ) -> redis::RedisResult<T> {
+        let answer = pipe.query_async(&mut lookup.conn.clone()).await;
+        if answer.is_err() {
+            self.tracker.lost(lookup.number);
+        }
+        answer
     }
 }
 
