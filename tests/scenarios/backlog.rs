@@ -127,6 +127,102 @@ async fn a_hanging_hooks_deliveries_wait_in_its_backlog_and_arrive_after_a_worke
     app.finish().await;
 }
 
+/// A hook that pauses under a steady load (its receiver answers nothing for a moment,
+/// as in a garbage collection) is slow for the pause, not for a whole slow spell (10 s):
+/// once it answers a round of requests fast, its deliveries wait for a slot again rather
+/// than go through its backlog, and those parked during the pause are drained at once.
+/// Every event arrives once, within seconds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hook_that_paused_is_waited_for_again_once_it_answers_fast() {
+    let mut app = TestApp::spawn(TestOptions {
+        roles: hookpost_tests::WORKERS_APART,
+        ..TestOptions::default()
+    })
+    .await;
+    let worker = Config {
+        hook_concurrency: 2,
+        hook_wait: Duration::from_secs(1),
+        request_timeout: Duration::from_secs(5),
+        ..app.config.clone()
+    };
+    let worker = app.start_more(Roles::WORKER, Some(worker)).await;
+    let key = app.tenant("acme").await;
+    let rx = Receiver::start().await;
+    let quick = Duration::from_millis(2);
+    rx.set_latency(quick);
+    app.hook(&key, &rx.url, &["*"]).await;
+
+    // Batches of 4 events (more than the hook's slots, so that some of each batch find
+    // them taken), about 200 events a second for 4.5 s; the receiver pauses from 1 s to
+    // 1.3 s (each request that arrives then takes 600 ms).
+    let (pause, resume, end) = (1.0, 1.3, 4.5);
+    let start = std::time::Instant::now();
+    let mut posted_at = Vec::new();
+    let (mut paused, mut resumed) = (false, false);
+    while start.elapsed().as_secs_f64() < end {
+        let t = start.elapsed().as_secs_f64();
+        if t >= pause && !paused {
+            rx.set_latency(Duration::from_millis(600));
+            paused = true;
+        }
+        if t >= resume && !resumed {
+            rx.set_latency(quick);
+            resumed = true;
+        }
+        let k = posted_at.len();
+        let batch: Vec<Value> = (k..k + 4)
+            .map(|k| json!({"type": "ticket.created", "data": {"k": k}}))
+            .collect();
+        assert_eq!(app.post_batch(&key, &batch).await.status(), 202);
+        posted_at.extend([std::time::Instant::now(); 4]);
+        tokio::time::sleep(Duration::from_millis(15)).await;
+    }
+    let deferred = || {
+        let page = app.others[worker].metrics.render();
+        let series = "hookpost_deliveries_deferred_total{reason=\"hook_concurrency\"} ";
+        let n = page
+            .lines()
+            .find_map(|l| l.strip_prefix(series)?.parse::<u64>().ok());
+        n.unwrap_or(0)
+    };
+
+    // Events posted from 1.5 s after the pause ended arrive at once, though the spell
+    // that began in the pause has 8 s to go.
+    let late: Vec<usize> = (0..posted_at.len())
+        .filter(|&k| posted_at[k].duration_since(start).as_secs_f64() >= resume + 1.5)
+        .collect();
+    assert!(late.len() > 100, "a steady stream: {}", late.len());
+    let arrivals = || {
+        let mut first = HashMap::new();
+        for r in rx.delivered() {
+            let k = r.json()["payload"]["k"].as_u64().expect("k") as usize;
+            first.entry(k).or_insert(r.at);
+        }
+        first
+    };
+    wait_until("the late events arrive", Duration::from_secs(4), || async {
+        let arrived = arrivals();
+        late.iter().all(|k| arrived.contains_key(k))
+    })
+    .await;
+    let arrived = arrivals();
+    for &k in &late {
+        let took = arrived[&k].duration_since(posted_at[k]);
+        assert!(took < Duration::from_secs(2), "event {k} took {took:?}");
+    }
+    assert!(deferred() > 0, "the pause made the hook slow");
+
+    // The spell would have lasted until about 11 s.
+    let soon = Duration::from_secs(3);
+    wait_until("every event arrives", soon, || async {
+        distinct(&rx) == posted_at.len()
+    })
+    .await;
+    assert!(start.elapsed() < Duration::from_secs(10));
+    assert_eq!(rx.delivered().len(), posted_at.len(), "each once");
+    app.finish().await;
+}
+
 fn distinct(rx: &Receiver) -> usize {
     let ids: std::collections::HashSet<String> =
         rx.delivered().iter().map(|r| r.delivery_id()).collect();

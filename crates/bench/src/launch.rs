@@ -86,6 +86,39 @@ impl Hookpost {
         }
     }
 
+    /// `deferred.REASON`: the deliveries put off without an attempt, summed over every
+    /// role (`hookpost_deliveries_deferred_total`). `hook_concurrency` counts those that
+    /// went through a slow hook's backlog: a fast receiver's count should stay near 0.
+    pub async fn put_deferred(&self, report: &mut Report) {
+        let mut texts = Vec::new();
+        match self {
+            Hookpost::InProcess(r) => texts.push(r.metrics.render()),
+            Hookpost::Children(children) => {
+                let http = reqwest::Client::new();
+                for p in children {
+                    let url = format!("http://{}/metrics", p.metrics);
+                    if let Ok(answer) = http.get(url).send().await {
+                        texts.push(answer.text().await.unwrap_or_default());
+                    }
+                }
+            }
+        }
+        let mut by_reason = std::collections::BTreeMap::<String, f64>::new();
+        for line in texts.iter().flat_map(|t| t.lines()) {
+            let Some(rest) = line.strip_prefix("hookpost_deliveries_deferred_total{reason=\"")
+            else {
+                continue;
+            };
+            let Some((reason, value)) = rest.split_once("\"} ") else {
+                continue;
+            };
+            *by_reason.entry(reason.to_owned()).or_default() += value.parse().unwrap_or(0.0);
+        }
+        for (reason, n) in by_reason {
+            report.put(&format!("deferred.{reason}"), n);
+        }
+    }
+
     async fn wait_ready(&self, within: Duration) -> anyhow::Result<()> {
         let started = Instant::now();
         let http = reqwest::Client::new();

@@ -48,6 +48,14 @@ impl Receivers {
         format!("{}/{kind}/{n}", self.base)
     }
 
+    /// Makes room for `deliveries` ids at once. Growing the map under its lock copies
+    /// every id seen so far: near a million that took long enough for the receiver to
+    /// answer nothing for a moment, which hookpost rightly treats as a pause of the hook.
+    pub fn expect(&self, deliveries: usize) {
+        let ids = &mut self.seen.lock().expect("not poisoned").ids;
+        ids.reserve(deliveries.saturating_sub(ids.len()));
+    }
+
     /// Distinct ids received so far.
     pub fn distinct(&self) -> usize {
         self.seen.lock().expect("not poisoned").ids.len()

@@ -368,13 +368,12 @@ impl Bench {
     pub async fn account_as(&self, report: &mut Report, expected: usize, done: usize) {
         let now = crate::stores::StoreCounters::read(&self.store, &self.config.database_url).await;
         now.put(&self.stores_start, done, report);
-        let seen = self.rx.seen.lock().expect("not poisoned");
+        let duplicates = {
+            let seen = self.rx.seen.lock().expect("not poisoned");
+            seen.ids.values().map(|c| u64::from(c - 1)).sum::<u64>()
+        };
         report.put("lost", expected.saturating_sub(done) as f64);
-        report.put(
-            "duplicates",
-            seen.ids.values().map(|c| u64::from(c - 1)).sum::<u64>() as f64,
-        );
-        drop(seen);
+        report.put("duplicates", duplicates as f64);
         for (name, pid, start) in &self.cpu_start {
             if let Some(s) = procstat::sample(*pid) {
                 report.put(&format!("cpu_s.{name}"), s.cpu_s - start);
@@ -386,6 +385,7 @@ impl Bench {
         }
         if let Some(h) = &self.hookpost {
             h.account(report, "");
+            h.put_deferred(report).await;
         }
     }
 
@@ -422,6 +422,7 @@ pub async fn throughput(o: &Options, name: &str, hooks: usize) -> anyhow::Result
         b.hook(&b.key, &b.rx.url("ok", h)).await?;
     }
     let expected = o.events * hooks;
+    b.rx.expect(expected);
     let start = Instant::now();
     b.publish_amqp("bench", 0..o.events, o.payload_bytes)
         .await?;
@@ -446,6 +447,7 @@ pub async fn http(o: &Options, name: &str, hooks: usize) -> anyhow::Result<Repor
     for h in 0..hooks {
         b.hook(&b.key, &b.rx.url("ok", h)).await?;
     }
+    b.rx.expect(o.events * hooks);
     let start = Instant::now();
     let mut lat = b
         .post_http(o.events, o.concurrency, o.batch, o.payload_bytes)
@@ -478,6 +480,7 @@ pub async fn latency(o: &Options) -> anyhow::Result<Report> {
     let b = Bench::start(o, Roles::ALL).await?;
     b.hook(&b.key, &b.rx.url("ok", 0)).await?;
     let total = (o.rate * o.duration_s) as usize;
+    b.rx.expect(total);
     let per_tick = (o.rate / 100).max(1) as usize; // 100 ticks a second
     let mut tick = tokio::time::interval(Duration::from_millis(10));
     let mut sent = 0;

@@ -69,8 +69,9 @@ impl Worker {
             if let Some(status) = attempt.status {
                 span.record("status", status);
             }
-            if attempt.status.is_some() {
-                pass.answered();
+            let took = std::time::Duration::from_millis(attempt.duration_ms);
+            if attempt.status.is_some() && pass.answered(took) {
+                self.drain_now(ev.tenant, &hook.hook.id);
             }
             self.gate.release(ev.tenant, hook, pass).await;
             let (status, retry) = self.attempter.follow_up(&ctx, &attempt);

@@ -89,6 +89,19 @@ impl Worker {
         }
     }
 
+    /// Brings the hook's drain forward to now: its slow spell ended early (the hook only
+    /// paused), so what it parked in its backlog need not wait for the spell's end. In
+    /// the background, so that the attempt that found this out is not held up; should
+    /// it fail, the drain comes when it was due.
+    pub(crate) fn drain_now(&self, tenant: &str, hook_id: &str) {
+        let (store, t, h) = (self.store.clone(), tenant.to_owned(), hook_id.to_owned());
+        tokio::spawn(async move {
+            if let Err(e) = store.schedule_drain(&t, &h, hookpost_core::now_ms()).await {
+                tracing::debug!(error = %e, "a paused hook's drain stays when it was due");
+            }
+        });
+    }
+
     /// Schedules the hook's next drain, then lets go of the lock if this drain holds it
     /// (if that fails, the lock's lease frees it).
     async fn drain_later(&self, t: &str, h: &str, at_ms: i64, token: Option<&str>) -> Disposition {

@@ -31,9 +31,10 @@ pub struct Pass {
 }
 
 impl Pass {
-    /// The request got an answer: the hook is alive, however slow.
-    pub fn answered(&self) {
-        self.local.answered();
+    /// The request got an answer after `took`: the hook is alive, however slow. True
+    /// when the answer ended the hook's slow spell early: it only paused.
+    pub fn answered(&self, took: Duration) -> bool {
+        self.local.answered(took)
     }
 }
 

@@ -4,7 +4,7 @@
 //! hook holds up neither the other hooks nor the messages that carry their deliveries.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -13,6 +13,8 @@ use tokio::time::Instant;
 
 /// How long a hook counts as slow after a wait for one of its slots ran out.
 const SLOW_FOR: Duration = Duration::from_secs(10);
+/// An answer within this share of the wait for a slot is a fast hook's.
+const FAST_SHARE: u32 = 10;
 
 struct HookSlots {
     slots: Arc<Semaphore>,
@@ -24,6 +26,11 @@ struct HookSlots {
     /// and is not waited for again.
     answered: AtomicU64,
     answered_when_slow: AtomicU64,
+    /// The spell began with the hook silent (nothing answered during a wait), not merely
+    /// full: it may end early, on fast answers.
+    silent_spell: AtomicBool,
+    /// Fast answers since the spell began.
+    fast_in_spell: AtomicUsize,
     /// Deliveries waiting for a slot now.
     waiting: AtomicUsize,
     /// Wakes those waiting when a slow spell begins.
@@ -34,12 +41,17 @@ struct HookSlots {
 pub struct Slot {
     _permit: OwnedSemaphorePermit,
     hook: Arc<HookSlots>,
+    /// An answer within this is a fast one.
+    fast: Duration,
 }
 
 impl Slot {
-    /// The request got an answer (any status): the hook is not stuck.
-    pub fn answered(&self) {
+    /// The request got an answer (any status) after `took`: the hook is not stuck.
+    /// True when this answer ended the hook's slow spell early (see
+    /// [`HookSlots::answered_fast`]).
+    pub fn answered(&self, took: Duration) -> bool {
         self.hook.answered.fetch_add(1, Ordering::Relaxed);
+        took < self.fast && self.hook.answered_fast()
     }
 }
 
@@ -57,6 +69,7 @@ impl HookLimits {
         let slot = |permit| Slot {
             _permit: permit,
             hook: hook.clone(),
+            fast: wait / FAST_SHARE,
         };
         let spell = hook.spell();
         // A hook that has answered nothing since its slow spell began gets no new request
@@ -72,7 +85,7 @@ impl HookLimits {
         // Each wait stalls the messages that carry the hook's deliveries: a stuck hook
         // whose spell ended gets another at once.
         if spell.stuck {
-            return Err(hook.slow_from_now(spell.answered));
+            return Err(hook.slow_from_now(spell.answered, true));
         }
         hook.wait_for_slot(wait).await.map(slot)
     }
@@ -127,12 +140,38 @@ impl HookSlots {
     }
 
     /// Starts a slow spell, with `answered` requests answered so far; its end (ms).
-    fn slow_from_now(&self, answered: u64) -> i64 {
+    /// `silent`: the hook answered nothing while a delivery waited for it.
+    fn slow_from_now(&self, answered: u64, silent: bool) -> i64 {
         let until = hookpost_core::now_ms() + SLOW_FOR.as_millis() as i64;
         self.answered_when_slow.store(answered, Ordering::Relaxed);
+        self.silent_spell.store(silent, Ordering::Relaxed);
+        self.fast_in_spell.store(0, Ordering::Relaxed);
         self.slow_until.store(until, Ordering::Relaxed);
         self.spell_began.notify_waiters();
         until
+    }
+
+    /// A fast answer; true when it ended the spell. A spell that began with the hook
+    /// silent ends once the hook answered as many requests fast as it has slots: the
+    /// silence was a pause (a receiver's garbage collection, a deploy), and the hook
+    /// keeps up again, so its deliveries need not go through its backlog for the rest
+    /// of the spell. A spell that began with the hook answering, just not soon enough to
+    /// free a slot within the wait, lasts: that hook is busy, however fast each answer,
+    /// and waiting for it would hold the messages behind its deliveries.
+    fn answered_fast(&self) -> bool {
+        let until = self.slow_until.load(Ordering::Relaxed);
+        if until <= hookpost_core::now_ms() || !self.silent_spell.load(Ordering::Relaxed) {
+            return false;
+        }
+        if self.fast_in_spell.fetch_add(1, Ordering::Relaxed) + 1 < self.size {
+            return false;
+        }
+        // Unless another spell began, or another answer ended this one, meanwhile.
+        let now = hookpost_core::now_ms();
+        let ended =
+            self.slow_until
+                .compare_exchange(until, now, Ordering::Relaxed, Ordering::Relaxed);
+        ended.is_ok()
     }
 
     /// A slot within `wait`, or the end of the slow spell that begins. A delivery with
@@ -159,7 +198,7 @@ impl HookSlots {
             let spell_began = self.spell_began.notified();
             tokio::select! {
                 permit = &mut acquire => {
-                    return permit.map_err(|_| self.slow_from_now(answered));
+                    return permit.map_err(|_| self.slow_from_now(answered, false));
                 }
                 _ = spell_began => {
                     let spell = self.spell();
@@ -170,7 +209,8 @@ impl HookSlots {
                 _ = tokio::time::sleep_until(give_up) => {
                     let now_answered = self.answered.load(Ordering::Relaxed);
                     if give_up >= end || now_answered == answered {
-                        return Err(self.slow_from_now(now_answered));
+                        let silent = now_answered == answered;
+                        return Err(self.slow_from_now(now_answered, silent));
                     }
                     // The hook answered: this delivery waits the whole wait after all.
                     give_up = end;
@@ -196,6 +236,8 @@ fn new_slots(size: usize) -> Arc<HookSlots> {
         slow_until: AtomicI64::new(0),
         answered: AtomicU64::new(0),
         answered_when_slow: AtomicU64::new(0),
+        silent_spell: AtomicBool::new(false),
+        fast_in_spell: AtomicUsize::new(0),
         waiting: AtomicUsize::new(0),
         spell_began: Notify::new(),
     })
@@ -265,10 +307,46 @@ mod tests {
         let until = l.acquire("a", 2, WAIT).await.err().expect("slow");
         assert_eq!(l.slow_now("a", 2), Some(until), "slow and full");
         assert_eq!(l.slow_now("a", 3), None, "another size is another hook");
-        held.answered();
+        held.answered(WAIT);
         drop(held);
         assert_eq!(l.slow_now("a", 2), None, "alive, with a free slot");
         assert!(l.acquire("a", 2, WAIT).await.is_ok(), "and acquire agrees");
+    }
+
+    #[tokio::test]
+    async fn a_hook_silent_for_a_pause_is_fast_again_after_a_round_of_fast_answers() {
+        let l = HookLimits::default();
+        let (a1, a2) = (l.acquire("a", 2, WAIT).await, l.acquire("a", 2, WAIT).await);
+        let (a1, a2) = (a1.unwrap(), a2.unwrap());
+        let until = l.acquire("a", 2, WAIT).await.err().expect("silent: slow");
+        assert_eq!(l.slow_now("a", 2), Some(until), "slow and full");
+        // Slow answers are no sign of speed; one fast answer is not a round of them.
+        a1.answered(WAIT);
+        a2.answered(WAIT / FAST_SHARE);
+        assert!(!a1.answered(Duration::ZERO));
+        assert_eq!(l.slow_now("a", 2), Some(until), "still slow");
+        assert!(a2.answered(Duration::ZERO), "this answer ended the spell");
+        assert_eq!(l.slow_now("a", 2), None, "fast again, though full");
+        assert!(!a1.answered(Duration::ZERO), "ended once");
+        let started = std::time::Instant::now();
+        assert!(l.acquire("a", 2, WAIT).await.is_err());
+        assert!(started.elapsed() >= WAIT, "waited for a slot again");
+    }
+
+    #[tokio::test]
+    async fn a_hook_too_busy_to_free_a_slot_within_the_wait_stays_slow_however_fast_it_answers() {
+        let l = Arc::new(HookLimits::default());
+        let held = l.acquire("a", 1, WAIT).await.unwrap();
+        let waiter = {
+            let l = l.clone();
+            tokio::spawn(async move { l.acquire("a", 1, WAIT).await })
+        };
+        tokio::time::sleep(WAIT / 5).await;
+        held.answered(Duration::ZERO); // answering, but its slot stays taken
+        let until = waiter.await.unwrap().err().expect("busy: slow");
+        held.answered(Duration::ZERO);
+        held.answered(Duration::ZERO);
+        assert_eq!(l.slow_now("a", 1), Some(until), "the spell lasts");
     }
 
     /// `n` deliveries queued one after another for hook `a` (1 slot, taken): whether
@@ -320,7 +398,7 @@ mod tests {
         let held = l.acquire("a", 1, WAIT).await.unwrap();
         let wait = Duration::from_millis(600);
         let queued = crowd(&l, 10, wait).await;
-        held.answered(); // alive, if slow: its slot stays taken
+        held.answered(WAIT); // alive, if slow: its slot stays taken
         for waiter in queued {
             let (deferred, after) = waiter.await.unwrap();
             assert!(deferred && after >= wait / 2, "waited: {after:?}");
@@ -350,7 +428,7 @@ mod tests {
         let started = std::time::Instant::now();
         assert!(l.acquire("a", 1, WAIT).await.is_err());
         assert!(started.elapsed() < Duration::from_millis(20), "still stuck");
-        held.answered();
+        held.answered(WAIT);
         drop(held);
         let _again = l.acquire("a", 1, WAIT).await.unwrap();
         spell_over();
