@@ -86,10 +86,12 @@ impl Hookpost {
         }
     }
 
-    /// `deferred.REASON`: the deliveries put off without an attempt, summed over every
-    /// role (`hookpost_deliveries_deferred_total`). `hook_concurrency` counts those that
-    /// went through a slow hook's backlog: a fast receiver's count should stay near 0.
-    pub async fn put_deferred(&self, report: &mut Report) {
+    /// Counters that tell whether a run went the usual way, summed over every role
+    /// ([`COUNTERS`]): `deferred.REASON`, the deliveries put off without an attempt
+    /// (`hook_concurrency`: through a slow hook's backlog, near 0 for a fast receiver);
+    /// `slow_attempts_released`, first attempts still running when their message was
+    /// acked; `fairness_moved`, events moved to the overflow queue.
+    pub async fn put_counters(&self, report: &mut Report) {
         let mut texts = Vec::new();
         match self {
             Hookpost::InProcess(r) => texts.push(r.metrics.render()),
@@ -103,19 +105,27 @@ impl Hookpost {
                 }
             }
         }
-        let mut by_reason = std::collections::BTreeMap::<String, f64>::new();
+        let mut sums = std::collections::BTreeMap::<String, f64>::new();
         for line in texts.iter().flat_map(|t| t.lines()) {
-            let Some(rest) = line.strip_prefix("hookpost_deliveries_deferred_total{reason=\"")
-            else {
+            let Some((series, value)) = line.rsplit_once(' ') else {
                 continue;
             };
-            let Some((reason, value)) = rest.split_once("\"} ") else {
+            // `name{label="value"}`: the figure is named by the label's value.
+            let (name, label) = match series.split_once('{') {
+                Some((name, labels)) => (name, labels.split('"').nth(1)),
+                None => (series, None),
+            };
+            let Some((_, figure)) = COUNTERS.iter().find(|(metric, _)| *metric == name) else {
                 continue;
             };
-            *by_reason.entry(reason.to_owned()).or_default() += value.parse().unwrap_or(0.0);
+            let figure = match label {
+                Some(label) => format!("{figure}.{label}"),
+                None => (*figure).to_owned(),
+            };
+            *sums.entry(figure).or_default() += value.parse().unwrap_or(0.0);
         }
-        for (reason, n) in by_reason {
-            report.put(&format!("deferred.{reason}"), n);
+        for (figure, n) in sums {
+            report.put(&figure, n);
         }
     }
 
@@ -233,6 +243,16 @@ impl RoleProcess {
         }
     }
 }
+
+/// The counters [`Hookpost::put_counters`] reports, and the figure each becomes.
+const COUNTERS: [(&str, &str); 3] = [
+    ("hookpost_deliveries_deferred_total", "deferred"),
+    (
+        "hookpost_slow_attempts_released_total",
+        "slow_attempts_released",
+    ),
+    ("hookpost_fairness_moved_total", "fairness_moved"),
+];
 
 /// A loopback address nothing listens on now.
 fn free_addr() -> std::io::Result<SocketAddr> {

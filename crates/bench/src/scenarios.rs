@@ -385,7 +385,7 @@ impl Bench {
         }
         if let Some(h) = &self.hookpost {
             h.account(report, "");
-            h.put_deferred(report).await;
+            h.put_counters(report).await;
         }
     }
 
