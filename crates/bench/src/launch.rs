@@ -90,7 +90,8 @@ impl Hookpost {
     /// ([`COUNTERS`]): `deferred.REASON`, the deliveries put off without an attempt
     /// (`hook_concurrency`: through a slow hook's backlog, near 0 for a fast receiver);
     /// `slow_attempts_released`, first attempts still running when their message was
-    /// acked; `fairness_moved`, events moved to the overflow queue.
+    /// acked; `fairness_moved`, events moved to the overflow queue; `db_commits` and
+    /// `db_commits_writes`, the log's commits and the events' writes they carried.
     pub async fn put_counters(&self, report: &mut Report) {
         let mut texts = Vec::new();
         match self {
@@ -245,13 +246,16 @@ impl RoleProcess {
 }
 
 /// The counters [`Hookpost::put_counters`] reports, and the figure each becomes.
-const COUNTERS: [(&str, &str); 3] = [
+const COUNTERS: [(&str, &str); 5] = [
     ("hookpost_deliveries_deferred_total", "deferred"),
     (
         "hookpost_slow_attempts_released_total",
         "slow_attempts_released",
     ),
     ("hookpost_fairness_moved_total", "fairness_moved"),
+    // The log's commits, and the event writes they carried.
+    ("hookpost_db_batch_size_count", "db_commits"),
+    ("hookpost_db_batch_size_sum", "db_commits_writes"),
 ];
 
 /// A loopback address nothing listens on now.

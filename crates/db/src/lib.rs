@@ -17,6 +17,7 @@
 pub mod audit;
 pub mod config;
 pub mod event_types;
+mod group_pace;
 pub mod log;
 pub mod migrate;
 pub mod parked;

@@ -1,9 +1,10 @@
 //! The worker's writes to the log, group-committed. Each [`Db::write`] is one event's
 //! outcomes; a free writer task takes every write waiting and commits them in one
 //! statement, its own transaction (`synchronous_commit` on: its answer comes once the
-//! commit is durable), then answers each. Under load the groups grow
-//! by themselves; alone, a write commits at once. Rows go in key order, so that the
-//! writers of two worker processes never wait on each other in a cycle.
+//! commit is durable), then answers each. Under load the groups grow by themselves; at
+//! a steady rate the task waits up to 2 ms for more ([`crate::group_pace`]); alone, a
+//! write commits at once. Rows go in key order, so that the writers of two worker
+//! processes never wait on each other in a cycle.
 //!
 //! Every statement is idempotent, so a group written again after a lost answer is
 //! stored once: events and attempts by their keys, deliveries by an upsert.
@@ -19,6 +20,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::types::ToSql;
 
+use crate::group_pace::{GroupPace, LINGER};
 use crate::log::{attempt_columns, ATTEMPT_FIELDS};
 use crate::parked::{self, Parked};
 use crate::payload::Payload;
@@ -89,6 +91,9 @@ pub struct Batch {
     pub event: Option<EventRow>,
     pub deliveries: Vec<DeliveryRow>,
     pub attempts: Vec<AttemptRow>,
+    /// An ordering key waits for it (its next delivery goes once it is durable): its
+    /// group commits without waiting for more writes.
+    pub urgent: bool,
 }
 
 impl Batch {
@@ -131,6 +136,7 @@ impl Batch {
             event,
             deliveries,
             attempts,
+            urgent: false,
         }
     }
 
@@ -172,14 +178,22 @@ pub(crate) async fn run(db: Db, mut jobs: mpsc::Receiver<Job>) {
     // Its own connection, kept from one group to the next: the pool's check of each
     // connection handed out would cost a round trip a group. Let go after a failure.
     let mut conn = None;
+    let mut pace = GroupPace::default();
     while let Some(first) = jobs.recv().await {
         let mut group = vec![first];
-        while group.len() < MAX_GROUP {
-            match jobs.try_recv() {
-                Ok(job) => group.push(job),
-                Err(_) => break,
+        take_waiting(&mut jobs, &mut group);
+        let urgent = |group: &[Job]| group.iter().any(|j| j.batch.urgent);
+        if pace.worth_waiting() && !urgent(&group) {
+            let until = tokio::time::Instant::now() + LINGER;
+            while group.len() < MAX_GROUP && !urgent(&group) {
+                match tokio::time::timeout_at(until, jobs.recv()).await {
+                    Ok(Some(job)) => group.push(job),
+                    _ => break,
+                }
+                take_waiting(&mut jobs, &mut group);
             }
         }
+        pace.took(group.len(), Instant::now());
         let batches: Vec<&Batch> = group.iter().map(|j| &*j.batch).collect();
         let result = commit_group(&db, &mut conn, &batches)
             .await
@@ -189,6 +203,16 @@ pub(crate) async fn run(db: Db, mut jobs: mpsc::Receiver<Job>) {
         }
         for job in group {
             let _ = job.done.send(result.clone());
+        }
+    }
+}
+
+/// Adds the writes waiting now to `group`, up to [`MAX_GROUP`].
+fn take_waiting(jobs: &mut mpsc::Receiver<Job>, group: &mut Vec<Job>) {
+    while group.len() < MAX_GROUP {
+        match jobs.try_recv() {
+            Ok(job) => group.push(job),
+            Err(_) => break,
         }
     }
 }
@@ -740,6 +764,7 @@ mod tests {
             }),
             deliveries: Vec::new(),
             attempts: Vec::new(),
+            urgent: false,
         };
         let (a, b, other) = (
             sight(&["h1"]),
@@ -784,6 +809,7 @@ mod tests {
                 })
                 .collect(),
             attempts: Vec::new(),
+            urgent: false,
         };
         let (a, b) = (
             batch("acme", &[("h1", "v1"), ("h2", "v1"), ("h1", "v1")]),

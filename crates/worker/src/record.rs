@@ -151,13 +151,9 @@ impl Worker {
                 records.iter().cloned().chain(pending).collect()
             }
         };
-        let batch = std::sync::Arc::new(hookpost_db::Batch::of(
-            ev.tenant,
-            ev.id,
-            ev.received_at,
-            event,
-            &logged,
-        ));
+        let mut batch = hookpost_db::Batch::of(ev.tenant, ev.id, ev.received_at, event, &logged);
+        batch.urgent = decided.iter().any(|d| d.hold().is_some());
+        let batch = std::sync::Arc::new(batch);
         persist(&self.metrics, || self.db.write(batch.clone())).await?;
         let mut due: Vec<Due> = decided.iter().filter_map(|d| d.due().cloned()).collect();
         let retries = due.len();
