@@ -10,7 +10,7 @@ use hookpost_core::Config;
 use hookpost_store::backlog::entry;
 use hookpost_store::backlog::BacklogPush;
 use hookpost_tests::receiver::Answer;
-use hookpost_tests::{wait_until, Receiver, TestApp, TestOptions};
+use hookpost_tests::{logs, wait_until, Receiver, TestApp, TestOptions};
 use serde_json::{json, Value};
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -150,7 +150,8 @@ async fn a_hook_that_paused_is_waited_for_again_once_it_answers_fast() {
     let rx = Receiver::start().await;
     let quick = Duration::from_millis(2);
     rx.set_latency(quick);
-    app.hook(&key, &rx.url, &["*"]).await;
+    let hook = app.hook(&key, &rx.url, &["*"]).await;
+    let hook = hook["id"].as_str().expect("an id").to_owned();
 
     // Batches of 4 events (more than the hook's slots, so that some of each batch find
     // them taken), about 200 events a second for 4.5 s; the receiver pauses from 1 s to
@@ -220,6 +221,17 @@ async fn a_hook_that_paused_is_waited_for_again_once_it_answers_fast() {
     .await;
     assert!(start.elapsed() < Duration::from_secs(10));
     assert_eq!(rx.delivered().len(), posted_at.len(), "each once");
+
+    // The operator reads both turns in the log, once each.
+    let logs = logs::captured();
+    let said = |what: &str| {
+        logs.lines()
+            .filter(|l| l.contains(what) && l.contains(&hook))
+            .count()
+    };
+    assert_eq!(said("a hook is slow"), 1, "{logs}");
+    assert!(logs.contains("it answered nothing while a delivery waited"));
+    assert_eq!(said("a slow hook answers fast again"), 1);
     app.finish().await;
 }
 

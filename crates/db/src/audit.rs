@@ -250,24 +250,9 @@ mod tests {
 
     /// A database of the test's own whose audit log keeps `days`.
     async fn db(days: u64) -> (Db, crate::scratch::Scratch) {
-        let config = hookpost_core::Config::default();
-        let id = hookpost_core::ids::random_id("t");
-        let scratch = crate::scratch::Scratch::create(
-            &config.database_url,
-            &format!("hookpost_audit_{}", &id[2..]),
-        )
-        .await
-        .expect("PostgreSQL on 127.0.0.1:5432");
-        let db = Db::connect(
-            &crate::DbOptions {
-                url: scratch.url.clone(),
-                audit_retention: Duration::from_secs(days * 86_400),
-                ..crate::DbOptions::of(&config)
-            },
-            None,
-        )
-        .unwrap();
-        (db, scratch)
+        let keep =
+            |o: &mut crate::DbOptions| o.audit_retention = Duration::from_secs(days * 86_400);
+        crate::scratch::for_test("audit", keep, None).await
     }
 
     fn at(action: &str, tenant: Option<&str>, ago_ms: i64) -> AuditEntry {

@@ -338,10 +338,31 @@ impl Known {
     }
 }
 
-/// Each tenant's catalogue as last read.
-pub(crate) type Cache = Mutex<HashMap<String, Entry>>;
+/// Each tenant's catalogue as last read, and the gate its reads pass one at a time.
+#[derive(Default)]
+pub(crate) struct Cache {
+    entries: Mutex<HashMap<String, Entry>>,
+    reading: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl Cache {
+    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
+        self.entries.lock().expect("not poisoned")
+    }
+
+    /// The gate `tenant`'s reads pass: kept once made (one small lock a tenant, as the
+    /// catalogue itself is kept).
+    fn gate(&self, tenant: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut gates = self.reading.lock().expect("not poisoned");
+        match gates.get(tenant) {
+            Some(g) => g.clone(),
+            None => gates.entry(tenant.to_owned()).or_default().clone(),
+        }
+    }
+}
 
 pub(crate) struct Entry {
+    /// When its read began.
     at: Instant,
     known: Arc<Known>,
     /// Since when a caller has been reading it again: the others go on with this copy
@@ -408,7 +429,7 @@ impl KnownTypes {
     /// Drops what is cached for `scope` (every tenant's, for the global set): this
     /// process's next check reads it again.
     pub fn forget(&self, scope: Scope<'_>) {
-        let mut read = self.read.lock().expect("not poisoned");
+        let mut read = self.read.entries();
         match scope {
             Scope::Global => read.clear(),
             Scope::Tenant(t) => {
@@ -418,7 +439,7 @@ impl KnownTypes {
     }
 
     async fn of(&self, tenant: &str) -> Result<(Duration, Arc<Known>)> {
-        let stale = match self.read.lock().expect("not poisoned").get_mut(tenant) {
+        let stale = match self.read.entries().get_mut(tenant) {
             Some(e)
                 if e.at.elapsed() < FRESH_FOR
                     || e.refreshing
@@ -439,7 +460,7 @@ impl KnownTypes {
             // tries again.
             (Err(e), Some(last)) => {
                 warn!(tenant, error = %e, "could not read the event types again; the last copy serves");
-                if let Some(e) = self.read.lock().expect("not poisoned").get_mut(tenant) {
+                if let Some(e) = self.read.entries().get_mut(tenant) {
                     e.refreshing = None;
                 }
                 Ok(last)
@@ -447,14 +468,30 @@ impl KnownTypes {
         }
     }
 
+    /// Reads `tenant`'s catalogue again, one caller at a time. A caller that waited for
+    /// another's read takes it when that read began after it asked, or when it had no
+    /// copy at all: so however many ask at once, PostgreSQL is read once or twice, not
+    /// once each (as it was, for every message of a tenant this process had not seen
+    /// yet: a prefetch's worth of queries after a restart).
     async fn reread(&self, tenant: &str) -> Result<Arc<Known>> {
-        let stored = self.db.event_types(Scope::Tenant(tenant)).await?;
+        let asked = Instant::now();
+        let had = self.read.entries().contains_key(tenant);
+        let gate = self.read.gate(tenant);
+        let _one = gate.lock().await;
         let before = self
             .read
-            .lock()
-            .expect("not poisoned")
+            .entries()
             .get(tenant)
-            .map(|e| e.known.clone());
+            .map(|e| (e.at, e.known.clone()));
+        if let Some((at, known)) = &before {
+            if !had || *at >= asked {
+                return Ok(known.clone());
+            }
+        }
+        let before = before.map(|(_, known)| known);
+        // What it reads is as of now: a type stored later is not in it.
+        let began = Instant::now();
+        let stored = self.db.event_types(Scope::Tenant(tenant)).await?;
         let mut types = HashMap::with_capacity(stored.len());
         for t in stored {
             let global = t.tenant.is_none();
@@ -471,14 +508,11 @@ impl KnownTypes {
             accept_unknown: self.accept_unknown,
         });
         let entry = Entry {
-            at: Instant::now(),
+            at: began,
             known: known.clone(),
             refreshing: None,
         };
-        self.read
-            .lock()
-            .expect("not poisoned")
-            .insert(tenant.to_owned(), entry);
+        self.read.entries().insert(tenant.to_owned(), entry);
         Ok(known)
     }
 }
@@ -526,6 +560,47 @@ mod tests {
 
     fn raw(v: Value) -> Box<RawValue> {
         RawValue::from_string(v.to_string()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_tenants_catalogue_is_read_once_however_many_of_its_events_ask_at_once() {
+        let histogram = |name: &str| {
+            prometheus::Histogram::with_opts(prometheus::HistogramOpts::new(name, name)).unwrap()
+        };
+        // Every read takes a connection of the pool, and each taking is counted.
+        let taken = histogram("pool_wait");
+        let metrics = crate::DbMetrics {
+            batch_size: histogram("batch_size"),
+            commit_seconds: histogram("commit"),
+            pool_wait_seconds: taken.clone(),
+        };
+        let (db, _scratch) = crate::scratch::for_test("types", |_| {}, Some(metrics)).await;
+        let config = hookpost_core::Config::default();
+        let types = Arc::new(KnownTypes::new(db, &config));
+        let all_at_once = |kind: &'static str| {
+            let mut checks = tokio::task::JoinSet::new();
+            for _ in 0..64 {
+                let types = types.clone();
+                checks.spawn(async move {
+                    let data = raw(json!({}));
+                    types.check("acme", kind, &data).await.unwrap()
+                });
+            }
+            checks.join_all()
+        };
+        let known = DEFAULT_TYPES[0].0;
+        let first = all_at_once(known).await;
+        assert!(first.iter().all(|r| r.is_ok()), "{first:?}");
+        assert_eq!(taken.get_sample_count(), 1, "the first sight reads it once");
+
+        // A type it lacks makes it read again (a type may have just been stored): once
+        // for those that asked before the first of these reads began, and at most once
+        // more for the others.
+        tokio::time::sleep(RECHECK_AFTER).await;
+        let unknown = all_at_once("no.such.type").await;
+        assert!(unknown.iter().all(|r| matches!(r, Err(Refusal::Unknown))));
+        let reads = taken.get_sample_count() - 1;
+        assert!((1..=2).contains(&reads), "{reads} reads");
     }
 
     #[test]

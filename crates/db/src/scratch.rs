@@ -28,6 +28,30 @@ impl Scratch {
     }
 }
 
+/// A database of a unit test's own (`label` in its name), and a handle on it: the
+/// default options as `adjust` leaves them, with `metrics`.
+#[cfg(test)]
+pub(crate) async fn for_test(
+    label: &str,
+    adjust: impl FnOnce(&mut crate::DbOptions),
+    metrics: Option<crate::DbMetrics>,
+) -> (crate::Db, Scratch) {
+    let config = hookpost_core::Config::default();
+    let id = hookpost_core::ids::random_id("t");
+    let scratch = Scratch::create(
+        &config.database_url,
+        &format!("hookpost_{label}_{}", &id[2..]),
+    )
+    .await
+    .expect("PostgreSQL on 127.0.0.1:5432");
+    let mut options = crate::DbOptions {
+        url: scratch.url.clone(),
+        ..crate::DbOptions::of(&config)
+    };
+    adjust(&mut options);
+    (crate::Db::connect(&options, metrics).unwrap(), scratch)
+}
+
 /// `base` with its database replaced by `name`.
 pub fn with_database(base: &str, name: &str) -> String {
     let (url, query) = base

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
+use tracing::info;
 
 /// How long a hook counts as slow after a wait for one of its slots ran out.
 const SLOW_FOR: Duration = Duration::from_secs(10);
@@ -17,6 +18,8 @@ const SLOW_FOR: Duration = Duration::from_secs(10);
 const FAST_SHARE: u32 = 10;
 
 struct HookSlots {
+    /// The hook's id, for the log.
+    hook: String,
     slots: Arc<Semaphore>,
     size: usize,
     /// Until when (ms) deliveries to this hook do not wait for a slot.
@@ -85,7 +88,7 @@ impl HookLimits {
         // Each wait stalls the messages that carry the hook's deliveries: a stuck hook
         // whose spell ended gets another at once.
         if spell.stuck {
-            return Err(hook.slow_from_now(spell.answered, true));
+            return Err(hook.slow_from_now(spell.answered, true, false));
         }
         hook.wait_for_slot(wait).await.map(slot)
     }
@@ -107,9 +110,9 @@ impl HookLimits {
         let mut hooks = self.hooks.lock().expect("not poisoned");
         let entry = hooks
             .entry(hook_id.to_owned())
-            .or_insert_with(|| new_slots(size));
+            .or_insert_with(|| new_slots(hook_id, size));
         if entry.size != size {
-            *entry = new_slots(size);
+            *entry = new_slots(hook_id, size);
         }
         entry.clone()
     }
@@ -140,14 +143,24 @@ impl HookSlots {
     }
 
     /// Starts a slow spell, with `answered` requests answered so far; its end (ms).
-    /// `silent`: the hook answered nothing while a delivery waited for it.
-    fn slow_from_now(&self, answered: u64, silent: bool) -> i64 {
-        let until = hookpost_core::now_ms() + SLOW_FOR.as_millis() as i64;
+    /// `silent`: the hook answered nothing while a delivery waited for it. `say`: log
+    /// it, unless a spell is in force already (the deliveries let go with the first);
+    /// a stuck hook's spell renewed as the last ends is not said again.
+    fn slow_from_now(&self, answered: u64, silent: bool, say: bool) -> i64 {
+        let now = hookpost_core::now_ms();
+        let until = now + SLOW_FOR.as_millis() as i64;
         self.answered_when_slow.store(answered, Ordering::Relaxed);
         self.silent_spell.store(silent, Ordering::Relaxed);
         self.fast_in_spell.store(0, Ordering::Relaxed);
-        self.slow_until.store(until, Ordering::Relaxed);
+        let before = self.slow_until.swap(until, Ordering::Relaxed);
         self.spell_began.notify_waiters();
+        if say && before <= now {
+            let why = match silent {
+                true => "it answered nothing while a delivery waited for a slot",
+                false => "none of its slots freed within the wait",
+            };
+            info!(hook = %self.hook, why, slow_for_s = SLOW_FOR.as_secs(), "a hook is slow: its deliveries go to its backlog instead of waiting for it");
+        }
         until
     }
 
@@ -171,6 +184,9 @@ impl HookSlots {
         let ended =
             self.slow_until
                 .compare_exchange(until, now, Ordering::Relaxed, Ordering::Relaxed);
+        if ended.is_ok() {
+            info!(hook = %self.hook, "a slow hook answers fast again: it is waited for, and its backlog is delivered now");
+        }
         ended.is_ok()
     }
 
@@ -198,7 +214,7 @@ impl HookSlots {
             let spell_began = self.spell_began.notified();
             tokio::select! {
                 permit = &mut acquire => {
-                    return permit.map_err(|_| self.slow_from_now(answered, false));
+                    return permit.map_err(|_| self.slow_from_now(answered, false, true));
                 }
                 _ = spell_began => {
                     let spell = self.spell();
@@ -210,7 +226,7 @@ impl HookSlots {
                     let now_answered = self.answered.load(Ordering::Relaxed);
                     if give_up >= end || now_answered == answered {
                         let silent = now_answered == answered;
-                        return Err(self.slow_from_now(now_answered, silent));
+                        return Err(self.slow_from_now(now_answered, silent, true));
                     }
                     // The hook answered: this delivery waits the whole wait after all.
                     give_up = end;
@@ -229,8 +245,9 @@ impl Drop for Leave<'_> {
     }
 }
 
-fn new_slots(size: usize) -> Arc<HookSlots> {
+fn new_slots(hook_id: &str, size: usize) -> Arc<HookSlots> {
     Arc::new(HookSlots {
+        hook: hook_id.to_owned(),
         slots: Arc::new(Semaphore::new(size)),
         size,
         slow_until: AtomicI64::new(0),
