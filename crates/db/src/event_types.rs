@@ -21,7 +21,7 @@ use tokio_postgres::Row;
 use tracing::warn;
 
 use crate::time::to_ms;
-use crate::{Db, Result};
+use crate::{Db, DbError, Result};
 
 /// The migration that makes the table; the built-in types are seeded with it.
 pub(crate) const SEEDED_IN: i32 = 4;
@@ -342,8 +342,11 @@ impl Known {
 #[derive(Default)]
 pub(crate) struct Cache {
     entries: Mutex<HashMap<String, Entry>>,
-    reading: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    reading: Mutex<HashMap<String, Arc<Gate>>>,
 }
+
+/// A tenant's reads, one at a time; when the last one failed, when and why.
+type Gate = tokio::sync::Mutex<Option<(Instant, String)>>;
 
 impl Cache {
     fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
@@ -352,7 +355,7 @@ impl Cache {
 
     /// The gate `tenant`'s reads pass: kept once made (one small lock a tenant, as the
     /// catalogue itself is kept).
-    fn gate(&self, tenant: &str) -> Arc<tokio::sync::Mutex<()>> {
+    fn gate(&self, tenant: &str) -> Arc<Gate> {
         let mut gates = self.reading.lock().expect("not poisoned");
         match gates.get(tenant) {
             Some(g) => g.clone(),
@@ -472,12 +475,24 @@ impl KnownTypes {
     /// another's read takes it when that read began after it asked, or when it had no
     /// copy at all: so however many ask at once, PostgreSQL is read once or twice, not
     /// once each (as it was, for every message of a tenant this process had not seen
-    /// yet: a prefetch's worth of queries after a restart).
+    /// yet: a prefetch's worth of queries after a restart). Such a read that failed
+    /// fails its waiters too, so that an outage is not waited out once per caller.
     async fn reread(&self, tenant: &str) -> Result<Arc<Known>> {
+        // Boxed, as rare (once a second a tenant): every event's check would otherwise
+        // make room for a read in its state.
+        Box::pin(self.read_again(tenant)).await
+    }
+
+    async fn read_again(&self, tenant: &str) -> Result<Arc<Known>> {
         let asked = Instant::now();
         let had = self.read.entries().contains_key(tenant);
         let gate = self.read.gate(tenant);
-        let _one = gate.lock().await;
+        let mut failed = gate.lock().await;
+        if let Some((at, why)) = &*failed {
+            if *at >= asked {
+                return Err(DbError::Shared(why.clone()));
+            }
+        }
         let before = self
             .read
             .entries()
@@ -491,7 +506,13 @@ impl KnownTypes {
         let before = before.map(|(_, known)| known);
         // What it reads is as of now: a type stored later is not in it.
         let began = Instant::now();
-        let stored = self.db.event_types(Scope::Tenant(tenant)).await?;
+        let stored = match self.db.event_types(Scope::Tenant(tenant)).await {
+            Ok(stored) => stored,
+            Err(e) => {
+                *failed = Some((Instant::now(), e.to_string()));
+                return Err(e);
+            }
+        };
         let mut types = HashMap::with_capacity(stored.len());
         for t in stored {
             let global = t.tenant.is_none();
@@ -601,6 +622,35 @@ mod tests {
         assert!(unknown.iter().all(|r| matches!(r, Err(Refusal::Unknown))));
         let reads = taken.get_sample_count() - 1;
         assert!((1..=2).contains(&reads), "{reads} reads");
+    }
+
+    #[tokio::test]
+    async fn a_failed_read_fails_those_that_waited_for_it_without_reading_again() {
+        // A server that takes connections and closes them: every read fails.
+        let server = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("postgres://postgres@{}/none", server.local_addr().unwrap());
+        let tried = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counting = tried.clone();
+        tokio::spawn(async move {
+            while let Ok((conn, _)) = server.accept().await {
+                counting.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                drop(conn);
+            }
+        });
+        let config = hookpost_core::Config::default();
+        let options = crate::DbOptions {
+            url,
+            ..crate::DbOptions::of(&config)
+        };
+        let db = Db::connect(&options, None).unwrap();
+        let types = Arc::new(KnownTypes::new(db, &config));
+        let mut checks = tokio::task::JoinSet::new();
+        for _ in 0..64 {
+            let types = types.clone();
+            checks.spawn(async move { types.check("acme", "x", &raw(json!({}))).await.is_err() });
+        }
+        assert!(checks.join_all().await.into_iter().all(|failed| failed));
+        assert_eq!(tried.load(std::sync::atomic::Ordering::Relaxed), 1);
     }
 
     #[test]

@@ -55,6 +55,9 @@ pub enum DbError {
     /// A group write's failure, as each write in the group sees it.
     #[error("PostgreSQL write: {0}")]
     Write(String),
+    /// The failure of a read that others waited for, as each of them sees it.
+    #[error("{0}")]
+    Shared(String),
 }
 
 impl From<deadpool_postgres::PoolError> for DbError {
