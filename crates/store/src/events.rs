@@ -215,8 +215,9 @@ impl Store {
         };
         let (a, b, c, d) = tracked.query(&claiming, &pipe).await?;
         if !tracked.still(&claiming) {
-            // Its hooks changed meanwhile, or the data went: read them again.
-            return Ok((a, b, c, d, self.tenant_read(t).await?));
+            // Its hooks changed meanwhile, or the data went: read them again. Boxed, as
+            // rare: every claim's state would otherwise make room for this read.
+            return Ok((a, b, c, d, Box::pin(self.tenant_read(t)).await?));
         }
         Ok((a, b, c, d, Some(cached)))
     }

@@ -113,7 +113,9 @@ impl Tracked {
         if self.tracker.idle() {
             return None;
         }
-        match self.connect().await {
+        // Boxed, as rare (once a connection): every claim's state would otherwise make
+        // room for connecting.
+        match Box::pin(self.connect()).await {
             Ok(()) => self.tracker.lookup(name),
             Err(e) => {
                 tracing::debug!(error = %e, "no tracked Redis connection");

@@ -354,7 +354,9 @@ async fn handle(
             .instrument(span)
             .await
     } else {
-        worker.handle_task(&delivery.data).await
+        // Boxed: a task's state is larger than an event's, and would set the size every
+        // message's handler is allocated with.
+        Box::pin(worker.handle_task(&delivery.data)).await
     };
     tracing::debug!(?disposition, "handled");
     let settlement = match disposition {

@@ -143,8 +143,7 @@ impl Worker {
                     traceparent: event.traceparent.as_deref(),
                     ordered_tenant: false,
                 });
-                let work = self.fan_out(&parts, version, takeover, early);
-                self.under_lease(&parts, work).await
+                self.fan_out_leased(&parts, version, takeover, early).await
             }
         }
     }
@@ -252,15 +251,20 @@ impl Worker {
         }
     }
 
-    /// Processes a claimed event with its lease renewed meanwhile. A requeue releases the
+    /// Fans a claimed event out with its lease renewed meanwhile. A requeue releases the
     /// lease, so that the redelivery takes over at once instead of waiting it out.
-    async fn under_lease(
+    async fn fan_out_leased(
         &self,
         ev: &EventParts<'_>,
-        work: impl std::future::Future<Output = Disposition>,
+        version: u64,
+        takeover: bool,
+        early: &EarlyAck<'_>,
     ) -> Disposition {
         let held = self.leases.hold(ev.tenant, ev.id);
-        let disposition = work.await;
+        // Made and awaited here: a future passed in and awaited is kept twice in the
+        // state of the one that awaits it, and a handler's whole state is allocated and
+        // copied for every message.
+        let disposition = self.fan_out(ev, version, takeover, early).await;
         drop(held);
         if let Disposition::Requeue(_) = disposition {
             let _ = self
@@ -466,7 +470,6 @@ impl Worker {
         }
         let parts = EventParts::of(&event);
         let early = EarlyAck::none();
-        let work = self.fan_out(&parts, version, true, &early);
-        self.under_lease(&parts, work).await
+        self.fan_out_leased(&parts, version, true, &early).await
     }
 }

@@ -110,7 +110,10 @@ impl Worker {
             next.extend(release.await);
         }
         self.turns.send_for(next);
-        self.disable_hooks(ev, &decided, &failing).await;
+        // Rare, and boxed: every event's state would otherwise make room for it.
+        if !failing.is_empty() || decided.iter().any(|d| d.gone().is_some()) {
+            Box::pin(self.disable_hooks(ev, &decided, &failing)).await;
+        }
         Disposition::Ack(durable)
     }
 
