@@ -110,9 +110,10 @@ impl Worker {
             next.extend(release.await);
         }
         self.turns.send_for(next);
+        let disabling = to_disable(&decided, &failing);
         // Rare, and boxed: every event's state would otherwise make room for it.
-        if !failing.is_empty() || decided.iter().any(|d| d.gone().is_some()) {
-            Box::pin(self.disable_hooks(ev, &decided, &failing)).await;
+        if !disabling.is_empty() {
+            Box::pin(self.disable_hooks(ev, &disabling)).await;
         }
         Disposition::Ack(durable)
     }
@@ -174,15 +175,10 @@ impl Worker {
         Ok(persist(&self.metrics, record).await?)
     }
 
-    /// Deactivates the hooks gone (410) and those failing for too long. A consequence
-    /// that the next failure tries again, so its errors do not hold the message back.
-    async fn disable_hooks(&self, ev: &EventParts<'_>, decided: &[Decided], failing: &[String]) {
-        let gone = decided
-            .iter()
-            .filter_map(Decided::gone)
-            .map(|h| (h, "gone"));
-        let failing = failing.iter().map(|h| (h.as_str(), "failing"));
-        for (hook_id, reason) in gone.chain(failing) {
+    /// Deactivates `hooks` ([`to_disable`]). A consequence that the next failure tries
+    /// again, so its errors do not hold the message back.
+    async fn disable_hooks(&self, ev: &EventParts<'_>, hooks: &[(&str, &'static str)]) {
+        for &(hook_id, reason) in hooks {
             match self
                 .db
                 .disable_hook(&self.store, ev.tenant, hook_id, reason)
@@ -206,4 +202,15 @@ impl Worker {
 pub(crate) fn by_index(mut decided: Vec<(usize, Decided)>) -> Vec<Decided> {
     decided.sort_by_key(|(i, _)| *i);
     decided.into_iter().map(|(_, d)| d).collect()
+}
+
+/// The hooks an event's outcomes deactivate, with why: those gone (410) and those
+/// failing for too long.
+fn to_disable<'a>(decided: &'a [Decided], failing: &'a [String]) -> Vec<(&'a str, &'static str)> {
+    let gone = decided
+        .iter()
+        .filter_map(Decided::gone)
+        .map(|h| (h, "gone"));
+    let failing = failing.iter().map(|h| (h.as_str(), "failing"));
+    gone.chain(failing).collect()
 }
