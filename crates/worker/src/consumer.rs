@@ -26,9 +26,14 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{error, info, warn, Instrument};
 
+use crate::boost::Boost;
 use crate::disposition::{chain, Disposition, EarlyAck, Requeue};
 use crate::settle::{Settlement, Settler};
 use crate::Worker;
+
+/// How often the overflow queue's second consumer is started or stopped as the
+/// worker's tenants come and go.
+const STEER_EVERY: Duration = Duration::from_millis(100);
 
 /// How one session with the broker ended.
 enum End {
@@ -204,10 +209,11 @@ async fn session(
     for queue in queues.iter().copied() {
         let overflow = queue == worker.topology.overflow_queue;
         // The overflow queue holds the events of tenants over their share: a smaller
-        // prefetch keeps room for the others' while it still goes on. The light queue's
-        // (a trickle each) take the whole prefetch, as the event queues do.
+        // prefetch keeps room for the others' while it still goes on (a second consumer
+        // takes the rest while one tenant is alone). The light queue's (a trickle each)
+        // take the whole prefetch, as the event queues do.
         let prefetch = match overflow {
-            true => (cfg.prefetch / 4).max(1),
+            true => crate::boost::narrow(cfg.prefetch),
             false => cfg.prefetch,
         };
         let (ch, consumer) = hookpost_broker::consume::open(&conn, queue, queue, prefetch).await?;
@@ -229,6 +235,23 @@ async fn session(
                 .boxed(),
         );
     }
+    // The overflow queue's second consumer, while this worker serves one tenant alone.
+    let mut boost = match queues.contains(&worker.topology.overflow_queue.as_str()) {
+        true => Boost::open(&conn, &worker.topology.overflow_queue, cfg.prefetch).await?,
+        false => None,
+    }
+    .map(|boost| {
+        let (settler, settled) = Settler::start();
+        settling.push(settled);
+        let source = Source {
+            queue: Arc::from(worker.topology.overflow_queue.as_str()),
+            is_event: true,
+            aside: true,
+            settler,
+        };
+        (boost, source)
+    });
+    let mut steer = tokio::time::interval(STEER_EVERY);
     let mut messages = futures_util::stream::select_all(streams);
     // Added and taken back, not set: a process's lanes share the gauge.
     worker.metrics.consumers_active.add(channels.len() as i64);
@@ -258,6 +281,18 @@ async fn session(
                 }
                 Some((_, Err(e))) => break End::BrokerLost(e.to_string()),
                 None => break End::BrokerLost("the broker cancelled a consumer".into()),
+            },
+            _ = steer.tick(), if boost.is_some() => {
+                let (b, source) = boost.as_mut().expect("checked");
+                match b.steer(!worker.fairness.crowded()).await {
+                    // No end sentinel: its end is its cancel's, asked for here.
+                    Ok(Some(consumer)) => {
+                        let source = source.clone();
+                        messages.push(consumer.map(move |m| Some((source.clone(), m))).boxed());
+                    }
+                    Ok(None) => {}
+                    Err(e) => break End::BrokerLost(e.to_string()),
+                }
             }
         }
     };
@@ -267,6 +302,9 @@ async fn session(
         let _ = ch
             .basic_cancel((*tag).into(), BasicCancelOptions::default())
             .await;
+    }
+    if let Some((mut boost, _source)) = boost.take() {
+        let _ = boost.stop().await;
     }
     tracker.close();
     if let End::BrokerLost(_) = end {

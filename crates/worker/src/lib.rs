@@ -21,6 +21,7 @@
 //! - [`leases`]: the events being processed, their leases renewed while it works.
 //! - [`removals`]: delivered events' states, removed in bulk off the delivery's path.
 //! - [`fairness`]: each tenant's share of the worker; a tenant over it is moved aside.
+//!   [`boost`]: the overflow queue's second consumer, while one tenant is alone.
 //! - [`settle`]: acks (for a [`hookpost_store::Durable`] only) and requeues, batched.
 //!
 //! What a delivery is (the prepared hook and the hooks cache, who takes an event, the
@@ -36,6 +37,7 @@ pub mod attempt;
 pub mod attempter;
 pub mod backlog;
 pub mod backlog_writer;
+mod boost;
 pub mod consumer;
 pub(crate) mod context;
 pub(crate) mod decided;

@@ -545,6 +545,106 @@ async fn api_events_beyond_a_tenants_fair_lane_go_through_the_overflow_queue_onc
 /// arrives while most of the backlog still waits. A request heavier than the light
 /// lane's burst, and the same tenant's requests just after it, stay in the event queue;
 /// every event arrives once.
+/// Posts `n` events of `tenant` (a multiple of 25) in batches of 25, heavier than a
+/// narrow lane's burst of 20: all to the overflow queue.
+async fn overflow(app: &TestApp, base: &str, key: &str, tenant: &str, n: usize) {
+    for batch in 0..n / 25 {
+        let events: Vec<Value> = (batch * 25..(batch + 1) * 25)
+            .map(|i| json!({"id": format!("{tenant}-{i}"), "type": "ticket.created", "data": {"n": i}}))
+            .collect();
+        assert_eq!(post_to(app, base, key, &events).await, 202);
+    }
+}
+
+/// A worker takes the overflow queue's events a quarter of its prefetch at a time while
+/// other tenants are active, and the whole prefetch while the overflow's tenant is
+/// alone (a second consumer): a quarter would leave a lone tenant beyond its lane
+/// delivering slower than it posts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lone_tenants_overflow_takes_the_whole_prefetch_and_a_quarter_once_another_is_active() {
+    let mut app = TestApp::spawn(TestOptions {
+        roles: hookpost_tests::WORKERS_APART,
+        ..TestOptions::default()
+    })
+    .await;
+    let (ingest, base) = ingest_with_a_narrow_lane(&mut app).await;
+    let keys = [
+        app.tenant("alone").await,
+        app.tenant("crowded").await,
+        app.tenant("other").await,
+    ];
+    let rx = [
+        Receiver::start().await,
+        Receiver::start().await,
+        Receiver::start().await,
+    ];
+    for (key, rx) in keys.iter().zip(&rx) {
+        rx.set_latency(Duration::from_millis(100));
+        app.hook(key, &rx.url, &["ticket.created"]).await;
+    }
+    overflow(&app, &base, &keys[0], "alone", 100).await;
+    let topology = app.topology();
+    assert_eq!(app.queue_depth(&topology.overflow_queue).await, 100);
+    assert_eq!(app.others[ingest].metrics.events_overflowed.get(), 100);
+
+    // One worker, one lane, a prefetch of 8: a quarter is 2.
+    let worker = Config {
+        prefetch: 8,
+        threads: Some(1),
+        ..app.config.clone()
+    };
+    app.start_more(Roles::WORKER, Some(worker)).await;
+    wait_until(
+        "the lone tenant's events",
+        Duration::from_secs(30),
+        || async { rx[0].delivered().len() == 100 },
+    )
+    .await;
+    let alone = rx[0].most_concurrent();
+
+    // Another tenant within its lane, one event every 50 ms, the worker seeing it.
+    let other = async {
+        for i in 0..200 {
+            let event = json!({"id": format!("other-{i}"), "type": "ticket.created", "data": {}});
+            assert_eq!(post_to(&app, &base, &keys[2], &[event]).await, 202);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            if rx[1].delivered().len() == 50 {
+                return i + 1;
+            }
+        }
+        200
+    };
+    let crowded = async {
+        wait_until(
+            "the other tenant's first event",
+            Duration::from_secs(10),
+            || async { !rx[2].delivered().is_empty() },
+        )
+        .await;
+        // The second consumer's stop is steered every 100 ms.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        overflow(&app, &base, &keys[1], "crowded", 50).await;
+    };
+    let (others, ()) = tokio::join!(other, crowded);
+    wait_until(
+        "the crowded tenant's events",
+        Duration::from_secs(30),
+        || async { rx[1].delivered().len() == 50 },
+    )
+    .await;
+    let crowded = rx[1].most_concurrent();
+    eprintln!(
+        "overflow gate | at once: alone {alone}, beside another tenant {crowded} ({others} of \
+         its events sent meanwhile)"
+    );
+    assert!((6..=8).contains(&alone), "alone, {alone} at once");
+    assert!(
+        (1..=2).contains(&crowded),
+        "beside another tenant, {crowded} at once"
+    );
+    assert_eq!(rx[0].delivered().len() + rx[1].delivered().len(), 150);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_light_tenants_events_take_the_light_queue_and_wait_behind_no_heavier_tenants_backlog() {
     let mut app = TestApp::spawn(TestOptions {
