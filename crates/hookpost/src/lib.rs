@@ -426,8 +426,8 @@ async fn check_persistence(store: &Store, metrics: &Metrics, readiness: &Readine
                     .set(i64::from(m == mode.as_str()));
             }
             let why = match mode {
-                Persistence::None => "Redis keeps nothing on disk: a restart loses hooks, keys, the delivery log and pending retries; run it with appendonly yes",
-                Persistence::Snapshots => "Redis keeps only snapshots: a crash loses the writes since the last one; run it with appendonly yes",
+                Persistence::None => "Redis keeps nothing on disk: a restart empties it, deliveries wait until it is rebuilt from PostgreSQL, and event-id deduplication, rate limits and console sessions start afresh; run it with appendonly yes",
+                Persistence::Snapshots => "Redis keeps only snapshots: a crash loses the writes since the last one, which are made whole from PostgreSQL; run it with appendonly yes",
                 Persistence::Aof { .. } => {
                     info!(mode = mode.as_str(), "Redis persistence");
                     return;
