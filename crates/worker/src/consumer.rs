@@ -252,6 +252,8 @@ async fn session(
         (boost, source)
     });
     let mut steer = tokio::time::interval(STEER_EVERY);
+    // Ticks missed while a handler was being spawned are not made up in a burst.
+    steer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut messages = futures_util::stream::select_all(streams);
     // Added and taken back, not set: a process's lanes share the gauge.
     worker.metrics.consumers_active.add(channels.len() as i64);
