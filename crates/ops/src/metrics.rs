@@ -84,6 +84,9 @@ pub struct Metrics {
     pub broker_errors: IntCounterVec,
     /// Queues this process consumes now.
     pub consumers_active: IntGauge,
+    /// Worker lanes consuming the overflow queue with the whole prefetch (a second
+    /// consumer, while one tenant is alone at them).
+    pub overflow_whole_prefetch: IntGauge,
     /// 1 for what the Redis server keeps on disk: `aof_always`, `aof`, `snapshots`, `none`.
     pub redis_persistence: IntGaugeVec,
     /// Failed authentications (API key, admin token, console sign-in) by surface (`api`,
@@ -388,6 +391,11 @@ impl Metrics {
                 "hookpost_consumers_active",
                 "Queues this process consumes.",
             ),
+            overflow_whole_prefetch: gauge(
+                &r,
+                "hookpost_overflow_whole_prefetch",
+                "Worker lanes consuming the overflow queue with the whole prefetch (one tenant alone at them).",
+            ),
             redis_persistence: {
                 let g = IntGaugeVec::new(
                     Opts::new(
@@ -573,6 +581,7 @@ mod tests {
             ("hookpost_attempt_duration_seconds", &[]),
             ("hookpost_auth_failures_total", &["answer", "surface"]),
             ("hookpost_consumers_active", &[]),
+            ("hookpost_overflow_whole_prefetch", &[]),
             ("hookpost_dead_letters_total", &["reason"]),
             ("hookpost_deliveries_deferred_total", &["reason"]),
             ("hookpost_slow_attempts_released_total", &[]),

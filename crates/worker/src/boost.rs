@@ -13,6 +13,7 @@
 use lapin::options::{BasicCancelOptions, BasicConsumeOptions, BasicQosOptions};
 use lapin::types::FieldTable;
 use lapin::{Channel, Connection, Consumer};
+use prometheus::IntGauge;
 
 /// The overflow queue's prefetch while others are active: a quarter.
 pub fn narrow(prefetch: u16) -> u16 {
@@ -24,6 +25,8 @@ pub struct Boost {
     ch: Channel,
     queue: String,
     consuming: bool,
+    /// `hookpost_overflow_whole_prefetch`, shared by a process's lanes.
+    running: IntGauge,
 }
 
 impl Boost {
@@ -33,6 +36,7 @@ impl Boost {
         conn: &Connection,
         queue: &str,
         prefetch: u16,
+        running: IntGauge,
     ) -> lapin::Result<Option<Boost>> {
         let rest = prefetch.saturating_sub(narrow(prefetch));
         if rest == 0 {
@@ -44,6 +48,7 @@ impl Boost {
             ch,
             queue: queue.to_owned(),
             consuming: false,
+            running,
         }))
     }
 
@@ -65,6 +70,7 @@ impl Boost {
                     )
                     .await?;
                 self.consuming = true;
+                self.running.inc();
                 Ok(Some(consumer))
             }
             (false, true) => {
@@ -75,14 +81,16 @@ impl Boost {
         }
     }
 
-    /// Cancels the consumer if it consumes.
+    /// Cancels the consumer if it consumes. It counts as stopped even when the cancel
+    /// fails: the channel is then gone, and its consumer with it.
     pub async fn stop(&mut self) -> lapin::Result<()> {
-        if self.consuming {
-            self.ch
-                .basic_cancel(self.tag().as_str().into(), BasicCancelOptions::default())
-                .await?;
-            self.consuming = false;
+        if !self.consuming {
+            return Ok(());
         }
-        Ok(())
+        self.consuming = false;
+        self.running.dec();
+        self.ch
+            .basic_cancel(self.tag().as_str().into(), BasicCancelOptions::default())
+            .await
     }
 }

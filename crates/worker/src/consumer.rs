@@ -237,7 +237,16 @@ async fn session(
     }
     // The overflow queue's second consumer, while this worker serves one tenant alone.
     let mut boost = match queues.contains(&worker.topology.overflow_queue.as_str()) {
-        true => Boost::open(&conn, &worker.topology.overflow_queue, cfg.prefetch).await?,
+        true => {
+            let running = worker.metrics.overflow_whole_prefetch.clone();
+            Boost::open(
+                &conn,
+                &worker.topology.overflow_queue,
+                cfg.prefetch,
+                running,
+            )
+            .await?
+        }
         false => None,
     }
     .map(|boost| {

@@ -593,7 +593,7 @@ async fn a_lone_tenants_overflow_takes_the_whole_prefetch_and_a_quarter_once_ano
         threads: Some(1),
         ..app.config.clone()
     };
-    app.start_more(Roles::WORKER, Some(worker)).await;
+    let w = app.start_more(Roles::WORKER, Some(worker)).await;
     wait_until(
         "the lone tenant's events",
         Duration::from_secs(30),
@@ -601,6 +601,8 @@ async fn a_lone_tenants_overflow_takes_the_whole_prefetch_and_a_quarter_once_ano
     )
     .await;
     let alone = rx[0].most_concurrent();
+    let second_consumer = || app.others[w].metrics.overflow_whole_prefetch.get();
+    assert_eq!(second_consumer(), 1, "the second consumer runs");
 
     // Another tenant within its lane, one event every 50 ms, the worker seeing it.
     let other = async {
@@ -637,6 +639,7 @@ async fn a_lone_tenants_overflow_takes_the_whole_prefetch_and_a_quarter_once_ano
         "overflow gate | at once: alone {alone}, beside another tenant {crowded} ({others} of \
          its events sent meanwhile)"
     );
+    assert_eq!(second_consumer(), 0, "the second consumer stopped");
     assert!((6..=8).contains(&alone), "alone, {alone} at once");
     assert!(
         (1..=2).contains(&crowded),
