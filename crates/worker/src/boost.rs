@@ -10,8 +10,8 @@
 //! before its cancel is handled and acked on its channel as usual: lapin hands a
 //! cancelled consumer's messages out before its stream ends.
 
-use lapin::options::{BasicCancelOptions, BasicConsumeOptions, BasicQosOptions};
-use lapin::types::FieldTable;
+use hookpost_broker::consume;
+use lapin::options::BasicCancelOptions;
 use lapin::{Channel, Connection, Consumer};
 use prometheus::IntGauge;
 
@@ -42,10 +42,8 @@ impl Boost {
         if rest == 0 {
             return Ok(None);
         }
-        let ch = conn.create_channel().await?;
-        ch.basic_qos(rest, BasicQosOptions::default()).await?;
         Ok(Some(Boost {
-            ch,
+            ch: consume::channel(conn, rest).await?,
             queue: queue.to_owned(),
             consuming: false,
             running,
@@ -60,15 +58,7 @@ impl Boost {
     pub async fn steer(&mut self, alone: bool) -> lapin::Result<Option<Consumer>> {
         match (alone, self.consuming) {
             (true, false) => {
-                let consumer = self
-                    .ch
-                    .basic_consume(
-                        self.queue.as_str().into(),
-                        self.tag().as_str().into(),
-                        BasicConsumeOptions::default(),
-                        FieldTable::default(),
-                    )
-                    .await?;
+                let consumer = consume::consume(&self.ch, &self.queue, &self.tag()).await?;
                 self.consuming = true;
                 self.running.inc();
                 Ok(Some(consumer))

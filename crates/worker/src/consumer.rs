@@ -206,6 +206,9 @@ async fn session(
     let mut channels = Vec::new();
     let mut streams = Vec::new();
     let mut settling = Vec::new();
+    // The overflow queue's second consumer, while this worker serves one tenant alone,
+    // with the overflow's source and a settler of its own (acks go on its channel).
+    let mut boost = None;
     for queue in queues.iter().copied() {
         let overflow = queue == worker.topology.overflow_queue;
         // The overflow queue holds the events of tenants over their share: a smaller
@@ -226,6 +229,20 @@ async fn session(
             aside: overflow || queue == worker.topology.light_queue,
             settler,
         };
+        if overflow {
+            let running = worker.metrics.overflow_whole_prefetch.clone();
+            if let Some(b) = Boost::open(&conn, queue, cfg.prefetch, running).await? {
+                let (settler, settled) = Settler::start();
+                settling.push(settled);
+                boost = Some((
+                    b,
+                    Source {
+                        settler,
+                        ..source.clone()
+                    },
+                ));
+            }
+        }
         // A consumer's end is an item too: the broker cancelled it, so start again.
         let ended = futures_util::stream::once(std::future::ready(None));
         streams.push(
@@ -235,31 +252,6 @@ async fn session(
                 .boxed(),
         );
     }
-    // The overflow queue's second consumer, while this worker serves one tenant alone.
-    let mut boost = match queues.contains(&worker.topology.overflow_queue.as_str()) {
-        true => {
-            let running = worker.metrics.overflow_whole_prefetch.clone();
-            Boost::open(
-                &conn,
-                &worker.topology.overflow_queue,
-                cfg.prefetch,
-                running,
-            )
-            .await?
-        }
-        false => None,
-    }
-    .map(|boost| {
-        let (settler, settled) = Settler::start();
-        settling.push(settled);
-        let source = Source {
-            queue: Arc::from(worker.topology.overflow_queue.as_str()),
-            is_event: true,
-            aside: true,
-            settler,
-        };
-        (boost, source)
-    });
     let mut steer = tokio::time::interval(STEER_EVERY);
     // Ticks missed while a handler was being spawned are not made up in a burst.
     steer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
