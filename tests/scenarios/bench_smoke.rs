@@ -47,6 +47,20 @@ async fn every_bench_scenario_runs_and_loses_nothing() {
             assert!(r.get("p99_ms.by_hook_and_status").is_some());
             continue;
         }
+        if *name == "done-marks" {
+            // The store's claims alone, no delivery: the first period takes the sets of
+            // before, the next as few as a small tenant's marks need.
+            let r = scenarios::run(name, &o).await.expect("done-marks runs");
+            assert_eq!(r.get("sets_of_a_tenant.first"), Some(16_384.0));
+            assert_eq!(
+                r.get("sets_of_a_tenant.next"),
+                Some(64.0),
+                "{:?}",
+                r.figures
+            );
+            assert!(r.get("bytes_per_mark.next").unwrap_or(0.0) > 0.0);
+            continue;
+        }
         if *name == "broker-floor" {
             // RabbitMQ alone: no receiver, so no deliveries to count; every message is
             // consumed before it reports.

@@ -220,7 +220,8 @@ async fn an_event_whose_fingerprint_collides_with_a_done_one_is_still_delivered(
     let print = hookpost_store::done_marks::fingerprint("evt_twin");
     let now = hookpost_core::now_ms() as u64 / 1000;
     let period = hookpost_store::done_marks::period(now, app.config.retention_secs());
-    let set = app.store.keys().done_marks("acme", period, print.set);
+    let set = print.set(hookpost_store::done_marks::SETS);
+    let set = app.store.keys().done_marks("acme", period, set);
     let _: () = redis::AsyncCommands::sadd(&mut app.store.conn(), &set, print.member)
         .await
         .unwrap();

@@ -12,6 +12,7 @@
 pub mod amqp;
 pub mod baseline;
 pub mod broker_floor;
+pub mod done_marks;
 pub mod launch;
 pub mod log_query;
 pub mod procstat;

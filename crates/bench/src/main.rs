@@ -12,12 +12,14 @@ struct Cli {
     /// throughput, http, ingest, fanout, fanout-http, latency, isolation, retry-drain,
     /// backlog-drain (a hanging hook's backlog drained once it answers), ordered,
     /// noisy-neighbour, baseline (the machine's minimal durable loop), broker-floor (RabbitMQ
-    /// alone under noisy-neighbour), log-query (the log API over a big log), rebuild (Redis
+    /// alone under noisy-neighbour), log-query (the log API over a big log), done-marks
+    /// (Redis's bytes a done mark, a first retention period and the next), rebuild (Redis
     /// back empty while retries wait; rebuild-ordered, rebuild-parked likewise), or all
     scenario: String,
     #[arg(long, default_value_t = 100_000)]
     events: usize,
-    /// Hooks (fanout, fanout-http; the noisy tenant's in noisy-neighbour).
+    /// Hooks (fanout, fanout-http; the noisy tenant's in noisy-neighbour); tenants in
+    /// done-marks.
     #[arg(long, default_value_t = 10)]
     hooks: usize,
     /// Requests in flight (http, ingest).
@@ -28,7 +30,8 @@ struct Cli {
     /// Events per second (latency; broker-floor's noisy publisher, 0 = as fast as it can).
     #[arg(long, default_value_t = 2000)]
     rate: u64,
-    /// Seconds (latency; the quiet tenant alone in noisy-neighbour; each phase of broker-floor).
+    /// Seconds (latency; the quiet tenant alone in noisy-neighbour; each phase of
+    /// broker-floor; the retention, so a period's length, in done-marks).
     #[arg(long, default_value_t = 10)]
     duration: u64,
     /// Events per request (http, ingest); more than 1 uses /v1/events/batch.

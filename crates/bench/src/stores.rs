@@ -58,7 +58,7 @@ async fn info(store: &Store, section: &str) -> Option<String> {
 }
 
 /// Commands Redis has run since it started: the sum of `calls` over `INFO commandstats`.
-async fn redis_commands(store: &Store) -> Option<f64> {
+pub(crate) async fn redis_commands(store: &Store) -> Option<f64> {
     let info = info(store, "commandstats").await?;
     Some(
         info.lines()

@@ -2,11 +2,16 @@
 //!
 //! An event whose deliveries all ended at its first processing (the usual case) leaves
 //! Redis nothing but its mark, for the retention: a key of its own cost some 200 bytes
-//! an event. Marks are instead 64-bit fingerprints of the event id, spread over
-//! [`SETS`] sets per tenant and retention period. A set of up to 512 integers is an
-//! *intset* in Redis (`set-max-intset-entries`): 8 bytes a member, so a tenant keeps
-//! about 8 million marks a period in that form (more only cost a set's ordinary
-//! encoding, some 50 bytes a member, still a quarter of a key).
+//! an event. Marks are instead 64-bit fingerprints of the event id, spread over sets
+//! per tenant and retention period. A set of up to 512 integers is an *intset* in Redis
+//! (`set-max-intset-entries`): 8 bytes a member. A set is a key, about 100 bytes more,
+//! and a bigger set takes Redis's ordinary encoding, some 75 bytes a member: so how
+//! many sets a tenant's period takes ([`sets_for`]) follows the marks its previous
+//! period took, about 128 a set, between [`MIN_SETS`] and [`MAX_SETS`]. A tenant's
+//! first period (and a period the tenant before had none of) takes [`SETS`], as every
+//! period did before the counts followed the marks. The count of a period is a key of
+//! its own ([`crate::keys::Keys::done_sets`]), written by the period's first claim
+//! (`SET NX`: every process takes the same) and kept as long as its marks.
 //!
 //! The claim writes the mark (`SADD`, whose answer says whether it was there), so that
 //! the record of an event delivered at once has only its state to remove. A mark goes
@@ -14,9 +19,9 @@
 //! claim looks in the current period and the one before: every mark is found for at
 //! least the retention. A fingerprint found with no state is confirmed against the log
 //! before an event is dropped (see the worker's claim), so another claimer's mark or a
-//! collision (one in 2^78 for a given pair of ids) never loses an event. A set's expiry
-//! is written with the first mark each process puts in it ([`Expiries`]), not with
-//! every mark.
+//! collision (one in 2^70 or fewer for a given pair of ids, the member's 64 bits and
+//! the set's) never loses an event. A set's expiry is written with the first mark each process puts in
+//! it ([`Expiries`]), not with every mark.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -24,14 +29,38 @@ use std::time::{Duration, Instant};
 
 use crate::Store;
 
-/// Sets a tenant's marks of one period are spread over (a power of two).
+/// Sets of a tenant's period when its period before took none: every period's count
+/// before the counts followed the marks (a power of two, as every count is).
 pub const SETS: u64 = 16_384;
+/// The fewest sets of a tenant's period: room for 32,768 marks in intsets, so that a
+/// small tenant that grows does not leave them at once.
+pub const MIN_SETS: u64 = 64;
+/// The most sets of a tenant's period: intsets for about 2 billion marks.
+pub const MAX_SETS: u64 = 1 << 22;
+/// The marks a set is sized for, a quarter of an intset's 512: a tenant's events may
+/// grow fourfold from one period to the next before its sets overflow.
+const MARKS_A_SET: u64 = 128;
 
-/// Where a mark lives and what it is: the set's number and the member.
+/// The sets of a tenant's period whose period before took `marks` (an estimate).
+pub fn sets_for(marks: u64) -> u64 {
+    marks
+        .div_ceil(MARKS_A_SET)
+        .next_power_of_two()
+        .clamp(MIN_SETS, MAX_SETS)
+}
+
+/// What a mark is: the hash that picks its set, and the member.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Fingerprint {
-    pub set: u64,
+    pub spread: u64,
     pub member: i64,
+}
+
+impl Fingerprint {
+    /// Its set in a period of `sets` sets (a power of two).
+    pub fn set(&self, sets: u64) -> u64 {
+        self.spread & (sets - 1)
+    }
 }
 
 /// The fingerprint of an event id: two independent 64-bit hashes, one for the member
@@ -39,9 +68,8 @@ pub struct Fingerprint {
 /// marks outlive them.
 pub fn fingerprint(event_id: &str) -> Fingerprint {
     let member = mix(fnv1a(event_id.as_bytes(), 0xcbf2_9ce4_8422_2325));
-    let set = mix(fnv1a(event_id.as_bytes(), 0x6c62_272e_07bb_0142)) & (SETS - 1);
     Fingerprint {
-        set,
+        spread: mix(fnv1a(event_id.as_bytes(), 0x6c62_272e_07bb_0142)),
         member: member as i64,
     }
 }
@@ -57,41 +85,183 @@ pub fn expires_at(period: u64, retention_secs: u64) -> u64 {
     (period + 2) * retention_secs.max(1)
 }
 
-/// An event's mark as a claim or a record sees it now.
+/// An event's mark as a claim sees it now.
 pub(crate) struct Mark {
     pub print: Fingerprint,
-    /// The current period: where a record writes.
+    /// The current period: where a claim writes.
     pub period: u64,
     /// When the current period's marks expire (unix seconds).
     pub expires_at: u64,
+    /// The set counts of the current period and the one before.
+    pub sets: Sets,
+}
+
+/// The set counts of a tenant's current period and the one before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Sets {
+    pub now: u64,
+    pub before: u64,
+    /// Whether this claim wrote the current period's count (undone with the claim of
+    /// an unknown tenant).
+    pub written: bool,
 }
 
 impl Store {
-    pub(crate) fn done_mark(&self, event_id: &str) -> Mark {
+    /// `event_id`'s mark among `tenant`'s now.
+    pub(crate) async fn done_mark(&self, tenant: &str, event_id: &str) -> crate::Result<Mark> {
         let now = hookpost_core::now_ms().max(0) as u64 / 1000;
         let period = period(now, self.retention_secs);
-        Mark {
+        let expires_at = expires_at(period, self.retention_secs);
+        Ok(Mark {
             print: fingerprint(event_id),
             period,
-            expires_at: expires_at(period, self.retention_secs),
-        }
+            expires_at,
+            sets: self.done_sets(tenant, period, expires_at).await?,
+        })
     }
 
-    /// The set of `tenant` holding `mark` for the period `back` periods before now's.
+    /// The set of `tenant` holding `mark` in the current period (`back` 0) or the one
+    /// before (1).
     pub(crate) fn done_set(&self, tenant: &str, mark: &Mark, back: u64) -> String {
-        let period = mark.period.saturating_sub(back);
-        self.keys.done_marks(tenant, period, mark.print.set)
+        let (period, sets) = match back {
+            0 => (mark.period, mark.sets.now),
+            _ => (mark.period.saturating_sub(1), mark.sets.before),
+        };
+        self.keys.done_marks(tenant, period, mark.print.set(sets))
+    }
+
+    /// The set counts of `tenant`'s `period` and the one before, as this process
+    /// remembers them, else as Redis has them; the period's count is written (to
+    /// `expires_at`, with its marks) by the first claim that finds none, from an
+    /// estimate of the marks of the period before.
+    async fn done_sets(&self, tenant: &str, period: u64, expires_at: u64) -> crate::Result<Sets> {
+        if let Some(sets) = self.set_counts.get(tenant, period) {
+            return Ok(sets);
+        }
+        let before_period = period.saturating_sub(1);
+        let (now_key, before_key) = (
+            self.keys.done_sets(tenant, period),
+            self.keys.done_sets(tenant, before_period),
+        );
+        let (now, before): (Option<u64>, Option<u64>) = redis::pipe()
+            .get(&now_key)
+            .get(&before_key)
+            .query_async(&mut self.conn())
+            .await?;
+        let (now, written) = match now {
+            Some(now) => (now, false),
+            None => {
+                let wanted = match before {
+                    Some(sets) => sets_for(self.marks_in(tenant, before_period, sets).await?),
+                    None => SETS,
+                };
+                let was: Option<u64> = redis::cmd("SET")
+                    .arg(&now_key)
+                    .arg(wanted)
+                    .arg("NX")
+                    .arg("GET")
+                    .arg("EXAT")
+                    .arg(expires_at)
+                    .query_async(&mut self.conn())
+                    .await?;
+                (was.unwrap_or(wanted), was.is_none())
+            }
+        };
+        let before = before.unwrap_or(SETS);
+        for count in [now, before] {
+            if !count.is_power_of_two() || count > MAX_SETS {
+                return Err(crate::corrupt("done-mark set count", count.to_string()));
+            }
+        }
+        let sets = Sets {
+            now,
+            before,
+            written,
+        };
+        self.set_counts.keep(
+            tenant,
+            period,
+            Sets {
+                written: false,
+                ..sets
+            },
+        );
+        Ok(sets)
+    }
+
+    /// About how many marks `tenant`'s `period` of `sets` sets holds: a sample of its
+    /// sets' sizes (16 spread evenly, or all), scaled up.
+    async fn marks_in(&self, tenant: &str, period: u64, sets: u64) -> crate::Result<u64> {
+        let sample = sets.min(16);
+        let step = sets / sample;
+        let mut pipe = redis::pipe();
+        for n in 0..sample {
+            pipe.scard(self.keys.done_marks(tenant, period, n * step));
+        }
+        let sizes: Vec<u64> = pipe.query_async(&mut self.conn()).await?;
+        Ok(sizes.iter().sum::<u64>() * step)
+    }
+
+    /// Forgets what this process remembers of the done marks' sets (their counts, the
+    /// expiries it set): Redis came back empty.
+    pub(crate) fn forget_done_sets(&self) {
+        self.set_counts.clear();
+        self.expiries.clear();
+    }
+
+    /// Forgets the count of `tenant`'s `period` (the claim that wrote it was undone).
+    pub(crate) fn forget_done_set_count(&self, tenant: &str, period: u64) {
+        self.set_counts.forget(tenant, period);
+    }
+}
+
+/// The set counts of the tenants' current periods this process read, so that a claim
+/// reads them once in a while.
+#[derive(Default)]
+pub(crate) struct SetCounts {
+    by_period: Mutex<HashMap<u64, (Sets, Instant)>>,
+}
+
+/// Tenants' periods whose counts are remembered at once; past that, all are forgotten.
+const COUNTS_REMEMBERED: usize = 4096;
+/// How long a count read is trusted: one written anew after Redis came back empty
+/// unseen by this process (no claim of it met the keyspace's absence) is read again.
+const COUNT_TRUSTED: Duration = Duration::from_secs(600);
+
+impl SetCounts {
+    fn get(&self, tenant: &str, period: u64) -> Option<Sets> {
+        let counts = self.by_period.lock().expect("not poisoned");
+        let (sets, read) = counts.get(&period_hash(tenant, period))?;
+        (read.elapsed() < COUNT_TRUSTED).then_some(*sets)
+    }
+
+    fn keep(&self, tenant: &str, period: u64, sets: Sets) {
+        let mut counts = self.by_period.lock().expect("not poisoned");
+        if counts.len() >= COUNTS_REMEMBERED {
+            counts.clear();
+        }
+        counts.insert(period_hash(tenant, period), (sets, Instant::now()));
+    }
+
+    fn forget(&self, tenant: &str, period: u64) {
+        let mut counts = self.by_period.lock().expect("not poisoned");
+        counts.remove(&period_hash(tenant, period));
+    }
+
+    fn clear(&self) {
+        self.by_period.lock().expect("not poisoned").clear();
     }
 }
 
 /// How long this process trusts an expiry it set: past it, a set's next mark sets it
-/// again, so that a set Redis lost and made anew (emptied under a running process) gets
-/// its expiry back.
-const EXPIRY_TRUSTED: Duration = Duration::from_secs(600);
+/// again. A backstop: the expiries are forgotten at once when Redis is found empty
+/// ([`Store::forget_done_sets`]), so that a set Redis lost and made anew gets its
+/// expiry back; a period of many sets would otherwise write many expiries again.
+const EXPIRY_TRUSTED: Duration = Duration::from_secs(6 * 3600);
 
-/// Tenants' periods remembered at once (a bitmap of [`SETS`] bits, 2 KiB, each); past
-/// that, all are forgotten, and each set's next mark sets its expiry again.
-const PERIODS_REMEMBERED: usize = 512;
+/// The bitmap words remembered at once (8 MiB), a bit a set; past that, all are
+/// forgotten, and each set's next mark sets its expiry again.
+const WORDS_REMEMBERED: usize = 1 << 20;
 
 /// The sets of done marks whose expiry this process set lately, so that a mark writes
 /// `EXPIREAT` with the first mark of its set in a while rather than with every one: one
@@ -105,7 +275,8 @@ pub(crate) struct Expiries {
 #[derive(Default)]
 struct Table {
     since: Option<Instant>,
-    by_period: HashMap<u64, Box<[u64; SETS as usize / 64]>>,
+    words: usize,
+    by_period: HashMap<u64, Vec<u64>>,
 }
 
 impl Expiries {
@@ -119,14 +290,19 @@ impl Expiries {
         );
         let mut t = self.table.lock().expect("not poisoned");
         let stale = t.since.is_none_or(|since| since.elapsed() > EXPIRY_TRUSTED);
-        if stale || t.by_period.len() >= PERIODS_REMEMBERED && !t.by_period.contains_key(&h) {
-            t.by_period.clear();
-            t.since = Some(Instant::now());
+        let had = t.by_period.get(&h).map_or(0, Vec::len);
+        if stale || t.words + (word + 1).saturating_sub(had) > WORDS_REMEMBERED {
+            *t = Table {
+                since: Some(Instant::now()),
+                ..Table::default()
+            };
         }
-        let bits = t
-            .by_period
-            .entry(h)
-            .or_insert_with(|| Box::new([0; SETS as usize / 64]));
+        let t = &mut *t;
+        let bits = t.by_period.entry(h).or_default();
+        if bits.len() <= word {
+            t.words += word + 1 - bits.len();
+            bits.resize(word + 1, 0);
+        }
         let due = bits[word] & bit == 0;
         bits[word] |= bit;
         due
@@ -136,9 +312,18 @@ impl Expiries {
     pub fn forget(&self, tenant: &str, period: u64, set: u64) {
         let h = period_hash(tenant, period);
         let mut t = self.table.lock().expect("not poisoned");
-        if let Some(bits) = t.by_period.get_mut(&h) {
-            bits[set as usize / 64] &= !(1 << (set % 64));
+        if let Some(word) = t
+            .by_period
+            .get_mut(&h)
+            .and_then(|b| b.get_mut(set as usize / 64))
+        {
+            *word &= !(1 << (set % 64));
         }
+    }
+
+    /// Forgets every expiry set: each set's next mark sets it again.
+    pub fn clear(&self) {
+        *self.table.lock().expect("not poisoned") = Table::default();
     }
 }
 
@@ -177,7 +362,7 @@ mod tests {
         // the hash (which would forget every mark kept) fails here.
         let a = fingerprint("evt_1");
         assert_eq!(a, fingerprint("evt_1"));
-        assert_eq!((a.set, a.member), PINNED);
+        assert_eq!((a.set(SETS), a.member), PINNED);
         assert_ne!(a.member, fingerprint("evt_2").member);
         let members: std::collections::HashSet<i64> = (0..100_000)
             .map(|i| fingerprint(&format!("evt_{i}")).member)
@@ -190,7 +375,7 @@ mod tests {
         let n = SETS as usize * 16;
         let mut per_set = vec![0u32; SETS as usize];
         for i in 0..n {
-            per_set[fingerprint(&format!("r{i}")).set as usize] += 1;
+            per_set[fingerprint(&format!("r{i}")).set(SETS) as usize] += 1;
         }
         // 16 a set on average; an even spread keeps every set far under 512 (an
         // intset's limit) where a skewed one would not.
@@ -214,15 +399,41 @@ mod tests {
     }
 
     #[test]
-    fn too_many_periods_are_forgotten_together() {
+    fn too_many_sets_are_forgotten_together() {
         let e = Expiries::default();
-        assert!(e.due("t0", 1, 5));
-        for n in 1..PERIODS_REMEMBERED {
-            assert!(e.due(&format!("t{n}"), 1, 5));
+        // Four periods of a quarter of what is remembered each fill it.
+        let last = (WORDS_REMEMBERED as u64 / 4) * 64 - 1;
+        for n in 0..4 {
+            assert!(e.due(&format!("t{n}"), 1, last));
         }
-        assert!(!e.due("t0", 1, 5), "all fit");
-        assert!(e.due("one more", 1, 5));
-        assert!(e.due("t0", 1, 5), "forgotten to make room");
+        assert!(!e.due("t0", 1, last), "all fit");
+        assert!(e.due("t0", 1, 5), "another set, within what t0 has");
+        assert!(!e.due("t1", 1, last), "nothing forgotten");
+        assert!(e.due("one more", 1, last));
+        assert!(e.due("t0", 1, last), "forgotten to make room");
+    }
+
+    #[test]
+    fn expiries_are_forgotten_when_redis_came_back_empty() {
+        let e = Expiries::default();
+        assert!(e.due("acme", 3, 17));
+        e.clear();
+        assert!(e.due("acme", 3, 17));
+    }
+
+    #[test]
+    fn a_periods_sets_follow_the_marks_of_the_period_before() {
+        assert_eq!(sets_for(0), MIN_SETS);
+        assert_eq!(sets_for(64 * 128), MIN_SETS);
+        assert_eq!(sets_for(64 * 128 + 1), 128);
+        // A million marks: 7,813 sets of 128 at most, so 8,192.
+        assert_eq!(sets_for(1_000_000), 8_192);
+        assert_eq!(sets_for(u64::MAX / 2), MAX_SETS);
+        for marks in [1, 10_000, 3_000_000, 1 << 40] {
+            let sets = sets_for(marks);
+            assert!(sets.is_power_of_two());
+            assert!(marks / sets <= MARKS_A_SET || sets == MAX_SETS);
+        }
     }
 
     #[test]

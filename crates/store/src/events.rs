@@ -137,17 +137,17 @@ impl Store {
             .arg("GET")
             .arg("EX")
             .arg(self.retention_secs);
-        let mark = self.done_mark(&event.id);
+        let mark = self.done_mark(t, &event.id).await?;
         let (marks, marks_before) = (self.done_set(t, &mark, 0), self.done_set(t, &mark, 1));
-        let member = mark.print.member;
+        let (member, set) = (mark.print.member, mark.print.set(mark.sets.now));
         pipe.sadd(&marks, member);
-        let expire = self.expiries.due(t, mark.period, mark.print.set);
+        let expire = self.expiries.due(t, mark.period, set);
         if expire {
             pipe.expire_at(&marks, mark.expires_at as i64).ignore();
         }
         pipe.sismember(&marks_before, member);
         let claiming = self.tracked_lookup(&self.keys.tenant(t)).await;
-        let forget_expiry = || self.expiries.forget(t, mark.period, mark.print.set);
+        let forget_expiry = || self.expiries.forget(t, mark.period, set);
         let answers = self.claim_answers(pipe, claiming, t).await;
         let (leased, was, added, marked_before, version) = match answers {
             Ok(answers) => answers,
@@ -172,6 +172,10 @@ impl Store {
                 // A set left empty goes, and with it the expiry this process set.
                 undo.srem(&marks, member).ignore();
                 forget_expiry();
+            }
+            if mark.sets.written {
+                undo.del(self.keys.done_sets(t, mark.period)).ignore();
+                self.forget_done_set_count(t, mark.period);
             }
             let () = undo.query_async(&mut self.conn()).await?;
             return Ok((Claim::UnknownTenant, 0));

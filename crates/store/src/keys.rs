@@ -15,7 +15,8 @@
 //! | `P:{t.T}:hooks` | hash | hook id → hook (JSON) |
 //! | `P:{t.T}:hooks:ver` | string | bumped on every hook change (worker caches) |
 //! | `P:{t.T}:evs:<id>` | string | event state: `p:<received_at>` while processed, then `done` (or gone, its mark in `done:`) |
-//! | `P:{t.T}:done:<period>:<n>` | set | fingerprints of events processed in a retention period, set `n` of 16,384 (`done_marks`) |
+//! | `P:{t.T}:done:<period>:<n>` | set | fingerprints of events processed in a retention period, set `n` of the period's count (`done_marks`) |
+//! | `P:{t.T}:dsets:<period>` | string | how many sets the period's done marks are spread over (a power of two, from the marks of the period before) |
 //! | `P:{t.T}:evl:<id>` | string | event lease: its holder's, renewed while it works (expires) |
 //! | `P:{t.T}:evt:<id>` | hash | event kept for what waits: type, data, received_at, occurred_at, traceparent |
 //! | `P:{t.T}:dlv:<id>` | hash | delivery: status, attempt count, hook snapshot, `blocking` |
@@ -110,6 +111,13 @@ impl Keys {
         push_number(&mut key, period);
         key.push(':');
         push_number(&mut key, set);
+        key
+    }
+    /// How many sets a retention period's done marks are spread over
+    /// ([`crate::done_marks`]).
+    pub fn done_sets(&self, t: &str, period: u64) -> String {
+        let mut key = [&self.p, ":{t.", t, "}:dsets:"].concat();
+        push_number(&mut key, period);
         key
     }
     /// The lease of the event's holder: a key of its own, so that its expiry is the
@@ -267,6 +275,7 @@ mod tests {
             k.done_marks("acme", u64::MAX, 16_383),
             "P:{t.acme}:done:18446744073709551615:16383"
         );
+        assert_eq!(k.done_sets("acme", 2_900), "P:{t.acme}:dsets:2900");
     }
 
     /// The hash tag of a key: what Redis Cluster hashes.
@@ -289,6 +298,7 @@ mod tests {
             k.event_state(t, "e1"),
             k.event_lease(t, "e1"),
             k.done_marks(t, 2_900, 16_383),
+            k.done_sets(t, 2_900),
             k.delivery(t, "d1"),
             k.event_deliveries(t, "e1"),
             k.hook_failing(t),

@@ -143,6 +143,8 @@ pub struct Store {
     cleared: std::sync::Arc<streaks::Cleared>,
     /// Sets of done marks whose expiry this process set lately (see [`done_marks`]).
     expiries: std::sync::Arc<done_marks::Expiries>,
+    /// How many sets the done marks of the tenants' current periods take, as read.
+    set_counts: std::sync::Arc<done_marks::SetCounts>,
     /// States of delivered events waiting for their removal (see [`removals`]).
     removals: std::sync::Arc<removals::Removals>,
     /// The claims' connection, which caches what they read of their tenants (see
@@ -218,6 +220,7 @@ impl Store {
             secret_keys: opts.secret_keys.clone().map(std::sync::Arc::new),
             cleared: Default::default(),
             expiries: Default::default(),
+            set_counts: Default::default(),
             removals: Default::default(),
             tracked,
             options: std::sync::Arc::new(opts.clone()),
@@ -245,11 +248,13 @@ impl Store {
 
     /// Another handle for a lane of this process on a runtime of its own: connections of
     /// its own (a connection's tasks run on the runtime that made it), and what the
-    /// process remembers shared (the done-mark sets whose expiry it set, the failing
-    /// streaks it ended), so that lanes do not write the same expiries again.
+    /// process remembers shared (the done-mark sets whose expiry it set and their
+    /// counts, the failing streaks it ended), so that lanes do not write the same
+    /// expiries again.
     pub fn lane(&self) -> Result<Store> {
         Ok(Store {
             expiries: self.expiries.clone(),
+            set_counts: self.set_counts.clone(),
             cleared: self.cleared.clone(),
             ..Store::connect(&self.options)?
         })

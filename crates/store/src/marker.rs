@@ -30,9 +30,14 @@ impl Store {
         Ok(set)
     }
 
-    /// Whether the marker is present.
+    /// Whether the marker is present. Missing, Redis came back empty (or was never set
+    /// up): what this process remembers of the done marks' sets goes with it.
     pub async fn marker_present(&self) -> Result<bool> {
-        Ok(self.conn().exists(self.keys.marker()).await?)
+        let present: bool = self.conn().exists(self.keys.marker()).await?;
+        if !present {
+            self.forget_done_sets();
+        }
+        Ok(present)
     }
 
     /// The run id of the server when it differs from the one the keyspace was last made

@@ -62,6 +62,10 @@ async fn an_event_of_an_unknown_tenant_is_refused_and_not_stored() {
     assert!(!exists(&s, k.event_lease("acme", "e1")).await);
     let (marks, _) = mark_set(&s, "e1", 0);
     assert!(!exists(&s, marks).await, "nor its mark");
+    assert!(
+        !exists(&s, k.done_sets("acme", this_period())).await,
+        "nor its period's set count"
+    );
     // Once the tenant is there (Redis rebuilt), the event is new.
     tenant(&s, "acme").await;
     assert_eq!(
@@ -311,7 +315,13 @@ fn mark_set(s: &Store, id: &str, back: u64) -> (String, i64) {
     let print = hookpost_store::done_marks::fingerprint(id);
     let now = hookpost_core::now_ms() as u64 / 1000;
     let period = hookpost_store::done_marks::period(now, 3600) - back;
-    (s.keys().done_marks("acme", period, print.set), print.member)
+    let set = print.set(hookpost_store::done_marks::SETS);
+    (s.keys().done_marks("acme", period, set), print.member)
+}
+
+/// The retention period now (the test store's retention is an hour).
+fn this_period() -> u64 {
+    hookpost_store::done_marks::period(hookpost_core::now_ms() as u64 / 1000, 3600)
 }
 
 /// Writes `id`'s done mark into the period `back` periods before this one.
@@ -443,11 +453,13 @@ async fn a_sets_expiry_is_written_once_per_process() {
     let s = store();
     tenant(&s, "acme").await;
     // Three events whose marks fall in one set.
-    let set_of = |id: &str| hookpost_store::done_marks::fingerprint(id).set;
+    let set_of = |id: &str| {
+        hookpost_store::done_marks::fingerprint(id).set(hookpost_store::done_marks::SETS)
+    };
     let ids: Vec<String> = (0..)
         .map(|n| format!("once-{n}"))
         .filter(|id| set_of(id) == set_of("once-0"))
-        .take(3)
+        .take(4)
         .collect();
     let (set, _) = mark_set(&s, &ids[0], 0);
     let ttl = |s: Store| {
@@ -475,6 +487,101 @@ async fn a_sets_expiry_is_written_once_per_process() {
         (3600..=7200).contains(&left),
         "another process sets it: {left}"
     );
+    // A process that finds Redis came back empty (no keyspace marker) sets it again.
+    let _: () = redis::AsyncCommands::persist(&mut s.conn(), &set)
+        .await
+        .unwrap();
+    assert!(!s.marker_present().await.unwrap());
+    assert_eq!(claim(s.clone(), ids[3].clone()).await, Claim::New);
+    assert!(ttl(s.clone()).await > 0, "this process forgot it");
+}
+
+/// A tenant's first period spreads its marks over the count every period took before;
+/// the next one over as many sets as the marks of the period before fill to about 128
+/// each, read from a sample of its sets. Every process takes the count the first claim
+/// wrote, and a claim looks up the period before in that period's count.
+#[tokio::test]
+async fn a_periods_sets_follow_the_marks_of_the_period_before() {
+    use hookpost_store::done_marks::{fingerprint, SETS};
+    let s = store();
+    tenant(&s, "acme").await;
+    let (now, before) = (this_period(), this_period() - 1);
+    let k = s.keys();
+    let count = |s: Store, period: u64| async move {
+        let key = s.keys().done_sets("acme", period);
+        redis::AsyncCommands::get::<_, Option<u64>>(&mut s.conn(), key)
+            .await
+            .unwrap()
+    };
+    // The period before, spread over 1,024 sets: 10 marks in each of the 16 sampled
+    // (every 64th), so about 10,240 in all, and one of the event `old`.
+    let () = redis::AsyncCommands::set(&mut s.conn(), k.done_sets("acme", before), 1024)
+        .await
+        .unwrap();
+    for n in 0..16u64 {
+        let members: Vec<i64> = (0..10).map(|m| (n * 100 + m) as i64).collect();
+        let _: () = redis::AsyncCommands::sadd(
+            &mut s.conn(),
+            k.done_marks("acme", before, n * 64),
+            members,
+        )
+        .await
+        .unwrap();
+    }
+    let old = fingerprint("old");
+    let _: () = redis::AsyncCommands::sadd(
+        &mut s.conn(),
+        k.done_marks("acme", before, old.set(1024)),
+        old.member,
+    )
+    .await
+    .unwrap();
+
+    assert_eq!(claim(&s, &event("e1"), 1).await, Claim::New);
+    assert_eq!(
+        count(s.clone(), now).await,
+        Some(128),
+        "10,240 / 128 = 80, so 128"
+    );
+    // Whether `id`'s mark is in its set of this period's `sets`.
+    let marked = |s: Store, id: &'static str, sets: u64| async move {
+        let print = fingerprint(id);
+        let set = s.keys().done_marks("acme", this_period(), print.set(sets));
+        redis::AsyncCommands::sismember::<_, _, bool>(&mut s.conn(), set, print.member)
+            .await
+            .unwrap()
+    };
+    assert!(
+        marked(s.clone(), "e1", 128).await,
+        "marked among the period's 128 sets"
+    );
+    let ttl: i64 = redis::AsyncCommands::ttl(&mut s.conn(), k.done_sets("acme", now))
+        .await
+        .unwrap();
+    assert!((3600..=7200).contains(&ttl), "kept as its marks: {ttl}");
+    assert_eq!(
+        claim(&s, &event("old"), 2).await,
+        Claim::MarkedDone { leased: true },
+        "found in the period before's 1,024 sets"
+    );
+
+    // Another process takes the written count, whatever it would estimate itself.
+    let other = crate::common::another_process(&s);
+    let () = redis::AsyncCommands::set(&mut s.conn(), k.done_sets("acme", now), 64)
+        .await
+        .unwrap();
+    assert_eq!(claim(&other, &event("e2"), 3).await, Claim::New);
+    assert!(marked(s.clone(), "e2", 64).await);
+
+    // A tenant whose period before has no count takes the count of before.
+    tenant(&s, "initech").await;
+    let raw = r#"{"id":"i1","tenant":"initech","type":"t.created","data":{}}"#;
+    let i1 = Event::parse(raw.as_bytes(), None).unwrap();
+    assert_eq!(claim(&s, &i1, 1).await, Claim::New);
+    let first: Option<u64> = redis::AsyncCommands::get(&mut s.conn(), k.done_sets("initech", now))
+        .await
+        .unwrap();
+    assert_eq!(first, Some(SETS));
 }
 
 /// A fingerprint is looked up in the period before too: a mark written late in one
