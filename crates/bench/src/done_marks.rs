@@ -51,7 +51,8 @@ pub async fn done_marks(o: &Options) -> anyhow::Result<Report> {
     let mut r = Report::new("done-marks");
     r.put("tenants", tenants.len() as f64);
     r.put("marks_a_period", o.events as f64);
-    if let Ok((first, next)) = &measured {
+    let figures = async {
+        let (first, next) = measured?;
         for (name, p) in [("first", first), ("next", next)] {
             let (bytes, sets) = period_bytes(&store, p.period, &tenants[0]).await?;
             r.put(&format!("bytes_per_mark.{name}"), bytes / o.events as f64);
@@ -62,9 +63,12 @@ pub async fn done_marks(o: &Options) -> anyhow::Result<Report> {
             );
             r.put(&format!("claims_per_sec.{name}"), o.events as f64 / p.secs);
         }
+        anyhow::Ok(())
     }
+    .await;
+    // The run's keys go whatever happened, so that a failed run leaves nothing behind.
     store.delete_everything().await?;
-    measured?;
+    figures?;
     Ok(r)
 }
 
