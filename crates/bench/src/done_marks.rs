@@ -24,10 +24,9 @@ struct Period {
 
 pub async fn done_marks(o: &Options) -> anyhow::Result<Report> {
     let retention = o.duration_s.max(2);
-    let prefix = format!("bench{}", &hookpost_core::ids::random_id("x")[2..10]);
     let base = hookpost_core::Config::from_env().context("configuration")?;
     let config = hookpost_core::Config {
-        prefix,
+        prefix: crate::scenarios::run_prefix(),
         retention: Duration::from_secs(retention),
         ..base
     };

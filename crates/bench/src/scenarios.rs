@@ -39,6 +39,11 @@ pub struct Bench {
     stores_start: crate::stores::StoreCounters,
 }
 
+/// A key and database prefix of a run's own, so that runs side by side share nothing.
+pub(crate) fn run_prefix() -> String {
+    format!("bench{}", &hookpost_core::ids::random_id("x")[2..10])
+}
+
 impl Bench {
     pub async fn start(o: &Options, roles: Roles) -> anyhow::Result<Bench> {
         Bench::start_with(o, roles, false).await
@@ -51,7 +56,7 @@ impl Bench {
         roles: Roles,
         default_intake: bool,
     ) -> anyhow::Result<Bench> {
-        let prefix = format!("bench{}", &hookpost_core::ids::random_id("x")[2..10]);
+        let prefix = run_prefix();
         let base_config = Config::from_env().context("configuration")?;
         // Every role needs HOOKPOST_SECRET_KEY; a run's prefix is its own, so a fresh key
         // serves when none is set (child roles are given it with the rest).

@@ -92,8 +92,13 @@ pub(crate) struct Mark {
     pub period: u64,
     /// When the current period's marks expire (unix seconds).
     pub expires_at: u64,
+    /// The tenant's current period, as this process's tables name it.
+    pub at: TenantPeriod,
     /// The set counts of the current period and the one before.
     pub sets: Sets,
+    /// Whether this claim wrote the current period's count (undone with the claim of
+    /// an unknown tenant).
+    pub wrote_count: bool,
 }
 
 /// The set counts of a tenant's current period and the one before.
@@ -101,9 +106,18 @@ pub(crate) struct Mark {
 pub(crate) struct Sets {
     pub now: u64,
     pub before: u64,
-    /// Whether this claim wrote the current period's count (undone with the claim of
-    /// an unknown tenant).
-    pub written: bool,
+}
+
+/// A tenant's period, by a 64-bit hash of both: what [`SetCounts`] and [`Expiries`]
+/// remember a period's sets by (two of one hash would share them, one chance in 2^64).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct TenantPeriod(u64);
+
+impl TenantPeriod {
+    pub fn of(tenant: &str, period: u64) -> TenantPeriod {
+        let h = fnv1a(tenant.as_bytes(), 0xcbf2_9ce4_8422_2325);
+        TenantPeriod(mix(fnv1a(&period.to_le_bytes(), h)))
+    }
 }
 
 impl Store {
@@ -112,11 +126,15 @@ impl Store {
         let now = hookpost_core::now_ms().max(0) as u64 / 1000;
         let period = period(now, self.retention_secs);
         let expires_at = expires_at(period, self.retention_secs);
+        let at = TenantPeriod::of(tenant, period);
+        let (sets, wrote_count) = self.done_sets(tenant, period, at, expires_at).await?;
         Ok(Mark {
             print: fingerprint(event_id),
             period,
             expires_at,
-            sets: self.done_sets(tenant, period, expires_at).await?,
+            at,
+            sets,
+            wrote_count,
         })
     }
 
@@ -133,10 +151,16 @@ impl Store {
     /// The set counts of `tenant`'s `period` and the one before, as this process
     /// remembers them, else as Redis has them; the period's count is written (to
     /// `expires_at`, with its marks) by the first claim that finds none, from an
-    /// estimate of the marks of the period before.
-    async fn done_sets(&self, tenant: &str, period: u64, expires_at: u64) -> crate::Result<Sets> {
-        if let Some(sets) = self.set_counts.get(tenant, period) {
-            return Ok(sets);
+    /// estimate of the marks of the period before; whether this call wrote it.
+    async fn done_sets(
+        &self,
+        tenant: &str,
+        period: u64,
+        at: TenantPeriod,
+        expires_at: u64,
+    ) -> crate::Result<(Sets, bool)> {
+        if let Some(sets) = self.set_counts.get(at) {
+            return Ok((sets, false));
         }
         let before_period = period.saturating_sub(1);
         let (now_key, before_key) = (
@@ -173,20 +197,9 @@ impl Store {
                 return Err(crate::corrupt("done-mark set count", count.to_string()));
             }
         }
-        let sets = Sets {
-            now,
-            before,
-            written,
-        };
-        self.set_counts.keep(
-            tenant,
-            period,
-            Sets {
-                written: false,
-                ..sets
-            },
-        );
-        Ok(sets)
+        let sets = Sets { now, before };
+        self.set_counts.keep(at, sets);
+        Ok((sets, written))
     }
 
     /// About how many marks `tenant`'s `period` of `sets` sets holds: a sample of its
@@ -209,9 +222,9 @@ impl Store {
         self.expiries.clear();
     }
 
-    /// Forgets the count of `tenant`'s `period` (the claim that wrote it was undone).
-    pub(crate) fn forget_done_set_count(&self, tenant: &str, period: u64) {
-        self.set_counts.forget(tenant, period);
+    /// Forgets the count of a tenant's period (the claim that wrote it was undone).
+    pub(crate) fn forget_done_set_count(&self, at: TenantPeriod) {
+        self.set_counts.forget(at);
     }
 }
 
@@ -219,7 +232,7 @@ impl Store {
 /// reads them once in a while.
 #[derive(Default)]
 pub(crate) struct SetCounts {
-    by_period: Mutex<HashMap<u64, (Sets, Instant)>>,
+    by_period: Mutex<HashMap<TenantPeriod, (Sets, Instant)>>,
 }
 
 /// Tenants' periods whose counts are remembered at once; past that, all are forgotten.
@@ -229,23 +242,23 @@ const COUNTS_REMEMBERED: usize = 4096;
 const COUNT_TRUSTED: Duration = Duration::from_secs(600);
 
 impl SetCounts {
-    fn get(&self, tenant: &str, period: u64) -> Option<Sets> {
+    fn get(&self, at: TenantPeriod) -> Option<Sets> {
         let counts = self.by_period.lock().expect("not poisoned");
-        let (sets, read) = counts.get(&period_hash(tenant, period))?;
+        let (sets, read) = counts.get(&at)?;
         (read.elapsed() < COUNT_TRUSTED).then_some(*sets)
     }
 
-    fn keep(&self, tenant: &str, period: u64, sets: Sets) {
+    fn keep(&self, at: TenantPeriod, sets: Sets) {
         let mut counts = self.by_period.lock().expect("not poisoned");
         if counts.len() >= COUNTS_REMEMBERED {
             counts.clear();
         }
-        counts.insert(period_hash(tenant, period), (sets, Instant::now()));
+        counts.insert(at, (sets, Instant::now()));
     }
 
-    fn forget(&self, tenant: &str, period: u64) {
+    fn forget(&self, at: TenantPeriod) {
         let mut counts = self.by_period.lock().expect("not poisoned");
-        counts.remove(&period_hash(tenant, period));
+        counts.remove(&at);
     }
 
     fn clear(&self) {
@@ -265,8 +278,7 @@ const WORDS_REMEMBERED: usize = 1 << 20;
 
 /// The sets of done marks whose expiry this process set lately, so that a mark writes
 /// `EXPIREAT` with the first mark of its set in a while rather than with every one: one
-/// command a delivery fewer. A bit per set, by a 64-bit hash of the tenant and the
-/// period; two of one hash would skip an expiry, one chance in 2^64.
+/// command a delivery fewer. A bit per set of each tenant's period.
 #[derive(Default)]
 pub(crate) struct Expiries {
     table: Mutex<Table>,
@@ -276,21 +288,17 @@ pub(crate) struct Expiries {
 struct Table {
     since: Option<Instant>,
     words: usize,
-    by_period: HashMap<u64, Vec<u64>>,
+    by_period: HashMap<TenantPeriod, Vec<u64>>,
 }
 
 impl Expiries {
-    /// Whether a mark into set `set` of `tenant`'s `period` should set its expiry; from
-    /// now on it counts as set.
-    pub fn due(&self, tenant: &str, period: u64, set: u64) -> bool {
-        let (h, word, bit) = (
-            period_hash(tenant, period),
-            set as usize / 64,
-            1 << (set % 64),
-        );
+    /// Whether a mark into set `set` of a tenant's period `at` should set its expiry;
+    /// from now on it counts as set.
+    pub fn due(&self, at: TenantPeriod, set: u64) -> bool {
+        let (word, bit) = (set as usize / 64, 1 << (set % 64));
         let mut t = self.table.lock().expect("not poisoned");
         let stale = t.since.is_none_or(|since| since.elapsed() > EXPIRY_TRUSTED);
-        let had = t.by_period.get(&h).map_or(0, Vec::len);
+        let had = t.by_period.get(&at).map_or(0, Vec::len);
         if stale || t.words + (word + 1).saturating_sub(had) > WORDS_REMEMBERED {
             *t = Table {
                 since: Some(Instant::now()),
@@ -298,7 +306,7 @@ impl Expiries {
             };
         }
         let t = &mut *t;
-        let bits = t.by_period.entry(h).or_default();
+        let bits = t.by_period.entry(at).or_default();
         if bits.len() <= word {
             t.words += word + 1 - bits.len();
             bits.resize(word + 1, 0);
@@ -309,12 +317,11 @@ impl Expiries {
     }
 
     /// The write that was to set that expiry failed: the set's next mark sets it.
-    pub fn forget(&self, tenant: &str, period: u64, set: u64) {
-        let h = period_hash(tenant, period);
+    pub fn forget(&self, at: TenantPeriod, set: u64) {
         let mut t = self.table.lock().expect("not poisoned");
         if let Some(word) = t
             .by_period
-            .get_mut(&h)
+            .get_mut(&at)
             .and_then(|b| b.get_mut(set as usize / 64))
         {
             *word &= !(1 << (set % 64));
@@ -325,12 +332,6 @@ impl Expiries {
     pub fn clear(&self) {
         *self.table.lock().expect("not poisoned") = Table::default();
     }
-}
-
-/// A tenant's period, for [`Expiries`].
-fn period_hash(tenant: &str, period: u64) -> u64 {
-    let h = fnv1a(tenant.as_bytes(), 0xcbf2_9ce4_8422_2325);
-    mix(fnv1a(&period.to_le_bytes(), h))
 }
 
 fn fnv1a(bytes: &[u8], basis: u64) -> u64 {
@@ -352,6 +353,10 @@ fn mix(mut z: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn at(tenant: &str, period: u64) -> TenantPeriod {
+        TenantPeriod::of(tenant, period)
+    }
 
     // Worked out apart from this code (FNV-1a 64 with each basis, then SplitMix64's finaliser).
     const PINNED: (u64, i64) = (1697, 7_502_188_557_767_365_479);
@@ -388,14 +393,14 @@ mod tests {
     #[test]
     fn a_sets_expiry_is_due_once_unless_its_write_failed() {
         let e = Expiries::default();
-        assert!(e.due("acme", 3, 17));
-        assert!(!e.due("acme", 3, 17), "set already");
-        assert!(e.due("acme", 3, 18), "another set");
-        e.forget("acme", 3, 18);
-        assert!(e.due("acme", 3, 18), "its write failed");
-        assert!(!e.due("acme", 3, 17));
-        assert!(e.due("acme", 4, 17), "the next period's set");
-        assert!(e.due("acmf", 3, 17), "another tenant's set");
+        assert!(e.due(at("acme", 3), 17));
+        assert!(!e.due(at("acme", 3), 17), "set already");
+        assert!(e.due(at("acme", 3), 18), "another set");
+        e.forget(at("acme", 3), 18);
+        assert!(e.due(at("acme", 3), 18), "its write failed");
+        assert!(!e.due(at("acme", 3), 17));
+        assert!(e.due(at("acme", 4), 17), "the next period's set");
+        assert!(e.due(at("acmf", 3), 17), "another tenant's set");
     }
 
     #[test]
@@ -404,21 +409,21 @@ mod tests {
         // Four periods of a quarter of what is remembered each fill it.
         let last = (WORDS_REMEMBERED as u64 / 4) * 64 - 1;
         for n in 0..4 {
-            assert!(e.due(&format!("t{n}"), 1, last));
+            assert!(e.due(at(&format!("t{n}"), 1), last));
         }
-        assert!(!e.due("t0", 1, last), "all fit");
-        assert!(e.due("t0", 1, 5), "another set, within what t0 has");
-        assert!(!e.due("t1", 1, last), "nothing forgotten");
-        assert!(e.due("one more", 1, last));
-        assert!(e.due("t0", 1, last), "forgotten to make room");
+        assert!(!e.due(at("t0", 1), last), "all fit");
+        assert!(e.due(at("t0", 1), 5), "another set, within what t0 has");
+        assert!(!e.due(at("t1", 1), last), "nothing forgotten");
+        assert!(e.due(at("one more", 1), last));
+        assert!(e.due(at("t0", 1), last), "forgotten to make room");
     }
 
     #[test]
     fn expiries_are_forgotten_when_redis_came_back_empty() {
         let e = Expiries::default();
-        assert!(e.due("acme", 3, 17));
+        assert!(e.due(at("acme", 3), 17));
         e.clear();
-        assert!(e.due("acme", 3, 17));
+        assert!(e.due(at("acme", 3), 17));
     }
 
     #[test]

@@ -141,13 +141,13 @@ impl Store {
         let (marks, marks_before) = (self.done_set(t, &mark, 0), self.done_set(t, &mark, 1));
         let (member, set) = (mark.print.member, mark.print.set(mark.sets.now));
         pipe.sadd(&marks, member);
-        let expire = self.expiries.due(t, mark.period, set);
+        let expire = self.expiries.due(mark.at, set);
         if expire {
             pipe.expire_at(&marks, mark.expires_at as i64).ignore();
         }
         pipe.sismember(&marks_before, member);
         let claiming = self.tracked_lookup(&self.keys.tenant(t)).await;
-        let forget_expiry = || self.expiries.forget(t, mark.period, set);
+        let forget_expiry = || self.expiries.forget(mark.at, set);
         let answers = self.claim_answers(pipe, claiming, t).await;
         let (leased, was, added, marked_before, version) = match answers {
             Ok(answers) => answers,
@@ -173,9 +173,9 @@ impl Store {
                 undo.srem(&marks, member).ignore();
                 forget_expiry();
             }
-            if mark.sets.written {
+            if mark.wrote_count {
                 undo.del(self.keys.done_sets(t, mark.period)).ignore();
-                self.forget_done_set_count(t, mark.period);
+                self.forget_done_set_count(mark.at);
             }
             let () = undo.query_async(&mut self.conn()).await?;
             return Ok((Claim::UnknownTenant, 0));

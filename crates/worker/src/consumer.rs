@@ -245,12 +245,7 @@ async fn session(
         }
         // A consumer's end is an item too: the broker cancelled it, so start again.
         let ended = futures_util::stream::once(std::future::ready(None));
-        streams.push(
-            consumer
-                .map(move |m| Some((source.clone(), m)))
-                .chain(ended)
-                .boxed(),
-        );
+        streams.push(source.messages(consumer).chain(ended).boxed());
     }
     let mut steer = tokio::time::interval(STEER_EVERY);
     // Ticks missed while a handler was being spawned are not made up in a burst.
@@ -289,10 +284,7 @@ async fn session(
                 let (b, source) = boost.as_mut().expect("checked");
                 match b.steer(!worker.fairness.crowded()).await {
                     // No end sentinel: its end is its cancel's, asked for here.
-                    Ok(Some(consumer)) => {
-                        let source = source.clone();
-                        messages.push(consumer.map(move |m| Some((source.clone(), m))).boxed());
-                    }
+                    Ok(Some(consumer)) => messages.push(source.clone().messages(consumer).boxed()),
                     Ok(None) => {}
                     Err(e) => break End::BrokerLost(e.to_string()),
                 }
@@ -350,6 +342,16 @@ struct Source {
     aside: bool,
     /// Acks for the queue's channel.
     settler: Settler,
+}
+
+impl Source {
+    /// `consumer`'s messages, each with this source (`None` is kept for a consumer's end).
+    fn messages(
+        self,
+        consumer: lapin::Consumer,
+    ) -> impl futures_util::Stream<Item = Option<(Source, lapin::Result<Delivery>)>> {
+        consumer.map(move |m| Some((self.clone(), m)))
+    }
 }
 
 /// Handles one message and settles it with RabbitMQ.

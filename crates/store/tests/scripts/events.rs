@@ -313,10 +313,11 @@ async fn a_retrys_reads_in_one_trip_are_the_reads_one_by_one() {
 /// test store's retention is an hour), and the mark.
 fn mark_set(s: &Store, id: &str, back: u64) -> (String, i64) {
     let print = hookpost_store::done_marks::fingerprint(id);
-    let now = hookpost_core::now_ms() as u64 / 1000;
-    let period = hookpost_store::done_marks::period(now, 3600) - back;
     let set = print.set(hookpost_store::done_marks::SETS);
-    (s.keys().done_marks("acme", period, set), print.member)
+    (
+        s.keys().done_marks("acme", this_period() - back, set),
+        print.member,
+    )
 }
 
 /// The retention period now (the test store's retention is an hour).
