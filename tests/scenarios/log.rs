@@ -506,11 +506,9 @@ async fn the_log_drops_whole_days_past_the_retention_and_every_redis_key_expires
     let hot: Vec<&String> = keys
         .iter()
         .filter(|k| {
-            [
-                ":evt:", ":evs:", ":evl:", ":dlv:", ":failing", ":done:", ":dsets:",
-            ]
-            .iter()
-            .any(|p| k.contains(p))
+            [":evt:", ":evs:", ":dlv:", ":failing", ":done:", ":dsets:"]
+                .iter()
+                .any(|p| k.contains(p))
         })
         .collect();
     let print = hookpost_store::done_marks::fingerprint("evt_today");

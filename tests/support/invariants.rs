@@ -166,14 +166,13 @@ impl Ledger {
         };
         let k = app.store.keys();
         let mut conn = app.store.conn();
-        let (state, lease, kept, hot): (
+        // The state holds the lease: `p:<received_at>:<lease end>`.
+        let (state, kept, hot): (
             Option<String>,
-            i64,
             bool,
             std::collections::HashMap<String, String>,
         ) = redis::pipe()
             .get(k.event_state(t, event))
-            .pttl(k.event_lease(t, event))
             .exists(k.event(t, event))
             .hgetall(k.delivery(t, id))
             .query_async(&mut conn)
@@ -187,8 +186,8 @@ impl Ledger {
             .flatten()
             .map(|d| format!("{} after {} attempts", d.status.as_str(), d.attempts.len()));
         format!(
-            "event {event} hook {hook}: state {state:?}, lease {lease} ms, kept {kept}, \
-             hot {hot:?}, logged {logged:?}"
+            "event {event} hook {hook}: state {state:?}, kept {kept}, hot {hot:?}, \
+             logged {logged:?}"
         )
     }
 

@@ -28,11 +28,10 @@ pub enum Claim {
     Busy,
     /// Already processed: a duplicate.
     Done,
-    /// Redis has no state of it, but its fingerprint is among the done marks: a
+    /// Redis had no state of it, but its fingerprint is among the done marks: a
     /// duplicate if the log has the event ([`Store::forget_claim`] then undoes this
-    /// claim), else another claimer's mark or a fingerprint's collision, and `New`
-    /// (leased) or `Busy`.
-    MarkedDone { leased: bool },
+    /// claim), else a fingerprint's collision, and `New` (this claim holds it).
+    MarkedDone,
     /// The event names a tenant that does not exist.
     UnknownTenant,
 }
@@ -43,7 +42,7 @@ impl Claim {
             Claim::New => "new",
             Claim::TakeOver => "takeover",
             Claim::Busy => "busy",
-            Claim::Done | Claim::MarkedDone { .. } => "duplicate",
+            Claim::Done | Claim::MarkedDone => "duplicate",
             Claim::UnknownTenant => "unknown_tenant",
         }
     }
@@ -63,10 +62,21 @@ pub struct StoredEvent {
     pub traceparent: Option<String>,
 }
 
-/// The claim's answers: the lease set (`OK`) or not, the state it was, whether its mark
+/// The claim's answers: the state it was (`None`: this claim set it), whether its mark
 /// was added to the current period's marks (1) or there already (0), whether the
 /// previous period's hold it, and the tenant's hooks version (`None`: no such tenant).
-type ClaimAnswers = (Option<String>, Option<String>, i64, bool, Option<u64>);
+type ClaimAnswers = (Option<String>, i64, bool, Option<u64>);
+
+/// What event_hold.lua found of an event's lease.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Held {
+    /// The event is done, or Redis has no state of it.
+    NotProcessing,
+    /// No lease holds it (and it is the caller's now, when it asked to take it).
+    Free,
+    /// Its holder's lease has this long left.
+    Left(Duration),
+}
 
 /// The tenant's record and its hooks version, as `MGET` reads them.
 type TenantRead = (Option<String>, Option<u64>);
@@ -90,27 +100,26 @@ impl Store {
     /// the tenant's hooks version. `received_at` becomes the event's receive time on
     /// first sight (the body's `timestamp`). Its payload is not stored.
     ///
-    /// Plain commands in one round trip, no script: the lease (`SET NX PX`: whoever
-    /// sets it holds the event), the state (`SET NX GET`: set on first sight, else what
-    /// it was), the event's mark ([`crate::done_marks`]: `SADD` into this period's set,
+    /// Plain commands in one round trip, no script: the state with the lease in it
+    /// (`SET NX GET` of `p:<received_at>:<lease end>`: whoever sets it holds the event,
+    /// else it tells what it was; the end is Redis's time as [`crate::clock`] reckons
+    /// it), the event's mark ([`crate::done_marks`]: `SADD` into this period's set,
     /// which tells whether it was there, and `SISMEMBER` of the period before's) and the
     /// tenant with its hooks version. On one connection they run in this order, but
-    /// another claimer's may run between them; the lease decides, so that one holder
-    /// processes the event however they interleave:
+    /// another claimer's may run between them:
     ///
-    /// | state was | marked | lease set | claim |
-    /// | --- | --- | --- | --- |
-    /// | `done` | either | either | `Done` |
-    /// | none | yes | either | `MarkedDone` (done, once the log confirms it) |
-    /// | `p:…`, its removal queued here | either | either | `Done` (this process recorded it) |
-    /// | none | no | yes | `New` |
-    /// | `p:…` | either | yes | `TakeOver` (the holder's lease ran out) |
-    /// | none or `p:…` | no, either | no | `Busy` (another holds it) |
+    /// | state was | marked | claim |
+    /// | --- | --- | --- |
+    /// | `done` | either | `Done` |
+    /// | none | yes | `MarkedDone` (done, once the log confirms it) |
+    /// | `p:…`, its removal queued here | either | `Done` (this process recorded it) |
+    /// | none | no | `New` |
+    /// | `p:…`, its lease run out | either | `TakeOver` (event_hold.lua: one claimer takes it) |
+    /// | `p:…`, leased | either | `Busy` (another holds it) |
     ///
     /// The mark goes with the claim, so that a record of an event delivered at once only
-    /// removes the state: a mark found with no state is an event done (its state removed),
-    /// or another claimer's between its two writes, or a collision, which the log tells
-    /// apart (the worker's `confirm_done`).
+    /// removes the state: a mark found with no state is an event done (its state removed)
+    /// or a collision, which the log tells apart (the worker's `confirm_done`).
     pub async fn claim_event(
         &self,
         event: &Event,
@@ -118,21 +127,12 @@ impl Store {
         received_at: i64,
     ) -> Result<(Claim, u64)> {
         let t = &event.tenant;
-        let (lease, state) = (
-            self.keys.event_lease(t, &event.id),
-            self.keys.event_state(t, &event.id),
-        );
+        let state = self.keys.event_state(t, &event.id);
+        let ends = self.redis_now_ms().await? + lease_ms as i64;
         let mut pipe = redis::pipe();
-        // PX 0 is refused: a lease of none is one that has run out at once.
-        pipe.cmd("SET")
-            .arg(&lease)
-            .arg("1")
-            .arg("NX")
-            .arg("PX")
-            .arg(lease_ms.max(1));
         pipe.cmd("SET")
             .arg(&state)
-            .arg(format!("p:{received_at}"))
+            .arg(format!("p:{received_at}:{ends}"))
             .arg("NX")
             .arg("GET")
             .arg("EX")
@@ -149,7 +149,7 @@ impl Store {
         let claiming = self.tracked_lookup(&self.keys.tenant(t)).await;
         let forget_expiry = || self.expiries.forget(mark.at, set);
         let answers = self.claim_answers(pipe, claiming, t).await;
-        let (leased, was, added, marked_before, version) = match answers {
+        let (was, added, marked_before, version) = match answers {
             Ok(answers) => answers,
             Err(e) => {
                 if expire {
@@ -162,9 +162,6 @@ impl Store {
             // Nothing of an unknown tenant stays behind: neither what this claim made, nor
             // (Redis came back empty) a claim that a redelivery would find.
             let mut undo = redis::pipe();
-            if leased.is_some() {
-                undo.del(&lease).ignore();
-            }
             if was.is_none() {
                 undo.del(&state).ignore();
             }
@@ -181,15 +178,20 @@ impl Store {
             return Ok((Claim::UnknownTenant, 0));
         };
         let marked = added == 0 || marked_before;
-        let claim = match (was.as_deref(), leased.is_some()) {
-            (Some("done"), _) => Claim::Done,
-            (None, leased) if marked => Claim::MarkedDone { leased },
-            (Some(p), _) if p.starts_with("p:") && self.removals.holds(t, &state) => Claim::Done,
-            (None, true) => Claim::New,
-            (Some(p), true) if p.starts_with("p:") => Claim::TakeOver,
-            (Some(p), false) if p.starts_with("p:") => Claim::Busy,
-            (None, false) => Claim::Busy,
-            (Some(other), _) => return Err(corrupt("event state", other)),
+        let claim = match was.as_deref() {
+            Some("done") => Claim::Done,
+            None if marked => Claim::MarkedDone,
+            None => Claim::New,
+            Some(p) if p.starts_with("p:") && self.removals.holds(t, &state) => Claim::Done,
+            Some(p) if p.starts_with("p:") => {
+                match self.hold_event(t, &event.id, lease_ms).await? {
+                    // Done (its state removed, or expired) since the claim read it.
+                    Held::NotProcessing => Claim::Done,
+                    Held::Free => Claim::TakeOver,
+                    Held::Left(_) => Claim::Busy,
+                }
+            }
+            Some(other) => return Err(corrupt("event state", other)),
         };
         Ok((claim, version))
     }
@@ -206,24 +208,24 @@ impl Store {
     ) -> Result<ClaimAnswers> {
         let Some((tracked, claiming)) = claiming else {
             pipe.mget(&[self.keys.tenant(t), self.keys.hooks_version(t)]);
-            let (a, b, c, d, read) = pipe.query_async(&mut self.conn()).await?;
-            return Ok((a, b, c, d, version_of(read)));
+            let (a, b, c, read) = pipe.query_async(&mut self.conn()).await?;
+            return Ok((a, b, c, version_of(read)));
         };
         let cached = match claiming.cached {
             Some(Cached::Version(v)) => v,
             _ => {
                 let keys = self.read_tracked(&mut pipe, t);
-                let (a, b, c, d, read) = tracked.query(&claiming, &pipe).await?;
-                return Ok((a, b, c, d, self.keep_tenant(tracked, &claiming, keys, read)));
+                let (a, b, c, read) = tracked.query(&claiming, &pipe).await?;
+                return Ok((a, b, c, self.keep_tenant(tracked, &claiming, keys, read)));
             }
         };
-        let (a, b, c, d) = tracked.query(&claiming, &pipe).await?;
+        let (a, b, c) = tracked.query(&claiming, &pipe).await?;
         if !tracked.still(&claiming) {
             // Its hooks changed meanwhile, or the data went: read them again. Boxed, as
             // rare: every claim's state would otherwise make room for this read.
-            return Ok((a, b, c, d, Box::pin(self.tenant_read(t)).await?));
+            return Ok((a, b, c, Box::pin(self.tenant_read(t)).await?));
         }
-        Ok((a, b, c, d, Some(cached)))
+        Ok((a, b, c, Some(cached)))
     }
 
     /// The tenant's hooks version read again, after a change reached the claims'
@@ -268,7 +270,7 @@ impl Store {
     }
 
     /// Undoes the claim of an event found [`Claim::MarkedDone`] that the log confirms
-    /// done: the state it set (its lease runs out by itself, as a `Done` claim's).
+    /// done: the state it set, and its lease with it.
     pub async fn forget_claim(&self, event: &Event) -> Result<()> {
         let state = self.keys.event_state(&event.tenant, &event.id);
         let () = self.conn().del(state).await?;
@@ -294,13 +296,22 @@ impl Store {
         Ok(())
     }
 
-    /// How long a stored event's lease has left (zero when none, or run out).
-    pub async fn event_lease_left(&self, tenant: &str, event_id: &str) -> Result<Duration> {
+    /// Whether event `event_id` of `tenant` is held, taking it over for `lease` when no
+    /// lease holds it (a zero `lease` only tells): event_hold.lua.
+    pub async fn hold_event(&self, tenant: &str, event_id: &str, lease_ms: u64) -> Result<Held> {
         let left: i64 = self
-            .conn()
-            .pttl(self.keys.event_lease(tenant, event_id))
+            .scripts
+            .event_hold
+            .key(self.keys.event_state(tenant, event_id))
+            .key(self.keys.event_lease(tenant, event_id))
+            .arg(lease_ms)
+            .invoke_async(&mut self.conn())
             .await?;
-        Ok(Duration::from_millis(left.max(0) as u64))
+        Ok(match left {
+            ..0 => Held::NotProcessing,
+            0 => Held::Free,
+            left => Held::Left(Duration::from_millis(left as u64)),
+        })
     }
 
     /// Leases an event still being processed for `lease` from now on Redis's clock
@@ -315,7 +326,6 @@ impl Store {
             .scripts
             .event_lease
             .key(self.keys.event_state(tenant, event_id))
-            .key(self.keys.event_lease(tenant, event_id))
             .arg(lease.as_millis() as u64)
             .invoke_async(&mut self.conn())
             .await?;
@@ -390,10 +400,11 @@ fn claimed_event(
     state: Option<String>,
     fields: EventFields,
 ) -> (Option<StoredEvent>, Option<i64>) {
+    // `p:<received_at>:<lease end>`, or `p:<received_at>` as an older version wrote it.
     let claimed_at = state
         .as_deref()
         .and_then(|s| s.strip_prefix("p:"))
-        .and_then(|at| at.parse().ok());
+        .and_then(|rest| rest.split(':').next()?.parse().ok());
     let state = match state.as_deref() {
         Some("done") => "done",
         Some(_) => "processing",

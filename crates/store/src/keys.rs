@@ -14,10 +14,10 @@
 //! | `P:{t.T}:keys` | hash | key id → key info (JSON, no key) |
 //! | `P:{t.T}:hooks` | hash | hook id → hook (JSON) |
 //! | `P:{t.T}:hooks:ver` | string | bumped on every hook change (worker caches) |
-//! | `P:{t.T}:evs:<id>` | string | event state: `p:<received_at>` while processed, then `done` (or gone, its mark in `done:`) |
+//! | `P:{t.T}:evs:<id>` | string | event state: `p:<received_at>:<lease end>` while processed (the end on Redis's clock, 0 when let go), then `done` (or gone, its mark in `done:`) |
 //! | `P:{t.T}:done:<period>:<n>` | set | fingerprints of events processed in a retention period, set `n` of the period's count (`done_marks`) |
 //! | `P:{t.T}:dsets:<period>` | string | how many sets the period's done marks are spread over (a power of two, from the marks of the period before) |
-//! | `P:{t.T}:evl:<id>` | string | event lease: its holder's, renewed while it works (expires) |
+//! | `P:{t.T}:evl:<id>` | string | event lease as versions before wrote it, beside a state `p:<received_at>`: read only, so that an event an older worker holds is not taken over (expires) |
 //! | `P:{t.T}:evt:<id>` | hash | event kept for what waits: type, data, received_at, occurred_at, traceparent |
 //! | `P:{t.T}:dlv:<id>` | hash | delivery: status, attempt count, hook snapshot, `blocking` |
 //! | `P:{t.T}:evt:<id>:dlvs` | set | the deliveries an event caused |
@@ -120,8 +120,9 @@ impl Keys {
         push_number(&mut key, period);
         key
     }
-    /// The lease of the event's holder: a key of its own, so that its expiry is the
-    /// lease's end on Redis's clock.
+    /// The lease of the event's holder as versions before kept it: a key of its own,
+    /// whose expiry was the lease's end. Now the lease is in the event's state; this key
+    /// is only read, so that an event an older worker holds is not taken over.
     pub fn event_lease(&self, t: &str, event_id: &str) -> String {
         [&self.p, ":{t.", t, "}:evl:", &key_part(event_id)].concat()
     }

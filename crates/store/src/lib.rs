@@ -26,6 +26,7 @@
 pub mod audit;
 pub mod auth_failures;
 pub mod backlog;
+mod clock;
 pub mod conn;
 pub mod done_marks;
 pub mod durable;
@@ -88,6 +89,7 @@ impl StoreError {
 
 struct Scripts {
     event_lease: Script,
+    event_hold: Script,
     event_keep_payload: Script,
     record: Script,
     backlog_push: Script,
@@ -141,6 +143,8 @@ pub struct Store {
     secret_keys: Option<std::sync::Arc<hookpost_core::secret_key::SecretKeys>>,
     /// Hooks whose failing streak this process ended lately (see [`streaks`]).
     cleared: std::sync::Arc<streaks::Cleared>,
+    /// Redis's clock as this process reckons it, for the claims' leases (see [`clock`]).
+    clock: std::sync::Arc<clock::RedisClock>,
     /// Sets of done marks whose expiry this process set lately (see [`done_marks`]).
     expiries: std::sync::Arc<done_marks::Expiries>,
     /// How many sets the done marks of the tenants' current periods take, as read.
@@ -196,7 +200,8 @@ impl Store {
             conn,
             keys: Keys::new(&opts.prefix),
             scripts: std::sync::Arc::new(Scripts {
-                event_lease: Script::new(include_str!("scripts/event_lease.lua")),
+                event_lease: clocked_script!("event_lease.lua"),
+                event_hold: clocked_script!("event_hold.lua"),
                 event_keep_payload: Script::new(include_str!("scripts/event_keep_payload.lua")),
                 record: Script::new(include_str!("scripts/record.lua")),
                 backlog_push: Script::new(include_str!("scripts/backlog_push.lua")),
@@ -219,6 +224,7 @@ impl Store {
             retry_shards: opts.retry_shards.max(1),
             secret_keys: opts.secret_keys.clone().map(std::sync::Arc::new),
             cleared: Default::default(),
+            clock: Default::default(),
             expiries: Default::default(),
             set_counts: Default::default(),
             removals: Default::default(),
@@ -249,10 +255,11 @@ impl Store {
     /// Another handle for a lane of this process on a runtime of its own: connections of
     /// its own (a connection's tasks run on the runtime that made it), and what the
     /// process remembers shared (the done-mark sets whose expiry it set and their
-    /// counts, the failing streaks it ended), so that lanes do not write the same
-    /// expiries again.
+    /// counts, the failing streaks it ended, its reading of Redis's clock), so that
+    /// lanes do not write the same expiries again.
     pub fn lane(&self) -> Result<Store> {
         Ok(Store {
+            clock: self.clock.clone(),
             expiries: self.expiries.clone(),
             set_counts: self.set_counts.clone(),
             cleared: self.cleared.clone(),

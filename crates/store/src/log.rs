@@ -273,12 +273,10 @@ impl Store {
         gone: bool,
     ) -> Result<Recorded> {
         let clear = self.streaks_ended(tenant, records);
+        // Its lease goes with it: the lease is in the state.
         let state = self.keys.event_state(tenant, event_id);
-        // The event's lease goes with its state: no one holds a done event, and a key
-        // removed with others costs Redis less than one that expires by itself.
-        let lease = || self.keys.event_lease(tenant, event_id);
         if gone && clear.is_empty() {
-            self.removals.push(tenant, [state, lease()]);
+            self.removals.push(tenant, [state]);
             return Ok(Recorded {
                 durable: Durable::written(),
                 failing: Vec::new(),
@@ -289,7 +287,7 @@ impl Store {
             pipe.hdel(self.keys.hook_failing(tenant), &clear).ignore();
         }
         match gone {
-            true => pipe.del(&[state, lease()]).ignore(),
+            true => pipe.del(state).ignore(),
             false => pipe.set_ex(state, "done", self.retention_secs).ignore(),
         };
         let written: redis::RedisResult<()> = pipe.query_async(&mut self.conn()).await;

@@ -1,8 +1,7 @@
 //! Event states removed in bulk, off the delivery's path.
 //!
-//! The record of an event delivered at once removes its state key and its lease
-//! ([`EventMark::DoneAndGone`]: a lease left to run out costs Redis an expiry of its own,
-//! and its memory until then). Nothing has to wait for that removal: the log, written
+//! The record of an event delivered at once removes its state key, the lease in it
+//! ([`EventMark::DoneAndGone`]). Nothing has to wait for that removal: the log, written
 //! before, is what makes the outcome durable, and a state left behind is harmless. A
 //! duplicate that reaches the process holding the removal is told the event is done
 //! ([`Removals::holds`]); one that reaches another finds the event busy under its

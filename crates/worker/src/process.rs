@@ -8,7 +8,7 @@
 use hookpost_core::labels::DeadLetterReason;
 use hookpost_core::task::{AttemptTask, ResumeTask, Task};
 use hookpost_core::Event;
-use hookpost_store::events::{Claim, StoredEvent};
+use hookpost_store::events::{Claim, Held, StoredEvent};
 use hookpost_store::retries::Due;
 use hookpost_store::{Durable, NothingToWrite};
 use tracing::{info, warn};
@@ -74,7 +74,7 @@ impl Worker {
             Err(e) => return e.into(),
         };
         let claim = match claim {
-            Claim::MarkedDone { leased } => match self.confirm_done(&event, leased).await {
+            Claim::MarkedDone => match self.confirm_done(&event).await {
                 Ok(c) => c,
                 Err(d) => return d,
             },
@@ -101,7 +101,7 @@ impl Worker {
                 DeadLetterReason::UnknownTenant,
                 format!("tenant `{}` does not exist", event.tenant),
             ),
-            Claim::Done | Claim::MarkedDone { .. } => {
+            Claim::Done | Claim::MarkedDone => {
                 Disposition::Ack(Durable::nothing_to_write(NothingToWrite::AlreadyDone))
             }
             Claim::Busy => {
@@ -149,15 +149,14 @@ impl Worker {
     }
 
     /// An event whose fingerprint is among the done marks, with no state in Redis: done
-    /// when the log has it (and this claim's state is taken back), else another
-    /// claimer's mark (written with its claim, before its state) or a fingerprint that
-    /// collided, and the claim goes by its lease. The log has every event done, since
+    /// when the log has it (and this claim's state is taken back), else a fingerprint
+    /// that collided, and new (the claim holds it). The log has every event done, since
     /// the record that removes its state follows the log's write: so no event is
     /// dropped for a collision.
-    async fn confirm_done(&self, event: &Event, leased: bool) -> Result<Claim, Disposition> {
+    async fn confirm_done(&self, event: &Event) -> Result<Claim, Disposition> {
         let logged = self.db.event_logged(&event.tenant, &event.id).await;
         if !logged.map_err(Requeue::from)? {
-            return Ok(if leased { Claim::New } else { Claim::Busy });
+            return Ok(Claim::New);
         }
         self.store.forget_claim(event).await?;
         Ok(Claim::Done)
@@ -437,37 +436,32 @@ impl Worker {
         let Some(event) = event.filter(|e| e.state != "done") else {
             return Disposition::Ack(Durable::nothing_to_write(NothingToWrite::AlreadyDone));
         };
-        let left = match self
-            .store
-            .event_lease_left(&task.tenant, &task.event_id)
-            .await
-        {
-            Ok(l) => l,
-            Err(e) => return e.into(),
-        };
-        if !left.is_zero() {
-            let due = Due {
-                at_ms: hookpost_core::now_ms() + left.as_millis() as i64 + 1000,
-                task: Task::Resume(task.clone()),
-            };
-            return match self.store.schedule(&[due]).await {
-                Ok(durable) => Disposition::Ack(durable),
-                Err(e) => e.into(),
-            };
-        }
-        info!(event_id = %task.event_id, "taking over an event whose worker is gone");
+        // Taken over at once when no lease holds it: one resume takes it, however many
+        // run at once, and a claim of a redelivery meanwhile finds it held.
+        let lease = LEASE.as_millis() as u64;
         match self
             .store
-            .set_event_lease(&task.tenant, &task.event_id, LEASE)
+            .hold_event(&task.tenant, &task.event_id, lease)
             .await
         {
-            Ok(true) => {}
-            Ok(false) => {
-                // Finished meanwhile.
-                return Disposition::Ack(Durable::nothing_to_write(NothingToWrite::AlreadyDone));
+            Ok(Held::Free) => {}
+            Ok(Held::Left(left)) => {
+                let due = Due {
+                    at_ms: hookpost_core::now_ms() + left.as_millis() as i64 + 1000,
+                    task: Task::Resume(task.clone()),
+                };
+                return match self.store.schedule(&[due]).await {
+                    Ok(durable) => Disposition::Ack(durable),
+                    Err(e) => e.into(),
+                };
+            }
+            // Finished meanwhile.
+            Ok(Held::NotProcessing) => {
+                return Disposition::Ack(Durable::nothing_to_write(NothingToWrite::AlreadyDone))
             }
             Err(e) => return e.into(),
         }
+        info!(event_id = %task.event_id, "taking over an event whose worker is gone");
         let parts = EventParts::of(&event);
         let early = EarlyAck::none();
         self.fan_out_leased(&parts, version, true, &early).await

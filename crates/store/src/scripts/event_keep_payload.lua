@@ -1,13 +1,14 @@
 -- Keeps an event another handler holds, for the resume task of a duplicate that found
 -- it `busy`: should the holder die, that task takes over from what is kept, with the
--- receive time the holder's claim stored (`p:<received_at>`). An event done (or gone)
--- meanwhile needs it no more.
+-- receive time the holder's claim stored (`p:<received_at>:<lease end>`). An event
+-- done (or gone) meanwhile needs it no more.
 -- KEYS: event state, event kept
 -- ARGV: type, data, occurred_at ('' when none), traceparent ('' when none), ttl_s
 local state = redis.call('GET', KEYS[1])
-if state and string.sub(state, 1, 2) == 'p:' then
+local received_at = state and string.match(state, '^p:(%-?%d+)')
+if received_at then
   redis.call('HSET', KEYS[2], 'type', ARGV[1], 'data', ARGV[2],
-    'received_at', string.sub(state, 3), 'occurred_at', ARGV[3], 'traceparent', ARGV[4])
+    'received_at', received_at, 'occurred_at', ARGV[3], 'traceparent', ARGV[4])
   redis.call('EXPIRE', KEYS[2], ARGV[5])
 end
 return 1

@@ -1,10 +1,11 @@
-//! Claiming an event (plain commands, the done marks among them), its lease (a key whose expiry is the lease's
-//! end on Redis's clock: event_lease.lua) and what is kept of it (event_keep_payload.lua).
+//! Claiming an event (plain commands, the done marks among them), its lease (its end on
+//! Redis's clock, in the event's state: event_lease.lua, event_hold.lua) and what is
+//! kept of it (event_keep_payload.lua).
 
 use std::time::Duration;
 
 use hookpost_core::Event;
-use hookpost_store::events::Claim;
+use hookpost_store::events::{Claim, Held};
 use hookpost_store::log::{EventMark, Kept, Record};
 use hookpost_store::Store;
 
@@ -59,7 +60,6 @@ async fn an_event_of_an_unknown_tenant_is_refused_and_not_stored() {
     assert!(s.event("acme", "e1").await.unwrap().is_none());
     let k = s.keys();
     assert!(!exists(&s, k.event_state("acme", "e1")).await);
-    assert!(!exists(&s, k.event_lease("acme", "e1")).await);
     let (marks, _) = mark_set(&s, "e1", 0);
     assert!(!exists(&s, marks).await, "nor its mark");
     assert!(
@@ -94,11 +94,27 @@ async fn the_first_claim_stores_the_event_and_a_live_lease_keeps_others_out() {
         s.claim_event(&event("e1"), MINUTE, 2).await.unwrap().0,
         Claim::Busy
     );
-    let left = s.event_lease_left("acme", "e1").await.unwrap();
+    let Held::Left(left) = s.hold_event("acme", "e1", 0).await.unwrap() else {
+        panic!("held")
+    };
     assert!(
         left > Duration::from_secs(55) && left <= Duration::from_secs(60),
         "{left:?}"
     );
+    // One key: the lease is in the state, its end on Redis's clock.
+    assert!(!exists(&s, s.keys().event_lease("acme", "e1")).await);
+    let state: String =
+        redis::AsyncCommands::get(&mut s.conn(), s.keys().event_state("acme", "e1"))
+            .await
+            .unwrap();
+    let redis_now = crate::common::redis_now(&s).await;
+    let (at, ends) = state
+        .strip_prefix("p:")
+        .and_then(|rest| rest.split_once(':'))
+        .unwrap();
+    assert_eq!(at, received_at.to_string());
+    let left = ends.parse::<i64>().unwrap() - redis_now;
+    assert!((55_000..=60_000).contains(&left), "{state}: {left} ms left");
 }
 
 #[tokio::test]
@@ -111,10 +127,7 @@ async fn a_lease_that_ran_out_is_taken_over_once() {
         Claim::New
     );
     tokio::time::sleep(Duration::from_millis(20)).await;
-    assert_eq!(
-        s.event_lease_left("acme", "e1").await.unwrap(),
-        Duration::ZERO
-    );
+    assert_eq!(s.hold_event("acme", "e1", 0).await.unwrap(), Held::Free);
     assert_eq!(
         s.claim_event(&event("e1"), MINUTE, 2).await.unwrap().0,
         Claim::TakeOver
@@ -212,16 +225,16 @@ async fn a_released_lease_lets_the_next_claim_take_over_and_renewal_extends_it()
         .set_event_lease("acme", "e1", Duration::from_secs(30))
         .await
         .unwrap());
-    let left = s.event_lease_left("acme", "e1").await.unwrap();
-    assert!(left > Duration::from_secs(25), "renewed: {left:?}");
+    let held = s.hold_event("acme", "e1", 0).await.unwrap();
+    assert!(
+        matches!(held, Held::Left(left) if left > Duration::from_secs(25)),
+        "renewed: {held:?}"
+    );
     assert!(s
         .set_event_lease("acme", "e1", Duration::ZERO)
         .await
         .unwrap());
-    assert_eq!(
-        s.event_lease_left("acme", "e1").await.unwrap(),
-        Duration::ZERO
-    );
+    assert_eq!(s.hold_event("acme", "e1", 0).await.unwrap(), Held::Free);
     assert_eq!(
         s.claim_event(&event("e1"), MINUTE, 2).await.unwrap().0,
         Claim::TakeOver
@@ -241,8 +254,8 @@ async fn a_done_or_missing_event_gets_no_lease_and_a_done_one_is_a_duplicate() {
         "never recreated"
     );
     assert_eq!(
-        s.event_lease_left("acme", "nope").await.unwrap(),
-        Duration::ZERO
+        s.hold_event("acme", "nope", MINUTE).await.unwrap(),
+        Held::NotProcessing
     );
 
     let e1 = event("e1");
@@ -344,13 +357,11 @@ async fn an_event_done_and_gone_leaves_only_its_fingerprint_for_the_retention() 
     assert_eq!(claim(&s, &e1, 1).await, Claim::New);
     mark(&s, "e1", EventMark::DoneAndGone).await;
     let k = s.keys();
-    // The record queued the removal of the state and the lease; the worker sends the
-    // queue moments later.
+    // The record queued the removal of the state (the lease in it); the worker sends
+    // the queue moments later.
     assert!(exists(&s, k.event_state("acme", "e1")).await);
-    assert!(exists(&s, k.event_lease("acme", "e1")).await);
     s.remove_queued().await.unwrap();
     assert!(!exists(&s, k.event_state("acme", "e1")).await);
-    assert!(!exists(&s, k.event_lease("acme", "e1")).await);
     assert!(!exists(&s, k.event("acme", "e1")).await);
     let (set, member) = mark_set(&s, "e1", 0);
     let marked: bool = redis::AsyncCommands::sismember(&mut s.conn(), &set, member)
@@ -370,13 +381,13 @@ async fn an_event_done_and_gone_leaves_only_its_fingerprint_for_the_retention() 
         .unwrap();
     assert_eq!(encoding, "intset");
 
-    // A duplicate is marked done (its claim leased the event), and the state its claim
+    // A duplicate is marked done (its claim holds the event), and the state its claim
     // set is taken back once the log confirms it.
-    assert_eq!(claim(&s, &e1, 2).await, Claim::MarkedDone { leased: true });
+    assert_eq!(claim(&s, &e1, 2).await, Claim::MarkedDone);
     s.forget_claim(&e1).await.unwrap();
     assert!(!exists(&s, k.event_state("acme", "e1")).await);
-    // Another while that lease runs is marked done too, not busy.
-    assert_eq!(claim(&s, &e1, 3).await, Claim::MarkedDone { leased: false });
+    // So the next is marked done too, not busy.
+    assert_eq!(claim(&s, &e1, 3).await, Claim::MarkedDone);
     // Another event is new, whatever set its fingerprint falls in.
     assert_eq!(
         s.claim_event(&event("e2"), MINUTE, 4).await.unwrap().0,
@@ -384,7 +395,7 @@ async fn an_event_done_and_gone_leaves_only_its_fingerprint_for_the_retention() 
     );
 }
 
-/// The state and lease of an event delivered at once go with a later bulk removal. A duplicate
+/// The state of an event delivered at once goes with a later bulk removal. A duplicate
 /// claimed before it is done in the process that queued the removal; in another, it
 /// finds the event busy under its holder's lease, and takes it over once the lease has
 /// run out (the worker then finds every delivery decided in the log). After the
@@ -401,7 +412,11 @@ async fn a_duplicate_before_the_states_removal_is_done_here_and_busy_elsewhere()
     let other = crate::common::another_process(&s);
     assert_eq!(claim(&other, &e1, 2).await, Claim::Busy);
     let k = s.keys();
-    del(&s, k.event_lease("acme", "e1")).await;
+    // Its lease run out (here: let go).
+    assert!(s
+        .set_event_lease("acme", "e1", Duration::ZERO)
+        .await
+        .unwrap());
     assert_eq!(claim(&other, &e1, 3).await, Claim::TakeOver);
 
     // Another tenant's removal goes in the same send, as a command of its own.
@@ -422,8 +437,7 @@ async fn a_duplicate_before_the_states_removal_is_done_here_and_busy_elsewhere()
     s.remove_queued().await.unwrap();
     assert!(!exists(&s, k.event_state("acme", "e1")).await);
     assert!(!exists(&s, k.event_state("initech", "e2")).await);
-    assert!(!exists(&s, k.event_lease("acme", "e1")).await);
-    assert_eq!(claim(&s, &e1, 4).await, Claim::MarkedDone { leased: true });
+    assert_eq!(claim(&s, &e1, 4).await, Claim::MarkedDone);
 }
 
 /// The claim writes the event's mark, the first sight of it adding it to this period's
@@ -439,11 +453,11 @@ async fn the_claim_writes_the_mark_and_a_second_claimer_finds_it() {
         .await
         .unwrap();
     assert!(marked, "marked with its claim");
-    // Another claimer that ran between the holder's state and its mark (here: the state
-    // removed, as if not yet written) finds the mark with no state: the log, which has
-    // not the event, sends it by the lease.
+    // A claim that finds the mark with no state (here: the state removed, as the record
+    // of an event done and gone leaves it) holds the event and asks the log.
     del(&s, s.keys().event_state("acme", "e1")).await;
-    assert_eq!(claim(&s, &e1, 2).await, Claim::MarkedDone { leased: false });
+    assert_eq!(claim(&s, &e1, 2).await, Claim::MarkedDone);
+    assert_eq!(claim(&s, &e1, 3).await, Claim::Busy);
 }
 
 /// A set's expiry is written with the first mark a process puts in it, not with each
@@ -562,7 +576,7 @@ async fn a_periods_sets_follow_the_marks_of_the_period_before() {
     assert!((3600..=7200).contains(&ttl), "kept as its marks: {ttl}");
     assert_eq!(
         claim(&s, &event("old"), 2).await,
-        Claim::MarkedDone { leased: true },
+        Claim::MarkedDone,
         "found in the period before's 1,024 sets"
     );
 
@@ -594,7 +608,7 @@ async fn a_mark_of_the_period_before_is_found() {
     plant_mark(&s, "old", 1).await;
     assert_eq!(
         s.claim_event(&event("old"), MINUTE, 1).await.unwrap().0,
-        Claim::MarkedDone { leased: true }
+        Claim::MarkedDone
     );
     // Two periods back it is out of what a claim reads (and gone from Redis by then).
     plant_mark(&s, "older", 2).await;
@@ -617,4 +631,66 @@ async fn a_fingerprint_marked_does_not_override_an_event_being_processed() {
     assert_eq!(claim(&s, &e1, 2).await, Claim::Busy);
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(claim(&s, &e1, 3).await, Claim::TakeOver);
+}
+
+/// An event whose lease has run out is taken over by one claimer, however many try at
+/// once: the others find it held by the one that took it.
+#[tokio::test]
+async fn claimers_at_once_take_over_an_event_once() {
+    let s = store();
+    tenant(&s, "acme").await;
+    let e1 = event("e1");
+    assert_eq!(s.claim_event(&e1, 1, 1).await.unwrap().0, Claim::New);
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let others: Vec<Store> = (0..4).map(|_| crate::common::another_process(&s)).collect();
+    let claims = futures_util::future::join_all(others.iter().map(|o| claim(o, &e1, 2))).await;
+    let taken = claims.iter().filter(|c| **c == Claim::TakeOver).count();
+    let busy = claims.iter().filter(|c| **c == Claim::Busy).count();
+    assert_eq!((taken, busy), (1, 3), "{claims:?}");
+    assert_eq!(
+        s.claimed("acme", "e1").await.unwrap().1,
+        Some(1),
+        "the first receive time kept"
+    );
+}
+
+/// An event an older version's worker holds (its state `p:<received_at>`, its lease a
+/// key of its own) is not taken over while that lease lives, and is once it has run
+/// out, with its receive time.
+#[tokio::test]
+async fn an_older_workers_hold_is_kept_until_its_lease_runs_out() {
+    let s = store();
+    tenant(&s, "acme").await;
+    let k = s.keys();
+    let mut conn = s.conn();
+    let () = redis::AsyncCommands::set_ex(&mut conn, k.event_state("acme", "e1"), "p:42", 3600)
+        .await
+        .unwrap();
+    let () = redis::cmd("SET")
+        .arg(k.event_lease("acme", "e1"))
+        .arg("1")
+        .arg("PX")
+        .arg(300)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let e1 = event("e1");
+    assert_eq!(claim(&s, &e1, 7).await, Claim::Busy);
+    assert!(matches!(
+        s.hold_event("acme", "e1", 0).await.unwrap(),
+        Held::Left(left) if left <= Duration::from_millis(300)
+    ));
+    s.keep_payload(&e1).await.unwrap();
+    assert_eq!(
+        s.event("acme", "e1").await.unwrap().unwrap().received_at,
+        42
+    );
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(claim(&s, &e1, 8).await, Claim::TakeOver);
+    assert_eq!(s.claimed("acme", "e1").await.unwrap().1, Some(42));
+    assert_eq!(
+        claim(&s, &e1, 9).await,
+        Claim::Busy,
+        "held by the take-over"
+    );
 }
