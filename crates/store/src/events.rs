@@ -296,8 +296,8 @@ impl Store {
         Ok(())
     }
 
-    /// Whether event `event_id` of `tenant` is held, taking it over for `lease` when no
-    /// lease holds it (a zero `lease` only tells): event_hold.lua.
+    /// Whether event `event_id` of `tenant` is held, taking it over for `lease_ms` when
+    /// no lease holds it (0 only tells): event_hold.lua.
     pub async fn hold_event(&self, tenant: &str, event_id: &str, lease_ms: u64) -> Result<Held> {
         let left: i64 = self
             .scripts
