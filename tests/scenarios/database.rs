@@ -473,6 +473,82 @@ async fn a_delivery_written_twice_in_one_group_ends_as_its_last_write() {
     app.finish().await;
 }
 
+/// A group of first sights goes as plain inserts. Written again (an answer lost, a
+/// take-over) beside new ones in one group, that statement fails on the row it finds,
+/// leaves nothing, and the group goes again by its keys: every event and delivery ends
+/// stored once, with its first attempt, the new ones included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_sights_written_again_among_new_ones_are_stored_once() {
+    use hookpost_db::Batch;
+    use hookpost_store::log::Status;
+    let (app, _key, _rx, hook_id) = app_with(TestOptions::default()).await;
+    let now = hookpost_core::now_ms();
+    let attempt = answered(1, now, 200);
+    let ids: Vec<(String, String)> = (0..100)
+        .map(|n| {
+            let event = format!("evt_again_{n}");
+            (delivery_id("acme", &event, &hook_id), event)
+        })
+        .collect();
+    let batch = |(id, event): &(String, String)| {
+        let records = [record(id, &hook_id, Status::Delivered, Some(&attempt))];
+        std::sync::Arc::new(Batch::of(
+            "acme",
+            event,
+            now,
+            Some(event_row(event)),
+            &records,
+        ))
+    };
+    let write_all = |batches: Vec<std::sync::Arc<Batch>>| {
+        let db = app.db.clone();
+        async move {
+            let mut writes = tokio::task::JoinSet::new();
+            for b in batches {
+                let db = db.clone();
+                writes.spawn(async move { db.write(b).await });
+            }
+            while let Some(written) = writes.join_next().await {
+                written.unwrap().unwrap();
+            }
+        }
+    };
+    let again = "hookpost_db_groups_again_total";
+    // Every other one first, as plain inserts; then all of them at once, so that the
+    // writer's groups hold old and new.
+    write_all(ids.iter().step_by(2).map(batch).collect()).await;
+    assert_eq!(app.metric(again).await, 0.0, "new rows only");
+    write_all(ids.iter().map(batch).collect()).await;
+    assert!(
+        app.metric(again).await > 0.0,
+        "no group went again by its keys"
+    );
+    for (id, _) in &ids {
+        let d = app.db.delivery("acme", id).await.unwrap().unwrap();
+        assert_eq!((d.status, d.attempts.len()), (Status::Delivered, 1), "{id}");
+        assert_eq!(d.attempts[0].at, now, "{id}");
+    }
+    let pg = hookpost_tests::postgres(&app.config.database_url).await;
+    let count = |sql: &'static str| {
+        let pg = &pg;
+        async move { pg.query_one(sql, &[]).await.unwrap().get::<_, i64>(0) }
+    };
+    assert_eq!(
+        count("SELECT count(*) FROM events WHERE id LIKE 'evt_again_%'").await,
+        100
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM deliveries WHERE event_id LIKE 'evt_again_%'").await,
+        100
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM attempts").await,
+        0,
+        "each attempt in its row"
+    );
+    app.finish().await;
+}
+
 /// A delivery read with its event's receive time (which a retry and a backlog's drain
 /// know) is read from that day's partition only: the same row as a read by id alone,
 /// and none for another time, even one within the same day.

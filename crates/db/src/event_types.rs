@@ -594,6 +594,7 @@ mod tests {
             batch_size: histogram("batch_size"),
             commit_seconds: histogram("commit"),
             pool_wait_seconds: taken.clone(),
+            groups_again: prometheus::IntCounter::new("again", "again").unwrap(),
         };
         let (db, _scratch) = crate::scratch::for_test("types", |_| {}, Some(metrics)).await;
         let config = hookpost_core::Config::default();

@@ -91,6 +91,9 @@ pub struct DbMetrics {
     pub commit_seconds: prometheus::Histogram,
     /// How long a read or write waited for a connection of the pool.
     pub pool_wait_seconds: prometheus::Histogram,
+    /// Groups of first sights that found a row written before and went again by their
+    /// keys (see [`writer`]).
+    pub groups_again: prometheus::IntCounter,
 }
 
 /// How to reach the database.

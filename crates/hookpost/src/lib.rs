@@ -82,6 +82,7 @@ pub fn db(config: &Config, metrics: Option<&Metrics>) -> Result<Db, hookpost_db:
         batch_size: m.db_batch_size.clone(),
         commit_seconds: m.db_commit_seconds.clone(),
         pool_wait_seconds: m.db_pool_wait_seconds.clone(),
+        groups_again: m.db_groups_again.clone(),
     });
     Db::connect(&DbOptions::of(config), metrics)
 }

@@ -73,6 +73,7 @@ pub struct Metrics {
     pub db_commit_seconds: Histogram,
     /// How long a PostgreSQL query waited for a connection of the pool.
     pub db_pool_wait_seconds: Histogram,
+    pub db_groups_again: IntCounter,
     /// API and console requests by route (its pattern), method and status code.
     pub http_request_duration: HistogramVec,
     /// 1, labelled with the version and the git commit of the build.
@@ -355,6 +356,11 @@ impl Metrics {
                 "How long a PostgreSQL query waited for a pooled connection.",
                 WAIT_BUCKETS,
             ),
+            db_groups_again: counter(
+                &r,
+                "hookpost_db_groups_again_total",
+                "Groups of the worker's log writes, all first sights, that found a row written before (a write made again) and went again by their keys.",
+            ),
             broker_errors: counter_vec(
                 &r,
                 "hookpost_broker_errors_total",
@@ -614,6 +620,7 @@ mod tests {
             ("hookpost_db_batch_size", &[]),
             ("hookpost_db_commit_seconds", &[]),
             ("hookpost_db_pool_wait_seconds", &[]),
+            ("hookpost_db_groups_again_total", &[]),
             ("hookpost_redis_persistence", &["mode"]),
             ("hookpost_retries_claimed_total", &[]),
             ("hookpost_retries_due", &[]),
