@@ -200,9 +200,12 @@ impl Store {
             conn,
             keys: Keys::new(&opts.prefix),
             scripts: std::sync::Arc::new(Scripts {
-                event_lease: clocked_script!("event_lease.lua"),
-                event_hold: clocked_script!("event_hold.lua"),
-                event_keep_payload: Script::new(include_str!("scripts/event_keep_payload.lua")),
+                event_lease: clocked_script!("event_state.lua", "event_lease.lua"),
+                event_hold: clocked_script!("event_state.lua", "event_hold.lua"),
+                event_keep_payload: Script::new(concat!(
+                    include_str!("scripts/event_state.lua"),
+                    include_str!("scripts/event_keep_payload.lua")
+                )),
                 record: Script::new(include_str!("scripts/record.lua")),
                 backlog_push: Script::new(include_str!("scripts/backlog_push.lua")),
                 retry_schedule: clocked_script!("retry_schedule.lua"),
