@@ -111,17 +111,12 @@ impl Worker {
                 if let Err(e) = self.store.keep_payload(&event).await {
                     return e.into();
                 }
-                let due = Due {
-                    at_ms: hookpost_core::now_ms() + lease as i64 + 1000,
-                    task: Task::Resume(ResumeTask {
-                        tenant: event.tenant.clone(),
-                        event_id: event.id.clone(),
-                    }),
+                let task = ResumeTask {
+                    tenant: event.tenant.clone(),
+                    event_id: event.id.clone(),
                 };
-                match self.store.schedule(&[due]).await {
-                    Ok(durable) => Disposition::Ack(durable),
-                    Err(e) => e.into(),
-                }
+                self.resume_after(task, std::time::Duration::from_millis(lease))
+                    .await
             }
             Claim::New | Claim::TakeOver => {
                 let takeover = claim == Claim::TakeOver;
@@ -424,6 +419,18 @@ impl Worker {
         Ok(())
     }
 
+    /// Looks at an event another handler holds again a second after its lease's `left`.
+    async fn resume_after(&self, task: ResumeTask, left: std::time::Duration) -> Disposition {
+        let due = Due {
+            at_ms: hookpost_core::now_ms() + left.as_millis() as i64 + 1000,
+            task: Task::Resume(task),
+        };
+        match self.store.schedule(&[due]).await {
+            Ok(durable) => Disposition::Ack(durable),
+            Err(e) => e.into(),
+        }
+    }
+
     /// An event another worker held when a duplicate of it arrived.
     async fn resume(&self, task: &ResumeTask) -> Disposition {
         let (event, version) = match tokio::join!(
@@ -445,16 +452,7 @@ impl Worker {
             .await
         {
             Ok(Held::Free) => {}
-            Ok(Held::Left(left)) => {
-                let due = Due {
-                    at_ms: hookpost_core::now_ms() + left.as_millis() as i64 + 1000,
-                    task: Task::Resume(task.clone()),
-                };
-                return match self.store.schedule(&[due]).await {
-                    Ok(durable) => Disposition::Ack(durable),
-                    Err(e) => e.into(),
-                };
-            }
+            Ok(Held::Left(left)) => return self.resume_after(task.clone(), left).await,
             // Finished meanwhile.
             Ok(Held::NotProcessing) => {
                 return Disposition::Ack(Durable::nothing_to_write(NothingToWrite::AlreadyDone))
