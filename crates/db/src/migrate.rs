@@ -62,6 +62,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "events' trace context",
         include_str!("migrations/0012_event_traceparent.sql"),
     ),
+    (
+        13,
+        "log keys in byte order",
+        include_str!("migrations/0013_byte_order_keys.sql"),
+    ),
 ];
 
 /// The schema version this build reads and writes.
