@@ -264,18 +264,18 @@ async fn a_rebuild_puts_back_every_waiting_delivery_page_by_page() {
     pg.execute(
         "INSERT INTO deliveries (tenant_id, id, event_at, event_id, hook_id, type, status,
                                  attempts, created_at, updated_at, next_at, hook)
-         SELECT 'acme', 'dlv_' || md5(e.id || h), e.event_at, e.id, h, e.type,
+         SELECT 'acme', md5(e.id || h)::uuid, e.event_at, e.id, h, e.type,
                 CASE WHEN h = $1 AND right(e.id, 1) = '7' THEN 'pending' ELSE 'retrying' END,
                 1, e.event_at, e.event_at, now() + interval '1 hour', $2
          FROM events e CROSS JOIN (VALUES ($1), ('hook_other')) AS hooks(h)
          WHERE e.tenant_id = 'acme'
          UNION ALL
-         SELECT 'acme', 'dlv_' || md5(e.id || s), e.event_at, e.id, 'hook_third', e.type, s,
+         SELECT 'acme', md5(e.id || s)::uuid, e.event_at, e.id, 'hook_third', e.type, s,
                 1, e.event_at, e.event_at, NULL, $2
          FROM events e CROSS JOIN (VALUES ('delivered'), ('pending')) AS statuses(s)
          WHERE e.tenant_id = 'acme' AND e.id = 'evt_page_1'
          UNION ALL
-         SELECT 'acme', 'dlv_' || md5('gone'), now(), 'evt_gone', $1, 'ticket.created',
+         SELECT 'acme', md5('gone')::uuid, now(), 'evt_gone', $1, 'ticket.created',
                 'retrying', 1, now(), now(), now() + interval '1 hour', $2",
         &[&hook_id, &snapshot],
     )
@@ -298,7 +298,7 @@ async fn a_rebuild_puts_back_every_waiting_delivery_page_by_page() {
     pg.execute(
         "INSERT INTO deliveries (tenant_id, id, event_at, event_id, hook_id, type, status,
                                  attempts, created_at, updated_at, hook)
-         SELECT 'acme', $1, event_at, id, 'hook_parked', type, 'delivered', 1, now(), now(), $2
+         SELECT 'acme', substr($1, 5)::uuid, event_at, id, 'hook_parked', type, 'delivered', 1, now(), now(), $2
          FROM events WHERE tenant_id = 'acme' AND id = 'evt_page_3'",
         &[&attempted, &snapshot],
     )
@@ -327,7 +327,8 @@ async fn a_rebuild_puts_back_every_waiting_delivery_page_by_page() {
         .is_none());
     let pending: String = pg
         .query_one(
-            "SELECT id FROM deliveries WHERE event_id = 'evt_page_17' AND hook_id = $1",
+            "SELECT 'dlv_' || replace(id::text, '-', '') FROM deliveries
+             WHERE event_id = 'evt_page_17' AND hook_id = $1",
             &[&hook_id],
         )
         .await
@@ -726,7 +727,7 @@ async fn a_first_attempt_lives_in_its_delivery_row_and_the_later_ones_in_attempt
     let pg = hookpost_tests::postgres(&app.config.database_url).await;
     let rows = || async {
         pg.query_one(
-            "SELECT count(*) FROM attempts WHERE tenant_id = 'acme' AND delivery_id = $1",
+            "SELECT count(*) FROM attempts WHERE tenant_id = 'acme' AND delivery_id = substr($1, 5)::uuid",
             &[&id],
         )
         .await
@@ -773,9 +774,9 @@ async fn a_first_attempt_lives_in_its_delivery_row_and_the_later_ones_in_attempt
     pg.execute(
         "INSERT INTO attempts (tenant_id, delivery_id, event_at, attempt, at, duration_ms,
            outcome, status, response, signatures)
-         SELECT 'acme', $1, event_at, 3, 'epoch'::timestamptz + $2::int8 * interval '1 ms',
+         SELECT 'acme', id, event_at, 3, 'epoch'::timestamptz + $2::int8 * interval '1 ms',
                 3, 'delivered', 200, $3, $4
-         FROM deliveries WHERE tenant_id = 'acme' AND id = $1",
+         FROM deliveries WHERE tenant_id = 'acme' AND id = substr($1, 5)::uuid",
         &[
             &id,
             &legacy.at,
@@ -886,7 +887,7 @@ async fn a_rebuild_puts_back_each_ordering_key_in_order_page_by_page() {
            RETURNING id, event_at, (data::json->>'n')::int AS n)
          INSERT INTO deliveries (tenant_id, id, event_at, event_id, hook_id, type, status,
                                  attempts, created_at, updated_at, next_at, hook, blocking)
-         SELECT 'acme', 'dlv_' || md5(e.id), e.event_at, e.id, $1, 'ticket.created',
+         SELECT 'acme', md5(e.id)::uuid, e.event_at, e.id, $1, 'ticket.created',
                 CASE n WHEN 1197 THEN 'retrying' WHEN 1 THEN 'failed' ELSE 'pending' END,
                 CASE WHEN n IN (1197, 1) THEN 1 ELSE 0 END, e.event_at, e.event_at,
                 CASE n WHEN 1197 THEN now() + interval '1 hour' END, $2, n = 1
@@ -902,7 +903,7 @@ async fn a_rebuild_puts_back_each_ordering_key_in_order_page_by_page() {
         .unwrap();
     let rows = pg
         .query(
-            "SELECT d.id || ':' || d.event_id, (e.data::json->>'n')::int
+            "SELECT 'dlv_' || replace(d.id::text, '-', '') || ':' || d.event_id, (e.data::json->>'n')::int
              FROM deliveries d JOIN events e ON e.id = d.event_id
              WHERE d.hook_id = $1 ORDER BY 2",
             &[&hook_id],

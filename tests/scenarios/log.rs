@@ -457,7 +457,7 @@ async fn the_log_drops_whole_days_past_the_retention_and_every_redis_key_expires
     .await
     .unwrap();
     pg.execute(
-        "INSERT INTO deliveries SELECT tenant_id, $1, event_at - interval '2 days', 'evt_old', hook_id,
+        "INSERT INTO deliveries SELECT tenant_id, substr($1, 5)::uuid, event_at - interval '2 days', 'evt_old', hook_id,
            type, status, attempts, created_at - interval '2 days', updated_at, next_at,
            (SELECT s.hook FROM hook_snapshots s WHERE s.digest = d.hook_digest)
            FROM deliveries d WHERE event_id = 'evt_today'",

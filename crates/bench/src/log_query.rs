@@ -107,7 +107,7 @@ async fn fill(url: &str, events: usize) -> anyhow::Result<()> {
             "INSERT INTO deliveries (tenant_id, id, event_at, event_id, hook_id, type, status, attempts,
                                      created_at, updated_at, next_at, hook_digest, first_at,
                                      first_duration_ms, first_outcome, first_status)
-             SELECT 'bench', 'dlv_' || md5(e.id || h), e.event_at, e.id, 'hook_' || h, e.type,
+             SELECT 'bench', md5(e.id || h)::uuid, e.event_at, e.id, 'hook_' || h, e.type,
                     CASE (i + h) % 20 WHEN 0 THEN 'failed' WHEN 1 THEN 'retrying' ELSE 'delivered' END,
                     1, e.event_at, e.event_at,
                     CASE (i + h) % 20 WHEN 1 THEN now() + interval '1 hour' END,

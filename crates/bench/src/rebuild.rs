@@ -150,7 +150,7 @@ async fn fill(url: &str, o: &Options, waiting: Waiting, hook: &Hook) -> anyhow::
             &format!(
                 "INSERT INTO deliveries (tenant_id, id, event_at, event_id, hook_id, type, status,
                                          attempts, created_at, updated_at, next_at, hook)
-                 SELECT 'bench', 'dlv_' || md5(e.id), e.event_at, e.id, $1, e.type, '{status}',
+                 SELECT 'bench', md5(e.id)::uuid, e.event_at, e.id, $1, e.type, '{status}',
                         {attempts}, e.event_at, e.event_at, {next_at}, $2
                  FROM events e WHERE e.tenant_id = 'bench'"
             ),

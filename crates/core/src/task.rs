@@ -71,6 +71,12 @@ impl Task {
         if env.v != VERSION {
             return Err(format!("task version {} is not {VERSION}", env.v));
         }
+        // The log keeps a delivery id as its 128 bits: no other form can be written.
+        if let Task::Attempt(a) = &env.task {
+            if !crate::delivery::is_delivery_id(&a.delivery_id) {
+                return Err(format!("`{}` is not a delivery id", a.delivery_id));
+            }
+        }
         Ok(env.task)
     }
 
@@ -93,7 +99,7 @@ mod tests {
             tenant: "t".into(),
             event_id: "e".into(),
             hook_id: "h".into(),
-            delivery_id: "d".into(),
+            delivery_id: crate::delivery::delivery_id("t", "e", "h"),
             attempt: 2,
             resend: false,
         });
@@ -125,5 +131,15 @@ mod tests {
         );
         assert!(Task::from_json(br#"{"v":1,"kind":"nope"}"#).is_err());
         assert!(Task::from_json(b"[]").is_err());
+        let attempt = |id: &str| {
+            format!(
+                r#"{{"v":1,"kind":"attempt","tenant":"t","event_id":"e","hook_id":"h","delivery_id":"{id}","attempt":2}}"#
+            )
+        };
+        let made = crate::delivery::delivery_id("t", "e", "h");
+        assert!(Task::from_json(attempt(&made).as_bytes()).is_ok());
+        for bad in ["d", "dlv_x", &made.to_uppercase()] {
+            assert!(Task::from_json(attempt(bad).as_bytes()).is_err(), "{bad}");
+        }
     }
 }

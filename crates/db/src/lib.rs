@@ -16,6 +16,7 @@
 
 pub mod audit;
 pub mod config;
+mod delivery_key;
 pub mod event_types;
 mod group_pace;
 pub mod log;
@@ -34,6 +35,7 @@ use std::time::Duration;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio::sync::mpsc;
 
+pub use delivery_key::DeliveryKey;
 pub use parked::Parked;
 pub use payload::Payload;
 pub use writer::{AttemptRow, Batch, DeliveryRow, EventRow};

@@ -14,7 +14,7 @@ use tokio_postgres::Row;
 
 use crate::parked;
 use crate::time::{from_ms, from_us, to_ms, to_us};
-use crate::{Db, DbError, Result};
+use crate::{Db, DbError, DeliveryKey, Result};
 
 /// Where a page ends: the last row's `created_at` (µs since the epoch) and id.
 pub type Cursor = (i64, String);
@@ -116,12 +116,15 @@ static ATTEMPTS_OF: LazyLock<String> = LazyLock::new(|| {
 impl Db {
     /// A tenant's delivery with its attempts (`blocking` is the ordering state's, in Redis).
     pub async fn delivery(&self, tenant: &str, id: &str) -> Result<Option<Delivery>> {
+        let Some(key) = DeliveryKey::of(id) else {
+            return Ok(None);
+        };
         let client = self.client().await?;
-        let Some((mut d, event_at)) = delivery_row(&client, tenant, id).await? else {
+        let Some((mut d, event_at)) = delivery_row(&client, tenant, key).await? else {
             return Ok(None);
         };
         for a in client
-            .query(&*ATTEMPTS_OF, &[&tenant, &[id].as_slice(), &event_at])
+            .query(&*ATTEMPTS_OF, &[&tenant, &[key].as_slice(), &event_at])
             .await?
         {
             d.attempts.push(attempt(&a)?);
@@ -139,23 +142,31 @@ impl Db {
         id: &str,
         event_at: Option<i64>,
     ) -> Result<Option<Delivery>> {
+        let Some(key) = DeliveryKey::of(id) else {
+            return Ok(None);
+        };
         let client = self.client().await?;
         let Some(at) = event_at else {
-            return Ok(delivery_row(&client, tenant, id).await?.map(|(d, _)| d));
+            return Ok(delivery_row(&client, tenant, key).await?.map(|(d, _)| d));
         };
         let sql = DELIVERY_BY_ID_AT.as_str();
-        let row = client.query_opt(sql, &[&tenant, &id, &from_ms(at)]).await?;
+        let row = client
+            .query_opt(sql, &[&tenant, &key, &from_ms(at)])
+            .await?;
         row.as_ref().map(delivery).transpose()
     }
 
     /// A skipped delivery lets its ordering key go for good: a Redis rebuilt from here
     /// does not block the key on it again.
     pub async fn unblock(&self, tenant: &str, id: &str) -> Result<()> {
+        let Some(key) = DeliveryKey::of(id) else {
+            return Ok(());
+        };
         self.client()
             .await?
             .execute(
                 "UPDATE deliveries SET blocking = false WHERE tenant_id = $1 AND id = $2 AND blocking",
-                &[&tenant, &id],
+                &[&tenant, &key],
             )
             .await?;
         Ok(())
@@ -202,16 +213,17 @@ impl Db {
         let Some(event_at) = event_at else {
             return Ok(out);
         };
-        let ids: Vec<&str> = out.iter().map(|d| d.id.as_str()).collect();
+        let keys: Vec<DeliveryKey> = out.iter().filter_map(|d| DeliveryKey::of(&d.id)).collect();
         let attempts = client
-            .query(&*ATTEMPTS_OF, &[&tenant, &ids, &event_at])
+            .query(&*ATTEMPTS_OF, &[&tenant, &keys, &event_at])
             .await?;
-        let mut by_delivery: HashMap<String, Vec<Attempt>> = HashMap::new();
+        let mut by_delivery: HashMap<DeliveryKey, Vec<Attempt>> = HashMap::new();
         for a in &attempts {
             by_delivery.entry(a.get(0)).or_default().push(attempt(a)?);
         }
         for d in &mut out {
-            d.attempts = by_delivery.remove(&d.id).unwrap_or_default();
+            let key = DeliveryKey::of(&d.id);
+            d.attempts = key.and_then(|k| by_delivery.remove(&k)).unwrap_or_default();
         }
         Ok(out)
     }
@@ -239,7 +251,10 @@ impl Db {
         let status = filter.status.map(Status::as_str);
         let from = filter.from.map(from_ms);
         let to = filter.to.map(|t| from_ms(t.saturating_add(1)));
-        let after = cursor.map(|(t, id)| (from_us(*t), id.as_str()));
+        let after = match cursor {
+            Some((t, id)) => Some((from_us(*t), DeliveryKey::of_made(id)?)),
+            None => None,
+        };
         let limit = limit as i64;
         let mut sql = format!("SELECT {DELIVERY} FROM deliveries WHERE tenant_id = $1");
         let mut params: Vec<&(dyn ToSql + Sync)> = vec![&tenant];
@@ -282,9 +297,10 @@ impl Db {
         let rows = self.client().await?.query(&sql, &params).await?;
         let page = rows.iter().map(delivery).collect::<Result<Vec<_>>>()?;
         let next = match rows.last() {
-            Some(last) if rows.len() as i64 == limit => {
-                Some((to_us(last.get("created_at")), last.get::<_, String>("id")))
-            }
+            Some(last) if rows.len() as i64 == limit => Some((
+                to_us(last.get("created_at")),
+                last.get::<_, DeliveryKey>("id").id(),
+            )),
             _ => None,
         };
         Ok((page, next))
@@ -401,10 +417,10 @@ static DELIVERY_BY_ID_AT: LazyLock<String> = LazyLock::new(|| {
 async fn delivery_row(
     client: &tokio_postgres::Client,
     tenant: &str,
-    id: &str,
+    key: DeliveryKey,
 ) -> Result<Option<(Delivery, SystemTime)>> {
     match client
-        .query_opt(DELIVERY_BY_ID.as_str(), &[&tenant, &id])
+        .query_opt(DELIVERY_BY_ID.as_str(), &[&tenant, &key])
         .await?
     {
         Some(row) => Ok(Some((delivery(&row)?, row.get("event_at")))),
@@ -415,7 +431,7 @@ async fn delivery_row(
 pub(crate) fn delivery(r: &Row) -> Result<Delivery> {
     let status: String = r.get("status");
     Ok(Delivery {
-        id: r.get("id"),
+        id: r.get::<_, DeliveryKey>("id").id(),
         event_id: r.get("event_id"),
         hook_id: r.get("hook_id"),
         kind: r.get("type"),

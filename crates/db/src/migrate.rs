@@ -67,6 +67,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "log keys in byte order",
         include_str!("migrations/0013_byte_order_keys.sql"),
     ),
+    (
+        14,
+        "delivery ids as uuid",
+        include_str!("migrations/0014_delivery_ids_as_uuid.sql"),
+    ),
 ];
 
 /// The schema version this build reads and writes.

@@ -15,7 +15,7 @@ use tokio_postgres::{Client, Row};
 use crate::log::corrupt;
 use crate::time::to_ms;
 use crate::writer::snapshot_digest;
-use crate::Result;
+use crate::{DeliveryKey, Result};
 
 /// A delivery parked in its hook's backlog, as its event's row keeps it.
 #[derive(Debug, Clone)]
@@ -82,7 +82,7 @@ pub(crate) async fn unattempted(
     }
     let (mut ids, mut ats, mut hooks, mut digests) = (vec![], vec![], vec![], vec![]);
     for (id, (i, hook_id, digest, _)) in &by_id {
-        ids.push(id.as_str());
+        ids.push(DeliveryKey::of_made(id)?);
         ats.push(events[*i].get::<_, SystemTime>("event_at"));
         hooks.push(hook_id.as_str());
         digests.push(*digest);
@@ -91,7 +91,7 @@ pub(crate) async fn unattempted(
     // snapshots.
     let rows = client
         .query(
-            "SELECT k.id, s.hook FROM unnest($2::text[], $3::timestamptz[], $4::text[], $5::int8[])
+            "SELECT k.id, s.hook FROM unnest($2::uuid[], $3::timestamptz[], $4::text[], $5::int8[])
                  AS k(id, at, h, dg)
              LEFT JOIN hook_snapshots s
                ON s.tenant_id = $1 AND s.hook_id = k.h AND s.digest = k.dg
@@ -102,7 +102,7 @@ pub(crate) async fn unattempted(
         .await?;
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
-        let id: String = row.get(0);
+        let id = row.get::<_, DeliveryKey>(0).id();
         let hook_json: Option<String> = row.get(1);
         let hook_json = hook_json.ok_or_else(|| corrupt("parked delivery's hook snapshot", &id))?;
         let Some((i, hook_id, _, due)) = by_id.remove(&id) else {

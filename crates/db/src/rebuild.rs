@@ -18,7 +18,7 @@ use tokio_postgres::Row;
 use crate::config::Rebuilt;
 use crate::log::{LoggedEvent, DELIVERY};
 use crate::time::to_ms;
-use crate::{Db, Result};
+use crate::{Db, DeliveryKey, Result};
 
 /// How long a rebuild holds its lock unrenewed: a process that died rebuilding lets
 /// another take over then.
@@ -198,7 +198,7 @@ impl Db {
                          AND e.event_at = d.event_at) e ON true
                      ORDER BY d.created_at, d.id"
                 );
-                let mut after = (SystemTime::UNIX_EPOCH, String::new());
+                let mut after = (SystemTime::UNIX_EPOCH, DeliveryKey::FIRST);
                 loop {
                     let rows = client.query(&sql, &[&tenant, &after.0, &after.1]).await?;
                     let Some(last) = rows.last() else { break };
@@ -376,13 +376,18 @@ async fn register_page(
             Ok(ordered[row.get::<_, &str>(2)].key_id(&data))
         })
         .collect::<Result<_>>()?;
+    let ids: Vec<String> = rows
+        .iter()
+        .map(|row| row.get::<_, DeliveryKey>(0).id())
+        .collect();
     let deliveries: Vec<Ordered<'_>> = rows
         .iter()
         .zip(&key_ids)
-        .map(|(row, key_id)| Ordered {
+        .zip(&ids)
+        .map(|((row, key_id), id)| Ordered {
             hook_id: row.get(2),
             key_id,
-            delivery_id: row.get(0),
+            delivery_id: id,
             event_id: row.get(1),
         })
         .collect();

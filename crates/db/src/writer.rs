@@ -30,7 +30,7 @@ use crate::log::{attempt_columns, ATTEMPT_FIELDS};
 use crate::parked::{self, Parked};
 use crate::payload::Payload;
 use crate::time::from_ms;
-use crate::{Db, DbError, DbMetrics, Result};
+use crate::{Db, DbError, DbMetrics, DeliveryKey, Result};
 
 /// Most writes one transaction takes.
 const MAX_GROUP: usize = 256;
@@ -284,10 +284,14 @@ async fn write(client: &mut Object, group: &[&Batch], metrics: Option<&DbMetrics
         .collect();
     // Stable: a delivery's writes keep their order.
     rows.sort_by(|(a, x), (b, y)| (&a.tenant, &x.id).cmp(&(&b.tenant, &y.id)));
-    let mut splits = rounds(rows).into_iter().map(Split::of);
+    let splits: Vec<Split> = rounds(rows)
+        .into_iter()
+        .map(Split::of)
+        .collect::<Result<_>>()?;
+    let mut splits = splits.into_iter();
     let first = splits.next().unwrap_or_default();
     let later: Vec<Split> = splits.collect();
-    let (events, attempts) = (Events::of(group), Attempts::of(group));
+    let (events, attempts) = (Events::of(group), Attempts::of(group)?);
     let snapshots = Snapshots::of(group);
     let params: Vec<&(dyn ToSql + Sync)> = [
         &events.params()[..],
@@ -359,12 +363,12 @@ struct Split<'a> {
 }
 
 impl<'a> Split<'a> {
-    fn of(round: Vec<(&'a Batch, &'a DeliveryRow)>) -> Self {
+    fn of(round: Vec<(&'a Batch, &'a DeliveryRow)>) -> Result<Self> {
         let (new_only, upserts): (Vec<_>, Vec<_>) = round.into_iter().partition(|(_, d)| d.if_new);
-        Split {
-            upserts: Deliveries::of(&upserts),
-            new_only: Deliveries::of(&new_only),
-        }
+        Ok(Split {
+            upserts: Deliveries::of(&upserts)?,
+            new_only: Deliveries::of(&new_only)?,
+        })
     }
 }
 
@@ -464,7 +468,7 @@ const EVENT_TYPES: [&str; 9] = [
 ];
 const DELIVERY_TYPES: [&str; 11] = [
     "text",
-    "text",
+    "uuid",
     "timestamptz",
     "text",
     "text",
@@ -479,7 +483,7 @@ const SNAPSHOT_TYPES: [&str; 4] = ["text", "text", "int8", "text"];
 /// An attempt's key (tenant, delivery, event time, number), then its
 /// [`ATTEMPT_FIELDS`]' types, taken from there.
 const ATTEMPT_TYPES: [&str; 4 + ATTEMPT_FIELDS.len()] = {
-    let key = ["text", "text", "timestamptz", "int4"];
+    let key = ["text", "uuid", "timestamptz", "int4"];
     let mut types = [""; 4 + ATTEMPT_FIELDS.len()];
     let mut i = 0;
     while i < types.len() {
@@ -637,7 +641,7 @@ impl<'a> Events<'a> {
 #[derive(Default)]
 struct Deliveries<'a> {
     tenant: Vec<&'a str>,
-    id: Vec<&'a str>,
+    id: Vec<DeliveryKey>,
     at: Vec<SystemTime>,
     event_id: Vec<&'a str>,
     hook_id: Vec<&'a str>,
@@ -666,11 +670,11 @@ impl<'a> Deliveries<'a> {
         ]
     }
 
-    fn of(rows: &[(&'a Batch, &'a DeliveryRow)]) -> Self {
+    fn of(rows: &[(&'a Batch, &'a DeliveryRow)]) -> Result<Self> {
         let mut c = Deliveries::default();
         for (b, d) in rows {
             c.tenant.push(&b.tenant);
-            c.id.push(&d.id);
+            c.id.push(DeliveryKey::of_made(&d.id)?);
             c.at.push(from_ms(b.event_at));
             c.event_id.push(&d.event_id);
             c.hook_id.push(&d.hook_id);
@@ -681,7 +685,7 @@ impl<'a> Deliveries<'a> {
             c.hook_digest.push(d.hook_digest);
             c.blocking.push(d.blocking);
         }
-        c
+        Ok(c)
     }
 }
 
@@ -727,7 +731,7 @@ impl<'a> Snapshots<'a> {
 #[derive(Default)]
 struct Attempts<'a> {
     tenant: Vec<&'a str>,
-    id: Vec<&'a str>,
+    id: Vec<DeliveryKey>,
     at: Vec<SystemTime>,
     attempt: Vec<i32>,
     started: Vec<SystemTime>,
@@ -768,13 +772,13 @@ impl<'a> Attempts<'a> {
         ]
     }
 
-    fn of(group: &[&'a Batch]) -> Self {
+    fn of(group: &[&'a Batch]) -> Result<Self> {
         let mut c = Attempts::default();
         for b in group {
             for r in &b.attempts {
                 let a = &r.attempt;
                 c.tenant.push(&b.tenant);
-                c.id.push(&r.delivery_id);
+                c.id.push(DeliveryKey::of_made(&r.delivery_id)?);
                 c.at.push(from_ms(b.event_at));
                 c.attempt.push(a.attempt as i32);
                 c.started.push(from_ms(a.at));
@@ -793,7 +797,7 @@ impl<'a> Attempts<'a> {
                 c.standard.push(s.map(|s| s.standard.as_str()));
             }
         }
-        c
+        Ok(c)
     }
 }
 

@@ -61,6 +61,7 @@ impl Filters {
             .text("cursor")
             .map(|c| {
                 c.split_once('.')
+                    .filter(|(_, id)| hookpost_core::delivery::is_delivery_id(id))
                     .and_then(|(t, id)| Some((t.parse().ok()?, id.to_owned())))
                     .ok_or_else(|| PageError::bad_request("That is not a page of this log."))
             })
