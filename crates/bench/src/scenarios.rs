@@ -92,9 +92,21 @@ impl Bench {
             ..base_config
         };
         let store = hookpost::store(&config)?;
-        hookpost::migrate(&config).await?; // `hookpost admin init`
-        store.init_marker().await?;
-        let hookpost = Hookpost::start(o.hookpost.as_deref(), &config, roles).await?;
+        let rx = Receivers::start().await?;
+        // From here the run has made things of its own: a start that fails removes them
+        // (a build that refuses the schema, say), as `finish` does.
+        let started = async {
+            hookpost::migrate(&config).await?; // `hookpost admin init`
+            store.init_marker().await?;
+            Hookpost::start(o.hookpost.as_deref(), &config, roles).await
+        };
+        let hookpost = match started.await {
+            Ok(h) => h,
+            Err(e) => {
+                remove_made(&config, &store).await?;
+                return Err(e);
+            }
+        };
         let base = format!("http://{}", hookpost.http_addr().context("ingest runs")?);
         let cpu_start = procstat::cpu_now(procstat::processes(
             Some(&config.redis_url),
@@ -109,12 +121,18 @@ impl Bench {
                 .pool_max_idle_per_host(256)
                 .build()?,
             key: String::new(),
-            rx: Receivers::start().await?,
+            rx,
             cpu_start,
             stores_start: Default::default(),
         };
         b.count_stores_from_now().await;
-        b.key = b.tenant("bench").await?;
+        match b.tenant("bench").await {
+            Ok(key) => b.key = key,
+            Err(e) => {
+                b.finish().await?;
+                return Err(e);
+            }
+        }
         Ok(b)
     }
 
@@ -399,13 +417,18 @@ impl Bench {
         if let Some(h) = self.hookpost.take() {
             h.stop().await;
         }
-        self.store.delete_everything().await?;
-        Topology::for_config(&self.config)
-            .tear_down(&self.config.amqp_url, "bench-cleanup")
-            .await?;
-        hookpost_db::migrate::drop_database(&self.config.database_url).await?;
-        Ok(())
+        remove_made(&self.config, &self.store).await
     }
+}
+
+/// Removes what a run made: its Redis keys, queues and exchanges, and its database.
+async fn remove_made(config: &Config, store: &Store) -> anyhow::Result<()> {
+    store.delete_everything().await?;
+    Topology::for_config(config)
+        .tear_down(&config.amqp_url, "bench-cleanup")
+        .await?;
+    hookpost_db::migrate::drop_database(&config.database_url).await?;
+    Ok(())
 }
 
 fn rate(n: usize, since: Instant, until: Option<Instant>) -> f64 {
