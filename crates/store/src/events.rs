@@ -24,8 +24,8 @@ pub enum Claim {
     New,
     /// The holder's lease ran out: process what is not yet decided.
     TakeOver,
-    /// Another worker holds it now: look again when its lease ends.
-    Busy,
+    /// Another worker holds it now, for as long again at most: look again then.
+    Busy(Duration),
     /// Already processed: a duplicate.
     Done,
     /// Redis had no state of it, but its fingerprint is among the done marks: a
@@ -41,7 +41,7 @@ impl Claim {
         match self {
             Claim::New => "new",
             Claim::TakeOver => "takeover",
-            Claim::Busy => "busy",
+            Claim::Busy(_) => "busy",
             Claim::Done | Claim::MarkedDone => "duplicate",
             Claim::UnknownTenant => "unknown_tenant",
         }
@@ -188,7 +188,7 @@ impl Store {
                     // Done (its state removed, or expired) since the claim read it.
                     Held::NotProcessing => Claim::Done,
                     Held::Free => Claim::TakeOver,
-                    Held::Left(_) => Claim::Busy,
+                    Held::Left(left) => Claim::Busy(left),
                 }
             }
             Some(other) => return Err(corrupt("event state", other)),

@@ -104,7 +104,7 @@ impl Worker {
             Claim::Done | Claim::MarkedDone => {
                 Disposition::Ack(Durable::nothing_to_write(NothingToWrite::AlreadyDone))
             }
-            Claim::Busy => {
+            Claim::Busy(left) => {
                 // Another handler holds this event id now (a producer's duplicate, or
                 // RabbitMQ's redelivery after a cut): look again when its lease ends,
                 // with the payload stored (the claim stores none) in case it died.
@@ -115,8 +115,7 @@ impl Worker {
                     tenant: event.tenant.clone(),
                     event_id: event.id.clone(),
                 };
-                self.resume_after(task, std::time::Duration::from_millis(lease))
-                    .await
+                self.resume_after(task, left).await
             }
             Claim::New | Claim::TakeOver => {
                 let takeover = claim == Claim::TakeOver;
