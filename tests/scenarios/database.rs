@@ -395,11 +395,16 @@ fn answered(n: u32, at: i64, status: u16) -> Attempt {
         error: None,
         response: Some(format!("answer {at}")),
         retry_after_s: None,
-        signatures: Some(hookpost_core::signing::Signatures {
-            sha1: format!("sha1={at:040x}"),
-            sha1_previous: (n == 2).then(|| format!("sha1={:040x}", at + 1)),
-            timestamp: at / 1000,
-            standard: format!("v1,{at}"),
+        // Signed as hookpost signs (the log keeps the MACs, not the text): a second
+        // attempt with a rotated-out key too, so that both forms are read back.
+        signatures: Some({
+            use hookpost_core::signing::{sign, SigningKey};
+            let (key, old) = (
+                SigningKey::from_secret("new"),
+                SigningKey::from_secret("old"),
+            );
+            let previous = (n == 2).then_some(&old);
+            sign(&key, previous, "dlv", at / 1000, at.to_string().as_bytes())
         }),
         uuid: None,
     }

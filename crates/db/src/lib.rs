@@ -26,6 +26,7 @@ pub mod partitions;
 pub mod payload;
 pub mod rebuild;
 pub mod scratch;
+mod signature_macs;
 mod time;
 pub mod writer;
 

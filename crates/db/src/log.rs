@@ -13,6 +13,7 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
 use crate::parked;
+use crate::signature_macs;
 use crate::time::{from_ms, from_us, to_ms, to_us};
 use crate::{Db, DbError, DeliveryKey, Result};
 
@@ -80,10 +81,10 @@ pub(crate) const ATTEMPT_FIELDS: [(&str, &str); 12] = [
     ("response", "text"),
     ("retry_after_s", "int8"),
     ("uuid", "text"),
-    ("sig_sha1", "text"),
-    ("sig_sha1_previous", "text"),
+    ("sig_sha1", "bytea"),
+    ("sig_sha1_previous", "bytea"),
     ("sig_timestamp", "int8"),
-    ("sig_standard", "text"),
+    ("sig_standard", "bytea"),
 ];
 
 /// The columns of [`ATTEMPT_FIELDS`], each named after `prefix`, joined by commas.
@@ -452,18 +453,20 @@ fn attempt(r: &Row) -> Result<Attempt> {
     let outcome: String = r.get("outcome");
     let outcome: OutcomeKind = serde_json::from_value(serde_json::Value::String(outcome.clone()))
         .map_err(|_| corrupt("attempt outcome", &outcome))?;
-    let signatures = match r.get::<_, Option<String>>("sig_sha1") {
+    let signatures = match r.get::<_, Option<&[u8]>>("sig_sha1") {
         Some(sha1) => {
             let missing = || corrupt("attempt signatures", "a header without the others");
+            let previous = r.get::<_, Option<&[u8]>>("sig_sha1_previous");
             Some(Signatures {
-                sha1,
-                sha1_previous: r.get("sig_sha1_previous"),
+                sha1: signature_macs::sha1_header(sha1)?,
+                sha1_previous: previous.map(signature_macs::sha1_header).transpose()?,
                 timestamp: r
                     .get::<_, Option<i64>>("sig_timestamp")
                     .ok_or_else(missing)?,
-                standard: r
-                    .get::<_, Option<String>>("sig_standard")
-                    .ok_or_else(missing)?,
+                standard: signature_macs::standard_header(
+                    r.get::<_, Option<&[u8]>>("sig_standard")
+                        .ok_or_else(missing)?,
+                )?,
             })
         }
         // Written before the headers had columns of their own (migration 8).

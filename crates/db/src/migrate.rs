@@ -69,7 +69,7 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
     ),
     (
         14,
-        "delivery ids as uuid",
+        "delivery ids as uuid, signatures as their MACs",
         include_str!("migrations/0014_delivery_ids_as_uuid.sql"),
     ),
 ];

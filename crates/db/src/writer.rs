@@ -29,6 +29,7 @@ use crate::group_pace::{GroupPace, LINGER};
 use crate::log::{attempt_columns, ATTEMPT_FIELDS};
 use crate::parked::{self, Parked};
 use crate::payload::Payload;
+use crate::signature_macs;
 use crate::time::from_ms;
 use crate::{Db, DbError, DbMetrics, DeliveryKey, Result};
 
@@ -742,12 +743,11 @@ struct Attempts<'a> {
     response: Vec<Option<String>>,
     retry_after: Vec<Option<i64>>,
     uuid: Vec<Option<&'a str>>,
-    /// The signature headers, each its own column (see
-    /// [`hookpost_core::signing::Signatures`]).
-    sha1: Vec<Option<&'a str>>,
-    sha1_previous: Vec<Option<&'a str>>,
+    /// The signature headers' MACs, each its own column (see [`signature_macs`]).
+    sha1: Vec<Option<Vec<u8>>>,
+    sha1_previous: Vec<Option<Vec<u8>>>,
     signed_at: Vec<Option<i64>>,
-    standard: Vec<Option<&'a str>>,
+    standard: Vec<Option<Vec<u8>>>,
 }
 
 impl<'a> Attempts<'a> {
@@ -790,11 +790,16 @@ impl<'a> Attempts<'a> {
                 c.retry_after.push(a.retry_after_s.map(|s| s as i64));
                 c.uuid.push(a.uuid.as_deref());
                 let s = a.signatures.as_ref();
-                c.sha1.push(s.map(|s| s.sha1.as_str()));
+                let previous = s.and_then(|s| s.sha1_previous.as_deref());
+                c.sha1
+                    .push(s.map(|s| signature_macs::sha1_mac(&s.sha1)).transpose()?);
                 c.sha1_previous
-                    .push(s.and_then(|s| s.sha1_previous.as_deref()));
+                    .push(previous.map(signature_macs::sha1_mac).transpose()?);
                 c.signed_at.push(s.map(|s| s.timestamp));
-                c.standard.push(s.map(|s| s.standard.as_str()));
+                c.standard.push(
+                    s.map(|s| signature_macs::standard_macs(&s.standard))
+                        .transpose()?,
+                );
             }
         }
         Ok(c)
