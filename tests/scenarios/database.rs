@@ -410,6 +410,29 @@ fn answered(n: u32, at: i64, status: u16) -> Attempt {
     }
 }
 
+/// 100 events `{prefix}_{n}` of tenant `acme`, each with its delivery id for `hook_id`.
+fn hundred_events(prefix: &str, hook_id: &str) -> Vec<(String, String)> {
+    (0..100)
+        .map(|n| {
+            let event = format!("{prefix}_{n}");
+            (delivery_id("acme", &event, hook_id), event)
+        })
+        .collect()
+}
+
+/// Writes `batches` all at once, each on a task of its own, so that the writer takes
+/// many into a group.
+async fn write_at_once(db: &hookpost_db::Db, batches: Vec<std::sync::Arc<hookpost_db::Batch>>) {
+    let mut writes = tokio::task::JoinSet::new();
+    for b in batches {
+        let db = db.clone();
+        writes.spawn(async move { db.write(b).await });
+    }
+    while let Some(written) = writes.join_next().await {
+        written.unwrap().unwrap();
+    }
+}
+
 /// A group commit holds each event's rows in one statement, and a delivery written twice
 /// in one group (its waiting record and then its outcome, say) in later ones of the same
 /// transaction, in order: 100 deliveries each written `pending` and then `delivered`,
@@ -422,12 +445,7 @@ async fn a_delivery_written_twice_in_one_group_ends_as_its_last_write() {
     let (app, _key, _rx, hook_id) = app_with(TestOptions::default()).await;
     let now = hookpost_core::now_ms();
     let attempt = answered(1, now, 200);
-    let ids: Vec<(String, String)> = (0..100)
-        .map(|n| {
-            let event = format!("evt_twice_{n}");
-            (delivery_id("acme", &event, &hook_id), event)
-        })
-        .collect();
+    let ids = hundred_events("evt_twice", &hook_id);
     let batches: Vec<std::sync::Arc<Batch>> = ids
         .iter()
         .flat_map(|(id, event)| {
@@ -453,14 +471,7 @@ async fn a_delivery_written_twice_in_one_group_ends_as_its_last_write() {
         .map(std::sync::Arc::new)
         .collect();
     for _ in 0..2 {
-        let mut writes = tokio::task::JoinSet::new();
-        for b in &batches {
-            let (db, b) = (app.db.clone(), b.clone());
-            writes.spawn(async move { db.write(b).await });
-        }
-        while let Some(written) = writes.join_next().await {
-            written.unwrap().unwrap();
-        }
+        write_at_once(&app.db, batches.clone()).await;
         for (id, _) in &ids {
             let d = app.db.delivery("acme", id).await.unwrap().unwrap();
             assert_eq!((d.status, d.attempts.len()), (Status::Delivered, 1), "{id}");
@@ -490,12 +501,7 @@ async fn first_sights_written_again_among_new_ones_are_stored_once() {
     let (app, _key, _rx, hook_id) = app_with(TestOptions::default()).await;
     let now = hookpost_core::now_ms();
     let attempt = answered(1, now, 200);
-    let ids: Vec<(String, String)> = (0..100)
-        .map(|n| {
-            let event = format!("evt_again_{n}");
-            (delivery_id("acme", &event, &hook_id), event)
-        })
-        .collect();
+    let ids = hundred_events("evt_again", &hook_id);
     let batch = |(id, event): &(String, String)| {
         let records = [record(id, &hook_id, Status::Delivered, Some(&attempt))];
         std::sync::Arc::new(Batch::of(
@@ -506,19 +512,7 @@ async fn first_sights_written_again_among_new_ones_are_stored_once() {
             &records,
         ))
     };
-    let write_all = |batches: Vec<std::sync::Arc<Batch>>| {
-        let db = app.db.clone();
-        async move {
-            let mut writes = tokio::task::JoinSet::new();
-            for b in batches {
-                let db = db.clone();
-                writes.spawn(async move { db.write(b).await });
-            }
-            while let Some(written) = writes.join_next().await {
-                written.unwrap().unwrap();
-            }
-        }
-    };
+    let write_all = |batches| write_at_once(&app.db, batches);
     let again = "hookpost_db_groups_again_total";
     // Every other one first, as plain inserts; then all of them at once, so that the
     // writer's groups hold old and new.

@@ -13,7 +13,20 @@ pub fn delivery_id(tenant: &str, event_id: &str, hook_id: &str) -> String {
         h.update(part.as_bytes());
         h.update([0]);
     }
-    format!("dlv_{}", hex::encode(&h.finalize()[..16]))
+    let digest: [u8; 16] = h.finalize()[..16].try_into().expect("16 of 32 bytes");
+    delivery_id_of(&digest)
+}
+
+/// The id of the 128 bits a [`delivery_id`] carries.
+pub fn delivery_id_of(bits: &[u8; 16]) -> String {
+    format!("dlv_{}", hex::encode(bits))
+}
+
+/// The 128 bits of an id of [`delivery_id`]'s form ([`delivery_id_of`]'s inverse);
+/// `None` for another form.
+pub fn delivery_id_bits(id: &str) -> Option<[u8; 16]> {
+    let mut bits = [0; 16];
+    (is_delivery_id(id) && hex::decode_to_slice(&id[4..], &mut bits).is_ok()).then_some(bits)
 }
 
 /// Whether `id` has the form [`delivery_id`] gives it: `dlv_` and 32 lowercase hex digits.

@@ -2,12 +2,18 @@
 //! `X-Hook-Signature: sha1=<hex HMAC-SHA1(key, body)>` and Standard Webhooks'
 //! `webhook-signature: v1,<base64 HMAC-SHA256(key, "{id}.{timestamp}.{body}")>`.
 
+use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 
 type HmacSha1 = Hmac<sha1::Sha1>;
 type HmacSha256 = Hmac<sha2::Sha256>;
+
+const SHA1: &str = "sha1=";
+const SHA1_MAC: usize = 20;
+const STANDARD_ENTRY: &str = "v1,";
+const STANDARD_MAC: usize = 32;
 
 /// The bytes a secret signs with: the base64-decoded part of a `whsec_` secret, or the
 /// secret's UTF-8 bytes when it has no such prefix (or its base64 does not decode).
@@ -18,7 +24,7 @@ impl SigningKey {
     pub fn from_secret(secret: &str) -> Self {
         let decoded = secret
             .strip_prefix("whsec_")
-            .and_then(|b64| base64::engine::general_purpose::STANDARD.decode(b64).ok());
+            .and_then(|b64| STANDARD.decode(b64).ok());
         SigningKey(decoded.unwrap_or_else(|| secret.as_bytes().to_vec()))
     }
 
@@ -26,7 +32,7 @@ impl SigningKey {
     pub fn sha1_header(&self, body: &[u8]) -> String {
         let mut mac = HmacSha1::new_from_slice(&self.0).expect("HMAC takes any key length");
         mac.update(body);
-        format!("sha1={}", hex::encode(mac.finalize().into_bytes()))
+        format!("{SHA1}{}", hex::encode(mac.finalize().into_bytes()))
     }
 
     /// One Standard Webhooks entry, `v1,<base64>`, over `{id}.{timestamp}.{body}`.
@@ -37,11 +43,48 @@ impl SigningKey {
         mac.update(timestamp.to_string().as_bytes());
         mac.update(b".");
         mac.update(body);
-        format!(
-            "v1,{}",
-            base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
-        )
+        standard_entry_of(&mac.finalize().into_bytes())
     }
+}
+
+fn standard_entry_of(mac: &[u8]) -> String {
+    format!("{STANDARD_ENTRY}{}", STANDARD.encode(mac))
+}
+
+/// The MAC an `X-Hook-Signature` header carries; `None` for another form.
+pub fn sha1_mac(header: &str) -> Option<Vec<u8>> {
+    header
+        .strip_prefix(SHA1)
+        .and_then(|h| hex::decode(h).ok())
+        .filter(|mac| mac.len() == SHA1_MAC)
+}
+
+/// The `X-Hook-Signature` header of a MAC ([`sha1_mac`]'s inverse).
+pub fn sha1_header_of(mac: &[u8]) -> Option<String> {
+    (mac.len() == SHA1_MAC).then(|| format!("{SHA1}{}", hex::encode(mac)))
+}
+
+/// The MACs of a `webhook-signature` header, one after the other (a key's each);
+/// `None` for another form.
+pub fn standard_macs(header: &str) -> Option<Vec<u8>> {
+    let mut macs = Vec::with_capacity(STANDARD_MAC);
+    for entry in header.split(' ') {
+        let mac = (entry.strip_prefix(STANDARD_ENTRY))
+            .and_then(|b| STANDARD.decode(b).ok())
+            .filter(|mac| mac.len() == STANDARD_MAC)?;
+        macs.extend_from_slice(&mac);
+    }
+    Some(macs)
+}
+
+/// The `webhook-signature` header of MACs one after the other ([`standard_macs`]'
+/// inverse).
+pub fn standard_header_of(macs: &[u8]) -> Option<String> {
+    if macs.is_empty() || !macs.len().is_multiple_of(STANDARD_MAC) {
+        return None;
+    }
+    let entries: Vec<String> = macs.chunks(STANDARD_MAC).map(standard_entry_of).collect();
+    Some(entries.join(" "))
 }
 
 impl std::fmt::Debug for SigningKey {

@@ -5,7 +5,7 @@
 use std::error::Error;
 
 use bytes::BytesMut;
-use hookpost_core::delivery::is_delivery_id;
+use hookpost_core::delivery::{delivery_id_bits, delivery_id_of};
 use tokio_postgres::types::{to_sql_checked, FromSql, IsNull, ToSql, Type};
 
 use crate::{log::corrupt, Result};
@@ -20,9 +20,7 @@ impl DeliveryKey {
 
     /// The key of `id`; `None` unless `id` has the generated form (no row has another).
     pub fn of(id: &str) -> Option<DeliveryKey> {
-        let mut key = [0; 16];
-        (is_delivery_id(id) && hex::decode_to_slice(&id[4..], &mut key).is_ok())
-            .then_some(DeliveryKey(key))
+        delivery_id_bits(id).map(DeliveryKey)
     }
 
     /// [`DeliveryKey::of`] for an id that must be of the generated form (one hookpost
@@ -33,7 +31,7 @@ impl DeliveryKey {
 
     /// The id, as the API shows it.
     pub fn id(&self) -> String {
-        format!("dlv_{}", hex::encode(self.0))
+        delivery_id_of(&self.0)
     }
 }
 

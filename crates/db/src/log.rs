@@ -218,13 +218,13 @@ impl Db {
         let attempts = client
             .query(&*ATTEMPTS_OF, &[&tenant, &keys, &event_at])
             .await?;
-        let mut by_delivery: HashMap<DeliveryKey, Vec<Attempt>> = HashMap::new();
+        let mut by_delivery: HashMap<String, Vec<Attempt>> = HashMap::new();
         for a in &attempts {
-            by_delivery.entry(a.get(0)).or_default().push(attempt(a)?);
+            let id = a.get::<_, DeliveryKey>(0).id();
+            by_delivery.entry(id).or_default().push(attempt(a)?);
         }
         for d in &mut out {
-            let key = DeliveryKey::of(&d.id);
-            d.attempts = key.and_then(|k| by_delivery.remove(&k)).unwrap_or_default();
+            d.attempts = by_delivery.remove(&d.id).unwrap_or_default();
         }
         Ok(out)
     }

@@ -1,65 +1,36 @@
 //! An attempt's signature headers as the log keeps them: the MACs they carry, where they
 //! were their text (migration 14). `X-Hook-Signature: sha1=<40 hex digits>` is 20 bytes
 //! kept; `webhook-signature: v1,<44 base64 digits>`, 32 a key (two keys, space-separated,
-//! during a rotation). hookpost writes each header in one form only
-//! ([`hookpost_core::signing`]), so the text read back is the text sent.
+//! during a rotation). The forms are [`hookpost_core::signing`]'s, which writes each
+//! header in one form only, so the text read back is the text sent; another form is an
+//! error here.
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
+use hookpost_core::signing;
 
 use crate::log::corrupt;
 use crate::Result;
 
-const SHA1: &str = "sha1=";
-const SHA1_MAC: usize = 20;
-const STANDARD_ENTRY: &str = "v1,";
-const STANDARD_MAC: usize = 32;
-
 /// The MAC of an `X-Hook-Signature` header.
 pub(crate) fn sha1_mac(header: &str) -> Result<Vec<u8>> {
-    header
-        .strip_prefix(SHA1)
-        .and_then(|h| hex::decode(h).ok())
-        .filter(|mac| mac.len() == SHA1_MAC)
-        .ok_or_else(|| corrupt("X-Hook-Signature", header))
+    signing::sha1_mac(header).ok_or_else(|| corrupt("X-Hook-Signature", header))
 }
 
 /// The `X-Hook-Signature` header of a MAC.
 pub(crate) fn sha1_header(mac: &[u8]) -> Result<String> {
-    match mac.len() {
-        SHA1_MAC => Ok(format!("{SHA1}{}", hex::encode(mac))),
-        n => Err(corrupt("X-Hook-Signature", format!("{n} bytes"))),
-    }
+    signing::sha1_header_of(mac)
+        .ok_or_else(|| corrupt("X-Hook-Signature", format!("{} bytes", mac.len())))
 }
 
 /// The MACs of a `webhook-signature` header, one after the other.
 pub(crate) fn standard_macs(header: &str) -> Result<Vec<u8>> {
-    let mut macs = Vec::with_capacity(STANDARD_MAC);
-    for entry in header.split(' ') {
-        let mac = (entry.strip_prefix(STANDARD_ENTRY))
-            .and_then(|b| STANDARD.decode(b).ok())
-            .filter(|mac| mac.len() == STANDARD_MAC)
-            .ok_or_else(|| corrupt("webhook-signature", header))?;
-        macs.extend_from_slice(&mac);
-    }
-    Ok(macs)
+    signing::standard_macs(header).ok_or_else(|| corrupt("webhook-signature", header))
 }
 
 /// The `webhook-signature` header of MACs one after the other.
 pub(crate) fn standard_header(macs: &[u8]) -> Result<String> {
-    if macs.is_empty() || !macs.len().is_multiple_of(STANDARD_MAC) {
-        return Err(corrupt(
-            "webhook-signature",
-            format!("{} bytes", macs.len()),
-        ));
-    }
-    let entries: Vec<String> = macs
-        .chunks(STANDARD_MAC)
-        .map(|mac| format!("{STANDARD_ENTRY}{}", STANDARD.encode(mac)))
-        .collect();
-    Ok(entries.join(" "))
+    signing::standard_header_of(macs)
+        .ok_or_else(|| corrupt("webhook-signature", format!("{} bytes", macs.len())))
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -73,6 +73,7 @@ pub struct Metrics {
     pub db_commit_seconds: Histogram,
     /// How long a PostgreSQL query waited for a connection of the pool.
     pub db_pool_wait_seconds: Histogram,
+    /// Groups of first sights the log writer wrote again by their keys.
     pub db_groups_again: IntCounter,
     /// API and console requests by route (its pattern), method and status code.
     pub http_request_duration: HistogramVec,
