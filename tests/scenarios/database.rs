@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use hookpost_core::delivery::delivery_id;
+use hookpost_core::ids::ordered_id;
 use hookpost_core::outcome::{Attempt, OutcomeKind};
+use hookpost_db::HookKey;
 use hookpost_tests::invariants::{scale, three_hooks, Ledger};
 use hookpost_tests::pg_server::PgServer;
 use hookpost_tests::receiver::Answer;
@@ -249,6 +251,10 @@ async fn redis_back_empty_is_rebuilt_from_postgres_with_keys_hooks_and_pending_r
 async fn a_rebuild_puts_back_every_waiting_delivery_page_by_page() {
     let (app, _key, _rx, hook_id) = app_with(TestOptions::default()).await;
     let snapshot = app.store.hooks("acme").await.unwrap()[0].snapshot_json();
+    // Hooks named only in the log: a second and a third one, and one whose deliveries
+    // all parked.
+    let [other, third, parked_hook] = [(); 3].map(|_| ordered_id("hook"));
+    let key = |id: &str| HookKey::of_made(id).unwrap();
     let pg = hookpost_tests::postgres(&app.config.database_url).await;
     pg.batch_execute(
         "INSERT INTO events (tenant_id, id, event_at, type, data)
@@ -267,17 +273,17 @@ async fn a_rebuild_puts_back_every_waiting_delivery_page_by_page() {
          SELECT 'acme', md5(e.id || h)::uuid, e.event_at, e.id, h, e.type,
                 CASE WHEN h = $1 AND right(e.id, 1) = '7' THEN 'pending' ELSE 'retrying' END,
                 1, e.event_at, e.event_at, now() + interval '1 hour', $2
-         FROM events e CROSS JOIN (VALUES ($1), ('hook_other')) AS hooks(h)
+         FROM events e CROSS JOIN (VALUES ($1::uuid), ($3::uuid)) AS hooks(h)
          WHERE e.tenant_id = 'acme'
          UNION ALL
-         SELECT 'acme', md5(e.id || s)::uuid, e.event_at, e.id, 'hook_third', e.type, s,
+         SELECT 'acme', md5(e.id || s)::uuid, e.event_at, e.id, $4, e.type, s,
                 1, e.event_at, e.event_at, NULL, $2
          FROM events e CROSS JOIN (VALUES ('delivered'), ('pending')) AS statuses(s)
          WHERE e.tenant_id = 'acme' AND e.id = 'evt_page_1'
          UNION ALL
          SELECT 'acme', md5('gone')::uuid, now(), 'evt_gone', $1, 'ticket.created',
                 'retrying', 1, now(), now(), now() + interval '1 hour', $2",
-        &[&hook_id, &snapshot],
+        &[&key(&hook_id), &snapshot, &key(&other), &key(&third)],
     )
     .await
     .unwrap();
@@ -285,22 +291,22 @@ async fn a_rebuild_puts_back_every_waiting_delivery_page_by_page() {
     // Every event parked a delivery to a third hook in its backlog (kept in the event's
     // row): all come back to that backlog, but the one whose attempt gave it a row of its
     // own.
-    let attempted = delivery_id("acme", "evt_page_3", "hook_parked");
+    let attempted = delivery_id("acme", "evt_page_3", &parked_hook);
     pg.execute(
-        "WITH s AS (INSERT INTO hook_snapshots VALUES ('acme', 'hook_parked', 42, $1))
+        "WITH s AS (INSERT INTO hook_snapshots VALUES ('acme', $3, 42, $1))
          UPDATE events SET parked = jsonb_build_array(jsonb_build_array(
-             'hook_parked', 42, (extract(epoch FROM now()) * 1000)::int8 + 3600000))
+             $2::text, 42, (extract(epoch FROM now()) * 1000)::int8 + 3600000))
          WHERE tenant_id = 'acme' AND id LIKE 'evt_page_%'",
-        &[&snapshot],
+        &[&snapshot, &parked_hook, &key(&parked_hook)],
     )
     .await
     .unwrap();
     pg.execute(
         "INSERT INTO deliveries (tenant_id, id, event_at, event_id, hook_id, type, status,
                                  attempts, created_at, updated_at, hook)
-         SELECT 'acme', substr($1, 5)::uuid, event_at, id, 'hook_parked', type, 'delivered', 1, now(), now(), $2
+         SELECT 'acme', substr($1, 5)::uuid, event_at, id, $3, type, 'delivered', 1, now(), now(), $2
          FROM events WHERE tenant_id = 'acme' AND id = 'evt_page_3'",
-        &[&attempted, &snapshot],
+        &[&attempted, &snapshot, &key(&parked_hook)],
     )
     .await
     .unwrap();
@@ -311,9 +317,9 @@ async fn a_rebuild_puts_back_every_waiting_delivery_page_by_page() {
     );
     // The retries, and one drain for the backlog.
     assert_eq!(app.store.retry_stats().await.unwrap().size, 1400 + 1);
-    let backlog = app.store.backlog_len("acme", "hook_parked").await.unwrap();
+    let backlog = app.store.backlog_len("acme", &parked_hook).await.unwrap();
     assert_eq!(backlog, 699);
-    let parked = delivery_id("acme", "evt_page_600", "hook_parked");
+    let parked = delivery_id("acme", "evt_page_600", &parked_hook);
     let progress = app.store.delivery_progress("acme", &parked).await.unwrap();
     assert!(
         progress.is_none(),
@@ -329,7 +335,7 @@ async fn a_rebuild_puts_back_every_waiting_delivery_page_by_page() {
         .query_one(
             "SELECT 'dlv_' || replace(id::text, '-', '') FROM deliveries
              WHERE event_id = 'evt_page_17' AND hook_id = $1",
-            &[&hook_id],
+            &[&key(&hook_id)],
         )
         .await
         .unwrap()
@@ -588,6 +594,9 @@ async fn parked_deliveries_read_pending_from_their_events_row_until_attempted() 
     use hookpost_store::log::Status;
     use std::sync::Arc;
     let (app, _key, _rx, _hook_id) = app_with(TestOptions::default()).await;
+    // Hooks named only in the log, whose ids sort in this order.
+    let ids = [(); 3].map(|_| ordered_id("hook"));
+    let [hook_a, hook_b, hook_c] = [0, 1, 2].map(|i| ids[i].as_str());
     let now = hookpost_core::now_ms();
     let due = now + 60_000;
     let snapshot = |h: &str| format!(r#"{{"id":"{h}","url":"http://127.0.0.1:9/"}}"#);
@@ -598,7 +607,7 @@ async fn parked_deliveries_read_pending_from_their_events_row_until_attempted() 
             .collect();
         Arc::new(Batch::of("acme", "evt_parked", now, Some(row), &[]))
     };
-    for hooks in [&["hook_a", "hook_b"][..], &["hook_c"], &["hook_b"]] {
+    for hooks in [&[hook_a, hook_b][..], &[hook_c], &[hook_b]] {
         app.db.write(parking(hooks)).await.unwrap();
     }
     let shown = |ds: Vec<hookpost_store::log::Delivery>| {
@@ -613,7 +622,7 @@ async fn parked_deliveries_read_pending_from_their_events_row_until_attempted() 
         seen
     };
     let pending = |h: &str| (h.to_owned(), Status::Pending, 0, true);
-    let all_pending = vec![pending("hook_a"), pending("hook_b"), pending("hook_c")];
+    let all_pending = vec![pending(hook_a), pending(hook_b), pending(hook_c)];
     let deliveries = app.db.event_deliveries("acme", "evt_parked").await.unwrap();
     assert_eq!(shown(deliveries), all_pending);
     let states = app.db.event_delivery_states("acme", "evt_parked").await;
@@ -621,8 +630,8 @@ async fn parked_deliveries_read_pending_from_their_events_row_until_attempted() 
 
     // hook_a's first attempt writes its row, which stands for it from then on.
     let attempt = answered(1, now, 200);
-    let id = delivery_id("acme", "evt_parked", "hook_a");
-    let delivered = record(&id, "hook_a", Status::Delivered, Some(&attempt));
+    let id = delivery_id("acme", "evt_parked", hook_a);
+    let delivered = record(&id, hook_a, Status::Delivered, Some(&attempt));
     let outcome = Batch::of("acme", "evt_parked", now, None, &[delivered]);
     app.db.write(Arc::new(outcome)).await.unwrap();
     let deliveries = app.db.event_deliveries("acme", "evt_parked").await.unwrap();
@@ -630,9 +639,9 @@ async fn parked_deliveries_read_pending_from_their_events_row_until_attempted() 
     assert_eq!(
         shown(deliveries),
         [
-            ("hook_a".to_owned(), Status::Delivered, 1, false),
-            pending("hook_b"),
-            pending("hook_c")
+            (hook_a.to_owned(), Status::Delivered, 1, false),
+            pending(hook_b),
+            pending(hook_c)
         ]
     );
     assert_eq!(attempts.iter().sum::<usize>(), 1);
@@ -649,14 +658,17 @@ async fn a_rebuild_gives_parked_deliveries_back_to_their_backlogs_without_payloa
     use hookpost_store::log::Status;
     use std::sync::Arc;
     let (app, _key, _rx, _hook_id) = app_with(TestOptions::default()).await;
+    // Hooks named only in the log, whose ids sort in this order.
+    let ids = [(); 2].map(|_| ordered_id("hook"));
+    let [hook_a, hook_b] = [0, 1].map(|i| ids[i].as_str());
     let now = hookpost_core::now_ms();
     // Due in an hour: no drain comes during the test.
     let due = now + 3_600_000;
     let events: Vec<String> = (0..5).map(|n| format!("evt_parked_{n}")).collect();
     for (n, e) in events.iter().enumerate() {
         let hooks: &[&str] = match n % 2 {
-            0 => &["hook_a", "hook_b"],
-            _ => &["hook_a"],
+            0 => &[hook_a, hook_b],
+            _ => &[hook_a],
         };
         let mut row = event_row(e);
         row.parked = (hooks.iter())
@@ -665,9 +677,9 @@ async fn a_rebuild_gives_parked_deliveries_back_to_their_backlogs_without_payloa
         let batch = Batch::of("acme", e, now + n as i64, Some(row), &[]);
         app.db.write(Arc::new(batch)).await.unwrap();
     }
-    let attempted = delivery_id("acme", &events[2], "hook_a");
+    let attempted = delivery_id("acme", &events[2], hook_a);
     let attempt = answered(1, now, 200);
-    let delivered = record(&attempted, "hook_a", Status::Delivered, Some(&attempt));
+    let delivered = record(&attempted, hook_a, Status::Delivered, Some(&attempt));
     let batch = Batch::of("acme", &events[2], now + 2, None, &[delivered]);
     app.db.write(Arc::new(batch)).await.unwrap();
 
@@ -675,7 +687,7 @@ async fn a_rebuild_gives_parked_deliveries_back_to_their_backlogs_without_payloa
     assert_eq!(app.db.rebuild_retries(&app.store).await.unwrap(), 7);
     let mut redis = app.store.conn();
     let keys = app.store.keys();
-    for (hook, expected) in [("hook_a", &[0, 1, 3, 4][..]), ("hook_b", &[0, 2, 4])] {
+    for (hook, expected) in [(hook_a, &[0, 1, 3, 4][..]), (hook_b, &[0, 2, 4])] {
         let backlog: Vec<String> = redis::cmd("LRANGE")
             .arg(keys.backlog("acme", hook))
             .arg(0)
@@ -833,7 +845,7 @@ async fn a_hook_snapshot_is_kept_once_a_version_and_each_delivery_reads_its_own(
     let kept: Vec<String> = pg
         .query(
             "SELECT hook FROM hook_snapshots WHERE tenant_id = 'acme' AND hook_id = $1",
-            &[&hook_id],
+            &[&HookKey::of_made(&hook_id).unwrap()],
         )
         .await
         .unwrap()
@@ -891,7 +903,7 @@ async fn a_rebuild_puts_back_each_ordering_key_in_order_page_by_page() {
                 CASE WHEN n IN (1197, 1) THEN 1 ELSE 0 END, e.event_at, e.event_at,
                 CASE n WHEN 1197 THEN now() + interval '1 hour' END, $2, n = 1
          FROM e",
-        &[&hook_id, &snapshot],
+        &[&HookKey::of_made(&hook_id).unwrap(), &snapshot],
     )
     .await
     .unwrap();
@@ -905,7 +917,7 @@ async fn a_rebuild_puts_back_each_ordering_key_in_order_page_by_page() {
             "SELECT 'dlv_' || replace(d.id::text, '-', '') || ':' || d.event_id, (e.data::json->>'n')::int
              FROM deliveries d JOIN events e ON e.id = d.event_id
              WHERE d.hook_id = $1 ORDER BY 2",
-            &[&hook_id],
+            &[&HookKey::of_made(&hook_id).unwrap()],
         )
         .await
         .unwrap();

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use hookpost::Roles;
 use hookpost_core::Hook;
+use hookpost_db::HookKey;
 use serde_json::json;
 
 use crate::launch::Hookpost;
@@ -154,7 +155,7 @@ async fn fill(url: &str, o: &Options, waiting: Waiting, hook: &Hook) -> anyhow::
                         {attempts}, e.event_at, e.event_at, {next_at}, $2
                  FROM events e WHERE e.tenant_id = 'bench'"
             ),
-            &[&hook.id, &hook.snapshot_json()],
+            &[&HookKey::of_made(&hook.id)?, &hook.snapshot_json()],
         )
         .await?;
     client.batch_execute("ANALYZE").await?;
@@ -168,11 +169,11 @@ async fn park(client: &tokio_postgres::Client, hook: &Hook) -> anyhow::Result<()
     let digest = hookpost_db::writer::snapshot_digest(&snapshot);
     client
         .execute(
-            "WITH s AS (INSERT INTO hook_snapshots VALUES ('bench', $1, $2, $3))
+            "WITH s AS (INSERT INTO hook_snapshots VALUES ('bench', $4, $2, $3))
              UPDATE events SET parked = jsonb_build_array(jsonb_build_array(
                  $1::text, $2::int8, (extract(epoch FROM now()) * 1000)::int8 + 3600000))
              WHERE tenant_id = 'bench'",
-            &[&hook.id, &digest, &snapshot],
+            &[&hook.id, &digest, &snapshot, &HookKey::of_made(&hook.id)?],
         )
         .await?;
     client.batch_execute("ANALYZE").await?;

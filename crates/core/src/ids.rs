@@ -7,7 +7,7 @@ use rand::RngCore;
 pub fn random_id(prefix: &str) -> String {
     let mut bytes = [0u8; 16];
     rand::thread_rng().fill_bytes(&mut bytes);
-    format!("{prefix}_{}", base32(&bytes))
+    generated_id_of(prefix, &bytes)
 }
 
 /// A new hook secret: `whsec_` and the base64 of 32 random bytes (README, "What a receiver gets").
@@ -37,7 +37,7 @@ pub fn ordered_id(prefix: &str) -> String {
     let mut bytes = [0u8; 16];
     bytes[..8].copy_from_slice(&at.to_be_bytes());
     rand::thread_rng().fill_bytes(&mut bytes[8..]);
-    format!("{prefix}_{}", base32(&bytes))
+    generated_id_of(prefix, &bytes)
 }
 
 /// A random UUID (version 4, RFC 9562), lowercase and hyphenated.
@@ -79,6 +79,33 @@ pub fn is_generated(prefix: &str, id: &str) -> bool {
     id.strip_prefix(prefix)
         .and_then(|rest| rest.strip_prefix('_'))
         .is_some_and(|body| body.len() == 26 && body.bytes().all(|b| ALPHABET.contains(&b)))
+}
+
+/// The 128 bits of an id of [`random_id`]'s or [`ordered_id`]'s form ([`generated_id_of`]'s
+/// inverse); `None` for another form, including one whose last character carries bits
+/// that no 128 bits encode to.
+pub fn generated_bits(prefix: &str, id: &str) -> Option<[u8; 16]> {
+    if !is_generated(prefix, id) {
+        return None;
+    }
+    let (mut bits, mut buffer, mut held, mut out) = ([0u8; 16], 0u32, 0u32, 0);
+    for &c in &id.as_bytes()[prefix.len() + 1..] {
+        let value = ALPHABET.iter().position(|&a| a == c)? as u32;
+        buffer = (buffer << 5) | value;
+        held += 5;
+        if held >= 8 {
+            held -= 8;
+            *bits.get_mut(out)? = (buffer >> held) as u8;
+            out += 1;
+        }
+    }
+    // 26 characters carry 130 bits: the 2 after the 128th are 0 in an encoding.
+    (buffer & ((1 << held) - 1) == 0).then_some(bits)
+}
+
+/// The id `prefix_…` of 128 bits, as [`random_id`] and [`ordered_id`] write it.
+pub fn generated_id_of(prefix: &str, bits: &[u8; 16]) -> String {
+    format!("{prefix}_{}", base32(bits))
 }
 
 const ALPHABET: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
@@ -155,6 +182,52 @@ mod tests {
         ] {
             assert!(!is_generated("hook", &bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_generated_id_is_its_bits_and_back() {
+        for id in [ordered_id("hook"), random_id("hook")] {
+            let bits = generated_bits("hook", &id).unwrap();
+            assert_eq!(generated_id_of("hook", &bits), id);
+        }
+        for bits in [[0u8; 16], [0xff; 16]] {
+            let id = generated_id_of("hook", &bits);
+            assert_eq!(generated_bits("hook", &id), Some(bits), "{id}");
+        }
+        // What migration 15's SQL makes of an id, as read from PostgreSQL.
+        let bits = generated_bits("hook", "hook_003644gyhr5y7mzc22mmbzbpy8").unwrap();
+        assert_eq!(hex::encode(bits), "000662121e8e0be3d3ec10a945fd76f2");
+        let lowest = generated_id_of("hook", &[0; 16]);
+        assert_eq!(lowest, format!("hook_{}", "0".repeat(26)));
+    }
+
+    #[test]
+    fn only_an_encoding_of_128_bits_has_bits() {
+        let hook = ordered_id("hook");
+        // The last character's 2 lowest bits lie past the 128th: set, no bits encode to it.
+        let last = ALPHABET
+            .iter()
+            .position(|&a| a == *hook.as_bytes().last().unwrap());
+        let past = ALPHABET[last.unwrap() | 1] as char;
+        for bad in [
+            format!("{}{past}", &hook[..hook.len() - 1]),
+            hook.replace("hook_", "key_"),
+            hook[..hook.len() - 1].to_owned(),
+            hook.to_uppercase(),
+            "hook_1".to_owned(),
+        ] {
+            assert_eq!(generated_bits("hook", &bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn bits_keep_the_order_of_their_ids() {
+        let ids: Vec<String> = (0..200).map(|_| random_id("hook")).collect();
+        let mut by_text = ids.clone();
+        by_text.sort();
+        let mut by_bits = ids.clone();
+        by_bits.sort_by_key(|id| generated_bits("hook", id).unwrap());
+        assert_eq!(by_text, by_bits);
     }
 
     #[test]

@@ -16,9 +16,9 @@
 
 pub mod audit;
 pub mod config;
-mod delivery_key;
 pub mod event_types;
 mod group_pace;
+mod id_keys;
 pub mod log;
 pub mod migrate;
 pub mod parked;
@@ -36,7 +36,7 @@ use std::time::Duration;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio::sync::mpsc;
 
-pub use delivery_key::DeliveryKey;
+pub use id_keys::{DeliveryKey, HookKey};
 pub use parked::Parked;
 pub use payload::Payload;
 pub use writer::{AttemptRow, Batch, DeliveryRow, EventRow};

@@ -15,7 +15,7 @@ use tokio_postgres::Row;
 use crate::parked;
 use crate::signature_macs;
 use crate::time::{from_ms, from_us, to_ms, to_us};
-use crate::{Db, DbError, DeliveryKey, Result};
+use crate::{Db, DbError, DeliveryKey, HookKey, Result};
 
 /// Where a page ends: the last row's `created_at` (µs since the epoch) and id.
 pub type Cursor = (i64, String);
@@ -256,6 +256,11 @@ impl Db {
             Some((t, id)) => Some((from_us(*t), DeliveryKey::of_made(id)?)),
             None => None,
         };
+        // A hook id of another form names no hook: no delivery has it.
+        let hook = match filter.hook.map(HookKey::of) {
+            Some(None) => return Ok((Vec::new(), None)),
+            hook => hook.flatten(),
+        };
         let limit = limit as i64;
         let mut sql = format!("SELECT {DELIVERY} FROM deliveries WHERE tenant_id = $1");
         let mut params: Vec<&(dyn ToSql + Sync)> = vec![&tenant];
@@ -263,7 +268,7 @@ impl Db {
         let cond = |sql: &mut String, params: &mut Vec<&(dyn ToSql + Sync)>, c: &str| {
             sql.push_str(&format!(" AND {c}${}", params.len()));
         };
-        if let Some(h) = &filter.hook {
+        if let Some(h) = &hook {
             params.push(h);
             cond(&mut sql, &mut params, "hook_id = ");
         }
@@ -342,7 +347,7 @@ impl Db {
             let status = Status::parse(&status).ok_or_else(|| corrupt("status", &status))?;
             truncated |= r.get::<_, bool>(5);
             out.insert(
-                r.get(0),
+                r.get::<_, HookKey>(0).id(),
                 HookActivity {
                     attempts: r.get::<_, i64>(1) as u64,
                     failed_attempts: r.get::<_, i64>(2) as u64,
@@ -434,7 +439,7 @@ pub(crate) fn delivery(r: &Row) -> Result<Delivery> {
     Ok(Delivery {
         id: r.get::<_, DeliveryKey>("id").id(),
         event_id: r.get("event_id"),
-        hook_id: r.get("hook_id"),
+        hook_id: r.get::<_, HookKey>("hook_id").id(),
         kind: r.get("type"),
         status: Status::parse(&status).ok_or_else(|| corrupt("delivery status", &status))?,
         attempt_count: r.get::<_, i32>("attempts") as u32,

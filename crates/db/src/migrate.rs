@@ -72,6 +72,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "delivery ids as uuid, signatures as their MACs",
         include_str!("migrations/0014_delivery_ids_as_uuid.sql"),
     ),
+    (
+        15,
+        "hook ids in the log as uuid",
+        include_str!("migrations/0015_hook_ids_as_uuid.sql"),
+    ),
 ];
 
 /// The schema version this build reads and writes.

@@ -15,7 +15,7 @@ use tokio_postgres::{Client, Row};
 use crate::log::corrupt;
 use crate::time::to_ms;
 use crate::writer::snapshot_digest;
-use crate::{DeliveryKey, Result};
+use crate::{DeliveryKey, HookKey, Result};
 
 /// A delivery parked in its hook's backlog, as its event's row keeps it.
 #[derive(Debug, Clone)]
@@ -84,14 +84,14 @@ pub(crate) async fn unattempted(
     for (id, (i, hook_id, digest, _)) in &by_id {
         ids.push(DeliveryKey::of_made(id)?);
         ats.push(events[*i].get::<_, SystemTime>("event_at"));
-        hooks.push(hook_id.as_str());
+        hooks.push(HookKey::of_made(hook_id)?);
         digests.push(*digest);
     }
     // Those without a row (each looked up in its event's partition), with their hook
     // snapshots.
     let rows = client
         .query(
-            "SELECT k.id, s.hook FROM unnest($2::uuid[], $3::timestamptz[], $4::text[], $5::int8[])
+            "SELECT k.id, s.hook FROM unnest($2::uuid[], $3::timestamptz[], $4::uuid[], $5::int8[])
                  AS k(id, at, h, dg)
              LEFT JOIN hook_snapshots s
                ON s.tenant_id = $1 AND s.hook_id = k.h AND s.digest = k.dg

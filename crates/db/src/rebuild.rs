@@ -18,7 +18,7 @@ use tokio_postgres::Row;
 use crate::config::Rebuilt;
 use crate::log::{LoggedEvent, DELIVERY};
 use crate::time::to_ms;
-use crate::{Db, DeliveryKey, Result};
+use crate::{Db, DeliveryKey, HookKey, Result};
 
 /// How long a rebuild holds its lock unrenewed: a process that died rebuilding lets
 /// another take over then.
@@ -325,7 +325,8 @@ impl Db {
             if ordered.is_empty() {
                 continue;
             }
-            let hook_ids: Vec<&str> = ordered.keys().map(String::as_str).collect();
+            // A hook id of another form has no deliveries to look for.
+            let hook_ids: Vec<HookKey> = ordered.keys().filter_map(|h| HookKey::of(h)).collect();
             let tx = client.transaction().await?;
             // The status literals let the planner use the index of deliveries not delivered.
             // A key's attempted delivery goes first: only its first is ever attempted, and
@@ -367,25 +368,29 @@ async fn register_page(
     rows: &[Row],
     seen: &mut HashSet<(String, String)>,
 ) -> Result<()> {
-    // Each one's key, from its event's data.
-    let key_ids: Vec<String> = rows
+    // Each one's ids as the API shows them, and its key, from its event's data.
+    let ids: Vec<(String, String)> = rows
         .iter()
         .map(|row| {
+            let (id, hook) = (row.get::<_, DeliveryKey>(0), row.get::<_, HookKey>(2));
+            (id.id(), hook.id())
+        })
+        .collect();
+    let key_ids: Vec<String> = rows
+        .iter()
+        .zip(&ids)
+        .map(|(row, (_, hook_id))| {
             let data = crate::payload::of_row(row)?.unwrap_or_default();
             let data = serde_json::from_str(&data).unwrap_or_default();
-            Ok(ordered[row.get::<_, &str>(2)].key_id(&data))
+            Ok(ordered[hook_id].key_id(&data))
         })
         .collect::<Result<_>>()?;
-    let ids: Vec<String> = rows
-        .iter()
-        .map(|row| row.get::<_, DeliveryKey>(0).id())
-        .collect();
     let deliveries: Vec<Ordered<'_>> = rows
         .iter()
         .zip(&key_ids)
         .zip(&ids)
-        .map(|((row, key_id), id)| Ordered {
-            hook_id: row.get(2),
+        .map(|((row, key_id), (id, hook_id))| Ordered {
+            hook_id,
             key_id,
             delivery_id: id,
             event_id: row.get(1),

@@ -31,7 +31,7 @@ use crate::parked::{self, Parked};
 use crate::payload::Payload;
 use crate::signature_macs;
 use crate::time::from_ms;
-use crate::{Db, DbError, DbMetrics, DeliveryKey, Result};
+use crate::{Db, DbError, DbMetrics, DeliveryKey, HookKey, Result};
 
 /// Most writes one transaction takes.
 const MAX_GROUP: usize = 256;
@@ -293,7 +293,7 @@ async fn write(client: &mut Object, group: &[&Batch], metrics: Option<&DbMetrics
     let first = splits.next().unwrap_or_default();
     let later: Vec<Split> = splits.collect();
     let (events, attempts) = (Events::of(group), Attempts::of(group)?);
-    let snapshots = Snapshots::of(group);
+    let snapshots = Snapshots::of(group)?;
     let params: Vec<&(dyn ToSql + Sync)> = [
         &events.params()[..],
         &first.upserts.params(),
@@ -472,7 +472,7 @@ const DELIVERY_TYPES: [&str; 11] = [
     "uuid",
     "timestamptz",
     "text",
-    "text",
+    "uuid",
     "text",
     "text",
     "int4",
@@ -480,7 +480,7 @@ const DELIVERY_TYPES: [&str; 11] = [
     "int8",
     "bool",
 ];
-const SNAPSHOT_TYPES: [&str; 4] = ["text", "text", "int8", "text"];
+const SNAPSHOT_TYPES: [&str; 4] = ["text", "uuid", "int8", "text"];
 /// An attempt's key (tenant, delivery, event time, number), then its
 /// [`ATTEMPT_FIELDS`]' types, taken from there.
 const ATTEMPT_TYPES: [&str; 4 + ATTEMPT_FIELDS.len()] = {
@@ -645,7 +645,7 @@ struct Deliveries<'a> {
     id: Vec<DeliveryKey>,
     at: Vec<SystemTime>,
     event_id: Vec<&'a str>,
-    hook_id: Vec<&'a str>,
+    hook_id: Vec<HookKey>,
     kind: Vec<&'a str>,
     status: Vec<&'static str>,
     attempts: Vec<i32>,
@@ -678,7 +678,7 @@ impl<'a> Deliveries<'a> {
             c.id.push(DeliveryKey::of_made(&d.id)?);
             c.at.push(from_ms(b.event_at));
             c.event_id.push(&d.event_id);
-            c.hook_id.push(&d.hook_id);
+            c.hook_id.push(HookKey::of_made(&d.hook_id)?);
             c.kind.push(&d.kind);
             c.status.push(d.status.as_str());
             c.attempts.push(d.attempts);
@@ -694,7 +694,7 @@ impl<'a> Deliveries<'a> {
 #[derive(Default)]
 struct Snapshots<'a> {
     tenant: Vec<&'a str>,
-    hook_id: Vec<&'a str>,
+    hook_id: Vec<HookKey>,
     digest: Vec<i64>,
     hook: Vec<&'a str>,
 }
@@ -704,7 +704,7 @@ impl<'a> Snapshots<'a> {
         [&self.tenant, &self.hook_id, &self.digest, &self.hook]
     }
 
-    fn of(group: &[&'a Batch]) -> Self {
+    fn of(group: &[&'a Batch]) -> Result<Self> {
         let mut c = Snapshots::default();
         let mut seen = HashSet::new();
         for b in group {
@@ -718,13 +718,13 @@ impl<'a> Snapshots<'a> {
             {
                 if seen.insert((b.tenant.as_str(), hook_id.as_str(), digest)) {
                     c.tenant.push(&b.tenant);
-                    c.hook_id.push(hook_id);
+                    c.hook_id.push(HookKey::of_made(hook_id)?);
                     c.digest.push(digest);
                     c.hook.push(hook);
                 }
             }
         }
-        c
+        Ok(c)
     }
 }
 
@@ -809,6 +809,7 @@ impl<'a> Attempts<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hookpost_core::ids::ordered_id;
 
     #[test]
     fn a_snapshots_digest_is_the_start_of_its_sha256() {
@@ -884,22 +885,25 @@ mod tests {
             attempts: Vec::new(),
             urgent: false,
         };
+        let (h1, h2) = (ordered_id("hook"), ordered_id("hook"));
+        let (h1, h2) = (h1.as_str(), h2.as_str());
         let (a, b) = (
-            batch("acme", &[("h1", "v1"), ("h2", "v1"), ("h1", "v1")]),
-            batch("acme", &[("h1", "v1"), ("h1", "v2")]),
+            batch("acme", &[(h1, "v1"), (h2, "v1"), (h1, "v1")]),
+            batch("acme", &[(h1, "v1"), (h1, "v2")]),
         );
-        let other = batch("other", &[("h1", "v1")]);
-        let s = Snapshots::of(&[&a, &b, &other]);
-        let named: Vec<(&str, &str, &str)> = (0..s.tenant.len())
-            .map(|i| (s.tenant[i], s.hook_id[i], s.hook[i]))
+        let other = batch("other", &[(h1, "v1")]);
+        let s = Snapshots::of(&[&a, &b, &other]).unwrap();
+        let named: Vec<(&str, String, &str)> = (0..s.tenant.len())
+            .map(|i| (s.tenant[i], s.hook_id[i].id(), s.hook[i]))
             .collect();
+        let (h1, h2) = (h1.to_owned(), h2.to_owned());
         assert_eq!(
             named,
             [
-                ("acme", "h1", "v1"),
-                ("acme", "h2", "v1"),
-                ("acme", "h1", "v2"),
-                ("other", "h1", "v1")
+                ("acme", h1.clone(), "v1"),
+                ("acme", h2, "v1"),
+                ("acme", h1.clone(), "v2"),
+                ("other", h1, "v1")
             ]
         );
     }

@@ -2,7 +2,7 @@
 -- hex digits, 37 bytes in the row and in each of the five indexes that hold it (the
 -- key, the three lists, the unsettled list), 16 as a uuid. Every id hookpost ever made
 -- has that form (crates/core/src/delivery.rs); the API still shows `dlv_` and the hex
--- (crates/db/src/delivery_key.rs).
+-- (crates/db/src/id_keys.rs).
 --
 -- In the same rewrite, an attempt's signature headers kept as the MACs they carry
 -- (crates/db/src/signature_macs.rs): `sha1=` and 40 hex digits are 20 bytes, and each
