@@ -271,14 +271,14 @@ async fn a_rebuild_puts_back_every_waiting_delivery_page_by_page() {
         "INSERT INTO deliveries (tenant_id, id, event_at, event_id, hook_id, type, status,
                                  attempts, created_at, updated_at, next_at, hook)
          SELECT 'acme', md5(e.id || h)::uuid, e.event_at, e.id, h, e.type,
-                CASE WHEN h = $1 AND right(e.id, 1) = '7' THEN 'pending' ELSE 'retrying' END,
+                CASE WHEN h = $1 AND right(e.id, 1) = '7' THEN 'pending' ELSE 'retrying' END::delivery_status,
                 1, e.event_at, e.event_at, now() + interval '1 hour', $2
          FROM events e CROSS JOIN (VALUES ($1::uuid), ($3::uuid)) AS hooks(h)
          WHERE e.tenant_id = 'acme'
          UNION ALL
          SELECT 'acme', md5(e.id || s)::uuid, e.event_at, e.id, $4, e.type, s,
                 1, e.event_at, e.event_at, NULL, $2
-         FROM events e CROSS JOIN (VALUES ('delivered'), ('pending')) AS statuses(s)
+         FROM events e CROSS JOIN (VALUES ('delivered'::delivery_status), ('pending')) AS statuses(s)
          WHERE e.tenant_id = 'acme' AND e.id = 'evt_page_1'
          UNION ALL
          SELECT 'acme', md5('gone')::uuid, now(), 'evt_gone', $1, 'ticket.created',
@@ -899,7 +899,7 @@ async fn a_rebuild_puts_back_each_ordering_key_in_order_page_by_page() {
          INSERT INTO deliveries (tenant_id, id, event_at, event_id, hook_id, type, status,
                                  attempts, created_at, updated_at, next_at, hook, blocking)
          SELECT 'acme', md5(e.id)::uuid, e.event_at, e.id, $1, 'ticket.created',
-                CASE n WHEN 1197 THEN 'retrying' WHEN 1 THEN 'failed' ELSE 'pending' END,
+                CASE n WHEN 1197 THEN 'retrying' WHEN 1 THEN 'failed' ELSE 'pending' END::delivery_status,
                 CASE WHEN n IN (1197, 1) THEN 1 ELSE 0 END, e.event_at, e.event_at,
                 CASE n WHEN 1197 THEN now() + interval '1 hour' END, $2, n = 1
          FROM e",

@@ -423,7 +423,7 @@ async fn private_targets_are_refused_at_registration_and_at_delivery_when_the_gu
     // here) is refused again at delivery: the attempt never connects.
     let rx = Receiver::start().await;
     let mut hook: hookpost_core::Hook = serde_json::from_value(json!({
-        "id": "hook_stored", "tenant": "acme", "url": rx.url, "events": ["*"], "active": true,
+        "id": hookpost_core::ids::ordered_id("hook"), "tenant": "acme", "url": rx.url, "events": ["*"], "active": true,
         "secret": "whsec_c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTIzNA==", "created_at": "", "updated_at": ""
     }))
     .unwrap();

@@ -197,13 +197,17 @@ async fn a_busy_take_overs_pending_is_logged_only_where_nothing_is() {
     let app = TestApp::spawn(TestOptions::default()).await;
     let (id, first_at) = ("evt_busy", hookpost_core::now_ms() - 5_000);
     let due = hookpost_core::now_ms() + 60_000;
-    let held = Logged::retrying("hook_held", due);
+    // Two hooks, the first one's delivery logged by its holder; made in this order, their
+    // ids sort in it.
+    let hooks = [(); 2].map(|_| hookpost_core::ids::ordered_id("hook"));
+    let [held_hook, unlogged_hook] = [0, 1].map(|i| hooks[i].as_str());
+    let held = Logged::retrying(held_hook, due);
     log_first_attempts(&app, (id, "{}"), first_at, &[held]).await;
     let ids = [
-        delivery_id("acme", id, "hook_held"),
-        delivery_id("acme", id, "hook_unlogged"),
+        delivery_id("acme", id, held_hook),
+        delivery_id("acme", id, unlogged_hook),
     ];
-    let busy: Vec<Record<'_>> = (ids.iter().zip(["hook_held", "hook_unlogged"]))
+    let busy: Vec<Record<'_>> = (ids.iter().zip([held_hook, unlogged_hook]))
         .map(|(delivery_id, hook_id)| Record {
             delivery_id,
             hook_id,
@@ -229,8 +233,8 @@ async fn a_busy_take_overs_pending_is_logged_only_where_nothing_is() {
     assert_eq!(
         states,
         [
-            ("hook_held".into(), Status::Retrying, 1),
-            ("hook_unlogged".into(), Status::Pending, 0),
+            (held_hook.into(), Status::Retrying, 1),
+            (unlogged_hook.into(), Status::Pending, 0),
         ]
     );
     app.finish().await;

@@ -127,11 +127,11 @@ async fn fill(url: &str, events: usize) -> anyhow::Result<()> {
                                      created_at, updated_at, next_at, hook_digest, first_at,
                                      first_duration_ms, first_outcome, first_status)
              SELECT 'bench', md5(e.id || h)::uuid, e.event_at, e.id, {HOOK_KEY}, e.type,
-                    CASE (i + h) % 20 WHEN 0 THEN 'failed' WHEN 1 THEN 'retrying' ELSE 'delivered' END,
+                    CASE (i + h) % 20 WHEN 0 THEN 'failed' WHEN 1 THEN 'retrying' ELSE 'delivered' END::delivery_status,
                     1, e.event_at, e.event_at,
                     CASE (i + h) % 20 WHEN 1 THEN now() + interval '1 hour' END,
                     h, e.event_at, 12,
-                    CASE WHEN (i + h) % 20 < 2 THEN 'http_status' ELSE 'delivered' END,
+                    CASE WHEN (i + h) % 20 < 2 THEN 'http_status' ELSE 'delivered' END::attempt_outcome,
                     CASE WHEN (i + h) % 20 < 2 THEN 500 ELSE 200 END
              FROM generate_series(1, $1::int8) AS i
              JOIN events e ON e.tenant_id = 'bench' AND e.id = 'evt_' || i

@@ -16,6 +16,7 @@
 
 pub mod audit;
 pub mod config;
+mod enum_columns;
 pub mod event_types;
 mod group_pace;
 mod id_keys;
@@ -36,6 +37,7 @@ use std::time::Duration;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio::sync::mpsc;
 
+pub use enum_columns::EnumColumn;
 pub use id_keys::{DeliveryKey, HookKey};
 pub use parked::Parked;
 pub use payload::Payload;

@@ -15,7 +15,7 @@ use tokio_postgres::Row;
 use crate::parked;
 use crate::signature_macs;
 use crate::time::{from_ms, from_us, to_ms, to_us};
-use crate::{Db, DbError, DeliveryKey, HookKey, Result};
+use crate::{Db, DbError, DeliveryKey, EnumColumn, HookKey, Result};
 
 /// Where a page ends: the last row's `created_at` (µs since the epoch) and id.
 pub type Cursor = (i64, String);
@@ -75,7 +75,7 @@ pub(crate) const DELIVERY: &str =
 pub(crate) const ATTEMPT_FIELDS: [(&str, &str); 12] = [
     ("at", "timestamptz"),
     ("duration_ms", "int8"),
-    ("outcome", "text"),
+    ("outcome", "attempt_outcome"),
     ("status", "int4"),
     ("error", "text"),
     ("response", "text"),
@@ -343,8 +343,7 @@ impl Db {
         let mut truncated = false;
         let mut out = HashMap::new();
         for r in rows {
-            let status: String = r.get(3);
-            let status = Status::parse(&status).ok_or_else(|| corrupt("status", &status))?;
+            let status = status_of(&r, 3)?;
             truncated |= r.get::<_, bool>(5);
             out.insert(
                 r.get::<_, HookKey>(0).id(),
@@ -357,6 +356,15 @@ impl Db {
         }
         Ok((out, truncated))
     }
+}
+
+/// Column `i`'s status: one of a schema newer than this build's is an error, not a panic.
+pub(crate) fn status_of(
+    r: &Row,
+    i: impl tokio_postgres::row::RowIndex + std::fmt::Display,
+) -> Result<Status> {
+    let EnumColumn(status) = r.try_get(i).map_err(|e| corrupt("delivery status", e))?;
+    Ok(status)
 }
 
 pub(crate) fn corrupt(what: &str, value: impl std::fmt::Display) -> DbError {
@@ -435,13 +443,12 @@ async fn delivery_row(
 }
 
 pub(crate) fn delivery(r: &Row) -> Result<Delivery> {
-    let status: String = r.get("status");
     Ok(Delivery {
         id: r.get::<_, DeliveryKey>("id").id(),
         event_id: r.get("event_id"),
         hook_id: r.get::<_, HookKey>("hook_id").id(),
         kind: r.get("type"),
-        status: Status::parse(&status).ok_or_else(|| corrupt("delivery status", &status))?,
+        status: status_of(r, "status")?,
         attempt_count: r.get::<_, i32>("attempts") as u32,
         created_at: to_ms(r.get("created_at")),
         updated_at: to_ms(r.get("updated_at")),
@@ -455,9 +462,8 @@ pub(crate) fn delivery(r: &Row) -> Result<Delivery> {
 }
 
 fn attempt(r: &Row) -> Result<Attempt> {
-    let outcome: String = r.get("outcome");
-    let outcome: OutcomeKind = serde_json::from_value(serde_json::Value::String(outcome.clone()))
-        .map_err(|_| corrupt("attempt outcome", &outcome))?;
+    let EnumColumn::<OutcomeKind>(outcome) =
+        (r.try_get("outcome")).map_err(|e| corrupt("attempt outcome", e))?;
     let signatures = match r.get::<_, Option<&[u8]>>("sig_sha1") {
         Some(sha1) => {
             let missing = || corrupt("attempt signatures", "a header without the others");

@@ -74,8 +74,8 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
     ),
     (
         15,
-        "hook ids in the log as uuid",
-        include_str!("migrations/0015_hook_ids_as_uuid.sql"),
+        "hook ids in the log as uuid, statuses and outcomes as enums",
+        include_str!("migrations/0015_hook_ids_and_enums.sql"),
     ),
 ];
 

@@ -10,13 +10,13 @@ use hookpost_core::ordering::Ordering;
 use hookpost_core::Hook;
 use hookpost_store::backlog::ParkedEntry;
 use hookpost_store::events::StoredEvent;
-use hookpost_store::log::Delivery;
+use hookpost_store::log::{Delivery, Status};
 use hookpost_store::ordering::{turn_task, Ordered};
 use hookpost_store::Store;
 use tokio_postgres::Row;
 
 use crate::config::Rebuilt;
-use crate::log::{LoggedEvent, DELIVERY};
+use crate::log::{status_of, LoggedEvent, DELIVERY};
 use crate::time::to_ms;
 use crate::{Db, DeliveryKey, HookKey, Result};
 
@@ -402,9 +402,9 @@ async fn register_page(
         if !seen.insert((d.hook_id.to_owned(), d.key_id.to_owned())) {
             continue;
         }
-        match row.get::<_, &str>(3) {
-            "failed" => store.order_block(tenant, d).await?,
-            "pending" => heads.extend(turn_task(tenant, d.hook_id, &d.member())),
+        match status_of(row, 3)? {
+            Status::Failed => store.order_block(tenant, d).await?,
+            Status::Pending => heads.extend(turn_task(tenant, d.hook_id, &d.member())),
             _ => {}
         }
     }

@@ -17,7 +17,7 @@ use std::sync::{Arc, LazyLock};
 use std::time::{Instant, SystemTime};
 
 use deadpool_postgres::Object;
-use hookpost_core::outcome::Attempt;
+use hookpost_core::outcome::{Attempt, OutcomeKind};
 use hookpost_store::log::{Record, Status};
 use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, oneshot};
@@ -31,7 +31,7 @@ use crate::parked::{self, Parked};
 use crate::payload::Payload;
 use crate::signature_macs;
 use crate::time::from_ms;
-use crate::{Db, DbError, DbMetrics, DeliveryKey, HookKey, Result};
+use crate::{Db, DbError, DbMetrics, DeliveryKey, EnumColumn, HookKey, Result};
 
 /// Most writes one transaction takes.
 const MAX_GROUP: usize = 256;
@@ -474,7 +474,7 @@ const DELIVERY_TYPES: [&str; 11] = [
     "text",
     "uuid",
     "text",
-    "text",
+    "delivery_status",
     "int4",
     "timestamptz",
     "int8",
@@ -647,7 +647,7 @@ struct Deliveries<'a> {
     event_id: Vec<&'a str>,
     hook_id: Vec<HookKey>,
     kind: Vec<&'a str>,
-    status: Vec<&'static str>,
+    status: Vec<EnumColumn<Status>>,
     attempts: Vec<i32>,
     next_at: Vec<Option<SystemTime>>,
     hook_digest: Vec<i64>,
@@ -680,7 +680,7 @@ impl<'a> Deliveries<'a> {
             c.event_id.push(&d.event_id);
             c.hook_id.push(HookKey::of_made(&d.hook_id)?);
             c.kind.push(&d.kind);
-            c.status.push(d.status.as_str());
+            c.status.push(EnumColumn(d.status));
             c.attempts.push(d.attempts);
             c.next_at.push(d.next_at.map(from_ms));
             c.hook_digest.push(d.hook_digest);
@@ -737,7 +737,7 @@ struct Attempts<'a> {
     attempt: Vec<i32>,
     started: Vec<SystemTime>,
     duration: Vec<i64>,
-    outcome: Vec<&'static str>,
+    outcome: Vec<EnumColumn<OutcomeKind>>,
     status: Vec<Option<i32>>,
     error: Vec<Option<String>>,
     response: Vec<Option<String>>,
@@ -783,7 +783,7 @@ impl<'a> Attempts<'a> {
                 c.attempt.push(a.attempt as i32);
                 c.started.push(from_ms(a.at));
                 c.duration.push(a.duration_ms as i64);
-                c.outcome.push(a.outcome.as_str());
+                c.outcome.push(EnumColumn(a.outcome));
                 c.status.push(a.status.map(i32::from));
                 c.error.push(text(&a.error));
                 c.response.push(text(&a.response));
