@@ -127,3 +127,47 @@ async fn the_bench_runs_hookpost_as_child_processes() {
         );
     }
 }
+
+/// A run that fails half way still stops hookpost and removes what it made: no Redis key
+/// and no database of its prefix stays on the shared servers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_that_fails_half_way_leaves_nothing_behind() {
+    let o = tiny(None);
+    let b = scenarios::Bench::start(&o, hookpost::Roles::ALL)
+        .await
+        .unwrap();
+    let prefix = b.config.prefix.clone();
+    let store = b.store.clone();
+    let server = hookpost_db::scratch::with_database(&b.config.database_url, "postgres");
+    let pg = hookpost_tests::postgres(&server).await;
+    // The run's keys and databases.
+    let made = async || {
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{prefix}*"))
+            .query_async(&mut store.conn())
+            .await
+            .unwrap();
+        let databases = pg
+            .query_one(
+                "SELECT count(*) FROM pg_database WHERE datname LIKE $1 || '%'",
+                &[&prefix],
+            )
+            .await
+            .unwrap()
+            .get::<_, i64>(0);
+        (keys.len(), databases)
+    };
+    let failed = b
+        .around(async |b: &mut scenarios::Bench| -> anyhow::Result<()> {
+            b.hook(&b.key, &b.rx.url("ok", 0)).await?;
+            let (keys, databases) = made().await;
+            assert!(
+                keys > 0 && databases == 1,
+                "{keys} keys, {databases} databases"
+            );
+            anyhow::bail!("half way")
+        })
+        .await;
+    assert_eq!(failed.unwrap_err().to_string(), "half way");
+    assert_eq!(made().await, (0, 0), "{prefix}'s keys and database");
+}

@@ -71,42 +71,49 @@ pub async fn rebuild(o: &Options, waiting: Waiting) -> anyhow::Result<Report> {
         scheduler: false,
         ..Roles::ALL
     };
-    let mut b = Bench::start(o, only_ingest).await?;
-    b.hook_with(&b.key, &b.rx.url("ok", 0), waiting.hook())
-        .await?;
-    let hook = b.store.hooks("bench").await?.remove(0);
-    eprintln!("  writing {} waiting deliveries", o.events);
-    fill(&b.config.database_url, o, waiting, &hook).await?;
-    b.store.delete_everything().await?;
-    b.count_stores_from_now().await;
-    let mut r = Report::new(waiting.scenario());
-    let start = Instant::now(); // the scheduler's start-up counts
-    let deadline = Duration::from_secs(o.deadline_s);
-    let scheduler =
-        Hookpost::start_within(o.hookpost.as_deref(), &b.config, Roles::SCHEDULER, deadline)
+    Bench::start(o, only_ingest)
+        .await?
+        .around(async |b: &mut Bench| {
+            b.hook_with(&b.key, &b.rx.url("ok", 0), waiting.hook())
+                .await?;
+            let hook = b.store.hooks("bench").await?.remove(0);
+            eprintln!("  writing {} waiting deliveries", o.events);
+            fill(&b.config.database_url, o, waiting, &hook).await?;
+            b.store.delete_everything().await?;
+            b.count_stores_from_now().await;
+            let mut r = Report::new(waiting.scenario());
+            let start = Instant::now(); // the scheduler's start-up counts
+            let deadline = Duration::from_secs(o.deadline_s);
+            let scheduler = Hookpost::start_within(
+                o.hookpost.as_deref(),
+                &b.config,
+                Roles::SCHEDULER,
+                deadline,
+            )
             .await?;
-    while !b.store.marker_present().await? && start.elapsed() < deadline {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let rebuild_s = start.elapsed().as_secs_f64();
-    scheduler.account(&mut r, ".rebuilding");
-    scheduler.stop().await;
-    let restored = match waiting {
-        Waiting::Retries => b.store.retry_stats().await?.size as usize,
-        Waiting::Ordered => registered(&b, &hook.id).await?,
-        // Into the backlog (with one drain in the retry set), or each as a retry.
-        Waiting::Parked => {
-            let backlog = b.store.backlog_len("bench", &hook.id).await? as usize;
-            let drains = usize::from(backlog > 0);
-            backlog + b.store.retry_stats().await?.size as usize - drains
-        }
-    };
-    r.put("waiting", o.events as f64);
-    r.put("rebuild_s", rebuild_s);
-    r.put("restored_per_sec", restored as f64 / rebuild_s);
-    b.account_as(&mut r, o.events, restored).await;
-    b.finish().await?;
-    Ok(r)
+            while !b.store.marker_present().await? && start.elapsed() < deadline {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            let rebuild_s = start.elapsed().as_secs_f64();
+            scheduler.account(&mut r, ".rebuilding");
+            scheduler.stop().await;
+            let restored = match waiting {
+                Waiting::Retries => b.store.retry_stats().await?.size as usize,
+                Waiting::Ordered => registered(b, &hook.id).await?,
+                // Into the backlog (with one drain in the retry set), or each as a retry.
+                Waiting::Parked => {
+                    let backlog = b.store.backlog_len("bench", &hook.id).await? as usize;
+                    let drains = usize::from(backlog > 0);
+                    backlog + b.store.retry_stats().await?.size as usize - drains
+                }
+            };
+            r.put("waiting", o.events as f64);
+            r.put("rebuild_s", rebuild_s);
+            r.put("restored_per_sec", restored as f64 / rebuild_s);
+            b.account_as(&mut r, o.events, restored).await;
+            Ok(r)
+        })
+        .await
 }
 
 /// How many deliveries the hook's ordering keys' queues hold.

@@ -412,8 +412,22 @@ impl Bench {
         }
     }
 
+    /// Runs `body` on this bench, then stops hookpost and removes what the run made,
+    /// whether `body` got through or not: a run that fails half way leaves nothing on
+    /// the shared servers.
+    pub async fn around<T>(
+        mut self,
+        body: impl AsyncFnOnce(&mut Bench) -> anyhow::Result<T>,
+    ) -> anyhow::Result<T> {
+        let outcome = body(&mut self).await;
+        let finished = self.finish().await;
+        let value = outcome?;
+        finished?;
+        Ok(value)
+    }
+
     /// Stops hookpost and removes everything the scenario made.
-    pub async fn finish(mut self) -> anyhow::Result<()> {
+    async fn finish(mut self) -> anyhow::Result<()> {
         if let Some(h) = self.hookpost.take() {
             h.stop().await;
         }
@@ -445,92 +459,101 @@ fn rate(n: usize, since: Instant, until: Option<Instant>) -> f64 {
 
 /// `throughput` (and `fanout` with `hooks` > 1): events straight to the exchange.
 pub async fn throughput(o: &Options, name: &str, hooks: usize) -> anyhow::Result<Report> {
-    let b = Bench::start(o, Roles::ALL).await?;
-    for h in 0..hooks {
-        b.hook(&b.key, &b.rx.url("ok", h)).await?;
-    }
-    let expected = o.events * hooks;
-    b.rx.expect(expected);
-    let start = Instant::now();
-    b.publish_amqp("bench", 0..o.events, o.payload_bytes)
-        .await?;
-    let published = start.elapsed();
-    let complete = b.wait_for(expected, o.deadline_s).await;
-    let last = b.rx.seen.lock().expect("not poisoned").last_at;
-    let mut r = Report::new(name);
-    r.put("events", o.events as f64);
-    r.put("hooks", hooks as f64);
-    r.put("publish_per_sec", o.events as f64 / published.as_secs_f64());
-    r.put("deliveries_per_sec", rate(b.rx.distinct(), start, last));
-    r.put("complete", f64::from(u8::from(complete)));
-    b.account(&mut r, expected).await;
-    b.finish().await?;
-    Ok(r)
+    Bench::start(o, Roles::ALL)
+        .await?
+        .around(async |b: &mut Bench| {
+            for h in 0..hooks {
+                b.hook(&b.key, &b.rx.url("ok", h)).await?;
+            }
+            let expected = o.events * hooks;
+            b.rx.expect(expected);
+            let start = Instant::now();
+            b.publish_amqp("bench", 0..o.events, o.payload_bytes)
+                .await?;
+            let published = start.elapsed();
+            let complete = b.wait_for(expected, o.deadline_s).await;
+            let last = b.rx.seen.lock().expect("not poisoned").last_at;
+            let mut r = Report::new(name);
+            r.put("events", o.events as f64);
+            r.put("hooks", hooks as f64);
+            r.put("publish_per_sec", o.events as f64 / published.as_secs_f64());
+            r.put("deliveries_per_sec", rate(b.rx.distinct(), start, last));
+            r.put("complete", f64::from(u8::from(complete)));
+            b.account(&mut r, expected).await;
+            Ok(r)
+        })
+        .await
 }
 
 /// `http` (end to end, one hook), `fanout-http` (each event to `hooks` hooks) and
 /// `ingest` (API only, no hooks).
 pub async fn http(o: &Options, name: &str, hooks: usize) -> anyhow::Result<Report> {
-    let b = Bench::start(o, Roles::ALL).await?;
-    for h in 0..hooks {
-        b.hook(&b.key, &b.rx.url("ok", h)).await?;
-    }
-    b.rx.expect(o.events * hooks);
-    let start = Instant::now();
-    let mut lat = b
-        .post_http(o.events, o.concurrency, o.batch, o.payload_bytes)
-        .await?;
-    let accepted_s = start.elapsed().as_secs_f64();
-    let mut r = Report::new(name);
-    r.put("events", o.events as f64);
-    r.put("batch", o.batch as f64);
-    r.put("concurrency", o.concurrency as f64);
-    r.put("accepted_per_sec", o.events as f64 / accepted_s);
-    r.put("api_p50_ms", percentile(&mut lat, 50.0));
-    r.put("api_p99_ms", percentile(&mut lat, 99.0));
-    if hooks > 0 {
-        let expected = o.events * hooks;
-        r.put("hooks", hooks as f64);
-        let complete = b.wait_for(expected, o.deadline_s).await;
-        let last = b.rx.seen.lock().expect("not poisoned").last_at;
-        r.put("deliveries_per_sec", rate(b.rx.distinct(), start, last));
-        r.put("complete", f64::from(u8::from(complete)));
-        b.account(&mut r, expected).await;
-    } else {
-        b.account(&mut r, 0).await;
-    }
-    b.finish().await?;
-    Ok(r)
+    Bench::start(o, Roles::ALL)
+        .await?
+        .around(async |b: &mut Bench| {
+            for h in 0..hooks {
+                b.hook(&b.key, &b.rx.url("ok", h)).await?;
+            }
+            b.rx.expect(o.events * hooks);
+            let start = Instant::now();
+            let mut lat = b
+                .post_http(o.events, o.concurrency, o.batch, o.payload_bytes)
+                .await?;
+            let accepted_s = start.elapsed().as_secs_f64();
+            let mut r = Report::new(name);
+            r.put("events", o.events as f64);
+            r.put("batch", o.batch as f64);
+            r.put("concurrency", o.concurrency as f64);
+            r.put("accepted_per_sec", o.events as f64 / accepted_s);
+            r.put("api_p50_ms", percentile(&mut lat, 50.0));
+            r.put("api_p99_ms", percentile(&mut lat, 99.0));
+            if hooks > 0 {
+                let expected = o.events * hooks;
+                r.put("hooks", hooks as f64);
+                let complete = b.wait_for(expected, o.deadline_s).await;
+                let last = b.rx.seen.lock().expect("not poisoned").last_at;
+                r.put("deliveries_per_sec", rate(b.rx.distinct(), start, last));
+                r.put("complete", f64::from(u8::from(complete)));
+                b.account(&mut r, expected).await;
+            } else {
+                b.account(&mut r, 0).await;
+            }
+            Ok(r)
+        })
+        .await
 }
 
 /// `latency`: a fixed rate for a fixed time; publish-to-arrival percentiles.
 pub async fn latency(o: &Options) -> anyhow::Result<Report> {
-    let b = Bench::start(o, Roles::ALL).await?;
-    b.hook(&b.key, &b.rx.url("ok", 0)).await?;
-    let total = (o.rate * o.duration_s) as usize;
-    b.rx.expect(total);
-    let per_tick = (o.rate / 100).max(1) as usize; // 100 ticks a second
-    let mut tick = tokio::time::interval(Duration::from_millis(10));
-    let mut sent = 0;
-    while sent < total {
-        tick.tick().await;
-        let n = per_tick.min(total - sent);
-        b.publish_amqp("bench", sent..sent + n, o.payload_bytes)
-            .await?;
-        sent += n;
-    }
-    b.wait_for(total, o.deadline_s).await;
-    let mut lat = std::mem::take(&mut b.rx.seen.lock().expect("not poisoned").latencies_ms);
-    let mut r = Report::new("latency");
-    r.put("rate_per_sec", o.rate as f64);
-    r.put("events", total as f64);
-    for p in [50.0, 90.0, 99.0] {
-        r.put(&format!("p{p}_ms"), percentile(&mut lat, p));
-    }
-    r.put("max_ms", lat.iter().copied().fold(0.0, f64::max));
-    b.account(&mut r, total).await;
-    b.finish().await?;
-    Ok(r)
+    Bench::start(o, Roles::ALL)
+        .await?
+        .around(async |b: &mut Bench| {
+            b.hook(&b.key, &b.rx.url("ok", 0)).await?;
+            let total = (o.rate * o.duration_s) as usize;
+            b.rx.expect(total);
+            let per_tick = (o.rate / 100).max(1) as usize; // 100 ticks a second
+            let mut tick = tokio::time::interval(Duration::from_millis(10));
+            let mut sent = 0;
+            while sent < total {
+                tick.tick().await;
+                let n = per_tick.min(total - sent);
+                b.publish_amqp("bench", sent..sent + n, o.payload_bytes)
+                    .await?;
+                sent += n;
+            }
+            b.wait_for(total, o.deadline_s).await;
+            let mut lat = std::mem::take(&mut b.rx.seen.lock().expect("not poisoned").latencies_ms);
+            let mut r = Report::new("latency");
+            r.put("rate_per_sec", o.rate as f64);
+            r.put("events", total as f64);
+            for p in [50.0, 90.0, 99.0] {
+                r.put(&format!("p{p}_ms"), percentile(&mut lat, p));
+            }
+            r.put("max_ms", lat.iter().copied().fold(0.0, f64::max));
+            b.account(&mut r, total).await;
+            Ok(r)
+        })
+        .await
 }
 
 /// How many turns `isolation` takes at each half.
@@ -583,36 +606,39 @@ impl Turn {
 /// that the host's drift over a run weighs on both alike; the hanging hooks exist from
 /// the start, but get events only in their tenant's turns.
 pub async fn isolation(o: &Options) -> anyhow::Result<Report> {
-    let b = Bench::start(o, Roles::ALL).await?;
-    b.hook(&b.key, &b.rx.url("ok", 0)).await?;
-    let key2 = b.tenant("bench2").await?;
-    for h in 0..10 {
-        b.hook(&key2, &b.rx.url("hang", h)).await?;
-    }
-    b.hook(&key2, &b.rx.url("ok", 1)).await?;
-    let turns = ISOLATION_TURNS.clamp(1, o.events.max(1));
-    let (mut alone, mut beside) = (Turn::default(), Turn::default());
-    for t in 0..turns {
-        let ids = o.events * t / turns..o.events * (t + 1) / turns;
-        alone += b.turn("bench", ids.clone(), o).await?;
-        beside += b.turn("bench2", ids, o).await?;
-    }
-    let mut r = Report::new("isolation");
-    r.put("events", o.events as f64);
-    r.put("turns", turns as f64);
-    r.put("healthy_alone_per_sec", alone.rate());
-    r.put("healthy_beside_10_hanging_per_sec", beside.rate());
-    let ratio = match alone.rate() > 0.0 {
-        true => beside.rate() / alone.rate(),
-        false => 0.0,
-    };
-    r.put("ratio", ratio);
-    // Steadier than the rates on a busy host: what each delivery cost every process.
-    alone.put_cpu(&mut r, "alone");
-    beside.put_cpu(&mut r, "beside");
-    b.account(&mut r, 2 * o.events).await;
-    b.finish().await?;
-    Ok(r)
+    Bench::start(o, Roles::ALL)
+        .await?
+        .around(async |b: &mut Bench| {
+            b.hook(&b.key, &b.rx.url("ok", 0)).await?;
+            let key2 = b.tenant("bench2").await?;
+            for h in 0..10 {
+                b.hook(&key2, &b.rx.url("hang", h)).await?;
+            }
+            b.hook(&key2, &b.rx.url("ok", 1)).await?;
+            let turns = ISOLATION_TURNS.clamp(1, o.events.max(1));
+            let (mut alone, mut beside) = (Turn::default(), Turn::default());
+            for t in 0..turns {
+                let ids = o.events * t / turns..o.events * (t + 1) / turns;
+                alone += b.turn("bench", ids.clone(), o).await?;
+                beside += b.turn("bench2", ids, o).await?;
+            }
+            let mut r = Report::new("isolation");
+            r.put("events", o.events as f64);
+            r.put("turns", turns as f64);
+            r.put("healthy_alone_per_sec", alone.rate());
+            r.put("healthy_beside_10_hanging_per_sec", beside.rate());
+            let ratio = match alone.rate() > 0.0 {
+                true => beside.rate() / alone.rate(),
+                false => 0.0,
+            };
+            r.put("ratio", ratio);
+            // Steadier than the rates on a busy host: what each delivery cost every process.
+            alone.put_cpu(&mut r, "alone");
+            beside.put_cpu(&mut r, "beside");
+            b.account(&mut r, 2 * o.events).await;
+            Ok(r)
+        })
+        .await
 }
 
 /// `retry-drain`: `events` retries made due at once; the rate the scheduler moves them
@@ -623,113 +649,118 @@ pub async fn retry_drain(o: &Options) -> anyhow::Result<Report> {
         scheduler: false,
         ..Roles::ALL
     };
-    let b = Bench::start(o, only_ingest).await?;
-    b.hook(&b.key, &b.rx.url("ok", 0)).await?;
-    let store = &b.store;
-    let hook = store.hooks("bench").await?.remove(0);
-    let snapshot = hook.snapshot_json();
-    let failed = hookpost_core::outcome::Attempt {
-        attempt: 1,
-        at: hookpost_core::now_ms(),
-        duration_ms: 1,
-        outcome: hookpost_core::outcome::OutcomeKind::HttpStatus,
-        status: Some(500),
-        error: None,
-        response: None,
-        retry_after_s: None,
-        signatures: None,
-        uuid: None,
-    };
-    // Events as the first attempt would have left them (claimed, the delivery's hot
-    // state `retrying` after one failed attempt), and their retries due now.
-    let mut due = Vec::with_capacity(1000);
-    for i in 0..o.events {
-        let raw = format!(
-            r#"{{"id":"r{i}","tenant":"bench","type":"ticket.created","data":{{"i":{i}}}}}"#
-        );
-        let event =
-            hookpost_core::Event::parse(raw.as_bytes(), None).map_err(|e| anyhow::anyhow!(e))?;
-        let received_at = hookpost_core::now_ms();
-        store.claim_event(&event, 60_000, received_at).await?;
-        let delivery_id = hookpost_core::delivery::delivery_id("bench", &event.id, &hook.id);
-        let first = hookpost_store::log::Record {
-            delivery_id: &delivery_id,
-            hook_id: &hook.id,
-            kind: &event.kind,
-            hook_json: &snapshot,
-            status: hookpost_store::log::Status::Retrying,
-            next_at: Some(hookpost_core::now_ms()),
-            attempt: Some(&failed),
-            blocking: false,
-            if_new: false,
-            forget_soon: false,
-        };
-        let done = hookpost_store::log::EventMark::Done(hookpost_store::log::Kept {
-            kind: &event.kind,
-            data: event.data.get(),
-            received_at,
-            occurred_at: None,
-            traceparent: None,
-        });
-        store
-            .record("bench", &event.id, &[first], done, i64::MAX)
-            .await?;
-        due.push(hookpost_store::retries::Due {
-            at_ms: hookpost_core::now_ms(),
-            task: hookpost_core::task::Task::Attempt(hookpost_core::task::AttemptTask {
-                tenant: "bench".into(),
-                event_id: event.id.clone(),
-                hook_id: hook.id.clone(),
-                delivery_id,
-                attempt: 2,
-                resend: false,
-            }),
-        });
-        if due.len() == 1000 || i + 1 == o.events {
-            store.schedule(&due).await?;
-            due.clear();
-        }
-    }
-    let mut config = b.config.clone();
-    config.scheduler_batch = 1000;
-    let mut r = Report::new("retry-drain");
-    let start = Instant::now(); // the scheduler's start-up counts
-    let scheduler = Hookpost::start(o.hookpost.as_deref(), &config, Roles::SCHEDULER).await?;
-    loop {
-        let stats = store.retry_stats().await?;
-        if stats.size == 0 || start.elapsed() > Duration::from_secs(o.deadline_s) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let moved_s = start.elapsed().as_secs_f64();
-    let peak_after_drain = procstat::sample(std::process::id())
-        .map(|s| s.peak_rss_mb)
-        .unwrap_or(0.0);
-    scheduler.account(&mut r, ".moving");
-    scheduler.stop().await;
-    let start = Instant::now();
-    // The scheduler runs too: deliveries deferred at a busy hook come back through it.
-    let roles = Roles {
-        ingest: false,
-        worker: true,
-        scheduler: true,
-    };
-    let workers = Hookpost::start(o.hookpost.as_deref(), &config, roles).await?;
-    let complete = b.wait_for(o.events, o.deadline_s).await;
-    let last = b.rx.seen.lock().expect("not poisoned").last_at;
-    workers.account(&mut r, ".delivering");
-    workers.stop().await;
-    r.put("retries", o.events as f64);
-    r.put("moved_per_sec", o.events as f64 / moved_s);
-    r.put("delivered_per_sec", rate(b.rx.distinct(), start, last));
-    r.put("complete", f64::from(u8::from(complete)));
-    if o.hookpost.is_none() {
-        r.put("peak_rss_mb_after_drain", peak_after_drain);
-    }
-    b.account(&mut r, o.events).await;
-    b.finish().await?;
-    Ok(r)
+    Bench::start(o, only_ingest)
+        .await?
+        .around(async |b: &mut Bench| {
+            b.hook(&b.key, &b.rx.url("ok", 0)).await?;
+            let store = &b.store;
+            let hook = store.hooks("bench").await?.remove(0);
+            let snapshot = hook.snapshot_json();
+            let failed = hookpost_core::outcome::Attempt {
+                attempt: 1,
+                at: hookpost_core::now_ms(),
+                duration_ms: 1,
+                outcome: hookpost_core::outcome::OutcomeKind::HttpStatus,
+                status: Some(500),
+                error: None,
+                response: None,
+                retry_after_s: None,
+                signatures: None,
+                uuid: None,
+            };
+            // Events as the first attempt would have left them (claimed, the delivery's hot
+            // state `retrying` after one failed attempt), and their retries due now.
+            let mut due = Vec::with_capacity(1000);
+            for i in 0..o.events {
+                let raw = format!(
+                    r#"{{"id":"r{i}","tenant":"bench","type":"ticket.created","data":{{"i":{i}}}}}"#
+                );
+                let event = hookpost_core::Event::parse(raw.as_bytes(), None)
+                    .map_err(|e| anyhow::anyhow!(e))?;
+                let received_at = hookpost_core::now_ms();
+                store.claim_event(&event, 60_000, received_at).await?;
+                let delivery_id =
+                    hookpost_core::delivery::delivery_id("bench", &event.id, &hook.id);
+                let first = hookpost_store::log::Record {
+                    delivery_id: &delivery_id,
+                    hook_id: &hook.id,
+                    kind: &event.kind,
+                    hook_json: &snapshot,
+                    status: hookpost_store::log::Status::Retrying,
+                    next_at: Some(hookpost_core::now_ms()),
+                    attempt: Some(&failed),
+                    blocking: false,
+                    if_new: false,
+                    forget_soon: false,
+                };
+                let done = hookpost_store::log::EventMark::Done(hookpost_store::log::Kept {
+                    kind: &event.kind,
+                    data: event.data.get(),
+                    received_at,
+                    occurred_at: None,
+                    traceparent: None,
+                });
+                store
+                    .record("bench", &event.id, &[first], done, i64::MAX)
+                    .await?;
+                due.push(hookpost_store::retries::Due {
+                    at_ms: hookpost_core::now_ms(),
+                    task: hookpost_core::task::Task::Attempt(hookpost_core::task::AttemptTask {
+                        tenant: "bench".into(),
+                        event_id: event.id.clone(),
+                        hook_id: hook.id.clone(),
+                        delivery_id,
+                        attempt: 2,
+                        resend: false,
+                    }),
+                });
+                if due.len() == 1000 || i + 1 == o.events {
+                    store.schedule(&due).await?;
+                    due.clear();
+                }
+            }
+            let mut config = b.config.clone();
+            config.scheduler_batch = 1000;
+            let mut r = Report::new("retry-drain");
+            let start = Instant::now(); // the scheduler's start-up counts
+            let scheduler =
+                Hookpost::start(o.hookpost.as_deref(), &config, Roles::SCHEDULER).await?;
+            loop {
+                let stats = store.retry_stats().await?;
+                if stats.size == 0 || start.elapsed() > Duration::from_secs(o.deadline_s) {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            let moved_s = start.elapsed().as_secs_f64();
+            let peak_after_drain = procstat::sample(std::process::id())
+                .map(|s| s.peak_rss_mb)
+                .unwrap_or(0.0);
+            scheduler.account(&mut r, ".moving");
+            scheduler.stop().await;
+            let start = Instant::now();
+            // The scheduler runs too: deliveries deferred at a busy hook come back through it.
+            let roles = Roles {
+                ingest: false,
+                worker: true,
+                scheduler: true,
+            };
+            let workers = Hookpost::start(o.hookpost.as_deref(), &config, roles).await?;
+            let complete = b.wait_for(o.events, o.deadline_s).await;
+            let last = b.rx.seen.lock().expect("not poisoned").last_at;
+            workers.account(&mut r, ".delivering");
+            workers.stop().await;
+            r.put("retries", o.events as f64);
+            r.put("moved_per_sec", o.events as f64 / moved_s);
+            r.put("delivered_per_sec", rate(b.rx.distinct(), start, last));
+            r.put("complete", f64::from(u8::from(complete)));
+            if o.hookpost.is_none() {
+                r.put("peak_rss_mb_after_drain", peak_after_drain);
+            }
+            b.account(&mut r, o.events).await;
+            Ok(r)
+        })
+        .await
 }
 
 /// `backlog-drain`: `events` deliveries parked in a hanging hook's backlog, then the hook
@@ -738,58 +769,61 @@ pub async fn retry_drain(o: &Options) -> anyhow::Result<Report> {
 /// The hook's first attempts, which hang until the request timeout, wait for their
 /// retry an hour away and are not counted.
 pub async fn backlog_drain(o: &Options) -> anyhow::Result<Report> {
-    let b = Bench::start(o, Roles::ALL).await?;
-    b.hook(&b.key, &b.rx.url("hang", 0)).await?;
-    let hook = b.store.hooks("bench").await?.remove(0);
-    b.publish_amqp("bench", 0..o.events, o.payload_bytes)
-        .await?;
-    // Parked once the backlog stops growing: every event is handled by then.
-    let (mut parked, mut still_since) = (0, Instant::now());
-    let start = Instant::now();
-    while still_since.elapsed() < Duration::from_secs(2) {
-        if start.elapsed() > Duration::from_secs(o.deadline_s) {
-            bail!("the backlog still grew after {}s", o.deadline_s);
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        let len = b.store.backlog_len("bench", &hook.id).await? as usize;
-        if len != parked {
-            (parked, still_since) = (len, Instant::now());
-        }
-    }
-    eprintln!("  {parked} deliveries parked; the hook answers again");
-    b.http
-        .patch(format!("{}/v1/hooks/{}", b.base, hook.id))
-        .bearer_auth(&b.key)
-        .json(&json!({"url": b.rx.url("ok", 0)}))
-        .send()
+    Bench::start(o, Roles::ALL)
         .await?
-        .error_for_status()?;
-    let (cpu, postgres) = (b.cpu_s(), crate::stores::postgres_cpu_s());
-    let complete = b.wait_for(parked, o.deadline_s).await;
-    let (first, last) = {
-        let seen = b.rx.seen.lock().expect("not poisoned");
-        (seen.first_at, seen.last_at)
-    };
-    let mut r = Report::new("backlog-drain");
-    r.put("parked", parked as f64);
-    r.put("complete", f64::from(u8::from(complete)));
-    let drained = b.rx.distinct();
-    if let Some(first) = first {
-        r.put(
-            "drained_per_sec",
-            rate(drained.saturating_sub(1), first, last),
-        );
-    }
-    let per_delivery = |s: f64| s * 1e6 / drained.max(1) as f64;
-    for (n, s) in b.cpu_s() {
-        let used = s - cpu.get(&n).copied().unwrap_or(s);
-        r.put(&format!("cpu_us_per_delivery.{n}"), per_delivery(used));
-    }
-    let used = crate::stores::postgres_cpu_s() - postgres;
-    r.put("postgres_cpu_us_per_delivery.draining", per_delivery(used));
-    b.account(&mut r, parked).await;
-    b.finish().await?;
-    Ok(r)
+        .around(async |b: &mut Bench| {
+            b.hook(&b.key, &b.rx.url("hang", 0)).await?;
+            let hook = b.store.hooks("bench").await?.remove(0);
+            b.publish_amqp("bench", 0..o.events, o.payload_bytes)
+                .await?;
+            // Parked once the backlog stops growing: every event is handled by then.
+            let (mut parked, mut still_since) = (0, Instant::now());
+            let start = Instant::now();
+            while still_since.elapsed() < Duration::from_secs(2) {
+                if start.elapsed() > Duration::from_secs(o.deadline_s) {
+                    bail!("the backlog still grew after {}s", o.deadline_s);
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                let len = b.store.backlog_len("bench", &hook.id).await? as usize;
+                if len != parked {
+                    (parked, still_since) = (len, Instant::now());
+                }
+            }
+            eprintln!("  {parked} deliveries parked; the hook answers again");
+            b.http
+                .patch(format!("{}/v1/hooks/{}", b.base, hook.id))
+                .bearer_auth(&b.key)
+                .json(&json!({"url": b.rx.url("ok", 0)}))
+                .send()
+                .await?
+                .error_for_status()?;
+            let (cpu, postgres) = (b.cpu_s(), crate::stores::postgres_cpu_s());
+            let complete = b.wait_for(parked, o.deadline_s).await;
+            let (first, last) = {
+                let seen = b.rx.seen.lock().expect("not poisoned");
+                (seen.first_at, seen.last_at)
+            };
+            let mut r = Report::new("backlog-drain");
+            r.put("parked", parked as f64);
+            r.put("complete", f64::from(u8::from(complete)));
+            let drained = b.rx.distinct();
+            if let Some(first) = first {
+                r.put(
+                    "drained_per_sec",
+                    rate(drained.saturating_sub(1), first, last),
+                );
+            }
+            let per_delivery = |s: f64| s * 1e6 / drained.max(1) as f64;
+            for (n, s) in b.cpu_s() {
+                let used = s - cpu.get(&n).copied().unwrap_or(s);
+                r.put(&format!("cpu_us_per_delivery.{n}"), per_delivery(used));
+            }
+            let used = crate::stores::postgres_cpu_s() - postgres;
+            r.put("postgres_cpu_us_per_delivery.draining", per_delivery(used));
+            b.account(&mut r, parked).await;
+            Ok(r)
+        })
+        .await
 }
 
 /// `ordered`: the same events over the API (batches of `batch`) to a plain hook, then
@@ -805,23 +839,27 @@ pub async fn ordered(o: &Options) -> anyhow::Result<Report> {
             json!({"ordering": "fifo", "ordering_key": "$.ticket.id"}),
         ),
     ] {
-        let b = Bench::start(o, Roles::ALL).await?;
-        b.hook_with(&b.key, &b.rx.url("ok", 0), ordering).await?;
-        let start = Instant::now();
-        b.post_http(o.events, o.concurrency, o.batch, o.payload_bytes)
+        Bench::start(o, Roles::ALL)
+            .await?
+            .around(async |b: &mut Bench| {
+                b.hook_with(&b.key, &b.rx.url("ok", 0), ordering).await?;
+                let start = Instant::now();
+                b.post_http(o.events, o.concurrency, o.batch, o.payload_bytes)
+                    .await?;
+                complete &= b.wait_for(o.events, o.deadline_s).await;
+                let last = b.rx.seen.lock().expect("not poisoned").last_at;
+                rates.push(rate(b.rx.distinct(), start, last));
+                let mut run = Report::new("ordered");
+                b.account(&mut run, o.events).await;
+                lost += run.get("lost").unwrap_or(0.0);
+                duplicates += run.get("duplicates").unwrap_or(0.0);
+                // `peak_rss_mb.hookpost-worker.ordered` and so on.
+                if let Some(h) = &b.hookpost {
+                    h.account(&mut r, &format!(".{label}"));
+                }
+                Ok(())
+            })
             .await?;
-        complete &= b.wait_for(o.events, o.deadline_s).await;
-        let last = b.rx.seen.lock().expect("not poisoned").last_at;
-        rates.push(rate(b.rx.distinct(), start, last));
-        let mut run = Report::new("ordered");
-        b.account(&mut run, o.events).await;
-        lost += run.get("lost").unwrap_or(0.0);
-        duplicates += run.get("duplicates").unwrap_or(0.0);
-        // `peak_rss_mb.hookpost-worker.ordered` and so on.
-        if let Some(h) = &b.hookpost {
-            h.account(&mut r, &format!(".{label}"));
-        }
-        b.finish().await?;
     }
     r.put("complete", f64::from(u8::from(complete)));
     r.put("lost", lost);
@@ -853,100 +891,107 @@ const NEIGHBOUR_RATE: u64 = 200;
 /// no intake limit sees it (`--noisy-via exchange`). The quiet tenant's
 /// event-to-delivery latency alone and beside the flood.
 pub async fn noisy_neighbour(o: &Options) -> anyhow::Result<Report> {
-    let b = Bench::start_with(o, Roles::ALL, true).await?;
-    b.hook(&b.key, &b.rx.url("ok", 0)).await?;
-    let noisy = b.tenant("noisy").await?;
-    let hooks = o.hooks.max(1);
-    for h in 0..hooks {
-        b.hook(&noisy, &b.rx.url("bulk", h)).await?;
-    }
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    // Alone.
-    let alone_until = Instant::now() + Duration::from_secs(o.duration_s);
-    let (quiet_alone, mut api_alone) = b
-        .quiet_tenant(&next, || Instant::now() >= alone_until)
-        .await?;
-    b.wait_for(quiet_alone, o.deadline_s).await;
-    let mut alone = std::mem::take(&mut b.rx.seen.lock().expect("not poisoned").latencies_ms);
-    // Beside the flood: the quiet tenant goes on until the flood is delivered.
-    let flood_deliveries = o.events * hooks;
-    let flood_done = std::sync::atomic::AtomicBool::new(false);
-    let refused = std::sync::atomic::AtomicUsize::new(0);
-    let start = Instant::now();
-    let flood = async {
-        // The quiet tenant has sent for a second when the flood starts.
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        let sending = Instant::now();
-        match o.noisy_via {
-            NoisyVia::Exchange => {
-                b.publish_amqp("noisy", 0..o.events, o.payload_bytes)
-                    .await?
+    Bench::start_with(o, Roles::ALL, true)
+        .await?
+        .around(async |b: &mut Bench| {
+            b.hook(&b.key, &b.rx.url("ok", 0)).await?;
+            let noisy = b.tenant("noisy").await?;
+            let hooks = o.hooks.max(1);
+            for h in 0..hooks {
+                b.hook(&noisy, &b.rx.url("bulk", h)).await?;
             }
-            NoisyVia::Api => {
-                let n = b
-                    .post_politely(&noisy, o.events, o.concurrency, o.noisy_batch)
-                    .await?;
-                refused.store(n, std::sync::atomic::Ordering::Relaxed);
-            }
-        }
-        let published = sending.elapsed();
-        // Until the flood's deliveries are in (the quiet ones run beside them).
-        let deadline = start + Duration::from_secs(o.deadline_s);
-        while b.rx.distinct() < flood_deliveries + next.load(std::sync::atomic::Ordering::Relaxed)
-            && Instant::now() < deadline
-        {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        flood_done.store(true, std::sync::atomic::Ordering::Relaxed);
-        anyhow::Ok((published, sending.elapsed()))
-    };
-    let quiet = b.quiet_tenant(&next, || {
-        flood_done.load(std::sync::atomic::Ordering::Relaxed)
-    });
-    let ((published, delivered), (quiet_total, mut api_beside)) = tokio::try_join!(flood, quiet)?;
-    let total = flood_deliveries + quiet_total;
-    let complete = b.wait_for(total, o.deadline_s).await;
-    let mut beside = std::mem::take(&mut b.rx.seen.lock().expect("not poisoned").latencies_ms);
-    let mut r = Report::new("noisy-neighbour");
-    r.put("noisy_events", o.events as f64);
-    r.put("noisy_hooks", hooks as f64);
-    r.put(
-        "noisy_via_api",
-        f64::from(u8::from(o.noisy_via == NoisyVia::Api)),
-    );
-    r.put("noisy_batch", o.noisy_batch as f64);
-    // Accepted events a second (over the API: under the intake limit).
-    r.put(
-        "noisy_accepted_per_sec",
-        o.events as f64 / published.as_secs_f64(),
-    );
-    r.put(
-        "noisy_refused_429",
-        refused.load(std::sync::atomic::Ordering::Relaxed) as f64,
-    );
-    // From the noisy tenant's first send to its last delivery.
-    r.put("flood_secs", delivered.as_secs_f64());
-    r.put("quiet_rate_per_sec", NEIGHBOUR_RATE as f64);
-    r.put("quiet_events_alone", alone.len() as f64);
-    r.put("quiet_events_beside", beside.len() as f64);
-    let (a50, a99) = (percentile(&mut alone, 50.0), percentile(&mut alone, 99.0));
-    let (b50, b99) = (percentile(&mut beside, 50.0), percentile(&mut beside, 99.0));
-    r.put("quiet_alone_p50_ms", a50);
-    r.put("quiet_alone_p99_ms", a99);
-    r.put("quiet_beside_p50_ms", b50);
-    r.put("quiet_beside_p99_ms", b99);
-    r.put(
-        "quiet_beside_max_ms",
-        beside.iter().copied().fold(0.0, f64::max),
-    );
-    r.put("p99_ratio", if a99 > 0.0 { b99 / a99 } else { 0.0 });
-    // The part of it that is the API's answer (a 202 once the publish is confirmed).
-    r.put("quiet_api_alone_p99_ms", percentile(&mut api_alone, 99.0));
-    r.put("quiet_api_beside_p99_ms", percentile(&mut api_beside, 99.0));
-    r.put("complete", f64::from(u8::from(complete)));
-    b.account(&mut r, total).await;
-    b.finish().await?;
-    Ok(r)
+            let next = std::sync::atomic::AtomicUsize::new(0);
+            // Alone.
+            let alone_until = Instant::now() + Duration::from_secs(o.duration_s);
+            let (quiet_alone, mut api_alone) = b
+                .quiet_tenant(&next, || Instant::now() >= alone_until)
+                .await?;
+            b.wait_for(quiet_alone, o.deadline_s).await;
+            let mut alone =
+                std::mem::take(&mut b.rx.seen.lock().expect("not poisoned").latencies_ms);
+            // Beside the flood: the quiet tenant goes on until the flood is delivered.
+            let flood_deliveries = o.events * hooks;
+            let flood_done = std::sync::atomic::AtomicBool::new(false);
+            let refused = std::sync::atomic::AtomicUsize::new(0);
+            let start = Instant::now();
+            let flood = async {
+                // The quiet tenant has sent for a second when the flood starts.
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                let sending = Instant::now();
+                match o.noisy_via {
+                    NoisyVia::Exchange => {
+                        b.publish_amqp("noisy", 0..o.events, o.payload_bytes)
+                            .await?
+                    }
+                    NoisyVia::Api => {
+                        let n = b
+                            .post_politely(&noisy, o.events, o.concurrency, o.noisy_batch)
+                            .await?;
+                        refused.store(n, std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
+                let published = sending.elapsed();
+                // Until the flood's deliveries are in (the quiet ones run beside them).
+                let deadline = start + Duration::from_secs(o.deadline_s);
+                while b.rx.distinct()
+                    < flood_deliveries + next.load(std::sync::atomic::Ordering::Relaxed)
+                    && Instant::now() < deadline
+                {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                flood_done.store(true, std::sync::atomic::Ordering::Relaxed);
+                anyhow::Ok((published, sending.elapsed()))
+            };
+            let quiet = b.quiet_tenant(&next, || {
+                flood_done.load(std::sync::atomic::Ordering::Relaxed)
+            });
+            let ((published, delivered), (quiet_total, mut api_beside)) =
+                tokio::try_join!(flood, quiet)?;
+            let total = flood_deliveries + quiet_total;
+            let complete = b.wait_for(total, o.deadline_s).await;
+            let mut beside =
+                std::mem::take(&mut b.rx.seen.lock().expect("not poisoned").latencies_ms);
+            let mut r = Report::new("noisy-neighbour");
+            r.put("noisy_events", o.events as f64);
+            r.put("noisy_hooks", hooks as f64);
+            r.put(
+                "noisy_via_api",
+                f64::from(u8::from(o.noisy_via == NoisyVia::Api)),
+            );
+            r.put("noisy_batch", o.noisy_batch as f64);
+            // Accepted events a second (over the API: under the intake limit).
+            r.put(
+                "noisy_accepted_per_sec",
+                o.events as f64 / published.as_secs_f64(),
+            );
+            r.put(
+                "noisy_refused_429",
+                refused.load(std::sync::atomic::Ordering::Relaxed) as f64,
+            );
+            // From the noisy tenant's first send to its last delivery.
+            r.put("flood_secs", delivered.as_secs_f64());
+            r.put("quiet_rate_per_sec", NEIGHBOUR_RATE as f64);
+            r.put("quiet_events_alone", alone.len() as f64);
+            r.put("quiet_events_beside", beside.len() as f64);
+            let (a50, a99) = (percentile(&mut alone, 50.0), percentile(&mut alone, 99.0));
+            let (b50, b99) = (percentile(&mut beside, 50.0), percentile(&mut beside, 99.0));
+            r.put("quiet_alone_p50_ms", a50);
+            r.put("quiet_alone_p99_ms", a99);
+            r.put("quiet_beside_p50_ms", b50);
+            r.put("quiet_beside_p99_ms", b99);
+            r.put(
+                "quiet_beside_max_ms",
+                beside.iter().copied().fold(0.0, f64::max),
+            );
+            r.put("p99_ratio", if a99 > 0.0 { b99 / a99 } else { 0.0 });
+            // The part of it that is the API's answer (a 202 once the publish is confirmed).
+            r.put("quiet_api_alone_p99_ms", percentile(&mut api_alone, 99.0));
+            r.put("quiet_api_beside_p99_ms", percentile(&mut api_beside, 99.0));
+            r.put("complete", f64::from(u8::from(complete)));
+            b.account(&mut r, total).await;
+            Ok(r)
+        })
+        .await
 }
 
 impl Bench {
