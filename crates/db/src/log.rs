@@ -462,8 +462,9 @@ pub(crate) fn delivery(r: &Row) -> Result<Delivery> {
 }
 
 fn attempt(r: &Row) -> Result<Attempt> {
-    let EnumColumn::<OutcomeKind>(outcome) =
-        (r.try_get("outcome")).map_err(|e| corrupt("attempt outcome", e))?;
+    let EnumColumn::<OutcomeKind>(outcome) = r
+        .try_get("outcome")
+        .map_err(|e| corrupt("attempt outcome", e))?;
     let signatures = match r.get::<_, Option<&[u8]>>("sig_sha1") {
         Some(sha1) => {
             let missing = || corrupt("attempt signatures", "a header without the others");

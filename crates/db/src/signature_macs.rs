@@ -31,6 +31,7 @@ pub(crate) fn standard_header(macs: &[u8]) -> Result<String> {
     signing::standard_header_of(macs)
         .ok_or_else(|| corrupt("webhook-signature", format!("{} bytes", macs.len())))
 }
+
 #[cfg(test)]
 mod tests {
     use super::*;
